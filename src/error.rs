@@ -1,0 +1,205 @@
+//! The one error enum. Every error caused by the peer maps to exactly one alert
+//! ([`Error::alert`]); local errors (configuration, misuse) map to none.
+
+use core::fmt;
+
+use crate::codec::{AlertDescription, DecodeError};
+use crate::pki::CertError;
+
+/// What went wrong. Public and `#[non_exhaustive]`: match on the variants you care about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A message or record failed to decode (`decode_error`).
+    Decode(DecodeError),
+    /// The peer broke a protocol rule; the variant says which.
+    PeerMisbehaved(PeerMisbehaved),
+    /// A message arrived that the current state does not accept (`unexpected_message`).
+    UnexpectedMessage { state: &'static str, got: &'static str },
+    /// A record was larger than RFC 8446 5.1/5.2 allows (`record_overflow`).
+    RecordOverflow,
+    /// A record failed to deprotect (`bad_record_mac`).
+    DecryptFailed,
+    /// No common parameters, or a failed negotiation (`handshake_failure`).
+    HandshakeFailure(&'static str),
+    /// The peer offered no version we enable (`protocol_version`).
+    NoCommonVersion,
+    /// ALPN: the client offered protocols and none matched (`no_application_protocol`).
+    NoApplicationProtocol,
+    /// The peer's certificate was refused by the verifier.
+    InvalidCertificate(CertError),
+    /// The peer's CertificateVerify or Finished did not verify (`decrypt_error`).
+    BadSignature,
+    /// The peer's Finished did not match (`decrypt_error`).
+    BadFinished,
+    /// The peer sent a fatal alert; no alert is sent back.
+    AlertReceived(AlertDescription),
+    /// A limit on a buffer, queue or count was exceeded by the peer.
+    LimitExceeded(Limit),
+    /// A cryptographic operation failed locally (`internal_error`).
+    Crypto(&'static str),
+    /// The configuration is unusable (local; no alert).
+    Config(String),
+    /// The call does not fit the connection's state, e.g. writing after close (local).
+    InvalidState(&'static str),
+    /// The plaintext buffer is full; drain with `write_tls` first (local).
+    BufferFull,
+}
+
+/// Protocol rules the peer broke, one variant per rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerMisbehaved {
+    DuplicateExtension,
+    ExtensionNotAllowedHere,
+    UnsolicitedExtension,
+    MissingExtension(&'static str),
+    IllegalParameter(&'static str),
+    KeyShareForUnofferedGroup,
+    SuiteNotOffered,
+    WrongLegacyVersion,
+    DowngradeDetected,
+    SessionIdMismatch,
+    CompressionNotNull,
+    SecondHelloRetryRequest,
+    HelloRetryRequestChangedNothing,
+    SecondClientHelloMismatch,
+    TooManyChangeCipherSpecs,
+    IllegalChangeCipherSpec,
+    MessageSpansKeyChange,
+    EmptyRecord,
+    NoContentType,
+    InvalidPadding,
+    HandshakeMessageTooLarge,
+    UnknownContentType,
+    AlpnNotOffered,
+    PreSharedKeyNotLast,
+    EmptyCertificate,
+    UnsupportedSignatureScheme,
+    DataAfterCloseNotify,
+    RenegotiationAttempted,
+}
+
+impl PeerMisbehaved {
+    pub fn alert(self) -> AlertDescription {
+        use PeerMisbehaved::*;
+        match self {
+            DuplicateExtension
+            | IllegalParameter(_)
+            | KeyShareForUnofferedGroup
+            | SuiteNotOffered
+            | WrongLegacyVersion
+            | DowngradeDetected
+            | SessionIdMismatch
+            | CompressionNotNull
+            | HelloRetryRequestChangedNothing
+            | SecondClientHelloMismatch
+            | PreSharedKeyNotLast
+            | UnsupportedSignatureScheme
+            | InvalidPadding => AlertDescription::IllegalParameter,
+            ExtensionNotAllowedHere | UnsolicitedExtension | AlpnNotOffered => {
+                AlertDescription::UnsupportedExtension
+            }
+            MissingExtension(_) => AlertDescription::MissingExtension,
+            SecondHelloRetryRequest
+            | TooManyChangeCipherSpecs
+            | IllegalChangeCipherSpec
+            | MessageSpansKeyChange
+            | EmptyRecord
+            | NoContentType
+            | UnknownContentType
+            | DataAfterCloseNotify => AlertDescription::UnexpectedMessage,
+            HandshakeMessageTooLarge => AlertDescription::RecordOverflow,
+            EmptyCertificate => AlertDescription::DecodeError,
+            RenegotiationAttempted => AlertDescription::NoRenegotiation,
+        }
+    }
+}
+
+/// Resource limits a hostile peer can run into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    HandshakeMessageSize,
+    CertificateChainLength,
+    ConsecutiveEmptyRecords,
+    WarningAlerts,
+    KeyUpdates,
+    NewSessionTickets,
+    BufferedPlaintext,
+    ReassemblyQueue,
+}
+
+impl Error {
+    /// The alert this error sends to the peer, if any (RFC 8446 6.2).
+    pub fn alert(&self) -> Option<AlertDescription> {
+        Some(match self {
+            Error::Decode(_) => AlertDescription::DecodeError,
+            Error::PeerMisbehaved(p) => p.alert(),
+            Error::UnexpectedMessage { .. } => AlertDescription::UnexpectedMessage,
+            Error::RecordOverflow => AlertDescription::RecordOverflow,
+            Error::DecryptFailed => AlertDescription::BadRecordMac,
+            Error::HandshakeFailure(_) => AlertDescription::HandshakeFailure,
+            Error::NoCommonVersion => AlertDescription::ProtocolVersion,
+            Error::NoApplicationProtocol => AlertDescription::NoApplicationProtocol,
+            Error::InvalidCertificate(c) => c.alert(),
+            Error::BadSignature | Error::BadFinished => AlertDescription::DecryptError,
+            Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
+            Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
+            Error::Crypto(_) => AlertDescription::InternalError,
+            Error::AlertReceived(_) | Error::Config(_) | Error::InvalidState(_) | Error::BufferFull => {
+                return None
+            }
+        })
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(e)
+    }
+}
+
+impl From<PeerMisbehaved> for Error {
+    fn from(e: PeerMisbehaved) -> Self {
+        Error::PeerMisbehaved(e)
+    }
+}
+
+impl From<CertError> for Error {
+    fn from(e: CertError) -> Self {
+        Error::InvalidCertificate(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Decode(e) => write!(f, "decode error: {e}"),
+            Error::PeerMisbehaved(p) => write!(f, "peer misbehaved: {p:?}"),
+            Error::UnexpectedMessage { state, got } => write!(f, "unexpected {got} in state {state}"),
+            Error::RecordOverflow => f.write_str("record overflow"),
+            Error::DecryptFailed => f.write_str("record failed to decrypt"),
+            Error::HandshakeFailure(why) => write!(f, "handshake failure: {why}"),
+            Error::NoCommonVersion => f.write_str("no protocol version in common"),
+            Error::NoApplicationProtocol => f.write_str("no application protocol in common"),
+            Error::InvalidCertificate(c) => write!(f, "invalid peer certificate: {c}"),
+            Error::BadSignature => f.write_str("peer signature did not verify"),
+            Error::BadFinished => f.write_str("peer Finished did not verify"),
+            Error::AlertReceived(a) => write!(f, "received fatal alert: {a}"),
+            Error::LimitExceeded(l) => write!(f, "limit exceeded: {l:?}"),
+            Error::Crypto(why) => write!(f, "crypto failure: {why}"),
+            Error::Config(why) => write!(f, "configuration error: {why}"),
+            Error::InvalidState(why) => write!(f, "invalid state: {why}"),
+            Error::BufferFull => f.write_str("plaintext buffer full"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        std::io::Error::other(e)
+    }
+}
