@@ -52,6 +52,9 @@ pub enum Error {
 pub enum PeerMisbehaved {
     DuplicateExtension,
     ExtensionNotAllowedHere,
+    /// A recognised extension in a message the RFC 8446 4.2 table does not list it for
+    /// (illegal_parameter, RFC 8446 4.2).
+    ExtensionForbiddenInMessage,
     UnsolicitedExtension,
     MissingExtension(&'static str),
     IllegalParameter(&'static str),
@@ -85,6 +88,7 @@ impl PeerMisbehaved {
         use PeerMisbehaved::*;
         match self {
             DuplicateExtension
+            | ExtensionForbiddenInMessage
             | IllegalParameter(_)
             | KeyShareForUnofferedGroup
             | SuiteNotOffered

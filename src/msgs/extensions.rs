@@ -1,8 +1,14 @@
 //! Extensions, one enum per message that carries them (RFC 8446 4.2 table).
 
+use std::collections::HashSet;
+
 use crate::codec::{
-    EcPointFormat, ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme,
+    put_u16, put_u32, put_u8, put_vec_bytes, put_vec_of, Codec, DecodeError, EcPointFormat, ExtensionType,
+    LenPrefix, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Reader, SignatureScheme,
 };
+use crate::Error;
+
+use super::wire::{illegal, illegal_param, nonempty_bytes, nonempty_list, put_extension};
 
 /// One `KeyShareEntry` (RFC 8446 4.2.8).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,4 +134,552 @@ pub enum TicketExtension {
         typ: ExtensionType,
         data: Vec<u8>,
     },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces.
+
+impl Codec for KeyShareEntry {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.group.encode(out);
+        put_vec_bytes(out, LenPrefix::U16, &self.payload);
+    }
+
+    /// RFC 8446 4.2.8: `opaque key_exchange<1..2^16-1>`.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let group = NamedGroup::decode(r)?;
+        let payload = r.vec_bytes(LenPrefix::U16, "key_exchange")?;
+        if payload.is_empty() {
+            return Err(DecodeError::IllegalValue("empty key_exchange"));
+        }
+        Ok(KeyShareEntry {
+            group,
+            payload: payload.to_vec(),
+        })
+    }
+}
+
+impl Codec for PskIdentity {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_vec_bytes(out, LenPrefix::U16, &self.identity);
+        put_u32(out, self.obfuscated_ticket_age);
+    }
+
+    /// RFC 8446 4.2.11: `opaque identity<1..2^16-1>`.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let identity = r.vec_bytes(LenPrefix::U16, "psk identity")?;
+        if identity.is_empty() {
+            return Err(DecodeError::IllegalValue("empty psk identity"));
+        }
+        Ok(PskIdentity {
+            identity: identity.to_vec(),
+            obfuscated_ticket_age: r.u32("obfuscated_ticket_age")?,
+        })
+    }
+}
+
+impl OfferedPsks {
+    /// Encoded `PskBinderEntry binders<33..2^16-1>`, including its u16 prefix.
+    pub fn encode_binders(&self, out: &mut Vec<u8>) {
+        crate::codec::put_len_prefixed(out, LenPrefix::U16, |o| {
+            for b in &self.binders {
+                put_vec_bytes(o, LenPrefix::U8, b);
+            }
+        });
+    }
+
+    /// Length of [`OfferedPsks::encode_binders`]'s output.
+    pub fn binders_encoded_len(&self) -> usize {
+        2 + self.binders.iter().map(|b| 1 + b.len()).sum::<usize>()
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_vec_of(out, LenPrefix::U16, &self.identities);
+        self.encode_binders(out);
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let identities = nonempty_list::<PskIdentity>(r, LenPrefix::U16, "psk identities")?;
+        let mut list = r.sub(LenPrefix::U16, "psk binders")?;
+        let mut binders = Vec::new();
+        while !list.is_empty() {
+            // RFC 8446 4.2.11: `opaque PskBinderEntry<32..255>`.
+            let b = list.vec_bytes(LenPrefix::U8, "psk binder")?;
+            if b.len() < 32 {
+                return Err(illegal("psk binder shorter than 32 bytes"));
+            }
+            binders.push(b.to_vec());
+        }
+        if binders.is_empty() {
+            return Err(illegal("empty psk binders"));
+        }
+        // RFC 8446 4.2.11.2: one binder per offered identity.
+        if binders.len() != identities.len() {
+            return Err(illegal_param("psk identity and binder counts differ"));
+        }
+        Ok(OfferedPsks { identities, binders })
+    }
+}
+
+/// RFC 6066 3: `ServerName server_name_list<1..2^16-1>`, one `host_name` (type 0) entry.
+fn read_server_name(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
+    let mut list = r.sub(LenPrefix::U16, "server_name list")?;
+    if list.is_empty() {
+        return Err(illegal("empty server_name list"));
+    }
+    let mut host = None;
+    while !list.is_empty() {
+        if list.u8("server_name type")? != 0 {
+            return Err(illegal("server_name type other than host_name"));
+        }
+        let name = nonempty_bytes(&mut list, LenPrefix::U16, "host_name")?;
+        // RFC 6066 3: "The ServerNameList MUST NOT contain more than one name of the same
+        // name_type."
+        if host.replace(name.to_vec()).is_some() {
+            return Err(illegal_param("more than one host_name"));
+        }
+    }
+    Ok(host.unwrap_or_default())
+}
+
+fn put_server_name(out: &mut Vec<u8>, host: &[u8]) {
+    crate::codec::put_len_prefixed(out, LenPrefix::U16, |o| {
+        put_u8(o, 0);
+        put_vec_bytes(o, LenPrefix::U16, host);
+    });
+}
+
+/// RFC 7301 3.1: `ProtocolName protocol_name_list<2..2^16-1>`, names `<1..2^8-1>`.
+fn read_alpn_list(r: &mut Reader<'_>) -> Result<Vec<Vec<u8>>, Error> {
+    let mut list = r.sub(LenPrefix::U16, "alpn list")?;
+    let mut out = Vec::new();
+    while !list.is_empty() {
+        out.push(nonempty_bytes(&mut list, LenPrefix::U8, "alpn protocol name")?.to_vec());
+    }
+    if out.is_empty() {
+        return Err(illegal("empty alpn list"));
+    }
+    Ok(out)
+}
+
+fn put_alpn_list<B: AsRef<[u8]>>(out: &mut Vec<u8>, names: &[B]) {
+    crate::codec::put_len_prefixed(out, LenPrefix::U16, |o| {
+        for n in names {
+            put_vec_bytes(o, LenPrefix::U8, n.as_ref());
+        }
+    });
+}
+
+/// RFC 7301 3.1: the server's list "MUST contain exactly one ProtocolName".
+fn read_alpn_selected(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
+    let mut names = read_alpn_list(r)?;
+    match (names.pop(), names.is_empty()) {
+        (Some(name), true) => Ok(name),
+        _ => Err(illegal_param("server ALPN must name exactly one protocol")),
+    }
+}
+
+/// RFC 8449 4: a value below 64 is illegal_parameter.
+fn read_record_size_limit(r: &mut Reader<'_>) -> Result<u16, Error> {
+    let v = r.u16("record_size_limit")?;
+    if v < 64 {
+        return Err(illegal_param("record_size_limit below 64"));
+    }
+    Ok(v)
+}
+
+/// RFC 8446 4.2.8: "Clients MUST NOT offer multiple KeyShareEntry values for the same group"
+/// (servers MAY abort with illegal_parameter; we do).
+fn read_client_shares(r: &mut Reader<'_>) -> Result<Vec<KeyShareEntry>, Error> {
+    let shares = r.vec_of::<KeyShareEntry>(LenPrefix::U16, "client_shares")?;
+    let mut seen = HashSet::new();
+    if !shares.iter().all(|s| seen.insert(s.group.get())) {
+        return Err(illegal_param("two key shares for one group"));
+    }
+    Ok(shares)
+}
+
+fn finish<T>(r: &Reader<'_>, v: T) -> Result<T, Error> {
+    r.expect_empty("extension data")?;
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ClientHello.
+
+impl ClientExtension {
+    pub fn typ(&self) -> ExtensionType {
+        use ClientExtension as E;
+        match self {
+            E::ServerName(_) => ExtensionType::ServerName,
+            E::SupportedGroups(_) => ExtensionType::SupportedGroups,
+            E::SignatureAlgorithms(_) => ExtensionType::SignatureAlgorithms,
+            E::SignatureAlgorithmsCert(_) => ExtensionType::SignatureAlgorithmsCert,
+            E::KeyShare(_) => ExtensionType::KeyShare,
+            E::SupportedVersions(_) => ExtensionType::SupportedVersions,
+            E::PskKeyExchangeModes(_) => ExtensionType::PskKeyExchangeModes,
+            E::PreSharedKey(_) => ExtensionType::PreSharedKey,
+            E::EarlyData => ExtensionType::EarlyData,
+            E::Cookie(_) => ExtensionType::Cookie,
+            E::Alpn(_) => ExtensionType::Alpn,
+            E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
+            E::ExtendedMasterSecret => ExtensionType::ExtendedMasterSecret,
+            E::RenegotiationInfo(_) => ExtensionType::RenegotiationInfo,
+            E::EcPointFormats(_) => ExtensionType::EcPointFormats,
+            E::SessionTicket(_) => ExtensionType::SessionTicket,
+            E::PostHandshakeAuth => ExtensionType::PostHandshakeAuth,
+            E::Unknown { typ, .. } => *typ,
+        }
+    }
+
+    /// Writes `type || length || data`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        use ClientExtension as E;
+        put_extension(out, self.typ(), |o| match self {
+            E::ServerName(host) => put_server_name(o, host),
+            E::SupportedGroups(v) => put_vec_of(o, LenPrefix::U16, v),
+            E::SignatureAlgorithms(v) | E::SignatureAlgorithmsCert(v) => put_vec_of(o, LenPrefix::U16, v),
+            E::KeyShare(v) => put_vec_of(o, LenPrefix::U16, v),
+            E::SupportedVersions(v) => put_vec_of(o, LenPrefix::U8, v),
+            E::PskKeyExchangeModes(v) => put_vec_of(o, LenPrefix::U8, v),
+            E::PreSharedKey(p) => p.encode(o),
+            E::EarlyData | E::ExtendedMasterSecret | E::PostHandshakeAuth => {}
+            E::Cookie(c) => put_vec_bytes(o, LenPrefix::U16, c),
+            E::Alpn(names) => put_alpn_list(o, names),
+            E::RecordSizeLimit(v) => put_u16(o, *v),
+            E::RenegotiationInfo(v) => put_vec_bytes(o, LenPrefix::U8, v),
+            E::EcPointFormats(v) => put_vec_of(o, LenPrefix::U8, v),
+            E::SessionTicket(t) => o.extend_from_slice(t),
+            E::Unknown { data, .. } => o.extend_from_slice(data),
+        });
+    }
+
+    /// Decodes one extension's data. Types we do not interpret become `Unknown`.
+    pub(crate) fn decode(typ: ExtensionType, data: &[u8]) -> Result<Self, Error> {
+        use ClientExtension as E;
+        let mut r = Reader::new(data);
+        let r = &mut r;
+        let ext = match typ {
+            ExtensionType::ServerName => E::ServerName(read_server_name(r)?),
+            // RFC 8446 4.2.7: `NamedGroup named_group_list<2..2^16-1>`.
+            ExtensionType::SupportedGroups => {
+                E::SupportedGroups(nonempty_list(r, LenPrefix::U16, "supported_groups")?)
+            }
+            // RFC 8446 4.2.3: `SignatureScheme supported_signature_algorithms<2..2^16-2>`.
+            ExtensionType::SignatureAlgorithms => {
+                E::SignatureAlgorithms(nonempty_list(r, LenPrefix::U16, "signature_algorithms")?)
+            }
+            ExtensionType::SignatureAlgorithmsCert => {
+                E::SignatureAlgorithmsCert(nonempty_list(r, LenPrefix::U16, "signature_algorithms_cert")?)
+            }
+            ExtensionType::KeyShare => E::KeyShare(read_client_shares(r)?),
+            // RFC 8446 4.2.1: `ProtocolVersion versions<2..254>`.
+            ExtensionType::SupportedVersions => {
+                E::SupportedVersions(nonempty_list(r, LenPrefix::U8, "supported_versions")?)
+            }
+            // RFC 8446 4.2.9: `PskKeyExchangeMode ke_modes<1..255>`.
+            ExtensionType::PskKeyExchangeModes => {
+                E::PskKeyExchangeModes(nonempty_list(r, LenPrefix::U8, "psk_key_exchange_modes")?)
+            }
+            ExtensionType::PreSharedKey => E::PreSharedKey(OfferedPsks::decode(r)?),
+            ExtensionType::EarlyData => E::EarlyData,
+            // RFC 8446 4.2.2: `opaque cookie<1..2^16-1>`.
+            ExtensionType::Cookie => E::Cookie(nonempty_bytes(r, LenPrefix::U16, "cookie")?.to_vec()),
+            ExtensionType::Alpn => E::Alpn(read_alpn_list(r)?),
+            ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
+            ExtensionType::ExtendedMasterSecret => E::ExtendedMasterSecret,
+            // RFC 5746 3.2: `opaque renegotiated_connection<0..255>`.
+            ExtensionType::RenegotiationInfo => {
+                E::RenegotiationInfo(r.vec_bytes(LenPrefix::U8, "renegotiation_info")?.to_vec())
+            }
+            // RFC 8422 5.1.2: `ECPointFormat ec_point_format_list<1..2^8-1>`.
+            ExtensionType::EcPointFormats => {
+                E::EcPointFormats(nonempty_list(r, LenPrefix::U8, "ec_point_formats")?)
+            }
+            ExtensionType::SessionTicket => E::SessionTicket(r.take_rest().to_vec()),
+            ExtensionType::PostHandshakeAuth => E::PostHandshakeAuth,
+            _ => {
+                return Ok(E::Unknown {
+                    typ,
+                    data: data.to_vec(),
+                })
+            }
+        };
+        finish(r, ext)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServerHello.
+
+impl ServerHelloExtension {
+    pub fn typ(&self) -> ExtensionType {
+        use ServerHelloExtension as E;
+        match self {
+            E::KeyShare(_) => ExtensionType::KeyShare,
+            E::SupportedVersions(_) => ExtensionType::SupportedVersions,
+            E::PreSharedKey(_) => ExtensionType::PreSharedKey,
+            E::ExtendedMasterSecret => ExtensionType::ExtendedMasterSecret,
+            E::RenegotiationInfo(_) => ExtensionType::RenegotiationInfo,
+            E::EcPointFormats(_) => ExtensionType::EcPointFormats,
+            E::Alpn(_) => ExtensionType::Alpn,
+            E::ServerNameAck => ExtensionType::ServerName,
+            E::SessionTicketAck => ExtensionType::SessionTicket,
+            E::Unknown { typ, .. } => *typ,
+        }
+    }
+
+    /// Writes `type || length || data`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        use ServerHelloExtension as E;
+        put_extension(out, self.typ(), |o| match self {
+            E::KeyShare(k) => k.encode(o),
+            E::SupportedVersions(v) => v.encode(o),
+            E::PreSharedKey(i) => put_u16(o, *i),
+            E::ExtendedMasterSecret | E::ServerNameAck | E::SessionTicketAck => {}
+            E::RenegotiationInfo(v) => put_vec_bytes(o, LenPrefix::U8, v),
+            E::EcPointFormats(v) => put_vec_of(o, LenPrefix::U8, v),
+            E::Alpn(name) => put_alpn_list(o, &[name]),
+            E::Unknown { data, .. } => o.extend_from_slice(data),
+        });
+    }
+
+    pub(crate) fn decode(typ: ExtensionType, data: &[u8]) -> Result<Self, Error> {
+        use ServerHelloExtension as E;
+        let mut r = Reader::new(data);
+        let r = &mut r;
+        let ext = match typ {
+            // RFC 8446 4.2.8: `KeyShareEntry server_share`.
+            ExtensionType::KeyShare => E::KeyShare(KeyShareEntry::decode(r)?),
+            // RFC 8446 4.2.1: `ProtocolVersion selected_version`.
+            ExtensionType::SupportedVersions => E::SupportedVersions(ProtocolVersion::decode(r)?),
+            // RFC 8446 4.2.11: `uint16 selected_identity`.
+            ExtensionType::PreSharedKey => E::PreSharedKey(r.u16("selected_identity")?),
+            ExtensionType::ExtendedMasterSecret => E::ExtendedMasterSecret,
+            ExtensionType::RenegotiationInfo => {
+                E::RenegotiationInfo(r.vec_bytes(LenPrefix::U8, "renegotiation_info")?.to_vec())
+            }
+            ExtensionType::EcPointFormats => {
+                E::EcPointFormats(nonempty_list(r, LenPrefix::U8, "ec_point_formats")?)
+            }
+            ExtensionType::Alpn => E::Alpn(read_alpn_selected(r)?),
+            // RFC 6066 3: the server's server_name is empty.
+            ExtensionType::ServerName => E::ServerNameAck,
+            // RFC 5077 3.2: the server's SessionTicket extension is empty.
+            ExtensionType::SessionTicket => E::SessionTicketAck,
+            _ => {
+                return Ok(E::Unknown {
+                    typ,
+                    data: data.to_vec(),
+                })
+            }
+        };
+        finish(r, ext)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HelloRetryRequest.
+
+impl HelloRetryExtension {
+    pub fn typ(&self) -> ExtensionType {
+        match self {
+            HelloRetryExtension::KeyShare(_) => ExtensionType::KeyShare,
+            HelloRetryExtension::Cookie(_) => ExtensionType::Cookie,
+            HelloRetryExtension::SupportedVersions(_) => ExtensionType::SupportedVersions,
+            HelloRetryExtension::Unknown { typ, .. } => *typ,
+        }
+    }
+
+    /// Writes `type || length || data`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_extension(out, self.typ(), |o| match self {
+            HelloRetryExtension::KeyShare(g) => g.encode(o),
+            HelloRetryExtension::Cookie(c) => put_vec_bytes(o, LenPrefix::U16, c),
+            HelloRetryExtension::SupportedVersions(v) => v.encode(o),
+            HelloRetryExtension::Unknown { data, .. } => o.extend_from_slice(data),
+        });
+    }
+
+    pub(crate) fn decode(typ: ExtensionType, data: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(data);
+        let r = &mut r;
+        let ext = match typ {
+            // RFC 8446 4.2.8: `NamedGroup selected_group`.
+            ExtensionType::KeyShare => HelloRetryExtension::KeyShare(NamedGroup::decode(r)?),
+            ExtensionType::Cookie => {
+                HelloRetryExtension::Cookie(nonempty_bytes(r, LenPrefix::U16, "cookie")?.to_vec())
+            }
+            ExtensionType::SupportedVersions => {
+                HelloRetryExtension::SupportedVersions(ProtocolVersion::decode(r)?)
+            }
+            _ => {
+                return Ok(HelloRetryExtension::Unknown {
+                    typ,
+                    data: data.to_vec(),
+                })
+            }
+        };
+        finish(r, ext)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// EncryptedExtensions.
+
+impl EncryptedExtension {
+    pub fn typ(&self) -> ExtensionType {
+        use EncryptedExtension as E;
+        match self {
+            E::ServerNameAck => ExtensionType::ServerName,
+            E::SupportedGroups(_) => ExtensionType::SupportedGroups,
+            E::Alpn(_) => ExtensionType::Alpn,
+            E::EarlyData => ExtensionType::EarlyData,
+            E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
+            E::Unknown { typ, .. } => *typ,
+        }
+    }
+
+    /// Writes `type || length || data`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        use EncryptedExtension as E;
+        put_extension(out, self.typ(), |o| match self {
+            E::ServerNameAck | E::EarlyData => {}
+            E::SupportedGroups(v) => put_vec_of(o, LenPrefix::U16, v),
+            E::Alpn(name) => put_alpn_list(o, &[name]),
+            E::RecordSizeLimit(v) => put_u16(o, *v),
+            E::Unknown { data, .. } => o.extend_from_slice(data),
+        });
+    }
+
+    pub(crate) fn decode(typ: ExtensionType, data: &[u8]) -> Result<Self, Error> {
+        use EncryptedExtension as E;
+        let mut r = Reader::new(data);
+        let r = &mut r;
+        let ext = match typ {
+            ExtensionType::ServerName => E::ServerNameAck,
+            ExtensionType::SupportedGroups => {
+                E::SupportedGroups(nonempty_list(r, LenPrefix::U16, "supported_groups")?)
+            }
+            ExtensionType::Alpn => E::Alpn(read_alpn_selected(r)?),
+            ExtensionType::EarlyData => E::EarlyData,
+            ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
+            _ => {
+                return Ok(E::Unknown {
+                    typ,
+                    data: data.to_vec(),
+                })
+            }
+        };
+        finish(r, ext)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CertificateRequest (TLS 1.3).
+
+impl CertReqExtension {
+    pub fn typ(&self) -> ExtensionType {
+        match self {
+            CertReqExtension::SignatureAlgorithms(_) => ExtensionType::SignatureAlgorithms,
+            CertReqExtension::SignatureAlgorithmsCert(_) => ExtensionType::SignatureAlgorithmsCert,
+            CertReqExtension::CertificateAuthorities(_) => ExtensionType::CertificateAuthorities,
+            CertReqExtension::Unknown { typ, .. } => *typ,
+        }
+    }
+
+    /// Writes `type || length || data`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_extension(out, self.typ(), |o| match self {
+            CertReqExtension::SignatureAlgorithms(v) | CertReqExtension::SignatureAlgorithmsCert(v) => {
+                put_vec_of(o, LenPrefix::U16, v)
+            }
+            CertReqExtension::CertificateAuthorities(names) => put_distinguished_names(o, names),
+            CertReqExtension::Unknown { data, .. } => o.extend_from_slice(data),
+        });
+    }
+
+    pub(crate) fn decode(typ: ExtensionType, data: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(data);
+        let r = &mut r;
+        let ext = match typ {
+            ExtensionType::SignatureAlgorithms => CertReqExtension::SignatureAlgorithms(nonempty_list(
+                r,
+                LenPrefix::U16,
+                "signature_algorithms",
+            )?),
+            ExtensionType::SignatureAlgorithmsCert => CertReqExtension::SignatureAlgorithmsCert(
+                nonempty_list(r, LenPrefix::U16, "signature_algorithms_cert")?,
+            ),
+            // RFC 8446 4.2.4: `DistinguishedName authorities<3..2^16-1>`.
+            ExtensionType::CertificateAuthorities => {
+                let names = read_distinguished_names(r)?;
+                if names.is_empty() {
+                    return Err(illegal("empty certificate_authorities"));
+                }
+                CertReqExtension::CertificateAuthorities(names)
+            }
+            _ => {
+                return Ok(CertReqExtension::Unknown {
+                    typ,
+                    data: data.to_vec(),
+                })
+            }
+        };
+        finish(r, ext)
+    }
+}
+
+/// `DistinguishedName names<0..2^16-1>` with `opaque DistinguishedName<1..2^16-1>`
+/// (RFC 8446 4.2.4, RFC 5246 7.4.4).
+pub(crate) fn read_distinguished_names(r: &mut Reader<'_>) -> Result<Vec<Vec<u8>>, Error> {
+    let mut list = r.sub(LenPrefix::U16, "distinguished names")?;
+    let mut out = Vec::new();
+    while !list.is_empty() {
+        out.push(nonempty_bytes(&mut list, LenPrefix::U16, "distinguished name")?.to_vec());
+    }
+    Ok(out)
+}
+
+pub(crate) fn put_distinguished_names(out: &mut Vec<u8>, names: &[Vec<u8>]) {
+    crate::codec::put_len_prefixed(out, LenPrefix::U16, |o| {
+        for n in names {
+            put_vec_bytes(o, LenPrefix::U16, n);
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// NewSessionTicket (TLS 1.3).
+
+impl TicketExtension {
+    pub fn typ(&self) -> ExtensionType {
+        match self {
+            TicketExtension::EarlyData(_) => ExtensionType::EarlyData,
+            TicketExtension::Unknown { typ, .. } => *typ,
+        }
+    }
+
+    /// Writes `type || length || data`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_extension(out, self.typ(), |o| match self {
+            TicketExtension::EarlyData(max) => put_u32(o, *max),
+            TicketExtension::Unknown { data, .. } => o.extend_from_slice(data),
+        });
+    }
+
+    pub(crate) fn decode(typ: ExtensionType, data: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(data);
+        let ext = match typ {
+            // RFC 8446 4.2.10: `uint32 max_early_data_size`.
+            ExtensionType::EarlyData => TicketExtension::EarlyData(r.u32("max_early_data_size")?),
+            _ => {
+                return Ok(TicketExtension::Unknown {
+                    typ,
+                    data: data.to_vec(),
+                })
+            }
+        };
+        finish(&r, ext)
+    }
 }

@@ -7,7 +7,11 @@
 pub mod alert;
 pub mod extensions;
 pub mod handshake;
+mod wire;
 
 pub use alert::AlertMessage;
 pub use extensions::*;
 pub use handshake::*;
+
+#[cfg(test)]
+mod tests;
