@@ -7,11 +7,13 @@
 pub mod alert;
 pub mod extensions;
 pub mod handshake;
+pub mod tls12;
 mod wire;
 
 pub use alert::AlertMessage;
 pub use extensions::*;
 pub use handshake::*;
+pub use tls12::*;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 mod roundtrip;
 mod rules;
+mod tls12;
 mod vectors;
 
 use super::*;

@@ -7,7 +7,7 @@ use super::*;
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 
 /// Reads `../shared/vectors/<rel>` (or `../../shared`). Missing: skip, unless `CI` is set.
-fn vector(rel: &str) -> Option<Vec<u8>> {
+pub(super) fn vector(rel: &str) -> Option<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for base in ["../shared/vectors", "../../shared/vectors"] {
         if let Ok(b) = std::fs::read(root.join(base).join(rel)) {
@@ -23,7 +23,7 @@ fn vector(rel: &str) -> Option<Vec<u8>> {
 }
 
 /// One handshake message after a 5-byte TLS record header.
-fn from_record(rec: &[u8]) -> &[u8] {
+pub(super) fn from_record(rec: &[u8]) -> &[u8] {
     let m = &rec[5..];
     &m[..4 + u32::from_be_bytes([0, m[1], m[2], m[3]]) as usize]
 }
