@@ -12,6 +12,7 @@ pub mod key_schedule;
 pub mod kx;
 pub mod rand;
 pub mod secret;
+pub mod sign;
 pub mod suites;
 
 pub use aead::RecordKey;
@@ -23,4 +24,5 @@ pub use key_schedule::{
 pub use kx::{supported_groups, KeyExchange};
 pub use rand::{FixedRandom, RandomSource, SystemRandomSource};
 pub use secret::Secret;
+pub use sign::{tls13_signed_message, verify_signature, SigningKey};
 pub use suites::{tls13_suite, AeadAlg, Tls13Suite, TLS13_SUITES};
