@@ -10,6 +10,7 @@ pub mod hash;
 pub mod hkdf;
 pub mod key_schedule;
 pub mod kx;
+pub mod prf;
 pub mod rand;
 pub mod secret;
 pub mod sign;
@@ -22,6 +23,7 @@ pub use key_schedule::{
     export_keying_material, finished_verify_data, next_traffic_secret, resumption_psk, KeySchedule13,
 };
 pub use kx::{supported_groups, KeyExchange};
+pub use prf::prf;
 pub use rand::{FixedRandom, RandomSource, SystemRandomSource};
 pub use secret::Secret;
 pub use sign::{tls13_signed_message, verify_signature, SigningKey};
