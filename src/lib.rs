@@ -3,6 +3,7 @@
 #![allow(non_camel_case_types)]
 
 pub mod codec;
+pub mod crypto;
 mod error;
 pub mod pki;
 

@@ -1,0 +1,305 @@
+//! Record protection keys: AEAD key plus nonce construction, sealing and opening in place.
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
+use zeroize::Zeroizing;
+
+use super::hash::HashAlg;
+use super::hkdf::hkdf_expand_label;
+use super::suites::AeadAlg;
+use crate::Error;
+
+const NONCE_LEN: usize = AeadAlg::NONCE_LEN;
+const TAG_LEN: usize = AeadAlg::TAG_LEN;
+/// TLS 1.2 AES-GCM: 4-byte implicit salt, 8-byte explicit nonce (RFC 5288 3).
+const GCM_SALT_LEN: usize = 4;
+const GCM_EXPLICIT_LEN: usize = 8;
+
+/// How the per-record nonce is built.
+enum NonceMode {
+    /// TLS 1.3 (RFC 8446 5.3) and TLS 1.2 ChaCha20-Poly1305 (RFC 7905 2): iv XOR seq.
+    XorSeq(Zeroizing<[u8; NONCE_LEN]>),
+    /// TLS 1.2 AES-GCM (RFC 5288 3): salt || explicit nonce, the explicit part sent in the
+    /// record. We send the sequence number as the explicit part.
+    Tls12Gcm(Zeroizing<[u8; GCM_SALT_LEN]>),
+}
+
+/// One direction's record protection key: the AEAD key and the IV (or salt). The key bytes
+/// live inside ring's `LessSafeKey`; our copies are zeroized.
+pub struct RecordKey {
+    aead: AeadAlg,
+    key: LessSafeKey,
+    nonce: NonceMode,
+}
+
+impl core::fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecordKey")
+            .field("aead", &self.aead)
+            .field("explicit_nonce_len", &self.explicit_nonce_len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn xor_seq(iv: &[u8; NONCE_LEN], seq: u64) -> [u8; NONCE_LEN] {
+    let mut n = *iv;
+    for (b, s) in n[NONCE_LEN - 8..].iter_mut().zip(seq.to_be_bytes()) {
+        *b ^= s;
+    }
+    n
+}
+
+fn unbound(aead: AeadAlg, key: &[u8]) -> Result<LessSafeKey, Error> {
+    UnboundKey::new(aead.ring_alg(), key)
+        .map(LessSafeKey::new)
+        .map_err(|_| Error::Crypto("bad AEAD key length"))
+}
+
+impl RecordKey {
+    /// TLS 1.3: key = HKDF-Expand-Label(secret, "key", "", key_len), iv =
+    /// HKDF-Expand-Label(secret, "iv", "", 12); nonce = iv XOR seq (RFC 8446 5.3, 7.3).
+    pub fn tls13(aead: AeadAlg, hash: HashAlg, traffic_secret: &[u8]) -> Self {
+        let key = hkdf_expand_label(hash, traffic_secret, b"key", &[], aead.key_len());
+        let iv = hkdf_expand_label(hash, traffic_secret, b"iv", &[], NONCE_LEN);
+        let mut iv_arr = Zeroizing::new([0u8; NONCE_LEN]);
+        iv_arr.copy_from_slice(iv.as_bytes());
+        // The key length comes from `aead` itself, so ring cannot refuse it.
+        let key = match UnboundKey::new(aead.ring_alg(), key.as_bytes()) {
+            Ok(k) => LessSafeKey::new(k),
+            Err(_) => unreachable!("key length matches the algorithm"),
+        };
+        RecordKey {
+            aead,
+            key,
+            nonce: NonceMode::XorSeq(iv_arr),
+        }
+    }
+
+    /// TLS 1.2: for AES-GCM `iv` is the 4-byte implicit salt (RFC 5288 3), for
+    /// ChaCha20-Poly1305 the 12-byte IV XORed with the sequence number (RFC 7905 2).
+    pub fn tls12(aead: AeadAlg, key: &[u8], iv: &[u8]) -> Result<Self, Error> {
+        let key = unbound(aead, key)?;
+        let nonce = match aead {
+            AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm => {
+                let mut salt = Zeroizing::new([0u8; GCM_SALT_LEN]);
+                if iv.len() != GCM_SALT_LEN {
+                    return Err(Error::Crypto("TLS 1.2 GCM salt must be 4 bytes"));
+                }
+                salt.copy_from_slice(iv);
+                NonceMode::Tls12Gcm(salt)
+            }
+            AeadAlg::ChaCha20Poly1305 => {
+                let mut full = Zeroizing::new([0u8; NONCE_LEN]);
+                if iv.len() != NONCE_LEN {
+                    return Err(Error::Crypto("TLS 1.2 ChaCha20 IV must be 12 bytes"));
+                }
+                full.copy_from_slice(iv);
+                NonceMode::XorSeq(full)
+            }
+        };
+        Ok(RecordKey { aead, key, nonce })
+    }
+
+    pub fn aead(&self) -> AeadAlg {
+        self.aead
+    }
+
+    /// Bytes the record carries before the ciphertext (8 for TLS 1.2 GCM, else 0).
+    pub fn explicit_nonce_len(&self) -> usize {
+        match self.nonce {
+            NonceMode::XorSeq(_) => 0,
+            NonceMode::Tls12Gcm(_) => GCM_EXPLICIT_LEN,
+        }
+    }
+
+    /// The explicit nonce to write before the ciphertext of record `seq` (TLS 1.2 GCM): the
+    /// sequence number, big-endian.
+    pub fn explicit_nonce(&self, seq: u64) -> [u8; 8] {
+        seq.to_be_bytes()
+    }
+
+    /// Bytes sealing adds to a plaintext: the tag (the explicit nonce is the caller's).
+    pub fn tag_len(&self) -> usize {
+        TAG_LEN
+    }
+
+    fn seal_nonce(&self, seq: u64) -> Nonce {
+        let n = match &self.nonce {
+            NonceMode::XorSeq(iv) => xor_seq(iv, seq),
+            NonceMode::Tls12Gcm(salt) => {
+                let mut n = [0u8; NONCE_LEN];
+                n[..GCM_SALT_LEN].copy_from_slice(&salt[..]);
+                n[GCM_SALT_LEN..].copy_from_slice(&self.explicit_nonce(seq));
+                n
+            }
+        };
+        Nonce::assume_unique_for_key(n)
+    }
+
+    /// Seals `in_out` (the plaintext) in place and appends the 16-byte tag. For TLS 1.2 GCM
+    /// the caller writes [`explicit_nonce`](Self::explicit_nonce)`(seq)` before it.
+    pub fn seal_in_place(&self, seq: u64, aad: &[u8], in_out: &mut Vec<u8>) -> Result<(), Error> {
+        self.key
+            .seal_in_place_append_tag(self.seal_nonce(seq), Aad::from(aad), in_out)
+            .map_err(|_| Error::Crypto("AEAD seal failed"))
+    }
+
+    /// Seals `buf[..plaintext_len]` in place and writes the tag right after it; `buf` needs
+    /// `plaintext_len + 16` bytes. Returns the ciphertext length (plaintext + tag).
+    pub fn seal_in_place_slice(
+        &self,
+        seq: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        plaintext_len: usize,
+    ) -> Result<usize, Error> {
+        let total = plaintext_len.checked_add(TAG_LEN).filter(|t| *t <= buf.len());
+        let Some(total) = total else {
+            return Err(Error::Crypto("seal: buffer has no room for the tag"));
+        };
+        let (plain, rest) = buf.split_at_mut(plaintext_len);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(self.seal_nonce(seq), Aad::from(aad), plain)
+            .map_err(|_| Error::Crypto("AEAD seal failed"))?;
+        rest[..TAG_LEN].copy_from_slice(tag.as_ref());
+        Ok(total)
+    }
+
+    /// Opens `in_out` (ciphertext || tag; for TLS 1.2 GCM explicit nonce || ciphertext ||
+    /// tag) in place and returns the plaintext, at the start of `in_out`. Any failure,
+    /// including a record too short to hold a tag, is [`Error::DecryptFailed`].
+    pub fn open_in_place<'a>(
+        &self,
+        seq: u64,
+        aad: &[u8],
+        in_out: &'a mut [u8],
+    ) -> Result<&'a mut [u8], Error> {
+        let prefix = self.explicit_nonce_len();
+        if in_out.len() < prefix + TAG_LEN {
+            return Err(Error::DecryptFailed);
+        }
+        let nonce = match &self.nonce {
+            NonceMode::XorSeq(iv) => xor_seq(iv, seq),
+            NonceMode::Tls12Gcm(salt) => {
+                // RFC 5288 3: the receiver uses the explicit nonce the record carries.
+                let mut n = [0u8; NONCE_LEN];
+                n[..GCM_SALT_LEN].copy_from_slice(&salt[..]);
+                n[GCM_SALT_LEN..].copy_from_slice(&in_out[..GCM_EXPLICIT_LEN]);
+                n
+            }
+        };
+        self.key
+            .open_within(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                in_out,
+                prefix..,
+            )
+            .map_err(|_| Error::DecryptFailed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn keys() -> Vec<RecordKey> {
+        vec![
+            RecordKey::tls13(AeadAlg::Aes128Gcm, HashAlg::Sha256, &[1; 32]),
+            RecordKey::tls13(AeadAlg::Aes256Gcm, HashAlg::Sha384, &[2; 48]),
+            RecordKey::tls13(AeadAlg::ChaCha20Poly1305, HashAlg::Sha256, &[3; 32]),
+            RecordKey::tls12(AeadAlg::Aes128Gcm, &[4; 16], &[5; 4]).unwrap(),
+            RecordKey::tls12(AeadAlg::Aes256Gcm, &[4; 32], &[5; 4]).unwrap(),
+            RecordKey::tls12(AeadAlg::ChaCha20Poly1305, &[6; 32], &[7; 12]).unwrap(),
+        ]
+    }
+
+    /// Seals like a record layer would: explicit nonce (if any), then ciphertext || tag.
+    fn seal_record(k: &RecordKey, seq: u64, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+        let mut body = plain.to_vec();
+        k.seal_in_place(seq, aad, &mut body).unwrap();
+        let mut rec = if k.explicit_nonce_len() > 0 {
+            k.explicit_nonce(seq).to_vec()
+        } else {
+            vec![]
+        };
+        rec.extend(body);
+        rec
+    }
+
+    proptest! {
+        #[test]
+        fn seal_open_round_trip(plain in proptest::collection::vec(any::<u8>(), 0..300),
+                                aad in proptest::collection::vec(any::<u8>(), 0..16),
+                                seq in any::<u64>()) {
+            for k in keys() {
+                let mut rec = seal_record(&k, seq, &aad, &plain);
+                prop_assert_eq!(rec.len(), k.explicit_nonce_len() + plain.len() + 16);
+                // The slice path produces the same bytes.
+                let mut buf = plain.clone();
+                buf.resize(plain.len() + 16 + 3, 0);
+                let n = k.seal_in_place_slice(seq, &aad, &mut buf, plain.len()).unwrap();
+                prop_assert_eq!(&buf[..n], &rec[k.explicit_nonce_len()..]);
+                let opened = k.open_in_place(seq, &aad, &mut rec).unwrap();
+                prop_assert_eq!(&*opened, &plain[..]);
+            }
+        }
+
+        #[test]
+        fn any_tamper_fails(plain in proptest::collection::vec(any::<u8>(), 0..64),
+                            flip_at in any::<prop::sample::Index>(), bit in 0u8..8) {
+            for k in keys() {
+                let rec = seal_record(&k, 9, b"aad", &plain);
+                let mut bad = rec.clone();
+                let i = flip_at.index(bad.len());
+                bad[i] ^= 1 << bit;
+                prop_assert_eq!(k.open_in_place(9, b"aad", &mut bad), Err(Error::DecryptFailed));
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_seq_aad_or_length_fails() {
+        for k in keys() {
+            let rec = seal_record(&k, 5, b"aad", b"hello");
+            if k.explicit_nonce_len() == 0 {
+                assert_eq!(
+                    k.open_in_place(6, b"aad", &mut rec.clone()),
+                    Err(Error::DecryptFailed)
+                );
+            }
+            assert_eq!(
+                k.open_in_place(5, b"aaD", &mut rec.clone()),
+                Err(Error::DecryptFailed)
+            );
+            let short = &mut rec.clone()[..k.explicit_nonce_len() + 15];
+            assert_eq!(k.open_in_place(5, b"aad", short), Err(Error::DecryptFailed));
+            assert_eq!(k.open_in_place(5, b"aad", &mut []), Err(Error::DecryptFailed));
+        }
+    }
+
+    #[test]
+    fn slice_seal_needs_room_for_tag() {
+        let k = &keys()[0];
+        let mut buf = [0u8; 20];
+        assert!(k.seal_in_place_slice(0, b"", &mut buf, 5).is_err());
+        assert_eq!(k.seal_in_place_slice(0, b"", &mut buf, 4), Ok(20));
+    }
+
+    #[test]
+    fn tls12_rejects_bad_lengths() {
+        assert!(RecordKey::tls12(AeadAlg::Aes128Gcm, &[0; 15], &[0; 4]).is_err());
+        assert!(RecordKey::tls12(AeadAlg::Aes128Gcm, &[0; 16], &[0; 12]).is_err());
+        assert!(RecordKey::tls12(AeadAlg::ChaCha20Poly1305, &[0; 32], &[0; 4]).is_err());
+    }
+
+    #[test]
+    fn tls13_nonce_is_iv_xor_seq() {
+        assert_eq!(
+            xor_seq(&[0xff; 12], 1),
+            [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]
+        );
+        assert_eq!(xor_seq(&[0; 12], 0x0102), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
+    }
+}

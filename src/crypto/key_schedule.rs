@@ -1,0 +1,198 @@
+//! The TLS 1.3 key schedule (RFC 8446 7.1) and the secrets derived from it: Finished keys
+//! (4.4.4), key updates (7.2), resumption PSKs (4.6.1) and exporters (7.5).
+
+use super::hash::HashAlg;
+use super::hkdf::{derive_secret, hkdf_expand_label, hkdf_extract};
+use super::secret::Secret;
+
+/// Where the schedule stands (RFC 8446 7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Early,
+    Handshake,
+    Master,
+}
+
+/// The TLS 1.3 key schedule: holds the current stage secret (early, handshake, then master),
+/// and derives the traffic secrets of that stage. Move it forward with
+/// [`input_shared_secret`](Self::input_shared_secret) and [`input_empty`](Self::input_empty).
+pub struct KeySchedule13 {
+    alg: HashAlg,
+    stage: Stage,
+    current: Secret,
+}
+
+impl core::fmt::Debug for KeySchedule13 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeySchedule13")
+            .field("alg", &self.alg)
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySchedule13 {
+    /// Early Secret = HKDF-Extract(0, PSK), with PSK = `Hash.length` zeros when there is none.
+    pub fn new(alg: HashAlg, psk: Option<&[u8]>) -> Self {
+        let zeros = vec![0u8; alg.output_len()];
+        let current = hkdf_extract(alg, &zeros, psk.unwrap_or(&zeros));
+        KeySchedule13 {
+            alg,
+            stage: Stage::Early,
+            current,
+        }
+    }
+
+    pub fn alg(&self) -> HashAlg {
+        self.alg
+    }
+
+    fn derive(&self, stage: Stage, label: &[u8], hash: &[u8]) -> Secret {
+        debug_assert_eq!(self.stage, stage, "key schedule used out of order");
+        derive_secret(self.alg, self.current.as_bytes(), label, hash)
+    }
+
+    /// Moves to the next stage: HKDF-Extract(Derive-Secret(current, "derived", ""), ikm).
+    fn advance(&mut self, ikm: &[u8]) {
+        let empty_hash = self.alg.hash(&[]);
+        let salt = derive_secret(self.alg, self.current.as_bytes(), b"derived", &empty_hash);
+        self.current = hkdf_extract(self.alg, salt.as_bytes(), ikm);
+    }
+
+    /// binder_key = Derive-Secret(Early Secret, "res binder" | "ext binder", "").
+    pub fn binder_key(&self, resumption: bool) -> Secret {
+        let label: &[u8] = if resumption { b"res binder" } else { b"ext binder" };
+        self.derive(Stage::Early, label, &self.alg.hash(&[]))
+    }
+
+    /// client_early_traffic_secret = Derive-Secret(Early Secret, "c e traffic", ClientHello).
+    pub fn client_early_traffic_secret(&self, hello_hash: &[u8]) -> Secret {
+        self.derive(Stage::Early, b"c e traffic", hello_hash)
+    }
+
+    /// early_exporter_master_secret = Derive-Secret(Early Secret, "e exp master", ClientHello).
+    pub fn early_exporter_master_secret(&self, hello_hash: &[u8]) -> Secret {
+        self.derive(Stage::Early, b"e exp master", hello_hash)
+    }
+
+    /// Handshake Secret = HKDF-Extract(Derive-Secret(Early, "derived", ""), (EC)DHE); pass
+    /// `Hash.length` zeros for psk_ke.
+    pub fn input_shared_secret(&mut self, ecdhe: &[u8]) {
+        debug_assert_eq!(self.stage, Stage::Early);
+        self.advance(ecdhe);
+        self.stage = Stage::Handshake;
+    }
+
+    /// "c hs traffic" over ClientHello..ServerHello.
+    pub fn client_handshake_traffic_secret(&self, hash: &[u8]) -> Secret {
+        self.derive(Stage::Handshake, b"c hs traffic", hash)
+    }
+
+    /// "s hs traffic" over ClientHello..ServerHello.
+    pub fn server_handshake_traffic_secret(&self, hash: &[u8]) -> Secret {
+        self.derive(Stage::Handshake, b"s hs traffic", hash)
+    }
+
+    /// Master Secret = HKDF-Extract(Derive-Secret(Handshake, "derived", ""), 0).
+    pub fn input_empty(&mut self) {
+        debug_assert_eq!(self.stage, Stage::Handshake);
+        let zeros = vec![0u8; self.alg.output_len()];
+        self.advance(&zeros);
+        self.stage = Stage::Master;
+    }
+
+    /// "c ap traffic" over ClientHello..server Finished.
+    pub fn client_application_traffic_secret_0(&self, hash: &[u8]) -> Secret {
+        self.derive(Stage::Master, b"c ap traffic", hash)
+    }
+
+    /// "s ap traffic" over ClientHello..server Finished.
+    pub fn server_application_traffic_secret_0(&self, hash: &[u8]) -> Secret {
+        self.derive(Stage::Master, b"s ap traffic", hash)
+    }
+
+    /// "exp master" over ClientHello..server Finished.
+    pub fn exporter_master_secret(&self, hash: &[u8]) -> Secret {
+        self.derive(Stage::Master, b"exp master", hash)
+    }
+
+    /// "res master" over ClientHello..client Finished.
+    pub fn resumption_master_secret(&self, hash: &[u8]) -> Secret {
+        self.derive(Stage::Master, b"res master", hash)
+    }
+}
+
+/// Finished verify_data = HMAC(finished_key, transcript_hash), finished_key =
+/// HKDF-Expand-Label(BaseKey, "finished", "", Hash.length) (RFC 8446 4.4.4).
+pub fn finished_verify_data(alg: HashAlg, base_key: &[u8], transcript_hash: &[u8]) -> Vec<u8> {
+    let finished_key = hkdf_expand_label(alg, base_key, b"finished", &[], alg.output_len());
+    alg.hmac(finished_key.as_bytes(), transcript_hash)
+}
+
+/// application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "",
+/// Hash.length) (RFC 8446 7.2).
+pub fn next_traffic_secret(alg: HashAlg, secret: &[u8]) -> Secret {
+    hkdf_expand_label(alg, secret, b"traffic upd", &[], alg.output_len())
+}
+
+/// The PSK of a ticket: HKDF-Expand-Label(resumption_master_secret, "resumption",
+/// ticket_nonce, Hash.length) (RFC 8446 4.6.1).
+pub fn resumption_psk(alg: HashAlg, resumption_master: &[u8], nonce: &[u8]) -> Secret {
+    hkdf_expand_label(alg, resumption_master, b"resumption", nonce, alg.output_len())
+}
+
+/// Longest exporter output (HKDF-Expand limit, RFC 5869 2.3).
+pub fn max_export_len(alg: HashAlg) -> usize {
+    255 * alg.output_len()
+}
+
+/// TLS-Exporter(label, context, len) = HKDF-Expand-Label(Derive-Secret(Secret, label, ""),
+/// "exporter", Hash(context), len) (RFC 8446 7.5). No context and an empty one are the same.
+///
+/// # Panics
+/// If `out.len() > max_export_len(alg)` or `label` is longer than 249 bytes; the connection
+/// layer checks both before calling.
+pub fn export_keying_material(
+    alg: HashAlg,
+    exporter_master: &[u8],
+    label: &[u8],
+    context: Option<&[u8]>,
+    out: &mut [u8],
+) {
+    let derived = derive_secret(alg, exporter_master, label, &alg.hash(&[]));
+    let ctx_hash = alg.hash(context.unwrap_or(&[]));
+    let okm = hkdf_expand_label(alg, derived.as_bytes(), b"exporter", &ctx_hash, out.len());
+    out.copy_from_slice(okm.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_chain_through_derived() {
+        let alg = HashAlg::Sha256;
+        let mut ks = KeySchedule13::new(alg, None);
+        let early = hkdf_extract(alg, &[0; 32], &[0; 32]);
+        let derived = derive_secret(alg, early.as_bytes(), b"derived", &alg.hash(b""));
+        ks.input_shared_secret(b"shared");
+        let hs = hkdf_extract(alg, derived.as_bytes(), b"shared");
+        let h = alg.hash(b"transcript");
+        assert!(ks
+            .server_handshake_traffic_secret(&h)
+            .ct_eq(derive_secret(alg, hs.as_bytes(), b"s hs traffic", &h).as_bytes()));
+        assert!(!ks
+            .client_handshake_traffic_secret(&h)
+            .ct_eq(ks.server_handshake_traffic_secret(&h).as_bytes()));
+    }
+
+    #[test]
+    fn exporter_context_none_equals_empty() {
+        let (mut a, mut b) = ([0u8; 40], [0u8; 40]);
+        export_keying_material(HashAlg::Sha384, &[1; 48], b"EXPORTER-test", None, &mut a);
+        export_keying_material(HashAlg::Sha384, &[1; 48], b"EXPORTER-test", Some(b""), &mut b);
+        assert_eq!(a, b);
+        export_keying_material(HashAlg::Sha384, &[1; 48], b"EXPORTER-test", Some(b"x"), &mut b);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,87 @@
+//! TLS 1.3 cipher suites (RFC 8446 B.4) and their AEAD algorithms.
+
+use crate::codec::CipherSuite;
+
+use super::hash::HashAlg;
+
+/// Record protection algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AeadAlg {
+    Aes128Gcm,
+    Aes256Gcm,
+    ChaCha20Poly1305,
+}
+
+impl AeadAlg {
+    /// Authentication tag length; the same for all three (RFC 5116, RFC 8439).
+    pub const TAG_LEN: usize = 16;
+    /// Nonce length; the same for all three (RFC 8446 5.3).
+    pub const NONCE_LEN: usize = 12;
+
+    pub fn key_len(self) -> usize {
+        match self {
+            AeadAlg::Aes128Gcm => 16,
+            AeadAlg::Aes256Gcm | AeadAlg::ChaCha20Poly1305 => 32,
+        }
+    }
+
+    pub(crate) fn ring_alg(self) -> &'static ring::aead::Algorithm {
+        match self {
+            AeadAlg::Aes128Gcm => &ring::aead::AES_128_GCM,
+            AeadAlg::Aes256Gcm => &ring::aead::AES_256_GCM,
+            AeadAlg::ChaCha20Poly1305 => &ring::aead::CHACHA20_POLY1305,
+        }
+    }
+}
+
+/// A TLS 1.3 cipher suite: an AEAD and the hash for HKDF and the transcript.
+#[derive(Debug)]
+pub struct Tls13Suite {
+    pub suite: CipherSuite,
+    pub hash: HashAlg,
+    pub aead: AeadAlg,
+}
+
+/// The TLS 1.3 suites we implement, in default preference order.
+pub static TLS13_SUITES: &[Tls13Suite] = &[
+    Tls13Suite {
+        suite: CipherSuite::TLS_AES_128_GCM_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Gcm,
+    },
+    Tls13Suite {
+        suite: CipherSuite::TLS_AES_256_GCM_SHA384,
+        hash: HashAlg::Sha384,
+        aead: AeadAlg::Aes256Gcm,
+    },
+    Tls13Suite {
+        suite: CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::ChaCha20Poly1305,
+    },
+];
+
+/// Looks up a TLS 1.3 suite by its code point.
+pub fn tls13_suite(s: CipherSuite) -> Option<&'static Tls13Suite> {
+    TLS13_SUITES.iter().find(|t| t.suite == s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup() {
+        assert_eq!(
+            tls13_suite(CipherSuite::TLS_AES_256_GCM_SHA384).map(|s| s.hash),
+            Some(HashAlg::Sha384)
+        );
+        assert_eq!(
+            tls13_suite(CipherSuite::TLS_CHACHA20_POLY1305_SHA256).map(|s| s.aead.key_len()),
+            Some(32)
+        );
+        assert!(tls13_suite(CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256).is_none());
+        assert!(tls13_suite(CipherSuite::Unknown(0x1304)).is_none());
+        assert_eq!(TLS13_SUITES[0].suite, CipherSuite::TLS_AES_128_GCM_SHA256);
+    }
+}
