@@ -10,19 +10,31 @@ pub enum CertError {
     BadEncoding,
     Expired,
     NotYetValid,
+    /// No path to a trust anchor was found.
     UnknownIssuer,
     BadSignature,
     /// The end-entity certificate does not match the expected name.
     NameMismatch,
     /// A basicConstraints, keyUsage, EKU, path length or name constraint was violated.
     ConstraintViolated(&'static str),
+    /// The certificate breaks a rule of the RFC 5280 / CA/B Forum profile.
+    Profile(&'static str),
     Revoked,
+    /// A supplied CRL that covers this certificate could not be used.
+    InvalidCrl(&'static str),
+    /// A signature or key algorithm we do not accept (SHA-1, DSA, small curves, ...).
     UnsupportedAlgorithm,
+    /// An RSA key outside 2048..=8192 bits or not a multiple of 8, or a malformed key.
+    WeakOrInvalidKey,
     UnknownCriticalExtension,
+    /// A name constraint of a type we cannot evaluate met a name of that type.
+    UnsupportedNameConstraint,
     /// The presented certificate is not the pinned one.
     NotPinned,
     /// Path building exceeded its work budget.
     PathBuildingBudgetExceeded,
+    /// The reference name given to the verifier is not a DNS name or IP address (local).
+    InvalidServerName,
 }
 
 impl CertError {
@@ -31,13 +43,17 @@ impl CertError {
             CertError::Expired | CertError::NotYetValid => AlertDescription::CertificateExpired,
             CertError::UnknownIssuer | CertError::PathBuildingBudgetExceeded => AlertDescription::UnknownCa,
             CertError::Revoked => AlertDescription::CertificateRevoked,
-            CertError::UnsupportedAlgorithm | CertError::UnknownCriticalExtension => {
-                AlertDescription::UnsupportedCertificate
-            }
+            CertError::UnsupportedAlgorithm
+            | CertError::UnknownCriticalExtension
+            | CertError::WeakOrInvalidKey
+            | CertError::UnsupportedNameConstraint => AlertDescription::UnsupportedCertificate,
+            CertError::InvalidCrl(_) => AlertDescription::CertificateUnknown,
+            CertError::InvalidServerName => AlertDescription::InternalError,
             CertError::BadEncoding
             | CertError::BadSignature
             | CertError::NameMismatch
             | CertError::ConstraintViolated(_)
+            | CertError::Profile(_)
             | CertError::NotPinned => AlertDescription::BadCertificate,
         }
     }
@@ -45,7 +61,12 @@ impl CertError {
 
 impl fmt::Display for CertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
+        match self {
+            CertError::ConstraintViolated(why) => write!(f, "constraint violated: {why}"),
+            CertError::Profile(why) => write!(f, "certificate profile violated: {why}"),
+            CertError::InvalidCrl(why) => write!(f, "unusable CRL: {why}"),
+            other => write!(f, "{other:?}"),
+        }
     }
 }
 

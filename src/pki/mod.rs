@@ -1,5 +1,332 @@
 //! X.509 path building and validation (RFC 5280 as the Web PKI applies it).
+//!
+//! [`verify_chain`] is the core; [`WebPkiServerVerifier`] and [`WebPkiClientVerifier`]
+//! wrap it for the handshake. Time is always an argument: nothing here reads a clock.
 
+mod cert;
+mod crl;
+mod der;
 mod error;
+mod names;
+mod path;
+mod sig;
 
+use core::fmt;
+use std::path::Path;
+
+pub use crl::Crl;
 pub use error::CertError;
+pub use names::ServerName;
+pub use path::{
+    verify_chain, KeyPurpose, VerifiedPath, VerifyOptions, MAX_CANDIDATES, MAX_INTERMEDIATES,
+    MAX_NAME_CONSTRAINT_CHECKS, MAX_SIGNATURE_CHECKS,
+};
+pub use sig::{MAX_RSA_BITS, MIN_RSA_BITS};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+/// The certificates a path may end at. Only each anchor's subject is read when it is
+/// added; the rest is checked when a path actually reaches it, so an unusable root that no
+/// path uses does no harm.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TrustAnchors {
+    anchors: Vec<Anchor>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Anchor {
+    der: Vec<u8>,
+    subject: Vec<u8>,
+}
+
+impl TrustAnchors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a set from DER certificates.
+    pub fn from_der<I, C>(certs: I) -> Result<Self, CertError>
+    where
+        I: IntoIterator<Item = C>,
+        C: AsRef<[u8]>,
+    {
+        let mut out = Self::new();
+        for c in certs {
+            out.add_der(c.as_ref())?;
+        }
+        Ok(out)
+    }
+
+    /// Builds a set from every CERTIFICATE block of a PEM bundle.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, CertError> {
+        let mut out = Self::new();
+        for c in CertificateDer::pem_slice_iter(pem) {
+            let c = c.map_err(|_| CertError::BadEncoding)?;
+            out.add_der(c.as_ref())?;
+        }
+        Ok(out)
+    }
+
+    /// Reads a PEM bundle from a file (configuration time, not in the handshake).
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, crate::Error> {
+        let path = path.as_ref();
+        let mut out = Self::new();
+        let iter = CertificateDer::pem_file_iter(path)
+            .map_err(|e| crate::Error::Config(format!("{}: {e}", path.display())))?;
+        for c in iter {
+            let c = c.map_err(|e| crate::Error::Config(format!("{}: {e}", path.display())))?;
+            out.add_der(c.as_ref())?;
+        }
+        Ok(out)
+    }
+
+    /// Adds one DER certificate as an anchor.
+    pub fn add_der(&mut self, der: &[u8]) -> Result<(), CertError> {
+        let subject = cert::raw_subject(der)?.to_vec();
+        self.anchors.push(Anchor {
+            der: der.to_vec(),
+            subject,
+        });
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+
+    /// The anchors' subjects (DER Names), for CertificateRequest certificate_authorities.
+    pub fn subjects(&self) -> Vec<Vec<u8>> {
+        self.anchors.iter().map(|a| a.subject.clone()).collect()
+    }
+
+    /// Parses the anchors whose subject is one of `names`; unparsable ones are skipped.
+    fn parse_for(&self, names: &[&[u8]]) -> Vec<cert::Cert<'_>> {
+        self.anchors
+            .iter()
+            .filter(|a| names.contains(&a.subject.as_slice()))
+            .filter_map(|a| cert::Cert::parse(&a.der).ok())
+            .collect()
+    }
+}
+
+impl fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrustAnchors({} certificates)", self.anchors.len())
+    }
+}
+
+/// The SubjectPublicKeyInfo (DER) of a certificate, for checking CertificateVerify.
+/// Refuses keys we could not verify with (see [`MIN_RSA_BITS`]).
+pub fn end_entity_spki(cert_der: &[u8]) -> Result<Vec<u8>, CertError> {
+    let raw = cert::split(cert_der)?;
+    sig::parse_spki(raw.spki)?;
+    Ok(raw.spki.to_vec())
+}
+
+/// Decides whether a server's certificate chain is acceptable (used by clients).
+pub trait ServerCertVerifier: Send + Sync + fmt::Debug {
+    /// `end_entity` and `intermediates` are DER; `now` is seconds since the Unix epoch.
+    fn verify_server_cert(
+        &self,
+        end_entity: &[u8],
+        intermediates: &[&[u8]],
+        name: &ServerName,
+        now: u64,
+    ) -> Result<(), CertError>;
+}
+
+/// Decides whether a client's certificate chain is acceptable (used by servers).
+pub trait ClientCertVerifier: Send + Sync + fmt::Debug {
+    fn verify_client_cert(
+        &self,
+        end_entity: &[u8],
+        intermediates: &[&[u8]],
+        now: u64,
+    ) -> Result<(), CertError>;
+    /// Whether a client without a certificate is refused.
+    fn client_auth_mandatory(&self) -> bool;
+    /// DER subjects to send in certificate_authorities (RFC 8446 4.2.4).
+    fn root_subjects(&self) -> Vec<Vec<u8>>;
+}
+
+/// Web PKI verification of server certificates: path to an anchor, serverAuth, the name
+/// in the subjectAltName, and the caller's CRLs when given.
+#[derive(Clone, Debug)]
+pub struct WebPkiServerVerifier {
+    anchors: TrustAnchors,
+    crls: Vec<Crl>,
+}
+
+impl WebPkiServerVerifier {
+    pub fn new(anchors: TrustAnchors) -> Self {
+        WebPkiServerVerifier {
+            anchors,
+            crls: Vec::new(),
+        }
+    }
+
+    /// Also checks revocation against these CRLs.
+    pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
+        self.crls = crls;
+        self
+    }
+}
+
+impl ServerCertVerifier for WebPkiServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &[u8],
+        intermediates: &[&[u8]],
+        name: &ServerName,
+        now: u64,
+    ) -> Result<(), CertError> {
+        verify_chain(
+            end_entity,
+            intermediates,
+            &self.anchors,
+            KeyPurpose::ServerAuth,
+            Some(name),
+            now,
+            &self.crls,
+            &VerifyOptions {
+                max_intermediates: None,
+                require_digital_signature: true,
+            },
+        )
+        .map(|_| ())
+    }
+}
+
+/// Web PKI verification of client certificates: path to an anchor and clientAuth.
+#[derive(Clone, Debug)]
+pub struct WebPkiClientVerifier {
+    anchors: TrustAnchors,
+    crls: Vec<Crl>,
+    mandatory: bool,
+}
+
+impl WebPkiClientVerifier {
+    /// A verifier that requires a client certificate.
+    pub fn new(anchors: TrustAnchors) -> Self {
+        WebPkiClientVerifier {
+            anchors,
+            crls: Vec::new(),
+            mandatory: true,
+        }
+    }
+
+    /// Lets clients without a certificate through (their certificate, if sent, is verified).
+    pub fn optional(mut self) -> Self {
+        self.mandatory = false;
+        self
+    }
+
+    pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
+        self.crls = crls;
+        self
+    }
+}
+
+impl ClientCertVerifier for WebPkiClientVerifier {
+    fn verify_client_cert(
+        &self,
+        end_entity: &[u8],
+        intermediates: &[&[u8]],
+        now: u64,
+    ) -> Result<(), CertError> {
+        verify_chain(
+            end_entity,
+            intermediates,
+            &self.anchors,
+            KeyPurpose::ClientAuth,
+            None,
+            now,
+            &self.crls,
+            &VerifyOptions {
+                max_intermediates: None,
+                require_digital_signature: true,
+            },
+        )
+        .map(|_| ())
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_subjects(&self) -> Vec<Vec<u8>> {
+        self.anchors.subjects()
+    }
+}
+
+/// Accepts exactly one end-entity certificate, byte for byte (compared in constant
+/// time). For self-signed peers known in advance; neither name nor validity is checked.
+#[derive(Clone, Debug)]
+pub struct PinnedCertVerifier {
+    der: Vec<u8>,
+}
+
+impl PinnedCertVerifier {
+    pub fn new(der: Vec<u8>) -> Self {
+        PinnedCertVerifier { der }
+    }
+
+    fn check(&self, end_entity: &[u8]) -> Result<(), CertError> {
+        use subtle::ConstantTimeEq;
+        if bool::from(self.der.as_slice().ct_eq(end_entity)) {
+            Ok(())
+        } else {
+            Err(CertError::NotPinned)
+        }
+    }
+}
+
+impl ServerCertVerifier for PinnedCertVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &[u8],
+        _: &[&[u8]],
+        _: &ServerName,
+        _: u64,
+    ) -> Result<(), CertError> {
+        self.check(end_entity)
+    }
+}
+
+impl ClientCertVerifier for PinnedCertVerifier {
+    fn verify_client_cert(&self, end_entity: &[u8], _: &[&[u8]], _: u64) -> Result<(), CertError> {
+        self.check(end_entity)
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_subjects(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+}
+
+/// Verifiers that turn authentication off. Never a default; opt in by name.
+pub mod danger {
+    use super::{CertError, ServerCertVerifier, ServerName};
+
+    /// Accepts every server certificate: the connection is then open to any
+    /// man-in-the-middle. For tests and debugging only.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct AcceptAnyServerCert;
+
+    impl ServerCertVerifier for AcceptAnyServerCert {
+        fn verify_server_cert(&self, _: &[u8], _: &[&[u8]], _: &ServerName, _: u64) -> Result<(), CertError> {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
