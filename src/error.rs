@@ -32,6 +32,8 @@ pub enum Error {
     BadSignature,
     /// The peer's Finished did not match (`decrypt_error`).
     BadFinished,
+    /// We require a client certificate and the client sent none (`certificate_required`).
+    CertificateRequired,
     /// The peer sent a fatal alert; no alert is sent back.
     AlertReceived(AlertDescription),
     /// A limit on a buffer, queue or count was exceeded by the peer.
@@ -148,6 +150,7 @@ impl Error {
             Error::NoApplicationProtocol => AlertDescription::NoApplicationProtocol,
             Error::InvalidCertificate(c) => c.alert(),
             Error::BadSignature | Error::BadFinished => AlertDescription::DecryptError,
+            Error::CertificateRequired => AlertDescription::CertificateRequired,
             Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) => AlertDescription::InternalError,
@@ -190,6 +193,7 @@ impl fmt::Display for Error {
             Error::InvalidCertificate(c) => write!(f, "invalid peer certificate: {c}"),
             Error::BadSignature => f.write_str("peer signature did not verify"),
             Error::BadFinished => f.write_str("peer Finished did not verify"),
+            Error::CertificateRequired => f.write_str("client certificate required"),
             Error::AlertReceived(a) => write!(f, "received fatal alert: {a}"),
             Error::LimitExceeded(l) => write!(f, "limit exceeded: {l:?}"),
             Error::Crypto(why) => write!(f, "crypto failure: {why}"),

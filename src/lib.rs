@@ -1,11 +1,24 @@
 //! sanstls: a sans-I/O TLS and DTLS engine.
+//!
+//! See README.md for the shape of the API; [`Connection`] is the entry point.
 #![forbid(unsafe_code)]
 #![allow(non_camel_case_types)]
 
 pub mod codec;
+pub mod conn;
 pub mod crypto;
 mod error;
-pub mod pki;
-
-pub use error::{Error, Limit, PeerMisbehaved};
+mod handshake;
 pub mod msgs;
+pub mod pki;
+mod record;
+
+pub use conn::{
+    CertifiedKey, ClientConfig, Connection, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog, ServerConfig,
+    Side, SystemClock, TimeProvider,
+};
+pub use error::{Error, Limit, PeerMisbehaved};
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;

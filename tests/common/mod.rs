@@ -1,7 +1,22 @@
-//! Shared helpers for tests that read `../shared/vectors`.
+//! Helpers for tests: configs from the test PKI in `vectors/`, and an in-memory pipe that
+//! moves records between a client and a server.
 #![allow(dead_code)]
 
+pub mod interop;
+
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use sanstls::conn::{ClientConfigBuilder, ServerConfigBuilder};
+use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
+use sanstls::{CertifiedKey, ClientConfig, Connection, Error, Event, ServerConfig};
+
+pub const KEY_TYPES: &[&str] = &["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa2048"];
+
+pub fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
 
 /// Finds `vectors/<rel>` under `$CARGO_MANIFEST_DIR/../shared` or `../../shared`.
 /// Missing: `None` (the test skips) unless `CI` is set, where the test fails.
@@ -25,4 +40,76 @@ pub fn shared_vector(rel: &str) -> Option<PathBuf> {
 
 pub fn read(p: &std::path::Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+pub fn certified_key(kind: &str) -> CertifiedKey {
+    let dir = vectors();
+    CertifiedKey::from_pem_files(
+        &dir.join(format!("localhost-{kind}.pem")),
+        &dir.join(format!("localhost-{kind}.key")),
+    )
+    .unwrap()
+}
+
+pub fn server_builder(kind: &str) -> ServerConfigBuilder {
+    ServerConfig::builder(certified_key(kind))
+}
+
+pub fn client_builder() -> ClientConfigBuilder {
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+}
+
+/// Moves every pending record from `from` to `to` and processes them.
+pub fn transfer(from: &mut Connection, to: &mut Connection) -> Result<usize, Error> {
+    let mut buf = Vec::new();
+    while from.write_tls(&mut buf).unwrap() > 0 {}
+    let mut offset = 0;
+    while offset < buf.len() {
+        let mut rd = &buf[offset..];
+        let n = to.read_tls(&mut rd).unwrap();
+        offset += n;
+        to.process_new_packets()?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(buf.len())
+}
+
+/// Runs the handshake to completion; returns the first error from either side.
+pub fn handshake(client: &mut Connection, server: &mut Connection) -> Result<(), Error> {
+    for _ in 0..10 {
+        transfer(client, server)?;
+        transfer(server, client)?;
+        if !client.is_handshaking() && !server.is_handshaking() && !client.wants_write() {
+            return Ok(());
+        }
+    }
+    panic!("handshake did not finish in 10 round trips");
+}
+
+pub fn pair(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> (Connection, Connection) {
+    (
+        Connection::client(client, "localhost").unwrap(),
+        Connection::server(server).unwrap(),
+    )
+}
+
+pub fn events(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.next_event()).collect()
+}
+
+pub fn send(from: &mut Connection, to: &mut Connection, data: &[u8]) -> Vec<u8> {
+    from.writer().write_all(data).unwrap();
+    transfer(from, to).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = to.reader().read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
 }

@@ -1,0 +1,95 @@
+//! State shared by the handshake and the connection: the record states, the outgoing queue,
+//! the events, and what the handshake negotiated. The handshake writes its outputs here.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::{Event, KeyLog};
+use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::crypto::hash::{HashAlg, Transcript};
+use crate::crypto::secret::Secret;
+use crate::msgs::HandshakePayload;
+use crate::record::{OutQueue, ReadState, WriteState};
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// What the handshake settled on; the connection's queries read from here.
+#[derive(Default)]
+pub(crate) struct Negotiated {
+    pub version: Option<ProtocolVersion>,
+    pub suite: Option<CipherSuite>,
+    pub group: Option<NamedGroup>,
+    pub sig_scheme: Option<SignatureScheme>,
+    pub alpn: Option<Vec<u8>>,
+    pub sni: Option<String>,
+    pub peer_chain: Vec<Vec<u8>>,
+    pub client_random: [u8; 32],
+    pub server_random: [u8; 32],
+    pub resumed: bool,
+    pub hrr: bool,
+    /// RFC 8446 7.5 exporter master secret and its hash.
+    pub exporter: Option<(HashAlg, Secret)>,
+}
+
+pub(crate) struct Common {
+    pub side: Side,
+    pub queue: OutQueue,
+    pub read: ReadState,
+    /// Set when the handshake replaced the read state; the connection then checks that no
+    /// partial handshake message straddles the change (RFC 8446 5.1).
+    pub read_changed: bool,
+    pub events: VecDeque<Event>,
+    pub neg: Negotiated,
+    pub key_log: Arc<dyn KeyLog>,
+    /// Largest plaintext per record we send (peer's record_size_limit aware).
+    pub max_fragment: usize,
+}
+
+impl Common {
+    pub fn new(side: Side, key_log: Arc<dyn KeyLog>, first_wire_version: u16) -> Self {
+        let mut queue = OutQueue::default();
+        queue.push_key_change(WriteState::plaintext(first_wire_version));
+        Common {
+            side,
+            queue,
+            read: ReadState::plaintext(),
+            read_changed: false,
+            events: VecDeque::new(),
+            neg: Negotiated::default(),
+            key_log,
+            max_fragment: crate::record::MAX_PLAINTEXT,
+        }
+    }
+
+    /// Encodes a handshake message, adds it to the transcript and queues it.
+    pub fn send_handshake(&mut self, msg: &HandshakePayload, transcript: Option<&mut Transcript>) -> Vec<u8> {
+        let bytes = msg.encode();
+        if let Some(t) = transcript {
+            t.update(&bytes);
+        }
+        self.queue.push_handshake(bytes.clone());
+        bytes
+    }
+
+    pub fn install_read(&mut self, state: ReadState) {
+        self.read = state;
+        self.read_changed = true;
+    }
+
+    pub fn install_write(&mut self, state: WriteState) {
+        self.queue.push_key_change(state);
+    }
+
+    /// Writes one NSS key log line (if the application asked for them).
+    pub fn log_secret(&self, label: &str, secret: &Secret) {
+        if self.key_log.will_log(label) {
+            self.key_log
+                .log(label, &self.neg.client_random, secret.as_bytes());
+        }
+    }
+}

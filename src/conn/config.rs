@@ -1,0 +1,368 @@
+//! Client and server configuration, built once and shared (`Arc`) by many connections.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::{KeyLog, NoKeyLog};
+use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::crypto::rand::{RandomSource, SystemRandomSource};
+use crate::crypto::sign::SigningKey;
+use crate::crypto::{kx, suites};
+use crate::error::Error;
+use crate::msgs::ClientHello;
+use crate::pki::{ClientCertVerifier, ServerCertVerifier};
+
+/// Where the engine gets wall-clock time (certificate validity, ticket ages). Injected so
+/// tests and replays are deterministic.
+pub trait TimeProvider: Send + Sync + fmt::Debug {
+    /// Seconds since the Unix epoch.
+    fn now_unix(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl TimeProvider for SystemClock {
+    fn now_unix(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// A clock stuck at one instant, for tests and replays.
+#[derive(Debug)]
+pub struct FixedClock(pub u64);
+
+impl TimeProvider for FixedClock {
+    fn now_unix(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Default signature schemes we accept from peers, in preference order.
+pub const DEFAULT_SIGNATURE_SCHEMES: &[SignatureScheme] = &[
+    SignatureScheme::ecdsa_secp256r1_sha256,
+    SignatureScheme::ecdsa_secp384r1_sha384,
+    SignatureScheme::ed25519,
+    SignatureScheme::rsa_pss_rsae_sha256,
+    SignatureScheme::rsa_pss_rsae_sha384,
+    SignatureScheme::rsa_pss_rsae_sha512,
+    SignatureScheme::rsa_pkcs1_sha256,
+    SignatureScheme::rsa_pkcs1_sha384,
+    SignatureScheme::rsa_pkcs1_sha512,
+];
+
+/// Default cap on plaintext buffered in either direction (bytes).
+pub const DEFAULT_MAX_BUFFERED_PLAINTEXT: usize = 64 * 1024;
+
+/// RFC 8446 5.5: AES-GCM keys must change well before 2^24.5 records; we update at 2^24.
+pub const DEFAULT_RECORDS_PER_KEY: u64 = 1 << 24;
+
+/// Settings both sides share.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub versions: Vec<ProtocolVersion>,
+    pub suites: Vec<CipherSuite>,
+    pub groups: Vec<NamedGroup>,
+    pub sig_schemes: Vec<SignatureScheme>,
+    pub alpn: Vec<Vec<u8>>,
+    pub rng: Arc<dyn RandomSource>,
+    pub time: Arc<dyn super::TimeProvider>,
+    pub key_log: Arc<dyn KeyLog>,
+    pub max_buffered_plaintext: usize,
+    pub records_per_key: u64,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            versions: vec![ProtocolVersion::TLSv1_3],
+            suites: suites::TLS13_SUITES.iter().map(|s| s.suite).collect(),
+            groups: kx::supported_groups().to_vec(),
+            sig_schemes: DEFAULT_SIGNATURE_SCHEMES.to_vec(),
+            alpn: Vec::new(),
+            rng: Arc::new(SystemRandomSource),
+            time: Arc::new(SystemClock),
+            key_log: Arc::new(NoKeyLog),
+            max_buffered_plaintext: DEFAULT_MAX_BUFFERED_PLAINTEXT,
+            records_per_key: DEFAULT_RECORDS_PER_KEY,
+        }
+    }
+}
+
+impl Shared {
+    fn validate(&self) -> Result<(), Error> {
+        if self.suites.is_empty() || self.suites.iter().any(|s| suites::tls13_suite(*s).is_none()) {
+            return Err(Error::Config(
+                "cipher suites must be a non-empty list of supported suites".into(),
+            ));
+        }
+        if self.groups.is_empty() || self.groups.iter().any(|g| !kx::supported_groups().contains(g)) {
+            return Err(Error::Config(
+                "groups must be a non-empty list of supported groups".into(),
+            ));
+        }
+        if self.alpn.iter().any(|p| p.is_empty() || p.len() > 255) {
+            return Err(Error::Config("ALPN protocol names are 1 to 255 bytes".into()));
+        }
+        if !self.versions.contains(&ProtocolVersion::TLSv1_3) {
+            return Err(Error::Config("no enabled protocol version is supported".into()));
+        }
+        if self.records_per_key == 0 || self.max_buffered_plaintext == 0 {
+            return Err(Error::Config("limits must be non-zero".into()));
+        }
+        Ok(())
+    }
+}
+
+macro_rules! shared_setters {
+    ($builder:ident) => {
+        impl $builder {
+            /// Cipher suites in preference order (IANA values).
+            pub fn cipher_suites(mut self, suites: &[CipherSuite]) -> Self {
+                self.shared.suites = suites.to_vec();
+                self
+            }
+
+            /// Key-exchange groups in preference order.
+            pub fn groups(mut self, groups: &[NamedGroup]) -> Self {
+                self.shared.groups = groups.to_vec();
+                self
+            }
+
+            /// Signature schemes accepted from the peer, in preference order.
+            pub fn signature_schemes(mut self, schemes: &[SignatureScheme]) -> Self {
+                self.shared.sig_schemes = schemes.to_vec();
+                self
+            }
+
+            /// ALPN protocols in preference order (RFC 7301).
+            pub fn alpn_protocols<P: AsRef<[u8]>>(mut self, protocols: &[P]) -> Self {
+                self.shared.alpn = protocols.iter().map(|p| p.as_ref().to_vec()).collect();
+                self
+            }
+
+            /// Enabled protocol versions.
+            pub fn versions(mut self, versions: &[ProtocolVersion]) -> Self {
+                self.shared.versions = versions.to_vec();
+                self
+            }
+
+            /// The randomness source (default: ring's system random).
+            pub fn random(mut self, rng: Arc<dyn RandomSource>) -> Self {
+                self.shared.rng = rng;
+                self
+            }
+
+            /// The clock (default: the system clock).
+            pub fn time(mut self, time: Arc<dyn TimeProvider>) -> Self {
+                self.shared.time = time;
+                self
+            }
+
+            /// Where secrets are logged (default: nowhere).
+            pub fn key_log(mut self, key_log: Arc<dyn KeyLog>) -> Self {
+                self.shared.key_log = key_log;
+                self
+            }
+
+            /// Cap on plaintext buffered in each direction.
+            pub fn max_buffered_plaintext(mut self, bytes: usize) -> Self {
+                self.shared.max_buffered_plaintext = bytes;
+                self
+            }
+
+            /// Records sent under one key before an automatic KeyUpdate (capped at the
+            /// RFC 8446 5.5 safe default).
+            pub fn records_per_key(mut self, records: u64) -> Self {
+                self.shared.records_per_key = records.min(DEFAULT_RECORDS_PER_KEY);
+                self
+            }
+        }
+    };
+}
+
+/// Configuration of a client. Build with [`ClientConfig::builder`].
+pub struct ClientConfig {
+    pub(crate) shared: Shared,
+    pub(crate) verifier: Arc<dyn ServerCertVerifier>,
+    pub(crate) enable_sni: bool,
+    /// How many groups (from the front of the list) get a key share in the first ClientHello.
+    pub(crate) key_share_groups: usize,
+    /// RFC 8446 D.4 middlebox compatibility mode: fake session id and a CCS.
+    pub(crate) middlebox_compat: bool,
+    pub(crate) hello_hook: Option<HelloHook>,
+}
+
+/// Reshapes the first ClientHello before it is sent (see [`ClientConfigBuilder::customize_client_hello`]).
+pub type HelloHook = Arc<dyn Fn(&mut ClientHello) + Send + Sync>;
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("suites", &self.shared.suites)
+            .field("groups", &self.shared.groups)
+            .field("alpn", &self.shared.alpn)
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientConfig {
+    /// Starts a client configuration that checks server certificates with `verifier`.
+    pub fn builder(verifier: Arc<dyn ServerCertVerifier>) -> ClientConfigBuilder {
+        ClientConfigBuilder {
+            shared: Shared::default(),
+            verifier,
+            enable_sni: true,
+            key_share_groups: 1,
+            middlebox_compat: true,
+            hello_hook: None,
+        }
+    }
+}
+
+pub struct ClientConfigBuilder {
+    shared: Shared,
+    verifier: Arc<dyn ServerCertVerifier>,
+    enable_sni: bool,
+    key_share_groups: usize,
+    middlebox_compat: bool,
+    hello_hook: Option<HelloHook>,
+}
+
+shared_setters!(ClientConfigBuilder);
+
+impl ClientConfigBuilder {
+    /// Send server_name (default on; never sent for IP addresses).
+    pub fn enable_sni(mut self, on: bool) -> Self {
+        self.enable_sni = on;
+        self
+    }
+
+    /// How many of the first groups get a key share in the first ClientHello (default 1);
+    /// the others are reachable through HelloRetryRequest.
+    pub fn key_share_groups(mut self, n: usize) -> Self {
+        self.key_share_groups = n.max(1);
+        self
+    }
+
+    /// RFC 8446 D.4 middlebox compatibility mode (default on).
+    pub fn middlebox_compat(mut self, on: bool) -> Self {
+        self.middlebox_compat = on;
+        self
+    }
+
+    /// Lets the application reshape the first ClientHello (extension order, extra or GREASE
+    /// extensions, a fingerprint to match) after sanstls builds it. The transcript hashes what
+    /// is sent, so the handshake stays sound; removing what the handshake needs (key_share,
+    /// supported_versions) makes it fail with the peer's alert.
+    pub fn customize_client_hello(mut self, hook: impl Fn(&mut ClientHello) + Send + Sync + 'static) -> Self {
+        self.hello_hook = Some(Arc::new(hook));
+        self
+    }
+
+    pub fn build(self) -> Result<Arc<ClientConfig>, Error> {
+        self.shared.validate()?;
+        Ok(Arc::new(ClientConfig {
+            shared: self.shared,
+            verifier: self.verifier,
+            enable_sni: self.enable_sni,
+            key_share_groups: self.key_share_groups,
+            middlebox_compat: self.middlebox_compat,
+            hello_hook: self.hello_hook,
+        }))
+    }
+}
+
+/// A certificate chain and the private key of its end-entity certificate.
+pub struct CertifiedKey {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: SigningKey,
+}
+
+impl CertifiedKey {
+    pub fn new(chain: Vec<CertificateDer<'static>>, key: SigningKey) -> Result<Self, Error> {
+        if chain.is_empty() {
+            return Err(Error::Config("certificate chain is empty".into()));
+        }
+        Ok(CertifiedKey { chain, key })
+    }
+
+    /// Loads a PEM chain (end-entity first) and a PEM private key.
+    pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, Error> {
+        let chain = CertificateDer::pem_file_iter(chain)
+            .map_err(|e| Error::Config(format!("{}: {e}", chain.display())))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Config(format!("{}: {e}", chain.display())))?;
+        Self::new(chain, SigningKey::from_pem_file(key)?)
+    }
+
+    /// Parses a PEM chain and PEM key held in memory.
+    pub fn from_pem(chain: &[u8], key: &[u8]) -> Result<Self, Error> {
+        let chain = CertificateDer::pem_slice_iter(chain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Config(format!("certificate PEM: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| Error::Config(format!("key PEM: {e}")))?;
+        Self::new(chain, SigningKey::from_der(&key)?)
+    }
+}
+
+/// Configuration of a server. Build with [`ServerConfig::builder`].
+pub struct ServerConfig {
+    pub(crate) shared: Shared,
+    pub(crate) cert: Arc<CertifiedKey>,
+    pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("suites", &self.shared.suites)
+            .field("groups", &self.shared.groups)
+            .field("alpn", &self.shared.alpn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerConfig {
+    pub fn builder(cert: CertifiedKey) -> ServerConfigBuilder {
+        ServerConfigBuilder {
+            shared: Shared::default(),
+            cert: Arc::new(cert),
+            client_verifier: None,
+        }
+    }
+}
+
+pub struct ServerConfigBuilder {
+    shared: Shared,
+    cert: Arc<CertifiedKey>,
+    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+shared_setters!(ServerConfigBuilder);
+
+impl ServerConfigBuilder {
+    /// Ask for client certificates and check them with `verifier`.
+    pub fn client_verifier(mut self, verifier: Arc<dyn ClientCertVerifier>) -> Self {
+        self.client_verifier = Some(verifier);
+        self
+    }
+
+    pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
+        self.shared.validate()?;
+        Ok(Arc::new(ServerConfig {
+            shared: self.shared,
+            cert: self.cert,
+            client_verifier: self.client_verifier,
+        }))
+    }
+}

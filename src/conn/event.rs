@@ -1,0 +1,24 @@
+//! What the connection reports to the application.
+
+use crate::codec::{AlertDescription, AlertLevel};
+
+/// Events, drained with `Connection::next_event`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake finished and the peer is authenticated.
+    HandshakeComplete,
+    /// `len` plaintext bytes arrived and wait in `Connection::reader`.
+    Data { len: usize },
+    /// The traffic keys changed (RFC 8446 4.6.3); `ours` is true for our sending direction.
+    KeyUpdated { ours: bool },
+    /// The peer sent close_notify: it will send nothing more (we may still write).
+    PeerClosed,
+    /// The peer sent an alert (close_notify is also reported as `PeerClosed`).
+    Alert {
+        level: AlertLevel,
+        description: AlertDescription,
+    },
+    /// A NewSessionTicket arrived (TLS 1.3 4.6.1).
+    SessionTicket,
+}

@@ -1,0 +1,544 @@
+//! TLS 1.3 client (RFC 8446 2, 4): ClientHello, optional HelloRetryRequest, ServerHello,
+//! EncryptedExtensions, [CertificateRequest], Certificate, CertificateVerify, Finished.
+
+use std::sync::Arc;
+
+use super::{read_state13, unexpected, write_state13, Established13, Handshake, Msg};
+use crate::codec::{CipherSuite, ProtocolVersion, PskKeyExchangeMode};
+use crate::conn::common::{Common, Side};
+use crate::conn::{ClientConfig, Event};
+use crate::crypto::hash::Transcript;
+use crate::crypto::key_schedule::{finished_verify_data, KeySchedule13};
+use crate::crypto::kx::KeyExchange;
+use crate::crypto::secret::Secret;
+use crate::crypto::sign::{tls13_signed_message, verify_signature};
+use crate::crypto::suites::{tls13_suite, Tls13Suite};
+use crate::error::{Error, PeerMisbehaved};
+use crate::msgs::*;
+use crate::pki::{self, ServerName};
+use crate::record::WriteState;
+
+pub(crate) enum ClientState {
+    ServerHello(ExpectServerHello),
+    EncryptedExtensions(ExpectEncryptedExtensions),
+    Certificate(ExpectCertificate),
+    CertificateVerify(ExpectCertificateVerify),
+    Finished(ExpectFinished),
+}
+
+impl ClientState {
+    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        match self {
+            ClientState::ServerHello(s) => s.handle(cx, msg),
+            ClientState::EncryptedExtensions(s) => s.handle(cx, msg),
+            ClientState::Certificate(s) => s.handle(cx, msg),
+            ClientState::CertificateVerify(s) => s.handle(cx, msg),
+            ClientState::Finished(s) => s.handle(cx, msg),
+        }
+    }
+
+    pub fn accepts_ccs(&self) -> bool {
+        // The server's compatibility CCS follows its ServerHello or HRR (RFC 8446 D.4).
+        match self {
+            ClientState::ServerHello(s) => s.hrr.is_some(),
+            _ => true,
+        }
+    }
+}
+
+/// What every client state carries.
+struct Session {
+    config: Arc<ClientConfig>,
+    name: Option<ServerName>,
+}
+
+/// Starts a client handshake: queues the first ClientHello.
+pub(crate) fn start(
+    config: Arc<ClientConfig>,
+    name: Option<ServerName>,
+    cx: &mut Common,
+) -> Result<Handshake, Error> {
+    let rng = config.shared.rng.clone();
+    let mut random = [0u8; 32];
+    rng.fill(&mut random)?;
+    let mut session_id = Vec::new();
+    if config.middlebox_compat {
+        session_id = vec![0u8; 32];
+        rng.fill(&mut session_id)?;
+    }
+    let mut shares = Vec::new();
+    for group in config.shared.groups.iter().take(config.key_share_groups) {
+        shares.push(KeyExchange::start(*group, rng.as_ref())?);
+    }
+    cx.neg.client_random = random;
+
+    let mut extensions = Vec::new();
+    if config.enable_sni {
+        if let Some(ServerName::Dns(dns)) = &name {
+            extensions.push(ClientExtension::ServerName(dns.as_bytes().to_vec()));
+        }
+    }
+    extensions.push(ClientExtension::SupportedVersions(vec![ProtocolVersion::TLSv1_3]));
+    extensions.push(ClientExtension::SupportedGroups(config.shared.groups.clone()));
+    extensions.push(ClientExtension::SignatureAlgorithms(
+        config.shared.sig_schemes.clone(),
+    ));
+    extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
+    extensions.push(ClientExtension::PskKeyExchangeModes(vec![
+        PskKeyExchangeMode::PskDheKe,
+    ]));
+    if !config.shared.alpn.is_empty() {
+        extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
+    }
+    let mut hello = ClientHello {
+        legacy_version: ProtocolVersion::TLSv1_2,
+        random,
+        session_id,
+        cookie: None,
+        cipher_suites: config.shared.suites.clone(),
+        compression_methods: vec![0],
+        extensions,
+    };
+    if let Some(hook) = &config.hello_hook {
+        hook(&mut hello);
+    }
+    let hello_bytes = cx.send_handshake(&HandshakePayload::ClientHello(hello.clone()), None);
+    // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
+    cx.install_write(WriteState::plaintext(0x0303));
+    Ok(Handshake::Client(ClientState::ServerHello(ExpectServerHello {
+        s: Session { config, name },
+        hello,
+        hello_bytes,
+        shares,
+        hrr: None,
+        sent_ccs: false,
+    })))
+}
+
+fn key_share_entries(shares: &[KeyExchange]) -> Vec<KeyShareEntry> {
+    shares
+        .iter()
+        .map(|k| KeyShareEntry {
+            group: k.group(),
+            payload: k.public_key().to_vec(),
+        })
+        .collect()
+}
+
+/// After a HelloRetryRequest: the suite it chose and the transcript so far.
+struct RetryState {
+    suite: CipherSuite,
+    transcript: Transcript,
+}
+
+pub(crate) struct ExpectServerHello {
+    s: Session,
+    /// The ClientHello we sent last (the second one after HRR).
+    hello: ClientHello,
+    hello_bytes: Vec<u8>,
+    shares: Vec<KeyExchange>,
+    hrr: Option<RetryState>,
+    sent_ccs: bool,
+}
+
+impl ExpectServerHello {
+    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        match msg.payload {
+            HandshakePayload::HelloRetryRequest(ref hrr) => {
+                let hrr = hrr.clone();
+                self.handle_retry(cx, &msg, hrr)
+            }
+            HandshakePayload::ServerHello(ref sh) => {
+                let sh = sh.clone();
+                self.handle_server_hello(cx, &msg, sh)
+            }
+            _ => Err(unexpected("expect ServerHello", &msg)),
+        }
+    }
+
+    fn check_suite(&self, suite: CipherSuite) -> Result<&'static Tls13Suite, Error> {
+        if !self.hello.cipher_suites.contains(&suite) {
+            return Err(PeerMisbehaved::SuiteNotOffered.into());
+        }
+        tls13_suite(suite).ok_or(Error::PeerMisbehaved(PeerMisbehaved::SuiteNotOffered))
+    }
+
+    /// RFC 8446 4.1.4: answer a HelloRetryRequest with a second ClientHello.
+    fn handle_retry(
+        mut self,
+        cx: &mut Common,
+        msg: &Msg,
+        hrr: HelloRetryRequest,
+    ) -> Result<Handshake, Error> {
+        if self.hrr.is_some() {
+            // RFC 8446 4.1.4: a second HelloRetryRequest is unexpected_message.
+            return Err(PeerMisbehaved::SecondHelloRetryRequest.into());
+        }
+        if hrr.supported_version() != Some(ProtocolVersion::TLSv1_3) {
+            return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest supported_versions").into());
+        }
+        if hrr.session_id != self.hello.session_id {
+            return Err(PeerMisbehaved::SessionIdMismatch.into());
+        }
+        let suite = self.check_suite(hrr.cipher_suite)?;
+        let cookie = hrr.cookie().map(|c| c.to_vec());
+        let group = hrr.selected_group();
+        if let Some(group) = group {
+            // RFC 8446 4.2.8: the group must be one we offered, and not one we sent a share for.
+            if !self.s.config.shared.groups.contains(&group) || self.shares.iter().any(|k| k.group() == group)
+            {
+                return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest selected_group").into());
+            }
+        }
+        if group.is_none() && cookie.is_none() {
+            return Err(PeerMisbehaved::HelloRetryRequestChangedNothing.into());
+        }
+        for ext in &hrr.extensions {
+            if let HelloRetryExtension::Unknown { .. } = ext {
+                return Err(PeerMisbehaved::UnsolicitedExtension.into());
+            }
+        }
+        cx.neg.hrr = true;
+
+        let mut transcript = Transcript::new(suite.hash);
+        transcript.update(&self.hello_bytes);
+        transcript.replace_with_message_hash();
+        transcript.update(&msg.raw);
+
+        if let Some(group) = group {
+            self.shares = vec![KeyExchange::start(group, self.s.config.shared.rng.as_ref())?];
+        }
+        // RFC 8446 4.1.2: the same ClientHello with key_share replaced and the cookie added.
+        let mut hello = self.hello.clone();
+        let shares = key_share_entries(&self.shares);
+        let mut extensions = Vec::with_capacity(hello.extensions.len() + 1);
+        for ext in hello.extensions.drain(..) {
+            match ext {
+                ClientExtension::KeyShare(_) => extensions.push(ClientExtension::KeyShare(shares.clone())),
+                ClientExtension::EarlyData | ClientExtension::Cookie(_) => {}
+                other => extensions.push(other),
+            }
+        }
+        if let Some(cookie) = cookie {
+            extensions.push(ClientExtension::Cookie(cookie));
+        }
+        hello.extensions = extensions;
+
+        // RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
+        if self.s.config.middlebox_compat && !self.sent_ccs {
+            cx.queue.push_ccs();
+            self.sent_ccs = true;
+        }
+        let hello_bytes = cx.send_handshake(
+            &HandshakePayload::ClientHello(hello.clone()),
+            Some(&mut transcript),
+        );
+        Ok(Handshake::Client(ClientState::ServerHello(ExpectServerHello {
+            s: self.s,
+            hello,
+            hello_bytes,
+            shares: self.shares,
+            hrr: Some(RetryState {
+                suite: suite.suite,
+                transcript,
+            }),
+            sent_ccs: self.sent_ccs,
+        })))
+    }
+
+    fn handle_server_hello(self, cx: &mut Common, msg: &Msg, sh: ServerHello) -> Result<Handshake, Error> {
+        // RFC 8446 4.1.3: legacy_version 0x0303 and supported_versions selecting TLS 1.3.
+        match sh.supported_version() {
+            Some(ProtocolVersion::TLSv1_3) => {}
+            Some(_) => return Err(PeerMisbehaved::IllegalParameter("ServerHello supported_versions").into()),
+            None => return Err(Error::NoCommonVersion),
+        }
+        if sh.legacy_version != ProtocolVersion::TLSv1_2 {
+            return Err(PeerMisbehaved::WrongLegacyVersion.into());
+        }
+        if sh.session_id != self.hello.session_id {
+            return Err(PeerMisbehaved::SessionIdMismatch.into());
+        }
+        if sh.compression_method != 0 {
+            return Err(PeerMisbehaved::CompressionNotNull.into());
+        }
+        let suite = self.check_suite(sh.cipher_suite)?;
+        if let Some(retry) = &self.hrr {
+            // RFC 8446 4.1.4: the suite must match the one in HelloRetryRequest.
+            if retry.suite != suite.suite {
+                return Err(PeerMisbehaved::IllegalParameter("ServerHello suite differs from HRR").into());
+            }
+        }
+        for ext in &sh.extensions {
+            match ext {
+                ServerHelloExtension::KeyShare(_) | ServerHelloExtension::SupportedVersions(_) => {}
+                // No PSK offered yet: a pre_shared_key answer is unsolicited.
+                _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
+            }
+        }
+        let share = sh
+            .key_share()
+            .ok_or(PeerMisbehaved::MissingExtension("key_share"))?;
+        let position = self
+            .shares
+            .iter()
+            .position(|k| k.group() == share.group)
+            .ok_or(PeerMisbehaved::KeyShareForUnofferedGroup)?;
+        let kx = self
+            .shares
+            .into_iter()
+            .nth(position)
+            .ok_or(Error::Crypto("key share vanished"))?;
+        let group = kx.group();
+        let shared = kx.complete(&share.payload)?;
+
+        cx.neg.version = Some(ProtocolVersion::TLSv1_3);
+        cx.neg.suite = Some(suite.suite);
+        cx.neg.group = Some(group);
+        cx.neg.server_random = sh.random;
+
+        let mut transcript = match self.hrr {
+            Some(retry) => retry.transcript,
+            None => {
+                let mut t = Transcript::new(suite.hash);
+                t.update(&self.hello_bytes);
+                t
+            }
+        };
+        transcript.update(&msg.raw);
+        let mut ks = KeySchedule13::new(suite.hash, None);
+        ks.input_shared_secret(shared.as_bytes());
+        let hash = transcript.current_hash();
+        let client_hs = ks.client_handshake_traffic_secret(&hash);
+        let server_hs = ks.server_handshake_traffic_secret(&hash);
+        cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
+        cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
+        cx.install_read(read_state13(suite, &server_hs));
+        if self.s.config.middlebox_compat && !self.sent_ccs {
+            cx.queue.push_ccs();
+        }
+        cx.install_write(write_state13(suite, &client_hs, cx.max_fragment));
+
+        Ok(Handshake::Client(ClientState::EncryptedExtensions(
+            ExpectEncryptedExtensions {
+                k: Keys {
+                    s: self.s,
+                    suite,
+                    ks,
+                    transcript,
+                    client_hs,
+                    server_hs,
+                },
+                offered_sni: self.hello.server_name().is_some(),
+            },
+        )))
+    }
+}
+
+/// Handshake keys and transcript, carried from ServerHello to Finished.
+struct Keys {
+    s: Session,
+    suite: &'static Tls13Suite,
+    ks: KeySchedule13,
+    transcript: Transcript,
+    client_hs: Secret,
+    server_hs: Secret,
+}
+
+pub(crate) struct ExpectEncryptedExtensions {
+    k: Keys,
+    offered_sni: bool,
+}
+
+impl ExpectEncryptedExtensions {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let HandshakePayload::EncryptedExtensions(exts) = &msg.payload else {
+            return Err(unexpected("expect EncryptedExtensions", &msg));
+        };
+        for ext in exts {
+            match ext {
+                EncryptedExtension::Alpn(proto) => {
+                    // RFC 7301 3.2: the protocol must be one we offered.
+                    if self.k.s.config.shared.alpn.is_empty() {
+                        return Err(PeerMisbehaved::UnsolicitedExtension.into());
+                    }
+                    if !self.k.s.config.shared.alpn.contains(proto) {
+                        return Err(PeerMisbehaved::AlpnNotOffered.into());
+                    }
+                    cx.neg.alpn = Some(proto.clone());
+                }
+                EncryptedExtension::ServerNameAck => {
+                    if !self.offered_sni {
+                        return Err(PeerMisbehaved::UnsolicitedExtension.into());
+                    }
+                }
+                // RFC 8446 4.2.7: servers may tell their groups; clients must not act on it.
+                EncryptedExtension::SupportedGroups(_) => {}
+                EncryptedExtension::RecordSizeLimit(_)
+                | EncryptedExtension::EarlyData
+                | EncryptedExtension::Unknown { .. } => {
+                    return Err(PeerMisbehaved::UnsolicitedExtension.into());
+                }
+            }
+        }
+        if let Some(ServerName::Dns(name)) = &self.k.s.name {
+            if self.offered_sni {
+                cx.neg.sni = Some(name.clone());
+            }
+        }
+        self.k.transcript.update(&msg.raw);
+        Ok(Handshake::Client(ClientState::Certificate(ExpectCertificate {
+            k: self.k,
+            cert_request: None,
+        })))
+    }
+}
+
+pub(crate) struct ExpectCertificate {
+    k: Keys,
+    /// Context of the server's CertificateRequest, if it sent one.
+    cert_request: Option<Vec<u8>>,
+}
+
+impl ExpectCertificate {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        match &msg.payload {
+            HandshakePayload::CertificateRequest13(req) if self.cert_request.is_none() => {
+                // RFC 8446 4.3.2: signature_algorithms is mandatory; context empty in-handshake.
+                if !req
+                    .extensions
+                    .iter()
+                    .any(|e| matches!(e, CertReqExtension::SignatureAlgorithms(_)))
+                {
+                    return Err(PeerMisbehaved::MissingExtension("signature_algorithms").into());
+                }
+                if !req.context.is_empty() {
+                    return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
+                }
+                self.k.transcript.update(&msg.raw);
+                self.cert_request = Some(req.context.clone());
+                Ok(Handshake::Client(ClientState::Certificate(self)))
+            }
+            HandshakePayload::Certificate13(cert) => {
+                if !cert.context.is_empty() {
+                    return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
+                }
+                // RFC 8446 4.4.2.4: an empty server Certificate is a decode_error.
+                let Some((end_entity, rest)) = cert.entries.split_first() else {
+                    return Err(PeerMisbehaved::EmptyCertificate.into());
+                };
+                let intermediates: Vec<&[u8]> = rest.iter().map(|e| e.cert.as_slice()).collect();
+                let now = self.k.s.config.shared.time.now_unix();
+                let name = self
+                    .k
+                    .s
+                    .name
+                    .as_ref()
+                    .ok_or(Error::Config("no server name to verify".into()))?;
+                self.k
+                    .s
+                    .config
+                    .verifier
+                    .verify_server_cert(&end_entity.cert, &intermediates, name, now)?;
+                cx.neg.peer_chain = cert.entries.iter().map(|e| e.cert.clone()).collect();
+                self.k.transcript.update(&msg.raw);
+                let spki = pki::end_entity_spki(&end_entity.cert)?;
+                Ok(Handshake::Client(ClientState::CertificateVerify(
+                    ExpectCertificateVerify {
+                        k: self.k,
+                        cert_request: self.cert_request,
+                        spki,
+                    },
+                )))
+            }
+            _ => Err(unexpected("expect Certificate", &msg)),
+        }
+    }
+}
+
+pub(crate) struct ExpectCertificateVerify {
+    k: Keys,
+    cert_request: Option<Vec<u8>>,
+    spki: Vec<u8>,
+}
+
+impl ExpectCertificateVerify {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
+            return Err(unexpected("expect CertificateVerify", &msg));
+        };
+        // RFC 8446 4.4.3: the scheme must be one we offered in signature_algorithms.
+        if !self.k.s.config.shared.sig_schemes.contains(&cv.scheme) {
+            return Err(PeerMisbehaved::UnsupportedSignatureScheme.into());
+        }
+        let signed = tls13_signed_message(true, &self.k.transcript.current_hash());
+        verify_signature(&self.spki, cv.scheme, &signed, &cv.signature, true)?;
+        cx.neg.sig_scheme = Some(cv.scheme);
+        self.k.transcript.update(&msg.raw);
+        Ok(Handshake::Client(ClientState::Finished(ExpectFinished {
+            k: self.k,
+            cert_request: self.cert_request,
+        })))
+    }
+}
+
+pub(crate) struct ExpectFinished {
+    k: Keys,
+    cert_request: Option<Vec<u8>>,
+}
+
+impl ExpectFinished {
+    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let HandshakePayload::Finished(verify_data) = &msg.payload else {
+            return Err(unexpected("expect Finished", &msg));
+        };
+        let Keys {
+            s,
+            suite,
+            mut ks,
+            mut transcript,
+            client_hs,
+            server_hs,
+        } = self.k;
+        let hash = suite.hash;
+        let expected = finished_verify_data(hash, server_hs.as_bytes(), &transcript.current_hash());
+        // RFC 8446 4.4.4: compare in constant time; a mismatch is decrypt_error.
+        if !Secret::new(expected).ct_eq(verify_data) {
+            return Err(Error::BadFinished);
+        }
+        transcript.update(&msg.raw);
+        ks.input_empty();
+        let server_finished_hash = transcript.current_hash();
+        let client_ap = ks.client_application_traffic_secret_0(&server_finished_hash);
+        let server_ap = ks.server_application_traffic_secret_0(&server_finished_hash);
+        let exporter = ks.exporter_master_secret(&server_finished_hash);
+        cx.log_secret("CLIENT_TRAFFIC_SECRET_0", &client_ap);
+        cx.log_secret("SERVER_TRAFFIC_SECRET_0", &server_ap);
+        cx.log_secret("EXPORTER_SECRET", &exporter);
+        cx.install_read(read_state13(suite, &server_ap));
+
+        if let Some(context) = self.cert_request {
+            // No client certificate configured: an empty Certificate (RFC 8446 4.4.2).
+            let empty = HandshakePayload::Certificate13(Certificate13 {
+                context,
+                entries: Vec::new(),
+            });
+            cx.send_handshake(&empty, Some(&mut transcript));
+        }
+        let ours = finished_verify_data(hash, client_hs.as_bytes(), &transcript.current_hash());
+        cx.send_handshake(&HandshakePayload::Finished(ours), Some(&mut transcript));
+        cx.install_write(write_state13(suite, &client_ap, cx.max_fragment));
+        cx.queue.open_app();
+        cx.neg.exporter = Some((hash, exporter));
+        cx.events.push_back(Event::HandshakeComplete);
+        drop(s);
+        Ok(Handshake::Established(Established13 {
+            suite,
+            side: Side::Client,
+            ours: client_ap,
+            theirs: server_ap,
+            key_updates_in_a_row: 0,
+            tickets: 0,
+        }))
+    }
+}

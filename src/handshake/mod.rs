@@ -1,0 +1,84 @@
+//! Handshake state machines, one file per protocol version and side. States are enums of
+//! structs; each transition consumes the state, so a used secret cannot be touched again.
+//! Outputs (messages, key changes, events) go to the [`Common`] sink passed in.
+
+pub(crate) mod client13;
+mod established;
+pub(crate) mod server13;
+
+pub(crate) use established::Established13;
+
+use crate::codec::HandshakeType;
+use crate::conn::common::Common;
+use crate::crypto::aead::RecordKey;
+use crate::crypto::secret::Secret;
+use crate::crypto::suites::Tls13Suite;
+use crate::error::Error;
+use crate::msgs::HandshakePayload;
+use crate::record::{ReadState, RecordVersion, WriteState};
+
+/// One decoded handshake message with its encoding (the transcript hashes the encoding).
+#[derive(Debug)]
+pub(crate) struct Msg {
+    pub payload: HandshakePayload,
+    pub raw: Vec<u8>,
+}
+
+/// The handshake of one connection, from first flight to established.
+pub(crate) enum Handshake {
+    Client(client13::ClientState),
+    Server(server13::ServerState),
+    Established(Established13),
+}
+
+impl Handshake {
+    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        match self {
+            Handshake::Client(s) => s.handle(cx, msg),
+            Handshake::Server(s) => s.handle(cx, msg),
+            Handshake::Established(s) => s.handle(cx, msg).map(Handshake::Established),
+        }
+    }
+
+    pub fn is_established(&self) -> bool {
+        matches!(self, Handshake::Established(_))
+    }
+
+    /// True while the peer may still send a middlebox-compatibility CCS (RFC 8446 D.4).
+    pub fn accepts_ccs(&self) -> bool {
+        match self {
+            Handshake::Client(s) => s.accepts_ccs(),
+            Handshake::Server(s) => s.accepts_ccs(),
+            Handshake::Established(_) => false,
+        }
+    }
+}
+
+/// The error for a message the current state does not take.
+pub(crate) fn unexpected(state: &'static str, msg: &Msg) -> Error {
+    Error::UnexpectedMessage {
+        state,
+        got: handshake_name(msg.payload.typ()),
+    }
+}
+
+fn handshake_name(typ: HandshakeType) -> &'static str {
+    typ.name().unwrap_or("unknown handshake message")
+}
+
+/// Record write state for a TLS 1.3 traffic secret (RFC 8446 7.3).
+pub(crate) fn write_state13(suite: &Tls13Suite, secret: &Secret, max_fragment: usize) -> WriteState {
+    WriteState::protected(
+        RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
+        RecordVersion::Tls13,
+        max_fragment,
+    )
+}
+
+/// Record read state for a TLS 1.3 traffic secret (RFC 8446 7.3).
+pub(crate) fn read_state13(suite: &Tls13Suite, secret: &Secret) -> ReadState {
+    ReadState::protected(
+        RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
+        RecordVersion::Tls13,
+    )
+}

@@ -1,0 +1,21 @@
+//! The record layer: deframing, handshake reassembly, record protection with the current and
+//! pending read/write states, and the priority outgoing queue.
+
+mod deframer;
+mod joiner;
+mod protect;
+mod queue;
+
+pub(crate) use deframer::{Deframer, RawRecord};
+pub(crate) use joiner::HandshakeJoiner;
+pub(crate) use protect::{Plaintext, ReadState, RecordVersion, WriteState};
+pub(crate) use queue::{OutItem, OutQueue};
+
+/// RFC 8446 5.1: TLSPlaintext.length MUST NOT exceed 2^14.
+pub const MAX_PLAINTEXT: usize = 1 << 14;
+/// RFC 8446 5.2: TLSCiphertext.length MUST NOT exceed 2^14 + 256.
+pub const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
+/// TLS record header: type(1) version(2) length(2).
+pub const HEADER_LEN: usize = 5;
+/// AEAD tag length for every suite we support.
+pub const TAG_LEN: usize = 16;

@@ -1,0 +1,313 @@
+//! Malformed and out-of-order input: each class gets its precise error and the right alert
+//! on the wire, and arbitrary input never panics.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use sanstls::codec::AlertDescription;
+use sanstls::{Connection, Error, PeerMisbehaved};
+
+fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ, 3, 3, (payload.len() >> 8) as u8, payload.len() as u8];
+    r.extend_from_slice(payload);
+    r
+}
+
+fn handshake_msg(typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![typ, 0, (body.len() >> 8) as u8, body.len() as u8];
+    m.extend_from_slice(body);
+    m
+}
+
+fn server() -> Connection {
+    Connection::server(server_builder("ecdsa-p256").build().unwrap()).unwrap()
+}
+
+fn client() -> Connection {
+    Connection::client(client_builder().build().unwrap(), "localhost").unwrap()
+}
+
+/// Feeds `bytes`, returns the error and the alert record written in answer.
+fn feed(conn: &mut Connection, bytes: &[u8]) -> (Error, Vec<u8>) {
+    let mut pending = Vec::new();
+    while conn.write_tls(&mut pending).unwrap() > 0 {}
+    let mut rd = bytes;
+    let err = loop {
+        if rd.is_empty() {
+            match conn.process_new_packets() {
+                Err(e) => break e,
+                Ok(()) => panic!("input accepted"),
+            }
+        }
+        conn.read_tls(&mut rd).unwrap();
+        if let Err(e) = conn.process_new_packets() {
+            break e;
+        }
+    };
+    let mut out = Vec::new();
+    while conn.write_tls(&mut out).unwrap() > 0 {}
+    (err, out)
+}
+
+fn alert_record(desc: AlertDescription) -> Vec<u8> {
+    record(21, &[2, desc.get()])
+}
+
+/// The client's first flight, as our own client writes it.
+fn client_hello_record() -> Vec<u8> {
+    let mut c = client();
+    let mut out = Vec::new();
+    c.write_tls(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn truncated_client_hello_is_decode_error() {
+    let mut s = server();
+    let (err, wire) = feed(&mut s, &record(22, &handshake_msg(1, &[3, 3, 0, 1])));
+    assert!(matches!(err, Error::Decode(_)), "{err:?}");
+    assert_eq!(wire, alert_record(AlertDescription::DecodeError));
+}
+
+#[test]
+fn finished_before_client_hello_is_unexpected_message() {
+    let mut s = server();
+    let (err, wire) = feed(&mut s, &record(22, &handshake_msg(20, &[0; 32])));
+    assert!(matches!(err, Error::UnexpectedMessage { .. }), "{err:?}");
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn oversized_record_is_record_overflow() {
+    let mut s = server();
+    let len = (1 << 14) + 257;
+    let mut bytes = vec![22, 3, 3, (len >> 8) as u8, len as u8];
+    bytes.resize(5 + len, 0);
+    let (err, wire) = feed(&mut s, &bytes);
+    assert_eq!(err, Error::RecordOverflow);
+    assert_eq!(wire, alert_record(AlertDescription::RecordOverflow));
+}
+
+#[test]
+fn oversized_plaintext_record_is_record_overflow() {
+    let mut s = server();
+    let len = (1 << 14) + 1;
+    let mut bytes = vec![22, 3, 3, (len >> 8) as u8, len as u8];
+    bytes.resize(5 + len, 0);
+    let (err, _) = feed(&mut s, &bytes);
+    assert_eq!(err, Error::RecordOverflow);
+}
+
+#[test]
+fn application_data_before_the_handshake_is_unexpected_message() {
+    let mut s = server();
+    let (err, wire) = feed(&mut s, &record(23, b"hello"));
+    assert!(matches!(err, Error::UnexpectedMessage { .. }), "{err:?}");
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn change_cipher_spec_before_client_hello_is_unexpected_message() {
+    let mut s = server();
+    let (err, wire) = feed(&mut s, &record(20, &[1]));
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalChangeCipherSpec)
+    );
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn one_compatibility_ccs_is_accepted_and_a_second_is_not() {
+    let mut s = server();
+    let mut bytes = client_hello_record();
+    bytes.extend(record(20, &[1]));
+    let mut rd = &bytes[..];
+    s.read_tls(&mut rd).unwrap();
+    s.process_new_packets().unwrap();
+    let (err, _) = feed(&mut s, &record(20, &[1]));
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::TooManyChangeCipherSpecs)
+    );
+}
+
+#[test]
+fn ccs_with_wrong_value_is_unexpected_message() {
+    let mut s = server();
+    let mut bytes = client_hello_record();
+    bytes.extend(record(20, &[2]));
+    let (err, _) = feed(&mut s, &bytes);
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalChangeCipherSpec)
+    );
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn empty_handshake_record_is_unexpected_message() {
+    let mut s = server();
+    let (err, _) = feed(&mut s, &record(22, &[]));
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::EmptyRecord));
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn message_spanning_a_key_change_is_unexpected_message() {
+    // ClientHello and the start of another message in one record: the server switches to
+    // handshake keys after the ClientHello, so the tail would straddle the change.
+    let mut s = server();
+    let chr = client_hello_record();
+    let mut payload = chr[5..].to_vec();
+    payload.extend_from_slice(&[20, 0, 0, 32, 1, 2]);
+    let (err, wire) = feed(&mut s, &record(22, &payload));
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::MessageSpansKeyChange));
+    // The alert goes out after the server flight queued before the error? No: a fatal alert
+    // jumps everything not yet encrypted, so it is the only record.
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn interleaved_alert_inside_a_handshake_message_is_unexpected_message() {
+    let mut s = server();
+    let chr = client_hello_record();
+    let mut bytes = record(22, &chr[5..20]);
+    bytes.extend(alert_record(AlertDescription::UserCanceled));
+    let (err, _) = feed(&mut s, &bytes);
+    assert!(matches!(err, Error::UnexpectedMessage { .. }), "{err:?}");
+}
+
+#[test]
+fn tampered_record_is_bad_record_mac() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    use std::io::Write;
+    c.writer().write_all(b"secret").unwrap();
+    let mut wire = Vec::new();
+    while c.write_tls(&mut wire).unwrap() > 0 {}
+    let last = wire.len() - 1;
+    wire[last] ^= 1;
+    let (err, out) = feed(&mut s, &wire);
+    assert_eq!(err, Error::DecryptFailed);
+    // The alert is protected now; check its size: header + 2 + type + tag.
+    assert_eq!(out.len(), 5 + 2 + 1 + 16);
+}
+
+#[test]
+fn tls12_only_client_hello_is_protocol_version() {
+    // Strip supported_versions by offering a bare TLS 1.2 hello.
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0, 2, 0xc0, 0x2b, 1, 0, 0, 0]);
+    let mut s = server();
+    let (err, wire) = feed(&mut s, &record(22, &handshake_msg(1, &body)));
+    assert_eq!(err, Error::NoCommonVersion);
+    assert_eq!(wire, alert_record(AlertDescription::ProtocolVersion));
+}
+
+#[test]
+fn server_hello_for_unoffered_suite_is_illegal_parameter() {
+    let client_cfg = client_builder()
+        .cipher_suites(&[sanstls::codec::CipherSuite::TLS_AES_128_GCM_SHA256])
+        .build();
+    let mut c = Connection::client(client_cfg.unwrap(), "localhost").unwrap();
+    let server_cfg = server_builder("ecdsa-p256").build().unwrap();
+    let mut s = Connection::server(server_cfg).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    // ServerHello: type(1) len(3) version(2) random(32) sid_len(1) sid(32) suite(2)
+    let suite_at = 5 + 4 + 2 + 32 + 1 + 32;
+    flight[suite_at + 1] = 0x02;
+    let (err, wire) = feed(&mut c, &flight);
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::SuiteNotOffered));
+    assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
+}
+
+#[test]
+fn corrupted_server_finished_is_decrypt_error_or_bad_mac() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    let last = flight.len() - 20;
+    flight[last] ^= 0x80;
+    let (err, _) = feed(&mut c, &flight);
+    assert_eq!(err, Error::DecryptFailed);
+}
+
+#[test]
+fn nothing_is_accepted_after_a_fatal_error() {
+    let mut s = server();
+    let (err, _) = feed(&mut s, &record(23, b"x"));
+    let mut rd = &client_hello_record()[..];
+    let _ = s.read_tls(&mut rd);
+    assert_eq!(s.process_new_packets().unwrap_err(), err);
+    let mut out = Vec::new();
+    assert_eq!(s.write_tls(&mut out).unwrap(), 0, "one alert, then silence");
+}
+
+fn drive(conn: &mut Connection, chunks: &[Vec<u8>]) {
+    for chunk in chunks {
+        let mut rd = &chunk[..];
+        while !rd.is_empty() {
+            match conn.read_tls(&mut rd) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let res = conn.process_new_packets();
+            let mut out = Vec::new();
+            while conn.write_tls(&mut out).unwrap() > 0 {}
+            if res.is_err() {
+                assert!(out.len() < 64, "after an error only an alert is written");
+                assert!(conn.error().is_some());
+                return;
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_server(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..600), 1..6)) {
+        drive(&mut server(), &chunks);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_client(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..600), 1..6)) {
+        drive(&mut client(), &chunks);
+    }
+
+    #[test]
+    fn arbitrary_records_after_a_valid_hello_never_panic(
+        records in proptest::collection::vec((prop_oneof![Just(20u8), Just(21), Just(22), Just(23)], proptest::collection::vec(any::<u8>(), 0..300)), 1..8)
+    ) {
+        let mut chunks = vec![client_hello_record()];
+        for (typ, payload) in records {
+            chunks.push(record(typ, &payload));
+        }
+        drive(&mut server(), &chunks);
+    }
+
+    #[test]
+    fn mutated_handshake_flights_never_panic(flip in 0usize..4000, bit in 0u8..8) {
+        let (mut c, mut s) = pair(client_builder().build().unwrap(), server_builder("ecdsa-p256").build().unwrap());
+        transfer(&mut c, &mut s).unwrap();
+        let mut flight = Vec::new();
+        while s.write_tls(&mut flight).unwrap() > 0 {}
+        let at = flip % flight.len();
+        flight[at] ^= 1 << bit;
+        drive(&mut c, &[flight]);
+    }
+}

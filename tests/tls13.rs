@@ -1,0 +1,401 @@
+//! TLS 1.3 client and server against each other, in memory.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use sanstls::codec::{AlertDescription, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use sanstls::{Error, Event, KeyLog};
+
+const SUITES: [CipherSuite; 3] = [
+    CipherSuite::TLS_AES_128_GCM_SHA256,
+    CipherSuite::TLS_AES_256_GCM_SHA384,
+    CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+];
+const GROUPS: [NamedGroup; 3] = [NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
+
+#[test]
+fn every_suite_group_and_key_type_handshakes_and_moves_data() {
+    for kind in KEY_TYPES {
+        for suite in SUITES {
+            for group in GROUPS {
+                let client = client_builder()
+                    .cipher_suites(&[suite])
+                    .groups(&[group])
+                    .build()
+                    .unwrap();
+                let server = server_builder(kind).build().unwrap();
+                let (mut c, mut s) = pair(client, server);
+                handshake(&mut c, &mut s).unwrap_or_else(|e| panic!("{kind} {suite} {group}: {e}"));
+                for conn in [&c, &s] {
+                    assert_eq!(conn.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+                    assert_eq!(conn.cipher_suite(), Some(suite));
+                    assert_eq!(conn.key_exchange_group(), Some(group));
+                    assert!(!conn.had_hello_retry());
+                }
+                let expected_scheme = match *kind {
+                    "ecdsa-p256" => SignatureScheme::ecdsa_secp256r1_sha256,
+                    "ecdsa-p384" => SignatureScheme::ecdsa_secp384r1_sha384,
+                    "ed25519" => SignatureScheme::ed25519,
+                    _ => SignatureScheme::rsa_pss_rsae_sha256,
+                };
+                assert_eq!(c.signature_scheme(), Some(expected_scheme), "{kind}");
+                assert_eq!(s.signature_scheme(), Some(expected_scheme), "{kind}");
+                assert_eq!(send(&mut c, &mut s, b"ping"), b"ping");
+                assert_eq!(send(&mut s, &mut c, b"pong"), b"pong");
+                assert_eq!(c.client_random(), s.client_random());
+                assert_eq!(c.server_random(), s.server_random());
+                assert_eq!(c.peer_certificates().len(), 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn handshake_complete_is_reported_once_each_side() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(events(&mut c), [Event::HandshakeComplete]);
+    assert_eq!(events(&mut s), [Event::HandshakeComplete]);
+}
+
+#[test]
+fn server_preference_order_decides_suite_and_group() {
+    let client = client_builder()
+        .cipher_suites(&SUITES)
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .key_share_groups(2)
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .cipher_suites(&[
+            CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+            CipherSuite::TLS_AES_128_GCM_SHA256,
+        ])
+        .groups(&[NamedGroup::secp256r1, NamedGroup::x25519])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.cipher_suite(), Some(CipherSuite::TLS_CHACHA20_POLY1305_SHA256));
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
+    assert!(!c.had_hello_retry());
+}
+
+#[test]
+fn hello_retry_request_for_another_group() {
+    let client = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.had_hello_retry() && s.had_hello_retry());
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp384r1));
+    assert_eq!(send(&mut c, &mut s, b"after hrr"), b"after hrr");
+}
+
+#[test]
+fn no_common_group_is_handshake_failure() {
+    let client = client_builder().groups(&[NamedGroup::x25519]).build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::HandshakeFailure("no key exchange group in common"));
+    transfer(&mut s, &mut c).unwrap_err();
+    assert_eq!(
+        c.error(),
+        Some(&Error::AlertReceived(AlertDescription::HandshakeFailure))
+    );
+}
+
+#[test]
+fn alpn_server_preference_wins() {
+    let client = client_builder()
+        .alpn_protocols(&["http/1.1", "h2"])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .alpn_protocols(&["h2", "http/1.1"])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.alpn_protocol(), Some(&b"h2"[..]));
+    assert_eq!(s.alpn_protocol(), Some(&b"h2"[..]));
+}
+
+#[test]
+fn alpn_without_overlap_is_no_application_protocol() {
+    let client = client_builder().alpn_protocols(&["spdy/1"]).build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .alpn_protocols(&["h2"])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    assert_eq!(
+        handshake(&mut c, &mut s).unwrap_err(),
+        Error::NoApplicationProtocol
+    );
+    transfer(&mut s, &mut c).unwrap_err();
+    assert_eq!(
+        c.error(),
+        Some(&Error::AlertReceived(AlertDescription::NoApplicationProtocol))
+    );
+}
+
+#[test]
+fn alpn_ignored_when_server_has_none() {
+    let client = client_builder().alpn_protocols(&["h2"]).build().unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.alpn_protocol(), None);
+}
+
+#[test]
+fn sni_reaches_the_server() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.server_name(), Some("localhost"));
+    assert_eq!(c.server_name(), Some("localhost"));
+}
+
+#[test]
+fn ip_address_names_send_no_sni_and_verify() {
+    let client = client_builder().build().unwrap();
+    let mut c = sanstls::Connection::client(client, "127.0.0.1").unwrap();
+    let mut s = sanstls::Connection::server(server_builder("ecdsa-p256").build().unwrap()).unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.server_name(), None);
+}
+
+#[test]
+fn wrong_name_is_bad_certificate() {
+    let client = client_builder().build().unwrap();
+    let mut c = sanstls::Connection::client(client, "example.com").unwrap();
+    let mut s = sanstls::Connection::server(server_builder("ecdsa-p256").build().unwrap()).unwrap();
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert!(matches!(err, Error::InvalidCertificate(_)), "{err:?}");
+    assert_eq!(err.alert(), Some(AlertDescription::BadCertificate));
+    transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(
+        s.error(),
+        Some(&Error::AlertReceived(AlertDescription::BadCertificate))
+    );
+}
+
+#[test]
+fn key_update_requested_by_client_updates_both_directions() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    events(&mut c);
+    events(&mut s);
+    c.refresh_traffic_keys(true).unwrap();
+    assert_eq!(send(&mut c, &mut s, b"new keys"), b"new keys");
+    let ev = events(&mut s);
+    assert!(
+        ev.contains(&Event::KeyUpdated { ours: false }) && ev.contains(&Event::KeyUpdated { ours: true })
+    );
+    assert_eq!(send(&mut s, &mut c, b"answer"), b"answer");
+    let ev = events(&mut c);
+    assert!(
+        ev.contains(&Event::KeyUpdated { ours: true }) && ev.contains(&Event::KeyUpdated { ours: false })
+    );
+}
+
+#[test]
+fn key_update_not_requested_changes_one_direction() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    events(&mut s);
+    s.refresh_traffic_keys(false).unwrap();
+    assert_eq!(send(&mut s, &mut c, b"x"), b"x");
+    assert!(events(&mut c).contains(&Event::KeyUpdated { ours: false }));
+    assert!(!c.wants_write(), "no update answered when not requested");
+}
+
+#[test]
+fn automatic_key_update_before_the_record_limit() {
+    let client = client_builder().records_per_key(4).build().unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    events(&mut c);
+    for i in 0..20u8 {
+        assert_eq!(send(&mut c, &mut s, &[i]), [i]);
+    }
+    let ours = events(&mut c)
+        .iter()
+        .filter(|e| **e == Event::KeyUpdated { ours: true })
+        .count();
+    let theirs = events(&mut s)
+        .iter()
+        .filter(|e| **e == Event::KeyUpdated { ours: false })
+        .count();
+    assert!(ours >= 4, "client updated {ours} times");
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn close_notify_is_a_half_close() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    events(&mut s);
+    c.writer().write_all(b"last words").unwrap();
+    c.send_close_notify();
+    transfer(&mut c, &mut s).unwrap();
+    let ev = events(&mut s);
+    assert!(ev.contains(&Event::PeerClosed));
+    let mut buf = [0u8; 64];
+    use std::io::{Read, Write};
+    let n = s.reader().read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"last words");
+    assert_eq!(s.reader().read(&mut buf).unwrap(), 0, "EOF after close_notify");
+    // The server may still send after the client's close.
+    assert_eq!(send(&mut s, &mut c, b"reply after close"), b"reply after close");
+    assert!(
+        c.writer().write(b"more").is_err(),
+        "no writes after our close_notify"
+    );
+}
+
+#[test]
+fn exporters_agree() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    let mut early = [0u8; 8];
+    assert!(c.export_keying_material(&mut early, b"label", None).is_err());
+    handshake(&mut c, &mut s).unwrap();
+    let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+    c.export_keying_material(&mut a, b"EXPERIMENTAL test", Some(b"ctx"))
+        .unwrap();
+    s.export_keying_material(&mut b, b"EXPERIMENTAL test", Some(b"ctx"))
+        .unwrap();
+    assert_eq!(a, b);
+    s.export_keying_material(&mut b, b"EXPERIMENTAL test", None)
+        .unwrap();
+    assert_ne!(a, b, "no context differs from a context");
+}
+
+#[derive(Debug, Default)]
+struct CollectKeyLog(Mutex<Vec<LogLine>>);
+
+/// (label, client random, secret)
+type LogLine = (String, Vec<u8>, Vec<u8>);
+
+impl KeyLog for CollectKeyLog {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((label.to_string(), client_random.to_vec(), secret.to_vec()));
+    }
+}
+
+#[test]
+fn key_log_sees_every_secret_on_both_sides() {
+    let client_log = Arc::new(CollectKeyLog::default());
+    let server_log = Arc::new(CollectKeyLog::default());
+    let client = client_builder().key_log(client_log.clone()).build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .key_log(server_log.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    let mut a = client_log.0.lock().unwrap().clone();
+    let mut b = server_log.0.lock().unwrap().clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    let labels: Vec<&str> = a.iter().map(|(l, _, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0",
+            "EXPORTER_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_TRAFFIC_SECRET_0"
+        ]
+    );
+    assert!(a.iter().all(|(_, r, _)| r.as_slice() == c.client_random()));
+}
+
+#[test]
+fn plaintext_written_before_the_handshake_is_sent_after_it() {
+    use std::io::Write;
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    c.writer().write_all(b"early bird").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    let mut buf = [0u8; 32];
+    use std::io::Read;
+    let n = s.reader().read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"early bird");
+}
+
+#[test]
+fn buffered_plaintext_is_capped() {
+    use std::io::Write;
+    let client = client_builder().max_buffered_plaintext(1000).build().unwrap();
+    let (mut c, _s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    assert_eq!(c.writer().write(&[0u8; 600]).unwrap(), 600);
+    assert_eq!(c.writer().write(&[0u8; 600]).unwrap(), 400);
+    assert_eq!(
+        c.writer().write(&[0u8; 1]).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+}
+
+#[test]
+fn large_writes_are_split_into_full_records() {
+    use std::io::Write;
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    let data: Vec<u8> = (0..40000u32).map(|i| i as u8).collect();
+    c.writer().write_all(&data).unwrap();
+    let mut wire = Vec::new();
+    while c.write_tls(&mut wire).unwrap() > 0 {}
+    // 16384 + 16384 + 7232 bytes of plaintext: three records of 5 + n + 1 + 16 bytes.
+    assert_eq!(wire.len(), 40000 + 3 * (5 + 1 + 16));
+    let mut rd = &wire[..];
+    while !rd.is_empty() {
+        s.read_tls(&mut rd).unwrap();
+        s.process_new_packets().unwrap();
+    }
+    let mut got = Vec::new();
+    use std::io::Read;
+    s.reader().read_to_end(&mut got).unwrap_or_default();
+    assert_eq!(got.len(), 40000);
+}

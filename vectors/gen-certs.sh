@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates the test PKI in vectors/: one ECDSA P-256 CA and a localhost end-entity
+# certificate per key type (ECDSA P-256, ECDSA P-384, Ed25519, RSA-2048), valid 2025-2045.
+set -euo pipefail
+cd "$(dirname "$0")"
+days=7300
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+  -days $days -subj "/CN=sanstls test CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+leaf() {
+  local name=$1; shift
+  openssl req -new -nodes -newkey "$@" -keyout "$name.key" -out "$name.csr" -subj "/CN=localhost"
+  openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$name.pem" -days $days \
+    -extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n')
+  rm -f "$name.csr"
+}
+leaf localhost-ecdsa-p256 ec -pkeyopt ec_paramgen_curve:P-256
+leaf localhost-ecdsa-p384 ec -pkeyopt ec_paramgen_curve:P-384
+leaf localhost-ed25519 ed25519
+leaf localhost-rsa2048 rsa:2048
+rm -f ca.srl
