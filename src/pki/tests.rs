@@ -653,3 +653,39 @@ fn base64_encode(data: &[u8]) -> String {
     }
     out
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn fixture() -> &'static (Vec<u8>, Vec<u8>, TrustAnchors) {
+        static F: OnceLock<(Vec<u8>, Vec<u8>, TrustAnchors)> = OnceLock::new();
+        F.get_or_init(|| {
+            let root = root("root");
+            let ica = sub_ca("ica", &root);
+            let ee = issue(&ee_params(&["example.com"]), &ica);
+            (ee, ica.der.clone(), anchors(&[&root]))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Input from the peer is never a panic, whatever bytes are flipped or cut.
+        #[test]
+        fn mutated_chains_never_panic(pos in any::<prop::sample::Index>(), byte in any::<u8>(),
+                                      cut in any::<prop::sample::Index>(), which in 0..2usize) {
+            let (ee, ica, ta) = fixture();
+            let (mut ee, mut ica) = (ee.clone(), ica.clone());
+            let target = if which == 0 { &mut ee } else { &mut ica };
+            let i = pos.index(target.len());
+            target[i] = byte;
+            let keep = cut.index(target.len() + 1);
+            if keep > target.len() / 2 {
+                target.truncate(keep);
+            }
+            let _ = server(&ee, &[&ica], ta, "example.com");
+            let _ = end_entity_spki(&ee);
+        }
+    }
+}
