@@ -1,6 +1,4 @@
-//! sanstls: a sans-I/O TLS and DTLS engine.
-//!
-//! See README.md for the shape of the API; [`Connection`] is the entry point.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![allow(non_camel_case_types)]
 
