@@ -311,3 +311,81 @@ proptest! {
         drive(&mut c, &[flight]);
     }
 }
+
+/// A client that offers x25519 first and a server that only takes secp384r1: HRR.
+fn hrr_pair() -> (Connection, Connection) {
+    use sanstls::codec::NamedGroup;
+    let client = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    pair(client, server)
+}
+
+#[test]
+fn hrr_second_client_hello_must_match_first() {
+    let (mut c, mut s) = hrr_pair();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert!(c.had_hello_retry());
+    // A second ClientHello from another client (another random) is not a retry of the first.
+    let (mut other, mut other_server) = hrr_pair();
+    transfer(&mut other, &mut other_server).unwrap();
+    transfer(&mut other_server, &mut other).unwrap();
+    let mut second = Vec::new();
+    while other.write_tls(&mut second).unwrap() > 0 {}
+    let (err, wire) = feed(&mut s, &second);
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::SecondClientHelloMismatch)
+    );
+    assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
+}
+
+#[test]
+fn hrr_cookie_must_be_echoed_unchanged() {
+    let (mut c, mut s) = hrr_pair();
+    let mut first = Vec::new();
+    while c.write_tls(&mut first).unwrap() > 0 {}
+    let mut rd = &first[..];
+    s.read_tls(&mut rd).unwrap();
+    s.process_new_packets().unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let mut second = Vec::new();
+    while c.write_tls(&mut second).unwrap() > 0 {}
+    // Our server's cookie is the SHA-256 of the first ClientHello message.
+    let cookie = ring::digest::digest(&ring::digest::SHA256, &first[5..]);
+    let at = second
+        .windows(32)
+        .position(|w| w == cookie.as_ref())
+        .expect("cookie echoed");
+    second[at] ^= 0xff;
+    let (err, _) = feed(&mut s, &second);
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter("cookie"))
+    );
+    assert_eq!(err.alert(), Some(AlertDescription::IllegalParameter));
+}
+
+#[test]
+fn second_hello_retry_request_is_unexpected_message() {
+    let (mut c, mut s) = hrr_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let mut hrr = Vec::new();
+    while s.write_tls(&mut hrr).unwrap() > 0 {}
+    let mut twice = hrr.clone();
+    // HRR record (and the compatibility CCS after it), then the same HRR again.
+    let hrr_len = 5 + usize::from(u16::from_be_bytes([hrr[3], hrr[4]]));
+    twice.extend_from_slice(&hrr[..hrr_len]);
+    let (err, _) = feed(&mut c, &twice);
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::SecondHelloRetryRequest)
+    );
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}

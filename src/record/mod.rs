@@ -19,3 +19,6 @@ pub const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
 pub const HEADER_LEN: usize = 5;
 /// AEAD tag length for every suite we support.
 pub const TAG_LEN: usize = 16;
+
+#[cfg(test)]
+mod tests;
