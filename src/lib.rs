@@ -12,8 +12,8 @@ pub mod pki;
 mod record;
 
 pub use conn::{
-    CertifiedKey, ClientConfig, Connection, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog, ServerConfig,
-    Side, SystemClock, TimeProvider,
+    CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
+    RecordObserver, ServerConfig, Side, SystemClock, TimeProvider,
 };
 pub use error::{Error, Limit, PeerMisbehaved};
 

@@ -9,13 +9,16 @@ openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyou
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
 leaf() {
   local name=$1; shift
-  openssl req -new -nodes -newkey "$@" -keyout "$name.key" -out "$name.csr" -subj "/CN=localhost"
+  local host=${HOST:-localhost} san=${SAN:-DNS:localhost,IP:127.0.0.1,IP:::1}
+  openssl req -new -nodes -newkey "$@" -keyout "$name.key" -out "$name.csr" -subj "/CN=$host"
   openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$name.pem" -days $days \
-    -extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n')
+    -extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\n' "$san")
   rm -f "$name.csr"
 }
 leaf localhost-ecdsa-p256 ec -pkeyopt ec_paramgen_curve:P-256
 leaf localhost-ecdsa-p384 ec -pkeyopt ec_paramgen_curve:P-384
 leaf localhost-ed25519 ed25519
 leaf localhost-rsa2048 rsa:2048
+# A second name, for certificate selection by SNI (sanstls serve with several --cert).
+HOST=other.test SAN=DNS:other.test leaf other-test-ecdsa-p256 ec -pkeyopt ec_paramgen_curve:P-256
 rm -f ca.srl

@@ -1,7 +1,7 @@
 //! Pieces `connect` and `serve` share: name parsing and the handshake summary line.
 
-use sanstls::codec::{CipherSuite, NamedGroup};
-use sanstls::Connection;
+use sanstls::codec::{CipherSuite, ContentType, HandshakeType, NamedGroup, SignatureScheme};
+use sanstls::{Connection, Direction, RecordObserver};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -37,4 +37,96 @@ pub fn handshake_summary(conn: &Connection) -> String {
         or_dash(alpn),
         if conn.is_resumed() { "yes" } else { "no" },
     )
+}
+
+pub fn parse_schemes(names: &[String]) -> Result<Vec<SignatureScheme>, BoxError> {
+    names
+        .iter()
+        .map(|n| SignatureScheme::from_name(n).ok_or_else(|| format!("unknown signature scheme {n}").into()))
+        .collect()
+}
+
+/// The TLS settings `connect` and `serve` share. A new shared flag is a field here plus a
+/// line in `apply_tls_args!`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TlsArgs {
+    /// ALPN protocol (repeat for several, in preference order).
+    #[arg(long = "alpn")]
+    pub alpn: Vec<String>,
+    /// Cipher suite by IANA name (repeatable, preference order).
+    #[arg(long = "suite")]
+    pub suites: Vec<String>,
+    /// Key-exchange group: x25519, secp256r1, secp384r1 (repeatable, preference order).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Signature scheme to accept from the peer, by IANA name (repeatable, preference order).
+    #[arg(long = "sigscheme")]
+    pub schemes: Vec<String>,
+    /// Append NSS key log lines to FILE.
+    #[arg(long)]
+    pub keylog: Option<std::path::PathBuf>,
+    /// Trace every record and handshake message (type, length, epoch) through the log.
+    #[arg(long)]
+    pub log_records: bool,
+}
+
+/// Applies [`TlsArgs`] to a client or server config builder (they share these setters).
+#[macro_export]
+macro_rules! apply_tls_args {
+    ($builder:expr, $args:expr) => {{
+        let args: &$crate::common::TlsArgs = $args;
+        let mut b = $builder;
+        if !args.suites.is_empty() {
+            b = b.cipher_suites(&$crate::common::parse_suites(&args.suites)?);
+        }
+        if !args.groups.is_empty() {
+            b = b.groups(&$crate::common::parse_groups(&args.groups)?);
+        }
+        if !args.schemes.is_empty() {
+            b = b.signature_schemes(&$crate::common::parse_schemes(&args.schemes)?);
+        }
+        if !args.alpn.is_empty() {
+            b = b.alpn_protocols(&args.alpn);
+        }
+        if let Some(path) = &args.keylog {
+            b = b.key_log(std::sync::Arc::new(sanstls::KeyLogFile::create(path)?));
+        }
+        if args.log_records {
+            b = b.record_observer(std::sync::Arc::new($crate::common::TraceRecords));
+        }
+        b
+    }};
+}
+
+/// `--log-records`: each record and handshake message as a tracing event (inside the
+/// connection's span, so the lines name the connection).
+pub struct TraceRecords;
+
+impl RecordObserver for TraceRecords {
+    fn record(&self, dir: Direction, typ: ContentType, len: usize, epoch: u16) {
+        tracing::info!(target: "sanstls::records", "record {} {typ} len={len} epoch={epoch}", arrow(dir));
+    }
+    fn handshake(&self, dir: Direction, typ: HandshakeType, len: usize, epoch: u16) {
+        tracing::info!(target: "sanstls::records", "handshake {} {typ} len={len} epoch={epoch}", arrow(dir));
+    }
+}
+
+fn arrow(dir: Direction) -> &'static str {
+    match dir {
+        Direction::Received => "<-",
+        Direction::Sent => "->",
+    }
+}
+
+/// Logs to stderr at `level` (error, warn, info, debug, trace).
+pub fn init_log(level: &str) -> Result<(), BoxError> {
+    let level: tracing::Level = level.parse().map_err(|_| format!("unknown log level {level}"))?;
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init()
+        .map_err(|e| format!("log: {e}"))?;
+    Ok(())
 }

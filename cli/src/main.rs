@@ -5,6 +5,7 @@
 mod common;
 mod connect;
 mod limbo;
+mod netfilter;
 mod serve;
 
 use std::path::PathBuf;

@@ -1,146 +1,656 @@
-//! `sanstls serve`: a TLS server, one thread per connection (the event loop comes later).
-//! `--http` (default) answers each request with a page of the negotiated parameters;
-//! `--echo` echoes bytes back.
+//! `sanstls serve`: a TLS server on `mio` event loops (`--threads`, one per core by default).
+//! `--http` (default) answers HTTP/1.1 requests (keep-alive) with a page of the negotiated
+//! parameters; `--echo` echoes bytes back.
+//!
+//! Each worker thread runs its own `mio::Poll` over a clone of the listening socket and owns
+//! the connections it accepted. The main thread waits for SIGINT/SIGTERM and then asks every
+//! worker to drain: stop accepting, close_notify everywhere, wait for the bytes to leave (up
+//! to `--shutdown-timeout`), exit 0.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sanstls::{CertifiedKey, Connection, Event, KeyLogFile, ServerConfig};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
+use sanstls::{CertifiedKey, Connection, Event, ServerConfig};
+use tracing::{debug, info, info_span, warn};
 
-use crate::common::{handshake_summary, parse_groups, parse_suites, BoxError};
+use crate::common::{handshake_summary, BoxError, TlsArgs};
+use crate::netfilter::{Cidr, Filter};
 
 /// The embedded localhost test certificate (its CA is `vectors/ca.pem`).
 const TEST_CERT: &[u8] = include_bytes!("../../vectors/localhost-ecdsa-p256.pem");
 const TEST_KEY: &[u8] = include_bytes!("../../vectors/localhost-ecdsa-p256.key");
+
+/// Largest HTTP request head we buffer.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// Plaintext chunk moved between the connection's reader and writer at a time.
+const CHUNK: usize = 16 * 1024;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: String,
-    /// PEM certificate chain, end-entity first (default: the embedded localhost test certificate).
-    #[arg(long, requires = "key")]
-    cert: Option<PathBuf>,
-    /// PEM private key for --cert.
-    #[arg(long, requires = "cert")]
-    key: Option<PathBuf>,
-    /// ALPN protocol to accept (repeat for several, in preference order).
-    #[arg(long = "alpn")]
-    alpn: Vec<String>,
-    /// Cipher suite to enable by IANA name (repeatable, preference order).
-    #[arg(long = "suite")]
-    suites: Vec<String>,
-    /// Key-exchange group to enable (repeatable, preference order).
-    #[arg(long = "group")]
-    groups: Vec<String>,
+    /// PEM certificate chain, end-entity first (repeatable, paired in order with --key;
+    /// chosen per client by SNI and signature algorithms). Default: the embedded localhost
+    /// test certificate.
+    #[arg(long = "cert")]
+    certs: Vec<PathBuf>,
+    /// PEM private key for the --cert at the same position.
+    #[arg(long = "key")]
+    keys: Vec<PathBuf>,
+    /// PEM intermediates sent after every --cert's own chain.
+    #[arg(long)]
+    chain: Option<PathBuf>,
+    /// Ask clients for a certificate and verify it against these PEM CAs.
+    #[arg(long)]
+    client_ca: Option<PathBuf>,
+    /// Refuse clients without a certificate (with --client-ca).
+    #[arg(long, requires = "client_ca")]
+    require_client_cert: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
+    /// Most 0-RTT bytes to accept per connection (needs the early-data support in the library).
+    #[arg(long)]
+    max_early_data: Option<u32>,
     /// Echo received bytes back.
     #[arg(long, conflicts_with = "http")]
     echo: bool,
     /// Answer HTTP/1.1 requests with a page of the negotiated parameters (the default).
     #[arg(long)]
     http: bool,
-    /// Append NSS key log lines to FILE.
+    /// Event-loop threads (default: one per core).
     #[arg(long)]
-    keylog: Option<PathBuf>,
+    threads: Option<usize>,
+    /// Connections held at once; beyond it new ones get a fatal alert and are closed.
+    #[arg(long, default_value_t = 100_000)]
+    max_connections: usize,
+    /// Close a connection silent for this long (seconds, fractions allowed).
+    #[arg(long, default_value = "300", value_parser = parse_secs)]
+    idle_timeout: Duration,
+    /// Close a connection whose handshake is silent for this long (seconds).
+    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    handshake_timeout: Duration,
+    /// On SIGINT/SIGTERM, wait this long for connections to drain (seconds).
+    #[arg(long, default_value = "5", value_parser = parse_secs)]
+    shutdown_timeout: Duration,
+    /// Accept only clients in ADDR/PREFIX (repeatable; default: everyone).
+    #[arg(long)]
+    allow: Vec<Cidr>,
+    /// Refuse clients in ADDR/PREFIX (repeatable; wins over --allow).
+    #[arg(long)]
+    block: Vec<Cidr>,
+    /// Plaintext buffered per connection and direction (bytes); a peer that does not read
+    /// is muted (not read from) while its outbound data waits.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_buffer: usize,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info")]
+    log: String,
 }
 
-pub fn run(args: Args) -> Result<(), BoxError> {
-    let cert = match (&args.cert, &args.key) {
-        (Some(cert), Some(key)) => CertifiedKey::from_pem_files(cert, key)?,
-        _ => CertifiedKey::from_pem(TEST_CERT, TEST_KEY)?,
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("bad number of seconds {s}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+fn load_certs(args: &Args) -> Result<Vec<CertifiedKey>, BoxError> {
+    if args.certs.len() != args.keys.len() {
+        return Err("give one --key for each --cert".into());
+    }
+    let extra: Vec<CertificateDer<'static>> = match &args.chain {
+        Some(p) => CertificateDer::pem_file_iter(p)
+            .map_err(|e| format!("{}: {e}", p.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: {e}", p.display()))?,
+        None => Vec::new(),
     };
-    let mut builder = ServerConfig::builder(cert);
-    if !args.suites.is_empty() {
-        builder = builder.cipher_suites(&parse_suites(&args.suites)?);
+    let mut out = Vec::new();
+    if args.certs.is_empty() {
+        out.push(CertifiedKey::from_pem(TEST_CERT, TEST_KEY)?);
     }
-    if !args.groups.is_empty() {
-        builder = builder.groups(&parse_groups(&args.groups)?);
+    for (cert, key) in args.certs.iter().zip(&args.keys) {
+        let mut ck = CertifiedKey::from_pem_files(cert, key)?;
+        ck.chain.extend(extra.iter().cloned());
+        out.push(ck);
     }
-    if !args.alpn.is_empty() {
-        builder = builder.alpn_protocols(&args.alpn);
+    Ok(out)
+}
+
+fn build_config(args: &Args) -> Result<Arc<ServerConfig>, BoxError> {
+    let mut certs = load_certs(args)?.into_iter();
+    let first = certs.next().ok_or("no certificate")?;
+    let mut builder = ServerConfig::builder(first);
+    for c in certs {
+        builder = builder.add_cert(c);
     }
-    if let Some(path) = &args.keylog {
-        builder = builder.key_log(Arc::new(KeyLogFile::create(path)?));
+    builder = crate::apply_tls_args!(builder, &args.tls);
+    builder = builder.max_buffered_plaintext(args.max_buffer);
+    if let Some(ca) = &args.client_ca {
+        let anchors = TrustAnchors::from_pem_file(ca)?;
+        let mut verifier = WebPkiClientVerifier::new(anchors);
+        if !args.require_client_cert {
+            verifier = verifier.optional();
+        }
+        builder = builder.client_verifier(Arc::new(verifier));
     }
-    let config = builder.build()?;
-    let listener = TcpListener::bind(&args.listen)?;
-    eprintln!("listening on {}", listener.local_addr()?);
-    let echo = args.echo;
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let config = config.clone();
-        std::thread::spawn(move || {
-            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-            if let Err(e) = serve_one(stream, config, echo) {
-                eprintln!("{peer}: {e}");
+    if let Some(n) = args.max_early_data {
+        // The 0-RTT server side is not in the library yet: the flag is accepted so that
+        // scripts keep working, and says so.
+        warn!("--max-early-data {n}: early data is not supported yet; 0-RTT is refused");
+    }
+    Ok(builder.build()?)
+}
+
+/// What the workers share.
+struct Shared {
+    live: AtomicUsize,
+    next_id: AtomicU64,
+    shutdown: AtomicBool,
+}
+
+/// Settings a worker reads.
+struct Opts {
+    config: Arc<ServerConfig>,
+    echo: bool,
+    max_connections: usize,
+    idle_timeout: Duration,
+    handshake_timeout: Duration,
+    shutdown_timeout: Duration,
+    filter: Filter,
+}
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+
+pub fn run(args: Args) -> Result<(), BoxError> {
+    crate::common::init_log(&args.log)?;
+    let config = build_config(&args)?;
+    let listener = std::net::TcpListener::bind(&args.listen)?;
+    listener.set_nonblocking(true)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let opts = Arc::new(Opts {
+        config,
+        echo: args.echo,
+        max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
+        handshake_timeout: args.handshake_timeout,
+        shutdown_timeout: args.shutdown_timeout,
+        filter: Filter {
+            allow: args.allow.clone(),
+            block: args.block.clone(),
+        },
+    });
+    let shared = Arc::new(Shared {
+        live: AtomicUsize::new(0),
+        next_id: AtomicU64::new(1),
+        shutdown: AtomicBool::new(false),
+    });
+
+    // Signals arrive on the main thread's own poll (signal-hook-mio: a self-pipe registered
+    // with mio, so no work happens in the signal handler); workers are woken by their Waker.
+    let mut signals =
+        signal_hook_mio::v1_0::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+    let mut poll = Poll::new()?;
+    poll.registry()
+        .register(&mut signals, Token(0), Interest::READABLE)?;
+
+    let mut workers = Vec::new();
+    for i in 0..threads {
+        let mut l = TcpListener::from_std(listener.try_clone()?);
+        let wpoll = Poll::new()?;
+        wpoll.registry().register(&mut l, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(wpoll.registry(), WAKER)?);
+        let mut worker = Worker {
+            poll: wpoll,
+            listener: Some(l),
+            conns: Vec::new(),
+            free: Vec::new(),
+            opts: opts.clone(),
+            shared: shared.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("serve-{i}"))
+            .spawn(move || worker.run())?;
+        workers.push((handle, waker));
+    }
+    info!("listening on {} ({threads} event loops)", listener.local_addr()?);
+    drop(listener);
+
+    let mut events = Events::with_capacity(8);
+    'wait: loop {
+        if let Err(e) = poll.poll(&mut events, None) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
             }
-        });
+            return Err(e.into());
+        }
+        for sig in signals.pending() {
+            info!("signal {sig}: shutting down");
+            break 'wait;
+        }
     }
+    shared.shutdown.store(true, Ordering::SeqCst);
+    for (_, waker) in &workers {
+        waker.wake()?;
+    }
+    for (handle, _) in workers {
+        let _ = handle.join();
+    }
+    info!("shut down");
     Ok(())
 }
 
-fn serve_one(mut sock: TcpStream, config: Arc<ServerConfig>, echo: bool) -> Result<(), BoxError> {
-    sock.set_nodelay(true)?;
-    sock.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut conn = Connection::server(config)?;
-    let mut request = Vec::new();
-    loop {
-        while conn.wants_write() {
-            if conn.write_tls(&mut sock)? == 0 {
-                break;
-            }
-        }
-        if conn.error().is_some() {
-            return Ok(());
-        }
-        if conn.read_tls(&mut sock)? == 0 {
-            return Ok(());
-        }
-        if let Err(e) = conn.process_new_packets() {
-            let _ = conn.write_tls(&mut sock);
-            return Err(e.into());
-        }
-        let mut closed = false;
-        while let Some(event) = conn.next_event() {
-            match event {
-                Event::HandshakeComplete => eprintln!("handshake: {}", handshake_summary(&conn)),
-                Event::PeerClosed => closed = true,
-                _ => {}
-            }
-        }
-        let mut buf = [0u8; 16384];
-        while let Ok(n) = conn.reader().read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            if echo {
-                conn.writer().write_all(&buf[..n])?;
+/// Why a connection ends, for the log.
+type Reason = std::borrow::Cow<'static, str>;
+
+struct Conn {
+    sock: TcpStream,
+    tls: Connection,
+    span: tracing::Span,
+    last_activity: Instant,
+    /// Plaintext produced for the peer that the connection's writer did not take yet.
+    pending: Vec<u8>,
+    /// HTTP request bytes not yet answered.
+    request: Vec<u8>,
+    bytes_in: u64,
+    bytes_out: u64,
+    muted: bool,
+    /// Send close_notify once `pending` is taken (HTTP `Connection: close`).
+    close_after_pending: bool,
+    /// We sent close_notify (or a fatal alert): close once the queue is flushed.
+    closing: Option<Reason>,
+}
+
+struct Worker {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    opts: Arc<Opts>,
+    shared: Arc<Shared>,
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut last_sweep = Instant::now();
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            let tick = if drain_deadline.is_some() {
+                Duration::from_millis(50)
             } else {
-                request.extend_from_slice(&buf[..n]);
-            }
-        }
-        if !echo {
-            while let Some(end) = find(&request, b"\r\n\r\n") {
-                let head: Vec<u8> = request.drain(..end + 4).collect();
-                let close = answer_http(&mut conn, &head)?;
-                if close {
-                    conn.send_close_notify();
-                    while conn.write_tls(&mut sock)? > 0 {}
-                    return Ok(());
+                Duration::from_millis(250)
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(tick)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    warn!("poll: {e}");
+                    return;
                 }
             }
-            if request.len() > 64 * 1024 {
-                return Err("request head too large".into());
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => {}
+                    Token(t) => self.service(t - FIRST_CONN),
+                }
+            }
+            if drain_deadline.is_none() && self.shared.shutdown.load(Ordering::SeqCst) {
+                drain_deadline = Some(Instant::now() + self.opts.shutdown_timeout);
+                self.begin_shutdown();
+            }
+            let now = Instant::now();
+            if now.duration_since(last_sweep) >= tick {
+                last_sweep = now;
+                self.sweep(now);
+            }
+            if let Some(deadline) = drain_deadline {
+                let open = self.conns.iter().filter(|c| c.is_some()).count();
+                if open == 0 {
+                    return;
+                }
+                if now >= deadline {
+                    warn!("shutdown deadline: {open} connections still draining");
+                    for i in 0..self.conns.len() {
+                        self.close(i, "shutdown deadline".into());
+                    }
+                    return;
+                }
             }
         }
-        if closed {
-            conn.send_close_notify();
-            while conn.write_tls(&mut sock)? > 0 {}
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else { return };
+            let (sock, peer) = match listener.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: the next readiness event retries.
+                    warn!("accept: {e}");
+                    return;
+                }
+            };
+            self.accept_one(sock, peer);
+        }
+    }
+
+    fn accept_one(&mut self, mut sock: TcpStream, peer: SocketAddr) {
+        if let Err(why) = self.opts.filter.check(peer.ip()) {
+            info!(%peer, "refused: {why}");
+            return;
+        }
+        if self.shared.live.fetch_add(1, Ordering::SeqCst) >= self.opts.max_connections {
+            self.shared.live.fetch_sub(1, Ordering::SeqCst);
+            info!(%peer, "refused: --max-connections {} reached", self.opts.max_connections);
+            // A plaintext fatal internal_error alert (RFC 8446 6.2) instead of a bare reset, so
+            // the client reports a refusal. Best effort: the socket is fresh, so it fits.
+            let _ = sock.write(&[21, 3, 3, 0, 2, 2, 80]);
+            return;
+        }
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = info_span!("conn", id, %peer);
+        let tls = match Connection::server(self.opts.config.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                self.shared.live.fetch_sub(1, Ordering::SeqCst);
+                warn!("connection setup: {e}");
+                return;
+            }
+        };
+        let _ = sock.set_nodelay(true);
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        let token = Token(slot + FIRST_CONN);
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)
+        {
+            self.shared.live.fetch_sub(1, Ordering::SeqCst);
+            self.free.push(slot);
+            warn!("register: {e}");
+            return;
+        }
+        span.in_scope(|| info!("accepted"));
+        self.conns[slot] = Some(Conn {
+            sock,
+            tls,
+            span,
+            last_activity: Instant::now(),
+            pending: Vec::new(),
+            request: Vec::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+            muted: false,
+            close_after_pending: false,
+            closing: None,
+        });
+    }
+
+    fn service(&mut self, slot: usize) {
+        let echo = self.opts.echo;
+        let Some(Some(c)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let span = c.span.clone();
+        let _g = span.enter();
+        if let Err(reason) = pump(c, echo) {
+            self.close(slot, reason);
+        }
+    }
+
+    fn close(&mut self, slot: usize, reason: Reason) {
+        let Some(mut c) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        let _g = c.span.enter();
+        let _ = self.poll.registry().deregister(&mut c.sock);
+        info!(bytes_in = c.bytes_in, bytes_out = c.bytes_out, "closed: {reason}");
+        drop(_g);
+        self.free.push(slot);
+        self.shared.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        for slot in 0..self.conns.len() {
+            let Some(c) = &mut self.conns[slot] else { continue };
+            let (limit, what) = if c.tls.is_handshaking() {
+                (self.opts.handshake_timeout, "handshake timeout")
+            } else {
+                (self.opts.idle_timeout, "idle timeout")
+            };
+            if now.duration_since(c.last_activity) < limit {
+                continue;
+            }
+            if c.closing.is_none() && !c.tls.is_handshaking() {
+                // Say goodbye properly; the socket may still take it.
+                let span = c.span.clone();
+                let _g = span.enter();
+                c.tls.send_close_notify();
+                let _ = flush(c);
+            }
+            self.close(slot, what.into());
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        let echo = self.opts.echo;
+        for slot in 0..self.conns.len() {
+            let Some(c) = &mut self.conns[slot] else { continue };
+            let span = c.span.clone();
+            let _g = span.enter();
+            let result = if c.tls.is_handshaking() {
+                Err("shutdown during the handshake".into())
+            } else {
+                c.tls.send_close_notify();
+                if c.closing.is_none() {
+                    c.closing = Some("shutdown".into());
+                }
+                pump(c, echo)
+            };
+            if let Err(reason) = result {
+                drop(_g);
+                self.close(slot, reason);
+            }
+        }
+    }
+}
+
+/// Writes queued records until the socket would block. Ok(true): everything went out.
+fn flush(c: &mut Conn) -> Result<bool, Reason> {
+    while c.tls.wants_write() {
+        match c.tls.write_tls(&mut c.sock) {
+            Ok(0) => return Ok(!c.tls.wants_write()),
+            Ok(n) => {
+                c.bytes_out += n as u64;
+                c.last_activity = Instant::now();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("write: {e}").into()),
+        }
+    }
+    Ok(true)
+}
+
+/// Moves bytes both ways until the socket would block, applying flow control: while the
+/// peer has not taken what we owe it, we do not read from it (muted).
+fn pump(c: &mut Conn, echo: bool) -> Result<(), Reason> {
+    loop {
+        let drained = flush(c)?;
+        if let Some(reason) = &c.closing {
+            if drained {
+                return Err(reason.clone());
+            }
             return Ok(());
         }
+        if !drained || !c.pending.is_empty() {
+            // The peer has not taken what we owe it: stop reading from it until it does.
+            if !c.muted {
+                c.muted = true;
+                debug!("muted: peer is not reading");
+            }
+            // With room in the socket, move owed plaintext along and look again.
+            if drained && produce(c, echo)? {
+                continue;
+            }
+            return Ok(());
+        }
+        if c.muted {
+            c.muted = false;
+            debug!("unmuted");
+        }
+        if !c.tls.wants_read() {
+            if produce(c, echo)? {
+                continue;
+            }
+            return Ok(());
+        }
+        match c.tls.read_tls(&mut c.sock) {
+            Ok(0) => {
+                return Err(if c.tls.is_handshaking() {
+                    "peer closed the TCP connection during the handshake".into()
+                } else {
+                    "peer closed the TCP connection".into()
+                })
+            }
+            Ok(n) => {
+                c.bytes_in += n as u64;
+                c.last_activity = Instant::now();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("read: {e}").into()),
+        }
+        let was_handshaking = c.tls.is_handshaking();
+        let result = c.tls.process_new_packets();
+        report_events(c, was_handshaking);
+        if let Err(e) = result {
+            match e.alert() {
+                Some(alert) => warn!("alert sent: {alert} ({e})"),
+                None => warn!("error: {e}"),
+            }
+            c.closing = Some(format!("TLS error: {e}").into());
+            continue;
+        }
+        produce(c, echo)?;
+        if c.tls.peer_has_closed() && c.closing.is_none() {
+            // Answer the peer's close_notify with ours (RFC 8446 6.1), after what we owe it.
+            c.tls.send_close_notify();
+            c.closing = Some("peer sent close_notify".into());
+        }
+    }
+}
+
+fn report_events(c: &mut Conn, was_handshaking: bool) {
+    while let Some(ev) = c.tls.next_event() {
+        match ev {
+            Event::HandshakeComplete => {
+                let sni = c.tls.server_name().unwrap_or("-").to_string();
+                info!("handshake: {} sni={sni}", handshake_summary(&c.tls));
+                if let Some(ee) = c.tls.peer_certificates().first() {
+                    info!(
+                        "client certificate presented ({} bytes, chain of {}): verified",
+                        ee.len(),
+                        c.tls.peer_certificates().len()
+                    );
+                }
+            }
+            Event::Alert { level, description } => {
+                info!("alert received: {level:?} {description}")
+            }
+            Event::KeyUpdated { ours } => debug!("key update (ours: {ours})"),
+            Event::PeerClosed => info!("close_notify received"),
+            _ => {}
+        }
+    }
+    if was_handshaking && c.tls.error().is_some() {
+        if let Some(sanstls::Error::InvalidCertificate(e)) = c.tls.error() {
+            info!("client certificate refused: {e}");
+        }
+        if let Some(sanstls::Error::CertificateRequired) = c.tls.error() {
+            info!("client certificate required, none presented");
+        }
+    }
+}
+
+/// Moves received plaintext to the application (echo or HTTP) and its answers into the
+/// connection's writer, within the caps. Returns true if anything moved.
+fn produce(c: &mut Conn, echo: bool) -> Result<bool, Reason> {
+    let mut moved = false;
+    loop {
+        // What we owe goes first; it is at most one chunk or one response.
+        if !c.pending.is_empty() {
+            match c.tls.writer().write(&c.pending) {
+                Ok(n) => {
+                    c.pending.drain(..n);
+                    moved |= n > 0;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(moved),
+                Err(e) => return Err(format!("write: {e}").into()),
+            }
+            if !c.pending.is_empty() {
+                return Ok(moved);
+            }
+        }
+        if c.close_after_pending {
+            // The answer is queued: close_notify after it.
+            c.tls.send_close_notify();
+            c.closing = Some("HTTP Connection: close".into());
+            return Ok(true);
+        }
+        let mut buf = [0u8; CHUNK];
+        let n = match c.tls.reader().read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(_) => 0,
+        };
+        if echo {
+            if n == 0 {
+                return Ok(moved);
+            }
+            moved = true;
+            c.pending.extend_from_slice(&buf[..n]);
+            continue;
+        }
+        c.request.extend_from_slice(&buf[..n]);
+        moved |= n > 0;
+        let Some(end) = find(&c.request, b"\r\n\r\n") else {
+            if c.request.len() > MAX_REQUEST_HEAD {
+                return Err("HTTP request head too large".into());
+            }
+            if n == 0 {
+                return Ok(moved);
+            }
+            continue;
+        };
+        let head: Vec<u8> = c.request.drain(..end + 4).collect();
+        let (response, close) = http_response(&c.tls, &head);
+        c.pending = response;
+        c.close_after_pending = close;
     }
 }
 
@@ -148,14 +658,21 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Writes the response; returns true when the client asked to close (or spoke HTTP/1.0).
-fn answer_http(conn: &mut Connection, head: &[u8]) -> io::Result<bool> {
+/// The response to one request head, and whether to close after it (the client asked to,
+/// or spoke HTTP/1.0 without keep-alive).
+fn http_response(conn: &Connection, head: &[u8]) -> (Vec<u8>, bool) {
     let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    let close = text
-        .lines()
-        .any(|l| l.starts_with("connection:") && l.contains("close"))
-        || text.lines().next().is_some_and(|l| l.ends_with("http/1.0"));
-    let sni = conn.server_name().unwrap_or("-").to_string();
+    let header = |name: &str| {
+        text.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let http10 = text.lines().next().is_some_and(|l| l.ends_with("http/1.0"));
+    let connection = header("connection").unwrap_or_default();
+    let close = connection.contains("close") || (http10 && !connection.contains("keep-alive"));
+    let sni = conn.server_name().unwrap_or("-");
     let body = format!(
         "<!DOCTYPE html>\n<html><head><title>sanstls</title></head><body>\n<h1>sanstls</h1>\n<pre>\n{}\nsni={}\n</pre>\n</body></html>\n",
         handshake_summary(conn),
@@ -167,6 +684,5 @@ fn answer_http(conn: &mut Connection, head: &[u8]) -> io::Result<bool> {
         if close { "close" } else { "keep-alive" },
         body
     );
-    conn.writer().write_all(response.as_bytes())?;
-    Ok(close)
+    (response.into_bytes(), close)
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Event, KeyLog};
+use super::{Direction, Event, KeyLog, RecordObserver};
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::crypto::hash::{HashAlg, Transcript};
 use crate::crypto::secret::Secret;
@@ -48,6 +48,12 @@ pub(crate) struct Common {
     pub key_log: Arc<dyn KeyLog>,
     /// Largest plaintext per record we send (peer's record_size_limit aware).
     pub max_fragment: usize,
+    /// Debugging window on records and handshake messages (`RecordObserver`).
+    pub observer: Option<Arc<dyn RecordObserver>>,
+    /// Read keys installed so far (0: plaintext), for the observer.
+    pub read_epoch: u16,
+    /// Write key changes queued so far (0: plaintext), for the observer.
+    pub queued_write_epoch: u16,
 }
 
 impl Common {
@@ -63,6 +69,9 @@ impl Common {
             neg: Negotiated::default(),
             key_log,
             max_fragment: crate::record::MAX_PLAINTEXT,
+            observer: None,
+            read_epoch: 0,
+            queued_write_epoch: 0,
         }
     }
 
@@ -72,6 +81,10 @@ impl Common {
         if let Some(t) = transcript {
             t.update(&bytes);
         }
+        if let Some(obs) = &self.observer {
+            let body = bytes.len().saturating_sub(4);
+            obs.handshake(Direction::Sent, msg.typ(), body, self.queued_write_epoch);
+        }
         self.queue.push_handshake(bytes.clone());
         bytes
     }
@@ -79,10 +92,12 @@ impl Common {
     pub fn install_read(&mut self, state: ReadState) {
         self.read = state;
         self.read_changed = true;
+        self.read_epoch = self.read_epoch.wrapping_add(1);
     }
 
     pub fn install_write(&mut self, state: WriteState) {
         self.queue.push_key_change(state);
+        self.queued_write_epoch = self.queued_write_epoch.wrapping_add(1);
     }
 
     /// Writes one NSS key log line (if the application asked for them).

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::{KeyLog, NoKeyLog};
+use super::{KeyLog, NoKeyLog, RecordObserver};
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::sign::SigningKey;
 use crate::crypto::{kx, suites};
 use crate::error::Error;
 use crate::msgs::ClientHello;
-use crate::pki::{ClientCertVerifier, ServerCertVerifier};
+use crate::pki::{self, ClientCertVerifier, ServerCertVerifier};
 
 /// Where the engine gets wall-clock time (certificate validity, ticket ages). Injected so
 /// tests and replays are deterministic.
@@ -78,6 +78,7 @@ pub(crate) struct Shared {
     pub key_log: Arc<dyn KeyLog>,
     pub max_buffered_plaintext: usize,
     pub records_per_key: u64,
+    pub record_observer: Option<Arc<dyn RecordObserver>>,
 }
 
 impl Default for Shared {
@@ -93,6 +94,7 @@ impl Default for Shared {
             key_log: Arc::new(NoKeyLog),
             max_buffered_plaintext: DEFAULT_MAX_BUFFERED_PLAINTEXT,
             records_per_key: DEFAULT_RECORDS_PER_KEY,
+            record_observer: None,
         }
     }
 }
@@ -183,6 +185,12 @@ macro_rules! shared_setters {
             /// RFC 8446 5.5 safe default).
             pub fn records_per_key(mut self, records: u64) -> Self {
                 self.shared.records_per_key = records.min(DEFAULT_RECORDS_PER_KEY);
+                self
+            }
+
+            /// Reports every record and handshake message, both directions (debugging).
+            pub fn record_observer(mut self, observer: Arc<dyn RecordObserver>) -> Self {
+                self.shared.record_observer = Some(observer);
                 self
             }
         }
@@ -318,7 +326,10 @@ impl CertifiedKey {
 /// Configuration of a server. Build with [`ServerConfig::builder`].
 pub struct ServerConfig {
     pub(crate) shared: Shared,
+    /// The first certificate given (the default when nothing else decides).
     pub(crate) cert: Arc<CertifiedKey>,
+    /// Every certificate, `cert` first, in the order given (see [`ServerConfig::choose_cert`]).
+    pub(crate) certs: Vec<Arc<CertifiedKey>>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
 }
 
@@ -337,20 +348,75 @@ impl ServerConfig {
         ServerConfigBuilder {
             shared: Shared::default(),
             cert: Arc::new(cert),
+            more_certs: Vec::new(),
             client_verifier: None,
         }
+    }
+
+    /// The first certificate given to the builder (served when nothing else decides).
+    pub fn default_cert(&self) -> &Arc<CertifiedKey> {
+        &self.cert
+    }
+
+    /// Picks the certificate for a TLS 1.3 ClientHello and the scheme to sign with.
+    ///
+    /// Certificates whose subjectAltName carries the SNI name come first; among them (or among
+    /// all certificates when none carries it, or no name was sent) the first, in configuration
+    /// order, whose key can sign with one of the offered `schemes` wins. So an ECDSA and an
+    /// RSA certificate for one name serve both kinds of client. `None`: no key fits.
+    pub fn choose_cert(
+        &self,
+        sni: Option<&str>,
+        schemes: &[SignatureScheme],
+    ) -> Option<(Arc<CertifiedKey>, SignatureScheme)> {
+        self.select_cert(sni, schemes).map(|(c, s, _)| (c, s))
+    }
+
+    /// [`choose_cert`](Self::choose_cert), plus whether the SNI name decided it (RFC 6066 3:
+    /// then, and only then, the server acknowledges server_name).
+    pub(crate) fn select_cert(
+        &self,
+        sni: Option<&str>,
+        schemes: &[SignatureScheme],
+    ) -> Option<(Arc<CertifiedKey>, SignatureScheme, bool)> {
+        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(schemes, true).map(|s| (c.clone(), s));
+        if self.certs.len() > 1 {
+            if let Some(name) = sni.and_then(|n| pki::ServerName::parse(n).ok()) {
+                let named = self
+                    .certs
+                    .iter()
+                    .filter(|c| {
+                        c.chain
+                            .first()
+                            .is_some_and(|ee| pki::cert_names(ee.as_ref(), &name))
+                    })
+                    .find_map(fits);
+                if let Some((cert, scheme)) = named {
+                    return Some((cert, scheme, true));
+                }
+            }
+        }
+        self.certs.iter().find_map(fits).map(|(c, s)| (c, s, false))
     }
 }
 
 pub struct ServerConfigBuilder {
     shared: Shared,
     cert: Arc<CertifiedKey>,
+    more_certs: Vec<Arc<CertifiedKey>>,
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
 }
 
 shared_setters!(ServerConfigBuilder);
 
 impl ServerConfigBuilder {
+    /// Another certificate to serve: chosen by SNI and by the client's signature algorithms
+    /// (see [`ServerConfig::choose_cert`]).
+    pub fn add_cert(mut self, cert: CertifiedKey) -> Self {
+        self.more_certs.push(Arc::new(cert));
+        self
+    }
+
     /// Ask for client certificates and check them with `verifier`.
     pub fn client_verifier(mut self, verifier: Arc<dyn ClientCertVerifier>) -> Self {
         self.client_verifier = Some(verifier);
@@ -359,9 +425,12 @@ impl ServerConfigBuilder {
 
     pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
         self.shared.validate()?;
+        let mut certs = vec![self.cert.clone()];
+        certs.extend(self.more_certs);
         Ok(Arc::new(ServerConfig {
             shared: self.shared,
             cert: self.cert,
+            certs,
             client_verifier: self.client_verifier,
         }))
     }

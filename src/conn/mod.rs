@@ -5,6 +5,8 @@ pub(crate) mod common;
 mod config;
 mod event;
 mod keylog;
+mod observer;
+mod starttls;
 
 use std::io;
 use std::sync::Arc;
@@ -17,6 +19,8 @@ pub use config::{
 };
 pub use event::Event;
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
+pub use observer::{Direction, RecordObserver};
+pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 
 use crate::codec::{
     AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, NamedGroup, ProtocolVersion,
@@ -58,6 +62,9 @@ pub struct Connection {
     max_buffered: usize,
     records_per_key: u64,
     key_update_queued: bool,
+    /// Key changes applied to our sending direction (for the record observer); the first
+    /// change installs the plaintext state, so it starts one below zero.
+    write_epoch: u16,
 }
 
 impl Connection {
@@ -79,8 +86,10 @@ impl Connection {
     }
 
     fn new(side: Side, shared: &config::Shared, first_version: u16) -> Self {
+        let mut common = Common::new(side, shared.key_log.clone(), first_version);
+        common.observer = shared.record_observer.clone();
         Connection {
-            common: Common::new(side, shared.key_log.clone(), first_version),
+            common,
             handshake: None,
             deframer: Deframer::default(),
             joiner: HandshakeJoiner::default(),
@@ -97,6 +106,7 @@ impl Connection {
             max_buffered: shared.max_buffered_plaintext,
             records_per_key: shared.records_per_key,
             key_update_queued: false,
+            write_epoch: u16::MAX,
         }
     }
 
@@ -120,6 +130,10 @@ impl Connection {
         }
         let n = wr.write(&self.sendbuf)?;
         self.sendbuf.drain(..n);
+        if self.sendbuf.is_empty() && self.sendbuf.capacity() > 4096 {
+            // Drained: give the room back (idle connections should cost little).
+            self.sendbuf = Vec::new();
+        }
         Ok(n)
     }
 
@@ -154,6 +168,14 @@ impl Connection {
 
     fn process_record(&mut self, rec: RawRecord) -> Result<(), Error> {
         let plain = self.common.read.read_record(rec)?;
+        if let Some(obs) = &self.common.observer {
+            obs.record(
+                Direction::Received,
+                plain.typ,
+                plain.data.len(),
+                self.common.read_epoch,
+            );
+        }
         // RFC 8446 5.1: handshake messages must not be interleaved with other record types.
         if plain.typ != ContentType::Handshake && !self.joiner.is_empty() {
             return Err(Error::UnexpectedMessage {
@@ -227,6 +249,14 @@ impl Connection {
         }
         self.joiner.push(&plain.data);
         while let Some(raw) = self.joiner.pop(MAX_HANDSHAKE_MESSAGE)? {
+            if let Some(obs) = &self.common.observer {
+                obs.handshake(
+                    Direction::Received,
+                    raw.typ,
+                    raw.body().len(),
+                    self.common.read_epoch,
+                );
+            }
             let payload = HandshakePayload::decode(raw.typ, raw.body(), Dialect::Tls13)?;
             let hs = self
                 .handshake
@@ -297,9 +327,13 @@ impl Connection {
             match item {
                 OutItem::KeyChange(state) => {
                     self.write = *state;
+                    self.write_epoch = self.write_epoch.wrapping_add(1);
                     self.key_update_queued = false;
                 }
                 OutItem::Record { typ, data } => {
+                    if let Some(obs) = &self.common.observer {
+                        obs.record(Direction::Sent, typ, data.len(), self.write_epoch);
+                    }
                     self.write.write_record(typ, &data, &mut self.sendbuf)?;
                     self.maybe_update_keys();
                 }

@@ -129,11 +129,14 @@ impl ExpectClientHello {
         let offered_schemes = hello
             .signature_algorithms()
             .ok_or(PeerMisbehaved::MissingExtension("signature_algorithms"))?;
-        let scheme = self
+        let sni = hello
+            .server_name()
+            .and_then(|n| std::str::from_utf8(n).ok())
+            .map(str::to_ascii_lowercase);
+        // The certificate by SNI and the client's signature algorithms (ServerConfig::choose_cert).
+        let (cert, scheme, sni_chose_cert) = self
             .config
-            .cert
-            .key
-            .choose_scheme(offered_schemes, true)
+            .select_cert(sni.as_deref(), offered_schemes)
             .ok_or(Error::HandshakeFailure("no signature scheme in common"))?;
         let groups = hello
             .supported_groups()
@@ -183,10 +186,6 @@ impl ExpectClientHello {
         };
         transcript.update(&msg.raw);
         let compat = !hello.session_id.is_empty();
-        let sni = hello
-            .server_name()
-            .and_then(|n| std::str::from_utf8(n).ok())
-            .map(str::to_ascii_lowercase);
 
         let rng = cfg.rng.clone();
         let kx = KeyExchange::start(share.group, rng.as_ref())?;
@@ -242,8 +241,11 @@ impl ExpectClientHello {
         if let Some(proto) = alpn {
             extensions.push(EncryptedExtension::Alpn(proto));
         }
-        // RFC 6066 3: server_name is acknowledged only when the name chose the certificate,
-        // which a single-certificate config never does.
+        // RFC 6066 3: server_name is acknowledged (empty) only when the name chose the
+        // certificate, which a single-certificate config never does.
+        if sni_chose_cert {
+            extensions.push(EncryptedExtension::ServerNameAck);
+        }
         cx.send_handshake(
             &HandshakePayload::EncryptedExtensions(extensions),
             Some(&mut transcript),
@@ -266,9 +268,7 @@ impl ExpectClientHello {
             );
         }
 
-        let entries = self
-            .config
-            .cert
+        let entries = cert
             .chain
             .iter()
             .map(|c| CertificateEntry {
@@ -286,7 +286,7 @@ impl ExpectClientHello {
         );
 
         let signed = tls13_signed_message(true, &transcript.current_hash());
-        let signature = self.config.cert.key.sign(scheme, &signed)?;
+        let signature = cert.key.sign(scheme, &signed)?;
         let verify = CertificateVerify { scheme, signature };
         cx.send_handshake(
             &HandshakePayload::CertificateVerify(verify),

@@ -120,6 +120,12 @@ impl fmt::Debug for TrustAnchors {
     }
 }
 
+/// True when the certificate's subjectAltName carries `name` (how a server picks a
+/// certificate by SNI). A certificate that does not parse names nothing.
+pub fn cert_names(cert_der: &[u8], name: &ServerName) -> bool {
+    cert::Cert::parse(cert_der).is_ok_and(|c| names::san_matches(c.san.as_deref(), name))
+}
+
 /// The SubjectPublicKeyInfo (DER) of a certificate, for checking CertificateVerify.
 /// Refuses keys we could not verify with (see [`MIN_RSA_BITS`]).
 pub fn end_entity_spki(cert_der: &[u8]) -> Result<Vec<u8>, CertError> {

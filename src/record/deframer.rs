@@ -28,6 +28,9 @@ pub(crate) struct Deframer {
 /// Buffer room `read_tls` fills: enough for a full record plus the next header.
 const BUFFER_CAP: usize = 2 * (HEADER_LEN + MAX_CIPHERTEXT);
 
+/// Capacity an empty buffer may keep between reads.
+const IDLE_CAPACITY: usize = 4096;
+
 impl Deframer {
     /// Bytes waiting to be cut into records.
     pub fn buffered(&self) -> usize {
@@ -78,6 +81,13 @@ impl Deframer {
     /// ignored otherwise, but anything else is not TLS and gets a decode error fast).
     pub fn pop(&mut self) -> Result<Option<RawRecord>, Error> {
         let avail = &self.buf[self.start..];
+        if avail.is_empty() && self.buf.capacity() > IDLE_CAPACITY {
+            // Everything was consumed: give the room back, so that an idle connection costs
+            // little (servers hold many of them).
+            self.buf = Vec::new();
+            self.start = 0;
+            return Ok(None);
+        }
         if avail.len() < HEADER_LEN {
             return Ok(None);
         }
