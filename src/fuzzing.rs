@@ -88,9 +88,9 @@ pub fn decode_records(data: &[u8]) {
     let mut deframer = crate::record::Deframer::default();
     deframer.push(data);
     let mut joiner = crate::record::HandshakeJoiner::default();
-    while let Ok(Some(rec)) = deframer.pop() {
-        if rec.typ == crate::codec::ContentType::Handshake {
-            joiner.push(&rec.payload);
+    while let Ok(Some((header, payload))) = deframer.pop() {
+        if header.typ == crate::codec::ContentType::Handshake {
+            joiner.push(payload);
             while let Ok(Some(msg)) = joiner.pop(crate::msgs::MAX_HANDSHAKE_MESSAGE) {
                 let _ =
                     crate::msgs::HandshakePayload::decode(msg.typ, msg.body(), crate::msgs::Dialect::Tls13);

@@ -237,7 +237,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             }
             return Err(e.into());
         }
-        for sig in signals.pending() {
+        if let Some(sig) = signals.pending().next() {
             info!("signal {sig}: shutting down");
             break 'wait;
         }
@@ -541,7 +541,11 @@ fn pump(c: &mut Conn, echo: bool) -> Result<(), Reason> {
                 c.bytes_in += n as u64;
                 c.last_activity = Instant::now();
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Quiet until the next readiness event: an idle connection keeps no buffers.
+                c.tls.release_buffers();
+                return Ok(());
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("read: {e}").into()),
         }

@@ -4,6 +4,7 @@
 pub(crate) mod common;
 mod config;
 mod event;
+mod inplace;
 mod keylog;
 mod observer;
 mod starttls;
@@ -18,6 +19,7 @@ pub use config::{
     DEFAULT_SIGNATURE_SCHEMES,
 };
 pub use event::Event;
+pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
@@ -31,7 +33,7 @@ use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::handshake::{client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
 use crate::pki::ServerName;
-use crate::record::{Deframer, HandshakeJoiner, OutItem, Plaintext, RawRecord, WriteState};
+use crate::record::{Deframer, HandshakeJoiner, OutItem, Plaintext, RecordHeader, WriteState};
 use common::Common;
 
 /// Empty application-data records in a row we tolerate (a peer could spin us with them).
@@ -130,10 +132,6 @@ impl Connection {
         }
         let n = wr.write(&self.sendbuf)?;
         self.sendbuf.drain(..n);
-        if self.sendbuf.is_empty() && self.sendbuf.capacity() > 4096 {
-            // Drained: give the room back (idle connections should cost little).
-            self.sendbuf = Vec::new();
-        }
         Ok(n)
     }
 
@@ -143,17 +141,36 @@ impl Connection {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
+        // The deframer lends each record's payload in place while the rest of the connection
+        // processes it; taking it out (an empty Vec, no allocation) splits the borrow.
+        let mut deframer = std::mem::take(&mut self.deframer);
+        let res = self.process_deframed(&mut deframer);
+        self.deframer = deframer;
+        res
+    }
+
+    fn process_deframed(&mut self, deframer: &mut Deframer) -> Result<(), Error> {
         loop {
             if self.peer_closed || self.buffered_plaintext() >= self.max_buffered {
                 return Ok(());
             }
-            let rec = match self.deframer.pop() {
+            let (header, payload) = match deframer.pop() {
                 Ok(Some(rec)) => rec,
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(self.fail(e)),
             };
-            if let Err(e) = self.process_record(rec) {
-                return Err(self.fail(e));
+            match self.process_record(&header, payload) {
+                Ok(Some(range)) => {
+                    let data = &payload[range];
+                    self.common.events.push_back(Event::Data { len: data.len() });
+                    if self.received_start == self.received.len() {
+                        self.received.clear();
+                        self.received_start = 0;
+                    }
+                    self.received.extend_from_slice(data);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(self.fail(e)),
             }
         }
     }
@@ -166,8 +183,19 @@ impl Connection {
         e
     }
 
-    fn process_record(&mut self, rec: RawRecord) -> Result<(), Error> {
-        let plain = self.common.read.read_record(rec)?;
+    /// Deprotects one record in place and applies every record rule. Returns where non-empty
+    /// application data lies in `payload`; the caller delivers it.
+    fn process_record(
+        &mut self,
+        header: &RecordHeader,
+        payload: &mut [u8],
+    ) -> Result<Option<core::ops::Range<usize>>, Error> {
+        let opened = self.common.read.open_in_place(header, payload)?;
+        let plain = Plaintext {
+            typ: opened.typ,
+            data: &payload[opened.range.clone()],
+            protected: opened.protected,
+        };
         if let Some(obs) = &self.common.observer {
             obs.record(
                 Direction::Received,
@@ -184,16 +212,21 @@ impl Connection {
             });
         }
         match plain.typ {
-            ContentType::ChangeCipherSpec => self.process_ccs(plain),
-            ContentType::Alert => self.process_alert(plain),
-            ContentType::Handshake => self.process_handshake(plain),
-            ContentType::ApplicationData => self.process_data(plain),
-            _ => Err(PeerMisbehaved::UnknownContentType.into()),
+            ContentType::ChangeCipherSpec => self.process_ccs(plain)?,
+            ContentType::Alert => self.process_alert(plain)?,
+            ContentType::Handshake => self.process_handshake(plain)?,
+            ContentType::ApplicationData => {
+                if self.process_data(plain)? {
+                    return Ok(Some(opened.range));
+                }
+            }
+            _ => return Err(PeerMisbehaved::UnknownContentType.into()),
         }
+        Ok(None)
     }
 
     /// RFC 8446 5 and D.4: one unprotected CCS of value 1 during the handshake, no other.
-    fn process_ccs(&mut self, plain: Plaintext) -> Result<(), Error> {
+    fn process_ccs(&mut self, plain: Plaintext<'_>) -> Result<(), Error> {
         if plain.protected || plain.data != [1] {
             return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
         }
@@ -207,11 +240,11 @@ impl Connection {
         Ok(())
     }
 
-    fn process_alert(&mut self, plain: Plaintext) -> Result<(), Error> {
+    fn process_alert(&mut self, plain: Plaintext<'_>) -> Result<(), Error> {
         if plain.data.is_empty() {
             return Err(PeerMisbehaved::EmptyRecord.into());
         }
-        let alert = AlertMessage::read_exact(&plain.data, "alert")?;
+        let alert = AlertMessage::read_exact(plain.data, "alert")?;
         self.common.events.push_back(Event::Alert {
             level: alert.level,
             description: alert.description,
@@ -235,7 +268,7 @@ impl Connection {
         }
     }
 
-    fn process_handshake(&mut self, plain: Plaintext) -> Result<(), Error> {
+    fn process_handshake(&mut self, plain: Plaintext<'_>) -> Result<(), Error> {
         // Once keys are in, handshake records must be protected (RFC 8446 5).
         if self.common.read.is_protected() && !plain.protected {
             return Err(Error::UnexpectedMessage {
@@ -247,7 +280,7 @@ impl Connection {
         if plain.data.is_empty() {
             return Err(PeerMisbehaved::EmptyRecord.into());
         }
-        self.joiner.push(&plain.data);
+        self.joiner.push(plain.data);
         while let Some(raw) = self.joiner.pop(MAX_HANDSHAKE_MESSAGE)? {
             if let Some(obs) = &self.common.observer {
                 obs.handshake(
@@ -283,7 +316,8 @@ impl Connection {
         Ok(())
     }
 
-    fn process_data(&mut self, plain: Plaintext) -> Result<(), Error> {
+    /// Checks an application-data record; true when it carries bytes to deliver.
+    fn process_data(&mut self, plain: Plaintext<'_>) -> Result<bool, Error> {
         let Some(Handshake::Established(est)) = self.handshake.as_mut() else {
             return Err(Error::UnexpectedMessage {
                 state: "handshaking",
@@ -303,18 +337,10 @@ impl Connection {
             if self.empty_in_a_row > MAX_EMPTY_RECORDS_IN_A_ROW {
                 return Err(Error::LimitExceeded(Limit::ConsecutiveEmptyRecords));
             }
-            return Ok(());
+            return Ok(false);
         }
         self.empty_in_a_row = 0;
-        self.common.events.push_back(Event::Data {
-            len: plain.data.len(),
-        });
-        if self.received_start == self.received.len() {
-            self.received.clear();
-            self.received_start = 0;
-        }
-        self.received.extend_from_slice(&plain.data);
-        Ok(())
+        Ok(true)
     }
 
     /// Moves queued items into protected records, applying key changes in order.
@@ -334,7 +360,7 @@ impl Connection {
                     if let Some(obs) = &self.common.observer {
                         obs.record(Direction::Sent, typ, data.len(), self.write_epoch);
                     }
-                    self.write.write_record(typ, &data, &mut self.sendbuf)?;
+                    self.write.write_record(typ, data, &mut self.sendbuf)?;
                     self.maybe_update_keys();
                 }
             }
@@ -548,7 +574,7 @@ impl io::Write for Writer<'_> {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let n = room.min(buf.len());
-        c.common.queue.push_app(buf[..n].to_vec());
+        c.common.queue.push_app(&buf[..n]);
         Ok(n)
     }
 

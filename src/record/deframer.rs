@@ -1,4 +1,9 @@
 //! Splits the inbound byte stream into records (RFC 8446 5.1) with bounded buffering.
+//!
+//! Records are deprotected where they lie: [`Deframer::pop`] lends the payload of the next
+//! whole record as a mutable slice of the inbound buffer, so the buffered path costs no copy
+//! beyond the AEAD pass either. [`RecordHeader::parse`] holds the header rules for both the
+//! buffered and the zero-copy path.
 
 use std::io;
 
@@ -6,100 +11,35 @@ use super::{HEADER_LEN, MAX_CIPHERTEXT};
 use crate::codec::ContentType;
 use crate::error::Error;
 
-/// One record cut from the stream: header fields and the payload, still protected if it was.
-#[derive(Debug)]
-pub(crate) struct RawRecord {
+/// A checked record header.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordHeader {
     pub typ: ContentType,
     pub version: u16,
-    /// The 5-byte header as received (the TLS 1.3 AEAD additional data).
-    pub header: [u8; HEADER_LEN],
-    pub payload: Vec<u8>,
+    /// The 5 bytes as received (the TLS 1.3 AEAD additional data).
+    pub bytes: [u8; HEADER_LEN],
+    /// Payload length.
+    pub len: usize,
 }
 
-/// Inbound byte buffer. Holds at most a few whole records, so a peer that sends faster than we
-/// process is back-pressured at `read_tls` instead of growing our memory.
-#[derive(Debug, Default)]
-pub(crate) struct Deframer {
-    buf: Vec<u8>,
-    /// Bytes of `buf` already consumed as records (compacted lazily).
-    start: usize,
-}
-
-/// Buffer room `read_tls` fills: enough for a full record plus the next header.
-const BUFFER_CAP: usize = 2 * (HEADER_LEN + MAX_CIPHERTEXT);
-
-/// Capacity an empty buffer may keep between reads.
-const IDLE_CAPACITY: usize = 4096;
-
-impl Deframer {
-    /// Bytes waiting to be cut into records.
-    pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
-    }
-
-    pub fn has_room(&self) -> bool {
-        self.buffered() < BUFFER_CAP
-    }
-
-    /// Reads once from `rd` into free room; `Ok(0)` means EOF from the reader.
-    pub fn read_from(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
-        self.compact();
-        let free = BUFFER_CAP.saturating_sub(self.buf.len());
-        if free == 0 {
-            return Err(io::Error::other(
-                "inbound buffer full: call process_new_packets first",
-            ));
-        }
-        let at = self.buf.len();
-        self.buf.resize(at + free, 0);
-        let res = rd.read(&mut self.buf[at..]);
-        let n = *res.as_ref().unwrap_or(&0);
-        self.buf.truncate(at + n);
-        res
-    }
-
-    /// Appends bytes directly (used by tests and the fuzzers); refuses past the cap.
-    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
-    pub fn push(&mut self, data: &[u8]) -> usize {
-        self.compact();
-        let n = data.len().min(BUFFER_CAP.saturating_sub(self.buf.len()));
-        self.buf.extend_from_slice(&data[..n]);
-        n
-    }
-
-    fn compact(&mut self) {
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-    }
-
-    /// Cuts the next whole record, or `None` until more bytes arrive.
+impl RecordHeader {
+    /// Parses the header at the start of `buf`; `None` until 5 bytes are there.
     ///
     /// RFC 8446 5.2: a TLSCiphertext longer than 2^14 + 256 is a record_overflow. The legacy
     /// record version is checked loosely: the major byte must be 3 (RFC 8446 5.1 says it MUST be
     /// ignored otherwise, but anything else is not TLS and gets a decode error fast).
-    pub fn pop(&mut self) -> Result<Option<RawRecord>, Error> {
-        let avail = &self.buf[self.start..];
-        if avail.is_empty() && self.buf.capacity() > IDLE_CAPACITY {
-            // Everything was consumed: give the room back, so that an idle connection costs
-            // little (servers hold many of them).
-            self.buf = Vec::new();
-            self.start = 0;
+    pub fn parse(buf: &[u8]) -> Result<Option<RecordHeader>, Error> {
+        let Some(head) = buf.get(..HEADER_LEN) else {
             return Ok(None);
-        }
-        if avail.len() < HEADER_LEN {
-            return Ok(None);
-        }
-        let mut header = [0u8; HEADER_LEN];
-        header.copy_from_slice(&avail[..HEADER_LEN]);
-        let typ = ContentType::from(header[0]);
-        let version = u16::from_be_bytes([header[1], header[2]]);
-        let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+        };
+        let mut bytes = [0u8; HEADER_LEN];
+        bytes.copy_from_slice(head);
+        let typ = ContentType::from(bytes[0]);
+        let len = u16::from_be_bytes([bytes[3], bytes[4]]) as usize;
         if matches!(typ, ContentType::Unknown(_)) {
             return Err(crate::error::PeerMisbehaved::UnknownContentType.into());
         }
-        if header[1] != 3 {
+        if bytes[1] != 3 {
             return Err(Error::Decode(crate::codec::DecodeError::IllegalValue(
                 "record version",
             )));
@@ -107,17 +47,126 @@ impl Deframer {
         if len > MAX_CIPHERTEXT {
             return Err(Error::RecordOverflow);
         }
-        if avail.len() < HEADER_LEN + len {
+        Ok(Some(RecordHeader {
+            typ,
+            version: u16::from_be_bytes([bytes[1], bytes[2]]),
+            bytes,
+            len,
+        }))
+    }
+
+    /// Header plus payload.
+    pub fn total_len(&self) -> usize {
+        HEADER_LEN + self.len
+    }
+}
+
+/// Inbound byte buffer. Holds at most a few whole records, so a peer that sends faster than we
+/// process is back-pressured at `read_tls` instead of growing our memory. The buffer grows to
+/// what the records need (at least [`READ_SIZE`]) and is reused; it is never zeroed again.
+#[derive(Debug, Default)]
+pub(crate) struct Deframer {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already consumed as records (compacted lazily).
+    start: usize,
+    /// Bytes of `buf` filled by reads.
+    end: usize,
+}
+
+/// Largest buffer `read_tls` fills: enough for a full record plus the next header.
+const BUFFER_CAP: usize = 2 * (HEADER_LEN + MAX_CIPHERTEXT);
+/// Smallest read we offer the reader.
+const READ_SIZE: usize = 4096;
+
+impl Deframer {
+    /// Bytes waiting to be cut into records.
+    pub fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.buffered() < self.room()
+    }
+
+    /// How far the buffer may be filled now.
+    fn room(&self) -> usize {
+        self.buf.len().max(self.wanted()).min(BUFFER_CAP)
+    }
+
+    /// Frees the buffer if it holds nothing.
+    pub fn release(&mut self) {
+        if self.buffered() == 0 {
+            *self = Deframer::default();
+        }
+    }
+
+    /// Buffer size that fits the record being received (and the next header).
+    fn wanted(&self) -> usize {
+        let avail = &self.buf[self.start..self.end];
+        let need = match RecordHeader::parse(avail) {
+            Ok(Some(h)) => h.total_len() + HEADER_LEN,
+            _ => 0,
+        };
+        need.clamp(READ_SIZE, BUFFER_CAP)
+    }
+
+    /// Reads once from `rd` into free room; `Ok(0)` means EOF from the reader.
+    pub fn read_from(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
+        self.compact();
+        let room = self.room();
+        if self.buf.len() < room {
+            self.buf.resize(room, 0);
+        }
+        if self.end >= room {
+            return Err(io::Error::other(
+                "inbound buffer full: call process_new_packets first",
+            ));
+        }
+        let n = rd.read(&mut self.buf[self.end..room])?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Appends bytes directly (used by tests and the fuzzers); refuses past the cap.
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))]
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let mut done = 0;
+        while done < data.len() {
+            let mut rest = &data[done..];
+            match self.read_from(&mut rest) {
+                Ok(n) if n > 0 => done += n,
+                _ => break,
+            }
+        }
+        done
+    }
+
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Cuts the next whole record, or `None` until more bytes arrive. The payload is lent in
+    /// place, still protected if it was.
+    pub fn pop(&mut self) -> Result<Option<(RecordHeader, &mut [u8])>, Error> {
+        let avail = &self.buf[self.start..self.end];
+        let Some(header) = RecordHeader::parse(avail)? else {
+            return Ok(None);
+        };
+        if avail.len() < header.total_len() {
             return Ok(None);
         }
-        let payload = avail[HEADER_LEN..HEADER_LEN + len].to_vec();
-        self.start += HEADER_LEN + len;
-        Ok(Some(RawRecord {
-            typ,
-            version,
-            header,
-            payload,
-        }))
+        let at = self.start + HEADER_LEN;
+        self.start += header.total_len();
+        if self.start == self.end {
+            // Everything consumed: the next read starts at the front, no compaction needed.
+            self.start = 0;
+            self.end = 0;
+        }
+        Ok(Some((header, &mut self.buf[at..at + header.len])))
     }
 }
 
@@ -125,19 +174,24 @@ impl Deframer {
 mod tests {
     use super::*;
 
+    fn pop_owned(d: &mut Deframer) -> Result<Option<(ContentType, Vec<u8>)>, Error> {
+        Ok(d.pop()?.map(|(h, p)| (h.typ, p.to_vec())))
+    }
+
     #[test]
     fn records_split_across_pushes_are_joined() {
         let mut d = Deframer::default();
         d.push(&[22, 3, 3, 0, 3, 1]);
         assert!(d.pop().unwrap().is_none());
         d.push(&[2, 3, 23, 3, 3, 0, 0]);
-        let r = d.pop().unwrap().unwrap();
-        assert_eq!(r.typ, ContentType::Handshake);
-        assert_eq!(r.payload, [1, 2, 3]);
-        let r = d.pop().unwrap().unwrap();
-        assert_eq!(r.typ, ContentType::ApplicationData);
-        assert!(r.payload.is_empty());
+        let (typ, payload) = pop_owned(&mut d).unwrap().unwrap();
+        assert_eq!(typ, ContentType::Handshake);
+        assert_eq!(payload, [1, 2, 3]);
+        let (typ, payload) = pop_owned(&mut d).unwrap().unwrap();
+        assert_eq!(typ, ContentType::ApplicationData);
+        assert!(payload.is_empty());
         assert!(d.pop().unwrap().is_none());
+        assert_eq!(d.buffered(), 0);
     }
 
     #[test]
@@ -159,10 +213,27 @@ mod tests {
     #[test]
     fn buffer_is_capped() {
         let mut d = Deframer::default();
-        let big = vec![0u8; BUFFER_CAP * 2];
-        assert_eq!(d.push(&big), BUFFER_CAP);
+        // A stream of maximal records: the buffer grows to two of them and no further.
+        let mut big = Vec::new();
+        for _ in 0..4 {
+            let len = MAX_CIPHERTEXT as u16;
+            big.extend_from_slice(&[23, 3, 3, (len >> 8) as u8, len as u8]);
+            big.resize(big.len() + MAX_CIPHERTEXT, 0);
+        }
+        assert!(d.push(&big) <= BUFFER_CAP);
         assert!(!d.has_room());
         let mut src: &[u8] = &big;
         assert!(d.read_from(&mut src).is_err());
+        assert!(d.buf.capacity() <= BUFFER_CAP);
+    }
+
+    #[test]
+    fn small_records_keep_the_buffer_small() {
+        let mut d = Deframer::default();
+        d.push(&[22, 3, 3, 0, 1, 9]);
+        assert!(d.buf.capacity() <= READ_SIZE);
+        assert!(pop_owned(&mut d).unwrap().is_some());
+        d.release();
+        assert_eq!(d.buf.capacity(), 0);
     }
 }

@@ -29,6 +29,13 @@ impl HandshakeJoiner {
         self.buf.extend_from_slice(payload);
     }
 
+    /// Frees the buffer if no partial message is in it.
+    pub fn release(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+    }
+
     /// True when no partial message is buffered: the point where keys may change.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()

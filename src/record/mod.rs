@@ -6,7 +6,7 @@ mod joiner;
 mod protect;
 mod queue;
 
-pub(crate) use deframer::{Deframer, RawRecord};
+pub(crate) use deframer::{Deframer, RecordHeader};
 pub(crate) use joiner::HandshakeJoiner;
 pub(crate) use protect::{Plaintext, ReadState, RecordVersion, WriteState};
 pub(crate) use queue::{OutItem, OutQueue};

@@ -1,7 +1,9 @@
 //! Record protection: the read and write states (cipher, key, IV, sequence number) and the
 //! TLS 1.3 / TLS 1.2 record formats (RFC 8446 5.2-5.4, RFC 5246 6.2.3.3).
 
-use super::{RawRecord, HEADER_LEN, MAX_PLAINTEXT, TAG_LEN};
+use core::ops::Range;
+
+use super::{RecordHeader, HEADER_LEN, MAX_PLAINTEXT, TAG_LEN};
 use crate::codec::ContentType;
 use crate::crypto::aead::RecordKey;
 use crate::error::{Error, PeerMisbehaved};
@@ -16,11 +18,21 @@ pub(crate) enum RecordVersion {
     Tls12,
 }
 
-/// A deprotected record.
+/// Where a deprotected record's content lies inside the payload it was opened in.
 #[derive(Debug)]
-pub(crate) struct Plaintext {
+pub(crate) struct Opened {
     pub typ: ContentType,
-    pub data: Vec<u8>,
+    /// The content, as a range of the payload slice.
+    pub range: Range<usize>,
+    /// False for records that arrived without protection.
+    pub protected: bool,
+}
+
+/// A deprotected record's content, borrowed from the buffer it was opened in.
+#[derive(Debug)]
+pub(crate) struct Plaintext<'a> {
+    pub typ: ContentType,
+    pub data: &'a [u8],
     /// False for records that arrived without protection.
     pub protected: bool,
 }
@@ -62,55 +74,88 @@ impl WriteState {
         self.seq
     }
 
-    /// Appends one record carrying `data` (at most `max_fragment` bytes) as `typ`.
+    /// Bytes a record adds around its content: header, and for protected states the inner
+    /// type byte (TLS 1.3) or explicit nonce (TLS 1.2 GCM) and the tag.
+    pub fn overhead(&self) -> usize {
+        match (&self.key, self.version) {
+            (None, _) => HEADER_LEN,
+            (Some(_), RecordVersion::Tls13) => HEADER_LEN + 1 + TAG_LEN,
+            (Some(key), RecordVersion::Tls12) => HEADER_LEN + key.explicit_nonce_len() + TAG_LEN,
+        }
+    }
+
+    /// Where a record's content starts: after the header (and the TLS 1.2 explicit nonce).
+    pub fn content_offset(&self) -> usize {
+        match (&self.key, self.version) {
+            (Some(key), RecordVersion::Tls12) => HEADER_LEN + key.explicit_nonce_len(),
+            _ => HEADER_LEN,
+        }
+    }
+
+    /// Appends one record carrying `data` (at most `max_fragment` bytes) as `typ`: the one
+    /// copy of the buffered path, then the AEAD pass in place.
     pub fn write_record(&mut self, typ: ContentType, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let start = out.len();
+        let offset = self.content_offset();
+        out.resize(start + offset, 0);
+        out.extend_from_slice(data);
+        out.resize(start + data.len() + self.overhead(), 0);
+        match self.seal_in_place(typ, &mut out[start..], data.len()) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Seals one record in place. `buf[content_offset()..][..len]` holds the content; the
+    /// header goes before it and the type byte, tag (and explicit nonce) around it, so `buf`
+    /// needs `len + overhead()` bytes. Returns the record's length.
+    pub fn seal_in_place(&mut self, typ: ContentType, buf: &mut [u8], len: usize) -> Result<usize, Error> {
+        let total = len + self.overhead();
+        let Some(buf) = buf.get_mut(..total) else {
+            return Err(Error::InvalidState("buffer too small for the record"));
+        };
         let Some(key) = &self.key else {
-            out.push(typ.get());
-            out.extend_from_slice(&self.wire_version.to_be_bytes());
-            out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            out.extend_from_slice(data);
-            return Ok(());
+            buf[0] = typ.get();
+            buf[1..3].copy_from_slice(&self.wire_version.to_be_bytes());
+            buf[3..5].copy_from_slice(&(len as u16).to_be_bytes());
+            return Ok(total);
         };
         // RFC 8446 5.3: the sequence number must not wrap; a KeyUpdate comes long before.
         if self.seq == u64::MAX {
             return Err(Error::InvalidState("write sequence number exhausted"));
         }
-        let start = out.len();
+        let (header, body) = buf.split_at_mut(HEADER_LEN);
         match self.version {
             RecordVersion::Tls13 => {
-                let inner_len = data.len() + 1;
-                let outer_len = (inner_len + TAG_LEN) as u16;
-                let header = [
+                let outer_len = (total - HEADER_LEN) as u16;
+                header.copy_from_slice(&[
                     ContentType::ApplicationData.get(),
                     3,
                     3,
                     (outer_len >> 8) as u8,
                     outer_len as u8,
-                ];
-                out.extend_from_slice(&header);
-                out.extend_from_slice(data);
-                out.push(typ.get());
-                out.resize(out.len() + TAG_LEN, 0);
-                key.seal_in_place_slice(self.seq, &header, &mut out[start + HEADER_LEN..], inner_len)?;
+                ]);
+                // RFC 8446 5.2: TLSInnerPlaintext = content || type (no padding).
+                body[len] = typ.get();
+                key.seal_in_place_slice(self.seq, header, body, len + 1)?;
             }
             RecordVersion::Tls12 => {
                 let explicit = key.explicit_nonce_len();
-                let outer_len = (explicit + data.len() + TAG_LEN) as u16;
-                out.push(typ.get());
-                out.extend_from_slice(&self.wire_version.to_be_bytes());
-                out.extend_from_slice(&outer_len.to_be_bytes());
-                if explicit > 0 {
-                    out.extend_from_slice(&key.explicit_nonce(self.seq));
-                }
-                let body = out.len();
-                out.extend_from_slice(data);
-                out.resize(out.len() + TAG_LEN, 0);
-                let aad = tls12_aad(self.seq, typ, self.wire_version, data.len());
-                key.seal_in_place_slice(self.seq, &aad, &mut out[body..], data.len())?;
+                let outer_len = (total - HEADER_LEN) as u16;
+                header[0] = typ.get();
+                header[1..3].copy_from_slice(&self.wire_version.to_be_bytes());
+                header[3..5].copy_from_slice(&outer_len.to_be_bytes());
+                let (nonce, content) = body.split_at_mut(explicit);
+                nonce.copy_from_slice(&key.explicit_nonce(self.seq)[..explicit]);
+                let aad = tls12_aad(self.seq, typ, self.wire_version, len);
+                key.seal_in_place_slice(self.seq, &aad, content, len)?;
             }
         }
         self.seq += 1;
-        Ok(())
+        Ok(total)
     }
 }
 
@@ -153,70 +198,56 @@ impl ReadState {
         self.key.is_some()
     }
 
-    /// Deprotects a record. Unprotected records pass through with `protected == false`; the
-    /// caller decides which of those the current state accepts.
-    pub fn read_record(&mut self, rec: RawRecord) -> Result<Plaintext, Error> {
-        let RawRecord {
-            typ,
-            version,
-            header,
-            mut payload,
-        } = rec;
-        let Some(key) = &self.key else {
+    /// Deprotects a record's payload in place. Unprotected records pass through with
+    /// `protected == false`; the caller decides which of those the current state accepts.
+    pub fn open_in_place(&mut self, header: &RecordHeader, payload: &mut [u8]) -> Result<Opened, Error> {
+        let typ = header.typ;
+        let unprotected = |payload: &[u8]| {
             // RFC 8446 5.1: TLSPlaintext.length MUST NOT exceed 2^14.
             if payload.len() > MAX_PLAINTEXT {
                 return Err(Error::RecordOverflow);
             }
-            return Ok(Plaintext {
+            Ok(Opened {
                 typ,
-                data: payload,
+                range: 0..payload.len(),
                 protected: false,
-            });
+            })
+        };
+        let Some(key) = &self.key else {
+            return unprotected(payload);
         };
         match self.version {
             RecordVersion::Tls13 => {
                 // RFC 8446 5: CCS (and alerts from a peer that failed before reading our keys)
                 // may arrive unprotected; everything else protected is application_data.
                 if typ != ContentType::ApplicationData {
-                    if payload.len() > MAX_PLAINTEXT {
-                        return Err(Error::RecordOverflow);
-                    }
-                    return Ok(Plaintext {
-                        typ,
-                        data: payload,
-                        protected: false,
-                    });
+                    return unprotected(payload);
                 }
                 if payload.len() < TAG_LEN + 1 {
                     return Err(Error::DecryptFailed);
                 }
                 let seq = next_seq(&mut self.seq)?;
-                let plain_len = key.open_in_place(seq, &header, &mut payload)?.len();
-                payload.truncate(plain_len);
+                let plain = key.open_in_place(seq, &header.bytes, payload)?;
+                let plain_len = plain.len();
                 // RFC 8446 5.4: strip zero padding; the last non-zero byte is the type.
-                let Some(type_at) = payload.iter().rposition(|&b| b != 0) else {
+                let Some(type_at) = plain.iter().rposition(|&b| b != 0) else {
                     return Err(PeerMisbehaved::NoContentType.into());
                 };
                 // RFC 8446 5.2: TLSInnerPlaintext (content + type) MUST NOT exceed 2^14 + 1.
-                if plain_len > MAX_PLAINTEXT + 1 {
+                if plain_len > MAX_PLAINTEXT + 1 || type_at > MAX_PLAINTEXT {
                     return Err(Error::RecordOverflow);
                 }
-                let inner_type = ContentType::from(payload[type_at]);
-                payload.truncate(type_at);
-                if type_at > MAX_PLAINTEXT {
-                    return Err(Error::RecordOverflow);
-                }
-                Ok(Plaintext {
-                    typ: inner_type,
-                    data: payload,
+                Ok(Opened {
+                    typ: ContentType::from(plain[type_at]),
+                    range: 0..type_at,
                     protected: true,
                 })
             }
             RecordVersion::Tls12 => {
                 if typ == ContentType::ChangeCipherSpec {
-                    return Ok(Plaintext {
+                    return Ok(Opened {
                         typ,
-                        data: payload,
+                        range: 0..payload.len(),
                         protected: false,
                     });
                 }
@@ -225,17 +256,15 @@ impl ReadState {
                     return Err(Error::DecryptFailed);
                 };
                 let seq = next_seq(&mut self.seq)?;
-                let aad = tls12_aad(seq, typ, version, plain_len);
-                let n = key.open_in_place(seq, &aad, &mut payload)?.len();
-                // open_in_place hands back the plaintext after the explicit nonce.
-                payload.drain(..explicit);
-                payload.truncate(n);
+                let aad = tls12_aad(seq, typ, header.version, plain_len);
+                // ring moves the plaintext to the front, over the explicit nonce.
+                let n = key.open_in_place(seq, &aad, payload)?.len();
                 if n > MAX_PLAINTEXT {
                     return Err(Error::RecordOverflow);
                 }
-                Ok(Plaintext {
+                Ok(Opened {
                     typ,
-                    data: payload,
+                    range: 0..n,
                     protected: true,
                 })
             }

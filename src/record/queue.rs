@@ -17,11 +17,21 @@ use crate::msgs::AlertMessage;
 
 /// What the queue hands to the encryptor next.
 #[derive(Debug)]
-pub(crate) enum OutItem {
-    /// One record's worth of plaintext.
-    Record { typ: ContentType, data: Vec<u8> },
+pub(crate) enum OutItem<'a> {
+    /// One record's worth of plaintext, lent until the next call into the queue.
+    Record { typ: ContentType, data: &'a [u8] },
     /// Switch to this write state before encrypting anything further.
     KeyChange(Box<WriteState>),
+}
+
+/// One entry of an epoch's application queue.
+#[derive(Debug)]
+enum AppItem {
+    /// Written plaintext; consecutive writes share one buffer. `start` is how far records
+    /// have been cut from it.
+    Data { bytes: Vec<u8>, start: usize },
+    /// close_notify, in order behind the data written before it.
+    Close,
 }
 
 /// Everything queued under one write state.
@@ -29,10 +39,13 @@ pub(crate) enum OutItem {
 struct Epoch {
     /// Handshake messages, CCS and non-fatal alerts, in order.
     control: VecDeque<(ContentType, Vec<u8>)>,
-    app: VecDeque<Vec<u8>>,
+    app: VecDeque<AppItem>,
     /// The state that takes over once this epoch's items are out.
     then: Option<Box<WriteState>>,
 }
+
+/// The encoded close_notify alert (RFC 8446 6.1: level warning, description 0).
+const CLOSE_NOTIFY: [u8; 2] = [1, 0];
 
 #[derive(Debug, Default)]
 pub(crate) struct OutQueue {
@@ -41,9 +54,13 @@ pub(crate) struct OutQueue {
     dead: bool,
     epochs: VecDeque<Epoch>,
     /// Application data written before the handshake opened the application write state.
-    blocked_app: VecDeque<Vec<u8>>,
+    blocked_app: VecDeque<AppItem>,
     app_open: bool,
     app_bytes: usize,
+    /// The control record being handed out (coalesced handshake messages, alerts).
+    scratch: Vec<u8>,
+    /// A drained data buffer kept for the next write, so steady-state writes do not allocate.
+    spare: Vec<u8>,
 }
 
 impl OutQueue {
@@ -74,29 +91,38 @@ impl OutQueue {
                 self.fatal = Some(msg);
             }
         } else if description == AlertDescription::CloseNotify && self.app_open {
-            let mut tagged = Vec::with_capacity(3);
-            tagged.push(CLOSE_TAG);
-            msg.encode(&mut tagged);
-            self.tail().app.push_back(tagged);
+            self.tail().app.push_back(AppItem::Close);
         } else {
             self.tail().control.push_back((ContentType::Alert, msg.to_vec()));
         }
     }
 
-    /// Queues application data (rule 3: held back until [`OutQueue::open_app`]).
-    pub fn push_app(&mut self, data: Vec<u8>) {
+    /// Queues application data (rule 3: held back until [`OutQueue::open_app`]). Appends to
+    /// the last queued buffer when it can, so a stream of writes costs no allocation.
+    pub fn push_app(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
         self.app_bytes += data.len();
-        let mut tagged = Vec::with_capacity(data.len() + 1);
-        tagged.push(DATA_TAG);
-        tagged.extend_from_slice(&data);
-        if self.app_open {
-            self.tail().app.push_back(tagged);
+        let spare = &mut self.spare;
+        let items = if self.app_open {
+            if self.epochs.back().is_none_or(|e| e.then.is_some()) {
+                self.epochs.push_back(Epoch::default());
+            }
+            match self.epochs.back_mut() {
+                Some(e) => &mut e.app,
+                None => return,
+            }
         } else {
-            self.blocked_app.push_back(tagged);
+            &mut self.blocked_app
+        };
+        if let Some(AppItem::Data { bytes, .. }) = items.back_mut() {
+            bytes.extend_from_slice(data);
+            return;
         }
+        let mut bytes = std::mem::take(spare);
+        bytes.extend_from_slice(data);
+        items.push_back(AppItem::Data { bytes, start: 0 });
     }
 
     /// Rule 4: everything queued after this uses `state`.
@@ -114,6 +140,11 @@ impl OutQueue {
         self.tail().app.extend(blocked);
     }
 
+    /// True once application data may be encrypted (rule 3).
+    pub fn is_app_open(&self) -> bool {
+        self.app_open && !self.dead
+    }
+
     /// Application bytes queued but not yet encrypted (for the buffered-plaintext cap).
     pub fn app_bytes(&self) -> usize {
         self.app_bytes
@@ -121,23 +152,41 @@ impl OutQueue {
 
     pub fn is_empty(&self) -> bool {
         self.fatal.is_none()
-            && self
-                .epochs
-                .iter()
-                .all(|e| e.control.is_empty() && e.app.is_empty() && e.then.is_none())
+            && self.epochs.iter().all(|e| {
+                e.control.is_empty()
+                    && e.then.is_none()
+                    && e.app
+                        .iter()
+                        .all(|i| matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()))
+            })
     }
 
-    /// Next thing to encrypt. Consecutive handshake messages are coalesced, and large items split,
-    /// so each `Record` carries at most `max_fragment` bytes.
-    pub fn pop(&mut self, max_fragment: usize) -> Option<OutItem> {
+    /// Frees the idle buffers.
+    pub fn release(&mut self) {
+        self.scratch = Vec::new();
+        self.spare = Vec::new();
+        if self
+            .epochs
+            .iter()
+            .all(|e| e.control.is_empty() && e.app.is_empty() && e.then.is_none())
+        {
+            self.epochs = VecDeque::new();
+        }
+    }
+
+    /// Next thing to encrypt. Consecutive handshake messages are coalesced, and large items
+    /// split, so each `Record` carries at most `max_fragment` bytes.
+    pub fn pop(&mut self, max_fragment: usize) -> Option<OutItem<'_>> {
         if let Some(alert) = self.fatal.take() {
             self.dead = true;
             self.epochs.clear();
             self.blocked_app.clear();
             self.app_bytes = 0;
+            self.scratch.clear();
+            alert.encode(&mut self.scratch);
             return Some(OutItem::Record {
                 typ: ContentType::Alert,
-                data: alert.to_vec(),
+                data: &self.scratch,
             });
         }
         if self.dead {
@@ -145,6 +194,18 @@ impl OutQueue {
         }
         loop {
             let epoch = self.epochs.front_mut()?;
+            // Recycle a drained data buffer.
+            if let Some(AppItem::Data { bytes, start }) = epoch.app.front() {
+                if *start == bytes.len() {
+                    if let Some(AppItem::Data { mut bytes, .. }) = epoch.app.pop_front() {
+                        if self.spare.capacity() == 0 {
+                            bytes.clear();
+                            self.spare = bytes;
+                        }
+                    }
+                    continue;
+                }
+            }
             if let Some((typ, mut data)) = epoch.control.pop_front() {
                 if data.len() > max_fragment {
                     let rest = data.split_off(max_fragment);
@@ -159,10 +220,22 @@ impl OutQueue {
                         }
                     }
                 }
-                return Some(OutItem::Record { typ, data });
+                self.scratch = data;
+                return Some(OutItem::Record {
+                    typ,
+                    data: &self.scratch,
+                });
             }
-            if let Some(item) = epoch.app.pop_front() {
-                return Some(Self::app_record(epoch, &mut self.app_bytes, item, max_fragment));
+            match epoch.app.front() {
+                Some(AppItem::Close) => {
+                    epoch.app.pop_front();
+                    return Some(OutItem::Record {
+                        typ: ContentType::Alert,
+                        data: &CLOSE_NOTIFY,
+                    });
+                }
+                Some(AppItem::Data { .. }) => break,
+                None => {}
             }
             let then = epoch.then.take();
             self.epochs.pop_front();
@@ -170,46 +243,20 @@ impl OutQueue {
                 return Some(OutItem::KeyChange(state));
             }
         }
-    }
-
-    fn app_record(epoch: &mut Epoch, app_bytes: &mut usize, mut item: Vec<u8>, max: usize) -> OutItem {
-        if item.first() == Some(&CLOSE_TAG) {
-            item.remove(0);
-            return OutItem::Record {
-                typ: ContentType::Alert,
-                data: item,
-            };
-        }
-        // Strip the tag; split or coalesce to one record.
-        let mut data = if item.len() - 1 > max {
-            let rest = item.split_off(1 + max);
-            let mut tagged = Vec::with_capacity(rest.len() + 1);
-            tagged.push(DATA_TAG);
-            tagged.extend_from_slice(&rest);
-            epoch.app.push_front(tagged);
-            item.split_off(1)
-        } else {
-            item.split_off(1)
+        // The front epoch's first item is data with bytes left: cut one record from it.
+        let Some(AppItem::Data { bytes, start }) = self.epochs.front_mut()?.app.front_mut() else {
+            return None;
         };
-        while let Some(next) = epoch.app.front() {
-            if next.first() != Some(&DATA_TAG) || data.len() + next.len() - 1 > max {
-                break;
-            }
-            if let Some(next) = epoch.app.pop_front() {
-                data.extend_from_slice(&next[1..]);
-            }
-        }
-        *app_bytes -= data.len();
-        OutItem::Record {
+        let from = *start;
+        let n = max_fragment.min(bytes.len() - from);
+        *start += n;
+        self.app_bytes -= n;
+        Some(OutItem::Record {
             typ: ContentType::ApplicationData,
-            data,
-        }
+            data: &bytes[from..from + n],
+        })
     }
 }
-
-/// Application-queue entries carry a one-byte tag so close_notify can sit in order among data.
-const DATA_TAG: u8 = 0;
-const CLOSE_TAG: u8 = 1;
 
 #[cfg(test)]
 mod tests {
@@ -219,7 +266,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(item) = q.pop(16384) {
             out.push(match item {
-                OutItem::Record { typ, data } => format!("{}:{}", typ, String::from_utf8_lossy(&data)),
+                OutItem::Record { typ, data } => format!("{}:{}", typ, String::from_utf8_lossy(data)),
                 OutItem::KeyChange(_) => "keychange".to_string(),
             });
         }
@@ -234,11 +281,11 @@ mod tests {
     fn rule1_fatal_alert_jumps_ahead_and_nothing_follows() {
         let mut q = OutQueue::default();
         q.open_app();
-        q.push_app(b"data".to_vec());
+        q.push_app(b"data");
         q.push_handshake(b"hs".to_vec());
         q.push_alert(AlertLevel::Fatal, AlertDescription::DecodeError);
         let out = q.pop(100).unwrap();
-        assert!(matches!(out, OutItem::Record { typ: ContentType::Alert, ref data } if data == &[2, 50]));
+        assert!(matches!(out, OutItem::Record { typ: ContentType::Alert, data } if data == [2, 50]));
         assert!(q.pop(100).is_none());
         q.push_handshake(b"late".to_vec());
         assert!(q.pop(100).is_none(), "nothing is sent after a fatal alert");
@@ -248,7 +295,7 @@ mod tests {
     fn rule2_handshake_before_app_data_of_same_epoch() {
         let mut q = OutQueue::default();
         q.open_app();
-        q.push_app(b"a1".to_vec());
+        q.push_app(b"a1");
         q.push_handshake(b"nst".to_vec());
         assert_eq!(drain(&mut q), ["handshake:nst", "application_data:a1"]);
     }
@@ -256,7 +303,7 @@ mod tests {
     #[test]
     fn rule3_app_data_waits_for_application_keys() {
         let mut q = OutQueue::default();
-        q.push_app(b"early".to_vec());
+        q.push_app(b"early");
         q.push_handshake(b"ch".to_vec());
         assert_eq!(drain(&mut q), ["handshake:ch"]);
         q.push_key_change(ks());
@@ -278,10 +325,10 @@ mod tests {
     fn rule4_key_change_is_a_barrier() {
         let mut q = OutQueue::default();
         q.open_app();
-        q.push_app(b"old".to_vec());
+        q.push_app(b"old");
         q.push_handshake(b"keyupdate".to_vec());
         q.push_key_change(ks());
-        q.push_app(b"new".to_vec());
+        q.push_app(b"new");
         q.push_handshake(b"nst".to_vec());
         assert_eq!(
             drain(&mut q),
@@ -299,7 +346,7 @@ mod tests {
     fn close_notify_follows_written_data() {
         let mut q = OutQueue::default();
         q.open_app();
-        q.push_app(b"bye".to_vec());
+        q.push_app(b"bye");
         q.push_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
         let out = drain(&mut q);
         assert_eq!(out[0], "application_data:bye");
@@ -311,13 +358,14 @@ mod tests {
     fn app_data_is_split_and_coalesced_to_the_fragment_size() {
         let mut q = OutQueue::default();
         q.open_app();
-        q.push_app(vec![b'x'; 10]);
-        q.push_app(vec![b'y'; 3]);
+        q.push_app(&[b'x'; 10]);
+        q.push_app(&[b'y'; 3]);
         let mut lens = Vec::new();
         while let Some(OutItem::Record { data, .. }) = q.pop(4) {
             lens.push(data.len());
         }
-        assert_eq!(lens, [4, 4, 2, 3]);
+        // Consecutive writes share one buffer, so records are cut across write boundaries.
+        assert_eq!(lens, [4, 4, 4, 1]);
         assert_eq!(q.app_bytes(), 0);
     }
 

@@ -14,17 +14,22 @@ fn key() -> RecordKey {
 }
 
 /// Seals `inner` (TLSInnerPlaintext as given, padding included) as record `seq`.
-fn sealed(inner: &[u8], seq: u64) -> RawRecord {
+fn sealed(inner: &[u8], seq: u64) -> Vec<u8> {
     let len = (inner.len() + TAG_LEN) as u16;
     let header = [23, 3, 3, (len >> 8) as u8, len as u8];
     let mut payload = inner.to_vec();
     key().seal_in_place(seq, &header, &mut payload).unwrap();
-    RawRecord {
-        typ: ContentType::ApplicationData,
-        version: 0x0303,
-        header,
-        payload,
-    }
+    let mut record = header.to_vec();
+    record.extend_from_slice(&payload);
+    record
+}
+
+/// Opens one whole record with `read`: (type, plaintext, protected).
+fn open(read: &mut ReadState, record: &[u8]) -> Result<(ContentType, Vec<u8>, bool), Error> {
+    let header = RecordHeader::parse(record)?.expect("whole header");
+    let mut payload = record[HEADER_LEN..].to_vec();
+    let opened = read.open_in_place(&header, &mut payload)?;
+    Ok((opened.typ, payload[opened.range].to_vec(), opened.protected))
 }
 
 #[test]
@@ -33,16 +38,16 @@ fn padding_is_stripped_and_the_type_found() {
     let mut inner = b"hello".to_vec();
     inner.push(ContentType::Handshake.get());
     inner.extend_from_slice(&[0; 100]);
-    let plain = read.read_record(sealed(&inner, 0)).unwrap();
-    assert_eq!(plain.typ, ContentType::Handshake);
-    assert_eq!(plain.data, b"hello");
-    assert!(plain.protected);
+    let (typ, data, protected) = open(&mut read, &sealed(&inner, 0)).unwrap();
+    assert_eq!(typ, ContentType::Handshake);
+    assert_eq!(data, b"hello");
+    assert!(protected);
 }
 
 #[test]
 fn all_zero_inner_plaintext_has_no_content_type() {
     let mut read = ReadState::protected(key(), RecordVersion::Tls13);
-    let err = read.read_record(sealed(&[0; 20], 0)).unwrap_err();
+    let err = open(&mut read, &sealed(&[0; 20], 0)).unwrap_err();
     assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::NoContentType));
     assert_eq!(
         err.alert(),
@@ -57,14 +62,14 @@ fn padding_may_reach_the_limit_but_content_may_not_pass_it() {
     let mut inner = vec![1u8; MAX_PLAINTEXT];
     inner.push(23);
     assert_eq!(
-        read.read_record(sealed(&inner, 0)).unwrap().data.len(),
+        open(&mut read, &sealed(&inner, 0)).unwrap().1.len(),
         MAX_PLAINTEXT
     );
     // One more byte of content (2^14 + 2 inner bytes) overflows.
     let mut inner = vec![1u8; MAX_PLAINTEXT + 1];
     inner.push(23);
     assert_eq!(
-        read.read_record(sealed(&inner, 1)).unwrap_err(),
+        open(&mut read, &sealed(&inner, 1)).unwrap_err(),
         Error::RecordOverflow
     );
 }
@@ -74,7 +79,7 @@ fn records_must_arrive_in_sequence() {
     let mut read = ReadState::protected(key(), RecordVersion::Tls13);
     let inner = [b'x', 23];
     assert_eq!(
-        read.read_record(sealed(&inner, 1)).unwrap_err(),
+        open(&mut read, &sealed(&inner, 1)).unwrap_err(),
         Error::DecryptFailed
     );
 }
@@ -92,7 +97,8 @@ fn write_and_read_states_agree_on_the_nonce_sequence() {
     let mut d = Deframer::default();
     d.push(&wire);
     for i in 0..3u8 {
-        let plain = read.read_record(d.pop().unwrap().unwrap()).unwrap();
-        assert_eq!(plain.data, [i; 10]);
+        let (header, payload) = d.pop().unwrap().unwrap();
+        let opened = read.open_in_place(&header, payload).unwrap();
+        assert_eq!(payload[opened.range], [i; 10]);
     }
 }
