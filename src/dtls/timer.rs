@@ -70,9 +70,10 @@ impl RetransmitTimer {
     /// A flight was just sent at `now`: retransmit it after the current timeout unless
     /// disarmed first. The first call also starts the total handshake timeout.
     pub fn arm(&mut self, now: Instant) {
-        self.deadline = Some(now + self.current);
+        // A deadline past what `Instant` can hold never fires.
+        self.deadline = now.checked_add(self.current);
         if self.give_up_at.is_none() {
-            self.give_up_at = Some(now + self.config.total);
+            self.give_up_at = now.checked_add(self.config.total);
         }
     }
 
@@ -119,7 +120,7 @@ impl RetransmitTimer {
             Some(d) if now >= d => {
                 // RFC 6347 4.2.4.1: double the timeout, up to the cap.
                 self.current = self.current.saturating_mul(2).min(self.config.max);
-                self.deadline = Some(now + self.current);
+                self.deadline = now.checked_add(self.current);
                 TimerAction::Retransmit
             }
             _ => TimerAction::Nothing,
@@ -206,6 +207,19 @@ mod tests {
             ]
         );
         assert!(!t.is_armed());
+    }
+
+    #[test]
+    fn huge_durations_do_not_overflow() {
+        let t0 = Instant::now();
+        let mut t = RetransmitTimer::new(TimerConfig {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            total: Duration::MAX,
+        });
+        t.arm(t0);
+        assert_eq!(t.poll_timeout(), None);
+        assert_eq!(t.on_timeout(t0 + secs(1)), TimerAction::Nothing);
     }
 
     #[test]
