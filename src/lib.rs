@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod conn;
 pub mod crypto;
+pub mod dtls;
 mod error;
 mod handshake;
 pub mod msgs;

@@ -199,6 +199,24 @@ impl RecordKey {
     }
 }
 
+/// DTLS 1.3 (RFC 9147 4, 5.9) builds its keys in `crypto::dtls` with the `"dtls13"` label
+/// prefix and then uses the TLS 1.3 nonce (iv XOR the 64-bit record sequence number).
+impl RecordKey {
+    pub(crate) fn xor_iv(aead: AeadAlg, key: &[u8], iv: &[u8]) -> Result<Self, Error> {
+        let key = unbound(aead, key)?;
+        let mut full = Zeroizing::new([0u8; NONCE_LEN]);
+        if iv.len() != NONCE_LEN {
+            return Err(Error::Crypto("IV must be 12 bytes"));
+        }
+        full.copy_from_slice(iv);
+        Ok(RecordKey {
+            aead,
+            key,
+            nonce: NonceMode::XorSeq(full),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! ([`Transcript`]). Every secret lives in [`Secret`] (zeroized on drop, redacted Debug).
 
 pub mod aead;
+pub mod dtls;
 pub mod hash;
 pub mod hkdf;
 pub mod key_schedule;

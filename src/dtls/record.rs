@@ -1,0 +1,766 @@
+//! DTLS record headers and DTLS 1.3 record protection.
+//!
+//! - The 13-byte header of DTLS 1.2 records and DTLS 1.3 `DTLSPlaintext` (RFC 6347 4.1,
+//!   RFC 9147 4): type, version, 16-bit epoch, 48-bit sequence number, length.
+//! - The DTLS 1.3 unified header of `DTLSCiphertext` (RFC 9147 4): `001CSLEE`, an optional
+//!   connection id, an 8- or 16-bit sequence number and an optional length.
+//! - Record-number encryption (RFC 9147 4.2.3) and reconstruction of the full epoch and
+//!   sequence number from their low bits (RFC 9147 4.2.2).
+//! - Splitting a datagram into its records (RFC 9147 4.1 demultiplexing; several records
+//!   may share a datagram, RFC 6347 4.1.1).
+
+use crate::codec::{put_u16, put_u48, put_u8, ContentType, DecodeError, ProtocolVersion, Reader};
+use crate::crypto::dtls::{dtls13_record_key, SequenceNumberKey, SN_SAMPLE_LEN};
+use crate::crypto::{AeadAlg, HashAlg, RecordKey};
+use crate::{Error, PeerMisbehaved};
+
+/// Length of the DTLS 1.2 / `DTLSPlaintext` record header.
+pub const PLAINTEXT_HEADER_LEN: usize = 13;
+/// Largest 48-bit sequence number of the DTLS 1.2 / `DTLSPlaintext` header.
+pub const MAX_SEQ_48: u64 = (1 << 48) - 1;
+/// Largest connection id (RFC 9146 3: `opaque cid<0..2^8-1>`).
+pub const MAX_CID_LEN: usize = 255;
+/// Largest unified header: first byte, connection id, 16-bit sequence number, length.
+pub const MAX_UNIFIED_HEADER_LEN: usize = 1 + MAX_CID_LEN + 2 + 2;
+/// Largest DTLSInnerPlaintext content (RFC 9147 4 refers to RFC 8446 5.1: 2^14).
+pub const MAX_PLAINTEXT_LEN: usize = 1 << 14;
+/// Largest DTLS 1.3 record ciphertext (RFC 8446 5.2: 2^14 + 256).
+pub const MAX_CIPHERTEXT_LEN_13: usize = (1 << 14) + 256;
+
+/// The header of a DTLS 1.2 record, or of a DTLS 1.3 `DTLSPlaintext` (RFC 6347 4.1,
+/// RFC 9147 4): `type, version, epoch u16, sequence_number u48, length u16`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlaintextHeader {
+    pub content_type: ContentType,
+    pub version: ProtocolVersion,
+    pub epoch: u16,
+    /// 48-bit sequence number; must stay at most [`MAX_SEQ_48`].
+    pub seq: u64,
+    pub length: u16,
+}
+
+impl PlaintextHeader {
+    /// Appends the 13 header bytes. Only the low 48 bits of `seq` are written: the caller
+    /// stops before [`MAX_SEQ_48`] (RFC 6347 4.1: sequence numbers MUST NOT wrap).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u8(out, self.content_type.get());
+        put_u16(out, self.version.get());
+        put_u16(out, self.epoch);
+        put_u48(out, self.seq);
+        put_u16(out, self.length);
+    }
+
+    /// Reads the 13 header bytes (the fragment follows, `length` bytes).
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(PlaintextHeader {
+            content_type: ContentType::from(r.u8("DTLS record type")?),
+            version: ProtocolVersion::from(r.u16("DTLS record version")?),
+            epoch: r.u16("DTLS record epoch")?,
+            seq: r.u48("DTLS record sequence number")?,
+            length: r.u16("DTLS record length")?,
+        })
+    }
+
+    /// `epoch || sequence_number` as one 64-bit number: the DTLS 1.2 `seq_num` of the AEAD
+    /// nonce and additional data (RFC 6347 4.1.2.1). With `RecordKey::tls12` it is the
+    /// explicit nonce of the GCM suites and the XOR input of ChaCha20-Poly1305.
+    pub fn record_seq(&self) -> u64 {
+        (u64::from(self.epoch) << 48) | (self.seq & MAX_SEQ_48)
+    }
+
+    /// DTLS 1.2 AEAD additional data (RFC 5246 6.2.3.3 with RFC 6347 4.1.2.1's seq_num):
+    /// `epoch || seq || type || version || plaintext length`.
+    pub fn dtls12_aad(&self, plaintext_len: u16) -> [u8; 13] {
+        let mut aad = [0u8; 13];
+        aad[..8].copy_from_slice(&self.record_seq().to_be_bytes());
+        aad[8] = self.content_type.get();
+        aad[9..11].copy_from_slice(&self.version.get().to_be_bytes());
+        aad[11..].copy_from_slice(&plaintext_len.to_be_bytes());
+        aad
+    }
+}
+
+/// Width of the sequence number in the unified header (the `S` bit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqLen {
+    Bits8,
+    Bits16,
+}
+
+impl SeqLen {
+    pub fn bytes(self) -> usize {
+        match self {
+            SeqLen::Bits8 => 1,
+            SeqLen::Bits16 => 2,
+        }
+    }
+
+    pub fn bits(self) -> u32 {
+        8 * self.bytes() as u32
+    }
+}
+
+const UNIFIED_FIXED: u8 = 0b0010_0000;
+const UNIFIED_FIXED_MASK: u8 = 0b1110_0000;
+const C_BIT: u8 = 0b0001_0000;
+const S_BIT: u8 = 0b0000_1000;
+const L_BIT: u8 = 0b0000_0100;
+const EPOCH_BITS: u8 = 0b0000_0011;
+
+/// How we format the unified headers we send (RFC 9147 4): the connection id (if one was
+/// negotiated), the sequence number width, and whether a length is present (it must be for
+/// every record but the last of a datagram).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderFormat<'a> {
+    pub cid: Option<&'a [u8]>,
+    pub seq_len: SeqLen,
+    pub with_length: bool,
+}
+
+impl Default for HeaderFormat<'_> {
+    fn default() -> Self {
+        HeaderFormat {
+            cid: None,
+            seq_len: SeqLen::Bits16,
+            with_length: true,
+        }
+    }
+}
+
+/// A fixed-capacity copy of a unified header: the AEAD additional data of a DTLS 1.3
+/// record, i.e. the header with the *unencrypted* sequence number (RFC 9147 4).
+#[derive(Clone, Copy)]
+pub struct HeaderBuf {
+    buf: [u8; MAX_UNIFIED_HEADER_LEN],
+    len: usize,
+}
+
+impl HeaderBuf {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl core::fmt::Debug for HeaderBuf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "HeaderBuf({:02x?})", self.as_bytes())
+    }
+}
+
+impl HeaderFormat<'_> {
+    /// Encodes the header of record `seq` of `epoch` with a plaintext sequence number.
+    fn header(&self, epoch: u64, seq: u64, length: u16) -> Result<HeaderBuf, Error> {
+        let mut h = HeaderBuf {
+            buf: [0; MAX_UNIFIED_HEADER_LEN],
+            len: 1,
+        };
+        let mut first = UNIFIED_FIXED | (epoch as u8 & EPOCH_BITS);
+        if let Some(cid) = self.cid {
+            if cid.len() > MAX_CID_LEN {
+                return Err(Error::InvalidState("connection id longer than 255 bytes"));
+            }
+            first |= C_BIT;
+            h.buf[1..1 + cid.len()].copy_from_slice(cid);
+            h.len += cid.len();
+        }
+        match self.seq_len {
+            SeqLen::Bits8 => {
+                h.buf[h.len] = seq as u8;
+                h.len += 1;
+            }
+            SeqLen::Bits16 => {
+                first |= S_BIT;
+                h.buf[h.len..h.len + 2].copy_from_slice(&(seq as u16).to_be_bytes());
+                h.len += 2;
+            }
+        }
+        if self.with_length {
+            first |= L_BIT;
+            h.buf[h.len..h.len + 2].copy_from_slice(&length.to_be_bytes());
+            h.len += 2;
+        }
+        h.buf[0] = first;
+        Ok(h)
+    }
+
+    /// Bytes the header takes on the wire.
+    pub fn header_len(&self) -> usize {
+        1 + self.cid.map_or(0, <[u8]>::len) + self.seq_len.bytes() + if self.with_length { 2 } else { 0 }
+    }
+}
+
+/// A `DTLSCiphertext` record as received: the header bytes exactly as sent (sequence number
+/// still encrypted) and the encrypted record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProtectedRecord<'a> {
+    header: &'a [u8],
+    cid: Option<&'a [u8]>,
+    seq_len: SeqLen,
+    ciphertext: &'a [u8],
+}
+
+impl<'a> ProtectedRecord<'a> {
+    /// The two low bits of the epoch (RFC 9147 4).
+    pub fn epoch_bits(&self) -> u8 {
+        self.header[0] & EPOCH_BITS
+    }
+
+    pub fn cid(&self) -> Option<&'a [u8]> {
+        self.cid
+    }
+
+    pub fn seq_len(&self) -> SeqLen {
+        self.seq_len
+    }
+
+    pub fn has_length(&self) -> bool {
+        self.header[0] & L_BIT != 0
+    }
+
+    /// The header as it was on the wire.
+    pub fn header_bytes(&self) -> &'a [u8] {
+        self.header
+    }
+
+    pub fn ciphertext(&self) -> &'a [u8] {
+        self.ciphertext
+    }
+
+    fn seq_offset(&self) -> usize {
+        1 + self.cid.map_or(0, <[u8]>::len)
+    }
+
+    /// The sequence number bits as they are on the wire (encrypted).
+    pub fn masked_seq(&self) -> u16 {
+        let o = self.seq_offset();
+        match self.seq_len {
+            SeqLen::Bits8 => u16::from(self.header[o]),
+            SeqLen::Bits16 => u16::from_be_bytes([self.header[o], self.header[o + 1]]),
+        }
+    }
+}
+
+/// One record of a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatagramRecord<'a> {
+    /// A DTLS 1.2 record or a DTLS 1.3 `DTLSPlaintext`: header and fragment.
+    Plaintext {
+        header: PlaintextHeader,
+        fragment: &'a [u8],
+    },
+    /// A DTLS 1.3 `DTLSCiphertext` (unified header).
+    Ciphertext(ProtectedRecord<'a>),
+}
+
+/// Iterator over the records of one datagram; see [`records`].
+#[derive(Clone, Debug)]
+pub struct DatagramRecords<'a> {
+    rest: &'a [u8],
+    cid_len: usize,
+}
+
+/// Splits a datagram into records (RFC 6347 4.1.1: several records per datagram, none
+/// spanning two). `cid_len` is the length of the connection id we asked the peer to use
+/// (0 if none). A first byte `001xxxxx` starts a unified header; anything else is read as a
+/// 13-byte `DTLSPlaintext` header (RFC 9147 4.1). A record that does not parse ends the
+/// iteration with an error: the caller drops the rest of the datagram silently (RFC 9147
+/// 4.5.2, RFC 6347 4.1.2.7).
+pub fn records(datagram: &[u8], cid_len: usize) -> DatagramRecords<'_> {
+    DatagramRecords {
+        rest: datagram,
+        cid_len,
+    }
+}
+
+impl<'a> DatagramRecords<'a> {
+    fn next_record(&mut self) -> Result<DatagramRecord<'a>, DecodeError> {
+        let all = self.rest;
+        let mut r = Reader::new(all);
+        let first = r.u8("DTLS record first byte")?;
+        if first & UNIFIED_FIXED_MASK != UNIFIED_FIXED {
+            let mut r = Reader::new(all);
+            let header = PlaintextHeader::decode(&mut r)?;
+            let fragment = r.take(usize::from(header.length), "DTLS record fragment")?;
+            self.rest = r.rest();
+            return Ok(DatagramRecord::Plaintext { header, fragment });
+        }
+        let cid = if first & C_BIT != 0 {
+            Some(r.take(self.cid_len, "DTLS connection id")?)
+        } else {
+            None
+        };
+        let seq_len = if first & S_BIT != 0 {
+            SeqLen::Bits16
+        } else {
+            SeqLen::Bits8
+        };
+        r.take(seq_len.bytes(), "DTLS sequence number")?;
+        let ciphertext = if first & L_BIT != 0 {
+            let len = r.u16("DTLS record length")?;
+            let header_len = r.used();
+            let body = r.take(usize::from(len), "DTLS record body")?;
+            self.rest = r.rest();
+            return Ok(DatagramRecord::Ciphertext(ProtectedRecord {
+                header: &all[..header_len],
+                cid,
+                seq_len,
+                ciphertext: body,
+            }));
+        } else {
+            // RFC 9147 4: without a length the record runs to the end of the datagram.
+            r.take_rest()
+        };
+        let header_len = all.len() - ciphertext.len();
+        self.rest = &[];
+        Ok(DatagramRecord::Ciphertext(ProtectedRecord {
+            header: &all[..header_len],
+            cid,
+            seq_len,
+            ciphertext,
+        }))
+    }
+}
+
+impl<'a> Iterator for DatagramRecords<'a> {
+    type Item = Result<DatagramRecord<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let out = self.next_record();
+        if out.is_err() {
+            self.rest = &[];
+        }
+        Some(out)
+    }
+}
+
+/// The value congruent to `low` modulo `2^bits` that is closest to `expected`: the
+/// reconstruction of RFC 9147 4.2.2 ("the full sequence number which is numerically closest
+/// to one plus the sequence number of the highest successfully deprotected record"). A
+/// number in `(expected - 2^(bits-1), expected + 2^(bits-1)]` is recovered exactly.
+pub fn reconstruct(expected: u64, low: u64, bits: u32) -> u64 {
+    let win = 1u128 << bits;
+    let half = win / 2;
+    let mask = win - 1;
+    let expected = u128::from(expected);
+    let candidate = (expected & !mask) | (u128::from(low) & mask);
+    let out = if candidate + half <= expected && candidate + win <= u128::from(u64::MAX) {
+        candidate + win
+    } else if candidate > expected + half && candidate >= win {
+        candidate - win
+    } else {
+        candidate
+    };
+    // `out` stays within u64: it is `candidate` (<= u64::MAX as expected is) or moved by one
+    // window inside the bounds checked above.
+    u64::try_from(out).unwrap_or(u64::MAX)
+}
+
+/// The epoch closest to `current` with the low two bits `bits` (RFC 9147 4.2.2).
+pub fn reconstruct_epoch(current: u64, bits: u8) -> u64 {
+    reconstruct(current, u64::from(bits & EPOCH_BITS), 2)
+}
+
+/// A deprotected DTLS 1.3 record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// Full 64-bit sequence number (mark it in the epoch's replay window).
+    pub seq: u64,
+    /// The real content type from DTLSInnerPlaintext.
+    pub content_type: ContentType,
+    pub plaintext: Vec<u8>,
+}
+
+/// The keys of one DTLS 1.3 epoch in one direction: the AEAD record key and the
+/// record-number encryption key, both from the epoch's traffic secret (RFC 9147 4.2.3, 5.9,
+/// 6.1: epoch 2 = handshake, 3 = application_traffic_secret_0, 4+ = updates).
+#[derive(Debug)]
+pub struct Dtls13Keys {
+    epoch: u64,
+    record: RecordKey,
+    sn: SequenceNumberKey,
+}
+
+impl Dtls13Keys {
+    pub fn new(epoch: u64, aead: AeadAlg, hash: HashAlg, traffic_secret: &[u8]) -> Self {
+        Dtls13Keys {
+            epoch,
+            record: dtls13_record_key(aead, hash, traffic_secret),
+            sn: SequenceNumberKey::new(aead, hash, traffic_secret),
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Bytes a record adds to its content: header, content type byte, `pad` zeros, tag.
+    pub fn overhead(&self, format: &HeaderFormat<'_>, pad: usize) -> usize {
+        format.header_len() + 1 + pad + self.record.tag_len()
+    }
+
+    /// Appends record `seq` carrying `content` of `content_type` (DTLSInnerPlaintext with
+    /// `pad` zero bytes of padding) to `out`. RFC 9147 4: the AAD is the header with the
+    /// plaintext sequence number; 4.2.3: the sequence number is then encrypted with the mask
+    /// over the first 16 ciphertext bytes.
+    pub fn seal(
+        &self,
+        out: &mut Vec<u8>,
+        format: &HeaderFormat<'_>,
+        seq: u64,
+        content_type: ContentType,
+        content: &[u8],
+        pad: usize,
+    ) -> Result<(), Error> {
+        if content.len() > MAX_PLAINTEXT_LEN {
+            return Err(Error::InvalidState("DTLS 1.3 record content over 2^14 bytes"));
+        }
+        let inner_len = content.len() + 1 + pad;
+        let ct_len = inner_len + self.record.tag_len();
+        let length =
+            u16::try_from(ct_len).map_err(|_| Error::InvalidState("DTLS 1.3 record over 2^16 bytes"))?;
+        let header = format.header(self.epoch, seq, length)?;
+        let mut body = Vec::with_capacity(ct_len);
+        body.extend_from_slice(content);
+        body.push(content_type.get());
+        body.resize(inner_len, 0);
+        self.record.seal_in_place(seq, header.as_bytes(), &mut body)?;
+        let start = out.len();
+        out.extend_from_slice(header.as_bytes());
+        let sample = sample_of(&body).ok_or(Error::Crypto("DTLS 1.3 ciphertext under 16 bytes"))?;
+        let mask = self.sn.mask(sample);
+        let o = start + 1 + format.cid.map_or(0, <[u8]>::len);
+        for (i, m) in mask.iter().take(format.seq_len.bytes()).enumerate() {
+            out[o + i] ^= m;
+        }
+        out.extend_from_slice(&body);
+        Ok(())
+    }
+
+    /// Decrypts the record number and reconstructs the full sequence number closest to
+    /// `next_expected` (the epoch's [`ReplayWindow::next_expected`](super::ReplayWindow::next_expected)).
+    /// A ciphertext shorter than 16 bytes fails as a deprotection failure (RFC 9147 4.2.3).
+    pub fn unmask_seq(&self, rec: &ProtectedRecord<'_>, next_expected: u64) -> Result<u64, Error> {
+        let low = self.low_seq(rec)?;
+        Ok(reconstruct(next_expected, u64::from(low), rec.seq_len.bits()))
+    }
+
+    fn low_seq(&self, rec: &ProtectedRecord<'_>) -> Result<u16, Error> {
+        let sample = sample_of(rec.ciphertext).ok_or(Error::DecryptFailed)?;
+        let mask = self.sn.mask(sample);
+        let masked = rec.masked_seq();
+        Ok(match rec.seq_len {
+            SeqLen::Bits8 => masked ^ u16::from(mask[0]),
+            SeqLen::Bits16 => masked ^ u16::from_be_bytes(mask),
+        })
+    }
+
+    /// Deprotects record `seq` (from [`unmask_seq`](Self::unmask_seq)) and strips the
+    /// DTLSInnerPlaintext padding. Any failure is [`Error::DecryptFailed`] (drop the record
+    /// silently, RFC 9147 4.5.2) except an inner plaintext without content type or over 2^14
+    /// bytes, which are fatal as in TLS 1.3 (RFC 8446 5.2, 5.4).
+    pub fn open(&self, rec: &ProtectedRecord<'_>, seq: u64) -> Result<Opened, Error> {
+        if rec.ciphertext.len() > MAX_CIPHERTEXT_LEN_13 {
+            return Err(Error::RecordOverflow);
+        }
+        // AAD: the header as sent but with the sequence number decrypted (RFC 9147 4).
+        let mut aad = HeaderBuf {
+            buf: [0; MAX_UNIFIED_HEADER_LEN],
+            len: rec.header.len(),
+        };
+        let hdr = aad.buf.get_mut(..rec.header.len()).ok_or(Error::DecryptFailed)?;
+        hdr.copy_from_slice(rec.header);
+        let o = rec.seq_offset();
+        match rec.seq_len {
+            SeqLen::Bits8 => hdr[o] = seq as u8,
+            SeqLen::Bits16 => hdr[o..o + 2].copy_from_slice(&(seq as u16).to_be_bytes()),
+        }
+        let mut body = rec.ciphertext.to_vec();
+        let inner_len = self.record.open_in_place(seq, aad.as_bytes(), &mut body)?.len();
+        body.truncate(inner_len);
+        let (content_type, len) = inner_content_type(&body)?;
+        if len > MAX_PLAINTEXT_LEN {
+            return Err(Error::RecordOverflow);
+        }
+        body.truncate(len);
+        Ok(Opened {
+            seq,
+            content_type,
+            plaintext: body,
+        })
+    }
+}
+
+fn sample_of(ciphertext: &[u8]) -> Option<&[u8; SN_SAMPLE_LEN]> {
+    ciphertext.get(..SN_SAMPLE_LEN).and_then(|s| s.try_into().ok())
+}
+
+/// DTLSInnerPlaintext: `content || type || zeros`; the type is the last non-zero byte
+/// (RFC 8446 5.2 via RFC 9147 4). Returns the type and the content length.
+fn inner_content_type(inner: &[u8]) -> Result<(ContentType, usize), Error> {
+    match inner.iter().rposition(|b| *b != 0) {
+        Some(i) => Ok((ContentType::from(inner[i]), i)),
+        None => Err(PeerMisbehaved::NoContentType.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn keys(epoch: u64, aead: AeadAlg) -> Dtls13Keys {
+        Dtls13Keys::new(epoch, aead, HashAlg::Sha256, &[epoch as u8; 32])
+    }
+
+    #[test]
+    fn plaintext_header_round_trip_and_aad() {
+        let h = PlaintextHeader {
+            content_type: ContentType::Handshake,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch: 1,
+            seq: 0x0102_0304_0506,
+            length: 0x0708,
+        };
+        let mut out = vec![];
+        h.encode(&mut out);
+        assert_eq!(out, hex::decode("16fefd00010102030405060708").unwrap());
+        let mut r = Reader::new(&out);
+        assert_eq!(PlaintextHeader::decode(&mut r), Ok(h));
+        assert!(r.is_empty());
+        assert_eq!(h.record_seq(), 0x0001_0102_0304_0506);
+        assert_eq!(
+            h.dtls12_aad(5).to_vec(),
+            hex::decode("0001010203040506" /* epoch||seq */)
+                .unwrap()
+                .into_iter()
+                .chain([22, 0xfe, 0xfd, 0, 5])
+                .collect::<Vec<_>>()
+        );
+        assert!(PlaintextHeader::decode(&mut Reader::new(&out[..12])).is_err());
+    }
+
+    #[test]
+    fn unified_header_bits() {
+        let f = HeaderFormat {
+            cid: Some(&[0xaa, 0xbb]),
+            seq_len: SeqLen::Bits8,
+            with_length: false,
+        };
+        let h = f.header(6, 0x1234, 99).unwrap();
+        // 001 C=1 S=0 L=0 EE=10
+        assert_eq!(h.as_bytes(), &[0b0011_0010, 0xaa, 0xbb, 0x34]);
+        assert_eq!(f.header_len(), 4);
+        let f = HeaderFormat::default();
+        let h = f.header(3, 0x1234, 0x0102).unwrap();
+        assert_eq!(h.as_bytes(), &[0b0010_1111, 0x12, 0x34, 0x01, 0x02]);
+        assert_eq!(f.header_len(), 5);
+        let long = [0u8; 256];
+        let f = HeaderFormat {
+            cid: Some(&long),
+            ..HeaderFormat::default()
+        };
+        assert!(f.header(3, 0, 0).is_err());
+    }
+
+    #[test]
+    fn reconstruct_examples() {
+        // RFC 9147 4.2.2 asks for the closest value; the classic examples:
+        assert_eq!(reconstruct(0, 0, 8), 0);
+        assert_eq!(reconstruct(0x100, 0xff, 8), 0xff);
+        assert_eq!(reconstruct(0x1ff, 0x01, 8), 0x201);
+        assert_eq!(reconstruct(0xa82f30ea, 0x9b32, 16), 0xa82f9b32);
+        assert_eq!(reconstruct(5, 0xfe, 8), 0xfe); // nothing below zero
+        assert_eq!(reconstruct(u64::MAX, 0, 8), u64::MAX - 0xff); // nothing above u64::MAX
+        assert_eq!(reconstruct_epoch(3, 3), 3);
+        assert_eq!(reconstruct_epoch(3, 0), 4);
+        assert_eq!(reconstruct_epoch(4, 3), 3);
+        assert_eq!(reconstruct_epoch(2, 2), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn reconstruct_recovers_numbers_within_half_a_window(expected in any::<u64>(), delta in -127i64..=128, wide in any::<bool>(), d16 in -32767i64..=32768) {
+            let (bits, delta) = if wide { (16, d16) } else { (8, delta) };
+            let actual = i128::from(expected) + i128::from(delta);
+            prop_assume!(actual >= 0 && actual <= i128::from(u64::MAX));
+            let actual = actual as u64;
+            let low = actual & ((1 << bits) - 1);
+            prop_assert_eq!(reconstruct(expected, low, bits), actual);
+        }
+
+        #[test]
+        fn seal_then_open_any_format(content in proptest::collection::vec(any::<u8>(), 0..200),
+                                     seq in 0u64..1_000_000, lag in 0u64..100, pad in 0usize..20,
+                                     s16 in any::<bool>(), with_length in any::<bool>(), cid in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
+                                     alg in prop_oneof![Just(AeadAlg::Aes128Gcm), Just(AeadAlg::Aes256Gcm), Just(AeadAlg::ChaCha20Poly1305)]) {
+            let k = keys(3, alg);
+            let format = HeaderFormat { cid: cid.as_deref(), seq_len: if s16 { SeqLen::Bits16 } else { SeqLen::Bits8 }, with_length };
+            let mut dg = vec![];
+            k.seal(&mut dg, &format, seq, ContentType::ApplicationData, &content, pad).unwrap();
+            prop_assert_eq!(dg.len(), k.overhead(&format, pad) + content.len());
+            let mut it = records(&dg, cid.as_ref().map_or(0, Vec::len));
+            let Some(Ok(DatagramRecord::Ciphertext(rec))) = it.next() else { panic!("one ciphertext record") };
+            prop_assert!(it.next().is_none());
+            prop_assert_eq!(rec.epoch_bits(), 3);
+            prop_assert_eq!(rec.cid(), cid.as_deref());
+            // The receiver expects a number at most `lag` behind or ahead of the real one.
+            let expected = seq.saturating_sub(lag);
+            let window = if s16 { 1u64 << 15 } else { 1 << 7 };
+            let got = k.unmask_seq(&rec, expected).unwrap();
+            if seq - expected < window {
+                prop_assert_eq!(got, seq);
+                let opened = k.open(&rec, got).unwrap();
+                prop_assert_eq!(opened.content_type, ContentType::ApplicationData);
+                prop_assert_eq!(opened.plaintext, content);
+            }
+        }
+    }
+
+    #[test]
+    fn several_records_per_datagram() {
+        let k = keys(2, AeadAlg::Aes128Gcm);
+        let mut dg = vec![];
+        // A DTLSPlaintext first, then two ciphertexts, the last without a length.
+        PlaintextHeader {
+            content_type: ContentType::Handshake,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch: 0,
+            seq: 1,
+            length: 3,
+        }
+        .encode(&mut dg);
+        dg.extend_from_slice(b"abc");
+        k.seal(
+            &mut dg,
+            &HeaderFormat::default(),
+            0,
+            ContentType::Handshake,
+            b"one",
+            0,
+        )
+        .unwrap();
+        let last = HeaderFormat {
+            with_length: false,
+            seq_len: SeqLen::Bits8,
+            ..HeaderFormat::default()
+        };
+        k.seal(&mut dg, &last, 1, ContentType::Ack, b"two", 4).unwrap();
+        let recs: Vec<_> = records(&dg, 0).collect::<Result<_, _>>().unwrap();
+        assert_eq!(recs.len(), 3);
+        let DatagramRecord::Plaintext { header, fragment } = recs[0] else {
+            panic!()
+        };
+        assert_eq!((header.seq, fragment), (1, &b"abc"[..]));
+        let wants = [(ContentType::Handshake, b"one"), (ContentType::Ack, b"two")];
+        for (next, (rec, (want_type, want))) in (0u64..).zip(recs[1..].iter().zip(wants)) {
+            let DatagramRecord::Ciphertext(rec) = rec else {
+                panic!()
+            };
+            let seq = k.unmask_seq(rec, next).unwrap();
+            let o = k.open(rec, seq).unwrap();
+            assert_eq!(
+                (o.seq, o.content_type, &o.plaintext[..]),
+                (next, want_type, &want[..])
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_datagram_yields_one_error_then_stops() {
+        let k = keys(2, AeadAlg::Aes128Gcm);
+        let mut dg = vec![];
+        k.seal(
+            &mut dg,
+            &HeaderFormat::default(),
+            0,
+            ContentType::Handshake,
+            b"x",
+            0,
+        )
+        .unwrap();
+        let good = dg.len();
+        k.seal(
+            &mut dg,
+            &HeaderFormat::default(),
+            1,
+            ContentType::Handshake,
+            b"y",
+            0,
+        )
+        .unwrap();
+        dg.truncate(dg.len() - 1);
+        let mut it = records(&dg, 0);
+        assert!(matches!(it.next(), Some(Ok(_))));
+        assert!(matches!(it.next(), Some(Err(DecodeError::Truncated(_)))));
+        assert!(it.next().is_none());
+        // A C bit with a connection id longer than the datagram.
+        assert!(matches!(records(&[0x3c, 1], 4).next(), Some(Err(_))));
+        assert!(records(&[], 0).next().is_none());
+        assert!(good < dg.len());
+    }
+
+    #[test]
+    fn tampered_header_or_seq_fails_to_open() {
+        let k = keys(3, AeadAlg::ChaCha20Poly1305);
+        let mut dg = vec![];
+        k.seal(
+            &mut dg,
+            &HeaderFormat::default(),
+            77,
+            ContentType::ApplicationData,
+            b"data",
+            0,
+        )
+        .unwrap();
+        for i in 0..dg.len() {
+            let mut bad = dg.clone();
+            bad[i] ^= 0x01;
+            let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(&bad, 0).next() else {
+                continue;
+            };
+            let opened = k.unmask_seq(&rec, 77).and_then(|s| k.open(&rec, s));
+            assert_eq!(opened, Err(Error::DecryptFailed), "byte {i}");
+        }
+        // The wrong epoch's keys fail too.
+        let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(&dg, 0).next() else {
+            panic!()
+        };
+        let other = keys(4, AeadAlg::ChaCha20Poly1305);
+        assert!(other
+            .unmask_seq(&rec, 77)
+            .and_then(|s| other.open(&rec, s))
+            .is_err());
+    }
+
+    #[test]
+    fn short_ciphertext_fails_like_deprotection() {
+        // RFC 9147 4.2.3: fewer than 16 ciphertext bytes are rejected as failing deprotection.
+        let dg = [0b0010_1110, 0, 0, 0, 15]
+            .iter()
+            .copied()
+            .chain([0u8; 15])
+            .collect::<Vec<_>>();
+        let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(&dg, 0).next() else {
+            panic!()
+        };
+        assert_eq!(
+            keys(2, AeadAlg::Aes128Gcm).unmask_seq(&rec, 0),
+            Err(Error::DecryptFailed)
+        );
+    }
+
+    #[test]
+    fn all_zero_inner_plaintext_has_no_content_type() {
+        assert_eq!(
+            inner_content_type(&[0, 0]),
+            Err(PeerMisbehaved::NoContentType.into())
+        );
+        assert_eq!(
+            inner_content_type(&[1, 2, 23, 0, 0]),
+            Ok((ContentType::ApplicationData, 2))
+        );
+    }
+}

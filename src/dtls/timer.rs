@@ -1,0 +1,234 @@
+//! The handshake retransmission timer (RFC 6347 4.2.4, RFC 9147 5.8), pure over the
+//! `Instant`s the caller passes in.
+//!
+//! After sending a flight the sender arms the timer. When it fires with no answer the flight
+//! is sent again and the timeout doubles (RFC 6347 4.2.4.1: 1 s initial, doubling, at most
+//! 60 s). Progress from the peer (its next flight, or an ACK of ours) resets the timeout to
+//! its initial value. A total handshake timeout bounds the whole exchange.
+
+use std::time::{Duration, Instant};
+
+/// Timer settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerConfig {
+    /// First retransmission timeout (RFC 6347 4.2.4.1 recommends 1 s; RFC 9147 5.8.2 allows
+    /// less).
+    pub initial: Duration,
+    /// Cap on the doubled timeout (RFC 6347 4.2.4.1: 60 s).
+    pub max: Duration,
+    /// Give up once this much time passed since the handshake started.
+    pub total: Duration,
+}
+
+impl Default for TimerConfig {
+    fn default() -> Self {
+        TimerConfig {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            total: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What a timeout asks of the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerAction {
+    /// Nothing is due at this time.
+    Nothing,
+    /// Send the last flight again; the timer is re-armed with the doubled timeout.
+    Retransmit,
+    /// The total handshake timeout passed: fail the handshake. The timer is disarmed.
+    GiveUp,
+}
+
+/// The retransmission timer of one handshake.
+#[derive(Clone, Debug)]
+pub struct RetransmitTimer {
+    config: TimerConfig,
+    current: Duration,
+    /// When the flight in flight is retransmitted, if armed.
+    deadline: Option<Instant>,
+    /// When the handshake gives up; set by the first [`arm`](Self::arm).
+    give_up_at: Option<Instant>,
+}
+
+impl RetransmitTimer {
+    pub fn new(config: TimerConfig) -> Self {
+        RetransmitTimer {
+            config,
+            current: config.initial,
+            deadline: None,
+            give_up_at: None,
+        }
+    }
+
+    /// The timeout the next [`arm`](Self::arm) uses.
+    pub fn current_timeout(&self) -> Duration {
+        self.current
+    }
+
+    /// A flight was just sent at `now`: retransmit it after the current timeout unless
+    /// disarmed first. The first call also starts the total handshake timeout.
+    pub fn arm(&mut self, now: Instant) {
+        // A deadline past what `Instant` can hold never fires.
+        self.deadline = now.checked_add(self.current);
+        if self.give_up_at.is_none() {
+            self.give_up_at = now.checked_add(self.config.total);
+        }
+    }
+
+    /// Our flight needs no more retransmission (answered or acknowledged). The total
+    /// handshake timeout keeps running until [`finish`](Self::finish).
+    pub fn disarm(&mut self) {
+        self.deadline = None;
+    }
+
+    /// The peer made progress: the next flight starts again from the initial timeout
+    /// (RFC 6347 4.2.4.1, RFC 9147 5.8.2). Disarms the running retransmission.
+    pub fn on_progress(&mut self) {
+        self.current = self.config.initial;
+        self.deadline = None;
+    }
+
+    /// The handshake completed (or the last flight needs no timer): stop everything.
+    pub fn finish(&mut self) {
+        self.deadline = None;
+        self.give_up_at = None;
+        self.current = self.config.initial;
+    }
+
+    pub fn is_armed(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// When the caller should call [`on_timeout`](Self::on_timeout) next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.deadline, self.give_up_at) {
+            (Some(d), Some(g)) => Some(d.min(g)),
+            (d, None) => d,
+            (None, g) => g,
+        }
+    }
+
+    /// Called at `now` (normally at or after [`poll_timeout`](Self::poll_timeout)).
+    pub fn on_timeout(&mut self, now: Instant) -> TimerAction {
+        if self.give_up_at.is_some_and(|g| now >= g) {
+            self.finish();
+            return TimerAction::GiveUp;
+        }
+        match self.deadline {
+            Some(d) if now >= d => {
+                // RFC 6347 4.2.4.1: double the timeout, up to the cap.
+                self.current = self.current.saturating_mul(2).min(self.config.max);
+                self.deadline = now.checked_add(self.current);
+                TimerAction::Retransmit
+            }
+            _ => TimerAction::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn idle_timer_has_no_deadline() {
+        let mut t = RetransmitTimer::new(TimerConfig::default());
+        let now = Instant::now();
+        assert_eq!(t.poll_timeout(), None);
+        assert_eq!(t.on_timeout(now + secs(1000)), TimerAction::Nothing);
+    }
+
+    #[test]
+    fn doubles_from_one_second_up_to_sixty() {
+        let t0 = Instant::now();
+        let mut t = RetransmitTimer::new(TimerConfig {
+            total: secs(10_000),
+            ..TimerConfig::default()
+        });
+        t.arm(t0);
+        let mut now = t0;
+        let mut gaps = vec![];
+        for _ in 0..9 {
+            let next = t.poll_timeout().unwrap();
+            gaps.push((next - now).as_secs());
+            // Just before the deadline nothing happens.
+            assert_eq!(
+                t.on_timeout(next - Duration::from_millis(1)),
+                TimerAction::Nothing
+            );
+            assert_eq!(t.on_timeout(next), TimerAction::Retransmit);
+            now = next;
+        }
+        assert_eq!(gaps, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn progress_resets_to_initial() {
+        let t0 = Instant::now();
+        let mut t = RetransmitTimer::new(TimerConfig::default());
+        t.arm(t0);
+        assert_eq!(t.on_timeout(t0 + secs(1)), TimerAction::Retransmit);
+        assert_eq!(t.current_timeout(), secs(2));
+        t.on_progress();
+        assert!(!t.is_armed());
+        assert_eq!(t.current_timeout(), secs(1));
+        t.arm(t0 + secs(2));
+        assert_eq!(t.poll_timeout(), Some(t0 + secs(3)));
+        t.disarm();
+        // Only the total timeout remains.
+        assert_eq!(t.poll_timeout(), Some(t0 + secs(120)));
+    }
+
+    #[test]
+    fn gives_up_after_the_total_timeout() {
+        let t0 = Instant::now();
+        let mut t = RetransmitTimer::new(TimerConfig {
+            total: secs(10),
+            ..TimerConfig::default()
+        });
+        t.arm(t0);
+        let mut actions = vec![];
+        while let Some(at) = t.poll_timeout() {
+            actions.push(((at - t0).as_secs(), t.on_timeout(at)));
+        }
+        assert_eq!(
+            actions,
+            vec![
+                (1, TimerAction::Retransmit),
+                (3, TimerAction::Retransmit),
+                (7, TimerAction::Retransmit),
+                (10, TimerAction::GiveUp)
+            ]
+        );
+        assert!(!t.is_armed());
+    }
+
+    #[test]
+    fn huge_durations_do_not_overflow() {
+        let t0 = Instant::now();
+        let mut t = RetransmitTimer::new(TimerConfig {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            total: Duration::MAX,
+        });
+        t.arm(t0);
+        assert_eq!(t.poll_timeout(), None);
+        assert_eq!(t.on_timeout(t0 + secs(1)), TimerAction::Nothing);
+    }
+
+    #[test]
+    fn finish_stops_everything() {
+        let t0 = Instant::now();
+        let mut t = RetransmitTimer::new(TimerConfig::default());
+        t.arm(t0);
+        t.finish();
+        assert_eq!(t.poll_timeout(), None);
+        assert_eq!(t.on_timeout(t0 + secs(500)), TimerAction::Nothing);
+    }
+}

@@ -1,0 +1,414 @@
+//! Replays the captured DTLS 1.3 connection of `vectors/illustrated/dtls`
+//! (TLS_AES_128_GCM_SHA256, X25519, RSA-PSS) with the `sanstls::dtls` building blocks: every
+//! datagram of the pcap split into records, the X25519 exchange from the ephemeral keys,
+//! every secret of `keylog.txt` from the real transcript with the "dtls13" labels, every
+//! record number decrypted (and re-encrypted byte for byte), every record opened through the
+//! replay window, the handshake messages reassembled, both Finished and the server's
+//! CertificateVerify checked, and the server's ACK parsed.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
+use sanstls::codec::{CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
+use sanstls::crypto::dtls::{dtls13_derive_secret, dtls13_expand_label, SequenceNumberKey};
+use sanstls::crypto::{
+    hkdf_extract, tls13_signed_message, tls13_suite, verify_signature, FixedRandom, HashAlg, KeyExchange,
+    Secret, Transcript,
+};
+use sanstls::dtls::fragment::parse_fragments;
+use sanstls::dtls::record::{records, DatagramRecord};
+use sanstls::dtls::{
+    Ack, Dtls13Keys, HandshakeMessage, HeaderFormat, Pushed, Reassembler, ReassemblyLimits, RecordNumber,
+    ReplayWindow, SeqLen,
+};
+
+struct Capture(PathBuf);
+
+impl Capture {
+    fn cap(&self, name: &str) -> Vec<u8> {
+        common::read(&self.0.join("caps").join(name))
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+fn capture() -> Option<Capture> {
+    common::shared_vector("illustrated/dtls/keylog.txt")?;
+    Some(Capture(common::shared_vector("illustrated/dtls")?))
+}
+
+fn keylog(path: &Path) -> HashMap<String, (Vec<u8>, Vec<u8>)> {
+    String::from_utf8(common::read(path))
+        .expect("utf-8")
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (label, random, secret) = (w.next()?, w.next()?, w.next()?);
+            Some((
+                label.to_string(),
+                (hex::decode(random).ok()?, hex::decode(secret).ok()?),
+            ))
+        })
+        .collect()
+}
+
+/// The UDP payloads of a classic pcap with BSD loopback link type (0) over IPv4.
+fn pcap_datagrams(pcap: &[u8]) -> Vec<Vec<u8>> {
+    assert_eq!(&pcap[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
+    assert_eq!(
+        u32::from_le_bytes(pcap[20..24].try_into().unwrap()),
+        0,
+        "DLT_NULL"
+    );
+    let mut out = vec![];
+    let mut at = 24;
+    while at < pcap.len() {
+        let incl = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        let pkt = &pcap[at + 16..at + 16 + incl];
+        at += 16 + incl;
+        let ip = &pkt[4..];
+        assert_eq!(ip[0] >> 4, 4, "IPv4");
+        assert_eq!(ip[9], 17, "UDP");
+        let udp = &ip[usize::from(ip[0] & 0xf) * 4..];
+        let udp_len = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+        out.push(udp[8..udp_len].to_vec());
+    }
+    out
+}
+
+/// One direction of the connection as a receiver sees it: the replay window per epoch and
+/// the handshake reassembler.
+struct Receiver {
+    windows: HashMap<u64, ReplayWindow>,
+    handshake: Reassembler,
+}
+
+impl Receiver {
+    fn new() -> Self {
+        Receiver {
+            windows: HashMap::new(),
+            handshake: Reassembler::new(ReassemblyLimits::default()),
+        }
+    }
+
+    /// Opens the single protected record of `datagram` with `keys`, through the replay
+    /// window, and checks that sealing the plaintext again gives the datagram byte for byte
+    /// (record-number encryption included). Returns (record number, content type, content).
+    fn open(&mut self, keys: &Dtls13Keys, datagram: &[u8]) -> (RecordNumber, ContentType, Vec<u8>) {
+        let recs: Vec<_> = records(datagram, 0).collect::<Result<_, _>>().unwrap();
+        assert_eq!(recs.len(), 1);
+        let DatagramRecord::Ciphertext(rec) = recs[0] else {
+            panic!("expected a DTLSCiphertext")
+        };
+        // 001 C=0 S=1 L=1 EE: no connection id, 16-bit sequence number, length present.
+        assert_eq!(
+            (rec.cid(), rec.seq_len(), rec.has_length()),
+            (None, SeqLen::Bits16, true)
+        );
+        assert_eq!(u64::from(rec.epoch_bits()), keys.epoch() & 3);
+        let window = self.windows.entry(keys.epoch()).or_default();
+        let seq = keys.unmask_seq(&rec, window.next_expected()).unwrap();
+        assert!(window.check(seq));
+        let opened = keys.open(&rec, seq).unwrap();
+        window.mark(seq);
+        // A replay of the same datagram is now refused before deprotection.
+        assert!(!window.check(keys.unmask_seq(&rec, window.next_expected()).unwrap()));
+        let mut resealed = vec![];
+        keys.seal(
+            &mut resealed,
+            &HeaderFormat::default(),
+            seq,
+            opened.content_type,
+            &opened.plaintext,
+            0,
+        )
+        .unwrap();
+        assert_eq!(resealed, datagram, "re-sealing gives the captured datagram");
+        (
+            RecordNumber::new(keys.epoch(), seq),
+            opened.content_type,
+            opened.plaintext,
+        )
+    }
+
+    /// Feeds a handshake record payload and returns the whole messages it completed.
+    fn handshake(&mut self, payload: &[u8]) -> Vec<HandshakeMessage> {
+        for f in parse_fragments(payload) {
+            let (h, data) = f.unwrap();
+            assert_eq!(self.handshake.push(&h, data).unwrap(), Pushed::Buffered);
+        }
+        std::iter::from_fn(|| self.handshake.pop()).collect()
+    }
+}
+
+/// The DTLSInnerPlaintext the capture stores: content || content type (no padding).
+fn inner(content: &[u8], content_type: ContentType) -> Vec<u8> {
+    [content, &[content_type.get()]].concat()
+}
+
+fn finished_verify_data(hash: HashAlg, base_key: &Secret, transcript_hash: &[u8]) -> Vec<u8> {
+    let key = dtls13_expand_label(hash, base_key.as_bytes(), b"finished", &[], hash.output_len());
+    hash.hmac(key.as_bytes(), transcript_hash)
+}
+
+#[test]
+fn illustrated_dtls13_connection_replays() {
+    let Some(c) = capture() else { return };
+    let log = keylog(&c.path("keylog.txt"));
+    let secret = |label: &str| {
+        log.get(label)
+            .unwrap_or_else(|| panic!("keylog lacks {label}"))
+            .1
+            .clone()
+    };
+
+    // Every datagram of the pcap is one of the capture files, in order.
+    let names = [
+        "01-hello-c",
+        "02-hello-s",
+        "03-encext-shs-prot",
+        "04-cert-shs-prot",
+        "05-cverify-shs-prot",
+        "06-fin-shs-prot",
+        "07-fin-chs-prot",
+        "08-ack-sap-prot",
+        "09-data-cap-prot",
+        "10-data-sap-prot",
+        "11-bye-sap-prot",
+    ];
+    let datagrams = pcap_datagrams(&common::read(&c.path("capture.pcap")));
+    assert_eq!(datagrams.len(), names.len());
+    for (d, n) in datagrams.iter().zip(names) {
+        assert_eq!(d, &c.cap(n), "{n}");
+    }
+    let dg = |n: &str| datagrams[names.iter().position(|x| *x == n).unwrap()].clone();
+
+    let mut at_server = Receiver::new(); // what the server receives
+    let mut at_client = Receiver::new(); // what the client receives
+
+    // Epoch 0: the hellos are DTLSPlaintext records (13-byte header).
+    let plain = |dgram: &[u8], rx: &mut Receiver, seq: u64| {
+        let recs: Vec<_> = records(dgram, 0).collect::<Result<_, _>>().unwrap();
+        assert_eq!(recs.len(), 1);
+        let DatagramRecord::Plaintext { header, fragment } = recs[0] else {
+            panic!("expected DTLSPlaintext")
+        };
+        assert_eq!(
+            (header.content_type, header.version, header.epoch, header.seq),
+            (ContentType::Handshake, ProtocolVersion::DTLSv1_2, 0, seq)
+        );
+        let window = rx.windows.entry(0).or_default();
+        assert!(window.check(header.seq));
+        window.mark(header.seq);
+        let mut again = vec![];
+        header.encode(&mut again);
+        again.extend_from_slice(fragment);
+        assert_eq!(again, dgram);
+        let mut msgs = rx.handshake(fragment);
+        assert_eq!(msgs.len(), 1);
+        msgs.remove(0)
+    };
+    let client_hello = plain(&dg("01-hello-c"), &mut at_server, 0);
+    let server_hello = plain(&dg("02-hello-s"), &mut at_client, 0);
+    assert_eq!(dg("01-hello-c"), c.cap("record-chello"));
+    assert_eq!(dg("02-hello-s"), c.cap("record-shello"));
+    assert_eq!(
+        (client_hello.msg_type, client_hello.message_seq),
+        (HandshakeType::ClientHello, 0)
+    );
+    assert_eq!(
+        (server_hello.msg_type, server_hello.message_seq),
+        (HandshakeType::ServerHello, 0)
+    );
+    // The keylog is keyed by the client random.
+    assert_eq!(
+        &log["CLIENT_HANDSHAKE_TRAFFIC_SECRET"].0[..],
+        &client_hello.body[2..34]
+    );
+
+    // ServerHello: legacy_version(2) random(32) legacy_session_id_echo<0..32> cipher_suite.
+    let sh = &server_hello.body;
+    let suite_at = 2 + 32 + 1 + usize::from(sh[34]);
+    let suite = CipherSuite::from(u16::from_be_bytes([sh[suite_at], sh[suite_at + 1]]));
+    assert_eq!(suite, CipherSuite::TLS_AES_128_GCM_SHA256);
+    let suite = tls13_suite(suite).unwrap();
+    let hash = suite.hash;
+
+    // X25519 from the injected keys.
+    let x25519_tail = |der: &[u8]| der[der.len() - 32..].to_vec();
+    let client_sk = PrivatePkcs8KeyDer::from_pem_file(c.path("client-ephemeral-private.key")).unwrap();
+    let server_pk = SubjectPublicKeyInfoDer::from_pem_file(c.path("server-ephemeral-public.key")).unwrap();
+    let client_pk = SubjectPublicKeyInfoDer::from_pem_file(c.path("client-ephemeral-public.key")).unwrap();
+    let (server_pk, client_pk) = (x25519_tail(&server_pk), x25519_tail(&client_pk));
+    assert!(client_hello.body.windows(32).any(|w| w == client_pk));
+    assert!(server_hello.body.windows(32).any(|w| w == server_pk));
+    let client_kx = KeyExchange::start(
+        NamedGroup::x25519,
+        &FixedRandom::new(vec![x25519_tail(client_sk.secret_pkcs8_der())]),
+    )
+    .unwrap();
+    assert_eq!(client_kx.public_key(), client_pk);
+    let shared = client_kx.complete(&server_pk).unwrap();
+
+    // DTLS 1.3 key schedule: RFC 8446 7.1 with the "dtls13" label prefix (RFC 9147 5.9), and
+    // the transcript over TLS-form messages, without the DTLS fields (RFC 9147 5.2).
+    let mut transcript = Transcript::new(hash);
+    transcript.update(&client_hello.tls_encoding());
+    transcript.update(&server_hello.tls_encoding());
+    let zeros = vec![0u8; hash.output_len()];
+    let empty_hash = hash.hash(&[]);
+    let early = hkdf_extract(hash, &zeros, &zeros);
+    let derived = dtls13_derive_secret(hash, early.as_bytes(), b"derived", &empty_hash);
+    let hs = hkdf_extract(hash, derived.as_bytes(), shared.as_bytes());
+    let hello_hash = transcript.current_hash();
+    let c_hs = dtls13_derive_secret(hash, hs.as_bytes(), b"c hs traffic", &hello_hash);
+    let s_hs = dtls13_derive_secret(hash, hs.as_bytes(), b"s hs traffic", &hello_hash);
+    assert!(c_hs.ct_eq(&secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET")));
+    assert!(s_hs.ct_eq(&secret("SERVER_HANDSHAKE_TRAFFIC_SECRET")));
+
+    // The server flight in epoch 2, one record per datagram, sequence numbers 0..=3.
+    let s_hs_keys = Dtls13Keys::new(2, suite.aead, hash, s_hs.as_bytes());
+    let flight = [
+        (
+            "03-encext-shs-prot",
+            "record-encext",
+            HandshakeType::EncryptedExtensions,
+        ),
+        ("04-cert-shs-prot", "record-cert", HandshakeType::Certificate),
+        (
+            "05-cverify-shs-prot",
+            "record-cverify",
+            HandshakeType::CertificateVerify,
+        ),
+        ("06-fin-shs-prot", "record-sfin", HandshakeType::Finished),
+    ];
+    let mut server_msgs = vec![];
+    for (i, (enc, plain, msg_type)) in flight.iter().enumerate() {
+        let (rn, ct, content) = at_client.open(&s_hs_keys, &dg(enc));
+        assert_eq!(rn, RecordNumber::new(2, i as u64), "{enc}");
+        assert_eq!(ct, ContentType::Handshake);
+        assert_eq!(inner(&content, ct), c.cap(plain), "{plain}");
+        let mut msgs = at_client.handshake(&content);
+        assert_eq!(msgs.len(), 1);
+        let m = msgs.remove(0);
+        assert_eq!((m.msg_type, m.message_seq), (*msg_type, i as u16 + 1));
+        server_msgs.push(m);
+    }
+    let [ee, cert, cert_verify, server_finished] = <[HandshakeMessage; 4]>::try_from(server_msgs).unwrap();
+
+    // The sn_key masks: what Dtls13Keys used is SequenceNumberKey over the "dtls13" "sn" label.
+    let sn = SequenceNumberKey::new(suite.aead, hash, s_hs.as_bytes());
+    let d3 = dg("03-encext-shs-prot");
+    let sample: [u8; 16] = d3[5..21].try_into().unwrap();
+    let mask = sn.mask(&sample);
+    assert_eq!(
+        [d3[1] ^ mask[0], d3[2] ^ mask[1]],
+        [0, 0],
+        "encrypted record number 0"
+    );
+
+    transcript.update(&ee.tls_encoding());
+    transcript.update(&cert.tls_encoding());
+    // CertificateVerify: the TLS 1.3 context string, by the key of server.crt.
+    let cv = &cert_verify.body;
+    let scheme = SignatureScheme::from(u16::from_be_bytes([cv[0], cv[1]]));
+    assert_eq!(scheme, SignatureScheme::rsa_pss_rsae_sha256);
+    let sig = &cv[4..];
+    assert_eq!(usize::from(u16::from_be_bytes([cv[2], cv[3]])), sig.len());
+    let cert_der = CertificateDer::from_pem_file(c.path("server.crt")).unwrap();
+    assert!(cert.body.windows(cert_der.len()).any(|w| w == &cert_der[..]));
+    let (_, x509) = x509_parser::parse_x509_certificate(&cert_der).unwrap();
+    let spki = x509.tbs_certificate.subject_pki.raw;
+    let signed = tls13_signed_message(true, &transcript.current_hash());
+    verify_signature(spki, scheme, &signed, sig, true).expect("CertificateVerify verifies");
+    transcript.update(&cert_verify.tls_encoding());
+
+    // Server Finished over ClientHello..CertificateVerify, with the "dtls13" finished key.
+    assert_eq!(
+        server_finished.body,
+        finished_verify_data(hash, &s_hs, &transcript.current_hash())
+    );
+    transcript.update(&server_finished.tls_encoding());
+
+    // Application secrets over ClientHello..server Finished.
+    let derived = dtls13_derive_secret(hash, hs.as_bytes(), b"derived", &empty_hash);
+    let master = hkdf_extract(hash, derived.as_bytes(), &zeros);
+    let through_server_fin = transcript.current_hash();
+    let c_ap = dtls13_derive_secret(hash, master.as_bytes(), b"c ap traffic", &through_server_fin);
+    let s_ap = dtls13_derive_secret(hash, master.as_bytes(), b"s ap traffic", &through_server_fin);
+    assert!(c_ap.ct_eq(&secret("CLIENT_TRAFFIC_SECRET")));
+    assert!(s_ap.ct_eq(&secret("SERVER_TRAFFIC_SECRET")));
+
+    // Client Finished: epoch 2 under the client handshake keys, record 0, message_seq 1.
+    let c_hs_keys = Dtls13Keys::new(2, suite.aead, hash, c_hs.as_bytes());
+    let (client_fin_rn, ct, content) = at_server.open(&c_hs_keys, &dg("07-fin-chs-prot"));
+    assert_eq!(
+        (client_fin_rn, ct),
+        (RecordNumber::new(2, 0), ContentType::Handshake)
+    );
+    assert_eq!(inner(&content, ct), c.cap("record-cfin"));
+    let client_finished = at_server.handshake(&content).remove(0);
+    assert_eq!(
+        (client_finished.msg_type, client_finished.message_seq),
+        (HandshakeType::Finished, 1)
+    );
+    assert_eq!(
+        client_finished.body,
+        finished_verify_data(hash, &c_hs, &through_server_fin)
+    );
+
+    // Epoch 3: the server's ACK of the client Finished record, then ping, pong, close_notify.
+    let s_ap_keys = Dtls13Keys::new(3, suite.aead, hash, s_ap.as_bytes());
+    let c_ap_keys = Dtls13Keys::new(3, suite.aead, hash, c_ap.as_bytes());
+    let (rn, ct, content) = at_client.open(&s_ap_keys, &dg("08-ack-sap-prot"));
+    assert_eq!((rn, ct), (RecordNumber::new(3, 0), ContentType::Ack));
+    assert_eq!(inner(&content, ct), c.cap("record-sack"));
+    let ack = Ack::decode(&content).unwrap();
+    assert_eq!(ack.record_numbers, vec![client_fin_rn]);
+    assert_eq!(ack.to_bytes(), content);
+
+    let (rn, ct, content) = at_server.open(&c_ap_keys, &dg("09-data-cap-prot"));
+    assert_eq!(
+        (rn, ct, &content[..]),
+        (
+            RecordNumber::new(3, 0),
+            ContentType::ApplicationData,
+            &b"ping"[..]
+        )
+    );
+    assert_eq!(inner(&content, ct), c.cap("record-cdata"));
+    let (rn, ct, content) = at_client.open(&s_ap_keys, &dg("10-data-sap-prot"));
+    assert_eq!(
+        (rn, ct, &content[..]),
+        (
+            RecordNumber::new(3, 1),
+            ContentType::ApplicationData,
+            &b"pong"[..]
+        )
+    );
+    assert_eq!(inner(&content, ct), c.cap("record-sdata"));
+    let (rn, ct, content) = at_client.open(&s_ap_keys, &dg("11-bye-sap-prot"));
+    assert_eq!(
+        (rn, ct, &content[..]),
+        (RecordNumber::new(3, 2), ContentType::Alert, &[1, 0][..])
+    );
+    assert_eq!(inner(&content, ct), c.cap("record-sbye"));
+
+    // Keys of the wrong direction or epoch do not open a record.
+    let pong = dg("10-data-sap-prot");
+    let recs: Vec<_> = records(&pong, 0).collect::<Result<_, _>>().unwrap();
+    let DatagramRecord::Ciphertext(rec) = recs[0] else {
+        panic!()
+    };
+    for wrong in [&c_ap_keys, &s_hs_keys] {
+        assert!(wrong
+            .unmask_seq(&rec, 1)
+            .and_then(|s| wrong.open(&rec, s))
+            .is_err());
+    }
+}
