@@ -34,6 +34,22 @@ pub(crate) struct Negotiated {
     pub hrr: bool,
     /// RFC 8446 7.5 exporter master secret and its hash.
     pub exporter: Option<(HashAlg, Secret)>,
+    /// RFC 8446 7.5 early exporter master secret (when 0-RTT was offered with a PSK).
+    pub early_exporter: Option<(HashAlg, Secret)>,
+    /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
+    pub early_data: Option<bool>,
+}
+
+/// 0-RTT bookkeeping the connection needs outside the handshake states.
+#[derive(Default)]
+pub(crate) struct EarlyData {
+    /// Client: bytes of early data we may still queue (`Some` while 0-RTT may be written).
+    pub send_budget: Option<usize>,
+    /// Server: early data bytes still acceptable (RFC 8446 4.2.10 max_early_data_size).
+    pub receive_budget: usize,
+    /// Server: bytes of 0-RTT records we still skip after rejecting early data (RFC 8446
+    /// 4.2.10); cleared by the first record that deprotects.
+    pub skip_budget: usize,
 }
 
 pub(crate) struct Common {
@@ -48,6 +64,7 @@ pub(crate) struct Common {
     pub key_log: Arc<dyn KeyLog>,
     /// Largest plaintext per record we send (peer's record_size_limit aware).
     pub max_fragment: usize,
+    pub early: EarlyData,
 }
 
 impl Common {
@@ -63,6 +80,7 @@ impl Common {
             neg: Negotiated::default(),
             key_log,
             max_fragment: crate::record::MAX_PLAINTEXT,
+            early: EarlyData::default(),
         }
     }
 

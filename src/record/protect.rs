@@ -190,8 +190,11 @@ impl ReadState {
                 if payload.len() < TAG_LEN + 1 {
                     return Err(Error::DecryptFailed);
                 }
-                let seq = next_seq(&mut self.seq)?;
+                // The sequence number advances only for a record that deprotects, so a
+                // skipped 0-RTT record (RFC 8446 4.2.10) leaves the next one readable.
+                let seq = self.seq;
                 let plain_len = key.open_in_place(seq, &header, &mut payload)?.len();
+                next_seq(&mut self.seq)?;
                 payload.truncate(plain_len);
                 // RFC 8446 5.4: strip zero padding; the last non-zero byte is the type.
                 let Some(type_at) = payload.iter().rposition(|&b| b != 0) else {
