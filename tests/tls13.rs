@@ -62,7 +62,11 @@ fn handshake_complete_is_reported_once_each_side() {
     // The client also hears of the server's NewSessionTickets (two by default).
     assert_eq!(
         events(&mut c),
-        [Event::HandshakeComplete, Event::SessionTicket, Event::SessionTicket]
+        [
+            Event::HandshakeComplete,
+            Event::SessionTicket,
+            Event::SessionTicket
+        ]
     );
     assert_eq!(events(&mut s), [Event::HandshakeComplete]);
 }

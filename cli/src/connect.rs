@@ -7,7 +7,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
-use sanstls::{ClientConfig, Connection, Event, KeyLogFile};
+use sanstls::{CertifiedKey, ClientConfig, Connection, Event, KeyLogFile};
 
 use crate::common::{handshake_summary, parse_groups, parse_suites, BoxError};
 
@@ -36,6 +36,19 @@ pub struct Args {
     /// Append NSS key log lines to FILE.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    /// Make N further connections, each resuming the previous session.
+    #[arg(long, default_value_t = 0)]
+    reconnect: u32,
+    /// Send FILE as 0-RTT early data on resumed connections (resent after the handshake
+    /// if the server refuses it).
+    #[arg(long)]
+    early_data: Option<PathBuf>,
+    /// PEM client certificate chain for client authentication.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<(), BoxError> {
@@ -55,15 +68,47 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     if let Some(path) = &args.keylog {
         builder = builder.key_log(Arc::new(KeyLogFile::create(path)?));
     }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        builder = builder.client_auth_cert(CertifiedKey::from_pem_files(cert, key)?);
+    }
+    let early = match &args.early_data {
+        Some(path) => Some(std::fs::read(path)?),
+        None => None,
+    };
+    builder = builder.enable_early_data(early.is_some());
     let config = builder.build()?;
-    let mut conn = Connection::client(config, &name)?;
-    let mut sock = TcpStream::connect(&args.addr)?;
+    let stdin = spawn_stdin_reader();
+    for _ in 0..args.reconnect {
+        run_one(&config, &name, &args.addr, early.as_deref(), None)?;
+    }
+    run_one(&config, &name, &args.addr, early.as_deref(), Some(&stdin))
+}
+
+/// How long an earlier connection of `--reconnect` waits for a session ticket.
+const TICKET_WAIT: Duration = Duration::from_secs(3);
+
+/// One connection. Earlier ones of `--reconnect` (`stdin` is `None`) close once a ticket
+/// arrived; the last one runs stdin to the server and the server to stdout.
+fn run_one(
+    config: &Arc<ClientConfig>,
+    name: &str,
+    addr: &str,
+    early: Option<&[u8]>,
+    stdin: Option<&mpsc::Receiver<Vec<u8>>>,
+) -> Result<(), BoxError> {
+    let mut conn = Connection::client(config.clone(), name)?;
+    let mut sock = TcpStream::connect(addr)?;
     sock.set_nodelay(true)?;
     sock.set_read_timeout(Some(Duration::from_millis(20)))?;
-
-    let stdin = spawn_stdin_reader();
+    if let (Some(data), Some(mut w)) = (early, conn.early_data()) {
+        let n = w.write(data)?;
+        if n < data.len() {
+            eprintln!("early data: {n} of {} bytes fit the ticket's limit", data.len());
+        }
+    }
     let mut stdout = io::stdout();
-    let mut stdin_open = true;
+    let mut stdin_open = stdin.is_some();
+    let mut done_at = None;
     loop {
         while conn.wants_write() {
             if conn.write_tls(&mut sock)? == 0 {
@@ -92,7 +137,24 @@ pub fn run(args: Args) -> Result<(), BoxError> {
         let mut closed = false;
         while let Some(event) = conn.next_event() {
             match event {
-                Event::HandshakeComplete => eprintln!("handshake: {}", handshake_summary(&conn)),
+                Event::HandshakeComplete => {
+                    let early_data = match conn.early_data_status() {
+                        Some(true) => "accepted",
+                        Some(false) => "rejected",
+                        None => "-",
+                    };
+                    eprintln!("handshake: {} early_data={early_data}", handshake_summary(&conn));
+                    if stdin.is_none() {
+                        done_at = Some(std::time::Instant::now() + TICKET_WAIT);
+                    }
+                }
+                // Refused 0-RTT: send the same bytes over 1-RTT.
+                Event::EarlyDataRejected => {
+                    if let Some(data) = early {
+                        conn.writer().write_all(data)?;
+                    }
+                }
+                Event::SessionTicket if stdin.is_none() => done_at = Some(std::time::Instant::now()),
                 Event::PeerClosed => closed = true,
                 _ => {}
             }
@@ -106,12 +168,12 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             }
         }
         stdout.flush()?;
-        if closed {
+        if closed || done_at.is_some_and(|t| std::time::Instant::now() >= t) {
             conn.send_close_notify();
             let _ = conn.write_tls(&mut sock);
             return Ok(());
         }
-        if stdin_open && !conn.is_handshaking() {
+        if let (true, Some(stdin)) = (stdin_open && !conn.is_handshaking(), stdin) {
             loop {
                 match stdin.try_recv() {
                     Ok(chunk) => conn.writer().write_all(&chunk)?,

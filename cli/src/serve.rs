@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{CertifiedKey, Connection, Event, KeyLogFile, ServerConfig};
 
 use crate::common::{handshake_summary, parse_groups, parse_suites, BoxError};
@@ -45,6 +46,18 @@ pub struct Args {
     /// Append NSS key log lines to FILE.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    /// Accept up to BYTES of 0-RTT early data on resumed connections (0: refuse).
+    #[arg(long, default_value_t = 0)]
+    max_early_data: u32,
+    /// NewSessionTickets sent after each handshake.
+    #[arg(long, default_value_t = sanstls::conn::DEFAULT_TICKETS)]
+    tickets: usize,
+    /// Ask for client certificates and verify them against the CAs in PEM.
+    #[arg(long)]
+    client_ca: Option<PathBuf>,
+    /// With --client-ca: refuse clients without a certificate (certificate_required).
+    #[arg(long, requires = "client_ca")]
+    require_client_cert: bool,
 }
 
 pub fn run(args: Args) -> Result<(), BoxError> {
@@ -64,6 +77,14 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     }
     if let Some(path) = &args.keylog {
         builder = builder.key_log(Arc::new(KeyLogFile::create(path)?));
+    }
+    builder = builder.max_early_data(args.max_early_data).tickets(args.tickets);
+    if let Some(ca) = &args.client_ca {
+        let verifier = WebPkiClientVerifier::new(TrustAnchors::from_pem_file(ca)?);
+        builder = builder.client_verifier(Arc::new(match args.require_client_cert {
+            true => verifier,
+            false => verifier.optional(),
+        }));
     }
     let config = builder.build()?;
     let listener = TcpListener::bind(&args.listen)?;
@@ -112,6 +133,14 @@ fn serve_one(mut sock: TcpStream, config: Arc<ServerConfig>, echo: bool) -> Resu
             }
         }
         let mut buf = [0u8; 16384];
+        // 0-RTT data is handled like the data that follows it.
+        while let Ok(n) = conn.early_data_reader().read(&mut buf) {
+            if echo {
+                conn.writer().write_all(&buf[..n])?;
+            } else {
+                request.extend_from_slice(&buf[..n]);
+            }
+        }
         while let Ok(n) = conn.reader().read(&mut buf) {
             if n == 0 {
                 break;

@@ -209,6 +209,8 @@ pub(crate) fn start(
             cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
             cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
             cx.neg.early_exporter = Some((suite.hash, early_exp));
+            // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
+            cx.install_write(WriteState::plaintext(0x0303));
             if config.middlebox_compat {
                 cx.queue.push_ccs();
                 sent_ccs = true;
