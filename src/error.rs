@@ -83,6 +83,12 @@ pub enum PeerMisbehaved {
     UnsupportedSignatureScheme,
     DataAfterCloseNotify,
     RenegotiationAttempted,
+    /// RFC 8446 4.2.11.2: the PSK binder did not verify (decrypt_error).
+    BadPskBinder,
+    /// RFC 8446 4.2.10: more 0-RTT data than max_early_data_size (unexpected_message).
+    TooMuchEarlyData,
+    /// RFC 8446 4.2.11: the server selected a PSK identity we did not offer.
+    PskNotOffered,
 }
 
 impl PeerMisbehaved {
@@ -101,6 +107,7 @@ impl PeerMisbehaved {
             | HelloRetryRequestChangedNothing
             | SecondClientHelloMismatch
             | PreSharedKeyNotLast
+            | PskNotOffered
             | UnsupportedSignatureScheme
             | InvalidPadding => AlertDescription::IllegalParameter,
             ExtensionNotAllowedHere | UnsolicitedExtension | AlpnNotOffered => {
@@ -114,7 +121,9 @@ impl PeerMisbehaved {
             | EmptyRecord
             | NoContentType
             | UnknownContentType
-            | DataAfterCloseNotify => AlertDescription::UnexpectedMessage,
+            | DataAfterCloseNotify
+            | TooMuchEarlyData => AlertDescription::UnexpectedMessage,
+            BadPskBinder => AlertDescription::DecryptError,
             HandshakeMessageTooLarge => AlertDescription::RecordOverflow,
             EmptyCertificate => AlertDescription::DecodeError,
             RenegotiationAttempted => AlertDescription::NoRenegotiation,

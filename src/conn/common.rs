@@ -34,6 +34,22 @@ pub(crate) struct Negotiated {
     pub hrr: bool,
     /// RFC 8446 7.5 exporter master secret and its hash.
     pub exporter: Option<(HashAlg, Secret)>,
+    /// RFC 8446 7.5 early exporter master secret (when 0-RTT was offered with a PSK).
+    pub early_exporter: Option<(HashAlg, Secret)>,
+    /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
+    pub early_data: Option<bool>,
+}
+
+/// 0-RTT bookkeeping the connection needs outside the handshake states.
+#[derive(Default)]
+pub(crate) struct EarlyData {
+    /// Client: bytes of early data we may still queue (`Some` while 0-RTT may be written).
+    pub send_budget: Option<usize>,
+    /// Server: early data bytes still acceptable (RFC 8446 4.2.10 max_early_data_size).
+    pub receive_budget: usize,
+    /// Server: bytes of 0-RTT records we still skip after rejecting early data (RFC 8446
+    /// 4.2.10); cleared by the first record that deprotects.
+    pub skip_budget: usize,
 }
 
 pub(crate) struct Common {
@@ -54,6 +70,7 @@ pub(crate) struct Common {
     pub read_epoch: u16,
     /// Write key changes queued so far (0: plaintext), for the observer.
     pub queued_write_epoch: u16,
+    pub early: EarlyData,
 }
 
 impl Common {
@@ -72,6 +89,7 @@ impl Common {
             observer: None,
             read_epoch: 0,
             queued_write_epoch: 0,
+            early: EarlyData::default(),
         }
     }
 

@@ -13,6 +13,10 @@ use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::sign::SigningKey;
 use crate::crypto::{kx, suites};
 use crate::error::Error;
+use crate::handshake::tickets::{
+    AntiReplay, ClientSessionStore, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
+    DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
+};
 use crate::msgs::ClientHello;
 use crate::pki::{self, ClientCertVerifier, ServerCertVerifier};
 
@@ -21,6 +25,12 @@ use crate::pki::{self, ClientCertVerifier, ServerCertVerifier};
 pub trait TimeProvider: Send + Sync + fmt::Debug {
     /// Seconds since the Unix epoch.
     fn now_unix(&self) -> u64;
+
+    /// Milliseconds since the Unix epoch (ticket ages, RFC 8446 4.2.11.1). Defaults to
+    /// `now_unix` in whole seconds.
+    fn now_millis(&self) -> u64 {
+        self.now_unix().saturating_mul(1000)
+    }
 }
 
 /// The system clock.
@@ -32,6 +42,13 @@ impl TimeProvider for SystemClock {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    fn now_millis(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
     }
 }
@@ -207,6 +224,14 @@ pub struct ClientConfig {
     /// RFC 8446 D.4 middlebox compatibility mode: fake session id and a CCS.
     pub(crate) middlebox_compat: bool,
     pub(crate) hello_hook: Option<HelloHook>,
+    /// Where tickets are kept for resumption (`None`: never resume).
+    pub(crate) session_store: Option<Arc<ClientSessionStore>>,
+    /// Offer 0-RTT when a ticket allows it (RFC 8446 4.2.10).
+    pub(crate) enable_early_data: bool,
+    /// Also offer psk_ke (resumption without (EC)DHE, no forward secrecy).
+    pub(crate) allow_psk_ke: bool,
+    /// Our certificate for client authentication (RFC 8446 4.4.2).
+    pub(crate) client_cert: Option<Arc<CertifiedKey>>,
 }
 
 /// Reshapes the first ClientHello before it is sent (see [`ClientConfigBuilder::customize_client_hello`]).
@@ -233,6 +258,10 @@ impl ClientConfig {
             key_share_groups: 1,
             middlebox_compat: true,
             hello_hook: None,
+            session_store: Some(Arc::new(ClientSessionStore::default())),
+            enable_early_data: false,
+            allow_psk_ke: false,
+            client_cert: None,
         }
     }
 }
@@ -244,6 +273,10 @@ pub struct ClientConfigBuilder {
     key_share_groups: usize,
     middlebox_compat: bool,
     hello_hook: Option<HelloHook>,
+    session_store: Option<Arc<ClientSessionStore>>,
+    enable_early_data: bool,
+    allow_psk_ke: bool,
+    client_cert: Option<Arc<CertifiedKey>>,
 }
 
 shared_setters!(ClientConfigBuilder);
@@ -277,6 +310,40 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Where session tickets are kept (default: an in-memory store of 256 names x 8
+    /// tickets, single-use). Share one store between configs to resume across them.
+    pub fn session_store(mut self, store: Arc<ClientSessionStore>) -> Self {
+        self.session_store = Some(store);
+        self
+    }
+
+    /// Turn resumption off: no tickets kept, none offered.
+    pub fn no_resumption(mut self) -> Self {
+        self.session_store = None;
+        self
+    }
+
+    /// Offer 0-RTT early data when a ticket permits it (default off). Write it with
+    /// `Connection::early_data` before the first `write_tls`.
+    pub fn enable_early_data(mut self, on: bool) -> Self {
+        self.enable_early_data = on;
+        self
+    }
+
+    /// Also offer psk_ke: resumption without a fresh (EC)DHE, hence without forward
+    /// secrecy for the resumed session (RFC 8446 4.2.9). Default off.
+    pub fn allow_psk_ke(mut self, on: bool) -> Self {
+        self.allow_psk_ke = on;
+        self
+    }
+
+    /// The certificate and key we present when the server asks (RFC 8446 4.4.2). Without
+    /// one we answer a CertificateRequest with an empty Certificate.
+    pub fn client_auth_cert(mut self, cert: CertifiedKey) -> Self {
+        self.client_cert = Some(Arc::new(cert));
+        self
+    }
+
     pub fn build(self) -> Result<Arc<ClientConfig>, Error> {
         self.shared.validate()?;
         Ok(Arc::new(ClientConfig {
@@ -286,6 +353,10 @@ impl ClientConfigBuilder {
             key_share_groups: self.key_share_groups,
             middlebox_compat: self.middlebox_compat,
             hello_hook: self.hello_hook,
+            session_store: self.session_store,
+            enable_early_data: self.enable_early_data,
+            allow_psk_ke: self.allow_psk_ke,
+            client_cert: self.client_cert,
         }))
     }
 }
@@ -331,7 +402,42 @@ pub struct ServerConfig {
     /// Every certificate, `cert` first, in the order given (see [`ServerConfig::choose_cert`]).
     pub(crate) certs: Vec<Arc<CertifiedKey>>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    pub(crate) resumption: Resumption,
 }
+
+/// Server settings for tickets, resumption and 0-RTT.
+#[derive(Clone, Debug)]
+pub(crate) struct Resumption {
+    pub storage: SessionStorage,
+    /// NewSessionTickets sent after each full or resumed handshake.
+    pub tickets: usize,
+    /// Seconds (RFC 8446 4.6.1: at most seven days).
+    pub lifetime: u32,
+    /// 0 disables 0-RTT.
+    pub max_early_data: u32,
+    pub anti_replay: Arc<AntiReplay>,
+    pub allow_psk_ke: bool,
+}
+
+impl Default for Resumption {
+    fn default() -> Self {
+        Resumption {
+            storage: SessionStorage::Tickets(Arc::new(TicketKeys::new(DEFAULT_TICKET_KEY_PERIOD))),
+            tickets: DEFAULT_TICKETS,
+            lifetime: DEFAULT_TICKET_LIFETIME,
+            max_early_data: 0,
+            anti_replay: Arc::new(AntiReplay::new(DEFAULT_FRESHNESS_WINDOW_MS, 64 * 1024)),
+            allow_psk_ke: false,
+        }
+    }
+}
+
+/// NewSessionTickets a server sends per handshake by default.
+pub const DEFAULT_TICKETS: usize = 2;
+/// Default ticket lifetime: two hours.
+pub const DEFAULT_TICKET_LIFETIME: u32 = 2 * 3600;
+/// Most tickets a server may be configured to send per handshake.
+pub const MAX_TICKETS_PER_HANDSHAKE: usize = 16;
 
 impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -350,6 +456,7 @@ impl ServerConfig {
             cert: Arc::new(cert),
             more_certs: Vec::new(),
             client_verifier: None,
+            resumption: Resumption::default(),
         }
     }
 
@@ -405,6 +512,7 @@ pub struct ServerConfigBuilder {
     cert: Arc<CertifiedKey>,
     more_certs: Vec<Arc<CertifiedKey>>,
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    resumption: Resumption,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -423,8 +531,51 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// How sessions are kept: stateless tickets under rotating keys (the default, a
+    /// six-hour period), a single-use server cache, or disabled.
+    pub fn session_storage(mut self, storage: SessionStorage) -> Self {
+        self.resumption.storage = storage;
+        self
+    }
+
+    /// NewSessionTickets sent after each handshake (default 2, at most 16; 0 sends none).
+    pub fn tickets(mut self, n: usize) -> Self {
+        self.resumption.tickets = n.min(MAX_TICKETS_PER_HANDSHAKE);
+        self
+    }
+
+    /// Ticket lifetime in seconds (default two hours, capped at seven days).
+    pub fn ticket_lifetime(mut self, secs: u32) -> Self {
+        self.resumption.lifetime = secs.min(MAX_TICKET_LIFETIME);
+        self
+    }
+
+    /// Accept up to `bytes` of 0-RTT data on resumed connections (default 0: refuse).
+    pub fn max_early_data(mut self, bytes: u32) -> Self {
+        self.resumption.max_early_data = bytes;
+        self
+    }
+
+    /// The 0-RTT anti-replay window (RFC 8446 8.2); share one between configs serving the
+    /// same tickets.
+    pub fn anti_replay(mut self, window: Arc<AntiReplay>) -> Self {
+        self.resumption.anti_replay = window;
+        self
+    }
+
+    /// Accept psk_ke resumption (no (EC)DHE) when a client offers only that (default off).
+    pub fn allow_psk_ke(mut self, on: bool) -> Self {
+        self.resumption.allow_psk_ke = on;
+        self
+    }
+
     pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
         self.shared.validate()?;
+        if self.resumption.max_early_data as usize > self.shared.max_buffered_plaintext {
+            return Err(Error::Config(
+                "max_early_data must not exceed the buffered plaintext cap".into(),
+            ));
+        }
         let mut certs = vec![self.cert.clone()];
         certs.extend(self.more_certs);
         Ok(Arc::new(ServerConfig {
@@ -432,6 +583,7 @@ impl ServerConfigBuilder {
             cert: self.cert,
             certs,
             client_verifier: self.client_verifier,
+            resumption: self.resumption,
         }))
     }
 }

@@ -21,4 +21,10 @@ pub enum Event {
     },
     /// A NewSessionTicket arrived (TLS 1.3 4.6.1).
     SessionTicket,
+    /// Server: `len` bytes of 0-RTT data arrived and wait in `Connection::early_data_reader`
+    /// (RFC 8446 4.2.10: replayable, handle with care).
+    EarlyData { len: usize },
+    /// Client: the server refused our 0-RTT data; it was not delivered. Resend it with
+    /// `Connection::writer` if it still matters.
+    EarlyDataRejected,
 }

@@ -12,11 +12,15 @@ mod starttls;
 use std::io;
 use std::sync::Arc;
 
+pub use crate::handshake::tickets::{
+    AntiReplay, ClientSessionStore, SessionCache, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
+    DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
+};
 pub use common::Side;
 pub use config::{
     CertifiedKey, ClientConfig, ClientConfigBuilder, FixedClock, ServerConfig, ServerConfigBuilder,
     SystemClock, TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY,
-    DEFAULT_SIGNATURE_SCHEMES,
+    DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, MAX_TICKETS_PER_HANDSHAKE,
 };
 pub use event::Event;
 pub use inplace::{InPlace, Sealed};
@@ -55,6 +59,9 @@ pub struct Connection {
     /// Plaintext waiting for `reader()`.
     received: Vec<u8>,
     received_start: usize,
+    /// Server: accepted 0-RTT plaintext waiting for `early_data_reader()` (capped by
+    /// max_early_data_size).
+    early_received: Vec<u8>,
     error: Option<Error>,
     peer_closed: bool,
     sent_close: bool,
@@ -99,6 +106,7 @@ impl Connection {
             sendbuf: Vec::new(),
             received: Vec::new(),
             received_start: 0,
+            early_received: Vec::new(),
             error: None,
             peer_closed: false,
             sent_close: false,
@@ -190,7 +198,24 @@ impl Connection {
         header: &RecordHeader,
         payload: &mut [u8],
     ) -> Result<Option<core::ops::Range<usize>>, Error> {
-        let opened = self.common.read.open_in_place(header, payload)?;
+        // RFC 8446 4.2.10: after refusing 0-RTT the server skips records it cannot
+        // deprotect (or, after HelloRetryRequest, application data) up to a budget.
+        let len = payload.len();
+        let skipping = self.common.early.skip_budget > 0 && header.typ == ContentType::ApplicationData;
+        if skipping && !self.common.read.is_protected() {
+            self.skip_early(len)?;
+            return Ok(None);
+        }
+        let opened = match self.common.read.open_in_place(header, payload) {
+            Err(Error::DecryptFailed) if skipping => {
+                self.skip_early(len)?;
+                return Ok(None);
+            }
+            other => other?,
+        };
+        if opened.protected {
+            self.common.early.skip_budget = 0;
+        }
         let plain = Plaintext {
             typ: opened.typ,
             data: &payload[opened.range.clone()],
@@ -316,8 +341,36 @@ impl Connection {
         Ok(())
     }
 
+    fn skip_early(&mut self, len: usize) -> Result<(), Error> {
+        let budget = &mut self.common.early.skip_budget;
+        *budget = budget.checked_sub(len).ok_or(PeerMisbehaved::TooMuchEarlyData)?;
+        Ok(())
+    }
+
+    /// Server: accepted 0-RTT data, before EndOfEarlyData (RFC 8446 4.2.10).
+    fn process_early_data(&mut self, plain: Plaintext<'_>) -> Result<(), Error> {
+        if !plain.protected {
+            return Err(Error::UnexpectedMessage {
+                state: "early data",
+                got: "unprotected data",
+            });
+        }
+        let n = plain.data.len();
+        let budget = &mut self.common.early.receive_budget;
+        *budget = budget.checked_sub(n).ok_or(PeerMisbehaved::TooMuchEarlyData)?;
+        if n > 0 {
+            self.early_received.extend_from_slice(plain.data);
+            self.common.events.push_back(Event::EarlyData { len: n });
+        }
+        Ok(())
+    }
+
     /// Checks an application-data record; true when it carries bytes to deliver.
     fn process_data(&mut self, plain: Plaintext<'_>) -> Result<bool, Error> {
+        if self.handshake.as_ref().is_some_and(|h| h.accepts_early_data()) {
+            self.process_early_data(plain)?;
+            return Ok(false);
+        }
         let Some(Handshake::Established(est)) = self.handshake.as_mut() else {
             return Err(Error::UnexpectedMessage {
                 state: "handshaking",
@@ -462,6 +515,47 @@ impl Connection {
         Ok(())
     }
 
+    /// RFC 8446 7.5 early exporter, from the early_exporter_master_secret (available once
+    /// 0-RTT was offered, client, or accepted, server). Replayable like 0-RTT itself.
+    pub fn export_keying_material_early(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        let Some((hash, secret)) = &self.common.neg.early_exporter else {
+            return Err(Error::InvalidState("no early exporter: 0-RTT was not offered"));
+        };
+        if out.len() > max_export_len(*hash) || label.len() > 249 {
+            return Err(Error::Config("exporter output or label too long".into()));
+        }
+        export_keying_material(*hash, secret.as_bytes(), label, context, out);
+        Ok(())
+    }
+
+    /// Client: a writer for 0-RTT data while the server may still take it (after
+    /// `Connection::client` with a ticket that allows early data and `enable_early_data`,
+    /// until the server answers). `None` otherwise.
+    pub fn early_data(&mut self) -> Option<EarlyDataWriter<'_>> {
+        self.common.early.send_budget?;
+        Some(EarlyDataWriter { conn: self })
+    }
+
+    /// Server: accepted 0-RTT plaintext (see [`Event::EarlyData`]).
+    pub fn early_data_reader(&mut self) -> EarlyDataReader<'_> {
+        EarlyDataReader { conn: self }
+    }
+
+    /// True when 0-RTT was offered and accepted (client: known after EncryptedExtensions).
+    pub fn early_data_accepted(&self) -> bool {
+        self.common.neg.early_data == Some(true)
+    }
+
+    /// 0-RTT outcome: `None` if not offered, `Some(accepted)` once known.
+    pub fn early_data_status(&self) -> Option<bool> {
+        self.common.neg.early_data
+    }
+
     fn buffered_plaintext(&self) -> usize {
         self.received.len() - self.received_start
     }
@@ -580,5 +674,56 @@ impl io::Write for Writer<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Client 0-RTT writer (`Connection::early_data`): takes at most the ticket's
+/// max_early_data_size in total; `Ok(0)` once that is used up.
+pub struct EarlyDataWriter<'a> {
+    conn: &'a mut Connection,
+}
+
+impl EarlyDataWriter<'_> {
+    /// Bytes of 0-RTT data still allowed.
+    pub fn remaining(&self) -> usize {
+        self.conn.common.early.send_budget.unwrap_or(0)
+    }
+}
+
+impl io::Write for EarlyDataWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let c = &mut *self.conn;
+        let Some(budget) = c.common.early.send_budget.as_mut() else {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "0-RTT no longer possible",
+            ));
+        };
+        let n = (*budget).min(buf.len());
+        *budget -= n;
+        c.common.queue.push_early(buf[..n].to_vec());
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Server: `io::Read` over accepted 0-RTT data; `WouldBlock` when empty.
+pub struct EarlyDataReader<'a> {
+    conn: &'a mut Connection,
+}
+
+impl io::Read for EarlyDataReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let early = &mut self.conn.early_received;
+        if early.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = early.len().min(buf.len());
+        buf[..n].copy_from_slice(&early[..n]);
+        early.drain(..n);
+        Ok(n)
     }
 }

@@ -16,6 +16,7 @@ pub mod rand;
 pub mod secret;
 pub mod sign;
 pub mod suites;
+pub mod ticket;
 
 pub use aead::RecordKey;
 pub use hash::{HashAlg, Transcript};

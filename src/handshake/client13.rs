@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use super::established::ClientResumption;
+use super::tickets::ClientTicket;
 use super::{read_state13, unexpected, write_state13, Established13, Handshake, Msg};
-use crate::codec::{CipherSuite, ProtocolVersion, PskKeyExchangeMode};
+use crate::codec::{CipherSuite, ProtocolVersion, PskKeyExchangeMode, SignatureScheme};
 use crate::conn::common::{Common, Side};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
@@ -50,6 +52,70 @@ impl ClientState {
 struct Session {
     config: Arc<ClientConfig>,
     name: Option<ServerName>,
+    /// The ticket offered in pre_shared_key, if any.
+    ticket: Option<Box<ClientTicket>>,
+    /// True while our 0-RTT offer stands (cleared when refused).
+    early_offered: bool,
+}
+
+/// The key the ticket store files tickets under.
+fn store_key(name: &ServerName) -> String {
+    match name {
+        ServerName::Dns(d) => d.clone(),
+        ServerName::Ip(ip) => ip.to_string(),
+    }
+}
+
+/// RFC 8446 4.2.11.2: sets the (single) binder of `hello` to the HMAC over `prefix` (the
+/// transcript before this ClientHello: empty, or CH1's message_hash and HRR) and the
+/// ClientHello truncated before its binders list.
+fn fill_binder(
+    hello: &mut ClientHello,
+    ticket: &ClientTicket,
+    prefix: Option<&Transcript>,
+) -> Result<(), Error> {
+    let suite = tls13_suite(ticket.suite).ok_or(Error::InvalidState("ticket suite unknown"))?;
+    let bytes = HandshakePayload::ClientHello(hello.clone()).encode();
+    let truncated = bytes
+        .len()
+        .checked_sub(hello.binders_encoded_len())
+        .ok_or(Error::InvalidState("binders longer than the ClientHello"))?;
+    let mut transcript = prefix.cloned().unwrap_or_else(|| Transcript::new(suite.hash));
+    transcript.update(&bytes[..truncated]);
+    let ks = KeySchedule13::new(suite.hash, Some(ticket.psk.as_bytes()));
+    let binder = finished_verify_data(
+        suite.hash,
+        ks.binder_key(true).as_bytes(),
+        &transcript.current_hash(),
+    );
+    for ext in hello.extensions.iter_mut() {
+        if let ClientExtension::PreSharedKey(psk) = ext {
+            psk.binders = vec![binder.clone()];
+        }
+    }
+    Ok(())
+}
+
+/// The pre_shared_key extension for `ticket`, binder zeroed until [`fill_binder`].
+fn psk_extension(ticket: &ClientTicket, now_ms: u64) -> Option<ClientExtension> {
+    let suite = tls13_suite(ticket.suite)?;
+    Some(ClientExtension::PreSharedKey(OfferedPsks {
+        identities: vec![PskIdentity {
+            identity: ticket.ticket.clone(),
+            obfuscated_ticket_age: ticket.obfuscated_age(now_ms),
+        }],
+        binders: vec![vec![0u8; suite.hash.output_len()]],
+    }))
+}
+
+/// The server refused 0-RTT (or never could take it): tell the application, close the writer.
+fn early_data_rejected(cx: &mut Common, s: &mut Session) {
+    if s.early_offered {
+        s.early_offered = false;
+        cx.early.send_budget = None;
+        cx.neg.early_data = Some(false);
+        cx.events.push_back(Event::EarlyDataRejected);
+    }
 }
 
 /// Starts a client handshake: queues the first ClientHello.
@@ -84,11 +150,31 @@ pub(crate) fn start(
         config.shared.sig_schemes.clone(),
     ));
     extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
-    extensions.push(ClientExtension::PskKeyExchangeModes(vec![
-        PskKeyExchangeMode::PskDheKe,
-    ]));
+    let mut modes = vec![PskKeyExchangeMode::PskDheKe];
+    if config.allow_psk_ke {
+        modes.push(PskKeyExchangeMode::PskKe);
+    }
+    extensions.push(ClientExtension::PskKeyExchangeModes(modes));
     if !config.shared.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
+    }
+    // RFC 8446 4.6.1: a ticket of this server name whose suite we still offer.
+    let now_ms = config.shared.time.now_millis();
+    let ticket = match (&config.session_store, &name) {
+        (Some(store), Some(n)) => store
+            .take(&store_key(n), now_ms)
+            .filter(|t| config.shared.suites.contains(&t.suite))
+            .map(Box::new),
+        _ => None,
+    };
+    // RFC 8446 4.2.10: 0-RTT only if the ticket allows it and its ALPN is one we offer.
+    let early_offered = ticket.as_ref().is_some_and(|t| {
+        config.enable_early_data
+            && t.max_early_data > 0
+            && t.alpn.as_ref().is_none_or(|p| config.shared.alpn.contains(p))
+    });
+    if early_offered {
+        extensions.push(ClientExtension::EarlyData);
     }
     let mut hello = ClientHello {
         legacy_version: ProtocolVersion::TLSv1_2,
@@ -102,16 +188,51 @@ pub(crate) fn start(
     if let Some(hook) = &config.hello_hook {
         hook(&mut hello);
     }
+    // RFC 8446 4.2.11: pre_shared_key goes last, after any reshaping.
+    if let Some(ext) = ticket.as_ref().and_then(|t| psk_extension(t, now_ms)) {
+        hello.extensions.push(ext);
+    }
+    if let Some(t) = &ticket {
+        fill_binder(&mut hello, t, None)?;
+    }
     let hello_bytes = cx.send_handshake(&HandshakePayload::ClientHello(hello.clone()), None);
-    // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
-    cx.install_write(WriteState::plaintext(0x0303));
+    let mut sent_ccs = false;
+    match ticket.as_ref().filter(|_| early_offered) {
+        Some(t) => {
+            // RFC 8446 4.2.10: 0-RTT under client_early_traffic_secret, right after CH1;
+            // the compatibility CCS goes first (D.4).
+            let suite = tls13_suite(t.suite).ok_or(Error::InvalidState("ticket suite unknown"))?;
+            let ks = KeySchedule13::new(suite.hash, Some(t.psk.as_bytes()));
+            let ch_hash = suite.hash.hash(&hello_bytes);
+            let early = ks.client_early_traffic_secret(&ch_hash);
+            let early_exp = ks.early_exporter_master_secret(&ch_hash);
+            cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
+            cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
+            cx.neg.early_exporter = Some((suite.hash, early_exp));
+            // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
+            cx.install_write(WriteState::plaintext(0x0303));
+            if config.middlebox_compat {
+                cx.queue.push_ccs();
+                sent_ccs = true;
+            }
+            cx.install_write(write_state13(suite, &early, cx.max_fragment));
+            cx.early.send_budget = Some(t.max_early_data as usize);
+        }
+        // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
+        None => cx.install_write(WriteState::plaintext(0x0303)),
+    }
     Ok(Handshake::Client(ClientState::ServerHello(ExpectServerHello {
-        s: Session { config, name },
+        s: Session {
+            config,
+            name,
+            ticket,
+            early_offered,
+        },
         hello,
         hello_bytes,
         shares,
         hrr: None,
-        sent_ccs: false,
+        sent_ccs,
     })))
 }
 
@@ -199,6 +320,20 @@ impl ExpectServerHello {
             }
         }
         cx.neg.hrr = true;
+        // RFC 8446 4.2.10: HelloRetryRequest refuses 0-RTT; CH2 goes in plaintext again.
+        if self.s.early_offered {
+            early_data_rejected(cx, &mut self.s);
+            cx.install_write(WriteState::plaintext(0x0303));
+        }
+        // RFC 8446 4.1.4: keep the PSK only if its hash matches the suite HRR chose.
+        if self
+            .s
+            .ticket
+            .as_ref()
+            .is_some_and(|t| tls13_suite(t.suite).is_none_or(|ts| ts.hash != suite.hash))
+        {
+            self.s.ticket = None;
+        }
 
         let mut transcript = Transcript::new(suite.hash);
         transcript.update(&self.hello_bytes);
@@ -215,14 +350,24 @@ impl ExpectServerHello {
         for ext in hello.extensions.drain(..) {
             match ext {
                 ClientExtension::KeyShare(_) => extensions.push(ClientExtension::KeyShare(shares.clone())),
-                ClientExtension::EarlyData | ClientExtension::Cookie(_) => {}
+                ClientExtension::EarlyData
+                | ClientExtension::Cookie(_)
+                | ClientExtension::PreSharedKey(_) => {}
                 other => extensions.push(other),
             }
         }
         if let Some(cookie) = cookie {
             extensions.push(ClientExtension::Cookie(cookie));
         }
+        // RFC 8446 4.1.2: an updated age and binder for the PSK (still the last extension).
+        let now_ms = self.s.config.shared.time.now_millis();
+        if let Some(ext) = self.s.ticket.as_ref().and_then(|t| psk_extension(t, now_ms)) {
+            extensions.push(ext);
+        }
         hello.extensions = extensions;
+        if let Some(t) = &self.s.ticket {
+            fill_binder(&mut hello, t, Some(&transcript))?;
+        }
 
         // RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
         if self.s.config.middlebox_compat && !self.sent_ccs {
@@ -246,7 +391,12 @@ impl ExpectServerHello {
         })))
     }
 
-    fn handle_server_hello(self, cx: &mut Common, msg: &Msg, sh: ServerHello) -> Result<Handshake, Error> {
+    fn handle_server_hello(
+        mut self,
+        cx: &mut Common,
+        msg: &Msg,
+        sh: ServerHello,
+    ) -> Result<Handshake, Error> {
         // RFC 8446 4.1.3: legacy_version 0x0303 and supported_versions selecting TLS 1.3.
         match sh.supported_version() {
             Some(ProtocolVersion::TLSv1_3) => {}
@@ -272,30 +422,56 @@ impl ExpectServerHello {
         for ext in &sh.extensions {
             match ext {
                 ServerHelloExtension::KeyShare(_) | ServerHelloExtension::SupportedVersions(_) => {}
-                // No PSK offered yet: a pre_shared_key answer is unsolicited.
+                ServerHelloExtension::PreSharedKey(_) if self.s.ticket.is_some() => {}
                 _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
             }
         }
-        let share = sh
-            .key_share()
-            .ok_or(PeerMisbehaved::MissingExtension("key_share"))?;
-        let position = self
-            .shares
-            .iter()
-            .position(|k| k.group() == share.group)
-            .ok_or(PeerMisbehaved::KeyShareForUnofferedGroup)?;
-        let kx = self
-            .shares
-            .into_iter()
-            .nth(position)
-            .ok_or(Error::Crypto("key share vanished"))?;
-        let group = kx.group();
-        let shared = kx.complete(&share.payload)?;
+        // RFC 8446 4.2.11: the selected identity must be one we offered (we offer one), and
+        // the suite must use the PSK's hash.
+        let resumed = match sh.psk_index() {
+            Some(0) => true,
+            Some(_) => return Err(PeerMisbehaved::PskNotOffered.into()),
+            None => false,
+        };
+        let ticket = match resumed {
+            true => {
+                let t = self.s.ticket.take().ok_or(PeerMisbehaved::PskNotOffered)?;
+                if tls13_suite(t.suite).is_none_or(|ts| ts.hash != suite.hash) {
+                    return Err(PeerMisbehaved::IllegalParameter("suite hash differs from the PSK's").into());
+                }
+                Some(t)
+            }
+            false => None,
+        };
+        let shared = match sh.key_share() {
+            Some(share) => {
+                let position = self
+                    .shares
+                    .iter()
+                    .position(|k| k.group() == share.group)
+                    .ok_or(PeerMisbehaved::KeyShareForUnofferedGroup)?;
+                let kx = self
+                    .shares
+                    .into_iter()
+                    .nth(position)
+                    .ok_or(Error::Crypto("key share vanished"))?;
+                cx.neg.group = Some(kx.group());
+                kx.complete(&share.payload)?
+            }
+            // RFC 8446 4.2.9: no key_share only with psk_ke, which we must have offered.
+            None if resumed && self.s.config.allow_psk_ke => Secret::new(vec![0u8; suite.hash.output_len()]),
+            None => return Err(PeerMisbehaved::MissingExtension("key_share").into()),
+        };
 
         cx.neg.version = Some(ProtocolVersion::TLSv1_3);
         cx.neg.suite = Some(suite.suite);
-        cx.neg.group = Some(group);
         cx.neg.server_random = sh.random;
+        if let Some(t) = &ticket {
+            cx.neg.resumed = true;
+            cx.neg.peer_chain = t.peer_chain.clone();
+        } else {
+            early_data_rejected(cx, &mut self.s);
+        }
 
         let mut transcript = match self.hrr {
             Some(retry) => retry.transcript,
@@ -306,7 +482,7 @@ impl ExpectServerHello {
             }
         };
         transcript.update(&msg.raw);
-        let mut ks = KeySchedule13::new(suite.hash, None);
+        let mut ks = KeySchedule13::new(suite.hash, ticket.as_ref().map(|t| t.psk.as_bytes()));
         ks.input_shared_secret(shared.as_bytes());
         let hash = transcript.current_hash();
         let client_hs = ks.client_handshake_traffic_secret(&hash);
@@ -317,7 +493,10 @@ impl ExpectServerHello {
         if self.s.config.middlebox_compat && !self.sent_ccs {
             cx.queue.push_ccs();
         }
-        cx.install_write(write_state13(suite, &client_hs, cx.max_fragment));
+        // With 0-RTT still pending we keep the early keys until EndOfEarlyData.
+        if !self.s.early_offered {
+            cx.install_write(write_state13(suite, &client_hs, cx.max_fragment));
+        }
 
         Ok(Handshake::Client(ClientState::EncryptedExtensions(
             ExpectEncryptedExtensions {
@@ -328,6 +507,7 @@ impl ExpectServerHello {
                     transcript,
                     client_hs,
                     server_hs,
+                    ticket,
                 },
                 offered_sni: self.hello.server_name().is_some(),
             },
@@ -343,6 +523,8 @@ struct Keys {
     transcript: Transcript,
     client_hs: Secret,
     server_hs: Secret,
+    /// The ticket the server accepted (resumption: no certificates follow).
+    ticket: Option<Box<ClientTicket>>,
 }
 
 pub(crate) struct ExpectEncryptedExtensions {
@@ -355,6 +537,7 @@ impl ExpectEncryptedExtensions {
         let HandshakePayload::EncryptedExtensions(exts) = &msg.payload else {
             return Err(unexpected("expect EncryptedExtensions", &msg));
         };
+        let mut early_accepted = false;
         for ext in exts {
             match ext {
                 EncryptedExtension::Alpn(proto) => {
@@ -374,6 +557,9 @@ impl ExpectEncryptedExtensions {
                 }
                 // RFC 8446 4.2.7: servers may tell their groups; clients must not act on it.
                 EncryptedExtension::SupportedGroups(_) => {}
+                EncryptedExtension::EarlyData if self.k.s.early_offered => {
+                    early_accepted = true;
+                }
                 EncryptedExtension::RecordSizeLimit(_)
                 | EncryptedExtension::EarlyData
                 | EncryptedExtension::Unknown { .. } => {
@@ -386,7 +572,25 @@ impl ExpectEncryptedExtensions {
                 cx.neg.sni = Some(name.clone());
             }
         }
+        if early_accepted {
+            // RFC 8446 4.2.10: accepted 0-RTT must keep the ticket's ALPN.
+            let ticket_alpn = self.k.ticket.as_ref().and_then(|t| t.alpn.as_ref());
+            if cx.neg.alpn.as_ref() != ticket_alpn {
+                return Err(PeerMisbehaved::IllegalParameter("ALPN differs from the 0-RTT ticket's").into());
+            }
+            cx.neg.early_data = Some(true);
+        } else if self.k.s.early_offered {
+            early_data_rejected(cx, &mut self.k.s);
+            cx.install_write(write_state13(self.k.suite, &self.k.client_hs, cx.max_fragment));
+        }
         self.k.transcript.update(&msg.raw);
+        if self.k.ticket.is_some() {
+            // RFC 8446 4.4.2: PSK authentication, no Certificate or CertificateVerify.
+            return Ok(Handshake::Client(ClientState::Finished(ExpectFinished {
+                k: self.k,
+                cert_request: None,
+            })));
+        }
         Ok(Handshake::Client(ClientState::Certificate(ExpectCertificate {
             k: self.k,
             cert_request: None,
@@ -394,10 +598,16 @@ impl ExpectEncryptedExtensions {
     }
 }
 
+/// What the server's CertificateRequest asked for.
+struct CertRequest {
+    context: Vec<u8>,
+    schemes: Vec<SignatureScheme>,
+}
+
 pub(crate) struct ExpectCertificate {
     k: Keys,
-    /// Context of the server's CertificateRequest, if it sent one.
-    cert_request: Option<Vec<u8>>,
+    /// The server's CertificateRequest, if it sent one.
+    cert_request: Option<CertRequest>,
 }
 
 impl ExpectCertificate {
@@ -416,7 +626,10 @@ impl ExpectCertificate {
                     return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
                 }
                 self.k.transcript.update(&msg.raw);
-                self.cert_request = Some(req.context.clone());
+                self.cert_request = Some(CertRequest {
+                    context: req.context.clone(),
+                    schemes: req.signature_algorithms().unwrap_or(&[]).to_vec(),
+                });
                 Ok(Handshake::Client(ClientState::Certificate(self)))
             }
             HandshakePayload::Certificate13(cert) => {
@@ -458,7 +671,7 @@ impl ExpectCertificate {
 
 pub(crate) struct ExpectCertificateVerify {
     k: Keys,
-    cert_request: Option<Vec<u8>>,
+    cert_request: Option<CertRequest>,
     spki: Vec<u8>,
 }
 
@@ -484,7 +697,7 @@ impl ExpectCertificateVerify {
 
 pub(crate) struct ExpectFinished {
     k: Keys,
-    cert_request: Option<Vec<u8>>,
+    cert_request: Option<CertRequest>,
 }
 
 impl ExpectFinished {
@@ -499,6 +712,7 @@ impl ExpectFinished {
             mut transcript,
             client_hs,
             server_hs,
+            ticket: _,
         } = self.k;
         let hash = suite.hash;
         let expected = finished_verify_data(hash, server_hs.as_bytes(), &transcript.current_hash());
@@ -517,13 +731,14 @@ impl ExpectFinished {
         cx.log_secret("EXPORTER_SECRET", &exporter);
         cx.install_read(read_state13(suite, &server_ap));
 
-        if let Some(context) = self.cert_request {
-            // No client certificate configured: an empty Certificate (RFC 8446 4.4.2).
-            let empty = HandshakePayload::Certificate13(Certificate13 {
-                context,
-                entries: Vec::new(),
-            });
-            cx.send_handshake(&empty, Some(&mut transcript));
+        if s.early_offered {
+            // RFC 8446 4.5: EndOfEarlyData under the early keys, then the handshake keys.
+            cx.send_handshake(&HandshakePayload::EndOfEarlyData, Some(&mut transcript));
+            cx.early.send_budget = None;
+            cx.install_write(write_state13(suite, &client_hs, cx.max_fragment));
+        }
+        if let Some(req) = self.cert_request {
+            send_client_auth(cx, &s.config, req, &mut transcript)?;
         }
         let ours = finished_verify_data(hash, client_hs.as_bytes(), &transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(ours), Some(&mut transcript));
@@ -531,7 +746,16 @@ impl ExpectFinished {
         cx.queue.open_app();
         cx.neg.exporter = Some((hash, exporter));
         cx.events.push_back(Event::HandshakeComplete);
-        drop(s);
+        // RFC 8446 7.1: resumption_master_secret over ClientHello..client Finished.
+        let resumption = match (&s.config.session_store, &s.name) {
+            (Some(store), Some(name)) => Some(ClientResumption {
+                res_master: ks.resumption_master_secret(&transcript.current_hash()),
+                store: store.clone(),
+                name: store_key(name),
+                time: s.config.shared.time.clone(),
+            }),
+            _ => None,
+        };
         Ok(Handshake::Established(Established13 {
             suite,
             side: Side::Client,
@@ -539,6 +763,51 @@ impl ExpectFinished {
             theirs: server_ap,
             key_updates_in_a_row: 0,
             tickets: 0,
+            resumption,
         }))
     }
+}
+
+/// RFC 8446 4.4.2, 4.4.3: our Certificate and CertificateVerify, or an empty Certificate
+/// when we have no certificate or no scheme the server accepts.
+fn send_client_auth(
+    cx: &mut Common,
+    config: &ClientConfig,
+    req: CertRequest,
+    transcript: &mut Transcript,
+) -> Result<(), Error> {
+    let chosen = config
+        .client_cert
+        .as_ref()
+        .and_then(|c| c.key.choose_scheme(&req.schemes, true).map(|scheme| (c, scheme)));
+    let Some((cert, scheme)) = chosen else {
+        let empty = HandshakePayload::Certificate13(Certificate13 {
+            context: req.context,
+            entries: Vec::new(),
+        });
+        cx.send_handshake(&empty, Some(transcript));
+        return Ok(());
+    };
+    let entries = cert
+        .chain
+        .iter()
+        .map(|c| CertificateEntry {
+            cert: c.as_ref().to_vec(),
+            extensions: Vec::new(),
+        })
+        .collect();
+    cx.send_handshake(
+        &HandshakePayload::Certificate13(Certificate13 {
+            context: req.context,
+            entries,
+        }),
+        Some(transcript),
+    );
+    let signed = tls13_signed_message(false, &transcript.current_hash());
+    let signature = cert.key.sign(scheme, &signed)?;
+    cx.send_handshake(
+        &HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature }),
+        Some(transcript),
+    );
+    Ok(())
 }

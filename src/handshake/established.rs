@@ -1,10 +1,13 @@
 //! After the handshake: KeyUpdate both ways (RFC 8446 4.6.3) and NewSessionTicket receipt.
 
+use std::sync::Arc;
+
+use super::tickets::{ClientSessionStore, ClientTicket, MAX_TICKET_LIFETIME};
 use super::{read_state13, unexpected, write_state13, Msg};
 use crate::codec::KeyUpdateRequest;
 use crate::conn::common::{Common, Side};
-use crate::conn::Event;
-use crate::crypto::key_schedule::next_traffic_secret;
+use crate::conn::{Event, TimeProvider};
+use crate::crypto::key_schedule::{next_traffic_secret, resumption_psk};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, Limit};
@@ -24,6 +27,16 @@ pub(crate) struct Established13 {
     pub theirs: Secret,
     pub key_updates_in_a_row: u32,
     pub tickets: u32,
+    /// Client: where NewSessionTickets go, with the secret their PSKs derive from.
+    pub resumption: Option<ClientResumption>,
+}
+
+/// Client side of RFC 8446 4.6.1: turns each NewSessionTicket into a stored ticket.
+pub(crate) struct ClientResumption {
+    pub res_master: Secret,
+    pub store: Arc<ClientSessionStore>,
+    pub name: String,
+    pub time: Arc<dyn TimeProvider>,
 }
 
 impl Established13 {
@@ -43,10 +56,28 @@ impl Established13 {
                 }
                 Ok(self)
             }
-            HandshakePayload::NewSessionTicket13(_) if self.side == Side::Client => {
+            HandshakePayload::NewSessionTicket13(nst) if self.side == Side::Client => {
                 self.tickets += 1;
                 if self.tickets > MAX_TICKETS {
                     return Err(Error::LimitExceeded(Limit::NewSessionTickets));
+                }
+                // RFC 8446 4.6.1: a lifetime of zero means "do not use"; longer than seven
+                // days is clamped.
+                if let Some(r) = self.resumption.as_ref().filter(|_| nst.lifetime > 0) {
+                    r.store.insert(
+                        &r.name,
+                        ClientTicket {
+                            suite: self.suite.suite,
+                            psk: resumption_psk(self.suite.hash, r.res_master.as_bytes(), &nst.nonce),
+                            age_add: nst.age_add,
+                            lifetime: nst.lifetime.min(MAX_TICKET_LIFETIME),
+                            received_ms: r.time.now_millis(),
+                            max_early_data: nst.max_early_data_size().unwrap_or(0),
+                            alpn: cx.neg.alpn.clone(),
+                            peer_chain: cx.neg.peer_chain.clone(),
+                            ticket: nst.ticket,
+                        },
+                    );
                 }
                 cx.events.push_back(Event::SessionTicket);
                 Ok(self)

@@ -5,6 +5,7 @@
 pub(crate) mod client13;
 mod established;
 pub(crate) mod server13;
+pub(crate) mod tickets;
 
 pub(crate) use established::Established13;
 
@@ -50,6 +51,14 @@ impl Handshake {
             Handshake::Client(s) => s.accepts_ccs(),
             Handshake::Server(s) => s.accepts_ccs(),
             Handshake::Established(_) => false,
+        }
+    }
+
+    /// True while the server reads accepted 0-RTT data (RFC 8446 4.2.10).
+    pub fn accepts_early_data(&self) -> bool {
+        match self {
+            Handshake::Server(s) => s.accepts_early_data(),
+            _ => false,
         }
     }
 }

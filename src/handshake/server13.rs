@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
+use super::tickets::ServerSession;
 use super::{read_state13, unexpected, write_state13, Established13, Handshake, Msg};
-use crate::codec::{ExtensionType, NamedGroup, ProtocolVersion};
+use crate::codec::{ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
 use crate::conn::common::{Common, Side};
 use crate::conn::{Event, ServerConfig, TimeProvider};
 use crate::crypto::hash::Transcript;
-use crate::crypto::key_schedule::{finished_verify_data, KeySchedule13};
+use crate::crypto::key_schedule::{finished_verify_data, resumption_psk, KeySchedule13};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
@@ -20,6 +21,7 @@ use crate::pki;
 
 pub(crate) enum ServerState {
     ClientHello(ExpectClientHello),
+    EndOfEarlyData(ExpectEndOfEarlyData),
     Certificate(ExpectCertificate),
     CertificateVerify(ExpectCertificateVerify),
     Finished(ExpectFinished),
@@ -29,6 +31,7 @@ impl ServerState {
     pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
         match self {
             ServerState::ClientHello(s) => s.handle(cx, msg),
+            ServerState::EndOfEarlyData(s) => s.handle(cx, msg),
             ServerState::Certificate(s) => s.handle(cx, msg),
             ServerState::CertificateVerify(s) => s.handle(cx, msg),
             ServerState::Finished(s) => s.handle(cx, msg),
@@ -42,6 +45,28 @@ impl ServerState {
             _ => true,
         }
     }
+
+    /// True while accepted 0-RTT data may arrive (before EndOfEarlyData).
+    pub fn accepts_early_data(&self) -> bool {
+        matches!(self, ServerState::EndOfEarlyData(_))
+    }
+}
+
+/// Most PSK identities we look at in one ClientHello.
+const MAX_PSK_IDENTITIES: usize = 8;
+/// Rejected 0-RTT we skip at least this much of (RFC 8446 4.2.10), whatever our own
+/// max_early_data (a client may hold a ticket from an earlier configuration).
+const MIN_EARLY_SKIP: usize = 16 * 1024 + 256;
+
+/// The PSK the server picked from the ClientHello (RFC 8446 4.2.11).
+struct PskChoice {
+    index: u16,
+    session: ServerSession,
+    suite: &'static Tls13Suite,
+    ks: KeySchedule13,
+    /// psk_dhe_ke (true) or psk_ke (false).
+    dhe: bool,
+    early_accepted: bool,
 }
 
 pub(crate) fn start(config: Arc<ServerConfig>) -> Handshake {
@@ -141,9 +166,21 @@ impl ExpectClientHello {
         let groups = hello
             .supported_groups()
             .ok_or(PeerMisbehaved::MissingExtension("supported_groups"))?;
-        let shares = hello
-            .key_shares()
-            .ok_or(PeerMisbehaved::MissingExtension("key_share"))?;
+        // RFC 8446 4.2.9: a client offering pre_shared_key MUST offer psk_key_exchange_modes.
+        if hello.psk().is_some() && hello.psk_modes().is_none() {
+            return Err(PeerMisbehaved::MissingExtension("psk_key_exchange_modes").into());
+        }
+        let modes = hello.psk_modes().unwrap_or(&[]);
+        let psk_ke_only = self.config.resumption.allow_psk_ke
+            && hello.psk().is_some()
+            && modes.contains(&PskKeyExchangeMode::PskKe)
+            && !modes.contains(&PskKeyExchangeMode::PskDheKe);
+        let shares = match hello.key_shares() {
+            Some(shares) => shares,
+            // RFC 8446 4.2.8: key_share may be absent only for psk_ke.
+            None if psk_ke_only => &[],
+            None => return Err(PeerMisbehaved::MissingExtension("key_share").into()),
+        };
         // RFC 8446 4.2.8: each share for an offered group, at most one per group.
         for (i, share) in shares.iter().enumerate() {
             if !groups.contains(&share.group) || shares[..i].iter().any(|s| s.group == share.group) {
@@ -163,15 +200,37 @@ impl ExpectClientHello {
                 return Err(PeerMisbehaved::IllegalParameter("key_share after HelloRetryRequest").into());
             }
         }
-        let Some(share) = share else {
-            let group = cfg
-                .groups
-                .iter()
-                .find(|g| groups.contains(g))
-                .copied()
-                .ok_or(Error::HandshakeFailure("no key exchange group in common"))?;
-            return self.send_retry(cx, &msg, suite, group);
+        let share = match share {
+            Some(share) => Some(share),
+            None if psk_ke_only => None,
+            None => {
+                let group = cfg
+                    .groups
+                    .iter()
+                    .find(|g| groups.contains(g))
+                    .copied()
+                    .ok_or(Error::HandshakeFailure("no key exchange group in common"))?;
+                return self.send_retry(cx, &msg, hello, suite, group);
+            }
         };
+
+        let sni = hello
+            .server_name()
+            .and_then(|n| std::str::from_utf8(n).ok())
+            .map(str::to_ascii_lowercase);
+        let psk = choose_psk(
+            &self.config,
+            hello,
+            &msg.raw,
+            self.retry.as_ref(),
+            sni.as_deref(),
+            alpn.as_deref(),
+            share.is_some(),
+        )?;
+        if share.is_none() && psk.as_ref().is_none_or(|p| p.dhe) {
+            return Err(PeerMisbehaved::MissingExtension("key_share").into());
+        }
+        let suite = psk.as_ref().map_or(suite, |p| p.suite);
 
         let retry = self.retry;
         // RFC 8446 4.1.4: the suite chosen after HRR must be the one HRR named.
@@ -188,23 +247,61 @@ impl ExpectClientHello {
         let compat = !hello.session_id.is_empty();
 
         let rng = cfg.rng.clone();
-        let kx = KeyExchange::start(share.group, rng.as_ref())?;
-        let our_share = KeyShareEntry {
-            group: kx.group(),
-            payload: kx.public_key().to_vec(),
+        let mut extensions = vec![ServerHelloExtension::SupportedVersions(ProtocolVersion::TLSv1_3)];
+        let shared = match share.filter(|_| psk.as_ref().is_none_or(|p| p.dhe)) {
+            Some(share) => {
+                let kx = KeyExchange::start(share.group, rng.as_ref())?;
+                extensions.push(ServerHelloExtension::KeyShare(KeyShareEntry {
+                    group: kx.group(),
+                    payload: kx.public_key().to_vec(),
+                }));
+                cx.neg.group = Some(share.group);
+                kx.complete(&share.payload)?
+            }
+            // psk_ke: the handshake secret takes zeros for the (EC)DHE input (RFC 8446 7.1).
+            None => Secret::new(vec![0u8; suite.hash.output_len()]),
         };
-        let shared = kx.complete(&share.payload)?;
+        if let Some(p) = &psk {
+            // RFC 8446 4.2.11: the selected identity's index, after key_share.
+            extensions.push(ServerHelloExtension::PreSharedKey(p.index));
+        }
         let mut random = [0u8; 32];
         rng.fill(&mut random)?;
 
         cx.neg.version = Some(ProtocolVersion::TLSv1_3);
         cx.neg.suite = Some(suite.suite);
-        cx.neg.group = Some(share.group);
-        cx.neg.sig_scheme = Some(scheme);
+        cx.neg.sig_scheme = if psk.is_some() { None } else { Some(scheme) };
         cx.neg.client_random = hello.random;
         cx.neg.server_random = random;
         cx.neg.alpn = alpn.clone();
         cx.neg.sni = sni.clone();
+
+        // 0-RTT (RFC 8446 4.2.10): keys over the ClientHello, before the ServerHello.
+        let offered_early = hello.has(ExtensionType::EarlyData);
+        let early_accepted = psk.as_ref().is_some_and(|p| p.early_accepted);
+        let mut client_early = None;
+        if let Some(p) = &psk {
+            if offered_early {
+                cx.neg.early_data = Some(early_accepted);
+            }
+            if early_accepted {
+                let ch_hash = transcript.current_hash();
+                let early = p.ks.client_early_traffic_secret(&ch_hash);
+                let early_exp = p.ks.early_exporter_master_secret(&ch_hash);
+                cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
+                cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
+                cx.neg.early_exporter = Some((suite.hash, early_exp));
+                client_early = Some(early);
+            }
+        }
+        if offered_early && !early_accepted {
+            // RFC 8446 4.2.10: skip the 0-RTT records we cannot or will not read.
+            cx.early.skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
+        }
+        if let Some(p) = &psk {
+            cx.neg.resumed = true;
+            cx.neg.peer_chain = p.session.peer_chain.clone();
+        }
 
         let server_hello = ServerHello {
             legacy_version: ProtocolVersion::TLSv1_2,
@@ -212,10 +309,7 @@ impl ExpectClientHello {
             session_id: hello.session_id.clone(),
             cipher_suite: suite.suite,
             compression_method: 0,
-            extensions: vec![
-                ServerHelloExtension::SupportedVersions(ProtocolVersion::TLSv1_3),
-                ServerHelloExtension::KeyShare(our_share),
-            ],
+            extensions,
         };
         cx.send_handshake(
             &HandshakePayload::ServerHello(server_hello),
@@ -227,7 +321,11 @@ impl ExpectClientHello {
             cx.queue.push_ccs();
         }
 
-        let mut ks = KeySchedule13::new(suite.hash, None);
+        let resumed = psk.is_some();
+        let mut ks = match psk {
+            Some(p) => p.ks,
+            None => KeySchedule13::new(suite.hash, None),
+        };
         ks.input_shared_secret(shared.as_bytes());
         let hash = transcript.current_hash();
         let client_hs = ks.client_handshake_traffic_secret(&hash);
@@ -235,11 +333,20 @@ impl ExpectClientHello {
         cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
         cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
         cx.install_write(write_state13(suite, &server_hs, cx.max_fragment));
-        cx.install_read(read_state13(suite, &client_hs));
+        match &client_early {
+            Some(early) => {
+                cx.install_read(read_state13(suite, early));
+                cx.early.receive_budget = self.config.resumption.max_early_data as usize;
+            }
+            None => cx.install_read(read_state13(suite, &client_hs)),
+        }
 
         let mut extensions = Vec::new();
         if let Some(proto) = alpn {
             extensions.push(EncryptedExtension::Alpn(proto));
+        }
+        if early_accepted {
+            extensions.push(EncryptedExtension::EarlyData);
         }
         // RFC 6066 3: server_name is acknowledged (empty) only when the name chose the
         // certificate, which a single-certificate config never does.
@@ -251,7 +358,9 @@ impl ExpectClientHello {
             Some(&mut transcript),
         );
 
-        let verifier = self.config.client_verifier.clone();
+        // RFC 8446 4.3.2: no CertificateRequest when authenticating with a resumption PSK,
+        // and 4.4.2: no server Certificate either.
+        let verifier = self.config.client_verifier.clone().filter(|_| !resumed);
         if let Some(verifier) = &verifier {
             let mut extensions = vec![CertReqExtension::SignatureAlgorithms(cfg.sig_schemes.clone())];
             let roots = verifier.root_subjects();
@@ -268,30 +377,32 @@ impl ExpectClientHello {
             );
         }
 
-        let entries = cert
-            .chain
-            .iter()
-            .map(|c| CertificateEntry {
-                cert: c.as_ref().to_vec(),
-                extensions: Vec::new(),
-            })
-            .collect();
-        let certificate = Certificate13 {
-            context: Vec::new(),
-            entries,
-        };
-        cx.send_handshake(
-            &HandshakePayload::Certificate13(certificate),
-            Some(&mut transcript),
-        );
+        if !resumed {
+            let entries = cert
+                .chain
+                .iter()
+                .map(|c| CertificateEntry {
+                    cert: c.as_ref().to_vec(),
+                    extensions: Vec::new(),
+                })
+                .collect();
+            let certificate = Certificate13 {
+                context: Vec::new(),
+                entries,
+            };
+            cx.send_handshake(
+                &HandshakePayload::Certificate13(certificate),
+                Some(&mut transcript),
+            );
 
-        let signed = tls13_signed_message(true, &transcript.current_hash());
-        let signature = cert.key.sign(scheme, &signed)?;
-        let verify = CertificateVerify { scheme, signature };
-        cx.send_handshake(
-            &HandshakePayload::CertificateVerify(verify),
-            Some(&mut transcript),
-        );
+            let signed = tls13_signed_message(true, &transcript.current_hash());
+            let signature = cert.key.sign(scheme, &signed)?;
+            let verify = CertificateVerify { scheme, signature };
+            cx.send_handshake(
+                &HandshakePayload::CertificateVerify(verify),
+                Some(&mut transcript),
+            );
+        }
 
         let finished = finished_verify_data(suite.hash, server_hs.as_bytes(), &transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(finished), Some(&mut transcript));
@@ -310,12 +421,19 @@ impl ExpectClientHello {
         cx.neg.exporter = Some((suite.hash, exporter));
 
         let k = Keys {
+            config: self.config.clone(),
             suite,
+            ks,
             transcript,
             client_hs,
             client_ap,
             server_ap,
         };
+        if client_early.is_some() {
+            return Ok(Handshake::Server(ServerState::EndOfEarlyData(
+                ExpectEndOfEarlyData { k },
+            )));
+        }
         Ok(Handshake::Server(match verifier {
             Some(verifier) => ServerState::Certificate(ExpectCertificate {
                 k,
@@ -331,6 +449,7 @@ impl ExpectClientHello {
         self,
         cx: &mut Common,
         msg: &Msg,
+        hello: &ClientHello,
         suite: &'static Tls13Suite,
         group: NamedGroup,
     ) -> Result<Handshake, Error> {
@@ -361,6 +480,11 @@ impl ExpectClientHello {
             cx.queue.push_ccs();
         }
         cx.neg.hrr = true;
+        // RFC 8446 4.2.10: HelloRetryRequest rejects 0-RTT; skip what the client sent.
+        if hello.has(ExtensionType::EarlyData) {
+            cx.neg.early_data = Some(false);
+            cx.early.skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
+        }
         Ok(Handshake::Server(ServerState::ClientHello(ExpectClientHello {
             config: self.config,
             retry: Some(RetrySent {
@@ -387,13 +511,131 @@ fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Result<Option<V
     }
 }
 
+/// RFC 8446 4.2.11: picks the first offered identity that is one of our tickets, still
+/// valid, and bound to this SNI, ALPN and suite; then checks its binder (a mismatch is fatal,
+/// 4.2.11.2). Identities we cannot use are ignored: the handshake falls back to a full one.
+fn choose_psk(
+    config: &ServerConfig,
+    hello: &ClientHello,
+    raw: &[u8],
+    retry: Option<&RetrySent>,
+    sni: Option<&str>,
+    alpn: Option<&[u8]>,
+    have_share: bool,
+) -> Result<Option<PskChoice>, Error> {
+    let r = &config.resumption;
+    let Some(offered) = hello.psk() else {
+        return Ok(None);
+    };
+    let modes = hello.psk_modes().unwrap_or(&[]);
+    let dhe = modes.contains(&PskKeyExchangeMode::PskDheKe) && have_share;
+    if !(dhe || r.allow_psk_ke && modes.contains(&PskKeyExchangeMode::PskKe)) {
+        return Ok(None);
+    }
+    let time = &config.shared.time;
+    let (now_secs, now_ms) = (time.now_unix(), time.now_millis());
+    let mut found = None;
+    for (i, id) in offered.identities.iter().enumerate().take(MAX_PSK_IDENTITIES) {
+        let Some(session) = r.storage.redeem(now_secs, &id.identity) else {
+            continue;
+        };
+        let age_ms = now_ms.saturating_sub(session.issued_ms);
+        let fresh = age_ms <= u64::from(session.lifetime) * 1000;
+        let suite_ok = match retry {
+            Some(rt) => rt.suite.suite == session.suite,
+            None => {
+                config.shared.suites.contains(&session.suite) && hello.cipher_suites.contains(&session.suite)
+            }
+        };
+        let bound = session.sni.as_deref() == sni && session.alpn.as_deref() == alpn;
+        // A session without a client certificate cannot stand in for a required one.
+        let auth_ok = !config
+            .client_verifier
+            .as_ref()
+            .is_some_and(|v| v.client_auth_mandatory() && session.peer_chain.is_empty());
+        if fresh && suite_ok && bound && auth_ok {
+            if let Some(suite) = tls13_suite(session.suite) {
+                found = Some((i, id.obfuscated_ticket_age, session, suite));
+                break;
+            }
+        }
+    }
+    let Some((index, obfuscated_age, session, suite)) = found else {
+        return Ok(None);
+    };
+    let binder = offered
+        .binders
+        .get(index)
+        .ok_or(PeerMisbehaved::IllegalParameter("psk binders"))?;
+    // RFC 8446 4.2.11.2: the binder is an HMAC over the transcript up to the ClientHello
+    // truncated before the binders list (after HelloRetryRequest, with CH1 and HRR first).
+    let truncated_len = raw
+        .len()
+        .checked_sub(hello.binders_encoded_len())
+        .ok_or(PeerMisbehaved::IllegalParameter("psk binders"))?;
+    let mut transcript = match retry {
+        Some(rt) => rt.transcript.clone(),
+        None => Transcript::new(suite.hash),
+    };
+    transcript.update(&raw[..truncated_len]);
+    let ks = KeySchedule13::new(suite.hash, Some(session.psk.as_bytes()));
+    let binder_key = ks.binder_key(true);
+    let expected = finished_verify_data(suite.hash, binder_key.as_bytes(), &transcript.current_hash());
+    if !Secret::new(expected).ct_eq(binder) {
+        return Err(PeerMisbehaved::BadPskBinder.into());
+    }
+
+    // RFC 8446 4.2.10: 0-RTT only on the first identity, without HRR, with the ticket's
+    // suite and ALPN (checked above), a fresh ticket age (8.3) and an unseen ClientHello (8.2).
+    let client_age = u64::from(obfuscated_age.wrapping_sub(session.age_add));
+    let server_age = now_ms.saturating_sub(session.issued_ms);
+    let window = r.anti_replay.window_ms();
+    let early_accepted = hello.has(ExtensionType::EarlyData)
+        && index == 0
+        && retry.is_none()
+        && session.max_early_data > 0
+        && r.max_early_data > 0
+        && client_age.abs_diff(server_age) <= window
+        && (r.storage.single_use() || r.anti_replay.check_fresh(binder, now_ms));
+    Ok(Some(PskChoice {
+        index: index as u16,
+        session,
+        suite,
+        ks,
+        dhe,
+        early_accepted,
+    }))
+}
+
 /// Secrets and transcript carried until the client's Finished.
 struct Keys {
+    config: Arc<ServerConfig>,
     suite: &'static Tls13Suite,
+    /// At the master-secret stage: the resumption master secret comes from it.
+    ks: KeySchedule13,
     transcript: Transcript,
     client_hs: Secret,
     client_ap: Secret,
     server_ap: Secret,
+}
+
+pub(crate) struct ExpectEndOfEarlyData {
+    k: Keys,
+}
+
+impl ExpectEndOfEarlyData {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let HandshakePayload::EndOfEarlyData = &msg.payload else {
+            return Err(unexpected("expect EndOfEarlyData", &msg));
+        };
+        // RFC 8446 4.5: EndOfEarlyData closes the early keys; handshake keys follow.
+        self.k.transcript.update(&msg.raw);
+        cx.install_read(read_state13(self.k.suite, &self.k.client_hs));
+        cx.early.receive_budget = 0;
+        Ok(Handshake::Server(ServerState::Finished(ExpectFinished {
+            k: self.k,
+        })))
+    }
 }
 
 pub(crate) struct ExpectCertificate {
@@ -442,6 +684,10 @@ impl ExpectCertificateVerify {
         let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
             return Err(unexpected("expect client CertificateVerify", &msg));
         };
+        // RFC 8446 4.4.3: the scheme must be one our CertificateRequest offered.
+        if !self.k.config.shared.sig_schemes.contains(&cv.scheme) {
+            return Err(PeerMisbehaved::UnsupportedSignatureScheme.into());
+        }
         let signed = tls13_signed_message(false, &self.k.transcript.current_hash());
         verify_signature(&self.spki, cv.scheme, &signed, &cv.signature, true)?;
         self.k.transcript.update(&msg.raw);
@@ -460,7 +706,7 @@ impl ExpectFinished {
         let HandshakePayload::Finished(verify_data) = &msg.payload else {
             return Err(unexpected("expect client Finished", &msg));
         };
-        let k = self.k;
+        let mut k = self.k;
         let expected =
             finished_verify_data(k.suite.hash, k.client_hs.as_bytes(), &k.transcript.current_hash());
         // RFC 8446 4.4.4: constant-time comparison; mismatch is decrypt_error.
@@ -468,6 +714,9 @@ impl ExpectFinished {
             return Err(Error::BadFinished);
         }
         cx.install_read(read_state13(k.suite, &k.client_ap));
+        k.transcript.update(&msg.raw);
+        let res_master = k.ks.resumption_master_secret(&k.transcript.current_hash());
+        send_tickets(&k, cx, &res_master)?;
         cx.events.push_back(Event::HandshakeComplete);
         Ok(Handshake::Established(Established13 {
             suite: k.suite,
@@ -476,6 +725,48 @@ impl ExpectFinished {
             theirs: k.client_ap,
             key_updates_in_a_row: 0,
             tickets: 0,
+            resumption: None,
         }))
     }
+}
+
+/// RFC 8446 4.6.1: NewSessionTickets after the client's Finished, each with its own nonce,
+/// age_add and PSK, sealed (or cached) with the SNI, ALPN and suite they are bound to.
+fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Error> {
+    let r = &k.config.resumption;
+    let shared = &k.config.shared;
+    let (now_secs, now_ms) = (shared.time.now_unix(), shared.time.now_millis());
+    for i in 0..r.tickets {
+        let nonce = vec![i as u8];
+        let mut age_add = [0u8; 4];
+        shared.rng.fill(&mut age_add)?;
+        let age_add = u32::from_be_bytes(age_add);
+        let session = ServerSession {
+            suite: k.suite.suite,
+            psk: resumption_psk(k.suite.hash, res_master.as_bytes(), &nonce),
+            age_add,
+            issued_ms: now_ms,
+            lifetime: r.lifetime,
+            max_early_data: r.max_early_data,
+            sni: cx.neg.sni.clone(),
+            alpn: cx.neg.alpn.clone(),
+            peer_chain: cx.neg.peer_chain.clone(),
+        };
+        let Some(ticket) = r.storage.issue(shared.rng.as_ref(), now_secs, session)? else {
+            return Ok(());
+        };
+        let mut extensions = Vec::new();
+        if r.max_early_data > 0 {
+            extensions.push(TicketExtension::EarlyData(r.max_early_data));
+        }
+        let nst = NewSessionTicket13 {
+            lifetime: r.lifetime,
+            age_add,
+            nonce,
+            ticket,
+            extensions,
+        };
+        cx.send_handshake(&HandshakePayload::NewSessionTicket13(nst), None);
+    }
+    Ok(())
 }

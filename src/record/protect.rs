@@ -226,9 +226,12 @@ impl ReadState {
                 if payload.len() < TAG_LEN + 1 {
                     return Err(Error::DecryptFailed);
                 }
-                let seq = next_seq(&mut self.seq)?;
+                // The sequence number advances only for a record that deprotects, so a
+                // skipped 0-RTT record (RFC 8446 4.2.10) leaves the next one readable.
+                let seq = self.seq;
                 let plain = key.open_in_place(seq, &header.bytes, payload)?;
                 let plain_len = plain.len();
+                next_seq(&mut self.seq)?;
                 // RFC 8446 5.4: strip zero padding; the last non-zero byte is the type.
                 let Some(type_at) = plain.iter().rposition(|&b| b != 0) else {
                     return Err(PeerMisbehaved::NoContentType.into());

@@ -125,6 +125,16 @@ impl OutQueue {
         items.push_back(AppItem::Data { bytes, start: 0 });
     }
 
+    /// 0-RTT data (RFC 8446 4.2.10): sent in order with the handshake messages of the
+    /// current epoch, i.e. under the early-data keys the client installed after ClientHello.
+    pub fn push_early(&mut self, data: Vec<u8>) {
+        if !data.is_empty() {
+            self.tail()
+                .control
+                .push_back((ContentType::ApplicationData, data));
+        }
+    }
+
     /// Rule 4: everything queued after this uses `state`.
     pub fn push_key_change(&mut self, state: WriteState) {
         self.tail().then = Some(Box::new(state));

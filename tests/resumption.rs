@@ -1,0 +1,403 @@
+//! TLS 1.3 resumption, 0-RTT and client authentication between our own client and server
+//! (RFC 8446 2.2, 2.3, 4.2.10, 4.2.11, 4.3.2, 4.6.1).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use sanstls::codec::{AlertDescription, NamedGroup};
+use sanstls::conn::{ClientSessionStore, SessionCache, SessionStorage, TicketKeys};
+use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
+use sanstls::{ClientConfig, Connection, Error, Event, KeyLog, PeerMisbehaved, ServerConfig};
+
+fn first_handshake(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) {
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert!(!c.is_resumed() && !s.is_resumed());
+    assert!(events(&mut c).contains(&Event::SessionTicket));
+}
+
+fn early_server(max: u32) -> Arc<ServerConfig> {
+    server_builder("ecdsa-p256").max_early_data(max).build().unwrap()
+}
+
+fn early_client() -> Arc<ClientConfig> {
+    client_builder().enable_early_data(true).build().unwrap()
+}
+
+fn early_payload(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = conn.early_data_reader().read(&mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+#[test]
+fn second_connection_resumes_with_a_ticket() {
+    let client = client_builder().build().unwrap();
+    let server = server_builder("ecdsa-p256").tickets(3).build().unwrap();
+    first_handshake(&client, &server);
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.is_resumed() && s.is_resumed());
+    assert_eq!(c.signature_scheme(), None, "no CertificateVerify on resumption");
+    assert!(
+        !c.peer_certificates().is_empty(),
+        "chain remembered from the first handshake"
+    );
+    assert_eq!(send(&mut c, &mut s, b"ping"), b"ping");
+    assert_eq!(send(&mut s, &mut c, b"pong"), b"pong");
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    c.export_keying_material(&mut a, b"EXPORTER-x", None).unwrap();
+    s.export_keying_material(&mut b, b"EXPORTER-x", None).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn tickets_are_single_use_by_default() {
+    let store = Arc::new(ClientSessionStore::new(16, 8));
+    let client = client_builder().session_store(store.clone()).build().unwrap();
+    let server = server_builder("ecdsa-p256").tickets(1).build().unwrap();
+    first_handshake(&client, &server);
+    assert_eq!(store.tickets_for("localhost"), 1);
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    assert_eq!(store.tickets_for("localhost"), 0, "taken when offered");
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.is_resumed());
+    // The resumed connection got a fresh ticket; a third connection resumes with it.
+    transfer(&mut s, &mut c).unwrap();
+    assert_eq!(store.tickets_for("localhost"), 1);
+}
+
+#[test]
+fn stateful_cache_resumes_once_per_ticket() {
+    let cache = Arc::new(SessionCache::new(64));
+    let client = client_builder().build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .session_storage(SessionStorage::Cache(cache.clone()))
+        .tickets(1)
+        .build()
+        .unwrap();
+    first_handshake(&client, &server);
+    assert_eq!(cache.len(), 1);
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let mut flight = Vec::new();
+    while c.write_tls(&mut flight).unwrap() > 0 {}
+    let mut s = Connection::server(server.clone()).unwrap();
+    s.read_tls(&mut &flight[..]).unwrap();
+    s.process_new_packets().unwrap();
+    assert!(s.is_resumed());
+    assert!(cache.is_empty(), "taken on use");
+    // The same ClientHello again: the cache already spent the ticket.
+    let mut again = Connection::server(server).unwrap();
+    again.read_tls(&mut &flight[..]).unwrap();
+    again.process_new_packets().unwrap();
+    assert!(!again.is_resumed());
+}
+
+#[test]
+fn ticket_from_another_server_key_falls_back_to_a_full_handshake() {
+    let client = client_builder().build().unwrap();
+    let a = server_builder("ecdsa-p256").build().unwrap();
+    let b = server_builder("ecdsa-p256")
+        .session_storage(SessionStorage::Tickets(Arc::new(TicketKeys::new(3600))))
+        .build()
+        .unwrap();
+    first_handshake(&client, &a);
+    let (mut c, mut s) = pair(client, b);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(!c.is_resumed() && !s.is_resumed());
+    assert!(c.signature_scheme().is_some());
+}
+
+#[test]
+fn ticket_is_bound_to_alpn() {
+    let client = client_builder()
+        .alpn_protocols(&["h2", "http/1.1"])
+        .build()
+        .unwrap();
+    let h2 = server_builder("ecdsa-p256")
+        .alpn_protocols(&["h2"])
+        .build()
+        .unwrap();
+    first_handshake(&client, &h2);
+    // Same ticket keys, other ALPN choice: no resumption.
+    let keys = SessionStorage::Tickets(Arc::new(TicketKeys::new(3600)));
+    let h2 = server_builder("ecdsa-p256")
+        .alpn_protocols(&["h2"])
+        .session_storage(keys.clone())
+        .build()
+        .unwrap();
+    let h1 = server_builder("ecdsa-p256")
+        .alpn_protocols(&["http/1.1"])
+        .session_storage(keys)
+        .build()
+        .unwrap();
+    first_handshake(&client, &h2);
+    let (mut c, mut s) = pair(client, h1);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(!s.is_resumed());
+}
+
+#[test]
+fn wrong_binder_is_decrypt_error() {
+    let client = client_builder().build().unwrap();
+    let server = server_builder("ecdsa-p256").build().unwrap();
+    first_handshake(&client, &server);
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let mut flight = Vec::new();
+    while c.write_tls(&mut flight).unwrap() > 0 {}
+    // The ClientHello record comes first; its binder is the last bytes of the record.
+    let ch_len = 5 + u16::from_be_bytes([flight[3], flight[4]]) as usize;
+    flight[ch_len - 1] ^= 1;
+    let mut s = Connection::server(server).unwrap();
+    s.read_tls(&mut &flight[..]).unwrap();
+    let err = s.process_new_packets().unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::BadPskBinder));
+    assert_eq!(err.alert(), Some(AlertDescription::DecryptError));
+    let mut out = Vec::new();
+    while s.write_tls(&mut out).unwrap() > 0 {}
+    assert_eq!(out, [21, 3, 3, 0, 2, 2, AlertDescription::DecryptError.get()]);
+}
+
+#[test]
+fn early_data_is_accepted_and_delivered_as_its_own_event() {
+    let client = early_client();
+    let server = early_server(1024);
+    first_handshake(&client, &server);
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let mut s = Connection::server(server).unwrap();
+    {
+        let mut w = c.early_data().expect("0-RTT possible");
+        assert_eq!(w.remaining(), 1024);
+        w.write_all(b"GET / early").unwrap();
+    }
+    transfer(&mut c, &mut s).unwrap();
+    assert!(s.early_data_accepted());
+    assert_eq!(events(&mut s), [Event::EarlyData { len: 11 }]);
+    assert_eq!(early_payload(&mut s), b"GET / early");
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.early_data_accepted() && c.is_resumed() && s.is_resumed());
+    assert!(c.early_data().is_none(), "closed by EndOfEarlyData");
+    let mut a = [0u8; 16];
+    let mut b = [0u8; 16];
+    c.export_keying_material_early(&mut a, b"EXPORTER-early", Some(b"ctx"))
+        .unwrap();
+    s.export_keying_material_early(&mut b, b"EXPORTER-early", Some(b"ctx"))
+        .unwrap();
+    assert_eq!(a, b);
+    c.export_keying_material(&mut b, b"EXPORTER-early", Some(b"ctx"))
+        .unwrap();
+    assert_ne!(a, b, "the early exporter is its own secret");
+    assert_eq!(send(&mut c, &mut s, b"after"), b"after");
+}
+
+#[test]
+fn early_data_is_capped_by_max_early_data_size() {
+    let client = early_client();
+    let server = early_server(8);
+    first_handshake(&client, &server);
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let mut w = c.early_data().unwrap();
+    assert_eq!(w.write(b"0123456789").unwrap(), 8);
+    assert_eq!(w.write(b"x").unwrap(), 0);
+}
+
+#[test]
+fn replayed_zero_rtt_client_hello_is_not_accepted_twice() {
+    let client = early_client();
+    let server = early_server(1024);
+    first_handshake(&client, &server);
+    let mut c = Connection::client(client, "localhost").unwrap();
+    c.early_data().unwrap().write_all(b"transfer $100").unwrap();
+    let mut flight = Vec::new();
+    while c.write_tls(&mut flight).unwrap() > 0 {}
+    let mut first = Connection::server(server.clone()).unwrap();
+    first.read_tls(&mut &flight[..]).unwrap();
+    first.process_new_packets().unwrap();
+    assert!(first.early_data_accepted());
+    assert_eq!(early_payload(&mut first), b"transfer $100");
+    // The same bytes again (an attacker's replay): resumed perhaps, 0-RTT refused and
+    // skipped, nothing delivered.
+    let mut replay = Connection::server(server).unwrap();
+    replay.read_tls(&mut &flight[..]).unwrap();
+    replay.process_new_packets().unwrap();
+    assert!(!replay.early_data_accepted());
+    assert!(!events(&mut replay)
+        .iter()
+        .any(|e| matches!(e, Event::EarlyData { .. })));
+    assert!(early_payload(&mut replay).is_empty());
+}
+
+#[test]
+fn rejected_early_data_is_skipped_and_the_client_told() {
+    let keys = SessionStorage::Tickets(Arc::new(TicketKeys::new(3600)));
+    let issuing = server_builder("ecdsa-p256")
+        .session_storage(keys.clone())
+        .max_early_data(1024)
+        .build()
+        .unwrap();
+    let refusing = server_builder("ecdsa-p256")
+        .session_storage(keys)
+        .build()
+        .unwrap();
+    let client = early_client();
+    first_handshake(&client, &issuing);
+    let (mut c, mut s) = pair(client, refusing);
+    c.early_data().unwrap().write_all(&[7u8; 600]).unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.is_resumed() && s.is_resumed());
+    assert!(!c.early_data_accepted() && !s.early_data_accepted());
+    assert_eq!(c.early_data_status(), Some(false));
+    assert!(events(&mut c).contains(&Event::EarlyDataRejected));
+    // The application resends over 1-RTT.
+    assert_eq!(send(&mut c, &mut s, &[7u8; 600]), vec![7u8; 600]);
+}
+
+#[test]
+fn hello_retry_request_disables_early_data() {
+    let client = client_builder()
+        .enable_early_data(true)
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let keys = SessionStorage::Tickets(Arc::new(TicketKeys::new(3600)));
+    let first = server_builder("ecdsa-p256")
+        .session_storage(keys.clone())
+        .max_early_data(1024)
+        .build()
+        .unwrap();
+    let p256_only = server_builder("ecdsa-p256")
+        .session_storage(keys)
+        .max_early_data(1024)
+        .groups(&[NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    first_handshake(&client, &first);
+    let (mut c, mut s) = pair(client, p256_only);
+    c.early_data().unwrap().write_all(b"early").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.had_hello_retry());
+    assert!(
+        c.is_resumed() && s.is_resumed(),
+        "the PSK survives HRR with new binders"
+    );
+    assert!(!c.early_data_accepted() && !s.early_data_accepted());
+    assert!(events(&mut c).contains(&Event::EarlyDataRejected));
+}
+
+#[test]
+fn psk_ke_only_on_opt_in() {
+    let client = client_builder().allow_psk_ke(true).build().unwrap();
+    let server = server_builder("ecdsa-p256").allow_psk_ke(true).build().unwrap();
+    first_handshake(&client, &server);
+    // The client offers both modes: the server prefers psk_dhe_ke.
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.is_resumed() && c.key_exchange_group().is_some());
+    // A server without the opt-in never resumes a psk_ke-only offer: tested through the
+    // client default, which never offers psk_ke at all.
+    let plain = client_builder().build().unwrap();
+    let (mut c, _) = pair(plain, server);
+    let mut out = Vec::new();
+    while c.write_tls(&mut out).unwrap() > 0 {}
+    // psk_key_exchange_modes (45) = [psk_dhe_ke (1)]
+    assert!(out.windows(6).any(|w| w == [0, 45, 0, 2, 1, 1]));
+}
+
+fn ca_verifier() -> WebPkiClientVerifier {
+    WebPkiClientVerifier::new(TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap())
+}
+
+#[test]
+fn client_certificate_is_verified_and_exposed() {
+    for kind in KEY_TYPES {
+        let client = client_builder()
+            .client_auth_cert(certified_key(kind))
+            .build()
+            .unwrap();
+        let server = server_builder("ecdsa-p256")
+            .client_verifier(Arc::new(ca_verifier()))
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client.clone(), server.clone());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.peer_certificates().len(), 1, "{kind}");
+        transfer(&mut s, &mut c).unwrap();
+        // Resumption keeps the client's identity.
+        let (mut c, mut s) = pair(client, server);
+        handshake(&mut c, &mut s).unwrap();
+        assert!(s.is_resumed());
+        assert_eq!(s.peer_certificates().len(), 1, "{kind}");
+    }
+}
+
+#[test]
+fn required_client_certificate_missing_is_certificate_required() {
+    let client = client_builder().build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(ca_verifier()))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::CertificateRequired);
+    assert_eq!(err.alert(), Some(AlertDescription::CertificateRequired));
+}
+
+#[test]
+fn optional_client_certificate_may_be_absent() {
+    let client = client_builder().build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(ca_verifier().optional()))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(s.peer_certificates().is_empty());
+}
+
+#[derive(Debug, Default)]
+struct Labels(Mutex<Vec<String>>);
+
+impl KeyLog for Labels {
+    fn log(&self, label: &str, _: &[u8], _: &[u8]) {
+        self.0.lock().unwrap().push(label.to_string());
+    }
+}
+
+#[test]
+fn key_log_includes_early_secrets() {
+    let log = Arc::new(Labels::default());
+    let client = client_builder()
+        .enable_early_data(true)
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let server = early_server(64);
+    first_handshake(&client, &server);
+    log.0.lock().unwrap().clear();
+    let (mut c, mut s) = pair(client, server);
+    c.early_data().unwrap().write_all(b"x").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    let mut labels = log.0.lock().unwrap().clone();
+    labels.sort();
+    assert_eq!(
+        labels,
+        [
+            "CLIENT_EARLY_TRAFFIC_SECRET",
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0",
+            "EARLY_EXPORTER_SECRET",
+            "EXPORTER_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_TRAFFIC_SECRET_0",
+        ]
+    );
+}
