@@ -23,7 +23,11 @@ fn pump(c: &mut Connection, s: &mut Connection, stream: &mut Stream) {
     for _ in 0..10 {
         let mut moved = false;
         for from_client in [true, false] {
-            let (from, to) = if from_client { (&mut *c, &mut *s) } else { (&mut *s, &mut *c) };
+            let (from, to) = if from_client {
+                (&mut *c, &mut *s)
+            } else {
+                (&mut *s, &mut *c)
+            };
             let mut buf = Vec::new();
             while from.write_tls(&mut buf).unwrap() > 0 {}
             if buf.is_empty() {
@@ -43,10 +47,24 @@ fn pump(c: &mut Connection, s: &mut Connection, stream: &mut Stream) {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one TCP segment, field by field
 fn packet(out: &mut Vec<u8>, n: u32, src: u16, dst: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
     let mut frame = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0x08, 0x00];
     let total = (20 + 20 + payload.len()) as u16;
-    frame.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+    frame.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
     frame.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
     frame.extend_from_slice(&src.to_be_bytes());
     frame.extend_from_slice(&dst.to_be_bytes());
@@ -67,9 +85,7 @@ fn pcap(streams: &[Stream]) -> Vec<u8> {
     const PSH_ACK: u8 = 0x18;
     let mut out = Vec::new();
     // Global header: magic, v2.4, zone, sigfigs, snaplen, Ethernet.
-    for v in [0xa1b2c3d4u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
     for v in [0u32, 0, 65535, 1] {
@@ -149,13 +165,25 @@ fn tshark_decrypts_our_traffic_with_our_key_log() {
         .arg(&capture)
         .arg("-o")
         .arg(format!("tls.keylog_file:{}", keylog.display()))
-        .args(["-Y", "http", "-T", "fields", "-e", "http.request.uri", "-e", "http.response.code"])
+        .args([
+            "-Y",
+            "http",
+            "-T",
+            "fields",
+            "-e",
+            "http.request.uri",
+            "-e",
+            "http.response.code",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("/full-handshake-marker"), "{text}");
-    assert!(text.contains("/zero-rtt-marker"), "0-RTT decrypted with CLIENT_EARLY_TRAFFIC_SECRET: {text}");
+    assert!(
+        text.contains("/zero-rtt-marker"),
+        "0-RTT decrypted with CLIENT_EARLY_TRAFFIC_SECRET: {text}"
+    );
     assert_eq!(text.matches("200").count(), 2, "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
