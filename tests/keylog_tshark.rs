@@ -47,6 +47,7 @@ fn pump(c: &mut Connection, s: &mut Connection, stream: &mut Stream) {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one TCP segment, field by field
 fn packet(out: &mut Vec<u8>, n: u32, src: u16, dst: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
     let mut frame = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0x08, 0x00];
     let total = (20 + 20 + payload.len()) as u16;
@@ -84,9 +85,7 @@ fn pcap(streams: &[Stream]) -> Vec<u8> {
     const PSH_ACK: u8 = 0x18;
     let mut out = Vec::new();
     // Global header: magic, v2.4, zone, sigfigs, snaplen, Ethernet.
-    for v in [0xa1b2c3d4u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
     for v in [0u32, 0, 65535, 1] {
