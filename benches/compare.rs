@@ -272,9 +272,15 @@ fn r_resumed(c: &rustls::Connection) -> bool {
 
 struct Bench {
     budget: Duration,
+    /// `--only WORD`: run only the figures whose group name contains WORD (for profiling).
+    only: Option<String>,
 }
 
 impl Bench {
+    fn wants(&self, group: &str) -> bool {
+        self.only.as_ref().is_none_or(|w| group.contains(w.as_str()))
+    }
+
     fn handshakes(&self, label: &str, kind: &str, tls12: bool, resumed: bool, floor: Option<f64>) {
         let suite = CipherSuite::TLS_AES_128_GCM_SHA256;
         let versions: &[ProtocolVersion] = if tls12 {
@@ -620,53 +626,77 @@ impl Bench {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
     let b = Bench {
         budget: Duration::from_millis(if quick { 300 } else { 2000 }),
+        only,
     };
     println!(
         "# sanstls vs rustls 0.23 (ring), {} mode",
         if quick { "quick" } else { "full" }
     );
-    let floor = b.crypto_floor();
-    b.handshakes(
-        "full TLS 1.3 handshake X25519 ECDSA-P256 (vs crypto floor)",
-        "ecdsa-p256",
-        false,
-        false,
-        Some(floor),
-    );
-    b.handshakes(
-        "full TLS 1.3 handshake X25519 RSA-2048",
-        "rsa2048",
-        false,
-        false,
-        None,
-    );
-    b.handshakes("resumed TLS 1.3 handshake", "ecdsa-p256", false, true, None);
-    b.handshakes(
-        "full TLS 1.2 handshake X25519 ECDSA-P256",
-        "ecdsa-p256",
-        true,
-        false,
-        None,
-    );
-    b.handshakes("resumed TLS 1.2 handshake", "ecdsa-p256", true, true, None);
-    b.bulk(
-        CipherSuite::TLS_AES_128_GCM_SHA256,
-        &aead::AES_128_GCM,
-        "AES-128-GCM",
-    );
-    b.bulk(
-        CipherSuite::TLS_AES_256_GCM_SHA384,
-        &aead::AES_256_GCM,
-        "AES-256-GCM",
-    );
-    b.bulk(
-        CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
-        &aead::CHACHA20_POLY1305,
-        "CHACHA20-POLY1305",
-    );
-    b.ping_pong();
-    b.memory();
+    if b.wants("handshake-ecdsa") {
+        let floor = b.crypto_floor();
+        b.handshakes(
+            "full TLS 1.3 handshake X25519 ECDSA-P256 (vs crypto floor)",
+            "ecdsa-p256",
+            false,
+            false,
+            Some(floor),
+        );
+    }
+    if b.wants("handshake-rsa") {
+        b.handshakes(
+            "full TLS 1.3 handshake X25519 RSA-2048",
+            "rsa2048",
+            false,
+            false,
+            None,
+        );
+    }
+    if b.wants("handshake-resumed") {
+        b.handshakes("resumed TLS 1.3 handshake", "ecdsa-p256", false, true, None);
+    }
+    if b.wants("handshake-tls12") {
+        b.handshakes(
+            "full TLS 1.2 handshake X25519 ECDSA-P256",
+            "ecdsa-p256",
+            true,
+            false,
+            None,
+        );
+        b.handshakes("resumed TLS 1.2 handshake", "ecdsa-p256", true, true, None);
+    }
+    if b.wants("bulk-aes128") {
+        b.bulk(
+            CipherSuite::TLS_AES_128_GCM_SHA256,
+            &aead::AES_128_GCM,
+            "AES-128-GCM",
+        );
+    }
+    if b.wants("bulk-aes256") {
+        b.bulk(
+            CipherSuite::TLS_AES_256_GCM_SHA384,
+            &aead::AES_256_GCM,
+            "AES-256-GCM",
+        );
+    }
+    if b.wants("bulk-chacha") {
+        b.bulk(
+            CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+            &aead::CHACHA20_POLY1305,
+            "CHACHA20-POLY1305",
+        );
+    }
+    if b.wants("ping-pong") {
+        b.ping_pong();
+    }
+    if b.wants("memory") {
+        b.memory();
+    }
 }
