@@ -143,15 +143,19 @@ fn s_handshake(o: &Ours, wire: &mut Vec<u8>) -> Option<(Connection, Connection)>
     let mut c = Connection::client(o.client.clone(), "localhost").ok()?;
     let mut s = Connection::server(o.server.clone()).ok()?;
     let mut sink = [0u8; 256];
+    let flight = |from: &mut Connection, to: &mut Connection, wire: &mut Vec<u8>| {
+        wire.clear();
+        while from.write_tls(wire).ok()? > 0 {}
+        let mut rd = &wire[..];
+        while !rd.is_empty() {
+            to.read_tls(&mut rd).ok()?;
+            to.process_new_packets().ok()?;
+        }
+        Some(())
+    };
     for _ in 0..8 {
-        wire.clear();
-        while c.write_tls(wire).ok()? > 0 {}
-        s.read_tls(&mut &wire[..]).ok()?;
-        s.process_new_packets().ok()?;
-        wire.clear();
-        while s.write_tls(wire).ok()? > 0 {}
-        c.read_tls(&mut &wire[..]).ok()?;
-        c.process_new_packets().ok()?;
+        flight(&mut c, &mut s, wire)?;
+        flight(&mut s, &mut c, wire)?;
         if !c.is_handshaking() && !s.is_handshaking() && !c.wants_write() && !s.wants_write() {
             while c.next_event().is_some() {}
             while s.next_event().is_some() {}
@@ -632,14 +636,19 @@ fn main() {
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1).cloned());
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+    // and then one short pass checks that every figure still runs.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let (budget, mode) = match (smoke, quick) {
+        (true, _) => (5, "smoke (cargo test)"),
+        (false, true) => (300, "quick"),
+        (false, false) => (2000, "full"),
+    };
     let b = Bench {
-        budget: Duration::from_millis(if quick { 300 } else { 2000 }),
+        budget: Duration::from_millis(budget),
         only,
     };
-    println!(
-        "# sanstls vs rustls 0.23 (ring), {} mode",
-        if quick { "quick" } else { "full" }
-    );
+    println!("# sanstls vs rustls 0.23 (ring), {mode} mode");
     if b.wants("handshake-ecdsa") {
         let floor = b.crypto_floor();
         b.handshakes(

@@ -77,8 +77,8 @@ pub(crate) struct Deframer {
 const BUFFER_CAP: usize = 2 * (HEADER_LEN + MAX_CIPHERTEXT);
 /// Smallest read we offer the reader.
 const READ_SIZE: usize = 4096;
-/// First read into a released buffer (it stays released if nothing comes).
-const IDLE_READ: usize = 1024;
+/// First read into a released buffer, on the stack (it stays released if nothing comes).
+const IDLE_READ: usize = READ_SIZE;
 
 impl Deframer {
     /// Bytes waiting to be cut into records.
