@@ -74,6 +74,8 @@ pub struct Connection {
     /// Key changes applied to our sending direction (for the record observer); the first
     /// change installs the plaintext state, so it starts one below zero.
     write_epoch: u16,
+    /// Set until the buffers sized for the handshake have been freed once it is over.
+    trim_pending: bool,
 }
 
 impl Connection {
@@ -117,6 +119,7 @@ impl Connection {
             records_per_key: shared.records_per_key,
             key_update_queued: false,
             write_epoch: u16::MAX,
+            trim_pending: true,
         }
     }
 
@@ -140,6 +143,7 @@ impl Connection {
         }
         let n = wr.write(&self.sendbuf)?;
         self.sendbuf.drain(..n);
+        self.trim_after_handshake();
         Ok(n)
     }
 
@@ -154,7 +158,24 @@ impl Connection {
         let mut deframer = std::mem::take(&mut self.deframer);
         let res = self.process_deframed(&mut deframer);
         self.deframer = deframer;
+        self.trim_after_handshake();
         res
+    }
+
+    /// Once the handshake is over and nothing is buffered, frees the buffers it grew (an idle
+    /// connection then holds little more than its keys). Done once: steady-state traffic keeps
+    /// its buffers.
+    fn trim_after_handshake(&mut self) {
+        if self.trim_pending
+            && self.error.is_none()
+            && self.handshake.as_ref().is_some_and(|h| h.is_established())
+            && self.deframer.buffered() == 0
+            && self.sendbuf.is_empty()
+            && self.common.queue.is_empty()
+        {
+            self.trim_pending = false;
+            self.release_buffers();
+        }
     }
 
     fn process_deframed(&mut self, deframer: &mut Deframer) -> Result<(), Error> {

@@ -77,6 +77,8 @@ pub(crate) struct Deframer {
 const BUFFER_CAP: usize = 2 * (HEADER_LEN + MAX_CIPHERTEXT);
 /// Smallest read we offer the reader.
 const READ_SIZE: usize = 4096;
+/// First read into a released buffer, on the stack (it stays released if nothing comes).
+const IDLE_READ: usize = READ_SIZE;
 
 impl Deframer {
     /// Bytes waiting to be cut into records.
@@ -112,6 +114,19 @@ impl Deframer {
 
     /// Reads once from `rd` into free room; `Ok(0)` means EOF from the reader.
     pub fn read_from(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
+        if self.buf.capacity() == 0 {
+            // Idle and released: a read that brings nothing (EOF, WouldBlock) must not
+            // allocate, so the first bytes land on the stack.
+            let mut first = [0u8; IDLE_READ];
+            let n = rd.read(&mut first)?;
+            if n > 0 {
+                self.buf.resize(READ_SIZE, 0);
+                self.buf[..n].copy_from_slice(&first[..n]);
+                self.start = 0;
+                self.end = n;
+            }
+            return Ok(n);
+        }
         self.compact();
         let room = self.room();
         if self.buf.len() < room {
@@ -225,6 +240,13 @@ mod tests {
         let mut src: &[u8] = &big;
         assert!(d.read_from(&mut src).is_err());
         assert!(d.buf.capacity() <= BUFFER_CAP);
+    }
+
+    #[test]
+    fn empty_read_into_a_released_buffer_allocates_nothing() {
+        let mut d = Deframer::default();
+        assert_eq!(d.read_from(&mut &[][..]).unwrap(), 0);
+        assert_eq!(d.buf.capacity(), 0);
     }
 
     #[test]
