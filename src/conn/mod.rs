@@ -7,6 +7,7 @@ mod event;
 mod keylog;
 mod observer;
 mod starttls;
+mod stream;
 
 use std::io;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use event::Event;
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
+pub use stream::Stream;
 
 use crate::codec::{
     AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, NamedGroup, ProtocolVersion,
@@ -169,12 +171,13 @@ impl Connection {
     fn process_record(&mut self, rec: RawRecord) -> Result<(), Error> {
         let plain = self.common.read.read_record(rec)?;
         if let Some(obs) = &self.common.observer {
-            obs.record(
-                Direction::Received,
-                plain.typ,
-                plain.data.len(),
-                self.common.read_epoch,
-            );
+            // An unprotected record (a compatibility CCS) is at epoch 0 whatever the keys.
+            let epoch = if plain.protected {
+                self.common.read_epoch
+            } else {
+                0
+            };
+            obs.record(Direction::Received, plain.typ, plain.data.len(), epoch);
         }
         // RFC 8446 5.1: handshake messages must not be interleaved with other record types.
         if plain.typ != ContentType::Handshake && !self.joiner.is_empty() {

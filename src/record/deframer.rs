@@ -55,6 +55,10 @@ impl Deframer {
         let res = rd.read(&mut self.buf[at..]);
         let n = *res.as_ref().unwrap_or(&0);
         self.buf.truncate(at + n);
+        if self.buf.is_empty() {
+            // Nothing came (WouldBlock on a non-blocking socket): keep no room while idle.
+            self.buf = Vec::new();
+        }
         res
     }
 
