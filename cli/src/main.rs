@@ -29,7 +29,7 @@ enum Command {
     /// Connect to HOST:PORT; stdin goes to the server, the server's bytes go to stdout.
     Connect(connect::Args),
     /// Serve TLS: an HTTP page showing the negotiated parameters (default) or an echo.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Run an x509-limbo suite: results JSON to stdout, a summary to stderr.
     Limbo { file: PathBuf },
 }
@@ -37,7 +37,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Connect(args) => connect::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Limbo { file } => return limbo::main(&file),
     };
     match result {

@@ -237,7 +237,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             }
             return Err(e.into());
         }
-        for sig in signals.pending() {
+        if let Some(sig) = signals.pending().next() {
             info!("signal {sig}: shutting down");
             break 'wait;
         }
