@@ -624,3 +624,72 @@ fn blocking_stream_carries_a_megabyte_both_ways_through_serve() {
     let log = server.wait_log("closed:");
     assert!(log.contains("bytes_in=10"), "{log}");
 }
+
+#[test]
+fn python_ssl_fetches_the_page_twice_on_one_connection() {
+    if !have_python() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let script = format!(
+        r#"
+import socket, ssl
+ctx = ssl.create_default_context(cafile={ca:?})
+with socket.create_connection(("127.0.0.1", {port})) as s:
+    with ctx.wrap_socket(s, server_hostname="localhost") as t:
+        f = t.makefile("rb")
+        for close in (False, True):
+            t.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n" + (b"Connection: close\r\n" if close else b"") + b"\r\n")
+            n = 0
+            while True:
+                line = f.readline()
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+                if line == b"\r\n":
+                    break
+            print(f.read(n).decode())
+        print(t.version())
+"#,
+        ca = v("ca.pem"),
+        port = server.port
+    );
+    let out = wait_output(spawn_with_stdin("python3", &["-c", &script], b""));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("<h1>sanstls</h1>").count(), 2, "{stdout}");
+    assert!(stdout.contains("TLSv1.3"), "{stdout}");
+    assert_eq!(server.wait_log("closed:").matches("accepted").count(), 1);
+}
+
+fn have_python() -> bool {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "python3 is missing under CI"
+    );
+    ok
+}
+
+#[test]
+fn gnutls_cli_fetches_the_page() {
+    if !have("gnutls-cli") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let port = server.port.to_string();
+    let ca = v("ca.pem");
+    let args = ["--x509cafile", &ca, "--port", &port, "127.0.0.1"];
+    let out = wait_output(spawn_with_stdin("gnutls-cli", &args, GET_CLOSE));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("<h1>sanstls</h1>"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("version=TLSv1.3"), "{stdout}");
+}
