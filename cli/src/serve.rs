@@ -523,10 +523,18 @@ fn pump(c: &mut Conn, echo: bool) -> Result<(), Reason> {
             c.muted = false;
             debug!("unmuted");
         }
+        // Records may wait in the connection while its plaintext buffer was full.
+        process(c);
+        if c.closing.is_some() || c.tls.wants_write() || produce(c, echo)? {
+            continue;
+        }
+        if c.tls.peer_has_closed() {
+            // All its data was taken: answer the peer's close_notify with ours (RFC 8446 6.1).
+            c.tls.send_close_notify();
+            c.closing = Some("peer sent close_notify".into());
+            continue;
+        }
         if !c.tls.wants_read() {
-            if produce(c, echo)? {
-                continue;
-            }
             return Ok(());
         }
         match c.tls.read_tls(&mut c.sock) {
@@ -549,23 +557,20 @@ fn pump(c: &mut Conn, echo: bool) -> Result<(), Reason> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("read: {e}").into()),
         }
-        let was_handshaking = c.tls.is_handshaking();
-        let result = c.tls.process_new_packets();
-        report_events(c, was_handshaking);
-        if let Err(e) = result {
-            match e.alert() {
-                Some(alert) => warn!("alert sent: {alert} ({e})"),
-                None => warn!("error: {e}"),
-            }
-            c.closing = Some(format!("TLS error: {e}").into());
-            continue;
+    }
+}
+
+/// Runs the state machine over buffered records; an error sets `closing`.
+fn process(c: &mut Conn) {
+    let was_handshaking = c.tls.is_handshaking();
+    let result = c.tls.process_new_packets();
+    report_events(c, was_handshaking);
+    if let Err(e) = result {
+        match e.alert() {
+            Some(alert) => warn!("alert sent: {alert} ({e})"),
+            None => warn!("error: {e}"),
         }
-        produce(c, echo)?;
-        if c.tls.peer_has_closed() && c.closing.is_none() {
-            // Answer the peer's close_notify with ours (RFC 8446 6.1), after what we owe it.
-            c.tls.send_close_notify();
-            c.closing = Some("peer sent close_notify".into());
-        }
+        c.closing = Some(format!("TLS error: {e}").into());
     }
 }
 

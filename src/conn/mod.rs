@@ -8,6 +8,7 @@ mod inplace;
 mod keylog;
 mod observer;
 mod starttls;
+mod stream;
 
 use std::io;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
+pub use stream::Stream;
 
 use crate::codec::{
     AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, NamedGroup, ProtocolVersion,
@@ -243,12 +245,13 @@ impl Connection {
             protected: opened.protected,
         };
         if let Some(obs) = &self.common.observer {
-            obs.record(
-                Direction::Received,
-                plain.typ,
-                plain.data.len(),
-                self.common.read_epoch,
-            );
+            // An unprotected record (a compatibility CCS) is at epoch 0 whatever the keys.
+            let epoch = if plain.protected {
+                self.common.read_epoch
+            } else {
+                0
+            };
+            obs.record(Direction::Received, plain.typ, plain.data.len(), epoch);
         }
         // RFC 8446 5.1: handshake messages must not be interleaved with other record types.
         if plain.typ != ContentType::Handshake && !self.joiner.is_empty() {

@@ -1,0 +1,134 @@
+//! A blocking adapter: a [`Connection`] over any `Read + Write` transport (a `TcpStream`, a
+//! Unix socket, a pipe pair), itself `Read + Write`.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use std::sync::Arc;
+//! use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
+//! use sanstls::{ClientConfig, Connection, Stream};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let anchors = TrustAnchors::from_pem_file("vectors/ca.pem")?;
+//! let config = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors))).build()?;
+//! let conn = Connection::client(config, "localhost")?;
+//! let mut tls = Stream::new(conn, TcpStream::connect("127.0.0.1:8443")?);
+//! tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+//! let mut page = String::new();
+//! tls.read_to_string(&mut page)?;
+//! tls.shutdown()?;
+//! # Ok(()) }
+//! ```
+
+use std::io::{self, Read, Write};
+
+use super::Connection;
+
+/// A connection and its transport, driven by blocking calls.
+#[derive(Debug)]
+pub struct Stream<S: Read + Write> {
+    pub conn: Connection,
+    pub sock: S,
+}
+
+impl<S: Read + Write> Stream<S> {
+    pub fn new(conn: Connection, sock: S) -> Self {
+        Stream { conn, sock }
+    }
+
+    /// One round of I/O: sends everything queued, then (if the connection wants bytes and
+    /// has no plaintext waiting) reads once and processes it. Returns (read, written) bytes.
+    pub fn complete_io(&mut self) -> io::Result<(usize, usize)> {
+        let mut wrote = 0;
+        while self.conn.wants_write() {
+            let n = self.conn.write_tls(&mut self.sock)?;
+            if n == 0 {
+                break;
+            }
+            wrote += n;
+        }
+        let mut read = 0;
+        if self.conn.wants_read() && self.conn.error().is_none() {
+            read = self.conn.read_tls(&mut self.sock)?;
+            if read == 0 && self.conn.is_handshaking() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed the transport during the handshake",
+                ));
+            }
+            if let Err(e) = self.conn.process_new_packets() {
+                // Our alert goes out before the error comes back.
+                while self.conn.wants_write() && self.conn.write_tls(&mut self.sock).unwrap_or(0) > 0 {}
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+        }
+        Ok((read, wrote))
+    }
+
+    /// Runs the handshake to its end.
+    pub fn handshake(&mut self) -> io::Result<()> {
+        while self.conn.is_handshaking() {
+            self.complete_io()?;
+        }
+        self.flush()
+    }
+
+    /// Sends close_notify and flushes it (the transport stays open for the caller to close).
+    pub fn shutdown(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush()
+    }
+
+    pub fn into_inner(self) -> (Connection, S) {
+        (self.conn, self.sock)
+    }
+}
+
+impl<S: Read + Write> Read for Stream<S> {
+    /// Plaintext from the peer; `Ok(0)` after its close_notify (or a clean EOF).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            let (read, _) = self.complete_io()?;
+            if read == 0 && !self.conn.wants_write() && self.conn.reader().read(&mut []).is_err() {
+                // EOF without close_notify: report it as such.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed the transport without close_notify",
+                ));
+            }
+        }
+    }
+}
+
+impl<S: Read + Write> Write for Stream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.conn.is_handshaking() {
+            self.handshake()?;
+        }
+        loop {
+            match self.conn.writer().write(buf) {
+                Ok(n) => {
+                    self.flush()?;
+                    return Ok(n);
+                }
+                // The plaintext cap: send what is queued, then try again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.flush()?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            if self.conn.write_tls(&mut self.sock)? == 0 {
+                break;
+            }
+        }
+        self.sock.flush()
+    }
+}
