@@ -130,3 +130,12 @@ pub fn init_log(level: &str) -> Result<(), BoxError> {
         .map_err(|e| format!("log: {e}"))?;
     Ok(())
 }
+
+/// The 0-RTT outcome for the `handshake:` line: `accepted`, `rejected` or `-` (not offered).
+pub fn early_data_word(conn: &Connection) -> &'static str {
+    match conn.early_data_status() {
+        Some(true) => "accepted",
+        Some(false) => "rejected",
+        None => "-",
+    }
+}

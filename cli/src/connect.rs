@@ -5,14 +5,14 @@ use std::io::{self, BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use sanstls::conn::PlaintextPhase;
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
-use sanstls::{ClientConfig, Connection, Event};
+use sanstls::{CertifiedKey, ClientConfig, Connection, Event};
 
-use crate::common::{handshake_summary, BoxError, TlsArgs};
+use crate::common::{early_data_word, handshake_summary, BoxError, TlsArgs};
 
 /// The trust store used when no `--cafile` is given.
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -42,12 +42,34 @@ pub struct Args {
     /// server sends after its go-ahead reply refuse the upgrade (plaintext injection).
     #[arg(long, value_enum)]
     starttls: Option<StartTls>,
+    /// Make N further connections, each resuming the previous session (each prints its own
+    /// `handshake:` line); earlier ones close once a session ticket arrived.
+    #[arg(long, default_value_t = 0)]
+    reconnect: u32,
+    /// Send FILE as 0-RTT early data on resumed connections (resent after the handshake if
+    /// the server refuses it).
+    #[arg(long)]
+    early_data: Option<PathBuf>,
+    /// PEM client certificate chain for client authentication.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
 }
+
+/// How long an earlier connection of `--reconnect` waits for a session ticket after its
+/// handshake.
+const TICKET_WAIT: Duration = Duration::from_secs(3);
 
 pub fn build_config(args: &Args) -> Result<Arc<ClientConfig>, BoxError> {
     let anchors = TrustAnchors::from_pem_file(args.cafile.as_deref().unwrap_or(SYSTEM_CA_BUNDLE.as_ref()))?;
     let builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)));
-    let builder = crate::apply_tls_args!(builder, &args.tls);
+    let mut builder = crate::apply_tls_args!(builder, &args.tls);
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        builder = builder.client_auth_cert(CertifiedKey::from_pem_files(cert, key)?);
+    }
+    builder = builder.enable_early_data(args.early_data.is_some());
     Ok(builder.build()?)
 }
 
@@ -58,7 +80,32 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     let host = host_of(&args.addr)?;
     let name = args.sni.clone().unwrap_or_else(|| host.to_string());
     let config = build_config(&args)?;
-    let mut conn = Connection::client(config, &name)?;
+    let early = match &args.early_data {
+        Some(path) => Some(std::fs::read(path)?),
+        None => None,
+    };
+    let mut poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), STDIN)?);
+    let stdin = spawn_stdin_reader(waker);
+    // One Connection per round; the config's session store carries the tickets over.
+    for _ in 0..args.reconnect {
+        run_one(&args, &config, &name, &mut poll, early.as_deref(), None)?;
+    }
+    run_one(&args, &config, &name, &mut poll, early.as_deref(), Some(&stdin))
+}
+
+/// One connection. Earlier ones of `--reconnect` (`stdin` is `None`) close once a session
+/// ticket arrived (or [`TICKET_WAIT`] after the handshake); the last one runs stdin to the
+/// server and the server to stdout.
+fn run_one(
+    args: &Args,
+    config: &Arc<ClientConfig>,
+    name: &str,
+    poll: &mut Poll,
+    early: Option<&[u8]>,
+    stdin: Option<&mpsc::Receiver<Vec<u8>>>,
+) -> Result<(), BoxError> {
+    let mut conn = Connection::client(config.clone(), name)?;
     let sock = TcpStream::connect(&args.addr)?;
     sock.set_nodelay(true)?;
     if let Some(StartTls::Smtp) = args.starttls {
@@ -66,23 +113,43 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     }
     sock.set_nonblocking(true)?;
     let mut sock = mio::net::TcpStream::from_std(sock);
-
-    let mut poll = Poll::new()?;
     poll.registry()
         .register(&mut sock, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
-    let waker = Arc::new(Waker::new(poll.registry(), STDIN)?);
-    let stdin = spawn_stdin_reader(waker);
+    let result = drive(&mut conn, &mut sock, poll, early, stdin);
+    let _ = poll.registry().deregister(&mut sock);
+    result
+}
+
+fn drive(
+    conn: &mut Connection,
+    sock: &mut mio::net::TcpStream,
+    poll: &mut Poll,
+    early: Option<&[u8]>,
+    stdin: Option<&mpsc::Receiver<Vec<u8>>>,
+) -> Result<(), BoxError> {
+    // 0-RTT when the session allows it (RFC 8446 4.2.10); bounded by the ticket's limit.
+    if let (Some(data), Some(mut w)) = (early, conn.early_data()) {
+        let n = w.write(data)?;
+        if n < data.len() {
+            eprintln!("early data: {n} of {} bytes fit the ticket's limit", data.len());
+        }
+    }
     let mut stdout = io::stdout();
-    let mut stdin_open = true;
+    let mut stdin_open = stdin.is_some();
     let mut to_send: Vec<u8> = Vec::new();
+    let mut done_at: Option<Instant> = None;
     let mut events = Events::with_capacity(16);
     loop {
         // Our records out, as far as the socket takes them.
+        let mut write_blocked = false;
         while conn.wants_write() {
-            match conn.write_tls(&mut sock) {
+            match conn.write_tls(sock) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    write_blocked = true;
+                    break;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -95,7 +162,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             if !conn.wants_read() {
                 break;
             }
-            match conn.read_tls(&mut sock) {
+            match conn.read_tls(sock) {
                 Ok(0) => {
                     eof = true;
                     break;
@@ -107,12 +174,18 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             }
             if let Err(e) = conn.process_new_packets() {
                 // Send our alert before giving up.
-                let _ = conn.write_tls(&mut sock);
+                let _ = conn.write_tls(sock);
                 return Err(format!("handshake failed: {e}").into());
             }
-            if deliver(&mut conn, &mut stdout)? {
+            let d = deliver(conn, &mut stdout, early, &mut to_send)?;
+            if d.ticket && stdin.is_none() {
+                done_at = Some(Instant::now());
+            } else if d.handshake && stdin.is_none() && done_at.is_none() {
+                done_at = Some(Instant::now() + TICKET_WAIT);
+            }
+            if d.closed {
                 conn.send_close_notify();
-                let _ = conn.write_tls(&mut sock);
+                let _ = conn.write_tls(sock);
                 return Ok(());
             }
         }
@@ -122,8 +195,19 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             }
             return Ok(());
         }
+        if done_at.is_some_and(|t| Instant::now() >= t) {
+            // An earlier connection of --reconnect: its ticket is stored.
+            conn.send_close_notify();
+            while conn.wants_write() {
+                match conn.write_tls(sock) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+            return Ok(());
+        }
         // stdin to the server once the handshake is done.
-        while stdin_open {
+        while let (true, Some(stdin)) = (stdin_open, stdin) {
             match stdin.try_recv() {
                 Ok(chunk) => to_send.extend_from_slice(&chunk),
                 Err(mpsc::TryRecvError::Empty) => break,
@@ -142,7 +226,17 @@ pub fn run(args: Args) -> Result<(), BoxError> {
                 continue;
             }
         }
-        if let Err(e) = poll.poll(&mut events, Some(Duration::from_secs(1))) {
+        if conn.wants_write() && !write_blocked {
+            // Records the server's flight produced (our Finished): out before waiting.
+            continue;
+        }
+        let timeout = match done_at {
+            Some(t) => t
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1)),
+            None => Duration::from_secs(1),
+        };
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e.into());
             }
@@ -150,13 +244,40 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     }
 }
 
-/// Handles events and writes received plaintext to stdout. True once the server closed.
-fn deliver(conn: &mut Connection, stdout: &mut io::Stdout) -> Result<bool, BoxError> {
-    let mut closed = false;
+/// What [`deliver`] saw.
+#[derive(Default)]
+struct Delivered {
+    handshake: bool,
+    ticket: bool,
+    closed: bool,
+}
+
+/// Handles events and writes received plaintext to stdout. A refused 0-RTT `early` goes
+/// back to the front of `to_send`, to be resent after the handshake.
+fn deliver(
+    conn: &mut Connection,
+    stdout: &mut io::Stdout,
+    early: Option<&[u8]>,
+    to_send: &mut Vec<u8>,
+) -> Result<Delivered, BoxError> {
+    let mut d = Delivered::default();
     while let Some(event) = conn.next_event() {
         match event {
-            Event::HandshakeComplete => eprintln!("handshake: {}", handshake_summary(conn)),
-            Event::PeerClosed => closed = true,
+            Event::HandshakeComplete => {
+                d.handshake = true;
+                eprintln!(
+                    "handshake: {} early_data={}",
+                    handshake_summary(conn),
+                    early_data_word(conn)
+                );
+            }
+            Event::EarlyDataRejected => {
+                if let Some(data) = early {
+                    to_send.splice(0..0, data.iter().copied());
+                }
+            }
+            Event::SessionTicket => d.ticket = true,
+            Event::PeerClosed => d.closed = true,
             _ => {}
         }
     }
@@ -169,7 +290,7 @@ fn deliver(conn: &mut Connection, stdout: &mut io::Stdout) -> Result<bool, BoxEr
         }
     }
     stdout.flush()?;
-    Ok(closed)
+    Ok(d)
 }
 
 /// RFC 3207: read the greeting, EHLO, STARTTLS, read the 220 go-ahead. Anything the server

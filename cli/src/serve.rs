@@ -22,7 +22,7 @@ use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{CertifiedKey, Connection, Event, ServerConfig};
 use tracing::{debug, info, info_span, warn};
 
-use crate::common::{handshake_summary, BoxError, TlsArgs};
+use crate::common::{early_data_word, handshake_summary, BoxError, TlsArgs};
 use crate::netfilter::{Cidr, Filter};
 
 /// The embedded localhost test certificate (its CA is `vectors/ca.pem`).
@@ -58,9 +58,13 @@ pub struct Args {
     require_client_cert: bool,
     #[command(flatten)]
     tls: TlsArgs,
-    /// Most 0-RTT bytes to accept per connection (needs the early-data support in the library).
-    #[arg(long)]
-    max_early_data: Option<u32>,
+    /// Accept up to BYTES of 0-RTT early data on resumed connections (0: refuse); accepted
+    /// early data is handled like the data after the handshake (echoed / part of the request).
+    #[arg(long, default_value_t = 0)]
+    max_early_data: u32,
+    /// NewSessionTickets sent after each handshake (0: no resumption).
+    #[arg(long, default_value_t = sanstls::conn::DEFAULT_TICKETS)]
+    tickets: usize,
     /// Echo received bytes back.
     #[arg(long, conflicts_with = "http")]
     echo: bool,
@@ -142,11 +146,7 @@ fn build_config(args: &Args) -> Result<Arc<ServerConfig>, BoxError> {
         }
         builder = builder.client_verifier(Arc::new(verifier));
     }
-    if let Some(n) = args.max_early_data {
-        // The 0-RTT server side is not in the library yet: the flag is accepted so that
-        // scripts keep working, and says so.
-        warn!("--max-early-data {n}: early data is not supported yet; 0-RTT is refused");
-    }
+    builder = builder.max_early_data(args.max_early_data).tickets(args.tickets);
     Ok(builder.build()?)
 }
 
@@ -579,7 +579,11 @@ fn report_events(c: &mut Conn, was_handshaking: bool) {
         match ev {
             Event::HandshakeComplete => {
                 let sni = c.tls.server_name().unwrap_or("-").to_string();
-                info!("handshake: {} sni={sni}", handshake_summary(&c.tls));
+                info!(
+                    "handshake: {} early_data={} sni={sni}",
+                    handshake_summary(&c.tls),
+                    early_data_word(&c.tls)
+                );
                 if let Some(ee) = c.tls.peer_certificates().first() {
                     info!(
                         "client certificate presented ({} bytes, chain of {}): verified",
@@ -632,10 +636,10 @@ fn produce(c: &mut Conn, echo: bool) -> Result<bool, Reason> {
             return Ok(true);
         }
         let mut buf = [0u8; CHUNK];
-        let n = match c.tls.reader().read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(_) => 0,
+        // Accepted 0-RTT data comes first, then the data after the handshake.
+        let n = match c.tls.early_data_reader().read(&mut buf) {
+            Ok(n) if n > 0 => n,
+            _ => c.tls.reader().read(&mut buf).unwrap_or(0),
         };
         if echo {
             if n == 0 {
