@@ -2,7 +2,7 @@
 //! (4.4.4), key updates (7.2), resumption PSKs (4.6.1) and exporters (7.5).
 
 use super::hash::HashAlg;
-use super::hkdf::{derive_secret, hkdf_expand_label, hkdf_extract};
+use super::hkdf::{derive_secret, hkdf_expand_label, Prk};
 use super::secret::Secret;
 
 /// Where the schedule stands (RFC 8446 7.1).
@@ -14,12 +14,13 @@ enum Stage {
 }
 
 /// The TLS 1.3 key schedule: holds the current stage secret (early, handshake, then master),
-/// and derives the traffic secrets of that stage. Move it forward with
+/// and derives the traffic secrets of that stage. The stage secret is kept as a [`Prk`], so
+/// its HMAC key is set up once per stage however many secrets derive from it. Move it forward with
 /// [`input_shared_secret`](Self::input_shared_secret) and [`input_empty`](Self::input_empty).
 pub struct KeySchedule13 {
     alg: HashAlg,
     stage: Stage,
-    current: Secret,
+    current: Prk,
 }
 
 impl core::fmt::Debug for KeySchedule13 {
@@ -34,8 +35,9 @@ impl core::fmt::Debug for KeySchedule13 {
 impl KeySchedule13 {
     /// Early Secret = HKDF-Extract(0, PSK), with PSK = `Hash.length` zeros when there is none.
     pub fn new(alg: HashAlg, psk: Option<&[u8]>) -> Self {
-        let zeros = vec![0u8; alg.output_len()];
-        let current = hkdf_extract(alg, &zeros, psk.unwrap_or(&zeros));
+        let zeros = [0u8; 48];
+        let zeros = &zeros[..alg.output_len()];
+        let current = Prk::extract(alg, zeros, psk.unwrap_or(zeros));
         KeySchedule13 {
             alg,
             stage: Stage::Early,
@@ -49,20 +51,19 @@ impl KeySchedule13 {
 
     fn derive(&self, stage: Stage, label: &[u8], hash: &[u8]) -> Secret {
         debug_assert_eq!(self.stage, stage, "key schedule used out of order");
-        derive_secret(self.alg, self.current.as_bytes(), label, hash)
+        self.current.derive_secret(label, hash)
     }
 
     /// Moves to the next stage: HKDF-Extract(Derive-Secret(current, "derived", ""), ikm).
     fn advance(&mut self, ikm: &[u8]) {
-        let empty_hash = self.alg.hash(&[]);
-        let salt = derive_secret(self.alg, self.current.as_bytes(), b"derived", &empty_hash);
-        self.current = hkdf_extract(self.alg, salt.as_bytes(), ikm);
+        let salt = self.current.derive_secret(b"derived", self.alg.empty_hash());
+        self.current = Prk::extract(self.alg, salt.as_bytes(), ikm);
     }
 
     /// binder_key = Derive-Secret(Early Secret, "res binder" | "ext binder", "").
     pub fn binder_key(&self, resumption: bool) -> Secret {
         let label: &[u8] = if resumption { b"res binder" } else { b"ext binder" };
-        self.derive(Stage::Early, label, &self.alg.hash(&[]))
+        self.derive(Stage::Early, label, self.alg.empty_hash())
     }
 
     /// client_early_traffic_secret = Derive-Secret(Early Secret, "c e traffic", ClientHello).
@@ -96,8 +97,8 @@ impl KeySchedule13 {
     /// Master Secret = HKDF-Extract(Derive-Secret(Handshake, "derived", ""), 0).
     pub fn input_empty(&mut self) {
         debug_assert_eq!(self.stage, Stage::Handshake);
-        let zeros = vec![0u8; self.alg.output_len()];
-        self.advance(&zeros);
+        let zeros = [0u8; 48];
+        self.advance(&zeros[..self.alg.output_len()]);
         self.stage = Stage::Master;
     }
 
@@ -125,7 +126,13 @@ impl KeySchedule13 {
 /// Finished verify_data = HMAC(finished_key, transcript_hash), finished_key =
 /// HKDF-Expand-Label(BaseKey, "finished", "", Hash.length) (RFC 8446 4.4.4).
 pub fn finished_verify_data(alg: HashAlg, base_key: &[u8], transcript_hash: &[u8]) -> Vec<u8> {
-    let finished_key = hkdf_expand_label(alg, base_key, b"finished", &[], alg.output_len());
+    finished_verify_data_prk(&Prk::new(alg, base_key), transcript_hash)
+}
+
+/// [`finished_verify_data`] from the base key's [`Prk`], when the caller already holds one.
+pub fn finished_verify_data_prk(base_key: &Prk, transcript_hash: &[u8]) -> Vec<u8> {
+    let alg = base_key.alg();
+    let finished_key = base_key.expand_label(b"finished", &[], alg.output_len());
     alg.hmac(finished_key.as_bytes(), transcript_hash)
 }
 
@@ -159,15 +166,16 @@ pub fn export_keying_material(
     context: Option<&[u8]>,
     out: &mut [u8],
 ) {
-    let derived = derive_secret(alg, exporter_master, label, &alg.hash(&[]));
+    let derived = derive_secret(alg, exporter_master, label, alg.empty_hash());
     let ctx_hash = alg.hash(context.unwrap_or(&[]));
-    let okm = hkdf_expand_label(alg, derived.as_bytes(), b"exporter", &ctx_hash, out.len());
+    let okm = Prk::new(alg, derived.as_bytes()).expand_label(b"exporter", &ctx_hash, out.len());
     out.copy_from_slice(okm.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::hkdf::hkdf_extract;
 
     #[test]
     fn stages_chain_through_derived() {
