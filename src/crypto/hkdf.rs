@@ -26,7 +26,8 @@ pub fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Secret {
 #[derive(Clone)]
 pub struct Prk {
     alg: HashAlg,
-    key: hmac::Key,
+    /// Boxed: the two hash states are a few hundred bytes, and handshake states hold Prks.
+    key: Box<hmac::Key>,
 }
 
 impl core::fmt::Debug for Prk {
@@ -42,7 +43,7 @@ impl Prk {
     pub fn new(alg: HashAlg, secret: &[u8]) -> Self {
         Prk {
             alg,
-            key: hmac::Key::new(alg.hmac_alg(), secret),
+            key: Box::new(hmac::Key::new(alg.hmac_alg(), secret)),
         }
     }
 

@@ -20,8 +20,37 @@ enum Stage {
 pub struct KeySchedule13 {
     alg: HashAlg,
     stage: Stage,
-    current: Prk,
+    current: Current,
 }
+
+/// The stage secret.
+enum Current {
+    /// The Early Secret without a PSK, HKDF-Extract(0, 0): a constant, as is its "derived"
+    /// secret, so a full handshake skips both HMACs (and their key setups).
+    EarlyNoPsk,
+    Prk(Prk),
+}
+
+/// Derive-Secret(HKDF-Extract(0, 0), "derived", "") for SHA-256 (RFC 8448 3 shows it).
+const DERIVED_NO_PSK_SHA256: [u8; 32] = [
+    0x6f, 0x26, 0x15, 0xa1, 0x08, 0xc7, 0x02, 0xc5, 0x67, 0x8f, 0x54, 0xfc, 0x9d, 0xba, 0xb6, 0x97, 0x16,
+    0xc0, 0x76, 0x18, 0x9c, 0x48, 0x25, 0x0c, 0xeb, 0xea, 0xc3, 0x57, 0x6c, 0x36, 0x11, 0xba,
+];
+/// The same for SHA-384.
+const DERIVED_NO_PSK_SHA384: [u8; 48] = [
+    0x15, 0x91, 0xda, 0xc5, 0xcb, 0xbf, 0x03, 0x30, 0xa4, 0xa8, 0x4d, 0xe9, 0xc7, 0x53, 0x33, 0x0e, 0x92,
+    0xd0, 0x1f, 0x0a, 0x88, 0x21, 0x4b, 0x44, 0x64, 0x97, 0x2f, 0xd6, 0x68, 0x04, 0x9e, 0x93, 0xe5, 0x2f,
+    0x2b, 0x16, 0xfa, 0xd9, 0x22, 0xfd, 0xc0, 0x58, 0x44, 0x78, 0x42, 0x8f, 0x28, 0x2b,
+];
+
+fn derived_no_psk(alg: HashAlg) -> &'static [u8] {
+    match alg {
+        HashAlg::Sha256 => &DERIVED_NO_PSK_SHA256,
+        HashAlg::Sha384 => &DERIVED_NO_PSK_SHA384,
+    }
+}
+
+const ZEROS: [u8; 48] = [0; 48];
 
 impl core::fmt::Debug for KeySchedule13 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -35,9 +64,11 @@ impl core::fmt::Debug for KeySchedule13 {
 impl KeySchedule13 {
     /// Early Secret = HKDF-Extract(0, PSK), with PSK = `Hash.length` zeros when there is none.
     pub fn new(alg: HashAlg, psk: Option<&[u8]>) -> Self {
-        let zeros = [0u8; 48];
-        let zeros = &zeros[..alg.output_len()];
-        let current = Prk::extract(alg, zeros, psk.unwrap_or(zeros));
+        let zeros = &ZEROS[..alg.output_len()];
+        let current = match psk {
+            Some(psk) => Current::Prk(Prk::extract(alg, zeros, psk)),
+            None => Current::EarlyNoPsk,
+        };
         KeySchedule13 {
             alg,
             stage: Stage::Early,
@@ -51,13 +82,25 @@ impl KeySchedule13 {
 
     fn derive(&self, stage: Stage, label: &[u8], hash: &[u8]) -> Secret {
         debug_assert_eq!(self.stage, stage, "key schedule used out of order");
-        self.current.derive_secret(label, hash)
+        match &self.current {
+            Current::Prk(prk) => prk.derive_secret(label, hash),
+            // Early secrets without a PSK: nothing in a handshake asks for them.
+            Current::EarlyNoPsk => {
+                let zeros = &ZEROS[..self.alg.output_len()];
+                Prk::extract(self.alg, zeros, zeros).derive_secret(label, hash)
+            }
+        }
     }
 
     /// Moves to the next stage: HKDF-Extract(Derive-Secret(current, "derived", ""), ikm).
     fn advance(&mut self, ikm: &[u8]) {
-        let salt = self.current.derive_secret(b"derived", self.alg.empty_hash());
-        self.current = Prk::extract(self.alg, salt.as_bytes(), ikm);
+        self.current = Current::Prk(match &self.current {
+            Current::Prk(prk) => {
+                let salt = prk.derive_secret(b"derived", self.alg.empty_hash());
+                Prk::extract(self.alg, salt.as_bytes(), ikm)
+            }
+            Current::EarlyNoPsk => Prk::extract(self.alg, derived_no_psk(self.alg), ikm),
+        });
     }
 
     /// binder_key = Derive-Secret(Early Secret, "res binder" | "ext binder", "").
@@ -97,8 +140,7 @@ impl KeySchedule13 {
     /// Master Secret = HKDF-Extract(Derive-Secret(Handshake, "derived", ""), 0).
     pub fn input_empty(&mut self) {
         debug_assert_eq!(self.stage, Stage::Handshake);
-        let zeros = [0u8; 48];
-        self.advance(&zeros[..self.alg.output_len()]);
+        self.advance(&ZEROS[..self.alg.output_len()]);
         self.stage = Stage::Master;
     }
 
@@ -192,6 +234,35 @@ mod tests {
         assert!(!ks
             .client_handshake_traffic_secret(&h)
             .ct_eq(ks.server_handshake_traffic_secret(&h).as_bytes()));
+    }
+
+    #[test]
+    fn derived_without_psk_is_the_constant() {
+        for alg in [HashAlg::Sha256, HashAlg::Sha384] {
+            let zeros = vec![0; alg.output_len()];
+            let early = hkdf_extract(alg, &zeros, &zeros);
+            let derived = derive_secret(alg, early.as_bytes(), b"derived", &alg.hash(b""));
+            assert!(derived.ct_eq(derived_no_psk(alg)), "{alg:?}");
+            // The no-PSK schedule and one given an all-zero PSK agree at every stage.
+            let (mut a, mut b) = (
+                KeySchedule13::new(alg, None),
+                KeySchedule13::new(alg, Some(&zeros)),
+            );
+            assert!(a.binder_key(false).ct_eq(b.binder_key(false).as_bytes()));
+            assert!(a
+                .client_early_traffic_secret(b"h")
+                .ct_eq(b.client_early_traffic_secret(b"h").as_bytes()));
+            a.input_shared_secret(b"dhe");
+            b.input_shared_secret(b"dhe");
+            assert!(a
+                .client_handshake_traffic_secret(b"h")
+                .ct_eq(b.client_handshake_traffic_secret(b"h").as_bytes()));
+            a.input_empty();
+            b.input_empty();
+            assert!(a
+                .resumption_master_secret(b"h")
+                .ct_eq(b.resumption_master_secret(b"h").as_bytes()));
+        }
     }
 
     #[test]
