@@ -9,7 +9,7 @@ use super::{
     read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk, Established13, Handshake,
     Msg,
 };
-use crate::codec::{ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
+use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
 use crate::conn::common::{Common, Side};
 use crate::conn::{Event, ServerConfig, TimeProvider};
 use crate::crypto::hash::Transcript;
@@ -393,20 +393,10 @@ impl ExpectClientHello {
         }
 
         if !resumed {
-            let entries = cert
-                .chain
-                .iter()
-                .map(|c| CertificateEntry {
-                    cert: c.as_ref().to_vec(),
-                    extensions: Vec::new(),
-                })
-                .collect();
-            let certificate = Certificate13 {
-                context: Vec::new(),
-                entries,
-            };
-            cx.send_handshake(
-                &HandshakePayload::Certificate13(certificate),
+            // Encoded once per certificate, not per handshake.
+            cx.send_handshake_encoded(
+                HandshakeType::Certificate,
+                cert.certificate13(),
                 Some(&mut transcript),
             );
 
