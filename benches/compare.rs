@@ -4,6 +4,10 @@
 //! `cargo bench --bench compare` (about 2 minutes) or `cargo bench --bench compare -- --quick`
 //! (well under a minute). Every figure prints one line:
 //! `<figure>: sanstls <v> <unit>, rustls <v> <unit>, ratio <sanstls/rustls>[, ceiling <v>, of-ceiling <f>]`.
+//! `--only WORD` runs the figures whose group contains WORD (`handshake-ecdsa`,
+//! `handshake-resumed`, ...); `--iters N` runs each figure exactly N times instead of for a
+//! time budget, for instruction counts under `valgrind --tool=callgrind`. Full handshakes run
+//! without resumption on either side; resumed ones share one client session store per config.
 //! A figure whose feature is not there yet in sanstls (detected at run time from what the
 //! connection negotiated) prints `n/a` for sanstls.
 
@@ -25,6 +29,7 @@ use rustls::crypto::ring as rprovider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion};
+use sanstls::conn::ClientSessionStore;
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
 use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig};
 
@@ -36,14 +41,29 @@ fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Runs `f` repeatedly for about `budget`; returns operations per second (`f` returns how
-/// many operations it did).
-fn rate(budget: Duration, mut f: impl FnMut() -> u64) -> f64 {
+/// How long each figure runs: about `budget`, or exactly `iters` calls (`--iters N`, for
+/// instruction counts under callgrind, where a time budget would vary the call count).
+#[derive(Clone, Copy)]
+struct Run {
+    budget: Duration,
+    iters: Option<u64>,
+}
+
+/// Runs `f` repeatedly (see [`Run`]); returns operations per second (`f` returns how many
+/// operations it did).
+fn rate(run: Run, mut f: impl FnMut() -> u64) -> f64 {
     let _ = f(); // warm up
     let start = Instant::now();
     let mut ops = 0u64;
-    while start.elapsed() < budget {
+    let mut calls = 0u64;
+    loop {
+        match run.iters {
+            Some(n) if calls >= n => break,
+            None if start.elapsed() >= run.budget => break,
+            _ => {}
+        }
         ops += f();
+        calls += 1;
     }
     ops as f64 / start.elapsed().as_secs_f64()
 }
@@ -86,7 +106,14 @@ struct Ours {
     server: Arc<ServerConfig>,
 }
 
-fn ours(kind: &str, suite: CipherSuite, versions: &[ProtocolVersion]) -> Option<Ours> {
+/// A sanstls client and server; `store`: the client keeps tickets there and resumes (`None`:
+/// no resumption, every handshake is full).
+fn ours(
+    kind: &str,
+    suite: CipherSuite,
+    versions: &[ProtocolVersion],
+    store: Option<Arc<ClientSessionStore>>,
+) -> Option<Ours> {
     let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).ok()?;
     let v = vectors();
     let key = CertifiedKey::from_pem_files(
@@ -101,7 +128,12 @@ fn ours(kind: &str, suite: CipherSuite, versions: &[ProtocolVersion]) -> Option<
             CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         ]);
     }
-    let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+    let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)));
+    let client = match store {
+        Some(store) => client.session_store(store),
+        None => client.no_resumption(),
+    };
+    let client = client
         .cipher_suites(&suites)
         .groups(&[NamedGroup::x25519])
         .versions(versions)
@@ -138,7 +170,9 @@ fn s_pump(from: &mut Connection, to: &mut Connection, wire: &mut Vec<u8>, sink: 
     got
 }
 
-/// A finished handshake (tickets delivered), or `None` if it failed.
+/// A finished handshake (tickets delivered), or `None` if it failed. Not inlined, so that
+/// callgrind shows its inclusive cost per call.
+#[inline(never)]
 fn s_handshake(o: &Ours, wire: &mut Vec<u8>) -> Option<(Connection, Connection)> {
     let mut c = Connection::client(o.client.clone(), "localhost").ok()?;
     let mut s = Connection::server(o.server.clone()).ok()?;
@@ -245,6 +279,7 @@ fn r_pump(
     got
 }
 
+#[inline(never)]
 fn r_handshake(t: &Theirs, wire: &mut Vec<u8>) -> (rustls::Connection, rustls::Connection) {
     let name = ServerName::try_from("localhost").expect("name");
     let mut c: rustls::Connection = rustls::ClientConnection::new(t.client.clone(), name)
@@ -271,11 +306,44 @@ fn r_resumed(c: &rustls::Connection) -> bool {
     c.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
 }
 
+/// One crypto floor handshake (see `Bench::crypto_floor`). Not inlined, so that callgrind
+/// shows its inclusive cost per call.
+#[inline(never)]
+fn floor_once(
+    rng: &SystemRandom,
+    pair: &ring::signature::EcdsaKeyPair,
+    verifier: &ring::signature::UnparsedPublicKey<Vec<u8>>,
+    transcript: &[u8; 2048],
+    hmac_key: &ring::hmac::Key,
+) {
+    for _ in 0..2 {
+        let eph =
+            ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, rng).expect("x25519");
+        let peer = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, rng)
+            .expect("x25519")
+            .compute_public_key()
+            .expect("pub");
+        let pk = ring::agreement::UnparsedPublicKey::new(&ring::agreement::X25519, peer);
+        ring::agreement::agree_ephemeral(eph, &pk, |s| black_box(s[0])).expect("agree");
+    }
+    let sig = pair.sign(rng, &transcript[..130]).expect("sign");
+    for _ in 0..2 {
+        verifier.verify(&transcript[..130], sig.as_ref()).expect("verify");
+    }
+    // Per side: ~18 HKDF steps (HMACs) and ~6 transcript-hash snapshots.
+    for _ in 0..36 {
+        black_box(ring::hmac::sign(hmac_key, &transcript[..64]));
+    }
+    for _ in 0..2 {
+        black_box(ring::digest::digest(&ring::digest::SHA256, transcript));
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // figures
 
 struct Bench {
-    budget: Duration,
+    run: Run,
     /// `--only WORD`: run only the figures whose group name contains WORD (for profiling).
     only: Option<String>,
 }
@@ -295,20 +363,22 @@ impl Bench {
         let want_version = versions[0];
         let mut wire = Vec::with_capacity(64 * 1024);
         // sanstls: the figure exists only when the handshake negotiates what it claims to.
-        let ok = ours(kind, suite, versions).filter(|o| {
+        // Resumed: one client session store shared by every connection of the config.
+        let store = resumed.then(|| Arc::new(ClientSessionStore::default()));
+        let ok = ours(kind, suite, versions, store).filter(|o| {
             let first = s_handshake(o, &mut wire);
             let again = s_handshake(o, &mut wire);
             match (first, again) {
                 (Some((c, _)), Some((c2, _))) => {
-                    c.protocol_version() == Some(want_version) && (!resumed || c2.is_resumed())
+                    c.protocol_version() == Some(want_version) && c2.is_resumed() == resumed
                 }
                 _ => false,
             }
         });
         let s_rate = ok.map(|o| {
-            rate(self.budget, || {
+            rate(self.run, || {
                 let (c, _) = s_handshake(&o, &mut wire).expect("handshake");
-                black_box(c.is_resumed());
+                assert_eq!(c.is_resumed(), resumed, "sanstls resumed");
                 1
             })
         });
@@ -321,7 +391,7 @@ impl Bench {
                 client: Arc::new(cfg),
                 server: t.server.clone(),
             };
-            let r_rate = rate(self.budget, || {
+            let r_rate = rate(self.run, || {
                 let (c, _) = r_handshake(&t, &mut wire);
                 assert!(!r_resumed(&c));
                 1
@@ -329,7 +399,7 @@ impl Bench {
             line(label, "hs/s", s_rate, Some(r_rate), floor);
         } else {
             let _ = r_handshake(&t, &mut wire);
-            let r_rate = rate(self.budget, || {
+            let r_rate = rate(self.run, || {
                 let (c, _) = r_handshake(&t, &mut wire);
                 assert!(r_resumed(&c), "rustls resumed");
                 1
@@ -357,28 +427,8 @@ impl Bench {
             ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, public);
         let transcript = [0x42u8; 2048];
         let hmac_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7u8; 32]);
-        rate(self.budget, || {
-            for _ in 0..2 {
-                let eph = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &rng)
-                    .expect("x25519");
-                let peer = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &rng)
-                    .expect("x25519")
-                    .compute_public_key()
-                    .expect("pub");
-                let pk = ring::agreement::UnparsedPublicKey::new(&ring::agreement::X25519, peer);
-                ring::agreement::agree_ephemeral(eph, &pk, |s| black_box(s[0])).expect("agree");
-            }
-            let sig = pair.sign(&rng, &transcript[..130]).expect("sign");
-            for _ in 0..2 {
-                verifier.verify(&transcript[..130], sig.as_ref()).expect("verify");
-            }
-            // Per side: ~18 HKDF steps (HMACs) and ~6 transcript-hash snapshots.
-            for _ in 0..36 {
-                black_box(ring::hmac::sign(&hmac_key, &transcript[..64]));
-            }
-            for _ in 0..2 {
-                black_box(ring::digest::digest(&ring::digest::SHA256, &transcript));
-            }
+        rate(self.run, || {
+            floor_once(&rng, &pair, &verifier, &transcript, &hmac_key);
             1
         })
     }
@@ -387,12 +437,12 @@ impl Bench {
         let data = vec![0xa5u8; MIB];
         let mut sink = vec![0u8; MIB];
         let mut wire = Vec::with_capacity(2 * MIB);
-        let o = ours("ecdsa-p256", suite, &[ProtocolVersion::TLSv1_3]).expect("sanstls config");
+        let o = ours("ecdsa-p256", suite, &[ProtocolVersion::TLSv1_3], None).expect("sanstls config");
         let (mut c, mut s) = s_handshake(&o, &mut wire).expect("sanstls handshake");
         let mb = |bytes_per_s: f64| bytes_per_s / 1e6;
 
         // Buffered: writer() -> write_tls -> read_tls -> process_new_packets -> reader().
-        let s_buf = rate(self.budget, || {
+        let s_buf = rate(self.run, || {
             c.writer().write_all(&data).expect("write");
             let got = s_pump(&mut c, &mut s, &mut wire, &mut sink);
             assert_eq!(got, MIB);
@@ -400,7 +450,7 @@ impl Bench {
         });
         // Zero-copy: encrypt_into -> read_in_place.
         let mut zc = vec![0u8; c.encrypted_len(MIB)];
-        let s_zc = rate(self.budget, || {
+        let s_zc = rate(self.run, || {
             let sealed = c.encrypt_into(&data, &mut zc).expect("encrypt_into");
             if sealed.consumed < MIB {
                 // A KeyUpdate became due: not within a benchmark's record counts.
@@ -421,7 +471,7 @@ impl Bench {
 
         let t = theirs("ecdsa-p256", suite, false);
         let (mut rc, mut rs) = r_handshake(&t, &mut wire);
-        let r_buf = rate(self.budget, || {
+        let r_buf = rate(self.run, || {
             rc.writer().write_all(&data).expect("write");
             let got = r_pump(&mut rc, &mut rs, &mut wire, &mut sink);
             assert_eq!(got, MIB);
@@ -432,7 +482,7 @@ impl Bench {
         let key = LessSafeKey::new(UnboundKey::new(ring_alg, &vec![9u8; ring_alg.key_len()]).expect("key"));
         let mut rec = vec![0u8; RECORD + 1 + 16];
         let mut seq = 0u64;
-        let ceiling = rate(self.budget, || {
+        let ceiling = rate(self.run, || {
             for _ in 0..MIB / RECORD {
                 let mut n = [0u8; 12];
                 n[4..].copy_from_slice(&seq.to_be_bytes());
@@ -471,9 +521,9 @@ impl Bench {
         let msg = [0x33u8; PING];
         let mut sink = [0u8; 4096];
         let mut wire = Vec::with_capacity(4096);
-        let o = ours("ecdsa-p256", suite, &[ProtocolVersion::TLSv1_3]).expect("sanstls config");
+        let o = ours("ecdsa-p256", suite, &[ProtocolVersion::TLSv1_3], None).expect("sanstls config");
         let (mut c, mut s) = s_handshake(&o, &mut wire).expect("handshake");
-        let s_rate = rate(self.budget, || {
+        let s_rate = rate(self.run, || {
             for _ in 0..100 {
                 c.writer().write_all(&msg).expect("write");
                 assert_eq!(s_pump(&mut c, &mut s, &mut wire, &mut sink), PING);
@@ -483,7 +533,7 @@ impl Bench {
             200
         });
         let mut zc = [0u8; 256];
-        let s_zc = rate(self.budget, || {
+        let s_zc = rate(self.run, || {
             let mut hop = |a: &mut Connection, b: &mut Connection| {
                 let sealed = a.encrypt_into(&msg, &mut zc).expect("encrypt_into");
                 let r = b.read_in_place(&mut zc[..sealed.written]).expect("read");
@@ -497,7 +547,7 @@ impl Bench {
         });
         let t = theirs("ecdsa-p256", suite, false);
         let (mut rc, mut rs) = r_handshake(&t, &mut wire);
-        let r_rate = rate(self.budget, || {
+        let r_rate = rate(self.run, || {
             for _ in 0..100 {
                 rc.writer().write_all(&msg).expect("write");
                 assert_eq!(r_pump(&mut rc, &mut rs, &mut wire, &mut sink), PING);
@@ -527,7 +577,7 @@ impl Bench {
         let mut wire = Vec::with_capacity(4 * MIB);
         let mut sink = vec![0u8; MIB];
         let data = vec![0x11u8; MIB];
-        let o = ours("ecdsa-p256", suite, &[ProtocolVersion::TLSv1_3]).expect("config");
+        let o = ours("ecdsa-p256", suite, &[ProtocolVersion::TLSv1_3], None).expect("config");
         let t = theirs("ecdsa-p256", suite, false);
 
         // Heap per idle established connection: what dropping the pair gives back, halved.
@@ -644,8 +694,16 @@ fn main() {
         (false, true) => (300, "quick"),
         (false, false) => (2000, "full"),
     };
+    let iters = args
+        .iter()
+        .position(|a| a == "--iters")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok());
     let b = Bench {
-        budget: Duration::from_millis(budget),
+        run: Run {
+            budget: Duration::from_millis(budget),
+            iters,
+        },
         only,
     };
     println!("# sanstls vs rustls 0.23 (ring), {mode} mode");

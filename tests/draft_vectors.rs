@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use sanstls::codec::NamedGroup;
 use sanstls::crypto::hkdf::hkdf_expand_label;
 use sanstls::crypto::{
-    derive_secret, finished_verify_data, hkdf_extract, resumption_psk, AeadAlg, FixedRandom, HashAlg,
-    KeyExchange, KeySchedule13, RecordKey, Transcript,
+    derive_secret, finished_verify_data, finished_verify_data_prk, hkdf_extract, resumption_psk, AeadAlg,
+    FixedRandom, HashAlg, KeyExchange, KeySchedule13, Prk, RecordKey, Transcript,
 };
 
 const ALG: HashAlg = HashAlg::Sha256; // All traces use TLS_AES_128_GCM_SHA256.
@@ -178,6 +178,13 @@ fn replay(title: &str, entries: &[Entry]) -> Counts {
             let (salt, ikm) = (e.get("salt"), e.get("IKM"));
             let secret = hkdf_extract(ALG, salt, ikm);
             assert_eq!(secret.as_bytes(), e.get("secret"), "{ctx}");
+            // Extracting straight into a PRK expands the same as the PRK of the secret.
+            assert!(
+                Prk::extract(ALG, salt, ikm)
+                    .derive_secret(b"derived", ALG.empty_hash())
+                    .ct_eq(derive_secret(ALG, secret.as_bytes(), b"derived", &ALG.hash(b"")).as_bytes()),
+                "{ctx}: Prk::extract"
+            );
             match e.quoted() {
                 "early" => {
                     let psk = (ikm != [0u8; 32]).then_some(ikm);
@@ -236,6 +243,11 @@ fn replay(title: &str, entries: &[Entry]) -> Counts {
                 iv,
                 "{ctx}"
             );
+            // One PRK (one HMAC key setup) for both labels, in either order, gives the same.
+            let shared = Prk::new(ALG, prk);
+            assert_eq!(shared.expand_label(b"iv", &[], 12).as_bytes(), iv, "{ctx}");
+            assert_eq!(shared.expand_label(b"key", &[], 16).as_bytes(), key, "{ctx}");
+            assert_eq!(shared.expand_label(b"iv", &[], 12).as_bytes(), iv, "{ctx}");
             let writer = if dir == "write" {
                 e.side.clone()
             } else {
@@ -257,6 +269,20 @@ fn replay(title: &str, entries: &[Entry]) -> Counts {
                 .iter()
                 .any(|h| finished_verify_data(ALG, prk, h) == finished);
             assert!(found, "{ctx}: no transcript hash gives this Finished");
+            // The traffic secret's PRK, after "key" and "iv", still gives the same Finished.
+            let shared = Prk::new(ALG, prk);
+            let _ = RecordKey::tls13_prk(AeadAlg::Aes128Gcm, &shared);
+            assert_eq!(
+                shared.expand_label(b"finished", &[], 32).as_bytes(),
+                expanded,
+                "{ctx}"
+            );
+            assert!(
+                snapshots
+                    .iter()
+                    .any(|h| finished_verify_data_prk(&shared, h) == finished),
+                "{ctx}: finished_verify_data_prk"
+            );
             n.hit("finished");
         } else if a.starts_with("calculate PSK binder") {
             let (prefix, binder_hash) = (e.get("ClientHello prefix"), e.get("binder hash"));
@@ -275,6 +301,12 @@ fn replay(title: &str, entries: &[Entry]) -> Counts {
         } else if a.starts_with("generate resumption secret") {
             let psk = resumption_psk(ALG, e.get("PRK"), e.get("hash"));
             assert_eq!(psk.as_bytes(), e.get("expanded"), "{ctx}");
+            let prk = Prk::new(ALG, e.get("PRK"));
+            assert_eq!(
+                prk.expand_label(b"resumption", e.get("hash"), 32).as_bytes(),
+                e.get("expanded"),
+                "{ctx}: Prk"
+            );
             n.hit("resumption");
         } else if a.starts_with("send ") {
             let (payload, record) = (e.get("payload"), e.get("complete record"));

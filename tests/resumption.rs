@@ -401,3 +401,21 @@ fn key_log_includes_early_secrets() {
         ]
     );
 }
+
+#[test]
+fn no_tickets_for_a_client_that_cannot_resume() {
+    // RFC 8446 4.2.9: without a session store the client offers no psk_key_exchange_modes,
+    // and the server sends no NewSessionTicket it could not use.
+    let client = client_builder().no_resumption().build().unwrap();
+    let server = server_builder("ecdsa-p256").tickets(2).build().unwrap();
+    let (mut c, mut s) = pair(client, server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(
+        transfer(&mut s, &mut c).unwrap(),
+        0,
+        "nothing after the handshake"
+    );
+    assert!(!events(&mut c).contains(&Event::SessionTicket));
+    // The same server still issues tickets to a client that can resume.
+    first_handshake(&client_builder().build().unwrap(), &server);
+}

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{Direction, Event, KeyLog, RecordObserver};
-use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::codec::{CipherSuite, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::crypto::hash::{HashAlg, Transcript};
 use crate::crypto::secret::Secret;
 use crate::msgs::HandshakePayload;
@@ -105,6 +105,28 @@ impl Common {
         }
         self.queue.push_handshake(bytes.clone());
         bytes
+    }
+
+    /// [`send_handshake`](Self::send_handshake) for a message encoded ahead of time (a
+    /// config's Certificate), header included.
+    pub fn send_handshake_encoded(
+        &mut self,
+        typ: HandshakeType,
+        bytes: &[u8],
+        transcript: Option<&mut Transcript>,
+    ) {
+        if let Some(t) = transcript {
+            t.update(bytes);
+        }
+        if let Some(obs) = &self.observer {
+            obs.handshake(
+                Direction::Sent,
+                typ,
+                bytes.len().saturating_sub(4),
+                self.queued_write_epoch,
+            );
+        }
+        self.queue.push_handshake(bytes.to_vec());
     }
 
     pub fn install_read(&mut self, state: ReadState) {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -17,7 +17,7 @@ use crate::handshake::tickets::{
     AntiReplay, ClientSessionStore, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
     DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
-use crate::msgs::ClientHello;
+use crate::msgs::{Certificate13, CertificateEntry, ClientHello, HandshakePayload};
 use crate::pki::{self, ClientCertVerifier, ServerCertVerifier};
 
 /// Where the engine gets wall-clock time (certificate validity, ticket ages). Injected so
@@ -365,6 +365,9 @@ impl ClientConfigBuilder {
 pub struct CertifiedKey {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: SigningKey,
+    /// The TLS 1.3 Certificate message of `chain`, encoded by the first handshake that sends
+    /// it and reused by every later one (the chain is fixed once the key is in a config).
+    certificate13: OnceLock<Vec<u8>>,
 }
 
 impl CertifiedKey {
@@ -372,7 +375,31 @@ impl CertifiedKey {
         if chain.is_empty() {
             return Err(Error::Config("certificate chain is empty".into()));
         }
-        Ok(CertifiedKey { chain, key })
+        Ok(CertifiedKey {
+            chain,
+            key,
+            certificate13: OnceLock::new(),
+        })
+    }
+
+    /// The encoded TLS 1.3 Certificate handshake message (header included) of a server's
+    /// chain: empty request context, no per-entry extensions (RFC 8446 4.4.2).
+    pub(crate) fn certificate13(&self) -> &[u8] {
+        self.certificate13.get_or_init(|| {
+            let entries = self
+                .chain
+                .iter()
+                .map(|c| CertificateEntry {
+                    cert: c.as_ref().to_vec(),
+                    extensions: Vec::new(),
+                })
+                .collect();
+            HandshakePayload::Certificate13(Certificate13 {
+                context: Vec::new(),
+                entries,
+            })
+            .encode()
+        })
     }
 
     /// Loads a PEM chain (end-entity first) and a PEM private key.
@@ -585,5 +612,36 @@ impl ServerConfigBuilder {
             client_verifier: self.client_verifier,
             resumption: self.resumption,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate13_is_encoded_once_as_the_message_of_the_chain() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors");
+        let ck = CertifiedKey::from_pem_files(
+            &dir.join("localhost-ecdsa-p256.pem"),
+            &dir.join("localhost-ecdsa-p256.key"),
+        )
+        .unwrap();
+        let first = ck.certificate13();
+        assert!(core::ptr::eq(first, ck.certificate13()), "cached, not re-encoded");
+        let per_handshake = HandshakePayload::Certificate13(Certificate13 {
+            context: Vec::new(),
+            entries: ck
+                .chain
+                .iter()
+                .map(|c| CertificateEntry {
+                    cert: c.as_ref().to_vec(),
+                    extensions: Vec::new(),
+                })
+                .collect(),
+        })
+        .encode();
+        assert_eq!(first, per_handshake.as_slice());
+        assert_eq!(first[0], 11, "HandshakeType.certificate");
     }
 }

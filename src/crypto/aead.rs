@@ -4,7 +4,7 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
 use super::hash::HashAlg;
-use super::hkdf::hkdf_expand_label;
+use super::hkdf::Prk;
 use super::suites::AeadAlg;
 use crate::Error;
 
@@ -58,8 +58,14 @@ impl RecordKey {
     /// TLS 1.3: key = HKDF-Expand-Label(secret, "key", "", key_len), iv =
     /// HKDF-Expand-Label(secret, "iv", "", 12); nonce = iv XOR seq (RFC 8446 5.3, 7.3).
     pub fn tls13(aead: AeadAlg, hash: HashAlg, traffic_secret: &[u8]) -> Self {
-        let key = hkdf_expand_label(hash, traffic_secret, b"key", &[], aead.key_len());
-        let iv = hkdf_expand_label(hash, traffic_secret, b"iv", &[], NONCE_LEN);
+        Self::tls13_prk(aead, &Prk::new(hash, traffic_secret))
+    }
+
+    /// [`tls13`](Self::tls13) from the traffic secret's [`Prk`]: "key" and "iv" share its
+    /// HMAC key setup (and so can "finished", when the caller keeps the `Prk`).
+    pub fn tls13_prk(aead: AeadAlg, traffic_secret: &Prk) -> Self {
+        let key = traffic_secret.expand_label(b"key", &[], aead.key_len());
+        let iv = traffic_secret.expand_label(b"iv", &[], NONCE_LEN);
         let mut iv_arr = Zeroizing::new([0u8; NONCE_LEN]);
         iv_arr.copy_from_slice(iv.as_bytes());
         // The key length comes from `aead` itself, so ring cannot refuse it.

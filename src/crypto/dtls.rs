@@ -7,7 +7,7 @@ use ring::hmac;
 
 use super::aead::RecordKey;
 use super::hash::HashAlg;
-use super::hkdf::{hkdf_expand_label_with_prefix, DTLS13_LABEL_PREFIX};
+use super::hkdf::{hkdf_expand_label_with_prefix, Prk, DTLS13_LABEL_PREFIX};
 use super::secret::Secret;
 use super::suites::AeadAlg;
 use crate::Error;
@@ -34,8 +34,10 @@ pub fn dtls13_derive_secret(alg: HashAlg, secret: &[u8], label: &[u8], transcrip
 /// both with the `"dtls13"` prefix; nonce = iv XOR the 64-bit record sequence number (the
 /// epoch is not part of the nonce; RFC 9147 4, 5.9).
 pub fn dtls13_record_key(aead: AeadAlg, hash: HashAlg, traffic_secret: &[u8]) -> RecordKey {
-    let key = dtls13_expand_label(hash, traffic_secret, b"key", &[], aead.key_len());
-    let iv = dtls13_expand_label(hash, traffic_secret, b"iv", &[], AeadAlg::NONCE_LEN);
+    // One PRK for both labels (one HMAC key setup).
+    let prk = Prk::new(hash, traffic_secret);
+    let key = prk.expand_label_with_prefix(DTLS13_LABEL_PREFIX, b"key", &[], aead.key_len());
+    let iv = prk.expand_label_with_prefix(DTLS13_LABEL_PREFIX, b"iv", &[], AeadAlg::NONCE_LEN);
     match RecordKey::xor_iv(aead, key.as_bytes(), iv.as_bytes()) {
         Ok(k) => k,
         // Both lengths come from `aead` itself.

@@ -37,6 +37,14 @@ impl HashAlg {
         digest::digest(self.digest_alg(), data).as_ref().to_vec()
     }
 
+    /// `Hash("")`, a constant the key schedule asks for at every stage (RFC 8446 7.1).
+    pub fn empty_hash(self) -> &'static [u8] {
+        match self {
+            HashAlg::Sha256 => &EMPTY_SHA256,
+            HashAlg::Sha384 => &EMPTY_SHA384,
+        }
+    }
+
     /// `HMAC-Hash(key, data)` (RFC 2104).
     pub fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         hmac::sign(&hmac::Key::new(self.hmac_alg(), key), data)
@@ -53,6 +61,16 @@ impl HashAlg {
         ctx.sign()
     }
 }
+
+const EMPTY_SHA256: [u8; 32] = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27,
+    0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+const EMPTY_SHA384: [u8; 48] = [
+    0x38, 0xb0, 0x60, 0xa7, 0x51, 0xac, 0x96, 0x38, 0x4c, 0xd9, 0x32, 0x7e, 0xb1, 0xb1, 0xe3, 0x6a, 0x21,
+    0xfd, 0xb7, 0x11, 0x14, 0xbe, 0x07, 0x43, 0x4c, 0x0c, 0xc7, 0xbf, 0x63, 0xf6, 0xe1, 0xda, 0x27, 0x4e,
+    0xde, 0xbf, 0xe7, 0x6f, 0x65, 0xfb, 0xd5, 0x1a, 0xd2, 0xf1, 0x48, 0x98, 0xb9, 0x5b,
+];
 
 /// The running transcript hash over handshake messages (RFC 8446 4.4.1), each message
 /// including its 4-byte handshake header.
@@ -119,6 +137,9 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(HashAlg::Sha384.hash(b"").len(), 48);
+        for alg in [HashAlg::Sha256, HashAlg::Sha384] {
+            assert_eq!(alg.empty_hash(), alg.hash(b""));
+        }
         // RFC 4231 test case 2.
         assert_eq!(
             hex::encode(HashAlg::Sha256.hmac(b"Jefe", b"what do ya want for nothing?")),

@@ -1,5 +1,6 @@
 //! HKDF (RFC 5869) and the TLS 1.3 `HKDF-Expand-Label` / `Derive-Secret` (RFC 8446 7.1).
 
+use ring::hmac;
 use zeroize::Zeroizing;
 
 use super::hash::HashAlg;
@@ -16,36 +17,129 @@ pub fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Secret {
     Secret::new(alg.hmac(salt, ikm))
 }
 
-/// `HKDF-Expand(PRK, info, L)` (RFC 5869 2.3), with `info` given in pieces.
+/// A pseudorandom key (RFC 5869 2.2) set up for `HKDF-Expand`: the HMAC key schedule (the
+/// two padded-key compressions) runs once here, and every label expanded from the same
+/// secret ("key", "iv", "finished"; a key-schedule stage's traffic secrets) reuses it.
+///
+/// The HMAC state lives inside ring's `hmac::Key`, which does not zeroize on drop (nor did
+/// the per-call keys this replaces); the secret bytes it was built from stay in [`Secret`].
+#[derive(Clone)]
+pub struct Prk {
+    alg: HashAlg,
+    /// Boxed: the two hash states are a few hundred bytes, and handshake states hold Prks.
+    key: Box<hmac::Key>,
+}
+
+impl core::fmt::Debug for Prk {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Prk")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prk {
+    /// The PRK of `secret` (a traffic secret, a stage secret, any HKDF-Expand input).
+    pub fn new(alg: HashAlg, secret: &[u8]) -> Self {
+        Prk {
+            alg,
+            key: Box::new(hmac::Key::new(alg.hmac_alg(), secret)),
+        }
+    }
+
+    /// `HKDF-Extract(salt, IKM)` straight into a PRK, for secrets only ever expanded from.
+    pub fn extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Self {
+        let prk = Zeroizing::new(alg.hmac(salt, ikm));
+        Prk::new(alg, &prk)
+    }
+
+    pub fn alg(&self) -> HashAlg {
+        self.alg
+    }
+
+    /// `HKDF-Expand(PRK, info, L)` (RFC 5869 2.3), with `info` given in pieces.
+    ///
+    /// # Panics
+    /// If `len > 255 * Hash.length` (RFC 5869 2.3); every caller in the crate asks for less.
+    pub fn expand(&self, info: &[&[u8]], len: usize) -> Secret {
+        let hash_len = self.alg.output_len();
+        assert!(len <= 255 * hash_len, "HKDF-Expand: output too long");
+        let mut out = Vec::with_capacity(len);
+        // T(0) is empty; T(i) = HMAC-Hash(PRK, T(i-1) | info | i).
+        let mut t = Zeroizing::new([0u8; 64]);
+        let mut t_len = 0;
+        let mut counter = 1u8;
+        while out.len() < len {
+            let mut ctx = hmac::Context::with_key(&self.key);
+            ctx.update(&t[..t_len]);
+            for part in info {
+                ctx.update(part);
+            }
+            ctx.update(&[counter]);
+            let block = ctx.sign();
+            t[..hash_len].copy_from_slice(block.as_ref());
+            t_len = hash_len;
+            let take = (len - out.len()).min(hash_len);
+            out.extend_from_slice(&t[..take]);
+            counter = counter.wrapping_add(1);
+        }
+        Secret::new(out)
+    }
+
+    /// `HKDF-Expand-Label` with an explicit prefix (`"tls13 "` or DTLS 1.3's `"dtls13"`).
+    ///
+    /// # Panics
+    /// If `prefix || label` or `context` exceed 255 bytes, or `len` exceeds `u16` or
+    /// `255 * Hash.length`: these are the callers' constants, never peer data.
+    pub fn expand_label_with_prefix(
+        &self,
+        prefix: &[u8],
+        label: &[u8],
+        context: &[u8],
+        len: usize,
+    ) -> Secret {
+        // struct { uint16 length; opaque label<7..255>; opaque context<0..255>; } HkdfLabel;
+        let full_label_len = prefix.len() + label.len();
+        assert!(
+            full_label_len <= 255 && context.len() <= 255,
+            "HKDF-Expand-Label: label or context too long"
+        );
+        let out_len = u16::try_from(len).unwrap_or(u16::MAX);
+        assert!(
+            usize::from(out_len) == len,
+            "HKDF-Expand-Label: length exceeds u16"
+        );
+        let len_bytes = out_len.to_be_bytes();
+        let label_len = [full_label_len as u8];
+        let ctx_len = [context.len() as u8];
+        self.expand(&[&len_bytes, &label_len, prefix, label, &ctx_len, context], len)
+    }
+
+    /// `HKDF-Expand-Label(Secret, Label, Context, Length)` (RFC 8446 7.1); `label` without
+    /// the `"tls13 "` prefix.
+    pub fn expand_label(&self, label: &[u8], context: &[u8], len: usize) -> Secret {
+        self.expand_label_with_prefix(TLS13_LABEL_PREFIX, label, context, len)
+    }
+
+    /// `Derive-Secret(Secret, Label, Messages)` (RFC 8446 7.1), given the transcript hash.
+    pub fn derive_secret(&self, label: &[u8], transcript_hash: &[u8]) -> Secret {
+        self.expand_label(label, transcript_hash, self.alg.output_len())
+    }
+}
+
+/// `HKDF-Expand(PRK, info, L)` (RFC 5869 2.3), with `info` given in pieces. For several
+/// expansions from one PRK, build a [`Prk`] once instead.
 ///
 /// # Panics
 /// If `len > 255 * Hash.length` (RFC 5869 2.3); every caller in the crate asks for less.
 pub fn hkdf_expand(alg: HashAlg, prk: &[u8], info: &[&[u8]], len: usize) -> Secret {
-    let hash_len = alg.output_len();
-    assert!(len <= 255 * hash_len, "HKDF-Expand: output too long");
-    let mut out = Vec::with_capacity(len);
-    let mut t: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
-    let mut counter = 1u8;
-    while out.len() < len {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(info.len() + 2);
-        parts.push(&t);
-        parts.extend_from_slice(info);
-        let ctr = [counter];
-        parts.push(&ctr);
-        let block = alg.hmac_parts(prk, &parts);
-        t = Zeroizing::new(block.as_ref().to_vec());
-        let take = (len - out.len()).min(hash_len);
-        out.extend_from_slice(&t[..take]);
-        counter = counter.wrapping_add(1);
-    }
-    Secret::new(out)
+    Prk::new(alg, prk).expand(info, len)
 }
 
 /// `HKDF-Expand-Label` with an explicit prefix (`"tls13 "` or DTLS 1.3's `"dtls13"`).
 ///
 /// # Panics
-/// If `prefix || label` or `context` exceed 255 bytes, or `len` exceeds `u16` or
-/// `255 * Hash.length`: these are the callers' constants, never peer data.
+/// See [`Prk::expand_label_with_prefix`].
 pub fn hkdf_expand_label_with_prefix(
     alg: HashAlg,
     prefix: &[u8],
@@ -54,26 +148,7 @@ pub fn hkdf_expand_label_with_prefix(
     context: &[u8],
     len: usize,
 ) -> Secret {
-    // struct { uint16 length; opaque label<7..255>; opaque context<0..255>; } HkdfLabel;
-    let full_label_len = prefix.len() + label.len();
-    assert!(
-        full_label_len <= 255 && context.len() <= 255,
-        "HKDF-Expand-Label: label or context too long"
-    );
-    let out_len = u16::try_from(len).unwrap_or(u16::MAX);
-    assert!(
-        usize::from(out_len) == len,
-        "HKDF-Expand-Label: length exceeds u16"
-    );
-    let len_bytes = out_len.to_be_bytes();
-    let label_len = [full_label_len as u8];
-    let ctx_len = [context.len() as u8];
-    hkdf_expand(
-        alg,
-        secret,
-        &[&len_bytes, &label_len, prefix, label, &ctx_len, context],
-        len,
-    )
+    Prk::new(alg, secret).expand_label_with_prefix(prefix, label, context, len)
 }
 
 /// `HKDF-Expand-Label(Secret, Label, Context, Length)` (RFC 8446 7.1); `label` is given
@@ -124,6 +199,58 @@ mod tests {
         );
         // An empty salt is the same as Hash.length zero bytes.
         assert!(prk.ct_eq(hkdf_extract(HashAlg::Sha256, &[0; 32], &[0x0b; 22]).as_bytes()));
+    }
+
+    /// HKDF-Expand as RFC 5869 2.3 writes it, with a fresh HMAC key per block (the
+    /// derivation `Prk` replaced).
+    fn expand_reference(alg: HashAlg, prk: &[u8], info: &[u8], len: usize) -> Vec<u8> {
+        let (mut out, mut t) = (Vec::new(), Vec::new());
+        let mut counter = 1u8;
+        while out.len() < len {
+            let mut msg = t.clone();
+            msg.extend_from_slice(info);
+            msg.push(counter);
+            t = alg.hmac(prk, &msg);
+            out.extend_from_slice(&t);
+            counter += 1;
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn prk_reuse_matches_fresh_keys() {
+        for alg in [HashAlg::Sha256, HashAlg::Sha384] {
+            let secret = vec![0x5a; alg.output_len()];
+            let prk = Prk::new(alg, &secret);
+            // Several labels and lengths (multi-block too) from one Prk, twice over: the
+            // shared HMAC key is never consumed or changed by an expansion.
+            for _ in 0..2 {
+                for (label, len) in [
+                    (&b"key"[..], 16),
+                    (b"iv", 12),
+                    (b"finished", alg.output_len()),
+                    (b"x", 200),
+                ] {
+                    let got = prk.expand_label(label, b"ctx", len);
+                    let mut info = vec![0, len as u8, 6 + label.len() as u8];
+                    info.extend_from_slice(b"tls13 ");
+                    info.extend_from_slice(label);
+                    info.extend_from_slice(&[3, b'c', b't', b'x']);
+                    assert_eq!(got.as_bytes(), expand_reference(alg, &secret, &info, len));
+                    assert!(got.ct_eq(hkdf_expand_label(alg, &secret, label, b"ctx", len).as_bytes()));
+                }
+            }
+            assert!(prk
+                .derive_secret(b"derived", alg.empty_hash())
+                .ct_eq(derive_secret(alg, &secret, b"derived", &alg.hash(b"")).as_bytes()));
+            // Extract straight into a Prk = the Prk of the extracted secret.
+            let extracted = hkdf_extract(alg, b"salt", b"ikm");
+            assert!(Prk::extract(alg, b"salt", b"ikm")
+                .expand(&[b"info"], 100)
+                .ct_eq(hkdf_expand(alg, extracted.as_bytes(), &[b"info"], 100).as_bytes()));
+            assert_eq!(format!("{prk:?}"), format!("Prk {{ alg: {alg:?}, .. }}"));
+        }
     }
 
     #[test]

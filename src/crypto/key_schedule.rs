@@ -2,7 +2,7 @@
 //! (4.4.4), key updates (7.2), resumption PSKs (4.6.1) and exporters (7.5).
 
 use super::hash::HashAlg;
-use super::hkdf::{derive_secret, hkdf_expand_label, hkdf_extract};
+use super::hkdf::{derive_secret, hkdf_expand_label, Prk};
 use super::secret::Secret;
 
 /// Where the schedule stands (RFC 8446 7.1).
@@ -14,13 +14,43 @@ enum Stage {
 }
 
 /// The TLS 1.3 key schedule: holds the current stage secret (early, handshake, then master),
-/// and derives the traffic secrets of that stage. Move it forward with
+/// and derives the traffic secrets of that stage. The stage secret is kept as a [`Prk`], so
+/// its HMAC key is set up once per stage however many secrets derive from it. Move it forward with
 /// [`input_shared_secret`](Self::input_shared_secret) and [`input_empty`](Self::input_empty).
 pub struct KeySchedule13 {
     alg: HashAlg,
     stage: Stage,
-    current: Secret,
+    current: Current,
 }
+
+/// The stage secret.
+enum Current {
+    /// The Early Secret without a PSK, HKDF-Extract(0, 0): a constant, as is its "derived"
+    /// secret, so a full handshake skips both HMACs (and their key setups).
+    EarlyNoPsk,
+    Prk(Prk),
+}
+
+/// Derive-Secret(HKDF-Extract(0, 0), "derived", "") for SHA-256 (RFC 8448 3 shows it).
+const DERIVED_NO_PSK_SHA256: [u8; 32] = [
+    0x6f, 0x26, 0x15, 0xa1, 0x08, 0xc7, 0x02, 0xc5, 0x67, 0x8f, 0x54, 0xfc, 0x9d, 0xba, 0xb6, 0x97, 0x16,
+    0xc0, 0x76, 0x18, 0x9c, 0x48, 0x25, 0x0c, 0xeb, 0xea, 0xc3, 0x57, 0x6c, 0x36, 0x11, 0xba,
+];
+/// The same for SHA-384.
+const DERIVED_NO_PSK_SHA384: [u8; 48] = [
+    0x15, 0x91, 0xda, 0xc5, 0xcb, 0xbf, 0x03, 0x30, 0xa4, 0xa8, 0x4d, 0xe9, 0xc7, 0x53, 0x33, 0x0e, 0x92,
+    0xd0, 0x1f, 0x0a, 0x88, 0x21, 0x4b, 0x44, 0x64, 0x97, 0x2f, 0xd6, 0x68, 0x04, 0x9e, 0x93, 0xe5, 0x2f,
+    0x2b, 0x16, 0xfa, 0xd9, 0x22, 0xfd, 0xc0, 0x58, 0x44, 0x78, 0x42, 0x8f, 0x28, 0x2b,
+];
+
+fn derived_no_psk(alg: HashAlg) -> &'static [u8] {
+    match alg {
+        HashAlg::Sha256 => &DERIVED_NO_PSK_SHA256,
+        HashAlg::Sha384 => &DERIVED_NO_PSK_SHA384,
+    }
+}
+
+const ZEROS: [u8; 48] = [0; 48];
 
 impl core::fmt::Debug for KeySchedule13 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -34,8 +64,11 @@ impl core::fmt::Debug for KeySchedule13 {
 impl KeySchedule13 {
     /// Early Secret = HKDF-Extract(0, PSK), with PSK = `Hash.length` zeros when there is none.
     pub fn new(alg: HashAlg, psk: Option<&[u8]>) -> Self {
-        let zeros = vec![0u8; alg.output_len()];
-        let current = hkdf_extract(alg, &zeros, psk.unwrap_or(&zeros));
+        let zeros = &ZEROS[..alg.output_len()];
+        let current = match psk {
+            Some(psk) => Current::Prk(Prk::extract(alg, zeros, psk)),
+            None => Current::EarlyNoPsk,
+        };
         KeySchedule13 {
             alg,
             stage: Stage::Early,
@@ -49,20 +82,31 @@ impl KeySchedule13 {
 
     fn derive(&self, stage: Stage, label: &[u8], hash: &[u8]) -> Secret {
         debug_assert_eq!(self.stage, stage, "key schedule used out of order");
-        derive_secret(self.alg, self.current.as_bytes(), label, hash)
+        match &self.current {
+            Current::Prk(prk) => prk.derive_secret(label, hash),
+            // Early secrets without a PSK: nothing in a handshake asks for them.
+            Current::EarlyNoPsk => {
+                let zeros = &ZEROS[..self.alg.output_len()];
+                Prk::extract(self.alg, zeros, zeros).derive_secret(label, hash)
+            }
+        }
     }
 
     /// Moves to the next stage: HKDF-Extract(Derive-Secret(current, "derived", ""), ikm).
     fn advance(&mut self, ikm: &[u8]) {
-        let empty_hash = self.alg.hash(&[]);
-        let salt = derive_secret(self.alg, self.current.as_bytes(), b"derived", &empty_hash);
-        self.current = hkdf_extract(self.alg, salt.as_bytes(), ikm);
+        self.current = Current::Prk(match &self.current {
+            Current::Prk(prk) => {
+                let salt = prk.derive_secret(b"derived", self.alg.empty_hash());
+                Prk::extract(self.alg, salt.as_bytes(), ikm)
+            }
+            Current::EarlyNoPsk => Prk::extract(self.alg, derived_no_psk(self.alg), ikm),
+        });
     }
 
     /// binder_key = Derive-Secret(Early Secret, "res binder" | "ext binder", "").
     pub fn binder_key(&self, resumption: bool) -> Secret {
         let label: &[u8] = if resumption { b"res binder" } else { b"ext binder" };
-        self.derive(Stage::Early, label, &self.alg.hash(&[]))
+        self.derive(Stage::Early, label, self.alg.empty_hash())
     }
 
     /// client_early_traffic_secret = Derive-Secret(Early Secret, "c e traffic", ClientHello).
@@ -96,8 +140,7 @@ impl KeySchedule13 {
     /// Master Secret = HKDF-Extract(Derive-Secret(Handshake, "derived", ""), 0).
     pub fn input_empty(&mut self) {
         debug_assert_eq!(self.stage, Stage::Handshake);
-        let zeros = vec![0u8; self.alg.output_len()];
-        self.advance(&zeros);
+        self.advance(&ZEROS[..self.alg.output_len()]);
         self.stage = Stage::Master;
     }
 
@@ -125,7 +168,13 @@ impl KeySchedule13 {
 /// Finished verify_data = HMAC(finished_key, transcript_hash), finished_key =
 /// HKDF-Expand-Label(BaseKey, "finished", "", Hash.length) (RFC 8446 4.4.4).
 pub fn finished_verify_data(alg: HashAlg, base_key: &[u8], transcript_hash: &[u8]) -> Vec<u8> {
-    let finished_key = hkdf_expand_label(alg, base_key, b"finished", &[], alg.output_len());
+    finished_verify_data_prk(&Prk::new(alg, base_key), transcript_hash)
+}
+
+/// [`finished_verify_data`] from the base key's [`Prk`], when the caller already holds one.
+pub fn finished_verify_data_prk(base_key: &Prk, transcript_hash: &[u8]) -> Vec<u8> {
+    let alg = base_key.alg();
+    let finished_key = base_key.expand_label(b"finished", &[], alg.output_len());
     alg.hmac(finished_key.as_bytes(), transcript_hash)
 }
 
@@ -159,15 +208,16 @@ pub fn export_keying_material(
     context: Option<&[u8]>,
     out: &mut [u8],
 ) {
-    let derived = derive_secret(alg, exporter_master, label, &alg.hash(&[]));
+    let derived = derive_secret(alg, exporter_master, label, alg.empty_hash());
     let ctx_hash = alg.hash(context.unwrap_or(&[]));
-    let okm = hkdf_expand_label(alg, derived.as_bytes(), b"exporter", &ctx_hash, out.len());
+    let okm = Prk::new(alg, derived.as_bytes()).expand_label(b"exporter", &ctx_hash, out.len());
     out.copy_from_slice(okm.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::hkdf::hkdf_extract;
 
     #[test]
     fn stages_chain_through_derived() {
@@ -184,6 +234,35 @@ mod tests {
         assert!(!ks
             .client_handshake_traffic_secret(&h)
             .ct_eq(ks.server_handshake_traffic_secret(&h).as_bytes()));
+    }
+
+    #[test]
+    fn derived_without_psk_is_the_constant() {
+        for alg in [HashAlg::Sha256, HashAlg::Sha384] {
+            let zeros = vec![0; alg.output_len()];
+            let early = hkdf_extract(alg, &zeros, &zeros);
+            let derived = derive_secret(alg, early.as_bytes(), b"derived", &alg.hash(b""));
+            assert!(derived.ct_eq(derived_no_psk(alg)), "{alg:?}");
+            // The no-PSK schedule and one given an all-zero PSK agree at every stage.
+            let (mut a, mut b) = (
+                KeySchedule13::new(alg, None),
+                KeySchedule13::new(alg, Some(&zeros)),
+            );
+            assert!(a.binder_key(false).ct_eq(b.binder_key(false).as_bytes()));
+            assert!(a
+                .client_early_traffic_secret(b"h")
+                .ct_eq(b.client_early_traffic_secret(b"h").as_bytes()));
+            a.input_shared_secret(b"dhe");
+            b.input_shared_secret(b"dhe");
+            assert!(a
+                .client_handshake_traffic_secret(b"h")
+                .ct_eq(b.client_handshake_traffic_secret(b"h").as_bytes()));
+            a.input_empty();
+            b.input_empty();
+            assert!(a
+                .resumption_master_secret(b"h")
+                .ct_eq(b.resumption_master_secret(b"h").as_bytes()));
+        }
     }
 
     #[test]

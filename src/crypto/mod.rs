@@ -20,9 +20,10 @@ pub mod ticket;
 
 pub use aead::RecordKey;
 pub use hash::{HashAlg, Transcript};
-pub use hkdf::{derive_secret, hkdf_expand_label, hkdf_extract};
+pub use hkdf::{derive_secret, hkdf_expand_label, hkdf_extract, Prk};
 pub use key_schedule::{
-    export_keying_material, finished_verify_data, next_traffic_secret, resumption_psk, KeySchedule13,
+    export_keying_material, finished_verify_data, finished_verify_data_prk, next_traffic_secret,
+    resumption_psk, KeySchedule13,
 };
 pub use kx::{supported_groups, KeyExchange};
 pub use prf::prf;

@@ -5,12 +5,16 @@ use std::sync::Arc;
 
 use super::established::ClientResumption;
 use super::tickets::ClientTicket;
-use super::{read_state13, unexpected, write_state13, Established13, Handshake, Msg};
+use super::{
+    read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk, Established13, Handshake,
+    Msg,
+};
 use crate::codec::{CipherSuite, ProtocolVersion, PskKeyExchangeMode, SignatureScheme};
 use crate::conn::common::{Common, Side};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
-use crate::crypto::key_schedule::{finished_verify_data, KeySchedule13};
+use crate::crypto::hkdf::Prk;
+use crate::crypto::key_schedule::{finished_verify_data, finished_verify_data_prk, KeySchedule13};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
@@ -150,11 +154,15 @@ pub(crate) fn start(
         config.shared.sig_schemes.clone(),
     ));
     extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
-    let mut modes = vec![PskKeyExchangeMode::PskDheKe];
-    if config.allow_psk_ke {
-        modes.push(PskKeyExchangeMode::PskKe);
+    // RFC 8446 4.2.9: the modes in which we would resume. Without a session store we never
+    // resume, so we offer none, and the server need not issue tickets we would throw away.
+    if config.session_store.is_some() {
+        let mut modes = vec![PskKeyExchangeMode::PskDheKe];
+        if config.allow_psk_ke {
+            modes.push(PskKeyExchangeMode::PskKe);
+        }
+        extensions.push(ClientExtension::PskKeyExchangeModes(modes));
     }
-    extensions.push(ClientExtension::PskKeyExchangeModes(modes));
     if !config.shared.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
     }
@@ -489,13 +497,18 @@ impl ExpectServerHello {
         let server_hs = ks.server_handshake_traffic_secret(&hash);
         cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
         cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
-        cx.install_read(read_state13(suite, &server_hs));
+        // One PRK per handshake traffic secret: record key, IV and Finished key share it.
+        let (client_hs, server_hs) = (
+            Prk::new(suite.hash, client_hs.as_bytes()),
+            Prk::new(suite.hash, server_hs.as_bytes()),
+        );
+        cx.install_read(read_state13_prk(suite, &server_hs));
         if self.s.config.middlebox_compat && !self.sent_ccs {
             cx.queue.push_ccs();
         }
         // With 0-RTT still pending we keep the early keys until EndOfEarlyData.
         if !self.s.early_offered {
-            cx.install_write(write_state13(suite, &client_hs, cx.max_fragment));
+            cx.install_write(write_state13_prk(suite, &client_hs, cx.max_fragment));
         }
 
         Ok(Handshake::Client(ClientState::EncryptedExtensions(
@@ -521,8 +534,8 @@ struct Keys {
     suite: &'static Tls13Suite,
     ks: KeySchedule13,
     transcript: Transcript,
-    client_hs: Secret,
-    server_hs: Secret,
+    client_hs: Prk,
+    server_hs: Prk,
     /// The ticket the server accepted (resumption: no certificates follow).
     ticket: Option<Box<ClientTicket>>,
 }
@@ -581,7 +594,11 @@ impl ExpectEncryptedExtensions {
             cx.neg.early_data = Some(true);
         } else if self.k.s.early_offered {
             early_data_rejected(cx, &mut self.k.s);
-            cx.install_write(write_state13(self.k.suite, &self.k.client_hs, cx.max_fragment));
+            cx.install_write(write_state13_prk(
+                self.k.suite,
+                &self.k.client_hs,
+                cx.max_fragment,
+            ));
         }
         self.k.transcript.update(&msg.raw);
         if self.k.ticket.is_some() {
@@ -715,7 +732,7 @@ impl ExpectFinished {
             ticket: _,
         } = self.k;
         let hash = suite.hash;
-        let expected = finished_verify_data(hash, server_hs.as_bytes(), &transcript.current_hash());
+        let expected = finished_verify_data_prk(&server_hs, &transcript.current_hash());
         // RFC 8446 4.4.4: compare in constant time; a mismatch is decrypt_error.
         if !Secret::new(expected).ct_eq(verify_data) {
             return Err(Error::BadFinished);
@@ -735,12 +752,12 @@ impl ExpectFinished {
             // RFC 8446 4.5: EndOfEarlyData under the early keys, then the handshake keys.
             cx.send_handshake(&HandshakePayload::EndOfEarlyData, Some(&mut transcript));
             cx.early.send_budget = None;
-            cx.install_write(write_state13(suite, &client_hs, cx.max_fragment));
+            cx.install_write(write_state13_prk(suite, &client_hs, cx.max_fragment));
         }
         if let Some(req) = self.cert_request {
             send_client_auth(cx, &s.config, req, &mut transcript)?;
         }
-        let ours = finished_verify_data(hash, client_hs.as_bytes(), &transcript.current_hash());
+        let ours = finished_verify_data_prk(&client_hs, &transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(ours), Some(&mut transcript));
         cx.install_write(write_state13(suite, &client_ap, cx.max_fragment));
         cx.queue.open_app();

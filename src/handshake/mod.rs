@@ -12,6 +12,7 @@ pub(crate) use established::Established13;
 use crate::codec::HandshakeType;
 use crate::conn::common::Common;
 use crate::crypto::aead::RecordKey;
+use crate::crypto::hkdf::Prk;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::Error;
@@ -90,4 +91,18 @@ pub(crate) fn read_state13(suite: &Tls13Suite, secret: &Secret) -> ReadState {
         RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
         RecordVersion::Tls13,
     )
+}
+
+/// [`write_state13`] from a handshake traffic secret's [`Prk`], which Finished reuses.
+pub(crate) fn write_state13_prk(suite: &Tls13Suite, secret: &Prk, max_fragment: usize) -> WriteState {
+    WriteState::protected(
+        RecordKey::tls13_prk(suite.aead, secret),
+        RecordVersion::Tls13,
+        max_fragment,
+    )
+}
+
+/// [`read_state13`] from a handshake traffic secret's [`Prk`], which Finished reuses.
+pub(crate) fn read_state13_prk(suite: &Tls13Suite, secret: &Prk) -> ReadState {
+    ReadState::protected(RecordKey::tls13_prk(suite.aead, secret), RecordVersion::Tls13)
 }

@@ -5,12 +5,18 @@
 use std::sync::Arc;
 
 use super::tickets::ServerSession;
-use super::{read_state13, unexpected, write_state13, Established13, Handshake, Msg};
-use crate::codec::{ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
+use super::{
+    read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk, Established13, Handshake,
+    Msg,
+};
+use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
 use crate::conn::common::{Common, Side};
 use crate::conn::{Event, ServerConfig, TimeProvider};
 use crate::crypto::hash::Transcript;
-use crate::crypto::key_schedule::{finished_verify_data, resumption_psk, KeySchedule13};
+use crate::crypto::hkdf::Prk;
+use crate::crypto::key_schedule::{
+    finished_verify_data, finished_verify_data_prk, resumption_psk, KeySchedule13,
+};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
@@ -171,6 +177,10 @@ impl ExpectClientHello {
             return Err(PeerMisbehaved::MissingExtension("psk_key_exchange_modes").into());
         }
         let modes = hello.psk_modes().unwrap_or(&[]);
+        // RFC 8446 4.2.9: servers SHOULD NOT send tickets the client's modes cannot use (a
+        // client without psk_key_exchange_modes never resumes).
+        let client_resumes = modes.contains(&PskKeyExchangeMode::PskDheKe)
+            || self.config.resumption.allow_psk_ke && modes.contains(&PskKeyExchangeMode::PskKe);
         let psk_ke_only = self.config.resumption.allow_psk_ke
             && hello.psk().is_some()
             && modes.contains(&PskKeyExchangeMode::PskKe)
@@ -332,13 +342,18 @@ impl ExpectClientHello {
         let server_hs = ks.server_handshake_traffic_secret(&hash);
         cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
         cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
-        cx.install_write(write_state13(suite, &server_hs, cx.max_fragment));
+        // One PRK per handshake traffic secret: record key, IV and Finished key share it.
+        let (client_hs, server_hs) = (
+            Prk::new(suite.hash, client_hs.as_bytes()),
+            Prk::new(suite.hash, server_hs.as_bytes()),
+        );
+        cx.install_write(write_state13_prk(suite, &server_hs, cx.max_fragment));
         match &client_early {
             Some(early) => {
                 cx.install_read(read_state13(suite, early));
                 cx.early.receive_budget = self.config.resumption.max_early_data as usize;
             }
-            None => cx.install_read(read_state13(suite, &client_hs)),
+            None => cx.install_read(read_state13_prk(suite, &client_hs)),
         }
 
         let mut extensions = Vec::new();
@@ -378,20 +393,10 @@ impl ExpectClientHello {
         }
 
         if !resumed {
-            let entries = cert
-                .chain
-                .iter()
-                .map(|c| CertificateEntry {
-                    cert: c.as_ref().to_vec(),
-                    extensions: Vec::new(),
-                })
-                .collect();
-            let certificate = Certificate13 {
-                context: Vec::new(),
-                entries,
-            };
-            cx.send_handshake(
-                &HandshakePayload::Certificate13(certificate),
+            // Encoded once per certificate, not per handshake.
+            cx.send_handshake_encoded(
+                HandshakeType::Certificate,
+                cert.certificate13(),
                 Some(&mut transcript),
             );
 
@@ -404,7 +409,7 @@ impl ExpectClientHello {
             );
         }
 
-        let finished = finished_verify_data(suite.hash, server_hs.as_bytes(), &transcript.current_hash());
+        let finished = finished_verify_data_prk(&server_hs, &transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(finished), Some(&mut transcript));
 
         ks.input_empty();
@@ -425,6 +430,7 @@ impl ExpectClientHello {
             suite,
             ks,
             transcript,
+            client_resumes,
             client_hs,
             client_ap,
             server_ap,
@@ -614,7 +620,9 @@ struct Keys {
     /// At the master-secret stage: the resumption master secret comes from it.
     ks: KeySchedule13,
     transcript: Transcript,
-    client_hs: Secret,
+    /// The client offered a psk_key_exchange_mode we accept: tickets are worth sending.
+    client_resumes: bool,
+    client_hs: Prk,
     client_ap: Secret,
     server_ap: Secret,
 }
@@ -630,7 +638,7 @@ impl ExpectEndOfEarlyData {
         };
         // RFC 8446 4.5: EndOfEarlyData closes the early keys; handshake keys follow.
         self.k.transcript.update(&msg.raw);
-        cx.install_read(read_state13(self.k.suite, &self.k.client_hs));
+        cx.install_read(read_state13_prk(self.k.suite, &self.k.client_hs));
         cx.early.receive_budget = 0;
         Ok(Handshake::Server(ServerState::Finished(ExpectFinished {
             k: self.k,
@@ -707,16 +715,17 @@ impl ExpectFinished {
             return Err(unexpected("expect client Finished", &msg));
         };
         let mut k = self.k;
-        let expected =
-            finished_verify_data(k.suite.hash, k.client_hs.as_bytes(), &k.transcript.current_hash());
+        let expected = finished_verify_data_prk(&k.client_hs, &k.transcript.current_hash());
         // RFC 8446 4.4.4: constant-time comparison; mismatch is decrypt_error.
         if !Secret::new(expected).ct_eq(verify_data) {
             return Err(Error::BadFinished);
         }
         cx.install_read(read_state13(k.suite, &k.client_ap));
         k.transcript.update(&msg.raw);
-        let res_master = k.ks.resumption_master_secret(&k.transcript.current_hash());
-        send_tickets(&k, cx, &res_master)?;
+        if k.client_resumes && k.config.resumption.tickets > 0 {
+            let res_master = k.ks.resumption_master_secret(&k.transcript.current_hash());
+            send_tickets(&k, cx, &res_master)?;
+        }
         cx.events.push_back(Event::HandshakeComplete);
         Ok(Handshake::Established(Established13 {
             suite: k.suite,

@@ -1,6 +1,8 @@
 //! One parsed certificate and the checks that depend on it alone (the RFC 5280 profile
 //! as the CA/B Forum Baseline Requirements apply it). Role checks live in `path`.
 
+use core::ops::Range;
+
 use x509_parser::extensions::{GeneralName, NameConstraints, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -36,19 +38,36 @@ pub(crate) struct Cert<'a> {
     pub common_names: Vec<Option<&'a str>>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct KeyUsageBits {
     pub digital_signature: bool,
     pub key_cert_sign: bool,
     pub crl_sign: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Eku {
     pub critical: bool,
     pub any: bool,
     pub server_auth: bool,
     pub client_auth: bool,
+}
+
+/// What [`Cert::parse`] found in a certificate's validity, extensions and subject, kept as
+/// values and as offsets into its DER, so that a trust anchor parsed once (when it is added)
+/// becomes a [`Cert`] again per verification with a plain DER walk ([`Cert::from_index`])
+/// instead of a full X.509 parse. Only for certificates without subjectAltName and
+/// nameConstraints, whose parsed forms borrow x509-parser values ([`Cert::index`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CertIndex {
+    not_before: i64,
+    not_after: i64,
+    basic: Option<(bool, bool, Option<u32>)>,
+    key_usage: Option<KeyUsageBits>,
+    eku: Option<Eku>,
+    ski: Option<Range<usize>>,
+    aki: Option<Range<usize>>,
+    common_names: Vec<Option<Range<usize>>>,
 }
 
 /// The raw fields of a TBSCertificate, walked without interpretation.
@@ -282,6 +301,79 @@ impl<'a> Cert<'a> {
             return Err(CertError::Profile("pathLenConstraint without cA"));
         }
         Ok(cert)
+    }
+
+    /// This certificate's [`CertIndex`]; `None` with a subjectAltName or nameConstraints.
+    pub fn index(&self) -> Option<CertIndex> {
+        if self.san.is_some() || self.name_constraints.is_some() {
+            return None;
+        }
+        let base = self.der.as_ptr() as usize;
+        let range = |s: &[u8]| -> Option<Range<usize>> {
+            let start = (s.as_ptr() as usize).checked_sub(base)?;
+            let end = start.checked_add(s.len())?;
+            (end <= self.der.len()).then_some(start..end)
+        };
+        let opt = |s: Option<&[u8]>| -> Option<Option<Range<usize>>> {
+            match s {
+                Some(s) => range(s).map(Some),
+                None => Some(None),
+            }
+        };
+        let mut common_names = Vec::with_capacity(self.common_names.len());
+        for cn in &self.common_names {
+            common_names.push(opt(cn.map(str::as_bytes))?);
+        }
+        Some(CertIndex {
+            not_before: self.not_before,
+            not_after: self.not_after,
+            basic: self.basic,
+            key_usage: self.key_usage,
+            eku: self.eku,
+            ski: opt(self.ski)?,
+            aki: opt(self.aki)?,
+            common_names,
+        })
+    }
+
+    /// The `Cert` that [`parse`](Self::parse) gave for `der` when `index` was taken from it.
+    pub fn from_index(der: &'a [u8], index: &CertIndex) -> Result<Self, CertError> {
+        let raw = split(der)?;
+        let key = sig::parse_spki(raw.spki)?;
+        let slice = |r: &Option<Range<usize>>| -> Result<Option<&'a [u8]>, CertError> {
+            r.clone()
+                .map(|r| der.get(r).ok_or(CertError::BadEncoding))
+                .transpose()
+        };
+        let mut common_names = Vec::with_capacity(index.common_names.len());
+        for cn in &index.common_names {
+            common_names.push(match slice(cn)? {
+                Some(b) => Some(core::str::from_utf8(b).map_err(|_| CertError::BadEncoding)?),
+                None => None,
+            });
+        }
+        Ok(Cert {
+            der,
+            tbs: raw.tbs,
+            sig_alg: raw.outer_alg,
+            signature: raw.signature,
+            serial: raw.serial,
+            issuer: raw.issuer.raw,
+            subject: raw.subject.raw,
+            subject_empty: raw.subject.value.is_empty(),
+            spki: raw.spki,
+            key,
+            not_before: index.not_before,
+            not_after: index.not_after,
+            basic: index.basic,
+            key_usage: index.key_usage,
+            eku: index.eku,
+            san: None,
+            name_constraints: None,
+            ski: slice(&index.ski)?,
+            aki: slice(&index.aki)?,
+            common_names,
+        })
     }
 
     /// Subject and issuer are the same name (RFC 5280 3.3, compared as encoded).

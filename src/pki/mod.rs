@@ -38,6 +38,9 @@ pub struct TrustAnchors {
 struct Anchor {
     der: Vec<u8>,
     subject: Vec<u8>,
+    /// What parsing found, when the anchor parsed and its parsed form can be rebuilt from
+    /// offsets (`None`: parsed again per verification).
+    index: Option<cert::CertIndex>,
 }
 
 impl TrustAnchors {
@@ -84,9 +87,12 @@ impl TrustAnchors {
     /// Adds one DER certificate as an anchor.
     pub fn add_der(&mut self, der: &[u8]) -> Result<(), CertError> {
         let subject = cert::raw_subject(der)?.to_vec();
+        // Parsed once here, not on every handshake (see `parse_for`).
+        let index = cert::Cert::parse(der).ok().and_then(|c| c.index());
         self.anchors.push(Anchor {
             der: der.to_vec(),
             subject,
+            index,
         });
         Ok(())
     }
@@ -109,7 +115,10 @@ impl TrustAnchors {
         self.anchors
             .iter()
             .filter(|a| names.contains(&a.subject.as_slice()))
-            .filter_map(|a| cert::Cert::parse(&a.der).ok())
+            .filter_map(|a| match &a.index {
+                Some(index) => cert::Cert::from_index(&a.der, index).ok(),
+                None => cert::Cert::parse(&a.der).ok(),
+            })
             .collect()
     }
 }

@@ -689,3 +689,43 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn anchors_are_parsed_once_and_rebuild_the_same_cert() {
+    // A root with EKU and common names, one with name constraints (not indexable: parsed
+    // per verification), and the test PKI's CA from vectors/.
+    let mut p = ca_params("indexed root");
+    p.distinguished_name.push(DnType::OrganizationName, "org");
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let plain = root_from(p);
+    let mut p = ca_params("constrained root");
+    p.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![GeneralSubtree::DnsName("example.com".into())],
+        excluded_subtrees: vec![],
+    });
+    let constrained = root_from(p);
+    let vectors_ca = TrustAnchors::from_pem_file(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/ca.pem"),
+    )
+    .unwrap();
+    let ta = anchors(&[&plain, &constrained]);
+    for a in ta.anchors.iter().chain(&vectors_ca.anchors) {
+        let parsed = cert::Cert::parse(&a.der).unwrap();
+        match &a.index {
+            Some(index) => {
+                let rebuilt = cert::Cert::from_index(&a.der, index).unwrap();
+                assert_eq!(format!("{rebuilt:?}"), format!("{parsed:?}"));
+            }
+            None => assert!(parsed.name_constraints.is_some() || parsed.san.is_some()),
+        }
+    }
+    assert!(ta.anchors[0].index.is_some() && ta.anchors[1].index.is_none());
+    assert!(vectors_ca.anchors[0].index.is_some());
+    // Verification through an indexed anchor and a re-parsed one both still work.
+    let ee = issue(&ee_params(&["www.example.com"]), &plain);
+    server(&ee, &[], &ta, "www.example.com").unwrap();
+    let ee = issue(&ee_params(&["www.example.com"]), &constrained);
+    server(&ee, &[], &ta, "www.example.com").unwrap();
+    let ee = issue(&ee_params(&["www.other.org"]), &constrained);
+    assert!(server(&ee, &[], &ta, "www.other.org").is_err());
+}
