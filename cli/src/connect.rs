@@ -9,7 +9,7 @@ use std::time::Duration;
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
 use sanstls::{ClientConfig, Connection, Event, KeyLogFile};
 
-use crate::common::{handshake_summary, parse_groups, parse_suites, BoxError};
+use crate::common::{handshake_summary, parse_groups, parse_suites, BoxError, VersionArgs};
 
 /// The trust store used when no `--cafile` is given.
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -36,6 +36,8 @@ pub struct Args {
     /// Append NSS key log lines to FILE.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    #[command(flatten)]
+    versions: VersionArgs,
 }
 
 pub fn run(args: Args) -> Result<(), BoxError> {
@@ -51,6 +53,9 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     }
     if !args.alpn.is_empty() {
         builder = builder.alpn_protocols(&args.alpn);
+    }
+    if let Some(versions) = args.versions.versions()? {
+        builder = builder.versions(&versions);
     }
     if let Some(path) = &args.keylog {
         builder = builder.key_log(Arc::new(KeyLogFile::create(path)?));

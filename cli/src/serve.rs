@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sanstls::{CertifiedKey, Connection, Event, KeyLogFile, ServerConfig};
 
-use crate::common::{handshake_summary, parse_groups, parse_suites, BoxError};
+use crate::common::{handshake_summary, parse_groups, parse_suites, BoxError, VersionArgs};
 
 /// The embedded localhost test certificate (its CA is `vectors/ca.pem`).
 const TEST_CERT: &[u8] = include_bytes!("../../vectors/localhost-ecdsa-p256.pem");
@@ -45,6 +45,8 @@ pub struct Args {
     /// Append NSS key log lines to FILE.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    #[command(flatten)]
+    versions: VersionArgs,
 }
 
 pub fn run(args: Args) -> Result<(), BoxError> {
@@ -61,6 +63,9 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     }
     if !args.alpn.is_empty() {
         builder = builder.alpn_protocols(&args.alpn);
+    }
+    if let Some(versions) = args.versions.versions()? {
+        builder = builder.versions(&versions);
     }
     if let Some(path) = &args.keylog {
         builder = builder.key_log(Arc::new(KeyLogFile::create(path)?));

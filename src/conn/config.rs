@@ -13,6 +13,10 @@ use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::sign::SigningKey;
 use crate::crypto::{kx, suites};
 use crate::error::Error;
+use crate::handshake::ticket12::{
+    AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer, DEFAULT_CLIENT_SESSIONS,
+    DEFAULT_SESSION_CACHE_SIZE,
+};
 use crate::msgs::ClientHello;
 use crate::pki::{ClientCertVerifier, ServerCertVerifier};
 
@@ -78,13 +82,19 @@ pub(crate) struct Shared {
     pub key_log: Arc<dyn KeyLog>,
     pub max_buffered_plaintext: usize,
     pub records_per_key: u64,
+    /// TLS 1.2: refuse peers without the extended master secret (RFC 7627 5.2, 5.3).
+    pub require_ems: bool,
 }
 
 impl Default for Shared {
     fn default() -> Self {
         Shared {
-            versions: vec![ProtocolVersion::TLSv1_3],
-            suites: suites::TLS13_SUITES.iter().map(|s| s.suite).collect(),
+            versions: vec![ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2],
+            suites: suites::TLS13_SUITES
+                .iter()
+                .map(|s| s.suite)
+                .chain(suites::TLS12_SUITES.iter().map(|s| s.suite))
+                .collect(),
             groups: kx::supported_groups().to_vec(),
             sig_schemes: DEFAULT_SIGNATURE_SCHEMES.to_vec(),
             alpn: Vec::new(),
@@ -93,13 +103,15 @@ impl Default for Shared {
             key_log: Arc::new(NoKeyLog),
             max_buffered_plaintext: DEFAULT_MAX_BUFFERED_PLAINTEXT,
             records_per_key: DEFAULT_RECORDS_PER_KEY,
+            require_ems: true,
         }
     }
 }
 
 impl Shared {
     fn validate(&self) -> Result<(), Error> {
-        if self.suites.is_empty() || self.suites.iter().any(|s| suites::tls13_suite(*s).is_none()) {
+        let known = |s: &CipherSuite| suites::tls13_suite(*s).is_some() || suites::tls12_suite(*s).is_some();
+        if self.suites.is_empty() || !self.suites.iter().all(known) {
             return Err(Error::Config(
                 "cipher suites must be a non-empty list of supported suites".into(),
             ));
@@ -112,13 +124,35 @@ impl Shared {
         if self.alpn.iter().any(|p| p.is_empty() || p.len() > 255) {
             return Err(Error::Config("ALPN protocol names are 1 to 255 bytes".into()));
         }
-        if !self.versions.contains(&ProtocolVersion::TLSv1_3) {
-            return Err(Error::Config("no enabled protocol version is supported".into()));
+        let supported = [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2];
+        if !self.versions.iter().all(|v| supported.contains(v)) {
+            return Err(Error::Config(
+                "only TLS 1.3 and TLS 1.2 can be enabled (see README: unsupported)".into(),
+            ));
+        }
+        if !self.tls13() && !self.tls12() {
+            return Err(Error::Config(
+                "no enabled protocol version has an enabled cipher suite".into(),
+            ));
         }
         if self.records_per_key == 0 || self.max_buffered_plaintext == 0 {
             return Err(Error::Config("limits must be non-zero".into()));
         }
         Ok(())
+    }
+}
+
+impl Shared {
+    /// TLS 1.3 is enabled and has at least one enabled suite.
+    pub fn tls13(&self) -> bool {
+        self.versions.contains(&ProtocolVersion::TLSv1_3)
+            && self.suites.iter().any(|s| suites::tls13_suite(*s).is_some())
+    }
+
+    /// TLS 1.2 is enabled and has at least one enabled suite.
+    pub fn tls12(&self) -> bool {
+        self.versions.contains(&ProtocolVersion::TLSv1_2)
+            && self.suites.iter().any(|s| suites::tls12_suite(*s).is_some())
     }
 }
 
@@ -149,9 +183,17 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// Enabled protocol versions.
+            /// Enabled protocol versions (default TLS 1.3 and TLS 1.2; the highest shared one
+            /// is negotiated).
             pub fn versions(mut self, versions: &[ProtocolVersion]) -> Self {
                 self.shared.versions = versions.to_vec();
+                self
+            }
+
+            /// TLS 1.2: require the extended master secret (RFC 7627) from the peer (default
+            /// on); without it a session's master secret is not bound to its handshake.
+            pub fn require_ems(mut self, on: bool) -> Self {
+                self.shared.require_ems = on;
                 self
             }
 
@@ -199,6 +241,12 @@ pub struct ClientConfig {
     /// RFC 8446 D.4 middlebox compatibility mode: fake session id and a CCS.
     pub(crate) middlebox_compat: bool,
     pub(crate) hello_hook: Option<HelloHook>,
+    /// TLS 1.2 sessions to resume (session IDs and tickets), if resumption is on.
+    pub(crate) sessions12: Option<Arc<ClientSessions12>>,
+    /// TLS 1.2: ask servers for session tickets (RFC 5077).
+    pub(crate) tickets12: bool,
+    /// Certificate and key offered when a TLS 1.2 server asks for one.
+    pub(crate) client_cert12: Option<Arc<CertifiedKey>>,
 }
 
 /// Reshapes the first ClientHello before it is sent (see [`ClientConfigBuilder::customize_client_hello`]).
@@ -225,6 +273,9 @@ impl ClientConfig {
             key_share_groups: 1,
             middlebox_compat: true,
             hello_hook: None,
+            sessions12: Some(DEFAULT_CLIENT_SESSIONS),
+            tickets12: true,
+            client_cert12: None,
         }
     }
 }
@@ -236,6 +287,9 @@ pub struct ClientConfigBuilder {
     key_share_groups: usize,
     middlebox_compat: bool,
     hello_hook: Option<HelloHook>,
+    sessions12: Option<usize>,
+    tickets12: bool,
+    client_cert12: Option<Arc<CertifiedKey>>,
 }
 
 shared_setters!(ClientConfigBuilder);
@@ -269,6 +323,25 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// TLS 1.2 resumption: how many sessions (one per server name) to keep; 0 turns
+    /// resumption off (default 64). Connections from one config share the store.
+    pub fn session_cache12(mut self, sessions: usize) -> Self {
+        self.sessions12 = (sessions > 0).then_some(sessions);
+        self
+    }
+
+    /// TLS 1.2: ask for and offer RFC 5077 session tickets (default on; needs the cache).
+    pub fn tickets12(mut self, on: bool) -> Self {
+        self.tickets12 = on;
+        self
+    }
+
+    /// TLS 1.2 client authentication: the chain and key sent when a server asks.
+    pub fn client_cert12(mut self, cert: CertifiedKey) -> Self {
+        self.client_cert12 = Some(Arc::new(cert));
+        self
+    }
+
     pub fn build(self) -> Result<Arc<ClientConfig>, Error> {
         self.shared.validate()?;
         Ok(Arc::new(ClientConfig {
@@ -278,6 +351,9 @@ impl ClientConfigBuilder {
             key_share_groups: self.key_share_groups,
             middlebox_compat: self.middlebox_compat,
             hello_hook: self.hello_hook,
+            sessions12: self.sessions12.map(|n| Arc::new(ClientSessions12::new(n))),
+            tickets12: self.tickets12,
+            client_cert12: self.client_cert12,
         }))
     }
 }
@@ -320,6 +396,10 @@ pub struct ServerConfig {
     pub(crate) shared: Shared,
     pub(crate) cert: Arc<CertifiedKey>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    /// TLS 1.2 session-ID cache (`None`: no session IDs issued).
+    pub(crate) session_cache12: Option<Arc<SessionCache12>>,
+    /// TLS 1.2 ticket sealing (`None`: no tickets, RFC 5077).
+    pub(crate) ticketer12: Option<Arc<dyn TicketSealer>>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -338,14 +418,26 @@ impl ServerConfig {
             shared: Shared::default(),
             cert: Arc::new(cert),
             client_verifier: None,
+            session_cache12: DEFAULT_SESSION_CACHE_SIZE,
+            tickets12: Tickets12::Default,
         }
     }
+}
+
+/// Ticket setting of a server builder.
+enum Tickets12 {
+    Off,
+    /// An [`AeadTicketSealer`] made at build time from the config's randomness.
+    Default,
+    Custom(Arc<dyn TicketSealer>),
 }
 
 pub struct ServerConfigBuilder {
     shared: Shared,
     cert: Arc<CertifiedKey>,
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    session_cache12: usize,
+    tickets12: Tickets12,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -357,12 +449,42 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// TLS 1.2 session-ID cache size (default 256; 0: no session IDs).
+    pub fn session_cache12(mut self, sessions: usize) -> Self {
+        self.session_cache12 = sessions;
+        self
+    }
+
+    /// TLS 1.2 session tickets (RFC 5077) on or off (default on, with a random AES-256-GCM
+    /// key made at build time).
+    pub fn tickets12(mut self, on: bool) -> Self {
+        self.tickets12 = if on { Tickets12::Default } else { Tickets12::Off };
+        self
+    }
+
+    /// TLS 1.2 session tickets sealed by `sealer` (shared between configs, rotated by the
+    /// application).
+    pub fn ticket_sealer12(mut self, sealer: Arc<dyn TicketSealer>) -> Self {
+        self.tickets12 = Tickets12::Custom(sealer);
+        self
+    }
+
     pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
         self.shared.validate()?;
+        let ticketer12: Option<Arc<dyn TicketSealer>> = match self.tickets12 {
+            Tickets12::Off => None,
+            // Ticket keys and nonces come from the system: a replay's fixed randomness is for the
+            // handshake, not for key material the trace never shows.
+            Tickets12::Default => Some(Arc::new(AeadTicketSealer::new(Arc::new(SystemRandomSource))?)),
+            Tickets12::Custom(s) => Some(s),
+        };
         Ok(Arc::new(ServerConfig {
             shared: self.shared,
             cert: self.cert,
             client_verifier: self.client_verifier,
+            session_cache12: (self.session_cache12 > 0)
+                .then(|| Arc::new(SessionCache12::new(self.session_cache12))),
+            ticketer12,
         }))
     }
 }

@@ -98,12 +98,17 @@ impl ExpectClientHello {
             return Err(unexpected("expect ClientHello", &msg));
         };
         let cfg = &self.config.shared;
-        // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions.
-        if !hello
-            .supported_versions()
-            .is_some_and(|v| v.contains(&ProtocolVersion::TLSv1_3))
+        // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions; without it
+        // (or with 1.3 disabled) `server12` answers.
+        if !cfg.tls13()
+            || !hello
+                .supported_versions()
+                .is_some_and(|v| v.contains(&ProtocolVersion::TLSv1_3))
         {
-            return Err(Error::NoCommonVersion);
+            if self.retry.is_some() {
+                return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
+            }
+            return super::server12::handle_client_hello(self.config.clone(), cx, &msg, hello);
         }
         // RFC 8446 4.1.2: exactly one compression method, null.
         if hello.compression_methods != [0] {
@@ -375,7 +380,7 @@ impl ExpectClientHello {
 }
 
 /// RFC 7301 3.2: our preference among what the client offered; no overlap is fatal.
-fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Result<Option<Vec<u8>>, Error> {
+pub(super) fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Result<Option<Vec<u8>>, Error> {
     match offered {
         Some(offered) if !ours.is_empty() => ours
             .iter()
