@@ -87,6 +87,11 @@ struct Ours {
 }
 
 fn ours(kind: &str, suite: CipherSuite, versions: &[ProtocolVersion]) -> Option<Ours> {
+    ours_with(kind, suite, versions, true)
+}
+
+/// `resumption == false`: the client keeps no tickets or sessions, so every handshake is full.
+fn ours_with(kind: &str, suite: CipherSuite, versions: &[ProtocolVersion], resumption: bool) -> Option<Ours> {
     let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).ok()?;
     let v = vectors();
     let key = CertifiedKey::from_pem_files(
@@ -101,13 +106,15 @@ fn ours(kind: &str, suite: CipherSuite, versions: &[ProtocolVersion]) -> Option<
             CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         ]);
     }
-    let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+    let mut client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
         .cipher_suites(&suites)
         .groups(&[NamedGroup::x25519])
         .versions(versions)
-        .max_buffered_plaintext(2 * MIB)
-        .build()
-        .ok()?;
+        .max_buffered_plaintext(2 * MIB);
+    if !resumption {
+        client = client.no_resumption();
+    }
+    let client = client.build().ok()?;
     let server = ServerConfig::builder(key)
         .cipher_suites(&suites)
         .groups(&[NamedGroup::x25519])
@@ -295,12 +302,12 @@ impl Bench {
         let want_version = versions[0];
         let mut wire = Vec::with_capacity(64 * 1024);
         // sanstls: the figure exists only when the handshake negotiates what it claims to.
-        let ok = ours(kind, suite, versions).filter(|o| {
+        let ok = ours_with(kind, suite, versions, resumed).filter(|o| {
             let first = s_handshake(o, &mut wire);
             let again = s_handshake(o, &mut wire);
             match (first, again) {
                 (Some((c, _)), Some((c2, _))) => {
-                    c.protocol_version() == Some(want_version) && (!resumed || c2.is_resumed())
+                    c.protocol_version() == Some(want_version) && c2.is_resumed() == resumed
                 }
                 _ => false,
             }

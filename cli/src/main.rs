@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Connect to HOST:PORT; stdin goes to the server, the server's bytes go to stdout.
-    Connect(connect::Args),
+    Connect(Box<connect::Args>),
     /// Serve TLS: an HTTP page showing the negotiated parameters (default) or an echo.
     Serve(Box<serve::Args>),
     /// Run an x509-limbo suite: results JSON to stdout, a summary to stderr.
@@ -36,7 +36,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Connect(args) => connect::run(args),
+        Command::Connect(args) => connect::run(*args),
         Command::Serve(args) => serve::run(*args),
         Command::Limbo { file } => return limbo::main(&file),
     };
