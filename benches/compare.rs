@@ -137,9 +137,8 @@ fn ours(
         .cipher_suites(&suites)
         .groups(&[NamedGroup::x25519])
         .versions(versions)
-        .max_buffered_plaintext(2 * MIB)
-        .build()
-        .ok()?;
+        .max_buffered_plaintext(2 * MIB);
+    let client = client.build().ok()?;
     let server = ServerConfig::builder(key)
         .cipher_suites(&suites)
         .groups(&[NamedGroup::x25519])

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
-use sanstls::codec::{CipherSuite, EcPointFormat, ExtensionType, NamedGroup, SignatureScheme};
+use sanstls::codec::{
+    CipherSuite, EcPointFormat, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme,
+};
 use sanstls::crypto::FixedRandom;
 use sanstls::msgs::ClientExtension;
 use sanstls::pki::PinnedCertVerifier;
@@ -118,6 +120,8 @@ fn client_replays_the_capture_byte_for_byte() {
         .random(Arc::new(FixedRandom::new(vec![random])))
         .time(Arc::new(FixedClock(THEN)))
         .key_log(log.clone())
+        // The capture offers TLS 1.3 only in supported_versions.
+        .versions(&[ProtocolVersion::TLSv1_3])
         .customize_client_hello(capture_shape)
         .build()
         .unwrap();

@@ -200,15 +200,23 @@ fn tampered_record_is_bad_record_mac() {
 
 #[test]
 fn tls12_only_client_hello_is_protocol_version() {
-    // Strip supported_versions by offering a bare TLS 1.2 hello.
+    // Strip supported_versions by offering a bare TLS 1.2 hello to a TLS 1.3-only server.
     let mut body = vec![3, 3];
     body.extend_from_slice(&[7; 32]);
     body.push(0);
     body.extend_from_slice(&[0, 2, 0xc0, 0x2b, 1, 0, 0, 0]);
-    let mut s = server();
+    let config = server_builder("ecdsa-p256")
+        .versions(&[sanstls::codec::ProtocolVersion::TLSv1_3])
+        .build()
+        .unwrap();
+    let mut s = Connection::server(config).unwrap();
     let (err, wire) = feed(&mut s, &record(22, &handshake_msg(1, &body)));
     assert_eq!(err, Error::NoCommonVersion);
     assert_eq!(wire, alert_record(AlertDescription::ProtocolVersion));
+    // With TLS 1.2 enabled (the default) the same hello lacks the extended master secret.
+    let (err, wire) = feed(&mut server(), &record(22, &handshake_msg(1, &body)));
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
+    assert_eq!(wire, alert_record(AlertDescription::HandshakeFailure));
 }
 
 #[test]

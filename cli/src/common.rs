@@ -1,6 +1,6 @@
 //! Pieces `connect` and `serve` share: name parsing and the handshake summary line.
 
-use sanstls::codec::{CipherSuite, ContentType, HandshakeType, NamedGroup, SignatureScheme};
+use sanstls::codec::{CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use sanstls::{Connection, Direction, RecordObserver};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -19,23 +19,75 @@ pub fn parse_groups(names: &[String]) -> Result<Vec<NamedGroup>, BoxError> {
         .collect()
 }
 
+fn parse_version(v: &str) -> Result<u8, BoxError> {
+    match v.trim_start_matches("TLSv").trim_start_matches("tls") {
+        "1.2" | "12" => Ok(2),
+        "1.3" | "13" => Ok(3),
+        other => Err(format!("unsupported TLS version {other} (1.2 or 1.3)").into()),
+    }
+}
+
+impl TlsArgs {
+    /// The enabled versions, highest first; `None` leaves the default (1.3 and 1.2).
+    pub fn versions(&self) -> Result<Option<Vec<ProtocolVersion>>, BoxError> {
+        let (lo, hi) = if self.tls12 {
+            (2, 2)
+        } else if self.tls13 {
+            (3, 3)
+        } else if self.min_version.is_none() && self.max_version.is_none() {
+            return Ok(None);
+        } else {
+            let lo = self
+                .min_version
+                .as_deref()
+                .map(parse_version)
+                .transpose()?
+                .unwrap_or(2);
+            let hi = self
+                .max_version
+                .as_deref()
+                .map(parse_version)
+                .transpose()?
+                .unwrap_or(3);
+            (lo, hi)
+        };
+        if lo > hi {
+            return Err("--min-version is above --max-version".into());
+        }
+        Ok(Some(
+            [(3, ProtocolVersion::TLSv1_3), (2, ProtocolVersion::TLSv1_2)]
+                .into_iter()
+                .filter(|(n, _)| (lo..=hi).contains(n))
+                .map(|(_, v)| v)
+                .collect(),
+        ))
+    }
+}
+
 fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
-/// `version=TLSv1.3 suite=... group=... sigscheme=... alpn=... resumed=no`
+/// `version=TLSv1.3 suite=... group=... sigscheme=... alpn=... resumed=no`; TLS 1.2 lines end
+/// with ` ems=yes|no`.
 pub fn handshake_summary(conn: &Connection) -> String {
     let alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
+    let ems = match conn.extended_master_secret() {
+        Some(true) => " ems=yes",
+        Some(false) => " ems=no",
+        None => "",
+    };
     format!(
-        "version={} suite={} group={} sigscheme={} alpn={} resumed={}",
+        "version={} suite={} group={} sigscheme={} alpn={} resumed={}{}",
         or_dash(conn.protocol_version()),
         or_dash(conn.cipher_suite()),
         or_dash(conn.key_exchange_group()),
         or_dash(conn.signature_scheme()),
         or_dash(alpn),
         if conn.is_resumed() { "yes" } else { "no" },
+        ems,
     )
 }
 
@@ -68,6 +120,18 @@ pub struct TlsArgs {
     /// Trace every record and handshake message (type, length, epoch) through the log.
     #[arg(long)]
     pub log_records: bool,
+    /// Speak only TLS 1.2.
+    #[arg(long, conflicts_with_all = ["tls13", "min_version", "max_version"])]
+    pub tls12: bool,
+    /// Speak only TLS 1.3.
+    #[arg(long, conflicts_with_all = ["min_version", "max_version"])]
+    pub tls13: bool,
+    /// Lowest version to enable: 1.2 or 1.3 (also TLSv1.2, TLSv1.3).
+    #[arg(long, value_name = "VERSION")]
+    pub min_version: Option<String>,
+    /// Highest version to enable: 1.2 or 1.3.
+    #[arg(long, value_name = "VERSION")]
+    pub max_version: Option<String>,
 }
 
 /// Applies [`TlsArgs`] to a client or server config builder (they share these setters).
@@ -93,6 +157,9 @@ macro_rules! apply_tls_args {
         }
         if args.log_records {
             b = b.record_observer(std::sync::Arc::new($crate::common::TraceRecords));
+        }
+        if let Some(versions) = args.versions()? {
+            b = b.versions(&versions);
         }
         b
     }};

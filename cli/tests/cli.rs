@@ -326,3 +326,163 @@ fn openssl_client_against_serve() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `connect` with `extra` version flags against `addr`: (success, stderr).
+fn connect_with(addr: &str, extra: &[&str]) -> (bool, String) {
+    let ca = vectors().join("ca.pem");
+    let mut args = vec![
+        "connect",
+        addr,
+        "--cafile",
+        ca.to_str().unwrap(),
+        "--sni",
+        "localhost",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(bin(), &args, REQUEST);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The `handshake:` line of a run.
+fn handshake_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.contains("handshake: "))
+        .unwrap_or_else(|| panic!("no handshake line in {stderr}"))
+}
+
+#[test]
+fn version_flags_against_serve() {
+    let (_server, port) = serve(&[]);
+    let addr = format!("127.0.0.1:{port}");
+    const TLS12_LINE: &str = "handshake: version=TLSv1.2 suite=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 group=x25519 sigscheme=ecdsa_secp256r1_sha256 alpn=- resumed=no ems=yes";
+    for flags in [
+        &["--tls12"][..],
+        &["--max-version", "1.2"],
+        &["--min-version", "1.2", "--max-version", "TLSv1.2"],
+    ] {
+        let (ok, stderr) = connect_with(&addr, flags);
+        assert!(ok, "{flags:?}: {stderr}");
+        assert!(
+            handshake_line(&stderr).ends_with(&format!("{TLS12_LINE} early_data=-")),
+            "{flags:?}: {stderr}"
+        );
+    }
+    // TLS 1.3 lines carry no ems= (TLS 1.3 always binds its secrets to the transcript).
+    for flags in [&["--tls13"][..], &["--min-version", "1.3"], &[]] {
+        let (ok, stderr) = connect_with(&addr, flags);
+        assert!(ok, "{flags:?}: {stderr}");
+        let line = handshake_line(&stderr);
+        assert!(
+            line.contains("version=TLSv1.3 suite=TLS_AES_128_GCM_SHA256"),
+            "{flags:?}: {line}"
+        );
+        assert!(
+            line.ends_with("resumed=no early_data=-") && !line.contains("ems="),
+            "{flags:?}: {line}"
+        );
+    }
+    // Nonsense is refused before any connection is made.
+    let (ok, stderr) = connect_with(&addr, &["--min-version", "1.3", "--max-version", "1.2"]);
+    assert!(
+        !ok && stderr.contains("--min-version is above --max-version"),
+        "{stderr}"
+    );
+    let (ok, stderr) = connect_with(&addr, &["--max-version", "1.1"]);
+    assert!(!ok && stderr.contains("unsupported TLS version"), "{stderr}");
+    let (ok, _) = connect_with(&addr, &["--tls12", "--tls13"]);
+    assert!(!ok, "--tls12 and --tls13 conflict");
+}
+
+#[test]
+fn version_flags_on_both_sides() {
+    // A TLS 1.2-only server: a default client speaks 1.2 with it, a 1.3-only client fails.
+    let (_server, port) = serve(&["--tls12"]);
+    let addr = format!("127.0.0.1:{port}");
+    let (ok, stderr) = connect_with(&addr, &[]);
+    assert!(ok, "{stderr}");
+    let line = handshake_line(&stderr);
+    assert!(
+        line.contains("version=TLSv1.2") && line.ends_with(" ems=yes early_data=-"),
+        "{line}"
+    );
+    let (ok, stderr) = connect_with(&addr, &["--tls13"]);
+    assert!(!ok && !stderr.contains("handshake: "), "{stderr}");
+    // A server with 1.3 as its floor refuses a 1.2-only client.
+    let (_server, port) = serve(&["--min-version", "1.3"]);
+    let addr = format!("127.0.0.1:{port}");
+    let (ok, stderr) = connect_with(&addr, &["--max-version", "1.2"]);
+    assert!(!ok && !stderr.contains("handshake: "), "{stderr}");
+    let (ok, stderr) = connect_with(&addr, &[]);
+    assert!(
+        ok && handshake_line(&stderr).contains("version=TLSv1.3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn version_flags_against_openssl_tls12_server() {
+    if !have("openssl") {
+        return;
+    }
+    let port = free_port();
+    let v = vectors();
+    let cert = v.join("localhost-rsa2048.pem");
+    let key = v.join("localhost-rsa2048.key");
+    let port_s = port.to_string();
+    let _server = start(
+        "openssl",
+        &[
+            "s_server",
+            "-tls1_2",
+            "-accept",
+            &port_s,
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-www",
+        ],
+        port,
+    );
+    let addr = format!("127.0.0.1:{port}");
+    for flags in [
+        &[][..],
+        &["--tls12"],
+        &["--max-version", "1.2"],
+        &["--min-version", "1.2"],
+    ] {
+        let ca = v.join("ca.pem");
+        let mut args = vec![
+            "connect",
+            &addr,
+            "--cafile",
+            ca.to_str().unwrap(),
+            "--sni",
+            "localhost",
+        ];
+        args.extend_from_slice(flags);
+        let out = run(bin(), &args, b"GET / HTTP/1.0\r\n\r\n");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{flags:?}: {stderr}");
+        let line = handshake_line(&stderr);
+        assert!(
+            line.contains("version=TLSv1.2 suite=TLS_ECDHE_RSA_WITH_"),
+            "{flags:?}: {line}"
+        );
+        assert!(line.contains(" sigscheme=rsa_"), "{flags:?}: {line}");
+        assert!(
+            line.ends_with(" resumed=no ems=yes early_data=-"),
+            "{flags:?}: {line}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("HTTP/1.0 200 ok"));
+    }
+    // Only TLS 1.3 offered: OpenSSL's TLS 1.2-only server cannot answer.
+    for flags in [&["--tls13"][..], &["--min-version", "1.3"]] {
+        let (ok, stderr) = connect_with(&addr, flags);
+        assert!(!ok && !stderr.contains("handshake: "), "{flags:?}: {stderr}");
+    }
+}

@@ -38,6 +38,10 @@ pub(crate) struct Negotiated {
     pub early_exporter: Option<(HashAlg, Secret)>,
     /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
     pub early_data: Option<bool>,
+    /// TLS 1.2: the RFC 5705 exporter's PRF hash and master secret.
+    pub exporter12: Option<(HashAlg, Secret)>,
+    /// TLS 1.2: the extended master secret (RFC 7627) is in use.
+    pub ems: bool,
 }
 
 /// 0-RTT bookkeeping the connection needs outside the handshake states.
@@ -59,6 +63,10 @@ pub(crate) struct Common {
     /// Set when the handshake replaced the read state; the connection then checks that no
     /// partial handshake message straddles the change (RFC 8446 5.1).
     pub read_changed: bool,
+    /// TLS 1.2 pending read state (RFC 5246 6.1): keys derived, waiting for the peer's
+    /// ChangeCipherSpec to become current. (The pending *write* state is the key change
+    /// queued right behind our own CCS in `queue`.)
+    pub pending_read: Option<ReadState>,
     pub events: VecDeque<Event>,
     pub neg: Negotiated,
     pub key_log: Arc<dyn KeyLog>,
@@ -82,6 +90,7 @@ impl Common {
             queue,
             read: ReadState::plaintext(),
             read_changed: false,
+            pending_read: None,
             events: VecDeque::new(),
             neg: Negotiated::default(),
             key_log,
@@ -133,6 +142,15 @@ impl Common {
         self.read = state;
         self.read_changed = true;
         self.read_epoch = self.read_epoch.wrapping_add(1);
+    }
+
+    /// RFC 5246 7.1: the peer's ChangeCipherSpec makes the pending read state current.
+    pub fn activate_pending_read(&mut self) -> Result<(), crate::error::Error> {
+        let pending = self.pending_read.take().ok_or(crate::error::Error::InvalidState(
+            "ChangeCipherSpec without pending keys",
+        ))?;
+        self.install_read(pending);
+        Ok(())
     }
 
     pub fn install_write(&mut self, state: WriteState) {

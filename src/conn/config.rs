@@ -13,6 +13,10 @@ use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::sign::SigningKey;
 use crate::crypto::{kx, suites};
 use crate::error::Error;
+use crate::handshake::ticket12::{
+    AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer, DEFAULT_CLIENT_SESSIONS,
+    DEFAULT_SESSION_CACHE_SIZE,
+};
 use crate::handshake::tickets::{
     AntiReplay, ClientSessionStore, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
     DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
@@ -96,13 +100,19 @@ pub(crate) struct Shared {
     pub max_buffered_plaintext: usize,
     pub records_per_key: u64,
     pub record_observer: Option<Arc<dyn RecordObserver>>,
+    /// TLS 1.2: refuse peers without the extended master secret (RFC 7627 5.2, 5.3).
+    pub require_ems: bool,
 }
 
 impl Default for Shared {
     fn default() -> Self {
         Shared {
-            versions: vec![ProtocolVersion::TLSv1_3],
-            suites: suites::TLS13_SUITES.iter().map(|s| s.suite).collect(),
+            versions: vec![ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2],
+            suites: suites::TLS13_SUITES
+                .iter()
+                .map(|s| s.suite)
+                .chain(suites::TLS12_SUITES.iter().map(|s| s.suite))
+                .collect(),
             groups: kx::supported_groups().to_vec(),
             sig_schemes: DEFAULT_SIGNATURE_SCHEMES.to_vec(),
             alpn: Vec::new(),
@@ -112,13 +122,15 @@ impl Default for Shared {
             max_buffered_plaintext: DEFAULT_MAX_BUFFERED_PLAINTEXT,
             records_per_key: DEFAULT_RECORDS_PER_KEY,
             record_observer: None,
+            require_ems: true,
         }
     }
 }
 
 impl Shared {
     fn validate(&self) -> Result<(), Error> {
-        if self.suites.is_empty() || self.suites.iter().any(|s| suites::tls13_suite(*s).is_none()) {
+        let known = |s: &CipherSuite| suites::tls13_suite(*s).is_some() || suites::tls12_suite(*s).is_some();
+        if self.suites.is_empty() || !self.suites.iter().all(known) {
             return Err(Error::Config(
                 "cipher suites must be a non-empty list of supported suites".into(),
             ));
@@ -131,13 +143,35 @@ impl Shared {
         if self.alpn.iter().any(|p| p.is_empty() || p.len() > 255) {
             return Err(Error::Config("ALPN protocol names are 1 to 255 bytes".into()));
         }
-        if !self.versions.contains(&ProtocolVersion::TLSv1_3) {
-            return Err(Error::Config("no enabled protocol version is supported".into()));
+        let supported = [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2];
+        if !self.versions.iter().all(|v| supported.contains(v)) {
+            return Err(Error::Config(
+                "only TLS 1.3 and TLS 1.2 can be enabled (see README: unsupported)".into(),
+            ));
+        }
+        if !self.tls13() && !self.tls12() {
+            return Err(Error::Config(
+                "no enabled protocol version has an enabled cipher suite".into(),
+            ));
         }
         if self.records_per_key == 0 || self.max_buffered_plaintext == 0 {
             return Err(Error::Config("limits must be non-zero".into()));
         }
         Ok(())
+    }
+}
+
+impl Shared {
+    /// TLS 1.3 is enabled and has at least one enabled suite.
+    pub fn tls13(&self) -> bool {
+        self.versions.contains(&ProtocolVersion::TLSv1_3)
+            && self.suites.iter().any(|s| suites::tls13_suite(*s).is_some())
+    }
+
+    /// TLS 1.2 is enabled and has at least one enabled suite.
+    pub fn tls12(&self) -> bool {
+        self.versions.contains(&ProtocolVersion::TLSv1_2)
+            && self.suites.iter().any(|s| suites::tls12_suite(*s).is_some())
     }
 }
 
@@ -168,9 +202,17 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// Enabled protocol versions.
+            /// Enabled protocol versions (default TLS 1.3 and TLS 1.2; the highest shared one
+            /// is negotiated).
             pub fn versions(mut self, versions: &[ProtocolVersion]) -> Self {
                 self.shared.versions = versions.to_vec();
+                self
+            }
+
+            /// TLS 1.2: require the extended master secret (RFC 7627) from the peer (default
+            /// on); without it a session's master secret is not bound to its handshake.
+            pub fn require_ems(mut self, on: bool) -> Self {
+                self.shared.require_ems = on;
                 self
             }
 
@@ -230,8 +272,13 @@ pub struct ClientConfig {
     pub(crate) enable_early_data: bool,
     /// Also offer psk_ke (resumption without (EC)DHE, no forward secrecy).
     pub(crate) allow_psk_ke: bool,
-    /// Our certificate for client authentication (RFC 8446 4.4.2).
+    /// Our certificate for client authentication, both versions (RFC 8446 4.4.2,
+    /// RFC 5246 7.4.6).
     pub(crate) client_cert: Option<Arc<CertifiedKey>>,
+    /// TLS 1.2 sessions to resume (session IDs and tickets), if resumption is on.
+    pub(crate) sessions12: Option<Arc<ClientSessions12>>,
+    /// TLS 1.2: ask servers for session tickets (RFC 5077).
+    pub(crate) tickets12: bool,
 }
 
 /// Reshapes the first ClientHello before it is sent (see [`ClientConfigBuilder::customize_client_hello`]).
@@ -262,6 +309,8 @@ impl ClientConfig {
             enable_early_data: false,
             allow_psk_ke: false,
             client_cert: None,
+            sessions12: Some(DEFAULT_CLIENT_SESSIONS),
+            tickets12: true,
         }
     }
 }
@@ -277,6 +326,8 @@ pub struct ClientConfigBuilder {
     enable_early_data: bool,
     allow_psk_ke: bool,
     client_cert: Option<Arc<CertifiedKey>>,
+    sessions12: Option<usize>,
+    tickets12: bool,
 }
 
 shared_setters!(ClientConfigBuilder);
@@ -317,9 +368,10 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// Turn resumption off: no tickets kept, none offered.
+    /// Turn resumption off (TLS 1.3 and TLS 1.2): no tickets or sessions kept, none offered.
     pub fn no_resumption(mut self) -> Self {
         self.session_store = None;
+        self.sessions12 = None;
         self
     }
 
@@ -337,10 +389,24 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// The certificate and key we present when the server asks (RFC 8446 4.4.2). Without
-    /// one we answer a CertificateRequest with an empty Certificate.
+    /// The certificate and key we present when the server asks, in TLS 1.3 (RFC 8446
+    /// 4.4.2) and TLS 1.2 (RFC 5246 7.4.6). Without one we answer a CertificateRequest
+    /// with an empty Certificate.
     pub fn client_auth_cert(mut self, cert: CertifiedKey) -> Self {
         self.client_cert = Some(Arc::new(cert));
+        self
+    }
+
+    /// TLS 1.2 resumption: how many sessions (one per server name) to keep; 0 turns
+    /// resumption off (default 64). Connections from one config share the store.
+    pub fn session_cache12(mut self, sessions: usize) -> Self {
+        self.sessions12 = (sessions > 0).then_some(sessions);
+        self
+    }
+
+    /// TLS 1.2: ask for and offer RFC 5077 session tickets (default on; needs the cache).
+    pub fn tickets12(mut self, on: bool) -> Self {
+        self.tickets12 = on;
         self
     }
 
@@ -357,6 +423,8 @@ impl ClientConfigBuilder {
             enable_early_data: self.enable_early_data,
             allow_psk_ke: self.allow_psk_ke,
             client_cert: self.client_cert,
+            sessions12: self.sessions12.map(|n| Arc::new(ClientSessions12::new(n))),
+            tickets12: self.tickets12,
         }))
     }
 }
@@ -430,6 +498,10 @@ pub struct ServerConfig {
     pub(crate) certs: Vec<Arc<CertifiedKey>>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     pub(crate) resumption: Resumption,
+    /// TLS 1.2 session-ID cache (`None`: no session IDs issued).
+    pub(crate) session_cache12: Option<Arc<SessionCache12>>,
+    /// TLS 1.2 ticket sealing (`None`: no tickets, RFC 5077).
+    pub(crate) ticketer12: Option<Arc<dyn TicketSealer>>,
 }
 
 /// Server settings for tickets, resumption and 0-RTT.
@@ -484,6 +556,8 @@ impl ServerConfig {
             more_certs: Vec::new(),
             client_verifier: None,
             resumption: Resumption::default(),
+            session_cache12: DEFAULT_SESSION_CACHE_SIZE,
+            tickets12: Tickets12::Default,
         }
     }
 
@@ -503,17 +577,19 @@ impl ServerConfig {
         sni: Option<&str>,
         schemes: &[SignatureScheme],
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme)> {
-        self.select_cert(sni, schemes).map(|(c, s, _)| (c, s))
+        self.select_cert(sni, schemes, true).map(|(c, s, _)| (c, s))
     }
 
     /// [`choose_cert`](Self::choose_cert), plus whether the SNI name decided it (RFC 6066 3:
-    /// then, and only then, the server acknowledges server_name).
+    /// then, and only then, the server acknowledges server_name). `tls13` picks the version's
+    /// signature schemes (TLS 1.2 also signs with PKCS#1 v1.5 and curve-independent ECDSA).
     pub(crate) fn select_cert(
         &self,
         sni: Option<&str>,
         schemes: &[SignatureScheme],
+        tls13: bool,
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme, bool)> {
-        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(schemes, true).map(|s| (c.clone(), s));
+        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(schemes, tls13).map(|s| (c.clone(), s));
         if self.certs.len() > 1 {
             if let Some(name) = sni.and_then(|n| pki::ServerName::parse(n).ok()) {
                 let named = self
@@ -534,12 +610,22 @@ impl ServerConfig {
     }
 }
 
+/// Ticket setting of a server builder.
+enum Tickets12 {
+    Off,
+    /// An [`AeadTicketSealer`] made at build time from the config's randomness.
+    Default,
+    Custom(Arc<dyn TicketSealer>),
+}
+
 pub struct ServerConfigBuilder {
     shared: Shared,
     cert: Arc<CertifiedKey>,
     more_certs: Vec<Arc<CertifiedKey>>,
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     resumption: Resumption,
+    session_cache12: usize,
+    tickets12: Tickets12,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -596,6 +682,26 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// TLS 1.2 session-ID cache size (default 256; 0: no session IDs).
+    pub fn session_cache12(mut self, sessions: usize) -> Self {
+        self.session_cache12 = sessions;
+        self
+    }
+
+    /// TLS 1.2 session tickets (RFC 5077) on or off (default on, with a random AES-256-GCM
+    /// key made at build time).
+    pub fn tickets12(mut self, on: bool) -> Self {
+        self.tickets12 = if on { Tickets12::Default } else { Tickets12::Off };
+        self
+    }
+
+    /// TLS 1.2 session tickets sealed by `sealer` (shared between configs, rotated by the
+    /// application).
+    pub fn ticket_sealer12(mut self, sealer: Arc<dyn TicketSealer>) -> Self {
+        self.tickets12 = Tickets12::Custom(sealer);
+        self
+    }
+
     pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
         self.shared.validate()?;
         if self.resumption.max_early_data as usize > self.shared.max_buffered_plaintext {
@@ -605,12 +711,22 @@ impl ServerConfigBuilder {
         }
         let mut certs = vec![self.cert.clone()];
         certs.extend(self.more_certs);
+        let ticketer12: Option<Arc<dyn TicketSealer>> = match self.tickets12 {
+            Tickets12::Off => None,
+            // Ticket keys and nonces come from the system: a replay's fixed randomness is for the
+            // handshake, not for key material the trace never shows.
+            Tickets12::Default => Some(Arc::new(AeadTicketSealer::new(Arc::new(SystemRandomSource))?)),
+            Tickets12::Custom(s) => Some(s),
+        };
         Ok(Arc::new(ServerConfig {
             shared: self.shared,
             cert: self.cert,
             certs,
             client_verifier: self.client_verifier,
             resumption: self.resumption,
+            session_cache12: (self.session_cache12 > 0)
+                .then(|| Arc::new(SessionCache12::new(self.session_cache12))),
+            ticketer12,
         }))
     }
 }

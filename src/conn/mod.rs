@@ -13,6 +13,7 @@ mod stream;
 use std::io;
 use std::sync::Arc;
 
+pub use crate::handshake::ticket12::{AeadTicketSealer, TicketSealer};
 pub use crate::handshake::tickets::{
     AntiReplay, ClientSessionStore, SessionCache, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
     DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
@@ -35,6 +36,7 @@ use crate::codec::{
     SignatureScheme,
 };
 use crate::crypto::key_schedule::{export_keying_material, max_export_len};
+use crate::crypto::prf::export_keying_material_tls12;
 use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::handshake::{client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
@@ -275,7 +277,19 @@ impl Connection {
     }
 
     /// RFC 8446 5 and D.4: one unprotected CCS of value 1 during the handshake, no other.
+    /// TLS 1.2 (RFC 5246 7.1): the one the state machine expects switches the read keys.
     fn process_ccs(&mut self, plain: Plaintext<'_>) -> Result<(), Error> {
+        if self.handshake.as_ref().is_some_and(|h| h.is_tls12()) {
+            if plain.protected || plain.data != [1] {
+                return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
+            }
+            let hs = self
+                .handshake
+                .take()
+                .ok_or(Error::InvalidState("handshake state lost"))?;
+            self.handshake = Some(hs.handle_ccs12(&mut self.common)?);
+            return Ok(());
+        }
         if plain.protected || plain.data != [1] {
             return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
         }
@@ -339,7 +353,8 @@ impl Connection {
                     self.common.read_epoch,
                 );
             }
-            let payload = HandshakePayload::decode(raw.typ, raw.body(), Dialect::Tls13)?;
+            let dialect = self.handshake.as_ref().map_or(Dialect::Tls13, Handshake::dialect);
+            let payload = HandshakePayload::decode(raw.typ, raw.body(), dialect)?;
             let hs = self
                 .handshake
                 .take()
@@ -353,7 +368,7 @@ impl Connection {
                     raw: raw.bytes,
                 },
             )?;
-            if was_established && !matches!(next, Handshake::Established(_)) {
+            if was_established && !next.is_established() {
                 return Err(Error::InvalidState("handshake went backwards"));
             }
             self.handshake = Some(next);
@@ -395,19 +410,24 @@ impl Connection {
             self.process_early_data(plain)?;
             return Ok(false);
         }
-        let Some(Handshake::Established(est)) = self.handshake.as_mut() else {
+        if !matches!(
+            self.handshake,
+            Some(Handshake::Established(_) | Handshake::Established12(_))
+        ) {
             return Err(Error::UnexpectedMessage {
                 state: "handshaking",
                 got: "application data",
             });
-        };
+        }
         if !plain.protected {
             return Err(Error::UnexpectedMessage {
                 state: "established",
                 got: "unprotected data",
             });
         }
-        est.data_received();
+        if let Some(Handshake::Established(est)) = self.handshake.as_mut() {
+            est.data_received();
+        }
         self.warnings_in_a_row = 0;
         if plain.data.is_empty() {
             self.empty_in_a_row += 1;
@@ -528,6 +548,20 @@ impl Connection {
         label: &[u8],
         context: Option<&[u8]>,
     ) -> Result<(), Error> {
+        if let Some((hash, master)) = &self.common.neg.exporter12 {
+            // RFC 5705 4: the PRF over the randoms (and the context, if any).
+            let neg = &self.common.neg;
+            return export_keying_material_tls12(
+                *hash,
+                master.as_bytes(),
+                label,
+                &neg.client_random,
+                &neg.server_random,
+                context,
+                out,
+            )
+            .ok_or(Error::Config("exporter context too long".into()));
+        }
         let Some((hash, secret)) = &self.common.neg.exporter else {
             return Err(Error::InvalidState("exporter before the handshake completed"));
         };
@@ -625,6 +659,12 @@ impl Connection {
 
     pub fn is_resumed(&self) -> bool {
         self.common.neg.resumed
+    }
+
+    /// TLS 1.2: whether the extended master secret (RFC 7627) is in use; `None` for other
+    /// versions (TLS 1.3 always binds its secrets to the transcript).
+    pub fn extended_master_secret(&self) -> Option<bool> {
+        (self.common.neg.version == Some(ProtocolVersion::TLSv1_2)).then_some(self.common.neg.ems)
     }
 
     /// True if the server asked for another key share (HelloRetryRequest).

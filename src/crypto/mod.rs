@@ -30,4 +30,6 @@ pub use prf::prf;
 pub use rand::{FixedRandom, RandomSource, SystemRandomSource};
 pub use secret::Secret;
 pub use sign::{tls13_signed_message, verify_signature, SigningKey};
-pub use suites::{tls13_suite, AeadAlg, Tls13Suite, TLS13_SUITES};
+pub use suites::{
+    tls12_suite, tls13_suite, AeadAlg, SuiteAuth, Tls12Suite, Tls13Suite, TLS12_SUITES, TLS13_SUITES,
+};

@@ -1,4 +1,5 @@
-//! TLS 1.3 cipher suites (RFC 8446 B.4) and their AEAD algorithms.
+//! TLS 1.3 cipher suites (RFC 8446 B.4), the TLS 1.2 ECDHE AEAD suites (RFC 5289, RFC 7905)
+//! and their AEAD algorithms.
 
 use crate::codec::CipherSuite;
 
@@ -66,6 +67,85 @@ pub fn tls13_suite(s: CipherSuite) -> Option<&'static Tls13Suite> {
     TLS13_SUITES.iter().find(|t| t.suite == s)
 }
 
+/// The certificate key a TLS 1.2 ECDHE suite authenticates with (RFC 8422 2, RFC 5246).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuiteAuth {
+    /// ECDHE_ECDSA: an ECDSA key, or Ed25519 (RFC 8422 2).
+    Ecdsa,
+    /// ECDHE_RSA: an RSA key, signing with PKCS#1 v1.5 or PSS.
+    Rsa,
+}
+
+/// A TLS 1.2 ECDHE AEAD cipher suite: the AEAD, the PRF hash and the authentication.
+#[derive(Debug)]
+pub struct Tls12Suite {
+    pub suite: CipherSuite,
+    /// The PRF and Finished hash (RFC 5246 5; RFC 5288 3 for SHA-384).
+    pub hash: HashAlg,
+    pub aead: AeadAlg,
+    pub auth: SuiteAuth,
+}
+
+impl Tls12Suite {
+    /// Fixed IV bytes from the key block: 4 for GCM (RFC 5288 3), 12 for ChaCha20 (RFC 7905 2).
+    pub fn fixed_iv_len(&self) -> usize {
+        match self.aead {
+            AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm => 4,
+            AeadAlg::ChaCha20Poly1305 => 12,
+        }
+    }
+
+    /// key_block length: two keys and two IVs, no MAC keys for AEAD (RFC 5246 6.3).
+    pub fn key_block_len(&self) -> usize {
+        2 * (self.aead.key_len() + self.fixed_iv_len())
+    }
+}
+
+/// The TLS 1.2 suites we implement, in default preference order.
+pub static TLS12_SUITES: &[Tls12Suite] = &[
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Gcm,
+        auth: SuiteAuth::Ecdsa,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Gcm,
+        auth: SuiteAuth::Rsa,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        hash: HashAlg::Sha384,
+        aead: AeadAlg::Aes256Gcm,
+        auth: SuiteAuth::Ecdsa,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        hash: HashAlg::Sha384,
+        aead: AeadAlg::Aes256Gcm,
+        auth: SuiteAuth::Rsa,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::ChaCha20Poly1305,
+        auth: SuiteAuth::Ecdsa,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::ChaCha20Poly1305,
+        auth: SuiteAuth::Rsa,
+    },
+];
+
+/// Looks up a TLS 1.2 suite by its code point.
+pub fn tls12_suite(s: CipherSuite) -> Option<&'static Tls12Suite> {
+    TLS12_SUITES.iter().find(|t| t.suite == s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +163,15 @@ mod tests {
         assert!(tls13_suite(CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256).is_none());
         assert!(tls13_suite(CipherSuite::Unknown(0x1304)).is_none());
         assert_eq!(TLS13_SUITES[0].suite, CipherSuite::TLS_AES_128_GCM_SHA256);
+    }
+
+    #[test]
+    fn tls12_lookup_and_key_block() {
+        let s = tls12_suite(CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384).unwrap();
+        assert_eq!((s.hash, s.auth), (HashAlg::Sha384, SuiteAuth::Rsa));
+        assert_eq!(s.key_block_len(), 2 * (32 + 4));
+        let c = tls12_suite(CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256).unwrap();
+        assert_eq!(c.key_block_len(), 2 * (32 + 12));
+        assert!(tls12_suite(CipherSuite::TLS_AES_128_GCM_SHA256).is_none());
     }
 }

@@ -1,6 +1,8 @@
-//! The AEAD that seals stateless session tickets (RFC 8446 4.6.1 leaves the format to the
-//! server; RFC 5077 4 recommends an authenticated encryption). AES-256-GCM with a random
-//! 96-bit nonce per ticket: `nonce || ciphertext || tag`.
+//! The AEAD key that seals stateless session tickets, for both versions: TLS 1.3 tickets
+//! (RFC 8446 4.6.1 leaves the format to the server) and TLS 1.2 tickets (RFC 5077 4
+//! recommends an authenticated encryption of the state under a key only the server knows).
+//! AES-256-GCM with a random 96-bit nonce per ticket: `nonce || ciphertext || tag`; the
+//! caller binds its key identifier (TLS 1.3: key epoch, TLS 1.2: key name) in as AAD.
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use zeroize::Zeroizing;
@@ -9,20 +11,20 @@ use super::rand::RandomSource;
 use crate::error::Error;
 
 /// One ticket-protection key. The key bytes live only inside ring's `LessSafeKey`.
-pub struct TicketSealer {
+pub struct TicketKey {
     key: LessSafeKey,
 }
 
-impl core::fmt::Debug for TicketSealer {
+impl core::fmt::Debug for TicketKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("TicketSealer(..)")
+        f.write_str("TicketKey(..)")
     }
 }
 
 /// Bytes a sealed ticket adds to its plaintext.
 pub const TICKET_OVERHEAD: usize = NONCE_LEN + 16;
 
-impl TicketSealer {
+impl TicketKey {
     /// A fresh random key.
     pub fn generate(rng: &dyn RandomSource) -> Result<Self, Error> {
         let mut bytes = Zeroizing::new([0u8; 32]);
@@ -34,7 +36,7 @@ impl TicketSealer {
     pub fn from_key(key: &[u8]) -> Result<Self, Error> {
         let key = UnboundKey::new(&AES_256_GCM, key)
             .map_err(|_| Error::Config("ticket key must be 32 bytes".into()))?;
-        Ok(TicketSealer {
+        Ok(TicketKey {
             key: LessSafeKey::new(key),
         })
     }
@@ -79,16 +81,20 @@ mod tests {
     #[test]
     fn seal_open_round_trip_and_tamper() {
         let rng = SystemRandomSource;
-        let a = TicketSealer::generate(&rng).unwrap();
-        let b = TicketSealer::generate(&rng).unwrap();
+        let a = TicketKey::generate(&rng).unwrap();
+        let b = TicketKey::generate(&rng).unwrap();
         let sealed = a.seal(&rng, b"aad", b"session state").unwrap();
         assert_eq!(sealed.len(), 13 + TICKET_OVERHEAD);
         assert_eq!(&a.open(b"aad", &sealed).unwrap()[..], b"session state");
         assert!(a.open(b"other", &sealed).is_none());
         assert!(b.open(b"aad", &sealed).is_none());
-        let mut flipped = sealed.clone();
-        flipped[20] ^= 1;
-        assert!(a.open(b"aad", &flipped).is_none());
+        for i in 0..sealed.len() {
+            let mut flipped = sealed.clone();
+            flipped[i] ^= 1;
+            assert!(a.open(b"aad", &flipped).is_none(), "byte {i}");
+        }
+        assert!(a.open(b"aad", &sealed[..sealed.len() - 1]).is_none());
         assert!(a.open(b"aad", &sealed[..10]).is_none());
+        assert!(a.open(b"aad", &[]).is_none());
     }
 }

@@ -131,14 +131,18 @@ pub(crate) fn start(
     let rng = config.shared.rng.clone();
     let mut random = [0u8; 32];
     rng.fill(&mut random)?;
+    // Versions the config enables and has suites for (TLS 1.2: issue 5, `client12`).
+    let (tls13, tls12) = (config.shared.tls13(), config.shared.tls12());
     let mut session_id = Vec::new();
-    if config.middlebox_compat {
+    if config.middlebox_compat && tls13 {
         session_id = vec![0u8; 32];
         rng.fill(&mut session_id)?;
     }
     let mut shares = Vec::new();
-    for group in config.shared.groups.iter().take(config.key_share_groups) {
-        shares.push(KeyExchange::start(*group, rng.as_ref())?);
+    if tls13 {
+        for group in config.shared.groups.iter().take(config.key_share_groups) {
+            shares.push(KeyExchange::start(*group, rng.as_ref())?);
+        }
     }
     cx.neg.client_random = random;
 
@@ -148,20 +152,31 @@ pub(crate) fn start(
             extensions.push(ClientExtension::ServerName(dns.as_bytes().to_vec()));
         }
     }
-    extensions.push(ClientExtension::SupportedVersions(vec![ProtocolVersion::TLSv1_3]));
+    if tls13 {
+        let mut versions = vec![ProtocolVersion::TLSv1_3];
+        if tls12 {
+            versions.push(ProtocolVersion::TLSv1_2);
+        }
+        extensions.push(ClientExtension::SupportedVersions(versions));
+    }
     extensions.push(ClientExtension::SupportedGroups(config.shared.groups.clone()));
     extensions.push(ClientExtension::SignatureAlgorithms(
         config.shared.sig_schemes.clone(),
     ));
-    extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
-    // RFC 8446 4.2.9: the modes in which we would resume. Without a session store we never
-    // resume, so we offer none, and the server need not issue tickets we would throw away.
-    if config.session_store.is_some() {
-        let mut modes = vec![PskKeyExchangeMode::PskDheKe];
-        if config.allow_psk_ke {
-            modes.push(PskKeyExchangeMode::PskKe);
+    if tls13 {
+        extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
+        // RFC 8446 4.2.9: the modes in which we would resume. Without a session store we never
+        // resume, so we offer none, and the server need not issue tickets we would throw away.
+        if config.session_store.is_some() {
+            let mut modes = vec![PskKeyExchangeMode::PskDheKe];
+            if config.allow_psk_ke {
+                modes.push(PskKeyExchangeMode::PskKe);
+            }
+            extensions.push(ClientExtension::PskKeyExchangeModes(modes));
         }
-        extensions.push(ClientExtension::PskKeyExchangeModes(modes));
+    }
+    if tls12 {
+        super::client12::extend_hello(&config, &name, &mut extensions, &mut session_id)?;
     }
     if !config.shared.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
@@ -169,7 +184,7 @@ pub(crate) fn start(
     // RFC 8446 4.6.1: a ticket of this server name whose suite we still offer.
     let now_ms = config.shared.time.now_millis();
     let ticket = match (&config.session_store, &name) {
-        (Some(store), Some(n)) => store
+        (Some(store), Some(n)) if tls13 => store
             .take(&store_key(n), now_ms)
             .filter(|t| config.shared.suites.contains(&t.suite))
             .map(Box::new),
@@ -189,7 +204,13 @@ pub(crate) fn start(
         random,
         session_id,
         cookie: None,
-        cipher_suites: config.shared.suites.clone(),
+        cipher_suites: config
+            .shared
+            .suites
+            .iter()
+            .copied()
+            .filter(|s| if tls13_suite(*s).is_some() { tls13 } else { tls12 })
+            .collect(),
         compression_methods: vec![0],
         extensions,
     };
@@ -405,6 +426,23 @@ impl ExpectServerHello {
         msg: &Msg,
         sh: ServerHello,
     ) -> Result<Handshake, Error> {
+        // No supported_versions: the server chose TLS 1.2 or older (`client12` decides).
+        if sh.supported_version().is_none() && self.hrr.is_none() {
+            // RFC 8446 D.3: a client that sent 0-RTT data MUST fail on a TLS 1.2 ServerHello.
+            if self.s.early_offered {
+                return Err(PeerMisbehaved::IllegalParameter("TLS 1.2 ServerHello after 0-RTT").into());
+            }
+            let s = self.s;
+            return super::client12::handle_server_hello(
+                s.config,
+                s.name,
+                &self.hello,
+                &self.hello_bytes,
+                cx,
+                msg,
+                &sh,
+            );
+        }
         // RFC 8446 4.1.3: legacy_version 0x0303 and supported_versions selecting TLS 1.3.
         match sh.supported_version() {
             Some(ProtocolVersion::TLSv1_3) => {}

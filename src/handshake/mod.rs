@@ -2,11 +2,16 @@
 //! structs; each transition consumes the state, so a used secret cannot be touched again.
 //! Outputs (messages, key changes, events) go to the [`Common`] sink passed in.
 
+pub(crate) mod client12;
 pub(crate) mod client13;
+mod common12;
 mod established;
+pub(crate) mod server12;
 pub(crate) mod server13;
+pub mod ticket12;
 pub(crate) mod tickets;
 
+pub(crate) use common12::Established12;
 pub(crate) use established::Established13;
 
 use crate::codec::HandshakeType;
@@ -15,8 +20,8 @@ use crate::crypto::aead::RecordKey;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
-use crate::error::Error;
-use crate::msgs::HandshakePayload;
+use crate::error::{Error, PeerMisbehaved};
+use crate::msgs::{Dialect, HandshakePayload};
 use crate::record::{ReadState, RecordVersion, WriteState};
 
 /// One decoded handshake message with its encoding (the transcript hashes the encoding).
@@ -31,6 +36,9 @@ pub(crate) enum Handshake {
     Client(client13::ClientState),
     Server(server13::ServerState),
     Established(Established13),
+    Client12(client12::Client12),
+    Server12(server12::Server12),
+    Established12(Established12),
 }
 
 impl Handshake {
@@ -39,11 +47,41 @@ impl Handshake {
             Handshake::Client(s) => s.handle(cx, msg),
             Handshake::Server(s) => s.handle(cx, msg),
             Handshake::Established(s) => s.handle(cx, msg).map(Handshake::Established),
+            Handshake::Client12(s) => s.handle(cx, msg),
+            Handshake::Server12(s) => s.handle(cx, msg),
+            Handshake::Established12(s) => s.handle(cx, msg).map(Handshake::Established12),
         }
     }
 
     pub fn is_established(&self) -> bool {
-        matches!(self, Handshake::Established(_))
+        matches!(self, Handshake::Established(_) | Handshake::Established12(_))
+    }
+
+    /// TLS 1.2 once the ServerHello chose it: its message bodies and its ChangeCipherSpec.
+    pub fn is_tls12(&self) -> bool {
+        matches!(
+            self,
+            Handshake::Client12(_) | Handshake::Server12(_) | Handshake::Established12(_)
+        )
+    }
+
+    /// How the next handshake message's body is decoded.
+    pub fn dialect(&self) -> Dialect {
+        if self.is_tls12() {
+            Dialect::Tls12
+        } else {
+            Dialect::Tls13
+        }
+    }
+
+    /// TLS 1.2 ChangeCipherSpec (RFC 5246 7.1): the state that expects one activates the
+    /// pending read state; anywhere else it is unexpected_message.
+    pub fn handle_ccs12(self, cx: &mut Common) -> Result<Handshake, Error> {
+        match self {
+            Handshake::Client12(s) => s.handle_ccs(cx),
+            Handshake::Server12(s) => s.handle_ccs(cx),
+            _ => Err(PeerMisbehaved::IllegalChangeCipherSpec.into()),
+        }
     }
 
     /// True while the peer may still send a middlebox-compatibility CCS (RFC 8446 D.4).
@@ -52,6 +90,7 @@ impl Handshake {
             Handshake::Client(s) => s.accepts_ccs(),
             Handshake::Server(s) => s.accepts_ccs(),
             Handshake::Established(_) => false,
+            Handshake::Client12(_) | Handshake::Server12(_) | Handshake::Established12(_) => false,
         }
     }
 

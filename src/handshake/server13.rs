@@ -129,12 +129,17 @@ impl ExpectClientHello {
             return Err(unexpected("expect ClientHello", &msg));
         };
         let cfg = &self.config.shared;
-        // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions.
-        if !hello
-            .supported_versions()
-            .is_some_and(|v| v.contains(&ProtocolVersion::TLSv1_3))
+        // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions; without it
+        // (or with 1.3 disabled) `server12` answers.
+        if !cfg.tls13()
+            || !hello
+                .supported_versions()
+                .is_some_and(|v| v.contains(&ProtocolVersion::TLSv1_3))
         {
-            return Err(Error::NoCommonVersion);
+            if self.retry.is_some() {
+                return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
+            }
+            return super::server12::handle_client_hello(self.config.clone(), cx, &msg, hello);
         }
         // RFC 8446 4.1.2: exactly one compression method, null.
         if hello.compression_methods != [0] {
@@ -165,10 +170,10 @@ impl ExpectClientHello {
             .and_then(|n| std::str::from_utf8(n).ok())
             .map(str::to_ascii_lowercase);
         // The certificate by SNI and the client's signature algorithms (ServerConfig::choose_cert).
-        let (cert, scheme, sni_chose_cert) = self
-            .config
-            .select_cert(sni.as_deref(), offered_schemes)
-            .ok_or(Error::HandshakeFailure("no signature scheme in common"))?;
+        let (cert, scheme, sni_chose_cert) =
+            self.config
+                .select_cert(sni.as_deref(), offered_schemes, true)
+                .ok_or(Error::HandshakeFailure("no signature scheme in common"))?;
         let groups = hello
             .supported_groups()
             .ok_or(PeerMisbehaved::MissingExtension("supported_groups"))?;
@@ -505,7 +510,7 @@ impl ExpectClientHello {
 }
 
 /// RFC 7301 3.2: our preference among what the client offered; no overlap is fatal.
-fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Result<Option<Vec<u8>>, Error> {
+pub(super) fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Result<Option<Vec<u8>>, Error> {
     match offered {
         Some(offered) if !ours.is_empty() => ours
             .iter()

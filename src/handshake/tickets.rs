@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use crate::codec::{put_u16, put_u32, put_u64, put_u8, put_vec_bytes, CipherSuite, LenPrefix, Reader};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::secret::Secret;
-use crate::crypto::ticket::TicketSealer;
+use crate::crypto::ticket::TicketKey;
 use crate::error::Error;
 
 /// RFC 8446 4.6.1: servers MUST NOT use a ticket lifetime above seven days.
@@ -114,8 +114,8 @@ pub struct TicketKeys {
 
 #[derive(Default)]
 struct KeyRing {
-    current: Option<(u64, TicketSealer)>,
-    previous: Option<(u64, TicketSealer)>,
+    current: Option<(u64, TicketKey)>,
+    previous: Option<(u64, TicketKey)>,
 }
 
 impl fmt::Debug for TicketKeys {
@@ -155,7 +155,7 @@ impl TicketKeys {
             Some((e, _)) if *e >= epoch => return Ok(*e),
             _ => {}
         }
-        let fresh = TicketSealer::generate(self.rng.as_ref())?;
+        let fresh = TicketKey::generate(self.rng.as_ref())?;
         let old = ring.current.replace((epoch, fresh));
         // Only the key of the period just before stays usable.
         ring.previous = old.filter(|(e, _)| e + 1 == epoch);

@@ -14,7 +14,6 @@ pub(crate) enum RecordVersion {
     /// TLSInnerPlaintext with the real type inside, outer type application_data.
     Tls13,
     /// TLS 1.2 AEAD records: type outside, AAD carries seq/type/version/length.
-    #[allow(dead_code)] // the TLS 1.2 handshake (issue 5) installs these
     Tls12,
 }
 
@@ -258,10 +257,13 @@ impl ReadState {
                 let Some(plain_len) = payload.len().checked_sub(explicit + TAG_LEN) else {
                     return Err(Error::DecryptFailed);
                 };
-                let seq = next_seq(&mut self.seq)?;
+                // As for TLS 1.3: the sequence number advances only once the record deprotects.
+                let seq = self.seq;
                 let aad = tls12_aad(seq, typ, header.version, plain_len);
-                // ring moves the plaintext to the front, over the explicit nonce.
+                // ring moves the plaintext to the front, over the explicit nonce (RFC 5288 3),
+                // so the plaintext is `0..n`, not `explicit..`.
                 let n = key.open_in_place(seq, &aad, payload)?.len();
+                next_seq(&mut self.seq)?;
                 if n > MAX_PLAINTEXT {
                     return Err(Error::RecordOverflow);
                 }
@@ -282,4 +284,62 @@ fn next_seq(seq: &mut u64) -> Result<u64, Error> {
         .checked_add(1)
         .ok_or(Error::InvalidState("read sequence number exhausted"))?;
     Ok(this)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::suites::AeadAlg;
+
+    /// Opens one whole record the way the deframer lends it: header parsed, payload in place.
+    fn open(r: &mut ReadState, record: &[u8]) -> Result<(ContentType, Vec<u8>, bool), Error> {
+        let header = RecordHeader::parse(record)?.unwrap();
+        let mut payload = record[HEADER_LEN..].to_vec();
+        let opened = r.open_in_place(&header, &mut payload)?;
+        Ok((opened.typ, payload[opened.range].to_vec(), opened.protected))
+    }
+
+    /// RFC 5288 3 (explicit nonce) and RFC 7905 2 (implicit nonce): what one side seals the
+    /// other opens, record after record, and a flipped bit is bad_record_mac.
+    #[test]
+    fn tls12_records_round_trip() {
+        for (aead, iv_len, explicit) in [
+            (AeadAlg::Aes128Gcm, 4, 8),
+            (AeadAlg::Aes256Gcm, 4, 8),
+            (AeadAlg::ChaCha20Poly1305, 12, 0),
+        ] {
+            let key = vec![7u8; aead.key_len()];
+            let iv = vec![9u8; iv_len];
+            let mut w = WriteState::protected(
+                RecordKey::tls12(aead, &key, &iv).unwrap(),
+                RecordVersion::Tls12,
+                MAX_PLAINTEXT,
+            );
+            let mut r =
+                ReadState::protected(RecordKey::tls12(aead, &key, &iv).unwrap(), RecordVersion::Tls12);
+            for (i, msg) in [&b"first"[..], b"", b"third record"].into_iter().enumerate() {
+                let mut out = Vec::new();
+                w.write_record(ContentType::ApplicationData, msg, &mut out)
+                    .unwrap();
+                assert_eq!(out.len(), HEADER_LEN + explicit + msg.len() + TAG_LEN, "{aead:?}");
+                if explicit > 0 {
+                    assert_eq!(&out[HEADER_LEN..HEADER_LEN + 8], &(i as u64).to_be_bytes());
+                }
+                let (typ, plain, protected) = open(&mut r, &out).unwrap();
+                assert_eq!(typ, ContentType::ApplicationData);
+                assert_eq!(plain, msg, "{aead:?} record {i}");
+                assert!(protected);
+            }
+            let mut out = Vec::new();
+            w.write_record(ContentType::Handshake, b"x", &mut out).unwrap();
+            let last = out.len() - 1;
+            out[last] ^= 1;
+            assert_eq!(open(&mut r, &out).unwrap_err(), Error::DecryptFailed);
+            // A record that fails to deprotect does not consume a sequence number: the
+            // untampered copy still opens.
+            out[last] ^= 1;
+            let (typ, plain, _) = open(&mut r, &out).unwrap();
+            assert_eq!((typ, &plain[..]), (ContentType::Handshake, &b"x"[..]));
+        }
+    }
 }

@@ -1,0 +1,535 @@
+//! TLS 1.2 client (RFC 5246 7.3, RFC 8422, RFC 7627, RFC 5746, RFC 5077). The ClientHello is
+//! the one `client13` builds (with [`extend_hello`]); when the ServerHello picks TLS 1.2,
+//! `client13` hands it to [`handle_server_hello`].
+//!
+//! Full:        ServerHello, Certificate, ServerKeyExchange, [CertificateRequest],
+//!              ServerHelloDone → [Certificate], ClientKeyExchange, [CertificateVerify], CCS,
+//!              Finished → [NewSessionTicket], CCS, Finished.
+//! Abbreviated: ServerHello, [NewSessionTicket], CCS, Finished → CCS, Finished.
+
+use std::sync::Arc;
+
+use super::common12::{
+    body12, check_finished, finished, key_states, master_secret, scheme_fits_suite, ske_signed, unexpected12,
+    Established12, HandshakeLog, DOWNGRADE_TLS11, DOWNGRADE_TLS12,
+};
+use super::ticket12::{ClientSession12, Session12, MAX_TICKET_LEN};
+use super::{Handshake, Msg};
+use crate::codec::{EcPointFormat, HandshakeType, ProtocolVersion};
+use crate::conn::common::{Common, Side};
+use crate::conn::{ClientConfig, Event};
+use crate::crypto::kx::KeyExchange;
+use crate::crypto::secret::Secret;
+use crate::crypto::sign::verify_signature;
+use crate::crypto::suites::{tls12_suite, Tls12Suite};
+use crate::error::{Error, PeerMisbehaved};
+use crate::msgs::*;
+use crate::pki::{self, ServerName};
+
+/// The key the client session store files a server under.
+fn store_key(name: &Option<ServerName>) -> Option<String> {
+    match name {
+        Some(ServerName::Dns(d)) => Some(d.clone()),
+        Some(other) => Some(format!("{other:?}")),
+        None => None,
+    }
+}
+
+/// Adds the TLS 1.2 extensions to a ClientHello and, when a stored session can be resumed,
+/// offers it: its ticket in session_ticket (with a fresh session ID to detect acceptance,
+/// RFC 5077 3.4) or its session ID. Returns whether the session ID was set here.
+pub(crate) fn extend_hello(
+    config: &ClientConfig,
+    name: &Option<ServerName>,
+    extensions: &mut Vec<ClientExtension>,
+    session_id: &mut Vec<u8>,
+) -> Result<(), Error> {
+    // RFC 8422 5.1.2: only the uncompressed point format.
+    extensions.push(ClientExtension::EcPointFormats(vec![EcPointFormat::Uncompressed]));
+    // RFC 7627 5.1: always offered.
+    extensions.push(ClientExtension::ExtendedMasterSecret);
+    // RFC 5746 3.4: an empty renegotiation_info in the initial ClientHello.
+    extensions.push(ClientExtension::RenegotiationInfo(Vec::new()));
+    let now = config.shared.time.now_unix();
+    let stored = match (&config.sessions12, store_key(name)) {
+        (Some(store), Some(key)) => store.get(&key).filter(|s| {
+            s.state.fresh(now)
+                && config.shared.suites.contains(&s.state.suite)
+                && (s.state.ems || !config.shared.require_ems)
+        }),
+        _ => None,
+    };
+    if config.sessions12.is_some() && config.tickets12 {
+        let ticket = stored.as_ref().map(|s| s.ticket.clone()).unwrap_or_default();
+        if !ticket.is_empty() && session_id.is_empty() {
+            *session_id = vec![0u8; 32];
+            config.shared.rng.fill(session_id)?;
+        }
+        extensions.push(ClientExtension::SessionTicket(ticket));
+    }
+    if let Some(s) = stored {
+        if s.ticket.is_empty() && !s.session_id.is_empty() {
+            *session_id = s.session_id.clone();
+        }
+    }
+    Ok(())
+}
+
+/// What every TLS 1.2 client state carries.
+struct Ctx {
+    config: Arc<ClientConfig>,
+    name: Option<ServerName>,
+    suite: &'static Tls12Suite,
+    log: HandshakeLog,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    session_id: Vec<u8>,
+    ems: bool,
+    /// The server acknowledged session_ticket: a NewSessionTicket precedes its CCS.
+    ticket_expected: bool,
+    /// The ticket it sent, if any.
+    ticket: Vec<u8>,
+}
+
+pub(crate) enum Client12 {
+    Certificate(ExpectCertificate),
+    ServerKeyExchange(ExpectServerKeyExchange),
+    ServerHelloDone(ExpectServerHelloDone),
+    Ticket(ExpectTicket),
+    Ccs(ExpectCcs),
+    Finished(ExpectFinished),
+}
+
+impl Client12 {
+    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        // RFC 5246 7.4.1.1: a HelloRequest while negotiating is ignored.
+        if msg.payload.typ() == HandshakeType::HelloRequest && msg.raw.len() == 4 {
+            return Ok(Handshake::Client12(self));
+        }
+        match self {
+            Client12::Certificate(s) => s.handle(cx, msg),
+            Client12::ServerKeyExchange(s) => s.handle(cx, msg),
+            Client12::ServerHelloDone(s) => s.handle(cx, msg),
+            Client12::Ticket(s) => s.handle(cx, msg),
+            Client12::Ccs(_) => Err(unexpected12("expect ChangeCipherSpec", &msg)),
+            Client12::Finished(s) => s.handle(cx, msg),
+        }
+    }
+
+    /// RFC 5246 7.1: the server's ChangeCipherSpec makes the pending read state current.
+    pub fn handle_ccs(self, cx: &mut Common) -> Result<Handshake, Error> {
+        match self {
+            Client12::Ticket(ExpectTicket { c, master, resumed }) if !c.ticket_expected => {
+                ExpectCcs { c, master, resumed }.handle_ccs(cx)
+            }
+            Client12::Ccs(s) => s.handle_ccs(cx),
+            _ => Err(PeerMisbehaved::IllegalChangeCipherSpec.into()),
+        }
+    }
+}
+
+/// Takes over from `client13` when the ServerHello selects TLS 1.2 (no supported_versions).
+pub(crate) fn handle_server_hello(
+    config: Arc<ClientConfig>,
+    name: Option<ServerName>,
+    hello: &ClientHello,
+    hello_bytes: &[u8],
+    cx: &mut Common,
+    msg: &Msg,
+    sh: &ServerHello,
+) -> Result<Handshake, Error> {
+    let cfg = &config.shared;
+    // RFC 5246 7.4.1.3 / RFC 8446 4.2.1: a pre-1.3 server names its version in the
+    // ServerHello; TLS 1.2 is the only one below 1.3 we speak.
+    if sh.legacy_version != ProtocolVersion::TLSv1_2 || !cfg.tls12() {
+        return Err(Error::NoCommonVersion);
+    }
+    // RFC 8446 4.1.3: a TLS 1.3 client MUST check the downgrade sentinel.
+    if cfg.tls13() && (sh.random[24..] == DOWNGRADE_TLS12 || sh.random[24..] == DOWNGRADE_TLS11) {
+        return Err(PeerMisbehaved::DowngradeDetected.into());
+    }
+    if !hello.cipher_suites.contains(&sh.cipher_suite) {
+        return Err(PeerMisbehaved::SuiteNotOffered.into());
+    }
+    let suite = tls12_suite(sh.cipher_suite).ok_or(PeerMisbehaved::SuiteNotOffered)?;
+    // RFC 5246 7.4.1.3: the method must be one we offered; we offer only null.
+    if sh.compression_method != 0 {
+        return Err(PeerMisbehaved::CompressionNotNull.into());
+    }
+    let offered_ticket = hello.session_ticket().is_some();
+    let mut ticket_expected = false;
+    for ext in &sh.extensions {
+        match ext {
+            ServerHelloExtension::ExtendedMasterSecret => {}
+            // RFC 5746 3.4: in the initial handshake renegotiated_connection must be empty.
+            ServerHelloExtension::RenegotiationInfo(v) if v.is_empty() => {}
+            ServerHelloExtension::RenegotiationInfo(_) => {
+                return Err(Error::HandshakeFailure("renegotiation_info not empty"));
+            }
+            // RFC 8422 5.2: if sent, it must include uncompressed.
+            ServerHelloExtension::EcPointFormats(f) if f.contains(&EcPointFormat::Uncompressed) => {}
+            ServerHelloExtension::EcPointFormats(_) => {
+                return Err(PeerMisbehaved::IllegalParameter("ec_point_formats").into());
+            }
+            ServerHelloExtension::Alpn(proto) => {
+                // RFC 7301 3.2: the protocol must be one we offered.
+                if cfg.alpn.is_empty() {
+                    return Err(PeerMisbehaved::UnsolicitedExtension.into());
+                }
+                if !cfg.alpn.contains(proto) {
+                    return Err(PeerMisbehaved::AlpnNotOffered.into());
+                }
+                cx.neg.alpn = Some(proto.clone());
+            }
+            ServerHelloExtension::ServerNameAck if hello.server_name().is_some() => {}
+            // RFC 5077 3.2: only in answer to our session_ticket extension.
+            ServerHelloExtension::SessionTicketAck if offered_ticket => ticket_expected = true,
+            _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
+        }
+    }
+    let ems = sh.extended_master_secret();
+    // RFC 7627 5.3: a client that requires EMS aborts with handshake_failure.
+    if !ems && cfg.require_ems {
+        return Err(Error::HandshakeFailure(
+            "peer does not support extended master secret",
+        ));
+    }
+
+    cx.neg.version = Some(ProtocolVersion::TLSv1_2);
+    cx.neg.suite = Some(suite.suite);
+    cx.neg.server_random = sh.random;
+    cx.neg.ems = ems;
+    if let (Some(ServerName::Dns(dns)), Some(_)) = (&name, hello.server_name()) {
+        cx.neg.sni = Some(dns.clone());
+    }
+    let mut log = HandshakeLog::default();
+    log.add(hello_bytes)?;
+    log.add(&msg.raw)?;
+    let c = Ctx {
+        config,
+        name,
+        suite,
+        log,
+        client_random: cx.neg.client_random,
+        server_random: sh.random,
+        session_id: sh.session_id.clone(),
+        ems,
+        ticket_expected,
+        ticket: Vec::new(),
+    };
+
+    // Resumption: the server echoed the session ID of the hello that offered a session.
+    if !sh.session_id.is_empty() && sh.session_id == hello.session_id {
+        let offered = match (&c.config.sessions12, store_key(&c.name)) {
+            (Some(store), Some(key)) => store.get(&key).filter(|s| {
+                (!s.ticket.is_empty() && hello.session_ticket() == Some(s.ticket.as_slice()))
+                    || (s.ticket.is_empty() && s.session_id == hello.session_id)
+            }),
+            _ => None,
+        };
+        let Some(offered) = offered else {
+            // A random (compatibility) session ID cannot name a session.
+            return Err(
+                PeerMisbehaved::IllegalParameter("ServerHello resumed a session we did not offer").into(),
+            );
+        };
+        // RFC 5246 7.4.1.3: a resumed session keeps its suite.
+        if offered.state.suite != suite.suite {
+            return Err(PeerMisbehaved::IllegalParameter("resumed session with another suite").into());
+        }
+        // RFC 7627 5.3: the EMS status must match the original session's.
+        if offered.state.ems != ems {
+            return Err(Error::HandshakeFailure(
+                "resumption changed extended master secret",
+            ));
+        }
+        let master = Secret::new(offered.state.master.as_bytes().to_vec());
+        cx.neg.resumed = true;
+        let (_, read) = key_states(
+            suite,
+            &master,
+            &c.client_random,
+            &c.server_random,
+            Side::Client,
+            cx.max_fragment,
+        )?;
+        cx.pending_read = Some(read);
+        cx.log_secret("CLIENT_RANDOM", &master);
+        return Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
+            c,
+            master,
+            resumed: true,
+        })));
+    }
+    Ok(Handshake::Client12(Client12::Certificate(ExpectCertificate {
+        c,
+    })))
+}
+
+pub(crate) struct ExpectCertificate {
+    c: Ctx,
+}
+
+impl ExpectCertificate {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let Some(Tls12Payload::Certificate(cert)) = body12(&msg)? else {
+            return Err(unexpected12("expect Certificate", &msg));
+        };
+        // RFC 8422 2: ECDHE_ECDSA and ECDHE_RSA need the server's certificate.
+        let Some((end_entity, rest)) = cert.certs.split_first() else {
+            return Err(PeerMisbehaved::EmptyCertificate.into());
+        };
+        let intermediates: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+        let now = self.c.config.shared.time.now_unix();
+        let name = self
+            .c
+            .name
+            .as_ref()
+            .ok_or(Error::Config("no server name to verify".into()))?;
+        self.c
+            .config
+            .verifier
+            .verify_server_cert(end_entity, &intermediates, name, now)?;
+        cx.neg.peer_chain = cert.certs.clone();
+        let spki = pki::end_entity_spki(end_entity)?;
+        self.c.log.add(&msg.raw)?;
+        Ok(Handshake::Client12(Client12::ServerKeyExchange(
+            ExpectServerKeyExchange { c: self.c, spki },
+        )))
+    }
+}
+
+pub(crate) struct ExpectServerKeyExchange {
+    c: Ctx,
+    spki: Vec<u8>,
+}
+
+impl ExpectServerKeyExchange {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let Some(Tls12Payload::ServerKeyExchange(ske)) = body12(&msg)? else {
+            return Err(unexpected12("expect ServerKeyExchange", &msg));
+        };
+        let cfg = &self.c.config.shared;
+        // RFC 5246 7.4.1.4.1: the scheme must be one we offered, and fit the suite.
+        if !cfg.sig_schemes.contains(&ske.scheme) || !scheme_fits_suite(ske.scheme, self.c.suite.auth) {
+            return Err(PeerMisbehaved::UnsupportedSignatureScheme.into());
+        }
+        let signed = ske_signed(&self.c.client_random, &self.c.server_random, &ske.params());
+        verify_signature(&self.spki, ske.scheme, &signed, &ske.signature, false)?;
+        // RFC 8422 5.4: the curve must be one we offered in supported_groups.
+        if !cfg.groups.contains(&ske.group) {
+            return Err(PeerMisbehaved::IllegalParameter("ServerKeyExchange group").into());
+        }
+        cx.neg.sig_scheme = Some(ske.scheme);
+        cx.neg.group = Some(ske.group);
+        self.c.log.add(&msg.raw)?;
+        Ok(Handshake::Client12(Client12::ServerHelloDone(
+            ExpectServerHelloDone {
+                c: self.c,
+                ske,
+                cert_request: None,
+            },
+        )))
+    }
+}
+
+pub(crate) struct ExpectServerHelloDone {
+    c: Ctx,
+    ske: ServerKeyExchange,
+    cert_request: Option<CertificateRequest12>,
+}
+
+impl ExpectServerHelloDone {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        match body12(&msg)? {
+            Some(Tls12Payload::CertificateRequest(req)) if self.cert_request.is_none() => {
+                self.c.log.add(&msg.raw)?;
+                self.cert_request = Some(req);
+                Ok(Handshake::Client12(Client12::ServerHelloDone(self)))
+            }
+            Some(Tls12Payload::ServerHelloDone) => self.send_flight(cx, &msg),
+            _ => Err(unexpected12("expect ServerHelloDone", &msg)),
+        }
+    }
+
+    /// Our second flight: [Certificate], ClientKeyExchange, [CertificateVerify], CCS, Finished.
+    fn send_flight(mut self, cx: &mut Common, msg: &Msg) -> Result<Handshake, Error> {
+        self.c.log.add(&msg.raw)?;
+        let config = self.c.config.clone();
+        // RFC 5246 7.4.6: answer a CertificateRequest with our chain if a scheme fits, else
+        // with an empty Certificate.
+        let mut signer = None;
+        if let Some(req) = &self.cert_request {
+            let mut chain = Vec::new();
+            if let Some(ck) = &config.client_cert {
+                if let Some(scheme) = ck.key.choose_scheme(&req.schemes, false) {
+                    chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();
+                    signer = Some((ck.clone(), scheme));
+                }
+            }
+            let m = Tls12Payload::Certificate(Certificate12 { certs: chain }).encode();
+            self.c.log.add(&m)?;
+            cx.queue.push_handshake(m);
+        }
+        let kx = KeyExchange::start(self.ske.group, config.shared.rng.as_ref())?;
+        let cke = Tls12Payload::ClientKeyExchange(ClientKeyExchange {
+            public: kx.public_key().to_vec(),
+        })
+        .encode();
+        let pre_master = kx.complete(&self.ske.public)?;
+        self.c.log.add(&cke)?;
+        cx.queue.push_handshake(cke);
+        let c = self.c;
+        let master = master_secret(
+            c.suite,
+            &pre_master,
+            c.ems,
+            &c.log,
+            &c.client_random,
+            &c.server_random,
+        );
+        let mut c = c;
+        cx.log_secret("CLIENT_RANDOM", &master);
+        if let Some((ck, scheme)) = signer {
+            // RFC 5246 7.4.8: the signature covers every handshake message so far.
+            let signature = ck.key.sign(scheme, c.log.bytes())?;
+            let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
+            let bytes = cv.encode();
+            c.log.add(&bytes)?;
+            cx.queue.push_handshake(bytes);
+        }
+        let (write, read) = key_states(
+            c.suite,
+            &master,
+            &c.client_random,
+            &c.server_random,
+            Side::Client,
+            cx.max_fragment,
+        )?;
+        cx.queue.push_ccs();
+        cx.install_write(write);
+        let ours = finished(c.suite, &master, true, &c.log);
+        let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
+        c.log.add(&fin)?;
+        cx.pending_read = Some(read);
+        Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
+            c,
+            master,
+            resumed: false,
+        })))
+    }
+}
+
+/// Before the server's CCS: its NewSessionTicket if it promised one (RFC 5077 3.3).
+pub(crate) struct ExpectTicket {
+    c: Ctx,
+    master: Secret,
+    resumed: bool,
+}
+
+impl ExpectTicket {
+    fn handle(mut self, _cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        match body12(&msg)? {
+            Some(Tls12Payload::NewSessionTicket(t)) if self.c.ticket_expected => {
+                self.c.log.add(&msg.raw)?;
+                if t.ticket.len() <= MAX_TICKET_LEN {
+                    self.c.ticket = t.ticket;
+                }
+                self.c.ticket_expected = false;
+                Ok(Handshake::Client12(Client12::Ccs(ExpectCcs {
+                    c: self.c,
+                    master: self.master,
+                    resumed: self.resumed,
+                })))
+            }
+            _ => Err(unexpected12("expect ChangeCipherSpec", &msg)),
+        }
+    }
+}
+
+pub(crate) struct ExpectCcs {
+    c: Ctx,
+    master: Secret,
+    resumed: bool,
+}
+
+impl ExpectCcs {
+    fn handle_ccs(self, cx: &mut Common) -> Result<Handshake, Error> {
+        cx.activate_pending_read()?;
+        Ok(Handshake::Client12(Client12::Finished(ExpectFinished {
+            c: self.c,
+            master: self.master,
+            resumed: self.resumed,
+        })))
+    }
+}
+
+pub(crate) struct ExpectFinished {
+    c: Ctx,
+    master: Secret,
+    resumed: bool,
+}
+
+impl ExpectFinished {
+    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let mut c = self.c;
+        check_finished(c.suite, &self.master, false, &c.log, &msg)?;
+        c.log.add(&msg.raw)?;
+        if self.resumed {
+            // Abbreviated: our CCS and Finished follow the server's (RFC 5246 7.3).
+            let (write, _) = key_states(
+                c.suite,
+                &self.master,
+                &c.client_random,
+                &c.server_random,
+                Side::Client,
+                cx.max_fragment,
+            )?;
+            cx.queue.push_ccs();
+            cx.install_write(write);
+            let ours = finished(c.suite, &self.master, true, &c.log);
+            cx.send_handshake(&HandshakePayload::Finished(ours), None);
+        }
+        cx.queue.open_app();
+        cx.neg.exporter12 = Some((c.suite.hash, Secret::new(self.master.as_bytes().to_vec())));
+        cx.events.push_back(Event::HandshakeComplete);
+        remember(&c, self.master, self.resumed, cx);
+        Ok(Handshake::Established12(Established12 { side: Side::Client }))
+    }
+}
+
+/// Files the session for resumption: a new ticket, or the session ID of a full handshake.
+fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut Common) {
+    let (Some(store), Some(key)) = (&c.config.sessions12, store_key(&c.name)) else {
+        return;
+    };
+    if !c.ticket.is_empty() {
+        cx.events.push_back(Event::SessionTicket);
+    }
+    if resumed && c.ticket.is_empty() {
+        // Session-ID resumption keeps the stored session as it is.
+        return;
+    }
+    if c.ticket.is_empty() && c.session_id.is_empty() {
+        // Nothing resumable came of this handshake: drop what we offered.
+        store.forget(&key);
+        return;
+    }
+    let created = match (resumed, store.get(&key)) {
+        (true, Some(old)) => old.state.created,
+        _ => c.config.shared.time.now_unix(),
+    };
+    store.put(
+        &key,
+        ClientSession12 {
+            session_id: c.session_id.clone(),
+            ticket: c.ticket.clone(),
+            state: Session12 {
+                suite: c.suite.suite,
+                ems: c.ems,
+                master,
+                created,
+            },
+        },
+    );
+}

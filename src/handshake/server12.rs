@@ -1,0 +1,555 @@
+//! TLS 1.2 server (RFC 5246 7.3, RFC 8422, RFC 7627, RFC 5746, RFC 5077). `server13` hands
+//! over a ClientHello that does not negotiate TLS 1.3 to [`handle_client_hello`].
+//!
+//! Full:        ClientHello → ServerHello, Certificate, ServerKeyExchange,
+//!              [CertificateRequest], ServerHelloDone → [Certificate], ClientKeyExchange,
+//!              [CertificateVerify], CCS, Finished → [NewSessionTicket], CCS, Finished.
+//! Abbreviated: ClientHello → ServerHello, CCS, Finished → CCS, Finished.
+
+use std::sync::Arc;
+
+use super::common12::{
+    body12, check_finished, finished, key_states, master_secret, scheme_fits_suite, ske_signed, unexpected12,
+    Established12, HandshakeLog, DOWNGRADE_TLS12,
+};
+use super::ticket12::{Session12, SESSION_LIFETIME};
+use super::{Handshake, Msg};
+use crate::codec::{CipherSuite, EcPointFormat, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::conn::common::{Common, Side};
+use crate::conn::{CertifiedKey, Event, ServerConfig};
+use crate::crypto::kx::KeyExchange;
+use crate::crypto::secret::Secret;
+use crate::crypto::sign::verify_signature;
+use crate::crypto::suites::{tls12_suite, Tls12Suite};
+use crate::error::{Error, PeerMisbehaved};
+use crate::msgs::*;
+use crate::pki;
+
+/// RFC 5246 7.4.4: certificate_types we ask for (rsa_sign, ecdsa_sign).
+const CERT_TYPES: &[u8] = &[1, 64];
+
+struct Ctx {
+    config: Arc<ServerConfig>,
+    suite: &'static Tls12Suite,
+    log: HandshakeLog,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    session_id: Vec<u8>,
+    ems: bool,
+    /// We acknowledged session_ticket: a NewSessionTicket goes before our CCS.
+    send_ticket: bool,
+}
+
+pub(crate) enum Server12 {
+    Certificate(ExpectCertificate),
+    ClientKeyExchange(ExpectClientKeyExchange),
+    CertificateVerify(ExpectCertificateVerify),
+    Ccs(ExpectCcs),
+    Finished(ExpectFinished),
+}
+
+impl Server12 {
+    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        match self {
+            Server12::Certificate(s) => s.handle(cx, msg),
+            Server12::ClientKeyExchange(s) => s.handle(cx, msg),
+            Server12::CertificateVerify(s) => s.handle(cx, msg),
+            Server12::Ccs(_) => Err(unexpected12("expect ChangeCipherSpec", &msg)),
+            Server12::Finished(s) => s.handle(cx, msg),
+        }
+    }
+
+    /// RFC 5246 7.1: the client's ChangeCipherSpec makes the pending read state current.
+    pub fn handle_ccs(self, cx: &mut Common) -> Result<Handshake, Error> {
+        match self {
+            Server12::Ccs(s) => {
+                cx.activate_pending_read()?;
+                Ok(Handshake::Server12(Server12::Finished(ExpectFinished {
+                    c: s.c,
+                    master: s.master,
+                    resumed: s.resumed,
+                })))
+            }
+            _ => Err(PeerMisbehaved::IllegalChangeCipherSpec.into()),
+        }
+    }
+}
+
+/// True if `suite` can be served with one of our certificates' keys.
+fn suite_fits_key(suite: &Tls12Suite, config: &ServerConfig) -> bool {
+    config.certs.iter().any(|c| {
+        c.key
+            .tls12_schemes()
+            .iter()
+            .any(|s| scheme_fits_suite(*s, suite.auth))
+    })
+}
+
+/// Our preferred suite the client offers, with the certificate (by SNI first, as
+/// [`ServerConfig::select_cert`]) and scheme that sign for it. When the certificate the SNI
+/// name selects cannot serve any offered suite, any certificate may.
+fn choose_suite_and_cert(
+    config: &ServerConfig,
+    hello: &ClientHello,
+    sni: Option<&str>,
+) -> Result<(&'static Tls12Suite, Arc<CertifiedKey>, SignatureScheme), Error> {
+    let offered = || {
+        config
+            .shared
+            .suites
+            .iter()
+            .filter_map(|s| tls12_suite(*s))
+            .filter(|s| hello.cipher_suites.contains(&s.suite))
+    };
+    if !offered().any(|s| suite_fits_key(s, config)) {
+        return Err(Error::HandshakeFailure("no cipher suite in common"));
+    }
+    // RFC 5246 7.4.1.4.1: without signature_algorithms the client means SHA-1, which we
+    // do not sign with.
+    let offered_schemes = hello
+        .signature_algorithms()
+        .ok_or(Error::HandshakeFailure("no signature_algorithms"))?;
+    let mut fallback = None;
+    for suite in offered() {
+        let schemes: Vec<SignatureScheme> = offered_schemes
+            .iter()
+            .copied()
+            .filter(|s| scheme_fits_suite(*s, suite.auth))
+            .collect();
+        if let Some((cert, scheme, by_name)) = config.select_cert(sni, &schemes, false) {
+            if by_name || sni.is_none() || config.certs.len() == 1 {
+                return Ok((suite, cert, scheme));
+            }
+            fallback.get_or_insert((suite, cert, scheme));
+        }
+    }
+    fallback.ok_or(Error::HandshakeFailure("no signature scheme in common"))
+}
+
+/// The session the ClientHello offers, if we can resume it: a ticket we sealed (RFC 5077
+/// 3.1) or a cached session ID (RFC 5246 7.4.1.2). Returns the session and how it was found.
+fn find_session(config: &ServerConfig, hello: &ClientHello, now: u64) -> Option<(Session12, bool)> {
+    if let (Some(sealer), Some(ticket)) = (&config.ticketer12, hello.session_ticket()) {
+        if !ticket.is_empty() {
+            if let Some(s) = sealer.open(ticket).and_then(|p| Session12::decode(&p)) {
+                return Some((s, true)).filter(|(s, _)| s.fresh(now));
+            }
+        }
+    }
+    if hello.session_id.is_empty() {
+        return None;
+    }
+    let cache = config.session_cache12.as_ref()?;
+    cache
+        .get(&hello.session_id)
+        .filter(|s| s.fresh(now))
+        .map(|s| (s, false))
+}
+
+/// Answers a ClientHello that negotiates TLS 1.2.
+pub(crate) fn handle_client_hello(
+    config: Arc<ServerConfig>,
+    cx: &mut Common,
+    msg: &Msg,
+    hello: &ClientHello,
+) -> Result<Handshake, Error> {
+    let cfg = &config.shared;
+    // RFC 5246 E.1: the client's highest version is legacy_version (or listed in
+    // supported_versions); TLS 1.2 must be within it.
+    let offers12 = match hello.supported_versions() {
+        Some(v) => v.contains(&ProtocolVersion::TLSv1_2),
+        None => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
+    };
+    if !offers12 || !cfg.tls12() {
+        return Err(Error::NoCommonVersion);
+    }
+    // RFC 5246 7.4.1.2: the list must include null compression.
+    if !hello.compression_methods.contains(&0) {
+        return Err(PeerMisbehaved::CompressionNotNull.into());
+    }
+    // RFC 5746 3.6: in an initial handshake renegotiated_connection must be empty.
+    let reneg_ext = hello.renegotiation_info();
+    if reneg_ext.is_some_and(|v| !v.is_empty()) {
+        return Err(Error::HandshakeFailure("renegotiation_info not empty"));
+    }
+    let secure_reneg = reneg_ext.is_some()
+        || hello
+            .cipher_suites
+            .contains(&CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+    // RFC 8422 5.1.2: if the client lists point formats, uncompressed must be among them.
+    if hello
+        .ec_point_formats()
+        .is_some_and(|f| !f.contains(&EcPointFormat::Uncompressed))
+    {
+        return Err(PeerMisbehaved::IllegalParameter("ec_point_formats without uncompressed").into());
+    }
+    let ems = hello.has(crate::codec::ExtensionType::ExtendedMasterSecret);
+    // RFC 7627 5.3: a server that requires EMS aborts with handshake_failure.
+    if !ems && cfg.require_ems {
+        return Err(Error::HandshakeFailure(
+            "peer does not support extended master secret",
+        ));
+    }
+    let alpn = super::server13::choose_alpn(&cfg.alpn, hello.alpn())?;
+    let sni = hello
+        .server_name()
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .map(str::to_ascii_lowercase);
+
+    let rng = cfg.rng.clone();
+    let mut server_random = [0u8; 32];
+    rng.fill(&mut server_random)?;
+    // RFC 8446 4.1.3: a TLS 1.3 server negotiating TLS 1.2 marks its random.
+    if cfg.tls13() {
+        server_random[24..].copy_from_slice(&DOWNGRADE_TLS12);
+    }
+    cx.neg.version = Some(ProtocolVersion::TLSv1_2);
+    cx.neg.client_random = hello.random;
+    cx.neg.server_random = server_random;
+    cx.neg.alpn = alpn.clone();
+    cx.neg.sni = sni;
+    cx.neg.ems = ems;
+
+    let mut log = HandshakeLog::default();
+    log.add(&msg.raw)?;
+    let now = cfg.time.now_unix();
+    let tickets_offered = hello.session_ticket().is_some() && config.ticketer12.is_some();
+
+    // Resumption: same suite still offered and enabled; RFC 7627 5.3: an EMS session
+    // resumes only with EMS, and a non-EMS one is not resumed when the client offers EMS.
+    if let Some((session, by_ticket)) = find_session(&config, hello, now).filter(|(s, _)| {
+        s.ems == ems && hello.cipher_suites.contains(&s.suite) && cfg.suites.contains(&s.suite)
+    }) {
+        if let Some(suite) = tls12_suite(session.suite) {
+            cx.neg.suite = Some(suite.suite);
+            cx.neg.resumed = true;
+            let session_id = hello.session_id.clone();
+            let mut c = Ctx {
+                config: config.clone(),
+                suite,
+                log,
+                client_random: hello.random,
+                server_random,
+                session_id,
+                ems,
+                send_ticket: false,
+            };
+            let _ = by_ticket;
+            send_server_hello(cx, &mut c, hello, secure_reneg, alpn)?;
+            let master = session.master;
+            cx.log_secret("CLIENT_RANDOM", &master);
+            let (write, read) = key_states(
+                suite,
+                &master,
+                &c.client_random,
+                &c.server_random,
+                Side::Server,
+                cx.max_fragment,
+            )?;
+            cx.queue.push_ccs();
+            cx.install_write(write);
+            let ours = finished(suite, &master, false, &c.log);
+            let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
+            c.log.add(&fin)?;
+            cx.pending_read = Some(read);
+            return Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
+                c,
+                master,
+                resumed: true,
+                peer_cert: false,
+            })));
+        }
+    }
+
+    // Full handshake: our preferred suite that the client offers and a key can sign for.
+    let (suite, cert, scheme) = choose_suite_and_cert(&config, hello, cx.neg.sni.as_deref())?;
+    // RFC 8422 4: without supported_groups any curve will do; we take our first.
+    let group: NamedGroup = match hello.supported_groups() {
+        Some(groups) => cfg
+            .groups
+            .iter()
+            .find(|g| groups.contains(g))
+            .copied()
+            .ok_or(Error::HandshakeFailure("no key exchange group in common"))?,
+        None => cfg
+            .groups
+            .first()
+            .copied()
+            .ok_or(Error::HandshakeFailure("no key exchange group"))?,
+    };
+    cx.neg.suite = Some(suite.suite);
+    cx.neg.group = Some(group);
+    cx.neg.sig_scheme = Some(scheme);
+
+    let mut session_id = Vec::new();
+    if config.session_cache12.is_some() {
+        session_id = vec![0u8; 32];
+        rng.fill(&mut session_id)?;
+    }
+    let mut c = Ctx {
+        config: config.clone(),
+        suite,
+        log,
+        client_random: hello.random,
+        server_random,
+        session_id,
+        ems,
+        send_ticket: tickets_offered,
+    };
+    send_server_hello(cx, &mut c, hello, secure_reneg, alpn)?;
+
+    let certs = cert.chain.iter().map(|c| c.as_ref().to_vec()).collect();
+    c.log_send(cx, &Tls12Payload::Certificate(Certificate12 { certs }))?;
+
+    let kx = KeyExchange::start(group, rng.as_ref())?;
+    let mut ske = ServerKeyExchange {
+        group,
+        public: kx.public_key().to_vec(),
+        scheme,
+        signature: Vec::new(),
+    };
+    let signed = ske_signed(&c.client_random, &c.server_random, &ske.params());
+    ske.signature = cert.key.sign(scheme, &signed)?;
+    c.log_send(cx, &Tls12Payload::ServerKeyExchange(ske))?;
+
+    let verifier = config.client_verifier.clone();
+    if let Some(verifier) = &verifier {
+        let req = CertificateRequest12 {
+            cert_types: CERT_TYPES.to_vec(),
+            schemes: cfg.sig_schemes.clone(),
+            authorities: verifier.root_subjects(),
+        };
+        c.log_send(cx, &Tls12Payload::CertificateRequest(req))?;
+    }
+    c.log_send(cx, &Tls12Payload::ServerHelloDone)?;
+
+    Ok(Handshake::Server12(match verifier {
+        Some(verifier) => Server12::Certificate(ExpectCertificate { c, kx, verifier }),
+        None => Server12::ClientKeyExchange(ExpectClientKeyExchange { c, kx, spki: None }),
+    }))
+}
+
+impl Ctx {
+    fn log_send(&mut self, cx: &mut Common, m: &Tls12Payload) -> Result<(), Error> {
+        let bytes = m.encode();
+        self.log.add(&bytes)?;
+        cx.queue.push_handshake(bytes);
+        Ok(())
+    }
+}
+
+fn send_server_hello(
+    cx: &mut Common,
+    c: &mut Ctx,
+    hello: &ClientHello,
+    secure_reneg: bool,
+    alpn: Option<Vec<u8>>,
+) -> Result<(), Error> {
+    let mut extensions = Vec::new();
+    // RFC 5746 3.6: an empty renegotiation_info when the client signalled support.
+    if secure_reneg {
+        extensions.push(ServerHelloExtension::RenegotiationInfo(Vec::new()));
+    }
+    if c.ems {
+        extensions.push(ServerHelloExtension::ExtendedMasterSecret);
+    }
+    if hello.ec_point_formats().is_some() {
+        extensions.push(ServerHelloExtension::EcPointFormats(vec![
+            EcPointFormat::Uncompressed,
+        ]));
+    }
+    if let Some(proto) = alpn {
+        extensions.push(ServerHelloExtension::Alpn(proto));
+    }
+    if c.send_ticket {
+        extensions.push(ServerHelloExtension::SessionTicketAck);
+    }
+    let sh = ServerHello {
+        legacy_version: ProtocolVersion::TLSv1_2,
+        random: c.server_random,
+        session_id: c.session_id.clone(),
+        cipher_suite: c.suite.suite,
+        compression_method: 0,
+        extensions,
+    };
+    let bytes = cx.send_handshake(&HandshakePayload::ServerHello(sh), None);
+    c.log.add(&bytes)
+}
+
+pub(crate) struct ExpectCertificate {
+    c: Ctx,
+    kx: KeyExchange,
+    verifier: Arc<dyn pki::ClientCertVerifier>,
+}
+
+impl ExpectCertificate {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let Some(Tls12Payload::Certificate(cert)) = body12(&msg)? else {
+            return Err(unexpected12("expect client Certificate", &msg));
+        };
+        self.c.log.add(&msg.raw)?;
+        let Some((end_entity, rest)) = cert.certs.split_first() else {
+            // RFC 5246 7.4.6: no certificate; we may go on or refuse with handshake_failure.
+            if self.verifier.client_auth_mandatory() {
+                return Err(Error::HandshakeFailure("client certificate required"));
+            }
+            return Ok(Handshake::Server12(Server12::ClientKeyExchange(
+                ExpectClientKeyExchange {
+                    c: self.c,
+                    kx: self.kx,
+                    spki: None,
+                },
+            )));
+        };
+        let intermediates: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+        let now = self.c.config.shared.time.now_unix();
+        self.verifier
+            .verify_client_cert(end_entity, &intermediates, now)?;
+        cx.neg.peer_chain = cert.certs.clone();
+        let spki = pki::end_entity_spki(end_entity)?;
+        Ok(Handshake::Server12(Server12::ClientKeyExchange(
+            ExpectClientKeyExchange {
+                c: self.c,
+                kx: self.kx,
+                spki: Some(spki),
+            },
+        )))
+    }
+}
+
+pub(crate) struct ExpectClientKeyExchange {
+    c: Ctx,
+    kx: KeyExchange,
+    /// The client certificate's key, when it sent one: a CertificateVerify follows.
+    spki: Option<Vec<u8>>,
+}
+
+impl ExpectClientKeyExchange {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let Some(Tls12Payload::ClientKeyExchange(cke)) = body12(&msg)? else {
+            return Err(unexpected12("expect ClientKeyExchange", &msg));
+        };
+        let pre_master = self.kx.complete(&cke.public)?;
+        self.c.log.add(&msg.raw)?;
+        let c = self.c;
+        let master = master_secret(
+            c.suite,
+            &pre_master,
+            c.ems,
+            &c.log,
+            &c.client_random,
+            &c.server_random,
+        );
+        cx.log_secret("CLIENT_RANDOM", &master);
+        let (_, read) = key_states(
+            c.suite,
+            &master,
+            &c.client_random,
+            &c.server_random,
+            Side::Server,
+            cx.max_fragment,
+        )?;
+        cx.pending_read = Some(read);
+        Ok(Handshake::Server12(match self.spki {
+            Some(spki) => Server12::CertificateVerify(ExpectCertificateVerify { c, master, spki }),
+            None => Server12::Ccs(ExpectCcs {
+                c,
+                master,
+                resumed: false,
+                peer_cert: false,
+            }),
+        }))
+    }
+}
+
+pub(crate) struct ExpectCertificateVerify {
+    c: Ctx,
+    master: Secret,
+    spki: Vec<u8>,
+}
+
+impl ExpectCertificateVerify {
+    fn handle(mut self, _cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
+            return Err(unexpected12("expect CertificateVerify", &msg));
+        };
+        // RFC 5246 7.4.8: a scheme from our CertificateRequest, over all messages so far.
+        if !self.c.config.shared.sig_schemes.contains(&cv.scheme) {
+            return Err(PeerMisbehaved::UnsupportedSignatureScheme.into());
+        }
+        verify_signature(&self.spki, cv.scheme, self.c.log.bytes(), &cv.signature, false)?;
+        self.c.log.add(&msg.raw)?;
+        Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
+            c: self.c,
+            master: self.master,
+            resumed: false,
+            peer_cert: true,
+        })))
+    }
+}
+
+pub(crate) struct ExpectCcs {
+    c: Ctx,
+    master: Secret,
+    resumed: bool,
+    #[allow(dead_code)]
+    peer_cert: bool,
+}
+
+pub(crate) struct ExpectFinished {
+    c: Ctx,
+    master: Secret,
+    resumed: bool,
+}
+
+impl ExpectFinished {
+    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+        let mut c = self.c;
+        check_finished(c.suite, &self.master, true, &c.log, &msg)?;
+        c.log.add(&msg.raw)?;
+        let master = self.master;
+        if !self.resumed {
+            let session = Session12 {
+                suite: c.suite.suite,
+                ems: c.ems,
+                master: Secret::new(master.as_bytes().to_vec()),
+                created: c.config.shared.time.now_unix(),
+            };
+            if c.send_ticket {
+                // RFC 5077 3.3: the ticket goes between the client's Finished and our CCS.
+                let ticket = c
+                    .config
+                    .ticketer12
+                    .as_ref()
+                    .map(|t| t.seal(session.encode().as_bytes()))
+                    .unwrap_or_default();
+                let nst = Tls12Payload::NewSessionTicket(NewSessionTicket12 {
+                    lifetime_hint: SESSION_LIFETIME,
+                    ticket,
+                });
+                c.log_send(cx, &nst)?;
+            }
+            if let Some(cache) = &c.config.session_cache12 {
+                if !c.session_id.is_empty() {
+                    cache.put(c.session_id.clone(), &session);
+                }
+            }
+            let (write, _) = key_states(
+                c.suite,
+                &master,
+                &c.client_random,
+                &c.server_random,
+                Side::Server,
+                cx.max_fragment,
+            )?;
+            cx.queue.push_ccs();
+            cx.install_write(write);
+            let ours = finished(c.suite, &master, false, &c.log);
+            cx.send_handshake(&HandshakePayload::Finished(ours), None);
+        }
+        cx.queue.open_app();
+        cx.neg.exporter12 = Some((c.suite.hash, master));
+        cx.events.push_back(Event::HandshakeComplete);
+        Ok(Handshake::Established12(Established12 { side: Side::Server }))
+    }
+}

@@ -1,0 +1,327 @@
+//! TLS 1.2 session resumption state: what a resumable session remembers, the server's session
+//! ID cache, the client's session store, and ticket sealing (RFC 5077) behind [`TicketSealer`]
+//! so a rotating key type shared with TLS 1.3 tickets can take over later.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::codec::CipherSuite;
+use crate::crypto::rand::RandomSource;
+use crate::crypto::secret::Secret;
+use crate::crypto::ticket::TicketKey;
+use crate::error::Error;
+
+/// Seconds a TLS 1.2 session stays resumable (and the ticket lifetime hint we send).
+pub const SESSION_LIFETIME: u32 = 7200;
+/// Default number of sessions a server's session-ID cache holds.
+pub const DEFAULT_SESSION_CACHE_SIZE: usize = 256;
+/// Sessions a client keeps (one per server name).
+pub const DEFAULT_CLIENT_SESSIONS: usize = 64;
+/// Largest ticket a client stores (RFC 5077 allows 2^16-1; real ones are a few hundred bytes).
+pub const MAX_TICKET_LEN: usize = 4096;
+
+/// Seals session state into an opaque ticket and opens it again (RFC 5077 4).
+pub trait TicketSealer: Send + Sync + std::fmt::Debug {
+    /// The sealed ticket; empty if sealing failed (an empty ticket means "none", RFC 5077 3.3).
+    fn seal(&self, plain: &[u8]) -> Vec<u8>;
+    /// The state inside `sealed`, or `None` if it is not ours, expired keys, or tampered with.
+    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// Bytes of the public key name that prefixes every TLS 1.2 ticket.
+const KEY_NAME_LEN: usize = 16;
+
+/// One named ticket key: the name goes in the clear (and is bound in as AAD) so rotation
+/// can find the key; the sealing itself is the [`TicketKey`] TLS 1.3 tickets use too.
+struct NamedKey {
+    name: [u8; KEY_NAME_LEN],
+    key: TicketKey,
+}
+
+impl NamedKey {
+    fn generate(rng: &dyn RandomSource) -> Result<Self, Error> {
+        let mut name = [0u8; KEY_NAME_LEN];
+        rng.fill(&mut name)?;
+        Ok(NamedKey {
+            name,
+            key: TicketKey::generate(rng)?,
+        })
+    }
+
+    /// name || nonce || AES-256-GCM(plain) || tag.
+    fn seal(&self, rng: &dyn RandomSource, plain: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = self.name.to_vec();
+        out.extend_from_slice(&self.key.seal(rng, &self.name, plain)?);
+        Ok(out)
+    }
+
+    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        let (name, rest) = sealed.split_at_checked(KEY_NAME_LEN)?;
+        if name != self.name {
+            return None;
+        }
+        self.key.open(name, rest).map(|plain| plain.to_vec())
+    }
+}
+
+/// AES-256-GCM ticket sealing with a current and a previous key: [`rotate`](Self::rotate)
+/// makes a new current key while tickets under the previous one still open.
+pub struct AeadTicketSealer {
+    keys: RwLock<(NamedKey, Option<NamedKey>)>,
+    rng: Arc<dyn RandomSource>,
+}
+
+impl std::fmt::Debug for AeadTicketSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AeadTicketSealer").finish_non_exhaustive()
+    }
+}
+
+impl AeadTicketSealer {
+    pub fn new(rng: Arc<dyn RandomSource>) -> Result<Self, Error> {
+        Ok(AeadTicketSealer {
+            keys: RwLock::new((NamedKey::generate(rng.as_ref())?, None)),
+            rng,
+        })
+    }
+
+    /// New current key; the old current key becomes the previous one, the older is dropped.
+    pub fn rotate(&self) -> Result<(), Error> {
+        let fresh = NamedKey::generate(self.rng.as_ref())?;
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let old = std::mem::replace(&mut keys.0, fresh);
+        keys.1 = Some(old);
+        Ok(())
+    }
+}
+
+impl TicketSealer for AeadTicketSealer {
+    fn seal(&self, plain: &[u8]) -> Vec<u8> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.0.seal(self.rng.as_ref(), plain).unwrap_or_default()
+    }
+
+    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.0
+            .open(sealed)
+            .or_else(|| keys.1.as_ref().and_then(|k| k.open(sealed)))
+    }
+}
+
+/// What a resumable TLS 1.2 session remembers.
+pub(crate) struct Session12 {
+    pub suite: CipherSuite,
+    /// RFC 7627 5.3: whether the session's master secret is an extended one.
+    pub ems: bool,
+    pub master: Secret,
+    /// Unix seconds when the full handshake completed.
+    pub created: u64,
+}
+
+const SESSION_ENCODING_VERSION: u8 = 1;
+
+impl Session12 {
+    /// version(1) suite(2) ems(1) created(8) master_len(1) master.
+    pub fn encode(&self) -> Secret {
+        let mut out = Vec::with_capacity(13 + self.master.len());
+        out.push(SESSION_ENCODING_VERSION);
+        out.extend_from_slice(&self.suite.get().to_be_bytes());
+        out.push(u8::from(self.ems));
+        out.extend_from_slice(&self.created.to_be_bytes());
+        out.push(self.master.len() as u8);
+        out.extend_from_slice(self.master.as_bytes());
+        Secret::new(out)
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let (&[v, s0, s1, ems], rest) = b.split_first_chunk::<4>()?;
+        if v != SESSION_ENCODING_VERSION || ems > 1 {
+            return None;
+        }
+        let (created, rest) = rest.split_first_chunk::<8>()?;
+        let (&len, master) = rest.split_first()?;
+        if master.len() != usize::from(len) || master.len() != crate::crypto::prf::MASTER_SECRET_LEN {
+            return None;
+        }
+        Some(Session12 {
+            suite: CipherSuite::from(u16::from_be_bytes([s0, s1])),
+            ems: ems == 1,
+            master: Secret::new(master.to_vec()),
+            created: u64::from_be_bytes(*created),
+        })
+    }
+
+    /// Still inside [`SESSION_LIFETIME`] at `now` (and not from the future).
+    pub fn fresh(&self, now: u64) -> bool {
+        now >= self.created && now - self.created <= u64::from(SESSION_LIFETIME)
+    }
+}
+
+/// A bounded map with first-in first-out eviction.
+#[derive(Debug)]
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+    cap: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
+    fn new(cap: usize) -> Self {
+        Bounded {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+
+    fn insert(&mut self, k: K, v: V) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+        }
+        while self.map.len() > self.cap {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn remove(&mut self, k: &K) -> Option<V> {
+        let v = self.map.remove(k)?;
+        self.order.retain(|o| o != k);
+        Some(v)
+    }
+
+    fn get(&self, k: &K) -> Option<&V> {
+        self.map.get(k)
+    }
+}
+
+/// The server's session-ID cache (RFC 5246 7.4.1.2): session ID to encoded [`Session12`].
+pub struct SessionCache12 {
+    inner: Mutex<Bounded<Vec<u8>, Secret>>,
+}
+
+impl std::fmt::Debug for SessionCache12 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCache12").finish_non_exhaustive()
+    }
+}
+
+impl SessionCache12 {
+    pub fn new(capacity: usize) -> Self {
+        SessionCache12 {
+            inner: Mutex::new(Bounded::new(capacity)),
+        }
+    }
+
+    pub(crate) fn put(&self, id: Vec<u8>, session: &Session12) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.insert(id, session.encode());
+    }
+
+    pub(crate) fn get(&self, id: &[u8]) -> Option<Session12> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.get(&id.to_vec()).and_then(|s| Session12::decode(s.as_bytes()))
+    }
+}
+
+/// A session a client can offer again.
+pub(crate) struct ClientSession12 {
+    pub session_id: Vec<u8>,
+    pub ticket: Vec<u8>,
+    pub state: Session12,
+}
+
+/// The client's TLS 1.2 sessions, one per server name.
+pub struct ClientSessions12 {
+    inner: Mutex<Bounded<String, Arc<ClientSession12>>>,
+}
+
+impl std::fmt::Debug for ClientSessions12 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSessions12").finish_non_exhaustive()
+    }
+}
+
+impl ClientSessions12 {
+    pub fn new(capacity: usize) -> Self {
+        ClientSessions12 {
+            inner: Mutex::new(Bounded::new(capacity)),
+        }
+    }
+
+    pub(crate) fn put(&self, name: &str, s: ClientSession12) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.insert(name.to_string(), Arc::new(s));
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<ClientSession12>> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.get(&name.to_string()).cloned()
+    }
+
+    /// Forgets the session for `name` (after it failed or was used with a single-use ticket).
+    pub(crate) fn forget(&self, name: &str) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.remove(&name.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::rand::SystemRandomSource;
+
+    fn session() -> Session12 {
+        Session12 {
+            suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            ems: true,
+            master: Secret::new(vec![7; 48]),
+            created: 1000,
+        }
+    }
+
+    #[test]
+    fn session_round_trip_and_rejects() {
+        let enc = session().encode();
+        let back = Session12::decode(enc.as_bytes()).unwrap();
+        assert_eq!(back.suite, CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+        assert!(back.ems && back.master.ct_eq(&[7; 48]) && back.created == 1000);
+        for n in 0..enc.len() {
+            assert!(Session12::decode(&enc.as_bytes()[..n]).is_none());
+        }
+        assert!(back.fresh(1000 + u64::from(SESSION_LIFETIME)));
+        assert!(!back.fresh(1001 + u64::from(SESSION_LIFETIME)));
+        assert!(!back.fresh(999));
+    }
+
+    #[test]
+    fn sealer_rotation_keeps_previous_key() {
+        let s = AeadTicketSealer::new(Arc::new(SystemRandomSource)).unwrap();
+        let t1 = s.seal(b"one");
+        s.rotate().unwrap();
+        assert_eq!(s.open(&t1).as_deref(), Some(&b"one"[..]));
+        s.rotate().unwrap();
+        assert_eq!(s.open(&t1), None, "two rotations retire a key");
+    }
+
+    #[test]
+    fn caches_are_bounded() {
+        let c = SessionCache12::new(2);
+        for i in 0..5u8 {
+            c.put(vec![i], &session());
+        }
+        assert!(c.get(&[0]).is_none() && c.get(&[2]).is_none());
+        assert!(c.get(&[3]).is_some() && c.get(&[4]).is_some());
+        let none = SessionCache12::new(0);
+        none.put(vec![1], &session());
+        assert!(none.get(&[1]).is_none());
+    }
+}

@@ -1,0 +1,574 @@
+//! TLS 1.2 client and server against each other, in memory: every suite, group and key type,
+//! version negotiation and the downgrade sentinel, EMS, resumption by session ID and by
+//! ticket, client authentication, and the alerts for broken peers.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use sanstls::codec::{AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion};
+use sanstls::crypto::{prf, tls12_suite, RecordKey};
+use sanstls::msgs::ClientExtension;
+use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
+use sanstls::{Connection, Error, Event, KeyLog, PeerMisbehaved};
+
+const V12: &[ProtocolVersion] = &[ProtocolVersion::TLSv1_2];
+const GROUPS: [NamedGroup; 3] = [NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
+const ECDSA_SUITES: [CipherSuite; 3] = [
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+const RSA_SUITES: [CipherSuite; 3] = [
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+fn suites_for(kind: &str) -> [CipherSuite; 3] {
+    if kind == "rsa2048" {
+        RSA_SUITES
+    } else {
+        ECDSA_SUITES
+    }
+}
+
+/// Collects `CLIENT_RANDOM` master secrets.
+#[derive(Debug, Default)]
+struct Masters(Mutex<Vec<(Vec<u8>, Vec<u8>)>>);
+
+impl KeyLog for Masters {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        assert_eq!(label, "CLIENT_RANDOM", "TLS 1.2 logs only the master secret");
+        self.0
+            .lock()
+            .unwrap()
+            .push((client_random.to_vec(), secret.to_vec()));
+    }
+}
+
+fn read_alert(conn: &Connection) -> Option<AlertDescription> {
+    conn.error().and_then(Error::alert)
+}
+
+#[test]
+fn every_suite_group_and_key_type_handshakes_and_moves_data() {
+    for kind in KEY_TYPES {
+        for suite in suites_for(kind) {
+            for group in GROUPS {
+                let clog = Arc::new(Masters::default());
+                let slog = Arc::new(Masters::default());
+                let client = client_builder()
+                    .versions(V12)
+                    .cipher_suites(&[suite])
+                    .groups(&[group])
+                    .key_log(clog.clone())
+                    .build()
+                    .unwrap();
+                let server = server_builder(kind).key_log(slog.clone()).build().unwrap();
+                let (mut c, mut s) = pair(client, server);
+                handshake(&mut c, &mut s).unwrap_or_else(|e| panic!("{kind} {suite} {group}: {e}"));
+                for conn in [&c, &s] {
+                    assert_eq!(conn.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+                    assert_eq!(conn.cipher_suite(), Some(suite));
+                    assert_eq!(conn.key_exchange_group(), Some(group));
+                    assert_eq!(conn.extended_master_secret(), Some(true));
+                    assert!(!conn.is_resumed());
+                }
+                assert_eq!(c.signature_scheme(), s.signature_scheme());
+                assert_eq!(send(&mut c, &mut s, b"ping"), b"ping");
+                assert_eq!(send(&mut s, &mut c, b"pong"), b"pong");
+                assert_eq!(c.peer_certificates().len(), 1);
+                let (cl, sl) = (clog.0.lock().unwrap(), slog.0.lock().unwrap());
+                assert_eq!(*cl, *sl, "both sides log the same master secret");
+                assert_eq!(cl.len(), 1);
+                assert_eq!(cl[0].0, c.client_random());
+                let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+                c.export_keying_material(&mut a, b"EXPORTER-test", Some(b"ctx"))
+                    .unwrap();
+                s.export_keying_material(&mut b, b"EXPORTER-test", Some(b"ctx"))
+                    .unwrap();
+                assert_eq!(a, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn handshake_complete_once_and_large_data_both_ways() {
+    let (mut c, mut s) = pair(
+        client_builder().versions(V12).build().unwrap(),
+        server_builder("rsa2048").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(events(&mut c), [Event::HandshakeComplete, Event::SessionTicket]);
+    assert_eq!(events(&mut s), [Event::HandshakeComplete]);
+    let big: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
+    assert_eq!(send(&mut c, &mut s, &big), big);
+    assert_eq!(send(&mut s, &mut c, &big), big);
+}
+
+#[test]
+fn default_configs_negotiate_tls13_and_each_side_falls_back_to_tls12() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+
+    // A TLS 1.3-capable client and a TLS 1.2-only server.
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").versions(V12).build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(s.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_ne!(
+        &s.server_random()[24..],
+        b"DOWNGRD\x01",
+        "a 1.2-only server writes no sentinel"
+    );
+
+    // A TLS 1.2-only client and a TLS 1.3-capable server: the server marks its random.
+    let (mut c, mut s) = pair(
+        client_builder().versions(V12).build().unwrap(),
+        server_builder("rsa2048").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(&c.server_random()[24..], b"DOWNGRD\x01");
+    assert_eq!(send(&mut c, &mut s, b"x"), b"x");
+}
+
+#[test]
+fn forced_downgrade_to_tls12_is_illegal_parameter() {
+    // An attacker strips supported_versions: the 1.3 server answers in 1.2 with the sentinel,
+    // and the 1.3 client refuses.
+    let client = client_builder()
+        .customize_client_hello(|h| {
+            h.extensions
+                .retain(|e| e.typ() != ExtensionType::SupportedVersions)
+        })
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::DowngradeDetected));
+    assert_eq!(err.alert(), Some(AlertDescription::IllegalParameter));
+}
+
+#[test]
+fn version_flags_pick_only_that_version() {
+    let client = client_builder()
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256").versions(V12).build().unwrap();
+    let (mut c, mut s) = pair(client, server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::ProtocolVersion));
+
+    let client = client_builder().versions(V12).build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::ProtocolVersion));
+
+    assert!(client_builder()
+        .versions(&[ProtocolVersion::TLSv1_1])
+        .build()
+        .is_err());
+    assert!(client_builder()
+        .versions(V12)
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .build()
+        .is_err());
+}
+
+fn strip_ems(h: &mut sanstls::msgs::ClientHello) {
+    h.extensions
+        .retain(|e| *e != ClientExtension::ExtendedMasterSecret);
+}
+
+#[test]
+fn server_requiring_ems_refuses_a_client_without_it() {
+    let client = client_builder()
+        .versions(V12)
+        .require_ems(false)
+        .customize_client_hello(strip_ems)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
+    assert_eq!(read_alert(&s), Some(AlertDescription::HandshakeFailure));
+}
+
+#[test]
+fn client_requiring_ems_refuses_a_server_without_it() {
+    // The server does not require EMS and does not get asked for it (the hook strips it), so
+    // it answers without; the client requires it.
+    let client = client_builder()
+        .versions(V12)
+        .customize_client_hello(strip_ems)
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256").require_ems(false).build().unwrap();
+    let (mut c, mut s) = pair(client, server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(
+        err,
+        Error::HandshakeFailure("peer does not support extended master secret")
+    );
+    assert_eq!(read_alert(&c), Some(AlertDescription::HandshakeFailure));
+}
+
+#[test]
+fn ems_can_be_turned_off_on_both_sides() {
+    let client = client_builder()
+        .versions(V12)
+        .require_ems(false)
+        .customize_client_hello(strip_ems)
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256").require_ems(false).build().unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.extended_master_secret(), Some(false));
+    assert_eq!(s.extended_master_secret(), Some(false));
+    assert_eq!(send(&mut c, &mut s, b"legacy"), b"legacy");
+}
+
+#[test]
+fn resumption_by_session_id_and_by_ticket() {
+    for tickets in [false, true] {
+        let client = client_builder().versions(V12).tickets12(tickets).build().unwrap();
+        let server = server_builder("ecdsa-p256").build().unwrap();
+        let (mut c, mut s) = pair(client.clone(), server.clone());
+        handshake(&mut c, &mut s).unwrap();
+        assert!(!c.is_resumed());
+        let first_suite = c.cipher_suite();
+
+        let (mut c, mut s) = pair(client.clone(), server.clone());
+        handshake(&mut c, &mut s).unwrap();
+        assert!(c.is_resumed(), "tickets={tickets}");
+        assert!(s.is_resumed(), "tickets={tickets}");
+        assert_eq!(c.cipher_suite(), first_suite);
+        assert_eq!(c.extended_master_secret(), Some(true));
+        assert!(
+            c.peer_certificates().is_empty(),
+            "no Certificate in an abbreviated handshake"
+        );
+        assert_eq!(send(&mut c, &mut s, b"again"), b"again");
+        assert_eq!(send(&mut s, &mut c, b"back"), b"back");
+
+        // Another server (other ticket key, empty cache) falls back to a full handshake.
+        let other = server_builder("ecdsa-p256").build().unwrap();
+        let (mut c, mut s) = pair(client.clone(), other);
+        handshake(&mut c, &mut s).unwrap();
+        assert!(!c.is_resumed() && !s.is_resumed());
+    }
+}
+
+#[test]
+fn ticket_only_server_resumes_without_a_cache() {
+    let client = client_builder().versions(V12).build().unwrap();
+    let server = server_builder("rsa2048").session_cache12(0).build().unwrap();
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.is_resumed() && s.is_resumed());
+}
+
+#[test]
+fn resumption_off_means_full_handshakes() {
+    let client = client_builder().versions(V12).session_cache12(0).build().unwrap();
+    let server = server_builder("ecdsa-p256").build().unwrap();
+    for _ in 0..2 {
+        let (mut c, mut s) = pair(client.clone(), server.clone());
+        handshake(&mut c, &mut s).unwrap();
+        assert!(!c.is_resumed());
+    }
+}
+
+fn client_verifier(optional: bool) -> Arc<WebPkiClientVerifier> {
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    let v = WebPkiClientVerifier::new(anchors);
+    Arc::new(if optional { v.optional() } else { v })
+}
+
+#[test]
+fn client_authentication_with_every_key_type() {
+    for kind in KEY_TYPES {
+        let client = client_builder()
+            .versions(V12)
+            .client_auth_cert(certified_key(kind))
+            .build()
+            .unwrap();
+        let server = server_builder("ecdsa-p256")
+            .client_verifier(client_verifier(false))
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client, server);
+        handshake(&mut c, &mut s).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(s.peer_certificates().len(), 1, "{kind}");
+        assert_eq!(send(&mut c, &mut s, b"me"), b"me");
+    }
+}
+
+#[test]
+fn missing_client_certificate_is_handshake_failure_when_required() {
+    let server = server_builder("ecdsa-p256")
+        .client_verifier(client_verifier(false))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().versions(V12).build().unwrap(), server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
+
+    let server = server_builder("ecdsa-p256")
+        .client_verifier(client_verifier(true))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().versions(V12).build().unwrap(), server);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(s.peer_certificates().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broken peers. Records are cut apart and rebuilt; protected ones are sealed with keys
+// derived from the logged master secret.
+
+/// Splits a byte stream into records.
+fn records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while bytes.len() >= 5 {
+        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        out.push(bytes[..len].to_vec());
+        bytes = &bytes[len..];
+    }
+    out
+}
+
+/// Splits the handshake messages of plaintext handshake records.
+fn messages(recs: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let body: Vec<u8> = recs
+        .iter()
+        .filter(|r| r[0] == 22)
+        .flat_map(|r| r[5..].to_vec())
+        .collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 4 <= body.len() {
+        let len = 4
+            + (usize::from(body[at + 1]) << 16 | usize::from(body[at + 2]) << 8 | usize::from(body[at + 3]));
+        out.push(body[at..at + len].to_vec());
+        at += len;
+    }
+    out
+}
+
+fn record(typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ, 3, 3];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+fn drain(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while conn.write_tls(&mut out).unwrap() > 0 {}
+    out
+}
+
+fn feed(conn: &mut Connection, bytes: &[u8]) -> Result<(), Error> {
+    let mut rd = bytes;
+    while !rd.is_empty() {
+        conn.read_tls(&mut rd).unwrap();
+        conn.process_new_packets()?;
+    }
+    Ok(())
+}
+
+/// Seals TLS 1.2 records as one side would, from the master secret.
+fn seal(conn: &Connection, master: &[u8], from_client: bool, seq: u64, typ: u8, plain: &[u8]) -> Vec<u8> {
+    let suite = tls12_suite(conn.cipher_suite().unwrap()).unwrap();
+    let (k, iv) = (suite.aead.key_len(), suite.fixed_iv_len());
+    let kb = prf::key_block(
+        suite.hash,
+        master,
+        &conn.server_random(),
+        &conn.client_random(),
+        suite.key_block_len(),
+    );
+    let kb = kb.as_bytes();
+    let key = if from_client {
+        RecordKey::tls12(suite.aead, &kb[..k], &kb[2 * k..2 * k + iv]).unwrap()
+    } else {
+        RecordKey::tls12(suite.aead, &kb[k..2 * k], &kb[2 * k + iv..2 * k + 2 * iv]).unwrap()
+    };
+    let mut aad = seq.to_be_bytes().to_vec();
+    aad.extend_from_slice(&[typ, 3, 3]);
+    aad.extend_from_slice(&(plain.len() as u16).to_be_bytes());
+    let mut body = plain.to_vec();
+    key.seal_in_place(seq, &aad, &mut body).unwrap();
+    let mut payload = Vec::new();
+    if key.explicit_nonce_len() > 0 {
+        payload.extend_from_slice(&key.explicit_nonce(seq));
+    }
+    payload.extend_from_slice(&body);
+    record(typ, &payload)
+}
+
+fn logged_pair() -> (Connection, Connection, Arc<Masters>) {
+    let log = Arc::new(Masters::default());
+    let client = client_builder()
+        .versions(V12)
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let (c, s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    (c, s, log)
+}
+
+#[test]
+fn server_flight_out_of_order_is_unexpected_message() {
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let flight = drain(&mut s);
+    let msgs = messages(&records(&flight));
+    // ServerHello, Certificate, ServerKeyExchange, ServerHelloDone.
+    assert_eq!(msgs.iter().map(|m| m[0]).collect::<Vec<_>>(), [2, 11, 12, 14]);
+    let swapped = [msgs[0].clone(), msgs[2].clone(), msgs[1].clone(), msgs[3].clone()].concat();
+    let err = feed(&mut c, &record(22, &swapped)).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let msgs = messages(&records(&drain(&mut s)));
+    let skipped = [msgs[0].clone(), msgs[1].clone(), msgs[3].clone()].concat();
+    let err = feed(&mut c, &record(22, &skipped)).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn finished_before_change_cipher_spec_is_unexpected_message() {
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let recs = records(&drain(&mut c));
+    // ClientKeyExchange, CCS, Finished: drop the CCS.
+    assert_eq!(recs.iter().map(|r| r[0]).collect::<Vec<_>>(), [22, 20, 22]);
+    feed(&mut s, &recs[0]).unwrap();
+    let err = feed(&mut s, &recs[2]).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn missing_finished_then_data_is_unexpected_message() {
+    let (mut c, mut s, log) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let recs = records(&drain(&mut c));
+    feed(&mut s, &[recs[0].clone(), recs[1].clone()].concat()).unwrap();
+    // The client's next record (seq 1) is application data instead of Finished (seq 0 was
+    // skipped, so seal it as seq 0 to pass the record layer).
+    let master = log.0.lock().unwrap()[0].1.clone();
+    let data = seal(&c, &master, true, 0, 23, b"early");
+    let err = feed(&mut s, &data).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn altered_finished_is_decrypt_error_both_ways() {
+    // Client's Finished altered: the server answers decrypt_error.
+    let (mut c, mut s, log) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let recs = records(&drain(&mut c));
+    let master = log.0.lock().unwrap()[0].1.clone();
+    let bad = seal(
+        &c,
+        &master,
+        true,
+        0,
+        22,
+        &[20, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+    );
+    feed(&mut s, &[recs[0].clone(), recs[1].clone()].concat()).unwrap();
+    let err = feed(&mut s, &bad).unwrap_err();
+    assert_eq!(err, Error::BadFinished);
+    assert_eq!(err.alert(), Some(AlertDescription::DecryptError));
+
+    // Server's Finished altered: the client answers decrypt_error.
+    let (mut c, mut s, log) = logged_pair();
+    handshake_until_server_finished(&mut c, &mut s);
+    let recs = records(&drain(&mut s));
+    let master = log.0.lock().unwrap()[0].1.clone();
+    let ccs_at = recs.iter().position(|r| r[0] == 20).unwrap();
+    let bad = seal(
+        &c,
+        &master,
+        false,
+        0,
+        22,
+        &[20, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+    let mut flight: Vec<u8> = recs[..=ccs_at].concat();
+    flight.extend_from_slice(&bad);
+    let err = feed(&mut c, &flight).unwrap_err();
+    assert_eq!(err, Error::BadFinished);
+}
+
+fn handshake_until_server_finished(c: &mut Connection, s: &mut Connection) {
+    transfer(c, s).unwrap();
+    transfer(s, c).unwrap();
+    transfer(c, s).unwrap();
+}
+
+#[test]
+fn unsolicited_renegotiation_is_no_renegotiation_both_ways() {
+    // HelloRequest from the server after the handshake.
+    let (mut c, mut s, log) = logged_pair();
+    handshake(&mut c, &mut s).unwrap();
+    let master = log.0.lock().unwrap()[0].1.clone();
+    // The server sent NewSessionTicket and Finished under its keys? No: the ticket goes
+    // before its CCS; only Finished (seq 0) is protected.
+    let hello_request = seal(&c, &master, false, 1, 22, &[0, 0, 0, 0]);
+    let err = feed(&mut c, &hello_request).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::RenegotiationAttempted));
+    assert_eq!(err.alert(), Some(AlertDescription::NoRenegotiation));
+
+    // A new ClientHello from the client after the handshake.
+    let (mut c, mut s, log) = logged_pair();
+    handshake(&mut c, &mut s).unwrap();
+    let master = log.0.lock().unwrap()[0].1.clone();
+    let mut probe = Connection::client(client_builder().versions(V12).build().unwrap(), "localhost").unwrap();
+    let hello = records(&drain(&mut probe))[0][5..].to_vec();
+    let reneg = seal(&c, &master, true, 1, 22, &hello);
+    let err = feed(&mut s, &reneg).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::NoRenegotiation));
+}
+
+#[test]
+fn second_change_cipher_spec_is_unexpected_message() {
+    let (mut c, mut s, _) = logged_pair();
+    handshake(&mut c, &mut s).unwrap();
+    let err = feed(&mut s, &record(20, &[1])).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn change_cipher_spec_before_key_exchange_is_unexpected_message() {
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let err = feed(&mut s, &record(20, &[1])).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
