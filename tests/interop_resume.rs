@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::interop::*;
+use common::rustls_pipe::*;
 use common::*;
 use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
@@ -347,35 +348,6 @@ fn rustls_server_config(client_auth: bool) -> Arc<rustls::ServerConfig> {
     let mut config = builder.with_single_cert(chain, key).unwrap();
     config.max_early_data_size = 4096;
     Arc::new(config)
-}
-
-/// Moves bytes between a rustls connection and ours until both are quiet.
-fn pump<D>(theirs: &mut rustls::ConnectionCommon<D>, ours: &mut Connection) {
-    for _ in 0..20 {
-        let mut moved = 0;
-        let mut buf = Vec::new();
-        while theirs.wants_write() {
-            theirs.write_tls(&mut buf).unwrap();
-        }
-        moved += buf.len();
-        let mut rd = &buf[..];
-        while !rd.is_empty() {
-            ours.read_tls(&mut rd).unwrap();
-            ours.process_new_packets().unwrap();
-        }
-        let mut buf = Vec::new();
-        while ours.write_tls(&mut buf).unwrap() > 0 {}
-        moved += buf.len();
-        let mut rd = &buf[..];
-        while !rd.is_empty() {
-            theirs.read_tls(&mut rd).unwrap();
-            theirs.process_new_packets().unwrap();
-        }
-        if moved == 0 {
-            return;
-        }
-    }
-    panic!("no quiescence after 20 rounds");
 }
 
 fn rustls_client(config: &Arc<rustls::ClientConfig>) -> rustls::ClientConnection {

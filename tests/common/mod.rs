@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod interop;
+pub mod rustls_pipe;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
