@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::established::ClientResumption;
 use super::tickets::ClientTicket;
 use super::{
-    read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk, Established13, Handshake,
-    Msg,
+    application_secrets, read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk,
+    Established13, Handshake, Msg,
 };
 use crate::codec::{CipherSuite, ProtocolVersion, PskKeyExchangeMode, SignatureScheme};
 use crate::conn::common::{Common, Side};
@@ -776,14 +776,7 @@ impl ExpectFinished {
             return Err(Error::BadFinished);
         }
         transcript.update(&msg.raw);
-        ks.input_empty();
-        let server_finished_hash = transcript.current_hash();
-        let client_ap = ks.client_application_traffic_secret_0(&server_finished_hash);
-        let server_ap = ks.server_application_traffic_secret_0(&server_finished_hash);
-        let exporter = ks.exporter_master_secret(&server_finished_hash);
-        cx.log_secret("CLIENT_TRAFFIC_SECRET_0", &client_ap);
-        cx.log_secret("SERVER_TRAFFIC_SECRET_0", &server_ap);
-        cx.log_secret("EXPORTER_SECRET", &exporter);
+        let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
         cx.install_read(read_state13(suite, &server_ap));
 
         if s.early_offered {

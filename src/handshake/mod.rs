@@ -17,7 +17,9 @@ pub(crate) use established::Established13;
 use crate::codec::HandshakeType;
 use crate::conn::common::Common;
 use crate::crypto::aead::RecordKey;
+use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
+use crate::crypto::key_schedule::KeySchedule13;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, PeerMisbehaved};
@@ -144,4 +146,23 @@ pub(crate) fn write_state13_prk(suite: &Tls13Suite, secret: &Prk, max_fragment: 
 /// [`read_state13`] from a handshake traffic secret's [`Prk`], which Finished reuses.
 pub(crate) fn read_state13_prk(suite: &Tls13Suite, secret: &Prk) -> ReadState {
     ReadState::protected(RecordKey::tls13_prk(suite.aead, secret), RecordVersion::Tls13)
+}
+
+/// RFC 8446 7.1: with the server Finished in the transcript, both sides move the schedule to
+/// the master secret and derive (client_application_traffic_secret_0,
+/// server_application_traffic_secret_0, exporter_master_secret), logging each.
+pub(crate) fn application_secrets(
+    cx: &Common,
+    ks: &mut KeySchedule13,
+    transcript: &Transcript,
+) -> (Secret, Secret, Secret) {
+    ks.input_empty();
+    let server_finished_hash = transcript.current_hash();
+    let client_ap = ks.client_application_traffic_secret_0(&server_finished_hash);
+    let server_ap = ks.server_application_traffic_secret_0(&server_finished_hash);
+    let exporter = ks.exporter_master_secret(&server_finished_hash);
+    cx.log_secret("CLIENT_TRAFFIC_SECRET_0", &client_ap);
+    cx.log_secret("SERVER_TRAFFIC_SECRET_0", &server_ap);
+    cx.log_secret("EXPORTER_SECRET", &exporter);
+    (client_ap, server_ap, exporter)
 }

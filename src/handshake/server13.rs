@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::tickets::ServerSession;
 use super::{
-    read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk, Established13, Handshake,
-    Msg,
+    application_secrets, read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk,
+    Established13, Handshake, Msg,
 };
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
 use crate::conn::common::{Common, Side};
@@ -417,14 +417,7 @@ impl ExpectClientHello {
         let finished = finished_verify_data_prk(&server_hs, &transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(finished), Some(&mut transcript));
 
-        ks.input_empty();
-        let server_finished_hash = transcript.current_hash();
-        let client_ap = ks.client_application_traffic_secret_0(&server_finished_hash);
-        let server_ap = ks.server_application_traffic_secret_0(&server_finished_hash);
-        let exporter = ks.exporter_master_secret(&server_finished_hash);
-        cx.log_secret("CLIENT_TRAFFIC_SECRET_0", &client_ap);
-        cx.log_secret("SERVER_TRAFFIC_SECRET_0", &server_ap);
-        cx.log_secret("EXPORTER_SECRET", &exporter);
+        let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
         // RFC 8446 4.4.4: the server may send data after its Finished (0.5-RTT).
         cx.install_write(write_state13(suite, &server_ap, cx.max_fragment));
         cx.queue.open_app();
