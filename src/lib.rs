@@ -10,6 +10,7 @@ mod error;
 mod handshake;
 pub mod msgs;
 pub mod pki;
+pub mod quic;
 mod record;
 
 pub use conn::{

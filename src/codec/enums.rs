@@ -142,6 +142,8 @@ wire_enum! {
         SignatureAlgorithmsCert = 50 => "signature_algorithms_cert",
         KeyShare = 51 => "key_share",
         ConnectionId = 54 => "connection_id",
+        // RFC 9001 8.2 (QUIC).
+        QuicTransportParameters = 57 => "quic_transport_parameters",
         RenegotiationInfo = 0xff01 => "renegotiation_info",
     }
 }

@@ -79,6 +79,9 @@ pub(crate) struct Common {
     /// Write key changes queued so far (0: plaintext), for the observer.
     pub queued_write_epoch: u16,
     pub early: EarlyData,
+    /// QUIC (RFC 9001, `crate::quic`): handshake messages and secrets go here instead of the
+    /// record layer. `None` on TLS connections.
+    pub quic: Option<Box<crate::quic::QuicSink>>,
 }
 
 impl Common {
@@ -99,6 +102,7 @@ impl Common {
             read_epoch: 0,
             queued_write_epoch: 0,
             early: EarlyData::default(),
+            quic: None,
         }
     }
 
@@ -112,7 +116,11 @@ impl Common {
             let body = bytes.len().saturating_sub(4);
             obs.handshake(Direction::Sent, msg.typ(), body, self.queued_write_epoch);
         }
-        self.queue.push_handshake(bytes.clone());
+        // QUIC: no records; the bytes go out at the current encryption level (RFC 9001 4.1).
+        match &mut self.quic {
+            Some(q) => q.push_handshake(bytes.clone()),
+            None => self.queue.push_handshake(bytes.clone()),
+        }
         bytes
     }
 
@@ -135,7 +143,16 @@ impl Common {
                 self.queued_write_epoch,
             );
         }
-        self.queue.push_handshake(bytes.to_vec());
+        match &mut self.quic {
+            Some(q) => q.push_handshake(bytes.to_vec()),
+            None => self.queue.push_handshake(bytes.to_vec()),
+        }
+    }
+
+    /// True on a QUIC connection (RFC 9001): no records, no compatibility mode, no
+    /// EndOfEarlyData, no KeyUpdate messages.
+    pub fn is_quic(&self) -> bool {
+        self.quic.is_some()
     }
 
     pub fn install_read(&mut self, state: ReadState) {

@@ -12,6 +12,7 @@ pub mod hkdf;
 pub mod key_schedule;
 pub mod kx;
 pub mod prf;
+pub mod quic;
 pub mod rand;
 pub mod secret;
 pub mod sign;

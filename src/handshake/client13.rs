@@ -119,6 +119,9 @@ fn early_data_rejected(cx: &mut Common, s: &mut Session) {
         cx.early.send_budget = None;
         cx.neg.early_data = Some(false);
         cx.events.push_back(Event::EarlyDataRejected);
+        if let Some(q) = cx.quic.as_mut() {
+            q.drop_early_keys();
+        }
     }
 }
 
@@ -132,9 +135,12 @@ pub(crate) fn start(
     let mut random = [0u8; 32];
     rng.fill(&mut random)?;
     // Versions the config enables and has suites for (TLS 1.2: issue 5, `client12`).
-    let (tls13, tls12) = (config.shared.tls13(), config.shared.tls12());
+    // QUIC: TLS 1.3 only (RFC 9001 4.2) and no compatibility mode (RFC 9001 8.4).
+    let quic = cx.is_quic();
+    let (tls13, tls12) = (config.shared.tls13(), config.shared.tls12() && !quic);
+    let compat = config.middlebox_compat && !quic;
     let mut session_id = Vec::new();
-    if config.middlebox_compat && tls13 {
+    if compat && tls13 {
         session_id = vec![0u8; 32];
         rng.fill(&mut session_id)?;
     }
@@ -180,6 +186,10 @@ pub(crate) fn start(
     }
     if !config.shared.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
+    }
+    // QUIC (RFC 9001 8.2): our transport parameters.
+    if let Some(q) = &cx.quic {
+        extensions.push(ClientExtension::QuicTransportParameters(q.our_params()));
     }
     // RFC 8446 4.6.1: a ticket of this server name whose suite we still offer.
     let now_ms = config.shared.time.now_millis();
@@ -238,9 +248,13 @@ pub(crate) fn start(
             cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
             cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
             cx.neg.early_exporter = Some((suite.hash, early_exp));
+            // QUIC: the 0-RTT secret goes to the QUIC stack (RFC 9001 4.6.1).
+            if let Some(q) = cx.quic.as_mut() {
+                q.early_keys(suite, &early);
+            }
             // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
             cx.install_write(WriteState::plaintext(0x0303));
-            if config.middlebox_compat {
+            if compat {
                 cx.queue.push_ccs();
                 sent_ccs = true;
             }
@@ -535,13 +549,17 @@ impl ExpectServerHello {
         let server_hs = ks.server_handshake_traffic_secret(&hash);
         cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
         cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
+        // QUIC: the Handshake level's secrets (RFC 9001 4.1.4).
+        if let Some(q) = cx.quic.as_mut() {
+            q.handshake_keys(suite, &client_hs, &server_hs);
+        }
         // One PRK per handshake traffic secret: record key, IV and Finished key share it.
         let (client_hs, server_hs) = (
             Prk::new(suite.hash, client_hs.as_bytes()),
             Prk::new(suite.hash, server_hs.as_bytes()),
         );
         cx.install_read(read_state13_prk(suite, &server_hs));
-        if self.s.config.middlebox_compat && !self.sent_ccs {
+        if self.s.config.middlebox_compat && !self.sent_ccs && !cx.is_quic() {
             cx.queue.push_ccs();
         }
         // With 0-RTT still pending we keep the early keys until EndOfEarlyData.
@@ -611,11 +629,26 @@ impl ExpectEncryptedExtensions {
                 EncryptedExtension::EarlyData if self.k.s.early_offered => {
                     early_accepted = true;
                 }
+                // RFC 9001 8.2: QUIC only; on TLS it is unsupported_extension.
+                EncryptedExtension::QuicTransportParameters(p) => match cx.quic.as_mut() {
+                    Some(q) => q.set_peer_params(p),
+                    None => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
+                },
                 EncryptedExtension::RecordSizeLimit(_)
                 | EncryptedExtension::EarlyData
                 | EncryptedExtension::Unknown { .. } => {
                     return Err(PeerMisbehaved::UnsolicitedExtension.into());
                 }
+            }
+        }
+        if let Some(q) = &cx.quic {
+            // RFC 9001 8.2: the server's transport parameters are mandatory.
+            if !q.has_peer_params() {
+                return Err(PeerMisbehaved::MissingExtension("quic_transport_parameters").into());
+            }
+            // RFC 9001 8.1: no negotiated application protocol is no_application_protocol.
+            if cx.neg.alpn.is_none() {
+                return Err(Error::NoApplicationProtocol);
             }
         }
         if let Some(ServerName::Dns(name)) = &self.k.s.name {
@@ -779,7 +812,8 @@ impl ExpectFinished {
         let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
         cx.install_read(read_state13(suite, &server_ap));
 
-        if s.early_offered {
+        // RFC 9001 8.3: QUIC clients send no EndOfEarlyData.
+        if s.early_offered && !cx.is_quic() {
             // RFC 8446 4.5: EndOfEarlyData under the early keys, then the handshake keys.
             cx.send_handshake(&HandshakePayload::EndOfEarlyData, Some(&mut transcript));
             cx.early.send_budget = None;
@@ -790,6 +824,10 @@ impl ExpectFinished {
         }
         let ours = finished_verify_data_prk(&client_hs, &transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(ours), Some(&mut transcript));
+        // QUIC: 1-RTT secrets after our Finished (RFC 9001 4.1.4).
+        if let Some(q) = cx.quic.as_mut() {
+            q.one_rtt_keys(suite, &client_ap, &server_ap);
+        }
         cx.install_write(write_state13(suite, &client_ap, cx.max_fragment));
         cx.queue.open_app();
         cx.neg.exporter = Some((hash, exporter));

@@ -10,7 +10,7 @@ use crate::conn::{Event, TimeProvider};
 use crate::crypto::key_schedule::{next_traffic_secret, resumption_psk};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
-use crate::error::{Error, Limit};
+use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::msgs::HandshakePayload;
 
 /// KeyUpdates the peer may send without application data in between before we call it a flood.
@@ -31,6 +31,23 @@ pub(crate) struct Established13 {
     pub resumption: Option<ClientResumption>,
 }
 
+/// QUIC's post-handshake rules: RFC 9001 6 forbids KeyUpdate messages (unexpected_message),
+/// and RFC 9001 4.6.1 wants max_early_data_size 0xffffffff in a ticket that has it (QUIC's
+/// PROTOCOL_VIOLATION; our nearest alert is illegal_parameter).
+fn check_quic(msg: &Msg) -> Result<(), Error> {
+    match &msg.payload {
+        HandshakePayload::KeyUpdate(_) => Err(unexpected("established (QUIC: no KeyUpdate)", msg)),
+        HandshakePayload::NewSessionTicket13(nst)
+            if nst
+                .max_early_data_size()
+                .is_some_and(|n| n != crate::quic::QUIC_MAX_EARLY_DATA) =>
+        {
+            Err(PeerMisbehaved::IllegalParameter("max_early_data_size in a QUIC ticket").into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Client side of RFC 8446 4.6.1: turns each NewSessionTicket into a stored ticket.
 pub(crate) struct ClientResumption {
     pub res_master: Secret,
@@ -41,6 +58,9 @@ pub(crate) struct ClientResumption {
 
 impl Established13 {
     pub fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Self, Error> {
+        if cx.is_quic() {
+            check_quic(&msg)?;
+        }
         match msg.payload {
             HandshakePayload::KeyUpdate(request) => {
                 self.key_updates_in_a_row += 1;

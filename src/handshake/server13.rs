@@ -139,11 +139,30 @@ impl ExpectClientHello {
             if self.retry.is_some() {
                 return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
             }
+            // RFC 9001 4.2: QUIC never negotiates a version below TLS 1.3.
+            if cx.is_quic() {
+                return Err(Error::NoCommonVersion);
+            }
             return super::server12::handle_client_hello(self.config.clone(), cx, &msg, hello);
         }
         // RFC 8446 4.1.2: exactly one compression method, null.
         if hello.compression_methods != [0] {
             return Err(PeerMisbehaved::CompressionNotNull.into());
+        }
+        if let Some(q) = cx.quic.as_mut() {
+            // RFC 9001 8.4: no compatibility mode (QUIC calls it PROTOCOL_VIOLATION; our
+            // nearest alert is illegal_parameter).
+            if !hello.session_id.is_empty() {
+                return Err(PeerMisbehaved::IllegalParameter("legacy_session_id on QUIC").into());
+            }
+            // RFC 9001 8.2: the client's transport parameters are mandatory.
+            let params = hello
+                .quic_transport_parameters()
+                .ok_or(PeerMisbehaved::MissingExtension("quic_transport_parameters"))?;
+            q.set_peer_params(params);
+        } else if hello.quic_transport_parameters().is_some() {
+            // RFC 9001 8.2: on TLS (not QUIC) the extension is unsupported_extension.
+            return Err(PeerMisbehaved::UnsolicitedExtension.into());
         }
         if let Some(retry) = &self.retry {
             check_second_hello(&retry.first, hello)?;
@@ -203,6 +222,10 @@ impl ExpectClientHello {
             }
         }
         let alpn = choose_alpn(&cfg.alpn, hello.alpn())?;
+        // RFC 9001 8.1: QUIC needs an application protocol.
+        if cx.is_quic() && alpn.is_none() {
+            return Err(Error::NoApplicationProtocol);
+        }
 
         // Our preference order: the first group the client sent a share for, else HRR.
         let share = cfg
@@ -306,6 +329,10 @@ impl ExpectClientHello {
                 cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
                 cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
                 cx.neg.early_exporter = Some((suite.hash, early_exp));
+                // QUIC: the 0-RTT secret goes to the QUIC stack (RFC 9001 4.6.1).
+                if let Some(q) = cx.quic.as_mut() {
+                    q.early_keys(suite, &early);
+                }
                 client_early = Some(early);
             }
         }
@@ -347,6 +374,10 @@ impl ExpectClientHello {
         let server_hs = ks.server_handshake_traffic_secret(&hash);
         cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
         cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
+        // QUIC: the Handshake level's secrets, after the ServerHello (RFC 9001 4.1.4).
+        if let Some(q) = cx.quic.as_mut() {
+            q.handshake_keys(suite, &client_hs, &server_hs);
+        }
         // One PRK per handshake traffic secret: record key, IV and Finished key share it.
         let (client_hs, server_hs) = (
             Prk::new(suite.hash, client_hs.as_bytes()),
@@ -372,6 +403,10 @@ impl ExpectClientHello {
         // certificate, which a single-certificate config never does.
         if sni_chose_cert {
             extensions.push(EncryptedExtension::ServerNameAck);
+        }
+        // QUIC (RFC 9001 8.2): our transport parameters.
+        if let Some(q) = &cx.quic {
+            extensions.push(EncryptedExtension::QuicTransportParameters(q.our_params()));
         }
         cx.send_handshake(
             &HandshakePayload::EncryptedExtensions(extensions),
@@ -418,6 +453,10 @@ impl ExpectClientHello {
         cx.send_handshake(&HandshakePayload::Finished(finished), Some(&mut transcript));
 
         let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
+        // QUIC: 1-RTT secrets after our Finished (RFC 9001 4.1.4).
+        if let Some(q) = cx.quic.as_mut() {
+            q.one_rtt_keys(suite, &client_ap, &server_ap);
+        }
         // RFC 8446 4.4.4: the server may send data after its Finished (0.5-RTT).
         cx.install_write(write_state13(suite, &server_ap, cx.max_fragment));
         cx.queue.open_app();
@@ -433,7 +472,8 @@ impl ExpectClientHello {
             client_ap,
             server_ap,
         };
-        if client_early.is_some() {
+        // RFC 9001 8.3: QUIC clients send no EndOfEarlyData.
+        if client_early.is_some() && !cx.is_quic() {
             return Ok(Handshake::Server(ServerState::EndOfEarlyData(
                 ExpectEndOfEarlyData { k },
             )));
@@ -743,6 +783,11 @@ fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Er
     let r = &k.config.resumption;
     let shared = &k.config.shared;
     let (now_secs, now_ms) = (shared.time.now_unix(), shared.time.now_millis());
+    // RFC 9001 4.6.1: a QUIC ticket allows 0-RTT with max_early_data_size 0xffffffff.
+    let max_early_data = match r.max_early_data {
+        n if n > 0 && cx.is_quic() => crate::quic::QUIC_MAX_EARLY_DATA,
+        n => n,
+    };
     for i in 0..r.tickets {
         let nonce = vec![i as u8];
         let mut age_add = [0u8; 4];
@@ -754,7 +799,7 @@ fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Er
             age_add,
             issued_ms: now_ms,
             lifetime: r.lifetime,
-            max_early_data: r.max_early_data,
+            max_early_data,
             sni: cx.neg.sni.clone(),
             alpn: cx.neg.alpn.clone(),
             peer_chain: cx.neg.peer_chain.clone(),
@@ -763,8 +808,8 @@ fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Er
             return Ok(());
         };
         let mut extensions = Vec::new();
-        if r.max_early_data > 0 {
-            extensions.push(TicketExtension::EarlyData(r.max_early_data));
+        if max_early_data > 0 {
+            extensions.push(TicketExtension::EarlyData(max_early_data));
         }
         let nst = NewSessionTicket13 {
             lifetime: r.lifetime,

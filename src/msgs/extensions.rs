@@ -55,6 +55,8 @@ pub enum ClientExtension {
     /// RFC 5077 session ticket (empty to ask for one).
     SessionTicket(Vec<u8>),
     PostHandshakeAuth,
+    /// QUIC transport parameters (RFC 9001 8.2), opaque to TLS.
+    QuicTransportParameters(Vec<u8>),
     /// Any extension we do not interpret, kept for transcript fidelity.
     Unknown {
         typ: ExtensionType,
@@ -106,6 +108,8 @@ pub enum EncryptedExtension {
     Alpn(Vec<u8>),
     EarlyData,
     RecordSizeLimit(u16),
+    /// QUIC transport parameters (RFC 9001 8.2), opaque to TLS.
+    QuicTransportParameters(Vec<u8>),
     Unknown {
         typ: ExtensionType,
         data: Vec<u8>,
@@ -328,6 +332,7 @@ impl ClientExtension {
             E::EcPointFormats(_) => ExtensionType::EcPointFormats,
             E::SessionTicket(_) => ExtensionType::SessionTicket,
             E::PostHandshakeAuth => ExtensionType::PostHandshakeAuth,
+            E::QuicTransportParameters(_) => ExtensionType::QuicTransportParameters,
             E::Unknown { typ, .. } => *typ,
         }
     }
@@ -349,7 +354,7 @@ impl ClientExtension {
             E::RecordSizeLimit(v) => put_u16(o, *v),
             E::RenegotiationInfo(v) => put_vec_bytes(o, LenPrefix::U8, v),
             E::EcPointFormats(v) => put_vec_of(o, LenPrefix::U8, v),
-            E::SessionTicket(t) => o.extend_from_slice(t),
+            E::SessionTicket(t) | E::QuicTransportParameters(t) => o.extend_from_slice(t),
             E::Unknown { data, .. } => o.extend_from_slice(data),
         });
     }
@@ -398,6 +403,8 @@ impl ClientExtension {
             }
             ExtensionType::SessionTicket => E::SessionTicket(r.take_rest().to_vec()),
             ExtensionType::PostHandshakeAuth => E::PostHandshakeAuth,
+            // RFC 9001 8.2: the body is the transport parameters, opaque to TLS.
+            ExtensionType::QuicTransportParameters => E::QuicTransportParameters(r.take_rest().to_vec()),
             _ => {
                 return Ok(E::Unknown {
                     typ,
@@ -536,6 +543,7 @@ impl EncryptedExtension {
             E::Alpn(_) => ExtensionType::Alpn,
             E::EarlyData => ExtensionType::EarlyData,
             E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
+            E::QuicTransportParameters(_) => ExtensionType::QuicTransportParameters,
             E::Unknown { typ, .. } => *typ,
         }
     }
@@ -548,6 +556,7 @@ impl EncryptedExtension {
             E::SupportedGroups(v) => put_vec_of(o, LenPrefix::U16, v),
             E::Alpn(name) => put_alpn_list(o, &[name]),
             E::RecordSizeLimit(v) => put_u16(o, *v),
+            E::QuicTransportParameters(v) => o.extend_from_slice(v),
             E::Unknown { data, .. } => o.extend_from_slice(data),
         });
     }
@@ -564,6 +573,8 @@ impl EncryptedExtension {
             ExtensionType::Alpn => E::Alpn(read_alpn_selected(r)?),
             ExtensionType::EarlyData => E::EarlyData,
             ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
+            // RFC 9001 8.2: the body is the transport parameters, opaque to TLS.
+            ExtensionType::QuicTransportParameters => E::QuicTransportParameters(r.take_rest().to_vec()),
             _ => {
                 return Ok(E::Unknown {
                     typ,

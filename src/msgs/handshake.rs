@@ -168,6 +168,7 @@ const SH12_FORBIDDEN: &[ExtensionType] = &[
     ExtensionType::PostHandshakeAuth,
     ExtensionType::SignatureAlgorithmsCert,
     ExtensionType::Padding,
+    ExtensionType::QuicTransportParameters,
 ];
 
 const HRR_ALLOWED: &[ExtensionType] = &[
@@ -185,6 +186,8 @@ const EE_ALLOWED: &[ExtensionType] = &[
     ExtensionType::Alpn,
     ExtensionType::EarlyData,
     ExtensionType::RecordSizeLimit,
+    // RFC 9001 8.2.
+    ExtensionType::QuicTransportParameters,
 ];
 
 const CT_ALLOWED: &[ExtensionType] = &[
@@ -326,6 +329,14 @@ impl ClientHello {
     pub fn alpn(&self) -> Option<&[Vec<u8>]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::Alpn(v) => Some(v.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// RFC 9001 8.2: the client's QUIC transport parameters, opaque.
+    pub fn quic_transport_parameters(&self) -> Option<&[u8]> {
+        self.extensions.iter().find_map(|e| match e {
+            ClientExtension::QuicTransportParameters(v) => Some(v.as_slice()),
             _ => None,
         })
     }

@@ -1,0 +1,408 @@
+//! TLS 1.3 for QUIC (RFC 9001): the same client and server handshake state machines as
+//! [`Connection`](crate::Connection), without the record layer.
+//!
+//! The QUIC stack carries handshake bytes in CRYPTO frames at one of four encryption levels
+//! ([`Level`]) and protects packets itself with keys derived from the TLS secrets
+//! ([`KeyChange`], [`Keys`], [`Secrets`]). On a [`QuicConnection`]:
+//! - there are no TLS records, no ChangeCipherSpec and no compatibility mode (RFC 9001 4.1,
+//!   8.4): the ClientHello carries an empty legacy_session_id and only TLS 1.3 is offered;
+//! - no EndOfEarlyData (RFC 9001 8.3) and no KeyUpdate messages: a KeyUpdate from the peer is
+//!   unexpected_message (RFC 9001 6); QUIC updates 1-RTT keys itself with "quic ku" (6.1);
+//! - the quic_transport_parameters extension (RFC 9001 8.2) carries both sides' transport
+//!   parameters opaquely and is required (missing_extension otherwise); ALPN is required
+//!   (RFC 9001 8.1: no_application_protocol otherwise);
+//! - tickets allowing 0-RTT carry max_early_data_size 0xffffffff (RFC 9001 4.6.1);
+//! - a failure is an [`Error`] whose [`Error::alert`] the QUIC stack sends as
+//!   CRYPTO_ERROR `0x100 + alert` ([`crypto_error_code`], RFC 9001 4.8); no alert record is
+//!   written.
+
+mod keys;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+pub use keys::{DirectionalKeys, KeyChange, Keys, Level, PacketKeySet, Secrets};
+
+pub use crate::crypto::quic::{
+    initial_secret, initial_secrets, next_secret, packet_key_material, HeaderProtectionKey, PacketKey,
+    INITIAL_SALT_V1, SAMPLE_LEN,
+};
+
+use crate::codec::{AlertDescription, CipherSuite};
+use crate::conn::common::Common;
+use crate::conn::{ClientConfig, Event, ServerConfig, Side};
+use crate::crypto::secret::Secret;
+use crate::crypto::suites::{tls13_suite, Tls13Suite};
+use crate::error::{Error, PeerMisbehaved};
+use crate::handshake::{client13, server13, Handshake, Msg};
+use crate::msgs::{Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
+use crate::pki::ServerName;
+use crate::record::HandshakeJoiner;
+
+/// RFC 9001 4.6.1: the max_early_data_size a QUIC ticket allowing 0-RTT must carry.
+pub const QUIC_MAX_EARLY_DATA: u32 = 0xffff_ffff;
+
+/// RFC 9001 4.8: the QUIC CRYPTO_ERROR code for a TLS alert, `0x100 + alert`.
+pub fn crypto_error_code(alert: AlertDescription) -> u64 {
+    0x100 + u64::from(alert.get())
+}
+
+/// One thing the handshake produced, in order.
+enum Out {
+    /// Handshake message bytes for the current write level.
+    Bytes(Vec<u8>),
+    /// Keys for the next level; bytes after it go at that level.
+    Keys(KeyChange),
+}
+
+/// Where the handshake state machines put their output on a QUIC connection (the record
+/// layer's queue on TLS): messages and secrets in order, the transport parameters both ways.
+pub(crate) struct QuicSink {
+    side: Side,
+    params_ours: Vec<u8>,
+    params_peer: Option<Vec<u8>>,
+    out: VecDeque<Out>,
+    /// client_early_traffic_secret, when 0-RTT is offered (client) or accepted (server).
+    early: Option<(&'static Tls13Suite, Secret)>,
+    /// Handshake keys were produced: the peer's handshake bytes now come at that level.
+    have_handshake_keys: bool,
+}
+
+impl QuicSink {
+    fn new(side: Side, params: Vec<u8>) -> Self {
+        QuicSink {
+            side,
+            params_ours: params,
+            params_peer: None,
+            out: VecDeque::new(),
+            early: None,
+            have_handshake_keys: false,
+        }
+    }
+
+    pub(crate) fn push_handshake(&mut self, bytes: Vec<u8>) {
+        // Consecutive messages of one level share a buffer.
+        match self.out.back_mut() {
+            Some(Out::Bytes(b)) => b.extend_from_slice(&bytes),
+            _ => self.out.push_back(Out::Bytes(bytes)),
+        }
+    }
+
+    /// Our transport parameters, for the ClientHello or EncryptedExtensions.
+    pub(crate) fn our_params(&self) -> Vec<u8> {
+        self.params_ours.clone()
+    }
+
+    /// The peer's transport parameters from its ClientHello or EncryptedExtensions.
+    pub(crate) fn set_peer_params(&mut self, params: &[u8]) {
+        self.params_peer = Some(params.to_vec());
+    }
+
+    pub(crate) fn has_peer_params(&self) -> bool {
+        self.params_peer.is_some()
+    }
+
+    /// The handshake traffic secrets, right after the ServerHello (RFC 9001 4.1.4).
+    pub(crate) fn handshake_keys(&mut self, suite: &'static Tls13Suite, client: &Secret, server: &Secret) {
+        self.have_handshake_keys = true;
+        let secrets = Secrets::new(suite, self.side, client.clone(), server.clone());
+        self.out.push_back(Out::Keys(KeyChange::Handshake { secrets }));
+    }
+
+    /// The application traffic secrets, after our Finished (RFC 9001 4.1.4).
+    pub(crate) fn one_rtt_keys(&mut self, suite: &'static Tls13Suite, client: &Secret, server: &Secret) {
+        let secrets = Secrets::new(suite, self.side, client.clone(), server.clone());
+        self.out.push_back(Out::Keys(KeyChange::OneRtt { secrets }));
+    }
+
+    /// client_early_traffic_secret (RFC 9001 4.6.1, 5.1).
+    pub(crate) fn early_keys(&mut self, suite: &'static Tls13Suite, secret: &Secret) {
+        self.early = Some((suite, secret.clone()));
+    }
+
+    /// The server refused 0-RTT: the early keys are of no further use.
+    pub(crate) fn drop_early_keys(&mut self) {
+        self.early = None;
+    }
+}
+
+/// A TLS 1.3 handshake for a QUIC connection, client or server (RFC 9001).
+///
+/// Feed the peer's CRYPTO frame bytes with [`read_handshake`](Self::read_handshake) at the
+/// level their packet came at, drain ours with [`write_handshake`](Self::write_handshake)
+/// (sent at [`write_level`](Self::write_level)) and install each [`KeyChange`] it returns.
+pub struct QuicConnection {
+    common: Common,
+    /// `None` only after a fatal error consumed the state.
+    handshake: Option<Handshake>,
+    joiner: HandshakeJoiner,
+    write_level: Level,
+    error: Option<Error>,
+}
+
+impl core::fmt::Debug for QuicConnection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("QuicConnection")
+            .field("side", &self.common.side)
+            .field("read_level", &self.read_level())
+            .field("write_level", &self.write_level)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// RFC 9001 8.1: QUIC needs an application protocol; RFC 9001 4.2: TLS 1.3 only.
+fn check_config(tls13: bool, alpn: &[Vec<u8>]) -> Result<(), Error> {
+    if !tls13 {
+        return Err(Error::Config("QUIC needs TLS 1.3 enabled (RFC 9001 4.2)".into()));
+    }
+    if alpn.is_empty() {
+        return Err(Error::Config("QUIC needs ALPN protocols (RFC 9001 8.1)".into()));
+    }
+    Ok(())
+}
+
+impl QuicConnection {
+    /// A client for `server_name` sending our encoded transport parameters (RFC 9000 18).
+    /// The ClientHello is ready at once ([`write_handshake`](Self::write_handshake)); with a
+    /// ticket that allows it, so are the 0-RTT keys ([`zero_rtt_keys`](Self::zero_rtt_keys)).
+    pub fn client(
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        transport_parameters: Vec<u8>,
+    ) -> Result<Self, Error> {
+        check_config(config.shared.tls13(), &config.shared.alpn)?;
+        let name = ServerName::parse(server_name)
+            .map_err(|_| Error::Config(format!("invalid server name {server_name:?}")))?;
+        let mut conn = Self::new(Side::Client, &config, transport_parameters);
+        conn.handshake = Some(client13::start(config, Some(name), &mut conn.common)?);
+        Ok(conn)
+    }
+
+    /// A server sending our encoded transport parameters; it waits for the ClientHello.
+    pub fn server(config: Arc<ServerConfig>, transport_parameters: Vec<u8>) -> Result<Self, Error> {
+        check_config(config.shared.tls13(), &config.shared.alpn)?;
+        let mut conn = Self::new_server(&config, transport_parameters);
+        conn.handshake = Some(server13::start(config));
+        Ok(conn)
+    }
+
+    fn new(side: Side, config: &ClientConfig, params: Vec<u8>) -> Self {
+        let shared = &config.shared;
+        Self::with(
+            side,
+            shared.key_log.clone(),
+            shared.record_observer.clone(),
+            params,
+        )
+    }
+
+    fn new_server(config: &ServerConfig, params: Vec<u8>) -> Self {
+        let shared = &config.shared;
+        Self::with(
+            Side::Server,
+            shared.key_log.clone(),
+            shared.record_observer.clone(),
+            params,
+        )
+    }
+
+    fn with(
+        side: Side,
+        key_log: Arc<dyn crate::KeyLog>,
+        observer: Option<Arc<dyn crate::RecordObserver>>,
+        params: Vec<u8>,
+    ) -> Self {
+        let mut common = Common::new(side, key_log, 0x0303);
+        common.observer = observer;
+        common.quic = Some(Box::new(QuicSink::new(side, params)));
+        QuicConnection {
+            common,
+            handshake: None,
+            joiner: HandshakeJoiner::default(),
+            write_level: Level::Initial,
+            error: None,
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        self.common.side
+    }
+
+    fn sink(&self) -> Option<&QuicSink> {
+        self.common.quic.as_deref()
+    }
+
+    /// The level the peer's next handshake bytes must come at: Initial until the handshake
+    /// keys exist, Handshake until the handshake completes, then 1-RTT (NewSessionTicket).
+    pub fn read_level(&self) -> Level {
+        if self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            Level::OneRtt
+        } else if self.sink().is_some_and(|q| q.have_handshake_keys) {
+            Level::Handshake
+        } else {
+            Level::Initial
+        }
+    }
+
+    /// The level the bytes of the next [`write_handshake`](Self::write_handshake) go at.
+    pub fn write_level(&self) -> Level {
+        self.write_level
+    }
+
+    /// Handshake bytes from the peer's CRYPTO frames at `level`, in order (the QUIC stack
+    /// reassembles the stream). Messages are processed as they complete.
+    ///
+    /// Errors are fatal: the QUIC stack closes the connection with
+    /// [`crypto_error_code`]`(e.alert())` (a local error has no alert: INTERNAL_ERROR).
+    pub fn read_handshake(&mut self, level: Level, data: &[u8]) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let result = self.read_inner(level, data);
+        if let Err(e) = &result {
+            self.error = Some(e.clone());
+            self.handshake = None;
+        }
+        result
+    }
+
+    fn read_inner(&mut self, level: Level, data: &[u8]) -> Result<(), Error> {
+        // RFC 9001 4.1.3/4.1.4: handshake data only at the level the handshake expects.
+        if level != self.read_level() {
+            return Err(Error::UnexpectedMessage {
+                state: "QUIC handshake",
+                got: "handshake data at an unexpected encryption level",
+            });
+        }
+        self.joiner.push(data);
+        while let Some(raw) = self.joiner.pop(MAX_HANDSHAKE_MESSAGE)? {
+            let payload = HandshakePayload::decode(raw.typ, raw.body(), Dialect::Tls13)?;
+            let hs = self
+                .handshake
+                .take()
+                .ok_or(Error::InvalidState("handshake state lost"))?;
+            let next = hs.handle(
+                &mut self.common,
+                Msg {
+                    payload,
+                    raw: raw.bytes,
+                },
+            )?;
+            self.handshake = Some(next);
+            // RFC 9001 4.1.3: a message must not span a change of encryption level.
+            if self.read_level() != level && !self.joiner.is_empty() {
+                return Err(PeerMisbehaved::MessageSpansKeyChange.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the handshake bytes to send at [`write_level`](Self::write_level), up to the
+    /// next key change, and returns that change (`None`: nothing more for now). After a
+    /// change, send what was appended at the old level, install the keys, and call again:
+    /// later bytes belong to the new level.
+    pub fn write_handshake(&mut self, buf: &mut Vec<u8>) -> Option<KeyChange> {
+        let q = self.common.quic.as_deref_mut()?;
+        while let Some(item) = q.out.pop_front() {
+            match item {
+                Out::Bytes(b) => buf.extend_from_slice(&b),
+                Out::Keys(change) => {
+                    self.write_level = change.level();
+                    return Some(change);
+                }
+            }
+        }
+        None
+    }
+
+    /// client_early_traffic_secret: on the client while its 0-RTT offer stands, on the server
+    /// once it accepted 0-RTT (RFC 9001 4.6.1).
+    pub fn zero_rtt_secret(&self) -> Option<&Secret> {
+        self.sink().and_then(|q| q.early.as_ref()).map(|(_, s)| s)
+    }
+
+    /// 0-RTT packet keys (see [`zero_rtt_secret`](Self::zero_rtt_secret)): the client seals
+    /// with them, the server opens.
+    pub fn zero_rtt_keys(&self) -> Option<DirectionalKeys> {
+        let (suite, secret) = self.sink()?.early.as_ref()?;
+        Some(DirectionalKeys::new(suite, secret.as_bytes()))
+    }
+
+    /// The peer's transport parameters (RFC 9001 8.2), once its ClientHello or
+    /// EncryptedExtensions arrived.
+    pub fn transport_parameters(&self) -> Option<&[u8]> {
+        self.sink()?.params_peer.as_deref()
+    }
+
+    /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
+    pub fn early_data_status(&self) -> Option<bool> {
+        self.common.neg.early_data
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        !self.handshake.as_ref().is_some_and(Handshake::is_established)
+    }
+
+    /// Events: `HandshakeComplete`, `SessionTicket`, `EarlyDataRejected`.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.common.events.pop_front()
+    }
+
+    /// The fatal error, once one happened.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// RFC 9001 4.8: the alert to report as CRYPTO_ERROR after a fatal error.
+    pub fn alert(&self) -> Option<AlertDescription> {
+        self.error.as_ref().and_then(Error::alert)
+    }
+
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.common.neg.alpn.as_deref()
+    }
+
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.common.neg.suite
+    }
+
+    /// The negotiated suite's AEAD and hash (what 0-RTT, Handshake and 1-RTT keys use).
+    pub fn tls13_suite(&self) -> Option<&'static Tls13Suite> {
+        self.common.neg.suite.and_then(tls13_suite)
+    }
+
+    pub fn server_name(&self) -> Option<&str> {
+        self.common.neg.sni.as_deref()
+    }
+
+    pub fn peer_certificates(&self) -> &[Vec<u8>] {
+        &self.common.neg.peer_chain
+    }
+
+    pub fn is_resumed(&self) -> bool {
+        self.common.neg.resumed
+    }
+
+    pub fn had_hello_retry(&self) -> bool {
+        self.common.neg.hrr
+    }
+
+    /// RFC 8446 7.5 exporter (RFC 9001 does not change it).
+    pub fn export_keying_material(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        use crate::crypto::key_schedule::{export_keying_material, max_export_len};
+        let Some((hash, secret)) = &self.common.neg.exporter else {
+            return Err(Error::InvalidState("exporter before the handshake completed"));
+        };
+        if out.len() > max_export_len(*hash) || label.len() > 249 {
+            return Err(Error::Config("exporter output or label too long".into()));
+        }
+        export_keying_material(*hash, secret.as_bytes(), label, context, out);
+        Ok(())
+    }
+}
