@@ -624,3 +624,21 @@ fn rfc9001_a5_chacha20_short_header_packet() {
         [0x01]
     );
 }
+
+#[test]
+fn ticket_with_another_max_early_data_size_is_refused() {
+    let mut c = client(quic_client_builder().build().unwrap());
+    let mut s = server(quic_server_builder().tickets(0).build().unwrap());
+    run(&mut c, &mut s).unwrap();
+    // NewSessionTicket: lifetime 60, age_add 0, nonce [0], ticket "t", early_data 1024.
+    let body = [
+        &[0, 0, 0, 60, 0, 0, 0, 0, 1, 0, 0, 1, b't', 0, 8][..],
+        &[0x00, 0x2a, 0x00, 0x04, 0x00, 0x00, 0x04, 0x00],
+    ]
+    .concat();
+    let mut nst = vec![4, 0, 0, body.len() as u8];
+    nst.extend_from_slice(&body);
+    // RFC 9001 4.6.1: PROTOCOL_VIOLATION in QUIC terms; reported as illegal_parameter.
+    let e = c.conn.read_handshake(Level::OneRtt, &nst).unwrap_err();
+    assert_eq!(alert_of(&e), AlertDescription::IllegalParameter);
+}
