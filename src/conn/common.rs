@@ -42,6 +42,8 @@ pub(crate) struct Negotiated {
     pub exporter12: Option<(HashAlg, Secret)>,
     /// TLS 1.2: the extended master secret (RFC 7627) is in use.
     pub ems: bool,
+    /// The certificate we sent (server: ours; client: for client authentication), if any.
+    pub own_cert: Option<Arc<super::CertifiedKey>>,
 }
 
 /// 0-RTT bookkeeping the connection needs outside the handshake states.

@@ -3,6 +3,7 @@
 
 pub(crate) mod common;
 mod config;
+mod controls;
 mod event;
 mod inplace;
 mod keylog;
@@ -24,6 +25,7 @@ pub use config::{
     SystemClock, TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY,
     DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, MAX_TICKETS_PER_HANDSHAKE,
 };
+pub use controls::{AlertRecord, HandshakeKind};
 pub use event::Event;
 pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
@@ -80,6 +82,8 @@ pub struct Connection {
     write_epoch: u16,
     /// Set until the buffers sized for the handshake have been freed once it is over.
     trim_pending: bool,
+    /// State of the issue-8 controls (alerts seen, application context, ...).
+    controls: controls::Controls,
 }
 
 impl Connection {
@@ -124,6 +128,7 @@ impl Connection {
             key_update_queued: false,
             write_epoch: u16::MAX,
             trim_pending: true,
+            controls: Default::default(),
         }
     }
 
@@ -308,6 +313,10 @@ impl Connection {
             return Err(PeerMisbehaved::EmptyRecord.into());
         }
         let alert = AlertMessage::read_exact(plain.data, "alert")?;
+        self.controls.last_alert_received = Some(AlertRecord {
+            level: alert.level,
+            description: alert.description,
+        });
         self.common.events.push_back(Event::Alert {
             level: alert.level,
             description: alert.description,
@@ -456,6 +465,9 @@ impl Connection {
                 OutItem::Record { typ, data } => {
                     if let Some(obs) = &self.common.observer {
                         obs.record(Direction::Sent, typ, data.len(), self.write_epoch);
+                    }
+                    if typ == ContentType::Alert {
+                        self.controls.alert_sent(data);
                     }
                     self.write.write_record(typ, data, &mut self.sendbuf)?;
                     self.maybe_update_keys();

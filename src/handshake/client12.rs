@@ -365,6 +365,7 @@ impl ExpectServerHelloDone {
                 if let Some(scheme) = ck.key.choose_scheme(&req.schemes, false) {
                     chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();
                     signer = Some((ck.clone(), scheme));
+                    cx.neg.own_cert = Some(ck.clone());
                 }
             }
             let m = Tls12Payload::Certificate(Certificate12 { certs: chain }).encode();

@@ -851,6 +851,7 @@ fn send_client_auth(
         }),
         Some(transcript),
     );
+    cx.neg.own_cert = Some(cert.clone());
     let signed = tls13_signed_message(false, &transcript.current_hash());
     let signature = cert.key.sign(scheme, &signed)?;
     cx.send_handshake(

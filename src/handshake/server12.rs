@@ -300,6 +300,7 @@ pub(crate) fn handle_client_hello(
 
     let certs = cert.chain.iter().map(|c| c.as_ref().to_vec()).collect();
     c.log_send(cx, &Tls12Payload::Certificate(Certificate12 { certs }))?;
+    cx.neg.own_cert = Some(cert.clone());
 
     let kx = KeyExchange::start(group, rng.as_ref())?;
     let mut ske = ServerKeyExchange {

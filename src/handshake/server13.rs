@@ -404,6 +404,7 @@ impl ExpectClientHello {
                 cert.certificate13(),
                 Some(&mut transcript),
             );
+            cx.neg.own_cert = Some(cert.clone());
 
             let signed = tls13_signed_message(true, &transcript.current_hash());
             let signature = cert.key.sign(scheme, &signed)?;

@@ -1,0 +1,270 @@
+//! The connection controls of issue 8, between our own client and server: each test shows
+//! the control's effect on the wire (records, alerts, handshake messages) or on the state
+//! the application sees.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use sanstls::codec::{AlertDescription, AlertLevel, ContentType, HandshakeType, NamedGroup};
+use sanstls::conn::{AlertRecord, HandshakeKind, SessionStorage, TicketKeys};
+use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
+use sanstls::{Connection, Direction, Error, Event, RecordObserver};
+
+/// Every record and handshake message as "rec|hs Sent|Received type len epoch".
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<String>>);
+
+impl RecordObserver for Recorder {
+    fn record(&self, dir: Direction, typ: ContentType, len: usize, epoch: u16) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("rec {dir:?} {typ:?} {len} {epoch}"));
+    }
+    fn handshake(&self, dir: Direction, typ: HandshakeType, len: usize, epoch: u16) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("hs {dir:?} {typ:?} {len} {epoch}"));
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn established() -> (Connection, Connection) {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    events(&mut c);
+    events(&mut s);
+    (c, s)
+}
+
+#[test]
+fn plaintext_available_peeks_without_consuming() {
+    let (mut c, mut s) = established();
+    assert_eq!(s.plaintext_available(), 0);
+    c.writer().write_all(b"twelve bytes").unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(s.plaintext_available(), 12);
+    assert_eq!(s.plaintext_available(), 12, "peeking twice consumes nothing");
+    let mut buf = [0u8; 5];
+    s.reader().read_exact(&mut buf).unwrap();
+    assert_eq!(s.plaintext_available(), 7);
+}
+
+#[test]
+fn key_update_with_and_without_asking_the_peer() {
+    let rec = Arc::new(Recorder::default());
+    let server = server_builder("ecdsa-p256")
+        .record_observer(rec.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    rec.take();
+
+    // update_not_requested: the server reads the KeyUpdate, changes its read keys, sends nothing.
+    c.request_key_update(false).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(
+        rec.take(),
+        ["rec Received Handshake 5 2", "hs Received KeyUpdate 1 2"]
+    );
+    assert!(!s.wants_write(), "nothing to answer");
+
+    // update_requested: the server answers with its own KeyUpdate under its next epoch.
+    c.request_key_update(true).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    assert!(s.wants_write());
+    let mut wire = Vec::new();
+    while s.write_tls(&mut wire).unwrap() > 0 {}
+    let log = rec.take();
+    let kinds: Vec<&str> = log.iter().map(|l| l.rsplitn(3, ' ').nth(2).unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "rec Received Handshake",
+            "hs Received KeyUpdate",
+            "hs Sent KeyUpdate",
+            "rec Sent Handshake",
+        ],
+        "{log:?}"
+    );
+    // One protected record (5-byte header + KeyUpdate 5 + type 1 + tag 16).
+    assert_eq!(wire.len(), 5 + 5 + 1 + 16);
+    c.read_tls(&mut &wire[..]).unwrap();
+    c.process_new_packets().unwrap();
+    assert!(events(&mut c).contains(&Event::KeyUpdated { ours: false }));
+    assert_eq!(send(&mut s, &mut c, b"new keys both ways"), b"new keys both ways");
+}
+
+#[test]
+fn close_write_closes_only_our_direction() {
+    let (mut c, mut s) = established();
+    c.writer().write_all(b"request").unwrap();
+    c.close_write();
+    let mut wire = Vec::new();
+    while c.write_tls(&mut wire).unwrap() > 0 {}
+    // Data record (5 + 7 + 1 + 16) then the close_notify record (5 + 2 + 1 + 16).
+    assert_eq!(wire.len(), 29 + 24);
+    assert_eq!(
+        c.last_alert_sent(),
+        Some(AlertRecord {
+            level: AlertLevel::Warning,
+            description: AlertDescription::CloseNotify
+        })
+    );
+    s.read_tls(&mut &wire[..]).unwrap();
+    s.process_new_packets().unwrap();
+    assert!(s.peer_has_closed());
+    assert_eq!(
+        s.last_alert_received().map(|a| a.description),
+        Some(AlertDescription::CloseNotify)
+    );
+    // Our read side stays open: the server still answers and we read it.
+    assert_eq!(send(&mut s, &mut c, b"response"), b"response");
+    assert!(c.writer().write(b"more").is_err());
+}
+
+#[test]
+fn last_alerts_sent_and_received_on_a_failure() {
+    // The server only has P-256 and the client offers only x25519: handshake_failure.
+    let client = client_builder().groups(&[NamedGroup::x25519]).build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    assert_eq!(s.last_alert_sent(), None);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert!(matches!(err, Error::HandshakeFailure(_)), "{err:?}");
+    // Queued, not yet on the wire.
+    assert_eq!(s.last_alert_sent(), None);
+    let mut wire = Vec::new();
+    while s.write_tls(&mut wire).unwrap() > 0 {}
+    assert_eq!(wire, [21, 3, 3, 0, 2, 2, 40]);
+    let fatal = AlertRecord {
+        level: AlertLevel::Fatal,
+        description: AlertDescription::HandshakeFailure,
+    };
+    assert_eq!(s.last_alert_sent(), Some(fatal));
+    c.read_tls(&mut &wire[..]).unwrap();
+    assert!(c.process_new_packets().is_err());
+    assert_eq!(c.last_alert_received(), Some(fatal));
+    assert_eq!(c.last_alert_sent(), None, "no alert answers an alert");
+}
+
+#[test]
+fn handshake_kind_full_hrr_resumed_and_early_data() {
+    let keys = SessionStorage::Tickets(Arc::new(TicketKeys::new(3600)));
+    let server = server_builder("ecdsa-p256")
+        .session_storage(keys.clone())
+        .max_early_data(1024)
+        .build()
+        .unwrap();
+    let client = client_builder().enable_early_data(true).build().unwrap();
+
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    assert_eq!(c.handshake_kind(), None);
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert_eq!(c.handshake_kind(), Some(HandshakeKind::Full));
+    assert_eq!(s.handshake_kind(), Some(HandshakeKind::Full));
+
+    // Resumed, no 0-RTT written: the client offers none.
+    let plain_client = client_builder().build().unwrap();
+    let (mut c, mut s) = pair(plain_client.clone(), server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let (mut c, mut s) = pair(plain_client, server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.handshake_kind(), Some(HandshakeKind::Resumed));
+    assert_eq!(s.handshake_kind(), Some(HandshakeKind::Resumed));
+
+    // 0-RTT accepted.
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    c.early_data().unwrap().write_all(b"early").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert_eq!(c.handshake_kind(), Some(HandshakeKind::EarlyDataAccepted));
+    assert_eq!(s.handshake_kind(), Some(HandshakeKind::EarlyDataAccepted));
+
+    // 0-RTT rejected by a server sharing the ticket keys but refusing early data.
+    let refusing = server_builder("ecdsa-p256")
+        .session_storage(keys)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, refusing);
+    c.early_data().unwrap().write_all(b"early").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.handshake_kind(), Some(HandshakeKind::EarlyDataRejected));
+    assert_eq!(s.handshake_kind(), Some(HandshakeKind::EarlyDataRejected));
+
+    // HelloRetryRequest: the server wants P-256, the client's first share is x25519.
+    let client = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let p256 = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, p256);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.handshake_kind(), Some(HandshakeKind::HelloRetry));
+    assert_eq!(s.handshake_kind(), Some(HandshakeKind::HelloRetry));
+}
+
+#[test]
+fn sent_certificates_are_the_chain_on_the_wire() {
+    for tls12 in [false, true] {
+        let verifier =
+            WebPkiClientVerifier::new(TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap());
+        let mut cb = client_builder().client_auth_cert(certified_key("ed25519"));
+        let mut sb = server_builder("rsa2048").client_verifier(Arc::new(verifier));
+        if tls12 {
+            cb = cb
+                .versions(&[sanstls::codec::ProtocolVersion::TLSv1_2])
+                .client_auth_cert(certified_key("ecdsa-p256"));
+            sb = sb.versions(&[sanstls::codec::ProtocolVersion::TLSv1_2]);
+        }
+        let (mut c, mut s) = pair(cb.build().unwrap(), sb.build().unwrap());
+        assert!(c.sent_certificates().is_empty());
+        handshake(&mut c, &mut s).unwrap();
+        // What each side sent is exactly what the other received.
+        let sent: Vec<&[u8]> = s.sent_certificates().iter().map(|c| c.as_ref()).collect();
+        let got: Vec<&[u8]> = c.peer_certificates().iter().map(|c| c.as_slice()).collect();
+        assert_eq!(sent, got, "server chain, tls12={tls12}");
+        assert_eq!(sent[0], certified_key("rsa2048").chain[0].as_ref());
+        let sent: Vec<&[u8]> = c.sent_certificates().iter().map(|c| c.as_ref()).collect();
+        let got: Vec<&[u8]> = s.peer_certificates().iter().map(|c| c.as_slice()).collect();
+        assert_eq!(sent, got, "client chain, tls12={tls12}");
+    }
+}
+
+#[test]
+fn app_context_is_typed() {
+    #[derive(Debug, PartialEq)]
+    struct Tenant(u32);
+    let (mut c, _s) = established();
+    assert_eq!(c.app_context::<Tenant>(), None);
+    c.set_app_context(Tenant(7));
+    assert_eq!(c.app_context::<Tenant>(), Some(&Tenant(7)));
+    assert_eq!(c.app_context::<String>(), None, "another type is not there");
+    c.app_context_mut::<Tenant>().unwrap().0 = 8;
+    assert_eq!(c.take_app_context::<String>(), None);
+    assert_eq!(c.take_app_context::<Tenant>(), Some(Tenant(8)));
+    assert_eq!(c.app_context::<Tenant>(), None);
+}
