@@ -268,3 +268,192 @@ fn app_context_is_typed() {
     assert_eq!(c.take_app_context::<Tenant>(), Some(Tenant(8)));
     assert_eq!(c.app_context::<Tenant>(), None);
 }
+
+// ---- security policies and key_share_groups ----
+
+use sanstls::codec::{CipherSuite, ProtocolVersion, SignatureScheme};
+use sanstls::msgs::{ClientHello, Dialect, HandshakePayload};
+use sanstls::SecurityPolicy;
+
+/// The client's first flight as the server would read it: the ClientHello in the first
+/// record, decoded from the wire bytes.
+fn client_hello_on_wire(c: &mut Connection) -> (ClientHello, Vec<u8>) {
+    let mut wire = Vec::new();
+    while c.write_tls(&mut wire).unwrap() > 0 {}
+    assert_eq!(wire[0], 22, "a handshake record");
+    let len = u16::from_be_bytes([wire[3], wire[4]]) as usize;
+    let msg = &wire[5..5 + len];
+    assert_eq!(msg[0], 1, "ClientHello");
+    match HandshakePayload::decode(HandshakeType::ClientHello, &msg[4..], Dialect::Tls13).unwrap() {
+        HandshakePayload::ClientHello(ch) => (ch, wire),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn each_policy_is_what_the_client_hello_offers() {
+    for policy in SecurityPolicy::ALL {
+        let client = client_builder().policy(policy).build().unwrap();
+        let mut c = Connection::client(client, "localhost").unwrap();
+        let (ch, _) = client_hello_on_wire(&mut c);
+        let suites: Vec<CipherSuite> = ch
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|s| *s != CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
+            .collect();
+        assert_eq!(suites, policy.suites, "{}", policy.name);
+        assert_eq!(ch.supported_groups().unwrap(), policy.groups, "{}", policy.name);
+        assert_eq!(
+            ch.signature_algorithms().unwrap(),
+            policy.signature_schemes,
+            "{}",
+            policy.name
+        );
+        assert_eq!(
+            ch.supported_versions().unwrap(),
+            policy.versions,
+            "{}",
+            policy.name
+        );
+    }
+    assert_eq!(
+        SecurityPolicy::by_name("FIPS-2026-11"),
+        Some(&SecurityPolicy::FIPS_2026_11)
+    );
+}
+
+#[test]
+fn lists_stay_settable_after_a_policy() {
+    let client = client_builder()
+        .policy(&SecurityPolicy::FIPS_2026_11)
+        .groups(&[NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let (ch, _) = client_hello_on_wire(&mut c);
+    assert_eq!(ch.supported_groups().unwrap(), [NamedGroup::secp384r1]);
+    assert!(!ch
+        .cipher_suites
+        .contains(&CipherSuite::TLS_CHACHA20_POLY1305_SHA256));
+}
+
+#[test]
+fn fips_server_negotiates_only_approved_algorithms() {
+    // A default client prefers x25519 and sends only that share: the FIPS server asks
+    // for P-256, picks AES-GCM and signs with ECDSA.
+    let server = server_builder("ed25519")
+        .add_cert(certified_key("ecdsa-p256"))
+        .policy(&SecurityPolicy::FIPS_2026_11)
+        .build()
+        .unwrap();
+    let client = client_builder()
+        .cipher_suites(&[
+            CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+            CipherSuite::TLS_AES_256_GCM_SHA384,
+        ])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.cipher_suite(), Some(CipherSuite::TLS_AES_256_GCM_SHA384));
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
+    assert!(c.had_hello_retry());
+    assert_eq!(
+        c.signature_scheme(),
+        Some(SignatureScheme::ecdsa_secp256r1_sha256)
+    );
+
+    // With only an Ed25519 certificate the FIPS server has nothing it may sign with.
+    let server = server_builder("ed25519")
+        .policy(&SecurityPolicy::FIPS_2026_11)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure), "{err:?}");
+
+    // TLS 1.2 under the FIPS policy: an ECDHE AES-GCM suite on P-256.
+    let client = client_builder()
+        .policy(&SecurityPolicy::FIPS_2026_11)
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let server = server_builder("rsa2048")
+        .policy(&SecurityPolicy::FIPS_2026_11)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(
+        c.cipher_suite(),
+        Some(CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
+    );
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
+}
+
+#[test]
+fn modern_policy_refuses_tls12_peers() {
+    let server = server_builder("ecdsa-p256")
+        .policy(&SecurityPolicy::MODERN_2026_11)
+        .build()
+        .unwrap();
+    let client = client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::NoCommonVersion);
+    let mut wire = Vec::new();
+    while s.write_tls(&mut wire).unwrap() > 0 {}
+    assert_eq!(wire[5..], [2, AlertDescription::ProtocolVersion.get()]);
+}
+
+#[test]
+fn key_share_groups_decides_which_groups_get_a_share() {
+    let groups = [NamedGroup::x25519, NamedGroup::secp256r1];
+    // Our server prefers P-256 and takes nothing else.
+    let p256_server = || {
+        server_builder("ecdsa-p256")
+            .groups(&[NamedGroup::secp256r1, NamedGroup::x25519])
+            .build()
+            .unwrap()
+    };
+    let p256_only = || {
+        server_builder("ecdsa-p256")
+            .groups(&[NamedGroup::secp256r1])
+            .build()
+            .unwrap()
+    };
+    for n in [1, 2] {
+        let client = client_builder()
+            .groups(&groups)
+            .key_share_groups(n)
+            .build()
+            .unwrap();
+        let mut c = Connection::client(client.clone(), "localhost").unwrap();
+        let (ch, _) = client_hello_on_wire(&mut c);
+        let shared: Vec<NamedGroup> = ch.key_shares().unwrap().iter().map(|k| k.group).collect();
+        assert_eq!(shared, groups[..n], "shares in the first ClientHello");
+        assert_eq!(ch.supported_groups().unwrap(), groups, "every group is offered");
+
+        // The server preferring P-256 uses a share when there is one for it ...
+        let (mut c, mut s) = pair(client.clone(), p256_server());
+        handshake(&mut c, &mut s).unwrap();
+        let want = if n == 2 {
+            NamedGroup::secp256r1
+        } else {
+            NamedGroup::x25519
+        };
+        assert_eq!(c.key_exchange_group(), Some(want));
+        assert!(!c.had_hello_retry());
+
+        // ... and a server taking only P-256 reaches it by HelloRetryRequest when it has none.
+        let (mut c, mut s) = pair(client, p256_only());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
+        assert_eq!(c.had_hello_retry(), n == 1);
+    }
+}

@@ -178,6 +178,16 @@ impl Shared {
 macro_rules! shared_setters {
     ($builder:ident) => {
         impl $builder {
+            /// Applies a named security policy: versions, suites, groups and signature
+            /// schemes all at once. Later calls to the single setters refine it.
+            pub fn policy(mut self, policy: &super::SecurityPolicy) -> Self {
+                self.shared.versions = policy.versions.to_vec();
+                self.shared.suites = policy.suites.to_vec();
+                self.shared.groups = policy.groups.to_vec();
+                self.shared.sig_schemes = policy.signature_schemes.to_vec();
+                self
+            }
+
             /// Cipher suites in preference order (IANA values).
             pub fn cipher_suites(mut self, suites: &[CipherSuite]) -> Self {
                 self.shared.suites = suites.to_vec();
@@ -190,7 +200,8 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// Signature schemes accepted from the peer, in preference order.
+            /// Signature schemes accepted from the peer, in preference order; our own
+            /// signatures use only these too.
             pub fn signature_schemes(mut self, schemes: &[SignatureScheme]) -> Self {
                 self.shared.sig_schemes = schemes.to_vec();
                 self
@@ -589,7 +600,13 @@ impl ServerConfig {
         schemes: &[SignatureScheme],
         tls13: bool,
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme, bool)> {
-        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(schemes, tls13).map(|s| (c.clone(), s));
+        // Our own signatures keep to the configured schemes (a policy restricts both ways).
+        let schemes: Vec<SignatureScheme> = schemes
+            .iter()
+            .copied()
+            .filter(|s| self.shared.sig_schemes.contains(s))
+            .collect();
+        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(&schemes, tls13).map(|s| (c.clone(), s));
         if self.certs.len() > 1 {
             if let Some(name) = sni.and_then(|n| pki::ServerName::parse(n).ok()) {
                 let named = self

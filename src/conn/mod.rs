@@ -8,6 +8,7 @@ mod event;
 mod inplace;
 mod keylog;
 mod observer;
+mod policy;
 mod starttls;
 mod stream;
 
@@ -30,6 +31,7 @@ pub use event::Event;
 pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};
+pub use policy::SecurityPolicy;
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::Stream;
 

@@ -362,7 +362,14 @@ impl ExpectServerHelloDone {
         if let Some(req) = &self.cert_request {
             let mut chain = Vec::new();
             if let Some(ck) = &config.client_cert {
-                if let Some(scheme) = ck.key.choose_scheme(&req.schemes, false) {
+                // Our own signature keeps to our configured schemes too.
+                let offered: Vec<_> = req
+                    .schemes
+                    .iter()
+                    .copied()
+                    .filter(|s| config.shared.sig_schemes.contains(s))
+                    .collect();
+                if let Some(scheme) = ck.key.choose_scheme(&offered, false) {
                     chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();
                     signer = Some((ck.clone(), scheme));
                     cx.neg.own_cert = Some(ck.clone());

@@ -824,10 +824,16 @@ fn send_client_auth(
     req: CertRequest,
     transcript: &mut Transcript,
 ) -> Result<(), Error> {
-    let chosen = config
-        .client_cert
-        .as_ref()
-        .and_then(|c| c.key.choose_scheme(&req.schemes, true).map(|scheme| (c, scheme)));
+    let chosen = config.client_cert.as_ref().and_then(|c| {
+        // Our own signature keeps to our configured schemes too.
+        let offered: Vec<_> = req
+            .schemes
+            .iter()
+            .copied()
+            .filter(|s| config.shared.sig_schemes.contains(s))
+            .collect();
+        c.key.choose_scheme(&offered, true).map(|scheme| (c, scheme))
+    });
     let Some((cert, scheme)) = chosen else {
         let empty = HandshakePayload::Certificate13(Certificate13 {
             context: req.context,
