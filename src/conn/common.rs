@@ -42,6 +42,9 @@ pub(crate) struct Negotiated {
     pub exporter12: Option<(HashAlg, Secret)>,
     /// TLS 1.2: the extended master secret (RFC 7627) is in use.
     pub ems: bool,
+    /// RFC 8449: the record_size_limit we advertised and the peer acknowledged; received
+    /// protected records larger than it are record_overflow.
+    pub own_record_limit: Option<u16>,
     /// The certificate we sent (server: ours; client: for client authentication), if any.
     pub own_cert: Option<Arc<super::CertifiedKey>>,
 }

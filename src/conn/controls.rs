@@ -4,10 +4,11 @@
 //! so the record and handshake plumbing stays readable.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use rustls_pki_types::CertificateDer;
 
-use super::Connection;
+use super::{Connection, TimeProvider};
 use crate::codec::{AlertDescription, AlertLevel};
 
 /// How the handshake went (see [`Connection::handshake_kind`]).
@@ -34,15 +35,83 @@ pub struct AlertRecord {
     pub description: AlertDescription,
 }
 
+/// Bytes on the wire (header, content, tag) of a record sent with
+/// [`prefer_low_latency`](super::ClientConfigBuilder::prefer_low_latency): one TCP segment
+/// on an Ethernet path (1500-byte MTU less IPv6 and TCP headers with options) carries it.
+pub const LOW_LATENCY_RECORD_LEN: usize = 1400;
+
+/// How large the records we send are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecordSizing {
+    /// Full records (16 KiB of plaintext): fewest records and AEAD calls.
+    #[default]
+    Throughput,
+    /// Records of at most [`LOW_LATENCY_RECORD_LEN`] bytes on the wire.
+    LowLatency,
+    /// Low-latency records for the first `small_bytes` of application data and after
+    /// `idle_ms` without sending; full records otherwise.
+    Dynamic { small_bytes: usize, idle_ms: u64 },
+}
+
 /// State behind the controls, one per connection.
-#[derive(Default)]
 pub(crate) struct Controls {
     pub last_alert_sent: Option<AlertRecord>,
     pub last_alert_received: Option<AlertRecord>,
     pub app_context: Option<Box<dyn Any + Send + Sync>>,
+    pub sizing: RecordSizing,
+    pub time: Arc<dyn TimeProvider>,
+    /// Dynamic sizing: application bytes sent since the last reset (start or idle period).
+    pub small_sent: usize,
+    /// Dynamic sizing: when application data was last sent (ms, config clock).
+    pub last_send_ms: Option<u64>,
 }
 
 impl Controls {
+    pub fn new(sizing: RecordSizing, time: Arc<dyn TimeProvider>) -> Self {
+        Controls {
+            last_alert_sent: None,
+            last_alert_received: None,
+            app_context: None,
+            sizing,
+            time,
+            small_sent: 0,
+            last_send_ms: None,
+        }
+    }
+
+    /// The plaintext cap the sizing policy puts on the next record, given the bytes a
+    /// record under the current write state adds (`overhead`). Dynamic sizing reads the
+    /// config's clock here, once per `write_tls`, to notice an idle period.
+    pub fn sizing_cap(&mut self, overhead: usize) -> usize {
+        let small = LOW_LATENCY_RECORD_LEN.saturating_sub(overhead).max(1);
+        match self.sizing {
+            RecordSizing::Throughput => usize::MAX,
+            RecordSizing::LowLatency => small,
+            RecordSizing::Dynamic { small_bytes, idle_ms } => {
+                let now = self.time.now_millis();
+                if self
+                    .last_send_ms
+                    .is_some_and(|t| now.saturating_sub(t) >= idle_ms)
+                {
+                    self.small_sent = 0;
+                    self.last_send_ms = None;
+                }
+                if self.small_sent < small_bytes {
+                    small
+                } else {
+                    usize::MAX
+                }
+            }
+        }
+    }
+
+    /// Notes application data sent (dynamic sizing).
+    pub fn app_sent(&mut self, len: usize) {
+        if let RecordSizing::Dynamic { .. } = self.sizing {
+            self.small_sent = self.small_sent.saturating_add(len);
+            self.last_send_ms = Some(self.time.now_millis());
+        }
+    }
     /// Notes an alert record we encrypt (`data` is its two plaintext bytes).
     pub fn alert_sent(&mut self, data: &[u8]) {
         if let [level, description] = *data {
@@ -138,5 +207,33 @@ impl Connection {
                 None
             }
         }
+    }
+}
+
+impl Connection {
+    /// RFC 8449 4: a protected record larger than the record_size_limit we advertised (and
+    /// the peer acknowledged) is record_overflow. TLS 1.3 counts the inner plaintext (content,
+    /// type, padding: the payload less the 16-byte tag), TLS 1.2 the content. 0-RTT records
+    /// are exempt: the client sent them before it learnt our limit.
+    pub(crate) fn check_record_limit(
+        &self,
+        payload_len: usize,
+        content_len: usize,
+    ) -> Result<(), crate::Error> {
+        let Some(limit) = self.common.neg.own_record_limit else {
+            return Ok(());
+        };
+        if self.handshake.as_ref().is_some_and(|h| h.accepts_early_data()) {
+            return Ok(());
+        }
+        let size = if self.common.neg.version == Some(crate::codec::ProtocolVersion::TLSv1_2) {
+            content_len
+        } else {
+            payload_len.saturating_sub(16)
+        };
+        if size > usize::from(limit) {
+            return Err(crate::Error::RecordOverflow);
+        }
+        Ok(())
     }
 }

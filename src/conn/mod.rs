@@ -2,7 +2,7 @@
 //! plaintext between. It never touches a socket; any `io::Read`/`io::Write` will do.
 
 pub(crate) mod common;
-mod config;
+pub(crate) mod config;
 mod controls;
 mod event;
 mod inplace;
@@ -26,7 +26,7 @@ pub use config::{
     SystemClock, TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY,
     DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, MAX_TICKETS_PER_HANDSHAKE,
 };
-pub use controls::{AlertRecord, HandshakeKind};
+pub use controls::{AlertRecord, HandshakeKind, RecordSizing, LOW_LATENCY_RECORD_LEN};
 pub use event::Event;
 pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
@@ -130,7 +130,7 @@ impl Connection {
             key_update_queued: false,
             write_epoch: u16::MAX,
             trim_pending: true,
-            controls: Default::default(),
+            controls: controls::Controls::new(shared.record_sizing, shared.time.clone()),
         }
     }
 
@@ -247,6 +247,7 @@ impl Connection {
         };
         if opened.protected {
             self.common.early.skip_budget = 0;
+            self.check_record_limit(len, opened.range.len())?;
         }
         let plain = Plaintext {
             typ: opened.typ,
@@ -453,8 +454,16 @@ impl Connection {
 
     /// Moves queued items into protected records, applying key changes in order.
     fn encrypt_pending(&mut self) -> Result<(), Error> {
+        // Record sizing is decided once per call (dynamic sizing reads the clock here).
+        let mut cap = self.controls.sizing_cap(self.write.overhead());
         loop {
-            let max = self.write.max_fragment.min(self.common.max_fragment);
+            // RFC 8449 4: the peer's record_size_limit binds protected records only.
+            let peer = if self.write.is_protected() {
+                self.common.max_fragment
+            } else {
+                crate::record::MAX_PLAINTEXT
+            };
+            let max = self.write.max_fragment.min(peer).min(cap);
             let Some(item) = self.common.queue.pop(max) else {
                 return Ok(());
             };
@@ -462,14 +471,20 @@ impl Connection {
                 OutItem::KeyChange(state) => {
                     self.write = *state;
                     self.write_epoch = self.write_epoch.wrapping_add(1);
+                    cap = self.controls.sizing_cap(self.write.overhead());
                     self.key_update_queued = false;
                 }
                 OutItem::Record { typ, data } => {
                     if let Some(obs) = &self.common.observer {
                         obs.record(Direction::Sent, typ, data.len(), self.write_epoch);
                     }
-                    if typ == ContentType::Alert {
-                        self.controls.alert_sent(data);
+                    match typ {
+                        ContentType::Alert => self.controls.alert_sent(data),
+                        ContentType::ApplicationData => {
+                            self.controls.app_sent(data.len());
+                            cap = self.controls.sizing_cap(self.write.overhead());
+                        }
+                        _ => {}
                     }
                     self.write.write_record(typ, data, &mut self.sendbuf)?;
                     self.maybe_update_keys();

@@ -184,6 +184,9 @@ pub(crate) fn handle_server_hello(
             ServerHelloExtension::ServerNameAck if hello.server_name().is_some() => {}
             // RFC 5077 3.2: only in answer to our session_ticket extension.
             ServerHelloExtension::SessionTicketAck if offered_ticket => ticket_expected = true,
+            ServerHelloExtension::RecordSizeLimit(limit) => {
+                super::record_limit::client_accept(cx, cfg, *limit, false)?;
+            }
             _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
         }
     }

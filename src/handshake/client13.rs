@@ -163,6 +163,11 @@ pub(crate) fn start(
     extensions.push(ClientExtension::SignatureAlgorithms(
         config.shared.sig_schemes.clone(),
     ));
+    // RFC 8449: advertised only when configured (the value's meaning follows the version the
+    // server picks, so we send the configured one as is).
+    if let Some(limit) = config.shared.record_size_limit {
+        extensions.push(ClientExtension::RecordSizeLimit(limit));
+    }
     if tls13 {
         extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
         // RFC 8446 4.2.9: the modes in which we would resume. Without a session store we never
@@ -611,9 +616,10 @@ impl ExpectEncryptedExtensions {
                 EncryptedExtension::EarlyData if self.k.s.early_offered => {
                     early_accepted = true;
                 }
-                EncryptedExtension::RecordSizeLimit(_)
-                | EncryptedExtension::EarlyData
-                | EncryptedExtension::Unknown { .. } => {
+                EncryptedExtension::RecordSizeLimit(limit) => {
+                    super::record_limit::client_accept(cx, &self.k.s.config.shared, *limit, true)?;
+                }
+                EncryptedExtension::EarlyData | EncryptedExtension::Unknown { .. } => {
                     return Err(PeerMisbehaved::UnsolicitedExtension.into());
                 }
             }

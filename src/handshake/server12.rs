@@ -365,6 +365,11 @@ fn send_server_hello(
     if c.send_ticket {
         extensions.push(ServerHelloExtension::SessionTicketAck);
     }
+    if let Some(limit) =
+        super::record_limit::server_reply(cx, &c.config.shared, hello.record_size_limit(), false)
+    {
+        extensions.push(ServerHelloExtension::RecordSizeLimit(limit));
+    }
     let sh = ServerHello {
         legacy_version: ProtocolVersion::TLSv1_2,
         random: c.server_random,

@@ -373,6 +373,11 @@ impl ExpectClientHello {
         if sni_chose_cert {
             extensions.push(EncryptedExtension::ServerNameAck);
         }
+        if let Some(limit) =
+            super::record_limit::server_reply(cx, &self.config.shared, hello.record_size_limit(), true)
+        {
+            extensions.push(EncryptedExtension::RecordSizeLimit(limit));
+        }
         cx.send_handshake(
             &HandshakePayload::EncryptedExtensions(extensions),
             Some(&mut transcript),
