@@ -457,3 +457,171 @@ fn key_share_groups_decides_which_groups_get_a_share() {
         assert_eq!(c.had_hello_retry(), n == 1);
     }
 }
+
+// ---- choosing the config after the ClientHello ----
+
+use sanstls::conn::ClientHelloInfo;
+
+fn hello_info_for(client: Arc<sanstls::ClientConfig>) -> (Connection, Connection, ClientHelloInfo) {
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let mut s = Connection::server_deferred();
+    assert!(s.client_hello().is_none());
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(events(&mut s), [Event::ClientHello]);
+    let info = s.client_hello().cloned().expect("waiting with the ClientHello");
+    (c, s, info)
+}
+
+#[test]
+fn deferred_server_reads_the_client_hello_then_chooses_its_config_tls13() {
+    let client = client_builder()
+        .alpn_protocols(&[b"h2".as_slice(), b"http/1.1"])
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .key_share_groups(2)
+        .build()
+        .unwrap();
+    let (mut c, mut s, info) = hello_info_for(client);
+    assert_eq!(info.server_name.as_deref(), Some("localhost"));
+    assert_eq!(info.alpn, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+    assert_eq!(
+        info.versions,
+        [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]
+    );
+    assert_eq!(info.groups, [NamedGroup::x25519, NamedGroup::secp256r1]);
+    assert_eq!(info.key_share_groups, [NamedGroup::x25519, NamedGroup::secp256r1]);
+    assert!(info.cipher_suites.contains(&CipherSuite::TLS_AES_128_GCM_SHA256));
+    assert!(info
+        .signature_schemes
+        .contains(&SignatureScheme::rsa_pss_rsae_sha256));
+    assert!(!info.offers_psk);
+
+    // The application takes its time: more calls change nothing and send nothing.
+    s.process_new_packets().unwrap();
+    let mut wire = Vec::new();
+    s.write_tls(&mut wire).unwrap();
+    assert!(
+        wire.is_empty() && s.is_handshaking(),
+        "nothing sent while waiting"
+    );
+    assert!(events(&mut s).is_empty());
+
+    // It picks an RSA certificate, ALPN http/1.1 and P-256 for this client.
+    let chosen = server_builder("rsa2048")
+        .alpn_protocols(&[b"http/1.1".as_slice()])
+        .groups(&[NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    s.accept_with(chosen).unwrap();
+    assert!(s.client_hello().is_none());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(
+        c.peer_certificates()[0],
+        certified_key("rsa2048").chain[0].as_ref()
+    );
+    assert_eq!(c.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
+    assert_eq!(send(&mut c, &mut s, b"hello"), b"hello");
+    assert!(s.accept_with(server_builder("rsa2048").build().unwrap()).is_err());
+}
+
+#[test]
+fn deferred_server_chooses_a_tls12_config() {
+    let client = client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let (mut c, mut s, info) = hello_info_for(client);
+    assert_eq!(info.versions, [ProtocolVersion::TLSv1_2]);
+    assert!(info.key_share_groups.is_empty());
+    let chosen = server_builder("ecdsa-p384")
+        .policy(&SecurityPolicy::FIPS_2026_11)
+        .build()
+        .unwrap();
+    s.accept_with(chosen).unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(
+        c.peer_certificates()[0],
+        certified_key("ecdsa-p384").chain[0].as_ref()
+    );
+    assert_eq!(send(&mut s, &mut c, b"over 1.2"), b"over 1.2");
+}
+
+#[test]
+fn deferred_server_rejects_early_with_an_alert() {
+    for versions in [&[ProtocolVersion::TLSv1_3][..], &[ProtocolVersion::TLSv1_2][..]] {
+        let client = client_builder().versions(versions).build().unwrap();
+        let (mut c, mut s, info) = hello_info_for(client);
+        assert_eq!(info.server_name.as_deref(), Some("localhost"));
+        let err = s.reject(AlertDescription::UnrecognizedName);
+        assert_eq!(err, Error::Refused(AlertDescription::UnrecognizedName));
+        let mut wire = Vec::new();
+        while s.write_tls(&mut wire).unwrap() > 0 {}
+        assert_eq!(wire, [21, 3, 3, 0, 2, 2, 112], "only the alert, no ServerHello");
+        c.read_tls(&mut &wire[..]).unwrap();
+        assert_eq!(
+            c.process_new_packets(),
+            Err(Error::AlertReceived(AlertDescription::UnrecognizedName))
+        );
+        assert_eq!(
+            s.blinding_delay(),
+            None,
+            "a refusal is the application's, not blinded"
+        );
+    }
+}
+
+// ---- blinding ----
+
+/// Randomness that is always the same byte (for a predictable blinding delay).
+#[derive(Debug)]
+struct Constant(u8);
+
+impl sanstls::crypto::rand::RandomSource for Constant {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
+        buf.fill(self.0);
+        Ok(())
+    }
+}
+
+fn corrupt_record_to(s: &mut Connection, c: &mut Connection) -> Error {
+    c.writer().write_all(b"tampered").unwrap();
+    let mut wire = Vec::new();
+    while c.write_tls(&mut wire).unwrap() > 0 {}
+    let last = wire.len() - 1;
+    wire[last] ^= 1;
+    s.read_tls(&mut &wire[..]).unwrap();
+    s.process_new_packets().unwrap_err()
+}
+
+#[test]
+fn blinding_reports_a_random_delay_after_a_peer_caused_failure() {
+    use std::time::Duration;
+    let (min, max) = (Duration::from_secs(10), Duration::from_secs(30));
+    for (byte, want) in [
+        (0x00u8, min),
+        // u64::MAX mod (20 s in ns + 1) past the minimum.
+        (0xff, min + Duration::from_nanos(u64::MAX % 20_000_000_001)),
+    ] {
+        let server = server_builder("ecdsa-p256")
+            .random(Arc::new(Constant(byte)))
+            .blinding(min, max)
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.blinding_delay(), None, "nothing failed");
+        assert_eq!(corrupt_record_to(&mut s, &mut c), Error::DecryptFailed);
+        let delay = s.blinding_delay().unwrap();
+        assert_eq!(delay, want);
+        assert!(delay >= min && delay <= max);
+        // The alert is still queued for whenever the application sends it.
+        let mut wire = Vec::new();
+        while s.write_tls(&mut wire).unwrap() > 0 {}
+        assert_eq!(wire.len(), 5 + 2 + 1 + 16, "one protected bad_record_mac alert");
+    }
+    // Off by default.
+    let (mut c, mut s) = established();
+    corrupt_record_to(&mut s, &mut c);
+    assert_eq!(s.blinding_delay(), None);
+}

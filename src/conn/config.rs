@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     pub record_size_limit: Option<u16>,
     /// How large the records we send are (see [`RecordSizing`](super::RecordSizing)).
     pub record_sizing: super::RecordSizing,
+    /// Blinding delay range after a peer-caused failure (zero: off).
+    pub blinding: (std::time::Duration, std::time::Duration),
 }
 
 impl Default for Shared {
@@ -130,6 +132,7 @@ impl Default for Shared {
             require_ems: true,
             record_size_limit: None,
             record_sizing: super::RecordSizing::default(),
+            blinding: (std::time::Duration::ZERO, std::time::Duration::ZERO),
         }
     }
 }
@@ -299,6 +302,17 @@ macro_rules! shared_setters {
                     small_bytes,
                     idle_ms,
                 };
+                self
+            }
+
+            /// Blinding: after a failure the peer caused, [`Connection::blinding_delay`]
+            /// reports a delay drawn uniformly from `min..=max` (from the config's randomness)
+            /// that the application waits before closing, so the timing of the close does not
+            /// tell which check failed. Default off (zero); `max` below `min` is taken as `min`.
+            ///
+            /// [`Connection::blinding_delay`]: super::Connection::blinding_delay
+            pub fn blinding(mut self, min: std::time::Duration, max: std::time::Duration) -> Self {
+                self.shared.blinding = (min, max.max(min));
                 self
             }
 

@@ -5,11 +5,17 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
-use super::{Connection, TimeProvider};
-use crate::codec::{AlertDescription, AlertLevel};
+use super::config::Shared;
+use super::{Connection, Event, ServerConfig, TimeProvider};
+use crate::codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::crypto::rand::RandomSource;
+use crate::error::Error;
+use crate::handshake::{server13, Msg};
+use crate::msgs::{ClientHello, HandshakePayload};
 
 /// How the handshake went (see [`Connection::handshake_kind`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,18 +70,67 @@ pub(crate) struct Controls {
     pub small_sent: usize,
     /// Dynamic sizing: when application data was last sent (ms, config clock).
     pub last_send_ms: Option<u64>,
+    /// Server: choosing the config after the ClientHello.
+    pub deferred: Deferred,
+    pub rng: Arc<dyn RandomSource>,
+    pub blinding: (Duration, Duration),
+    /// Set by the first peer-caused failure when blinding is on.
+    pub blinding_delay: Option<Duration>,
+}
+
+/// Where a deferred server is ([`Connection::server_deferred`]).
+#[derive(Default)]
+pub(crate) enum Deferred {
+    /// An ordinary connection: its config was given up front (or has been since).
+    #[default]
+    No,
+    /// Waiting for the ClientHello.
+    WaitingForHello,
+    /// The ClientHello is here; the application chooses.
+    Paused { msg: Msg, info: Box<ClientHelloInfo> },
 }
 
 impl Controls {
-    pub fn new(sizing: RecordSizing, time: Arc<dyn TimeProvider>) -> Self {
+    pub fn new(shared: &Shared) -> Self {
         Controls {
             last_alert_sent: None,
             last_alert_received: None,
             app_context: None,
-            sizing,
-            time,
+            sizing: shared.record_sizing,
+            time: shared.time.clone(),
             small_sent: 0,
             last_send_ms: None,
+            deferred: Deferred::No,
+            rng: shared.rng.clone(),
+            blinding: shared.blinding,
+            blinding_delay: None,
+        }
+    }
+
+    /// A delay drawn uniformly from the blinding range (`None` when blinding is off).
+    fn draw_blinding(&self) -> Option<Duration> {
+        let (min, max) = self.blinding;
+        if max.is_zero() {
+            return None;
+        }
+        let span = (max - min).as_nanos() as u64;
+        let mut b = [0u8; 8];
+        // Without randomness the longest delay is the safe answer.
+        if self.rng.fill(&mut b).is_err() {
+            return Some(max);
+        }
+        // Modulo bias is below 2^-30 for any span under 2^34 ns (17 s); a blinding range does
+        // not need better.
+        let off = u64::from_be_bytes(b) % span.saturating_add(1);
+        Some(min + Duration::from_nanos(off))
+    }
+
+    /// Called on every fatal error: a peer-caused one (we send an alert for it, and it is
+    /// not a local crypto failure) arms the blinding delay once.
+    pub fn failed(&mut self, e: &Error) {
+        let peer_caused = e.alert().is_some() && !matches!(e, Error::Crypto(_) | Error::Refused(_));
+        if peer_caused && self.blinding_delay.is_none() {
+            self.blinding_delay = self.draw_blinding();
         }
     }
 
@@ -235,5 +290,135 @@ impl Connection {
             return Err(crate::Error::RecordOverflow);
         }
         Ok(())
+    }
+}
+
+/// What a server may look at in a ClientHello before choosing its config
+/// ([`Connection::server_deferred`]). Lists are in the client's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientHelloInfo {
+    /// server_name (RFC 6066), if sent and valid UTF-8.
+    pub server_name: Option<String>,
+    /// ALPN protocols offered (RFC 7301).
+    pub alpn: Vec<Vec<u8>>,
+    pub cipher_suites: Vec<CipherSuite>,
+    /// supported_groups.
+    pub groups: Vec<NamedGroup>,
+    /// signature_algorithms.
+    pub signature_schemes: Vec<SignatureScheme>,
+    /// supported_versions, or the legacy version alone when the extension is absent.
+    pub versions: Vec<ProtocolVersion>,
+    /// Groups the client sent a key share for (TLS 1.3).
+    pub key_share_groups: Vec<NamedGroup>,
+    /// A pre_shared_key (resumption) is offered.
+    pub offers_psk: bool,
+}
+
+impl ClientHelloInfo {
+    fn new(ch: &ClientHello) -> Self {
+        ClientHelloInfo {
+            server_name: ch
+                .server_name()
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .map(str::to_owned),
+            alpn: ch.alpn().map(<[Vec<u8>]>::to_vec).unwrap_or_default(),
+            cipher_suites: ch.cipher_suites.clone(),
+            groups: ch
+                .supported_groups()
+                .map(<[NamedGroup]>::to_vec)
+                .unwrap_or_default(),
+            signature_schemes: ch
+                .signature_algorithms()
+                .map(<[SignatureScheme]>::to_vec)
+                .unwrap_or_default(),
+            versions: ch
+                .supported_versions()
+                .map_or_else(|| vec![ch.legacy_version], <[ProtocolVersion]>::to_vec),
+            key_share_groups: ch
+                .key_shares()
+                .map(|k| k.iter().map(|s| s.group).collect())
+                .unwrap_or_default(),
+            offers_psk: ch.psk().is_some(),
+        }
+    }
+}
+
+impl Connection {
+    /// A server that chooses its [`ServerConfig`] after reading the ClientHello: it raises
+    /// [`Event::ClientHello`] and waits (buffering what else arrives) until the application
+    /// calls [`accept_with`](Self::accept_with) with the config of its choice (certificate,
+    /// versions, policy...) or [`reject`](Self::reject). The choice may take as long as the
+    /// application likes (a lookup in another task, say): the connection simply waits.
+    pub fn server_deferred() -> Self {
+        let mut conn = Connection::new(super::Side::Server, &Shared::default(), 0x0303);
+        conn.controls.deferred = Deferred::WaitingForHello;
+        conn
+    }
+
+    /// The ClientHello a deferred server is waiting on (`None` before it arrives and after
+    /// the choice).
+    pub fn client_hello(&self) -> Option<&ClientHelloInfo> {
+        match &self.controls.deferred {
+            Deferred::Paused { info, .. } => Some(info),
+            _ => None,
+        }
+    }
+
+    /// Deferred server: goes on with `config`, which answers the waiting ClientHello, and
+    /// processes what was buffered meanwhile. Errors are the handshake's (and queue their
+    /// alert), or `InvalidState` if no ClientHello is waiting.
+    pub fn accept_with(&mut self, config: Arc<ServerConfig>) -> Result<(), Error> {
+        let Deferred::Paused { msg, .. } = std::mem::take(&mut self.controls.deferred) else {
+            return Err(Error::InvalidState("no ClientHello is waiting for a config"));
+        };
+        // The connection-wide settings come from the chosen config too.
+        let shared = &config.shared;
+        self.common.key_log = shared.key_log.clone();
+        self.common.observer = shared.record_observer.clone();
+        self.max_buffered = shared.max_buffered_plaintext;
+        self.records_per_key = shared.records_per_key;
+        let app_context = self.controls.app_context.take();
+        self.controls = Controls::new(shared);
+        self.controls.app_context = app_context;
+        let hs = server13::start(config);
+        match hs.handle(&mut self.common, msg) {
+            Ok(next) => self.handshake = Some(next),
+            Err(e) => return Err(self.fail(e)),
+        }
+        self.process_new_packets()
+    }
+
+    /// Deferred server: refuses the client with `alert` (e.g. `unrecognized_name`,
+    /// `handshake_failure`, `access_denied`); send it with `write_tls`.
+    pub fn reject(&mut self, alert: AlertDescription) -> Error {
+        self.controls.deferred = Deferred::No;
+        self.fail(Error::Refused(alert))
+    }
+
+    /// Deferred server, from `process_handshake`: the first handshake message must be a
+    /// ClientHello, which the connection keeps while it waits for the application.
+    pub(crate) fn defer_hello(&mut self, msg: Msg, more_buffered: bool) -> Result<(), Error> {
+        let HandshakePayload::ClientHello(ch) = &msg.payload else {
+            return Err(crate::handshake::unexpected("expect ClientHello", &msg));
+        };
+        // RFC 8446 5.1 / RFC 5246 7.4: nothing follows the ClientHello before our answer.
+        if more_buffered {
+            return Err(Error::UnexpectedMessage {
+                state: "expect ClientHello",
+                got: "handshake data after ClientHello",
+            });
+        }
+        let info = Box::new(ClientHelloInfo::new(ch));
+        self.controls.deferred = Deferred::Paused { msg, info };
+        self.common.events.push_back(Event::ClientHello);
+        Ok(())
+    }
+
+    /// After a peer-caused failure with blinding on: how long to wait before closing the
+    /// socket (and before sending the alert, for the strictest form), drawn once per
+    /// connection from the configured range. `None` when blinding is off or nothing failed.
+    pub fn blinding_delay(&self) -> Option<Duration> {
+        self.controls.blinding_delay
     }
 }

@@ -26,7 +26,7 @@ pub use config::{
     SystemClock, TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY,
     DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, MAX_TICKETS_PER_HANDSHAKE,
 };
-pub use controls::{AlertRecord, HandshakeKind, RecordSizing, LOW_LATENCY_RECORD_LEN};
+pub use controls::{AlertRecord, ClientHelloInfo, HandshakeKind, RecordSizing, LOW_LATENCY_RECORD_LEN};
 pub use event::Event;
 pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
@@ -130,7 +130,7 @@ impl Connection {
             key_update_queued: false,
             write_epoch: u16::MAX,
             trim_pending: true,
-            controls: controls::Controls::new(shared.record_sizing, shared.time.clone()),
+            controls: controls::Controls::new(shared),
         }
     }
 
@@ -194,6 +194,10 @@ impl Connection {
             if self.peer_closed || self.buffered_plaintext() >= self.max_buffered {
                 return Ok(());
             }
+            // A deferred server waits for its config with the rest of the input buffered.
+            if matches!(self.controls.deferred, controls::Deferred::Paused { .. }) {
+                return Ok(());
+            }
             let (header, payload) = match deframer.pop() {
                 Ok(Some(rec)) => rec,
                 Ok(None) => return Ok(()),
@@ -216,6 +220,7 @@ impl Connection {
     }
 
     fn fail(&mut self, e: Error) -> Error {
+        self.controls.failed(&e);
         if let Some(alert) = e.alert() {
             self.common.queue.push_alert(AlertLevel::Fatal, alert);
         }
@@ -367,6 +372,18 @@ impl Connection {
             }
             let dialect = self.handshake.as_ref().map_or(Dialect::Tls13, Handshake::dialect);
             let payload = HandshakePayload::decode(raw.typ, raw.body(), dialect)?;
+            if self.handshake.is_none()
+                && matches!(self.controls.deferred, controls::Deferred::WaitingForHello)
+            {
+                let more = !self.joiner.is_empty();
+                return self.defer_hello(
+                    Msg {
+                        payload,
+                        raw: raw.bytes,
+                    },
+                    more,
+                );
+            }
             let hs = self
                 .handshake
                 .take()
