@@ -46,6 +46,8 @@ pub enum Error {
     InvalidState(&'static str),
     /// The plaintext buffer is full; drain with `write_tls` first (local).
     BufferFull,
+    /// The application refused the peer (e.g. after reading its ClientHello) with this alert.
+    Refused(AlertDescription),
 }
 
 /// Protocol rules the peer broke, one variant per rule.
@@ -163,6 +165,7 @@ impl Error {
             Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) => AlertDescription::InternalError,
+            Error::Refused(a) => *a,
             Error::AlertReceived(_) | Error::Config(_) | Error::InvalidState(_) | Error::BufferFull => {
                 return None
             }
@@ -209,6 +212,7 @@ impl fmt::Display for Error {
             Error::Config(why) => write!(f, "configuration error: {why}"),
             Error::InvalidState(why) => write!(f, "invalid state: {why}"),
             Error::BufferFull => f.write_str("plaintext buffer full"),
+            Error::Refused(a) => write!(f, "refused by the application with {a}"),
         }
     }
 }

@@ -15,7 +15,7 @@ mod record;
 
 pub use conn::{
     CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
-    RecordObserver, ServerConfig, Side, Stream, SystemClock, TimeProvider,
+    RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock, TimeProvider,
 };
 pub use error::{Error, Limit, PeerMisbehaved};
 

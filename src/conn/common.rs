@@ -42,6 +42,11 @@ pub(crate) struct Negotiated {
     pub exporter12: Option<(HashAlg, Secret)>,
     /// TLS 1.2: the extended master secret (RFC 7627) is in use.
     pub ems: bool,
+    /// RFC 8449: the record_size_limit we advertised and the peer acknowledged; received
+    /// protected records larger than it are record_overflow.
+    pub own_record_limit: Option<u16>,
+    /// The certificate we sent (server: ours; client: for client authentication), if any.
+    pub own_cert: Option<Arc<super::CertifiedKey>>,
 }
 
 /// 0-RTT bookkeeping the connection needs outside the handshake states.

@@ -102,6 +102,13 @@ pub(crate) struct Shared {
     pub record_observer: Option<Arc<dyn RecordObserver>>,
     /// TLS 1.2: refuse peers without the extended master secret (RFC 7627 5.2, 5.3).
     pub require_ems: bool,
+    /// RFC 8449 record_size_limit we advertise (`None`: the client does not send one; a
+    /// server still answers a client's with the protocol maximum).
+    pub record_size_limit: Option<u16>,
+    /// How large the records we send are (see [`RecordSizing`](super::RecordSizing)).
+    pub record_sizing: super::RecordSizing,
+    /// Blinding delay range after a peer-caused failure (zero: off).
+    pub blinding: (std::time::Duration, std::time::Duration),
 }
 
 impl Default for Shared {
@@ -123,6 +130,9 @@ impl Default for Shared {
             records_per_key: DEFAULT_RECORDS_PER_KEY,
             record_observer: None,
             require_ems: true,
+            record_size_limit: None,
+            record_sizing: super::RecordSizing::default(),
+            blinding: (std::time::Duration::ZERO, std::time::Duration::ZERO),
         }
     }
 }
@@ -157,6 +167,10 @@ impl Shared {
         if self.records_per_key == 0 || self.max_buffered_plaintext == 0 {
             return Err(Error::Config("limits must be non-zero".into()));
         }
+        // RFC 8449 4: at least 64; above 2^14 + 1 means nothing more.
+        if self.record_size_limit.is_some_and(|l| !(64..=16385).contains(&l)) {
+            return Err(Error::Config("record_size_limit must be 64 to 16385".into()));
+        }
         Ok(())
     }
 }
@@ -178,6 +192,16 @@ impl Shared {
 macro_rules! shared_setters {
     ($builder:ident) => {
         impl $builder {
+            /// Applies a named security policy: versions, suites, groups and signature
+            /// schemes all at once. Later calls to the single setters refine it.
+            pub fn policy(mut self, policy: &super::SecurityPolicy) -> Self {
+                self.shared.versions = policy.versions.to_vec();
+                self.shared.suites = policy.suites.to_vec();
+                self.shared.groups = policy.groups.to_vec();
+                self.shared.sig_schemes = policy.signature_schemes.to_vec();
+                self
+            }
+
             /// Cipher suites in preference order (IANA values).
             pub fn cipher_suites(mut self, suites: &[CipherSuite]) -> Self {
                 self.shared.suites = suites.to_vec();
@@ -190,7 +214,8 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// Signature schemes accepted from the peer, in preference order.
+            /// Signature schemes accepted from the peer, in preference order; our own
+            /// signatures use only these too.
             pub fn signature_schemes(mut self, schemes: &[SignatureScheme]) -> Self {
                 self.shared.sig_schemes = schemes.to_vec();
                 self
@@ -244,6 +269,50 @@ macro_rules! shared_setters {
             /// RFC 8446 5.5 safe default).
             pub fn records_per_key(mut self, records: u64) -> Self {
                 self.shared.records_per_key = records.min(DEFAULT_RECORDS_PER_KEY);
+                self
+            }
+
+            /// RFC 8449: advertise a record_size_limit of `limit` bytes (64 to 16385; in TLS
+            /// 1.3 it counts the content type byte, so 16385 means no limit). The peer's
+            /// records above it are record_overflow. The peer's limit is always honoured.
+            pub fn record_size_limit(mut self, limit: u16) -> Self {
+                self.shared.record_size_limit = Some(limit);
+                self
+            }
+
+            /// Records that fit one TCP segment (at most
+            /// [`LOW_LATENCY_RECORD_LEN`](super::LOW_LATENCY_RECORD_LEN) bytes on the wire), so
+            /// the peer can decrypt each as soon as its segment arrives.
+            pub fn prefer_low_latency(mut self) -> Self {
+                self.shared.record_sizing = super::RecordSizing::LowLatency;
+                self
+            }
+
+            /// Full 16 KiB records: the fewest records and AEAD calls (the default).
+            pub fn prefer_throughput(mut self) -> Self {
+                self.shared.record_sizing = super::RecordSizing::Throughput;
+                self
+            }
+
+            /// Dynamic record sizing: segment-sized records for the first `small_bytes` of
+            /// application data, and again after `idle_ms` milliseconds without sending
+            /// (measured with the config's [`TimeProvider`]), full records in between.
+            pub fn dynamic_record_sizing(mut self, small_bytes: usize, idle_ms: u64) -> Self {
+                self.shared.record_sizing = super::RecordSizing::Dynamic {
+                    small_bytes,
+                    idle_ms,
+                };
+                self
+            }
+
+            /// Blinding: after a failure the peer caused, [`Connection::blinding_delay`]
+            /// reports a delay drawn uniformly from `min..=max` (from the config's randomness)
+            /// that the application waits before closing, so the timing of the close does not
+            /// tell which check failed. Default off (zero); `max` below `min` is taken as `min`.
+            ///
+            /// [`Connection::blinding_delay`]: super::Connection::blinding_delay
+            pub fn blinding(mut self, min: std::time::Duration, max: std::time::Duration) -> Self {
+                self.shared.blinding = (min, max.max(min));
                 self
             }
 
@@ -589,7 +658,13 @@ impl ServerConfig {
         schemes: &[SignatureScheme],
         tls13: bool,
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme, bool)> {
-        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(schemes, tls13).map(|s| (c.clone(), s));
+        // Our own signatures keep to the configured schemes (a policy restricts both ways).
+        let schemes: Vec<SignatureScheme> = schemes
+            .iter()
+            .copied()
+            .filter(|s| self.shared.sig_schemes.contains(s))
+            .collect();
+        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(&schemes, tls13).map(|s| (c.clone(), s));
         if self.certs.len() > 1 {
             if let Some(name) = sni.and_then(|n| pki::ServerName::parse(n).ok()) {
                 let named = self

@@ -139,7 +139,19 @@ impl Connection {
     }
 
     fn max_app_fragment(&self) -> usize {
-        self.write.max_fragment.min(self.common.max_fragment).max(1)
+        // Low-latency sizing applies here too; dynamic sizing is for `write_tls` (this path
+        // must give `encrypted_len` and `encrypt_into` the same answer).
+        let cap = match self.controls.sizing {
+            super::RecordSizing::LowLatency => {
+                super::LOW_LATENCY_RECORD_LEN.saturating_sub(self.write.overhead())
+            }
+            _ => usize::MAX,
+        };
+        self.write
+            .max_fragment
+            .min(self.common.max_fragment)
+            .min(cap)
+            .max(1)
     }
 
     /// Seals `plaintext` as application-data records straight into `out`, which needs

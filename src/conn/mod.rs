@@ -2,11 +2,13 @@
 //! plaintext between. It never touches a socket; any `io::Read`/`io::Write` will do.
 
 pub(crate) mod common;
-mod config;
+pub(crate) mod config;
+mod controls;
 mod event;
 mod inplace;
 mod keylog;
 mod observer;
+mod policy;
 mod starttls;
 mod stream;
 
@@ -24,10 +26,12 @@ pub use config::{
     SystemClock, TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY,
     DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, MAX_TICKETS_PER_HANDSHAKE,
 };
+pub use controls::{AlertRecord, ClientHelloInfo, HandshakeKind, RecordSizing, LOW_LATENCY_RECORD_LEN};
 pub use event::Event;
 pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};
+pub use policy::SecurityPolicy;
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::Stream;
 
@@ -80,6 +84,8 @@ pub struct Connection {
     write_epoch: u16,
     /// Set until the buffers sized for the handshake have been freed once it is over.
     trim_pending: bool,
+    /// State of the issue-8 controls (alerts seen, application context, ...).
+    controls: controls::Controls,
 }
 
 impl Connection {
@@ -124,6 +130,7 @@ impl Connection {
             key_update_queued: false,
             write_epoch: u16::MAX,
             trim_pending: true,
+            controls: controls::Controls::new(shared),
         }
     }
 
@@ -187,6 +194,10 @@ impl Connection {
             if self.peer_closed || self.buffered_plaintext() >= self.max_buffered {
                 return Ok(());
             }
+            // A deferred server waits for its config with the rest of the input buffered.
+            if matches!(self.controls.deferred, controls::Deferred::Paused { .. }) {
+                return Ok(());
+            }
             let (header, payload) = match deframer.pop() {
                 Ok(Some(rec)) => rec,
                 Ok(None) => return Ok(()),
@@ -209,6 +220,7 @@ impl Connection {
     }
 
     fn fail(&mut self, e: Error) -> Error {
+        self.controls.failed(&e);
         if let Some(alert) = e.alert() {
             self.common.queue.push_alert(AlertLevel::Fatal, alert);
         }
@@ -240,6 +252,7 @@ impl Connection {
         };
         if opened.protected {
             self.common.early.skip_budget = 0;
+            self.check_record_limit(len, opened.range.len())?;
         }
         let plain = Plaintext {
             typ: opened.typ,
@@ -308,6 +321,10 @@ impl Connection {
             return Err(PeerMisbehaved::EmptyRecord.into());
         }
         let alert = AlertMessage::read_exact(plain.data, "alert")?;
+        self.controls.last_alert_received = Some(AlertRecord {
+            level: alert.level,
+            description: alert.description,
+        });
         self.common.events.push_back(Event::Alert {
             level: alert.level,
             description: alert.description,
@@ -355,6 +372,18 @@ impl Connection {
             }
             let dialect = self.handshake.as_ref().map_or(Dialect::Tls13, Handshake::dialect);
             let payload = HandshakePayload::decode(raw.typ, raw.body(), dialect)?;
+            if self.handshake.is_none()
+                && matches!(self.controls.deferred, controls::Deferred::WaitingForHello)
+            {
+                let more = !self.joiner.is_empty();
+                return self.defer_hello(
+                    Msg {
+                        payload,
+                        raw: raw.bytes,
+                    },
+                    more,
+                );
+            }
             let hs = self
                 .handshake
                 .take()
@@ -442,8 +471,16 @@ impl Connection {
 
     /// Moves queued items into protected records, applying key changes in order.
     fn encrypt_pending(&mut self) -> Result<(), Error> {
+        // Record sizing is decided once per call (dynamic sizing reads the clock here).
+        let mut cap = self.controls.sizing_cap(self.write.overhead());
         loop {
-            let max = self.write.max_fragment.min(self.common.max_fragment);
+            // RFC 8449 4: the peer's record_size_limit binds protected records only.
+            let peer = if self.write.is_protected() {
+                self.common.max_fragment
+            } else {
+                crate::record::MAX_PLAINTEXT
+            };
+            let max = self.write.max_fragment.min(peer).min(cap);
             let Some(item) = self.common.queue.pop(max) else {
                 return Ok(());
             };
@@ -451,11 +488,20 @@ impl Connection {
                 OutItem::KeyChange(state) => {
                     self.write = *state;
                     self.write_epoch = self.write_epoch.wrapping_add(1);
+                    cap = self.controls.sizing_cap(self.write.overhead());
                     self.key_update_queued = false;
                 }
                 OutItem::Record { typ, data } => {
                     if let Some(obs) = &self.common.observer {
                         obs.record(Direction::Sent, typ, data.len(), self.write_epoch);
+                    }
+                    match typ {
+                        ContentType::Alert => self.controls.alert_sent(data),
+                        ContentType::ApplicationData => {
+                            self.controls.app_sent(data.len());
+                            cap = self.controls.sizing_cap(self.write.overhead());
+                        }
+                        _ => {}
                     }
                     self.write.write_record(typ, data, &mut self.sendbuf)?;
                     self.maybe_update_keys();

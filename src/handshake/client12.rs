@@ -184,6 +184,9 @@ pub(crate) fn handle_server_hello(
             ServerHelloExtension::ServerNameAck if hello.server_name().is_some() => {}
             // RFC 5077 3.2: only in answer to our session_ticket extension.
             ServerHelloExtension::SessionTicketAck if offered_ticket => ticket_expected = true,
+            ServerHelloExtension::RecordSizeLimit(limit) => {
+                super::record_limit::client_accept(cx, cfg, *limit, false)?;
+            }
             _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
         }
     }
@@ -362,9 +365,17 @@ impl ExpectServerHelloDone {
         if let Some(req) = &self.cert_request {
             let mut chain = Vec::new();
             if let Some(ck) = &config.client_cert {
-                if let Some(scheme) = ck.key.choose_scheme(&req.schemes, false) {
+                // Our own signature keeps to our configured schemes too.
+                let offered: Vec<_> = req
+                    .schemes
+                    .iter()
+                    .copied()
+                    .filter(|s| config.shared.sig_schemes.contains(s))
+                    .collect();
+                if let Some(scheme) = ck.key.choose_scheme(&offered, false) {
                     chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();
                     signer = Some((ck.clone(), scheme));
+                    cx.neg.own_cert = Some(ck.clone());
                 }
             }
             let m = Tls12Payload::Certificate(Certificate12 { certs: chain }).encode();

@@ -169,6 +169,11 @@ pub(crate) fn start(
     extensions.push(ClientExtension::SignatureAlgorithms(
         config.shared.sig_schemes.clone(),
     ));
+    // RFC 8449: advertised only when configured (the value's meaning follows the version the
+    // server picks, so we send the configured one as is).
+    if let Some(limit) = config.shared.record_size_limit {
+        extensions.push(ClientExtension::RecordSizeLimit(limit));
+    }
     if tls13 {
         extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
         // RFC 8446 4.2.9: the modes in which we would resume. Without a session store we never
@@ -634,9 +639,10 @@ impl ExpectEncryptedExtensions {
                     Some(q) => q.set_peer_params(p),
                     None => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
                 },
-                EncryptedExtension::RecordSizeLimit(_)
-                | EncryptedExtension::EarlyData
-                | EncryptedExtension::Unknown { .. } => {
+                EncryptedExtension::RecordSizeLimit(limit) => {
+                    super::record_limit::client_accept(cx, &self.k.s.config.shared, *limit, true)?;
+                }
+                EncryptedExtension::EarlyData | EncryptedExtension::Unknown { .. } => {
                     return Err(PeerMisbehaved::UnsolicitedExtension.into());
                 }
             }
@@ -862,10 +868,16 @@ fn send_client_auth(
     req: CertRequest,
     transcript: &mut Transcript,
 ) -> Result<(), Error> {
-    let chosen = config
-        .client_cert
-        .as_ref()
-        .and_then(|c| c.key.choose_scheme(&req.schemes, true).map(|scheme| (c, scheme)));
+    let chosen = config.client_cert.as_ref().and_then(|c| {
+        // Our own signature keeps to our configured schemes too.
+        let offered: Vec<_> = req
+            .schemes
+            .iter()
+            .copied()
+            .filter(|s| config.shared.sig_schemes.contains(s))
+            .collect();
+        c.key.choose_scheme(&offered, true).map(|scheme| (c, scheme))
+    });
     let Some((cert, scheme)) = chosen else {
         let empty = HandshakePayload::Certificate13(Certificate13 {
             context: req.context,
@@ -889,6 +901,7 @@ fn send_client_auth(
         }),
         Some(transcript),
     );
+    cx.neg.own_cert = Some(cert.clone());
     let signed = tls13_signed_message(false, &transcript.current_hash());
     let signature = cert.key.sign(scheme, &signed)?;
     cx.send_handshake(

@@ -6,6 +6,7 @@ pub(crate) mod client12;
 pub(crate) mod client13;
 mod common12;
 mod established;
+pub(crate) mod record_limit;
 pub(crate) mod server12;
 pub(crate) mod server13;
 pub mod ticket12;

@@ -300,6 +300,7 @@ pub(crate) fn handle_client_hello(
 
     let certs = cert.chain.iter().map(|c| c.as_ref().to_vec()).collect();
     c.log_send(cx, &Tls12Payload::Certificate(Certificate12 { certs }))?;
+    cx.neg.own_cert = Some(cert.clone());
 
     let kx = KeyExchange::start(group, rng.as_ref())?;
     let mut ske = ServerKeyExchange {
@@ -363,6 +364,11 @@ fn send_server_hello(
     }
     if c.send_ticket {
         extensions.push(ServerHelloExtension::SessionTicketAck);
+    }
+    if let Some(limit) =
+        super::record_limit::server_reply(cx, &c.config.shared, hello.record_size_limit(), false)
+    {
+        extensions.push(ServerHelloExtension::RecordSizeLimit(limit));
     }
     let sh = ServerHello {
         legacy_version: ProtocolVersion::TLSv1_2,

@@ -408,6 +408,11 @@ impl ExpectClientHello {
         if let Some(q) = &cx.quic {
             extensions.push(EncryptedExtension::QuicTransportParameters(q.our_params()));
         }
+        if let Some(limit) =
+            super::record_limit::server_reply(cx, &self.config.shared, hello.record_size_limit(), true)
+        {
+            extensions.push(EncryptedExtension::RecordSizeLimit(limit));
+        }
         cx.send_handshake(
             &HandshakePayload::EncryptedExtensions(extensions),
             Some(&mut transcript),
@@ -439,6 +444,7 @@ impl ExpectClientHello {
                 cert.certificate13(),
                 Some(&mut transcript),
             );
+            cx.neg.own_cert = Some(cert.clone());
 
             let signed = tls13_signed_message(true, &transcript.current_hash());
             let signature = cert.key.sign(scheme, &signed)?;

@@ -79,6 +79,9 @@ pub enum ServerHelloExtension {
     /// Empty server_name acknowledgement.
     ServerNameAck,
     SessionTicketAck,
+    /// RFC 8449: the server's record size limit (TLS 1.2; TLS 1.3 sends it in
+    /// EncryptedExtensions).
+    RecordSizeLimit(u16),
     Unknown {
         typ: ExtensionType,
         data: Vec<u8>,
@@ -432,6 +435,7 @@ impl ServerHelloExtension {
             E::Alpn(_) => ExtensionType::Alpn,
             E::ServerNameAck => ExtensionType::ServerName,
             E::SessionTicketAck => ExtensionType::SessionTicket,
+            E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
             E::Unknown { typ, .. } => *typ,
         }
     }
@@ -447,6 +451,7 @@ impl ServerHelloExtension {
             E::RenegotiationInfo(v) => put_vec_bytes(o, LenPrefix::U8, v),
             E::EcPointFormats(v) => put_vec_of(o, LenPrefix::U8, v),
             E::Alpn(name) => put_alpn_list(o, &[name]),
+            E::RecordSizeLimit(v) => put_u16(o, *v),
             E::Unknown { data, .. } => o.extend_from_slice(data),
         });
     }
@@ -474,6 +479,7 @@ impl ServerHelloExtension {
             ExtensionType::ServerName => E::ServerNameAck,
             // RFC 5077 3.2: the server's SessionTicket extension is empty.
             ExtensionType::SessionTicket => E::SessionTicketAck,
+            ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,

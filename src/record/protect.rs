@@ -73,6 +73,11 @@ impl WriteState {
         self.seq
     }
 
+    /// True once keys are in (RFC 8449: the peer's record_size_limit binds only these).
+    pub fn is_protected(&self) -> bool {
+        self.key.is_some()
+    }
+
     /// Bytes a record adds around its content: header, and for protected states the inner
     /// type byte (TLS 1.3) or explicit nonce (TLS 1.2 GCM) and the tag.
     pub fn overhead(&self) -> usize {

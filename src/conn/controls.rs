@@ -1,0 +1,424 @@
+//! The connection controls applications reach for once the handshake works (issue 8):
+//! queries (readable plaintext, alerts, handshake kind, our certificate), a typed application
+//! context, and the per-connection state the other controls keep. Kept apart from `mod.rs`
+//! so the record and handshake plumbing stays readable.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+
+use super::config::Shared;
+use super::{Connection, Event, ServerConfig, TimeProvider};
+use crate::codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::crypto::rand::RandomSource;
+use crate::error::Error;
+use crate::handshake::{server13, Msg};
+use crate::msgs::{ClientHello, HandshakePayload};
+
+/// How the handshake went (see [`Connection::handshake_kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeKind {
+    /// A full handshake: certificate, fresh key exchange, no HelloRetryRequest.
+    Full,
+    /// The server asked for another key share (RFC 8446 4.1.4), then finished (full or
+    /// resumed: see [`Connection::is_resumed`]).
+    HelloRetry,
+    /// Resumed from a ticket or session ID, no 0-RTT offered.
+    Resumed,
+    /// Resumed with 0-RTT data the server accepted (RFC 8446 4.2.10).
+    EarlyDataAccepted,
+    /// 0-RTT was offered and refused; the handshake went on (full or resumed).
+    EarlyDataRejected,
+}
+
+/// An alert with its level, as sent or received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub level: AlertLevel,
+    pub description: AlertDescription,
+}
+
+/// Bytes on the wire (header, content, tag) of a record sent with
+/// [`prefer_low_latency`](super::ClientConfigBuilder::prefer_low_latency): one TCP segment
+/// on an Ethernet path (1500-byte MTU less IPv6 and TCP headers with options) carries it.
+pub const LOW_LATENCY_RECORD_LEN: usize = 1400;
+
+/// How large the records we send are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecordSizing {
+    /// Full records (16 KiB of plaintext): fewest records and AEAD calls.
+    #[default]
+    Throughput,
+    /// Records of at most [`LOW_LATENCY_RECORD_LEN`] bytes on the wire.
+    LowLatency,
+    /// Low-latency records for the first `small_bytes` of application data and after
+    /// `idle_ms` without sending; full records otherwise.
+    Dynamic { small_bytes: usize, idle_ms: u64 },
+}
+
+/// State behind the controls, one per connection.
+pub(crate) struct Controls {
+    pub last_alert_sent: Option<AlertRecord>,
+    pub last_alert_received: Option<AlertRecord>,
+    pub app_context: Option<Box<dyn Any + Send + Sync>>,
+    pub sizing: RecordSizing,
+    pub time: Arc<dyn TimeProvider>,
+    /// Dynamic sizing: application bytes sent since the last reset (start or idle period).
+    pub small_sent: usize,
+    /// Dynamic sizing: when application data was last sent (ms, config clock).
+    pub last_send_ms: Option<u64>,
+    /// Server: choosing the config after the ClientHello.
+    pub deferred: Deferred,
+    pub rng: Arc<dyn RandomSource>,
+    pub blinding: (Duration, Duration),
+    /// Set by the first peer-caused failure when blinding is on.
+    pub blinding_delay: Option<Duration>,
+}
+
+/// Where a deferred server is ([`Connection::server_deferred`]).
+#[derive(Default)]
+pub(crate) enum Deferred {
+    /// An ordinary connection: its config was given up front (or has been since).
+    #[default]
+    No,
+    /// Waiting for the ClientHello.
+    WaitingForHello,
+    /// The ClientHello is here; the application chooses.
+    Paused { msg: Msg, info: Box<ClientHelloInfo> },
+}
+
+impl Controls {
+    pub fn new(shared: &Shared) -> Self {
+        Controls {
+            last_alert_sent: None,
+            last_alert_received: None,
+            app_context: None,
+            sizing: shared.record_sizing,
+            time: shared.time.clone(),
+            small_sent: 0,
+            last_send_ms: None,
+            deferred: Deferred::No,
+            rng: shared.rng.clone(),
+            blinding: shared.blinding,
+            blinding_delay: None,
+        }
+    }
+
+    /// A delay drawn uniformly from the blinding range (`None` when blinding is off).
+    fn draw_blinding(&self) -> Option<Duration> {
+        let (min, max) = self.blinding;
+        if max.is_zero() {
+            return None;
+        }
+        let span = (max - min).as_nanos() as u64;
+        let mut b = [0u8; 8];
+        // Without randomness the longest delay is the safe answer.
+        if self.rng.fill(&mut b).is_err() {
+            return Some(max);
+        }
+        // Modulo bias is below 2^-30 for any span under 2^34 ns (17 s); a blinding range does
+        // not need better.
+        let off = u64::from_be_bytes(b) % span.saturating_add(1);
+        Some(min + Duration::from_nanos(off))
+    }
+
+    /// Called on every fatal error: a peer-caused one (we send an alert for it, and it is
+    /// not a local crypto failure) arms the blinding delay once.
+    pub fn failed(&mut self, e: &Error) {
+        let peer_caused = e.alert().is_some() && !matches!(e, Error::Crypto(_) | Error::Refused(_));
+        if peer_caused && self.blinding_delay.is_none() {
+            self.blinding_delay = self.draw_blinding();
+        }
+    }
+
+    /// The plaintext cap the sizing policy puts on the next record, given the bytes a
+    /// record under the current write state adds (`overhead`). Dynamic sizing reads the
+    /// config's clock here, once per `write_tls`, to notice an idle period.
+    pub fn sizing_cap(&mut self, overhead: usize) -> usize {
+        let small = LOW_LATENCY_RECORD_LEN.saturating_sub(overhead).max(1);
+        match self.sizing {
+            RecordSizing::Throughput => usize::MAX,
+            RecordSizing::LowLatency => small,
+            RecordSizing::Dynamic { small_bytes, idle_ms } => {
+                let now = self.time.now_millis();
+                if self
+                    .last_send_ms
+                    .is_some_and(|t| now.saturating_sub(t) >= idle_ms)
+                {
+                    self.small_sent = 0;
+                    self.last_send_ms = None;
+                }
+                if self.small_sent < small_bytes {
+                    small
+                } else {
+                    usize::MAX
+                }
+            }
+        }
+    }
+
+    /// Notes application data sent (dynamic sizing).
+    pub fn app_sent(&mut self, len: usize) {
+        if let RecordSizing::Dynamic { .. } = self.sizing {
+            self.small_sent = self.small_sent.saturating_add(len);
+            self.last_send_ms = Some(self.time.now_millis());
+        }
+    }
+    /// Notes an alert record we encrypt (`data` is its two plaintext bytes).
+    pub fn alert_sent(&mut self, data: &[u8]) {
+        if let [level, description] = *data {
+            self.last_alert_sent = Some(AlertRecord {
+                level: AlertLevel::from(level),
+                description: AlertDescription::from(description),
+            });
+        }
+    }
+}
+
+impl Connection {
+    /// Bytes of received plaintext waiting in [`reader`](Self::reader) (a peek: nothing is
+    /// consumed).
+    pub fn plaintext_available(&self) -> usize {
+        self.buffered_plaintext()
+    }
+
+    /// Sends a KeyUpdate (RFC 8446 4.6.3); with `request_peer` the peer must answer with its
+    /// own. Same as [`refresh_traffic_keys`](Self::refresh_traffic_keys). TLS 1.3 only.
+    pub fn request_key_update(&mut self, request_peer: bool) -> Result<(), crate::Error> {
+        self.refresh_traffic_keys(request_peer)
+    }
+
+    /// Closes our sending direction only: close_notify goes out after the data already
+    /// written, and we keep reading until the peer closes (RFC 8446 6.1 half-close).
+    pub fn close_write(&mut self) {
+        self.send_close_notify();
+    }
+
+    /// The last alert we put on the wire (set when `write_tls` encrypts it).
+    pub fn last_alert_sent(&self) -> Option<AlertRecord> {
+        self.controls.last_alert_sent
+    }
+
+    /// The last alert the peer sent us.
+    pub fn last_alert_received(&self) -> Option<AlertRecord> {
+        self.controls.last_alert_received
+    }
+
+    /// How the handshake went; `None` while it is still running (or failed).
+    ///
+    /// One value per handshake, the first that applies: 0-RTT accepted, 0-RTT rejected,
+    /// HelloRetryRequest, resumed, full.
+    pub fn handshake_kind(&self) -> Option<HandshakeKind> {
+        if self.is_handshaking() || self.error.is_some() {
+            return None;
+        }
+        let neg = &self.common.neg;
+        Some(match neg.early_data {
+            Some(true) => HandshakeKind::EarlyDataAccepted,
+            Some(false) => HandshakeKind::EarlyDataRejected,
+            None if neg.hrr => HandshakeKind::HelloRetry,
+            None if neg.resumed => HandshakeKind::Resumed,
+            None => HandshakeKind::Full,
+        })
+    }
+
+    /// The certificate chain we sent (server: the one chosen for this client; client: the
+    /// one sent for client authentication). Empty if we sent none (a resumed handshake sends
+    /// none).
+    pub fn sent_certificates(&self) -> &[CertificateDer<'static>] {
+        self.common
+            .neg
+            .own_cert
+            .as_ref()
+            .map_or(&[], |c| c.chain.as_slice())
+    }
+
+    /// Attaches a value of the application's own type to this connection, replacing any
+    /// earlier one (e.g. a request id, a tenant, a per-connection metrics handle).
+    pub fn set_app_context<T: Any + Send + Sync>(&mut self, value: T) {
+        self.controls.app_context = Some(Box::new(value));
+    }
+
+    /// The attached application value, if there is one of type `T`.
+    pub fn app_context<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.controls.app_context.as_ref()?.downcast_ref()
+    }
+
+    /// The attached application value, mutably, if there is one of type `T`.
+    pub fn app_context_mut<T: Any + Send + Sync>(&mut self) -> Option<&mut T> {
+        self.controls.app_context.as_mut()?.downcast_mut()
+    }
+
+    /// Detaches and returns the application value if it is of type `T`.
+    pub fn take_app_context<T: Any + Send + Sync>(&mut self) -> Option<T> {
+        let boxed = self.controls.app_context.take()?;
+        match boxed.downcast::<T>() {
+            Ok(v) => Some(*v),
+            Err(other) => {
+                self.controls.app_context = Some(other);
+                None
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// RFC 8449 4: a protected record larger than the record_size_limit we advertised (and
+    /// the peer acknowledged) is record_overflow. TLS 1.3 counts the inner plaintext (content,
+    /// type, padding: the payload less the 16-byte tag), TLS 1.2 the content. 0-RTT records
+    /// are exempt: the client sent them before it learnt our limit.
+    pub(crate) fn check_record_limit(
+        &self,
+        payload_len: usize,
+        content_len: usize,
+    ) -> Result<(), crate::Error> {
+        let Some(limit) = self.common.neg.own_record_limit else {
+            return Ok(());
+        };
+        if self.handshake.as_ref().is_some_and(|h| h.accepts_early_data()) {
+            return Ok(());
+        }
+        let size = if self.common.neg.version == Some(crate::codec::ProtocolVersion::TLSv1_2) {
+            content_len
+        } else {
+            payload_len.saturating_sub(16)
+        };
+        if size > usize::from(limit) {
+            return Err(crate::Error::RecordOverflow);
+        }
+        Ok(())
+    }
+}
+
+/// What a server may look at in a ClientHello before choosing its config
+/// ([`Connection::server_deferred`]). Lists are in the client's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientHelloInfo {
+    /// server_name (RFC 6066), if sent and valid UTF-8.
+    pub server_name: Option<String>,
+    /// ALPN protocols offered (RFC 7301).
+    pub alpn: Vec<Vec<u8>>,
+    pub cipher_suites: Vec<CipherSuite>,
+    /// supported_groups.
+    pub groups: Vec<NamedGroup>,
+    /// signature_algorithms.
+    pub signature_schemes: Vec<SignatureScheme>,
+    /// supported_versions, or the legacy version alone when the extension is absent.
+    pub versions: Vec<ProtocolVersion>,
+    /// Groups the client sent a key share for (TLS 1.3).
+    pub key_share_groups: Vec<NamedGroup>,
+    /// A pre_shared_key (resumption) is offered.
+    pub offers_psk: bool,
+}
+
+impl ClientHelloInfo {
+    fn new(ch: &ClientHello) -> Self {
+        ClientHelloInfo {
+            server_name: ch
+                .server_name()
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .map(str::to_owned),
+            alpn: ch.alpn().map(<[Vec<u8>]>::to_vec).unwrap_or_default(),
+            cipher_suites: ch.cipher_suites.clone(),
+            groups: ch
+                .supported_groups()
+                .map(<[NamedGroup]>::to_vec)
+                .unwrap_or_default(),
+            signature_schemes: ch
+                .signature_algorithms()
+                .map(<[SignatureScheme]>::to_vec)
+                .unwrap_or_default(),
+            versions: ch
+                .supported_versions()
+                .map_or_else(|| vec![ch.legacy_version], <[ProtocolVersion]>::to_vec),
+            key_share_groups: ch
+                .key_shares()
+                .map(|k| k.iter().map(|s| s.group).collect())
+                .unwrap_or_default(),
+            offers_psk: ch.psk().is_some(),
+        }
+    }
+}
+
+impl Connection {
+    /// A server that chooses its [`ServerConfig`] after reading the ClientHello: it raises
+    /// [`Event::ClientHello`] and waits (buffering what else arrives) until the application
+    /// calls [`accept_with`](Self::accept_with) with the config of its choice (certificate,
+    /// versions, policy...) or [`reject`](Self::reject). The choice may take as long as the
+    /// application likes (a lookup in another task, say): the connection simply waits.
+    pub fn server_deferred() -> Self {
+        let mut conn = Connection::new(super::Side::Server, &Shared::default(), 0x0303);
+        conn.controls.deferred = Deferred::WaitingForHello;
+        conn
+    }
+
+    /// The ClientHello a deferred server is waiting on (`None` before it arrives and after
+    /// the choice).
+    pub fn client_hello(&self) -> Option<&ClientHelloInfo> {
+        match &self.controls.deferred {
+            Deferred::Paused { info, .. } => Some(info),
+            _ => None,
+        }
+    }
+
+    /// Deferred server: goes on with `config`, which answers the waiting ClientHello, and
+    /// processes what was buffered meanwhile. Errors are the handshake's (and queue their
+    /// alert), or `InvalidState` if no ClientHello is waiting.
+    pub fn accept_with(&mut self, config: Arc<ServerConfig>) -> Result<(), Error> {
+        let Deferred::Paused { msg, .. } = std::mem::take(&mut self.controls.deferred) else {
+            return Err(Error::InvalidState("no ClientHello is waiting for a config"));
+        };
+        // The connection-wide settings come from the chosen config too.
+        let shared = &config.shared;
+        self.common.key_log = shared.key_log.clone();
+        self.common.observer = shared.record_observer.clone();
+        self.max_buffered = shared.max_buffered_plaintext;
+        self.records_per_key = shared.records_per_key;
+        let app_context = self.controls.app_context.take();
+        self.controls = Controls::new(shared);
+        self.controls.app_context = app_context;
+        let hs = server13::start(config);
+        match hs.handle(&mut self.common, msg) {
+            Ok(next) => self.handshake = Some(next),
+            Err(e) => return Err(self.fail(e)),
+        }
+        self.process_new_packets()
+    }
+
+    /// Deferred server: refuses the client with `alert` (e.g. `unrecognized_name`,
+    /// `handshake_failure`, `access_denied`); send it with `write_tls`.
+    pub fn reject(&mut self, alert: AlertDescription) -> Error {
+        self.controls.deferred = Deferred::No;
+        self.fail(Error::Refused(alert))
+    }
+
+    /// Deferred server, from `process_handshake`: the first handshake message must be a
+    /// ClientHello, which the connection keeps while it waits for the application.
+    pub(crate) fn defer_hello(&mut self, msg: Msg, more_buffered: bool) -> Result<(), Error> {
+        let HandshakePayload::ClientHello(ch) = &msg.payload else {
+            return Err(crate::handshake::unexpected("expect ClientHello", &msg));
+        };
+        // RFC 8446 5.1 / RFC 5246 7.4: nothing follows the ClientHello before our answer.
+        if more_buffered {
+            return Err(Error::UnexpectedMessage {
+                state: "expect ClientHello",
+                got: "handshake data after ClientHello",
+            });
+        }
+        let info = Box::new(ClientHelloInfo::new(ch));
+        self.controls.deferred = Deferred::Paused { msg, info };
+        self.common.events.push_back(Event::ClientHello);
+        Ok(())
+    }
+
+    /// After a peer-caused failure with blinding on: how long to wait before closing the
+    /// socket (and before sending the alert, for the strictest form), drawn once per
+    /// connection from the configured range. `None` when blinding is off or nothing failed.
+    pub fn blinding_delay(&self) -> Option<Duration> {
+        self.controls.blinding_delay
+    }
+}

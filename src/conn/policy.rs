@@ -1,0 +1,127 @@
+//! Named, dated security policies: one call sets versions, suites, groups and signature
+//! schemes on either builder (`.policy(&SecurityPolicy::MODERN_2026_11)`).
+//!
+//! A preset never changes meaning once published: its date is part of its name, and a later
+//! revision gets a new constant. The lists stay settable one by one after `.policy(...)`.
+
+use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+
+/// Versions, cipher suites, key-exchange groups and signature schemes, each in preference
+/// order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecurityPolicy {
+    /// The preset's name, dated (e.g. `"modern-2026-11"`).
+    pub name: &'static str,
+    pub versions: &'static [ProtocolVersion],
+    pub suites: &'static [CipherSuite],
+    pub groups: &'static [NamedGroup],
+    /// Signature schemes accepted from the peer in CertificateVerify/ServerKeyExchange and
+    /// used for our own signatures.
+    pub signature_schemes: &'static [SignatureScheme],
+}
+
+use CipherSuite as C;
+use NamedGroup as G;
+use ProtocolVersion as V;
+use SignatureScheme as S;
+
+const TLS13_SUITES: &[CipherSuite] = &[
+    C::TLS_AES_128_GCM_SHA256,
+    C::TLS_AES_256_GCM_SHA384,
+    C::TLS_CHACHA20_POLY1305_SHA256,
+];
+
+const ALL_SUITES: &[CipherSuite] = &[
+    C::TLS_AES_128_GCM_SHA256,
+    C::TLS_AES_256_GCM_SHA384,
+    C::TLS_CHACHA20_POLY1305_SHA256,
+    C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+/// NIST SP 800-52r2 3.3.1: AES-GCM suites only (no ChaCha20-Poly1305).
+const FIPS_SUITES: &[CipherSuite] = &[
+    C::TLS_AES_128_GCM_SHA256,
+    C::TLS_AES_256_GCM_SHA384,
+    C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+];
+
+const ALL_GROUPS: &[NamedGroup] = &[G::x25519, G::secp256r1, G::secp384r1];
+
+/// NIST curves only (SP 800-186): no X25519.
+const FIPS_GROUPS: &[NamedGroup] = &[G::secp256r1, G::secp384r1];
+
+/// RFC 8446 4.2.3: RSASSA-PKCS1-v1_5 is for certificates only in TLS 1.3, so the TLS 1.3-only
+/// preset leaves it out of the handshake signatures.
+const MODERN_SCHEMES: &[SignatureScheme] = &[
+    S::ecdsa_secp256r1_sha256,
+    S::ecdsa_secp384r1_sha384,
+    S::ed25519,
+    S::rsa_pss_rsae_sha256,
+    S::rsa_pss_rsae_sha384,
+    S::rsa_pss_rsae_sha512,
+];
+
+/// FIPS 186-5: ECDSA on P-256/P-384, RSA-PSS and PKCS#1 v1.5 with SHA-2; no Ed25519 (not in
+/// the SP 800-52r2 list).
+const FIPS_SCHEMES: &[SignatureScheme] = &[
+    S::ecdsa_secp256r1_sha256,
+    S::ecdsa_secp384r1_sha384,
+    S::rsa_pss_rsae_sha256,
+    S::rsa_pss_rsae_sha384,
+    S::rsa_pss_rsae_sha512,
+    S::rsa_pkcs1_sha256,
+    S::rsa_pkcs1_sha384,
+    S::rsa_pkcs1_sha512,
+];
+
+impl SecurityPolicy {
+    /// TLS 1.3 only; every TLS 1.3 suite, X25519/P-256/P-384, no PKCS#1 v1.5 signatures.
+    pub const MODERN_2026_11: SecurityPolicy = SecurityPolicy {
+        name: "modern-2026-11",
+        versions: &[V::TLSv1_3],
+        suites: TLS13_SUITES,
+        groups: ALL_GROUPS,
+        signature_schemes: MODERN_SCHEMES,
+    };
+
+    /// TLS 1.3 and TLS 1.2 (ECDHE AEAD suites only), every group and scheme we implement:
+    /// the builders' defaults as of 2026-11, frozen.
+    pub const DEFAULT_2026_11: SecurityPolicy = SecurityPolicy {
+        name: "default-2026-11",
+        versions: &[V::TLSv1_3, V::TLSv1_2],
+        suites: ALL_SUITES,
+        groups: ALL_GROUPS,
+        signature_schemes: super::DEFAULT_SIGNATURE_SCHEMES,
+    };
+
+    /// The FIPS-approved subset (NIST SP 800-52r2): TLS 1.3 and 1.2, AES-GCM only, P-256
+    /// and P-384, ECDSA / RSA-PSS / RSA PKCS#1 with SHA-2. This restricts the algorithms;
+    /// it does not make ring a validated module.
+    pub const FIPS_2026_11: SecurityPolicy = SecurityPolicy {
+        name: "fips-2026-11",
+        versions: &[V::TLSv1_3, V::TLSv1_2],
+        suites: FIPS_SUITES,
+        groups: FIPS_GROUPS,
+        signature_schemes: FIPS_SCHEMES,
+    };
+
+    /// Every preset, oldest first.
+    pub const ALL: &'static [SecurityPolicy] = &[
+        SecurityPolicy::MODERN_2026_11,
+        SecurityPolicy::DEFAULT_2026_11,
+        SecurityPolicy::FIPS_2026_11,
+    ];
+
+    /// A preset by its name (`"fips-2026-11"`).
+    pub fn by_name(name: &str) -> Option<&'static SecurityPolicy> {
+        Self::ALL.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
