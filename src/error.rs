@@ -46,6 +46,9 @@ pub enum Error {
     InvalidState(&'static str),
     /// The plaintext buffer is full; drain with `write_tls` first (local).
     BufferFull,
+    /// DTLS: the handshake did not complete within the total handshake timeout (RFC 6347
+    /// 4.2.4); no alert is sent, the peer is presumed gone.
+    HandshakeTimeout,
 }
 
 /// Protocol rules the peer broke, one variant per rule.
@@ -143,6 +146,8 @@ pub enum Limit {
     NewSessionTickets,
     BufferedPlaintext,
     ReassemblyQueue,
+    /// DTLS: records that failed to deprotect (each dropped silently, RFC 6347 4.1.2.7).
+    BadRecords,
 }
 
 impl Error {
@@ -161,11 +166,14 @@ impl Error {
             Error::BadSignature | Error::BadFinished => AlertDescription::DecryptError,
             Error::CertificateRequired => AlertDescription::CertificateRequired,
             Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
+            Error::LimitExceeded(Limit::BadRecords) => AlertDescription::BadRecordMac,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) => AlertDescription::InternalError,
-            Error::AlertReceived(_) | Error::Config(_) | Error::InvalidState(_) | Error::BufferFull => {
-                return None
-            }
+            Error::AlertReceived(_)
+            | Error::Config(_)
+            | Error::InvalidState(_)
+            | Error::BufferFull
+            | Error::HandshakeTimeout => return None,
         })
     }
 }
@@ -209,6 +217,7 @@ impl fmt::Display for Error {
             Error::Config(why) => write!(f, "configuration error: {why}"),
             Error::InvalidState(why) => write!(f, "invalid state: {why}"),
             Error::BufferFull => f.write_str("plaintext buffer full"),
+            Error::HandshakeTimeout => f.write_str("DTLS handshake timed out"),
         }
     }
 }
