@@ -1193,9 +1193,11 @@ impl DtlsAcceptor {
         let Some(Ok((h, body))) = parse_fragments(fragment).next() else {
             return Accepted::Dropped;
         };
-        // A stateless server needs the whole ClientHello in one fragment.
-        if h.msg_type != HandshakeType::ClientHello || h.fragment_offset != 0 || h.fragment_length != h.length
-        {
+        // What the cookie binds (RFC 6347 4.2.1: version, random, session_id, cookie, suites,
+        // compression) leads the hello, so its first fragment is enough: a hello cut to a
+        // small MTU is answered without keeping any of it; the connection the cookie opens
+        // reassembles the rest.
+        if h.msg_type != HandshakeType::ClientHello || h.fragment_offset != 0 {
             return Accepted::Dropped;
         }
         let Ok(binding) = dtls12_hello_binding(body) else {
