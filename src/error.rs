@@ -48,6 +48,9 @@ pub enum Error {
     BufferFull,
     /// The application refused the peer (e.g. after reading its ClientHello) with this alert.
     Refused(AlertDescription),
+    /// DTLS: the handshake did not complete within the total handshake timeout (RFC 6347
+    /// 4.2.4); no alert is sent, the peer is presumed gone.
+    HandshakeTimeout,
 }
 
 /// Protocol rules the peer broke, one variant per rule.
@@ -145,6 +148,8 @@ pub enum Limit {
     NewSessionTickets,
     BufferedPlaintext,
     ReassemblyQueue,
+    /// DTLS: records that failed to deprotect (each dropped silently, RFC 6347 4.1.2.7).
+    BadRecords,
 }
 
 impl Error {
@@ -163,12 +168,15 @@ impl Error {
             Error::BadSignature | Error::BadFinished => AlertDescription::DecryptError,
             Error::CertificateRequired => AlertDescription::CertificateRequired,
             Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
+            Error::LimitExceeded(Limit::BadRecords) => AlertDescription::BadRecordMac,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) => AlertDescription::InternalError,
             Error::Refused(a) => *a,
-            Error::AlertReceived(_) | Error::Config(_) | Error::InvalidState(_) | Error::BufferFull => {
-                return None
-            }
+            Error::AlertReceived(_)
+            | Error::Config(_)
+            | Error::InvalidState(_)
+            | Error::BufferFull
+            | Error::HandshakeTimeout => return None,
         })
     }
 }
@@ -213,6 +221,7 @@ impl fmt::Display for Error {
             Error::InvalidState(why) => write!(f, "invalid state: {why}"),
             Error::BufferFull => f.write_str("plaintext buffer full"),
             Error::Refused(a) => write!(f, "refused by the application with {a}"),
+            Error::HandshakeTimeout => f.write_str("DTLS handshake timed out"),
         }
     }
 }

@@ -87,6 +87,10 @@ pub(crate) struct Common {
     /// QUIC (RFC 9001, `crate::quic`): handshake messages and secrets go here instead of the
     /// record layer. `None` on TLS connections.
     pub quic: Option<Box<crate::quic::QuicSink>>,
+    /// DTLS 1.2 (`crate::dtls::conn`): the message_seq of our next handshake message (RFC
+    /// 6347 4.2.2). `Some` switches [`frame_handshake`](Self::frame_handshake) to the 12-byte
+    /// DTLS header, which the transcript then hashes (RFC 6347 4.2.6); `None` for TLS.
+    pub dtls_send_seq: Option<u16>,
 }
 
 impl Common {
@@ -108,12 +112,27 @@ impl Common {
             queued_write_epoch: 0,
             early: EarlyData::default(),
             quic: None,
+            dtls_send_seq: None,
+        }
+    }
+
+    /// A TLS-encoded handshake message (4-byte header) as it goes on the wire and into the
+    /// transcript: unchanged for TLS; for DTLS with the header of an unfragmented message,
+    /// `message_seq` taken from our counter (RFC 6347 4.2.2, 4.2.6).
+    pub fn frame_handshake(&mut self, tls: Vec<u8>) -> Vec<u8> {
+        match self.dtls_send_seq.as_mut() {
+            None => tls,
+            Some(seq) => {
+                let framed = crate::dtls::fragment::dtls_framing(&tls, *seq);
+                *seq = seq.wrapping_add(1);
+                framed
+            }
         }
     }
 
     /// Encodes a handshake message, adds it to the transcript and queues it.
     pub fn send_handshake(&mut self, msg: &HandshakePayload, transcript: Option<&mut Transcript>) -> Vec<u8> {
-        let bytes = msg.encode();
+        let bytes = self.frame_handshake(msg.encode());
         if let Some(t) = transcript {
             t.update(&bytes);
         }
@@ -137,8 +156,9 @@ impl Common {
         bytes: &[u8],
         transcript: Option<&mut Transcript>,
     ) {
+        let bytes = self.frame_handshake(bytes.to_vec());
         if let Some(t) = transcript {
-            t.update(bytes);
+            t.update(&bytes);
         }
         if let Some(obs) = &self.observer {
             obs.handshake(
@@ -149,8 +169,8 @@ impl Common {
             );
         }
         match &mut self.quic {
-            Some(q) => q.push_handshake(bytes.to_vec()),
-            None => self.queue.push_handshake(bytes.to_vec()),
+            Some(q) => q.push_handshake(bytes),
+            None => self.queue.push_handshake(bytes),
         }
     }
 

@@ -198,6 +198,19 @@ impl HandshakeMessage {
     }
 }
 
+/// A TLS-encoded handshake message (`type || u24 length || body`) with the 12-byte DTLS
+/// header of an unfragmented message instead (RFC 6347 4.2.2): what the DTLS 1.2 transcript
+/// hashes (RFC 6347 4.2.6) and what the sender fragments. Input shorter than 4 bytes (never
+/// produced by our encoders) is framed as an empty message of its first byte's type.
+pub fn dtls_framing(tls: &[u8], message_seq: u16) -> Vec<u8> {
+    let typ = tls.first().copied().unwrap_or(0);
+    let body = tls.get(4..).unwrap_or(&[]);
+    let mut out = Vec::with_capacity(HANDSHAKE_HEADER_LEN + body.len());
+    HandshakeHeader::whole(HandshakeType::from(typ), message_seq, body.len() as u32).encode(&mut out);
+    out.extend_from_slice(body);
+    out
+}
+
 /// Caps on reassembly memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReassemblyLimits {

@@ -116,6 +116,15 @@ impl Client12 {
         }
     }
 
+    /// True in the states [`handle_ccs`](Self::handle_ccs) accepts.
+    pub fn expects_ccs(&self) -> bool {
+        match self {
+            Client12::Ticket(t) => !t.c.ticket_expected,
+            Client12::Ccs(_) => true,
+            _ => false,
+        }
+    }
+
     /// RFC 5246 7.1: the server's ChangeCipherSpec makes the pending read state current.
     pub fn handle_ccs(self, cx: &mut Common) -> Result<Handshake, Error> {
         match self {
@@ -141,11 +150,18 @@ pub(crate) fn handle_server_hello(
     let cfg = &config.shared;
     // RFC 5246 7.4.1.3 / RFC 8446 4.2.1: a pre-1.3 server names its version in the
     // ServerHello; TLS 1.2 is the only one below 1.3 we speak.
-    if sh.legacy_version != ProtocolVersion::TLSv1_2 || !cfg.tls12() {
+    // DTLS 1.2 (RFC 6347 4.2.1) names itself 0xFEFD.
+    let dtls = cx.dtls_send_seq.is_some();
+    let wanted = match dtls {
+        true => ProtocolVersion::DTLSv1_2,
+        false => ProtocolVersion::TLSv1_2,
+    };
+    if sh.legacy_version != wanted || !cfg.tls12() {
         return Err(Error::NoCommonVersion);
     }
-    // RFC 8446 4.1.3: a TLS 1.3 client MUST check the downgrade sentinel.
-    if cfg.tls13() && (sh.random[24..] == DOWNGRADE_TLS12 || sh.random[24..] == DOWNGRADE_TLS11) {
+    // RFC 8446 4.1.3: a TLS 1.3 client MUST check the downgrade sentinel (our DTLS client
+    // offers DTLS 1.2 only, so it has nothing to be downgraded from).
+    if cfg.tls13() && !dtls && (sh.random[24..] == DOWNGRADE_TLS12 || sh.random[24..] == DOWNGRADE_TLS11) {
         return Err(PeerMisbehaved::DowngradeDetected.into());
     }
     if !hello.cipher_suites.contains(&sh.cipher_suite) {
@@ -198,7 +214,7 @@ pub(crate) fn handle_server_hello(
         ));
     }
 
-    cx.neg.version = Some(ProtocolVersion::TLSv1_2);
+    cx.neg.version = Some(wanted);
     cx.neg.suite = Some(suite.suite);
     cx.neg.server_random = sh.random;
     cx.neg.ems = ems;
@@ -378,15 +394,17 @@ impl ExpectServerHelloDone {
                     cx.neg.own_cert = Some(ck.clone());
                 }
             }
-            let m = Tls12Payload::Certificate(Certificate12 { certs: chain }).encode();
+            let m = cx.frame_handshake(Tls12Payload::Certificate(Certificate12 { certs: chain }).encode());
             self.c.log.add(&m)?;
             cx.queue.push_handshake(m);
         }
         let kx = KeyExchange::start(self.ske.group, config.shared.rng.as_ref())?;
-        let cke = Tls12Payload::ClientKeyExchange(ClientKeyExchange {
-            public: kx.public_key().to_vec(),
-        })
-        .encode();
+        let cke = cx.frame_handshake(
+            Tls12Payload::ClientKeyExchange(ClientKeyExchange {
+                public: kx.public_key().to_vec(),
+            })
+            .encode(),
+        );
         let pre_master = kx.complete(&self.ske.public)?;
         self.c.log.add(&cke)?;
         cx.queue.push_handshake(cke);
@@ -405,7 +423,7 @@ impl ExpectServerHelloDone {
             // RFC 5246 7.4.8: the signature covers every handshake message so far.
             let signature = ck.key.sign(scheme, c.log.bytes())?;
             let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
-            let bytes = cv.encode();
+            let bytes = cx.frame_handshake(cv.encode());
             c.log.add(&bytes)?;
             cx.queue.push_handshake(bytes);
         }

@@ -87,6 +87,16 @@ impl Handshake {
         }
     }
 
+    /// True when the TLS 1.2 state is waiting for the peer's ChangeCipherSpec (DTLS drops
+    /// one that arrives anywhere else: it may have been reordered, RFC 6347 4.1).
+    pub fn expects_ccs12(&self) -> bool {
+        match self {
+            Handshake::Client12(s) => s.expects_ccs(),
+            Handshake::Server12(s) => matches!(s, server12::Server12::Ccs(_)),
+            _ => false,
+        }
+    }
+
     /// True while the peer may still send a middlebox-compatibility CCS (RFC 8446 D.4).
     pub fn accepts_ccs(&self) -> bool {
         match self {

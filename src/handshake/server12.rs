@@ -156,9 +156,12 @@ pub(crate) fn handle_client_hello(
     let cfg = &config.shared;
     // RFC 5246 E.1: the client's highest version is legacy_version (or listed in
     // supported_versions); TLS 1.2 must be within it.
+    let dtls = cx.dtls_send_seq.is_some();
     let offers12 = match hello.supported_versions() {
-        Some(v) => v.contains(&ProtocolVersion::TLSv1_2),
-        None => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
+        Some(v) if !dtls => v.contains(&ProtocolVersion::TLSv1_2),
+        // RFC 6347 4.1: DTLS versions count down; 0xFEFD (1.2) or below means 1.2 or newer.
+        _ if dtls => hello.legacy_version.is_dtls() && u16::from(hello.legacy_version) <= 0xfefd,
+        _ => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
     };
     if !offers12 || !cfg.tls12() {
         return Err(Error::NoCommonVersion);
@@ -199,11 +202,15 @@ pub(crate) fn handle_client_hello(
     let rng = cfg.rng.clone();
     let mut server_random = [0u8; 32];
     rng.fill(&mut server_random)?;
-    // RFC 8446 4.1.3: a TLS 1.3 server negotiating TLS 1.2 marks its random.
-    if cfg.tls13() {
+    // RFC 8446 4.1.3: a TLS 1.3 server negotiating TLS 1.2 marks its random (our DTLS
+    // server speaks DTLS 1.2 only).
+    if cfg.tls13() && !dtls {
         server_random[24..].copy_from_slice(&DOWNGRADE_TLS12);
     }
-    cx.neg.version = Some(ProtocolVersion::TLSv1_2);
+    cx.neg.version = Some(match dtls {
+        true => ProtocolVersion::DTLSv1_2,
+        false => ProtocolVersion::TLSv1_2,
+    });
     cx.neg.client_random = hello.random;
     cx.neg.server_random = server_random;
     cx.neg.alpn = alpn.clone();
@@ -332,7 +339,7 @@ pub(crate) fn handle_client_hello(
 
 impl Ctx {
     fn log_send(&mut self, cx: &mut Common, m: &Tls12Payload) -> Result<(), Error> {
-        let bytes = m.encode();
+        let bytes = cx.frame_handshake(m.encode());
         self.log.add(&bytes)?;
         cx.queue.push_handshake(bytes);
         Ok(())
@@ -371,7 +378,10 @@ fn send_server_hello(
         extensions.push(ServerHelloExtension::RecordSizeLimit(limit));
     }
     let sh = ServerHello {
-        legacy_version: ProtocolVersion::TLSv1_2,
+        legacy_version: match cx.dtls_send_seq {
+            Some(_) => ProtocolVersion::DTLSv1_2,
+            None => ProtocolVersion::TLSv1_2,
+        },
         random: c.server_random,
         session_id: c.session_id.clone(),
         cipher_suite: c.suite.suite,

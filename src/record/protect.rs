@@ -78,6 +78,11 @@ impl WriteState {
         self.key.is_some()
     }
 
+    /// The record key, for a record layer that frames records itself (DTLS, `crate::dtls`).
+    pub fn into_key(self) -> Option<RecordKey> {
+        self.key
+    }
+
     /// Bytes a record adds around its content: header, and for protected states the inner
     /// type byte (TLS 1.3) or explicit nonce (TLS 1.2 GCM) and the tag.
     pub fn overhead(&self) -> usize {
@@ -200,6 +205,11 @@ impl ReadState {
 
     pub fn is_protected(&self) -> bool {
         self.key.is_some()
+    }
+
+    /// The record key, for a record layer that frames records itself (DTLS, `crate::dtls`).
+    pub fn into_key(self) -> Option<RecordKey> {
+        self.key
     }
 
     /// Deprotects a record's payload in place. Unprotected records pass through with

@@ -1,0 +1,1256 @@
+//! The DTLS 1.2 datagram connection (RFC 6347): the TLS 1.2 handshake state machines
+//! (`handshake::client12` / `server12`) behind a datagram transport.
+//!
+//! The state machines run unchanged except that [`Common::frame_handshake`] gives their
+//! messages the 12-byte DTLS handshake header, so the transcript hashes what RFC 6347 4.2.6
+//! asks (every message as if unfragmented, without the first ClientHello and the
+//! HelloVerifyRequest). What this module adds around them:
+//!
+//! - records: epoch and 48-bit sequence number, the AEAD nonce and additional data of RFC
+//!   6347 4.1.2.1 (`epoch || seq` is the 64-bit sequence number of RFC 5288 / RFC 7905), a
+//!   [`ReplayWindow`] per epoch updated only after a record deprotects, records that fail to
+//!   deprotect dropped silently up to [`DtlsConfig::max_bad_records`];
+//! - handshake transport: messages cut into fragments that fit the MTU, reassembly in any
+//!   order, flights kept for retransmission, the [`RetransmitTimer`], and our last flight
+//!   sent again when the peer repeats its previous one (RFC 6347 4.2.4);
+//! - the client side of the cookie exchange (RFC 6347 4.2.1); the server side, stateless, is
+//!   [`DtlsAcceptor`].
+//!
+//! No clock is read: every `Instant` is an argument.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::cookie::{dtls12_hello_binding, hello_verify_request_body, CookieKeys};
+use super::fragment::{fragments, parse_fragments, HandshakeHeader, Pushed, Reassembler, ReassemblyLimits};
+use super::record::{records, DatagramRecord, PlaintextHeader, MAX_SEQ_48};
+use super::replay::ReplayWindow;
+use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
+use crate::codec::{
+    AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, HandshakeType, NamedGroup,
+    ProtocolVersion, Reader, SignatureScheme,
+};
+use crate::conn::common::{Common, Side};
+use crate::conn::{ClientConfig, Event, ServerConfig};
+use crate::crypto::aead::RecordKey;
+use crate::crypto::prf::export_keying_material_tls12;
+use crate::error::{Error, Limit, PeerMisbehaved};
+use crate::handshake::{client12, server12, Handshake, Msg};
+use crate::msgs::{AlertMessage, ClientExtension, ClientHello, Dialect, HandshakePayload, Tls12Payload};
+use crate::pki::ServerName;
+
+/// Default path MTU: what IPv6 guarantees (1280) less the IPv6 and UDP headers, rounded down.
+pub const DEFAULT_MTU: usize = 1200;
+/// Smallest MTU we accept: room for a record header, nonce, tag and a handshake header.
+pub const MIN_MTU: usize = 256;
+/// Default cap on records that fail to deprotect before the connection gives up.
+pub const DEFAULT_MAX_BAD_RECORDS: u32 = 1024;
+/// Records of the next epoch held until its keys are in (a reordered Finished).
+const MAX_FUTURE_RECORDS: usize = 16;
+/// DTLS 1.2 record overhead under AEAD keys: header, explicit nonce, tag.
+const MAX_RECORD_OVERHEAD: usize = 13 + 8 + 16;
+
+/// Datagram settings of a DTLS connection.
+#[derive(Clone, Debug)]
+pub struct DtlsConfig {
+    /// Largest datagram we send (every datagram from `poll_datagram` fits).
+    pub mtu: usize,
+    /// Retransmission timer: initial timeout, cap, total handshake timeout (RFC 6347 4.2.4.1).
+    pub timer: TimerConfig,
+    /// Records that fail to deprotect are dropped silently (RFC 6347 4.1.2.7); after this
+    /// many the connection fails with `LimitExceeded(BadRecords)`.
+    pub max_bad_records: u32,
+    /// Caps on handshake reassembly memory.
+    pub reassembly: ReassemblyLimits,
+    /// How often the acceptor rotates its cookie secret (a cookie lives one to two periods).
+    pub cookie_period: Duration,
+}
+
+impl Default for DtlsConfig {
+    fn default() -> Self {
+        DtlsConfig {
+            mtu: DEFAULT_MTU,
+            timer: TimerConfig::default(),
+            max_bad_records: DEFAULT_MAX_BAD_RECORDS,
+            reassembly: ReassemblyLimits::default(),
+            cookie_period: Duration::from_secs(300),
+        }
+    }
+}
+
+impl DtlsConfig {
+    fn validate(&self) -> Result<(), Error> {
+        if self.mtu < MIN_MTU || self.mtu > 65_507 {
+            return Err(Error::Config(format!("DTLS MTU must be {MIN_MTU}..=65507")));
+        }
+        Ok(())
+    }
+}
+
+/// One message (or ChangeCipherSpec) of a flight, kept for retransmission.
+#[derive(Debug)]
+struct FlightItem {
+    epoch: u16,
+    typ: ContentType,
+    /// A DTLS-framed handshake message (12-byte header), or the CCS byte.
+    bytes: Vec<u8>,
+}
+
+/// One write epoch: its key (none for epoch 0) and next sequence number.
+#[derive(Debug)]
+struct WriteEpoch {
+    key: Option<RecordKey>,
+    next_seq: u64,
+}
+
+/// The client before the ServerHello: the hello to repeat with a cookie (RFC 6347 4.2.1).
+struct PendingClient {
+    config: Arc<ClientConfig>,
+    name: Option<ServerName>,
+    hello: ClientHello,
+    /// The framed ClientHello the transcript starts with (the last one sent).
+    hello_bytes: Vec<u8>,
+    cookie_seen: bool,
+}
+
+/// Where the handshake stands before the TLS 1.2 state machine takes over.
+enum Start {
+    Client(Box<PendingClient>),
+    Server(Arc<ServerConfig>),
+    Running,
+}
+
+/// A DTLS 1.2 connection, client or server, as a pure state machine over datagrams.
+pub struct DtlsConnection {
+    common: Common,
+    start: Start,
+    handshake: Option<Handshake>,
+    cfg: DtlsConfig,
+    reassembler: Reassembler,
+    /// Read epoch in force and its key (`None` for epoch 0).
+    read_epoch: u16,
+    read_key: Option<RecordKey>,
+    /// Replay windows: epoch 0 and the current read epoch.
+    window0: ReplayWindow,
+    window: ReplayWindow,
+    /// Records of `read_epoch + 1` that arrived before the CCS that installs its keys.
+    future: VecDeque<(PlaintextHeader, Vec<u8>)>,
+    /// Write epochs by number (DTLS 1.2 without renegotiation: 0 and 1).
+    write: Vec<WriteEpoch>,
+    /// Handshake bytes popped from the queue, not yet a whole message.
+    hs_pending: Vec<u8>,
+    /// Our last flight.
+    flight: Vec<FlightItem>,
+    /// The peer's message after which we sent `flight`: seeing it again means our flight
+    /// was lost (RFC 6347 4.2.4).
+    flight_trigger: Option<u16>,
+    /// A peer message arrived since our last flight: the next output starts a new flight.
+    peer_progress: bool,
+    /// Our last flight has been answered or needs no answer (then it is only repeated when
+    /// the peer repeats its own).
+    timer: RetransmitTimer,
+    /// Datagrams ready for `poll_datagram`.
+    out: VecDeque<Vec<u8>>,
+    received: Vec<u8>,
+    received_start: usize,
+    error: Option<Error>,
+    peer_closed: bool,
+    sent_close: bool,
+    bad_records: u32,
+    max_buffered: usize,
+    retransmitted_this_datagram: bool,
+}
+
+impl DtlsConnection {
+    /// A DTLS 1.2 client for `server_name`; its ClientHello is ready for `poll_datagram` and
+    /// the retransmission timer runs from `now`.
+    pub fn client(
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        dtls: DtlsConfig,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        dtls.validate()?;
+        let name = ServerName::parse(server_name)
+            .map_err(|_| Error::Config(format!("invalid server name {server_name:?}")))?;
+        if !config.shared.tls12() {
+            return Err(Error::Config(
+                "DTLS 1.2 needs TLS 1.2 enabled with a TLS 1.2 suite".into(),
+            ));
+        }
+        let mut conn = DtlsConnection::new(
+            Side::Client,
+            &config.shared.key_log,
+            &config.shared.record_observer,
+            config.shared.max_buffered_plaintext,
+            dtls,
+        );
+        let name = Some(name);
+        let hello = client_hello(&config, &name, &mut conn.common)?;
+        let hello_bytes = conn
+            .common
+            .send_handshake(&HandshakePayload::ClientHello(hello.clone()), None);
+        conn.start = Start::Client(Box::new(PendingClient {
+            config,
+            name,
+            hello,
+            hello_bytes,
+            cookie_seen: false,
+        }));
+        conn.flush(now)?;
+        Ok(conn)
+    }
+
+    /// A DTLS 1.2 server. It answers any ClientHello: put a [`DtlsAcceptor`] in front of it
+    /// for the stateless cookie exchange (RFC 6347 4.2.1).
+    pub fn server(config: Arc<ServerConfig>, dtls: DtlsConfig) -> Result<Self, Error> {
+        dtls.validate()?;
+        if !config.shared.tls12() {
+            return Err(Error::Config(
+                "DTLS 1.2 needs TLS 1.2 enabled with a TLS 1.2 suite".into(),
+            ));
+        }
+        let mut conn = DtlsConnection::new(
+            Side::Server,
+            &config.shared.key_log,
+            &config.shared.record_observer,
+            config.shared.max_buffered_plaintext,
+            dtls,
+        );
+        conn.start = Start::Server(config);
+        Ok(conn)
+    }
+
+    fn new(
+        side: Side,
+        key_log: &Arc<dyn crate::conn::KeyLog>,
+        observer: &Option<Arc<dyn crate::conn::RecordObserver>>,
+        max_buffered: usize,
+        cfg: DtlsConfig,
+    ) -> Self {
+        let mut common = Common::new(side, key_log.clone(), ProtocolVersion::DTLSv1_2.get());
+        common.observer = observer.clone();
+        common.dtls_send_seq = Some(0);
+        // Handshake messages are cut to the MTU here, not by the queue.
+        common.max_fragment = crate::record::MAX_PLAINTEXT;
+        DtlsConnection {
+            common,
+            start: Start::Running,
+            handshake: None,
+            reassembler: Reassembler::new(cfg.reassembly),
+            timer: RetransmitTimer::new(cfg.timer),
+            cfg,
+            read_epoch: 0,
+            read_key: None,
+            window0: ReplayWindow::new(),
+            window: ReplayWindow::new(),
+            future: VecDeque::new(),
+            write: vec![WriteEpoch {
+                key: None,
+                next_seq: 0,
+            }],
+            hs_pending: Vec::new(),
+            flight: Vec::new(),
+            flight_trigger: None,
+            peer_progress: false,
+            out: VecDeque::new(),
+            received: Vec::new(),
+            received_start: 0,
+            error: None,
+            peer_closed: false,
+            sent_close: false,
+            bad_records: 0,
+            max_buffered,
+            retransmitted_this_datagram: false,
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        self.common.side
+    }
+
+    /// Takes in one received datagram at `now`. Records that do not parse, fail to deprotect,
+    /// are replays, or belong to no epoch we read are dropped silently; a protocol violation
+    /// is returned (and its alert queued for `poll_datagram`), and returned again by every
+    /// later call.
+    pub fn recv_datagram(&mut self, datagram: &[u8], now: Instant) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        self.retransmitted_this_datagram = false;
+        let res = self.recv_records(datagram, now);
+        self.finish_step(res, now)
+    }
+
+    fn finish_step(&mut self, res: Result<(), Error>, now: Instant) -> Result<(), Error> {
+        let res = res.and_then(|()| self.flush(now));
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let e = self.fail(e);
+                // The alert goes out now (best effort, under the current write epoch).
+                let _ = self.flush(now);
+                Err(e)
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        if self.error.is_none() {
+            if let Some(alert) = e.alert() {
+                self.common.queue.push_alert(AlertLevel::Fatal, alert);
+            }
+            self.error = Some(e.clone());
+            self.timer.finish();
+            self.flight.clear();
+        }
+        e
+    }
+
+    fn recv_records(&mut self, datagram: &[u8], now: Instant) -> Result<(), Error> {
+        for rec in records(datagram, 0) {
+            // RFC 6347 4.1.2.7: a record that does not parse ends the datagram, silently.
+            let Ok(DatagramRecord::Plaintext { header, fragment }) = rec else {
+                return Ok(());
+            };
+            if self.peer_closed || self.error.is_some() {
+                return Ok(());
+            }
+            self.recv_record(header, fragment.to_vec(), now)?;
+        }
+        Ok(())
+    }
+
+    fn recv_record(&mut self, h: PlaintextHeader, mut payload: Vec<u8>, now: Instant) -> Result<(), Error> {
+        // RFC 6347 4.1: DTLS record versions only (0xFEFF may carry a first ClientHello).
+        if !h.version.is_dtls() {
+            return Ok(());
+        }
+        if h.epoch == self.read_epoch.wrapping_add(1) && self.read_epoch < u16::MAX {
+            // RFC 6347 4.1: a record of the next epoch may arrive before the CCS; keep a few.
+            if self.future.len() < MAX_FUTURE_RECORDS {
+                self.future.push_back((h, payload));
+            }
+            return Ok(());
+        }
+        let current = h.epoch == self.read_epoch;
+        if !current && h.epoch != 0 {
+            return Ok(());
+        }
+        let window = if current { &self.window } else { &self.window0 };
+        // RFC 6347 4.1.2.6: duplicates and records left of the window are dropped.
+        if !window.check(h.seq) {
+            return Ok(());
+        }
+        let (typ, range) = match (&self.read_key, current) {
+            (Some(key), true) => {
+                let explicit = key.explicit_nonce_len();
+                let Some(plain_len) = payload.len().checked_sub(explicit + key.tag_len()) else {
+                    return self.bad_record();
+                };
+                let Ok(plain_len16) = u16::try_from(plain_len) else {
+                    return self.bad_record();
+                };
+                let aad = h.dtls12_aad(plain_len16);
+                match key.open_in_place(h.record_seq(), &aad, &mut payload) {
+                    // `open_in_place` moves the plaintext to the front.
+                    Ok(_) => (h.content_type, 0..plain_len),
+                    Err(_) => return self.bad_record(),
+                }
+            }
+            _ => (h.content_type, 0..payload.len()),
+        };
+        let protected = current && self.read_key.is_some();
+        if let Start::Server(_) = self.start {
+            // RFC 6347 4.2.1: a stateless server answered this client's first hello with the
+            // hello's record sequence number; ours continue from the hello that got through.
+            if let Some(w) = self.write.first_mut() {
+                w.next_seq = w.next_seq.max(h.seq);
+            }
+        }
+        if current {
+            self.window.mark(h.seq);
+        } else {
+            self.window0.mark(h.seq);
+        }
+        let data = &payload[range];
+        if data.len() > crate::record::MAX_PLAINTEXT {
+            return Err(Error::RecordOverflow);
+        }
+        if let Some(obs) = &self.common.observer {
+            obs.record(crate::conn::Direction::Received, typ, data.len(), h.epoch);
+        }
+        match typ {
+            ContentType::Handshake => self.recv_handshake(data, current, now),
+            ContentType::ChangeCipherSpec => self.recv_ccs(data, current, now),
+            ContentType::Alert => self.recv_alert(data, current),
+            ContentType::ApplicationData => self.recv_data(data, protected),
+            // An unknown type under keys came from the peer; unprotected it may be anyone's.
+            _ if protected => Err(PeerMisbehaved::UnknownContentType.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn bad_record(&mut self) -> Result<(), Error> {
+        self.bad_records = self.bad_records.saturating_add(1);
+        if self.bad_records > self.cfg.max_bad_records {
+            return Err(Error::LimitExceeded(Limit::BadRecords));
+        }
+        Ok(())
+    }
+
+    fn recv_handshake(&mut self, data: &[u8], current: bool, now: Instant) -> Result<(), Error> {
+        for frag in parse_fragments(data) {
+            let (h, body) = frag?;
+            if h.message_seq < self.reassembler.next_seq() {
+                self.peer_retransmitted(h.message_seq, now)?;
+                continue;
+            }
+            // RFC 6347 4.1: a new message must come under the epoch now in force; an older
+            // epoch only repeats what we already have.
+            if !current {
+                continue;
+            }
+            if let Start::Server(_) = self.start {
+                // The first ClientHello we take sets the message_seq both sides continue from
+                // (after a stateless HelloVerifyRequest it is 1, RFC 6347 4.2.2).
+                if h.msg_type == HandshakeType::ClientHello
+                    && self.reassembler.buffered() == 0
+                    && h.message_seq > self.reassembler.next_seq()
+                    && h.message_seq < 8
+                {
+                    self.reassembler.reset_to(h.message_seq);
+                }
+            }
+            if self.reassembler.push(&h, body)? == Pushed::Old {
+                self.peer_retransmitted(h.message_seq, now)?;
+            }
+        }
+        while let Some(m) = self.reassembler.pop() {
+            self.peer_progress = true;
+            if let Some(obs) = &self.common.observer {
+                obs.handshake(
+                    crate::conn::Direction::Received,
+                    m.msg_type,
+                    m.body.len(),
+                    self.read_epoch,
+                );
+            }
+            let raw = m.dtls_encoding();
+            self.handle_message(m.msg_type, m.message_seq, &m.body, raw)?;
+            if self.error.is_some() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The peer sent a message we already processed again: its flight is being
+    /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram and only
+    /// to the message our flight answered.
+    fn peer_retransmitted(&mut self, seq: u16, now: Instant) -> Result<(), Error> {
+        if self.flight_trigger == Some(seq) && !self.retransmitted_this_datagram && !self.flight.is_empty() {
+            self.retransmitted_this_datagram = true;
+            self.send_flight(now)?;
+        }
+        Ok(())
+    }
+
+    fn handle_message(
+        &mut self,
+        typ: HandshakeType,
+        seq: u16,
+        body: &[u8],
+        raw: Vec<u8>,
+    ) -> Result<(), Error> {
+        match std::mem::replace(&mut self.start, Start::Running) {
+            Start::Client(pending) => return self.client_before_server_hello(*pending, typ, body, raw),
+            Start::Server(config) => {
+                if typ != HandshakeType::ClientHello {
+                    return Err(Error::UnexpectedMessage {
+                        state: "expect ClientHello",
+                        got: typ.name().unwrap_or("unknown handshake message"),
+                    });
+                }
+                let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+                let HandshakePayload::ClientHello(hello) = &payload else {
+                    return Err(Error::InvalidState("ClientHello decoded as another message"));
+                };
+                // We answer with the same message_seq (RFC 6347 4.2.2).
+                self.common.dtls_send_seq = Some(seq);
+                let msg = Msg {
+                    payload: payload.clone(),
+                    raw,
+                };
+                let hs = server12::handle_client_hello(config, &mut self.common, &msg, hello)?;
+                self.handshake = Some(hs);
+                return Ok(());
+            }
+            Start::Running => {}
+        }
+        let hs = self
+            .handshake
+            .take()
+            .ok_or(Error::InvalidState("handshake state lost"))?;
+        let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+        let next = hs.handle(&mut self.common, Msg { payload, raw })?;
+        self.handshake = Some(next);
+        Ok(())
+    }
+
+    /// Client: a HelloVerifyRequest (answered with the cookie) or the ServerHello (handed to
+    /// the TLS 1.2 client).
+    fn client_before_server_hello(
+        &mut self,
+        mut p: PendingClient,
+        typ: HandshakeType,
+        body: &[u8],
+        raw: Vec<u8>,
+    ) -> Result<(), Error> {
+        match typ {
+            // RFC 6347 4.2.1: one HelloVerifyRequest, before the ServerHello.
+            HandshakeType::HelloVerifyRequest if !p.cookie_seen => {
+                let Some(Tls12Payload::HelloVerifyRequest(hvr)) = Tls12Payload::decode(typ, body)? else {
+                    return Err(Error::InvalidState(
+                        "HelloVerifyRequest decoded as another message",
+                    ));
+                };
+                // RFC 6347 4.2.1: the cookie is 0..=255 bytes (the codec enforces it) and must
+                // not be empty to be of any use.
+                if hvr.cookie.is_empty() {
+                    return Err(PeerMisbehaved::IllegalParameter("empty HelloVerifyRequest cookie").into());
+                }
+                p.cookie_seen = true;
+                // The HelloVerifyRequest came from a server that keeps no state (and reuses
+                // our record sequence number): the handshake proper starts a fresh window.
+                self.window = ReplayWindow::new();
+                // RFC 6347 4.2.1: the same hello again, with the cookie; the transcript
+                // starts over from it (4.2.6).
+                p.hello.cookie = Some(hvr.cookie);
+                p.hello_bytes = self
+                    .common
+                    .send_handshake(&HandshakePayload::ClientHello(p.hello.clone()), None);
+                self.start = Start::Client(Box::new(p));
+                Ok(())
+            }
+            HandshakeType::ServerHello => {
+                let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+                let HandshakePayload::ServerHello(sh) = &payload else {
+                    return Err(Error::NoCommonVersion);
+                };
+                let msg = Msg {
+                    payload: payload.clone(),
+                    raw,
+                };
+                let hs = client12::handle_server_hello(
+                    p.config,
+                    p.name,
+                    &p.hello,
+                    &p.hello_bytes,
+                    &mut self.common,
+                    &msg,
+                    sh,
+                )?;
+                self.handshake = Some(hs);
+                Ok(())
+            }
+            other => Err(Error::UnexpectedMessage {
+                state: "expect ServerHello",
+                got: other.name().unwrap_or("unknown handshake message"),
+            }),
+        }
+    }
+
+    fn recv_ccs(&mut self, data: &[u8], current: bool, now: Instant) -> Result<(), Error> {
+        if data != [1] {
+            return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
+        }
+        // RFC 6347 4.1: a CCS may be reordered or repeated; one the state does not wait for
+        // (or of an old epoch) is dropped, not fatal.
+        if !current || !self.handshake.as_ref().is_some_and(Handshake::expects_ccs12) {
+            return Ok(());
+        }
+        let hs = self
+            .handshake
+            .take()
+            .ok_or(Error::InvalidState("handshake state lost"))?;
+        self.handshake = Some(hs.handle_ccs12(&mut self.common)?);
+        self.peer_progress = true;
+        // The pending read state became current: it is the next epoch's key.
+        let state = std::mem::replace(&mut self.common.read, crate::record::ReadState::plaintext());
+        self.read_key = state.into_key();
+        self.read_epoch = self.read_epoch.wrapping_add(1);
+        self.window = ReplayWindow::new();
+        // Fragments buffered under the old epoch must not complete messages of the new one.
+        let next = self.reassembler.next_seq();
+        self.reassembler.reset_to(next);
+        let future: Vec<_> = self.future.drain(..).collect();
+        for (h, payload) in future {
+            if self.error.is_some() || self.peer_closed {
+                break;
+            }
+            self.recv_record(h, payload, now)?;
+        }
+        Ok(())
+    }
+
+    fn recv_alert(&mut self, data: &[u8], current: bool) -> Result<(), Error> {
+        // An unprotected alert of an old epoch can be anyone's: ignore it (RFC 6347 4.1.2.7
+        // lets alerts that are not authenticated be dropped).
+        if !current {
+            return Ok(());
+        }
+        let alert = AlertMessage::read_exact(data, "alert")?;
+        self.common.events.push_back(Event::Alert {
+            level: alert.level,
+            description: alert.description,
+        });
+        match alert.description {
+            AlertDescription::CloseNotify => {
+                self.peer_closed = true;
+                self.common.events.push_back(Event::PeerClosed);
+                Ok(())
+            }
+            AlertDescription::UserCanceled if alert.level == AlertLevel::Warning => Ok(()),
+            other => Err(Error::AlertReceived(other)),
+        }
+    }
+
+    fn recv_data(&mut self, data: &[u8], protected: bool) -> Result<(), Error> {
+        // RFC 6347 4.1: application data is only taken under the keys the handshake
+        // established; an unprotected or early record is dropped.
+        if !protected || !self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            return Ok(());
+        }
+        // Data from the peer proves it has our last flight.
+        if self.flight_trigger.is_some() && self.timer.poll_timeout().is_none() {
+            self.flight.clear();
+            self.flight_trigger = None;
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.buffered_plaintext() + data.len() > self.max_buffered {
+            return Err(Error::LimitExceeded(Limit::BufferedPlaintext));
+        }
+        if self.received_start == self.received.len() {
+            self.received.clear();
+            self.received_start = 0;
+        }
+        self.received.extend_from_slice(data);
+        self.common.events.push_back(Event::Data { len: data.len() });
+        Ok(())
+    }
+
+    /// Moves what the handshake and the application queued into datagrams.
+    fn flush(&mut self, now: Instant) -> Result<(), Error> {
+        let mut new_flight = false;
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
+        loop {
+            let epoch = self.current_write_epoch();
+            let Some(item) = self.common.queue.pop(max_app) else {
+                break;
+            };
+            let (typ, data) = match item {
+                crate::record::OutItem::KeyChange(state) => {
+                    let key = (*state).into_key();
+                    if key.is_some() {
+                        self.write.push(WriteEpoch { key, next_seq: 0 });
+                    }
+                    continue;
+                }
+                crate::record::OutItem::Record { typ, data } => (typ, data.to_vec()),
+            };
+            match typ {
+                ContentType::Handshake | ContentType::ChangeCipherSpec => {
+                    if typ == ContentType::Handshake {
+                        self.hs_pending.extend_from_slice(&data);
+                    }
+                    let mut msgs = Vec::new();
+                    if typ == ContentType::ChangeCipherSpec {
+                        msgs.push(data);
+                    } else {
+                        while let Some(msg) = take_message(&mut self.hs_pending) {
+                            msgs.push(msg);
+                        }
+                    }
+                    for bytes in msgs {
+                        if !new_flight {
+                            new_flight = true;
+                            self.start_flight();
+                        }
+                        self.flight.push(FlightItem { epoch, typ, bytes });
+                    }
+                }
+                _ => records.push(self.seal(epoch, typ, &data)?),
+            }
+        }
+        if new_flight {
+            self.send_flight(now)?;
+            if self.handshake.as_ref().is_some_and(Handshake::is_established) {
+                // Our last flight: repeated only when the peer repeats its own (4.2.4).
+                self.timer.finish();
+            } else {
+                self.timer.on_progress();
+                self.timer.arm(now);
+            }
+        } else if self.peer_progress && self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            // The peer's last flight completed the handshake: ours was received.
+            self.timer.finish();
+            self.flight.clear();
+            self.flight_trigger = None;
+        }
+        self.pack(records);
+        Ok(())
+    }
+
+    fn current_write_epoch(&self) -> u16 {
+        (self.write.len() - 1) as u16
+    }
+
+    /// A new flight replaces the previous one (RFC 6347 4.2.4: its messages were answered).
+    fn start_flight(&mut self) {
+        self.flight.clear();
+        self.peer_progress = false;
+        self.flight_trigger = self.reassembler.next_seq().checked_sub(1);
+    }
+
+    /// Sends (or resends) our flight: each handshake message cut into fragments that fit a
+    /// record under the MTU, records packed into datagrams.
+    fn send_flight(&mut self, _now: Instant) -> Result<(), Error> {
+        let mut recs = Vec::new();
+        let items = std::mem::take(&mut self.flight);
+        let mut res = Ok(());
+        for item in &items {
+            if item.typ != ContentType::Handshake {
+                match self.seal(item.epoch, item.typ, &item.bytes) {
+                    Ok(r) => recs.push(r),
+                    Err(e) => res = Err(e),
+                }
+                continue;
+            }
+            let room = self.cfg.mtu - self.record_overhead(item.epoch);
+            let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
+                continue;
+            };
+            let body = item.bytes.get(12..).unwrap_or(&[]);
+            let mut frag = Vec::new();
+            for (fh, data) in fragments(h.msg_type, h.message_seq, body, room)? {
+                frag.clear();
+                fh.encode(&mut frag);
+                frag.extend_from_slice(data);
+                match self.seal(item.epoch, ContentType::Handshake, &frag) {
+                    Ok(r) => recs.push(r),
+                    Err(e) => res = Err(e),
+                }
+            }
+        }
+        self.flight = items;
+        res?;
+        self.pack(recs);
+        Ok(())
+    }
+
+    fn record_overhead(&self, epoch: u16) -> usize {
+        match self.write.get(usize::from(epoch)).and_then(|w| w.key.as_ref()) {
+            Some(k) => 13 + k.explicit_nonce_len() + k.tag_len(),
+            None => 13,
+        }
+    }
+
+    /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
+    fn seal(&mut self, epoch: u16, typ: ContentType, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let w = self
+            .write
+            .get_mut(usize::from(epoch))
+            .ok_or(Error::InvalidState("no such write epoch"))?;
+        let seq = w.next_seq;
+        // RFC 6347 4.1: the sequence number MUST NOT wrap.
+        if seq > MAX_SEQ_48 {
+            return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
+        }
+        w.next_seq += 1;
+        let mut h = PlaintextHeader {
+            content_type: typ,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch,
+            seq,
+            length: 0,
+        };
+        let mut out = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
+        match &w.key {
+            None => {
+                h.length = data.len() as u16;
+                h.encode(&mut out);
+                out.extend_from_slice(data);
+            }
+            Some(key) => {
+                let explicit = key.explicit_nonce_len();
+                let aad = h.dtls12_aad(data.len() as u16);
+                let mut sealed = data.to_vec();
+                key.seal_in_place(h.record_seq(), &aad, &mut sealed)?;
+                h.length = (explicit + sealed.len()) as u16;
+                h.encode(&mut out);
+                if explicit > 0 {
+                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
+                }
+                out.extend_from_slice(&sealed);
+            }
+        }
+        if let Some(obs) = &self.common.observer {
+            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch);
+        }
+        Ok(out)
+    }
+
+    /// Packs records into datagrams of at most the MTU, in order.
+    fn pack(&mut self, records: Vec<Vec<u8>>) {
+        let mut cur: Vec<u8> = Vec::new();
+        for r in records {
+            if !cur.is_empty() && cur.len() + r.len() > self.cfg.mtu {
+                self.out.push_back(std::mem::take(&mut cur));
+            }
+            cur.extend_from_slice(&r);
+        }
+        if !cur.is_empty() {
+            self.out.push_back(cur);
+        }
+    }
+
+    /// The next datagram to send, written to `buf` (which must hold [`DtlsConfig::mtu`]
+    /// bytes; a smaller buffer gets `None` and the datagram stays queued).
+    pub fn poll_datagram(&mut self, buf: &mut [u8]) -> Option<usize> {
+        if self.out.is_empty() && self.error.is_none() {
+            // Application data written since the last call.
+            if let Err(e) = self.flush_app() {
+                self.fail(e);
+                let _ = self.flush_app();
+            }
+        }
+        let d = self.out.front()?;
+        if d.len() > buf.len() {
+            return None;
+        }
+        let n = d.len();
+        buf[..n].copy_from_slice(d);
+        self.out.pop_front();
+        Some(n)
+    }
+
+    /// Seals queued application data and alerts (no flight can be pending outside a step).
+    fn flush_app(&mut self) -> Result<(), Error> {
+        let mut records = Vec::new();
+        let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
+        loop {
+            let epoch = self.current_write_epoch();
+            let Some(item) = self.common.queue.pop(max_app) else {
+                break;
+            };
+            match item {
+                crate::record::OutItem::Record { typ, data }
+                    if typ == ContentType::ApplicationData || typ == ContentType::Alert =>
+                {
+                    let data = data.to_vec();
+                    records.push(self.seal(epoch, typ, &data)?);
+                }
+                _ => return Err(Error::InvalidState("handshake output outside a step")),
+            }
+        }
+        self.pack(records);
+        Ok(())
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due, if a timer runs.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() {
+            return None;
+        }
+        self.timer.poll_timeout()
+    }
+
+    /// Runs the timers at `now`: retransmits our flight when its timeout passed (doubling
+    /// the next one, RFC 6347 4.2.4.1), and fails the handshake with
+    /// [`Error::HandshakeTimeout`] after the total handshake timeout.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let res = match self.timer.on_timeout(now) {
+            TimerAction::Nothing => Ok(()),
+            TimerAction::Retransmit => self.send_flight(now),
+            TimerAction::GiveUp => Err(Error::HandshakeTimeout),
+        };
+        self.finish_step(res, now)
+    }
+
+    /// The next event, if any.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.common.events.pop_front()
+    }
+
+    /// Plaintext received from the peer.
+    pub fn reader(&mut self) -> DtlsReader<'_> {
+        DtlsReader { conn: self }
+    }
+
+    /// Plaintext to send: each write becomes records (at most one MTU each) on the next
+    /// `poll_datagram`. Datagram semantics: a record may be lost; nothing is retransmitted.
+    pub fn writer(&mut self) -> DtlsWriter<'_> {
+        DtlsWriter { conn: self }
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        self.error.is_none() && !self.handshake.as_ref().is_some_and(Handshake::is_established)
+    }
+
+    /// True when `poll_datagram` has something to send.
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty() || !self.common.queue.is_empty()
+    }
+
+    /// The error that closed the connection, if one did.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// Sends close_notify after the data already written.
+    pub fn send_close_notify(&mut self) {
+        if !self.sent_close && self.error.is_none() {
+            self.sent_close = true;
+            self.common
+                .queue
+                .push_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
+        }
+    }
+
+    /// True once the peer sent close_notify.
+    pub fn peer_has_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    fn buffered_plaintext(&self) -> usize {
+        self.received.len() - self.received_start
+    }
+
+    /// RFC 5705 exporter (DTLS 1.2 uses the TLS 1.2 PRF form).
+    pub fn export_keying_material(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        let Some((hash, master)) = &self.common.neg.exporter12 else {
+            return Err(Error::InvalidState("exporter before the handshake completed"));
+        };
+        let neg = &self.common.neg;
+        export_keying_material_tls12(
+            *hash,
+            master.as_bytes(),
+            label,
+            &neg.client_random,
+            &neg.server_random,
+            context,
+            out,
+        )
+        .ok_or(Error::Config("exporter context too long".into()))
+    }
+
+    /// `DTLSv1_2` once negotiated.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.common.neg.version
+    }
+
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.common.neg.suite
+    }
+
+    pub fn key_exchange_group(&self) -> Option<NamedGroup> {
+        self.common.neg.group
+    }
+
+    /// The scheme the server signed its ServerKeyExchange with.
+    pub fn signature_scheme(&self) -> Option<SignatureScheme> {
+        self.common.neg.sig_scheme
+    }
+
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.common.neg.alpn.as_deref()
+    }
+
+    pub fn server_name(&self) -> Option<&str> {
+        self.common.neg.sni.as_deref()
+    }
+
+    /// The peer's certificate chain (DER, end-entity first), once received.
+    pub fn peer_certificates(&self) -> &[Vec<u8>] {
+        &self.common.neg.peer_chain
+    }
+
+    pub fn client_random(&self) -> [u8; 32] {
+        self.common.neg.client_random
+    }
+
+    pub fn server_random(&self) -> [u8; 32] {
+        self.common.neg.server_random
+    }
+
+    pub fn is_resumed(&self) -> bool {
+        self.common.neg.resumed
+    }
+
+    /// Whether the extended master secret (RFC 7627) is in use, once negotiated.
+    pub fn extended_master_secret(&self) -> Option<bool> {
+        self.common.neg.version.map(|_| self.common.neg.ems)
+    }
+
+    /// The read epoch in force (0 until the peer's ChangeCipherSpec).
+    pub fn read_epoch(&self) -> u16 {
+        self.read_epoch
+    }
+
+    /// Records that failed to deprotect so far (each dropped silently).
+    pub fn bad_records(&self) -> u32 {
+        self.bad_records
+    }
+}
+
+impl std::fmt::Debug for DtlsConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsConnection")
+            .field("side", &self.common.side)
+            .field("version", &self.common.neg.version)
+            .field("suite", &self.common.neg.suite)
+            .field("handshaking", &self.is_handshaking())
+            .field("read_epoch", &self.read_epoch)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Takes one whole DTLS-framed handshake message off the front of `buf`.
+fn take_message(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let h = HandshakeHeader::decode(&mut Reader::new(buf)).ok()?;
+    let total = 12 + h.length as usize;
+    if buf.len() < total {
+        return None;
+    }
+    let rest = buf.split_off(total);
+    Some(std::mem::replace(buf, rest))
+}
+
+/// The DTLS 1.2 ClientHello (RFC 6347 4.2.1): TLS 1.2 suites and extensions, version
+/// 0xFEFD, an empty cookie.
+fn client_hello(
+    config: &Arc<ClientConfig>,
+    name: &Option<ServerName>,
+    cx: &mut Common,
+) -> Result<ClientHello, Error> {
+    let cfg = &config.shared;
+    let mut random = [0u8; 32];
+    cfg.rng.fill(&mut random)?;
+    cx.neg.client_random = random;
+    let mut extensions = Vec::new();
+    if config.enable_sni {
+        if let Some(ServerName::Dns(dns)) = name {
+            extensions.push(ClientExtension::ServerName(dns.as_bytes().to_vec()));
+        }
+    }
+    extensions.push(ClientExtension::SupportedGroups(cfg.groups.clone()));
+    extensions.push(ClientExtension::SignatureAlgorithms(cfg.sig_schemes.clone()));
+    let mut session_id = Vec::new();
+    client12::extend_hello(config, name, &mut extensions, &mut session_id)?;
+    if !cfg.alpn.is_empty() {
+        extensions.push(ClientExtension::Alpn(cfg.alpn.clone()));
+    }
+    let mut hello = ClientHello {
+        legacy_version: ProtocolVersion::DTLSv1_2,
+        random,
+        session_id,
+        cookie: Some(Vec::new()),
+        cipher_suites: cfg
+            .suites
+            .iter()
+            .copied()
+            .filter(|s| crate::crypto::suites::tls12_suite(*s).is_some())
+            .collect(),
+        compression_methods: vec![0],
+        extensions,
+    };
+    if let Some(hook) = &config.hello_hook {
+        hook(&mut hello);
+    }
+    Ok(hello)
+}
+
+/// `io::Read` over received plaintext: `WouldBlock` when empty, `Ok(0)` after close_notify.
+pub struct DtlsReader<'a> {
+    conn: &'a mut DtlsConnection,
+}
+
+impl io::Read for DtlsReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let c = &mut *self.conn;
+        let avail = &c.received[c.received_start..];
+        if !avail.is_empty() {
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            c.received_start += n;
+            return Ok(n);
+        }
+        if c.peer_closed {
+            return Ok(0);
+        }
+        if let Some(e) = &c.error {
+            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
+        }
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+/// `io::Write` into the outgoing queue (held until the handshake completes); partial writes
+/// when the plaintext cap is reached.
+pub struct DtlsWriter<'a> {
+    conn: &'a mut DtlsConnection,
+}
+
+impl io::Write for DtlsWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let c = &mut *self.conn;
+        if let Some(e) = &c.error {
+            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
+        }
+        if c.sent_close {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "close_notify already sent",
+            ));
+        }
+        let room = c.max_buffered.saturating_sub(c.common.queue.app_bytes());
+        if room == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = room.min(buf.len());
+        c.common.queue.push_app(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What [`DtlsAcceptor::accept`] made of a datagram from an unknown address.
+#[derive(Debug)]
+pub enum Accepted {
+    /// Send this HelloVerifyRequest datagram back; nothing was kept.
+    HelloVerifyRequest(Vec<u8>),
+    /// The ClientHello carried a valid cookie: the connection has taken it in.
+    Connection(Box<DtlsConnection>),
+    /// Not a ClientHello we answer: dropped.
+    Dropped,
+}
+
+/// The stateless front of a DTLS 1.2 server (RFC 6347 4.2.1): it answers a ClientHello
+/// without a valid cookie with a HelloVerifyRequest and keeps nothing; a ClientHello whose
+/// cookie checks out (HMAC under a rotating secret, bound to the client address and the
+/// hello's parameters) starts a [`DtlsConnection`].
+pub struct DtlsAcceptor {
+    config: Arc<ServerConfig>,
+    dtls: DtlsConfig,
+    cookies: CookieKeys,
+}
+
+impl DtlsAcceptor {
+    pub fn new(config: Arc<ServerConfig>, dtls: DtlsConfig, now: Instant) -> Result<Self, Error> {
+        dtls.validate()?;
+        let cookies = CookieKeys::new(config.shared.rng.as_ref(), now, dtls.cookie_period)?;
+        Ok(DtlsAcceptor {
+            config,
+            dtls,
+            cookies,
+        })
+    }
+
+    /// Looks at a datagram from `client_addr` (any stable encoding of the transport
+    /// address, e.g. `SocketAddr::to_string().as_bytes()`).
+    pub fn accept(&mut self, datagram: &[u8], client_addr: &[u8], now: Instant) -> Accepted {
+        if self
+            .cookies
+            .rotate_if_due(now, self.config.shared.rng.as_ref())
+            .is_err()
+        {
+            return Accepted::Dropped;
+        }
+        let Some(Ok(DatagramRecord::Plaintext { header, fragment })) = records(datagram, 0).next() else {
+            return Accepted::Dropped;
+        };
+        if header.content_type != ContentType::Handshake || header.epoch != 0 || !header.version.is_dtls() {
+            return Accepted::Dropped;
+        }
+        let Some(Ok((h, body))) = parse_fragments(fragment).next() else {
+            return Accepted::Dropped;
+        };
+        // What the cookie binds (RFC 6347 4.2.1: version, random, session_id, cookie, suites,
+        // compression) leads the hello, so its first fragment is enough: a hello cut to a
+        // small MTU is answered without keeping any of it; the connection the cookie opens
+        // reassembles the rest.
+        if h.msg_type != HandshakeType::ClientHello || h.fragment_offset != 0 {
+            return Accepted::Dropped;
+        }
+        let Ok(binding) = dtls12_hello_binding(body) else {
+            return Accepted::Dropped;
+        };
+        if self
+            .cookies
+            .check(binding.cookie, client_addr, &binding.bound)
+            .is_some()
+        {
+            let Ok(mut conn) = DtlsConnection::server(self.config.clone(), self.dtls.clone()) else {
+                return Accepted::Dropped;
+            };
+            // Errors are kept in the connection (and its alert queued).
+            let _ = conn.recv_datagram(datagram, now);
+            return Accepted::Connection(Box::new(conn));
+        }
+        let cookie = self.cookies.make(client_addr, &binding.bound, b"");
+        let Ok(hvr) = hello_verify_request_body(&cookie) else {
+            return Accepted::Dropped;
+        };
+        // RFC 6347 4.2.1/4.2.2: the HelloVerifyRequest carries the ClientHello's
+        // message_seq and record sequence number, version DTLS 1.0.
+        let mut msg = Vec::with_capacity(12 + hvr.len());
+        HandshakeHeader::whole(HandshakeType::HelloVerifyRequest, h.message_seq, hvr.len() as u32)
+            .encode(&mut msg);
+        msg.extend_from_slice(&hvr);
+        let mut out = Vec::with_capacity(13 + msg.len());
+        PlaintextHeader {
+            content_type: ContentType::Handshake,
+            version: ProtocolVersion::DTLSv1_0,
+            epoch: 0,
+            seq: header.seq,
+            length: msg.len() as u16,
+        }
+        .encode(&mut out);
+        out.extend_from_slice(&msg);
+        Accepted::HelloVerifyRequest(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_message_splits_concatenated_messages() {
+        let mut buf = crate::dtls::fragment::dtls_framing(&[14, 0, 0, 0], 3);
+        buf.extend(crate::dtls::fragment::dtls_framing(&[20, 0, 0, 2, 9, 9], 4));
+        buf.extend_from_slice(&[1, 0]);
+        assert_eq!(take_message(&mut buf).unwrap().len(), 12);
+        assert_eq!(take_message(&mut buf).unwrap()[12..], [9, 9]);
+        assert_eq!(take_message(&mut buf), None);
+        assert_eq!(buf, [1, 0]);
+    }
+}
