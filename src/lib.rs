@@ -11,6 +11,8 @@ mod handshake;
 pub mod msgs;
 pub mod pki;
 mod record;
+#[cfg(feature = "tokio")]
+pub mod tokio_io;
 
 pub use conn::{
     CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
