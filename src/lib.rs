@@ -12,6 +12,8 @@ pub mod msgs;
 pub mod pki;
 pub mod quic;
 mod record;
+#[cfg(feature = "tokio")]
+pub mod tokio_io;
 
 pub use conn::{
     CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,

@@ -344,7 +344,161 @@ fn client_certificates_are_required_and_logged() {
     let child = spawn_with_stdin("openssl", &base, GET_CLOSE);
     let out = wait_output(child);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("200 OK"));
+    // The client hears why (RFC 8446 4.4.2.4: certificate_required).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("alert certificate required"), "{stderr}");
     server.wait_log("alert sent: certificate_required");
+}
+
+/// Runs `openssl` in `dir`, failing the test if it fails.
+fn openssl_in(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn chain_sends_the_intermediates() {
+    if !have("openssl") {
+        return;
+    }
+    // vectors/ca.pem -> an intermediate -> a localhost leaf, made for this test.
+    let dir = std::env::temp_dir().join(format!("sanstls-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "[ica]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         [leaf]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    let (ca, ca_key) = (v("ca.pem"), v("ca.key"));
+    let newkey = ["-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    openssl_in(
+        &dir,
+        &[
+            &["req", "-new"][..],
+            &newkey,
+            &[
+                "-keyout",
+                "ica.key",
+                "-out",
+                "ica.csr",
+                "-subj",
+                "/CN=sanstls test intermediate",
+            ],
+        ]
+        .concat(),
+    );
+    openssl_in(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ica.csr",
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-set_serial",
+            "7001",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "ica",
+            "-out",
+            "ica.pem",
+        ],
+    );
+    openssl_in(
+        &dir,
+        &[
+            &["req", "-new"][..],
+            &newkey,
+            &[
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    openssl_in(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ica.pem",
+            "-CAkey",
+            "ica.key",
+            "-set_serial",
+            "7002",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "leaf",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let s_client = |server: &Server| {
+        let addr = server.addr();
+        let args = [
+            "s_client",
+            "-connect",
+            &addr,
+            "-servername",
+            "localhost",
+            "-CAfile",
+            &ca,
+            "-verify_return_error",
+            "-showcerts",
+        ];
+        let out = wait_output(spawn_with_stdin("openssl", &args, GET_CLOSE));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let with = Server::start(&[
+        "--cert",
+        &p("leaf.pem"),
+        "--key",
+        &p("leaf.key"),
+        "--chain",
+        &p("ica.pem"),
+    ]);
+    let out = s_client(&with);
+    assert_eq!(out.matches("-----BEGIN CERTIFICATE-----").count(), 2, "{out}");
+    assert!(out.contains("1 s:CN = sanstls test intermediate"), "{out}");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    assert!(out.contains("<h1>sanstls</h1>"), "{out}");
+
+    // Without --chain the client cannot build the path: the intermediate was the missing link.
+    let without = Server::start(&["--cert", &p("leaf.pem"), "--key", &p("leaf.key")]);
+    let out = s_client(&without);
+    assert_eq!(out.matches("-----BEGIN CERTIFICATE-----").count(), 1, "{out}");
+    assert!(!out.contains("<h1>sanstls</h1>"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn spawn_with_stdin(cmd: &str, args: &[&str], stdin: &[u8]) -> Child {
@@ -692,4 +846,111 @@ fn gnutls_cli_fetches_the_page() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("version=TLSv1.3"), "{stdout}");
+}
+
+/// True if headless Chromium is installed; under CI a missing browser fails the test.
+fn have_chromium() -> bool {
+    let ok = Command::new("chromium")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("certutil")
+            .arg("-H")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "chromium or certutil (libnss3-tools) is missing under CI"
+    );
+    ok
+}
+
+/// Headless Chromium with `home` as its HOME (where its NSS database lives) loading `url`.
+fn chromium(home: &std::path::Path, extra: &[&str], url: &str) -> std::process::Output {
+    let child = Command::new("chromium")
+        .env("HOME", home)
+        .args([
+            "--headless",
+            "--no-sandbox", // we may be root in CI
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--window-size=800,600",
+        ])
+        .args(extra)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_output(child)
+}
+
+#[test]
+fn headless_chromium_trusting_the_test_ca_renders_the_page() {
+    if !have_chromium() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let url = format!("https://localhost:{}/", server.port);
+    let base = std::env::temp_dir().join(format!("sanstls-chromium-{}", std::process::id()));
+    // The test CA is trusted the way a user would: in the NSS database under $HOME/.pki.
+    let trusted = base.join("trusted");
+    let nssdb = trusted.join(".pki/nssdb");
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    for args in [
+        &["-N", "-d", &db, "--empty-password"][..],
+        &[
+            "-A",
+            "-d",
+            &db,
+            "-t",
+            "C,,",
+            "-n",
+            "sanstls test CA",
+            "-i",
+            &v("ca.pem"),
+        ],
+    ] {
+        let st = Command::new("certutil").args(args).status().unwrap();
+        assert!(st.success(), "certutil {args:?}");
+    }
+
+    let out = chromium(&trusted, &["--dump-dom"], &url);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("<h1>sanstls</h1>"),
+        "{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dom.contains("sni=localhost"), "{dom}");
+    assert!(dom.contains("version=TLSv1.3"), "{dom}");
+
+    let shot = base.join("page.png");
+    let screenshot = format!("--screenshot={}", shot.display());
+    let out = chromium(&trusted, &[&screenshot], &url);
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|e| panic!("no screenshot ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    // A PNG of the window's size (IHDR width and height), with more in it than a blank page.
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 800);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 600);
+    // (Here: a blank 800x600 page is 2.7 KB, this one 12 KB.)
+    assert!(png.len() > 6 * 1024, "{} bytes: a blank page?", png.len());
+
+    // Without the CA in its database the browser refuses the certificate: no page.
+    let untrusted = base.join("untrusted");
+    std::fs::create_dir_all(&untrusted).unwrap();
+    let out = chromium(&untrusted, &["--dump-dom"], &url);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("<h1>sanstls</h1>"));
+    let log = server.log();
+    assert!(log.matches("handshake:").count() >= 2, "{log}");
+    let _ = std::fs::remove_dir_all(&base);
 }

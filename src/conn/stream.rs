@@ -1,22 +1,41 @@
 //! A blocking adapter: a [`Connection`] over any `Read + Write` transport (a `TcpStream`, a
 //! Unix socket, a pipe pair), itself `Read + Write`.
 //!
-//! ```no_run
+//! ```
 //! use std::io::{Read, Write};
-//! use std::net::TcpStream;
+//! use std::net::{TcpListener, TcpStream};
 //! use std::sync::Arc;
 //! use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
-//! use sanstls::{ClientConfig, Connection, Stream};
+//! use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig, Stream};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let anchors = TrustAnchors::from_pem_file("vectors/ca.pem")?;
+//! let server_config = ServerConfig::builder(CertifiedKey::from_pem(
+//!     include_bytes!("../../vectors/localhost-ecdsa-p256.pem"),
+//!     include_bytes!("../../vectors/localhost-ecdsa-p256.key"),
+//! )?)
+//! .build()?;
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! let server = std::thread::spawn(move || -> std::io::Result<()> {
+//!     let (sock, _) = listener.accept()?;
+//!     let conn = Connection::server(server_config).map_err(std::io::Error::other)?;
+//!     let mut tls = Stream::new(conn, sock);
+//!     let mut hello = [0u8; 5];
+//!     tls.read_exact(&mut hello)?; // runs the handshake first
+//!     tls.write_all(&hello)?;
+//!     tls.shutdown() // close_notify
+//! });
+//!
+//! let anchors = TrustAnchors::from_pem(include_bytes!("../../vectors/ca.pem"))?;
 //! let config = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors))).build()?;
 //! let conn = Connection::client(config, "localhost")?;
-//! let mut tls = Stream::new(conn, TcpStream::connect("127.0.0.1:8443")?);
-//! tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-//! let mut page = String::new();
-//! tls.read_to_string(&mut page)?;
-//! tls.shutdown()?;
+//! let mut tls = Stream::new(conn, TcpStream::connect(addr)?);
+//! tls.write_all(b"hello")?;
+//! tls.shutdown()?; // our close_notify; reading goes on (half-close)
+//! let mut back = Vec::new();
+//! tls.read_to_end(&mut back)?; // Ok(0) at the server's close_notify
+//! assert_eq!(back, b"hello");
+//! server.join().expect("server thread")?;
 //! # Ok(()) }
 //! ```
 

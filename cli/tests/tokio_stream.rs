@@ -1,0 +1,185 @@
+//! The tokio adapter (`sanstls::tokio_io`, feature `tokio`) over real sockets: a megabyte both
+//! ways against `sanstls serve --echo` (reader and writer in two tasks over a split stream) and
+//! against `openssl s_server` with TLS 1.3 and TLS 1.2.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sanstls::codec::ProtocolVersion;
+use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
+use sanstls::tokio_io::{TlsConnector, TlsStream};
+use sanstls::ClientConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+const CHUNK: usize = 16384;
+const ROUNDS: usize = 64; // 1 MiB
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors")
+}
+
+fn connector() -> TlsConnector {
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    TlsConnector::new(
+        ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+            .build()
+            .unwrap(),
+    )
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Connects (retrying while the server starts) and runs the handshake.
+async fn connect(port: u16) -> TlsStream<TcpStream> {
+    let t = std::time::Instant::now();
+    let sock = loop {
+        match TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(s) => break s,
+            Err(_) if t.elapsed() < DEADLINE => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => panic!("server never listened: {e}"),
+        }
+    };
+    connector().connect("localhost", sock).await.unwrap()
+}
+
+fn pattern(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+#[tokio::test]
+async fn tokio_stream_carries_a_megabyte_both_ways_through_serve() {
+    let port = free_port();
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_sanstls"))
+            .args(["serve", "--echo", "--threads", "1", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let tls = connect(port).await;
+    assert_eq!(tls.conn().protocol_version(), Some(ProtocolVersion::TLSv1_3));
+    // Two tasks over one connection: the writer must not lose its wakeups to the reader.
+    let (mut rd, mut wr) = tokio::io::split(tls);
+    let writer = tokio::spawn(async move {
+        let chunk: Vec<u8> = (0..CHUNK).map(pattern).collect();
+        for _ in 0..ROUNDS {
+            wr.write_all(&chunk).await.unwrap();
+        }
+        wr.shutdown().await.unwrap(); // close_notify; the echo server answers with its own
+    });
+    let reader = tokio::spawn(async move {
+        let mut back = Vec::new();
+        rd.read_to_end(&mut back).await.unwrap();
+        back
+    });
+    let back = tokio::time::timeout(DEADLINE, reader).await.unwrap().unwrap();
+    writer.await.unwrap();
+    assert_eq!(back.len(), CHUNK * ROUNDS);
+    assert!(back
+        .chunks(CHUNK)
+        .all(|c| c.iter().enumerate().all(|(i, b)| *b == pattern(i))));
+}
+
+/// `openssl s_server` prints what it receives and sends its stdin: a megabyte each way.
+async fn against_s_server(version: &str, expect: ProtocolVersion) {
+    if !have_openssl() {
+        return;
+    }
+    let port = free_port();
+    let v = vectors();
+    let mut server = Killed(
+        Command::new("openssl")
+            .args(["s_server", version, "-quiet", "-accept", &port.to_string()])
+            .arg("-cert")
+            .arg(v.join("localhost-ecdsa-p256.pem"))
+            .arg("-key")
+            .arg(v.join("localhost-ecdsa-p256.key"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = server.0.stdout.take().unwrap();
+    let printed = std::thread::spawn(move || {
+        let mut got = vec![0u8; CHUNK * ROUNDS];
+        out.read_exact(&mut got).map(|_| got)
+    });
+    let mut tls = connect(port).await;
+    assert_eq!(tls.conn().protocol_version(), Some(expect));
+    let chunk: Vec<u8> = (0..CHUNK).map(|i| b'a' + (i % 26) as u8).collect();
+    let send = async {
+        for _ in 0..ROUNDS {
+            tls.write_all(&chunk).await.unwrap();
+        }
+        tls.flush().await.unwrap();
+    };
+    tokio::time::timeout(DEADLINE, send).await.unwrap();
+    let got = tokio::task::spawn_blocking(move || printed.join().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.chunks(CHUNK).all(|c| c == chunk.as_slice()));
+    let mut stdin = server.0.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for _ in 0..ROUNDS {
+            stdin.write_all(&[b'z'; CHUNK]).unwrap();
+        }
+        stdin
+    });
+    let mut back = vec![0u8; CHUNK * ROUNDS];
+    tokio::time::timeout(DEADLINE, tls.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(back.iter().all(|b| *b == b'z'));
+    drop(feeder.join().unwrap());
+}
+
+#[tokio::test]
+async fn tokio_stream_against_openssl_s_server_tls13() {
+    against_s_server("-tls1_3", ProtocolVersion::TLSv1_3).await;
+}
+
+#[tokio::test]
+async fn tokio_stream_against_openssl_s_server_tls12() {
+    against_s_server("-tls1_2", ProtocolVersion::TLSv1_2).await;
+}
+
+fn have_openssl() -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "openssl is missing under CI"
+    );
+    ok
+}

@@ -1,0 +1,308 @@
+//! The tokio adapter (feature `tokio`): [`TlsConnector`] and [`TlsAcceptor`] run the handshake
+//! over any `AsyncRead + AsyncWrite` transport and hand back a [`TlsStream`], itself
+//! `AsyncRead + AsyncWrite`.
+//!
+//! The adapter owns no buffers of its own: it polls the transport through a small shim that
+//! turns `Poll::Pending` into `io::ErrorKind::WouldBlock`, so the sans-I/O [`Connection`]'s
+//! `read_tls`/`write_tls` run unchanged and the transport registers the task's waker exactly
+//! when it returns `Pending`. Every `Pending` this module returns therefore comes from the
+//! transport, which is what makes the wakeups correct. Reads never wait on the transport's
+//! write side and writes never read, so the halves of `tokio::io::split` may live in two tasks.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
+//! use sanstls::tokio_io::{TlsAcceptor, TlsConnector};
+//! use sanstls::{CertifiedKey, ClientConfig, ServerConfig};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let anchors = TrustAnchors::from_pem(include_bytes!("../vectors/ca.pem"))?;
+//! let connector = TlsConnector::new(
+//!     ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors))).build()?,
+//! );
+//! let acceptor = TlsAcceptor::new(
+//!     ServerConfig::builder(CertifiedKey::from_pem(
+//!         include_bytes!("../vectors/localhost-ecdsa-p256.pem"),
+//!         include_bytes!("../vectors/localhost-ecdsa-p256.key"),
+//!     )?)
+//!     .build()?,
+//! );
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async move {
+//!     // A TcpStream works the same; an in-memory pipe keeps the example self-contained.
+//!     let (client_io, server_io) = tokio::io::duplex(4096);
+//!     let server = tokio::spawn(async move {
+//!         let mut tls = acceptor.accept(server_io).await?;
+//!         let mut buf = Vec::new();
+//!         tls.read_to_end(&mut buf).await?; // until the client's close_notify
+//!         tls.write_all(&buf).await?;
+//!         tls.shutdown().await?; // sends close_notify
+//!         std::io::Result::Ok(())
+//!     });
+//!     let mut tls = connector.connect("localhost", client_io).await?;
+//!     tls.write_all(b"hello").await?;
+//!     tls.shutdown().await?; // close_notify: the server sees EOF, we may still read
+//!     let mut back = Vec::new();
+//!     tls.read_to_end(&mut back).await?;
+//!     assert_eq!(back, b"hello");
+//!     server.await??;
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::{ClientConfig, Connection, ServerConfig};
+
+/// Starts client connections with one configuration.
+#[derive(Clone, Debug)]
+pub struct TlsConnector {
+    config: Arc<ClientConfig>,
+}
+
+impl TlsConnector {
+    pub fn new(config: Arc<ClientConfig>) -> Self {
+        TlsConnector { config }
+    }
+
+    /// Runs a client handshake for `server_name` over `io`.
+    pub async fn connect<IO>(&self, server_name: &str, io: IO) -> io::Result<TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let conn = Connection::client(self.config.clone(), server_name).map_err(io::Error::other)?;
+        TlsStream::handshaken(conn, io).await
+    }
+}
+
+/// Accepts server connections with one configuration.
+#[derive(Clone, Debug)]
+pub struct TlsAcceptor {
+    config: Arc<ServerConfig>,
+}
+
+impl TlsAcceptor {
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        TlsAcceptor { config }
+    }
+
+    /// Runs a server handshake over `io`.
+    pub async fn accept<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let conn = Connection::server(self.config.clone()).map_err(io::Error::other)?;
+        TlsStream::handshaken(conn, io).await
+    }
+}
+
+/// A connection over an async transport. Reads return `Ok(0)` after the peer's close_notify
+/// and `UnexpectedEof` when the transport ends without one (a truncation attack looks like
+/// that); `shutdown` sends close_notify, then shuts the transport's write side.
+#[derive(Debug)]
+pub struct TlsStream<IO> {
+    io: IO,
+    conn: Connection,
+    /// The transport reported EOF.
+    eof: bool,
+}
+
+/// `std::io` over a polled transport: `Pending` becomes `WouldBlock` (the waker is registered
+/// by the transport's own poll).
+struct Shim<'a, 'b, IO> {
+    io: &'a mut IO,
+    cx: &'a mut Context<'b>,
+}
+
+impl<IO: AsyncRead + Unpin> Read for Shim<'_, '_, IO> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut rb = ReadBuf::new(buf);
+        match Pin::new(&mut *self.io).poll_read(self.cx, &mut rb) {
+            Poll::Ready(Ok(())) => Ok(rb.filled().len()),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> Write for Shim<'_, '_, IO> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_write(self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match Pin::new(&mut *self.io).poll_flush(self.cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+fn pending_on_would_block<T>(r: io::Result<T>) -> Poll<io::Result<T>> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+        r => Poll::Ready(r),
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
+    async fn handshaken(conn: Connection, io: IO) -> io::Result<Self> {
+        let mut tls = TlsStream { io, conn, eof: false };
+        poll_fn(|cx| tls.poll_handshake(cx)).await?;
+        Ok(tls)
+    }
+
+    /// The connection, for its negotiated parameters (version, suite, ALPN, peer chain, ...).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn get_ref(&self) -> &IO {
+        &self.io
+    }
+
+    pub fn get_mut(&mut self) -> &mut IO {
+        &mut self.io
+    }
+
+    pub fn into_inner(self) -> (Connection, IO) {
+        (self.conn, self.io)
+    }
+
+    /// Writes every record the connection can produce now. Ready once nothing more can go
+    /// out (application data still waiting for handshake keys stays queued).
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            let mut shim = Shim { io: &mut self.io, cx };
+            if ready!(pending_on_would_block(self.conn.write_tls(&mut shim)))? == 0 {
+                break;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads once from the transport and runs the state machine over it. Ready(Ok(0)) at EOF.
+    fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut shim = Shim { io: &mut self.io, cx };
+        let n = ready!(pending_on_would_block(self.conn.read_tls(&mut shim)))?;
+        if n == 0 {
+            self.eof = true;
+            return Poll::Ready(Ok(0));
+        }
+        if let Err(e) = self.conn.process_new_packets() {
+            // Our alert goes out (best effort) before the error comes back.
+            let _ = self.poll_write_tls(cx);
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(e) = self.conn.error() {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e.clone())));
+            }
+            // Our flight first: the peer answers nothing until it has it.
+            ready!(self.poll_write_tls(cx))?;
+            if !self.conn.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            if self.eof || ready!(self.poll_read_tls(cx))? == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed the transport during the handshake",
+                )));
+            }
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.conn.is_handshaking() {
+            ready!(this.poll_handshake(cx))?;
+        }
+        loop {
+            match this.conn.reader().read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            // Whatever the state machine owes the peer (a KeyUpdate answer, tickets) goes out
+            // without holding up the read. A no-op waker: a reader must not take the transport's
+            // write-readiness slot from a writer task polling the other half of a split stream.
+            let mut quiet = Context::from_waker(Waker::noop());
+            if let Poll::Ready(Err(e)) = this.poll_write_tls(&mut quiet) {
+                return Poll::Ready(Err(e));
+            }
+            if this.eof || ready!(this.poll_read_tls(cx))? == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed the transport without close_notify",
+                )));
+            }
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.conn.is_handshaking() {
+            ready!(this.poll_handshake(cx))?;
+        }
+        loop {
+            match this.conn.writer().write(buf) {
+                Ok(n) => {
+                    // Start sending now; poll_flush finishes the job if the transport is full.
+                    if let Poll::Ready(Err(e)) = this.poll_write_tls(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                // The plaintext cap is reached: drain to the transport, then try again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let before = this.conn.wants_write();
+                    ready!(this.poll_write_tls(cx))?;
+                    if !before {
+                        return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                    }
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_write_tls(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    /// Sends close_notify (once), flushes it, then shuts the transport's write side.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.conn.send_close_notify();
+        ready!(this.poll_write_tls(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
