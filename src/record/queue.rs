@@ -4,7 +4,9 @@
 //! 1. a fatal alert jumps ahead of everything not yet encrypted, and nothing follows it;
 //! 2. handshake messages, CCS and warning alerts go before application data of the same epoch;
 //! 3. application data waits until the handshake opens the application write state;
-//! 4. a key change is a barrier: items queued before it use the old keys, after it the new.
+//! 4. a key change is a barrier: items queued before it use the old keys, after it the new;
+//!    the message announcing it (KeyUpdate) goes after that epoch's application data, since
+//!    the peer reads everything behind it with the new keys.
 //!
 //! `close_notify` is queued in order behind application data already written (it means "I
 //! have finished sending"), so a graceful close never drops data the application wrote.
@@ -216,13 +218,22 @@ impl OutQueue {
                     continue;
                 }
             }
-            if let Some((typ, mut data)) = epoch.control.pop_front() {
+            // The last control message of an epoch that ends in a key change is the one the
+            // peer switches keys on (KeyUpdate, RFC 8446 4.6.3; CCS): the epoch's data must be
+            // on the wire before it, or the peer would read old-key records with new keys.
+            let app_pending = epoch
+                .app
+                .iter()
+                .any(|i| !matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()));
+            let keep = usize::from(epoch.then.is_some() && app_pending);
+            let ready = epoch.control.len().saturating_sub(keep);
+            if let Some((typ, mut data)) = (ready > 0).then(|| epoch.control.pop_front()).flatten() {
                 if data.len() > max_fragment {
                     let rest = data.split_off(max_fragment);
                     epoch.control.push_front((typ, rest));
                 } else if typ == ContentType::Handshake {
                     while let Some((ContentType::Handshake, next)) = epoch.control.front() {
-                        if data.len() + next.len() > max_fragment {
+                        if data.len() + next.len() > max_fragment || epoch.control.len() <= keep {
                             break;
                         }
                         if let Some((_, next)) = epoch.control.pop_front() {
@@ -340,14 +351,34 @@ mod tests {
         q.push_key_change(ks());
         q.push_app(b"new");
         q.push_handshake(b"nst".to_vec());
+        // The KeyUpdate is the last record under the old keys: the peer switches on it.
         assert_eq!(
             drain(&mut q),
             [
-                "handshake:keyupdate",
                 "application_data:old",
+                "handshake:keyupdate",
                 "keychange",
                 "handshake:nst",
                 "application_data:new"
+            ]
+        );
+    }
+
+    #[test]
+    fn key_update_waits_for_the_data_of_its_epoch_even_when_coalescing() {
+        let mut q = OutQueue::default();
+        q.open_app();
+        q.push_app(b"old");
+        q.push_handshake(b"nst".to_vec());
+        q.push_handshake(b"keyupdate".to_vec());
+        q.push_key_change(ks());
+        assert_eq!(
+            drain(&mut q),
+            [
+                "handshake:nst",
+                "application_data:old",
+                "handshake:keyupdate",
+                "keychange"
             ]
         );
     }
