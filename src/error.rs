@@ -161,6 +161,7 @@ impl Error {
             Error::BadSignature | Error::BadFinished => AlertDescription::DecryptError,
             Error::CertificateRequired => AlertDescription::CertificateRequired,
             Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
+            Error::LimitExceeded(Limit::CertificateChainLength) => AlertDescription::BadCertificate,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) => AlertDescription::InternalError,
             Error::AlertReceived(_) | Error::Config(_) | Error::InvalidState(_) | Error::BufferFull => {

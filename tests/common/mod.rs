@@ -2,6 +2,7 @@
 //! moves records between a client and a server.
 #![allow(dead_code)]
 
+pub mod forge;
 pub mod interop;
 pub mod rustls_pipe;
 
