@@ -211,8 +211,11 @@ impl Connection {
     }
 
     fn fail(&mut self, e: Error) -> Error {
-        if let Some(alert) = e.alert() {
-            self.common.queue.push_alert(AlertLevel::Fatal, alert);
+        match e.alert() {
+            Some(alert) => self.common.queue.push_alert(AlertLevel::Fatal, alert),
+            // RFC 8446 6.2: on receipt of a fatal alert, close immediately: a flight queued
+            // by records processed before it must not go out after it.
+            None => self.common.queue.abandon(),
         }
         self.error = Some(e.clone());
         e

@@ -99,6 +99,16 @@ impl OutQueue {
         }
     }
 
+    /// The connection failed with no alert to send (the peer's fatal alert): nothing still
+    /// queued goes out, and nothing queued later.
+    pub fn abandon(&mut self) {
+        self.fatal = None;
+        self.dead = true;
+        self.epochs.clear();
+        self.blocked_app.clear();
+        self.app_bytes = 0;
+    }
+
     /// Queues application data (rule 3: held back until [`OutQueue::open_app`]). Appends to
     /// the last queued buffer when it can, so a stream of writes costs no allocation.
     pub fn push_app(&mut self, data: &[u8]) {
@@ -164,13 +174,14 @@ impl OutQueue {
 
     pub fn is_empty(&self) -> bool {
         self.fatal.is_none()
-            && self.epochs.iter().all(|e| {
-                e.control.is_empty()
-                    && e.then.is_none()
-                    && e.app
-                        .iter()
-                        .all(|i| matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()))
-            })
+            && (self.dead
+                || self.epochs.iter().all(|e| {
+                    e.control.is_empty()
+                        && e.then.is_none()
+                        && e.app
+                            .iter()
+                            .all(|i| matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()))
+                }))
     }
 
     /// Frees the idle buffers.
@@ -310,6 +321,19 @@ mod tests {
         assert!(q.pop(100).is_none());
         q.push_handshake(b"late".to_vec());
         assert!(q.pop(100).is_none(), "nothing is sent after a fatal alert");
+    }
+
+    #[test]
+    fn abandoned_queue_sends_nothing() {
+        let mut q = OutQueue::default();
+        q.open_app();
+        q.push_handshake(b"flight".to_vec());
+        q.push_app(b"data");
+        q.abandon();
+        assert!(q.pop(100).is_none());
+        q.push_handshake(b"late".to_vec());
+        q.push_alert(AlertLevel::Fatal, AlertDescription::DecodeError);
+        assert!(q.pop(100).is_none(), "nothing is sent once abandoned");
     }
 
     #[test]
