@@ -148,7 +148,12 @@ impl ExpectClientHello {
         if let Some(retry) = &self.retry {
             check_second_hello(&retry.first, hello)?;
             // Our cookie must come back unchanged.
-            if hello.cookie() != Some(retry.cookie.as_slice()) {
+            // Compared with subtle like every MAC, Finished and binder, although this cookie
+            // (a hash of the first ClientHello) is no secret.
+            let echoed = hello
+                .cookie()
+                .is_some_and(|c| bool::from(subtle::ConstantTimeEq::ct_eq(c, retry.cookie.as_slice())));
+            if !echoed {
                 return Err(PeerMisbehaved::IllegalParameter("cookie").into());
             }
         } else if hello.cookie().is_some() {
