@@ -169,6 +169,7 @@ impl Error {
             Error::CertificateRequired => AlertDescription::CertificateRequired,
             Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
             Error::LimitExceeded(Limit::BadRecords) => AlertDescription::BadRecordMac,
+            Error::LimitExceeded(Limit::CertificateChainLength) => AlertDescription::BadCertificate,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) => AlertDescription::InternalError,
             Error::Refused(a) => *a,

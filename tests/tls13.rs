@@ -243,6 +243,28 @@ fn key_update_not_requested_changes_one_direction() {
 }
 
 #[test]
+fn data_written_before_a_key_update_goes_out_under_the_old_keys() {
+    // Found by the fuzz corpus generator: the KeyUpdate used to jump ahead of data written
+    // before it, so the peer read that data with the new keys and failed with bad_record_mac.
+    use std::io::Write;
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    for request in [true, false] {
+        s.writer().write_all(b"before").unwrap();
+        s.refresh_traffic_keys(request).unwrap();
+        s.writer().write_all(b" after").unwrap();
+        transfer(&mut s, &mut c).unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        let mut got = [0u8; 12];
+        std::io::Read::read_exact(&mut c.reader(), &mut got).unwrap();
+        assert_eq!(&got, b"before after");
+    }
+}
+
+#[test]
 fn automatic_key_update_before_the_record_limit() {
     let client = client_builder().records_per_key(4).build().unwrap();
     let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());

@@ -14,11 +14,16 @@ thread_local! {
     /// Bytes allocated and not yet freed by this thread (may go negative when a thread frees
     /// what another allocated; the measurements stay on one thread).
     static LIVE: Cell<i64> = const { Cell::new(0) };
+    /// The most `LIVE` reached since the last [`reset_peak`].
+    static PEAK: Cell<i64> = const { Cell::new(0) };
 }
 
 fn count(delta_bytes: i64, new_block: bool) {
     // `try_with`: the thread-local may be gone while a thread shuts down.
-    let _ = LIVE.try_with(|l| l.set(l.get() + delta_bytes));
+    let _ = LIVE.try_with(|l| {
+        l.set(l.get() + delta_bytes);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
+    });
     if new_block {
         let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
     }
@@ -49,6 +54,7 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Allocations made by this thread so far.
+#[allow(dead_code)] // the flood tests measure bytes only
 pub fn allocations() -> u64 {
     ALLOCS.with(|a| a.get())
 }
@@ -57,4 +63,17 @@ pub fn allocations() -> u64 {
 #[allow(dead_code)] // the bench uses it, the allocation test does not
 pub fn live_bytes() -> i64 {
     LIVE.with(|l| l.get())
+}
+
+/// Starts a new peak measurement at the bytes held now.
+#[allow(dead_code)] // the flood tests use it
+pub fn reset_peak() {
+    let live = live_bytes();
+    PEAK.with(|p| p.set(live));
+}
+
+/// The most heap bytes this thread held since [`reset_peak`].
+#[allow(dead_code)]
+pub fn peak_bytes() -> i64 {
+    PEAK.with(|p| p.get())
 }

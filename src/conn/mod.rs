@@ -15,11 +15,13 @@ mod stream;
 use std::io;
 use std::sync::Arc;
 
+pub use crate::handshake::established::{MAX_KEY_UPDATES_IN_A_ROW, MAX_TICKETS};
 pub use crate::handshake::ticket12::{AeadTicketSealer, TicketSealer};
 pub use crate::handshake::tickets::{
     AntiReplay, ClientSessionStore, SessionCache, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
     DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
+pub use crate::handshake::MAX_CERTIFICATE_CHAIN_LEN;
 pub use common::Side;
 pub use config::{
     CertifiedKey, ClientConfig, ClientConfigBuilder, FixedClock, ServerConfig, ServerConfigBuilder,
@@ -221,8 +223,11 @@ impl Connection {
 
     fn fail(&mut self, e: Error) -> Error {
         self.controls.failed(&e);
-        if let Some(alert) = e.alert() {
-            self.common.queue.push_alert(AlertLevel::Fatal, alert);
+        match e.alert() {
+            Some(alert) => self.common.queue.push_alert(AlertLevel::Fatal, alert),
+            // RFC 8446 6.2: on receipt of a fatal alert, close immediately: a flight queued
+            // by records processed before it must not go out after it.
+            None => self.common.queue.abandon(),
         }
         self.error = Some(e.clone());
         e

@@ -34,6 +34,9 @@ impl Secret {
     }
 }
 
+/// Its only field is `Zeroizing`, which wipes the bytes when the `Secret` drops.
+impl zeroize::ZeroizeOnDrop for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(..)")

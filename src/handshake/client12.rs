@@ -294,6 +294,7 @@ impl ExpectCertificate {
         let Some(Tls12Payload::Certificate(cert)) = body12(&msg)? else {
             return Err(unexpected12("expect Certificate", &msg));
         };
+        super::check_chain_len(cert.certs.len())?;
         // RFC 8422 2: ECDHE_ECDSA and ECDHE_RSA need the server's certificate.
         let Some((end_entity, rest)) = cert.certs.split_first() else {
             return Err(PeerMisbehaved::EmptyCertificate.into());

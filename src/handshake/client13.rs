@@ -730,6 +730,7 @@ impl ExpectCertificate {
                 if !cert.context.is_empty() {
                     return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
                 }
+                super::check_chain_len(cert.entries.len())?;
                 // RFC 8446 4.4.2.4: an empty server Certificate is a decode_error.
                 let Some((end_entity, rest)) = cert.entries.split_first() else {
                     return Err(PeerMisbehaved::EmptyCertificate.into());

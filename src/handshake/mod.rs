@@ -5,7 +5,7 @@
 pub(crate) mod client12;
 pub(crate) mod client13;
 mod common12;
-mod established;
+pub(crate) mod established;
 pub(crate) mod record_limit;
 pub(crate) mod server12;
 pub(crate) mod server13;
@@ -117,6 +117,21 @@ impl Handshake {
 }
 
 /// The error for a message the current state does not take.
+/// Most certificates a peer's Certificate message may carry. Path building uses at most
+/// [`crate::pki::MAX_INTERMEDIATES`] intermediates between the end entity and an anchor (which
+/// the peer may include), so a longer chain only costs parsing; the total size is bounded by
+/// [`crate::msgs::MAX_HANDSHAKE_MESSAGE`].
+pub const MAX_CERTIFICATE_CHAIN_LEN: usize = 10;
+
+/// Refuses a peer chain longer than [`MAX_CERTIFICATE_CHAIN_LEN`] before any certificate
+/// in it is parsed.
+pub(crate) fn check_chain_len(len: usize) -> Result<(), Error> {
+    if len > MAX_CERTIFICATE_CHAIN_LEN {
+        return Err(Error::LimitExceeded(crate::error::Limit::CertificateChainLength));
+    }
+    Ok(())
+}
+
 pub(crate) fn unexpected(state: &'static str, msg: &Msg) -> Error {
     Error::UnexpectedMessage {
         state,

@@ -404,6 +404,7 @@ impl ExpectCertificate {
             return Err(unexpected12("expect client Certificate", &msg));
         };
         self.c.log.add(&msg.raw)?;
+        super::check_chain_len(cert.certs.len())?;
         let Some((end_entity, rest)) = cert.certs.split_first() else {
             // RFC 5246 7.4.6: no certificate; we may go on or refuse with handshake_failure.
             if self.verifier.client_auth_mandatory() {

@@ -167,7 +167,12 @@ impl ExpectClientHello {
         if let Some(retry) = &self.retry {
             check_second_hello(&retry.first, hello)?;
             // Our cookie must come back unchanged.
-            if hello.cookie() != Some(retry.cookie.as_slice()) {
+            // Compared with subtle like every MAC, Finished and binder, although this cookie
+            // (a hash of the first ClientHello) is no secret.
+            let echoed = hello
+                .cookie()
+                .is_some_and(|c| bool::from(subtle::ConstantTimeEq::ct_eq(c, retry.cookie.as_slice())));
+            if !echoed {
                 return Err(PeerMisbehaved::IllegalParameter("cookie").into());
             }
         } else if hello.cookie().is_some() {
@@ -705,6 +710,7 @@ impl ExpectCertificate {
             return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
         }
         self.k.transcript.update(&msg.raw);
+        super::check_chain_len(cert.entries.len())?;
         let Some((end_entity, rest)) = cert.entries.split_first() else {
             // RFC 8446 4.4.2.4: no certificate; fatal only if we require one.
             if self.verifier.client_auth_mandatory() {

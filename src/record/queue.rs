@@ -4,7 +4,9 @@
 //! 1. a fatal alert jumps ahead of everything not yet encrypted, and nothing follows it;
 //! 2. handshake messages, CCS and warning alerts go before application data of the same epoch;
 //! 3. application data waits until the handshake opens the application write state;
-//! 4. a key change is a barrier: items queued before it use the old keys, after it the new.
+//! 4. a key change is a barrier: items queued before it use the old keys, after it the new;
+//!    the message announcing it (KeyUpdate) goes after that epoch's application data, since
+//!    the peer reads everything behind it with the new keys.
 //!
 //! `close_notify` is queued in order behind application data already written (it means "I
 //! have finished sending"), so a graceful close never drops data the application wrote.
@@ -97,6 +99,16 @@ impl OutQueue {
         }
     }
 
+    /// The connection failed with no alert to send (the peer's fatal alert): nothing still
+    /// queued goes out, and nothing queued later.
+    pub fn abandon(&mut self) {
+        self.fatal = None;
+        self.dead = true;
+        self.epochs.clear();
+        self.blocked_app.clear();
+        self.app_bytes = 0;
+    }
+
     /// Queues application data (rule 3: held back until [`OutQueue::open_app`]). Appends to
     /// the last queued buffer when it can, so a stream of writes costs no allocation.
     pub fn push_app(&mut self, data: &[u8]) {
@@ -162,13 +174,14 @@ impl OutQueue {
 
     pub fn is_empty(&self) -> bool {
         self.fatal.is_none()
-            && self.epochs.iter().all(|e| {
-                e.control.is_empty()
-                    && e.then.is_none()
-                    && e.app
-                        .iter()
-                        .all(|i| matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()))
-            })
+            && (self.dead
+                || self.epochs.iter().all(|e| {
+                    e.control.is_empty()
+                        && e.then.is_none()
+                        && e.app
+                            .iter()
+                            .all(|i| matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()))
+                }))
     }
 
     /// Frees the idle buffers.
@@ -216,13 +229,22 @@ impl OutQueue {
                     continue;
                 }
             }
-            if let Some((typ, mut data)) = epoch.control.pop_front() {
+            // The last control message of an epoch that ends in a key change is the one the
+            // peer switches keys on (KeyUpdate, RFC 8446 4.6.3; CCS): the epoch's data must be
+            // on the wire before it, or the peer would read old-key records with new keys.
+            let app_pending = epoch
+                .app
+                .iter()
+                .any(|i| !matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()));
+            let keep = usize::from(epoch.then.is_some() && app_pending);
+            let ready = epoch.control.len().saturating_sub(keep);
+            if let Some((typ, mut data)) = (ready > 0).then(|| epoch.control.pop_front()).flatten() {
                 if data.len() > max_fragment {
                     let rest = data.split_off(max_fragment);
                     epoch.control.push_front((typ, rest));
                 } else if typ == ContentType::Handshake {
                     while let Some((ContentType::Handshake, next)) = epoch.control.front() {
-                        if data.len() + next.len() > max_fragment {
+                        if data.len() + next.len() > max_fragment || epoch.control.len() <= keep {
                             break;
                         }
                         if let Some((_, next)) = epoch.control.pop_front() {
@@ -302,6 +324,19 @@ mod tests {
     }
 
     #[test]
+    fn abandoned_queue_sends_nothing() {
+        let mut q = OutQueue::default();
+        q.open_app();
+        q.push_handshake(b"flight".to_vec());
+        q.push_app(b"data");
+        q.abandon();
+        assert!(q.pop(100).is_none());
+        q.push_handshake(b"late".to_vec());
+        q.push_alert(AlertLevel::Fatal, AlertDescription::DecodeError);
+        assert!(q.pop(100).is_none(), "nothing is sent once abandoned");
+    }
+
+    #[test]
     fn rule2_handshake_before_app_data_of_same_epoch() {
         let mut q = OutQueue::default();
         q.open_app();
@@ -340,14 +375,34 @@ mod tests {
         q.push_key_change(ks());
         q.push_app(b"new");
         q.push_handshake(b"nst".to_vec());
+        // The KeyUpdate is the last record under the old keys: the peer switches on it.
         assert_eq!(
             drain(&mut q),
             [
-                "handshake:keyupdate",
                 "application_data:old",
+                "handshake:keyupdate",
                 "keychange",
                 "handshake:nst",
                 "application_data:new"
+            ]
+        );
+    }
+
+    #[test]
+    fn key_update_waits_for_the_data_of_its_epoch_even_when_coalescing() {
+        let mut q = OutQueue::default();
+        q.open_app();
+        q.push_app(b"old");
+        q.push_handshake(b"nst".to_vec());
+        q.push_handshake(b"keyupdate".to_vec());
+        q.push_key_change(ks());
+        assert_eq!(
+            drain(&mut q),
+            [
+                "handshake:nst",
+                "application_data:old",
+                "handshake:keyupdate",
+                "keychange"
             ]
         );
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dtls;
+pub mod forge;
 pub mod interop;
 pub mod rustls_pipe;
 
