@@ -11,7 +11,8 @@ use sanstls::codec::{AlertDescription, NamedGroup};
 use sanstls::crypto::suites::tls13_suite;
 use sanstls::quic::{
     crypto_error_code, initial_secret, initial_secrets, next_secret, packet_key_material,
-    HeaderProtectionKey, KeyChange, Keys, Level, PacketKey, QuicConnection, Secrets,
+    retry_integrity_tag, verify_retry_integrity, HeaderProtectionKey, KeyChange, Keys, Level, PacketKey,
+    QuicConnection, Secrets,
 };
 use sanstls::{ClientConfig, Connection, Error, Event, KeyLog, PeerMisbehaved, ServerConfig, Side};
 
@@ -641,4 +642,18 @@ fn ticket_with_another_max_early_data_size_is_refused() {
     // RFC 9001 4.6.1: PROTOCOL_VIOLATION in QUIC terms; reported as illegal_parameter.
     let e = c.conn.read_handshake(Level::OneRtt, &nst).unwrap_err();
     assert_eq!(alert_of(&e), AlertDescription::IllegalParameter);
+}
+
+#[test]
+fn rfc9001_a4_retry_integrity_tag() {
+    // The Retry of A.4 answers the client Initial of A.2 (ODCID 0x8394c8f03e515708).
+    let retry = h("ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba");
+    let (body, tag) = retry.split_at(retry.len() - 16);
+    assert_eq!(retry_integrity_tag(&h(DCID), body).unwrap().to_vec(), tag);
+    assert!(verify_retry_integrity(&h(DCID), &retry));
+    let mut forged = retry.clone();
+    forged[10] ^= 1;
+    assert!(!verify_retry_integrity(&h(DCID), &forged));
+    assert!(!verify_retry_integrity(&h("8394c8f03e515709"), &retry));
+    assert!(!verify_retry_integrity(&h(DCID), &retry[..10]));
 }

@@ -63,6 +63,55 @@ pub fn next_secret(suite: &Tls13Suite, secret: &[u8]) -> Secret {
     Prk::new(suite.hash, secret).expand_label(b"quic ku", &[], suite.hash.output_len())
 }
 
+/// RFC 9001 5.8: the QUIC v1 Retry integrity key and nonce (fixed, public by design: the
+/// tag proves the Retry came from an on-path server that saw the Initial, not secrecy).
+const RETRY_KEY_V1: [u8; 16] = [
+    0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x57, 0x5a, 0x1d, 0x76, 0x6b, 0x54, 0xe3, 0x68, 0xc8, 0x4e,
+];
+const RETRY_NONCE_V1: [u8; 12] = [
+    0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63, 0x2b, 0xf2, 0x23, 0x98, 0x25, 0xbb,
+];
+/// Longest connection ID QUIC v1 allows (RFC 9000 17.2).
+const MAX_CID_LEN: usize = 20;
+
+/// RFC 9001 5.8: the Retry Integrity Tag, AEAD_AES_128_GCM with the fixed v1 key and nonce,
+/// an empty plaintext and the Retry pseudo-packet (ODCID length, ODCID, the Retry packet
+/// without its tag) as associated data.
+pub fn retry_integrity_tag(original_dcid: &[u8], retry_without_tag: &[u8]) -> Result<[u8; 16], Error> {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+    if original_dcid.len() > MAX_CID_LEN {
+        return Err(Error::Crypto("connection ID longer than 20 bytes"));
+    }
+    let mut pseudo = Vec::with_capacity(1 + original_dcid.len() + retry_without_tag.len());
+    pseudo.push(original_dcid.len() as u8);
+    pseudo.extend_from_slice(original_dcid);
+    pseudo.extend_from_slice(retry_without_tag);
+    let key = UnboundKey::new(&AES_128_GCM, &RETRY_KEY_V1)
+        .map(LessSafeKey::new)
+        .map_err(|_| Error::Crypto("retry key"))?;
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(RETRY_NONCE_V1),
+            Aad::from(&pseudo[..]),
+            &mut [],
+        )
+        .map_err(|_| Error::Crypto("retry tag"))?;
+    let mut out = [0u8; 16];
+    out.copy_from_slice(tag.as_ref());
+    Ok(out)
+}
+
+/// RFC 9001 5.8: checks a received Retry packet (tag included) against the Destination
+/// Connection ID of our first Initial, in constant time.
+pub fn verify_retry_integrity(original_dcid: &[u8], retry_packet: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(split) = retry_packet.len().checked_sub(16) else {
+        return false;
+    };
+    let (body, tag) = retry_packet.split_at(split);
+    retry_integrity_tag(original_dcid, body).is_ok_and(|expected| bool::from(expected.ct_eq(tag)))
+}
+
 /// One direction's packet protection (RFC 9001 5.3): AEAD key and IV; the nonce is the IV
 /// XOR the packet number left-padded to 12 bytes, the associated data the unprotected header.
 pub struct PacketKey {

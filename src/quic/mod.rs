@@ -24,8 +24,8 @@ use std::sync::Arc;
 pub use keys::{DirectionalKeys, KeyChange, Keys, Level, PacketKeySet, Secrets};
 
 pub use crate::crypto::quic::{
-    initial_secret, initial_secrets, next_secret, packet_key_material, HeaderProtectionKey, PacketKey,
-    INITIAL_SALT_V1, SAMPLE_LEN,
+    initial_secret, initial_secrets, next_secret, packet_key_material, retry_integrity_tag,
+    verify_retry_integrity, HeaderProtectionKey, PacketKey, INITIAL_SALT_V1, SAMPLE_LEN,
 };
 
 use crate::codec::{AlertDescription, CipherSuite};
