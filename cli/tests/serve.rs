@@ -474,6 +474,7 @@ fn chain_sends_the_intermediates() {
             &ca,
             "-verify_return_error",
             "-showcerts",
+            "-ign_eof", // wait for the answer after our request (stdin ends at once)
         ];
         let out = wait_output(spawn_with_stdin("openssl", &args, GET_CLOSE));
         String::from_utf8_lossy(&out.stdout).into_owned()

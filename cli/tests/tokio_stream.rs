@@ -1,6 +1,7 @@
 //! The tokio adapter (`sanstls::tokio_io`, feature `tokio`) over real sockets: a megabyte both
 //! ways against `sanstls serve --echo` (reader and writer in two tasks over a split stream) and
-//! against `openssl s_server` with TLS 1.3 and TLS 1.2.
+//! against `openssl s_server` with TLS 1.3 and TLS 1.2; and the acceptor serving the blocking
+//! `Stream`.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use sanstls::codec::ProtocolVersion;
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
-use sanstls::tokio_io::{TlsConnector, TlsStream};
-use sanstls::ClientConfig;
+use sanstls::tokio_io::{TlsAcceptor, TlsConnector, TlsStream};
+use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -182,4 +183,52 @@ fn have_openssl() -> bool {
         "openssl is missing under CI"
     );
     ok
+}
+
+#[tokio::test]
+async fn tokio_acceptor_echoes_a_megabyte_to_the_blocking_stream() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let v = vectors();
+    let cert =
+        CertifiedKey::from_pem_files(&v.join("localhost-rsa2048.pem"), &v.join("localhost-rsa2048.key"));
+    let acceptor = TlsAcceptor::new(ServerConfig::builder(cert.unwrap()).build().unwrap());
+    let server = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(sock).await.unwrap();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0;
+        loop {
+            let n = tls.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break; // the client's close_notify
+            }
+            total += n;
+            tls.write_all(&buf[..n]).await.unwrap();
+        }
+        tls.shutdown().await.unwrap();
+        total
+    });
+    let client = tokio::task::spawn_blocking(move || {
+        let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+        let config = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+            .build()
+            .unwrap();
+        let sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut tls = Stream::new(Connection::client(config, "localhost").unwrap(), sock);
+        let chunk: Vec<u8> = (0..CHUNK).map(pattern).collect();
+        let mut back = vec![0u8; CHUNK];
+        for _ in 0..ROUNDS {
+            tls.write_all(&chunk).unwrap();
+            tls.read_exact(&mut back).unwrap();
+            assert!(back == chunk);
+        }
+        tls.shutdown().unwrap();
+        let mut rest = Vec::new();
+        tls.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    });
+    tokio::time::timeout(DEADLINE, client).await.unwrap().unwrap();
+    assert_eq!(server.await.unwrap(), CHUNK * ROUNDS);
 }
