@@ -350,14 +350,18 @@ fn send_only(from: &mut Connection, to: &mut Connection, data: &[u8]) {
 #[test]
 fn serialized_connections_continue_in_memory_both_versions_both_sides() {
     for v in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        // Record size limits both ways travel with the blob: a rebuilt side that forgot the
+        // peer's would send records it refuses (record_overflow, failing `send`).
         let client = client_builder()
             .versions(&[v])
             .alpn_protocols(&[b"h2".as_slice()])
+            .record_size_limit(1024)
             .enable_secret_extraction(true)
             .build()
             .unwrap();
         let server = server_builder("ecdsa-p256")
             .versions(&[v])
+            .record_size_limit(700)
             .alpn_protocols(&[b"h2".as_slice()])
             .enable_secret_extraction(true)
             .build()
@@ -388,12 +392,14 @@ fn serialized_connections_continue_in_memory_both_versions_both_sides() {
         assert_eq!(exporter, again);
         assert_eq!(send(&mut c, &mut s, b"after the move"), b"after the move");
         assert_eq!(send(&mut s, &mut c, b"reply"), b"reply");
+        assert_eq!(send(&mut c, &mut s, &[5u8; 5000]), [5u8; 5000]);
 
         // The server side moves too.
         let blob = s.serialize().unwrap();
         let mut s = Connection::deserialize_server(server, &blob).unwrap();
         assert_eq!(send(&mut c, &mut s, b"to the new server"), b"to the new server");
         assert_eq!(send(&mut s, &mut c, b"from it"), b"from it");
+        assert_eq!(send(&mut s, &mut c, &[6u8; 5000]), [6u8; 5000]);
         if v == ProtocolVersion::TLSv1_3 {
             c.request_key_update(true).unwrap();
             assert_eq!(send(&mut c, &mut s, b"rekeyed"), b"rekeyed");

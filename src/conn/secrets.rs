@@ -302,6 +302,9 @@ impl Connection {
         put_u8(o, u8::from(neg.resumed));
         put_u8(o, u8::from(self.peer_closed));
         put_u8(o, u8::from(self.sent_close));
+        // RFC 8449 limits in force: the peer's (what we send) and ours (what we accept).
+        put_u16(o, self.common.max_fragment.min(usize::from(u16::MAX)) as u16);
+        put_u16(o, neg.own_record_limit.unwrap_or(0));
         put_u8(o, u8::from(neg.alpn.is_some()));
         put_vec_bytes(o, LenPrefix::U8, neg.alpn.as_deref().unwrap_or_default());
         put_vec_bytes(
@@ -392,6 +395,13 @@ impl Connection {
         neg.resumed = r.u8("resumed").map_err(bad)? == 1;
         conn.peer_closed = r.u8("peer_closed").map_err(bad)? == 1;
         conn.sent_close = r.u8("sent_close").map_err(bad)? == 1;
+        let max_fragment = usize::from(r.u16("max_fragment").map_err(bad)?);
+        if !(63..=crate::record::MAX_PLAINTEXT).contains(&max_fragment) {
+            return Err(Error::Config("connection blob is malformed".into()));
+        }
+        conn.common.max_fragment = max_fragment;
+        let own_limit = r.u16("own_record_limit").map_err(bad)?;
+        conn.common.neg.own_record_limit = (own_limit != 0).then_some(own_limit);
         let neg = &mut conn.common.neg;
         let has_alpn = r.u8("alpn?").map_err(bad)? == 1;
         let alpn = r.vec_bytes(LenPrefix::U8, "alpn").map_err(bad)?;
