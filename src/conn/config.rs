@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     pub record_size_limit: Option<u16>,
     /// How large the records we send are (see [`RecordSizing`](super::RecordSizing)).
     pub record_sizing: super::RecordSizing,
+    /// Allow `extract_ktls_secrets` and `serialize` (off by default: they hand out keys).
+    pub secret_extraction: bool,
     /// Blinding delay range after a peer-caused failure (zero: off).
     pub blinding: (std::time::Duration, std::time::Duration),
 }
@@ -133,6 +135,7 @@ impl Default for Shared {
             record_size_limit: None,
             record_sizing: super::RecordSizing::default(),
             blinding: (std::time::Duration::ZERO, std::time::Duration::ZERO),
+            secret_extraction: false,
         }
     }
 }
@@ -313,6 +316,15 @@ macro_rules! shared_setters {
             /// [`Connection::blinding_delay`]: super::Connection::blinding_delay
             pub fn blinding(mut self, min: std::time::Duration, max: std::time::Duration) -> Self {
                 self.shared.blinding = (min, max.max(min));
+                self
+            }
+
+            /// Lets established connections hand out their keys: for kernel TLS
+            /// (`Connection::extract_ktls_secrets`) and for moving them to another process
+            /// (`Connection::serialize`). Off by default; whoever gets those keys can read and
+            /// forge the connection.
+            pub fn enable_secret_extraction(mut self, on: bool) -> Self {
+                self.shared.secret_extraction = on;
                 self
             }
 

@@ -76,6 +76,8 @@ pub(crate) struct Controls {
     pub blinding: (Duration, Duration),
     /// Set by the first peer-caused failure when blinding is on.
     pub blinding_delay: Option<Duration>,
+    /// The config allows key extraction and serialisation.
+    pub secret_extraction: bool,
 }
 
 /// Where a deferred server is ([`Connection::server_deferred`]).
@@ -104,6 +106,7 @@ impl Controls {
             rng: shared.rng.clone(),
             blinding: shared.blinding,
             blinding_delay: None,
+            secret_extraction: shared.secret_extraction,
         }
     }
 

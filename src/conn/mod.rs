@@ -9,6 +9,7 @@ mod inplace;
 mod keylog;
 mod observer;
 mod policy;
+mod secrets;
 mod starttls;
 mod stream;
 
@@ -34,6 +35,10 @@ pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};
 pub use policy::SecurityPolicy;
+pub use secrets::{
+    ConnectionBlob, KtlsCryptoInfo, KtlsSecrets, KTLS_CIPHER_AES_GCM_128, KTLS_CIPHER_AES_GCM_256,
+    KTLS_CIPHER_CHACHA20_POLY1305, KTLS_TLS_1_2_VERSION, KTLS_TLS_1_3_VERSION,
+};
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::Stream;
 

@@ -73,6 +73,12 @@ impl WriteState {
         self.seq
     }
 
+    /// The same keys continuing at record `seq` (a connection rebuilt from a serialised one).
+    pub fn with_seq(mut self, seq: u64) -> Self {
+        self.seq = seq;
+        self
+    }
+
     /// True once keys are in (RFC 8449: the peer's record_size_limit binds only these).
     pub fn is_protected(&self) -> bool {
         self.key.is_some()
@@ -210,6 +216,17 @@ impl ReadState {
     /// The record key, for a record layer that frames records itself (DTLS, `crate::dtls`).
     pub fn into_key(self) -> Option<RecordKey> {
         self.key
+    }
+
+    /// The next record's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The same keys continuing at record `seq` (a connection rebuilt from a serialised one).
+    pub fn with_seq(mut self, seq: u64) -> Self {
+        self.seq = seq;
+        self
     }
 
     /// Deprotects a record's payload in place. Unprotected records pass through with
