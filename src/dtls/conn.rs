@@ -305,6 +305,8 @@ impl DtlsConnection {
             self.error = Some(e.clone());
             self.timer.finish();
             self.flight.clear();
+            // Nothing queued before the failure goes out after it: only the alert.
+            self.out.clear();
         }
         e
     }
