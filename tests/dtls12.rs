@@ -986,3 +986,49 @@ fn mismatched_epochs_are_dropped() {
     link.deliver(Dir::ToServer, &flight[2]).unwrap();
     assert!(!link.server().is_handshaking());
 }
+
+#[test]
+fn data_reordered_ahead_of_the_servers_finished_is_held() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    for r in &flight {
+        link.deliver(Dir::ToServer, r).unwrap();
+    }
+    assert!(!link.server().is_handshaking());
+    let last_flight = link.take(Dir::ToClient);
+    write(link.server(), b"first words");
+    let data = link.take(Dir::ToClient);
+    // Data first, then the server's CCS and Finished.
+    for d in data.iter().chain(&last_flight) {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    assert!(!link.client.is_handshaking());
+    assert_eq!(read_all(&mut link.client), b"first words");
+}
+
+#[test]
+fn resumption_by_ticket_and_key_log() {
+    #[derive(Debug, Default)]
+    struct Log(std::sync::Mutex<Vec<String>>);
+    impl sanstls::KeyLog for Log {
+        fn log(&self, label: &str, _client_random: &[u8], _secret: &[u8]) {
+            self.0.lock().unwrap().push(label.to_string());
+        }
+    }
+    let log = Arc::new(Log::default());
+    let c = common::client_builder().key_log(log.clone()).build().unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut first = Link::new(c.clone(), s.clone(), dtls(1200));
+    first.pump().unwrap();
+    assert!(!first.client.is_resumed());
+    assert!(events(&mut first.client).contains(&Event::SessionTicket));
+    let mut second = Link::new(c, s, dtls(1200));
+    second.pump().unwrap();
+    assert!(second.client.is_resumed());
+    assert!(second.server().is_resumed());
+    write(&mut second.client, b"again");
+    second.pump().unwrap();
+    assert_eq!(read_all(second.server()), b"again");
+    assert_eq!(*log.0.lock().unwrap(), ["CLIENT_RANDOM", "CLIENT_RANDOM"]);
+}
