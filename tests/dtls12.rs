@@ -1032,3 +1032,40 @@ fn resumption_by_ticket_and_key_log() {
     assert_eq!(read_all(second.server()), b"again");
     assert_eq!(*log.0.lock().unwrap(), ["CLIENT_RANDOM", "CLIENT_RANDOM"]);
 }
+
+mod fuzzish {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary datagrams, and real ones with bytes flipped, never panic either side and
+        /// end, at worst, in an error with an alert.
+        #[test]
+        fn mangled_datagrams_never_panic(
+            noise in proptest::collection::vec(any::<u8>(), 0..1500),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            pick in any::<usize>(),
+        ) {
+            let (c, s) = configs("ecdsa-p256");
+            let mut link = Link::new(c, s, dtls(1200));
+            let _ = link.client.recv_datagram(&noise, link.now);
+            let (server_flight, client_flight) = to_client_flight(&mut link);
+            let mut all: Vec<Vec<u8>> = server_flight.into_iter().chain(client_flight).collect();
+            let n = all.len();
+            let victim = &mut all[pick % n];
+            for (at, x) in flips {
+                let len = victim.len();
+                victim[at % len] ^= x | 1;
+            }
+            let victim = victim.clone();
+            let _ = link.deliver(Dir::ToServer, &victim);
+            let _ = link.deliver(Dir::ToClient, &victim);
+            let _ = link.deliver(Dir::ToServer, &noise);
+            let mut buf = [0u8; 1200];
+            while link.client.poll_datagram(&mut buf).is_some() {}
+            while link.server().poll_datagram(&mut buf).is_some() {}
+        }
+    }
+}
