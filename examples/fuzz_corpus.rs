@@ -326,6 +326,55 @@ fn main() {
         );
     }
 
+    // Every 40th x509-limbo case: its chain with its first trusted certificate as the extra
+    // anchor (or its CRL instead), verified at 2024-01-01.
+    let limbo = illustrated.join("../x509-limbo/limbo.json");
+    if let Ok(text) = std::fs::read_to_string(&limbo) {
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = doc["testcases"].as_array().cloned().unwrap_or_default();
+        let ders = |v: &serde_json::Value| -> Vec<Vec<u8>> {
+            let pems: Vec<String> = match v {
+                serde_json::Value::String(s) => vec![s.clone()],
+                serde_json::Value::Array(a) => {
+                    a.iter().filter_map(|x| x.as_str().map(String::from)).collect()
+                }
+                _ => Vec::new(),
+            };
+            pems.iter()
+                .flat_map(|p| CertificateDer::pem_slice_iter(p.as_bytes()).filter_map(Result::ok))
+                .map(|c| c.to_vec())
+                .collect()
+        };
+        for case in cases.iter().step_by(40) {
+            let mut chain = ders(&case["peer_certificate"]);
+            chain.extend(ders(&case["untrusted_intermediates"]));
+            let mut flags = 32 | 4;
+            if case["validation_kind"] == "CLIENT" {
+                flags |= 1;
+            }
+            let crls: Vec<Vec<u8>> = case["crls"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|p| rustls_pki_types::CertificateRevocationListDer::pem_slice_iter(p.as_bytes()))
+                .filter_map(Result::ok)
+                .map(|c| c.to_vec())
+                .collect();
+            if let Some(crl) = crls.first() {
+                flags = (flags & !4) | 8;
+                chain.push(crl.clone());
+            } else if let Some(anchor) = ders(&case["trusted_certs"]).first() {
+                chain.push(anchor.clone());
+            }
+            let refs: Vec<&[u8]> = chain.iter().map(|c| c.as_slice()).collect();
+            let id = case["id"].as_str().unwrap_or("case").replace("::", "-");
+            seeds.put("x509", &format!("limbo-{id}"), &fuzzing::x509_input(flags, &refs));
+        }
+    } else {
+        eprintln!("no x509-limbo at {}", limbo.display());
+    }
+
     // Our client against our server, both with the fuzz targets' configs.
     // Each case says which side runs the fuzz target's own (default) config: only that
     // side's seed replays past the key exchange, the other still seeds the message shapes.

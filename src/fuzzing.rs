@@ -41,6 +41,9 @@ impl RandomSource for CountingRandom {
 /// 2030-01-01, inside the test certificates' validity.
 pub const NOW: u64 = 1_893_456_000;
 
+/// 2024-01-01, the validation time of most x509-limbo cases (seeds for the `x509` target).
+pub const LIMBO_TIME: u64 = 1_704_067_200;
+
 /// The test CA of `vectors/ca.pem`.
 pub fn anchors() -> TrustAnchors {
     TrustAnchors::from_pem(include_bytes!("../vectors/ca.pem")).expect("embedded CA parses")
@@ -221,7 +224,9 @@ fn handshake_round_trip(typ: HandshakeType, body: &[u8], dialect: Dialect) {
 
 /// The `x509` target's input: a flags byte, then certificates each behind a u16 length.
 /// Flags: bit 0 client (else server) purpose, bit 1 check the name `localhost`, bit 2 add the
-/// last certificate as an extra anchor, bit 3 read the last one as a CRL instead.
+/// last certificate as an extra anchor, bit 3 read the last one as a CRL instead, bit 4
+/// require digitalSignature, bit 5 verify at [`LIMBO_TIME`] (x509-limbo's usual validation
+/// time) instead of [`NOW`].
 pub fn x509_input(flags: u8, certs: &[&[u8]]) -> Vec<u8> {
     let mut out = vec![flags];
     for c in certs {
@@ -279,7 +284,8 @@ pub fn verify_arbitrary_chain(data: &[u8]) {
         max_intermediates: None,
         require_digital_signature: flags & 16 != 0,
     };
-    let _ = verify_chain(ee, intermediates, &anchors, purpose, name, NOW, &crls, &options);
+    let now = if flags & 32 != 0 { LIMBO_TIME } else { NOW };
+    let _ = verify_chain(ee, intermediates, &anchors, purpose, name, now, &crls, &options);
 }
 
 /// The replay window against a model that remembers every number marked. Each 3-byte step:

@@ -504,6 +504,35 @@ mod tests {
     }
 
     #[test]
+    fn fragment_floods_stay_within_the_default_caps() {
+        let limits = ReassemblyLimits::default();
+        let max = limits.max_message_len as u32;
+        let mut r = Reassembler::new(limits);
+        // One-byte fragments of maximal messages: each new message_seq reserves its whole
+        // length, so the total cap refuses the fifth (4 x 64 KiB = 256 KiB).
+        let mut refused = None;
+        for seq in 0..10_000u16 {
+            match r.push(&frag(seq % 8, max, 1, &[7]), &[7]) {
+                Ok(_) => {}
+                Err(e) => {
+                    refused = Some((seq, e));
+                    break;
+                }
+            }
+            assert!(r.buffered() <= limits.max_buffered);
+        }
+        assert_eq!(refused, Some((4, Error::LimitExceeded(Limit::ReassemblyQueue))));
+        // Far-ahead and duplicate fragments are not stored at all, however many come.
+        let before = r.buffered();
+        for i in 0..10_000u16 {
+            let seq = 8 + i % 60_000;
+            assert_eq!(r.push(&frag(seq, 10, 0, &[1]), &[1]), Ok(Pushed::TooFarAhead));
+            assert_eq!(r.push(&frag(0, max, 1, &[7]), &[7]), Ok(Pushed::Duplicate));
+        }
+        assert_eq!(r.buffered(), before);
+    }
+
+    #[test]
     fn old_and_duplicate_fragments() {
         let mut r = Reassembler::new(ReassemblyLimits::default());
         assert_eq!(r.push(&frag(0, 3, 0, b"abc"), b"abc"), Ok(Pushed::Buffered));
