@@ -561,3 +561,511 @@ fn lossy_link_thousand_seeded_runs() {
     assert!(total.dropped > 1000 && total.duplicated > 1000, "{total:?}");
     eprintln!("1000 runs: {total:?}");
 }
+
+// ---- State-machine faults (the ones research fuzzers found in DTLS stacks). Each ends with
+// a fatal alert or a silent drop that leaves the state as it was.
+
+use sanstls::codec::AlertDescription;
+
+/// The records of one datagram, each with its header.
+fn split(d: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 13 <= d.len() {
+        let len = u16::from_be_bytes([d[at + 11], d[at + 12]]) as usize;
+        out.push(d[at..at + 13 + len].to_vec());
+        at += 13 + len;
+    }
+    out
+}
+
+/// A plaintext (epoch 0) handshake record carrying one whole message.
+fn plain_handshake(record_seq: u64, typ: u8, message_seq: u16, body: &[u8]) -> Vec<u8> {
+    let mut msg = vec![typ];
+    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    msg.extend_from_slice(&message_seq.to_be_bytes());
+    msg.extend_from_slice(&[0, 0, 0]);
+    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    msg.extend_from_slice(body);
+    plain_record(22, 0, record_seq, &msg)
+}
+
+fn plain_record(typ: u8, epoch: u16, record_seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ, 0xfe, 0xfd];
+    r.extend_from_slice(&epoch.to_be_bytes());
+    r.extend_from_slice(&record_seq.to_be_bytes()[2..]);
+    r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    r.extend_from_slice(payload);
+    r
+}
+
+/// (content type, epoch, handshake type, message_seq) of a record (handshake fields only
+/// meaningful for plaintext handshake records).
+fn describe(r: &[u8]) -> (u8, u16, u8, u16) {
+    let epoch = u16::from_be_bytes([r[3], r[4]]);
+    if r[0] == 22 && epoch == 0 {
+        (r[0], epoch, r[13], u16::from_be_bytes([r[17], r[18]]))
+    } else {
+        (r[0], epoch, 0, 0)
+    }
+}
+
+/// The body of a plaintext handshake record's (whole) message.
+fn body(r: &[u8]) -> Vec<u8> {
+    r[25..].to_vec()
+}
+
+/// Runs the link up to the client's second flight and returns its records (not delivered);
+/// the server's first flight records are returned too.
+fn to_client_flight(link: &mut Link) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    for _ in 0..2 {
+        for d in link.take(Dir::ToServer) {
+            link.deliver(Dir::ToServer, &d).unwrap();
+        }
+    }
+    let server_flight: Vec<Vec<u8>> = link.take(Dir::ToClient).iter().flat_map(|d| split(d)).collect();
+    for r in &server_flight {
+        link.deliver(Dir::ToClient, r).unwrap();
+    }
+    let client_flight = link.take(Dir::ToServer).iter().flat_map(|d| split(d)).collect();
+    (server_flight, client_flight)
+}
+
+fn assert_fatal(conn: &mut DtlsConnection, res: Result<(), Error>, alert: AlertDescription) {
+    let e = res.expect_err("expected a fatal error");
+    assert_eq!(e.alert(), Some(alert), "{e:?}");
+    assert_eq!(conn.error(), Some(&e));
+    // The alert goes out as a fatal alert record.
+    let mut buf = [0u8; 1200];
+    let n = conn.poll_datagram(&mut buf).expect("alert datagram");
+    let recs = split(&buf[..n]);
+    assert!(recs.iter().any(|r| r[0] == 21), "no alert record");
+}
+
+fn link_with_client_auth() -> Link {
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+        .build()
+        .unwrap();
+    let c = common::client_builder()
+        .client_auth_cert(common::certified_key("ecdsa-p256"))
+        .build()
+        .unwrap();
+    Link::new(c, s, dtls(1200))
+}
+
+#[test]
+fn finished_before_ccs_waits_for_the_ccs() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    // [ClientKeyExchange] [CCS] [Finished under epoch 1]
+    let kinds: Vec<_> = flight.iter().map(|r| describe(r).0).collect();
+    assert_eq!(kinds, [22, 20, 22]);
+    link.deliver(Dir::ToServer, &flight[0]).unwrap();
+    // The encrypted Finished before the CCS: held, nothing changes.
+    link.deliver(Dir::ToServer, &flight[2]).unwrap();
+    assert_eq!(link.server().read_epoch(), 0);
+    assert!(link.server().is_handshaking());
+    link.deliver(Dir::ToServer, &flight[1]).unwrap();
+    assert!(!link.server().is_handshaking());
+}
+
+#[test]
+fn plaintext_finished_in_place_of_ccs_is_fatal() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    link.deliver(Dir::ToServer, &flight[0]).unwrap();
+    let (_, _, _, cke_seq) = describe(&flight[0]);
+    let fin = plain_handshake(50, 20, cke_seq + 1, &[0; 12]);
+    let res = link.deliver(Dir::ToServer, &fin);
+    assert_fatal(link.server(), res, AlertDescription::UnexpectedMessage);
+}
+
+#[test]
+fn early_finished_is_fatal() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    let (_, _, _, cke_seq) = describe(&flight[0]);
+    // A Finished where the ClientKeyExchange belongs.
+    let res = link.deliver(Dir::ToServer, &plain_handshake(50, 20, cke_seq, &[0; 12]));
+    assert_fatal(link.server(), res, AlertDescription::UnexpectedMessage);
+}
+
+#[test]
+fn ccs_before_certificate_verify_is_dropped() {
+    let mut link = link_with_client_auth();
+    let (_, flight) = to_client_flight(&mut link);
+    // [Certificate] [ClientKeyExchange] [CertificateVerify] [CCS] [Finished]
+    let kinds: Vec<_> = flight.iter().map(|r| (describe(r).0, describe(r).2)).collect();
+    assert_eq!(kinds, [(22, 11), (22, 16), (22, 15), (20, 0), (22, 0)]);
+    link.deliver(Dir::ToServer, &flight[0]).unwrap();
+    link.deliver(Dir::ToServer, &flight[1]).unwrap();
+    link.deliver(Dir::ToServer, &flight[3]).unwrap();
+    assert_eq!(
+        link.server().read_epoch(),
+        0,
+        "CCS before CertificateVerify took effect"
+    );
+    assert!(link.server().error().is_none());
+    // The rest in order (the CCS again, as a retransmission would bring it) completes.
+    link.deliver(Dir::ToServer, &flight[2]).unwrap();
+    link.deliver(Dir::ToServer, &plain_record(20, 0, 40, &[1]))
+        .unwrap();
+    link.deliver(Dir::ToServer, &flight[4]).unwrap();
+    assert!(!link.server().is_handshaking());
+}
+
+#[test]
+fn several_ccs_change_nothing_and_a_bad_one_is_fatal() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    link.deliver(Dir::ToServer, &flight[0]).unwrap();
+    link.deliver(Dir::ToServer, &flight[1]).unwrap();
+    assert_eq!(link.server().read_epoch(), 1);
+    for seq in 60..63 {
+        link.deliver(Dir::ToServer, &plain_record(20, 0, seq, &[1]))
+            .unwrap();
+    }
+    assert_eq!(link.server().read_epoch(), 1);
+    link.deliver(Dir::ToServer, &flight[2]).unwrap();
+    assert!(!link.server().is_handshaking());
+    let res = link.deliver(Dir::ToServer, &plain_record(20, 1, 70, &[2]));
+    // Epoch 1 records must deprotect: a forged one is dropped, not obeyed.
+    assert!(res.is_ok());
+    assert_eq!(link.server().bad_records(), 1);
+    // A malformed CCS at the epoch in force (epoch 0 before the switch) is fatal.
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    link.deliver(Dir::ToServer, &flight[0]).unwrap();
+    let res = link.deliver(Dir::ToServer, &plain_record(20, 0, 90, &[1, 1]));
+    assert_fatal(link.server(), res, AlertDescription::UnexpectedMessage);
+}
+
+#[test]
+fn client_key_exchange_before_client_certificate_is_fatal() {
+    let mut link = link_with_client_auth();
+    let (_, flight) = to_client_flight(&mut link);
+    let (_, _, _, cert_seq) = describe(&flight[0]);
+    let cke = plain_handshake(50, 16, cert_seq, &body(&flight[1]));
+    let res = link.deliver(Dir::ToServer, &cke);
+    assert_fatal(link.server(), res, AlertDescription::UnexpectedMessage);
+}
+
+#[test]
+fn unrequested_client_certificate_is_fatal() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (server_flight, flight) = to_client_flight(&mut link);
+    let (_, _, _, cke_seq) = describe(&flight[0]);
+    // The server's own Certificate body will do as a (well-formed) client Certificate.
+    let cert = server_flight.iter().find(|r| describe(r).2 == 11).unwrap();
+    let res = link.deliver(Dir::ToServer, &plain_handshake(50, 11, cke_seq, &body(cert)));
+    assert_fatal(link.server(), res, AlertDescription::UnexpectedMessage);
+}
+
+/// The server's first flight delivered up to (not including) message type `stop`, then
+/// `extra` in its place.
+fn client_gets_server_flight_with(stop: u8, extra: impl Fn(&[Vec<u8>], u16) -> Vec<u8>, client_auth: bool) {
+    let mut link = if client_auth {
+        link_with_client_auth()
+    } else {
+        let (c, s) = configs("ecdsa-p256");
+        Link::new(c, s, dtls(1200))
+    };
+    for _ in 0..2 {
+        for d in link.take(Dir::ToServer) {
+            link.deliver(Dir::ToServer, &d).unwrap();
+        }
+    }
+    let flight: Vec<Vec<u8>> = link.take(Dir::ToClient).iter().flat_map(|d| split(d)).collect();
+    let at = flight.iter().position(|r| describe(r).2 == stop).unwrap();
+    for r in &flight[..at] {
+        link.deliver(Dir::ToClient, r).unwrap();
+    }
+    let seq = describe(&flight[at]).3;
+    let res = link.deliver(Dir::ToClient, &extra(&flight, seq));
+    assert_fatal(&mut link.client, res, AlertDescription::UnexpectedMessage);
+}
+
+#[test]
+fn repeated_server_certificate_is_fatal() {
+    // Certificate again where the ServerKeyExchange belongs.
+    client_gets_server_flight_with(
+        12,
+        |f, seq| {
+            let cert = f.iter().find(|r| describe(r).2 == 11).unwrap();
+            plain_handshake(70, 11, seq, &body(cert))
+        },
+        false,
+    );
+}
+
+#[test]
+fn repeated_server_key_exchange_is_fatal() {
+    client_gets_server_flight_with(
+        14,
+        |f, seq| {
+            let ske = f.iter().find(|r| describe(r).2 == 12).unwrap();
+            plain_handshake(70, 12, seq, &body(ske))
+        },
+        false,
+    );
+}
+
+#[test]
+fn repeated_certificate_request_is_fatal() {
+    client_gets_server_flight_with(
+        14,
+        |f, seq| {
+            let cr = f.iter().find(|r| describe(r).2 == 13).unwrap();
+            plain_handshake(70, 13, seq, &body(cr))
+        },
+        true,
+    );
+}
+
+#[test]
+fn second_hello_verify_request_mid_handshake_is_fatal() {
+    client_gets_server_flight_with(
+        11,
+        |_, seq| {
+            let mut hvr = vec![0xfe, 0xff, 4];
+            hvr.extend_from_slice(&[9; 4]);
+            plain_handshake(70, 3, seq, &hvr)
+        },
+        false,
+    );
+}
+
+#[test]
+fn handshake_restarted_mid_way_is_fatal() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    let (_, _, _, cke_seq) = describe(&flight[0]);
+    // A new ClientHello (the first one's body) where ClientKeyExchange belongs.
+    let ch = link
+        .wire
+        .iter()
+        .find(|(d, r)| *d == Dir::ToServer && r[13] == 1)
+        .map(|(_, r)| body(r))
+        .unwrap();
+    let res = link.deliver(Dir::ToServer, &plain_handshake(50, 1, cke_seq, &ch));
+    assert_fatal(link.server(), res, AlertDescription::UnexpectedMessage);
+}
+
+#[test]
+fn invalid_finished_disguised_as_a_retransmission_changes_nothing() {
+    let mut link = established("ecdsa-p256", 1200);
+    let fin_seq = link
+        .wire
+        .iter()
+        .filter(|(d, _)| *d == Dir::ToServer)
+        .flat_map(|(_, d)| split(d))
+        .filter(|r| describe(r).0 == 22 && describe(r).1 == 0)
+        .map(|r| describe(&r).3)
+        .max()
+        .unwrap()
+        + 1;
+    // Plaintext, old message_seq, garbage verify_data: taken for a retransmission at most.
+    link.deliver(Dir::ToServer, &plain_handshake(80, 20, fin_seq, &[0xee; 12]))
+        .unwrap();
+    assert!(link.server().error().is_none());
+    assert!(!link.server().is_handshaking());
+    // And an encrypted Finished that fails to deprotect is dropped and counted.
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    link.deliver(Dir::ToServer, &flight[0]).unwrap();
+    link.deliver(Dir::ToServer, &flight[1]).unwrap();
+    let mut bad = flight[2].clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x80;
+    link.deliver(Dir::ToServer, &bad).unwrap();
+    assert!(link.server().is_handshaking());
+    assert_eq!(link.server().bad_records(), 1);
+    link.deliver(Dir::ToServer, &flight[2]).unwrap();
+    assert!(!link.server().is_handshaking());
+}
+
+#[test]
+fn non_conforming_cookies() {
+    // An empty cookie in a HelloVerifyRequest is useless: illegal_parameter.
+    let (c, _) = configs("ecdsa-p256");
+    let now = std::time::Instant::now();
+    let mut client = DtlsConnection::client(c.clone(), "localhost", dtls(1200), now).unwrap();
+    let res = client.recv_datagram(&plain_handshake(0, 3, 0, &[0xfe, 0xff, 0]), now);
+    assert_fatal(&mut client, res, AlertDescription::IllegalParameter);
+    // A cookie length past the message: decode_error.
+    let mut client = DtlsConnection::client(c, "localhost", dtls(1200), now).unwrap();
+    let res = client.recv_datagram(&plain_handshake(0, 3, 0, &[0xfe, 0xff, 40, 1, 2]), now);
+    assert_fatal(&mut client, res, AlertDescription::DecodeError);
+}
+
+#[test]
+fn records_after_close_notify_or_a_fatal_alert_are_ignored() {
+    let mut link = established("ecdsa-p256", 1200);
+    events(link.server());
+    write(&mut link.client, b"one");
+    let data = link.take(Dir::ToServer);
+    link.client.send_close_notify();
+    let close = link.take(Dir::ToServer);
+    assert!(std::io::Write::write(&mut link.client.writer(), b"x").is_err());
+    for d in close.iter().chain(&data) {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    assert!(link.server().peer_has_closed());
+    assert_eq!(
+        read_all(link.server()),
+        b"",
+        "data after close_notify was delivered"
+    );
+    // After a fatal error every later datagram is refused with the same error.
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    let (_, _, _, cke_seq) = describe(&flight[0]);
+    let err = link
+        .deliver(Dir::ToServer, &plain_handshake(50, 20, cke_seq, &[0; 12]))
+        .unwrap_err();
+    assert_eq!(link.deliver(Dir::ToServer, &flight[0]), Err(err));
+    assert!(link.server().is_handshaking() || link.server().error().is_some());
+}
+
+#[test]
+fn application_data_before_the_handshake_completes_is_dropped() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    // Unprotected application data during the handshake: dropped, no event, no state change.
+    link.deliver(Dir::ToServer, &plain_record(23, 0, 55, b"sneaky"))
+        .unwrap();
+    assert!(events(link.server()).is_empty());
+    assert_eq!(read_all(link.server()), b"");
+    for r in &flight {
+        link.deliver(Dir::ToServer, r).unwrap();
+    }
+    assert!(!link.server().is_handshaking());
+    // Data written before the handshake completed waits for it (never sent in the clear).
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    write(&mut link.client, b"early");
+    link.pump().unwrap();
+    assert!(link
+        .wire
+        .iter()
+        .all(|(_, d)| !d.windows(5).any(|w| w == b"early")));
+    assert_eq!(read_all(link.server()), b"early");
+}
+
+#[test]
+fn mismatched_epochs_are_dropped() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    let (_, _, _, cke_seq) = describe(&flight[0]);
+    // A handshake message under an epoch nobody is in.
+    let mut far = plain_handshake(1, 16, cke_seq, &body(&flight[0]));
+    far[3..5].copy_from_slice(&7u16.to_be_bytes());
+    link.deliver(Dir::ToServer, &far).unwrap();
+    assert!(link.server().is_handshaking());
+    assert_eq!(link.server().read_epoch(), 0);
+    // After the CCS, a new message under epoch 0 is not taken.
+    link.deliver(Dir::ToServer, &flight[0]).unwrap();
+    link.deliver(Dir::ToServer, &flight[1]).unwrap();
+    link.deliver(Dir::ToServer, &plain_handshake(77, 20, cke_seq + 1, &[0; 12]))
+        .unwrap();
+    assert!(link.server().is_handshaking());
+    assert!(link.server().error().is_none());
+    link.deliver(Dir::ToServer, &flight[2]).unwrap();
+    assert!(!link.server().is_handshaking());
+}
+
+#[test]
+fn data_reordered_ahead_of_the_servers_finished_is_held() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let (_, flight) = to_client_flight(&mut link);
+    for r in &flight {
+        link.deliver(Dir::ToServer, r).unwrap();
+    }
+    assert!(!link.server().is_handshaking());
+    let last_flight = link.take(Dir::ToClient);
+    write(link.server(), b"first words");
+    let data = link.take(Dir::ToClient);
+    // Data first, then the server's CCS and Finished.
+    for d in data.iter().chain(&last_flight) {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    assert!(!link.client.is_handshaking());
+    assert_eq!(read_all(&mut link.client), b"first words");
+}
+
+#[test]
+fn resumption_by_ticket_and_key_log() {
+    #[derive(Debug, Default)]
+    struct Log(std::sync::Mutex<Vec<String>>);
+    impl sanstls::KeyLog for Log {
+        fn log(&self, label: &str, _client_random: &[u8], _secret: &[u8]) {
+            self.0.lock().unwrap().push(label.to_string());
+        }
+    }
+    let log = Arc::new(Log::default());
+    let c = common::client_builder().key_log(log.clone()).build().unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut first = Link::new(c.clone(), s.clone(), dtls(1200));
+    first.pump().unwrap();
+    assert!(!first.client.is_resumed());
+    assert!(events(&mut first.client).contains(&Event::SessionTicket));
+    let mut second = Link::new(c, s, dtls(1200));
+    second.pump().unwrap();
+    assert!(second.client.is_resumed());
+    assert!(second.server().is_resumed());
+    write(&mut second.client, b"again");
+    second.pump().unwrap();
+    assert_eq!(read_all(second.server()), b"again");
+    assert_eq!(*log.0.lock().unwrap(), ["CLIENT_RANDOM", "CLIENT_RANDOM"]);
+}
+
+mod fuzzish {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary datagrams, and real ones with bytes flipped, never panic either side and
+        /// end, at worst, in an error with an alert.
+        #[test]
+        fn mangled_datagrams_never_panic(
+            noise in proptest::collection::vec(any::<u8>(), 0..1500),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            pick in any::<usize>(),
+        ) {
+            let (c, s) = configs("ecdsa-p256");
+            let mut link = Link::new(c, s, dtls(1200));
+            let _ = link.client.recv_datagram(&noise, link.now);
+            let (server_flight, client_flight) = to_client_flight(&mut link);
+            let mut all: Vec<Vec<u8>> = server_flight.into_iter().chain(client_flight).collect();
+            let n = all.len();
+            let victim = &mut all[pick % n];
+            for (at, x) in flips {
+                let len = victim.len();
+                victim[at % len] ^= x | 1;
+            }
+            let victim = victim.clone();
+            let _ = link.deliver(Dir::ToServer, &victim);
+            let _ = link.deliver(Dir::ToClient, &victim);
+            let _ = link.deliver(Dir::ToServer, &noise);
+            let mut buf = [0u8; 1200];
+            while link.client.poll_datagram(&mut buf).is_some() {}
+            while link.server().poll_datagram(&mut buf).is_some() {}
+        }
+    }
+}

@@ -56,6 +56,12 @@ pub struct Args {
     /// PEM private key for --cert.
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
+    /// DTLS 1.2 over UDP instead of TLS over TCP (see `dtls.rs`).
+    #[arg(long, conflicts_with_all = ["starttls", "reconnect", "early_data"])]
+    dtls: bool,
+    /// DTLS: the largest datagram to send (bytes).
+    #[arg(long, default_value_t = sanstls::dtls::conn::DEFAULT_MTU, requires = "dtls")]
+    mtu: usize,
 }
 
 /// How long an earlier connection of `--reconnect` waits for a session ticket after its
@@ -80,6 +86,9 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     let host = host_of(&args.addr)?;
     let name = args.sni.clone().unwrap_or_else(|| host.to_string());
     let config = build_config(&args)?;
+    if args.dtls {
+        return crate::dtls::connect(&args.addr, &name, config, args.mtu);
+    }
     let early = match &args.early_data {
         Some(path) => Some(std::fs::read(path)?),
         None => None,

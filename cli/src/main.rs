@@ -4,6 +4,7 @@
 
 mod common;
 mod connect;
+mod dtls;
 mod limbo;
 mod netfilter;
 mod serve;

@@ -96,6 +96,12 @@ pub struct Args {
     /// is muted (not read from) while its outbound data waits.
     #[arg(long, default_value_t = 64 * 1024)]
     max_buffer: usize,
+    /// Serve DTLS 1.2 over UDP (an echo server; see `dtls.rs`) instead of TLS over TCP.
+    #[arg(long, conflicts_with = "http")]
+    dtls: bool,
+    /// DTLS: the largest datagram to send (bytes).
+    #[arg(long, default_value_t = sanstls::dtls::conn::DEFAULT_MTU, requires = "dtls")]
+    mtu: usize,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
     log: String,
@@ -175,6 +181,9 @@ const FIRST_CONN: usize = 2;
 pub fn run(args: Args) -> Result<(), BoxError> {
     crate::common::init_log(&args.log)?;
     let config = build_config(&args)?;
+    if args.dtls {
+        return crate::dtls::serve(&args.listen, config, args.mtu);
+    }
     let listener = std::net::TcpListener::bind(&args.listen)?;
     listener.set_nonblocking(true)?;
     let threads = args

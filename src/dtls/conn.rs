@@ -47,7 +47,8 @@ pub const DEFAULT_MTU: usize = 1200;
 pub const MIN_MTU: usize = 256;
 /// Default cap on records that fail to deprotect before the connection gives up.
 pub const DEFAULT_MAX_BAD_RECORDS: u32 = 1024;
-/// Records of the next epoch held until its keys are in (a reordered Finished).
+/// Records of the next epoch held until its keys are in (a reordered Finished), and
+/// application records held until the Finished completes the handshake.
 const MAX_FUTURE_RECORDS: usize = 16;
 /// DTLS 1.2 record overhead under AEAD keys: header, explicit nonce, tag.
 const MAX_RECORD_OVERHEAD: usize = 13 + 8 + 16;
@@ -137,6 +138,8 @@ pub struct DtlsConnection {
     window: ReplayWindow,
     /// Records of `read_epoch + 1` that arrived before the CCS that installs its keys.
     future: VecDeque<(PlaintextHeader, Vec<u8>)>,
+    /// Application data that deprotected before the peer's Finished completed the handshake.
+    held_data: VecDeque<Vec<u8>>,
     /// Write epochs by number (DTLS 1.2 without renegotiation: 0 and 1).
     write: Vec<WriteEpoch>,
     /// Handshake bytes popped from the queue, not yet a whole message.
@@ -247,6 +250,7 @@ impl DtlsConnection {
             window0: ReplayWindow::new(),
             window: ReplayWindow::new(),
             future: VecDeque::new(),
+            held_data: VecDeque::new(),
             write: vec![WriteEpoch {
                 key: None,
                 next_seq: 0,
@@ -305,6 +309,8 @@ impl DtlsConnection {
             self.error = Some(e.clone());
             self.timer.finish();
             self.flight.clear();
+            // Nothing queued before the failure goes out after it: only the alert.
+            self.out.clear();
         }
         e
     }
@@ -497,6 +503,12 @@ impl DtlsConnection {
         let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
         let next = hs.handle(&mut self.common, Msg { payload, raw })?;
         self.handshake = Some(next);
+        if self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            let held: Vec<_> = self.held_data.drain(..).collect();
+            for data in held {
+                self.recv_data(&data, true)?;
+            }
+        }
         Ok(())
     }
 
@@ -621,7 +633,15 @@ impl DtlsConnection {
     fn recv_data(&mut self, data: &[u8], protected: bool) -> Result<(), Error> {
         // RFC 6347 4.1: application data is only taken under the keys the handshake
         // established; an unprotected or early record is dropped.
-        if !protected || !self.handshake.as_ref().is_some_and(Handshake::is_established) {
+        if !protected {
+            return Ok(());
+        }
+        if !self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            // Under the new keys but ahead of the Finished that completes the handshake (a
+            // reordered datagram): held, a few records, until the Finished is in.
+            if self.held_data.len() < MAX_FUTURE_RECORDS {
+                self.held_data.push_back(data.to_vec());
+            }
             return Ok(());
         }
         // Data from the peer proves it has our last flight.
