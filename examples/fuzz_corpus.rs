@@ -16,11 +16,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use sanstls::codec::{CipherSuite, HandshakeType, NamedGroup, ProtocolVersion};
+use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConnection};
 use sanstls::fuzzing::{self, MessageFamily};
 use sanstls::Connection;
 
@@ -477,7 +479,191 @@ fn main() {
         &fuzzing::message_input(MessageFamily::Alert, 0, &[2, 40]),
     );
 
+    dtls_seeds(&mut seeds);
+
     println!("{} seeds under {}", seeds.n, seeds.root.display());
+}
+
+/// The server side of a recorded DTLS handshake: the acceptor until the cookie checks out.
+enum DtlsServer {
+    Acceptor(DtlsAcceptor),
+    Conn(Box<DtlsConnection>),
+}
+
+/// A DTLS 1.2 handshake between the fuzz client and server, recorded as each side's input
+/// (`fuzzing::DtlsStep`s): the datagrams it received, its polls, and its timeouts. `lose`
+/// names client datagrams (by index) lost on the way, which the client's timer resends;
+/// `flags` is the fuzz input's flags byte. The clock moves as the fuzz drivers move it, so
+/// the recording replays exactly.
+fn record_dtls(flags: u8, lose: &[usize]) -> (Vec<u8>, Vec<u8>) {
+    use fuzzing::DtlsStep;
+    let cfg = fuzzing::dtls_config(flags);
+    let mtu = cfg.mtu;
+    let start = Instant::now();
+    let (mut c_now, s_now) = (start, start);
+    let mut client =
+        DtlsConnection::client(fuzzing::client_config(), "localhost", cfg.clone(), c_now).unwrap();
+    let mut server = if flags & fuzzing::DTLS_NO_COOKIE != 0 {
+        DtlsServer::Conn(Box::new(
+            DtlsConnection::server(fuzzing::server_config(), cfg).unwrap(),
+        ))
+    } else {
+        DtlsServer::Acceptor(DtlsAcceptor::new(fuzzing::server_config(), cfg, s_now).unwrap())
+    };
+    let (mut c_in, mut s_in) = (vec![flags], vec![flags]);
+    let mut sent = 0;
+    let mut buf = vec![0u8; mtu];
+    let mut drain = |conn: &mut DtlsConnection, steps: &mut Vec<u8>| {
+        fuzzing::dtls_step(steps, DtlsStep::Poll);
+        let mut out = Vec::new();
+        while let Some(n) = conn.poll_datagram(&mut buf) {
+            out.push(buf[..n].to_vec());
+        }
+        while conn.next_event().is_some() {}
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut conn.reader(), &mut sink);
+        out
+    };
+    for round in 0..12 {
+        match round {
+            6 => {
+                let _ = client.writer().write_all(&[b'a'; 20]);
+                fuzzing::dtls_step(&mut c_in, DtlsStep::Write(20));
+                if let DtlsServer::Conn(conn) = &mut server {
+                    let _ = conn.writer().write_all(&[b'a'; 40]);
+                    fuzzing::dtls_step(&mut s_in, DtlsStep::Write(40));
+                }
+            }
+            9 => {
+                client.send_close_notify();
+                fuzzing::dtls_step(&mut c_in, DtlsStep::Close);
+                if let DtlsServer::Conn(conn) = &mut server {
+                    conn.send_close_notify();
+                    fuzzing::dtls_step(&mut s_in, DtlsStep::Close);
+                }
+            }
+            _ => {}
+        }
+        let mut to_server = drain(&mut client, &mut c_in);
+        if to_server.is_empty() && client.poll_timeout().is_some() {
+            // Nothing to say: the client's timer fires (after a loss, that resends).
+            fuzzing::dtls_step(&mut c_in, DtlsStep::Timeout(0));
+            c_now = fuzzing::dtls_advance(c_now, Some(&client), 0);
+            let _ = client.handle_timeout(c_now);
+            to_server = drain(&mut client, &mut c_in);
+        }
+        let mut to_client = Vec::new();
+        for d in to_server {
+            sent += 1;
+            if lose.contains(&(sent - 1)) {
+                continue;
+            }
+            fuzzing::dtls_step(&mut s_in, DtlsStep::Datagram(&d));
+            match &mut server {
+                DtlsServer::Acceptor(a) => match a.accept(&d, fuzzing::DTLS_CLIENT_ADDR, s_now) {
+                    Accepted::HelloVerifyRequest(hvr) => to_client.push(hvr),
+                    Accepted::Connection(conn) => server = DtlsServer::Conn(conn),
+                    Accepted::Dropped => {}
+                },
+                DtlsServer::Conn(conn) => {
+                    let _ = conn.recv_datagram(&d, s_now);
+                }
+            }
+        }
+        if let DtlsServer::Conn(conn) = &mut server {
+            to_client.extend(drain(conn, &mut s_in));
+        }
+        for d in to_client {
+            fuzzing::dtls_step(&mut c_in, DtlsStep::Datagram(&d));
+            let _ = client.recv_datagram(&d, c_now);
+        }
+    }
+    let server_status = match &server {
+        DtlsServer::Conn(conn) => format!("{:?} hs={}", conn.error(), conn.is_handshaking()),
+        DtlsServer::Acceptor(_) => "never accepted".into(),
+    };
+    eprintln!(
+        "recorded dtls flags {flags} lose {lose:?}: client {:?} hs={}, server {server_status}",
+        client.error(),
+        client.is_handshaking()
+    );
+    (c_in, s_in)
+}
+
+/// Replays a DTLS seed into a fresh fuzz-target connection and reports how far it gets.
+fn dtls_status(target: &str, data: &[u8]) -> String {
+    use fuzzing::DtlsStep;
+    let (&flags, rest) = data.split_first().unwrap();
+    let cfg = fuzzing::dtls_config(flags);
+    let mut now = Instant::now();
+    let mut steps = fuzzing::dtls_steps(rest);
+    let mut conn = if target == "dtls_client" {
+        DtlsConnection::client(fuzzing::client_config(), "localhost", cfg, now).unwrap()
+    } else if flags & fuzzing::DTLS_NO_COOKIE != 0 {
+        DtlsConnection::server(fuzzing::server_config(), cfg).unwrap()
+    } else {
+        let mut acceptor = DtlsAcceptor::new(fuzzing::server_config(), cfg, now).unwrap();
+        loop {
+            match steps.next() {
+                None => return "never accepted".into(),
+                Some(DtlsStep::Datagram(d)) => {
+                    if let Accepted::Connection(c) = acceptor.accept(d, fuzzing::DTLS_CLIENT_ADDR, now) {
+                        break *c;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    };
+    let mut buf = vec![0u8; 65_536];
+    let mut data_events = 0;
+    for step in steps {
+        match step {
+            DtlsStep::Datagram(d) => {
+                let _ = conn.recv_datagram(d, now);
+            }
+            DtlsStep::Timeout(q) => {
+                now = fuzzing::dtls_advance(now, Some(&conn), q);
+                let _ = conn.handle_timeout(now);
+            }
+            DtlsStep::Poll => while conn.poll_datagram(&mut buf).is_some() {},
+            DtlsStep::Write(n) => {
+                let _ = conn.writer().write_all(&vec![b'a'; usize::from(n)]);
+            }
+            DtlsStep::Close => conn.send_close_notify(),
+        }
+        while let Some(e) = conn.next_event() {
+            data_events += usize::from(matches!(e, sanstls::Event::Data { .. }));
+        }
+    }
+    match (conn.is_handshaking(), conn.error()) {
+        (_, Some(e)) => format!("error: {e}"),
+        (true, None) => "handshaking".into(),
+        (false, None) => format!(
+            "handshake complete, {data_events} data events, peer closed: {}",
+            conn.peer_has_closed()
+        ),
+    }
+}
+
+/// DTLS 1.2 handshakes between the fuzz client and server: through the cookie exchange and
+/// without it, at the default and the smallest MTU (fragmented flights), and with a lost
+/// ClientHello and a lost client Finished flight resent on the client's timer.
+fn dtls_seeds(seeds: &mut Seeds) {
+    let cases: [(&str, u8, &[usize]); 5] = [
+        ("cookie", 0, &[]),
+        ("no-cookie", fuzzing::DTLS_NO_COOKIE, &[]),
+        ("cookie-small-mtu", fuzzing::DTLS_SMALL_MTU, &[]),
+        ("cookie-lost-hello", 0, &[0]),
+        ("no-cookie-lost-finished", fuzzing::DTLS_NO_COOKIE, &[1]),
+    ];
+    for (name, flags, lose) in cases {
+        let (c_in, s_in) = record_dtls(flags, lose);
+        for (target, data) in [("dtls_client", &c_in), ("dtls_server", &s_in)] {
+            println!("{target}/{name}: {}", dtls_status(target, data));
+            seeds.put(target, name, data);
+        }
+    }
 }
 
 fn family_of(name: &str) -> MessageFamily {

@@ -3,11 +3,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::codec::{Codec, HandshakeType, Reader};
 use crate::conn::{ClientConfigBuilder, ServerConfigBuilder};
 use crate::crypto::rand::RandomSource;
-use crate::dtls::{Ack, HandshakeHeader, PlaintextHeader, ReplayWindow};
+use crate::dtls::{
+    Accepted, Ack, DtlsAcceptor, DtlsConnection, HandshakeHeader, PlaintextHeader, ReplayWindow,
+};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload, Tls12Payload};
 use crate::pki::{verify_chain, Crl, KeyPurpose, ServerName, VerifyOptions};
 use crate::pki::{TrustAnchors, WebPkiServerVerifier};
@@ -312,5 +315,231 @@ pub fn replay_window_against_model(data: &[u8]) {
         }
         assert_eq!(window.highest(), highest);
         assert_eq!(window.next_expected(), highest.map_or(0, |h| h.saturating_add(1)));
+    }
+}
+
+/// One step of a `dtls_client` / `dtls_server` input (see [`dtls_step`] for the bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DtlsStep<'a> {
+    /// A datagram from the peer (`recv_datagram`, or the acceptor's `accept` until it opens
+    /// the connection).
+    Datagram(&'a [u8]),
+    /// Advance the clock by this many quarter seconds (1..=63), or with 0 to the connection's
+    /// `poll_timeout`, then call `handle_timeout`.
+    Timeout(u8),
+    /// Drain `poll_datagram`, the events and the plaintext.
+    Poll,
+    /// Write this many bytes (1..=63) of application data.
+    Write(u8),
+    /// `send_close_notify`.
+    Close,
+}
+
+/// Flags byte of a DTLS input: bit 0 (server only) bypasses the [`DtlsAcceptor`]'s cookie
+/// exchange, bit 1 uses the smallest MTU, so that every flight fragments.
+pub const DTLS_NO_COOKIE: u8 = 1;
+/// See [`DTLS_NO_COOKIE`].
+pub const DTLS_SMALL_MTU: u8 = 2;
+
+/// Appends `step`'s bytes to a DTLS input. The low two bits of the op byte pick the kind: 0 a
+/// datagram (u16 length, then the bytes), 1 a timeout (upper six bits: quarter seconds), 2 a
+/// poll, 3 a write (upper six bits: length) or, with length 0, close_notify.
+pub fn dtls_step(out: &mut Vec<u8>, step: DtlsStep<'_>) {
+    match step {
+        DtlsStep::Datagram(d) => {
+            let len = u16::try_from(d.len()).unwrap_or(u16::MAX);
+            out.push(0);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&d[..usize::from(len)]);
+        }
+        DtlsStep::Timeout(q) => out.push(1 | (q & 63) << 2),
+        DtlsStep::Poll => out.push(2),
+        DtlsStep::Write(n) => out.push(3 | (n & 63) << 2),
+        DtlsStep::Close => out.push(3),
+    }
+}
+
+/// The client address the fuzz server's acceptor binds its cookies to.
+pub const DTLS_CLIENT_ADDR: &[u8] = b"192.0.2.1:4433";
+
+/// The `DtlsConfig` a flags byte selects.
+pub fn dtls_config(flags: u8) -> crate::dtls::DtlsConfig {
+    crate::dtls::DtlsConfig {
+        mtu: if flags & DTLS_SMALL_MTU != 0 {
+            crate::dtls::conn::MIN_MTU
+        } else {
+            crate::dtls::conn::DEFAULT_MTU
+        },
+        ..crate::dtls::DtlsConfig::default()
+    }
+}
+
+/// The fuzz clock: `now` only moves forward, by what the input says.
+pub fn dtls_advance(now: Instant, conn: Option<&DtlsConnection>, quarters: u8) -> Instant {
+    if quarters == 0 {
+        conn.and_then(DtlsConnection::poll_timeout)
+            .map_or(now, |t| t.max(now))
+    } else {
+        now + Duration::from_millis(250 * u64::from(quarters))
+    }
+}
+
+/// Splits a DTLS input into its steps (a datagram cut short by the end of the input keeps
+/// what is there).
+pub fn dtls_steps(mut data: &[u8]) -> impl Iterator<Item = DtlsStep<'_>> {
+    std::iter::from_fn(move || {
+        let (&op, rest) = data.split_first()?;
+        data = rest;
+        Some(match op & 3 {
+            0 => {
+                let len = match data {
+                    [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])),
+                    _ => 0,
+                };
+                let rest = data.get(2..).unwrap_or(&[]);
+                let (d, tail) = rest.split_at(len.min(rest.len()));
+                data = tail;
+                DtlsStep::Datagram(d)
+            }
+            1 => DtlsStep::Timeout(op >> 2),
+            2 => DtlsStep::Poll,
+            _ if op >> 2 == 0 => DtlsStep::Close,
+            _ => DtlsStep::Write(op >> 2),
+        })
+    })
+}
+
+/// Drains a connection's output, events and plaintext; every datagram must fit the MTU.
+fn dtls_drain(conn: &mut DtlsConnection, mtu: usize) {
+    let mut buf = vec![0u8; mtu];
+    while let Some(n) = conn.poll_datagram(&mut buf) {
+        assert!(n <= mtu, "datagram of {n} bytes over the MTU {mtu}");
+    }
+    while conn.next_event().is_some() {}
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut conn.reader(), &mut sink);
+}
+
+fn dtls_run<'a>(
+    conn: &mut DtlsConnection,
+    mtu: usize,
+    mut now: Instant,
+    steps: impl Iterator<Item = DtlsStep<'a>>,
+) {
+    for step in steps {
+        match step {
+            DtlsStep::Datagram(d) => {
+                let _ = conn.recv_datagram(d, now);
+            }
+            DtlsStep::Timeout(q) => {
+                now = dtls_advance(now, Some(conn), q);
+                let _ = conn.handle_timeout(now);
+            }
+            DtlsStep::Poll => dtls_drain(conn, mtu),
+            DtlsStep::Write(n) => {
+                let _ = std::io::Write::write_all(&mut conn.writer(), &vec![b'a'; usize::from(n)]);
+            }
+            DtlsStep::Close => conn.send_close_notify(),
+        }
+    }
+    dtls_drain(conn, mtu);
+}
+
+/// A DTLS 1.2 client fed `data`: a flags byte, then [`DtlsStep`]s.
+pub fn drive_dtls_client(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let cfg = dtls_config(flags);
+    let mtu = cfg.mtu;
+    let now = Instant::now();
+    if let Ok(mut conn) = DtlsConnection::client(client_config(), "localhost", cfg, now) {
+        dtls_run(&mut conn, mtu, now, dtls_steps(rest));
+    }
+}
+
+/// A DTLS 1.2 server fed `data`: a flags byte, then [`DtlsStep`]s. Unless the flags bypass
+/// it, datagrams go to a [`DtlsAcceptor`] (its answers dropped) until one carries a valid
+/// cookie and opens the connection.
+pub fn drive_dtls_server(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let cfg = dtls_config(flags);
+    let mtu = cfg.mtu;
+    let mut now = Instant::now();
+    let mut steps = dtls_steps(rest);
+    let mut conn = if flags & DTLS_NO_COOKIE != 0 {
+        match DtlsConnection::server(server_config(), cfg) {
+            Ok(c) => c,
+            Err(_) => return,
+        }
+    } else {
+        let Ok(mut acceptor) = DtlsAcceptor::new(server_config(), cfg, now) else {
+            return;
+        };
+        loop {
+            match steps.next() {
+                None => return,
+                Some(DtlsStep::Datagram(d)) => {
+                    if let Accepted::Connection(c) = acceptor.accept(d, DTLS_CLIENT_ADDR, now) {
+                        break *c;
+                    }
+                }
+                Some(DtlsStep::Timeout(q)) => now = dtls_advance(now, None, q),
+                Some(_) => {}
+            }
+        }
+    };
+    dtls_run(&mut conn, mtu, now, steps);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dtls_steps_round_trip() {
+        let steps = [
+            DtlsStep::Datagram(&[22, 0xfe, 0xfd]),
+            DtlsStep::Timeout(0),
+            DtlsStep::Timeout(63),
+            DtlsStep::Poll,
+            DtlsStep::Write(20),
+            DtlsStep::Close,
+            DtlsStep::Datagram(&[]),
+        ];
+        let mut input = Vec::new();
+        for s in steps {
+            dtls_step(&mut input, s);
+        }
+        assert_eq!(dtls_steps(&input).collect::<Vec<_>>(), steps);
+        // A datagram cut short by the end of the input keeps what is there.
+        assert_eq!(
+            dtls_steps(&[0, 0, 9, 1, 2]).collect::<Vec<_>>(),
+            [DtlsStep::Datagram(&[1, 2])]
+        );
+    }
+
+    /// The committed DTLS seeds (and every prefix of one, cutting a datagram anywhere) run
+    /// through the fuzz drivers, as a plain test.
+    #[test]
+    fn dtls_seeds_replay_through_the_drivers() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        let mut n = 0;
+        for (target, drive) in [
+            ("dtls_client", drive_dtls_client as fn(&[u8])),
+            ("dtls_server", drive_dtls_server),
+        ] {
+            for e in std::fs::read_dir(root.join(target)).unwrap().flatten() {
+                n += 1;
+                let data = std::fs::read(e.path()).unwrap();
+                for cut in (0..=data.len()).step_by(97) {
+                    drive(&data[..cut]);
+                }
+                drive(&data);
+            }
+        }
+        assert!(n >= 10, "{n} DTLS seeds");
     }
 }
