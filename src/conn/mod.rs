@@ -749,21 +749,67 @@ pub struct Reader<'a> {
 impl io::Read for Reader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        let avail = &c.received[c.received_start..];
-        if !avail.is_empty() {
-            let n = avail.len().min(buf.len());
-            buf[..n].copy_from_slice(&avail[..n]);
-            c.received_start += n;
-            return Ok(n);
-        }
-        if c.peer_closed {
-            return Ok(0);
-        }
-        if let Some(e) = &c.error {
-            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
-        }
-        Err(io::ErrorKind::WouldBlock.into())
+        read_plaintext(
+            &c.received,
+            &mut c.received_start,
+            c.peer_closed,
+            c.error.as_ref(),
+            buf,
+        )
     }
+}
+
+/// The `io::Read` rule every connection type shares (TLS `Reader`, DTLS `DtlsReader`): buffered
+/// plaintext first, then `Ok(0)` after close_notify, the error after a failure, else
+/// `WouldBlock`.
+pub(crate) fn read_plaintext(
+    received: &[u8],
+    start: &mut usize,
+    peer_closed: bool,
+    error: Option<&Error>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let avail = received.get(*start..).unwrap_or_default();
+    if !avail.is_empty() {
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        *start += n;
+        return Ok(n);
+    }
+    if peer_closed {
+        return Ok(0);
+    }
+    if let Some(e) = error {
+        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
+    }
+    Err(io::ErrorKind::WouldBlock.into())
+}
+
+/// The `io::Write` rule every connection type shares: refused after a failure or our
+/// close_notify, otherwise queued up to the plaintext cap (partial writes, `WouldBlock` when full).
+pub(crate) fn queue_plaintext(
+    queue: &mut crate::record::OutQueue,
+    max_buffered: usize,
+    sent_close: bool,
+    error: Option<&Error>,
+    buf: &[u8],
+) -> io::Result<usize> {
+    if let Some(e) = error {
+        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
+    }
+    if sent_close {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "close_notify already sent",
+        ));
+    }
+    let room = max_buffered.saturating_sub(queue.app_bytes());
+    if room == 0 && !buf.is_empty() {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    let n = room.min(buf.len());
+    queue.push_app(&buf[..n]);
+    Ok(n)
 }
 
 /// `io::Write` into the outgoing queue; partial writes when the plaintext cap is reached.
@@ -774,22 +820,13 @@ pub struct Writer<'a> {
 impl io::Write for Writer<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        if let Some(e) = &c.error {
-            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
-        }
-        if c.sent_close {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "close_notify already sent",
-            ));
-        }
-        let room = c.max_buffered.saturating_sub(c.common.queue.app_bytes());
-        if room == 0 && !buf.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = room.min(buf.len());
-        c.common.queue.push_app(&buf[..n]);
-        Ok(n)
+        queue_plaintext(
+            &mut c.common.queue,
+            c.max_buffered,
+            c.sent_close,
+            c.error.as_ref(),
+            buf,
+        )
     }
 
     fn flush(&mut self) -> io::Result<()> {

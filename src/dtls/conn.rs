@@ -1113,20 +1113,13 @@ pub struct DtlsReader<'a> {
 impl io::Read for DtlsReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        let avail = &c.received[c.received_start..];
-        if !avail.is_empty() {
-            let n = avail.len().min(buf.len());
-            buf[..n].copy_from_slice(&avail[..n]);
-            c.received_start += n;
-            return Ok(n);
-        }
-        if c.peer_closed {
-            return Ok(0);
-        }
-        if let Some(e) = &c.error {
-            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
-        }
-        Err(io::ErrorKind::WouldBlock.into())
+        crate::conn::read_plaintext(
+            &c.received,
+            &mut c.received_start,
+            c.peer_closed,
+            c.error.as_ref(),
+            buf,
+        )
     }
 }
 
@@ -1139,22 +1132,13 @@ pub struct DtlsWriter<'a> {
 impl io::Write for DtlsWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        if let Some(e) = &c.error {
-            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
-        }
-        if c.sent_close {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "close_notify already sent",
-            ));
-        }
-        let room = c.max_buffered.saturating_sub(c.common.queue.app_bytes());
-        if room == 0 && !buf.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = room.min(buf.len());
-        c.common.queue.push_app(&buf[..n]);
-        Ok(n)
+        crate::conn::queue_plaintext(
+            &mut c.common.queue,
+            c.max_buffered,
+            c.sent_close,
+            c.error.as_ref(),
+            buf,
+        )
     }
 
     fn flush(&mut self) -> io::Result<()> {
