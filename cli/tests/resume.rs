@@ -1,10 +1,13 @@
 //! `connect --reconnect/--early-data/--cert` and `serve --max-early-data/--tickets/--client-ca`
 //! as a user runs them: real processes on 127.0.0.1, bounded time.
 
+mod support;
+use support::{have, Killed};
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -29,29 +32,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn have(cmd: &str) -> bool {
-    let ok = Command::new(cmd)
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        ok || std::env::var_os("CI").is_none(),
-        "{cmd} is missing under CI"
-    );
-    ok
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts a server whose stdout goes to `stdout` and waits until it listens.

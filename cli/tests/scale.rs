@@ -5,11 +5,14 @@
 //! `SANSTLS_SCALE_CONNS` changes the count (the default needs `ulimit -n` above 10,100 for
 //! this process and for the server; .ci/run raises it).
 
+mod support;
+use support::Killed;
+
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,15 +26,6 @@ const DEADLINE: Duration = Duration::from_secs(600);
 const BATCH: usize = 256;
 /// The server's RSS growth per held connection we accept (KiB). Measured: see README.md.
 const MAX_KIB_PER_CONN: u64 = 12;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

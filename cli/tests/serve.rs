@@ -2,6 +2,9 @@
 //! flow control, graceful shutdown, scale; and `connect --starttls smtp`.
 //! Clients are the sanstls library over std sockets (or mio for the scale test).
 
+mod support;
+use support::have;
+
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -512,20 +515,6 @@ fn spawn_with_stdin(cmd: &str, args: &[&str], stdin: &[u8]) -> Child {
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child
-}
-
-fn have(cmd: &str) -> bool {
-    let ok = Command::new(cmd)
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        ok || std::env::var_os("CI").is_none(),
-        "{cmd} is missing under CI"
-    );
-    ok
 }
 
 #[test]

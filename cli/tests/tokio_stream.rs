@@ -3,10 +3,13 @@
 //! against `openssl s_server` with TLS 1.3 and TLS 1.2; and the acceptor serving the blocking
 //! `Stream`.
 
+mod support;
+use support::Killed;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,15 +43,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Connects (retrying while the server starts) and runs the handshake.
