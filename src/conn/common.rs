@@ -8,6 +8,7 @@ use super::{Direction, Event, KeyLog, RecordObserver};
 use crate::codec::{CipherSuite, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::crypto::hash::{HashAlg, Transcript};
 use crate::crypto::secret::Secret;
+use crate::crypto::suites::Tls13Suite;
 use crate::msgs::HandshakePayload;
 use crate::record::{OutQueue, ReadState, WriteState};
 
@@ -91,6 +92,26 @@ pub(crate) struct Common {
     /// 6347 4.2.2). `Some` switches [`frame_handshake`](Self::frame_handshake) to the 12-byte
     /// DTLS header, which the transcript then hashes (RFC 6347 4.2.6); `None` for TLS.
     pub dtls_send_seq: Option<u16>,
+    /// DTLS 1.3 transcript rule (RFC 9147 5.2): handshake messages go on the wire with the
+    /// 12-byte DTLS header but into the transcript in their TLS 1.3 form (4-byte header).
+    /// Set while the TLS 1.3 state machines run over DTLS.
+    pub dtls13: bool,
+    /// DTLS 1.3 epochs of the last keys installed for writing and reading (RFC 9147 6.1).
+    pub dtls13_write_epoch: u64,
+    pub dtls13_read_epoch: u64,
+}
+
+/// Which DTLS 1.3 epoch a TLS 1.3 traffic secret opens (RFC 9147 6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Epoch13 {
+    /// client_early_traffic_secret: epoch 1.
+    Early,
+    /// [sender]_handshake_traffic_secret: epoch 2.
+    Handshake,
+    /// [sender]_application_traffic_secret_0: epoch 3.
+    Application,
+    /// A KeyUpdate's next secret: the previous epoch plus one.
+    Update,
 }
 
 impl Common {
@@ -113,7 +134,94 @@ impl Common {
             early: EarlyData::default(),
             quic: None,
             dtls_send_seq: None,
+            dtls13: false,
+            dtls13_write_epoch: 0,
+            dtls13_read_epoch: 0,
         }
+    }
+
+    /// True on a DTLS connection (either version).
+    pub fn is_dtls(&self) -> bool {
+        self.dtls_send_seq.is_some()
+    }
+
+    /// TLS 1.3 as this transport spells it (DTLS 1.3 is 0xFEFC, RFC 9147 5.3).
+    pub fn v13(&self) -> ProtocolVersion {
+        if self.is_dtls() {
+            ProtocolVersion::DTLSv1_3
+        } else {
+            ProtocolVersion::TLSv1_3
+        }
+    }
+
+    /// TLS 1.2 as this transport spells it: also the legacy_version of TLS 1.3 hellos.
+    pub fn v12(&self) -> ProtocolVersion {
+        if self.is_dtls() {
+            ProtocolVersion::DTLSv1_2
+        } else {
+            ProtocolVersion::TLSv1_2
+        }
+    }
+
+    /// The `HKDF-Expand-Label` prefix of this transport's TLS 1.3 key schedule (RFC 9147 5.9:
+    /// `"dtls13"`; every TLS 1.3 secret of a DTLS connection is a DTLS 1.3 one).
+    pub fn label_prefix(&self) -> &'static [u8] {
+        if self.is_dtls() {
+            crate::crypto::hkdf::DTLS13_LABEL_PREFIX
+        } else {
+            crate::crypto::hkdf::TLS13_LABEL_PREFIX
+        }
+    }
+
+    /// A TLS 1.3 key schedule with this transport's labels.
+    pub fn key_schedule13(&self, alg: HashAlg, psk: Option<&[u8]>) -> crate::crypto::KeySchedule13 {
+        crate::crypto::KeySchedule13::with_prefix(alg, self.label_prefix(), psk)
+    }
+
+    /// The [`Prk`](crate::crypto::Prk) of a TLS 1.3 secret with this transport's labels.
+    pub fn prk13(&self, alg: HashAlg, secret: &Secret) -> crate::crypto::Prk {
+        crate::crypto::Prk::with_prefix(alg, self.label_prefix(), secret.as_bytes())
+    }
+
+    fn epoch13(last: u64, epoch: Epoch13) -> u64 {
+        match epoch {
+            Epoch13::Early => 1,
+            Epoch13::Handshake => 2,
+            Epoch13::Application => 3,
+            Epoch13::Update => last + 1,
+        }
+    }
+
+    /// Installs TLS 1.3 write keys from a traffic secret's Prk: a TLS record state, or on
+    /// DTLS the keys of `epoch` for the datagram record layer.
+    pub fn install_write13(&mut self, suite: &Tls13Suite, secret: &crate::crypto::Prk, epoch: Epoch13) {
+        let state = if self.is_dtls() {
+            let e = Self::epoch13(self.dtls13_write_epoch, epoch);
+            self.dtls13_write_epoch = e;
+            WriteState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
+        } else {
+            WriteState::protected(
+                crate::crypto::aead::RecordKey::tls13_prk(suite.aead, secret),
+                crate::record::RecordVersion::Tls13,
+                self.max_fragment,
+            )
+        };
+        self.install_write(state);
+    }
+
+    /// The read side of [`install_write13`](Self::install_write13).
+    pub fn install_read13(&mut self, suite: &Tls13Suite, secret: &crate::crypto::Prk, epoch: Epoch13) {
+        let state = if self.is_dtls() {
+            let e = Self::epoch13(self.dtls13_read_epoch, epoch);
+            self.dtls13_read_epoch = e;
+            ReadState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
+        } else {
+            ReadState::protected(
+                crate::crypto::aead::RecordKey::tls13_prk(suite.aead, secret),
+                crate::record::RecordVersion::Tls13,
+            )
+        };
+        self.install_read(state);
     }
 
     /// A TLS-encoded handshake message (4-byte header) as it goes on the wire and into the
@@ -130,9 +238,23 @@ impl Common {
         }
     }
 
-    /// Encodes a handshake message, adds it to the transcript and queues it.
+    /// Frames a TLS-encoded handshake message for the wire and returns (wire bytes,
+    /// transcript bytes): the same for TLS and DTLS 1.2; on DTLS 1.3 the transcript takes
+    /// the TLS form (RFC 9147 5.2).
+    fn frame_for_transcript(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+        if self.dtls13 {
+            let wire = self.frame_handshake(tls.clone());
+            (wire, tls)
+        } else {
+            let wire = self.frame_handshake(tls);
+            (wire.clone(), wire)
+        }
+    }
+
+    /// Encodes a handshake message, adds it to the transcript and queues it; returns the
+    /// bytes the transcript hashed.
     pub fn send_handshake(&mut self, msg: &HandshakePayload, transcript: Option<&mut Transcript>) -> Vec<u8> {
-        let bytes = self.frame_handshake(msg.encode());
+        let (wire, bytes) = self.frame_for_transcript(msg.encode());
         if let Some(t) = transcript {
             t.update(&bytes);
         }
@@ -142,8 +264,8 @@ impl Common {
         }
         // QUIC: no records; the bytes go out at the current encryption level (RFC 9001 4.1).
         match &mut self.quic {
-            Some(q) => q.push_handshake(bytes.clone()),
-            None => self.queue.push_handshake(bytes.clone()),
+            Some(q) => q.push_handshake(wire),
+            None => self.queue.push_handshake(wire),
         }
         bytes
     }
@@ -156,7 +278,7 @@ impl Common {
         bytes: &[u8],
         transcript: Option<&mut Transcript>,
     ) {
-        let bytes = self.frame_handshake(bytes.to_vec());
+        let (wire, bytes) = self.frame_for_transcript(bytes.to_vec());
         if let Some(t) = transcript {
             t.update(&bytes);
         }
@@ -169,8 +291,8 @@ impl Common {
             );
         }
         match &mut self.quic {
-            Some(q) => q.push_handshake(bytes),
-            None => self.queue.push_handshake(bytes),
+            Some(q) => q.push_handshake(wire),
+            None => self.queue.push_handshake(wire),
         }
     }
 

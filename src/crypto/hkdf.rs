@@ -26,6 +26,9 @@ pub fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Secret {
 #[derive(Clone)]
 pub struct Prk {
     alg: HashAlg,
+    /// The `HKDF-Expand-Label` prefix [`expand_label`](Self::expand_label) uses: `"tls13 "`,
+    /// or `"dtls13"` for secrets of a DTLS 1.3 connection (RFC 9147 5.9).
+    prefix: &'static [u8],
     /// Boxed: the two hash states are a few hundred bytes, and handshake states hold Prks.
     key: Box<hmac::Key>,
 }
@@ -41,20 +44,36 @@ impl core::fmt::Debug for Prk {
 impl Prk {
     /// The PRK of `secret` (a traffic secret, a stage secret, any HKDF-Expand input).
     pub fn new(alg: HashAlg, secret: &[u8]) -> Self {
+        Self::with_prefix(alg, TLS13_LABEL_PREFIX, secret)
+    }
+
+    /// [`new`](Self::new) whose labels take `prefix` (`"dtls13"` on DTLS 1.3).
+    pub fn with_prefix(alg: HashAlg, prefix: &'static [u8], secret: &[u8]) -> Self {
         Prk {
             alg,
+            prefix,
             key: Box::new(hmac::Key::new(alg.hmac_alg(), secret)),
         }
     }
 
     /// `HKDF-Extract(salt, IKM)` straight into a PRK, for secrets only ever expanded from.
     pub fn extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Self {
+        Self::extract_with_prefix(alg, TLS13_LABEL_PREFIX, salt, ikm)
+    }
+
+    /// [`extract`](Self::extract) whose labels take `prefix`.
+    pub fn extract_with_prefix(alg: HashAlg, prefix: &'static [u8], salt: &[u8], ikm: &[u8]) -> Self {
         let prk = Zeroizing::new(alg.hmac(salt, ikm));
-        Prk::new(alg, &prk)
+        Prk::with_prefix(alg, prefix, &prk)
     }
 
     pub fn alg(&self) -> HashAlg {
         self.alg
+    }
+
+    /// The label prefix of this secret's protocol.
+    pub fn prefix(&self) -> &'static [u8] {
+        self.prefix
     }
 
     /// `HKDF-Expand(PRK, info, L)` (RFC 5869 2.3), with `info` given in pieces.
@@ -116,9 +135,9 @@ impl Prk {
     }
 
     /// `HKDF-Expand-Label(Secret, Label, Context, Length)` (RFC 8446 7.1); `label` without
-    /// the `"tls13 "` prefix.
+    /// the prefix, which is this secret's (`"tls13 "` unless built with another).
     pub fn expand_label(&self, label: &[u8], context: &[u8], len: usize) -> Secret {
-        self.expand_label_with_prefix(TLS13_LABEL_PREFIX, label, context, len)
+        self.expand_label_with_prefix(self.prefix, label, context, len)
     }
 
     /// `Derive-Secret(Secret, Label, Messages)` (RFC 8446 7.1), given the transcript hash.

@@ -2,7 +2,7 @@
 //! (4.4.4), key updates (7.2), resumption PSKs (4.6.1) and exporters (7.5).
 
 use super::hash::HashAlg;
-use super::hkdf::{derive_secret, hkdf_expand_label, Prk};
+use super::hkdf::{Prk, TLS13_LABEL_PREFIX};
 use super::secret::Secret;
 
 /// Where the schedule stands (RFC 8446 7.1).
@@ -19,6 +19,8 @@ enum Stage {
 /// [`input_shared_secret`](Self::input_shared_secret) and [`input_empty`](Self::input_empty).
 pub struct KeySchedule13 {
     alg: HashAlg,
+    /// `"tls13 "`, or `"dtls13"` on DTLS 1.3 (RFC 9147 5.9).
+    prefix: &'static [u8],
     stage: Stage,
     current: Current,
 }
@@ -64,13 +66,21 @@ impl core::fmt::Debug for KeySchedule13 {
 impl KeySchedule13 {
     /// Early Secret = HKDF-Extract(0, PSK), with PSK = `Hash.length` zeros when there is none.
     pub fn new(alg: HashAlg, psk: Option<&[u8]>) -> Self {
+        Self::with_prefix(alg, TLS13_LABEL_PREFIX, psk)
+    }
+
+    /// The schedule with every label under `prefix` (`"dtls13"` for DTLS 1.3, RFC 9147 5.9).
+    pub fn with_prefix(alg: HashAlg, prefix: &'static [u8], psk: Option<&[u8]>) -> Self {
         let zeros = &ZEROS[..alg.output_len()];
         let current = match psk {
-            Some(psk) => Current::Prk(Prk::extract(alg, zeros, psk)),
-            None => Current::EarlyNoPsk,
+            Some(psk) => Current::Prk(Prk::extract_with_prefix(alg, prefix, zeros, psk)),
+            // The precomputed "derived" constants are the TLS 1.3 labels'.
+            None if prefix == TLS13_LABEL_PREFIX => Current::EarlyNoPsk,
+            None => Current::Prk(Prk::extract_with_prefix(alg, prefix, zeros, zeros)),
         };
         KeySchedule13 {
             alg,
+            prefix,
             stage: Stage::Early,
             current,
         }
@@ -78,6 +88,16 @@ impl KeySchedule13 {
 
     pub fn alg(&self) -> HashAlg {
         self.alg
+    }
+
+    /// The label prefix (`"tls13 "` or `"dtls13"`).
+    pub fn prefix(&self) -> &'static [u8] {
+        self.prefix
+    }
+
+    /// A [`Prk`] of a secret this schedule derived (same hash, same label prefix).
+    pub fn prk(&self, secret: &Secret) -> Prk {
+        Prk::with_prefix(self.alg, self.prefix, secret.as_bytes())
     }
 
     fn derive(&self, stage: Stage, label: &[u8], hash: &[u8]) -> Secret {
@@ -97,7 +117,7 @@ impl KeySchedule13 {
         self.current = Current::Prk(match &self.current {
             Current::Prk(prk) => {
                 let salt = prk.derive_secret(b"derived", self.alg.empty_hash());
-                Prk::extract(self.alg, salt.as_bytes(), ikm)
+                Prk::extract_with_prefix(self.alg, self.prefix, salt.as_bytes(), ikm)
             }
             Current::EarlyNoPsk => Prk::extract(self.alg, derived_no_psk(self.alg), ikm),
         });
@@ -171,7 +191,8 @@ pub fn finished_verify_data(alg: HashAlg, base_key: &[u8], transcript_hash: &[u8
     finished_verify_data_prk(&Prk::new(alg, base_key), transcript_hash)
 }
 
-/// [`finished_verify_data`] from the base key's [`Prk`], when the caller already holds one.
+/// [`finished_verify_data`] from the base key's [`Prk`], when the caller already holds one
+/// (its label prefix is used: DTLS 1.3 finished keys take `"dtls13"`).
 pub fn finished_verify_data_prk(base_key: &Prk, transcript_hash: &[u8]) -> Vec<u8> {
     let alg = base_key.alg();
     let finished_key = base_key.expand_label(b"finished", &[], alg.output_len());
@@ -181,13 +202,28 @@ pub fn finished_verify_data_prk(base_key: &Prk, transcript_hash: &[u8]) -> Vec<u
 /// application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "",
 /// Hash.length) (RFC 8446 7.2).
 pub fn next_traffic_secret(alg: HashAlg, secret: &[u8]) -> Secret {
-    hkdf_expand_label(alg, secret, b"traffic upd", &[], alg.output_len())
+    next_traffic_secret_prefixed(alg, TLS13_LABEL_PREFIX, secret)
+}
+
+/// [`next_traffic_secret`] under another label prefix (DTLS 1.3: `"dtls13"`).
+pub fn next_traffic_secret_prefixed(alg: HashAlg, prefix: &'static [u8], secret: &[u8]) -> Secret {
+    Prk::with_prefix(alg, prefix, secret).expand_label(b"traffic upd", &[], alg.output_len())
 }
 
 /// The PSK of a ticket: HKDF-Expand-Label(resumption_master_secret, "resumption",
 /// ticket_nonce, Hash.length) (RFC 8446 4.6.1).
 pub fn resumption_psk(alg: HashAlg, resumption_master: &[u8], nonce: &[u8]) -> Secret {
-    hkdf_expand_label(alg, resumption_master, b"resumption", nonce, alg.output_len())
+    resumption_psk_prefixed(alg, TLS13_LABEL_PREFIX, resumption_master, nonce)
+}
+
+/// [`resumption_psk`] under another label prefix (DTLS 1.3: `"dtls13"`).
+pub fn resumption_psk_prefixed(
+    alg: HashAlg,
+    prefix: &'static [u8],
+    resumption_master: &[u8],
+    nonce: &[u8],
+) -> Secret {
+    Prk::with_prefix(alg, prefix, resumption_master).expand_label(b"resumption", nonce, alg.output_len())
 }
 
 /// Longest exporter output (HKDF-Expand limit, RFC 5869 2.3).
@@ -208,16 +244,29 @@ pub fn export_keying_material(
     context: Option<&[u8]>,
     out: &mut [u8],
 ) {
-    let derived = derive_secret(alg, exporter_master, label, alg.empty_hash());
+    export_keying_material_prefixed(alg, TLS13_LABEL_PREFIX, exporter_master, label, context, out)
+}
+
+/// [`export_keying_material`] under another label prefix (DTLS 1.3: `"dtls13"`).
+pub fn export_keying_material_prefixed(
+    alg: HashAlg,
+    prefix: &'static [u8],
+    exporter_master: &[u8],
+    label: &[u8],
+    context: Option<&[u8]>,
+    out: &mut [u8],
+) {
+    let derived = Prk::with_prefix(alg, prefix, exporter_master).derive_secret(label, alg.empty_hash());
     let ctx_hash = alg.hash(context.unwrap_or(&[]));
-    let okm = Prk::new(alg, derived.as_bytes()).expand_label(b"exporter", &ctx_hash, out.len());
+    let okm =
+        Prk::with_prefix(alg, prefix, derived.as_bytes()).expand_label(b"exporter", &ctx_hash, out.len());
     out.copy_from_slice(okm.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::hkdf::hkdf_extract;
+    use crate::crypto::hkdf::{derive_secret, hkdf_extract};
 
     #[test]
     fn stages_chain_through_derived() {

@@ -392,6 +392,21 @@ impl Dtls13Keys {
         }
     }
 
+    /// The keys from a traffic secret's [`Prk`] (built with the `"dtls13"` prefix): record
+    /// key and IV as in [`new`](Self::new), sn_key = HKDF-Expand-Label(secret, "sn", "",
+    /// key_length) (RFC 9147 4.2.3).
+    pub fn from_prk(epoch: u64, aead: AeadAlg, traffic_secret: &crate::crypto::hkdf::Prk) -> Self {
+        let sn = traffic_secret.expand_label(b"sn", &[], aead.key_len());
+        Dtls13Keys {
+            epoch,
+            record: RecordKey::tls13_prk(aead, traffic_secret),
+            sn: match SequenceNumberKey::from_key(aead, sn.as_bytes()) {
+                Ok(k) => k,
+                Err(_) => unreachable!("sn_key length matches the algorithm"),
+            },
+        }
+    }
+
     pub fn epoch(&self) -> u64 {
         self.epoch
     }

@@ -5,16 +5,13 @@ use std::sync::Arc;
 
 use super::established::ClientResumption;
 use super::tickets::ClientTicket;
-use super::{
-    application_secrets, read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk,
-    Established13, Handshake, Msg,
-};
-use crate::codec::{CipherSuite, ProtocolVersion, PskKeyExchangeMode, SignatureScheme};
-use crate::conn::common::{Common, Side};
+use super::{application_secrets, unexpected, Established13, Handshake, Msg};
+use crate::codec::{CipherSuite, PskKeyExchangeMode, SignatureScheme};
+use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
-use crate::crypto::key_schedule::{finished_verify_data, finished_verify_data_prk, KeySchedule13};
+use crate::crypto::key_schedule::{finished_verify_data_prk, KeySchedule13};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
@@ -77,6 +74,7 @@ fn fill_binder(
     hello: &mut ClientHello,
     ticket: &ClientTicket,
     prefix: Option<&Transcript>,
+    labels: &'static [u8],
 ) -> Result<(), Error> {
     let suite = tls13_suite(ticket.suite).ok_or(Error::InvalidState("ticket suite unknown"))?;
     let bytes = HandshakePayload::ClientHello(hello.clone()).encode();
@@ -86,12 +84,8 @@ fn fill_binder(
         .ok_or(Error::InvalidState("binders longer than the ClientHello"))?;
     let mut transcript = prefix.cloned().unwrap_or_else(|| Transcript::new(suite.hash));
     transcript.update(&bytes[..truncated]);
-    let ks = KeySchedule13::new(suite.hash, Some(ticket.psk.as_bytes()));
-    let binder = finished_verify_data(
-        suite.hash,
-        ks.binder_key(true).as_bytes(),
-        &transcript.current_hash(),
-    );
+    let ks = KeySchedule13::with_prefix(suite.hash, labels, Some(ticket.psk.as_bytes()));
+    let binder = finished_verify_data_prk(&ks.prk(&ks.binder_key(true)), &transcript.current_hash());
     for ext in hello.extensions.iter_mut() {
         if let ClientExtension::PreSharedKey(psk) = ext {
             psk.binders = vec![binder.clone()];
@@ -136,9 +130,11 @@ pub(crate) fn start(
     rng.fill(&mut random)?;
     // Versions the config enables and has suites for (TLS 1.2: issue 5, `client12`).
     // QUIC: TLS 1.3 only (RFC 9001 4.2) and no compatibility mode (RFC 9001 8.4).
+    // DTLS 1.3: no compatibility mode either (RFC 9147 5) and no 0-RTT (not implemented).
     let quic = cx.is_quic();
+    let dtls = cx.is_dtls();
     let (tls13, tls12) = (config.shared.tls13(), config.shared.tls12() && !quic);
-    let compat = config.middlebox_compat && !quic;
+    let compat = config.middlebox_compat && !quic && !dtls;
     let mut session_id = Vec::new();
     if compat && tls13 {
         session_id = vec![0u8; 32];
@@ -159,9 +155,9 @@ pub(crate) fn start(
         }
     }
     if tls13 {
-        let mut versions = vec![ProtocolVersion::TLSv1_3];
+        let mut versions = vec![cx.v13()];
         if tls12 {
-            versions.push(ProtocolVersion::TLSv1_2);
+            versions.push(cx.v12());
         }
         extensions.push(ClientExtension::SupportedVersions(versions));
     }
@@ -208,6 +204,7 @@ pub(crate) fn start(
     // RFC 8446 4.2.10: 0-RTT only if the ticket allows it and its ALPN is one we offer.
     let early_offered = ticket.as_ref().is_some_and(|t| {
         config.enable_early_data
+            && !dtls
             && t.max_early_data > 0
             && t.alpn.as_ref().is_none_or(|p| config.shared.alpn.contains(p))
     });
@@ -215,10 +212,11 @@ pub(crate) fn start(
         extensions.push(ClientExtension::EarlyData);
     }
     let mut hello = ClientHello {
-        legacy_version: ProtocolVersion::TLSv1_2,
+        legacy_version: cx.v12(),
         random,
         session_id,
-        cookie: None,
+        // RFC 6347 4.2.1 / RFC 9147 5.3: DTLS hellos carry the (legacy) cookie field.
+        cookie: dtls.then(Vec::new),
         cipher_suites: config
             .shared
             .suites
@@ -237,7 +235,7 @@ pub(crate) fn start(
         hello.extensions.push(ext);
     }
     if let Some(t) = &ticket {
-        fill_binder(&mut hello, t, None)?;
+        fill_binder(&mut hello, t, None, cx.label_prefix())?;
     }
     let hello_bytes = cx.send_handshake(&HandshakePayload::ClientHello(hello.clone()), None);
     let mut sent_ccs = false;
@@ -246,7 +244,7 @@ pub(crate) fn start(
             // RFC 8446 4.2.10: 0-RTT under client_early_traffic_secret, right after CH1;
             // the compatibility CCS goes first (D.4).
             let suite = tls13_suite(t.suite).ok_or(Error::InvalidState("ticket suite unknown"))?;
-            let ks = KeySchedule13::new(suite.hash, Some(t.psk.as_bytes()));
+            let ks = cx.key_schedule13(suite.hash, Some(t.psk.as_bytes()));
             let ch_hash = suite.hash.hash(&hello_bytes);
             let early = ks.client_early_traffic_secret(&ch_hash);
             let early_exp = ks.early_exporter_master_secret(&ch_hash);
@@ -263,7 +261,8 @@ pub(crate) fn start(
                 cx.queue.push_ccs();
                 sent_ccs = true;
             }
-            cx.install_write(write_state13(suite, &early, cx.max_fragment));
+            let early = cx.prk13(suite.hash, &early);
+            cx.install_write13(suite, &early, Epoch13::Early);
             cx.early.send_budget = Some(t.max_early_data as usize);
         }
         // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
@@ -343,7 +342,7 @@ impl ExpectServerHello {
             // RFC 8446 4.1.4: a second HelloRetryRequest is unexpected_message.
             return Err(PeerMisbehaved::SecondHelloRetryRequest.into());
         }
-        if hrr.supported_version() != Some(ProtocolVersion::TLSv1_3) {
+        if hrr.supported_version() != Some(cx.v13()) {
             return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest supported_versions").into());
         }
         if hrr.session_id != self.hello.session_id {
@@ -414,11 +413,11 @@ impl ExpectServerHello {
         }
         hello.extensions = extensions;
         if let Some(t) = &self.s.ticket {
-            fill_binder(&mut hello, t, Some(&transcript))?;
+            fill_binder(&mut hello, t, Some(&transcript), cx.label_prefix())?;
         }
 
         // RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
-        if self.s.config.middlebox_compat && !self.sent_ccs {
+        if self.s.config.middlebox_compat && !self.sent_ccs && !cx.is_dtls() {
             cx.queue.push_ccs();
             self.sent_ccs = true;
         }
@@ -464,11 +463,11 @@ impl ExpectServerHello {
         }
         // RFC 8446 4.1.3: legacy_version 0x0303 and supported_versions selecting TLS 1.3.
         match sh.supported_version() {
-            Some(ProtocolVersion::TLSv1_3) => {}
+            Some(v) if v == cx.v13() => {}
             Some(_) => return Err(PeerMisbehaved::IllegalParameter("ServerHello supported_versions").into()),
             None => return Err(Error::NoCommonVersion),
         }
-        if sh.legacy_version != ProtocolVersion::TLSv1_2 {
+        if sh.legacy_version != cx.v12() {
             return Err(PeerMisbehaved::WrongLegacyVersion.into());
         }
         if sh.session_id != self.hello.session_id {
@@ -528,7 +527,7 @@ impl ExpectServerHello {
             None => return Err(PeerMisbehaved::MissingExtension("key_share").into()),
         };
 
-        cx.neg.version = Some(ProtocolVersion::TLSv1_3);
+        cx.neg.version = Some(cx.v13());
         cx.neg.suite = Some(suite.suite);
         cx.neg.server_random = sh.random;
         if let Some(t) = &ticket {
@@ -547,7 +546,7 @@ impl ExpectServerHello {
             }
         };
         transcript.update(&msg.raw);
-        let mut ks = KeySchedule13::new(suite.hash, ticket.as_ref().map(|t| t.psk.as_bytes()));
+        let mut ks = cx.key_schedule13(suite.hash, ticket.as_ref().map(|t| t.psk.as_bytes()));
         ks.input_shared_secret(shared.as_bytes());
         let hash = transcript.current_hash();
         let client_hs = ks.client_handshake_traffic_secret(&hash);
@@ -559,17 +558,14 @@ impl ExpectServerHello {
             q.handshake_keys(suite, &client_hs, &server_hs);
         }
         // One PRK per handshake traffic secret: record key, IV and Finished key share it.
-        let (client_hs, server_hs) = (
-            Prk::new(suite.hash, client_hs.as_bytes()),
-            Prk::new(suite.hash, server_hs.as_bytes()),
-        );
-        cx.install_read(read_state13_prk(suite, &server_hs));
-        if self.s.config.middlebox_compat && !self.sent_ccs && !cx.is_quic() {
+        let (client_hs, server_hs) = (ks.prk(&client_hs), ks.prk(&server_hs));
+        cx.install_read13(suite, &server_hs, Epoch13::Handshake);
+        if self.s.config.middlebox_compat && !self.sent_ccs && !cx.is_quic() && !cx.is_dtls() {
             cx.queue.push_ccs();
         }
         // With 0-RTT still pending we keep the early keys until EndOfEarlyData.
         if !self.s.early_offered {
-            cx.install_write(write_state13_prk(suite, &client_hs, cx.max_fragment));
+            cx.install_write13(suite, &client_hs, Epoch13::Handshake);
         }
 
         Ok(Handshake::Client(ClientState::EncryptedExtensions(
@@ -671,11 +667,7 @@ impl ExpectEncryptedExtensions {
             cx.neg.early_data = Some(true);
         } else if self.k.s.early_offered {
             early_data_rejected(cx, &mut self.k.s);
-            cx.install_write(write_state13_prk(
-                self.k.suite,
-                &self.k.client_hs,
-                cx.max_fragment,
-            ));
+            cx.install_write13(self.k.suite, &self.k.client_hs, Epoch13::Handshake);
         }
         self.k.transcript.update(&msg.raw);
         if self.k.ticket.is_some() {
@@ -817,14 +809,15 @@ impl ExpectFinished {
         }
         transcript.update(&msg.raw);
         let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
-        cx.install_read(read_state13(suite, &server_ap));
+        let server_ap_prk = ks.prk(&server_ap);
+        cx.install_read13(suite, &server_ap_prk, Epoch13::Application);
 
         // RFC 9001 8.3: QUIC clients send no EndOfEarlyData.
         if s.early_offered && !cx.is_quic() {
             // RFC 8446 4.5: EndOfEarlyData under the early keys, then the handshake keys.
             cx.send_handshake(&HandshakePayload::EndOfEarlyData, Some(&mut transcript));
             cx.early.send_budget = None;
-            cx.install_write(write_state13_prk(suite, &client_hs, cx.max_fragment));
+            cx.install_write13(suite, &client_hs, Epoch13::Handshake);
         }
         if let Some(req) = self.cert_request {
             send_client_auth(cx, &s.config, req, &mut transcript)?;
@@ -835,7 +828,8 @@ impl ExpectFinished {
         if let Some(q) = cx.quic.as_mut() {
             q.one_rtt_keys(suite, &client_ap, &server_ap);
         }
-        cx.install_write(write_state13(suite, &client_ap, cx.max_fragment));
+        let client_ap_prk = ks.prk(&client_ap);
+        cx.install_write13(suite, &client_ap_prk, Epoch13::Application);
         cx.queue.open_app();
         cx.neg.exporter = Some((hash, exporter));
         cx.events.push_back(Event::HandshakeComplete);

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use super::tickets::{ClientSessionStore, ClientTicket, MAX_TICKET_LIFETIME};
-use super::{read_state13, unexpected, write_state13, Msg};
+use super::{unexpected, Msg};
 use crate::codec::KeyUpdateRequest;
-use crate::conn::common::{Common, Side};
+use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{Event, TimeProvider};
-use crate::crypto::key_schedule::{next_traffic_secret, resumption_psk};
+use crate::crypto::key_schedule::{next_traffic_secret_prefixed, resumption_psk_prefixed};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, Limit, PeerMisbehaved};
@@ -67,8 +67,10 @@ impl Established13 {
                 if self.key_updates_in_a_row > MAX_KEY_UPDATES_IN_A_ROW {
                     return Err(Error::LimitExceeded(Limit::KeyUpdates));
                 }
-                self.theirs = next_traffic_secret(self.suite.hash, self.theirs.as_bytes());
-                cx.install_read(read_state13(self.suite, &self.theirs));
+                self.theirs =
+                    next_traffic_secret_prefixed(self.suite.hash, cx.label_prefix(), self.theirs.as_bytes());
+                let theirs = cx.prk13(self.suite.hash, &self.theirs);
+                cx.install_read13(self.suite, &theirs, Epoch13::Update);
                 cx.events.push_back(Event::KeyUpdated { ours: false });
                 // RFC 8446 4.6.3: answer update_requested with our own update_not_requested.
                 if request == KeyUpdateRequest::UpdateRequested {
@@ -88,7 +90,12 @@ impl Established13 {
                         &r.name,
                         ClientTicket {
                             suite: self.suite.suite,
-                            psk: resumption_psk(self.suite.hash, r.res_master.as_bytes(), &nst.nonce),
+                            psk: resumption_psk_prefixed(
+                                self.suite.hash,
+                                cx.label_prefix(),
+                                r.res_master.as_bytes(),
+                                &nst.nonce,
+                            ),
                             age_add: nst.age_add,
                             lifetime: nst.lifetime.min(MAX_TICKET_LIFETIME),
                             received_ms: r.time.now_millis(),
@@ -114,8 +121,9 @@ impl Established13 {
             KeyUpdateRequest::UpdateNotRequested
         };
         cx.send_handshake(&HandshakePayload::KeyUpdate(request), None);
-        self.ours = next_traffic_secret(self.suite.hash, self.ours.as_bytes());
-        cx.install_write(write_state13(self.suite, &self.ours, cx.max_fragment));
+        self.ours = next_traffic_secret_prefixed(self.suite.hash, cx.label_prefix(), self.ours.as_bytes());
+        let ours = cx.prk13(self.suite.hash, &self.ours);
+        cx.install_write13(self.suite, &ours, Epoch13::Update);
         cx.events.push_back(Event::KeyUpdated { ours: true });
     }
 

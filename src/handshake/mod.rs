@@ -19,7 +19,6 @@ use crate::codec::HandshakeType;
 use crate::conn::common::Common;
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
-use crate::crypto::hkdf::Prk;
 use crate::crypto::key_schedule::KeySchedule13;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
@@ -158,20 +157,6 @@ pub(crate) fn read_state13(suite: &Tls13Suite, secret: &Secret) -> ReadState {
         RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
         RecordVersion::Tls13,
     )
-}
-
-/// [`write_state13`] from a handshake traffic secret's [`Prk`], which Finished reuses.
-pub(crate) fn write_state13_prk(suite: &Tls13Suite, secret: &Prk, max_fragment: usize) -> WriteState {
-    WriteState::protected(
-        RecordKey::tls13_prk(suite.aead, secret),
-        RecordVersion::Tls13,
-        max_fragment,
-    )
-}
-
-/// [`read_state13`] from a handshake traffic secret's [`Prk`], which Finished reuses.
-pub(crate) fn read_state13_prk(suite: &Tls13Suite, secret: &Prk) -> ReadState {
-    ReadState::protected(RecordKey::tls13_prk(suite.aead, secret), RecordVersion::Tls13)
 }
 
 /// RFC 8446 7.1: with the server Finished in the transcript, both sides move the schedule to

@@ -5,18 +5,13 @@
 use std::sync::Arc;
 
 use super::tickets::ServerSession;
-use super::{
-    application_secrets, read_state13, read_state13_prk, unexpected, write_state13, write_state13_prk,
-    Established13, Handshake, Msg,
-};
+use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
-use crate::conn::common::{Common, Side};
+use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{Event, ServerConfig, TimeProvider};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
-use crate::crypto::key_schedule::{
-    finished_verify_data, finished_verify_data_prk, resumption_psk, KeySchedule13,
-};
+use crate::crypto::key_schedule::{finished_verify_data_prk, resumption_psk_prefixed, KeySchedule13};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
@@ -131,11 +126,7 @@ impl ExpectClientHello {
         let cfg = &self.config.shared;
         // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions; without it
         // (or with 1.3 disabled) `server12` answers.
-        if !cfg.tls13()
-            || !hello
-                .supported_versions()
-                .is_some_and(|v| v.contains(&ProtocolVersion::TLSv1_3))
-        {
+        if !cfg.tls13() || !hello.supported_versions().is_some_and(|v| v.contains(&cx.v13())) {
             if self.retry.is_some() {
                 return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
             }
@@ -269,6 +260,7 @@ impl ExpectClientHello {
             sni.as_deref(),
             alpn.as_deref(),
             share.is_some(),
+            cx.label_prefix(),
         )?;
         if share.is_none() && psk.as_ref().is_none_or(|p| p.dhe) {
             return Err(PeerMisbehaved::MissingExtension("key_share").into());
@@ -287,10 +279,11 @@ impl ExpectClientHello {
             None => Transcript::new(suite.hash),
         };
         transcript.update(&msg.raw);
-        let compat = !hello.session_id.is_empty();
+        // DTLS 1.3 has no compatibility mode (RFC 9147 5): the session_id is echoed, no CCS.
+        let compat = !hello.session_id.is_empty() && !cx.is_dtls();
 
         let rng = cfg.rng.clone();
-        let mut extensions = vec![ServerHelloExtension::SupportedVersions(ProtocolVersion::TLSv1_3)];
+        let mut extensions = vec![ServerHelloExtension::SupportedVersions(cx.v13())];
         let shared = match share.filter(|_| psk.as_ref().is_none_or(|p| p.dhe)) {
             Some(share) => {
                 let kx = KeyExchange::start(share.group, rng.as_ref())?;
@@ -311,7 +304,7 @@ impl ExpectClientHello {
         let mut random = [0u8; 32];
         rng.fill(&mut random)?;
 
-        cx.neg.version = Some(ProtocolVersion::TLSv1_3);
+        cx.neg.version = Some(cx.v13());
         cx.neg.suite = Some(suite.suite);
         cx.neg.sig_scheme = if psk.is_some() { None } else { Some(scheme) };
         cx.neg.client_random = hello.random;
@@ -371,7 +364,7 @@ impl ExpectClientHello {
         let resumed = psk.is_some();
         let mut ks = match psk {
             Some(p) => p.ks,
-            None => KeySchedule13::new(suite.hash, None),
+            None => cx.key_schedule13(suite.hash, None),
         };
         ks.input_shared_secret(shared.as_bytes());
         let hash = transcript.current_hash();
@@ -384,17 +377,15 @@ impl ExpectClientHello {
             q.handshake_keys(suite, &client_hs, &server_hs);
         }
         // One PRK per handshake traffic secret: record key, IV and Finished key share it.
-        let (client_hs, server_hs) = (
-            Prk::new(suite.hash, client_hs.as_bytes()),
-            Prk::new(suite.hash, server_hs.as_bytes()),
-        );
-        cx.install_write(write_state13_prk(suite, &server_hs, cx.max_fragment));
+        let (client_hs, server_hs) = (ks.prk(&client_hs), ks.prk(&server_hs));
+        cx.install_write13(suite, &server_hs, Epoch13::Handshake);
         match &client_early {
             Some(early) => {
-                cx.install_read(read_state13(suite, early));
+                let early = ks.prk(early);
+                cx.install_read13(suite, &early, Epoch13::Early);
                 cx.early.receive_budget = self.config.resumption.max_early_data as usize;
             }
-            None => cx.install_read(read_state13_prk(suite, &client_hs)),
+            None => cx.install_read13(suite, &client_hs, Epoch13::Handshake),
         }
 
         let mut extensions = Vec::new();
@@ -469,7 +460,8 @@ impl ExpectClientHello {
             q.one_rtt_keys(suite, &client_ap, &server_ap);
         }
         // RFC 8446 4.4.4: the server may send data after its Finished (0.5-RTT).
-        cx.install_write(write_state13(suite, &server_ap, cx.max_fragment));
+        let server_ap_prk = ks.prk(&server_ap);
+        cx.install_write13(suite, &server_ap_prk, Epoch13::Application);
         cx.queue.open_app();
         cx.neg.exporter = Some((suite.hash, exporter));
 
@@ -521,17 +513,17 @@ impl ExpectClientHello {
         // hello continues this exchange.
         let cookie = suite.hash.hash(&msg.raw);
         let retry = HelloRetryRequest {
-            legacy_version: ProtocolVersion::TLSv1_2,
+            legacy_version: cx.v12(),
             session_id: first.session_id.clone(),
             cipher_suite: suite.suite,
             extensions: vec![
-                HelloRetryExtension::SupportedVersions(ProtocolVersion::TLSv1_3),
+                HelloRetryExtension::SupportedVersions(cx.v13()),
                 HelloRetryExtension::KeyShare(group),
                 HelloRetryExtension::Cookie(cookie.clone()),
             ],
         };
         cx.send_handshake(&HandshakePayload::HelloRetryRequest(retry), Some(&mut transcript));
-        if !first.session_id.is_empty() {
+        if !first.session_id.is_empty() && !cx.is_dtls() {
             cx.queue.push_ccs();
         }
         cx.neg.hrr = true;
@@ -577,7 +569,10 @@ fn choose_psk(
     sni: Option<&str>,
     alpn: Option<&[u8]>,
     have_share: bool,
+    labels: &'static [u8],
 ) -> Result<Option<PskChoice>, Error> {
+    // DTLS 1.3 runs without 0-RTT here (epoch 1 is not implemented).
+    let early_possible = labels == crate::crypto::hkdf::TLS13_LABEL_PREFIX;
     let r = &config.resumption;
     let Some(offered) = hello.psk() else {
         return Ok(None);
@@ -633,9 +628,9 @@ fn choose_psk(
         None => Transcript::new(suite.hash),
     };
     transcript.update(&raw[..truncated_len]);
-    let ks = KeySchedule13::new(suite.hash, Some(session.psk.as_bytes()));
+    let ks = KeySchedule13::with_prefix(suite.hash, labels, Some(session.psk.as_bytes()));
     let binder_key = ks.binder_key(true);
-    let expected = finished_verify_data(suite.hash, binder_key.as_bytes(), &transcript.current_hash());
+    let expected = finished_verify_data_prk(&ks.prk(&binder_key), &transcript.current_hash());
     if !Secret::new(expected).ct_eq(binder) {
         return Err(PeerMisbehaved::BadPskBinder.into());
     }
@@ -646,6 +641,7 @@ fn choose_psk(
     let server_age = now_ms.saturating_sub(session.issued_ms);
     let window = r.anti_replay.window_ms();
     let early_accepted = hello.has(ExtensionType::EarlyData)
+        && early_possible
         && index == 0
         && retry.is_none()
         && session.max_early_data > 0
@@ -687,7 +683,7 @@ impl ExpectEndOfEarlyData {
         };
         // RFC 8446 4.5: EndOfEarlyData closes the early keys; handshake keys follow.
         self.k.transcript.update(&msg.raw);
-        cx.install_read(read_state13_prk(self.k.suite, &self.k.client_hs));
+        cx.install_read13(self.k.suite, &self.k.client_hs, Epoch13::Handshake);
         cx.early.receive_budget = 0;
         Ok(Handshake::Server(ServerState::Finished(ExpectFinished {
             k: self.k,
@@ -770,7 +766,8 @@ impl ExpectFinished {
         if !Secret::new(expected).ct_eq(verify_data) {
             return Err(Error::BadFinished);
         }
-        cx.install_read(read_state13(k.suite, &k.client_ap));
+        let client_ap = cx.prk13(k.suite.hash, &k.client_ap);
+        cx.install_read13(k.suite, &client_ap, Epoch13::Application);
         k.transcript.update(&msg.raw);
         if k.client_resumes && k.config.resumption.tickets > 0 {
             let res_master = k.ks.resumption_master_secret(&k.transcript.current_hash());
@@ -807,7 +804,7 @@ fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Er
         let age_add = u32::from_be_bytes(age_add);
         let session = ServerSession {
             suite: k.suite.suite,
-            psk: resumption_psk(k.suite.hash, res_master.as_bytes(), &nonce),
+            psk: resumption_psk_prefixed(k.suite.hash, cx.label_prefix(), res_master.as_bytes(), &nonce),
             age_add,
             issued_ms: now_ms,
             lifetime: r.lifetime,

@@ -46,6 +46,9 @@ pub(crate) struct WriteState {
     wire_version: u16,
     /// Largest plaintext fragment per record (RFC 8449 record_size_limit aware).
     pub max_fragment: usize,
+    /// DTLS 1.3: the epoch's keys, for the datagram record layer (`crate::dtls`), which
+    /// frames its own records.
+    dtls13: Option<Box<crate::dtls::Dtls13Keys>>,
 }
 
 impl WriteState {
@@ -56,7 +59,21 @@ impl WriteState {
             seq: 0,
             wire_version,
             max_fragment: MAX_PLAINTEXT,
+            dtls13: None,
         }
+    }
+
+    /// A DTLS 1.3 epoch's write keys (RFC 9147 4, 6.1).
+    pub fn dtls13(keys: crate::dtls::Dtls13Keys) -> Self {
+        WriteState {
+            dtls13: Some(Box::new(keys)),
+            ..WriteState::plaintext(0xfefd)
+        }
+    }
+
+    /// The DTLS 1.3 keys, if this state carries them.
+    pub fn into_dtls13(self) -> Option<crate::dtls::Dtls13Keys> {
+        self.dtls13.map(|k| *k)
     }
 
     pub fn protected(key: RecordKey, version: RecordVersion, max_fragment: usize) -> Self {
@@ -66,6 +83,7 @@ impl WriteState {
             seq: 0,
             wire_version: 0x0303,
             max_fragment,
+            dtls13: None,
         }
     }
 
@@ -190,6 +208,8 @@ pub(crate) struct ReadState {
     key: Option<RecordKey>,
     version: RecordVersion,
     seq: u64,
+    /// DTLS 1.3: the epoch's keys (see [`WriteState::dtls13`]).
+    dtls13: Option<Box<crate::dtls::Dtls13Keys>>,
 }
 
 impl ReadState {
@@ -198,7 +218,21 @@ impl ReadState {
             key: None,
             version: RecordVersion::Tls13,
             seq: 0,
+            dtls13: None,
         }
+    }
+
+    /// A DTLS 1.3 epoch's read keys (RFC 9147 4, 6.1).
+    pub fn dtls13(keys: crate::dtls::Dtls13Keys) -> Self {
+        ReadState {
+            dtls13: Some(Box::new(keys)),
+            ..ReadState::plaintext()
+        }
+    }
+
+    /// The DTLS 1.3 keys, if this state carries them.
+    pub fn into_dtls13(self) -> Option<crate::dtls::Dtls13Keys> {
+        self.dtls13.map(|k| *k)
     }
 
     pub fn protected(key: RecordKey, version: RecordVersion) -> Self {
@@ -206,6 +240,7 @@ impl ReadState {
             key: Some(key),
             version,
             seq: 0,
+            dtls13: None,
         }
     }
 
