@@ -116,6 +116,13 @@ impl Transcript {
     /// RFC 8446 4.4.1: replace ClientHello1 with message_hash (254) || 00 00 Hash.length ||
     /// Hash(ClientHello1). Call it when the transcript holds exactly ClientHello1, before
     /// adding the HelloRetryRequest.
+    /// Starts from `message_hash(ClientHello1)` given Hash(ClientHello1) (a stateless
+    /// server's cookie carries the hash, RFC 8446 4.4.1); the transcript must be empty.
+    pub fn update_message_hash(&mut self, ch1_hash: &[u8]) {
+        self.ctx.update(&[MESSAGE_HASH, 0, 0, ch1_hash.len() as u8]);
+        self.ctx.update(ch1_hash);
+    }
+
     pub fn replace_with_message_hash(&mut self) {
         let ch1_hash = self.current_hash();
         let mut ctx = digest::Context::new(self.alg.digest_alg());

@@ -324,6 +324,26 @@ impl ExpectServerHello {
         }
     }
 
+    /// DTLS: a DTLS 1.2 server's HelloVerifyRequest (RFC 6347 4.2.1): the same hello again
+    /// with its cookie (and a binder over it). One per handshake, before any ServerHello.
+    pub(crate) fn dtls_hello_verify(mut self, cx: &mut Common, cookie: Vec<u8>) -> Result<Handshake, Error> {
+        if self.hrr.is_some() || self.hello.cookie.as_ref().is_none_or(|c| !c.is_empty()) {
+            return Err(Error::UnexpectedMessage {
+                state: "expect ServerHello",
+                got: "HelloVerifyRequest",
+            });
+        }
+        if cookie.is_empty() {
+            return Err(PeerMisbehaved::IllegalParameter("empty HelloVerifyRequest cookie").into());
+        }
+        self.hello.cookie = Some(cookie);
+        if let Some(t) = &self.s.ticket {
+            fill_binder(&mut self.hello, t, None, cx.label_prefix())?;
+        }
+        self.hello_bytes = cx.send_handshake(&HandshakePayload::ClientHello(self.hello.clone()), None);
+        Ok(Handshake::Client(ClientState::ServerHello(self)))
+    }
+
     fn check_suite(&self, suite: CipherSuite) -> Result<&'static Tls13Suite, Error> {
         if !self.hello.cipher_suites.contains(&suite) {
             return Err(PeerMisbehaved::SuiteNotOffered.into());
@@ -451,11 +471,17 @@ impl ExpectServerHello {
                 return Err(PeerMisbehaved::IllegalParameter("TLS 1.2 ServerHello after 0-RTT").into());
             }
             let s = self.s;
+            // DTLS: the hello went into our bytes in its TLS 1.3 transcript form; DTLS 1.2
+            // hashes it with its DTLS header (RFC 6347 4.2.6). It was our last message.
+            let hello_bytes = match cx.dtls_send_seq {
+                Some(next) => crate::dtls::fragment::dtls_framing(&self.hello_bytes, next.wrapping_sub(1)),
+                None => self.hello_bytes,
+            };
             return super::client12::handle_server_hello(
                 s.config,
                 s.name,
                 &self.hello,
-                &self.hello_bytes,
+                &hello_bytes,
                 cx,
                 msg,
                 &sh,

@@ -76,6 +76,22 @@ impl Handshake {
         }
     }
 
+    /// DTLS: a HelloVerifyRequest's cookie for a client still waiting for its ServerHello.
+    pub fn dtls_hello_verify(self, cx: &mut Common, cookie: Vec<u8>) -> Result<Handshake, Error> {
+        match self {
+            Handshake::Client(client13::ClientState::ServerHello(s)) => s.dtls_hello_verify(cx, cookie),
+            _ => Err(Error::UnexpectedMessage {
+                state: "handshake in progress",
+                got: "HelloVerifyRequest",
+            }),
+        }
+    }
+
+    /// True for a client that has sent its ClientHello and waits for the ServerHello.
+    pub fn awaits_server_hello(&self) -> bool {
+        matches!(self, Handshake::Client(client13::ClientState::ServerHello(_)))
+    }
+
     /// TLS 1.2 ChangeCipherSpec (RFC 5246 7.1): the state that expects one activates the
     /// pending read state; anywhere else it is unexpected_message.
     pub fn handle_ccs12(self, cx: &mut Common) -> Result<Handshake, Error> {

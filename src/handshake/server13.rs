@@ -79,8 +79,11 @@ pub(crate) fn start(config: Arc<ServerConfig>) -> Handshake {
 
 /// What we remember after sending a HelloRetryRequest.
 struct RetrySent {
-    first: ClientHello,
-    group: NamedGroup,
+    /// The first ClientHello; `None` after a stateless retry (DTLS 1.3), where the cookie
+    /// carried only its hash.
+    first: Option<ClientHello>,
+    /// The group HelloRetryRequest asked a share for (`None`: it asked for none).
+    group: Option<NamedGroup>,
     suite: &'static Tls13Suite,
     transcript: Transcript,
     cookie: Vec<u8>,
@@ -156,7 +159,9 @@ impl ExpectClientHello {
             return Err(PeerMisbehaved::UnsolicitedExtension.into());
         }
         if let Some(retry) = &self.retry {
-            check_second_hello(&retry.first, hello)?;
+            if let Some(first) = &retry.first {
+                check_second_hello(first, hello)?;
+            }
             // Our cookie must come back unchanged.
             // Compared with subtle like every MAC, Finished and binder, although this cookie
             // (a hash of the first ClientHello) is no secret.
@@ -230,7 +235,10 @@ impl ExpectClientHello {
             .find_map(|g| shares.iter().find(|s| s.group == *g));
         if let Some(retry) = &self.retry {
             // RFC 8446 4.2.8: after HRR, exactly one share, for the group we asked for.
-            if shares.len() != 1 || share.map(|s| s.group) != Some(retry.group) {
+            if retry
+                .group
+                .is_some_and(|g| shares.len() != 1 || share.map(|s| s.group) != Some(g))
+            {
                 return Err(PeerMisbehaved::IllegalParameter("key_share after HelloRetryRequest").into());
             }
         }
@@ -512,16 +520,7 @@ impl ExpectClientHello {
         // The cookie is the hash of the first ClientHello: echoed back, it proves the second
         // hello continues this exchange.
         let cookie = suite.hash.hash(&msg.raw);
-        let retry = HelloRetryRequest {
-            legacy_version: cx.v12(),
-            session_id: first.session_id.clone(),
-            cipher_suite: suite.suite,
-            extensions: vec![
-                HelloRetryExtension::SupportedVersions(cx.v13()),
-                HelloRetryExtension::KeyShare(group),
-                HelloRetryExtension::Cookie(cookie.clone()),
-            ],
-        };
+        let retry = hello_retry_request(cx, &first.session_id, suite, Some(group), &cookie);
         cx.send_handshake(&HandshakePayload::HelloRetryRequest(retry), Some(&mut transcript));
         if !first.session_id.is_empty() && !cx.is_dtls() {
             cx.queue.push_ccs();
@@ -535,14 +534,69 @@ impl ExpectClientHello {
         Ok(Handshake::Server(ServerState::ClientHello(ExpectClientHello {
             config: self.config,
             retry: Some(RetrySent {
-                first,
-                group,
+                first: Some(first),
+                group: Some(group),
                 suite,
                 transcript,
                 cookie,
             }),
         })))
     }
+}
+
+/// The HelloRetryRequest for `suite`, asking for a share in `group` (if any), with `cookie`
+/// (RFC 8446 4.1.4). Deterministic: a stateless DTLS 1.3 server rebuilds the one it sent.
+pub(crate) fn hello_retry_request(
+    cx: &Common,
+    session_id: &[u8],
+    suite: &'static Tls13Suite,
+    group: Option<NamedGroup>,
+    cookie: &[u8],
+) -> HelloRetryRequest {
+    let mut extensions = vec![HelloRetryExtension::SupportedVersions(cx.v13())];
+    if let Some(group) = group {
+        extensions.push(HelloRetryExtension::KeyShare(group));
+    }
+    extensions.push(HelloRetryExtension::Cookie(cookie.to_vec()));
+    HelloRetryRequest {
+        legacy_version: cx.v12(),
+        session_id: session_id.to_vec(),
+        cipher_suite: suite.suite,
+        extensions,
+    }
+}
+
+/// What a stateless DTLS 1.3 server's HelloRetryRequest cookie carried back (RFC 9147 5.1):
+/// enough to rebuild the transcript `message_hash(ClientHello1) || HelloRetryRequest`.
+pub(crate) struct StatelessRetry {
+    pub suite: &'static Tls13Suite,
+    pub group: Option<NamedGroup>,
+    /// Transcript-Hash(ClientHello1).
+    pub ch1_hash: Vec<u8>,
+    /// The cookie as the second ClientHello echoed it.
+    pub cookie: Vec<u8>,
+    /// legacy_session_id (the HelloRetryRequest echoed it; the second hello repeats it).
+    pub session_id: Vec<u8>,
+}
+
+/// A server that already sent (statelessly) a HelloRetryRequest: it expects the second
+/// ClientHello.
+pub(crate) fn start_after_retry(config: Arc<ServerConfig>, cx: &mut Common, retry: StatelessRetry) -> Handshake {
+    let hrr = hello_retry_request(cx, &retry.session_id, retry.suite, retry.group, &retry.cookie);
+    let mut transcript = Transcript::new(retry.suite.hash);
+    transcript.update_message_hash(&retry.ch1_hash);
+    transcript.update(&HandshakePayload::HelloRetryRequest(hrr).encode());
+    cx.neg.hrr = true;
+    Handshake::Server(ServerState::ClientHello(ExpectClientHello {
+        config,
+        retry: Some(RetrySent {
+            first: None,
+            group: retry.group,
+            suite: retry.suite,
+            transcript,
+            cookie: retry.cookie,
+        }),
+    }))
 }
 
 /// RFC 7301 3.2: our preference among what the client offered; no overlap is fatal.
