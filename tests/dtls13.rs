@@ -1,0 +1,1729 @@
+//! DTLS 1.3 (RFC 9147) over an in-memory link: our client against our server, through the
+//! stateless HelloRetryRequest cookie of the acceptor, with the unified header, encrypted
+//! sequence numbers, ACKs, selective retransmission and KeyUpdate. Every record on the wire
+//! is opened with the secrets of the key log (`common::dtls::decode_wire`), so the tests
+//! assert what was sent, under which epoch, and what each ACK acknowledged.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::dtls::{
+    decode_wire, events, handshake_message, plain_handshake, plain_record, read_all, seal13, split_records,
+    write, Dir, Link, Secrets, SeededRandom, WireRecord, CLIENT_ADDR,
+};
+use sanstls::codec::{
+    AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
+};
+use sanstls::dtls::{Accepted, Ack, DtlsAcceptor, DtlsConfig, DtlsConnection, RecordNumber};
+use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
+use sanstls::{ClientConfig, Error, Event, Limit, ServerConfig};
+
+const SUITES13: [CipherSuite; 3] = [
+    CipherSuite::TLS_AES_128_GCM_SHA256,
+    CipherSuite::TLS_AES_256_GCM_SHA384,
+    CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+];
+
+const GROUPS: [NamedGroup; 3] = [NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
+
+/// ServerHello.random of a HelloRetryRequest (RFC 8446 4.1.3).
+const HRR_RANDOM: [u8; 32] = sanstls::msgs::HRR_RANDOM;
+
+fn dtls(mtu: usize) -> DtlsConfig {
+    DtlsConfig {
+        mtu,
+        ..DtlsConfig::default()
+    }
+}
+
+/// Default configs (TLS 1.3 and 1.2 enabled on both sides: DTLS 1.3 is negotiated), the
+/// client logging its secrets.
+fn configs(kind: &str) -> (Arc<ClientConfig>, Arc<ServerConfig>, Arc<Secrets>) {
+    let secrets = Arc::new(Secrets::default());
+    (
+        common::client_builder().key_log(secrets.clone()).build().unwrap(),
+        common::server_builder(kind).build().unwrap(),
+        secrets,
+    )
+}
+
+fn assert_established(link: &mut Link) {
+    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
+    assert!(
+        !link.server().is_handshaking(),
+        "server: {:?}",
+        link.server().error()
+    );
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+    assert_eq!(link.server().protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+}
+
+/// A DTLS 1.3 connection through the acceptor (stateless HelloRetryRequest), settled.
+fn established(kind: &str, mtu: usize) -> (Link, Arc<Secrets>) {
+    let (c, s, secrets) = configs(kind);
+    let mut link = Link::new(c, s, dtls(mtu));
+    link.pump().unwrap();
+    assert_established(&mut link);
+    events(&mut link.client);
+    events(link.server());
+    (link, secrets)
+}
+
+fn suite(link: &Link) -> CipherSuite {
+    link.client.cipher_suite().expect("negotiated suite")
+}
+
+/// Every record of the link's wire from datagram `from` on, opened.
+fn wire(link: &Link, secrets: &Secrets, from: usize) -> Vec<WireRecord> {
+    decode_wire(&link.wire, from, secrets, suite(link))
+}
+
+/// The record number of a decoded record.
+fn rn(r: &WireRecord) -> RecordNumber {
+    RecordNumber::new(r.epoch, r.seq)
+}
+
+/// The next sequence number of `dir`'s sender in `epoch`, from what went on the wire.
+fn next_seq(link: &Link, secrets: &Secrets, dir: Dir, epoch: u64) -> u64 {
+    wire(link, secrets, 0)
+        .iter()
+        .filter(|r| r.dir == dir && r.epoch == epoch && r.typ.is_some())
+        .map(|r| r.seq + 1)
+        .max()
+        .unwrap_or(0)
+}
+
+fn all_acked(acks: &[Ack]) -> Vec<RecordNumber> {
+    acks.iter().flat_map(|a| a.record_numbers.clone()).collect()
+}
+
+/// Moves what `dir`'s sender has now to the other side; returns what was sent.
+fn forward(link: &mut Link, dir: Dir) -> Vec<Vec<u8>> {
+    let ds = link.take(dir);
+    for d in &ds {
+        link.deliver(dir, d).unwrap();
+    }
+    ds
+}
+
+/// Runs `conn`'s timer at its deadline (advancing the link clock there).
+fn fire_timer(link: &mut Link, side: Dir) {
+    let conn = match side {
+        Dir::ToServer => &mut link.client,
+        Dir::ToClient => link.server.as_mut().unwrap(),
+    };
+    let at = conn.poll_timeout().expect("a timer runs");
+    link.now = link.now.max(at);
+    let now = link.now;
+    let conn = match side {
+        Dir::ToServer => &mut link.client,
+        Dir::ToClient => link.server.as_mut().unwrap(),
+    };
+    conn.handle_timeout(now).unwrap();
+}
+
+// ---- Handshakes
+
+#[test]
+fn every_suite_group_and_key_type_completes() {
+    for kind in common::KEY_TYPES {
+        let s = common::server_builder(kind).build().unwrap();
+        for suite in SUITES13 {
+            for group in GROUPS {
+                let c = common::client_builder()
+                    .cipher_suites(&[suite])
+                    .groups(&[group])
+                    .build()
+                    .unwrap();
+                let mut link = Link::new(c, s.clone(), dtls(1200));
+                link.pump().unwrap();
+                assert_established(&mut link);
+                for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+                    assert_eq!(conn.cipher_suite(), Some(suite), "{kind}");
+                    assert_eq!(conn.key_exchange_group(), Some(group), "{kind} {suite:?}");
+                    assert_eq!(conn.read_epoch(), 3);
+                    assert_eq!(conn.write_epoch(), 3);
+                }
+                write(&mut link.client, b"to server");
+                write(link.server(), b"to client");
+                link.pump().unwrap();
+                assert_eq!(read_all(link.server()), b"to server");
+                assert_eq!(read_all(&mut link.client), b"to client");
+            }
+        }
+    }
+}
+
+#[test]
+fn handshake_on_the_wire() {
+    let (c, s, secrets) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    link.pump().unwrap();
+    assert_established(&mut link);
+    // One stateless HelloRetryRequest (the cookie), no HelloVerifyRequest.
+    assert_eq!((link.hrrs, link.hvrs), (1, 0));
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!(conn.protocol_version().unwrap().name(), Some("DTLSv1.3"));
+        assert_eq!(events(conn)[0], Event::HandshakeComplete);
+        assert!(!conn.is_resumed());
+    }
+    assert_eq!(link.client.server_name(), Some("localhost"));
+    assert_eq!(link.server().server_name(), Some("localhost"));
+    assert!(!link.client.peer_certificates().is_empty());
+
+    // The client offered DTLS 1.3 and DTLS 1.2: supported_versions = [0xFEFC, 0xFEFD].
+    let ch = &link.wire[0].1;
+    assert!(
+        ch.windows(9)
+            .any(|w| w == [0, 43, 0, 5, 4, 0xfe, 0xfc, 0xfe, 0xfd]),
+        "supported_versions"
+    );
+
+    let recs = wire(&link, &secrets, 0);
+    for r in &recs {
+        // Every record opens with the secrets of the key log (derived with "dtls13").
+        assert!(r.typ.is_some(), "record nobody can open: {r:?}");
+        // No ChangeCipherSpec, ever (RFC 9147 5: no compatibility mode).
+        assert_ne!(r.typ, Some(ContentType::ChangeCipherSpec), "{r:?}");
+        if r.epoch == 0 {
+            // DTLSPlaintext: 13-byte header, version 0xFEFD (RFC 9147 4).
+            assert_eq!(r.version, Some(0xfefd), "{r:?}");
+            assert!(matches!(r.typ, Some(ContentType::Handshake | ContentType::Alert)));
+        } else {
+            // Unified header 001 C=0 S=1 L=1 EE (RFC 9147 4).
+            assert!(r.version.is_none(), "{r:?}");
+            assert_eq!(r.first, 0x2c | (r.epoch & 3) as u8, "{r:?}");
+            assert!(r.epoch >= 2, "{r:?}");
+        }
+    }
+    // In the clear only the hellos; everything after the ServerHello is encrypted.
+    let plain: Vec<HandshakeType> = recs
+        .iter()
+        .filter(|r| r.epoch == 0)
+        .flat_map(|r| r.fragments())
+        .map(|f| f.0)
+        .collect();
+    assert!(
+        plain
+            .iter()
+            .all(|t| *t == HandshakeType::ClientHello || *t == HandshakeType::ServerHello),
+        "{plain:?}"
+    );
+    let server_hs: Vec<HandshakeType> = recs
+        .iter()
+        .filter(|r| r.dir == Dir::ToClient && r.epoch == 2)
+        .flat_map(|r| r.fragments())
+        .map(|f| f.0)
+        .collect();
+    for t in [
+        HandshakeType::EncryptedExtensions,
+        HandshakeType::Certificate,
+        HandshakeType::CertificateVerify,
+        HandshakeType::Finished,
+    ] {
+        assert!(server_hs.contains(&t), "{t:?} not in epoch 2: {server_hs:?}");
+    }
+    let fin = recs
+        .iter()
+        .find(|r| r.dir == Dir::ToServer && r.is_handshake(HandshakeType::Finished))
+        .expect("client Finished");
+    assert_eq!(fin.epoch, 2);
+    // The server ACKs the client's Finished (RFC 9147 5.8.3, 7).
+    let acks: Vec<Ack> = recs
+        .iter()
+        .filter(|r| r.dir == Dir::ToClient)
+        .filter_map(WireRecord::ack)
+        .collect();
+    assert!(all_acked(&acks).contains(&rn(fin)), "{acks:?}");
+    // Application data goes in epoch 3.
+    write(&mut link.client, b"ping");
+    let n = link.wire.len();
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"ping");
+    let data = wire(&link, &secrets, n);
+    let data = data
+        .iter()
+        .find(|r| r.typ == Some(ContentType::ApplicationData))
+        .unwrap();
+    assert_eq!(
+        (data.epoch, &data.content[..], data.first),
+        (3, &b"ping"[..], 0x2f)
+    );
+
+    // The key log has the TLS 1.3 labels, nothing of TLS 1.2.
+    let labels = secrets.labels();
+    for l in [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+    ] {
+        assert!(labels.iter().any(|x| x == l), "{l} not logged: {labels:?}");
+    }
+    assert!(!labels.iter().any(|x| x == "CLIENT_RANDOM"));
+
+    // Exporter: the same on both sides, not the one of a DTLS 1.2 connection.
+    let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+    link.client
+        .export_keying_material(&mut a, b"EXPORTER-test", Some(b"ctx"))
+        .unwrap();
+    link.server()
+        .export_keying_material(&mut b, b"EXPORTER-test", Some(b"ctx"))
+        .unwrap();
+    assert_eq!(a, b);
+    let mut other = [0u8; 32];
+    link.client
+        .export_keying_material(&mut other, b"EXPORTER-other", Some(b"ctx"))
+        .unwrap();
+    assert_ne!(a, other);
+    let c12 = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let s12 = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut link12 = Link::new(c12, s12, dtls(1200));
+    link12.pump().unwrap();
+    assert_eq!(link12.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+    let mut c = [0u8; 32];
+    link12
+        .client
+        .export_keying_material(&mut c, b"EXPORTER-test", Some(b"ctx"))
+        .unwrap();
+    assert_ne!(a, c);
+
+    // Both timers stop once the handshake is over and acknowledged.
+    assert_eq!(link.client.poll_timeout(), None);
+    assert_eq!(link.server().poll_timeout(), None);
+}
+
+#[test]
+fn large_chain_is_fragmented_to_the_mtu() {
+    let (mut link, secrets) = established("rsa2048", 256);
+    assert!(link.wire.iter().all(|(_, d)| d.len() <= 256));
+    let recs = wire(&link, &secrets, 0);
+    let cert_fragments = recs
+        .iter()
+        .filter(|r| r.dir == Dir::ToClient)
+        .flat_map(|r| r.fragments())
+        .filter(|f| f.0 == HandshakeType::Certificate)
+        .count();
+    assert!(cert_fragments > 4, "Certificate in {cert_fragments} fragments");
+    write(&mut link.client, &[1; 1000]);
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), vec![1; 1000]);
+}
+
+// ---- Version negotiation
+
+fn versions(v: &[ProtocolVersion]) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
+    (
+        common::client_builder().versions(v).build().unwrap(),
+        common::server_builder("ecdsa-p256").versions(v).build().unwrap(),
+    )
+}
+
+fn negotiated(c: Arc<ClientConfig>, s: Arc<ServerConfig>, direct: bool) -> Link {
+    let mut link = if direct {
+        Link::direct(c, s, dtls(1200))
+    } else {
+        Link::new(c, s, dtls(1200))
+    };
+    link.pump().unwrap();
+    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
+    assert!(
+        !link.server().is_handshaking(),
+        "server: {:?}",
+        link.server().error()
+    );
+    let v = link.client.protocol_version();
+    assert_eq!(link.server().protocol_version(), v);
+    write(&mut link.client, b"hi");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"hi");
+    link
+}
+
+#[test]
+fn client_offering_13_and_12_gets_12_from_a_12_only_server() {
+    let (c, _) = versions(&[ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]);
+    let (_, s) = versions(&[ProtocolVersion::TLSv1_2]);
+    // Through the acceptor: the hello offering both is answered with a HelloVerifyRequest.
+    let link = negotiated(c.clone(), s.clone(), false);
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+    assert_eq!((link.hvrs, link.hrrs), (1, 0));
+    let link = negotiated(c, s, true);
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+}
+
+#[test]
+fn client_offering_12_only_gets_12_from_a_13_and_12_server() {
+    let (c, _) = versions(&[ProtocolVersion::TLSv1_2]);
+    let (_, s) = versions(&[ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]);
+    let link = negotiated(c.clone(), s.clone(), false);
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+    assert_eq!((link.hvrs, link.hrrs), (1, 0));
+    let link = negotiated(c, s, true);
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+}
+
+#[test]
+fn both_13_gets_13() {
+    let (c, s) = versions(&[ProtocolVersion::TLSv1_3]);
+    let link = negotiated(c.clone(), s.clone(), false);
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+    assert_eq!((link.hvrs, link.hrrs), (0, 1));
+    // The hello offers DTLS 1.3 only.
+    assert!(link.wire[0]
+        .1
+        .windows(7)
+        .any(|w| w == [0, 43, 0, 3, 2, 0xfe, 0xfc]));
+    let link = negotiated(c, s, true);
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+}
+
+// ---- The stateless HelloRetryRequest cookie (RFC 9147 5.1)
+
+/// The value of extension `typ` in a plaintext handshake record's hello (ClientHello or
+/// ServerHello/HelloRetryRequest), searched naively after the random.
+fn hello_extension(record: &[u8], typ: u16) -> Option<Vec<u8>> {
+    let body = &record[25..];
+    let mut at = 2 + 32;
+    let sid = usize::from(body[at]);
+    at += 1 + sid;
+    // ClientHello: cookie<0..255>, suites<2..>, compression<1..>; ServerHello: suite(2),
+    // compression(1).
+    if record[13] == 1 {
+        at += 1 + usize::from(body[at]);
+        at += 2 + usize::from(u16::from_be_bytes([body[at], body[at + 1]]));
+        at += 1 + usize::from(body[at]);
+    } else {
+        at += 3;
+    }
+    let end = at + 2 + usize::from(u16::from_be_bytes([body[at], body[at + 1]]));
+    at += 2;
+    while at + 4 <= end {
+        let t = u16::from_be_bytes([body[at], body[at + 1]]);
+        let len = usize::from(u16::from_be_bytes([body[at + 2], body[at + 3]]));
+        if t == typ {
+            return Some(body[at + 4..at + 4 + len].to_vec());
+        }
+        at += 4 + len;
+    }
+    None
+}
+
+fn is_hello_retry_request(d: &[u8]) -> bool {
+    d.len() > 25 + 34 && d[0] == 22 && d[13] == 2 && d[25 + 2..25 + 34] == HRR_RANDOM
+}
+
+#[test]
+fn acceptor_answers_a_13_hello_with_a_stateless_hello_retry_request() {
+    let c = common::client_builder().build().unwrap();
+    // Two server configs drawing the same bytes: two acceptors with one cookie secret.
+    let server = || {
+        common::server_builder("ecdsa-p256")
+            .random(SeededRandom::new(7))
+            .build()
+            .unwrap()
+    };
+    let now = Instant::now();
+    let mut acc = DtlsAcceptor::new(server(), dtls(1200), now).unwrap();
+    let mut client = DtlsConnection::client(c, "localhost", dtls(1200), now).unwrap();
+    let mut buf = [0u8; 1200];
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let ch1 = buf[..n].to_vec();
+    let Accepted::HelloRetryRequest(hrr) = acc.accept(&ch1, CLIENT_ADDR, now) else {
+        panic!("no HelloRetryRequest")
+    };
+    // A DTLSPlaintext ServerHello with the HelloRetryRequest random, version 0xFEFD, the
+    // hello's record number echoed, and a cookie.
+    assert!(is_hello_retry_request(&hrr));
+    assert_eq!(&hrr[1..3], &[0xfe, 0xfd]);
+    assert_eq!(&hrr[3..11], &ch1[3..11]);
+    let cookie = hello_extension(&hrr, 44).expect("cookie extension");
+    assert!(cookie.len() > 2);
+    // The same hello gets the same answer, from this acceptor and from a fresh one with the
+    // same secret: nothing was stored.
+    let Accepted::HelloRetryRequest(again) = acc.accept(&ch1, CLIENT_ADDR, now) else {
+        panic!("no HelloRetryRequest")
+    };
+    assert_eq!(hrr, again);
+    let mut fresh = DtlsAcceptor::new(server(), dtls(1200), now).unwrap();
+    let Accepted::HelloRetryRequest(again) = fresh.accept(&ch1, CLIENT_ADDR, now) else {
+        panic!("no HelloRetryRequest")
+    };
+    assert_eq!(hrr, again);
+
+    client.recv_datagram(&hrr, now).unwrap();
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let ch2 = buf[..n].to_vec();
+    // The second hello echoes the cookie (RFC 8446 4.2.2) and keeps legacy_cookie empty.
+    assert_eq!(hello_extension(&ch2, 44).as_deref(), Some(&cookie[..]));
+    // From another address the cookie is not valid: no connection.
+    assert!(matches!(
+        acc.accept(&ch2, b"192.0.2.2:4433", now),
+        Accepted::Dropped
+    ));
+    // A tampered cookie neither.
+    let at = ch2
+        .windows(cookie.len())
+        .position(|w| w == cookie.as_slice())
+        .unwrap();
+    let mut bad = ch2.clone();
+    bad[at + cookie.len() - 1] ^= 1;
+    assert!(matches!(acc.accept(&bad, CLIENT_ADDR, now), Accepted::Dropped));
+
+    // The fresh acceptor, which never saw the first hello, opens the connection.
+    let Accepted::Connection(server) = fresh.accept(&ch2, CLIENT_ADDR, now) else {
+        panic!("valid cookie refused")
+    };
+    assert!(server.error().is_none());
+    let mut link = Link::new(
+        common::client_builder().build().unwrap(),
+        server_config_unused(),
+        dtls(1200),
+    );
+    link.client = client;
+    link.server = Some(*server);
+    link.now = now;
+    link.pump().unwrap();
+    assert_established(&mut link);
+    // The server's handshake counts the retry.
+    write(&mut link.client, b"after the retry");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"after the retry");
+}
+
+fn server_config_unused() -> Arc<ServerConfig> {
+    common::server_builder("ecdsa-p256").build().unwrap()
+}
+
+#[test]
+fn retry_asks_for_a_missing_key_share_group() {
+    let c = common::client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .key_share_groups(1)
+        .build()
+        .unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    // The client shares X25519 only.
+    let ch = {
+        let mut client = DtlsConnection::client(c.clone(), "localhost", dtls(1200), Instant::now()).unwrap();
+        let mut buf = [0u8; 1200];
+        let n = client.poll_datagram(&mut buf).unwrap();
+        buf[..n].to_vec()
+    };
+    let shares = hello_extension(&ch, 51).unwrap();
+    assert_eq!(&shares[2..4], &[0, 0x1d], "one X25519 share");
+    assert_eq!(shares.len(), 2 + 4 + 32);
+
+    // A server without an acceptor: one (stateful) HelloRetryRequest for P-256.
+    let mut link = negotiated(c.clone(), s.clone(), true);
+    assert_established(&mut link);
+    let hrrs: Vec<&Vec<u8>> = link
+        .wire
+        .iter()
+        .filter(|(d, r)| *d == Dir::ToClient && is_hello_retry_request(r))
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(hrrs.len(), 1);
+    assert_eq!(hello_extension(hrrs[0], 51).unwrap(), [0, 0x17]);
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!(conn.key_exchange_group(), Some(NamedGroup::secp256r1));
+    }
+    // Through the acceptor: the one stateless HelloRetryRequest asks for P-256 and carries
+    // the cookie.
+    let mut link = negotiated(c, s, false);
+    assert_established(&mut link);
+    assert_eq!((link.hrrs, link.hvrs), (1, 0));
+    let hrr = &link
+        .wire
+        .iter()
+        .find(|(d, r)| *d == Dir::ToClient && is_hello_retry_request(r))
+        .unwrap()
+        .1;
+    assert_eq!(hello_extension(hrr, 51).unwrap(), [0, 0x17]);
+    assert!(hello_extension(hrr, 44).is_some());
+    assert_eq!(link.client.key_exchange_group(), Some(NamedGroup::secp256r1));
+}
+
+// ---- Client authentication and resumption
+
+#[test]
+fn client_authentication() {
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+        .build()
+        .unwrap();
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder()
+        .client_auth_cert(common::certified_key("ed25519"))
+        .key_log(secrets.clone())
+        .build()
+        .unwrap();
+    let mut link = Link::new(c, s, dtls(1200));
+    link.pump().unwrap();
+    assert_established(&mut link);
+    assert!(!link.server().peer_certificates().is_empty());
+    // The client's Certificate, CertificateVerify and Finished, all in epoch 2.
+    let client_hs: Vec<(u64, HandshakeType)> = wire(&link, &secrets, 0)
+        .iter()
+        .filter(|r| r.dir == Dir::ToServer && r.epoch > 0)
+        .flat_map(|r| r.fragments().into_iter().map(move |f| (r.epoch, f.0)))
+        .collect();
+    assert_eq!(
+        client_hs,
+        [
+            (2, HandshakeType::Certificate),
+            (2, HandshakeType::CertificateVerify),
+            (2, HandshakeType::Finished)
+        ]
+    );
+    write(link.server(), b"authenticated");
+    link.pump().unwrap();
+    assert_eq!(read_all(&mut link.client), b"authenticated");
+}
+
+#[test]
+fn resumption_by_ticket() {
+    let (c, s, secrets) = configs("ecdsa-p256");
+    let mut first = Link::new(c.clone(), s.clone(), dtls(1200));
+    first.pump().unwrap();
+    assert_established(&mut first);
+    assert!(!first.client.is_resumed());
+    assert!(events(&mut first.client).contains(&Event::SessionTicket));
+    // The NewSessionTickets come in epoch 3 and the client ACKs them (RFC 9147 5.8.4).
+    let recs = wire(&first, &secrets, 0);
+    let tickets: Vec<&WireRecord> = recs
+        .iter()
+        .filter(|r| r.dir == Dir::ToClient && r.is_handshake(HandshakeType::NewSessionTicket))
+        .collect();
+    assert!(!tickets.is_empty());
+    let acked = all_acked(
+        &recs
+            .iter()
+            .filter(|r| r.dir == Dir::ToServer)
+            .filter_map(WireRecord::ack)
+            .collect::<Vec<_>>(),
+    );
+    for t in tickets {
+        assert_eq!(t.epoch, 3);
+        assert!(
+            acked.contains(&rn(t)),
+            "ticket record {:?} not acked: {acked:?}",
+            rn(t)
+        );
+    }
+    assert_eq!(first.server().poll_timeout(), None);
+
+    let mut second = Link::new(c, s, dtls(1200));
+    second.pump().unwrap();
+    assert_established(&mut second);
+    assert!(second.client.is_resumed());
+    assert!(second.server().is_resumed());
+    // No certificate in a resumed handshake.
+    let recs = wire(&second, &secrets, 0);
+    assert!(!recs.iter().any(|r| r.is_handshake(HandshakeType::Certificate)));
+    write(&mut second.client, b"again");
+    second.pump().unwrap();
+    assert_eq!(read_all(second.server()), b"again");
+}
+
+// ---- ACKs and retransmission (RFC 9147 5.8, 7)
+
+/// A link without the acceptor run up to the client's final flight (taken, not delivered).
+fn to_client_finished(kind: &str, tickets: bool) -> (Link, Arc<Secrets>, Vec<Vec<u8>>) {
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder().key_log(secrets.clone()).build().unwrap();
+    let s = common::server_builder(kind)
+        .tickets(if tickets { 2 } else { 0 })
+        .build()
+        .unwrap();
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    forward(&mut link, Dir::ToClient);
+    let fin = link.take(Dir::ToServer);
+    assert!(!fin.is_empty());
+    (link, secrets, fin)
+}
+
+#[test]
+fn server_acks_the_clients_finished_and_the_client_timer_stops() {
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
+    // Until its Finished is acknowledged, the client keeps a timer to repeat it.
+    assert!(
+        link.client.poll_timeout().is_some(),
+        "client Finished needs an ACK"
+    );
+    let from = link.wire.len();
+    for d in &fin {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    assert!(!link.server().is_handshaking());
+    let fin_rec = wire(&link, &secrets, from - fin.len())
+        .into_iter()
+        .find(|r| r.is_handshake(HandshakeType::Finished))
+        .unwrap();
+    let ack = link.take(Dir::ToClient);
+    assert!(!ack.is_empty(), "no ACK for the client's Finished");
+    let recs = wire(&link, &secrets, from);
+    let acks: Vec<Ack> = recs.iter().filter_map(WireRecord::ack).collect();
+    assert!(all_acked(&acks).contains(&rn(&fin_rec)), "{acks:?}");
+    // The server sends the ACK in its application epoch.
+    assert!(recs
+        .iter()
+        .filter(|r| r.typ == Some(ContentType::Ack))
+        .all(|r| r.epoch == 3));
+    for d in &ack {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    assert_eq!(link.client.poll_timeout(), None);
+    assert_eq!(link.server().poll_timeout(), None);
+    assert!(!link.client.is_handshaking());
+}
+
+#[test]
+fn lost_ack_makes_the_client_repeat_its_finished() {
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
+    for d in &fin {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    // The ACK is lost.
+    assert!(!link.take(Dir::ToClient).is_empty());
+    let t0 = link.now;
+    fire_timer(&mut link, Dir::ToServer);
+    assert_eq!(link.now - t0, Duration::from_secs(1));
+    let from = link.wire.len();
+    let again = link.take(Dir::ToServer);
+    assert!(!again.is_empty(), "Finished not repeated");
+    let recs = wire(&link, &secrets, from);
+    assert!(recs
+        .iter()
+        .any(|r| r.is_handshake(HandshakeType::Finished) && r.epoch == 2));
+    for d in &again {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    // The server, done already, acknowledges the repeat again.
+    assert!(link.server().error().is_none());
+    let ack = link.take(Dir::ToClient);
+    assert!(!ack.is_empty(), "repeated Finished not acknowledged");
+    for d in &ack {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    assert_eq!(link.client.poll_timeout(), None);
+}
+
+#[test]
+fn partial_flight_is_acked_and_only_the_missing_fragments_are_sent_again() {
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder().key_log(secrets.clone()).build().unwrap();
+    let s = common::server_builder("rsa2048").tickets(0).build().unwrap();
+    let mut link = Link::direct(c, s, dtls(300));
+    forward(&mut link, Dir::ToServer);
+    let flight = link.take(Dir::ToClient);
+    let flight_start = link.wire.len() - flight.len();
+    assert!(flight.len() >= 6, "server flight in {} datagrams", flight.len());
+    // Lose one datagram in the middle (a part of the Certificate).
+    let lost = flight.len() / 2;
+    for (i, d) in flight.iter().enumerate() {
+        if i != lost {
+            link.deliver(Dir::ToClient, d).unwrap();
+        }
+    }
+    assert!(link.client.is_handshaking());
+    let recs = wire(&link, &secrets, flight_start);
+    let lost_recs: Vec<&WireRecord> = recs
+        .iter()
+        .filter(|r| r.datagram == flight_start + lost)
+        .collect();
+    let lost_fragments: Vec<_> = lost_recs.iter().flat_map(|r| r.fragments()).collect();
+    assert!(!lost_fragments.is_empty());
+    // The client acknowledges what it got, at once (it saw the gap) or at its timer.
+    let mut from = link.wire.len();
+    let mut acks = link.take(Dir::ToServer);
+    if acks.is_empty() {
+        fire_timer(&mut link, Dir::ToServer);
+        from = link.wire.len();
+        acks = link.take(Dir::ToServer);
+    }
+    let ack_recs = wire(&link, &secrets, from);
+    let acked = all_acked(&ack_recs.iter().filter_map(WireRecord::ack).collect::<Vec<_>>());
+    assert!(!acked.is_empty(), "client sent no ACK: {ack_recs:?}");
+    for r in &lost_recs {
+        assert!(
+            !acked.contains(&rn(r)),
+            "lost record {:?} acked: {acked:?}",
+            rn(r)
+        );
+    }
+    // Records after the gap are acknowledged: the gap is what the ACK tells.
+    let last = recs.iter().rev().find(|r| r.epoch > 0).unwrap();
+    assert!(acked.contains(&rn(last)), "{:?} not acked: {acked:?}", rn(last));
+    for d in &acks {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    // The server sends only what was not acknowledged (at once, or at its timer).
+    let mut from = link.wire.len();
+    let mut again = link.take(Dir::ToClient);
+    if again.is_empty() {
+        fire_timer(&mut link, Dir::ToClient);
+        from = link.wire.len();
+        again = link.take(Dir::ToClient);
+    }
+    assert!(!again.is_empty(), "nothing retransmitted");
+    let flight_bytes: usize = flight.iter().map(Vec::len).sum();
+    let again_bytes: usize = again.iter().map(Vec::len).sum();
+    let again_recs = wire(&link, &secrets, from);
+    let full_records = recs.len();
+    assert!(
+        again.len() < flight.len() && again_bytes < flight_bytes && again_recs.len() < full_records,
+        "retransmitted {} datagrams / {again_bytes} bytes / {} records of {} / {flight_bytes} / {full_records}",
+        again.len(),
+        again_recs.len(),
+        flight.len()
+    );
+    // What was sent again covers what was lost.
+    let again_fragments: Vec<_> = again_recs.iter().flat_map(|r| r.fragments()).collect();
+    for (typ, seq, off, len) in &lost_fragments {
+        let covered = again_fragments
+            .iter()
+            .any(|(t, s, o, l)| t == typ && s == seq && o <= off && o + l >= off + len);
+        assert!(
+            covered,
+            "lost fragment {typ:?} {seq} {off}+{len} not sent again: {again_fragments:?}"
+        );
+    }
+    eprintln!(
+        "selective retransmission: {} of {} datagrams, {again_bytes} of {flight_bytes} bytes",
+        again.len(),
+        flight.len()
+    );
+    for d in &again {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert_established(&mut link);
+    write(&mut link.client, b"complete");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"complete");
+}
+
+#[test]
+fn lost_server_flight_is_resent_with_doubling_timeouts() {
+    let (c, s, _) = configs("ecdsa-p256");
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    let first = link.take(Dir::ToClient);
+    assert!(!first.is_empty());
+    let mut waits = Vec::new();
+    let mut flight = Vec::new();
+    for _ in 0..3 {
+        let at = link.server().poll_timeout().expect("server timer");
+        waits.push(at - link.now);
+        link.now = at;
+        let now = link.now;
+        link.server().handle_timeout(now).unwrap();
+        flight = link.take(Dir::ToClient);
+        assert!(!flight.is_empty(), "server flight not repeated");
+    }
+    assert_eq!(waits, [1, 2, 4].map(Duration::from_secs));
+    for d in &flight {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert_established(&mut link);
+}
+
+#[test]
+fn timeouts_double_to_the_cap_and_the_handshake_gives_up() {
+    let c = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .build()
+        .unwrap();
+    let now = Instant::now();
+    let config = DtlsConfig {
+        timer: sanstls::dtls::TimerConfig {
+            total: Duration::from_secs(300),
+            ..Default::default()
+        },
+        ..dtls(1200)
+    };
+    let mut client = DtlsConnection::client(c, "localhost", config, now).unwrap();
+    let mut buf = [0u8; 1200];
+    let mut t = now;
+    let mut waits = Vec::new();
+    let mut hellos = 0;
+    loop {
+        while client.poll_datagram(&mut buf).is_some() {
+            hellos += 1;
+        }
+        let Some(next) = client.poll_timeout() else {
+            break;
+        };
+        waits.push(next - t);
+        t = next;
+        if let Err(e) = client.handle_timeout(t) {
+            assert_eq!(e, Error::HandshakeTimeout);
+            break;
+        }
+    }
+    assert_eq!(
+        waits,
+        [1, 2, 4, 8, 16, 32, 60, 60, 60, 57].map(Duration::from_secs)
+    );
+    assert_eq!(hellos, 10, "the hello and its nine repeats");
+    assert_eq!(t - now, Duration::from_secs(300));
+    assert_eq!(client.error(), Some(&Error::HandshakeTimeout));
+    assert_eq!(client.poll_timeout(), None);
+}
+
+// ---- KeyUpdate (RFC 9147 8)
+
+fn key_update_records(recs: &[WireRecord]) -> Vec<&WireRecord> {
+    recs.iter()
+        .filter(|r| r.is_handshake(HandshakeType::KeyUpdate))
+        .collect()
+}
+
+#[test]
+fn key_update_takes_effect_when_acknowledged() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!((conn.read_epoch(), conn.write_epoch()), (3, 3));
+    }
+    link.client.request_key_update(false).unwrap();
+    let from = link.wire.len();
+    let ku = link.take(Dir::ToServer);
+    let recs = wire(&link, &secrets, from);
+    let ku_rec = key_update_records(&recs);
+    assert_eq!(ku_rec.len(), 1);
+    assert_eq!(ku_rec[0].epoch, 3);
+    // KeyUpdate body: update_not_requested(0).
+    assert_eq!(ku_rec[0].content[12..], [0]);
+    let ku_rn = rn(ku_rec[0]);
+    // Not acknowledged yet: we still write in epoch 3.
+    assert_eq!(link.client.write_epoch(), 3);
+    write(&mut link.client, b"still epoch 3");
+    let d3 = link.take(Dir::ToServer);
+    assert_eq!(d3.len(), 1);
+    assert_eq!(d3[0][0], 0x2c | 3);
+    // The peer moves its read epoch on receipt, keeps reading epoch 3 (what we sent before
+    // its ACK reaches us) and answers with an ACK only.
+    for d in &ku {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    assert_eq!(link.server().read_epoch(), 4);
+    assert_eq!(link.server().write_epoch(), 3);
+    link.deliver(Dir::ToServer, &d3[0]).unwrap();
+    assert_eq!(read_all(link.server()), b"still epoch 3");
+    let from = link.wire.len();
+    let ack = link.take(Dir::ToClient);
+    let recs = wire(&link, &secrets, from);
+    assert!(
+        key_update_records(&recs).is_empty(),
+        "the peer was not asked to update"
+    );
+    let acks: Vec<Ack> = recs.iter().filter_map(WireRecord::ack).collect();
+    assert!(all_acked(&acks).contains(&ku_rn), "{acks:?}");
+    assert!(link.client.poll_timeout().is_some(), "KeyUpdate awaits its ACK");
+    for d in &ack {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    assert_eq!(link.client.write_epoch(), 4);
+    assert_eq!(link.client.read_epoch(), 3);
+    assert_eq!(link.client.poll_timeout(), None);
+    write(&mut link.client, b"epoch 4");
+    let d4 = link.take(Dir::ToServer);
+    assert_eq!(d4[0][0], 0x2c);
+    link.deliver(Dir::ToServer, &d4[0]).unwrap();
+    assert_eq!(read_all(link.server()), b"epoch 4");
+    let recs = wire(&link, &secrets, link.wire.len() - 1);
+    assert_eq!((recs[0].epoch, &recs[0].content[..]), (4, &b"epoch 4"[..]));
+    // The other direction is untouched.
+    write(link.server(), b"server still 3");
+    link.pump().unwrap();
+    assert_eq!(read_all(&mut link.client), b"server still 3");
+    assert!(events(&mut link.client).contains(&Event::KeyUpdated { ours: true }));
+}
+
+#[test]
+fn key_update_asking_the_peer_moves_both_directions() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let from = link.wire.len();
+    link.client.request_key_update(true).unwrap();
+    link.pump().unwrap();
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!((conn.read_epoch(), conn.write_epoch()), (4, 4));
+    }
+    let recs = wire(&link, &secrets, from);
+    let kus = key_update_records(&recs);
+    let bodies: Vec<(Dir, u8)> = kus.iter().map(|r| (r.dir, r.content[12])).collect();
+    // update_requested(1) from us, update_not_requested(0) in answer (RFC 8446 4.6.3).
+    assert_eq!(bodies, [(Dir::ToServer, 1), (Dir::ToClient, 0)]);
+    write(&mut link.client, b"up");
+    write(link.server(), b"down");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"up");
+    assert_eq!(read_all(&mut link.client), b"down");
+    assert_eq!(link.client.poll_timeout(), None);
+    assert_eq!(link.server().poll_timeout(), None);
+}
+
+#[test]
+fn lost_key_update_ack_makes_the_key_update_repeat() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    link.client.request_key_update(false).unwrap();
+    let ku = forward(&mut link, Dir::ToServer);
+    assert!(!ku.is_empty());
+    assert_eq!(link.server().read_epoch(), 4);
+    // The ACK is lost.
+    assert!(!link.take(Dir::ToClient).is_empty());
+    let t0 = link.now;
+    fire_timer(&mut link, Dir::ToServer);
+    assert_eq!(link.now - t0, Duration::from_secs(1));
+    let from = link.wire.len();
+    let again = link.take(Dir::ToServer);
+    let recs = wire(&link, &secrets, from);
+    let kus = key_update_records(&recs);
+    assert_eq!(kus.len(), 1, "KeyUpdate not repeated: {recs:?}");
+    assert_eq!(kus[0].epoch, 3, "a repeated KeyUpdate goes in the old epoch");
+    assert_eq!(link.client.write_epoch(), 3);
+    for d in &again {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    // The repeat is not a second update.
+    assert_eq!(link.server().read_epoch(), 4);
+    forward(&mut link, Dir::ToClient);
+    assert_eq!(link.client.write_epoch(), 4);
+    assert_eq!(link.client.poll_timeout(), None);
+    write(&mut link.client, b"after the repeat");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"after the repeat");
+}
+
+#[test]
+fn key_updates_in_a_row() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    for i in 0..6u64 {
+        if i % 2 == 0 {
+            link.client.request_key_update(false).unwrap();
+        } else {
+            link.server().request_key_update(false).unwrap();
+        }
+        link.pump().unwrap();
+        let msg = format!("after update {i}");
+        write(&mut link.client, msg.as_bytes());
+        write(link.server(), msg.as_bytes());
+        link.pump().unwrap();
+        assert_eq!(read_all(link.server()), msg.as_bytes());
+        assert_eq!(read_all(&mut link.client), msg.as_bytes());
+    }
+    assert_eq!(link.client.write_epoch(), 6);
+    assert_eq!(link.server().read_epoch(), 6);
+    assert_eq!(link.server().write_epoch(), 6);
+    assert_eq!(link.client.read_epoch(), 6);
+}
+
+#[test]
+fn key_update_before_the_handshake_completes_is_refused() {
+    let c = common::client_builder().build().unwrap();
+    let mut client = DtlsConnection::client(c, "localhost", dtls(1200), Instant::now()).unwrap();
+    assert!(client.request_key_update(false).is_err());
+    // And over DTLS 1.2 there is no KeyUpdate.
+    let (c, s) = versions(&[ProtocolVersion::TLSv1_2]);
+    let mut link = negotiated(c, s, false);
+    assert!(link.client.request_key_update(false).is_err());
+}
+
+// ---- Faults: each ends in an alert, or a silent drop that changes nothing.
+
+fn assert_fatal(
+    conn: &mut DtlsConnection,
+    res: Result<(), Error>,
+    alert: AlertDescription,
+    secrets: &Secrets,
+    suite: Option<CipherSuite>,
+) {
+    let e = res.expect_err("expected a fatal error");
+    assert_eq!(e.alert(), Some(alert), "{e:?}");
+    assert_eq!(conn.error(), Some(&e));
+    let mut buf = [0u8; 1200];
+    let n = conn.poll_datagram(&mut buf).expect("alert datagram");
+    let dir = match conn.side() {
+        sanstls::Side::Client => Dir::ToServer,
+        sanstls::Side::Server => Dir::ToClient,
+    };
+    let recs = decode_wire(
+        &[(dir, buf[..n].to_vec())],
+        0,
+        secrets,
+        suite.unwrap_or(CipherSuite::TLS_AES_128_GCM_SHA256),
+    );
+    assert!(
+        recs.iter()
+            .any(|r| r.typ == Some(ContentType::Alert) && r.content == [2, alert.get()]),
+        "no fatal {alert:?} alert record: {recs:?}"
+    );
+}
+
+/// Direct link: the ClientHello delivered, the server's flight taken (not delivered) and
+/// returned record by record.
+fn server_flight_records(kind: &str) -> (Link, Arc<Secrets>, Vec<Vec<u8>>) {
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder().key_log(secrets.clone()).build().unwrap();
+    let s = common::server_builder(kind).tickets(0).build().unwrap();
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    let flight = link
+        .take(Dir::ToClient)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
+    (link, secrets, flight)
+}
+
+#[test]
+fn plaintext_handshake_messages_after_the_server_hello_are_ignored() {
+    let (mut link, secrets, flight) = server_flight_records("ecdsa-p256");
+    // [ServerHello] in the clear, then the encrypted rest.
+    assert_eq!(flight[0][0], 22);
+    assert_eq!(flight[0][13], 2);
+    assert!(flight[1..].iter().all(|r| r[0] & 0xe0 == 0x20));
+    let sh_seq = u16::from_be_bytes([flight[0][17], flight[0][18]]);
+    link.deliver(Dir::ToClient, &flight[0]).unwrap();
+    // Forged plaintext EncryptedExtensions and Finished where the encrypted ones belong
+    // (RFC 9147 4.1: after the ServerHello, epoch 0 carries no handshake message).
+    for (rs, typ, body) in [(5, 8u8, vec![0, 0]), (6, 20, vec![0; 32]), (7, 11, vec![0; 4])] {
+        let res = link.deliver(Dir::ToClient, &plain_handshake(rs, typ, sh_seq + 1, &body));
+        assert_eq!(res, Ok(()), "plaintext handshake type {typ}");
+        assert!(link.client.error().is_none());
+        assert!(link.client.is_handshaking());
+    }
+    // (An ACK the client may send for the ServerHello is lost; nothing depends on it.)
+    link.take(Dir::ToServer);
+    for r in &flight[1..] {
+        link.deliver(Dir::ToClient, r).unwrap();
+    }
+    // The client's Finished; before it, a plaintext Finished at the server is ignored too.
+    let fin = link.take(Dir::ToServer);
+    let fin_seq = wire(&link, &secrets, link.wire.len() - fin.len())
+        .iter()
+        .flat_map(|r| r.fragments())
+        .find(|f| f.0 == HandshakeType::Finished)
+        .unwrap()
+        .1;
+    let res = link.deliver(Dir::ToServer, &plain_handshake(9, 20, fin_seq, &[0; 32]));
+    assert_eq!(res, Ok(()));
+    assert!(link.server().is_handshaking());
+    assert!(link.server().error().is_none());
+    for d in &fin {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert_established(&mut link);
+}
+
+#[test]
+fn bad_finished_is_decrypt_error() {
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
+    let from = link.wire.len() - fin.len();
+    let recs = wire(&link, &secrets, from);
+    let rec = recs
+        .iter()
+        .find(|r| r.is_handshake(HandshakeType::Finished))
+        .unwrap();
+    // A well-protected record (the client's epoch 2 keys) with a wrong verify_data.
+    let mut content = rec.content.clone();
+    *content.last_mut().unwrap() ^= 1;
+    let forged = seal13(
+        &secrets,
+        suite(&link),
+        true,
+        2,
+        rec.seq,
+        ContentType::Handshake,
+        &content,
+    );
+    let res = link.deliver(Dir::ToServer, &forged);
+    let suite = Some(suite(&link));
+    assert_fatal(
+        link.server(),
+        res,
+        AlertDescription::DecryptError,
+        &secrets,
+        suite,
+    );
+    // After a fatal error every later datagram is refused with the same error.
+    let e = link.server().error().cloned().unwrap();
+    assert_eq!(link.deliver(Dir::ToServer, &fin[0]), Err(e));
+    assert!(link.server().poll_datagram(&mut [0u8; 1200]).is_none());
+}
+
+#[test]
+fn application_data_before_the_handshake_completes_is_not_delivered() {
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
+    // In the clear: dropped.
+    link.deliver(Dir::ToServer, &plain_record(23, 0, 40, b"sneaky"))
+        .unwrap();
+    // Under the client's application keys but before its Finished: not delivered.
+    let forged = seal13(
+        &secrets,
+        suite(&link),
+        true,
+        3,
+        0,
+        ContentType::ApplicationData,
+        b"too early",
+    );
+    link.deliver(Dir::ToServer, &forged).unwrap();
+    assert!(link.server().error().is_none());
+    assert!(link.server().is_handshaking());
+    assert_eq!(read_all(link.server()), b"");
+    assert!(!events(link.server())
+        .iter()
+        .any(|e| matches!(e, Event::Data { .. })));
+    for d in &fin {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    assert!(!link.server().is_handshaking());
+    let got = read_all(link.server());
+    assert!(!got.windows(6).any(|w| w == b"sneaky"));
+    // Data written before the handshake completed waits for it, never sent in the clear.
+    let (c, s, _) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    write(&mut link.client, b"early bird");
+    link.pump().unwrap();
+    assert!(link
+        .wire
+        .iter()
+        .all(|(_, d)| !d.windows(10).any(|w| w == b"early bird")));
+    assert_eq!(read_all(link.server()), b"early bird");
+}
+
+#[test]
+fn records_after_close_notify_or_a_fatal_alert_are_ignored() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    write(&mut link.client, b"one");
+    let data = link.take(Dir::ToServer);
+    link.client.send_close_notify();
+    let from = link.wire.len();
+    let close = link.take(Dir::ToServer);
+    let recs = wire(&link, &secrets, from);
+    assert_eq!(recs[0].typ, Some(ContentType::Alert));
+    assert_eq!(recs[0].content, [1, 0], "warning close_notify");
+    assert!(std::io::Write::write(&mut link.client.writer(), b"x").is_err());
+    for d in close.iter().chain(&data) {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    assert!(link.server().peer_has_closed());
+    assert!(events(link.server()).contains(&Event::PeerClosed));
+    assert_eq!(
+        read_all(link.server()),
+        b"",
+        "data after close_notify was delivered"
+    );
+    // A peer's fatal alert ends the connection; later records are not taken.
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let suite = suite(&link);
+    let seq = next_seq(&link, &secrets, Dir::ToServer, 3) + 5;
+    write(&mut link.client, b"late");
+    let late = link.take(Dir::ToServer);
+    let alert = seal13(
+        &secrets,
+        suite,
+        true,
+        3,
+        seq,
+        ContentType::Alert,
+        &[2, AlertDescription::InternalError.get()],
+    );
+    let res = link.deliver(Dir::ToServer, &alert);
+    assert!(res.is_err(), "fatal alert taken as {res:?}");
+    assert!(link.server().error().is_some());
+    let _ = link.deliver(Dir::ToServer, &late[0]);
+    assert_eq!(read_all(link.server()), b"");
+}
+
+#[test]
+fn records_that_fail_to_deprotect_are_dropped_up_to_a_limit() {
+    let (c, s, _) = configs("ecdsa-p256");
+    let mut link = Link::new(
+        c,
+        s,
+        DtlsConfig {
+            max_bad_records: 3,
+            ..dtls(1200)
+        },
+    );
+    link.pump().unwrap();
+    assert_established(&mut link);
+    write(&mut link.client, b"hello");
+    let d = link.take(Dir::ToServer).remove(0);
+    let mut bad = d.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    for _ in 0..3 {
+        link.deliver(Dir::ToServer, &bad).unwrap();
+    }
+    assert_eq!(link.server().bad_records(), 3);
+    assert!(link.server().error().is_none());
+    // The forged records did not move the window: the real one still deprotects.
+    link.deliver(Dir::ToServer, &d).unwrap();
+    assert_eq!(read_all(link.server()), b"hello");
+    write(&mut link.client, b"again");
+    let mut bad = link.take(Dir::ToServer).remove(0);
+    bad[8] ^= 0x40;
+    assert_eq!(
+        link.deliver(Dir::ToServer, &bad),
+        Err(Error::LimitExceeded(Limit::BadRecords))
+    );
+}
+
+#[test]
+fn replayed_records_are_dropped() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    write(&mut link.client, b"once");
+    let d = link.take(Dir::ToServer);
+    for _ in 0..3 {
+        link.deliver(Dir::ToServer, &d[0]).unwrap();
+    }
+    assert_eq!(read_all(link.server()), b"once");
+    // A replayed KeyUpdate is not a second update.
+    link.client.request_key_update(false).unwrap();
+    let ku = link.take(Dir::ToServer);
+    for _ in 0..3 {
+        link.deliver(Dir::ToServer, &ku[0]).unwrap();
+    }
+    assert_eq!(link.server().read_epoch(), 4);
+    assert_eq!(link.server().bad_records(), 0);
+    assert!(link.server().error().is_none());
+}
+
+#[test]
+fn ack_for_records_never_sent_is_harmless() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let suite = suite(&link);
+    let client_seq = next_seq(&link, &secrets, Dir::ToServer, 3) + 20;
+    let server_seq = next_seq(&link, &secrets, Dir::ToClient, 3) + 20;
+    let ack = Ack {
+        record_numbers: vec![
+            RecordNumber::new(3, 999),
+            RecordNumber::new(2, 77),
+            RecordNumber::new(0, 12345),
+            RecordNumber::new(9, 1),
+        ],
+    };
+    let forged = seal13(
+        &secrets,
+        suite,
+        true,
+        3,
+        client_seq,
+        ContentType::Ack,
+        &ack.to_bytes(),
+    );
+    link.deliver(Dir::ToServer, &forged).unwrap();
+    assert!(link.server().error().is_none());
+    assert_eq!(link.server().poll_timeout(), None);
+    // An ACK for a KeyUpdate never sent does not move the write epoch either.
+    let forged = seal13(
+        &secrets,
+        suite,
+        false,
+        3,
+        server_seq,
+        ContentType::Ack,
+        &Ack {
+            record_numbers: vec![RecordNumber::new(3, 400)],
+        }
+        .to_bytes(),
+    );
+    link.deliver(Dir::ToClient, &forged).unwrap();
+    assert_eq!(link.client.write_epoch(), 3);
+    write(&mut link.client, b"still fine");
+    write(link.server(), b"both ways");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"still fine");
+    assert_eq!(read_all(&mut link.client), b"both ways");
+}
+
+#[test]
+fn non_empty_legacy_cookie_in_a_13_client_hello_is_illegal_parameter() {
+    let (c, s) = versions(&[ProtocolVersion::TLSv1_3]);
+    let now = Instant::now();
+    let mut client = DtlsConnection::client(c, "localhost", dtls(1200), now).unwrap();
+    let mut buf = [0u8; 1200];
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let ch = &buf[..n];
+    let body = &ch[25..];
+    let at = 2 + 32 + 1 + usize::from(body[34]);
+    assert_eq!(body[at], 0, "legacy_cookie is empty (RFC 9147 5.3)");
+    let mut forged = body[..at].to_vec();
+    forged.extend_from_slice(&[4, 1, 2, 3, 4]);
+    forged.extend_from_slice(&body[at + 1..]);
+    let mut server = DtlsConnection::server(s.clone(), dtls(1200)).unwrap();
+    let res = server.recv_datagram(&plain_handshake(0, 1, 0, &forged), now);
+    assert_fatal(
+        &mut server,
+        res,
+        AlertDescription::IllegalParameter,
+        &Secrets::default(),
+        None,
+    );
+    // Through the acceptor it opens nothing.
+    let mut acc = DtlsAcceptor::new(s, dtls(1200), now).unwrap();
+    assert!(!matches!(
+        acc.accept(&plain_handshake(0, 1, 0, &forged), CLIENT_ADDR, now),
+        Accepted::Connection(_)
+    ));
+}
+
+#[test]
+fn records_with_unknown_epoch_bits_or_header_flags_are_dropped() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    write(&mut link.client, b"x");
+    let d = link.take(Dir::ToServer).remove(0);
+    assert_eq!(d[0], 0x2f);
+    // Epoch 1 (early data, never in use), epoch 4 (no update happened), a connection id
+    // nobody negotiated, an 8-bit sequence number form of the same bytes.
+    for first in [0x2d, 0x2c, 0x3f, 0x27] {
+        let mut v = d.clone();
+        v[0] = first;
+        link.deliver(Dir::ToServer, &v).unwrap();
+        assert!(link.server().error().is_none(), "{first:#x}");
+        assert_eq!(link.server().read_epoch(), 3);
+    }
+    // A handshake record in epoch 2 long after the handshake: dropped (its keys are gone or
+    // it does not deprotect).
+    let mut v = d.clone();
+    v[0] = 0x2e;
+    link.deliver(Dir::ToServer, &v).unwrap();
+    assert!(link.server().error().is_none());
+    assert_eq!(read_all(link.server()), b"");
+    link.deliver(Dir::ToServer, &d).unwrap();
+    assert_eq!(read_all(link.server()), b"x");
+}
+
+#[test]
+fn unified_header_records_before_any_keys_are_dropped() {
+    let (c, s, _) = configs("ecdsa-p256");
+    let now = Instant::now();
+    let mut server = DtlsConnection::server(s, dtls(1200)).unwrap();
+    let mut rec = vec![0x2e, 0x12, 0x34, 0, 20];
+    rec.extend_from_slice(&[0xaa; 20]);
+    server.recv_datagram(&rec, now).unwrap();
+    assert!(server.error().is_none());
+    let mut buf = [0u8; 1200];
+    assert!(server.poll_datagram(&mut buf).is_none());
+    // The same record ahead of a real hello in one datagram: the hello is still taken.
+    let mut client = DtlsConnection::client(c, "localhost", dtls(1200), now).unwrap();
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let mut both = rec.clone();
+    both.extend_from_slice(&buf[..n]);
+    server.recv_datagram(&both, now).unwrap();
+    assert!(server.poll_datagram(&mut buf).is_some());
+}
+
+#[test]
+fn handshake_message_framing_is_checked() {
+    // A ClientHello whose fragment claims more than the record holds: never a panic, never
+    // a connection state.
+    let (_, s) = versions(&[ProtocolVersion::TLSv1_3]);
+    let now = Instant::now();
+    let mut server = DtlsConnection::server(s, dtls(1200)).unwrap();
+    let mut msg = handshake_message(1, 0, &[0xfe, 0xfd]);
+    msg[11] = 0x40;
+    let _ = server.recv_datagram(&plain_record(22, 0, 0, &msg), now);
+    assert!(server.is_handshaking() || server.error().is_some());
+}
+
+// ---- Lossy link
+
+/// A small deterministic generator (SplitMix64) for the simulated link.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn chance(&mut self, pct: u64) -> bool {
+        self.next() % 100 < pct
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Debug, Default)]
+struct LossStats {
+    dropped: usize,
+    duplicated: usize,
+    timeouts: usize,
+    key_updates: usize,
+}
+
+/// In flight: (arrival time, direction, datagram, application record id).
+type InFlight = Vec<(Instant, Dir, Vec<u8>, Option<usize>)>;
+
+/// One seeded run over a link that drops, duplicates, delays and so reorders datagrams
+/// (the DTLS 1.2 model of tests/dtls12.rs). The handshake (stateless retry, ACKs, selective
+/// retransmission) must complete within the timeout rules; then each side sends numbered
+/// records, one per datagram, with a KeyUpdate from each side in the middle: every record
+/// the link delivers at least one copy of must arrive exactly once, one whose every copy
+/// was dropped must not arrive, and both KeyUpdates must end acknowledged.
+fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> LossStats {
+    let mut rng = Rng(seed);
+    let mtu = [300, 600, 1200][rng.below(3) as usize];
+    let drop_pct = rng.below(16);
+    let dup_pct = rng.below(16);
+    let mut link = Link::new(client.clone(), server.clone(), dtls(mtu));
+    let trace = std::env::var("DTLS_TRACE").is_ok_and(|t| t == seed.to_string());
+    if trace {
+        eprintln!("mtu {mtu} drop {drop_pct}% dup {dup_pct}%");
+    }
+    let mut stats = LossStats::default();
+    let mut in_flight: InFlight = Vec::new();
+    let mut delivered_copies: Vec<usize> = Vec::new();
+    let mut received: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
+    let mut sent_ids: Vec<(Dir, Vec<u8>)> = Vec::new();
+    let mut app_phase = false;
+    let start = link.now;
+    let send = |rng: &mut Rng,
+                stats: &mut LossStats,
+                in_flight: &mut InFlight,
+                now: Instant,
+                dir,
+                d: Vec<u8>,
+                id| {
+        if rng.chance(drop_pct) {
+            stats.dropped += 1;
+            return;
+        }
+        let copies = if rng.chance(dup_pct) { 2 } else { 1 };
+        stats.duplicated += copies - 1;
+        for _ in 0..copies {
+            let at = now + Duration::from_millis(rng.below(300));
+            in_flight.push((at, dir, d.clone(), id));
+        }
+    };
+    for _step in 0..100_000 {
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            for d in link.take(dir) {
+                send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, None);
+            }
+        }
+        let done_handshake =
+            link.server.as_ref().is_some_and(|s| !s.is_handshaking()) && !link.client.is_handshaking();
+        if done_handshake && !app_phase {
+            app_phase = true;
+            assert!(
+                link.now - start <= Duration::from_secs(120),
+                "seed {seed}: handshake took {:?}",
+                link.now - start
+            );
+            for i in 0..10 {
+                for dir in [Dir::ToServer, Dir::ToClient] {
+                    let msg = format!("{dir:?} record {i} of seed {seed}").into_bytes();
+                    let conn = match dir {
+                        Dir::ToServer => &mut link.client,
+                        Dir::ToClient => link.server.as_mut().unwrap(),
+                    };
+                    write(conn, &msg);
+                    let ds = link.take(dir);
+                    assert_eq!(ds.len(), 1, "seed {seed}");
+                    let id = sent_ids.len();
+                    sent_ids.push((dir, msg));
+                    delivered_copies.push(0);
+                    send(
+                        &mut rng,
+                        &mut stats,
+                        &mut in_flight,
+                        link.now,
+                        dir,
+                        ds[0].clone(),
+                        Some(id),
+                    );
+                    // A KeyUpdate from the client after record 3, from the server after 6:
+                    // the records after it go out in the old epoch until it is acknowledged.
+                    if (i == 3 && dir == Dir::ToServer) || (i == 6 && dir == Dir::ToClient) {
+                        let conn = match dir {
+                            Dir::ToServer => &mut link.client,
+                            Dir::ToClient => link.server.as_mut().unwrap(),
+                        };
+                        conn.request_key_update(false)
+                            .unwrap_or_else(|e| panic!("seed {seed}: key update: {e:?}"));
+                        stats.key_updates += 1;
+                        for d in link.take(dir) {
+                            send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, None);
+                        }
+                    }
+                }
+            }
+        }
+        let next_timer = [
+            link.client.poll_timeout(),
+            link.server.as_ref().and_then(DtlsConnection::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if app_phase && in_flight.is_empty() && next_timer.is_none() {
+            break;
+        }
+        let next_arrival = in_flight.iter().map(|f| f.0).min();
+        let next = match (next_arrival, next_timer) {
+            (Some(a), Some(t)) => a.min(t),
+            (Some(a), None) => a,
+            (None, Some(t)) => t,
+            (None, None) => panic!("seed {seed}: link idle before the handshake completed"),
+        };
+        link.now = link.now.max(next);
+        in_flight.sort_by_key(|f| f.0);
+        while in_flight.first().is_some_and(|f| f.0 <= link.now) {
+            let (_, dir, d, id) = in_flight.remove(0);
+            if let Some(id) = id {
+                delivered_copies[id] += 1;
+            }
+            if trace {
+                eprintln!(
+                    "{:?} {dir:?} {} bytes first {:02x?} | c {:?} s {:?}",
+                    link.now - start,
+                    d.len(),
+                    &d[..14.min(d.len())],
+                    link.client,
+                    link.server
+                );
+            }
+            link.deliver(dir, &d)
+                .unwrap_or_else(|e| panic!("seed {seed}: {dir:?} failed: {e:?}"));
+        }
+        if next_timer.is_some_and(|t| t <= link.now) {
+            stats.timeouts += 1;
+            link.client
+                .handle_timeout(link.now)
+                .unwrap_or_else(|e| panic!("seed {seed}: client {e:?}"));
+            if let Some(s) = link.server.as_mut() {
+                s.handle_timeout(link.now)
+                    .unwrap_or_else(|e| panic!("seed {seed}: server {e:?}"));
+            }
+        }
+        if app_phase {
+            received[0].extend(read_all(link.server()));
+            received[1].extend(read_all(&mut link.client));
+        }
+    }
+    assert!(app_phase, "seed {seed}: handshake did not complete");
+    assert!(in_flight.is_empty(), "seed {seed}: the link never went quiet");
+    assert_established(&mut link);
+    // Both KeyUpdates ended acknowledged: each side writes, and the peer reads, epoch 4.
+    assert_eq!(link.client.write_epoch(), 4, "seed {seed}");
+    assert_eq!(link.server().read_epoch(), 4, "seed {seed}");
+    assert_eq!(link.server().write_epoch(), 4, "seed {seed}");
+    assert_eq!(link.client.read_epoch(), 4, "seed {seed}");
+    for (side, dir) in [(0, Dir::ToServer), (1, Dir::ToClient)] {
+        let mut got = received[side].clone();
+        for (id, (d, msg)) in sent_ids.iter().enumerate() {
+            if *d != dir || delivered_copies[id] == 0 {
+                continue;
+            }
+            let at = got
+                .windows(msg.len())
+                .position(|w| w == msg.as_slice())
+                .unwrap_or_else(|| panic!("seed {seed}: {} lost", String::from_utf8_lossy(msg)));
+            got.drain(at..at + msg.len());
+        }
+        assert!(
+            got.is_empty(),
+            "seed {seed}: extra bytes {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    stats
+}
+
+#[test]
+fn lossy_link_thousand_seeded_runs() {
+    let c = common::client_builder().build().unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut total = LossStats::default();
+    let seeds = match std::env::var("DTLS_SEED") {
+        Ok(s) => s.parse().unwrap()..s.parse::<u64>().unwrap() + 1,
+        Err(_) => 0..1000,
+    };
+    let single = seeds.end - seeds.start == 1;
+    for seed in seeds {
+        let st = lossy_run(seed, &c, &s);
+        total.dropped += st.dropped;
+        total.duplicated += st.duplicated;
+        total.timeouts += st.timeouts;
+        total.key_updates += st.key_updates;
+    }
+    if !single {
+        assert!(total.dropped > 1000 && total.duplicated > 1000, "{total:?}");
+        assert_eq!(total.key_updates, 2000);
+    }
+    eprintln!("DTLS 1.3 lossy runs: {total:?}");
+}
+
+mod fuzzish {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary datagrams, and real DTLS 1.3 ones (hellos, the encrypted flights, ACKs,
+        /// application data, a KeyUpdate) with bytes flipped, never panic either side and
+        /// end, at worst, in an error with an alert; a flipped protected record is dropped.
+        #[test]
+        fn mangled_datagrams_never_panic(
+            noise in proptest::collection::vec(any::<u8>(), 0..1500),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            pick in any::<usize>(),
+        ) {
+            let (c, s, _) = configs("ecdsa-p256");
+            let mut link = Link::direct(c, s, dtls(1200));
+            let now = link.now;
+            let _ = link.client.recv_datagram(&noise, now);
+            let _ = link.server().recv_datagram(&noise, now);
+            let _ = link.pump();
+            write(&mut link.client, b"data");
+            let _ = link.client.request_key_update(true);
+            let _ = link.pump();
+            let mut all: Vec<Vec<u8>> = link.wire.iter().map(|(_, d)| d.clone()).collect();
+            let n = all.len();
+            let victim = &mut all[pick % n];
+            let protected = victim[0] & 0xe0 == 0x20;
+            for (at, x) in flips {
+                let len = victim.len();
+                victim[at % len] ^= x | 1;
+            }
+            let victim = victim.clone();
+            let before = (link.client.read_epoch(), link.server().read_epoch());
+            let rc = link.deliver(Dir::ToClient, &victim);
+            let rs = link.deliver(Dir::ToServer, &victim);
+            if protected && victim[0] & 0xe0 == 0x20 {
+                // Unified header, mangled: dropped by both, nothing changes (no error unless
+                // the decrypted content itself is refused, which a flip cannot forge).
+                prop_assert!(rc.is_ok() && rs.is_ok(), "{rc:?} {rs:?}");
+                prop_assert_eq!(before, (link.client.read_epoch(), link.server().read_epoch()));
+            }
+            let mut buf = [0u8; 1200];
+            while link.client.poll_datagram(&mut buf).is_some() {}
+            while link.server().poll_datagram(&mut buf).is_some() {}
+        }
+    }
+}
