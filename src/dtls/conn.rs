@@ -182,6 +182,8 @@ pub struct DtlsConnection {
     /// The time of the last call that passed one: arms the timer for output started
     /// between calls (a KeyUpdate the application asked for).
     last_now: Option<Instant>,
+    /// Server: the acceptor verified this hello's HelloVerifyRequest cookie.
+    legacy_cookie_verified: bool,
 }
 
 impl DtlsConnection {
@@ -306,6 +308,7 @@ impl DtlsConnection {
             retransmitted_this_datagram: false,
             v13: v13::State13::new(),
             last_now: None,
+            legacy_cookie_verified: false,
         }
     }
 
@@ -542,7 +545,8 @@ impl DtlsConnection {
         if self.flight_trigger == Some(seq) && !self.retransmitted_this_datagram && !self.flight.is_empty() {
             self.retransmitted_this_datagram = true;
             self.send_flight(false)?;
-        } else if self.is13() {
+        }
+        if self.is13() {
             // RFC 9147 7: the peer lacks our ACK (or our flight): acknowledge again.
             self.v13.ack_due = true;
         }
@@ -577,8 +581,12 @@ impl DtlsConnection {
                     .supported_versions()
                     .is_some_and(|v| v.contains(&ProtocolVersion::DTLSv1_3));
                 if config.shared.tls13() && offers13 {
-                    // RFC 9147 5.3: a DTLS 1.3 hello's legacy_cookie is empty.
-                    if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) {
+                    // RFC 9147 5.3: a DTLS 1.3 hello's legacy_cookie is empty. Exception: a
+                    // hello too large for one datagram cannot get a stateless
+                    // HelloRetryRequest (its hash needs all of it), so the acceptor sends a
+                    // HelloVerifyRequest, bound to the first fragment, and a client that also
+                    // speaks DTLS 1.2 answers it; a cookie our acceptor verified is taken.
+                    if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) && !self.legacy_cookie_verified {
                         return Err(PeerMisbehaved::IllegalParameter(
                             "legacy_cookie in a DTLS 1.3 ClientHello",
                         )
@@ -1239,7 +1247,11 @@ impl DtlsConnection {
 
     /// Whether the extended master secret (RFC 7627) is in use, once negotiated.
     pub fn extended_master_secret(&self) -> Option<bool> {
-        self.common.neg.version.map(|_| self.common.neg.ems)
+        // RFC 7627 is a TLS 1.2 mechanism; DTLS 1.3's key schedule needs none.
+        match self.common.neg.version {
+            Some(ProtocolVersion::DTLSv1_2) => Some(self.common.neg.ems),
+            _ => None,
+        }
     }
 
     /// The read epoch in force: DTLS 1.2, 0 until the peer's ChangeCipherSpec; DTLS 1.3,
@@ -1479,6 +1491,7 @@ impl DtlsAcceptor {
             let Ok(mut conn) = DtlsConnection::server(self.config.clone(), self.dtls.clone()) else {
                 return Accepted::Dropped;
             };
+            conn.legacy_cookie_verified = true;
             // Errors are kept in the connection (and its alert queued).
             let _ = conn.recv_datagram(datagram, now);
             return Accepted::Connection(Box::new(conn));
