@@ -243,7 +243,7 @@ impl DtlsConnection {
     /// no more retransmission.
     fn recv_ack(&mut self, data: &[u8]) -> Result<(), Error> {
         let ack = Ack::decode(data)?;
-        self.v13.sent.on_ack(&ack);
+        let newly = self.v13.sent.on_ack(&ack);
         if let Some((_, ku_seq)) = &self.v13.held_write {
             if self.v13.sent.message_acked(*ku_seq, 1) {
                 if let Some((keys, _)) = self.v13.held_write.take() {
@@ -252,11 +252,21 @@ impl DtlsConnection {
             }
         }
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
-        if established && !self.flight.is_empty() && self.v13.sent.all_acked() {
-            self.flight.clear();
-            self.flight_trigger = None;
-            self.v13.sent.clear();
-            self.timer.finish();
+        if self.flight.is_empty() {
+            return Ok(());
+        }
+        if self.v13.sent.all_acked() {
+            if established {
+                self.flight.clear();
+                self.flight_trigger = None;
+                self.v13.sent.clear();
+                self.timer.finish();
+            }
+        } else if newly > 0 && !self.retransmitted_this_datagram {
+            // RFC 9147 7.1: an ACK that leaves part of the flight unacknowledged makes us
+            // resend that part now rather than at the next timeout.
+            self.retransmitted_this_datagram = true;
+            self.send_flight13(false)?;
         }
         Ok(())
     }
