@@ -33,8 +33,7 @@ pub struct Link {
     pub mtu: usize,
     /// Every datagram sent, in order, with its direction.
     pub wire: Vec<(Dir, Vec<u8>)>,
-    /// HelloVerifyRequests (DTLS 1.2) or stateless HelloRetryRequests (DTLS 1.3) the
-    /// acceptor sent.
+    /// HelloVerifyRequests the acceptor sent (DTLS 1.2).
     pub hvrs: usize,
     /// Stateless HelloRetryRequests the acceptor sent (DTLS 1.3).
     pub hrrs: usize,
@@ -95,7 +94,7 @@ impl Link {
             Dir::ToServer => match self.server.as_mut() {
                 Some(s) => s.recv_datagram(d, self.now),
                 None => match self.acceptor.accept(d, CLIENT_ADDR, self.now) {
-                    Accepted::HelloVerifyRequest(hvr) | Accepted::HelloRetryRequest(hvr) => {
+                    Accepted::HelloVerifyRequest(hvr) => {
                         self.hvrs += 1;
                         self.wire.push((Dir::ToClient, hvr.clone()));
                         self.client.recv_datagram(&hvr, self.now)
