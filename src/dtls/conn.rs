@@ -1076,6 +1076,13 @@ impl DtlsConnection {
                         records.push(self.seal(epoch, typ, &data)?);
                     }
                 }
+                // The plaintext write state every queue starts with, still there when a
+                // server is polled before its first datagram: nothing to switch.
+                crate::record::OutItem::KeyChange(state) if !state.is_protected() => {
+                    if (*state).into_dtls13().is_some() {
+                        return Err(Error::InvalidState("key change outside a step"));
+                    }
+                }
                 _ => return Err(Error::InvalidState("handshake output outside a step")),
             }
         }
