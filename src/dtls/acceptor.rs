@@ -150,9 +150,17 @@ impl DtlsAcceptor {
         };
         // The cookie binds the client address and the hello's random (the second hello
         // repeats it, RFC 8446 4.1.2).
+        // A cookie that does not check out (another address, tampered, expired) is dropped:
+        // a second HelloRetryRequest would end the client's handshake (RFC 8446 4.1.4), and
+        // the DTLS 1.2 path would answer a DTLS 1.3 retry with a HelloVerifyRequest.
         if let Some(cookie) = hello.cookie() {
-            let payload = self.cookies.check(cookie, client_addr, &hello.random)?;
-            let retry = parse_retry_cookie(payload, cookie, &hello.session_id)?;
+            let Some(retry) = self
+                .cookies
+                .check(cookie, client_addr, &hello.random)
+                .and_then(|payload| parse_retry_cookie(payload, cookie, &hello.session_id))
+            else {
+                return Some(Accepted::Dropped);
+            };
             return Some(open(Some(Box::new(retry))));
         }
         // What the connection would choose: our first suite the client offers, and a share
