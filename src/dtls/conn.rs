@@ -820,6 +820,11 @@ impl DtlsConnection {
         let mut new_flight_items = 0usize;
         loop {
             let epoch = self.current_write_epoch();
+            // RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
+            // waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
+            if self.v13.key_update_pending() && self.error.is_none() {
+                break;
+            }
             let Some(item) = self.common.queue.pop(max_app) else {
                 break;
             };
@@ -1061,6 +1066,11 @@ impl DtlsConnection {
         let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
         loop {
             let epoch = self.current_write_epoch();
+            // RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
+            // waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
+            if self.v13.key_update_pending() && self.error.is_none() {
+                break;
+            }
             let Some(item) = self.common.queue.pop(max_app) else {
                 break;
             };
@@ -1143,7 +1153,7 @@ impl DtlsConnection {
 
     /// True when `poll_datagram` has something to send.
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty() || !self.common.queue.is_empty()
+        !self.out.is_empty() || (!self.common.queue.is_empty() && !self.v13.key_update_pending())
     }
 
     /// The error that closed the connection, if one did.
