@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::dtls::{
     decode_wire, events, handshake_message, plain_handshake, plain_record, read_all, seal13, split_records,
-    write, Dir, Link, Secrets, SeededRandom, WireRecord, CLIENT_ADDR,
+    write, Dir, Link, Secrets, SeededRandom, WireKeys, WireRecord, CLIENT_ADDR,
 };
 use sanstls::codec::{
     AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
@@ -913,31 +913,51 @@ fn key_update_takes_effect_when_acknowledged() {
     for conn in [&mut link.client, link.server.as_mut().unwrap()] {
         assert_eq!((conn.read_epoch(), conn.write_epoch()), (3, 3));
     }
+    // Data written before the request goes out in epoch 3, ahead of the KeyUpdate.
+    write(&mut link.client, b"before the update");
     link.client.request_key_update(false).unwrap();
+    // Data written after it waits for the KeyUpdate's ACK (a key change is a barrier).
+    write(&mut link.client, b"after the update");
     let from = link.wire.len();
-    let ku = link.take(Dir::ToServer);
+    let records: Vec<Vec<u8>> = link
+        .take(Dir::ToServer)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
     let recs = wire(&link, &secrets, from);
+    // (Handshake before application data of the same epoch: DESIGN queue rule 2.)
+    let mut kinds: Vec<(u64, Option<ContentType>)> = recs.iter().map(|r| (r.epoch, r.typ)).collect();
+    kinds.sort_by_key(|k| k.1.map(|t| t.get()));
+    assert_eq!(
+        kinds,
+        [
+            (3, Some(ContentType::Handshake)),
+            (3, Some(ContentType::ApplicationData))
+        ]
+    );
+    assert!(records.iter().all(|r| r[0] == 0x2c | 3));
+    let data_at = recs
+        .iter()
+        .position(|r| r.typ == Some(ContentType::ApplicationData))
+        .unwrap();
+    assert_eq!(recs[data_at].content, b"before the update");
+    let ku_at = 1 - data_at;
     let ku_rec = key_update_records(&recs);
     assert_eq!(ku_rec.len(), 1);
-    assert_eq!(ku_rec[0].epoch, 3);
     // KeyUpdate body: update_not_requested(0).
     assert_eq!(ku_rec[0].content[12..], [0]);
     let ku_rn = rn(ku_rec[0]);
-    // Not acknowledged yet: we still write in epoch 3.
+    // Not acknowledged yet: we still write in epoch 3, and the later data is held.
     assert_eq!(link.client.write_epoch(), 3);
-    write(&mut link.client, b"still epoch 3");
-    let d3 = link.take(Dir::ToServer);
-    assert_eq!(d3.len(), 1);
-    assert_eq!(d3[0][0], 0x2c | 3);
-    // The peer moves its read epoch on receipt, keeps reading epoch 3 (what we sent before
-    // its ACK reaches us) and answers with an ACK only.
-    for d in &ku {
-        link.deliver(Dir::ToServer, d).unwrap();
-    }
+    assert!(!link.client.wants_write());
+    assert!(link.take(Dir::ToServer).is_empty());
+    // The peer moves its read epoch on receipt of the KeyUpdate, still reads epoch 3 (the
+    // data reordered behind it) and answers with an ACK only.
+    link.deliver(Dir::ToServer, &records[ku_at]).unwrap();
     assert_eq!(link.server().read_epoch(), 4);
     assert_eq!(link.server().write_epoch(), 3);
-    link.deliver(Dir::ToServer, &d3[0]).unwrap();
-    assert_eq!(read_all(link.server()), b"still epoch 3");
+    link.deliver(Dir::ToServer, &records[data_at]).unwrap();
+    assert_eq!(read_all(link.server()), b"before the update");
     let from = link.wire.len();
     let ack = link.take(Dir::ToClient);
     let recs = wire(&link, &secrets, from);
@@ -954,17 +974,23 @@ fn key_update_takes_effect_when_acknowledged() {
     assert_eq!(link.client.write_epoch(), 4);
     assert_eq!(link.client.read_epoch(), 3);
     assert_eq!(link.client.poll_timeout(), None);
-    write(&mut link.client, b"epoch 4");
+    // The held data now goes out in epoch 4 (first byte 0x2c | 4 & 3).
+    let from = link.wire.len();
     let d4 = link.take(Dir::ToServer);
+    assert_eq!(d4.len(), 1);
     assert_eq!(d4[0][0], 0x2c);
+    let recs = wire(&link, &secrets, from);
+    assert_eq!(
+        (recs[0].epoch, &recs[0].content[..]),
+        (4, &b"after the update"[..])
+    );
     link.deliver(Dir::ToServer, &d4[0]).unwrap();
-    assert_eq!(read_all(link.server()), b"epoch 4");
-    let recs = wire(&link, &secrets, link.wire.len() - 1);
-    assert_eq!((recs[0].epoch, &recs[0].content[..]), (4, &b"epoch 4"[..]));
+    assert_eq!(read_all(link.server()), b"after the update");
     // The other direction is untouched.
     write(link.server(), b"server still 3");
     link.pump().unwrap();
     assert_eq!(read_all(&mut link.client), b"server still 3");
+    assert_eq!(link.server().write_epoch(), 3);
     assert!(events(&mut link.client).contains(&Event::KeyUpdated { ours: true }));
 }
 
@@ -1490,16 +1516,23 @@ struct LossStats {
     key_updates: usize,
 }
 
-/// In flight: (arrival time, direction, datagram, application record id).
-type InFlight = Vec<(Instant, Dir, Vec<u8>, Option<usize>)>;
+/// In flight: (arrival time, direction, datagram, ids of the application records in it).
+type InFlight = Vec<(Instant, Dir, Vec<u8>, Vec<usize>)>;
 
 /// One seeded run over a link that drops, duplicates, delays and so reorders datagrams
 /// (the DTLS 1.2 model of tests/dtls12.rs). The handshake (stateless retry, ACKs, selective
 /// retransmission) must complete within the timeout rules; then each side sends numbered
-/// records, one per datagram, with a KeyUpdate from each side in the middle: every record
-/// the link delivers at least one copy of must arrive exactly once, one whose every copy
-/// was dropped must not arrive, and both KeyUpdates must end acknowledged.
-fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> LossStats {
+/// records with a KeyUpdate from each side in the middle (the records written after it are
+/// held until its ACK, then go out in the new epoch): every record the link delivers at
+/// least one copy of must arrive exactly once, one whose every copy was dropped must not
+/// arrive, and both KeyUpdates must end acknowledged. Which datagram carries which record
+/// is read by opening it with the client's key log.
+fn lossy_run(
+    seed: u64,
+    client: &Arc<ClientConfig>,
+    server: &Arc<ServerConfig>,
+    secrets: &Secrets,
+) -> LossStats {
     let mut rng = Rng(seed);
     let mtu = [300, 600, 1200][rng.below(3) as usize];
     let drop_pct = rng.below(16);
@@ -1522,7 +1555,7 @@ fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) 
                 now: Instant,
                 dir,
                 d: Vec<u8>,
-                id| {
+                id: Vec<usize>| {
         if rng.chance(drop_pct) {
             stats.dropped += 1;
             return;
@@ -1531,13 +1564,37 @@ fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) 
         stats.duplicated += copies - 1;
         for _ in 0..copies {
             let at = now + Duration::from_millis(rng.below(300));
-            in_flight.push((at, dir, d.clone(), id));
+            in_flight.push((at, dir, d.clone(), id.clone()));
         }
     };
+    // The application records (ids into `sent_ids`) a datagram carries.
+    let carried = |keys: &Option<WireKeys>, sent_ids: &[(Dir, Vec<u8>)], dir: Dir, d: &[u8]| -> Vec<usize> {
+        let Some(keys) = keys else { return Vec::new() };
+        let recs = keys.decode(&[(dir, d.to_vec())], 0);
+        assert!(
+            recs.iter().all(|r| r.typ.is_some()),
+            "seed {seed}: unreadable record"
+        );
+        let data: Vec<&WireRecord> = recs
+            .iter()
+            .filter(|r| r.typ == Some(ContentType::ApplicationData))
+            .collect();
+        (0..sent_ids.len())
+            .filter(|id| {
+                let (d, msg) = &sent_ids[*id];
+                *d == dir
+                    && data
+                        .iter()
+                        .any(|r| r.content.windows(msg.len()).any(|w| w == msg.as_slice()))
+            })
+            .collect()
+    };
+    let mut keys: Option<WireKeys> = None;
     for _step in 0..100_000 {
         for dir in [Dir::ToServer, Dir::ToClient] {
             for d in link.take(dir) {
-                send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, None);
+                let ids = carried(&keys, &sent_ids, dir, &d);
+                send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, ids);
             }
         }
         let done_handshake =
@@ -1549,28 +1606,21 @@ fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) 
                 "seed {seed}: handshake took {:?}",
                 link.now - start
             );
+            keys = Some(WireKeys::new(secrets, suite(&link), 6));
             for i in 0..10 {
                 for dir in [Dir::ToServer, Dir::ToClient] {
-                    let msg = format!("{dir:?} record {i} of seed {seed}").into_bytes();
+                    let msg = format!("{dir:?} record {i} of seed {seed};").into_bytes();
                     let conn = match dir {
                         Dir::ToServer => &mut link.client,
                         Dir::ToClient => link.server.as_mut().unwrap(),
                     };
                     write(conn, &msg);
-                    let ds = link.take(dir);
-                    assert_eq!(ds.len(), 1, "seed {seed}");
-                    let id = sent_ids.len();
                     sent_ids.push((dir, msg));
                     delivered_copies.push(0);
-                    send(
-                        &mut rng,
-                        &mut stats,
-                        &mut in_flight,
-                        link.now,
-                        dir,
-                        ds[0].clone(),
-                        Some(id),
-                    );
+                    for d in link.take(dir) {
+                        let ids = carried(&keys, &sent_ids, dir, &d);
+                        send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, ids);
+                    }
                     // A KeyUpdate from the client after record 3, from the server after 6:
                     // the records after it go out in the old epoch until it is acknowledged.
                     if (i == 3 && dir == Dir::ToServer) || (i == 6 && dir == Dir::ToClient) {
@@ -1582,7 +1632,8 @@ fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) 
                             .unwrap_or_else(|e| panic!("seed {seed}: key update: {e:?}"));
                         stats.key_updates += 1;
                         for d in link.take(dir) {
-                            send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, None);
+                            let ids = carried(&keys, &sent_ids, dir, &d);
+                            send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, ids);
                         }
                     }
                 }
@@ -1608,8 +1659,8 @@ fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) 
         link.now = link.now.max(next);
         in_flight.sort_by_key(|f| f.0);
         while in_flight.first().is_some_and(|f| f.0 <= link.now) {
-            let (_, dir, d, id) = in_flight.remove(0);
-            if let Some(id) = id {
+            let (_, dir, d, ids) = in_flight.remove(0);
+            for id in ids {
                 delivered_copies[id] += 1;
             }
             if trace {
@@ -1671,7 +1722,8 @@ fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) 
 
 #[test]
 fn lossy_link_thousand_seeded_runs() {
-    let c = common::client_builder().build().unwrap();
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder().key_log(secrets.clone()).build().unwrap();
     let s = common::server_builder("ecdsa-p256").build().unwrap();
     let mut total = LossStats::default();
     let seeds = match std::env::var("DTLS_SEED") {
@@ -1680,7 +1732,8 @@ fn lossy_link_thousand_seeded_runs() {
     };
     let single = seeds.end - seeds.start == 1;
     for seed in seeds {
-        let st = lossy_run(seed, &c, &s);
+        let st = lossy_run(seed, &c, &s, &secrets);
+        secrets.0.lock().unwrap().clear();
         total.dropped += st.dropped;
         total.duplicated += st.duplicated;
         total.timeouts += st.timeouts;

@@ -313,62 +313,76 @@ pub fn decode_wire(
     secrets: &Secrets,
     suite: CipherSuite,
 ) -> Vec<WireRecord> {
-    let keys = [
-        epoch_keys(secrets, suite, true, 24),
-        epoch_keys(secrets, suite, false, 24),
-    ];
-    // Next expected sequence number per (direction, epoch), to rebuild the full number.
-    let mut next = std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for (i, (dir, d)) in wire.iter().enumerate().skip(from) {
-        for rec in records(d, 0) {
-            let Ok(rec) = rec else { break };
-            match rec {
-                DatagramRecord::Plaintext { header, fragment } => out.push(WireRecord {
-                    dir: *dir,
-                    datagram: i,
-                    wire_len: 13 + fragment.len(),
-                    first: header.content_type.get(),
-                    epoch: u64::from(header.epoch),
-                    seq: header.seq,
-                    typ: Some(header.content_type),
-                    content: fragment.to_vec(),
-                    version: Some(header.version.get()),
-                }),
-                DatagramRecord::Ciphertext(p) => {
-                    let side = usize::from(*dir == Dir::ToClient);
-                    let mut w = WireRecord {
+    WireKeys::new(secrets, suite, 24).decode(wire, from)
+}
+
+/// The keys of both directions up to an epoch, built once to open many datagrams.
+pub struct WireKeys([Vec<Dtls13Keys>; 2]);
+
+impl WireKeys {
+    pub fn new(secrets: &Secrets, suite: CipherSuite, upto: u64) -> WireKeys {
+        WireKeys([
+            epoch_keys(secrets, suite, true, upto),
+            epoch_keys(secrets, suite, false, upto),
+        ])
+    }
+
+    /// Every record of `wire` (from `from` on), opened.
+    pub fn decode(&self, wire: &[(Dir, Vec<u8>)], from: usize) -> Vec<WireRecord> {
+        let keys = &self.0;
+        // Next expected sequence number per (direction, epoch), to rebuild the full number.
+        let mut next = std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for (i, (dir, d)) in wire.iter().enumerate().skip(from) {
+            for rec in records(d, 0) {
+                let Ok(rec) = rec else { break };
+                match rec {
+                    DatagramRecord::Plaintext { header, fragment } => out.push(WireRecord {
                         dir: *dir,
                         datagram: i,
-                        wire_len: p.header_bytes().len() + p.ciphertext().len(),
-                        first: p.header_bytes()[0],
-                        epoch: u64::from(p.epoch_bits()),
-                        seq: 0,
-                        typ: None,
-                        content: Vec::new(),
-                        version: None,
-                    };
-                    for k in keys[side]
-                        .iter()
-                        .filter(|k| k.epoch() & 3 == u64::from(p.epoch_bits()))
-                    {
-                        let n = next.entry((side, k.epoch())).or_insert(0u64);
-                        let Ok(seq) = k.unmask_seq(&p, *n) else { continue };
-                        if let Ok(opened) = k.open(&p, seq) {
-                            *n = (*n).max(seq + 1);
-                            w.epoch = k.epoch();
-                            w.seq = seq;
-                            w.typ = Some(opened.content_type);
-                            w.content = opened.plaintext;
-                            break;
+                        wire_len: 13 + fragment.len(),
+                        first: header.content_type.get(),
+                        epoch: u64::from(header.epoch),
+                        seq: header.seq,
+                        typ: Some(header.content_type),
+                        content: fragment.to_vec(),
+                        version: Some(header.version.get()),
+                    }),
+                    DatagramRecord::Ciphertext(p) => {
+                        let side = usize::from(*dir == Dir::ToClient);
+                        let mut w = WireRecord {
+                            dir: *dir,
+                            datagram: i,
+                            wire_len: p.header_bytes().len() + p.ciphertext().len(),
+                            first: p.header_bytes()[0],
+                            epoch: u64::from(p.epoch_bits()),
+                            seq: 0,
+                            typ: None,
+                            content: Vec::new(),
+                            version: None,
+                        };
+                        for k in keys[side]
+                            .iter()
+                            .filter(|k| k.epoch() & 3 == u64::from(p.epoch_bits()))
+                        {
+                            let n = next.entry((side, k.epoch())).or_insert(0u64);
+                            let Ok(seq) = k.unmask_seq(&p, *n) else { continue };
+                            if let Ok(opened) = k.open(&p, seq) {
+                                *n = (*n).max(seq + 1);
+                                w.epoch = k.epoch();
+                                w.seq = seq;
+                                w.typ = Some(opened.content_type);
+                                w.content = opened.plaintext;
+                                break;
+                            }
                         }
+                        out.push(w);
                     }
-                    out.push(w);
                 }
             }
         }
+        out
     }
-    out
 }
 
 /// Seals `content` as record `seq` of `epoch` from the client (`from_client`) or the server
