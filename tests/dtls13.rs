@@ -399,6 +399,55 @@ fn both_13_gets_13() {
     assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
 }
 
+#[test]
+fn a_13_capable_server_answering_12_marks_its_random() {
+    // RFC 8446 4.1.3 (DTLS 1.3 keeps TLS 1.3's downgrade protection): the last 8 bytes of
+    // the ServerHello.random are "DOWNGRD" 01.
+    let (c, _) = versions(&[ProtocolVersion::TLSv1_2]);
+    let (_, s) = versions(&[ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]);
+    let mut link = negotiated(c, s, false);
+    assert_eq!(&link.client.server_random()[24..], b"DOWNGRD\x01");
+    assert_eq!(&link.server().server_random()[24..], b"DOWNGRD\x01");
+    // A DTLS 1.2-only server does not.
+    let (c, s) = versions(&[ProtocolVersion::TLSv1_2]);
+    let link = negotiated(c, s, false);
+    assert_ne!(&link.client.server_random()[24..], b"DOWNGRD\x01");
+}
+
+#[test]
+fn client_offering_13_refuses_a_downgrade_to_12() {
+    // Someone on the path takes DTLS 1.3 out of the hello: the server, which speaks DTLS 1.3,
+    // answers DTLS 1.2 with the sentinel, and the client, which offered 1.3, must refuse
+    // with illegal_parameter (RFC 8446 4.1.3).
+    let c = common::client_builder()
+        .customize_client_hello(|h| {
+            for e in &mut h.extensions {
+                if let sanstls::msgs::ClientExtension::SupportedVersions(v) = e {
+                    v.retain(|v| *v != ProtocolVersion::DTLSv1_3);
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    assert_eq!(link.server().protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+    let flight = link.take(Dir::ToClient);
+    let res = flight
+        .iter()
+        .map(|d| link.deliver(Dir::ToClient, d))
+        .find(Result::is_err)
+        .unwrap_or(Ok(()));
+    assert_fatal(
+        &mut link.client,
+        res,
+        AlertDescription::IllegalParameter,
+        &Secrets::default(),
+        None,
+    );
+}
+
 // ---- The stateless HelloRetryRequest cookie (RFC 9147 5.1)
 
 /// The value of extension `typ` in a plaintext handshake record's hello (ClientHello or

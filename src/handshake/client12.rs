@@ -159,9 +159,10 @@ pub(crate) fn handle_server_hello(
     if sh.legacy_version != wanted || !cfg.tls12() {
         return Err(Error::NoCommonVersion);
     }
-    // RFC 8446 4.1.3: a TLS 1.3 client MUST check the downgrade sentinel (our DTLS client
-    // offers DTLS 1.2 only, so it has nothing to be downgraded from).
-    if cfg.tls13() && !dtls && (sh.random[24..] == DOWNGRADE_TLS12 || sh.random[24..] == DOWNGRADE_TLS11) {
+    // RFC 8446 4.1.3: a TLS 1.3 client MUST check the downgrade sentinel. DTLS 1.3 keeps
+    // this rule (RFC 9147 5 changes nothing here), and our DTLS client offers DTLS 1.3
+    // whenever TLS 1.3 is on.
+    if cfg.tls13() && (sh.random[24..] == DOWNGRADE_TLS12 || sh.random[24..] == DOWNGRADE_TLS11) {
         return Err(PeerMisbehaved::DowngradeDetected.into());
     }
     if !hello.cipher_suites.contains(&sh.cipher_suite) {

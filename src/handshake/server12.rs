@@ -202,9 +202,9 @@ pub(crate) fn handle_client_hello(
     let rng = cfg.rng.clone();
     let mut server_random = [0u8; 32];
     rng.fill(&mut server_random)?;
-    // RFC 8446 4.1.3: a TLS 1.3 server negotiating TLS 1.2 marks its random (our DTLS
-    // server speaks DTLS 1.2 only).
-    if cfg.tls13() && !dtls {
+    // RFC 8446 4.1.3: a TLS 1.3 server negotiating TLS 1.2 marks its random; a DTLS 1.3
+    // server negotiating DTLS 1.2 too (RFC 9147 5 keeps the rule).
+    if cfg.tls13() {
         server_random[24..].copy_from_slice(&DOWNGRADE_TLS12);
     }
     cx.neg.version = Some(match dtls {
