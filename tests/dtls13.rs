@@ -1857,3 +1857,241 @@ fn server_polled_before_its_first_datagram_keeps_working() {
         assert!(!link.server().is_handshaking(), "{v:?}");
     }
 }
+
+// ---- More handshake and post-handshake rules
+
+#[test]
+fn alpn_and_sni_over_dtls13() {
+    let c = common::client_builder()
+        .alpn_protocols(&[b"coap".as_slice(), b"webrtc".as_slice()])
+        .build()
+        .unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .alpn_protocols(&[b"webrtc".as_slice()])
+        .build()
+        .unwrap();
+    let mut link = negotiated(c, s, false);
+    assert_established(&mut link);
+    assert_eq!(link.client.alpn_protocol(), Some(&b"webrtc"[..]));
+    assert_eq!(link.server().alpn_protocol(), Some(&b"webrtc"[..]));
+    assert_eq!(link.server().server_name(), Some("localhost"));
+}
+
+#[test]
+fn client_13_only_against_a_12_only_server_is_protocol_version() {
+    let (c, _) = versions(&[ProtocolVersion::TLSv1_3]);
+    let (_, s) = versions(&[ProtocolVersion::TLSv1_2]);
+    let mut link = Link::direct(c, s, dtls(1200));
+    let ch = link.take(Dir::ToServer);
+    let res = link.deliver(Dir::ToServer, &ch[0]);
+    assert_fatal(
+        link.server(),
+        res,
+        AlertDescription::ProtocolVersion,
+        &Secrets::default(),
+        None,
+    );
+}
+
+#[test]
+fn missing_client_certificate_is_certificate_required() {
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .tickets(0)
+        .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+        .build()
+        .unwrap();
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder().key_log(secrets.clone()).build().unwrap();
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    forward(&mut link, Dir::ToClient);
+    let flight = link.take(Dir::ToServer);
+    // An empty Certificate, then Finished (no CertificateVerify).
+    let kinds: Vec<HandshakeType> = wire(&link, &secrets, link.wire.len() - flight.len())
+        .iter()
+        .flat_map(|r| r.fragments())
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(kinds, [HandshakeType::Certificate, HandshakeType::Finished]);
+    let res = flight
+        .iter()
+        .map(|d| link.deliver(Dir::ToServer, d))
+        .find(Result::is_err)
+        .unwrap_or(Ok(()));
+    let suite = Some(suite(&link));
+    assert_fatal(
+        link.server(),
+        res,
+        AlertDescription::CertificateRequired,
+        &secrets,
+        suite,
+    );
+}
+
+#[test]
+fn lost_client_finished_is_recovered() {
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
+    drop(fin);
+    // Both wait: the client for the ACK of its Finished, the server for the Finished.
+    let (c, s) = (link.client.poll_timeout(), link.server().poll_timeout());
+    assert!(c.is_some() && s.is_some());
+    // Whichever fires first, the handshake completes from the repeats.
+    let side = if c <= s { Dir::ToServer } else { Dir::ToClient };
+    fire_timer(&mut link, side);
+    let from = link.wire.len();
+    link.pump().unwrap();
+    assert_established(&mut link);
+    let recs = wire(&link, &secrets, from);
+    assert!(recs
+        .iter()
+        .any(|r| r.dir == Dir::ToServer && r.is_handshake(HandshakeType::Finished)));
+    assert_eq!(link.client.poll_timeout(), None);
+    assert_eq!(link.server().poll_timeout(), None);
+}
+
+#[test]
+fn data_is_cut_into_records_that_fit_the_mtu() {
+    let (mut link, secrets) = established("ecdsa-p256", 600);
+    let big: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    write(link.server(), &big);
+    let from = link.wire.len();
+    let sent = link.take(Dir::ToClient);
+    assert!(
+        sent.len() >= 9,
+        "5000 bytes in {} datagrams under MTU 600",
+        sent.len()
+    );
+    assert!(sent.iter().all(|d| d.len() <= 600));
+    let recs = wire(&link, &secrets, from);
+    assert!(recs
+        .iter()
+        .all(|r| r.typ == Some(ContentType::ApplicationData) && r.epoch == 3));
+    // Delivered in reverse order: DTLS keeps record boundaries, not order, and a replay of
+    // the first one is dropped.
+    for d in sent.iter().rev() {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    link.deliver(Dir::ToClient, &sent[0]).unwrap();
+    let mut got = read_all(&mut link.client);
+    assert_eq!(got.len(), big.len());
+    let mut chunks: Vec<&[u8]> = recs.iter().map(|r| r.content.as_slice()).collect();
+    chunks.reverse();
+    assert_eq!(got, chunks.concat());
+    got.clear();
+}
+
+#[test]
+fn stale_cookie_is_dropped() {
+    let (c, s, _) = configs("ecdsa-p256");
+    let now = Instant::now();
+    let cfg = DtlsConfig {
+        cookie_period: Duration::from_secs(10),
+        ..dtls(1200)
+    };
+    let mut acc = DtlsAcceptor::new(s, cfg.clone(), now).unwrap();
+    let mut client = DtlsConnection::client(c, "localhost", cfg, now).unwrap();
+    let mut buf = [0u8; 1200];
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let Accepted::HelloRetryRequest(hrr) = acc.accept(&buf[..n], CLIENT_ADDR, now) else {
+        panic!("no HelloRetryRequest")
+    };
+    client.recv_datagram(&hrr, now).unwrap();
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let ch2 = buf[..n].to_vec();
+    // One period later the cookie still opens a connection; two rotations later it is gone.
+    let later = now + Duration::from_secs(11);
+    assert!(matches!(
+        acc.accept(&ch2, CLIENT_ADDR, later),
+        Accepted::Connection(_)
+    ));
+    let much_later = now + Duration::from_secs(25);
+    assert!(matches!(
+        acc.accept(&ch2, CLIENT_ADDR, much_later),
+        Accepted::Dropped
+    ));
+}
+
+/// The next message_seq of `dir`'s sender, from the handshake messages on the wire.
+fn next_message_seq(link: &Link, secrets: &Secrets, dir: Dir) -> u16 {
+    wire(link, secrets, 0)
+        .iter()
+        .filter(|r| r.dir == dir)
+        .flat_map(|r| r.fragments())
+        .map(|f| f.1 + 1)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn key_update_with_an_invalid_request_value_is_illegal_parameter() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let suite = suite(&link);
+    let msg_seq = next_message_seq(&link, &secrets, Dir::ToServer);
+    let seq = next_seq(&link, &secrets, Dir::ToServer, 3);
+    let ku = handshake_message(24, msg_seq, &[2]);
+    let forged = seal13(&secrets, suite, true, 3, seq, ContentType::Handshake, &ku);
+    let res = link.deliver(Dir::ToServer, &forged);
+    assert_fatal(
+        link.server(),
+        res,
+        AlertDescription::IllegalParameter,
+        &secrets,
+        Some(suite),
+    );
+}
+
+#[test]
+fn key_update_before_the_finished_is_unexpected_message() {
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
+    let suite = suite(&link);
+    let fin_rec = wire(&link, &secrets, link.wire.len() - fin.len())
+        .into_iter()
+        .find(|r| r.is_handshake(HandshakeType::Finished))
+        .unwrap();
+    let msg_seq = fin_rec.fragments()[0].1;
+    // In the Finished's place, under the client's handshake keys.
+    let ku = handshake_message(24, msg_seq, &[0]);
+    let forged = seal13(&secrets, suite, true, 2, fin_rec.seq, ContentType::Handshake, &ku);
+    let res = link.deliver(Dir::ToServer, &forged);
+    assert_fatal(
+        link.server(),
+        res,
+        AlertDescription::UnexpectedMessage,
+        &secrets,
+        Some(suite),
+    );
+}
+
+#[test]
+fn new_session_ticket_from_the_client_is_unexpected_message() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let suite = suite(&link);
+    let msg_seq = next_message_seq(&link, &secrets, Dir::ToServer);
+    let seq = next_seq(&link, &secrets, Dir::ToServer, 3);
+    // lifetime, age_add, nonce<1>, ticket<2>, extensions<2>
+    let body = [0, 0, 0, 60, 0, 0, 0, 1, 1, 0, 0, 1, 7, 0, 0];
+    let nst = handshake_message(4, msg_seq, &body);
+    let forged = seal13(&secrets, suite, true, 3, seq, ContentType::Handshake, &nst);
+    let res = link.deliver(Dir::ToServer, &forged);
+    assert_fatal(
+        link.server(),
+        res,
+        AlertDescription::UnexpectedMessage,
+        &secrets,
+        Some(suite),
+    );
+}
+
+#[test]
+fn plaintext_alert_after_the_handshake_is_ignored() {
+    // Once records are protected, an epoch 0 record is not the peer's (RFC 9147 4.1): a
+    // forged plaintext fatal alert closes nothing.
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    let alert = plain_record(21, 0, 9, &[2, AlertDescription::InternalError.get()]);
+    assert_eq!(link.deliver(Dir::ToServer, &alert), Ok(()));
+    assert!(link.server().error().is_none());
+    write(&mut link.client, b"still here");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"still here");
+}
