@@ -545,24 +545,22 @@ fn acceptor_answers_a_13_hello_with_a_stateless_hello_retry_request() {
         panic!("valid cookie refused")
     };
     assert!(server.error().is_none());
-    let mut link = Link::new(
-        common::client_builder().build().unwrap(),
-        server_config_unused(),
-        dtls(1200),
-    );
-    link.client = client;
-    link.server = Some(*server);
-    link.now = now;
+    let mut link = Link {
+        client,
+        server: Some(*server),
+        acceptor: acc,
+        now,
+        mtu: 1200,
+        wire: Vec::new(),
+        hvrs: 0,
+        hrrs: 0,
+    };
     link.pump().unwrap();
     assert_established(&mut link);
     // The server's handshake counts the retry.
     write(&mut link.client, b"after the retry");
     link.pump().unwrap();
     assert_eq!(read_all(link.server()), b"after the retry");
-}
-
-fn server_config_unused() -> Arc<ServerConfig> {
-    common::server_builder("ecdsa-p256").build().unwrap()
 }
 
 #[test]
@@ -1523,15 +1521,37 @@ fn unified_header_records_before_any_keys_are_dropped() {
 
 #[test]
 fn handshake_message_framing_is_checked() {
-    // A ClientHello whose fragment claims more than the record holds: never a panic, never
-    // a connection state.
-    let (_, s) = versions(&[ProtocolVersion::TLSv1_3]);
+    let (c, s) = versions(&[ProtocolVersion::TLSv1_3]);
     let now = Instant::now();
-    let mut server = DtlsConnection::server(s, dtls(1200)).unwrap();
+    let mut server = DtlsConnection::server(s.clone(), dtls(1200)).unwrap();
+    let mut buf = [0u8; 1200];
+    // A fragment claiming more bytes than its record holds: decode_error, the alert in
+    // the clear (RFC 9147 4.5.2 allows a fatal alert for an invalid record).
     let mut msg = handshake_message(1, 0, &[0xfe, 0xfd]);
     msg[11] = 0x40;
-    let _ = server.recv_datagram(&plain_record(22, 0, 0, &msg), now);
-    assert!(server.is_handshaking() || server.error().is_some());
+    let res = server.recv_datagram(&plain_record(22, 0, 0, &msg), now);
+    assert_fatal(
+        &mut server,
+        res,
+        AlertDescription::DecodeError,
+        &Secrets::default(),
+        None,
+    );
+    let mut server = DtlsConnection::server(s.clone(), dtls(1200)).unwrap();
+    // A first fragment of a ClientHello announced at 4 MiB (over the 64 KiB cap).
+    let mut msg = handshake_message(1, 0, &[0xfe, 0xfd, 0, 0]);
+    msg[1..4].copy_from_slice(&[0x40, 0, 0]);
+    let res = server.recv_datagram(&plain_record(22, 0, 1, &msg), now);
+    assert_eq!(res, Err(Error::LimitExceeded(Limit::HandshakeMessageSize)));
+    let alert = res.unwrap_err().alert().unwrap();
+    let res = server.recv_datagram(&[], now);
+    assert_fatal(&mut server, res, alert, &Secrets::default(), None);
+    // Nothing of either was kept: a fresh server answers a real hello.
+    let mut server = DtlsConnection::server(s, dtls(1200)).unwrap();
+    let mut client = DtlsConnection::client(c, "localhost", dtls(1200), now).unwrap();
+    let n = client.poll_datagram(&mut buf).unwrap();
+    server.recv_datagram(&buf[..n], now).unwrap();
+    assert!(server.poll_datagram(&mut buf).is_some());
 }
 
 // ---- Lossy link
