@@ -1583,6 +1583,8 @@ struct LossStats {
     duplicated: usize,
     timeouts: usize,
     key_updates: usize,
+    /// Application records written while a KeyUpdate awaited its ACK, sent later.
+    held: usize,
 }
 
 /// In flight: (arrival time, direction, datagram, ids of the application records in it).
@@ -1663,6 +1665,7 @@ fn lossy_run(
         for dir in [Dir::ToServer, Dir::ToClient] {
             for d in link.take(dir) {
                 let ids = carried(&keys, &sent_ids, dir, &d);
+                stats.held += ids.len();
                 send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, ids);
             }
         }
@@ -1807,10 +1810,12 @@ fn lossy_link_thousand_seeded_runs() {
         total.duplicated += st.duplicated;
         total.timeouts += st.timeouts;
         total.key_updates += st.key_updates;
+        total.held += st.held;
     }
     if !single {
         assert!(total.dropped > 1000 && total.duplicated > 1000, "{total:?}");
         assert_eq!(total.key_updates, 2000);
+        assert!(total.held > 1000, "{total:?}");
     }
     eprintln!("DTLS 1.3 lossy runs: {total:?}");
 }
