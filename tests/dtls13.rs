@@ -2120,3 +2120,95 @@ fn plaintext_alert_after_the_handshake_is_ignored() {
     link.pump().unwrap();
     assert_eq!(read_all(link.server()), b"still here");
 }
+
+#[test]
+fn key_updates_wrap_the_epoch_bits() {
+    // Epochs 4.. reuse the two low bits of 0..3 (RFC 9147 4.2.2): 12 updates take both
+    // directions through epoch 9, past bits 2 (the handshake epoch's) twice.
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    for i in 0..12u64 {
+        if i % 2 == 0 {
+            link.client.request_key_update(true).unwrap();
+        } else {
+            link.server().request_key_update(true).unwrap();
+        }
+        link.pump().unwrap();
+        let msg = format!("after update {i}");
+        write(&mut link.client, msg.as_bytes());
+        write(link.server(), msg.as_bytes());
+        link.pump().unwrap();
+        assert_eq!(read_all(link.server()), msg.as_bytes());
+        assert_eq!(read_all(&mut link.client), msg.as_bytes());
+    }
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!((conn.read_epoch(), conn.write_epoch()), (15, 15));
+        assert_eq!(conn.bad_records(), 0);
+    }
+}
+
+#[test]
+fn sequence_numbers_past_16_bits_are_reconstructed() {
+    // The header carries the low 16 bits (encrypted); the receiver rebuilds the full number
+    // from its window (RFC 9147 4.2.2). 70,000 records cross 2^16.
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    let mut buf = [0u8; 1200];
+    let mut last = Vec::new();
+    for i in 0..70_000u32 {
+        write(&mut link.client, &i.to_be_bytes());
+        let n = link.client.poll_datagram(&mut buf).unwrap();
+        let now = link.now;
+        link.server().recv_datagram(&buf[..n], now).unwrap();
+        let got = read_all(link.server());
+        assert_eq!(got, i.to_be_bytes(), "record {i}");
+        if i == 69_999 {
+            last = buf[..n].to_vec();
+        }
+    }
+    assert_eq!(link.server().bad_records(), 0);
+    // A replay of the last one is still a replay.
+    let now = link.now;
+    link.server().recv_datagram(&last, now).unwrap();
+    assert_eq!(read_all(link.server()), b"");
+}
+
+#[test]
+#[ignore = "core gap: DtlsConnection never sends the automatic KeyUpdate that records_per_key promises (the TLS Connection does, src/conn/mod.rs maybe_update_keys)"]
+fn records_per_key_triggers_a_key_update() {
+    let c = common::client_builder().records_per_key(10).build().unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut link = Link::new(c, s, dtls(1200));
+    link.pump().unwrap();
+    assert_established(&mut link);
+    for i in 0..30u8 {
+        write(&mut link.client, &[i]);
+        link.pump().unwrap();
+    }
+    assert_eq!(read_all(link.server()), (0..30u8).collect::<Vec<_>>());
+    assert!(link.client.write_epoch() >= 4, "no KeyUpdate after 30 records");
+}
+
+#[test]
+fn crossing_key_updates_asking_each_other_both_go_two_generations() {
+    // RFC 8446 4.6.3: two update_requested KeyUpdates that cross are each answered, so
+    // each side moves two generations; in DTLS 1.3 the answer waits for the first ACK
+    // (RFC 9147 8: one KeyUpdate in flight at a time).
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    link.client.request_key_update(true).unwrap();
+    link.server().request_key_update(true).unwrap();
+    link.pump().unwrap();
+    for _ in 0..4 {
+        if link.advance().is_none() {
+            break;
+        }
+        link.pump().unwrap();
+    }
+    let c = (link.client.read_epoch(), link.client.write_epoch());
+    let s = (link.server().read_epoch(), link.server().write_epoch());
+    assert_eq!((c.0, c.1), (s.1, s.0), "both directions agree");
+    assert_eq!((c, s), ((5, 5), (5, 5)));
+    write(&mut link.client, b"up");
+    write(link.server(), b"down");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"up");
+    assert_eq!(read_all(&mut link.client), b"down");
+}
