@@ -21,7 +21,7 @@ use crate::handshake::tickets::{
     AntiReplay, ClientSessionStore, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
     DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
-use crate::msgs::{Certificate13, CertificateEntry, ClientHello, HandshakePayload};
+use crate::msgs::{Certificate13, CertificateEntry, ClientHello, HandshakePayload, ServerHello};
 use crate::pki::{self, ClientCertVerifier, ServerCertVerifier};
 
 /// Where the engine gets wall-clock time (certificate validity, ticket ages). Injected so
@@ -583,7 +583,13 @@ pub struct ServerConfig {
     pub(crate) session_cache12: Option<Arc<SessionCache12>>,
     /// TLS 1.2 ticket sealing (`None`: no tickets, RFC 5077).
     pub(crate) ticketer12: Option<Arc<dyn TicketSealer>>,
+    /// Reshapes the TLS 1.3 ServerHello before it is sent.
+    pub(crate) server_hello_hook: Option<ServerHelloHook>,
 }
+
+/// Reshapes the TLS 1.3 ServerHello before it is sent (see
+/// [`ServerConfigBuilder::customize_server_hello`]).
+pub type ServerHelloHook = Arc<dyn Fn(&mut ServerHello) + Send + Sync>;
 
 /// Server settings for tickets, resumption and 0-RTT.
 #[derive(Clone, Debug)]
@@ -639,6 +645,7 @@ impl ServerConfig {
             resumption: Resumption::default(),
             session_cache12: DEFAULT_SESSION_CACHE_SIZE,
             tickets12: Tickets12::Default,
+            server_hello_hook: None,
         }
     }
 
@@ -713,6 +720,7 @@ pub struct ServerConfigBuilder {
     resumption: Resumption,
     session_cache12: usize,
     tickets12: Tickets12,
+    server_hello_hook: Option<ServerHelloHook>,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -782,6 +790,16 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Lets the application reshape the TLS 1.3 (and DTLS 1.3) ServerHello after sanstls
+    /// builds it and before it is sent: extension order, to replay a recorded trace byte for
+    /// byte. The transcript hashes what is sent; the handshake goes on from what sanstls
+    /// chose, so changing a value (suite, key share, version) makes the handshake fail.
+    /// HelloRetryRequests are not reshaped.
+    pub fn customize_server_hello(mut self, hook: impl Fn(&mut ServerHello) + Send + Sync + 'static) -> Self {
+        self.server_hello_hook = Some(Arc::new(hook));
+        self
+    }
+
     /// TLS 1.2 session tickets sealed by `sealer` (shared between configs, rotated by the
     /// application).
     pub fn ticket_sealer12(mut self, sealer: Arc<dyn TicketSealer>) -> Self {
@@ -814,6 +832,7 @@ impl ServerConfigBuilder {
             session_cache12: (self.session_cache12 > 0)
                 .then(|| Arc::new(SessionCache12::new(self.session_cache12))),
             ticketer12,
+            server_hello_hook: self.server_hello_hook,
         }))
     }
 }

@@ -351,7 +351,7 @@ impl ExpectClientHello {
             cx.neg.peer_chain = p.session.peer_chain.clone();
         }
 
-        let server_hello = ServerHello {
+        let mut server_hello = ServerHello {
             legacy_version: ProtocolVersion::TLSv1_2,
             random,
             session_id: hello.session_id.clone(),
@@ -359,6 +359,9 @@ impl ExpectClientHello {
             compression_method: 0,
             extensions,
         };
+        if let Some(hook) = &self.config.server_hello_hook {
+            hook(&mut server_hello);
+        }
         cx.send_handshake(
             &HandshakePayload::ServerHello(server_hello),
             Some(&mut transcript),
@@ -451,7 +454,7 @@ impl ExpectClientHello {
             cx.neg.own_cert = Some(cert.clone());
 
             let signed = tls13_signed_message(true, &transcript.current_hash());
-            let signature = cert.key.sign(scheme, &signed)?;
+            let signature = cert.key.sign_with(scheme, &signed, rng.as_ref())?;
             let verify = CertificateVerify { scheme, signature };
             cx.send_handshake(
                 &HandshakePayload::CertificateVerify(verify),
@@ -581,7 +584,11 @@ pub(crate) struct StatelessRetry {
 
 /// A server that already sent (statelessly) a HelloRetryRequest: it expects the second
 /// ClientHello.
-pub(crate) fn start_after_retry(config: Arc<ServerConfig>, cx: &mut Common, retry: StatelessRetry) -> Handshake {
+pub(crate) fn start_after_retry(
+    config: Arc<ServerConfig>,
+    cx: &mut Common,
+    retry: StatelessRetry,
+) -> Handshake {
     let hrr = hello_retry_request(cx, &retry.session_id, retry.suite, retry.group, &retry.cookie);
     let mut transcript = Transcript::new(retry.suite.hash);
     transcript.update_message_hash(&retry.ch1_hash);
