@@ -561,7 +561,9 @@ fn record_dtls(flags: u8, lose: &[usize]) -> (Vec<u8>, Vec<u8>) {
             fuzzing::dtls_step(&mut s_in, DtlsStep::Datagram(&d));
             match &mut server {
                 DtlsServer::Acceptor(a) => match a.accept(&d, fuzzing::DTLS_CLIENT_ADDR, s_now) {
-                    Accepted::HelloVerifyRequest(hvr) => to_client.push(hvr),
+                    Accepted::HelloVerifyRequest(hvr) | Accepted::HelloRetryRequest(hvr) => {
+                        to_client.push(hvr)
+                    }
                     Accepted::Connection(conn) => server = DtlsServer::Conn(conn),
                     Accepted::Dropped => {}
                 },

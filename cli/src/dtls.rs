@@ -212,7 +212,7 @@ pub fn serve(listen: &str, config: Arc<ServerConfig>, mtu: usize) -> Result<(), 
                     let _ = p.conn.recv_datagram(&datagram, now);
                 }
                 None if !full => match acceptor.accept(&datagram, from.to_string().as_bytes(), now) {
-                    Accepted::HelloVerifyRequest(hvr) => {
+                    Accepted::HelloVerifyRequest(hvr) | Accepted::HelloRetryRequest(hvr) => {
                         let _ = sock.send_to(&hvr, from);
                     }
                     Accepted::Connection(conn) => {
