@@ -248,12 +248,18 @@ fn server_replays_the_deterministic_part_of_the_capture() {
     );
 }
 
-/// The ServerHello hook (used to replay captures whose server orders extensions
-/// differently) reshapes what is sent and hashed: both sides agree on the reordered hello.
+/// The ServerHello and EncryptedExtensions hooks (used to replay captures whose server orders
+/// or picks extensions differently) reshape what is sent and hashed: both sides agree on the
+/// reordered hello and the added supported_groups.
 #[test]
-fn server_hello_hook_reorders_extensions_and_the_handshake_completes() {
+fn server_hello_hooks_reshape_the_flight_and_the_handshake_completes() {
     let server = common::server_builder("ecdsa-p256")
         .customize_server_hello(|sh| sh.extensions.reverse())
+        .customize_encrypted_extensions(|ee| {
+            ee.push(sanstls::msgs::EncryptedExtension::SupportedGroups(vec![
+                NamedGroup::secp256r1,
+            ]))
+        })
         .build()
         .unwrap();
     let client = common::client_builder().build().unwrap();

@@ -420,6 +420,9 @@ impl ExpectClientHello {
         {
             extensions.push(EncryptedExtension::RecordSizeLimit(limit));
         }
+        if let Some(hook) = &self.config.encrypted_extensions_hook {
+            hook(&mut extensions);
+        }
         cx.send_handshake(
             &HandshakePayload::EncryptedExtensions(extensions),
             Some(&mut transcript),
