@@ -570,13 +570,12 @@ fn capture_shape(hello: &mut ClientHello) {
     ];
 }
 
-#[test]
-fn client_connection_replays_the_capture_byte_for_byte() {
-    let Some(c) = capture() else { return };
-    let dg = wire(&c);
+/// Our client with the capture's randomness, shaped like the captured one. Its ClientHello is
+/// ready to poll.
+fn capture_client(c: &Capture, now: Instant) -> (DtlsConnection, Arc<Collect>) {
     // The client draws its random (e0..ff in the capture), then its X25519 private key.
     let mut random: Vec<u8> = (0xe0u8..=0xff).collect();
-    random.extend(x25519_private(&c, "client-ephemeral-private.key"));
+    random.extend(x25519_private(c, "client-ephemeral-private.key"));
     let rng = Arc::new(FixedRandom::new(vec![random]));
     let server_cert = CertificateDer::from_pem_file(c.path("server.crt")).unwrap();
     let log = Arc::new(Collect::default());
@@ -589,10 +588,17 @@ fn client_connection_replays_the_capture_byte_for_byte() {
         .customize_client_hello(capture_shape)
         .build()
         .unwrap();
-    let now = Instant::now();
-    let mut client =
-        DtlsConnection::client(config, "example.ulfheim.net", DtlsConfig::default(), now).unwrap();
+    let client = DtlsConnection::client(config, "example.ulfheim.net", DtlsConfig::default(), now).unwrap();
     assert_eq!(rng.remaining(), 0, "random and key share drawn");
+    (client, log)
+}
+
+#[test]
+fn client_connection_replays_the_capture_byte_for_byte() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let now = Instant::now();
+    let (mut client, log) = capture_client(&c, now);
 
     // Flight 1: the ClientHello datagram.
     assert_eq!(
@@ -623,6 +629,7 @@ fn client_connection_replays_the_capture_byte_for_byte() {
         client.signature_scheme(),
         Some(SignatureScheme::rsa_pss_rsae_sha256)
     );
+    let server_cert = CertificateDer::from_pem_file(c.path("server.crt")).unwrap();
     assert_eq!(client.peer_certificates(), &[server_cert.to_vec()]);
     assert_eq!(
         client.client_random(),
@@ -683,14 +690,12 @@ fn capture_server_shape(hello: &mut ServerHello) {
     });
 }
 
-#[test]
-fn server_connection_replays_the_capture_byte_for_byte() {
-    let Some(c) = capture() else { return };
-    let dg = wire(&c);
+/// Our server with the capture's key, randomness and PSS salt, shaped like the captured one.
+fn capture_server(c: &Capture) -> (DtlsConnection, Arc<Collect>, Arc<FixedRandom>) {
     // The server draws its X25519 private key, its random (70..8f in the capture), then the
     // RSA-PSS salt of its CertificateVerify (32 bytes of 0x12 in the capture, as the
     // signature opened with the public key shows).
-    let mut random = x25519_private(&c, "server-ephemeral-private.key");
+    let mut random = x25519_private(c, "server-ephemeral-private.key");
     random.extend(0x70u8..=0x8f);
     random.extend([0x12; 32]);
     let rng = Arc::new(FixedRandom::new(vec![random]));
@@ -715,8 +720,35 @@ fn server_connection_replays_the_capture_byte_for_byte() {
         })
         .build()
         .unwrap();
+    let server = DtlsConnection::server(config, DtlsConfig::default()).unwrap();
+    (server, log, rng)
+}
+
+/// Handshake traffic keys from the capture's keylog.txt (the building blocks, not ours).
+fn keylog_keys(c: &Capture, label: &str, epoch: u64) -> Dtls13Keys {
+    let suite = tls13_suite(CipherSuite::TLS_AES_128_GCM_SHA256).unwrap();
+    let log = keylog(&c.path("keylog.txt"));
+    Dtls13Keys::new(epoch, suite.aead, suite.hash, &log[label].1)
+}
+
+/// Opens one protected record (a whole record as `split_records` gives it) with `keys`:
+/// (record number, content type, content).
+fn open_record(keys: &Dtls13Keys, record: &[u8], next_expected: u64) -> (u64, ContentType, Vec<u8>) {
+    let recs: Vec<_> = records(record, 0).collect::<Result<_, _>>().unwrap();
+    let [DatagramRecord::Ciphertext(rec)] = recs[..] else {
+        panic!("expected one DTLSCiphertext")
+    };
+    let seq = keys.unmask_seq(&rec, next_expected).unwrap();
+    let opened = keys.open(&rec, seq).unwrap();
+    (seq, opened.content_type, opened.plaintext)
+}
+
+#[test]
+fn server_connection_replays_the_capture_byte_for_byte() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
     let now = Instant::now();
-    let mut server = DtlsConnection::server(config, DtlsConfig::default()).unwrap();
+    let (mut server, log, rng) = capture_server(&c);
     server.recv_datagram(&dg["01-hello-c"], now).unwrap();
     assert_eq!(rng.remaining(), 0, "key share, random and PSS salt drawn");
 
@@ -769,4 +801,165 @@ fn server_connection_replays_the_capture_byte_for_byte() {
     );
     assert!(server.error().is_none());
     assert_eq!(server.bad_records(), 0);
+}
+
+/// The records of `datagrams` opened with `keys` (record numbers from 0 up).
+fn open_all(keys: &Dtls13Keys, datagrams: &[Vec<u8>]) -> Vec<(u64, ContentType, Vec<u8>)> {
+    datagrams
+        .iter()
+        .flat_map(|d| split_records(d))
+        .map(|r| open_record(keys, &r, 0))
+        .collect()
+}
+
+/// The content of a captured DTLSInnerPlaintext file (content || type, no padding).
+fn content(c: &Capture, name: &str) -> Vec<u8> {
+    let mut v = c.cap(name);
+    v.pop();
+    v
+}
+
+fn ack_of(numbers: &[(u64, u64)]) -> Vec<u8> {
+    Ack {
+        record_numbers: numbers.iter().map(|&(e, s)| RecordNumber::new(e, s)).collect(),
+    }
+    .to_bytes()
+}
+
+/// The captured server flight with its Certificate datagram lost: the client ACKs the records
+/// it holds as soon as it sees the gap and again at its timeout (RFC 9147 7.1), completes when
+/// the Certificate arrives, and sends the captured Finished message (under the record number
+/// that comes next). The captured ACK acknowledges record (2, 0), which here carried our first
+/// ACK and not the Finished: the Finished stays armed and is retransmitted (RFC 9147 7.2).
+#[test]
+fn client_acks_a_partial_captured_flight_then_finishes() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let mut now = Instant::now();
+    let (mut client, log) = capture_client(&c, now);
+    poll_all(&mut client);
+    let c_hs = keylog_keys(&c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", 2);
+    let mut sent = vec![];
+    for n in [
+        "02-hello-s",
+        "03-encext-shs-prot",
+        "05-cverify-shs-prot",
+        "06-fin-shs-prot",
+    ] {
+        client.recv_datagram(&dg[n], now).unwrap();
+        sent.push(open_all(&c_hs, &poll_all(&mut client)));
+    }
+    let held = [(0, 0), (2, 0), (2, 2), (2, 3)];
+    assert_eq!(
+        sent,
+        vec![
+            vec![],
+            vec![],
+            vec![(0, ContentType::Ack, ack_of(&held[..3]))],
+            vec![(1, ContentType::Ack, ack_of(&held))],
+        ],
+        "an ACK on the gap and on each record after it"
+    );
+    now = client.poll_timeout().unwrap();
+    client.handle_timeout(now).unwrap();
+    assert_eq!(
+        open_all(&c_hs, &poll_all(&mut client)),
+        vec![(2, ContentType::Ack, ack_of(&held))],
+        "at the timeout the client ACKs again instead of resending its ClientHello"
+    );
+
+    client.recv_datagram(&dg["04-cert-shs-prot"], now).unwrap();
+    assert_eq!(events(&mut client), vec![Event::HandshakeComplete]);
+    assert_keylog(&c, &log);
+    let finished = (ContentType::Handshake, content(&c, "record-cfin"));
+    let fin = open_all(&c_hs, &poll_all(&mut client));
+    assert_eq!(
+        fin,
+        vec![(3, finished.0, finished.1.clone())],
+        "the captured Finished"
+    );
+
+    client.recv_datagram(&dg["08-ack-sap-prot"], now).unwrap();
+    now = client
+        .poll_timeout()
+        .expect("the Finished is still unacknowledged");
+    client.handle_timeout(now).unwrap();
+    assert_eq!(
+        open_all(&c_hs, &poll_all(&mut client)),
+        vec![(4, finished.0, finished.1)],
+        "the Finished again, under a new record number"
+    );
+}
+
+/// The client Finished retransmitted before the server's ACK arrives: the captured ACK names
+/// the first transmission, record (2, 0), and that acknowledges the Finished (RFC 9147 7.2:
+/// a message is acknowledged once every fragment was ACKed in some record).
+#[test]
+fn client_finished_retransmitted_then_acked_by_the_captured_ack() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let mut now = Instant::now();
+    let (mut client, _) = capture_client(&c, now);
+    poll_all(&mut client);
+    for n in &DATAGRAMS[1..6] {
+        client.recv_datagram(&dg[n], now).unwrap();
+    }
+    assert_eq!(poll_all(&mut client), vec![dg["07-fin-chs-prot"].clone()]);
+    let c_hs = keylog_keys(&c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", 2);
+    now = client.poll_timeout().unwrap();
+    client.handle_timeout(now).unwrap();
+    assert_eq!(
+        open_all(&c_hs, &poll_all(&mut client)),
+        vec![(1, ContentType::Handshake, content(&c, "record-cfin"))]
+    );
+    client.recv_datagram(&dg["08-ack-sap-prot"], now).unwrap();
+    assert_eq!(
+        client.poll_timeout(),
+        None,
+        "the ACK of the first copy stops the timer"
+    );
+    client.writer().write_all(b"ping").unwrap();
+    assert_eq!(poll_all(&mut client), vec![dg["09-data-cap-prot"].clone()]);
+}
+
+/// The client's Finished late: our server resends its whole flight at the timeout under new
+/// record numbers (ServerHello epoch 0 record 1, the rest epoch 2 records 4..=7), the same
+/// messages as the captured records; the captured Finished (answering the first copy) then
+/// completes the handshake and the ACK is the captured one.
+#[test]
+fn server_retransmits_the_captured_flight_under_new_record_numbers() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let mut now = Instant::now();
+    let (mut server, log, _) = capture_server(&c);
+    server.recv_datagram(&dg["01-hello-c"], now).unwrap();
+    assert_eq!(poll_all(&mut server).len(), 2, "the first copy");
+    now = server.poll_timeout().unwrap();
+    server.handle_timeout(now).unwrap();
+    let again: Vec<Vec<u8>> = poll_all(&mut server)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
+    assert_eq!(again.len(), 5);
+    let mut hello = dg["02-hello-s"].clone();
+    hello[10] = 1; // DTLSPlaintext sequence number 1 (last byte of the 48-bit field)
+    assert_eq!(again[0], hello, "ServerHello, record 1");
+    let s_hs = keylog_keys(&c, "SERVER_HANDSHAKE_TRAFFIC_SECRET", 2);
+    for (i, (rec, name)) in again[1..]
+        .iter()
+        .zip(["record-encext", "record-cert", "record-cverify", "record-sfin"])
+        .enumerate()
+    {
+        assert_eq!(
+            open_record(&s_hs, rec, 4),
+            (4 + i as u64, ContentType::Handshake, content(&c, name)),
+            "{name}"
+        );
+    }
+
+    server.recv_datagram(&dg["07-fin-chs-prot"], now).unwrap();
+    assert_eq!(events(&mut server), vec![Event::HandshakeComplete]);
+    assert_keylog(&c, &log);
+    assert_eq!(poll_all(&mut server), vec![dg["08-ack-sap-prot"].clone()]);
+    assert_eq!(server.poll_timeout(), None);
 }
