@@ -924,7 +924,7 @@ fn send_client_auth(
     );
     cx.neg.own_cert = Some(cert.clone());
     let signed = tls13_signed_message(false, &transcript.current_hash());
-    let signature = cert.key.sign(scheme, &signed)?;
+    let signature = cert.key.sign_with(scheme, &signed, config.shared.rng.as_ref())?;
     cx.send_handshake(
         &HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature }),
         Some(transcript),
