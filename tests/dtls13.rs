@@ -450,8 +450,8 @@ fn client_offering_13_refuses_a_downgrade_to_12() {
 
 // ---- The stateless HelloRetryRequest cookie (RFC 9147 5.1)
 
-/// The value of extension `typ` in a plaintext handshake record's hello (ClientHello or
-/// ServerHello/HelloRetryRequest), searched naively after the random.
+/// The value of extension `typ` in the hello (ClientHello, or ServerHello /
+/// HelloRetryRequest) that a plaintext handshake record carries whole.
 fn hello_extension(record: &[u8], typ: u16) -> Option<Vec<u8>> {
     let body = &record[25..];
     let mut at = 2 + 32;
@@ -1998,12 +1998,11 @@ fn data_is_cut_into_records_that_fit_the_mtu() {
         link.deliver(Dir::ToClient, d).unwrap();
     }
     link.deliver(Dir::ToClient, &sent[0]).unwrap();
-    let mut got = read_all(&mut link.client);
+    let got = read_all(&mut link.client);
     assert_eq!(got.len(), big.len());
     let mut chunks: Vec<&[u8]> = recs.iter().map(|r| r.content.as_slice()).collect();
     chunks.reverse();
     assert_eq!(got, chunks.concat());
-    got.clear();
 }
 
 #[test]
