@@ -2211,3 +2211,114 @@ fn crossing_key_updates_asking_each_other_both_go_two_generations() {
     assert_eq!(read_all(link.server()), b"up");
     assert_eq!(read_all(&mut link.client), b"down");
 }
+
+#[test]
+fn plaintext_ack_does_not_stop_the_retransmission_of_protected_records() {
+    // Once the server reads epoch 2, a plaintext ACK is anyone's: claiming the encrypted
+    // flight it must not keep it from being sent again (RFC 9147 4, 7).
+    // The client has not seen the ServerHello: the server logs the secrets.
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder().build().unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .key_log(secrets.clone())
+        .build()
+        .unwrap();
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    let suite = link.server().cipher_suite().unwrap();
+    let from = link.wire.len();
+    let flight = link.take(Dir::ToClient);
+    let recs = decode_wire(&link.wire, from, &secrets, suite);
+    let protected: Vec<RecordNumber> = recs.iter().filter(|r| r.epoch == 2).map(rn).collect();
+    assert!(!protected.is_empty());
+    let mut claimed = protected.clone();
+    claimed.push(RecordNumber::new(0, 0));
+    let forged = plain_record(
+        26,
+        0,
+        5,
+        &Ack {
+            record_numbers: claimed,
+        }
+        .to_bytes(),
+    );
+    link.deliver(Dir::ToServer, &forged).unwrap();
+    assert!(link.server().error().is_none());
+    fire_timer(&mut link, Dir::ToClient);
+    let from = link.wire.len();
+    let again = link.take(Dir::ToClient);
+    let resent = decode_wire(&link.wire, from, &secrets, suite);
+    let resent_hs: Vec<_> = resent
+        .iter()
+        .filter(|r| r.epoch == 2)
+        .flat_map(|r| r.fragments())
+        .collect();
+    let first_hs: Vec<_> = recs
+        .iter()
+        .filter(|r| r.epoch == 2)
+        .flat_map(|r| r.fragments())
+        .collect();
+    assert_eq!(
+        resent_hs, first_hs,
+        "the encrypted flight was not sent again in full"
+    );
+    for d in &again {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    drop(flight);
+    link.pump().unwrap();
+    assert_established(&mut link);
+}
+
+#[test]
+fn server_flight_in_reverse_order_completes() {
+    // The encrypted records arrive before the ServerHello that brings their keys.
+    let (c, s, _) = configs("rsa2048");
+    let mut link = Link::direct(c, s, dtls(600));
+    forward(&mut link, Dir::ToServer);
+    let flight: Vec<Vec<u8>> = link
+        .take(Dir::ToClient)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
+    assert!(flight.len() > 3);
+    for r in flight.iter().rev() {
+        link.deliver(Dir::ToClient, r).unwrap();
+    }
+    // Whatever was kept, ACKed and sent again, the handshake completes without loss.
+    for _ in 0..4 {
+        link.pump().unwrap();
+        if !link.client.is_handshaking() && !link.server().is_handshaking() {
+            break;
+        }
+        link.advance();
+    }
+    assert_established(&mut link);
+    assert_eq!(link.client.bad_records(), 0);
+}
+
+#[test]
+fn duplicated_flights_change_nothing() {
+    let (c, s, _) = configs("ecdsa-p256");
+    let mut link = Link::direct(c, s, dtls(1200));
+    for _ in 0..6 {
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            for d in link.take(dir) {
+                for _ in 0..3 {
+                    link.deliver(dir, &d).unwrap();
+                }
+            }
+        }
+    }
+    assert_established(&mut link);
+    let ev = events(&mut link.client);
+    assert_eq!(ev.iter().filter(|e| **e == Event::HandshakeComplete).count(), 1);
+    assert_eq!(link.client.bad_records(), 0);
+    assert_eq!(link.server().bad_records(), 0);
+    write(&mut link.client, b"once");
+    let d = link.take(Dir::ToServer);
+    for _ in 0..3 {
+        link.deliver(Dir::ToServer, &d[0]).unwrap();
+    }
+    assert_eq!(read_all(link.server()), b"once");
+}
