@@ -1794,9 +1794,43 @@ fn lossy_run(
 
 #[test]
 fn lossy_link_thousand_seeded_runs() {
+    // Four setups in turn: plain; the server preferring P-256 to the client's X25519 share
+    // (the stateless retry also asks for a share); an RSA chain (more fragments); client
+    // authentication (a longer client flight).
     let secrets = Arc::new(Secrets::default());
-    let c = common::client_builder().key_log(secrets.clone()).build().unwrap();
-    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
+    let client = || common::client_builder().key_log(secrets.clone());
+    let setups = [
+        (
+            client().build().unwrap(),
+            common::server_builder("ecdsa-p256").build().unwrap(),
+        ),
+        (
+            client()
+                .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+                .key_share_groups(1)
+                .build()
+                .unwrap(),
+            common::server_builder("ecdsa-p256")
+                .groups(&[NamedGroup::secp256r1])
+                .build()
+                .unwrap(),
+        ),
+        (
+            client().build().unwrap(),
+            common::server_builder("rsa2048").build().unwrap(),
+        ),
+        (
+            client()
+                .client_auth_cert(common::certified_key("ecdsa-p256"))
+                .build()
+                .unwrap(),
+            common::server_builder("ecdsa-p256")
+                .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+                .build()
+                .unwrap(),
+        ),
+    ];
     let mut total = LossStats::default();
     let seeds = match std::env::var("DTLS_SEED") {
         Ok(s) => s.parse().unwrap()..s.parse::<u64>().unwrap() + 1,
@@ -1804,7 +1838,8 @@ fn lossy_link_thousand_seeded_runs() {
     };
     let single = seeds.end - seeds.start == 1;
     for seed in seeds {
-        let st = lossy_run(seed, &c, &s, &secrets);
+        let (c, s) = &setups[(seed % 4) as usize];
+        let st = lossy_run(seed, c, s, &secrets);
         secrets.0.lock().unwrap().clear();
         total.dropped += st.dropped;
         total.duplicated += st.duplicated;
