@@ -225,6 +225,31 @@ fn handshake_on_the_wire() {
     ] {
         assert!(server_hs.contains(&t), "{t:?} not in epoch 2: {server_hs:?}");
     }
+    // message_seq (RFC 9147 5.2): the HelloRetryRequest answers the first hello with its
+    // number 0, the second hello is 1 and the ServerHello answers it as 1; then each side
+    // counts on.
+    let seqs: Vec<(Dir, HandshakeType, u16)> = recs
+        .iter()
+        .flat_map(|r| r.fragments().into_iter().map(move |f| (r.dir, f.0, f.1)))
+        .collect();
+    let mut unique = seqs.clone();
+    unique.dedup();
+    assert_eq!(
+        unique,
+        [
+            (Dir::ToServer, HandshakeType::ClientHello, 0),
+            (Dir::ToClient, HandshakeType::ServerHello, 0),
+            (Dir::ToServer, HandshakeType::ClientHello, 1),
+            (Dir::ToClient, HandshakeType::ServerHello, 1),
+            (Dir::ToClient, HandshakeType::EncryptedExtensions, 2),
+            (Dir::ToClient, HandshakeType::Certificate, 3),
+            (Dir::ToClient, HandshakeType::CertificateVerify, 4),
+            (Dir::ToClient, HandshakeType::Finished, 5),
+            (Dir::ToServer, HandshakeType::Finished, 2),
+            (Dir::ToClient, HandshakeType::NewSessionTicket, 6),
+            (Dir::ToClient, HandshakeType::NewSessionTicket, 7),
+        ]
+    );
     let fin = recs
         .iter()
         .find(|r| r.dir == Dir::ToServer && r.is_handshake(HandshakeType::Finished))
