@@ -2382,3 +2382,25 @@ fn duplicated_flights_change_nothing() {
     }
     assert_eq!(read_all(link.server()), b"once");
 }
+
+#[test]
+fn early_data_configured_is_not_used_over_dtls() {
+    // No 0-RTT over DTLS 1.3 here (no epoch 1, no EndOfEarlyData): configs that enable it
+    // still resume, without early data.
+    let c = common::client_builder().enable_early_data(true).build().unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .max_early_data(4096)
+        .build()
+        .unwrap();
+    let mut first = negotiated(c.clone(), s.clone(), false);
+    assert_established(&mut first);
+    assert!(events(&mut first.client).contains(&Event::SessionTicket));
+    let mut second = Link::new(c, s, dtls(1200));
+    // Nothing may go out in epoch 1.
+    write(&mut second.client, b"early?");
+    second.pump().unwrap();
+    assert_established(&mut second);
+    assert!(second.client.is_resumed());
+    assert!(second.wire.iter().all(|(_, d)| d[0] & 0xe3 != 0x21));
+    assert_eq!(read_all(second.server()), b"early?");
+}
