@@ -424,7 +424,13 @@ impl ExpectServerHello {
             }
         }
         if let Some(cookie) = cookie {
-            extensions.push(ClientExtension::Cookie(cookie));
+            if cx.is_dtls() {
+                // DTLS: first, so that the first fragment of a second hello too large for
+                // one datagram carries it to a stateless server (`dtls::acceptor`).
+                extensions.insert(0, ClientExtension::Cookie(cookie));
+            } else {
+                extensions.push(ClientExtension::Cookie(cookie));
+            }
         }
         // RFC 8446 4.1.2: an updated age and binder for the PSK (still the last extension).
         let now_ms = self.s.config.shared.time.now_millis();
