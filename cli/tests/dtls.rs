@@ -96,35 +96,47 @@ fn run(cmd: &str, args: &[&str], stdin: &[u8]) -> Output {
 
 #[test]
 fn connect_dtls_to_serve_dtls_echoes_and_prints_the_handshake_line() {
+    // The defaults negotiate DTLS 1.3; `--tls12` on the client DTLS 1.2.
+    connect_dtls(
+        &[],
+        "handshake: version=DTLSv1.3 suite=TLS_AES_128_GCM_SHA256 group=x25519 \
+         sigscheme=ecdsa_secp256r1_sha256 alpn=- resumed=no",
+        "handshake: version=DTLSv1.3",
+    );
+    connect_dtls(
+        &["--tls12"],
+        "handshake: version=DTLSv1.2 suite=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 group=x25519 \
+         sigscheme=ecdsa_secp256r1_sha256 alpn=- resumed=no ems=yes",
+        "handshake: version=DTLSv1.2",
+    );
+}
+
+fn connect_dtls(extra: &[&str], line: &str, server_line: &str) {
     let port = udp_port();
     let listen = format!("127.0.0.1:{port}");
     let server = Server::start(&["serve", "--dtls", "--listen", &listen, "--mtu", "1200"]);
     let ca = vectors().join("ca.pem");
-    let out = run(
-        bin(),
-        &[
-            "connect",
-            "--dtls",
-            &listen,
-            "--cafile",
-            ca.to_str().unwrap(),
-            "--sni",
-            "localhost",
-            "--mtu",
-            "1200",
-        ],
-        b"hello over DTLS\n",
-    );
+    let mut args = vec![
+        "connect",
+        "--dtls",
+        &listen,
+        "--cafile",
+        ca.to_str().unwrap(),
+        "--sni",
+        "localhost",
+        "--mtu",
+        "1200",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(bin(), &args, b"hello over DTLS\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let line = "handshake: version=DTLSv1.2 suite=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 group=x25519 \
-                sigscheme=ecdsa_secp256r1_sha256 alpn=- resumed=no ems=yes";
     assert!(stderr.contains(line), "{stderr}");
     assert_eq!(stdout, "hello over DTLS\n");
     // The server printed the same line for its side.
     let t = Instant::now();
-    while !server.stderr().contains("handshake: version=DTLSv1.2") {
+    while !server.stderr().contains(server_line) {
         assert!(t.elapsed() < DEADLINE, "{}", server.stderr());
         std::thread::sleep(Duration::from_millis(20));
     }
