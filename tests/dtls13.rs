@@ -2412,3 +2412,64 @@ fn early_data_configured_is_not_used_over_dtls() {
     assert!(second.wire.iter().all(|(_, d)| d[0] & 0xe3 != 0x21));
     assert_eq!(read_all(second.server()), b"early?");
 }
+
+#[test]
+fn fragmented_second_hello_cookie_is_checked_from_its_first_fragment() {
+    let (c, s, _) = configs("ecdsa-p256");
+    let now = Instant::now();
+    let mut acc = DtlsAcceptor::new(s, dtls(256), now).unwrap();
+    let mut client = DtlsConnection::client(c, "localhost", dtls(256), now).unwrap();
+    let mut buf = [0u8; 256];
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let Accepted::HelloRetryRequest(hrr) = acc.accept(&buf[..n], CLIENT_ADDR, now) else {
+        panic!("no HelloRetryRequest")
+    };
+    // The extension holds cookie<1..2^16-1>: skip its length.
+    let cookie = hello_extension(&hrr, 44).unwrap()[2..].to_vec();
+    client.recv_datagram(&hrr, now).unwrap();
+    let ch2: Vec<Vec<u8>> =
+        std::iter::from_fn(|| client.poll_datagram(&mut buf).map(|n| buf[..n].to_vec())).collect();
+    assert!(ch2.len() >= 2, "second hello in {} datagram(s)", ch2.len());
+    let first = &ch2[0];
+    let at = first
+        .windows(cookie.len())
+        .position(|w| w == cookie.as_slice())
+        .expect("the cookie rides in the first fragment");
+    // Another address, or one bit of the cookie changed: dropped.
+    assert!(matches!(
+        acc.accept(first, b"192.0.2.9:1", now),
+        Accepted::Dropped
+    ));
+    for flip in [at, at + cookie.len() - 1] {
+        let mut bad = first.clone();
+        bad[flip] ^= 0x80;
+        assert!(matches!(acc.accept(&bad, CLIENT_ADDR, now), Accepted::Dropped));
+    }
+    // A cookie extension that does not parse opens nothing either.
+    let mut bad = first.clone();
+    bad[at - 2] ^= 0x80;
+    assert!(!matches!(
+        acc.accept(&bad, CLIENT_ADDR, now),
+        Accepted::Connection(_)
+    ));
+    // The later fragments alone open nothing.
+    assert!(matches!(acc.accept(&ch2[1], CLIENT_ADDR, now), Accepted::Dropped));
+    let Accepted::Connection(server) = acc.accept(first, CLIENT_ADDR, now) else {
+        panic!("valid cookie in the first fragment refused")
+    };
+    let mut link = Link {
+        client,
+        server: Some(*server),
+        acceptor: acc,
+        now,
+        mtu: 256,
+        wire: Vec::new(),
+        hvrs: 0,
+        hrrs: 0,
+    };
+    for d in &ch2[1..] {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert_established(&mut link);
+}
