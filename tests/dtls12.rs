@@ -12,10 +12,17 @@ use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{ClientConfig, Error, Event, Limit, ServerConfig};
 
+/// DTLS 1.2 only (a config enabling TLS 1.3 too negotiates DTLS 1.3: tests/dtls13.rs).
 fn configs(kind: &str) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
     (
-        common::client_builder().build().unwrap(),
-        common::server_builder(kind).build().unwrap(),
+        common::client_builder()
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .build()
+            .unwrap(),
+        common::server_builder(kind)
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .build()
+            .unwrap(),
     )
 }
 
@@ -135,8 +142,15 @@ fn every_suite_completes() {
         CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
         CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     ] {
-        let c = common::client_builder().cipher_suites(&[suite]).build().unwrap();
-        let s = common::server_builder("ecdsa-p256").build().unwrap();
+        let c = common::client_builder()
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .cipher_suites(&[suite])
+            .build()
+            .unwrap();
+        let s = common::server_builder("ecdsa-p256")
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .build()
+            .unwrap();
         let mut link = Link::new(c, s, dtls(1200));
         link.pump().unwrap();
         assert_eq!(link.client.cipher_suite(), Some(suite));
@@ -152,10 +166,12 @@ fn every_suite_completes() {
 fn client_authentication() {
     let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
     let s = common::server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
         .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
         .build()
         .unwrap();
     let c = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
         .client_auth_cert(common::certified_key("ecdsa-p384"))
         .build()
         .unwrap();
@@ -645,10 +661,12 @@ fn assert_fatal(conn: &mut DtlsConnection, res: Result<(), Error>, alert: AlertD
 fn link_with_client_auth() -> Link {
     let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
     let s = common::server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
         .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
         .build()
         .unwrap();
     let c = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
         .client_auth_cert(common::certified_key("ecdsa-p256"))
         .build()
         .unwrap();
@@ -1017,8 +1035,15 @@ fn resumption_by_ticket_and_key_log() {
         }
     }
     let log = Arc::new(Log::default());
-    let c = common::client_builder().key_log(log.clone()).build().unwrap();
-    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let c = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
     let mut first = Link::new(c.clone(), s.clone(), dtls(1200));
     first.pump().unwrap();
     assert!(!first.client.is_resumed());

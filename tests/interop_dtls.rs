@@ -398,7 +398,7 @@ fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc) -> DtlsConnection {
                 }
                 Some(_) => {}
                 None => match acceptor.accept(&d, from.to_string().as_bytes(), Instant::now()) {
-                    Accepted::HelloVerifyRequest(hvr) => {
+                    Accepted::HelloVerifyRequest(hvr) | Accepted::HelloRetryRequest(hvr) => {
                         hvrs += 1;
                         let _ = sock.send_to(&hvr, from);
                     }

@@ -10,7 +10,6 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use sanstls::codec::ProtocolVersion;
 use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection};
 use sanstls::{ClientConfig, Event, ServerConfig};
 
@@ -32,8 +31,8 @@ pub fn summary(conn: &DtlsConnection) -> String {
     let alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
-    let dtls12 = conn.protocol_version() == Some(ProtocolVersion::DTLSv1_2);
-    let ems = match conn.extended_master_secret().filter(|_| dtls12) {
+    // `extended_master_secret()` is `None` for DTLS 1.3.
+    let ems = match conn.extended_master_secret() {
         Some(true) => " ems=yes",
         Some(false) => " ems=no",
         None => "",

@@ -16,7 +16,13 @@
 //! - the client side of the cookie exchange (RFC 6347 4.2.1); the server side, stateless, is
 //!   [`DtlsAcceptor`].
 //!
+//! DTLS 1.3 (RFC 9147) runs the TLS 1.3 state machines behind the same transport, with its
+//! own record layer and ACKs: see [`v13`]. One config offers both versions; the ServerHello
+//! decides.
+//!
 //! No clock is read: every `Instant` is an argument.
+
+mod v13;
 
 use std::collections::VecDeque;
 use std::io;
@@ -24,7 +30,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cookie::{dtls12_hello_binding, hello_verify_request_body, CookieKeys};
-use super::fragment::{fragments, parse_fragments, HandshakeHeader, Pushed, Reassembler, ReassemblyLimits};
+use super::fragment::{
+    fragments, parse_fragments, HandshakeHeader, HandshakeMessage, Pushed, Reassembler, ReassemblyLimits,
+};
 use super::record::{records, DatagramRecord, PlaintextHeader, MAX_SEQ_48};
 use super::replay::ReplayWindow;
 use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
@@ -37,7 +45,8 @@ use crate::conn::{ClientConfig, Event, ServerConfig};
 use crate::crypto::aead::RecordKey;
 use crate::crypto::prf::export_keying_material_tls12;
 use crate::error::{Error, Limit, PeerMisbehaved};
-use crate::handshake::{client12, server12, Handshake, Msg};
+use crate::handshake::server13::StatelessRetry;
+use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, ClientExtension, ClientHello, Dialect, HandshakePayload, Tls12Payload};
 use crate::pki::ServerName;
 
@@ -116,10 +125,14 @@ struct PendingClient {
     cookie_seen: bool,
 }
 
-/// Where the handshake stands before the TLS 1.2 state machine takes over.
+/// Where the handshake stands before a state machine takes over.
 enum Start {
+    /// A DTLS 1.2-only client before the ServerHello (a client offering DTLS 1.3 runs the
+    /// TLS 1.3 client machine from its first hello).
     Client(Box<PendingClient>),
-    Server(Arc<ServerConfig>),
+    /// A server waiting for the ClientHello; with what its stateless HelloRetryRequest
+    /// cookie carried back, if the acceptor sent one (RFC 9147 5.1).
+    Server(Arc<ServerConfig>, Option<Box<StatelessRetry>>),
     Running,
 }
 
@@ -164,6 +177,13 @@ pub struct DtlsConnection {
     bad_records: u32,
     max_buffered: usize,
     retransmitted_this_datagram: bool,
+    /// DTLS 1.3 epochs, ACKs and held keys.
+    v13: v13::State13,
+    /// The time of the last call that passed one: arms the timer for output started
+    /// between calls (a KeyUpdate the application asked for).
+    last_now: Option<Instant>,
+    /// Server: the acceptor verified this hello's HelloVerifyRequest cookie.
+    legacy_cookie_verified: bool,
 }
 
 impl DtlsConnection {
@@ -178,9 +198,9 @@ impl DtlsConnection {
         dtls.validate()?;
         let name = ServerName::parse(server_name)
             .map_err(|_| Error::Config(format!("invalid server name {server_name:?}")))?;
-        if !config.shared.tls12() {
+        if !config.shared.tls12() && !config.shared.tls13() {
             return Err(Error::Config(
-                "DTLS 1.2 needs TLS 1.2 enabled with a TLS 1.2 suite".into(),
+                "DTLS needs TLS 1.3 or TLS 1.2 enabled with one of its suites".into(),
             ));
         }
         let mut conn = DtlsConnection::new(
@@ -191,10 +211,20 @@ impl DtlsConnection {
             dtls,
         );
         let name = Some(name);
+        if config.shared.tls13() {
+            // DTLS 1.3 offered (with DTLS 1.2 if enabled): the TLS 1.3 client machine builds
+            // the hello; the transcript takes its TLS 1.3 form until a ServerHello picks 1.2.
+            conn.common.dtls13 = true;
+            conn.last_now = Some(now);
+            conn.handshake = Some(client13::start(config, name, &mut conn.common)?);
+            conn.flush(now)?;
+            return Ok(conn);
+        }
         let hello = client_hello(&config, &name, &mut conn.common)?;
         let hello_bytes = conn
             .common
             .send_handshake(&HandshakePayload::ClientHello(hello.clone()), None);
+        conn.last_now = Some(now);
         conn.start = Start::Client(Box::new(PendingClient {
             config,
             name,
@@ -209,10 +239,18 @@ impl DtlsConnection {
     /// A DTLS 1.2 server. It answers any ClientHello: put a [`DtlsAcceptor`] in front of it
     /// for the stateless cookie exchange (RFC 6347 4.2.1).
     pub fn server(config: Arc<ServerConfig>, dtls: DtlsConfig) -> Result<Self, Error> {
+        Self::server_with_retry(config, dtls, None)
+    }
+
+    fn server_with_retry(
+        config: Arc<ServerConfig>,
+        dtls: DtlsConfig,
+        retry: Option<Box<StatelessRetry>>,
+    ) -> Result<Self, Error> {
         dtls.validate()?;
-        if !config.shared.tls12() {
+        if !config.shared.tls12() && !config.shared.tls13() {
             return Err(Error::Config(
-                "DTLS 1.2 needs TLS 1.2 enabled with a TLS 1.2 suite".into(),
+                "DTLS needs TLS 1.3 or TLS 1.2 enabled with one of its suites".into(),
             ));
         }
         let mut conn = DtlsConnection::new(
@@ -222,7 +260,7 @@ impl DtlsConnection {
             config.shared.max_buffered_plaintext,
             dtls,
         );
-        conn.start = Start::Server(config);
+        conn.start = Start::Server(config, retry);
         Ok(conn)
     }
 
@@ -268,6 +306,9 @@ impl DtlsConnection {
             bad_records: 0,
             max_buffered,
             retransmitted_this_datagram: false,
+            v13: v13::State13::new(),
+            last_now: None,
+            legacy_cookie_verified: false,
         }
     }
 
@@ -284,6 +325,7 @@ impl DtlsConnection {
             return Err(e.clone());
         }
         self.retransmitted_this_datagram = false;
+        self.last_now = Some(now);
         let res = self.recv_records(datagram, now);
         self.finish_step(res, now)
     }
@@ -316,17 +358,38 @@ impl DtlsConnection {
     }
 
     fn recv_records(&mut self, datagram: &[u8], now: Instant) -> Result<(), Error> {
+        let mut at = 0;
         for rec in records(datagram, 0) {
-            // RFC 6347 4.1.2.7: a record that does not parse ends the datagram, silently.
-            let Ok(DatagramRecord::Plaintext { header, fragment }) = rec else {
-                return Ok(());
-            };
             if self.peer_closed || self.error.is_some() {
                 return Ok(());
             }
-            self.recv_record(header, fragment.to_vec(), now)?;
+            // RFC 6347 4.1.2.7, RFC 9147 4.5.2: a record that does not parse ends the
+            // datagram, silently.
+            match rec {
+                Ok(DatagramRecord::Plaintext { header, fragment }) => {
+                    at += 13 + fragment.len();
+                    if self.is13() && self.start_is_running() {
+                        self.recv_plaintext13(header, fragment, now)?;
+                    } else {
+                        self.recv_record(header, fragment.to_vec(), now)?;
+                    }
+                }
+                Ok(DatagramRecord::Ciphertext(rec)) => {
+                    let len = rec.header_bytes().len() + rec.ciphertext().len();
+                    let raw = datagram.get(at..at + len).unwrap_or(&[]).to_vec();
+                    at += len;
+                    if self.is13() {
+                        self.recv_ciphertext13(&raw, now)?;
+                    }
+                }
+                Err(_) => return Ok(()),
+            }
         }
         Ok(())
+    }
+
+    fn start_is_running(&self) -> bool {
+        matches!(self.start, Start::Running)
     }
 
     fn recv_record(&mut self, h: PlaintextHeader, mut payload: Vec<u8>, now: Instant) -> Result<(), Error> {
@@ -369,7 +432,7 @@ impl DtlsConnection {
             _ => (h.content_type, 0..payload.len()),
         };
         let protected = current && self.read_key.is_some();
-        if let Start::Server(_) = self.start {
+        if let Start::Server(..) = self.start {
             // RFC 6347 4.2.1: a stateless server answered this client's first hello with the
             // hello's record sequence number; ours continue from the hello that got through.
             if let Some(w) = self.write.first_mut() {
@@ -389,7 +452,7 @@ impl DtlsConnection {
             obs.record(crate::conn::Direction::Received, typ, data.len(), h.epoch);
         }
         match typ {
-            ContentType::Handshake => self.recv_handshake(data, current, now),
+            ContentType::Handshake => self.recv_handshake(data, current, now, None),
             ContentType::ChangeCipherSpec => self.recv_ccs(data, current, now),
             ContentType::Alert => self.recv_alert(data, current),
             ContentType::ApplicationData => self.recv_data(data, protected),
@@ -407,19 +470,35 @@ impl DtlsConnection {
         Ok(())
     }
 
-    fn recv_handshake(&mut self, data: &[u8], current: bool, now: Instant) -> Result<(), Error> {
+    /// Handshake fragments of one record; `rn` (DTLS 1.3) is the record's number, noted
+    /// for our ACK.
+    fn recv_handshake(
+        &mut self,
+        data: &[u8],
+        current: bool,
+        now: Instant,
+        rn: Option<crate::dtls::RecordNumber>,
+    ) -> Result<(), Error> {
+        if let Some(rn) = rn {
+            self.v13.received.record(rn);
+        }
         for frag in parse_fragments(data) {
             let (h, body) = frag?;
             if h.message_seq < self.reassembler.next_seq() {
                 self.peer_retransmitted(h.message_seq, now)?;
                 continue;
             }
+            // RFC 9147 7.1: a message beyond the next one means a gap: acknowledge what we
+            // have so the peer resends only the rest.
+            if rn.is_some() && current && h.message_seq > self.reassembler.next_seq() {
+                self.v13.ack_due = true;
+            }
             // RFC 6347 4.1: a new message must come under the epoch now in force; an older
             // epoch only repeats what we already have.
             if !current {
                 continue;
             }
-            if let Start::Server(_) = self.start {
+            if let Start::Server(..) = self.start {
                 // The first ClientHello we take sets the message_seq both sides continue from
                 // (after a stateless HelloVerifyRequest it is 1, RFC 6347 4.2.2).
                 if h.msg_type == HandshakeType::ClientHello
@@ -444,10 +523,16 @@ impl DtlsConnection {
                     self.read_epoch,
                 );
             }
-            let raw = m.dtls_encoding();
-            self.handle_message(m.msg_type, m.message_seq, &m.body, raw)?;
+            self.handle_message(m.msg_type, m.message_seq, &m.body, &m)?;
             if self.error.is_some() {
                 break;
+            }
+            if self.is13() {
+                // Post-handshake messages and the final flight are acknowledged (RFC 9147 7).
+                if self.handshake.as_ref().is_some_and(Handshake::is_established) {
+                    self.v13.ack_due = true;
+                }
+                self.take_read_keys13(now)?;
             }
         }
         Ok(())
@@ -456,10 +541,14 @@ impl DtlsConnection {
     /// The peer sent a message we already processed again: its flight is being
     /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram and only
     /// to the message our flight answered.
-    fn peer_retransmitted(&mut self, seq: u16, now: Instant) -> Result<(), Error> {
+    fn peer_retransmitted(&mut self, seq: u16, _now: Instant) -> Result<(), Error> {
         if self.flight_trigger == Some(seq) && !self.retransmitted_this_datagram && !self.flight.is_empty() {
             self.retransmitted_this_datagram = true;
-            self.send_flight(now)?;
+            self.send_flight(false)?;
+        }
+        if self.is13() {
+            // RFC 9147 7: the peer lacks our ACK (or our flight): acknowledge again.
+            self.v13.ack_due = true;
         }
         Ok(())
     }
@@ -469,11 +558,13 @@ impl DtlsConnection {
         typ: HandshakeType,
         seq: u16,
         body: &[u8],
-        raw: Vec<u8>,
+        m: &HandshakeMessage,
     ) -> Result<(), Error> {
         match std::mem::replace(&mut self.start, Start::Running) {
-            Start::Client(pending) => return self.client_before_server_hello(*pending, typ, body, raw),
-            Start::Server(config) => {
+            Start::Client(pending) => {
+                return self.client_before_server_hello(*pending, typ, body, m.dtls_encoding())
+            }
+            Start::Server(config, retry) => {
                 if typ != HandshakeType::ClientHello {
                     return Err(Error::UnexpectedMessage {
                         state: "expect ClientHello",
@@ -484,11 +575,42 @@ impl DtlsConnection {
                 let HandshakePayload::ClientHello(hello) = &payload else {
                     return Err(Error::InvalidState("ClientHello decoded as another message"));
                 };
-                // We answer with the same message_seq (RFC 6347 4.2.2).
+                // We answer with the same message_seq (RFC 6347 4.2.2, RFC 9147 5.2).
                 self.common.dtls_send_seq = Some(seq);
+                let offers13 = hello
+                    .supported_versions()
+                    .is_some_and(|v| v.contains(&ProtocolVersion::DTLSv1_3));
+                if config.shared.tls13() && offers13 {
+                    // RFC 9147 5.3: a DTLS 1.3 hello's legacy_cookie is empty. Exception: a
+                    // hello too large for one datagram cannot get a stateless
+                    // HelloRetryRequest (its hash needs all of it), so the acceptor sends a
+                    // HelloVerifyRequest, bound to the first fragment, and a client that also
+                    // speaks DTLS 1.2 answers it; a cookie our acceptor verified is taken.
+                    if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) && !self.legacy_cookie_verified {
+                        return Err(PeerMisbehaved::IllegalParameter(
+                            "legacy_cookie in a DTLS 1.3 ClientHello",
+                        )
+                        .into());
+                    }
+                    self.common.dtls13 = true;
+                    let hs = match retry {
+                        Some(r) => server13::start_after_retry(config, &mut self.common, *r),
+                        None => server13::start(config),
+                    };
+                    let msg = Msg {
+                        payload,
+                        raw: m.tls_encoding(),
+                    };
+                    self.handshake = Some(hs.handle(&mut self.common, msg)?);
+                    return Ok(());
+                }
+                if retry.is_some() {
+                    // Our HelloRetryRequest named DTLS 1.3; the second hello must too.
+                    return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
+                }
                 let msg = Msg {
                     payload: payload.clone(),
-                    raw,
+                    raw: m.dtls_encoding(),
                 };
                 let hs = server12::handle_client_hello(config, &mut self.common, &msg, hello)?;
                 self.handshake = Some(hs);
@@ -500,7 +622,33 @@ impl DtlsConnection {
             .handshake
             .take()
             .ok_or(Error::InvalidState("handshake state lost"))?;
-        let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+        if hs.awaits_server_hello() && typ == HandshakeType::HelloVerifyRequest {
+            // A DTLS 1.2 server's cookie exchange (RFC 6347 4.2.1), from a stateless server
+            // that reused our record sequence number: the handshake proper starts afresh.
+            let Some(Tls12Payload::HelloVerifyRequest(hvr)) = Tls12Payload::decode(typ, body)? else {
+                return Err(Error::InvalidState(
+                    "HelloVerifyRequest decoded as another message",
+                ));
+            };
+            self.window0 = ReplayWindow::new();
+            self.window = ReplayWindow::new();
+            self.handshake = Some(hs.dtls_hello_verify(&mut self.common, hvr.cookie)?);
+            return Ok(());
+        }
+        let payload = HandshakePayload::decode(typ, body, hs.dialect())?;
+        if hs.awaits_server_hello() {
+            if let HandshakePayload::ServerHello(sh) = &payload {
+                // RFC 9147 5.2: only DTLS 1.3 hashes the TLS form of the messages.
+                if sh.supported_version() != Some(ProtocolVersion::DTLSv1_3) {
+                    self.common.dtls13 = false;
+                }
+            }
+        }
+        let raw = if self.common.dtls13 {
+            m.tls_encoding()
+        } else {
+            m.dtls_encoding()
+        };
         let next = hs.handle(&mut self.common, Msg { payload, raw })?;
         self.handshake = Some(next);
         if self.handshake.as_ref().is_some_and(Handshake::is_established) {
@@ -669,12 +817,20 @@ impl DtlsConnection {
         let mut new_flight = false;
         let mut records: Vec<Vec<u8>> = Vec::new();
         let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
+        let is13 = self.is13();
+        let mut new_flight_items = 0usize;
         loop {
             let epoch = self.current_write_epoch();
             let Some(item) = self.common.queue.pop(max_app) else {
                 break;
             };
             let (typ, data) = match item {
+                crate::record::OutItem::KeyChange(state) if is13 => {
+                    if let Some(keys) = (*state).into_dtls13() {
+                        self.add_write_keys13(keys);
+                    }
+                    continue;
+                }
                 crate::record::OutItem::KeyChange(state) => {
                     let key = (*state).into_key();
                     if key.is_some() {
@@ -702,28 +858,58 @@ impl DtlsConnection {
                             new_flight = true;
                             self.start_flight();
                         }
-                        self.flight.push(FlightItem { epoch, typ, bytes });
+                        if self.is13() {
+                            let item = self.flight_item13(bytes);
+                            if new_flight_items == 0 {
+                                // Messages under the application epochs are post-handshake:
+                                // only an ACK answers them. A handshake flight answers
+                                // (implicitly acknowledges) what we received (RFC 9147 7).
+                                self.v13.post_handshake_flight = item.epoch >= 3;
+                                if !self.v13.post_handshake_flight {
+                                    self.v13.received.clear();
+                                }
+                            }
+                            new_flight_items += 1;
+                            self.flight.push(item);
+                        } else {
+                            self.flight.push(FlightItem { epoch, typ, bytes });
+                        }
                     }
+                }
+                _ if self.is13() => {
+                    let epoch = self.v13.write_epoch();
+                    records.push(self.seal13(epoch, typ, &data)?.0);
                 }
                 _ => records.push(self.seal(epoch, typ, &data)?),
             }
         }
+        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         if new_flight {
-            self.send_flight(now)?;
-            if self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            self.send_flight(true)?;
+            if established && !self.is13() {
                 // Our last flight: repeated only when the peer repeats its own (4.2.4).
                 self.timer.finish();
             } else {
+                // DTLS 1.3: every flight, the last one and post-handshake messages included,
+                // is retransmitted until answered or acknowledged (RFC 9147 5.8, 7).
                 self.timer.on_progress();
                 self.timer.arm(now);
             }
-        } else if self.peer_progress && self.handshake.as_ref().is_some_and(Handshake::is_established) {
+        } else if self.peer_progress && established && !(self.is13() && self.v13.post_handshake_flight) {
             // The peer's last flight completed the handshake: ours was received.
             self.timer.finish();
             self.flight.clear();
             self.flight_trigger = None;
+            self.v13.sent.clear();
         }
         self.pack(records);
+        if self.is13() && self.v13.ack_due {
+            // During the handshake a new flight acknowledges the peer's (RFC 9147 7).
+            if !new_flight || self.v13.post_handshake_flight {
+                self.send_ack13()?;
+            }
+            self.v13.ack_due = false;
+        }
         Ok(())
     }
 
@@ -732,15 +918,25 @@ impl DtlsConnection {
     }
 
     /// A new flight replaces the previous one (RFC 6347 4.2.4: its messages were answered).
+    /// DTLS 1.3 post-handshake messages still awaiting an ACK stay in it (RFC 9147 7).
     fn start_flight(&mut self) {
-        self.flight.clear();
+        let keep = self.is13() && self.v13.post_handshake_flight;
+        if !keep {
+            self.flight.clear();
+            self.v13.sent.clear();
+        }
+
         self.peer_progress = false;
         self.flight_trigger = self.reassembler.next_seq().checked_sub(1);
     }
 
     /// Sends (or resends) our flight: each handshake message cut into fragments that fit a
-    /// record under the MTU, records packed into datagrams.
-    fn send_flight(&mut self, _now: Instant) -> Result<(), Error> {
+    /// record under the MTU, records packed into datagrams. DTLS 1.3 resends (`full` false)
+    /// only what no ACK covered.
+    fn send_flight(&mut self, full: bool) -> Result<(), Error> {
+        if self.is13() {
+            return self.send_flight13(full);
+        }
         let mut recs = Vec::new();
         let items = std::mem::take(&mut self.flight);
         let mut res = Ok(());
@@ -874,7 +1070,12 @@ impl DtlsConnection {
                     if typ == ContentType::ApplicationData || typ == ContentType::Alert =>
                 {
                     let data = data.to_vec();
-                    records.push(self.seal(epoch, typ, &data)?);
+                    if self.is13() {
+                        let epoch = self.v13.write_epoch();
+                        records.push(self.seal13(epoch, typ, &data)?.0);
+                    } else {
+                        records.push(self.seal(epoch, typ, &data)?);
+                    }
                 }
                 _ => return Err(Error::InvalidState("handshake output outside a step")),
             }
@@ -898,9 +1099,17 @@ impl DtlsConnection {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
+        self.last_now = Some(now);
         let res = match self.timer.on_timeout(now) {
             TimerAction::Nothing => Ok(()),
-            TimerAction::Retransmit => self.send_flight(now),
+            // DTLS 1.3: holding part of the peer's next flight means ours arrived; tell the
+            // peer what we have instead (RFC 9147 7.1).
+            TimerAction::Retransmit
+                if self.is13() && self.peer_progress && !self.v13.post_handshake_flight =>
+            {
+                self.send_ack13()
+            }
+            TimerAction::Retransmit => self.send_flight(false),
             TimerAction::GiveUp => Err(Error::HandshakeTimeout),
         };
         self.finish_step(res, now)
@@ -955,13 +1164,28 @@ impl DtlsConnection {
         self.received.len() - self.received_start
     }
 
-    /// RFC 5705 exporter (DTLS 1.2 uses the TLS 1.2 PRF form).
+    /// RFC 5705 exporter: DTLS 1.2 uses the TLS 1.2 PRF form, DTLS 1.3 the TLS 1.3 one with
+    /// the `"dtls13"` labels (RFC 9147 5.9, RFC 8446 7.5).
     pub fn export_keying_material(
         &self,
         out: &mut [u8],
         label: &[u8],
         context: Option<&[u8]>,
     ) -> Result<(), Error> {
+        if let Some((hash, secret)) = &self.common.neg.exporter {
+            if out.len() > crate::crypto::key_schedule::max_export_len(*hash) || label.len() > 249 {
+                return Err(Error::Config("exporter output or label too long".into()));
+            }
+            crate::crypto::key_schedule::export_keying_material_prefixed(
+                *hash,
+                self.common.label_prefix(),
+                secret.as_bytes(),
+                label,
+                context,
+                out,
+            );
+            return Ok(());
+        }
         let Some((hash, master)) = &self.common.neg.exporter12 else {
             return Err(Error::InvalidState("exporter before the handshake completed"));
         };
@@ -1023,12 +1247,57 @@ impl DtlsConnection {
 
     /// Whether the extended master secret (RFC 7627) is in use, once negotiated.
     pub fn extended_master_secret(&self) -> Option<bool> {
-        self.common.neg.version.map(|_| self.common.neg.ems)
+        // RFC 7627 is a TLS 1.2 mechanism; DTLS 1.3's key schedule needs none.
+        match self.common.neg.version {
+            Some(ProtocolVersion::DTLSv1_2) => Some(self.common.neg.ems),
+            _ => None,
+        }
     }
 
-    /// The read epoch in force (0 until the peer's ChangeCipherSpec).
-    pub fn read_epoch(&self) -> u16 {
-        self.read_epoch
+    /// The read epoch in force: DTLS 1.2, 0 until the peer's ChangeCipherSpec; DTLS 1.3,
+    /// 0 (plaintext), 2 (handshake), 3 (application), 4+ after the peer's KeyUpdates.
+    pub fn read_epoch(&self) -> u64 {
+        if self.is13() {
+            self.v13.read_epoch()
+        } else {
+            u64::from(self.read_epoch)
+        }
+    }
+
+    /// The epoch our records go out under (DTLS 1.3: moves past a KeyUpdate only once the
+    /// peer acknowledged it, RFC 9147 8).
+    pub fn write_epoch(&self) -> u64 {
+        if self.is13() {
+            self.v13.write_epoch()
+        } else {
+            u64::from(self.current_write_epoch())
+        }
+    }
+
+    /// DTLS 1.3: sends a KeyUpdate (asking the peer to update too if `ask_peer`); our new
+    /// write keys take over once the peer acknowledges it (RFC 9147 8). One at a time.
+    pub fn request_key_update(&mut self, ask_peer: bool) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if self.sent_close {
+            return Err(Error::InvalidState("connection closed"));
+        }
+        if self.v13.key_update_pending() {
+            return Err(Error::InvalidState("a KeyUpdate is still waiting for its ACK"));
+        }
+        match self.handshake.as_mut() {
+            Some(Handshake::Established(est)) if self.common.dtls13 => {
+                est.update_ours(&mut self.common, ask_peer);
+            }
+            _ => {
+                return Err(Error::InvalidState(
+                    "KeyUpdate needs an established DTLS 1.3 connection",
+                ))
+            }
+        }
+        let now = self.last_now.ok_or(Error::InvalidState("no time seen yet"))?;
+        self.finish_step(Ok(()), now)
     }
 
     /// Records that failed to deprotect so far (each dropped silently).
@@ -1149,18 +1418,22 @@ impl io::Write for DtlsWriter<'_> {
 /// What [`DtlsAcceptor::accept`] made of a datagram from an unknown address.
 #[derive(Debug)]
 pub enum Accepted {
-    /// Send this HelloVerifyRequest datagram back; nothing was kept.
+    /// Send this HelloVerifyRequest datagram back (DTLS 1.2); nothing was kept.
     HelloVerifyRequest(Vec<u8>),
+    /// Send this HelloRetryRequest datagram back (DTLS 1.3, RFC 9147 5.1); nothing was kept.
+    HelloRetryRequest(Vec<u8>),
     /// The ClientHello carried a valid cookie: the connection has taken it in.
     Connection(Box<DtlsConnection>),
     /// Not a ClientHello we answer: dropped.
     Dropped,
 }
 
-/// The stateless front of a DTLS 1.2 server (RFC 6347 4.2.1): it answers a ClientHello
-/// without a valid cookie with a HelloVerifyRequest and keeps nothing; a ClientHello whose
-/// cookie checks out (HMAC under a rotating secret, bound to the client address and the
-/// hello's parameters) starts a [`DtlsConnection`].
+/// The stateless front of a DTLS server. A DTLS 1.2 ClientHello without a valid cookie gets
+/// a HelloVerifyRequest (RFC 6347 4.2.1); a DTLS 1.3 one a HelloRetryRequest whose cookie
+/// extension carries the hash of the hello and the choices the retry made (RFC 9147 5.1,
+/// RFC 8446 4.2.2). Either way nothing is kept. A ClientHello whose cookie checks out (HMAC
+/// under a rotating secret, bound to the client address and the hello's parameters) starts
+/// a [`DtlsConnection`].
 pub struct DtlsAcceptor {
     config: Arc<ServerConfig>,
     dtls: DtlsConfig,
@@ -1204,6 +1477,9 @@ impl DtlsAcceptor {
         if h.msg_type != HandshakeType::ClientHello || h.fragment_offset != 0 {
             return Accepted::Dropped;
         }
+        if let Some(answer) = self.accept13(datagram, &header, &h, body, client_addr, now) {
+            return answer;
+        }
         let Ok(binding) = dtls12_hello_binding(body) else {
             return Accepted::Dropped;
         };
@@ -1215,6 +1491,7 @@ impl DtlsAcceptor {
             let Ok(mut conn) = DtlsConnection::server(self.config.clone(), self.dtls.clone()) else {
                 return Accepted::Dropped;
             };
+            conn.legacy_cookie_verified = true;
             // Errors are kept in the connection (and its alert queued).
             let _ = conn.recv_datagram(datagram, now);
             return Accepted::Connection(Box::new(conn));
@@ -1241,6 +1518,126 @@ impl DtlsAcceptor {
         out.extend_from_slice(&msg);
         Accepted::HelloVerifyRequest(out)
     }
+}
+
+impl DtlsAcceptor {
+    /// The DTLS 1.3 answer to a first record carrying a whole ClientHello that offers DTLS
+    /// 1.3 (when the config enables it); `None` leaves the hello to the DTLS 1.2 path.
+    fn accept13(
+        &mut self,
+        datagram: &[u8],
+        record: &PlaintextHeader,
+        h: &HandshakeHeader,
+        body: &[u8],
+        client_addr: &[u8],
+        now: Instant,
+    ) -> Option<Accepted> {
+        let cfg = &self.config.shared;
+        if !cfg.tls13() || h.fragment_length != h.length {
+            return None;
+        }
+        let Ok(HandshakePayload::ClientHello(hello)) =
+            HandshakePayload::decode(HandshakeType::ClientHello, body, Dialect::Tls12)
+        else {
+            return None;
+        };
+        if !hello
+            .supported_versions()
+            .is_some_and(|v| v.contains(&ProtocolVersion::DTLSv1_3))
+        {
+            return None;
+        }
+        let open = |retry: Option<Box<StatelessRetry>>| {
+            let Ok(mut conn) =
+                DtlsConnection::server_with_retry(self.config.clone(), self.dtls.clone(), retry)
+            else {
+                return Accepted::Dropped;
+            };
+            // Errors are kept in the connection (and its alert queued).
+            let _ = conn.recv_datagram(datagram, now);
+            Accepted::Connection(Box::new(conn))
+        };
+        // The cookie binds the client address and the hello's random (the second hello
+        // repeats it, RFC 8446 4.1.2).
+        if let Some(cookie) = hello.cookie() {
+            let payload = self.cookies.check(cookie, client_addr, &hello.random)?;
+            let retry = parse_retry_cookie(payload, cookie, &hello.session_id)?;
+            return Some(open(Some(Box::new(retry))));
+        }
+        // What the connection would choose: our first suite the client offers, and a share
+        // to ask for unless the client sent one in a group we take (server13's rules).
+        let Some(suite) = cfg
+            .suites
+            .iter()
+            .find(|s| hello.cipher_suites.contains(s))
+            .and_then(|s| crate::crypto::suites::tls13_suite(*s))
+        else {
+            // No suite in common: the connection sends the alert.
+            return Some(open(None));
+        };
+        let shares = hello.key_shares().unwrap_or(&[]);
+        let offered = hello.supported_groups().unwrap_or(&[]);
+        let group = if cfg.groups.iter().any(|g| shares.iter().any(|s| s.group == *g)) {
+            None
+        } else {
+            match cfg.groups.iter().find(|g| offered.contains(g)) {
+                Some(g) => Some(*g),
+                None => return Some(open(None)),
+            }
+        };
+        let mut tls = Vec::with_capacity(4 + body.len());
+        tls.push(HandshakeType::ClientHello.get());
+        tls.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        tls.extend_from_slice(body);
+        let mut payload = Vec::with_capacity(4 + 48);
+        payload.extend_from_slice(&suite.suite.get().to_be_bytes());
+        payload.extend_from_slice(&group.map_or(0, |g| g.get()).to_be_bytes());
+        payload.extend_from_slice(&suite.hash.hash(&tls));
+        let cookie = self.cookies.make(client_addr, &hello.random, &payload);
+        let hrr = server13::hello_retry_request(
+            (ProtocolVersion::DTLSv1_3, ProtocolVersion::DTLSv1_2),
+            &hello.session_id,
+            suite,
+            group,
+            &cookie,
+        );
+        // RFC 9147 5.2: the HelloRetryRequest carries the hello's message_seq; like the
+        // HelloVerifyRequest, its record reuses the hello's sequence number.
+        let msg = crate::dtls::fragment::dtls_framing(
+            &HandshakePayload::HelloRetryRequest(hrr).encode(),
+            h.message_seq,
+        );
+        let mut out = Vec::with_capacity(13 + msg.len());
+        PlaintextHeader {
+            content_type: ContentType::Handshake,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch: 0,
+            seq: record.seq,
+            length: msg.len() as u16,
+        }
+        .encode(&mut out);
+        out.extend_from_slice(&msg);
+        Some(Accepted::HelloRetryRequest(out))
+    }
+}
+
+/// The choices a stateless HelloRetryRequest cookie carries: suite (2 bytes), requested
+/// group (2 bytes, 0 for none), Hash(ClientHello1).
+fn parse_retry_cookie(payload: &[u8], cookie: &[u8], session_id: &[u8]) -> Option<StatelessRetry> {
+    let suite = CipherSuite::from(u16::from_be_bytes([*payload.first()?, *payload.get(1)?]));
+    let suite = crate::crypto::suites::tls13_suite(suite)?;
+    let group = u16::from_be_bytes([*payload.get(2)?, *payload.get(3)?]);
+    let ch1_hash = payload.get(4..)?;
+    if ch1_hash.len() != suite.hash.output_len() {
+        return None;
+    }
+    Some(StatelessRetry {
+        suite,
+        group: (group != 0).then(|| NamedGroup::from(group)),
+        ch1_hash: ch1_hash.to_vec(),
+        cookie: cookie.to_vec(),
+        session_id: session_id.to_vec(),
+    })
 }
 
 #[cfg(test)]

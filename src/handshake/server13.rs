@@ -352,7 +352,7 @@ impl ExpectClientHello {
         }
 
         let server_hello = ServerHello {
-            legacy_version: ProtocolVersion::TLSv1_2,
+            legacy_version: cx.v12(),
             random,
             session_id: hello.session_id.clone(),
             cipher_suite: suite.suite,
@@ -520,7 +520,13 @@ impl ExpectClientHello {
         // The cookie is the hash of the first ClientHello: echoed back, it proves the second
         // hello continues this exchange.
         let cookie = suite.hash.hash(&msg.raw);
-        let retry = hello_retry_request(cx, &first.session_id, suite, Some(group), &cookie);
+        let retry = hello_retry_request(
+            (cx.v13(), cx.v12()),
+            &first.session_id,
+            suite,
+            Some(group),
+            &cookie,
+        );
         cx.send_handshake(&HandshakePayload::HelloRetryRequest(retry), Some(&mut transcript));
         if !first.session_id.is_empty() && !cx.is_dtls() {
             cx.queue.push_ccs();
@@ -547,19 +553,19 @@ impl ExpectClientHello {
 /// The HelloRetryRequest for `suite`, asking for a share in `group` (if any), with `cookie`
 /// (RFC 8446 4.1.4). Deterministic: a stateless DTLS 1.3 server rebuilds the one it sent.
 pub(crate) fn hello_retry_request(
-    cx: &Common,
+    (v13, v12): (ProtocolVersion, ProtocolVersion),
     session_id: &[u8],
     suite: &'static Tls13Suite,
     group: Option<NamedGroup>,
     cookie: &[u8],
 ) -> HelloRetryRequest {
-    let mut extensions = vec![HelloRetryExtension::SupportedVersions(cx.v13())];
+    let mut extensions = vec![HelloRetryExtension::SupportedVersions(v13)];
     if let Some(group) = group {
         extensions.push(HelloRetryExtension::KeyShare(group));
     }
     extensions.push(HelloRetryExtension::Cookie(cookie.to_vec()));
     HelloRetryRequest {
-        legacy_version: cx.v12(),
+        legacy_version: v12,
         session_id: session_id.to_vec(),
         cipher_suite: suite.suite,
         extensions,
@@ -581,8 +587,18 @@ pub(crate) struct StatelessRetry {
 
 /// A server that already sent (statelessly) a HelloRetryRequest: it expects the second
 /// ClientHello.
-pub(crate) fn start_after_retry(config: Arc<ServerConfig>, cx: &mut Common, retry: StatelessRetry) -> Handshake {
-    let hrr = hello_retry_request(cx, &retry.session_id, retry.suite, retry.group, &retry.cookie);
+pub(crate) fn start_after_retry(
+    config: Arc<ServerConfig>,
+    cx: &mut Common,
+    retry: StatelessRetry,
+) -> Handshake {
+    let hrr = hello_retry_request(
+        (cx.v13(), cx.v12()),
+        &retry.session_id,
+        retry.suite,
+        retry.group,
+        &retry.cookie,
+    );
     let mut transcript = Transcript::new(retry.suite.hash);
     transcript.update_message_hash(&retry.ch1_hash);
     transcript.update(&HandshakePayload::HelloRetryRequest(hrr).encode());
@@ -615,6 +631,8 @@ pub(super) fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Resu
 /// RFC 8446 4.2.11: picks the first offered identity that is one of our tickets, still
 /// valid, and bound to this SNI, ALPN and suite; then checks its binder (a mismatch is fatal,
 /// 4.2.11.2). Identities we cannot use are ignored: the handshake falls back to a full one.
+// The hello's facts this choice depends on, each one named: bundling them would only hide them.
+#[allow(clippy::too_many_arguments)]
 fn choose_psk(
     config: &ServerConfig,
     hello: &ClientHello,

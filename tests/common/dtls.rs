@@ -25,7 +25,8 @@ pub struct Link {
     pub mtu: usize,
     /// Every datagram sent, in order, with its direction.
     pub wire: Vec<(Dir, Vec<u8>)>,
-    /// HelloVerifyRequests the acceptor sent.
+    /// HelloVerifyRequests (DTLS 1.2) or stateless HelloRetryRequests (DTLS 1.3) the
+    /// acceptor sent.
     pub hvrs: usize,
 }
 
@@ -75,7 +76,7 @@ impl Link {
             Dir::ToServer => match self.server.as_mut() {
                 Some(s) => s.recv_datagram(d, self.now),
                 None => match self.acceptor.accept(d, CLIENT_ADDR, self.now) {
-                    Accepted::HelloVerifyRequest(hvr) => {
+                    Accepted::HelloVerifyRequest(hvr) | Accepted::HelloRetryRequest(hvr) => {
                         self.hvrs += 1;
                         self.wire.push((Dir::ToClient, hvr.clone()));
                         self.client.recv_datagram(&hvr, self.now)

@@ -1,0 +1,438 @@
+//! The DTLS 1.3 side of [`DtlsConnection`] (RFC 9147): epochs with their own keys and replay
+//! windows, the unified header with encrypted sequence numbers (4, 4.2.3), ACKs (7) with
+//! selective retransmission (7.1), and KeyUpdate acknowledged before the new write keys are
+//! used (8). The TLS 1.3 state machines run unchanged behind it; [`Common`] gives them the
+//! `"dtls13"` labels and hands the keys of each epoch back through the read state and the
+//! queue.
+//!
+//! [`Common`]: crate::conn::common::Common
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::{DtlsConnection, FlightItem};
+use crate::codec::{ContentType, HandshakeType, ProtocolVersion, Reader};
+use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
+use crate::dtls::fragment::HandshakeHeader;
+use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
+use crate::dtls::replay::ReplayWindow;
+use crate::error::{Error, PeerMisbehaved};
+use crate::handshake::Handshake;
+use crate::record::ReadState;
+
+/// Read epochs kept at once: the newest and up to three older ones whose records may still
+/// arrive late (handshake retransmissions, data reordered around a KeyUpdate). Four
+/// consecutive epochs have distinct low bits, so the two epoch bits of the unified header
+/// (RFC 9147 4.2.2) always name one of them.
+const MAX_READ_EPOCHS: usize = 4;
+/// Write epochs kept: handshake messages are retransmitted under the epoch they were first
+/// sent in (RFC 9147 4.2.1), so the handshake epoch outlives the move to epoch 3.
+const MAX_WRITE_EPOCHS: usize = 3;
+/// Protected records of an epoch whose keys we do not have yet, kept until they arrive.
+const MAX_FUTURE_RECORDS: usize = 16;
+/// Handshake records we remember to acknowledge, and our records awaiting an ACK.
+const MAX_TRACKED_RECORDS: usize = 256;
+
+/// One readable epoch: its keys and replay window (RFC 9147 4.5.1: one window per epoch).
+pub(super) struct ReadEpoch {
+    keys: Dtls13Keys,
+    window: ReplayWindow,
+}
+
+/// One writable epoch and its next sequence number.
+pub(super) struct WriteEpoch {
+    keys: Dtls13Keys,
+    next_seq: u64,
+}
+
+/// DTLS 1.3 record and acknowledgement state.
+pub(super) struct State13 {
+    read: Vec<ReadEpoch>,
+    write: Vec<WriteEpoch>,
+    /// Our next write keys, held until the peer acknowledges our KeyUpdate (RFC 9147 8),
+    /// with the KeyUpdate's message_seq.
+    held_write: Option<(Dtls13Keys, u16)>,
+    /// Protected records no read epoch we hold can take yet (a flight reordered ahead of
+    /// the message that installs its keys).
+    future: VecDeque<Vec<u8>>,
+    /// Records carrying the peer's handshake messages that we owe an ACK for.
+    pub(super) received: ReceivedRecords,
+    /// Our records carrying handshake data that await an ACK.
+    pub(super) sent: SentRecords,
+    /// Send an ACK at the end of this step.
+    pub(super) ack_due: bool,
+    /// Our current flight was sent after the handshake (KeyUpdate, NewSessionTicket): only
+    /// an ACK answers it.
+    pub(super) post_handshake_flight: bool,
+}
+
+impl State13 {
+    pub(super) fn new() -> Self {
+        State13 {
+            read: Vec::new(),
+            write: Vec::new(),
+            held_write: None,
+            future: VecDeque::new(),
+            received: ReceivedRecords::new(MAX_TRACKED_RECORDS),
+            sent: SentRecords::new(MAX_TRACKED_RECORDS),
+            ack_due: false,
+            post_handshake_flight: false,
+        }
+    }
+
+    /// The epoch we read new messages under (0 until the handshake keys are in).
+    pub(super) fn read_epoch(&self) -> u64 {
+        self.read.last().map_or(0, |e| e.keys.epoch())
+    }
+
+    /// The epoch we write under (0 until the handshake keys are in).
+    pub(super) fn write_epoch(&self) -> u64 {
+        self.write.last().map_or(0, |e| e.keys.epoch())
+    }
+
+    pub(super) fn key_update_pending(&self) -> bool {
+        self.held_write.is_some()
+    }
+
+    fn add_read(&mut self, keys: Dtls13Keys) {
+        let bits = keys.epoch() & 3;
+        self.read.retain(|e| e.keys.epoch() & 3 != bits);
+        self.read.push(ReadEpoch {
+            keys,
+            window: ReplayWindow::new(),
+        });
+        while self.read.len() > MAX_READ_EPOCHS {
+            self.read.remove(0);
+        }
+    }
+
+    fn add_write(&mut self, keys: Dtls13Keys) {
+        self.write.push(WriteEpoch { keys, next_seq: 0 });
+        while self.write.len() > MAX_WRITE_EPOCHS {
+            self.write.remove(0);
+        }
+    }
+}
+
+impl DtlsConnection {
+    /// True once the TLS 1.3 machines run (client: from its first hello when it offers DTLS
+    /// 1.3, until a ServerHello picks 1.2; server: once a hello picked 1.3).
+    pub(super) fn is13(&self) -> bool {
+        self.common.dtls13
+    }
+
+    /// A DTLSPlaintext record (epoch 0) under DTLS 1.3: ClientHello, ServerHello,
+    /// HelloRetryRequest, alerts and ACKs before the handshake keys (RFC 9147 4).
+    pub(super) fn recv_plaintext13(
+        &mut self,
+        h: PlaintextHeader,
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<(), Error> {
+        if h.epoch != 0 || !h.version.is_dtls() {
+            return Ok(());
+        }
+        if !self.window0.check(h.seq) {
+            return Ok(());
+        }
+        self.window0.mark(h.seq);
+        if payload.len() > crate::record::MAX_PLAINTEXT {
+            return Err(Error::RecordOverflow);
+        }
+        if let Some(obs) = &self.common.observer {
+            obs.record(crate::conn::Direction::Received, h.content_type, payload.len(), 0);
+        }
+        // Plaintext is taken as new only before the peer's handshake keys are in: afterwards
+        // anyone could have sent it (RFC 9147 4: epoch 0 carries only the hellos).
+        let current = self.v13.read_epoch() == 0;
+        match h.content_type {
+            ContentType::Handshake => {
+                self.recv_handshake(payload, current, now, Some(RecordNumber::new(0, h.seq)))
+            }
+            ContentType::Alert => self.recv_alert(payload, current),
+            ContentType::Ack if current => self.recv_ack(payload),
+            // RFC 9147 5: no ChangeCipherSpec in DTLS 1.3; application data never in clear.
+            _ => Ok(()),
+        }
+    }
+
+    /// A DTLSCiphertext record (unified header): find its epoch's keys, decrypt and
+    /// reconstruct the sequence number, check the replay window, deprotect (RFC 9147 4.2).
+    pub(super) fn recv_ciphertext13(&mut self, raw: &[u8], now: Instant) -> Result<(), Error> {
+        let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(raw, 0).next() else {
+            return Ok(());
+        };
+        let bits = u64::from(rec.epoch_bits());
+        let Some(idx) = self.v13.read.iter().position(|e| e.keys.epoch() & 3 == bits) else {
+            // An epoch we have no keys for yet: kept until the message installing them.
+            if self.v13.future.len() < MAX_FUTURE_RECORDS {
+                self.v13.future.push_back(raw.to_vec());
+            }
+            return Ok(());
+        };
+        let newest = idx + 1 == self.v13.read.len();
+        let (epoch, seq, opened) = {
+            let e = &self.v13.read[idx];
+            let seq = match e.keys.unmask_seq(&rec, e.window.next_expected()) {
+                Ok(s) => s,
+                Err(_) => return self.bad_record(),
+            };
+            if !e.window.check(seq) {
+                return Ok(());
+            }
+            match e.keys.open(&rec, seq) {
+                Ok(o) => (e.keys.epoch(), seq, o),
+                Err(Error::DecryptFailed) => return self.bad_record(),
+                Err(other) => return Err(other),
+            }
+        };
+        self.v13.read[idx].window.mark(seq);
+        let data = opened.plaintext;
+        if let Some(obs) = &self.common.observer {
+            obs.record(
+                crate::conn::Direction::Received,
+                opened.content_type,
+                data.len(),
+                epoch as u16,
+            );
+        }
+        let rn = RecordNumber::new(epoch, seq);
+        match opened.content_type {
+            // New handshake messages come under the newest epoch, or any application epoch
+            // after the handshake (post-handshake messages around a KeyUpdate).
+            ContentType::Handshake => {
+                let current = newest || (epoch >= 3 && self.v13.read_epoch() >= 3);
+                self.recv_handshake(&data, current, now, Some(rn))
+            }
+            ContentType::Alert => self.recv_alert(&data, true),
+            ContentType::Ack => self.recv_ack(&data),
+            // RFC 9147 6.1: application data only under the application epochs.
+            ContentType::ApplicationData if epoch >= 3 => self.recv_data(&data, true),
+            ContentType::ApplicationData => Err(Error::UnexpectedMessage {
+                state: "DTLS 1.3 handshake epoch",
+                got: "application data",
+            }),
+            _ => Err(PeerMisbehaved::UnknownContentType.into()),
+        }
+    }
+
+    /// Moves read keys the handshake just installed into an epoch, then retries records
+    /// that waited for them.
+    pub(super) fn take_read_keys13(&mut self, now: Instant) -> Result<(), Error> {
+        if !self.common.read_changed {
+            return Ok(());
+        }
+        self.common.read_changed = false;
+        let state = std::mem::replace(&mut self.common.read, ReadState::plaintext());
+        let Some(keys) = state.into_dtls13() else {
+            return Ok(());
+        };
+        self.v13.add_read(keys);
+        let waiting: Vec<_> = self.v13.future.drain(..).collect();
+        for raw in waiting {
+            if self.error.is_some() || self.peer_closed {
+                break;
+            }
+            self.recv_ciphertext13(&raw, now)?;
+        }
+        Ok(())
+    }
+
+    /// An ACK (RFC 9147 7): forget what it covers; our KeyUpdate acknowledged makes the
+    /// next write epoch current (8); a flight fully acknowledged after the handshake needs
+    /// no more retransmission.
+    fn recv_ack(&mut self, data: &[u8]) -> Result<(), Error> {
+        let ack = Ack::decode(data)?;
+        let newly = self.v13.sent.on_ack(&ack);
+        if let Some((_, ku_seq)) = &self.v13.held_write {
+            if self.v13.sent.message_acked(*ku_seq, 1) {
+                if let Some((keys, _)) = self.v13.held_write.take() {
+                    self.v13.add_write(keys);
+                }
+            }
+        }
+        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        if self.flight.is_empty() {
+            return Ok(());
+        }
+        if self.v13.sent.all_acked() {
+            if established {
+                self.flight.clear();
+                self.flight_trigger = None;
+                self.v13.sent.clear();
+                self.timer.finish();
+            }
+        } else if newly > 0 && !self.retransmitted_this_datagram {
+            // RFC 9147 7.1: an ACK that leaves part of the flight unacknowledged makes us
+            // resend that part now rather than at the next timeout.
+            self.retransmitted_this_datagram = true;
+            self.send_flight13(false)?;
+        }
+        Ok(())
+    }
+
+    /// A write key change from the queue: the handshake's epochs take effect at once; a
+    /// KeyUpdate's waits for the peer's ACK of the KeyUpdate (RFC 9147 8).
+    pub(super) fn add_write_keys13(&mut self, keys: Dtls13Keys) {
+        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        let key_update = self.flight.iter().rev().find_map(|item| {
+            let h = HandshakeHeader::decode(&mut Reader::new(&item.bytes)).ok()?;
+            (h.msg_type == HandshakeType::KeyUpdate).then_some(h.message_seq)
+        });
+        match key_update {
+            Some(seq) if established && keys.epoch() >= 4 => self.v13.held_write = Some((keys, seq)),
+            _ => self.v13.add_write(keys),
+        }
+    }
+
+    /// The last time our flight went out it was answered in part: resend only the message
+    /// bytes no ACK covered (RFC 9147 7.1); `full` sends every message whole.
+    pub(super) fn send_flight13(&mut self, full: bool) -> Result<(), Error> {
+        let pending: Vec<FragmentRange> = if full { Vec::new() } else { self.v13.sent.unacked() };
+        let items = std::mem::take(&mut self.flight);
+        let mut recs = Vec::new();
+        let mut res = Ok(());
+        for item in &items {
+            let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
+                continue;
+            };
+            let body = item.bytes.get(12..).unwrap_or(&[]);
+            let ranges: Vec<(u32, u32)> = if full {
+                vec![(0, body.len() as u32)]
+            } else {
+                pending
+                    .iter()
+                    .filter(|r| r.message_seq == h.message_seq)
+                    .map(|r| (r.offset, r.len))
+                    .collect()
+            };
+            let epoch = u64::from(item.epoch);
+            let room = self
+                .cfg
+                .mtu
+                .saturating_sub(self.record_overhead13(epoch) + 12)
+                .max(1);
+            for (offset, len) in ranges {
+                let mut at = offset as usize;
+                let end = (offset as usize + len as usize).min(body.len());
+                loop {
+                    let take = (end - at).min(room);
+                    let fh = HandshakeHeader {
+                        msg_type: h.msg_type,
+                        length: h.length,
+                        message_seq: h.message_seq,
+                        fragment_offset: at as u32,
+                        fragment_length: take as u32,
+                    };
+                    let mut frag = Vec::with_capacity(12 + take);
+                    fh.encode(&mut frag);
+                    frag.extend_from_slice(&body[at..at + take]);
+                    match self.seal13(epoch, ContentType::Handshake, &frag) {
+                        Ok((r, rn)) => {
+                            self.v13.sent.on_sent(
+                                rn,
+                                vec![FragmentRange {
+                                    message_seq: h.message_seq,
+                                    offset: at as u32,
+                                    len: take as u32,
+                                }],
+                            );
+                            recs.push(r);
+                        }
+                        Err(e) => res = Err(e),
+                    }
+                    at += take;
+                    if at >= end {
+                        break;
+                    }
+                }
+            }
+        }
+        self.flight = items;
+        res?;
+        self.pack(recs);
+        Ok(())
+    }
+
+    /// Sends an ACK of the peer's handshake records we hold (RFC 9147 7), in the current
+    /// write epoch (7: never lower than the records it acknowledges, which ours is).
+    pub(super) fn send_ack13(&mut self) -> Result<(), Error> {
+        self.v13.ack_due = false;
+        if self.v13.received.is_empty() {
+            return Ok(());
+        }
+        let epoch = self.v13.write_epoch();
+        let room = self.cfg.mtu.saturating_sub(self.record_overhead13(epoch) + 2);
+        let ack = self.v13.received.ack(room / crate::dtls::ack::RECORD_NUMBER_LEN);
+        let (rec, _) = self.seal13(epoch, ContentType::Ack, &ack.to_bytes())?;
+        self.pack(vec![rec]);
+        Ok(())
+    }
+
+    fn record_overhead13(&self, epoch: u64) -> usize {
+        match self.v13.write.iter().find(|w| w.keys.epoch() == epoch) {
+            Some(w) => w.keys.overhead(&HeaderFormat::default(), 0),
+            None => crate::dtls::record::PLAINTEXT_HEADER_LEN,
+        }
+    }
+
+    /// One DTLS 1.3 record under write epoch `epoch`: DTLSPlaintext for epoch 0, else the
+    /// unified header with a 16-bit encrypted sequence number and a length (RFC 9147 4).
+    pub(super) fn seal13(
+        &mut self,
+        epoch: u64,
+        typ: ContentType,
+        data: &[u8],
+    ) -> Result<(Vec<u8>, RecordNumber), Error> {
+        let mut out = Vec::with_capacity(data.len() + 32);
+        let seq;
+        if epoch == 0 {
+            let w = self
+                .write
+                .first_mut()
+                .ok_or(Error::InvalidState("no plaintext write epoch"))?;
+            seq = w.next_seq;
+            if seq > crate::dtls::record::MAX_SEQ_48 {
+                return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
+            }
+            w.next_seq += 1;
+            PlaintextHeader {
+                content_type: typ,
+                // RFC 9147 5: legacy_record_version {254, 253}.
+                version: ProtocolVersion::DTLSv1_2,
+                epoch: 0,
+                seq,
+                length: data.len() as u16,
+            }
+            .encode(&mut out);
+            out.extend_from_slice(data);
+        } else {
+            let w = self
+                .v13
+                .write
+                .iter_mut()
+                .find(|w| w.keys.epoch() == epoch)
+                .ok_or(Error::InvalidState("no such write epoch"))?;
+            seq = w.next_seq;
+            if seq > crate::dtls::record::MAX_SEQ_48 {
+                return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
+            }
+            w.next_seq += 1;
+            w.keys
+                .seal(&mut out, &HeaderFormat::default(), seq, typ, data, 0)?;
+        }
+        if let Some(obs) = &self.common.observer {
+            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch as u16);
+        }
+        Ok((out, RecordNumber::new(epoch, seq)))
+    }
+
+    /// What the flight item's epoch means on DTLS 1.3: the write epoch it was sent under.
+    pub(super) fn flight_item13(&self, bytes: Vec<u8>) -> FlightItem {
+        FlightItem {
+            epoch: self.v13.write_epoch() as u16,
+            typ: ContentType::Handshake,
+            bytes,
+        }
+    }
+}
