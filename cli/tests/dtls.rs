@@ -219,13 +219,18 @@ fn dtls13_alpn_tls13_flag_and_keylog() {
 }
 
 /// A client that speaks only DTLS 1.3 and a server that speaks only DTLS 1.2 share nothing:
-/// the client fails (no `handshake:` line, non-zero exit) instead of settling for less.
+/// the server refuses with protocol_version (RFC 8446 4.2.1: supported_versions decides) and
+/// the client fails (no `handshake:` line, non-zero exit).
 #[test]
 fn tls13_client_against_tls12_server_fails() {
     let (server, listen) = serve(&["--tls12"]);
     let out = connect(&listen, &["--tls13"], b"never sent\n");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("received fatal alert: protocol_version"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("handshake:"), "{stderr}");
     assert!(out.stdout.is_empty());
     assert!(!server.stderr().contains("handshake:"), "{}", server.stderr());

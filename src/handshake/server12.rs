@@ -155,13 +155,16 @@ pub(crate) fn handle_client_hello(
 ) -> Result<Handshake, Error> {
     let cfg = &config.shared;
     // RFC 5246 E.1: the client's highest version is legacy_version (or listed in
-    // supported_versions); TLS 1.2 must be within it.
+    // supported_versions); TLS 1.2 must be within it. RFC 8446 4.2.1: when the hello has
+    // supported_versions, only that list counts (DTLS too, RFC 9147 5.3: a DTLS 1.3-only
+    // hello still says 0xFEFD in legacy_version).
     let dtls = cx.dtls_send_seq.is_some();
     let offers12 = match hello.supported_versions() {
-        Some(v) if !dtls => v.contains(&ProtocolVersion::TLSv1_2),
+        Some(v) if dtls => v.contains(&ProtocolVersion::DTLSv1_2),
+        Some(v) => v.contains(&ProtocolVersion::TLSv1_2),
         // RFC 6347 4.1: DTLS versions count down; 0xFEFD (1.2) or below means 1.2 or newer.
-        _ if dtls => hello.legacy_version.is_dtls() && u16::from(hello.legacy_version) <= 0xfefd,
-        _ => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
+        None if dtls => hello.legacy_version.is_dtls() && u16::from(hello.legacy_version) <= 0xfefd,
+        None => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
     };
     if !offers12 || !cfg.tls12() {
         return Err(Error::NoCommonVersion);
