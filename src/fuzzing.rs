@@ -637,8 +637,8 @@ mod tests {
                 };
                 assert_eq!(c.protocol_version(), Some(want), "{target}/{name}");
                 if name.contains("key-update") {
-                    assert_eq!(u64::from(c.write_epoch()), 4, "{target}/{name}");
-                    assert_eq!(u64::from(c.read_epoch()), 4, "{target}/{name}");
+                    assert_eq!(c.write_epoch(), 4, "{target}/{name}");
+                    assert_eq!(c.read_epoch(), 4, "{target}/{name}");
                 }
             }
         }
