@@ -6,6 +6,7 @@
 //!
 //! No clock is read and no socket is touched here: every `Instant` is an argument.
 
+pub mod acceptor;
 pub mod ack;
 pub mod conn;
 pub mod cookie;
@@ -14,8 +15,9 @@ pub mod record;
 pub mod replay;
 pub mod timer;
 
+pub use acceptor::{Accepted, DtlsAcceptor};
 pub use ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
-pub use conn::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection, DtlsReader, DtlsWriter};
+pub use conn::{DtlsConfig, DtlsConnection, DtlsReader, DtlsWriter};
 pub use cookie::CookieKeys;
 pub use fragment::{HandshakeHeader, HandshakeMessage, Pushed, Reassembler, ReassemblyLimits};
 pub use record::{DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader, ProtectedRecord, SeqLen};

@@ -1,0 +1,241 @@
+//! The stateless front of a DTLS server: [`DtlsAcceptor`] answers a first ClientHello
+//! without a valid cookie (DTLS 1.2: HelloVerifyRequest, RFC 6347 4.2.1; DTLS 1.3: a
+//! HelloRetryRequest carrying a cookie extension, RFC 9147 5.1) and keeps nothing; a hello
+//! whose cookie checks out opens a [`DtlsConnection`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::conn::{DtlsConfig, DtlsConnection};
+use super::cookie::{dtls12_hello_binding, hello_verify_request_body, CookieKeys};
+use super::fragment::{parse_fragments, HandshakeHeader};
+use super::record::{records, DatagramRecord, PlaintextHeader};
+use crate::codec::{CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion};
+use crate::conn::ServerConfig;
+use crate::handshake::server13::{self, StatelessRetry};
+use crate::msgs::{Dialect, HandshakePayload};
+use crate::Error;
+
+/// What [`DtlsAcceptor::accept`] made of a datagram from an unknown address.
+#[derive(Debug)]
+pub enum Accepted {
+    /// Send this HelloVerifyRequest datagram back (DTLS 1.2); nothing was kept.
+    HelloVerifyRequest(Vec<u8>),
+    /// Send this HelloRetryRequest datagram back (DTLS 1.3, RFC 9147 5.1); nothing was kept.
+    HelloRetryRequest(Vec<u8>),
+    /// The ClientHello carried a valid cookie: the connection has taken it in.
+    Connection(Box<DtlsConnection>),
+    /// Not a ClientHello we answer: dropped.
+    Dropped,
+}
+
+/// The stateless front of a DTLS server. A DTLS 1.2 ClientHello without a valid cookie gets
+/// a HelloVerifyRequest (RFC 6347 4.2.1); a DTLS 1.3 one a HelloRetryRequest whose cookie
+/// extension carries the hash of the hello and the choices the retry made (RFC 9147 5.1,
+/// RFC 8446 4.2.2). Either way nothing is kept. A ClientHello whose cookie checks out (HMAC
+/// under a rotating secret, bound to the client address and the hello's parameters) starts
+/// a [`DtlsConnection`].
+pub struct DtlsAcceptor {
+    config: Arc<ServerConfig>,
+    dtls: DtlsConfig,
+    cookies: CookieKeys,
+}
+
+impl DtlsAcceptor {
+    pub fn new(config: Arc<ServerConfig>, dtls: DtlsConfig, now: Instant) -> Result<Self, Error> {
+        dtls.validate()?;
+        let cookies = CookieKeys::new(config.shared.rng.as_ref(), now, dtls.cookie_period)?;
+        Ok(DtlsAcceptor {
+            config,
+            dtls,
+            cookies,
+        })
+    }
+
+    /// Looks at a datagram from `client_addr` (any stable encoding of the transport
+    /// address, e.g. `SocketAddr::to_string().as_bytes()`).
+    pub fn accept(&mut self, datagram: &[u8], client_addr: &[u8], now: Instant) -> Accepted {
+        if self
+            .cookies
+            .rotate_if_due(now, self.config.shared.rng.as_ref())
+            .is_err()
+        {
+            return Accepted::Dropped;
+        }
+        let Some(Ok(DatagramRecord::Plaintext { header, fragment })) = records(datagram, 0).next() else {
+            return Accepted::Dropped;
+        };
+        if header.content_type != ContentType::Handshake || header.epoch != 0 || !header.version.is_dtls() {
+            return Accepted::Dropped;
+        }
+        let Some(Ok((h, body))) = parse_fragments(fragment).next() else {
+            return Accepted::Dropped;
+        };
+        // What the cookie binds (RFC 6347 4.2.1: version, random, session_id, cookie, suites,
+        // compression) leads the hello, so its first fragment is enough: a hello cut to a
+        // small MTU is answered without keeping any of it; the connection the cookie opens
+        // reassembles the rest.
+        if h.msg_type != HandshakeType::ClientHello || h.fragment_offset != 0 {
+            return Accepted::Dropped;
+        }
+        if let Some(answer) = self.accept13(datagram, &header, &h, body, client_addr, now) {
+            return answer;
+        }
+        let Ok(binding) = dtls12_hello_binding(body) else {
+            return Accepted::Dropped;
+        };
+        if self
+            .cookies
+            .check(binding.cookie, client_addr, &binding.bound)
+            .is_some()
+        {
+            let Ok(mut conn) = DtlsConnection::server(self.config.clone(), self.dtls.clone()) else {
+                return Accepted::Dropped;
+            };
+            conn.legacy_cookie_verified = true;
+            // Errors are kept in the connection (and its alert queued).
+            let _ = conn.recv_datagram(datagram, now);
+            return Accepted::Connection(Box::new(conn));
+        }
+        let cookie = self.cookies.make(client_addr, &binding.bound, b"");
+        let Ok(hvr) = hello_verify_request_body(&cookie) else {
+            return Accepted::Dropped;
+        };
+        // RFC 6347 4.2.1/4.2.2: the HelloVerifyRequest carries the ClientHello's
+        // message_seq and record sequence number, version DTLS 1.0.
+        let mut msg = Vec::with_capacity(12 + hvr.len());
+        HandshakeHeader::whole(HandshakeType::HelloVerifyRequest, h.message_seq, hvr.len() as u32)
+            .encode(&mut msg);
+        msg.extend_from_slice(&hvr);
+        Accepted::HelloVerifyRequest(handshake_record(ProtocolVersion::DTLSv1_0, header.seq, &msg))
+    }
+}
+
+impl DtlsAcceptor {
+    /// The DTLS 1.3 answer to a first record carrying a whole ClientHello that offers DTLS
+    /// 1.3 (when the config enables it); `None` leaves the hello to the DTLS 1.2 path.
+    fn accept13(
+        &mut self,
+        datagram: &[u8],
+        record: &PlaintextHeader,
+        h: &HandshakeHeader,
+        body: &[u8],
+        client_addr: &[u8],
+        now: Instant,
+    ) -> Option<Accepted> {
+        let cfg = &self.config.shared;
+        if !cfg.tls13() || h.fragment_length != h.length {
+            return None;
+        }
+        let Ok(HandshakePayload::ClientHello(hello)) =
+            HandshakePayload::decode(HandshakeType::ClientHello, body, Dialect::Tls12)
+        else {
+            return None;
+        };
+        if !hello
+            .supported_versions()
+            .is_some_and(|v| v.contains(&ProtocolVersion::DTLSv1_3))
+        {
+            return None;
+        }
+        let open = |retry: Option<Box<StatelessRetry>>| {
+            let Ok(mut conn) =
+                DtlsConnection::server_with_retry(self.config.clone(), self.dtls.clone(), retry)
+            else {
+                return Accepted::Dropped;
+            };
+            // Errors are kept in the connection (and its alert queued).
+            let _ = conn.recv_datagram(datagram, now);
+            Accepted::Connection(Box::new(conn))
+        };
+        // The cookie binds the client address and the hello's random (the second hello
+        // repeats it, RFC 8446 4.1.2).
+        if let Some(cookie) = hello.cookie() {
+            let payload = self.cookies.check(cookie, client_addr, &hello.random)?;
+            let retry = parse_retry_cookie(payload, cookie, &hello.session_id)?;
+            return Some(open(Some(Box::new(retry))));
+        }
+        // What the connection would choose: our first suite the client offers, and a share
+        // to ask for unless the client sent one in a group we take (server13's rules).
+        let Some(suite) = cfg
+            .suites
+            .iter()
+            .find(|s| hello.cipher_suites.contains(s))
+            .and_then(|s| crate::crypto::suites::tls13_suite(*s))
+        else {
+            // No suite in common: the connection sends the alert.
+            return Some(open(None));
+        };
+        let shares = hello.key_shares().unwrap_or(&[]);
+        let offered = hello.supported_groups().unwrap_or(&[]);
+        let group = if cfg.groups.iter().any(|g| shares.iter().any(|s| s.group == *g)) {
+            None
+        } else {
+            match cfg.groups.iter().find(|g| offered.contains(g)) {
+                Some(g) => Some(*g),
+                None => return Some(open(None)),
+            }
+        };
+        let mut tls = Vec::with_capacity(4 + body.len());
+        tls.push(HandshakeType::ClientHello.get());
+        tls.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        tls.extend_from_slice(body);
+        let mut payload = Vec::with_capacity(4 + 48);
+        payload.extend_from_slice(&suite.suite.get().to_be_bytes());
+        payload.extend_from_slice(&group.map_or(0, |g| g.get()).to_be_bytes());
+        payload.extend_from_slice(&suite.hash.hash(&tls));
+        let cookie = self.cookies.make(client_addr, &hello.random, &payload);
+        let hrr = server13::hello_retry_request(
+            (ProtocolVersion::DTLSv1_3, ProtocolVersion::DTLSv1_2),
+            &hello.session_id,
+            suite,
+            group,
+            &cookie,
+        );
+        // RFC 9147 5.2: the HelloRetryRequest carries the hello's message_seq; like the
+        // HelloVerifyRequest, its record reuses the hello's sequence number.
+        let msg = crate::dtls::fragment::dtls_framing(
+            &HandshakePayload::HelloRetryRequest(hrr).encode(),
+            h.message_seq,
+        );
+        Some(Accepted::HelloRetryRequest(handshake_record(
+            ProtocolVersion::DTLSv1_2,
+            record.seq,
+            &msg,
+        )))
+    }
+}
+
+/// The choices a stateless HelloRetryRequest cookie carries: suite (2 bytes), requested
+/// group (2 bytes, 0 for none), Hash(ClientHello1).
+fn parse_retry_cookie(payload: &[u8], cookie: &[u8], session_id: &[u8]) -> Option<StatelessRetry> {
+    let suite = CipherSuite::from(u16::from_be_bytes([*payload.first()?, *payload.get(1)?]));
+    let suite = crate::crypto::suites::tls13_suite(suite)?;
+    let group = u16::from_be_bytes([*payload.get(2)?, *payload.get(3)?]);
+    let ch1_hash = payload.get(4..)?;
+    if ch1_hash.len() != suite.hash.output_len() {
+        return None;
+    }
+    Some(StatelessRetry {
+        suite,
+        group: (group != 0).then(|| NamedGroup::from(group)),
+        ch1_hash: ch1_hash.to_vec(),
+        cookie: cookie.to_vec(),
+        session_id: session_id.to_vec(),
+    })
+}
+
+/// An epoch-0 handshake record carrying `msg`, sent under record sequence number `seq`.
+fn handshake_record(version: ProtocolVersion, seq: u64, msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(13 + msg.len());
+    PlaintextHeader {
+        content_type: ContentType::Handshake,
+        version,
+        epoch: 0,
+        seq,
+        length: msg.len() as u16,
+    }
+    .encode(&mut out);
+    out.extend_from_slice(msg);
+    out
+}
