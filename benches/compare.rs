@@ -30,6 +30,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion};
 use sanstls::conn::ClientSessionStore;
+use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection};
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
 use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig};
 
@@ -339,6 +340,65 @@ fn floor_once(
 }
 
 // ---------------------------------------------------------------------------------------
+// sanstls DTLS (no rustls counterpart: rustls has no DTLS)
+
+/// What one DTLS handshake through the stateless acceptor put on the wire.
+struct DtlsWire {
+    datagrams: usize,
+    bytes: usize,
+    version: Option<ProtocolVersion>,
+}
+
+/// One DTLS handshake in memory: client, `DtlsAcceptor` (HelloVerifyRequest for 1.2, the
+/// stateless HelloRetryRequest for 1.3), then the server connection, no loss.
+fn d_handshake(o: &Ours, buf: &mut [u8]) -> Option<DtlsWire> {
+    let now = Instant::now();
+    let dtls = DtlsConfig::default();
+    let mut acceptor = DtlsAcceptor::new(o.server.clone(), dtls.clone(), now).ok()?;
+    let mut client = DtlsConnection::client(o.client.clone(), "localhost", dtls, now).ok()?;
+    let mut server: Option<DtlsConnection> = None;
+    let mut wire = DtlsWire {
+        datagrams: 0,
+        bytes: 0,
+        version: None,
+    };
+    for _ in 0..20 {
+        let mut moved = false;
+        while let Some(n) = client.poll_datagram(buf) {
+            moved = true;
+            wire.datagrams += 1;
+            wire.bytes += n;
+            match server.as_mut() {
+                Some(s) => s.recv_datagram(&buf[..n], now).ok()?,
+                None => match acceptor.accept(&buf[..n], b"127.0.0.1:9", now) {
+                    Accepted::HelloVerifyRequest(d) | Accepted::HelloRetryRequest(d) => {
+                        wire.datagrams += 1;
+                        wire.bytes += d.len();
+                        client.recv_datagram(&d, now).ok()?;
+                    }
+                    Accepted::Connection(c) => server = Some(*c),
+                    Accepted::Dropped => return None,
+                },
+            }
+        }
+        if let Some(s) = server.as_mut() {
+            while let Some(n) = s.poll_datagram(buf) {
+                moved = true;
+                wire.datagrams += 1;
+                wire.bytes += n;
+                client.recv_datagram(&buf[..n], now).ok()?;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    let done = server.as_ref().is_some_and(|s| !s.is_handshaking()) && !client.is_handshaking();
+    wire.version = client.protocol_version();
+    done.then_some(wire)
+}
+
+// ---------------------------------------------------------------------------------------
 // figures
 
 struct Bench {
@@ -404,6 +464,54 @@ impl Bench {
                 1
             });
             line(label, "hs/s", s_rate, Some(r_rate), floor);
+        }
+    }
+
+    /// Full DTLS 1.3 and DTLS 1.2 handshakes through the stateless acceptor (one cookie round
+    /// trip each), beside our own TLS 1.3 full handshake: rustls has no DTLS, so the ratio
+    /// column is n/a and the comparison is with TLS in the same run.
+    fn dtls(&self) {
+        let suite = CipherSuite::TLS_AES_128_GCM_SHA256;
+        let mut buf = vec![0u8; 2048];
+        let mut wire = Vec::with_capacity(64 * 1024);
+        let tls13 = ours("ecdsa-p256", suite, &[ProtocolVersion::TLSv1_3], None)
+            .map(|o| rate(self.run, || s_handshake(&o, &mut wire).map_or(0, |_| 1)));
+        line(
+            "full TLS 1.3 handshake (reference for DTLS)",
+            "hs/s",
+            tls13,
+            None,
+            None,
+        );
+        for (label, versions, want) in [
+            (
+                "full DTLS 1.3 handshake with stateless HRR cookie",
+                &[ProtocolVersion::TLSv1_3][..],
+                ProtocolVersion::DTLSv1_3,
+            ),
+            (
+                "full DTLS 1.2 handshake with HelloVerifyRequest",
+                &[ProtocolVersion::TLSv1_2][..],
+                ProtocolVersion::DTLSv1_2,
+            ),
+        ] {
+            let Some(o) = ours("ecdsa-p256", suite, versions, None) else {
+                line(label, "hs/s", None, None, None);
+                continue;
+            };
+            let first = d_handshake(&o, &mut buf).filter(|w| w.version == Some(want));
+            let r = first
+                .as_ref()
+                .map(|_| rate(self.run, || d_handshake(&o, &mut buf).map_or(0, |_| 1)));
+            line(label, "hs/s", r, None, None);
+            if let (Some(w), Some(r), Some(t)) = (first, r, tls13) {
+                println!(
+                    "  {label}: {} datagrams, {} bytes on the wire, {:.2} of the TLS 1.3 rate",
+                    w.datagrams,
+                    w.bytes,
+                    r / t
+                );
+            }
         }
     }
 
@@ -737,6 +845,9 @@ fn main() {
             None,
         );
         b.handshakes("resumed TLS 1.2 handshake", "ecdsa-p256", true, true, None);
+    }
+    if b.wants("handshake-dtls") {
+        b.dtls();
     }
     if b.wants("bulk-aes128") {
         b.bulk(

@@ -4,16 +4,25 @@
 //! every secret of `keylog.txt` from the real transcript with the "dtls13" labels, every
 //! record number decrypted (and re-encrypted byte for byte), every record opened through the
 //! replay window, the handshake messages reassembled, both Finished and the server's
-//! CertificateVerify checked, and the server's ACK parsed.
+//! CertificateVerify checked, and the server's ACK parsed. Then the same capture through
+//! whole `DtlsConnection`s, client and server, with the capture's randoms, ephemeral keys
+//! and RSA-PSS salt injected: every datagram each side writes is the captured one (the
+//! server's flight record by record), every keylog secret comes out of our key log.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
-use sanstls::codec::{CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
+use sanstls::codec::{
+    AlertDescription, AlertLevel, CipherSuite, ContentType, ExtensionType, HandshakeType, NamedGroup,
+    ProtocolVersion, SignatureScheme,
+};
 use sanstls::crypto::dtls::{dtls13_derive_secret, dtls13_expand_label, SequenceNumberKey};
 use sanstls::crypto::{
     hkdf_extract, tls13_signed_message, tls13_suite, verify_signature, FixedRandom, HashAlg, KeyExchange,
@@ -22,9 +31,12 @@ use sanstls::crypto::{
 use sanstls::dtls::fragment::parse_fragments;
 use sanstls::dtls::record::{records, DatagramRecord};
 use sanstls::dtls::{
-    Ack, Dtls13Keys, HandshakeMessage, HeaderFormat, Pushed, Reassembler, ReassemblyLimits, RecordNumber,
-    ReplayWindow, SeqLen,
+    Ack, Dtls13Keys, DtlsConfig, DtlsConnection, HandshakeMessage, HeaderFormat, Pushed, Reassembler,
+    ReassemblyLimits, RecordNumber, ReplayWindow, SeqLen,
 };
+use sanstls::msgs::{ClientExtension, ClientHello, EncryptedExtension, ServerHello, ServerHelloExtension};
+use sanstls::pki::PinnedCertVerifier;
+use sanstls::{CertifiedKey, ClientConfig, Event, FixedClock, KeyLog, ServerConfig};
 
 struct Capture(PathBuf);
 
@@ -411,4 +423,543 @@ fn illustrated_dtls13_connection_replays() {
             .and_then(|s| wrong.open(&rec, s))
             .is_err());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same capture through whole connections (`DtlsConnection`), with the capture's randoms,
+// ephemeral keys and RSA-PSS salt injected.
+
+/// 2019-01-01: inside the validity of the capture's server certificate (Oct 2018 - Oct 2019).
+const THEN: u64 = 1_546_300_800;
+
+/// The pcap's datagrams in order, with the capture file each one equals.
+const DATAGRAMS: [&str; 11] = [
+    "01-hello-c",
+    "02-hello-s",
+    "03-encext-shs-prot",
+    "04-cert-shs-prot",
+    "05-cverify-shs-prot",
+    "06-fin-shs-prot",
+    "07-fin-chs-prot",
+    "08-ack-sap-prot",
+    "09-data-cap-prot",
+    "10-data-sap-prot",
+    "11-bye-sap-prot",
+];
+
+/// The pcap's datagrams by capture file name (after checking they are the capture files).
+fn wire(c: &Capture) -> HashMap<&'static str, Vec<u8>> {
+    let datagrams = pcap_datagrams(&common::read(&c.path("capture.pcap")));
+    assert_eq!(datagrams.len(), DATAGRAMS.len());
+    DATAGRAMS
+        .iter()
+        .zip(datagrams)
+        .map(|(n, d)| {
+            assert_eq!(d, c.cap(n), "{n}");
+            (*n, d)
+        })
+        .collect()
+}
+
+fn x25519_private(c: &Capture, name: &str) -> Vec<u8> {
+    let der = PrivatePkcs8KeyDer::from_pem_file(c.path(name)).unwrap();
+    let der = der.secret_pkcs8_der();
+    der[der.len() - 32..].to_vec()
+}
+
+/// Collects what the connection's key log is given (label -> secret, and the random).
+#[derive(Debug, Default)]
+struct Collect(Mutex<BTreeMap<String, RandomAndSecret>>);
+
+type RandomAndSecret = (Vec<u8>, Vec<u8>);
+
+impl KeyLog for Collect {
+    fn log(&self, label: &str, random: &[u8], secret: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(label.to_string(), (random.to_vec(), secret.to_vec()));
+    }
+}
+
+/// Every line of the capture's keylog.txt is one our key log got. The capture names the
+/// first application secrets `CLIENT_TRAFFIC_SECRET` / `SERVER_TRAFFIC_SECRET`; the NSS
+/// format (and our log) adds the generation: `..._TRAFFIC_SECRET_0`.
+fn assert_keylog(c: &Capture, got: &Collect) {
+    let got = got.0.lock().unwrap();
+    let expected = keylog(&c.path("keylog.txt"));
+    assert_eq!(expected.len(), 4);
+    for (label, (random, secret)) in expected {
+        let ours = match label.as_str() {
+            "CLIENT_TRAFFIC_SECRET" | "SERVER_TRAFFIC_SECRET" => format!("{label}_0"),
+            _ => label.clone(),
+        };
+        let (r, s) = got
+            .get(&ours)
+            .unwrap_or_else(|| panic!("our key log lacks {ours}"));
+        assert_eq!((r, s), (&random, &secret), "{label}");
+    }
+}
+
+/// Every datagram the connection has ready.
+fn poll_all(conn: &mut DtlsConnection) -> Vec<Vec<u8>> {
+    let mut buf = vec![0u8; 2048];
+    std::iter::from_fn(|| conn.poll_datagram(&mut buf).map(|n| buf[..n].to_vec())).collect()
+}
+
+/// Splits a datagram into its records, byte for byte: DTLSPlaintext (13-byte header with a
+/// length) or DTLSCiphertext with the unified header this capture uses (`001 C=0 S=1 L=1 EE`:
+/// flags, 16-bit sequence number, length).
+fn split_records(mut d: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![];
+    while !d.is_empty() {
+        let len = if d[0] & 0xe0 == 0x20 {
+            assert_eq!(d[0] & 0x1c, 0x0c, "no CID, 16-bit sequence number, length");
+            5 + usize::from(u16::from_be_bytes([d[3], d[4]]))
+        } else {
+            13 + usize::from(u16::from_be_bytes([d[11], d[12]]))
+        };
+        out.push(d[..len].to_vec());
+        d = &d[len..];
+    }
+    out
+}
+
+fn events(conn: &mut DtlsConnection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.next_event()).collect()
+}
+
+/// The plaintext waiting in the reader (it reports `WouldBlock` once empty).
+fn read_all(conn: &mut DtlsConnection) -> Vec<u8> {
+    let mut out = vec![];
+    let mut buf = [0u8; 256];
+    while let Ok(n @ 1..) = conn.reader().read(&mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// Reshapes our ClientHello into the capture's: suites 1301 1302 1303; extensions key_share,
+/// supported_versions (DTLS 1.3 only), signature_algorithms (the capture's fifteen, SHA-1 and
+/// SHA-224 ones included), encrypt_then_mac (empty), supported_groups (x25519); no SNI.
+fn capture_shape(hello: &mut ClientHello) {
+    hello.cipher_suites = vec![
+        CipherSuite::TLS_AES_128_GCM_SHA256,
+        CipherSuite::TLS_AES_256_GCM_SHA384,
+        CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+    ];
+    let key_share = hello
+        .extensions
+        .iter()
+        .find(|e| e.typ() == ExtensionType::KeyShare)
+        .cloned()
+        .expect("our hello has a key share");
+    let schemes = [
+        0x0603, 0x0503, 0x0403, 0x0203, 0x0806, 0x080b, 0x0805, 0x080a, 0x0804, 0x0809, 0x0601, 0x0501,
+        0x0401, 0x0301, 0x0201,
+    ];
+    hello.extensions = vec![
+        key_share,
+        ClientExtension::SupportedVersions(vec![ProtocolVersion::DTLSv1_3]),
+        ClientExtension::SignatureAlgorithms(schemes.iter().map(|&s| SignatureScheme::from(s)).collect()),
+        ClientExtension::Unknown {
+            typ: ExtensionType::EncryptThenMac,
+            data: Vec::new(),
+        },
+        ClientExtension::SupportedGroups(vec![NamedGroup::x25519]),
+    ];
+}
+
+/// Our client with the capture's randomness, shaped like the captured one. Its ClientHello is
+/// ready to poll.
+fn capture_client(c: &Capture, now: Instant) -> (DtlsConnection, Arc<Collect>) {
+    // The client draws its random (e0..ff in the capture), then its X25519 private key.
+    let mut random: Vec<u8> = (0xe0u8..=0xff).collect();
+    random.extend(x25519_private(c, "client-ephemeral-private.key"));
+    let rng = Arc::new(FixedRandom::new(vec![random]));
+    let server_cert = CertificateDer::from_pem_file(c.path("server.crt")).unwrap();
+    let log = Arc::new(Collect::default());
+    let config = ClientConfig::builder(Arc::new(PinnedCertVerifier::new(server_cert.to_vec())))
+        .random(rng.clone())
+        .time(Arc::new(FixedClock(THEN)))
+        .key_log(log.clone())
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .groups(&[NamedGroup::x25519])
+        .customize_client_hello(capture_shape)
+        .build()
+        .unwrap();
+    let client = DtlsConnection::client(config, "example.ulfheim.net", DtlsConfig::default(), now).unwrap();
+    assert_eq!(rng.remaining(), 0, "random and key share drawn");
+    (client, log)
+}
+
+#[test]
+fn client_connection_replays_the_capture_byte_for_byte() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let now = Instant::now();
+    let (mut client, log) = capture_client(&c, now);
+
+    // Flight 1: the ClientHello datagram.
+    assert_eq!(
+        poll_all(&mut client),
+        vec![dg["01-hello-c"].clone()],
+        "ClientHello"
+    );
+    assert!(
+        client.poll_timeout().is_some(),
+        "the ClientHello waits for an answer"
+    );
+
+    // The server's flight: ServerHello in epoch 0, then EE, Certificate, CertificateVerify,
+    // Finished in epoch 2, one record per datagram.
+    for n in &DATAGRAMS[1..6] {
+        assert!(client.is_handshaking());
+        client
+            .recv_datagram(&dg[n], now)
+            .unwrap_or_else(|e| panic!("{n}: {e}"));
+    }
+    assert_eq!(client.bad_records(), 0);
+    assert_eq!(events(&mut client), vec![Event::HandshakeComplete]);
+    assert!(!client.is_handshaking());
+    assert_eq!(client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+    assert_eq!(client.cipher_suite(), Some(CipherSuite::TLS_AES_128_GCM_SHA256));
+    assert_eq!(client.key_exchange_group(), Some(NamedGroup::x25519));
+    assert_eq!(
+        client.signature_scheme(),
+        Some(SignatureScheme::rsa_pss_rsae_sha256)
+    );
+    let server_cert = CertificateDer::from_pem_file(c.path("server.crt")).unwrap();
+    assert_eq!(client.peer_certificates(), &[server_cert.to_vec()]);
+    assert_eq!(
+        client.client_random(),
+        *<&[u8; 32]>::try_from(&dg["01-hello-c"][27..59]).unwrap()
+    );
+    assert_eq!((client.read_epoch(), client.write_epoch()), (3, 3));
+    assert_keylog(&c, &log);
+
+    // Flight 3: the client Finished, epoch 2 record 0, sequence number encrypted.
+    assert_eq!(
+        poll_all(&mut client),
+        vec![dg["07-fin-chs-prot"].clone()],
+        "client Finished"
+    );
+    // RFC 9147 5.8.1, 7: the final flight is retransmitted until the server ACKs it.
+    assert!(client.poll_timeout().is_some(), "Finished waits for its ACK");
+    client.recv_datagram(&dg["08-ack-sap-prot"], now).unwrap();
+    assert_eq!(client.poll_timeout(), None, "the ACK stops the timer");
+    assert!(events(&mut client).is_empty());
+    assert!(poll_all(&mut client).is_empty(), "an ACK is not acknowledged");
+
+    // Application data: our "ping" is the captured record, epoch 3 record 0.
+    client.writer().write_all(b"ping").unwrap();
+    assert_eq!(
+        poll_all(&mut client),
+        vec![dg["09-data-cap-prot"].clone()],
+        "ping"
+    );
+    client.recv_datagram(&dg["10-data-sap-prot"], now).unwrap();
+    assert_eq!(events(&mut client), vec![Event::Data { len: 4 }]);
+    assert_eq!(read_all(&mut client), b"pong");
+
+    // The server's close_notify.
+    client.recv_datagram(&dg["11-bye-sap-prot"], now).unwrap();
+    assert_eq!(
+        events(&mut client),
+        vec![
+            Event::Alert {
+                level: AlertLevel::Warning,
+                description: AlertDescription::CloseNotify
+            },
+            Event::PeerClosed
+        ]
+    );
+    assert!(client.peer_has_closed());
+    // The capture ends here: the client answers nothing until the application closes.
+    assert!(poll_all(&mut client).is_empty());
+    assert!(client.error().is_none());
+    assert_eq!(client.bad_records(), 0);
+}
+
+/// Reshapes our ServerHello into the capture's extension order: key_share, then
+/// supported_versions (RFC 8446 4.2 leaves the order to the sender; ours is the reverse).
+fn capture_server_shape(hello: &mut ServerHello) {
+    hello.extensions.sort_by_key(|e| match e {
+        ServerHelloExtension::KeyShare(_) => 0,
+        _ => 1,
+    });
+}
+
+/// Our server with the capture's key, randomness and PSS salt, shaped like the captured one.
+fn capture_server(c: &Capture) -> (DtlsConnection, Arc<Collect>, Arc<FixedRandom>) {
+    // The server draws its X25519 private key, its random (70..8f in the capture), then the
+    // RSA-PSS salt of its CertificateVerify (32 bytes of 0x12 in the capture, as the
+    // signature opened with the public key shows).
+    let mut random = x25519_private(c, "server-ephemeral-private.key");
+    random.extend(0x70u8..=0x8f);
+    random.extend([0x12; 32]);
+    let rng = Arc::new(FixedRandom::new(vec![random]));
+    let key = common::read(&c.path("server.key"));
+    let cert = common::read(&c.path("server.crt"));
+    let log = Arc::new(Collect::default());
+    let config = ServerConfig::builder(CertifiedKey::from_pem(&cert, &key).unwrap())
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .random(rng.clone())
+        .time(Arc::new(FixedClock(THEN)))
+        .key_log(log.clone())
+        // The captured server sends no NewSessionTicket.
+        .tickets(0)
+        .customize_server_hello(capture_server_shape)
+        // The captured server lists its groups in EncryptedExtensions (RFC 8446 4.2.7: it
+        // MAY); ours sends none by default.
+        .customize_encrypted_extensions(|ee| {
+            let groups = [0x0017, 0x001d, 0x0018, 0x0019, 0x0100];
+            ee.push(EncryptedExtension::SupportedGroups(
+                groups.iter().map(|&g| NamedGroup::from(g)).collect(),
+            ));
+        })
+        .build()
+        .unwrap();
+    let server = DtlsConnection::server(config, DtlsConfig::default()).unwrap();
+    (server, log, rng)
+}
+
+/// Handshake traffic keys from the capture's keylog.txt (the building blocks, not ours).
+fn keylog_keys(c: &Capture, label: &str, epoch: u64) -> Dtls13Keys {
+    let suite = tls13_suite(CipherSuite::TLS_AES_128_GCM_SHA256).unwrap();
+    let log = keylog(&c.path("keylog.txt"));
+    Dtls13Keys::new(epoch, suite.aead, suite.hash, &log[label].1)
+}
+
+/// Opens one protected record (a whole record as `split_records` gives it) with `keys`:
+/// (record number, content type, content).
+fn open_record(keys: &Dtls13Keys, record: &[u8], next_expected: u64) -> (u64, ContentType, Vec<u8>) {
+    let recs: Vec<_> = records(record, 0).collect::<Result<_, _>>().unwrap();
+    let [DatagramRecord::Ciphertext(rec)] = recs[..] else {
+        panic!("expected one DTLSCiphertext")
+    };
+    let seq = keys.unmask_seq(&rec, next_expected).unwrap();
+    let opened = keys.open(&rec, seq).unwrap();
+    (seq, opened.content_type, opened.plaintext)
+}
+
+#[test]
+fn server_connection_replays_the_capture_byte_for_byte() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let now = Instant::now();
+    let (mut server, log, rng) = capture_server(&c);
+    server.recv_datagram(&dg["01-hello-c"], now).unwrap();
+    assert_eq!(rng.remaining(), 0, "key share, random and PSS salt drawn");
+
+    // The server's flight, record by record: we pack records into datagrams up to the MTU
+    // where the captured server sent one record per datagram (RFC 9147 4.3 leaves packing to
+    // the sender), so the datagram boundaries differ and the records do not.
+    let flight = poll_all(&mut server);
+    // At the default MTU (1200): ServerHello, EncryptedExtensions and Certificate in the
+    // first datagram (1011 bytes), CertificateVerify and Finished in the second (360).
+    let packing: Vec<Vec<usize>> = flight
+        .iter()
+        .map(|d| split_records(d).iter().map(Vec::len).collect())
+        .collect();
+    assert_eq!(packing, vec![vec![111, 52, 848], vec![294, 66]]);
+    let records: Vec<Vec<u8>> = flight.iter().flat_map(|d| split_records(d)).collect();
+    let expected: Vec<Vec<u8>> = DATAGRAMS[1..6].iter().map(|n| dg[n].clone()).collect();
+    assert_eq!(records.len(), expected.len(), "one record per message");
+    for ((ours, theirs), n) in records.iter().zip(&expected).zip(&DATAGRAMS[1..6]) {
+        assert_eq!(ours, theirs, "{n}");
+    }
+    assert!(flight.iter().all(|d| d.len() <= DtlsConfig::default().mtu));
+    assert!(server.poll_timeout().is_some(), "the flight waits for the client");
+
+    // The client's Finished completes the handshake; the server ACKs it (RFC 9147 7:
+    // the final flight is acknowledged) in epoch 3 record 0.
+    server.recv_datagram(&dg["07-fin-chs-prot"], now).unwrap();
+    assert_eq!(events(&mut server), vec![Event::HandshakeComplete]);
+    assert_eq!(server.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+    assert_eq!(server.cipher_suite(), Some(CipherSuite::TLS_AES_128_GCM_SHA256));
+    assert_eq!((server.read_epoch(), server.write_epoch()), (3, 3));
+    assert_keylog(&c, &log);
+    assert_eq!(poll_all(&mut server), vec![dg["08-ack-sap-prot"].clone()], "ACK");
+    assert_eq!(server.poll_timeout(), None, "nothing left to retransmit");
+
+    // "ping" in, "pong" out (epoch 3 record 1), then close_notify (record 2).
+    server.recv_datagram(&dg["09-data-cap-prot"], now).unwrap();
+    assert_eq!(events(&mut server), vec![Event::Data { len: 4 }]);
+    assert_eq!(read_all(&mut server), b"ping");
+    server.writer().write_all(b"pong").unwrap();
+    assert_eq!(
+        poll_all(&mut server),
+        vec![dg["10-data-sap-prot"].clone()],
+        "pong"
+    );
+    server.send_close_notify();
+    assert_eq!(
+        poll_all(&mut server),
+        vec![dg["11-bye-sap-prot"].clone()],
+        "close_notify"
+    );
+    assert!(server.error().is_none());
+    assert_eq!(server.bad_records(), 0);
+}
+
+/// The records of `datagrams` opened with `keys` (record numbers from 0 up).
+fn open_all(keys: &Dtls13Keys, datagrams: &[Vec<u8>]) -> Vec<(u64, ContentType, Vec<u8>)> {
+    datagrams
+        .iter()
+        .flat_map(|d| split_records(d))
+        .map(|r| open_record(keys, &r, 0))
+        .collect()
+}
+
+/// The content of a captured DTLSInnerPlaintext file (content || type, no padding).
+fn content(c: &Capture, name: &str) -> Vec<u8> {
+    let mut v = c.cap(name);
+    v.pop();
+    v
+}
+
+fn ack_of(numbers: &[(u64, u64)]) -> Vec<u8> {
+    Ack {
+        record_numbers: numbers.iter().map(|&(e, s)| RecordNumber::new(e, s)).collect(),
+    }
+    .to_bytes()
+}
+
+/// The captured server flight with its Certificate datagram lost: the client ACKs the records
+/// it holds as soon as it sees the gap and again at its timeout (RFC 9147 7.1), completes when
+/// the Certificate arrives, and sends the captured Finished message (under the record number
+/// that comes next). The captured ACK acknowledges record (2, 0), which here carried our first
+/// ACK and not the Finished: the Finished stays armed and is retransmitted (RFC 9147 7.2).
+#[test]
+fn client_acks_a_partial_captured_flight_then_finishes() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let mut now = Instant::now();
+    let (mut client, log) = capture_client(&c, now);
+    poll_all(&mut client);
+    let c_hs = keylog_keys(&c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", 2);
+    let mut sent = vec![];
+    for n in [
+        "02-hello-s",
+        "03-encext-shs-prot",
+        "05-cverify-shs-prot",
+        "06-fin-shs-prot",
+    ] {
+        client.recv_datagram(&dg[n], now).unwrap();
+        sent.push(open_all(&c_hs, &poll_all(&mut client)));
+    }
+    let held = [(0, 0), (2, 0), (2, 2), (2, 3)];
+    assert_eq!(
+        sent,
+        vec![
+            vec![],
+            vec![],
+            vec![(0, ContentType::Ack, ack_of(&held[..3]))],
+            vec![(1, ContentType::Ack, ack_of(&held))],
+        ],
+        "an ACK on the gap and on each record after it"
+    );
+    now = client.poll_timeout().unwrap();
+    client.handle_timeout(now).unwrap();
+    assert_eq!(
+        open_all(&c_hs, &poll_all(&mut client)),
+        vec![(2, ContentType::Ack, ack_of(&held))],
+        "at the timeout the client ACKs again instead of resending its ClientHello"
+    );
+
+    client.recv_datagram(&dg["04-cert-shs-prot"], now).unwrap();
+    assert_eq!(events(&mut client), vec![Event::HandshakeComplete]);
+    assert_keylog(&c, &log);
+    let finished = (ContentType::Handshake, content(&c, "record-cfin"));
+    let fin = open_all(&c_hs, &poll_all(&mut client));
+    assert_eq!(
+        fin,
+        vec![(3, finished.0, finished.1.clone())],
+        "the captured Finished"
+    );
+
+    client.recv_datagram(&dg["08-ack-sap-prot"], now).unwrap();
+    now = client
+        .poll_timeout()
+        .expect("the Finished is still unacknowledged");
+    client.handle_timeout(now).unwrap();
+    assert_eq!(
+        open_all(&c_hs, &poll_all(&mut client)),
+        vec![(4, finished.0, finished.1)],
+        "the Finished again, under a new record number"
+    );
+}
+
+/// The client Finished retransmitted before the server's ACK arrives: the captured ACK names
+/// the first transmission, record (2, 0), and that acknowledges the Finished (RFC 9147 7.2:
+/// a message is acknowledged once every fragment was ACKed in some record).
+#[test]
+fn client_finished_retransmitted_then_acked_by_the_captured_ack() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let mut now = Instant::now();
+    let (mut client, _) = capture_client(&c, now);
+    poll_all(&mut client);
+    for n in &DATAGRAMS[1..6] {
+        client.recv_datagram(&dg[n], now).unwrap();
+    }
+    assert_eq!(poll_all(&mut client), vec![dg["07-fin-chs-prot"].clone()]);
+    let c_hs = keylog_keys(&c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", 2);
+    now = client.poll_timeout().unwrap();
+    client.handle_timeout(now).unwrap();
+    assert_eq!(
+        open_all(&c_hs, &poll_all(&mut client)),
+        vec![(1, ContentType::Handshake, content(&c, "record-cfin"))]
+    );
+    client.recv_datagram(&dg["08-ack-sap-prot"], now).unwrap();
+    assert_eq!(
+        client.poll_timeout(),
+        None,
+        "the ACK of the first copy stops the timer"
+    );
+    client.writer().write_all(b"ping").unwrap();
+    assert_eq!(poll_all(&mut client), vec![dg["09-data-cap-prot"].clone()]);
+}
+
+/// The client's Finished late: our server resends its whole flight at the timeout under new
+/// record numbers (ServerHello epoch 0 record 1, the rest epoch 2 records 4..=7), the same
+/// messages as the captured records; the captured Finished (answering the first copy) then
+/// completes the handshake and the ACK is the captured one.
+#[test]
+fn server_retransmits_the_captured_flight_under_new_record_numbers() {
+    let Some(c) = capture() else { return };
+    let dg = wire(&c);
+    let mut now = Instant::now();
+    let (mut server, log, _) = capture_server(&c);
+    server.recv_datagram(&dg["01-hello-c"], now).unwrap();
+    assert_eq!(poll_all(&mut server).len(), 2, "the first copy");
+    now = server.poll_timeout().unwrap();
+    server.handle_timeout(now).unwrap();
+    let again: Vec<Vec<u8>> = poll_all(&mut server)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
+    assert_eq!(again.len(), 5);
+    let mut hello = dg["02-hello-s"].clone();
+    hello[10] = 1; // DTLSPlaintext sequence number 1 (last byte of the 48-bit field)
+    assert_eq!(again[0], hello, "ServerHello, record 1");
+    let s_hs = keylog_keys(&c, "SERVER_HANDSHAKE_TRAFFIC_SECRET", 2);
+    for (i, (rec, name)) in again[1..]
+        .iter()
+        .zip(["record-encext", "record-cert", "record-cverify", "record-sfin"])
+        .enumerate()
+    {
+        assert_eq!(
+            open_record(&s_hs, rec, 4),
+            (4 + i as u64, ContentType::Handshake, content(&c, name)),
+            "{name}"
+        );
+    }
+
+    server.recv_datagram(&dg["07-fin-chs-prot"], now).unwrap();
+    assert_eq!(events(&mut server), vec![Event::HandshakeComplete]);
+    assert_keylog(&c, &log);
+    assert_eq!(poll_all(&mut server), vec![dg["08-ack-sap-prot"].clone()]);
+    assert_eq!(server.poll_timeout(), None);
 }

@@ -2,8 +2,8 @@
 //! randoms and ephemeral keys injected, our client writes that ClientHello byte for byte,
 //! derives every keylog secret from the server's captured flight, and writes the captured
 //! CCS, Finished and application record byte for byte; our server writes the captured
-//! ServerHello, CCS, EncryptedExtensions and Certificate (CertificateVerify is RSA-PSS with a
-//! random salt, so it and the Finished after it cannot match).
+//! ServerHello, CCS, EncryptedExtensions, Certificate, CertificateVerify (RSA-PSS: the
+//! capture's salt, 32 bytes of 0x12, comes from the injected random) and Finished.
 
 mod common;
 
@@ -191,6 +191,8 @@ fn server_replays_the_deterministic_part_of_the_capture() {
     let Some(dir) = dir() else { return };
     let mut random: Vec<u8> = x25519_private(&dir, "server-ephemeral-private.key");
     random.extend(0x70u8..=0x8f);
+    // The RSA-PSS salt of the captured CertificateVerify.
+    random.extend([0x12; 32]);
     let key = std::fs::read(dir.join("server.key")).unwrap();
     let cert = std::fs::read(dir.join("server.crt")).unwrap();
     let log = Arc::new(Collect::default());
@@ -237,9 +239,43 @@ fn server_replays_the_deterministic_part_of_the_capture() {
         &certificate[..],
         "Certificate"
     );
+    let cv = strip(cap(&dir, "servercertverify"));
+    let fin = strip(cap(&dir, "serverfinished"));
     assert_eq!(
-        plain[ee.len() + certificate.len()],
-        15,
-        "CertificateVerify follows"
+        &plain[ee.len() + certificate.len()..],
+        &[cv, fin].concat()[..],
+        "CertificateVerify and Finished"
     );
+}
+
+/// The ServerHello and EncryptedExtensions hooks (used to replay captures whose server orders
+/// or picks extensions differently) reshape what is sent and hashed: both sides agree on the
+/// reordered hello and the added supported_groups.
+#[test]
+fn server_hello_hooks_reshape_the_flight_and_the_handshake_completes() {
+    let server = common::server_builder("ecdsa-p256")
+        .customize_server_hello(|sh| sh.extensions.reverse())
+        .customize_encrypted_extensions(|ee| {
+            ee.push(sanstls::msgs::EncryptedExtension::SupportedGroups(vec![
+                NamedGroup::secp256r1,
+            ]))
+        })
+        .build()
+        .unwrap();
+    let client = common::client_builder().build().unwrap();
+    let (mut client, mut server) = common::pair(client, server);
+    feed(&mut server, &drain(&mut client));
+    let flight = drain(&mut server);
+    let sh = &records(&flight)[0];
+    // record(5) type(1) len(3) version(2) random(32) session_id(1+32) suite(2) comp(1) exts(2)
+    let first_ext = 5 + 4 + 2 + 32 + 1 + usize::from(sh[5 + 4 + 2 + 32]) + 2 + 1 + 2;
+    assert_eq!(
+        sh[first_ext..first_ext + 2],
+        [0x00, 0x33],
+        "key_share first, then supported_versions"
+    );
+    feed(&mut client, &flight);
+    assert_eq!(client.next_event(), Some(Event::HandshakeComplete));
+    common::handshake(&mut client, &mut server).unwrap();
+    assert_eq!(common::send(&mut client, &mut server, b"hi"), b"hi");
 }

@@ -21,7 +21,9 @@ use crate::handshake::tickets::{
     AntiReplay, ClientSessionStore, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
     DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
-use crate::msgs::{Certificate13, CertificateEntry, ClientHello, HandshakePayload};
+use crate::msgs::{
+    Certificate13, CertificateEntry, ClientHello, EncryptedExtension, HandshakePayload, ServerHello,
+};
 use crate::pki::{self, ClientCertVerifier, ServerCertVerifier};
 
 /// Where the engine gets wall-clock time (certificate validity, ticket ages). Injected so
@@ -583,7 +585,19 @@ pub struct ServerConfig {
     pub(crate) session_cache12: Option<Arc<SessionCache12>>,
     /// TLS 1.2 ticket sealing (`None`: no tickets, RFC 5077).
     pub(crate) ticketer12: Option<Arc<dyn TicketSealer>>,
+    /// Reshapes the TLS 1.3 ServerHello before it is sent.
+    pub(crate) server_hello_hook: Option<ServerHelloHook>,
+    /// Reshapes the TLS 1.3 EncryptedExtensions before they are sent.
+    pub(crate) encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
 }
+
+/// Reshapes the TLS 1.3 ServerHello before it is sent (see
+/// [`ServerConfigBuilder::customize_server_hello`]).
+pub type ServerHelloHook = Arc<dyn Fn(&mut ServerHello) + Send + Sync>;
+
+/// Reshapes the TLS 1.3 EncryptedExtensions before they are sent (see
+/// [`ServerConfigBuilder::customize_encrypted_extensions`]).
+pub type EncryptedExtensionsHook = Arc<dyn Fn(&mut Vec<EncryptedExtension>) + Send + Sync>;
 
 /// Server settings for tickets, resumption and 0-RTT.
 #[derive(Clone, Debug)]
@@ -639,6 +653,8 @@ impl ServerConfig {
             resumption: Resumption::default(),
             session_cache12: DEFAULT_SESSION_CACHE_SIZE,
             tickets12: Tickets12::Default,
+            server_hello_hook: None,
+            encrypted_extensions_hook: None,
         }
     }
 
@@ -713,6 +729,8 @@ pub struct ServerConfigBuilder {
     resumption: Resumption,
     session_cache12: usize,
     tickets12: Tickets12,
+    server_hello_hook: Option<ServerHelloHook>,
+    encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -782,6 +800,29 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Lets the application reshape the TLS 1.3 (and DTLS 1.3) ServerHello after sanstls
+    /// builds it and before it is sent: extension order, to replay a recorded trace byte for
+    /// byte. The transcript hashes what is sent; the handshake goes on from what sanstls
+    /// chose, so changing a value (suite, key share, version) makes the handshake fail.
+    /// HelloRetryRequests are not reshaped.
+    pub fn customize_server_hello(mut self, hook: impl Fn(&mut ServerHello) + Send + Sync + 'static) -> Self {
+        self.server_hello_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Lets the application reshape the TLS 1.3 (and DTLS 1.3) EncryptedExtensions after
+    /// sanstls builds them: extension order, or an informational extension such as our
+    /// supported_groups (RFC 8446 4.2.7), to replay a recorded trace byte for byte. Removing
+    /// or changing a negotiated one (ALPN, early_data) leaves the client with a different
+    /// view than ours, and the handshake or the data fails.
+    pub fn customize_encrypted_extensions(
+        mut self,
+        hook: impl Fn(&mut Vec<EncryptedExtension>) + Send + Sync + 'static,
+    ) -> Self {
+        self.encrypted_extensions_hook = Some(Arc::new(hook));
+        self
+    }
+
     /// TLS 1.2 session tickets sealed by `sealer` (shared between configs, rotated by the
     /// application).
     pub fn ticket_sealer12(mut self, sealer: Arc<dyn TicketSealer>) -> Self {
@@ -814,6 +855,8 @@ impl ServerConfigBuilder {
             session_cache12: (self.session_cache12 > 0)
                 .then(|| Arc::new(SessionCache12::new(self.session_cache12))),
             ticketer12,
+            server_hello_hook: self.server_hello_hook,
+            encrypted_extensions_hook: self.encrypted_extensions_hook,
         }))
     }
 }

@@ -10,6 +10,7 @@ use rustls_pki_types::PrivateKeyDer;
 use zeroize::Zeroizing;
 
 use crate::codec::SignatureScheme;
+use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::pki::CertError;
 use crate::{Error, PeerMisbehaved};
 
@@ -213,6 +214,20 @@ impl SigningKey {
     /// Signs `message` with `scheme`, which must be one of [`tls12_schemes`](Self::tls12_schemes).
     /// ECDSA nonces and PSS salts come from ring's `SystemRandom`.
     pub fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, Error> {
+        self.sign_with(scheme, message, &SystemRandomSource)
+    }
+
+    /// [`sign`](Self::sign) with the RSA-PSS salt (RFC 8017 9.1.1: hash-length bytes) drawn
+    /// from `salt_rng`, the connection's random source, so that an injected random replays a
+    /// recorded CertificateVerify byte for byte. ECDSA nonces stay with ring's
+    /// `SystemRandom` (ring hedges them with the key and message; a fixed nonce source would
+    /// buy nothing but risk).
+    pub fn sign_with(
+        &self,
+        scheme: SignatureScheme,
+        message: &[u8],
+        salt_rng: &dyn RandomSource,
+    ) -> Result<Vec<u8>, Error> {
         let rng = SystemRandom::new();
         let failed = |_| Error::Crypto("signing failed");
         match &self.inner {
@@ -231,7 +246,24 @@ impl SigningKey {
                     _ => return Err(Error::Crypto("signature scheme does not fit the key")),
                 };
                 let mut sig = vec![0u8; key.public().modulus_len()];
-                key.sign(padding, &rng, message, &mut sig).map_err(failed)?;
+                let salt_len = match scheme {
+                    S::rsa_pss_rsae_sha256 => 32,
+                    S::rsa_pss_rsae_sha384 => 48,
+                    S::rsa_pss_rsae_sha512 => 64,
+                    _ => 0,
+                };
+                if salt_len == 0 {
+                    key.sign(padding, &rng, message, &mut sig).map_err(failed)?;
+                } else {
+                    // ring's SecureRandom is sealed; FixedSliceRandom is its public (deprecated)
+                    // way to feed chosen bytes. ring draws exactly one salt of the hash length.
+                    let mut salt = Zeroizing::new([0u8; 64]);
+                    let salt = &mut salt[..salt_len];
+                    salt_rng.fill(salt)?;
+                    #[allow(deprecated)]
+                    let fixed = ring::test::rand::FixedSliceRandom { bytes: salt };
+                    key.sign(padding, &fixed, message, &mut sig).map_err(failed)?;
+                }
                 Ok(sig)
             }
             Inner::Ecdsa { .. } | Inner::Ed25519(_) => {
@@ -503,6 +535,35 @@ mod tests {
             verify_signature(RSA2048_SPKI, S::Unknown(0x1234), b"m", &sig, false),
             Err(UNSUPPORTED)
         );
+    }
+
+    #[test]
+    fn pss_salt_comes_from_the_given_random_source() {
+        use crate::crypto::FixedRandom;
+        let (rsa, spki) = (SigningKey::from_pem(RSA2048_PKCS1).unwrap(), RSA2048_SPKI);
+        let msg = tls13_signed_message(true, &[0xaa; 32]);
+        for (scheme, len) in [
+            (S::rsa_pss_rsae_sha256, 32),
+            (S::rsa_pss_rsae_sha384, 48),
+            (S::rsa_pss_rsae_sha512, 64),
+        ] {
+            let fixed = |b: u8| FixedRandom::new(vec![vec![b; len]]);
+            let rng = fixed(0x12);
+            let a = rsa.sign_with(scheme, &msg, &rng).unwrap();
+            assert_eq!(rng.remaining(), 0, "{scheme}: one hash-length salt drawn");
+            assert_eq!(a, rsa.sign_with(scheme, &msg, &fixed(0x12)).unwrap());
+            assert_ne!(a, rsa.sign_with(scheme, &msg, &fixed(0x13)).unwrap());
+            verify_signature(spki, scheme, &msg, &a, true).unwrap();
+            // An exhausted source is an error, not a weaker signature.
+            let short = FixedRandom::new(vec![vec![0; len - 1]]);
+            assert!(matches!(
+                rsa.sign_with(scheme, &msg, &short),
+                Err(Error::Crypto(_))
+            ));
+        }
+        // PKCS#1 v1.5 draws nothing.
+        let empty = FixedRandom::new(vec![]);
+        rsa.sign_with(S::rsa_pkcs1_sha256, b"m", &empty).unwrap();
     }
 
     #[test]

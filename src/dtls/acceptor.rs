@@ -10,7 +10,9 @@ use super::conn::{DtlsConfig, DtlsConnection};
 use super::cookie::{dtls12_hello_binding, hello_verify_request_body, CookieKeys};
 use super::fragment::{parse_fragments, HandshakeHeader};
 use super::record::{records, DatagramRecord, PlaintextHeader};
-use crate::codec::{CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion};
+use crate::codec::{
+    CipherSuite, ContentType, ExtensionType, HandshakeType, LenPrefix, NamedGroup, ProtocolVersion, Reader,
+};
 use crate::conn::ServerConfig;
 use crate::handshake::server13::{self, StatelessRetry};
 use crate::msgs::{Dialect, HandshakePayload};
@@ -124,8 +126,30 @@ impl DtlsAcceptor {
         now: Instant,
     ) -> Option<Accepted> {
         let cfg = &self.config.shared;
-        if !cfg.tls13() || h.fragment_length != h.length {
+        if !cfg.tls13() {
             return None;
+        }
+        if h.fragment_length != h.length {
+            // A second hello the cookie grew past the MTU: its first fragment is enough
+            // when the cookie leads the extensions (as ours does). The connection the cookie
+            // opens reassembles the rest.
+            let (random, session_id, cookie) = cookie_in_hello_prefix(body)?;
+            let retry = self
+                .cookies
+                .check(cookie, client_addr, random)
+                .and_then(|payload| parse_retry_cookie(payload, cookie, session_id));
+            let Some(retry) = retry else {
+                return Some(Accepted::Dropped);
+            };
+            let Ok(mut conn) = DtlsConnection::server_with_retry(
+                self.config.clone(),
+                self.dtls.clone(),
+                Some(Box::new(retry)),
+            ) else {
+                return Some(Accepted::Dropped);
+            };
+            let _ = conn.recv_datagram(datagram, now);
+            return Some(Accepted::Connection(Box::new(conn)));
         }
         let Ok(HandshakePayload::ClientHello(hello)) =
             HandshakePayload::decode(HandshakeType::ClientHello, body, Dialect::Tls12)
@@ -223,6 +247,30 @@ fn parse_retry_cookie(payload: &[u8], cookie: &[u8], session_id: &[u8]) -> Optio
         cookie: cookie.to_vec(),
         session_id: session_id.to_vec(),
     })
+}
+
+/// The random, legacy_session_id and TLS 1.3 cookie extension of a ClientHello of which
+/// only a prefix (the first fragment) is at hand, if the extensions that prefix holds whole
+/// include a cookie (RFC 8446 4.1.2 layout, with the DTLS legacy_cookie, RFC 9147 5.3).
+fn cookie_in_hello_prefix(body: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let mut r = Reader::new(body);
+    r.take(2, "legacy_version").ok()?;
+    let random = r.take(32, "random").ok()?;
+    let session_id = r.vec_bytes(LenPrefix::U8, "legacy_session_id").ok()?;
+    r.vec_bytes(LenPrefix::U8, "legacy_cookie").ok()?;
+    r.vec_bytes(LenPrefix::U16, "cipher_suites").ok()?;
+    r.vec_bytes(LenPrefix::U8, "legacy_compression_methods").ok()?;
+    r.take(2, "extensions length").ok()?; // the extensions' total length (the prefix holds only some of them)
+    while let Ok(typ) = r.u16("extension_type") {
+        let data = r.vec_bytes(LenPrefix::U16, "extension_data").ok()?;
+        if typ == ExtensionType::Cookie.get() {
+            let mut c = Reader::new(data);
+            let cookie = c.vec_bytes(LenPrefix::U16, "cookie").ok()?;
+            return (!cookie.is_empty() && c.expect_empty("cookie").is_ok())
+                .then_some((random, session_id, cookie));
+        }
+    }
+    None
 }
 
 /// An epoch-0 handshake record carrying `msg`, sent under record sequence number `seq`.

@@ -183,6 +183,9 @@ pub struct DtlsConnection {
     last_now: Option<Instant>,
     /// Server: the acceptor verified this hello's HelloVerifyRequest cookie.
     pub(super) legacy_cookie_verified: bool,
+    /// DTLS 1.3: records per write epoch before we update our keys (RFC 9147 4.5.3 AEAD
+    /// limits; the config's `records_per_key`).
+    records_per_key: u64,
 }
 
 impl DtlsConnection {
@@ -202,13 +205,7 @@ impl DtlsConnection {
                 "DTLS needs TLS 1.3 or TLS 1.2 enabled with one of its suites".into(),
             ));
         }
-        let mut conn = DtlsConnection::new(
-            Side::Client,
-            &config.shared.key_log,
-            &config.shared.record_observer,
-            config.shared.max_buffered_plaintext,
-            dtls,
-        );
+        let mut conn = DtlsConnection::new(Side::Client, &config.shared, dtls);
         let name = Some(name);
         if config.shared.tls13() {
             // DTLS 1.3 offered (with DTLS 1.2 if enabled): the TLS 1.3 client machine builds
@@ -252,26 +249,15 @@ impl DtlsConnection {
                 "DTLS needs TLS 1.3 or TLS 1.2 enabled with one of its suites".into(),
             ));
         }
-        let mut conn = DtlsConnection::new(
-            Side::Server,
-            &config.shared.key_log,
-            &config.shared.record_observer,
-            config.shared.max_buffered_plaintext,
-            dtls,
-        );
+        let mut conn = DtlsConnection::new(Side::Server, &config.shared, dtls);
         conn.start = Start::Server(config, retry);
         Ok(conn)
     }
 
-    fn new(
-        side: Side,
-        key_log: &Arc<dyn crate::conn::KeyLog>,
-        observer: &Option<Arc<dyn crate::conn::RecordObserver>>,
-        max_buffered: usize,
-        cfg: DtlsConfig,
-    ) -> Self {
-        let mut common = Common::new(side, key_log.clone(), ProtocolVersion::DTLSv1_2.get());
-        common.observer = observer.clone();
+    fn new(side: Side, shared: &crate::conn::config::Shared, cfg: DtlsConfig) -> Self {
+        let max_buffered = shared.max_buffered_plaintext;
+        let mut common = Common::new(side, shared.key_log.clone(), ProtocolVersion::DTLSv1_2.get());
+        common.observer = shared.record_observer.clone();
         common.dtls_send_seq = Some(0);
         // Handshake messages are cut to the MTU here, not by the queue.
         common.max_fragment = crate::record::MAX_PLAINTEXT;
@@ -308,6 +294,7 @@ impl DtlsConnection {
             v13: v13::State13::new(),
             last_now: None,
             legacy_cookie_verified: false,
+            records_per_key: shared.records_per_key,
         }
     }
 
@@ -1044,6 +1031,13 @@ impl DtlsConnection {
     /// bytes; a smaller buffer gets `None` and the datagram stays queued).
     pub fn poll_datagram(&mut self, buf: &mut [u8]) -> Option<usize> {
         if self.out.is_empty() && self.error.is_none() {
+            if self.maybe_update_keys13() {
+                // The KeyUpdate is handshake output: a step of its own (armed at the last
+                // time we were given).
+                if let Some(now) = self.last_now {
+                    let _ = self.finish_step(Ok(()), now);
+                }
+            }
             // Application data written since the last call.
             if let Err(e) = self.flush_app() {
                 self.fail(e);
@@ -1091,6 +1085,25 @@ impl DtlsConnection {
         }
         self.pack(records);
         Ok(())
+    }
+
+    /// DTLS 1.3: once our write epoch has carried `records_per_key` records, a KeyUpdate
+    /// (its keys take over when acknowledged, RFC 9147 8). True if one was queued.
+    fn maybe_update_keys13(&mut self) -> bool {
+        if !self.is13()
+            || self.sent_close
+            || self.v13.key_update_pending()
+            || self.v13.write_seq() < self.records_per_key
+        {
+            return false;
+        }
+        match self.handshake.as_mut() {
+            Some(Handshake::Established(est)) => {
+                est.update_ours(&mut self.common, false);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due, if a timer runs.

@@ -424,7 +424,13 @@ impl ExpectServerHello {
             }
         }
         if let Some(cookie) = cookie {
-            extensions.push(ClientExtension::Cookie(cookie));
+            if cx.is_dtls() {
+                // DTLS: first, so that the first fragment of a second hello too large for
+                // one datagram carries it to a stateless server (`dtls::acceptor`).
+                extensions.insert(0, ClientExtension::Cookie(cookie));
+            } else {
+                extensions.push(ClientExtension::Cookie(cookie));
+            }
         }
         // RFC 8446 4.1.2: an updated age and binder for the PSK (still the last extension).
         let now_ms = self.s.config.shared.time.now_millis();
@@ -924,7 +930,7 @@ fn send_client_auth(
     );
     cx.neg.own_cert = Some(cert.clone());
     let signed = tls13_signed_message(false, &transcript.current_hash());
-    let signature = cert.key.sign(scheme, &signed)?;
+    let signature = cert.key.sign_with(scheme, &signed, config.shared.rng.as_ref())?;
     cx.send_handshake(
         &HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature }),
         Some(transcript),

@@ -351,7 +351,7 @@ impl ExpectClientHello {
             cx.neg.peer_chain = p.session.peer_chain.clone();
         }
 
-        let server_hello = ServerHello {
+        let mut server_hello = ServerHello {
             legacy_version: cx.v12(),
             random,
             session_id: hello.session_id.clone(),
@@ -359,6 +359,9 @@ impl ExpectClientHello {
             compression_method: 0,
             extensions,
         };
+        if let Some(hook) = &self.config.server_hello_hook {
+            hook(&mut server_hello);
+        }
         cx.send_handshake(
             &HandshakePayload::ServerHello(server_hello),
             Some(&mut transcript),
@@ -417,6 +420,9 @@ impl ExpectClientHello {
         {
             extensions.push(EncryptedExtension::RecordSizeLimit(limit));
         }
+        if let Some(hook) = &self.config.encrypted_extensions_hook {
+            hook(&mut extensions);
+        }
         cx.send_handshake(
             &HandshakePayload::EncryptedExtensions(extensions),
             Some(&mut transcript),
@@ -451,7 +457,7 @@ impl ExpectClientHello {
             cx.neg.own_cert = Some(cert.clone());
 
             let signed = tls13_signed_message(true, &transcript.current_hash());
-            let signature = cert.key.sign(scheme, &signed)?;
+            let signature = cert.key.sign_with(scheme, &signed, rng.as_ref())?;
             let verify = CertificateVerify { scheme, signature };
             cx.send_handshake(
                 &HandshakePayload::CertificateVerify(verify),

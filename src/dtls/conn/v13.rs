@@ -90,6 +90,11 @@ impl State13 {
         self.write.last().map_or(0, |e| e.keys.epoch())
     }
 
+    /// Records sent so far under the current write epoch.
+    pub(super) fn write_seq(&self) -> u64 {
+        self.write.last().map_or(0, |e| e.next_seq)
+    }
+
     pub(super) fn key_update_pending(&self) -> bool {
         self.held_write.is_some()
     }
