@@ -643,7 +643,7 @@ fn dtls_status(target: &str, data: &[u8]) -> String {
 /// flights), and with a lost ClientHello and a lost client Finished flight resent on the
 /// client's timer; and a client offering both against a DTLS 1.2 server. DTLS 1.3: plain (no
 /// acceptor), through the acceptor's stateless HelloRetryRequest, both versions offered at the
-/// smallest MTU (without the acceptor), a lost ClientHello, a lost client Finished, and a
+/// smallest MTU (with the acceptor and without), a lost ClientHello, a lost client Finished, and a
 /// KeyUpdate each way.
 fn dtls_seeds(seeds: &mut Seeds) {
     use fuzzing::{
@@ -665,13 +665,18 @@ fn dtls_seeds(seeds: &mut Seeds) {
         case("both-offered-dtls12-server", BOTH, 0, &[]),
         case("dtls13-plain", V13, V13 | NO_COOKIE, &[]),
         case("dtls13-hrr-cookie", V13, V13, &[]),
-        // Not through the acceptor: at MTU 256 the hello retried after the stateless
-        // HelloRetryRequest no longer fits one datagram, and the acceptor answers its first
-        // fragment with a HelloVerifyRequest that the client refuses (reported, not fixed).
         case(
             "dtls13-both-small-mtu",
             BOTH | SMALL,
             BOTH | SMALL | NO_COOKIE,
+            &[],
+        ),
+        // Through the acceptor: the hello retried with the HelloRetryRequest cookie no longer
+        // fits one datagram; the acceptor reads the cookie from its first fragment.
+        case(
+            "dtls13-both-hrr-cookie-small-mtu",
+            BOTH | SMALL,
+            BOTH | SMALL,
             &[],
         ),
         case("dtls13-hrr-cookie-lost-hello", V13, V13, &[0]),
