@@ -490,27 +490,43 @@ enum DtlsServer {
     Conn(Box<DtlsConnection>),
 }
 
-/// A DTLS 1.2 handshake between the fuzz client and server, recorded as each side's input
-/// (`fuzzing::DtlsStep`s): the datagrams it received, its polls, and its timeouts. `lose`
-/// names client datagrams (by index) lost on the way, which the client's timer resends;
-/// `flags` is the fuzz input's flags byte. The clock moves as the fuzz drivers move it, so
-/// the recording replays exactly.
-fn record_dtls(flags: u8, lose: &[usize]) -> (Vec<u8>, Vec<u8>) {
+/// One recorded DTLS handshake between the fuzz client and server.
+struct DtlsCase {
+    name: &'static str,
+    /// The client's and the server's flags bytes (versions, MTU; the server's cookie bit).
+    client: u8,
+    server: u8,
+    /// Client datagrams (by index) lost on the way; the client's timer resends them.
+    lose: &'static [usize],
+    /// After the data: the client sends a KeyUpdate asking the server to update too.
+    key_update: bool,
+}
+
+/// A DTLS handshake between the fuzz client and server, recorded as each side's input
+/// (`fuzzing::DtlsStep`s): the datagrams it received, its polls, its timeouts and its own
+/// actions (a write each way, the KeyUpdate, close_notify). The clock moves as the fuzz
+/// drivers move it, so the recording replays exactly.
+fn record_dtls(case: &DtlsCase) -> (Vec<u8>, Vec<u8>) {
     use fuzzing::DtlsStep;
-    let cfg = fuzzing::dtls_config(flags);
-    let mtu = cfg.mtu;
+    let c_cfg = fuzzing::dtls_config(case.client);
+    let s_cfg = fuzzing::dtls_config(case.server);
+    let mtu = c_cfg.mtu.max(s_cfg.mtu);
     let start = Instant::now();
     let (mut c_now, s_now) = (start, start);
-    let mut client =
-        DtlsConnection::client(fuzzing::client_config(), "localhost", cfg.clone(), c_now).unwrap();
-    let mut server = if flags & fuzzing::DTLS_NO_COOKIE != 0 {
-        DtlsServer::Conn(Box::new(
-            DtlsConnection::server(fuzzing::server_config(), cfg).unwrap(),
-        ))
+    let mut client = DtlsConnection::client(
+        fuzzing::dtls_client_config(case.client),
+        "localhost",
+        c_cfg,
+        c_now,
+    )
+    .unwrap();
+    let s_config = fuzzing::dtls_server_config(case.server);
+    let mut server = if case.server & fuzzing::DTLS_NO_COOKIE != 0 {
+        DtlsServer::Conn(Box::new(DtlsConnection::server(s_config, s_cfg).unwrap()))
     } else {
-        DtlsServer::Acceptor(DtlsAcceptor::new(fuzzing::server_config(), cfg, s_now).unwrap())
+        DtlsServer::Acceptor(DtlsAcceptor::new(s_config, s_cfg, s_now).unwrap())
     };
-    let (mut c_in, mut s_in) = (vec![flags], vec![flags]);
+    let (mut c_in, mut s_in) = (vec![case.client], vec![case.server]);
     let mut sent = 0;
     let mut buf = vec![0u8; mtu];
     let mut drain = |conn: &mut DtlsConnection, steps: &mut Vec<u8>| {
@@ -524,7 +540,7 @@ fn record_dtls(flags: u8, lose: &[usize]) -> (Vec<u8>, Vec<u8>) {
         let _ = std::io::Read::read_to_end(&mut conn.reader(), &mut sink);
         out
     };
-    for round in 0..12 {
+    for round in 0..14 {
         match round {
             6 => {
                 let _ = client.writer().write_all(&[b'a'; 20]);
@@ -534,7 +550,11 @@ fn record_dtls(flags: u8, lose: &[usize]) -> (Vec<u8>, Vec<u8>) {
                     fuzzing::dtls_step(&mut s_in, DtlsStep::Write(40));
                 }
             }
-            9 => {
+            8 if case.key_update => {
+                client.request_key_update(true).unwrap();
+                fuzzing::dtls_step(&mut c_in, DtlsStep::KeyUpdate(true));
+            }
+            11 => {
                 client.send_close_notify();
                 fuzzing::dtls_step(&mut c_in, DtlsStep::Close);
                 if let DtlsServer::Conn(conn) = &mut server {
@@ -555,14 +575,14 @@ fn record_dtls(flags: u8, lose: &[usize]) -> (Vec<u8>, Vec<u8>) {
         let mut to_client = Vec::new();
         for d in to_server {
             sent += 1;
-            if lose.contains(&(sent - 1)) {
+            if case.lose.contains(&(sent - 1)) {
                 continue;
             }
             fuzzing::dtls_step(&mut s_in, DtlsStep::Datagram(&d));
             match &mut server {
                 DtlsServer::Acceptor(a) => match a.accept(&d, fuzzing::DTLS_CLIENT_ADDR, s_now) {
-                    Accepted::HelloVerifyRequest(hvr) | Accepted::HelloRetryRequest(hvr) => {
-                        to_client.push(hvr)
+                    Accepted::HelloVerifyRequest(reply) | Accepted::HelloRetryRequest(reply) => {
+                        to_client.push(reply)
                     }
                     Accepted::Connection(conn) => server = DtlsServer::Conn(conn),
                     Accepted::Dropped => {}
@@ -585,85 +605,92 @@ fn record_dtls(flags: u8, lose: &[usize]) -> (Vec<u8>, Vec<u8>) {
         DtlsServer::Acceptor(_) => "never accepted".into(),
     };
     eprintln!(
-        "recorded dtls flags {flags} lose {lose:?}: client {:?} hs={}, server {server_status}",
+        "recorded {}: client {:?} hs={}, server {server_status}",
+        case.name,
         client.error(),
         client.is_handshaking()
     );
     (c_in, s_in)
 }
 
-/// Replays a DTLS seed into a fresh fuzz-target connection and reports how far it gets.
+/// Replays a DTLS seed through the fuzz target's driver and reports how far it gets.
 fn dtls_status(target: &str, data: &[u8]) -> String {
-    use fuzzing::DtlsStep;
-    let (&flags, rest) = data.split_first().unwrap();
-    let cfg = fuzzing::dtls_config(flags);
-    let mut now = Instant::now();
-    let mut steps = fuzzing::dtls_steps(rest);
-    let mut conn = if target == "dtls_client" {
-        DtlsConnection::client(fuzzing::client_config(), "localhost", cfg, now).unwrap()
-    } else if flags & fuzzing::DTLS_NO_COOKIE != 0 {
-        DtlsConnection::server(fuzzing::server_config(), cfg).unwrap()
+    let replay = if target == "dtls_client" {
+        fuzzing::replay_dtls_client(data)
     } else {
-        let mut acceptor = DtlsAcceptor::new(fuzzing::server_config(), cfg, now).unwrap();
-        loop {
-            match steps.next() {
-                None => return "never accepted".into(),
-                Some(DtlsStep::Datagram(d)) => {
-                    if let Accepted::Connection(c) = acceptor.accept(d, fuzzing::DTLS_CLIENT_ADDR, now) {
-                        break *c;
-                    }
-                }
-                Some(_) => {}
-            }
-        }
+        fuzzing::replay_dtls_server(data)
     };
-    let mut buf = vec![0u8; 65_536];
-    let mut data_events = 0;
-    for step in steps {
-        match step {
-            DtlsStep::Datagram(d) => {
-                let _ = conn.recv_datagram(d, now);
-            }
-            DtlsStep::Timeout(q) => {
-                now = fuzzing::dtls_advance(now, Some(&conn), q);
-                let _ = conn.handle_timeout(now);
-            }
-            DtlsStep::Poll => while conn.poll_datagram(&mut buf).is_some() {},
-            DtlsStep::Write(n) => {
-                let _ = conn.writer().write_all(&vec![b'a'; usize::from(n)]);
-            }
-            DtlsStep::Close => conn.send_close_notify(),
-        }
-        while let Some(e) = conn.next_event() {
-            data_events += usize::from(matches!(e, sanstls::Event::Data { .. }));
-        }
-    }
-    match (conn.is_handshaking(), conn.error()) {
+    let Some(r) = replay else {
+        return "never accepted".into();
+    };
+    let c = &r.conn;
+    match (c.is_handshaking(), c.error()) {
         (_, Some(e)) => format!("error: {e}"),
         (true, None) => "handshaking".into(),
         (false, None) => format!(
-            "handshake complete, {data_events} data events, peer closed: {}",
-            conn.peer_has_closed()
+            "{:?} handshake complete, {} plaintext bytes, epochs read {} write {}, peer closed: {}",
+            c.protocol_version(),
+            r.plaintext,
+            c.read_epoch(),
+            c.write_epoch(),
+            c.peer_has_closed()
         ),
     }
 }
 
-/// DTLS 1.2 handshakes between the fuzz client and server: through the cookie exchange and
-/// without it, at the default and the smallest MTU (fragmented flights), and with a lost
-/// ClientHello and a lost client Finished flight resent on the client's timer.
+/// DTLS handshakes between the fuzz client and server. DTLS 1.2 (flags versions 0): through
+/// the cookie exchange and without it, at the default and the smallest MTU (fragmented
+/// flights), and with a lost ClientHello and a lost client Finished flight resent on the
+/// client's timer; and a client offering both against a DTLS 1.2 server. DTLS 1.3: plain (no
+/// acceptor), through the acceptor's stateless HelloRetryRequest, both versions offered at the
+/// smallest MTU (with the acceptor and without), a lost ClientHello, a lost client Finished, and a
+/// KeyUpdate each way.
 fn dtls_seeds(seeds: &mut Seeds) {
-    let cases: [(&str, u8, &[usize]); 5] = [
-        ("cookie", 0, &[]),
-        ("no-cookie", fuzzing::DTLS_NO_COOKIE, &[]),
-        ("cookie-small-mtu", fuzzing::DTLS_SMALL_MTU, &[]),
-        ("cookie-lost-hello", 0, &[0]),
-        ("no-cookie-lost-finished", fuzzing::DTLS_NO_COOKIE, &[1]),
+    use fuzzing::{
+        DTLS_NO_COOKIE as NO_COOKIE, DTLS_SMALL_MTU as SMALL, DTLS_V13 as V13, DTLS_V13_V12 as BOTH,
+    };
+    let case = |name, client, server, lose| DtlsCase {
+        name,
+        client,
+        server,
+        lose,
+        key_update: false,
+    };
+    let cases = [
+        case("cookie", 0, 0, &[]),
+        case("no-cookie", 0, NO_COOKIE, &[]),
+        case("cookie-small-mtu", SMALL, SMALL, &[]),
+        case("cookie-lost-hello", 0, 0, &[0]),
+        case("no-cookie-lost-finished", 0, NO_COOKIE, &[1]),
+        case("both-offered-dtls12-server", BOTH, 0, &[]),
+        case("dtls13-plain", V13, V13 | NO_COOKIE, &[]),
+        case("dtls13-hrr-cookie", V13, V13, &[]),
+        case(
+            "dtls13-both-small-mtu",
+            BOTH | SMALL,
+            BOTH | SMALL | NO_COOKIE,
+            &[],
+        ),
+        // Through the acceptor: the hello retried with the HelloRetryRequest cookie no longer
+        // fits one datagram; the acceptor reads the cookie from its first fragment.
+        case(
+            "dtls13-both-hrr-cookie-small-mtu",
+            BOTH | SMALL,
+            BOTH | SMALL,
+            &[],
+        ),
+        case("dtls13-hrr-cookie-lost-hello", V13, V13, &[0]),
+        case("dtls13-lost-finished", V13, V13 | NO_COOKIE, &[1]),
+        DtlsCase {
+            key_update: true,
+            ..case("dtls13-key-update", V13, V13 | NO_COOKIE, &[])
+        },
     ];
-    for (name, flags, lose) in cases {
-        let (c_in, s_in) = record_dtls(flags, lose);
+    for case in &cases {
+        let (c_in, s_in) = record_dtls(case);
         for (target, data) in [("dtls_client", &c_in), ("dtls_server", &s_in)] {
-            println!("{target}/{name}: {}", dtls_status(target, data));
-            seeds.put(target, name, data);
+            println!("{target}/{}: {}", case.name, dtls_status(target, data));
+            seeds.put(target, case.name, data);
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Codec, HandshakeType, Reader};
+use crate::codec::{Codec, HandshakeType, ProtocolVersion, Reader};
 use crate::conn::{ClientConfigBuilder, ServerConfigBuilder};
 use crate::crypto::rand::RandomSource;
 use crate::dtls::{
@@ -329,6 +329,8 @@ pub enum DtlsStep<'a> {
     Timeout(u8),
     /// Drain `poll_datagram`, the events and the plaintext.
     Poll,
+    /// `request_key_update(ask_peer)` (DTLS 1.3; refused by a DTLS 1.2 connection).
+    KeyUpdate(bool),
     /// Write this many bytes (1..=63) of application data.
     Write(u8),
     /// `send_close_notify`.
@@ -336,14 +338,46 @@ pub enum DtlsStep<'a> {
 }
 
 /// Flags byte of a DTLS input: bit 0 (server only) bypasses the [`DtlsAcceptor`]'s cookie
-/// exchange, bit 1 uses the smallest MTU, so that every flight fragments.
+/// exchange, bit 1 uses the smallest MTU, so that every flight fragments, bits 2-3 pick the
+/// versions the config enables (see [`dtls_versions`]).
 pub const DTLS_NO_COOKIE: u8 = 1;
 /// See [`DTLS_NO_COOKIE`].
 pub const DTLS_SMALL_MTU: u8 = 2;
+/// Flags bits 2-3 = 1: TLS 1.3 only, so DTLS 1.3 only.
+pub const DTLS_V13: u8 = 1 << 2;
+/// Flags bits 2-3 = 2 (or 3): TLS 1.3 and 1.2, so DTLS 1.3 and 1.2 offered (or accepted).
+/// With bits 2-3 = 0 the config enables TLS 1.2 only: DTLS 1.2, as the first seeds were.
+pub const DTLS_V13_V12: u8 = 2 << 2;
+
+/// The versions a DTLS input's flags enable (DTLS 1.3 runs on the TLS 1.3 settings).
+pub fn dtls_versions(flags: u8) -> &'static [ProtocolVersion] {
+    match (flags >> 2) & 3 {
+        0 => &[ProtocolVersion::TLSv1_2],
+        1 => &[ProtocolVersion::TLSv1_3],
+        _ => &[ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2],
+    }
+}
+
+/// The `dtls_client` target's config: the `client` target's, with the flags' versions.
+pub fn dtls_client_config(flags: u8) -> Arc<ClientConfig> {
+    client_builder()
+        .versions(dtls_versions(flags))
+        .build()
+        .expect("fuzz client config is valid")
+}
+
+/// The `dtls_server` target's config: the `server` target's, with the flags' versions.
+pub fn dtls_server_config(flags: u8) -> Arc<ServerConfig> {
+    server_builder()
+        .versions(dtls_versions(flags))
+        .build()
+        .expect("fuzz server config is valid")
+}
 
 /// Appends `step`'s bytes to a DTLS input. The low two bits of the op byte pick the kind: 0 a
 /// datagram (u16 length, then the bytes), 1 a timeout (upper six bits: quarter seconds), 2 a
-/// poll, 3 a write (upper six bits: length) or, with length 0, close_notify.
+/// poll or, with upper bits 1 or 2, a KeyUpdate (2: asking the peer to update too), 3 a write
+/// (upper six bits: length) or, with length 0, close_notify.
 pub fn dtls_step(out: &mut Vec<u8>, step: DtlsStep<'_>) {
     match step {
         DtlsStep::Datagram(d) => {
@@ -354,6 +388,7 @@ pub fn dtls_step(out: &mut Vec<u8>, step: DtlsStep<'_>) {
         }
         DtlsStep::Timeout(q) => out.push(1 | (q & 63) << 2),
         DtlsStep::Poll => out.push(2),
+        DtlsStep::KeyUpdate(ask) => out.push(2 | if ask { 2 << 2 } else { 1 << 2 }),
         DtlsStep::Write(n) => out.push(3 | (n & 63) << 2),
         DtlsStep::Close => out.push(3),
     }
@@ -402,7 +437,11 @@ pub fn dtls_steps(mut data: &[u8]) -> impl Iterator<Item = DtlsStep<'_>> {
                 DtlsStep::Datagram(d)
             }
             1 => DtlsStep::Timeout(op >> 2),
-            2 => DtlsStep::Poll,
+            2 => match op >> 2 {
+                1 => DtlsStep::KeyUpdate(false),
+                2 => DtlsStep::KeyUpdate(true),
+                _ => DtlsStep::Poll,
+            },
             _ if op >> 2 == 0 => DtlsStep::Close,
             _ => DtlsStep::Write(op >> 2),
         })
@@ -410,7 +449,8 @@ pub fn dtls_steps(mut data: &[u8]) -> impl Iterator<Item = DtlsStep<'_>> {
 }
 
 /// Drains a connection's output, events and plaintext; every datagram must fit the MTU.
-fn dtls_drain(conn: &mut DtlsConnection, mtu: usize) {
+/// Returns the plaintext bytes read.
+fn dtls_drain(conn: &mut DtlsConnection, mtu: usize) -> usize {
     let mut buf = vec![0u8; mtu];
     while let Some(n) = conn.poll_datagram(&mut buf) {
         assert!(n <= mtu, "datagram of {n} bytes over the MTU {mtu}");
@@ -418,80 +458,95 @@ fn dtls_drain(conn: &mut DtlsConnection, mtu: usize) {
     while conn.next_event().is_some() {}
     let mut sink = Vec::new();
     let _ = std::io::Read::read_to_end(&mut conn.reader(), &mut sink);
+    sink.len()
+}
+
+/// Where a DTLS input left its connection (for the seed checks and the corpus generator).
+#[derive(Debug)]
+pub struct DtlsReplay {
+    pub conn: DtlsConnection,
+    /// Application bytes the connection delivered.
+    pub plaintext: usize,
 }
 
 fn dtls_run<'a>(
-    conn: &mut DtlsConnection,
+    mut conn: DtlsConnection,
     mtu: usize,
     mut now: Instant,
     steps: impl Iterator<Item = DtlsStep<'a>>,
-) {
+) -> DtlsReplay {
+    let mut plaintext = 0;
     for step in steps {
         match step {
             DtlsStep::Datagram(d) => {
                 let _ = conn.recv_datagram(d, now);
             }
             DtlsStep::Timeout(q) => {
-                now = dtls_advance(now, Some(conn), q);
+                now = dtls_advance(now, Some(&conn), q);
                 let _ = conn.handle_timeout(now);
             }
-            DtlsStep::Poll => dtls_drain(conn, mtu),
+            DtlsStep::Poll => plaintext += dtls_drain(&mut conn, mtu),
+            DtlsStep::KeyUpdate(ask) => {
+                let _ = conn.request_key_update(ask);
+            }
             DtlsStep::Write(n) => {
                 let _ = std::io::Write::write_all(&mut conn.writer(), &vec![b'a'; usize::from(n)]);
             }
             DtlsStep::Close => conn.send_close_notify(),
         }
     }
-    dtls_drain(conn, mtu);
+    plaintext += dtls_drain(&mut conn, mtu);
+    DtlsReplay { conn, plaintext }
 }
 
-/// A DTLS 1.2 client fed `data`: a flags byte, then [`DtlsStep`]s.
-pub fn drive_dtls_client(data: &[u8]) {
-    let Some((&flags, rest)) = data.split_first() else {
-        return;
-    };
+/// A DTLS client (1.2, 1.3 or both offered, as the flags say) fed `data`: a flags byte,
+/// then [`DtlsStep`]s. `None` when the input is empty.
+pub fn replay_dtls_client(data: &[u8]) -> Option<DtlsReplay> {
+    let (&flags, rest) = data.split_first()?;
     let cfg = dtls_config(flags);
     let mtu = cfg.mtu;
     let now = Instant::now();
-    if let Ok(mut conn) = DtlsConnection::client(client_config(), "localhost", cfg, now) {
-        dtls_run(&mut conn, mtu, now, dtls_steps(rest));
-    }
+    let conn = DtlsConnection::client(dtls_client_config(flags), "localhost", cfg, now).ok()?;
+    Some(dtls_run(conn, mtu, now, dtls_steps(rest)))
 }
 
-/// A DTLS 1.2 server fed `data`: a flags byte, then [`DtlsStep`]s. Unless the flags bypass
-/// it, datagrams go to a [`DtlsAcceptor`] (its answers dropped) until one carries a valid
-/// cookie and opens the connection.
-pub fn drive_dtls_server(data: &[u8]) {
-    let Some((&flags, rest)) = data.split_first() else {
-        return;
-    };
+/// A DTLS server (1.2, 1.3 or both, as the flags say) fed `data`: a flags byte, then
+/// [`DtlsStep`]s. Unless the flags bypass it, datagrams go to a [`DtlsAcceptor`] (its
+/// HelloVerifyRequest / HelloRetryRequest answers dropped) until one carries a valid cookie
+/// and opens the connection; `None` if none does.
+pub fn replay_dtls_server(data: &[u8]) -> Option<DtlsReplay> {
+    let (&flags, rest) = data.split_first()?;
     let cfg = dtls_config(flags);
     let mtu = cfg.mtu;
     let mut now = Instant::now();
     let mut steps = dtls_steps(rest);
-    let mut conn = if flags & DTLS_NO_COOKIE != 0 {
-        match DtlsConnection::server(server_config(), cfg) {
-            Ok(c) => c,
-            Err(_) => return,
-        }
+    let conn = if flags & DTLS_NO_COOKIE != 0 {
+        DtlsConnection::server(dtls_server_config(flags), cfg).ok()?
     } else {
-        let Ok(mut acceptor) = DtlsAcceptor::new(server_config(), cfg, now) else {
-            return;
-        };
+        let mut acceptor = DtlsAcceptor::new(dtls_server_config(flags), cfg, now).ok()?;
         loop {
-            match steps.next() {
-                None => return,
-                Some(DtlsStep::Datagram(d)) => {
+            match steps.next()? {
+                DtlsStep::Datagram(d) => {
                     if let Accepted::Connection(c) = acceptor.accept(d, DTLS_CLIENT_ADDR, now) {
                         break *c;
                     }
                 }
-                Some(DtlsStep::Timeout(q)) => now = dtls_advance(now, None, q),
-                Some(_) => {}
+                DtlsStep::Timeout(q) => now = dtls_advance(now, None, q),
+                _ => {}
             }
         }
     };
-    dtls_run(&mut conn, mtu, now, steps);
+    Some(dtls_run(conn, mtu, now, steps))
+}
+
+/// The `dtls_client` target: [`replay_dtls_client`].
+pub fn drive_dtls_client(data: &[u8]) {
+    let _ = replay_dtls_client(data);
+}
+
+/// The `dtls_server` target: [`replay_dtls_server`].
+pub fn drive_dtls_server(data: &[u8]) {
+    let _ = replay_dtls_server(data);
 }
 
 #[cfg(test)]
@@ -505,6 +560,8 @@ mod tests {
             DtlsStep::Timeout(0),
             DtlsStep::Timeout(63),
             DtlsStep::Poll,
+            DtlsStep::KeyUpdate(false),
+            DtlsStep::KeyUpdate(true),
             DtlsStep::Write(20),
             DtlsStep::Close,
             DtlsStep::Datagram(&[]),
@@ -541,5 +598,50 @@ mod tests {
             }
         }
         assert!(n >= 10, "{n} DTLS seeds");
+    }
+
+    /// Every committed DTLS seed (recorded by `examples/fuzz_corpus.rs`) replays through the
+    /// fuzz driver to a completed handshake at the version its flags and peer gave, with the
+    /// peer's data (client 40 bytes, server 20) and its close_notify; the KeyUpdate seeds end
+    /// with both directions one epoch past application_traffic_secret_0.
+    #[test]
+    fn dtls_seeds_replay_to_completed_handshakes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        let mut dtls13 = 0;
+        for (target, replay, data_len) in [
+            (
+                "dtls_client",
+                replay_dtls_client as fn(&[u8]) -> Option<DtlsReplay>,
+                40,
+            ),
+            ("dtls_server", replay_dtls_server, 20),
+        ] {
+            for e in std::fs::read_dir(root.join(target)).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let data = std::fs::read(e.path()).unwrap();
+                let r = replay(&data).unwrap_or_else(|| panic!("{target}/{name}: never accepted"));
+                let c = &r.conn;
+                assert!(
+                    c.error().is_none() && !c.is_handshaking() && c.peer_has_closed(),
+                    "{target}/{name}: {:?} handshaking={} closed={}",
+                    c.error(),
+                    c.is_handshaking(),
+                    c.peer_has_closed()
+                );
+                assert_eq!(r.plaintext, data_len, "{target}/{name}");
+                let want = if name.starts_with("dtls13") {
+                    dtls13 += 1;
+                    ProtocolVersion::DTLSv1_3
+                } else {
+                    ProtocolVersion::DTLSv1_2
+                };
+                assert_eq!(c.protocol_version(), Some(want), "{target}/{name}");
+                if name.contains("key-update") {
+                    assert_eq!(c.write_epoch(), 4, "{target}/{name}");
+                    assert_eq!(c.read_epoch(), 4, "{target}/{name}");
+                }
+            }
+        }
+        assert!(dtls13 >= 10, "{dtls13} DTLS 1.3 seeds");
     }
 }

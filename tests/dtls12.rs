@@ -1094,3 +1094,24 @@ mod fuzzish {
         }
     }
 }
+
+/// RFC 8446 4.2.1 (RFC 9147 5.3): a hello with supported_versions is judged by that list
+/// alone. A DTLS 1.3-only client still says 0xFEFD in legacy_version; a DTLS 1.2-only server
+/// refuses it with protocol_version (as the TLS server does) instead of going ahead with
+/// DTLS 1.2 and failing later on a missing extension.
+#[test]
+fn dtls12_server_refuses_a_dtls13_only_hello_with_protocol_version() {
+    let client = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .build()
+        .unwrap();
+    let (_, server) = configs("ecdsa-p256");
+    let mut link = Link::new(client, server, dtls(1200));
+    assert_eq!(link.pump().unwrap_err(), Error::NoCommonVersion);
+    assert_eq!(link.server().error(), Some(&Error::NoCommonVersion));
+    // The alert reaches the client.
+    let alert = Error::AlertReceived(sanstls::codec::AlertDescription::ProtocolVersion);
+    assert_eq!(link.pump().unwrap_err(), alert);
+    assert_eq!(link.client.error(), Some(&alert));
+    assert_eq!(link.client.protocol_version(), None);
+}

@@ -64,6 +64,25 @@ impl TlsArgs {
     }
 }
 
+/// The DTLS versions the flags leave, for the server's `listening on` line: `1.3/1.2`, `1.3`
+/// or `1.2` (DTLS 1.3 runs on the TLS 1.3 settings, DTLS 1.2 on the TLS 1.2 ones).
+pub fn dtls_versions_label(args: &TlsArgs) -> Result<String, BoxError> {
+    let versions = args
+        .versions()?
+        .unwrap_or_else(|| vec![ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]);
+    Ok(versions
+        .iter()
+        .map(|v| {
+            if *v == ProtocolVersion::TLSv1_3 {
+                "1.3"
+            } else {
+                "1.2"
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
 fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }

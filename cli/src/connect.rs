@@ -56,7 +56,8 @@ pub struct Args {
     /// PEM private key for --cert.
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
-    /// DTLS 1.2 over UDP instead of TLS over TCP (see `dtls.rs`).
+    /// DTLS over UDP instead of TLS over TCP (see `dtls.rs`): offers DTLS 1.3 and 1.2, or what
+    /// the version flags leave.
     #[arg(long, conflicts_with_all = ["starttls", "reconnect", "early_data"])]
     dtls: bool,
     /// DTLS: the largest datagram to send (bytes).

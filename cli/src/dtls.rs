@@ -1,6 +1,8 @@
-//! `sanstls connect --dtls` and `sanstls serve --dtls`: DTLS 1.2 over UDP. Kept apart from
-//! the TCP tools: a plain loop over a `std::net::UdpSocket` with a short read timeout, the
-//! connection's own retransmission timer, and the same `handshake:` line.
+//! `sanstls connect --dtls` and `sanstls serve --dtls`: DTLS over UDP, 1.3 and 1.2 from one
+//! config (the highest both enable wins; `--tls12`/`--tls13`/`--min-version`/`--max-version`
+//! restrict it as they do TLS). Kept apart from the TCP tools: a plain loop over a
+//! `std::net::UdpSocket` with a short read timeout, the connection's own retransmission timer,
+//! and the same `handshake:` line.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Read, Write};
@@ -20,7 +22,8 @@ const MAX_PEERS: usize = 1024;
 /// A peer silent this long is forgotten.
 const IDLE: Duration = Duration::from_secs(300);
 
-/// The `handshake:` line of a DTLS connection, as `common::handshake_summary` for TLS.
+/// The `handshake:` line of a DTLS connection, as `common::handshake_summary` for TLS: DTLS
+/// 1.2 lines end with ` ems=yes|no`, DTLS 1.3 lines (like TLS 1.3 ones) have no `ems=`.
 pub fn summary(conn: &DtlsConnection) -> String {
     fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
         v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
@@ -28,6 +31,7 @@ pub fn summary(conn: &DtlsConnection) -> String {
     let alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
+    // `extended_master_secret()` is `None` for DTLS 1.3.
     let ems = match conn.extended_master_secret() {
         Some(true) => " ems=yes",
         Some(false) => " ems=no",
@@ -189,13 +193,18 @@ struct Peer {
     last_seen: Instant,
 }
 
-/// `serve --dtls`: an echo server over UDP. A ClientHello without a valid cookie gets a
-/// HelloVerifyRequest from the stateless acceptor; a cookie that checks out starts a
-/// connection for that address. Each connection prints its `handshake:` line and echoes
+/// `serve --dtls`: an echo server over UDP. A ClientHello without a valid cookie gets an
+/// answer from the stateless acceptor and leaves nothing behind: a HelloVerifyRequest when it
+/// is a DTLS 1.2 hello (RFC 6347 4.2.1), a HelloRetryRequest carrying the cookie extension
+/// when it offers DTLS 1.3 (RFC 9147 5.1); a cookie that checks out starts a connection for
+/// that address. Each connection prints its `handshake:` line and echoes
 /// what it receives; a close_notify is answered and the peer forgotten.
-pub fn serve(listen: &str, config: Arc<ServerConfig>, mtu: usize) -> Result<(), BoxError> {
+pub fn serve(listen: &str, config: Arc<ServerConfig>, versions: &str, mtu: usize) -> Result<(), BoxError> {
     let sock = UdpSocket::bind(listen)?;
-    eprintln!("listening on {} (DTLS 1.2, UDP, MTU {mtu})", sock.local_addr()?);
+    eprintln!(
+        "listening on {} (DTLS {versions}, UDP, MTU {mtu})",
+        sock.local_addr()?
+    );
     let mut acceptor = DtlsAcceptor::new(config, dtls_config(mtu), Instant::now())?;
     let mut peers: HashMap<SocketAddr, Peer> = HashMap::new();
     let mut buf = vec![0u8; 65536];
@@ -212,8 +221,8 @@ pub fn serve(listen: &str, config: Arc<ServerConfig>, mtu: usize) -> Result<(), 
                     let _ = p.conn.recv_datagram(&datagram, now);
                 }
                 None if !full => match acceptor.accept(&datagram, from.to_string().as_bytes(), now) {
-                    Accepted::HelloVerifyRequest(hvr) | Accepted::HelloRetryRequest(hvr) => {
-                        let _ = sock.send_to(&hvr, from);
+                    Accepted::HelloVerifyRequest(reply) | Accepted::HelloRetryRequest(reply) => {
+                        let _ = sock.send_to(&reply, from);
                     }
                     Accepted::Connection(conn) => {
                         peers.insert(

@@ -96,7 +96,8 @@ pub struct Args {
     /// is muted (not read from) while its outbound data waits.
     #[arg(long, default_value_t = 64 * 1024)]
     max_buffer: usize,
-    /// Serve DTLS 1.2 over UDP (an echo server; see `dtls.rs`) instead of TLS over TCP.
+    /// Serve DTLS over UDP (an echo server; see `dtls.rs`) instead of TLS over TCP: DTLS 1.3
+    /// and 1.2, or what the version flags leave.
     #[arg(long, conflicts_with = "http")]
     dtls: bool,
     /// DTLS: the largest datagram to send (bytes).
@@ -182,7 +183,8 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     crate::common::init_log(&args.log)?;
     let config = build_config(&args)?;
     if args.dtls {
-        return crate::dtls::serve(&args.listen, config, args.mtu);
+        let versions = crate::common::dtls_versions_label(&args.tls)?;
+        return crate::dtls::serve(&args.listen, config, &versions, args.mtu);
     }
     let listener = std::net::TcpListener::bind(&args.listen)?;
     listener.set_nonblocking(true)?;
