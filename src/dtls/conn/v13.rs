@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::{DtlsConnection, FlightItem};
+use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
 use crate::codec::{ContentType, HandshakeType, ProtocolVersion, Reader};
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::HandshakeHeader;
@@ -28,8 +28,6 @@ const MAX_READ_EPOCHS: usize = 4;
 /// Write epochs kept: handshake messages are retransmitted under the epoch they were first
 /// sent in (RFC 9147 4.2.1), so the handshake epoch outlives the move to epoch 3.
 const MAX_WRITE_EPOCHS: usize = 3;
-/// Protected records of an epoch whose keys we do not have yet, kept until they arrive.
-const MAX_FUTURE_RECORDS: usize = 16;
 /// Handshake records we remember to acknowledge, and our records awaiting an ACK.
 const MAX_TRACKED_RECORDS: usize = 256;
 
