@@ -86,7 +86,11 @@ fn run(cmd: &str, args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // The command may exit (refusing its arguments) before it reads its input.
+    match child.stdin.take().unwrap().write_all(stdin) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    }
     let t = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if t.elapsed() > DEADLINE {

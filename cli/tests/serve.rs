@@ -206,7 +206,11 @@ fn connect_cli(server: &Server, extra: &[&str], stdin: &[u8]) -> std::process::O
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // The command may exit (refusing its arguments) before it reads its input.
+    match child.stdin.take().unwrap().write_all(stdin) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    }
     wait_output(child)
 }
 
@@ -513,7 +517,11 @@ fn spawn_with_stdin(cmd: &str, args: &[&str], stdin: &[u8]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // The command may exit (refusing its arguments) before it reads its input.
+    match child.stdin.take().unwrap().write_all(stdin) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    }
     child
 }
 
