@@ -2207,6 +2207,64 @@ fn key_updates_wrap_the_epoch_bits() {
 }
 
 #[test]
+fn key_updates_without_data_between_are_a_flood() {
+    // Data resets the count (as over TLS): 64 KeyUpdates with a record after each 32 pass.
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    for i in 1..=64 {
+        link.client.request_key_update(false).unwrap();
+        link.pump().unwrap();
+        if i % 32 == 0 {
+            write(&mut link.client, b"x");
+            link.pump().unwrap();
+            assert_eq!(read_all(link.server()), b"x");
+        }
+    }
+    for _ in 0..32 {
+        link.client.request_key_update(false).unwrap();
+        link.pump().unwrap();
+    }
+    // The 33rd in a row is one too many.
+    link.client.request_key_update(false).unwrap();
+    let flood = Error::LimitExceeded(Limit::KeyUpdates);
+    assert_eq!(link.pump(), Err(flood.clone()));
+    assert_eq!(link.server().error(), Some(&flood));
+    // The alert reaches the client.
+    let _ = link.pump();
+    assert_eq!(
+        link.client.error(),
+        Some(&Error::AlertReceived(AlertDescription::UnexpectedMessage))
+    );
+}
+
+#[test]
+fn epochs_past_16_bits_keep_working() {
+    // DTLS 1.3 epochs are 64-bit (RFC 9147 4); a KeyUpdate sent under epoch 2^16 must go
+    // out under that epoch, not a truncated one, and still wait for its ACK.
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    while link.client.write_epoch() < (1 << 16) + 2 {
+        link.client.request_key_update(false).unwrap();
+        link.pump().unwrap();
+        // Data between KeyUpdates: without it the server calls them a flood.
+        if link.client.write_epoch() % 16 == 0 {
+            write(&mut link.client, b"x");
+            link.pump().unwrap();
+            assert_eq!(read_all(link.server()), b"x");
+        }
+    }
+    assert_eq!(link.client.write_epoch(), 65_538);
+    assert_eq!(link.server().read_epoch(), 65_538);
+    write(&mut link.client, b"past 2^16");
+    write(link.server(), b"still at 3");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"past 2^16");
+    assert_eq!(read_all(&mut link.client), b"still at 3");
+    assert_eq!(link.server().write_epoch(), 3);
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!(conn.bad_records(), 0);
+    }
+}
+
+#[test]
 fn sequence_numbers_past_16_bits_are_reconstructed() {
     // The header carries the low 16 bits (encrypted); the receiver rebuilds the full number
     // from its window (RFC 9147 4.2.2). 70,000 records cross 2^16.

@@ -101,7 +101,8 @@ impl DtlsConfig {
 /// One message (or ChangeCipherSpec) of a flight, kept for retransmission.
 #[derive(Debug)]
 struct FlightItem {
-    epoch: u16,
+    /// The write epoch it goes out under (DTLS 1.3 epochs are 64-bit, RFC 9147 4).
+    epoch: u64,
     typ: ContentType,
     /// A DTLS-framed handshake message (12-byte header), or the CCS byte.
     bytes: Vec<u8>,
@@ -786,6 +787,11 @@ impl DtlsConnection {
         if data.is_empty() {
             return Ok(());
         }
+        // Data between the peer's KeyUpdates: they are not a flood (an empty record does
+        // not count, or one datagram of each would make any number of KeyUpdates pass).
+        if let Some(Handshake::Established(est)) = self.handshake.as_mut() {
+            est.data_received();
+        }
         if self.buffered_plaintext() + data.len() > self.max_buffered {
             return Err(Error::LimitExceeded(Limit::BufferedPlaintext));
         }
@@ -851,19 +857,19 @@ impl DtlsConnection {
                         }
                         if self.is13() {
                             let item = self.flight_item13(bytes);
-                            if new_flight_items == 0 {
-                                // Messages under the application epochs are post-handshake:
-                                // only an ACK answers them. A handshake flight answers
-                                // (implicitly acknowledges) what we received (RFC 9147 7).
-                                self.v13.post_handshake_flight = item.epoch >= 3;
-                                if !self.v13.post_handshake_flight {
-                                    self.v13.received.clear();
-                                }
+                            if new_flight_items == 0 && item.epoch < 3 {
+                                // A handshake flight answers (implicitly acknowledges) what
+                                // we received (RFC 9147 7); a post-handshake one does not.
+                                self.v13.received.clear();
                             }
                             new_flight_items += 1;
                             self.flight.push(item);
                         } else {
-                            self.flight.push(FlightItem { epoch, typ, bytes });
+                            self.flight.push(FlightItem {
+                                epoch: u64::from(epoch),
+                                typ,
+                                bytes,
+                            });
                         }
                     }
                 }
@@ -886,7 +892,7 @@ impl DtlsConnection {
                 self.timer.on_progress();
                 self.timer.arm(now);
             }
-        } else if self.peer_progress && established && !(self.is13() && self.v13.post_handshake_flight) {
+        } else if self.peer_progress && established && !self.post_handshake_flight() {
             // The peer's last flight completed the handshake: ours was received.
             self.timer.finish();
             self.flight.clear();
@@ -896,12 +902,18 @@ impl DtlsConnection {
         self.pack(records);
         if self.is13() && self.v13.ack_due {
             // During the handshake a new flight acknowledges the peer's (RFC 9147 7).
-            if !new_flight || self.v13.post_handshake_flight {
+            if !new_flight || self.post_handshake_flight() {
                 self.send_ack13()?;
             }
             self.v13.ack_due = false;
         }
         Ok(())
+    }
+
+    /// Our current flight went out after the handshake, under the application epochs 3
+    /// and up (KeyUpdate, NewSessionTicket): only an ACK answers it (RFC 9147 7).
+    fn post_handshake_flight(&self) -> bool {
+        self.is13() && self.flight.first().is_some_and(|item| item.epoch >= 3)
     }
 
     fn current_write_epoch(&self) -> u16 {
@@ -911,7 +923,7 @@ impl DtlsConnection {
     /// A new flight replaces the previous one (RFC 6347 4.2.4: its messages were answered).
     /// DTLS 1.3 post-handshake messages still awaiting an ACK stay in it (RFC 9147 7).
     fn start_flight(&mut self) {
-        let keep = self.is13() && self.v13.post_handshake_flight;
+        let keep = self.post_handshake_flight();
         if !keep {
             self.flight.clear();
             self.v13.sent.clear();
@@ -932,14 +944,16 @@ impl DtlsConnection {
         let items = std::mem::take(&mut self.flight);
         let mut res = Ok(());
         for item in &items {
+            // DTLS 1.2 items were made from a u16 epoch.
+            let epoch = item.epoch as u16;
             if item.typ != ContentType::Handshake {
-                match self.seal(item.epoch, item.typ, &item.bytes) {
+                match self.seal(epoch, item.typ, &item.bytes) {
                     Ok(r) => recs.push(r),
                     Err(e) => res = Err(e),
                 }
                 continue;
             }
-            let room = self.cfg.mtu - self.record_overhead(item.epoch);
+            let room = self.cfg.mtu - self.record_overhead(epoch);
             let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
                 continue;
             };
@@ -949,7 +963,7 @@ impl DtlsConnection {
                 frag.clear();
                 fh.encode(&mut frag);
                 frag.extend_from_slice(data);
-                match self.seal(item.epoch, ContentType::Handshake, &frag) {
+                match self.seal(epoch, ContentType::Handshake, &frag) {
                     Ok(r) => recs.push(r),
                     Err(e) => res = Err(e),
                 }
@@ -1133,9 +1147,7 @@ impl DtlsConnection {
             TimerAction::Nothing => Ok(()),
             // DTLS 1.3: holding part of the peer's next flight means ours arrived; tell the
             // peer what we have instead (RFC 9147 7.1).
-            TimerAction::Retransmit
-                if self.is13() && self.peer_progress && !self.v13.post_handshake_flight =>
-            {
+            TimerAction::Retransmit if self.is13() && self.peer_progress && !self.post_handshake_flight() => {
                 self.send_ack13()
             }
             TimerAction::Retransmit => self.send_flight(false),

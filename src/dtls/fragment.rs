@@ -68,6 +68,8 @@ pub struct Fragments<'a> {
     message_seq: u16,
     body: &'a [u8],
     offset: usize,
+    /// Where the cut stops: the body's end, or the end of the range being resent.
+    end: usize,
     room: usize,
     done: bool,
 }
@@ -81,17 +83,32 @@ pub fn fragments(
     body: &[u8],
     max_len: usize,
 ) -> Result<Fragments<'_>, Error> {
+    fragments_of(msg_type, message_seq, body, 0..body.len(), max_len)
+}
+
+/// Like [`fragments`], but covering only the bytes `range` of the body: what DTLS 1.3
+/// resends of a message an ACK covered in part (RFC 9147 7.1). The fragment headers still
+/// give the whole message's length. An empty range gives one empty fragment at its start.
+pub fn fragments_of(
+    msg_type: HandshakeType,
+    message_seq: u16,
+    body: &[u8],
+    range: std::ops::Range<usize>,
+    max_len: usize,
+) -> Result<Fragments<'_>, Error> {
     if max_len <= HANDSHAKE_HEADER_LEN {
         return Err(Error::InvalidState("MTU leaves no room for a handshake fragment"));
     }
     if body.len() > MAX_U24 as usize {
         return Err(Error::InvalidState("handshake message over 2^24 - 1 bytes"));
     }
+    let end = range.end.min(body.len());
     Ok(Fragments {
         msg_type,
         message_seq,
         body,
-        offset: 0,
+        offset: range.start.min(end),
+        end,
         room: max_len - HANDSHAKE_HEADER_LEN,
         done: false,
     })
@@ -118,9 +135,9 @@ impl<'a> Iterator for Fragments<'a> {
         if self.done {
             return None;
         }
-        let end = self.body.len().min(self.offset + self.room);
+        let end = self.end.min(self.offset + self.room);
         let data = &self.body[self.offset..end];
-        // Lengths were checked against 2^24 - 1 in `fragments`.
+        // Lengths were checked against 2^24 - 1 in `fragments_of`.
         let header = HandshakeHeader {
             msg_type: self.msg_type,
             length: self.body.len() as u32,
@@ -129,7 +146,7 @@ impl<'a> Iterator for Fragments<'a> {
             fragment_length: data.len() as u32,
         };
         self.offset = end;
-        self.done = end == self.body.len();
+        self.done = end == self.end;
         Some((header, data))
     }
 }
@@ -440,6 +457,31 @@ mod tests {
             parsed,
             vec![(HandshakeHeader::whole(HandshakeType::Finished, 0, 5), &body[..5])]
         );
+    }
+
+    #[test]
+    fn fragments_of_a_range_cover_only_it() {
+        let body: Vec<u8> = (0..100u8).collect();
+        let fr: Vec<_> = fragments_of(HandshakeType::Certificate, 7, &body, 25..80, 42)
+            .unwrap()
+            .collect();
+        // 30 + 25 bytes, offsets from the range's start, the whole message's length.
+        let cut: Vec<_> = fr.iter().map(|(h, d)| (h.fragment_offset, d.len())).collect();
+        assert_eq!(cut, vec![(25, 30), (55, 25)]);
+        assert!(fr.iter().all(|(h, d)| h.length == 100
+            && h.message_seq == 7
+            && d == &&body[h.fragment_offset as usize..][..d.len()]));
+        // An empty range is one empty fragment where it starts; a range past the end is clipped.
+        let empty: Vec<_> = fragments_of(HandshakeType::Finished, 0, &body, 40..40, 42)
+            .unwrap()
+            .map(|(h, d)| (h.fragment_offset, d.len()))
+            .collect();
+        assert_eq!(empty, vec![(40, 0)]);
+        let clipped: Vec<_> = fragments_of(HandshakeType::Finished, 0, &body, 90..500, 42)
+            .unwrap()
+            .map(|(h, d)| (h.fragment_offset, d.len()))
+            .collect();
+        assert_eq!(clipped, vec![(90, 10)]);
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
-use crate::codec::{ContentType, HandshakeType, ProtocolVersion, Reader};
+use crate::codec::{ContentType, HandshakeType, Reader};
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
-use crate::dtls::fragment::HandshakeHeader;
+use crate::dtls::fragment::{fragments_of, HandshakeHeader, HANDSHAKE_HEADER_LEN};
 use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
@@ -59,9 +59,6 @@ pub(super) struct State13 {
     pub(super) sent: SentRecords,
     /// Send an ACK at the end of this step.
     pub(super) ack_due: bool,
-    /// Our current flight was sent after the handshake (KeyUpdate, NewSessionTicket): only
-    /// an ACK answers it.
-    pub(super) post_handshake_flight: bool,
 }
 
 impl State13 {
@@ -74,7 +71,6 @@ impl State13 {
             received: ReceivedRecords::new(MAX_TRACKED_RECORDS),
             sent: SentRecords::new(MAX_TRACKED_RECORDS),
             ack_due: false,
-            post_handshake_flight: false,
         }
     }
 
@@ -300,53 +296,32 @@ impl DtlsConnection {
                 continue;
             };
             let body = item.bytes.get(12..).unwrap_or(&[]);
-            let ranges: Vec<(u32, u32)> = if full {
-                vec![(0, body.len() as u32)]
+            let ranges: Vec<std::ops::Range<usize>> = if full {
+                std::iter::once(0..body.len()).collect()
             } else {
                 pending
                     .iter()
                     .filter(|r| r.message_seq == h.message_seq)
-                    .map(|r| (r.offset, r.len))
+                    .map(|r| r.offset as usize..r.offset as usize + r.len as usize)
                     .collect()
             };
-            let epoch = u64::from(item.epoch);
-            let room = self
-                .cfg
-                .mtu
-                .saturating_sub(self.record_overhead13(epoch) + 12)
-                .max(1);
-            for (offset, len) in ranges {
-                let mut at = offset as usize;
-                let end = (offset as usize + len as usize).min(body.len());
-                loop {
-                    let take = (end - at).min(room);
-                    let fh = HandshakeHeader {
-                        msg_type: h.msg_type,
-                        length: h.length,
-                        message_seq: h.message_seq,
-                        fragment_offset: at as u32,
-                        fragment_length: take as u32,
-                    };
-                    let mut frag = Vec::with_capacity(12 + take);
+            let room = self.cfg.mtu - self.record_overhead13(item.epoch);
+            for range in ranges {
+                for (fh, data) in fragments_of(h.msg_type, h.message_seq, body, range, room)? {
+                    let mut frag = Vec::with_capacity(HANDSHAKE_HEADER_LEN + data.len());
                     fh.encode(&mut frag);
-                    frag.extend_from_slice(&body[at..at + take]);
-                    match self.seal13(epoch, ContentType::Handshake, &frag) {
+                    frag.extend_from_slice(data);
+                    match self.seal13(item.epoch, ContentType::Handshake, &frag) {
                         Ok((r, rn)) => {
-                            self.v13.sent.on_sent(
-                                rn,
-                                vec![FragmentRange {
-                                    message_seq: h.message_seq,
-                                    offset: at as u32,
-                                    len: take as u32,
-                                }],
-                            );
+                            let sent = FragmentRange {
+                                message_seq: h.message_seq,
+                                offset: fh.fragment_offset,
+                                len: fh.fragment_length,
+                            };
+                            self.v13.sent.on_sent(rn, vec![sent]);
                             recs.push(r);
                         }
                         Err(e) => res = Err(e),
-                    }
-                    at += take;
-                    if at >= end {
-                        break;
                     }
                 }
             }
@@ -387,43 +362,27 @@ impl DtlsConnection {
         typ: ContentType,
         data: &[u8],
     ) -> Result<(Vec<u8>, RecordNumber), Error> {
-        let mut out = Vec::with_capacity(data.len() + 32);
-        let seq;
         if epoch == 0 {
-            let w = self
-                .write
-                .first_mut()
-                .ok_or(Error::InvalidState("no plaintext write epoch"))?;
-            seq = w.next_seq;
-            if seq > crate::dtls::record::MAX_SEQ_48 {
-                return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
-            }
-            w.next_seq += 1;
-            PlaintextHeader {
-                content_type: typ,
-                // RFC 9147 5: legacy_record_version {254, 253}.
-                version: ProtocolVersion::DTLSv1_2,
-                epoch: 0,
-                seq,
-                length: data.len() as u16,
-            }
-            .encode(&mut out);
-            out.extend_from_slice(data);
-        } else {
-            let w = self
-                .v13
-                .write
-                .iter_mut()
-                .find(|w| w.keys.epoch() == epoch)
-                .ok_or(Error::InvalidState("no such write epoch"))?;
-            seq = w.next_seq;
-            if seq > crate::dtls::record::MAX_SEQ_48 {
-                return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
-            }
-            w.next_seq += 1;
-            w.keys
-                .seal(&mut out, &HeaderFormat::default(), seq, typ, data, 0)?;
+            // Epoch 0 is DTLSPlaintext with legacy_record_version {254, 253} (RFC 9147 5),
+            // the same record DTLS 1.2 writes.
+            let seq = self.write.first().map_or(0, |w| w.next_seq);
+            let rec = self.seal(0, typ, data)?;
+            return Ok((rec, RecordNumber::new(0, seq)));
         }
+        let mut out = Vec::with_capacity(data.len() + 32);
+        let w = self
+            .v13
+            .write
+            .iter_mut()
+            .find(|w| w.keys.epoch() == epoch)
+            .ok_or(Error::InvalidState("no such write epoch"))?;
+        let seq = w.next_seq;
+        if seq > crate::dtls::record::MAX_SEQ_48 {
+            return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
+        }
+        w.next_seq += 1;
+        w.keys
+            .seal(&mut out, &HeaderFormat::default(), seq, typ, data, 0)?;
         if let Some(obs) = &self.common.observer {
             obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch as u16);
         }
@@ -433,7 +392,7 @@ impl DtlsConnection {
     /// What the flight item's epoch means on DTLS 1.3: the write epoch it was sent under.
     pub(super) fn flight_item13(&self, bytes: Vec<u8>) -> FlightItem {
         FlightItem {
-            epoch: self.v13.write_epoch() as u16,
+            epoch: self.v13.write_epoch(),
             typ: ContentType::Handshake,
             bytes,
         }
