@@ -106,9 +106,9 @@ pub(crate) struct Common {
 pub(crate) enum Epoch13 {
     /// client_early_traffic_secret: epoch 1.
     Early,
-    /// [sender]_handshake_traffic_secret: epoch 2.
+    /// \[sender\]_handshake_traffic_secret: epoch 2.
     Handshake,
-    /// [sender]_application_traffic_secret_0: epoch 3.
+    /// \[sender\]_application_traffic_secret_0: epoch 3.
     Application,
     /// A KeyUpdate's next secret: the previous epoch plus one.
     Update,

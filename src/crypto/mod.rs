@@ -1,7 +1,7 @@
 //! Cryptography: the only module that touches `ring`.
 //!
 //! Record protection keys ([`RecordKey`]), the TLS 1.3 key schedule ([`KeySchedule13`],
-//! RFC 8446 7.1), the TLS 1.2 PRF ([`prf`], RFC 5246 5), key exchange ([`KeyExchange`]),
+//! RFC 8446 7.1), the TLS 1.2 PRF ([`prf`](mod@prf), RFC 5246 5), key exchange ([`KeyExchange`]),
 //! signing and verifying ([`SigningKey`], [`verify_signature`]) and the transcript hash
 //! ([`Transcript`]). Every secret lives in [`Secret`] (zeroized on drop, redacted Debug).
 

@@ -392,7 +392,7 @@ impl Dtls13Keys {
         }
     }
 
-    /// The keys from a traffic secret's [`Prk`] (built with the `"dtls13"` prefix): record
+    /// The keys from a traffic secret's [`Prk`](crate::crypto::hkdf::Prk) (built with the `"dtls13"` prefix): record
     /// key and IV as in [`new`](Self::new), sn_key = HKDF-Expand-Label(secret, "sn", "",
     /// key_length) (RFC 9147 4.2.3).
     pub fn from_prk(epoch: u64, aead: AeadAlg, traffic_secret: &crate::crypto::hkdf::Prk) -> Self {

@@ -1,0 +1,337 @@
+//! The sending side of [`DtlsConnection`]: what the handshake and the application queued
+//! becomes flights (kept for retransmission) and records, packed into datagrams that fit
+//! the MTU (RFC 6347 4.1.1, 4.2.4; RFC 9147 4.4, 5.8).
+
+use std::time::Instant;
+
+use super::{take_message, DtlsConnection, FlightItem, WriteEpoch, MAX_RECORD_OVERHEAD};
+use crate::codec::{ContentType, ProtocolVersion, Reader};
+use crate::dtls::fragment::{fragments, HandshakeHeader};
+use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48};
+use crate::error::Error;
+use crate::handshake::Handshake;
+
+impl DtlsConnection {
+    /// Moves what the handshake and the application queued into datagrams.
+    pub(super) fn flush(&mut self, now: Instant) -> Result<(), Error> {
+        let mut new_flight = false;
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
+        let is13 = self.is13();
+        let mut new_flight_items = 0usize;
+        loop {
+            let epoch = self.current_write_epoch();
+            // RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
+            // waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
+            if self.v13.key_update_pending() && self.error.is_none() {
+                break;
+            }
+            let Some(item) = self.common.queue.pop(max_app) else {
+                break;
+            };
+            let (typ, data) = match item {
+                crate::record::OutItem::KeyChange(state) if is13 => {
+                    if let Some(keys) = (*state).into_dtls13() {
+                        self.add_write_keys13(keys);
+                    }
+                    continue;
+                }
+                crate::record::OutItem::KeyChange(state) => {
+                    let key = (*state).into_key();
+                    if key.is_some() {
+                        self.write.push(WriteEpoch { key, next_seq: 0 });
+                    }
+                    continue;
+                }
+                crate::record::OutItem::Record { typ, data } => (typ, data.to_vec()),
+            };
+            match typ {
+                ContentType::Handshake | ContentType::ChangeCipherSpec => {
+                    if typ == ContentType::Handshake {
+                        self.hs_pending.extend_from_slice(&data);
+                    }
+                    let mut msgs = Vec::new();
+                    if typ == ContentType::ChangeCipherSpec {
+                        msgs.push(data);
+                    } else {
+                        while let Some(msg) = take_message(&mut self.hs_pending) {
+                            msgs.push(msg);
+                        }
+                    }
+                    for bytes in msgs {
+                        if !new_flight {
+                            new_flight = true;
+                            self.start_flight();
+                        }
+                        if self.is13() {
+                            let item = self.flight_item13(bytes);
+                            if new_flight_items == 0 && item.epoch < 3 {
+                                // A handshake flight answers (implicitly acknowledges) what
+                                // we received (RFC 9147 7); a post-handshake one does not.
+                                self.v13.received.clear();
+                            }
+                            new_flight_items += 1;
+                            self.flight.push(item);
+                        } else {
+                            self.flight.push(FlightItem {
+                                epoch: u64::from(epoch),
+                                typ,
+                                bytes,
+                            });
+                        }
+                    }
+                }
+                _ if self.is13() => {
+                    let epoch = self.v13.write_epoch();
+                    records.push(self.seal13(epoch, typ, &data)?.0);
+                }
+                _ => records.push(self.seal(epoch, typ, &data)?),
+            }
+        }
+        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        if new_flight {
+            self.send_flight(true)?;
+            if established && !self.is13() {
+                // Our last flight: repeated only when the peer repeats its own (4.2.4).
+                self.timer.finish();
+            } else {
+                // DTLS 1.3: every flight, the last one and post-handshake messages included,
+                // is retransmitted until answered or acknowledged (RFC 9147 5.8, 7).
+                self.timer.on_progress();
+                self.timer.arm(now);
+            }
+        } else if self.peer_progress && established && !self.post_handshake_flight() {
+            // The peer's last flight completed the handshake: ours was received.
+            self.timer.finish();
+            self.flight.clear();
+            self.flight_trigger = None;
+            self.v13.sent.clear();
+        }
+        self.pack(records);
+        if self.is13() && self.v13.ack_due {
+            // During the handshake a new flight acknowledges the peer's (RFC 9147 7).
+            if !new_flight || self.post_handshake_flight() {
+                self.send_ack13()?;
+            }
+            self.v13.ack_due = false;
+        }
+        Ok(())
+    }
+
+    /// Our current flight went out after the handshake, under the application epochs 3
+    /// and up (KeyUpdate, NewSessionTicket): only an ACK answers it (RFC 9147 7).
+    pub(super) fn post_handshake_flight(&self) -> bool {
+        self.is13() && self.flight.first().is_some_and(|item| item.epoch >= 3)
+    }
+
+    pub(super) fn current_write_epoch(&self) -> u16 {
+        (self.write.len() - 1) as u16
+    }
+
+    /// A new flight replaces the previous one (RFC 6347 4.2.4: its messages were answered).
+    /// DTLS 1.3 post-handshake messages still awaiting an ACK stay in it (RFC 9147 7).
+    fn start_flight(&mut self) {
+        let keep = self.post_handshake_flight();
+        if !keep {
+            self.flight.clear();
+            self.v13.sent.clear();
+        }
+
+        self.peer_progress = false;
+        self.flight_trigger = self.reassembler.next_seq().checked_sub(1);
+    }
+
+    /// Sends (or resends) our flight: each handshake message cut into fragments that fit a
+    /// record under the MTU, records packed into datagrams. DTLS 1.3 resends (`full` false)
+    /// only what no ACK covered.
+    pub(super) fn send_flight(&mut self, full: bool) -> Result<(), Error> {
+        if self.is13() {
+            return self.send_flight13(full);
+        }
+        let mut recs = Vec::new();
+        let items = std::mem::take(&mut self.flight);
+        let mut res = Ok(());
+        for item in &items {
+            // DTLS 1.2 items were made from a u16 epoch.
+            let epoch = item.epoch as u16;
+            if item.typ != ContentType::Handshake {
+                match self.seal(epoch, item.typ, &item.bytes) {
+                    Ok(r) => recs.push(r),
+                    Err(e) => res = Err(e),
+                }
+                continue;
+            }
+            let room = self.cfg.mtu - self.record_overhead(epoch);
+            let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
+                continue;
+            };
+            let body = item.bytes.get(12..).unwrap_or(&[]);
+            let mut frag = Vec::new();
+            for (fh, data) in fragments(h.msg_type, h.message_seq, body, room)? {
+                frag.clear();
+                fh.encode(&mut frag);
+                frag.extend_from_slice(data);
+                match self.seal(epoch, ContentType::Handshake, &frag) {
+                    Ok(r) => recs.push(r),
+                    Err(e) => res = Err(e),
+                }
+            }
+        }
+        self.flight = items;
+        res?;
+        self.pack(recs);
+        Ok(())
+    }
+
+    fn record_overhead(&self, epoch: u16) -> usize {
+        match self.write.get(usize::from(epoch)).and_then(|w| w.key.as_ref()) {
+            Some(k) => 13 + k.explicit_nonce_len() + k.tag_len(),
+            None => 13,
+        }
+    }
+
+    /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
+    pub(super) fn seal(&mut self, epoch: u16, typ: ContentType, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let w = self
+            .write
+            .get_mut(usize::from(epoch))
+            .ok_or(Error::InvalidState("no such write epoch"))?;
+        let seq = w.next_seq;
+        // RFC 6347 4.1: the sequence number MUST NOT wrap.
+        if seq > MAX_SEQ_48 {
+            return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
+        }
+        w.next_seq += 1;
+        let mut h = PlaintextHeader {
+            content_type: typ,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch,
+            seq,
+            length: 0,
+        };
+        let mut out = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
+        match &w.key {
+            None => {
+                h.length = data.len() as u16;
+                h.encode(&mut out);
+                out.extend_from_slice(data);
+            }
+            Some(key) => {
+                let explicit = key.explicit_nonce_len();
+                let aad = h.dtls12_aad(data.len() as u16);
+                let mut sealed = data.to_vec();
+                key.seal_in_place(h.record_seq(), &aad, &mut sealed)?;
+                h.length = (explicit + sealed.len()) as u16;
+                h.encode(&mut out);
+                if explicit > 0 {
+                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
+                }
+                out.extend_from_slice(&sealed);
+            }
+        }
+        if let Some(obs) = &self.common.observer {
+            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch);
+        }
+        Ok(out)
+    }
+
+    /// Packs records into datagrams of at most the MTU, in order.
+    pub(super) fn pack(&mut self, records: Vec<Vec<u8>>) {
+        let mut cur: Vec<u8> = Vec::new();
+        for r in records {
+            if !cur.is_empty() && cur.len() + r.len() > self.cfg.mtu {
+                self.out.push_back(std::mem::take(&mut cur));
+            }
+            cur.extend_from_slice(&r);
+        }
+        if !cur.is_empty() {
+            self.out.push_back(cur);
+        }
+    }
+
+    /// The next datagram to send, written to `buf` (which must hold [`DtlsConfig::mtu`](super::DtlsConfig::mtu)
+    /// bytes; a smaller buffer gets `None` and the datagram stays queued).
+    pub fn poll_datagram(&mut self, buf: &mut [u8]) -> Option<usize> {
+        if self.out.is_empty() && self.error.is_none() {
+            if self.maybe_update_keys13() {
+                // The KeyUpdate is handshake output: a step of its own (armed at the last
+                // time we were given).
+                if let Some(now) = self.last_now {
+                    let _ = self.finish_step(Ok(()), now);
+                }
+            }
+            // Application data written since the last call.
+            if let Err(e) = self.flush_app() {
+                self.fail(e);
+                let _ = self.flush_app();
+            }
+        }
+        let d = self.out.front()?;
+        if d.len() > buf.len() {
+            return None;
+        }
+        let n = d.len();
+        buf[..n].copy_from_slice(d);
+        self.out.pop_front();
+        Some(n)
+    }
+
+    /// Seals queued application data and alerts (no flight can be pending outside a step).
+    fn flush_app(&mut self) -> Result<(), Error> {
+        let mut records = Vec::new();
+        let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
+        loop {
+            let epoch = self.current_write_epoch();
+            // RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
+            // waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
+            if self.v13.key_update_pending() && self.error.is_none() {
+                break;
+            }
+            let Some(item) = self.common.queue.pop(max_app) else {
+                break;
+            };
+            match item {
+                crate::record::OutItem::Record { typ, data }
+                    if typ == ContentType::ApplicationData || typ == ContentType::Alert =>
+                {
+                    let data = data.to_vec();
+                    if self.is13() {
+                        let epoch = self.v13.write_epoch();
+                        records.push(self.seal13(epoch, typ, &data)?.0);
+                    } else {
+                        records.push(self.seal(epoch, typ, &data)?);
+                    }
+                }
+                // The plaintext write state every queue starts with, still there when a
+                // server is polled before its first datagram: nothing to switch.
+                crate::record::OutItem::KeyChange(state) if !state.is_protected() => {
+                    if (*state).into_dtls13().is_some() {
+                        return Err(Error::InvalidState("key change outside a step"));
+                    }
+                }
+                _ => return Err(Error::InvalidState("handshake output outside a step")),
+            }
+        }
+        self.pack(records);
+        Ok(())
+    }
+
+    /// DTLS 1.3: once our write epoch has carried `records_per_key` records, a KeyUpdate
+    /// (its keys take over when acknowledged, RFC 9147 8). True if one was queued.
+    fn maybe_update_keys13(&mut self) -> bool {
+        if !self.is13()
+            || self.sent_close
+            || self.v13.key_update_pending()
+            || self.v13.write_seq() < self.records_per_key
+        {
+            return false;
+        }
+        match self.handshake.as_mut() {
+            Some(Handshake::Established(est)) => {
+                est.update_ours(&mut self.common, false);
+                true
+            }
+            _ => false,
+        }
+    }
+}
