@@ -23,6 +23,7 @@
 //!
 //! No clock is read: every `Instant` is an argument.
 
+mod queries;
 mod send;
 mod v13;
 
@@ -38,13 +39,11 @@ use super::record::{records, DatagramRecord, PlaintextHeader};
 use super::replay::ReplayWindow;
 use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
 use crate::codec::{
-    AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, HandshakeType, NamedGroup,
-    ProtocolVersion, Reader, SignatureScheme,
+    AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion, Reader,
 };
 use crate::conn::common::{Common, Side};
-use crate::conn::{ClientConfig, Event, ServerConfig};
+use crate::conn::{AlertRecord, ClientConfig, Event, ServerConfig};
 use crate::crypto::aead::RecordKey;
-use crate::crypto::prf::export_keying_material_tls12;
 use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::handshake::server13::StatelessRetry;
 use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
@@ -138,7 +137,7 @@ enum Start {
     Running,
 }
 
-/// A DTLS 1.2 connection, client or server, as a pure state machine over datagrams.
+/// A DTLS 1.3 or 1.2 connection, client or server, as a pure state machine over datagrams.
 pub struct DtlsConnection {
     common: Common,
     start: Start,
@@ -189,6 +188,9 @@ pub struct DtlsConnection {
     /// DTLS 1.3: records per write epoch before we update our keys (RFC 9147 4.5.3 AEAD
     /// limits; the config's `records_per_key`).
     records_per_key: u64,
+    /// The last alert we sealed and the last authenticated one the peer sent.
+    last_alert_sent: Option<AlertRecord>,
+    last_alert_received: Option<AlertRecord>,
 }
 
 impl DtlsConnection {
@@ -298,6 +300,8 @@ impl DtlsConnection {
             last_now: None,
             legacy_cookie_verified: false,
             records_per_key: shared.records_per_key,
+            last_alert_sent: None,
+            last_alert_received: None,
         }
     }
 
@@ -752,6 +756,10 @@ impl DtlsConnection {
             return Ok(());
         }
         let alert = AlertMessage::read_exact(data, "alert")?;
+        self.last_alert_received = Some(AlertRecord {
+            level: alert.level,
+            description: alert.description,
+        });
         self.common.events.push_back(Event::Alert {
             level: alert.level,
             description: alert.description,
@@ -884,116 +892,6 @@ impl DtlsConnection {
         self.received.len() - self.received_start
     }
 
-    /// RFC 5705 exporter: DTLS 1.2 uses the TLS 1.2 PRF form, DTLS 1.3 the TLS 1.3 one with
-    /// the `"dtls13"` labels (RFC 9147 5.9, RFC 8446 7.5).
-    pub fn export_keying_material(
-        &self,
-        out: &mut [u8],
-        label: &[u8],
-        context: Option<&[u8]>,
-    ) -> Result<(), Error> {
-        if let Some((hash, secret)) = &self.common.neg.exporter {
-            if out.len() > crate::crypto::key_schedule::max_export_len(*hash) || label.len() > 249 {
-                return Err(Error::Config("exporter output or label too long".into()));
-            }
-            crate::crypto::key_schedule::export_keying_material_prefixed(
-                *hash,
-                self.common.label_prefix(),
-                secret.as_bytes(),
-                label,
-                context,
-                out,
-            );
-            return Ok(());
-        }
-        let Some((hash, master)) = &self.common.neg.exporter12 else {
-            return Err(Error::InvalidState("exporter before the handshake completed"));
-        };
-        let neg = &self.common.neg;
-        export_keying_material_tls12(
-            *hash,
-            master.as_bytes(),
-            label,
-            &neg.client_random,
-            &neg.server_random,
-            context,
-            out,
-        )
-        .ok_or(Error::Config("exporter context too long".into()))
-    }
-
-    /// `DTLSv1_2` once negotiated.
-    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.common.neg.version
-    }
-
-    pub fn cipher_suite(&self) -> Option<CipherSuite> {
-        self.common.neg.suite
-    }
-
-    pub fn key_exchange_group(&self) -> Option<NamedGroup> {
-        self.common.neg.group
-    }
-
-    /// The scheme the server signed its ServerKeyExchange with.
-    pub fn signature_scheme(&self) -> Option<SignatureScheme> {
-        self.common.neg.sig_scheme
-    }
-
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.common.neg.alpn.as_deref()
-    }
-
-    pub fn server_name(&self) -> Option<&str> {
-        self.common.neg.sni.as_deref()
-    }
-
-    /// The peer's certificate chain (DER, end-entity first), once received.
-    pub fn peer_certificates(&self) -> &[Vec<u8>] {
-        &self.common.neg.peer_chain
-    }
-
-    pub fn client_random(&self) -> [u8; 32] {
-        self.common.neg.client_random
-    }
-
-    pub fn server_random(&self) -> [u8; 32] {
-        self.common.neg.server_random
-    }
-
-    pub fn is_resumed(&self) -> bool {
-        self.common.neg.resumed
-    }
-
-    /// Whether the extended master secret (RFC 7627) is in use, once negotiated.
-    pub fn extended_master_secret(&self) -> Option<bool> {
-        // RFC 7627 is a TLS 1.2 mechanism; DTLS 1.3's key schedule needs none.
-        match self.common.neg.version {
-            Some(ProtocolVersion::DTLSv1_2) => Some(self.common.neg.ems),
-            _ => None,
-        }
-    }
-
-    /// The read epoch in force: DTLS 1.2, 0 until the peer's ChangeCipherSpec; DTLS 1.3,
-    /// 0 (plaintext), 2 (handshake), 3 (application), 4+ after the peer's KeyUpdates.
-    pub fn read_epoch(&self) -> u64 {
-        if self.is13() {
-            self.v13.read_epoch()
-        } else {
-            u64::from(self.read_epoch)
-        }
-    }
-
-    /// The epoch our records go out under (DTLS 1.3: moves past a KeyUpdate only once the
-    /// peer acknowledged it, RFC 9147 8).
-    pub fn write_epoch(&self) -> u64 {
-        if self.is13() {
-            self.v13.write_epoch()
-        } else {
-            u64::from(self.current_write_epoch())
-        }
-    }
-
     /// DTLS 1.3: sends a KeyUpdate (asking the peer to update too if `ask_peer`); our new
     /// write keys take over once the peer acknowledges it (RFC 9147 8). One at a time.
     pub fn request_key_update(&mut self, ask_peer: bool) -> Result<(), Error> {
@@ -1018,11 +916,6 @@ impl DtlsConnection {
         }
         let now = self.last_now.ok_or(Error::InvalidState("no time seen yet"))?;
         self.finish_step(Ok(()), now)
-    }
-
-    /// Records that failed to deprotect so far (each dropped silently).
-    pub fn bad_records(&self) -> u32 {
-        self.bad_records
     }
 }
 

@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use super::{take_message, DtlsConnection, FlightItem, WriteEpoch, MAX_RECORD_OVERHEAD};
-use crate::codec::{ContentType, ProtocolVersion, Reader};
+use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion, Reader};
+use crate::conn::AlertRecord;
 use crate::dtls::fragment::{fragments, HandshakeHeader};
 use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48};
 use crate::error::Error;
@@ -229,10 +230,23 @@ impl DtlsConnection {
                 out.extend_from_slice(&sealed);
             }
         }
-        if let Some(obs) = &self.common.observer {
-            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch);
-        }
+        self.note_sealed(typ, data, u64::from(epoch));
         Ok(out)
+    }
+
+    /// A record of `typ` carrying `data` was sealed: the record observer sees it, and an
+    /// alert becomes [`last_alert_sent`](Self::last_alert_sent).
+    pub(super) fn note_sealed(&mut self, typ: ContentType, data: &[u8], epoch: u64) {
+        if let (ContentType::Alert, [level, description]) = (typ, data) {
+            self.last_alert_sent = Some(AlertRecord {
+                level: AlertLevel::from(*level),
+                description: AlertDescription::from(*description),
+            });
+        }
+        if let Some(obs) = &self.common.observer {
+            // The observer numbers epochs in 16 bits (DTLS 1.2's field).
+            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch as u16);
+        }
     }
 
     /// Packs records into datagrams of at most the MTU, in order.

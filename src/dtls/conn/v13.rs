@@ -383,9 +383,7 @@ impl DtlsConnection {
         w.next_seq += 1;
         w.keys
             .seal(&mut out, &HeaderFormat::default(), seq, typ, data, 0)?;
-        if let Some(obs) = &self.common.observer {
-            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch as u16);
-        }
+        self.note_sealed(typ, data, epoch);
         Ok((out, RecordNumber::new(epoch, seq)))
     }
 
