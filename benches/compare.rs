@@ -5,7 +5,7 @@
 //! (well under a minute). Every figure prints one line:
 //! `<figure>: sanstls <v> <unit>, rustls <v> <unit>, ratio <sanstls/rustls>[, ceiling <v>, of-ceiling <f>]`.
 //! `--only WORD` runs the figures whose group contains WORD (`handshake-ecdsa`,
-//! `handshake-resumed`, ...); `--iters N` runs each figure exactly N times instead of for a
+//! `handshake-resumed`, `handshake-dtls`, `dtls-data`, ...); `--iters N` runs each figure exactly N times instead of for a
 //! time budget, for instruction counts under `valgrind --tool=callgrind`. Full handshakes run
 //! without resumption on either side; resumed ones share one client session store per config.
 //! A figure whose feature is not there yet in sanstls (detected at run time from what the
@@ -349,9 +349,15 @@ struct DtlsWire {
     version: Option<ProtocolVersion>,
 }
 
-/// One DTLS handshake in memory: client, `DtlsAcceptor` (HelloVerifyRequest for 1.2, the
-/// stateless HelloRetryRequest for 1.3), then the server connection, no loss.
+/// One DTLS handshake in memory (see [`d_pair`]): what it put on the wire.
 fn d_handshake(o: &Ours, buf: &mut [u8]) -> Option<DtlsWire> {
+    d_pair(o, buf).map(|(_, _, wire)| wire)
+}
+
+/// One DTLS handshake in memory: client, `DtlsAcceptor` (HelloVerifyRequest for 1.2, the
+/// stateless HelloRetryRequest for 1.3), then the server connection, no loss. The settled
+/// pair and what went on the wire.
+fn d_pair(o: &Ours, buf: &mut [u8]) -> Option<(DtlsConnection, DtlsConnection, DtlsWire)> {
     let now = Instant::now();
     let dtls = DtlsConfig::default();
     let mut acceptor = DtlsAcceptor::new(o.server.clone(), dtls.clone(), now).ok()?;
@@ -393,9 +399,39 @@ fn d_handshake(o: &Ours, buf: &mut [u8]) -> Option<DtlsWire> {
             break;
         }
     }
-    let done = server.as_ref().is_some_and(|s| !s.is_handshaking()) && !client.is_handshaking();
+    let server = server.filter(|s| !s.is_handshaking() && !client.is_handshaking())?;
     wire.version = client.protocol_version();
-    done.then_some(wire)
+    Some((client, server, wire))
+}
+
+/// Moves every datagram `from` has to `to` and reads what arrives: application bytes.
+fn d_pump(from: &mut DtlsConnection, to: &mut DtlsConnection, buf: &mut [u8], sink: &mut [u8]) -> usize {
+    let now = Instant::now();
+    let mut got = 0;
+    while let Some(n) = from.poll_datagram(buf) {
+        to.recv_datagram(&buf[..n], now).expect("recv_datagram");
+        while let Ok(k) = to.reader().read(sink) {
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+    }
+    got
+}
+
+/// rustls configs whose records are at most `size` bytes on the wire (header and tag
+/// included): the TLS counterpart of DTLS records cut to a datagram.
+fn theirs_fragmented(kind: &str, suite: CipherSuite, size: usize) -> Theirs {
+    let t = theirs(kind, suite, false);
+    let mut client = (*t.client).clone();
+    client.max_fragment_size = Some(size);
+    let mut server = (*t.server).clone();
+    server.max_fragment_size = Some(size);
+    Theirs {
+        client: Arc::new(client),
+        server: Arc::new(server),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -512,6 +548,78 @@ impl Bench {
                     r / t
                 );
             }
+        }
+    }
+
+    /// DTLS application data: 64 KiB writes cut into one record per 1200-byte datagram,
+    /// against rustls TLS 1.3 with its records capped at the same 1200 bytes on the wire;
+    /// then the heap an idle established DTLS connection holds.
+    fn dtls_data(&self) {
+        const MTU: usize = 1200;
+        const CHUNK: usize = 64 * 1024;
+        let suite = CipherSuite::TLS_AES_128_GCM_SHA256;
+        let data = vec![0x22u8; CHUNK];
+        let mut buf = vec![0u8; MTU];
+        let mut sink = vec![0u8; CHUNK];
+        let mut wire = Vec::with_capacity(4 * CHUNK);
+
+        let t = theirs_fragmented("ecdsa-p256", suite, MTU);
+        let (mut rc, mut rs) = r_handshake(&t, &mut wire);
+        let r_rate = rate(self.run, || {
+            rc.writer().write_all(&data).expect("write");
+            let got = r_pump(&mut rc, &mut rs, &mut wire, &mut sink);
+            assert_eq!(got, CHUNK);
+            CHUNK as u64
+        });
+        // Heap per idle connection: what dropping the settled pair gives back, halved (as in
+        // `memory`; state kept in the configs, such as stored tickets, is not counted).
+        let r_idle = {
+            let pair = r_handshake(&t, &mut Vec::new());
+            let held = counting_alloc::live_bytes();
+            drop(pair);
+            (held - counting_alloc::live_bytes()) as f64 / 2.0
+        };
+        for (label, versions, want) in [
+            (
+                "DTLS 1.3",
+                &[ProtocolVersion::TLSv1_3][..],
+                ProtocolVersion::DTLSv1_3,
+            ),
+            (
+                "DTLS 1.2",
+                &[ProtocolVersion::TLSv1_2][..],
+                ProtocolVersion::DTLSv1_2,
+            ),
+        ] {
+            let figure = format!(
+                "{label} AES-128-GCM data in 1200-byte datagrams vs rustls TLS 1.3 in 1200-byte records"
+            );
+            let pair = ours("ecdsa-p256", suite, versions, None)
+                .and_then(|o| d_pair(&o, &mut buf))
+                .filter(|(_, _, w)| w.version == Some(want));
+            let Some((mut c, mut s, _)) = pair else {
+                line(&figure, "MB/s", None, Some(r_rate / 1e6), None);
+                continue;
+            };
+            let d_rate = rate(self.run, || {
+                c.writer().write_all(&data).expect("write");
+                let got = d_pump(&mut c, &mut s, &mut buf, &mut sink);
+                assert_eq!(got, CHUNK);
+                CHUNK as u64
+            });
+            line(&figure, "MB/s", Some(d_rate / 1e6), Some(r_rate / 1e6), None);
+
+            let o = ours("ecdsa-p256", suite, versions, None).expect("config");
+            let pair = d_pair(&o, &mut buf).expect("handshake");
+            let held = counting_alloc::live_bytes();
+            drop(pair);
+            line(
+                &format!("heap per idle established {label} connection vs rustls TLS 1.3"),
+                "B",
+                Some((held - counting_alloc::live_bytes()) as f64 / 2.0),
+                Some(r_idle),
+                None,
+            );
         }
     }
 
@@ -848,6 +956,9 @@ fn main() {
     }
     if b.wants("handshake-dtls") {
         b.dtls();
+    }
+    if b.wants("dtls-data") {
+        b.dtls_data();
     }
     if b.wants("bulk-aes128") {
         b.bulk(

@@ -112,7 +112,8 @@ struct FlightItem {
 /// One write epoch: its key (none for epoch 0) and next sequence number.
 #[derive(Debug)]
 struct WriteEpoch {
-    key: Option<RecordKey>,
+    /// Boxed: a key is large, and a `Vec` of inline ones rounds up to four of them.
+    key: Option<Box<RecordKey>>,
     next_seq: u64,
 }
 
@@ -369,10 +370,10 @@ impl DtlsConnection {
                 }
                 Ok(DatagramRecord::Ciphertext(rec)) => {
                     let len = rec.header_bytes().len() + rec.ciphertext().len();
-                    let raw = datagram.get(at..at + len).unwrap_or(&[]).to_vec();
+                    let raw = datagram.get(at..at + len).unwrap_or(&[]);
                     at += len;
                     if self.is13() {
-                        self.recv_ciphertext13(&raw, now)?;
+                        self.recv_ciphertext13(raw, now)?;
                     }
                 }
                 Err(_) => return Ok(()),
@@ -1041,5 +1042,79 @@ mod tests {
         assert_eq!(take_message(&mut buf).unwrap()[12..], [9, 9]);
         assert_eq!(take_message(&mut buf), None);
         assert_eq!(buf, [1, 0]);
+    }
+
+    use std::io::{Read, Write};
+
+    fn pair13() -> (DtlsConnection, DtlsConnection, Instant) {
+        use crate::pki::{TrustAnchors, WebPkiServerVerifier};
+        let anchors = TrustAnchors::from_pem(include_bytes!("../../vectors/ca.pem")).unwrap();
+        let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+            .build()
+            .unwrap();
+        let key = crate::CertifiedKey::from_pem(
+            include_bytes!("../../vectors/localhost-ed25519.pem"),
+            include_bytes!("../../vectors/localhost-ed25519.key"),
+        )
+        .unwrap();
+        let server = ServerConfig::builder(key).build().unwrap();
+        let now = Instant::now();
+        let c = DtlsConnection::client(client, "localhost", DtlsConfig::default(), now).unwrap();
+        let s = DtlsConnection::server(server, DtlsConfig::default()).unwrap();
+        (c, s, now)
+    }
+
+    /// Moves datagrams both ways until neither side has any.
+    fn settle(c: &mut DtlsConnection, s: &mut DtlsConnection, now: Instant) {
+        let mut buf = [0u8; 1500];
+        loop {
+            let mut moved = false;
+            while let Some(n) = c.poll_datagram(&mut buf) {
+                s.recv_datagram(&buf[..n], now).unwrap();
+                moved = true;
+            }
+            while let Some(n) = s.poll_datagram(&mut buf) {
+                c.recv_datagram(&buf[..n], now).unwrap();
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn epochs(conn: &DtlsConnection) -> (Vec<u64>, Vec<u64>) {
+        (conn.v13.read_epochs(), conn.v13.write_epochs())
+    }
+
+    #[test]
+    fn handshake_epoch_keys_go_once_nothing_needs_them() {
+        let (mut c, mut s, now) = pair13();
+        let mut buf = [0u8; 1500];
+        // ClientHello, then the server's flight: both sides hold epoch 2 both ways while
+        // the client's Finished is unacknowledged.
+        let n = c.poll_datagram(&mut buf).unwrap();
+        s.recv_datagram(&buf[..n], now).unwrap();
+        while let Some(n) = s.poll_datagram(&mut buf) {
+            c.recv_datagram(&buf[..n], now).unwrap();
+        }
+        assert_eq!(c.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+        assert_eq!(epochs(&c), (vec![2, 3], vec![2, 3]), "client, Finished in flight");
+        // The Finished reaches the server: its own handshake flight is answered, so its
+        // epoch 2 write keys go; it keeps epoch 2 read keys for a repeated Finished.
+        while let Some(n) = c.poll_datagram(&mut buf) {
+            s.recv_datagram(&buf[..n], now).unwrap();
+        }
+        assert_eq!(epochs(&s), (vec![2, 3], vec![3]), "server");
+        // The server's ACK and tickets reach the client: it forgets epoch 2 both ways.
+        settle(&mut c, &mut s, now);
+        assert_eq!(epochs(&c), (vec![3], vec![3]), "client, Finished acknowledged");
+        assert_eq!(epochs(&s), (vec![2, 3], vec![3]), "server");
+        // Data still flows both ways.
+        c.writer().write_all(b"ping").unwrap();
+        settle(&mut c, &mut s, now);
+        let mut got = [0u8; 4];
+        s.reader().read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"ping");
     }
 }

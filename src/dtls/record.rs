@@ -437,20 +437,31 @@ impl Dtls13Keys {
         let length =
             u16::try_from(ct_len).map_err(|_| Error::InvalidState("DTLS 1.3 record over 2^16 bytes"))?;
         let header = format.header(self.epoch, seq, length)?;
-        let mut body = Vec::with_capacity(ct_len);
-        body.extend_from_slice(content);
-        body.push(content_type.get());
-        body.resize(inner_len, 0);
-        self.record.seal_in_place(seq, header.as_bytes(), &mut body)?;
+        // Sealed where it lands: header, then the inner plaintext encrypted in place, then
+        // the tag (no intermediate buffer).
         let start = out.len();
+        out.reserve(header.as_bytes().len() + ct_len);
         out.extend_from_slice(header.as_bytes());
-        let sample = sample_of(&body).ok_or(Error::Crypto("DTLS 1.3 ciphertext under 16 bytes"))?;
+        let body_start = out.len();
+        out.extend_from_slice(content);
+        out.push(content_type.get());
+        out.resize(body_start + ct_len, 0);
+        let sealed =
+            self.record
+                .seal_in_place_slice(seq, header.as_bytes(), &mut out[body_start..], inner_len);
+        if let Err(e) = sealed {
+            out.truncate(start);
+            return Err(e);
+        }
+        let Some(sample) = sample_of(&out[body_start..]) else {
+            out.truncate(start);
+            return Err(Error::Crypto("DTLS 1.3 ciphertext under 16 bytes"));
+        };
         let mask = self.sn.mask(sample);
         let o = start + 1 + format.cid.map_or(0, <[u8]>::len);
         for (i, m) in mask.iter().take(format.seq_len.bytes()).enumerate() {
             out[o + i] ^= m;
         }
-        out.extend_from_slice(&body);
         Ok(())
     }
 

@@ -71,9 +71,10 @@ impl WriteState {
         }
     }
 
-    /// The DTLS 1.3 keys, if this state carries them.
-    pub fn into_dtls13(self) -> Option<crate::dtls::Dtls13Keys> {
-        self.dtls13.map(|k| *k)
+    /// The DTLS 1.3 keys, if this state carries them (boxed: they are large, and the
+    /// connection keeps several epochs of them).
+    pub fn into_dtls13(self) -> Option<Box<crate::dtls::Dtls13Keys>> {
+        self.dtls13
     }
 
     pub fn protected(key: RecordKey, version: RecordVersion, max_fragment: usize) -> Self {
@@ -230,9 +231,10 @@ impl ReadState {
         }
     }
 
-    /// The DTLS 1.3 keys, if this state carries them.
-    pub fn into_dtls13(self) -> Option<crate::dtls::Dtls13Keys> {
-        self.dtls13.map(|k| *k)
+    /// The DTLS 1.3 keys, if this state carries them (boxed: they are large, and the
+    /// connection keeps several epochs of them).
+    pub fn into_dtls13(self) -> Option<Box<crate::dtls::Dtls13Keys>> {
+        self.dtls13
     }
 
     pub fn protected(key: RecordKey, version: RecordVersion) -> Self {

@@ -40,7 +40,10 @@ impl DtlsConnection {
                 crate::record::OutItem::KeyChange(state) => {
                     let key = (*state).into_key();
                     if key.is_some() {
-                        self.write.push(WriteEpoch { key, next_seq: 0 });
+                        self.write.push(WriteEpoch {
+                            key: key.map(Box::new),
+                            next_seq: 0,
+                        });
                     }
                     continue;
                 }
@@ -116,7 +119,23 @@ impl DtlsConnection {
             }
             self.v13.ack_due = false;
         }
+        self.forget_handshake_keys13();
         Ok(())
+    }
+
+    /// DTLS 1.3: once established and nothing of our handshake flight is left to resend,
+    /// the handshake epoch's write keys are dead weight (ACKs go out in the current epoch,
+    /// RFC 9147 7). A client whose Finished was acknowledged, or answered by a
+    /// post-handshake message, will not see the server's flight again either: its epoch 2
+    /// read keys go too. A server keeps them to answer a repeated client Finished whose
+    /// ACK was lost.
+    fn forget_handshake_keys13(&mut self) {
+        let done = self.is13()
+            && self.handshake.as_ref().is_some_and(Handshake::is_established)
+            && self.flight.iter().all(|item| item.epoch >= 3);
+        if done {
+            self.v13.forget_handshake_epochs(self.common.side);
+        }
     }
 
     /// Our current flight went out after the handshake, under the application epochs 3
@@ -193,6 +212,20 @@ impl DtlsConnection {
 
     /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
     pub(super) fn seal(&mut self, epoch: u16, typ: ContentType, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
+        self.seal_into(epoch, typ, data, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends one DTLS 1.2 record to `out` (a datagram being filled), sealed in place.
+    /// On failure `out` is as it was.
+    pub(super) fn seal_into(
+        &mut self,
+        epoch: u16,
+        typ: ContentType,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let w = self
             .write
             .get_mut(usize::from(epoch))
@@ -208,30 +241,33 @@ impl DtlsConnection {
             version: ProtocolVersion::DTLSv1_2,
             epoch,
             seq,
-            length: 0,
+            length: data.len() as u16,
         };
-        let mut out = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
         match &w.key {
             None => {
-                h.length = data.len() as u16;
-                h.encode(&mut out);
+                h.encode(out);
                 out.extend_from_slice(data);
             }
             Some(key) => {
                 let explicit = key.explicit_nonce_len();
                 let aad = h.dtls12_aad(data.len() as u16);
-                let mut sealed = data.to_vec();
-                key.seal_in_place(h.record_seq(), &aad, &mut sealed)?;
-                h.length = (explicit + sealed.len()) as u16;
-                h.encode(&mut out);
+                h.length = (explicit + data.len() + key.tag_len()) as u16;
+                let start = out.len();
+                h.encode(out);
                 if explicit > 0 {
                     out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
                 }
-                out.extend_from_slice(&sealed);
+                let body = out.len();
+                out.extend_from_slice(data);
+                out.resize(body + data.len() + key.tag_len(), 0);
+                if let Err(e) = key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], data.len()) {
+                    out.truncate(start);
+                    return Err(e);
+                }
             }
         }
         self.note_sealed(typ, data, u64::from(epoch));
-        Ok(out)
+        Ok(())
     }
 
     /// A record of `typ` carrying `data` was sealed: the record observer sees it, and an
@@ -256,7 +292,11 @@ impl DtlsConnection {
             if !cur.is_empty() && cur.len() + r.len() > self.cfg.mtu {
                 self.out.push_back(std::mem::take(&mut cur));
             }
-            cur.extend_from_slice(&r);
+            if cur.is_empty() {
+                cur = r;
+            } else {
+                cur.extend_from_slice(&r);
+            }
         }
         if !cur.is_empty() {
             self.out.push_back(cur);
@@ -292,7 +332,9 @@ impl DtlsConnection {
 
     /// Seals queued application data and alerts (no flight can be pending outside a step).
     fn flush_app(&mut self) -> Result<(), Error> {
-        let mut records = Vec::new();
+        // Records are sealed straight into the datagram being filled.
+        let mut datagram: Vec<u8> = Vec::new();
+        let mut plain: Vec<u8> = Vec::new();
         let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
         loop {
             let epoch = self.current_write_epoch();
@@ -308,12 +350,24 @@ impl DtlsConnection {
                 crate::record::OutItem::Record { typ, data }
                     if typ == ContentType::ApplicationData || typ == ContentType::Alert =>
                 {
-                    let data = data.to_vec();
-                    if self.is13() {
-                        let epoch = self.v13.write_epoch();
-                        records.push(self.seal13(epoch, typ, &data)?.0);
+                    // The queue lends `data`; sealing needs the connection.
+                    plain.clear();
+                    plain.extend_from_slice(data);
+                    let overhead = if self.is13() {
+                        self.record_overhead13(self.v13.write_epoch())
                     } else {
-                        records.push(self.seal(epoch, typ, &data)?);
+                        self.record_overhead(epoch)
+                    };
+                    if !datagram.is_empty() && datagram.len() + overhead + plain.len() > self.cfg.mtu {
+                        self.out.push_back(std::mem::take(&mut datagram));
+                    }
+                    if datagram.is_empty() {
+                        datagram.reserve(self.cfg.mtu);
+                    }
+                    if self.is13() {
+                        self.seal13_into(self.v13.write_epoch(), typ, &plain, &mut datagram)?;
+                    } else {
+                        self.seal_into(epoch, typ, &plain, &mut datagram)?;
                     }
                 }
                 // The plaintext write state every queue starts with, still there when a
@@ -326,7 +380,9 @@ impl DtlsConnection {
                 _ => return Err(Error::InvalidState("handshake output outside a step")),
             }
         }
-        self.pack(records);
+        if !datagram.is_empty() {
+            self.out.push_back(datagram);
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
 use crate::codec::{ContentType, HandshakeType, Reader};
+use crate::conn::common::Side;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::{fragments_of, HandshakeHeader, HANDSHAKE_HEADER_LEN};
 use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
@@ -33,13 +34,13 @@ const MAX_TRACKED_RECORDS: usize = 256;
 
 /// One readable epoch: its keys and replay window (RFC 9147 4.5.1: one window per epoch).
 pub(super) struct ReadEpoch {
-    keys: Dtls13Keys,
+    keys: Box<Dtls13Keys>,
     window: ReplayWindow,
 }
 
 /// One writable epoch and its next sequence number.
 pub(super) struct WriteEpoch {
-    keys: Dtls13Keys,
+    keys: Box<Dtls13Keys>,
     next_seq: u64,
 }
 
@@ -49,7 +50,7 @@ pub(super) struct State13 {
     write: Vec<WriteEpoch>,
     /// Our next write keys, held until the peer acknowledges our KeyUpdate (RFC 9147 8),
     /// with the KeyUpdate's message_seq.
-    held_write: Option<(Dtls13Keys, u16)>,
+    held_write: Option<(Box<Dtls13Keys>, u16)>,
     /// Protected records no read epoch we hold can take yet (a flight reordered ahead of
     /// the message that installs its keys).
     future: VecDeque<Vec<u8>>,
@@ -93,7 +94,7 @@ impl State13 {
         self.held_write.is_some()
     }
 
-    fn add_read(&mut self, keys: Dtls13Keys) {
+    fn add_read(&mut self, keys: Box<Dtls13Keys>) {
         let bits = keys.epoch() & 3;
         self.read.retain(|e| e.keys.epoch() & 3 != bits);
         self.read.push(ReadEpoch {
@@ -105,7 +106,26 @@ impl State13 {
         }
     }
 
-    fn add_write(&mut self, keys: Dtls13Keys) {
+    #[cfg(test)]
+    pub(super) fn read_epochs(&self) -> Vec<u64> {
+        self.read.iter().map(|e| e.keys.epoch()).collect()
+    }
+
+    #[cfg(test)]
+    pub(super) fn write_epochs(&self) -> Vec<u64> {
+        self.write.iter().map(|w| w.keys.epoch()).collect()
+    }
+
+    /// Drops the handshake epoch's (2) write keys, and on a client its read keys; see
+    /// `DtlsConnection::forget_handshake_keys13`.
+    pub(super) fn forget_handshake_epochs(&mut self, side: Side) {
+        self.write.retain(|w| w.keys.epoch() >= 3);
+        if side == Side::Client {
+            self.read.retain(|e| e.keys.epoch() >= 3);
+        }
+    }
+
+    fn add_write(&mut self, keys: Box<Dtls13Keys>) {
         self.write.push(WriteEpoch { keys, next_seq: 0 });
         while self.write.len() > MAX_WRITE_EPOCHS {
             self.write.remove(0);
@@ -164,7 +184,12 @@ impl DtlsConnection {
         let bits = u64::from(rec.epoch_bits());
         let Some(idx) = self.v13.read.iter().position(|e| e.keys.epoch() & 3 == bits) else {
             // An epoch we have no keys for yet: kept until the message installing them.
-            if self.v13.future.len() < MAX_FUTURE_RECORDS {
+            // Once established only the next epoch can be that (a KeyUpdate we hold unread
+            // behind a lost message, whose record we ACKed, RFC 9147 8); anything else is a
+            // late copy from a forgotten epoch, dropped.
+            let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+            let next_bits = (self.v13.read_epoch() + 1) & 3;
+            if (!established || bits == next_bits) && self.v13.future.len() < MAX_FUTURE_RECORDS {
                 self.v13.future.push_back(raw.to_vec());
             }
             return Ok(());
@@ -272,7 +297,7 @@ impl DtlsConnection {
 
     /// A write key change from the queue: the handshake's epochs take effect at once; a
     /// KeyUpdate's waits for the peer's ACK of the KeyUpdate (RFC 9147 8).
-    pub(super) fn add_write_keys13(&mut self, keys: Dtls13Keys) {
+    pub(super) fn add_write_keys13(&mut self, keys: Box<Dtls13Keys>) {
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         let key_update = self.flight.iter().rev().find_map(|item| {
             let h = HandshakeHeader::decode(&mut Reader::new(&item.bytes)).ok()?;
@@ -347,7 +372,7 @@ impl DtlsConnection {
         Ok(())
     }
 
-    fn record_overhead13(&self, epoch: u64) -> usize {
+    pub(super) fn record_overhead13(&self, epoch: u64) -> usize {
         match self.v13.write.iter().find(|w| w.keys.epoch() == epoch) {
             Some(w) => w.keys.overhead(&HeaderFormat::default(), 0),
             None => crate::dtls::record::PLAINTEXT_HEADER_LEN,
@@ -362,14 +387,26 @@ impl DtlsConnection {
         typ: ContentType,
         data: &[u8],
     ) -> Result<(Vec<u8>, RecordNumber), Error> {
+        let mut out = Vec::with_capacity(data.len() + 32);
+        let rn = self.seal13_into(epoch, typ, data, &mut out)?;
+        Ok((out, rn))
+    }
+
+    /// Appends one DTLS 1.3 record to `out` (a datagram being filled); its record number.
+    pub(super) fn seal13_into(
+        &mut self,
+        epoch: u64,
+        typ: ContentType,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<RecordNumber, Error> {
         if epoch == 0 {
             // Epoch 0 is DTLSPlaintext with legacy_record_version {254, 253} (RFC 9147 5),
             // the same record DTLS 1.2 writes.
             let seq = self.write.first().map_or(0, |w| w.next_seq);
-            let rec = self.seal(0, typ, data)?;
-            return Ok((rec, RecordNumber::new(0, seq)));
+            self.seal_into(0, typ, data, out)?;
+            return Ok(RecordNumber::new(0, seq));
         }
-        let mut out = Vec::with_capacity(data.len() + 32);
         let w = self
             .v13
             .write
@@ -381,10 +418,9 @@ impl DtlsConnection {
             return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
         }
         w.next_seq += 1;
-        w.keys
-            .seal(&mut out, &HeaderFormat::default(), seq, typ, data, 0)?;
+        w.keys.seal(out, &HeaderFormat::default(), seq, typ, data, 0)?;
         self.note_sealed(typ, data, epoch);
-        Ok((out, RecordNumber::new(epoch, seq)))
+        Ok(RecordNumber::new(epoch, seq))
     }
 
     /// What the flight item's epoch means on DTLS 1.3: the write epoch it was sent under.
