@@ -383,17 +383,34 @@ fn close_notify_ends_the_stream() {
 /// 1,000 seeded runs over a link that drops, duplicates, delays and reorders datagrams
 /// (`common::dtls::lossy_link_runs`, shared with tests/dtls13.rs): the handshake completes
 /// through the cookie exchange within the total handshake timeout, every application record
-/// the link delivers arrives exactly once, and the link goes quiet in epoch 1.
+/// the link delivers arrives exactly once, and the link goes quiet in epoch 1. DTLS 1.2 has
+/// no KeyUpdate (and we do not renegotiate), so the runs differ by setup instead.
 /// `DTLS_SEED=<n>` replays one seed, `DTLS_TRACE=<n>` traces it.
 #[test]
 fn lossy_link_thousand_seeded_runs() {
+    // Three setups in turn: plain; an RSA chain (more fragments in the server's flight);
+    // client authentication (Certificate and CertificateVerify lengthen the client's flight).
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
+    let client_auth = (
+        common::client_builder()
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .client_auth_cert(common::certified_key("ecdsa-p256"))
+            .build()
+            .unwrap(),
+        common::server_builder("ecdsa-p256")
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+            .build()
+            .unwrap(),
+    );
+    let setups = [configs("ecdsa-p256"), configs("rsa2048"), client_auth];
     let opts = Lossy {
         version: ProtocolVersion::DTLSv1_2,
         key_updates: false,
         final_epoch: 1,
         secrets: None,
     };
-    lossy_link_runs("DTLS 1.2", &[configs("ecdsa-p256")], &opts);
+    lossy_link_runs("DTLS 1.2", &setups, &opts);
 }
 
 // ---- State-machine faults (the ones research fuzzers found in DTLS stacks). Each ends with
