@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::dtls::{events, read_all, write, Dir, Link, CLIENT_ADDR};
+use common::dtls::{events, lossy_link_runs, read_all, write, Dir, Link, Lossy, CLIENT_ADDR};
 use sanstls::codec::{CipherSuite, ProtocolVersion};
 use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
@@ -380,202 +380,37 @@ fn close_notify_ends_the_stream() {
     assert!(events(link.server()).contains(&Event::PeerClosed));
 }
 
-/// A small deterministic generator (SplitMix64) for the simulated link.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// True with probability `pct` percent.
-    fn chance(&mut self, pct: u64) -> bool {
-        self.next() % 100 < pct
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// What the lossy link did to one run.
-#[derive(Debug, Default)]
-struct LossStats {
-    dropped: usize,
-    duplicated: usize,
-    retransmit_timeouts: usize,
-}
-
-/// One seeded run over a link that drops, duplicates, delays and so reorders datagrams.
-/// The handshake must complete; then each side sends numbered records (one per datagram):
-/// every record the link delivers at least one copy of must arrive exactly once, and a
-/// record whose every copy was dropped must not arrive (DTLS does not retransmit data).
-fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> LossStats {
-    let mut rng = Rng(seed);
-    let mtu = [300, 600, 1200][rng.below(3) as usize];
-    let drop_pct = rng.below(16); // 0..=15 %
-    let dup_pct = rng.below(16);
-    let mut link = Link::new(client.clone(), server.clone(), dtls(mtu));
-    if std::env::var("DTLS_TRACE").is_ok_and(|t| t == seed.to_string()) {
-        eprintln!("mtu {mtu} drop {drop_pct}% dup {dup_pct}%");
-    }
-    let mut stats = LossStats::default();
-    // In flight: (arrival time, direction, datagram, record id for application data).
-    let mut in_flight: Vec<(std::time::Instant, Dir, Vec<u8>, Option<usize>)> = Vec::new();
-    let mut delivered_copies: Vec<usize> = Vec::new();
-    let mut received: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
-    let mut sent_ids: Vec<(Dir, Vec<u8>)> = Vec::new();
-    let mut app_phase = false;
-    let start = link.now;
-    for _step in 0..100_000 {
-        // Everything the two sides want to send now goes on the link.
-        for dir in [Dir::ToServer, Dir::ToClient] {
-            for d in link.take(dir) {
-                if rng.chance(drop_pct) {
-                    stats.dropped += 1;
-                    continue;
-                }
-                let copies = if rng.chance(dup_pct) { 2 } else { 1 };
-                stats.duplicated += copies - 1;
-                for _ in 0..copies {
-                    let at = link.now + Duration::from_millis(rng.below(300));
-                    in_flight.push((at, dir, d.clone(), None));
-                }
-            }
-        }
-        let done_handshake =
-            link.server.as_ref().is_some_and(|s| !s.is_handshaking()) && !link.client.is_handshaking();
-        if done_handshake && !app_phase {
-            app_phase = true;
-            // Each side writes numbered records, one datagram each.
-            for i in 0..10 {
-                for dir in [Dir::ToServer, Dir::ToClient] {
-                    let msg = format!("{dir:?} record {i} of seed {seed}").into_bytes();
-                    let conn = match dir {
-                        Dir::ToServer => &mut link.client,
-                        Dir::ToClient => link.server.as_mut().unwrap(),
-                    };
-                    write(conn, &msg);
-                    let ds = link.take(dir);
-                    assert_eq!(ds.len(), 1);
-                    let id = sent_ids.len();
-                    sent_ids.push((dir, msg));
-                    delivered_copies.push(0);
-                    if rng.chance(drop_pct) {
-                        stats.dropped += 1;
-                        continue;
-                    }
-                    let copies = if rng.chance(dup_pct) { 2 } else { 1 };
-                    stats.duplicated += copies - 1;
-                    for _ in 0..copies {
-                        let at = link.now + Duration::from_millis(rng.below(300));
-                        in_flight.push((at, dir, ds[0].clone(), Some(id)));
-                    }
-                }
-            }
-        }
-        if app_phase && in_flight.is_empty() {
-            break;
-        }
-        // Jump to the next arrival or timer, whichever comes first.
-        let next_arrival = in_flight.iter().map(|f| f.0).min();
-        let next_timer = [
-            link.client.poll_timeout(),
-            link.server.as_ref().and_then(DtlsConnection::poll_timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let next = match (next_arrival, next_timer) {
-            (Some(a), Some(t)) => a.min(t),
-            (Some(a), None) => a,
-            (None, Some(t)) => t,
-            (None, None) => panic!("seed {seed}: link idle before the handshake completed"),
-        };
-        link.now = link.now.max(next);
-        // Deliver what has arrived, in arrival order.
-        in_flight.sort_by_key(|f| f.0);
-        while in_flight.first().is_some_and(|f| f.0 <= link.now) {
-            let (_, dir, d, id) = in_flight.remove(0);
-            if let Some(id) = id {
-                delivered_copies[id] += 1;
-            }
-            if std::env::var("DTLS_TRACE").is_ok_and(|t| t == seed.to_string()) {
-                eprintln!(
-                    "{:?} {dir:?} {} bytes first {:?} | c {:?} s {:?}",
-                    link.now - start,
-                    d.len(),
-                    &d[..14.min(d.len())],
-                    link.client,
-                    link.server
-                );
-            }
-            link.deliver(dir, &d)
-                .unwrap_or_else(|e| panic!("seed {seed}: {dir:?} failed: {e:?}"));
-        }
-        if next_timer.is_some_and(|t| t <= link.now) {
-            stats.retransmit_timeouts += 1;
-            link.client
-                .handle_timeout(link.now)
-                .unwrap_or_else(|e| panic!("seed {seed}: client {e:?}"));
-            if let Some(s) = link.server.as_mut() {
-                s.handle_timeout(link.now)
-                    .unwrap_or_else(|e| panic!("seed {seed}: server {e:?}"));
-            }
-        }
-        if app_phase {
-            received[0].extend(read_all(link.server()));
-            received[1].extend(read_all(&mut link.client));
-        }
-    }
-    assert!(app_phase, "seed {seed}: handshake did not complete");
-    assert!(link.now - start <= Duration::from_secs(120), "seed {seed}");
-    // Every delivered record arrived exactly once, nothing else arrived.
-    for (side, dir) in [(0, Dir::ToServer), (1, Dir::ToClient)] {
-        let mut expected = Vec::new();
-        for (id, (d, msg)) in sent_ids.iter().enumerate() {
-            if *d == dir && delivered_copies[id] > 0 {
-                expected.push(msg.clone());
-            }
-        }
-        let mut got = received[side].clone();
-        for msg in &expected {
-            let at = got
-                .windows(msg.len())
-                .position(|w| w == msg.as_slice())
-                .unwrap_or_else(|| panic!("seed {seed}: {} lost", String::from_utf8_lossy(msg)));
-            got.drain(at..at + msg.len());
-        }
-        assert!(
-            got.is_empty(),
-            "seed {seed}: extra bytes {:?}",
-            String::from_utf8_lossy(&got)
-        );
-    }
-    stats
-}
-
+/// 1,000 seeded runs over a link that drops, duplicates, delays and reorders datagrams
+/// (`common::dtls::lossy_link_runs`, shared with tests/dtls13.rs): the handshake completes
+/// through the cookie exchange within the total handshake timeout, every application record
+/// the link delivers arrives exactly once, and the link goes quiet in epoch 1. DTLS 1.2 has
+/// no KeyUpdate (and we do not renegotiate), so the runs differ by setup instead.
+/// `DTLS_SEED=<n>` replays one seed, `DTLS_TRACE=<n>` traces it.
 #[test]
 fn lossy_link_thousand_seeded_runs() {
-    let (c, s) = configs("ecdsa-p256");
-    let mut total = LossStats::default();
-    let seeds = match std::env::var("DTLS_SEED") {
-        Ok(s) => s.parse().unwrap()..s.parse::<u64>().unwrap() + 1,
-        Err(_) => 0..1000,
+    // Three setups in turn: plain; an RSA chain (more fragments in the server's flight);
+    // client authentication (Certificate and CertificateVerify lengthen the client's flight).
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
+    let client_auth = (
+        common::client_builder()
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .client_auth_cert(common::certified_key("ecdsa-p256"))
+            .build()
+            .unwrap(),
+        common::server_builder("ecdsa-p256")
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+            .build()
+            .unwrap(),
+    );
+    let setups = [configs("ecdsa-p256"), configs("rsa2048"), client_auth];
+    let opts = Lossy {
+        version: ProtocolVersion::DTLSv1_2,
+        key_updates: false,
+        final_epoch: 1,
+        secrets: None,
     };
-    for seed in seeds {
-        let st = lossy_run(seed, &c, &s);
-        total.dropped += st.dropped;
-        total.duplicated += st.duplicated;
-        total.retransmit_timeouts += st.retransmit_timeouts;
-    }
-    // The link really was lossy.
-    assert!(total.dropped > 1000 && total.duplicated > 1000, "{total:?}");
-    eprintln!("1000 runs: {total:?}");
+    lossy_link_runs("DTLS 1.2", &setups, &opts);
 }
 
 // ---- State-machine faults (the ones research fuzzers found in DTLS stacks). Each ends with

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::dtls::{
-    decode_wire, events, handshake_message, plain_handshake, plain_record, read_all, seal13, split_records,
-    write, Dir, Link, Secrets, SeededRandom, WireKeys, WireRecord, CLIENT_ADDR,
+    decode_wire, events, handshake_message, lossy_link_runs, plain_handshake, plain_record, read_all, seal13,
+    split_records, write, Dir, Link, Lossy, Secrets, SeededRandom, WireRecord, CLIENT_ADDR,
 };
 use sanstls::codec::{
     AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
@@ -1582,242 +1582,15 @@ fn handshake_message_framing_is_checked() {
 
 // ---- Lossy link
 
-/// A small deterministic generator (SplitMix64) for the simulated link.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn chance(&mut self, pct: u64) -> bool {
-        self.next() % 100 < pct
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-#[derive(Debug, Default)]
-struct LossStats {
-    dropped: usize,
-    duplicated: usize,
-    timeouts: usize,
-    key_updates: usize,
-    /// Application records written while a KeyUpdate awaited its ACK, sent later.
-    held: usize,
-}
-
-/// In flight: (arrival time, direction, datagram, ids of the application records in it).
-type InFlight = Vec<(Instant, Dir, Vec<u8>, Vec<usize>)>;
-
-/// One seeded run over a link that drops, duplicates, delays and so reorders datagrams
-/// (the DTLS 1.2 model of tests/dtls12.rs). The handshake (stateless retry, ACKs, selective
-/// retransmission) must complete within the timeout rules; then each side sends numbered
-/// records with a KeyUpdate from each side in the middle (the records written after it are
-/// held until its ACK, then go out in the new epoch): every record the link delivers at
-/// least one copy of must arrive exactly once, one whose every copy was dropped must not
-/// arrive, and both KeyUpdates must end acknowledged. Which datagram carries which record
-/// is read by opening it with the client's key log.
-fn lossy_run(
-    seed: u64,
-    client: &Arc<ClientConfig>,
-    server: &Arc<ServerConfig>,
-    secrets: &Secrets,
-) -> LossStats {
-    let mut rng = Rng(seed);
-    let mtu = [300, 600, 1200][rng.below(3) as usize];
-    let drop_pct = rng.below(16);
-    let dup_pct = rng.below(16);
-    let mut link = Link::new(client.clone(), server.clone(), dtls(mtu));
-    let trace = std::env::var("DTLS_TRACE").is_ok_and(|t| t == seed.to_string());
-    if trace {
-        eprintln!("mtu {mtu} drop {drop_pct}% dup {dup_pct}%");
-    }
-    let mut stats = LossStats::default();
-    let mut in_flight: InFlight = Vec::new();
-    let mut delivered_copies: Vec<usize> = Vec::new();
-    let mut received: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
-    let mut sent_ids: Vec<(Dir, Vec<u8>)> = Vec::new();
-    let mut app_phase = false;
-    let start = link.now;
-    let send = |rng: &mut Rng,
-                stats: &mut LossStats,
-                in_flight: &mut InFlight,
-                now: Instant,
-                dir,
-                d: Vec<u8>,
-                id: Vec<usize>| {
-        if rng.chance(drop_pct) {
-            stats.dropped += 1;
-            return;
-        }
-        let copies = if rng.chance(dup_pct) { 2 } else { 1 };
-        stats.duplicated += copies - 1;
-        for _ in 0..copies {
-            let at = now + Duration::from_millis(rng.below(300));
-            in_flight.push((at, dir, d.clone(), id.clone()));
-        }
-    };
-    // The application records (ids into `sent_ids`) a datagram carries.
-    let carried = |keys: &Option<WireKeys>, sent_ids: &[(Dir, Vec<u8>)], dir: Dir, d: &[u8]| -> Vec<usize> {
-        let Some(keys) = keys else { return Vec::new() };
-        let recs = keys.decode(&[(dir, d.to_vec())], 0);
-        assert!(
-            recs.iter().all(|r| r.typ.is_some()),
-            "seed {seed}: unreadable record"
-        );
-        let data: Vec<&WireRecord> = recs
-            .iter()
-            .filter(|r| r.typ == Some(ContentType::ApplicationData))
-            .collect();
-        (0..sent_ids.len())
-            .filter(|id| {
-                let (d, msg) = &sent_ids[*id];
-                *d == dir
-                    && data
-                        .iter()
-                        .any(|r| r.content.windows(msg.len()).any(|w| w == msg.as_slice()))
-            })
-            .collect()
-    };
-    let mut keys: Option<WireKeys> = None;
-    for _step in 0..100_000 {
-        for dir in [Dir::ToServer, Dir::ToClient] {
-            for d in link.take(dir) {
-                let ids = carried(&keys, &sent_ids, dir, &d);
-                stats.held += ids.len();
-                send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, ids);
-            }
-        }
-        let done_handshake =
-            link.server.as_ref().is_some_and(|s| !s.is_handshaking()) && !link.client.is_handshaking();
-        if done_handshake && !app_phase {
-            app_phase = true;
-            assert!(
-                link.now - start <= Duration::from_secs(120),
-                "seed {seed}: handshake took {:?}",
-                link.now - start
-            );
-            keys = Some(WireKeys::new(secrets, suite(&link), 6));
-            for i in 0..10 {
-                for dir in [Dir::ToServer, Dir::ToClient] {
-                    let msg = format!("{dir:?} record {i} of seed {seed};").into_bytes();
-                    let conn = match dir {
-                        Dir::ToServer => &mut link.client,
-                        Dir::ToClient => link.server.as_mut().unwrap(),
-                    };
-                    write(conn, &msg);
-                    sent_ids.push((dir, msg));
-                    delivered_copies.push(0);
-                    for d in link.take(dir) {
-                        let ids = carried(&keys, &sent_ids, dir, &d);
-                        send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, ids);
-                    }
-                    // A KeyUpdate from the client after record 3, from the server after 6:
-                    // the records after it go out in the old epoch until it is acknowledged.
-                    if (i == 3 && dir == Dir::ToServer) || (i == 6 && dir == Dir::ToClient) {
-                        let conn = match dir {
-                            Dir::ToServer => &mut link.client,
-                            Dir::ToClient => link.server.as_mut().unwrap(),
-                        };
-                        conn.request_key_update(false)
-                            .unwrap_or_else(|e| panic!("seed {seed}: key update: {e:?}"));
-                        stats.key_updates += 1;
-                        for d in link.take(dir) {
-                            let ids = carried(&keys, &sent_ids, dir, &d);
-                            send(&mut rng, &mut stats, &mut in_flight, link.now, dir, d, ids);
-                        }
-                    }
-                }
-            }
-        }
-        let next_timer = [
-            link.client.poll_timeout(),
-            link.server.as_ref().and_then(DtlsConnection::poll_timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        if app_phase && in_flight.is_empty() && next_timer.is_none() {
-            break;
-        }
-        let next_arrival = in_flight.iter().map(|f| f.0).min();
-        let next = match (next_arrival, next_timer) {
-            (Some(a), Some(t)) => a.min(t),
-            (Some(a), None) => a,
-            (None, Some(t)) => t,
-            (None, None) => panic!("seed {seed}: link idle before the handshake completed"),
-        };
-        link.now = link.now.max(next);
-        in_flight.sort_by_key(|f| f.0);
-        while in_flight.first().is_some_and(|f| f.0 <= link.now) {
-            let (_, dir, d, ids) = in_flight.remove(0);
-            for id in ids {
-                delivered_copies[id] += 1;
-            }
-            if trace {
-                eprintln!(
-                    "{:?} {dir:?} {} bytes first {:02x?} | c {:?} s {:?}",
-                    link.now - start,
-                    d.len(),
-                    &d[..14.min(d.len())],
-                    link.client,
-                    link.server
-                );
-            }
-            link.deliver(dir, &d)
-                .unwrap_or_else(|e| panic!("seed {seed}: {dir:?} failed: {e:?}"));
-        }
-        if next_timer.is_some_and(|t| t <= link.now) {
-            stats.timeouts += 1;
-            link.client
-                .handle_timeout(link.now)
-                .unwrap_or_else(|e| panic!("seed {seed}: client {e:?}"));
-            if let Some(s) = link.server.as_mut() {
-                s.handle_timeout(link.now)
-                    .unwrap_or_else(|e| panic!("seed {seed}: server {e:?}"));
-            }
-        }
-        if app_phase {
-            received[0].extend(read_all(link.server()));
-            received[1].extend(read_all(&mut link.client));
-        }
-    }
-    assert!(app_phase, "seed {seed}: handshake did not complete");
-    assert!(in_flight.is_empty(), "seed {seed}: the link never went quiet");
-    assert_established(&mut link);
-    // Both KeyUpdates ended acknowledged: each side writes, and the peer reads, epoch 4.
-    assert_eq!(link.client.write_epoch(), 4, "seed {seed}");
-    assert_eq!(link.server().read_epoch(), 4, "seed {seed}");
-    assert_eq!(link.server().write_epoch(), 4, "seed {seed}");
-    assert_eq!(link.client.read_epoch(), 4, "seed {seed}");
-    for (side, dir) in [(0, Dir::ToServer), (1, Dir::ToClient)] {
-        let mut got = received[side].clone();
-        for (id, (d, msg)) in sent_ids.iter().enumerate() {
-            if *d != dir || delivered_copies[id] == 0 {
-                continue;
-            }
-            let at = got
-                .windows(msg.len())
-                .position(|w| w == msg.as_slice())
-                .unwrap_or_else(|| panic!("seed {seed}: {} lost", String::from_utf8_lossy(msg)));
-            got.drain(at..at + msg.len());
-        }
-        assert!(
-            got.is_empty(),
-            "seed {seed}: extra bytes {:?}",
-            String::from_utf8_lossy(&got)
-        );
-    }
-    stats
-}
-
+/// 1,000 seeded runs over a link that drops, duplicates, delays and reorders datagrams
+/// (`common::dtls::lossy_link_runs`, shared with tests/dtls12.rs): the handshake (stateless
+/// retry, ACKs, selective retransmission) completes within the total handshake timeout;
+/// then each side sends numbered records with a KeyUpdate from each side in the middle (the
+/// records written after it are held until its ACK, then go out in the new epoch): every
+/// record the link delivers arrives exactly once, and the link goes quiet with both
+/// KeyUpdates acknowledged (epoch 4 both ways). Which datagram carries which record is read
+/// by opening it with the client's key log. `DTLS_SEED=<n>` replays one seed,
+/// `DTLS_TRACE=<n>` traces it.
 #[test]
 fn lossy_link_thousand_seeded_runs() {
     // Four setups in turn: plain; the server preferring P-256 to the client's X25519 share
@@ -1857,28 +1630,13 @@ fn lossy_link_thousand_seeded_runs() {
                 .unwrap(),
         ),
     ];
-    let mut total = LossStats::default();
-    let seeds = match std::env::var("DTLS_SEED") {
-        Ok(s) => s.parse().unwrap()..s.parse::<u64>().unwrap() + 1,
-        Err(_) => 0..1000,
+    let opts = Lossy {
+        version: ProtocolVersion::DTLSv1_3,
+        key_updates: true,
+        final_epoch: 4,
+        secrets: Some(secrets),
     };
-    let single = seeds.end - seeds.start == 1;
-    for seed in seeds {
-        let (c, s) = &setups[(seed % 4) as usize];
-        let st = lossy_run(seed, c, s, &secrets);
-        secrets.0.lock().unwrap().clear();
-        total.dropped += st.dropped;
-        total.duplicated += st.duplicated;
-        total.timeouts += st.timeouts;
-        total.key_updates += st.key_updates;
-        total.held += st.held;
-    }
-    if !single {
-        assert!(total.dropped > 1000 && total.duplicated > 1000, "{total:?}");
-        assert_eq!(total.key_updates, 2000);
-        assert!(total.held > 1000, "{total:?}");
-    }
-    eprintln!("DTLS 1.3 lossy runs: {total:?}");
+    lossy_link_runs("DTLS 1.3", &setups, &opts);
 }
 
 mod fuzzish {
