@@ -19,6 +19,37 @@ pub enum Side {
     Server,
 }
 
+/// The transport a connection runs over. Sessions (TLS 1.3 tickets, TLS 1.2 sessions) are
+/// bound to the transport that made them: DTLS 1.3 derives its PSKs under the "dtls13" labels
+/// (RFC 9147 5.9), QUIC tickets follow RFC 9001 4.6.1, so one transport's session never
+/// resumes a connection of another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Transport {
+    Tls,
+    Dtls,
+    Quic,
+}
+
+impl Transport {
+    /// The byte a sealed session records.
+    pub fn code(self) -> u8 {
+        match self {
+            Transport::Tls => 0,
+            Transport::Dtls => 1,
+            Transport::Quic => 2,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Transport::Tls),
+            1 => Some(Transport::Dtls),
+            2 => Some(Transport::Quic),
+            _ => None,
+        }
+    }
+}
+
 /// What the handshake settled on; the connection's queries read from here.
 #[derive(Default)]
 pub(crate) struct Negotiated {
@@ -143,6 +174,17 @@ impl Common {
     /// True on a DTLS connection (either version).
     pub fn is_dtls(&self) -> bool {
         self.dtls_send_seq.is_some()
+    }
+
+    /// The transport this connection runs over (sessions are bound to it).
+    pub fn transport(&self) -> Transport {
+        if self.is_quic() {
+            Transport::Quic
+        } else if self.is_dtls() {
+            Transport::Dtls
+        } else {
+            Transport::Tls
+        }
     }
 
     /// TLS 1.3 as this transport spells it (DTLS 1.3 is 0xFEFC, RFC 9147 5.3).

@@ -964,7 +964,7 @@ fn client_hello(
     extensions.push(ClientExtension::SupportedGroups(cfg.groups.clone()));
     extensions.push(ClientExtension::SignatureAlgorithms(cfg.sig_schemes.clone()));
     let mut session_id = Vec::new();
-    client12::extend_hello(config, name, &mut extensions, &mut session_id)?;
+    client12::extend_hello(config, name, cx.transport(), &mut extensions, &mut session_id)?;
     if !cfg.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(cfg.alpn.clone()));
     }

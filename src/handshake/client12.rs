@@ -16,7 +16,7 @@ use super::common12::{
 use super::ticket12::{ClientSession12, Session12, MAX_TICKET_LEN};
 use super::{Handshake, Msg};
 use crate::codec::{EcPointFormat, HandshakeType, ProtocolVersion};
-use crate::conn::common::{Common, Side};
+use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
@@ -37,10 +37,11 @@ fn store_key(name: &Option<ServerName>) -> Option<String> {
 
 /// Adds the TLS 1.2 extensions to a ClientHello and, when a stored session can be resumed,
 /// offers it: its ticket in session_ticket (with a fresh session ID to detect acceptance,
-/// RFC 5077 3.4) or its session ID. Returns whether the session ID was set here.
+/// RFC 5077 3.4) or its session ID. Only a session made on `transport` is offered.
 pub(crate) fn extend_hello(
     config: &ClientConfig,
     name: &Option<ServerName>,
+    transport: Transport,
     extensions: &mut Vec<ClientExtension>,
     session_id: &mut Vec<u8>,
 ) -> Result<(), Error> {
@@ -52,7 +53,7 @@ pub(crate) fn extend_hello(
     extensions.push(ClientExtension::RenegotiationInfo(Vec::new()));
     let now = config.shared.time.now_unix();
     let stored = match (&config.sessions12, store_key(name)) {
-        (Some(store), Some(key)) => store.get(&key).filter(|s| {
+        (Some(store), Some(key)) => store.get(&key, transport).filter(|s| {
             s.state.fresh(now)
                 && config.shared.suites.contains(&s.state.suite)
                 && (s.state.ems || !config.shared.require_ems)
@@ -241,7 +242,7 @@ pub(crate) fn handle_server_hello(
     // Resumption: the server echoed the session ID of the hello that offered a session.
     if !sh.session_id.is_empty() && sh.session_id == hello.session_id {
         let offered = match (&c.config.sessions12, store_key(&c.name)) {
-            (Some(store), Some(key)) => store.get(&key).filter(|s| {
+            (Some(store), Some(key)) => store.get(&key, cx.transport()).filter(|s| {
                 (!s.ticket.is_empty() && hello.session_ticket() == Some(s.ticket.as_slice()))
                     || (s.ticket.is_empty() && s.session_id == hello.session_id)
             }),
@@ -543,10 +544,10 @@ fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut Common) {
     }
     if c.ticket.is_empty() && c.session_id.is_empty() {
         // Nothing resumable came of this handshake: drop what we offered.
-        store.forget(&key);
+        store.forget(&key, cx.transport());
         return;
     }
-    let created = match (resumed, store.get(&key)) {
+    let created = match (resumed, store.get(&key, cx.transport())) {
         (true, Some(old)) => old.state.created,
         _ => c.config.shared.time.now_unix(),
     };
@@ -556,6 +557,7 @@ fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut Common) {
             session_id: c.session_id.clone(),
             ticket: c.ticket.clone(),
             state: Session12 {
+                transport: cx.transport(),
                 suite: c.suite.suite,
                 ems: c.ems,
                 master,

@@ -183,7 +183,7 @@ pub(crate) fn start(
         }
     }
     if tls12 {
-        super::client12::extend_hello(&config, &name, &mut extensions, &mut session_id)?;
+        super::client12::extend_hello(&config, &name, cx.transport(), &mut extensions, &mut session_id)?;
     }
     if !config.shared.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
@@ -196,7 +196,7 @@ pub(crate) fn start(
     let now_ms = config.shared.time.now_millis();
     let ticket = match (&config.session_store, &name) {
         (Some(store), Some(n)) if tls13 => store
-            .take(&store_key(n), now_ms)
+            .take(&store_key(n), cx.transport(), now_ms)
             .filter(|t| config.shared.suites.contains(&t.suite))
             .map(Box::new),
         _ => None,

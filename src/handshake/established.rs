@@ -89,6 +89,7 @@ impl Established13 {
                     r.store.insert(
                         &r.name,
                         ClientTicket {
+                            transport: cx.transport(),
                             suite: self.suite.suite,
                             psk: resumption_psk_prefixed(
                                 self.suite.hash,

@@ -15,7 +15,7 @@ use super::common12::{
 use super::ticket12::{Session12, SESSION_LIFETIME};
 use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, NamedGroup, ProtocolVersion, SignatureScheme};
-use crate::conn::common::{Common, Side};
+use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{CertifiedKey, Event, ServerConfig};
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
@@ -127,12 +127,18 @@ fn choose_suite_and_cert(
 }
 
 /// The session the ClientHello offers, if we can resume it: a ticket we sealed (RFC 5077
-/// 3.1) or a cached session ID (RFC 5246 7.4.1.2). Returns the session and how it was found.
-fn find_session(config: &ServerConfig, hello: &ClientHello, now: u64) -> Option<(Session12, bool)> {
+/// 3.1) or a cached session ID (RFC 5246 7.4.1.2), made on `transport` (a session of another
+/// transport is not resumed: full handshake). Returns the session and how it was found.
+fn find_session(
+    config: &ServerConfig,
+    hello: &ClientHello,
+    now: u64,
+    transport: Transport,
+) -> Option<(Session12, bool)> {
     if let (Some(sealer), Some(ticket)) = (&config.ticketer12, hello.session_ticket()) {
         if !ticket.is_empty() {
             if let Some(s) = sealer.open(ticket).and_then(|p| Session12::decode(&p)) {
-                return Some((s, true)).filter(|(s, _)| s.fresh(now));
+                return Some((s, true)).filter(|(s, _)| s.fresh(now) && s.transport == transport);
             }
         }
     }
@@ -142,7 +148,7 @@ fn find_session(config: &ServerConfig, hello: &ClientHello, now: u64) -> Option<
     let cache = config.session_cache12.as_ref()?;
     cache
         .get(&hello.session_id)
-        .filter(|s| s.fresh(now))
+        .filter(|s| s.fresh(now) && s.transport == transport)
         .map(|s| (s, false))
 }
 
@@ -227,7 +233,7 @@ pub(crate) fn handle_client_hello(
 
     // Resumption: same suite still offered and enabled; RFC 7627 5.3: an EMS session
     // resumes only with EMS, and a non-EMS one is not resumed when the client offers EMS.
-    if let Some((session, by_ticket)) = find_session(&config, hello, now).filter(|(s, _)| {
+    if let Some((session, by_ticket)) = find_session(&config, hello, now, cx.transport()).filter(|(s, _)| {
         s.ems == ems && hello.cipher_suites.contains(&s.suite) && cfg.suites.contains(&s.suite)
     }) {
         if let Some(suite) = tls12_suite(session.suite) {
@@ -530,6 +536,7 @@ impl ExpectFinished {
         let master = self.master;
         if !self.resumed {
             let session = Session12 {
+                transport: cx.transport(),
                 suite: c.suite.suite,
                 ems: c.ems,
                 master: Secret::new(master.as_bytes().to_vec()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::tickets::ServerSession;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
-use crate::conn::common::{Common, Epoch13, Side};
+use crate::conn::common::{Common, Epoch13, Side, Transport};
 use crate::conn::{Event, ServerConfig, TimeProvider};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
@@ -269,6 +269,7 @@ impl ExpectClientHello {
             alpn.as_deref(),
             share.is_some(),
             cx.label_prefix(),
+            cx.transport(),
         )?;
         if share.is_none() && psk.as_ref().is_none_or(|p| p.dhe) {
             return Err(PeerMisbehaved::MissingExtension("key_share").into());
@@ -635,7 +636,7 @@ pub(super) fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Resu
 }
 
 /// RFC 8446 4.2.11: picks the first offered identity that is one of our tickets, still
-/// valid, and bound to this SNI, ALPN and suite; then checks its binder (a mismatch is fatal,
+/// valid, and bound to this transport, SNI, ALPN and suite; then checks its binder (a mismatch is fatal,
 /// 4.2.11.2). Identities we cannot use are ignored: the handshake falls back to a full one.
 // The hello's facts this choice depends on, each one named: bundling them would only hide them.
 #[allow(clippy::too_many_arguments)]
@@ -648,6 +649,7 @@ fn choose_psk(
     alpn: Option<&[u8]>,
     have_share: bool,
     labels: &'static [u8],
+    transport: Transport,
 ) -> Result<Option<PskChoice>, Error> {
     // DTLS 1.3 runs without 0-RTT here (epoch 1 is not implemented).
     let early_possible = labels == crate::crypto::hkdf::TLS13_LABEL_PREFIX;
@@ -664,7 +666,8 @@ fn choose_psk(
     let (now_secs, now_ms) = (time.now_unix(), time.now_millis());
     let mut found = None;
     for (i, id) in offered.identities.iter().enumerate().take(MAX_PSK_IDENTITIES) {
-        let Some(session) = r.storage.redeem(now_secs, &id.identity) else {
+        // A session of another transport (TLS, DTLS, QUIC) is skipped like an unknown one.
+        let Some(session) = r.storage.redeem(now_secs, &id.identity, transport) else {
             continue;
         };
         let age_ms = now_ms.saturating_sub(session.issued_ms);
@@ -881,6 +884,7 @@ fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Er
         shared.rng.fill(&mut age_add)?;
         let age_add = u32::from_be_bytes(age_add);
         let session = ServerSession {
+            transport: cx.transport(),
             suite: k.suite.suite,
             psk: resumption_psk_prefixed(k.suite.hash, cx.label_prefix(), res_master.as_bytes(), &nonce),
             age_add,

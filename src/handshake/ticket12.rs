@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::codec::CipherSuite;
+use crate::conn::common::Transport;
 use crate::crypto::rand::RandomSource;
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;
@@ -111,6 +112,8 @@ impl TicketSealer for AeadTicketSealer {
 
 /// What a resumable TLS 1.2 session remembers.
 pub(crate) struct Session12 {
+    /// The transport (TLS or DTLS) the session was made on; it resumes only there.
+    pub transport: Transport,
     pub suite: CipherSuite,
     /// RFC 7627 5.3: whether the session's master secret is an extended one.
     pub ems: bool,
@@ -119,13 +122,16 @@ pub(crate) struct Session12 {
     pub created: u64,
 }
 
-const SESSION_ENCODING_VERSION: u8 = 1;
+/// 2: a transport byte follows the version (version 1 sessions no longer decode: their
+/// tickets and cache entries fall back to a full handshake).
+const SESSION_ENCODING_VERSION: u8 = 2;
 
 impl Session12 {
-    /// version(1) suite(2) ems(1) created(8) master_len(1) master.
+    /// version(1) transport(1) suite(2) ems(1) created(8) master_len(1) master.
     pub fn encode(&self) -> Secret {
-        let mut out = Vec::with_capacity(13 + self.master.len());
+        let mut out = Vec::with_capacity(14 + self.master.len());
         out.push(SESSION_ENCODING_VERSION);
+        out.push(self.transport.code());
         out.extend_from_slice(&self.suite.get().to_be_bytes());
         out.push(u8::from(self.ems));
         out.extend_from_slice(&self.created.to_be_bytes());
@@ -135,16 +141,18 @@ impl Session12 {
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        let (&[v, s0, s1, ems], rest) = b.split_first_chunk::<4>()?;
+        let (&[v, transport, s0, s1, ems], rest) = b.split_first_chunk::<5>()?;
         if v != SESSION_ENCODING_VERSION || ems > 1 {
             return None;
         }
+        let transport = Transport::from_code(transport)?;
         let (created, rest) = rest.split_first_chunk::<8>()?;
         let (&len, master) = rest.split_first()?;
         if master.len() != usize::from(len) || master.len() != crate::crypto::prf::MASTER_SECRET_LEN {
             return None;
         }
         Some(Session12 {
+            transport,
             suite: CipherSuite::from(u16::from_be_bytes([s0, s1])),
             ems: ems == 1,
             master: Secret::new(master.to_vec()),
@@ -239,9 +247,10 @@ pub(crate) struct ClientSession12 {
     pub state: Session12,
 }
 
-/// The client's TLS 1.2 sessions, one per server name.
+/// The client's TLS 1.2 sessions, one per server name and transport (a TLS connection
+/// neither offers nor replaces the session a DTLS connection to the same name keeps).
 pub struct ClientSessions12 {
-    inner: Mutex<Bounded<String, Arc<ClientSession12>>>,
+    inner: Mutex<Bounded<(Transport, String), Arc<ClientSession12>>>,
 }
 
 impl std::fmt::Debug for ClientSessions12 {
@@ -257,20 +266,23 @@ impl ClientSessions12 {
         }
     }
 
+    /// Files `s` under `name` and the transport it was made on.
     pub(crate) fn put(&self, name: &str, s: ClientSession12) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.insert(name.to_string(), Arc::new(s));
+        g.insert((s.state.transport, name.to_string()), Arc::new(s));
     }
 
-    pub(crate) fn get(&self, name: &str) -> Option<Arc<ClientSession12>> {
+    /// The session for `name` made on `transport`.
+    pub(crate) fn get(&self, name: &str, transport: Transport) -> Option<Arc<ClientSession12>> {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.get(&name.to_string()).cloned()
+        g.get(&(transport, name.to_string())).cloned()
     }
 
-    /// Forgets the session for `name` (after it failed or was used with a single-use ticket).
-    pub(crate) fn forget(&self, name: &str) {
+    /// Forgets the session for `name` on `transport` (after it failed or was used with a
+    /// single-use ticket); other transports' sessions stay.
+    pub(crate) fn forget(&self, name: &str, transport: Transport) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.remove(&name.to_string());
+        g.remove(&(transport, name.to_string()));
     }
 }
 
@@ -281,6 +293,7 @@ mod tests {
 
     fn session() -> Session12 {
         Session12 {
+            transport: Transport::Dtls,
             suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
             ems: true,
             master: Secret::new(vec![7; 48]),
@@ -293,6 +306,19 @@ mod tests {
         let enc = session().encode();
         let back = Session12::decode(enc.as_bytes()).unwrap();
         assert_eq!(back.suite, CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+        assert_eq!(back.transport, Transport::Dtls);
+        assert_eq!(
+            enc.as_bytes()[..2],
+            [SESSION_ENCODING_VERSION, Transport::Dtls.code()]
+        );
+        // A version 1 encoding (no transport byte) no longer decodes: full handshake.
+        let mut v1 = enc.as_bytes().to_vec();
+        v1.remove(1);
+        v1[0] = 1;
+        assert!(Session12::decode(&v1).is_none());
+        let mut unknown = enc.as_bytes().to_vec();
+        unknown[1] = 9;
+        assert!(Session12::decode(&unknown).is_none(), "unknown transport");
         assert!(back.ems && back.master.ct_eq(&[7; 48]) && back.created == 1000);
         for n in 0..enc.len() {
             assert!(Session12::decode(&enc.as_bytes()[..n]).is_none());
@@ -323,5 +349,26 @@ mod tests {
         let none = SessionCache12::new(0);
         none.put(vec![1], &session());
         assert!(none.get(&[1]).is_none());
+    }
+
+    #[test]
+    fn client_sessions_are_kept_per_transport() {
+        let store = ClientSessions12::new(4);
+        let on = |transport, id: u8| ClientSession12 {
+            session_id: vec![id],
+            ticket: Vec::new(),
+            state: Session12 {
+                transport,
+                ..session()
+            },
+        };
+        store.put("a", on(Transport::Dtls, 1));
+        assert!(store.get("a", Transport::Tls).is_none());
+        store.put("a", on(Transport::Tls, 2));
+        assert_eq!(store.get("a", Transport::Dtls).unwrap().session_id, [1]);
+        assert_eq!(store.get("a", Transport::Tls).unwrap().session_id, [2]);
+        store.forget("a", Transport::Tls);
+        assert!(store.get("a", Transport::Tls).is_none());
+        assert!(store.get("a", Transport::Dtls).is_some(), "DTLS session kept");
     }
 }

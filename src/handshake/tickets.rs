@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use crate::codec::{put_u16, put_u32, put_u64, put_u8, put_vec_bytes, CipherSuite, LenPrefix, Reader};
+use crate::conn::common::Transport;
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;
@@ -28,6 +29,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What the server remembers about a session, sealed into a ticket or kept in the cache.
 #[derive(Clone)]
 pub(crate) struct ServerSession {
+    /// The transport the session was made on; it resumes only there.
+    pub transport: Transport,
     pub suite: CipherSuite,
     pub psk: Secret,
     pub age_add: u32,
@@ -39,13 +42,16 @@ pub(crate) struct ServerSession {
     pub peer_chain: Vec<Vec<u8>>,
 }
 
-const SESSION_FORMAT: u8 = 1;
+/// 2: the transport byte follows the format byte (format 1 sessions no longer decode, so
+/// their tickets fall back to a full handshake).
+const SESSION_FORMAT: u8 = 2;
 
 impl ServerSession {
     pub fn encode(&self) -> Option<Zeroizing<Vec<u8>>> {
         let mut out = Zeroizing::new(Vec::new());
         let o = &mut *out;
         put_u8(o, SESSION_FORMAT);
+        put_u8(o, self.transport.code());
         put_u16(o, self.suite.get());
         put_vec_bytes(o, LenPrefix::U8, self.psk.as_bytes());
         put_u32(o, self.age_add);
@@ -70,6 +76,7 @@ impl ServerSession {
         if r.u8("format").ok()? != SESSION_FORMAT {
             return None;
         }
+        let transport = Transport::from_code(r.u8("transport").ok()?)?;
         let suite = CipherSuite::from(r.u16("suite").ok()?);
         let psk = Secret::new(r.vec_bytes(LenPrefix::U8, "psk").ok()?.to_vec());
         let age_add = r.u32("age_add").ok()?;
@@ -90,6 +97,7 @@ impl ServerSession {
         }
         r.expect_empty("session").ok()?;
         Some(ServerSession {
+            transport,
             suite,
             psk,
             age_add,
@@ -236,8 +244,13 @@ impl SessionCache {
         inner.map.insert(id, session);
     }
 
-    pub(crate) fn take(&self, id: &[u8]) -> Option<ServerSession> {
+    /// The session filed under `id` if it was made on `transport`; a session of another
+    /// transport stays (it is not ours to spend here).
+    pub(crate) fn take(&self, id: &[u8], transport: Transport) -> Option<ServerSession> {
         let mut inner = lock(&self.inner);
+        if inner.map.get(id)?.transport != transport {
+            return None;
+        }
         let s = inner.map.remove(id)?;
         inner.order.retain(|k| k != id);
         Some(s)
@@ -277,11 +290,16 @@ impl SessionStorage {
         }
     }
 
-    pub(crate) fn redeem(&self, now_secs: u64, ticket: &[u8]) -> Option<ServerSession> {
+    /// The session a PSK identity names, if it was made on `transport`: a session of another
+    /// transport is ignored like an unknown one (RFC 8446 4.2.11 lets the server skip any
+    /// identity), so that connection runs a full handshake.
+    pub(crate) fn redeem(&self, now_secs: u64, ticket: &[u8], transport: Transport) -> Option<ServerSession> {
         match self {
             SessionStorage::Disabled => None,
-            SessionStorage::Tickets(keys) => ServerSession::decode(&keys.open(now_secs, ticket)?),
-            SessionStorage::Cache(cache) => cache.take(ticket),
+            SessionStorage::Tickets(keys) => {
+                ServerSession::decode(&keys.open(now_secs, ticket)?).filter(|s| s.transport == transport)
+            }
+            SessionStorage::Cache(cache) => cache.take(ticket, transport),
         }
     }
 
@@ -355,6 +373,8 @@ impl AntiReplay {
 /// A ticket the client holds for one server.
 #[derive(Clone)]
 pub(crate) struct ClientTicket {
+    /// The transport the ticket came over; it is offered only there.
+    pub transport: Transport,
     pub suite: CipherSuite,
     pub psk: Secret,
     pub ticket: Vec<u8>,
@@ -425,7 +445,7 @@ impl ClientSessionStore {
         self
     }
 
-    /// Tickets held for `server_name`.
+    /// Tickets held for `server_name`, of every transport (TLS, DTLS, QUIC).
     pub fn tickets_for(&self, server_name: &str) -> usize {
         lock(&self.inner)
             .by_name
@@ -449,15 +469,17 @@ impl ClientSessionStore {
         list.push_back(ticket);
     }
 
-    /// The newest unexpired ticket for `server_name` (removed unless reuse is on).
-    pub(crate) fn take(&self, server_name: &str, now_ms: u64) -> Option<ClientTicket> {
+    /// The newest unexpired ticket for `server_name` made on `transport` (removed unless
+    /// reuse is on). Tickets of other transports stay where they are.
+    pub(crate) fn take(&self, server_name: &str, transport: Transport, now_ms: u64) -> Option<ClientTicket> {
         let mut inner = lock(&self.inner);
         let list = inner.by_name.get_mut(server_name)?;
         list.retain(|t| !t.expired(now_ms));
+        let at = list.iter().rposition(|t| t.transport == transport)?;
         if self.reuse {
-            list.back().cloned()
+            list.get(at).cloned()
         } else {
-            list.pop_back()
+            list.remove(at)
         }
     }
 }
@@ -468,6 +490,7 @@ mod tests {
 
     fn session() -> ServerSession {
         ServerSession {
+            transport: Transport::Dtls,
             suite: CipherSuite::TLS_AES_128_GCM_SHA256,
             psk: Secret::new(vec![7; 32]),
             age_add: 0x01020304,
@@ -519,9 +542,9 @@ mod tests {
             cache.insert(id.to_vec(), session());
         }
         assert_eq!(cache.len(), 2);
-        assert!(cache.take(b"a").is_none());
-        assert!(cache.take(b"b").is_some());
-        assert!(cache.take(b"b").is_none());
+        assert!(cache.take(b"a", Transport::Dtls).is_none());
+        assert!(cache.take(b"b", Transport::Dtls).is_some());
+        assert!(cache.take(b"b", Transport::Dtls).is_none());
     }
 
     #[test]
@@ -538,6 +561,7 @@ mod tests {
 
     fn ticket(n: u8, received_ms: u64) -> ClientTicket {
         ClientTicket {
+            transport: Transport::Tls,
             suite: CipherSuite::TLS_AES_128_GCM_SHA256,
             psk: Secret::new(vec![n; 32]),
             ticket: vec![n],
@@ -557,14 +581,168 @@ mod tests {
             store.insert("a", ticket(n, 0));
         }
         assert_eq!(store.tickets_for("a"), 2);
-        assert_eq!(store.take("a", 0).unwrap().ticket, vec![2]);
+        assert_eq!(store.take("a", Transport::Tls, 0).unwrap().ticket, vec![2]);
         assert_eq!(store.tickets_for("a"), 1);
         store.insert("b", ticket(9, 0));
         assert_eq!(store.tickets_for("a"), 0, "names capped at 1");
-        assert!(store.take("b", 10_001).is_none(), "expired");
+        assert!(store.take("b", Transport::Tls, 10_001).is_none(), "expired");
         let reuse = ClientSessionStore::new(4, 4).reuse_tickets(true);
         reuse.insert("a", ticket(1, 0));
-        assert!(reuse.take("a", 0).is_some() && reuse.take("a", 0).is_some());
+        assert!(reuse.take("a", Transport::Tls, 0).is_some() && reuse.take("a", Transport::Tls, 0).is_some());
         assert_eq!(ticket(1, 1000).obfuscated_age(3000), 2005);
+    }
+
+    #[test]
+    fn session_records_its_transport_and_old_formats_do_not_decode() {
+        for t in [Transport::Tls, Transport::Dtls, Transport::Quic] {
+            let s = ServerSession {
+                transport: t,
+                ..session()
+            };
+            assert_eq!(ServerSession::decode(&s.encode().unwrap()).unwrap().transport, t);
+        }
+        let mut enc = session().encode().unwrap();
+        assert_eq!(enc[..2], [SESSION_FORMAT, Transport::Dtls.code()]);
+        // A format 1 session (no transport byte) is not ours any more: full handshake.
+        let mut v1 = enc.clone();
+        v1.remove(1);
+        v1[0] = 1;
+        assert!(ServerSession::decode(&v1).is_none());
+        enc[1] = 3;
+        assert!(ServerSession::decode(&enc).is_none(), "unknown transport");
+    }
+
+    #[test]
+    fn storage_redeems_only_sessions_of_the_transport() {
+        let rng = SystemRandomSource;
+        let keys = SessionStorage::Tickets(Arc::new(TicketKeys::new(100)));
+        let t = keys.issue(&rng, 1000, session()).unwrap().unwrap();
+        assert!(keys.redeem(1000, &t, Transport::Tls).is_none());
+        assert!(keys.redeem(1000, &t, Transport::Quic).is_none());
+        assert!(keys.redeem(1000, &t, Transport::Dtls).is_some());
+        let cache = Arc::new(SessionCache::new(4));
+        let storage = SessionStorage::Cache(cache.clone());
+        let id = storage.issue(&rng, 1000, session()).unwrap().unwrap();
+        assert!(storage.redeem(1000, &id, Transport::Tls).is_none());
+        assert_eq!(cache.len(), 1, "another transport does not spend the session");
+        assert!(storage.redeem(1000, &id, Transport::Dtls).is_some());
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn client_store_takes_only_the_transport_and_keeps_the_rest() {
+        let store = ClientSessionStore::new(4, 8);
+        let on = |n, transport| ClientTicket {
+            transport,
+            ..ticket(n, 0)
+        };
+        store.insert("a", on(1, Transport::Dtls));
+        store.insert("a", on(2, Transport::Tls));
+        store.insert("a", on(3, Transport::Dtls));
+        store.insert("a", on(4, Transport::Quic));
+        assert_eq!(store.take("a", Transport::Tls, 0).unwrap().ticket, vec![2]);
+        assert!(store.take("a", Transport::Tls, 0).is_none());
+        assert_eq!(store.tickets_for("a"), 3, "no other transport's ticket dropped");
+        assert_eq!(store.take("a", Transport::Dtls, 0).unwrap().ticket, vec![3]);
+        assert_eq!(store.take("a", Transport::Dtls, 0).unwrap().ticket, vec![1]);
+        assert_eq!(store.take("a", Transport::Quic, 0).unwrap().ticket, vec![4]);
+        let reuse = ClientSessionStore::new(4, 4).reuse_tickets(true);
+        reuse.insert("a", on(1, Transport::Quic));
+        assert!(reuse.take("a", Transport::Tls, 0).is_none());
+        assert!(reuse.take("a", Transport::Quic, 0).is_some() && reuse.tickets_for("a") == 1);
+    }
+
+    /// Server side of the transport binding, with a client that offers a session anyway (its
+    /// store is bypassed by relabelling the server's cached copy): a TLS connection that
+    /// offers a session the server made on DTLS gets a full handshake, not an alert.
+    mod server_binding {
+        use super::*;
+        use crate::codec::ProtocolVersion;
+        use crate::conn::{CertifiedKey, ClientConfig, Connection, ServerConfig};
+        use crate::handshake::ticket12::SessionCache12;
+        use crate::pki::{TrustAnchors, WebPkiServerVerifier};
+
+        fn configs(
+            version: ProtocolVersion,
+            cache: Arc<SessionCache>,
+        ) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
+            let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors");
+            let anchors = TrustAnchors::from_pem_file(dir.join("ca.pem")).unwrap();
+            let ck = CertifiedKey::from_pem_files(
+                &dir.join("localhost-ecdsa-p256.pem"),
+                &dir.join("localhost-ecdsa-p256.key"),
+            )
+            .unwrap();
+            let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+                .versions(&[version])
+                .tickets12(false)
+                .build()
+                .unwrap();
+            let server = ServerConfig::builder(ck)
+                .versions(&[version])
+                .session_storage(SessionStorage::Cache(cache))
+                .tickets(1)
+                .build()
+                .unwrap();
+            (client, server)
+        }
+
+        fn move_records(from: &mut Connection, to: &mut Connection) {
+            let mut buf = Vec::new();
+            while from.write_tls(&mut buf).unwrap() > 0 {}
+            let mut rd = &buf[..];
+            while !rd.is_empty() {
+                to.read_tls(&mut rd).unwrap();
+                to.process_new_packets().unwrap();
+            }
+        }
+
+        /// One TLS connection; whether it resumed (both sides agree).
+        fn connect(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> bool {
+            let mut c = Connection::client(client.clone(), "localhost").unwrap();
+            let mut s = Connection::server(server.clone()).unwrap();
+            for _ in 0..6 {
+                move_records(&mut c, &mut s);
+                move_records(&mut s, &mut c);
+            }
+            assert!(!c.is_handshaking() && !s.is_handshaking());
+            assert_eq!(c.is_resumed(), s.is_resumed());
+            c.is_resumed()
+        }
+
+        #[test]
+        fn tls13_session_of_another_transport_is_ignored() {
+            let cache = Arc::new(SessionCache::new(8));
+            let (client, server) = configs(ProtocolVersion::TLSv1_3, cache.clone());
+            assert!(!connect(&client, &server));
+            for s in lock(&cache.inner).map.values_mut() {
+                s.transport = Transport::Dtls;
+            }
+            assert!(!connect(&client, &server), "a DTLS session resumed over TLS");
+            assert_eq!(
+                cache.len(),
+                2,
+                "the DTLS session is not spent, a TLS one is added"
+            );
+            assert!(connect(&client, &server), "the TLS session resumes");
+        }
+
+        #[test]
+        fn tls12_session_of_another_transport_is_ignored() {
+            let (client, server) = configs(ProtocolVersion::TLSv1_2, Arc::new(SessionCache::new(8)));
+            assert!(!connect(&client, &server));
+            let stored = client
+                .sessions12
+                .as_ref()
+                .unwrap()
+                .get("localhost", Transport::Tls)
+                .unwrap();
+            let cache: &SessionCache12 = server.session_cache12.as_ref().unwrap();
+            let mut session = cache.get(&stored.session_id).unwrap();
+            session.transport = Transport::Dtls;
+            cache.put(stored.session_id.clone(), &session);
+            assert!(!connect(&client, &server), "a DTLS session resumed over TLS 1.2");
+            assert!(connect(&client, &server), "the new TLS session resumes");
+        }
     }
 }
