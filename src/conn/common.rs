@@ -4,11 +4,16 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Direction, Event, KeyLog, RecordObserver};
+use rustls_pki_types::CertificateDer;
+
+use super::{Direction, Event, HandshakeKind, KeyLog, RecordObserver};
 use crate::codec::{CipherSuite, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::crypto::hash::{HashAlg, Transcript};
+use crate::crypto::key_schedule::{export_keying_material_prefixed, max_export_len};
+use crate::crypto::prf::export_keying_material_tls12;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
+use crate::error::Error;
 use crate::msgs::HandshakePayload;
 use crate::record::{OutQueue, ReadState, WriteState};
 
@@ -79,6 +84,58 @@ pub(crate) struct Negotiated {
     pub own_record_limit: Option<u16>,
     /// The certificate we sent (server: ours; client: for client authentication), if any.
     pub own_cert: Option<Arc<super::CertifiedKey>>,
+}
+
+impl Negotiated {
+    /// How a completed handshake went (the caller checks it completed): the first that
+    /// applies of 0-RTT accepted, 0-RTT rejected, HelloRetryRequest, resumed, full.
+    pub fn handshake_kind(&self) -> HandshakeKind {
+        match self.early_data {
+            Some(true) => HandshakeKind::EarlyDataAccepted,
+            Some(false) => HandshakeKind::EarlyDataRejected,
+            None if self.hrr => HandshakeKind::HelloRetry,
+            None if self.resumed => HandshakeKind::Resumed,
+            None => HandshakeKind::Full,
+        }
+    }
+
+    /// The certificate chain we sent; empty if none (a resumed handshake sends none).
+    pub fn sent_certificates(&self) -> &[CertificateDer<'static>] {
+        self.own_cert.as_ref().map_or(&[], |c| c.chain.as_slice())
+    }
+
+    /// The RFC 5705 / RFC 8446 7.5 exporter of every connection kind: TLS 1.2's PRF over
+    /// the randoms, or TLS 1.3's under `prefix` (`"dtls13"` on DTLS 1.3, RFC 9147 5.9).
+    pub fn export_keying_material(
+        &self,
+        prefix: &'static [u8],
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        if let Some((hash, master)) = &self.exporter12 {
+            // RFC 5705 4: the PRF over the randoms (and the context, if any).
+            return export_keying_material_tls12(
+                *hash,
+                master.as_bytes(),
+                label,
+                &self.client_random,
+                &self.server_random,
+                context,
+                out,
+            )
+            .ok_or(Error::Config("exporter context too long".into()));
+        }
+        let Some((hash, secret)) = &self.exporter else {
+            return Err(Error::InvalidState("exporter before the handshake completed"));
+        };
+        // HKDF-Expand-Label limits: output at most 255 hash lengths, label at most 249 bytes.
+        if out.len() > max_export_len(*hash) || label.len() > 249 {
+            return Err(Error::Config("exporter output or label too long".into()));
+        }
+        export_keying_material_prefixed(*hash, prefix, secret.as_bytes(), label, context, out);
+        Ok(())
+    }
 }
 
 /// 0-RTT bookkeeping the connection needs outside the handshake states.

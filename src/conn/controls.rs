@@ -218,25 +218,14 @@ impl Connection {
         if self.is_handshaking() || self.error.is_some() {
             return None;
         }
-        let neg = &self.common.neg;
-        Some(match neg.early_data {
-            Some(true) => HandshakeKind::EarlyDataAccepted,
-            Some(false) => HandshakeKind::EarlyDataRejected,
-            None if neg.hrr => HandshakeKind::HelloRetry,
-            None if neg.resumed => HandshakeKind::Resumed,
-            None => HandshakeKind::Full,
-        })
+        Some(self.common.neg.handshake_kind())
     }
 
     /// The certificate chain we sent (server: the one chosen for this client; client: the
     /// one sent for client authentication). Empty if we sent none (a resumed handshake sends
     /// none).
     pub fn sent_certificates(&self) -> &[CertificateDer<'static>] {
-        self.common
-            .neg
-            .own_cert
-            .as_ref()
-            .map_or(&[], |c| c.chain.as_slice())
+        self.common.neg.sent_certificates()
     }
 
     /// Attaches a value of the application's own type to this connection, replacing any

@@ -47,7 +47,6 @@ use crate::codec::{
     SignatureScheme,
 };
 use crate::crypto::key_schedule::{export_keying_material, max_export_len};
-use crate::crypto::prf::export_keying_material_tls12;
 use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::handshake::{client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
@@ -604,29 +603,10 @@ impl Connection {
         label: &[u8],
         context: Option<&[u8]>,
     ) -> Result<(), Error> {
-        if let Some((hash, master)) = &self.common.neg.exporter12 {
-            // RFC 5705 4: the PRF over the randoms (and the context, if any).
-            let neg = &self.common.neg;
-            return export_keying_material_tls12(
-                *hash,
-                master.as_bytes(),
-                label,
-                &neg.client_random,
-                &neg.server_random,
-                context,
-                out,
-            )
-            .ok_or(Error::Config("exporter context too long".into()));
-        }
-        let Some((hash, secret)) = &self.common.neg.exporter else {
-            return Err(Error::InvalidState("exporter before the handshake completed"));
-        };
-        // HKDF-Expand-Label limits: output at most 255 hash lengths, label at most 249 bytes.
-        if out.len() > max_export_len(*hash) || label.len() > 249 {
-            return Err(Error::Config("exporter output or label too long".into()));
-        }
-        export_keying_material(*hash, secret.as_bytes(), label, context, out);
-        Ok(())
+        let prefix = self.common.label_prefix();
+        self.common
+            .neg
+            .export_keying_material(prefix, out, label, context)
     }
 
     /// RFC 8446 7.5 early exporter, from the early_exporter_master_secret (available once

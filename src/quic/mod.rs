@@ -395,14 +395,9 @@ impl QuicConnection {
         label: &[u8],
         context: Option<&[u8]>,
     ) -> Result<(), Error> {
-        use crate::crypto::key_schedule::{export_keying_material, max_export_len};
-        let Some((hash, secret)) = &self.common.neg.exporter else {
-            return Err(Error::InvalidState("exporter before the handshake completed"));
-        };
-        if out.len() > max_export_len(*hash) || label.len() > 249 {
-            return Err(Error::Config("exporter output or label too long".into()));
-        }
-        export_keying_material(*hash, secret.as_bytes(), label, context, out);
-        Ok(())
+        let prefix = self.common.label_prefix();
+        self.common
+            .neg
+            .export_keying_material(prefix, out, label, context)
     }
 }

@@ -7,7 +7,6 @@ use rustls_pki_types::CertificateDer;
 use super::DtlsConnection;
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::conn::{AlertRecord, HandshakeKind};
-use crate::crypto::prf::export_keying_material_tls12;
 use crate::error::Error;
 
 impl DtlsConnection {
@@ -19,34 +18,10 @@ impl DtlsConnection {
         label: &[u8],
         context: Option<&[u8]>,
     ) -> Result<(), Error> {
-        if let Some((hash, secret)) = &self.common.neg.exporter {
-            if out.len() > crate::crypto::key_schedule::max_export_len(*hash) || label.len() > 249 {
-                return Err(Error::Config("exporter output or label too long".into()));
-            }
-            crate::crypto::key_schedule::export_keying_material_prefixed(
-                *hash,
-                self.common.label_prefix(),
-                secret.as_bytes(),
-                label,
-                context,
-                out,
-            );
-            return Ok(());
-        }
-        let Some((hash, master)) = &self.common.neg.exporter12 else {
-            return Err(Error::InvalidState("exporter before the handshake completed"));
-        };
-        let neg = &self.common.neg;
-        export_keying_material_tls12(
-            *hash,
-            master.as_bytes(),
-            label,
-            &neg.client_random,
-            &neg.server_random,
-            context,
-            out,
-        )
-        .ok_or(Error::Config("exporter context too long".into()))
+        let prefix = self.common.label_prefix();
+        self.common
+            .neg
+            .export_keying_material(prefix, out, label, context)
     }
 
     /// `DTLSv1_3` or `DTLSv1_2` once negotiated.
@@ -158,23 +133,12 @@ impl DtlsConnection {
         if self.is_handshaking() || self.error.is_some() {
             return None;
         }
-        let neg = &self.common.neg;
-        Some(match neg.early_data {
-            Some(true) => HandshakeKind::EarlyDataAccepted,
-            Some(false) => HandshakeKind::EarlyDataRejected,
-            None if neg.hrr => HandshakeKind::HelloRetry,
-            None if neg.resumed => HandshakeKind::Resumed,
-            None => HandshakeKind::Full,
-        })
+        Some(self.common.neg.handshake_kind())
     }
 
     /// The certificate chain we sent (server: the one chosen for this client; client: the
     /// one sent for client authentication). Empty if we sent none.
     pub fn sent_certificates(&self) -> &[CertificateDer<'static>] {
-        self.common
-            .neg
-            .own_cert
-            .as_ref()
-            .map_or(&[], |c| c.chain.as_slice())
+        self.common.neg.sent_certificates()
     }
 }

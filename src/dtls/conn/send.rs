@@ -22,12 +22,7 @@ impl DtlsConnection {
         let mut new_flight_items = 0usize;
         loop {
             let epoch = self.current_write_epoch();
-            // RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
-            // waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
-            if self.v13.key_update_pending() && self.error.is_none() {
-                break;
-            }
-            let Some(item) = self.common.queue.pop(max_app) else {
+            let Some(item) = self.next_queued(max_app) else {
                 break;
             };
             let (typ, data) = match item {
@@ -136,6 +131,16 @@ impl DtlsConnection {
         if done {
             self.v13.forget_handshake_epochs(self.common.side);
         }
+    }
+
+    /// The next item the handshake or the application queued, at most `max_app` bytes of
+    /// it. RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
+    /// waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
+    fn next_queued(&mut self, max_app: usize) -> Option<crate::record::OutItem<'_>> {
+        if self.v13.key_update_pending() && self.error.is_none() {
+            return None;
+        }
+        self.common.queue.pop(max_app)
     }
 
     /// Our current flight went out after the handshake, under the application epochs 3
@@ -338,12 +343,7 @@ impl DtlsConnection {
         let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
         loop {
             let epoch = self.current_write_epoch();
-            // RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
-            // waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
-            if self.v13.key_update_pending() && self.error.is_none() {
-                break;
-            }
-            let Some(item) = self.common.queue.pop(max_app) else {
+            let Some(item) = self.next_queued(max_app) else {
                 break;
             };
             match item {
