@@ -366,7 +366,7 @@ fn host_of(addr: &str) -> Result<&str, BoxError> {
 
 /// Reads stdin on its own thread (blocking std I/O), hands chunks over a channel and wakes
 /// the loop.
-fn spawn_stdin_reader(waker: Arc<Waker>) -> mpsc::Receiver<Vec<u8>> {
+pub(crate) fn spawn_stdin_reader(waker: Arc<Waker>) -> mpsc::Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let stdin = io::stdin();
