@@ -76,13 +76,15 @@ pub struct Args {
     /// socket).
     #[arg(long, conflicts_with = "dtls")]
     threads: Option<usize>,
-    /// Connections held at once; beyond it new ones get a fatal alert and are closed.
+    /// Connections held at once; beyond it new ones get a fatal alert and are closed (--dtls:
+    /// their datagrams are dropped unanswered).
     #[arg(long, default_value_t = 100_000)]
     max_connections: usize,
     /// Close a connection silent for this long (seconds, fractions allowed).
     #[arg(long, default_value = "300", value_parser = parse_secs)]
     idle_timeout: Duration,
-    /// Close a connection whose handshake is silent for this long (seconds).
+    /// Close a connection whose handshake is silent for this long (seconds; --dtls: the
+    /// whole handshake must finish within it).
     #[arg(long, default_value = "10", value_parser = parse_secs)]
     handshake_timeout: Duration,
     /// On SIGINT/SIGTERM, wait this long for connections to drain (seconds).
