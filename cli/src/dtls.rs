@@ -31,6 +31,9 @@ const CHUNK: usize = 16 * 1024;
 /// (possibly spoofed) datagrams must not become a flood of log lines.
 const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(1);
 
+/// Datagrams read in one go before timers and signals get a turn.
+const RECV_BATCH: usize = 256;
+
 const SOCKET: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const STDIN: Token = Token(1);
@@ -284,7 +287,10 @@ struct Server {
     /// Set by SIGINT/SIGTERM: no new peers; exit once every peer answered our close_notify
     /// or at this time.
     drain_deadline: Option<Instant>,
+    /// Datagrams out.
     buf: Vec<u8>,
+    /// Datagrams in.
+    rbuf: Vec<u8>,
 }
 
 /// `serve --dtls`: an echo server over UDP. A ClientHello without a valid cookie gets an
@@ -332,22 +338,29 @@ pub fn serve(config: Arc<ServerConfig>, opts: ServeOpts) -> Result<(), BoxError>
         next_id: 1,
         drain_deadline: None,
         buf: vec![0u8; MAX_DATAGRAM],
+        rbuf: vec![0u8; MAX_DATAGRAM],
     };
     let mut events = Events::with_capacity(64);
+    let mut more_to_read = false;
     loop {
         let now = Instant::now();
         let next = [server.deadlines.first().map(|d| d.0), server.drain_deadline]
             .into_iter()
             .flatten()
             .min();
-        poll_once(&mut poll, &mut events, until(next, now))?;
+        let timeout = if more_to_read {
+            Some(Duration::ZERO)
+        } else {
+            until(next, now)
+        };
+        poll_once(&mut poll, &mut events, timeout)?;
         if server.drain_deadline.is_none() {
             if let Some(sig) = signals.pending().next() {
                 info!("signal {sig}: shutting down");
                 server.begin_shutdown();
             }
         }
-        server.receive_all();
+        more_to_read = server.receive_all();
         server.run_due(Instant::now());
         if let Some(deadline) = server.drain_deadline {
             if server.peers.is_empty() {
@@ -371,12 +384,21 @@ pub fn serve(config: Arc<ServerConfig>, opts: ServeOpts) -> Result<(), BoxError>
 }
 
 impl Server {
-    /// Reads datagrams until the socket runs dry (mio readiness is edge-triggered).
-    fn receive_all(&mut self) {
-        loop {
-            let (n, from) = match self.sock.recv_from(&mut self.buf) {
+    /// Reads datagrams until the socket runs dry (mio readiness is edge-triggered) or
+    /// [`RECV_BATCH`] were read; true in the second case: the loop then polls without
+    /// sleeping, so timers run between batches under a flood.
+    fn receive_all(&mut self) -> bool {
+        // The receive buffer is lent out of `self` for the loop (`buf` is for sending).
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let mut more = false;
+        for _ in 0..RECV_BATCH {
+            more = true;
+            let (n, from) = match self.sock.recv_from(&mut rbuf) {
                 Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    more = false;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // An ICMP error for an earlier datagram (a peer's port closed): the next
@@ -385,9 +407,10 @@ impl Server {
                     continue;
                 }
             };
-            let datagram = self.buf[..n].to_vec();
-            self.on_datagram(&datagram, from, Instant::now());
+            self.on_datagram(&rbuf[..n], from, Instant::now());
         }
+        self.rbuf = rbuf;
+        more
     }
 
     fn on_datagram(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
