@@ -140,8 +140,10 @@ pub fn connect(addr: &str, name: &str, config: Arc<ClientConfig>, mtu: usize) ->
     sock.connect(target)?;
     let mut poll = Poll::new()?;
     poll.registry().register(&mut sock, SOCKET, Interest::READABLE)?;
+    // Our own handle keeps the waker's eventfd open: were the stdin thread's handle the last,
+    // its exit would close the fd and take its final wake-up out of the poll with it.
     let waker = Arc::new(Waker::new(poll.registry(), STDIN)?);
-    let stdin = crate::connect::spawn_stdin_reader(waker);
+    let stdin = crate::connect::spawn_stdin_reader(waker.clone());
     let mut conn = DtlsConnection::client(config, name, dtls_config(mtu), Instant::now())?;
     let mut stdin_open = true;
     let mut to_send = Vec::new();
@@ -199,12 +201,21 @@ pub fn connect(addr: &str, name: &str, config: Arc<ClientConfig>, mtu: usize) ->
         }
         let deadline = [conn.poll_timeout(), linger_until].into_iter().flatten().min();
         poll_once(&mut poll, &mut events, until(deadline, now))?;
-        // Readiness is edge-triggered: read until the socket runs dry. An error is nothing
-        // more to read, or the server's port refusing an earlier datagram (ICMP).
-        while let Ok(n) = sock.recv(&mut buf) {
-            if let Err(e) = conn.recv_datagram(&buf[..n], Instant::now()) {
-                send_all(&mut conn, &sock, None, &mut buf);
-                return Err(format!("handshake failed: {e}").into());
+        // Readiness is edge-triggered: read until the socket runs dry. Another error is the
+        // server's port refusing an earlier datagram (ICMP), reported once; reading goes on
+        // (a few times at most, should an error keep coming).
+        let mut errors = 0;
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    if let Err(e) = conn.recv_datagram(&buf[..n], Instant::now()) {
+                        send_all(&mut conn, &sock, None, &mut buf);
+                        return Err(format!("handshake failed: {e}").into());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) if errors < 16 => errors += 1,
+                Err(_) => break,
             }
         }
         let now = Instant::now();

@@ -399,12 +399,7 @@ impl RawClient {
     /// Sends what the connection has ready (within `sends_left`), takes in one datagram if
     /// one comes soon, and runs the connection's timer.
     fn step(&mut self) {
-        while let Some(n) = self.conn.poll_datagram(&mut self.buf) {
-            if self.sends_left > 0 {
-                self.sends_left -= 1;
-                let _ = self.sock.send(&self.buf[..n]);
-            }
-        }
+        self.flush();
         if let Ok(n) = self.sock.recv(&mut self.buf) {
             self.received += 1;
             let _ = self.conn.recv_datagram(&self.buf[..n], Instant::now());
@@ -412,6 +407,16 @@ impl RawClient {
         let now = Instant::now();
         if self.conn.poll_timeout().is_some_and(|t| t <= now) {
             let _ = self.conn.handle_timeout(now);
+        }
+    }
+
+    /// Sends what the connection has ready (within `sends_left`).
+    fn flush(&mut self) {
+        while let Some(n) = self.conn.poll_datagram(&mut self.buf) {
+            if self.sends_left > 0 {
+                self.sends_left -= 1;
+                let _ = self.sock.send(&self.buf[..n]);
+            }
         }
     }
 
@@ -426,6 +431,8 @@ impl RawClient {
 
     fn handshake(&mut self) {
         self.step_until("handshake", |c| !c.conn.is_handshaking());
+        // Our last flight (the DTLS 1.3 client Finished) out now.
+        self.flush();
         assert!(self.conn.error().is_none(), "{:?}", self.conn.error());
     }
 }
@@ -602,4 +609,26 @@ fn max_buffer_caps_plaintext_per_peer() {
     assert!(out.stdout.is_empty());
     wait_for(&server, "alert sent: unexpected_message");
     wait_for(&server, "closed: DTLS error");
+}
+
+/// SIGTERM with a peer that never answers our close_notify: the server gives up at
+/// `--shutdown-timeout`, says so, and still exits 0. The peer did get the close_notify.
+#[test]
+fn sigterm_with_a_silent_peer_exits_at_the_shutdown_deadline() {
+    let (mut server, listen) = serve(&["--shutdown-timeout", "0.5"]);
+    let mut client = RawClient::new(&listen);
+    client.handshake();
+    wait_for(&server, "handshake: version=DTLSv1.3");
+    // The client stops answering: it reads the close_notify but sends nothing back.
+    client.sends_left = 0;
+    server.terminate();
+    client.step_until("the server's close_notify", |c| c.conn.peer_has_closed());
+    let status = server.wait_exit();
+    let log = server.stderr();
+    assert!(status.success(), "{status}: {log}");
+    assert!(
+        log.contains("shutdown deadline: 1 peers did not answer close_notify"),
+        "{log}"
+    );
+    assert!(log.contains("}: closed: shutdown deadline"), "{log}");
 }
