@@ -95,8 +95,10 @@ pub fn run(args: Args) -> Result<(), BoxError> {
         None => None,
     };
     let mut poll = Poll::new()?;
+    // Our own handle keeps the waker's eventfd open: were the stdin thread's handle the last,
+    // its exit would close the fd and take its final wake-up out of the poll with it.
     let waker = Arc::new(Waker::new(poll.registry(), STDIN)?);
-    let stdin = spawn_stdin_reader(waker);
+    let stdin = spawn_stdin_reader(waker.clone());
     // One Connection per round; the config's session store carries the tickets over.
     for _ in 0..args.reconnect {
         run_one(&args, &config, &name, &mut poll, early.as_deref(), None)?;
@@ -366,7 +368,7 @@ fn host_of(addr: &str) -> Result<&str, BoxError> {
 
 /// Reads stdin on its own thread (blocking std I/O), hands chunks over a channel and wakes
 /// the loop.
-fn spawn_stdin_reader(waker: Arc<Waker>) -> mpsc::Receiver<Vec<u8>> {
+pub(crate) fn spawn_stdin_reader(waker: Arc<Waker>) -> mpsc::Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let stdin = io::stdin();

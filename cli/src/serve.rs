@@ -60,27 +60,31 @@ pub struct Args {
     tls: TlsArgs,
     /// Accept up to BYTES of 0-RTT early data on resumed connections (0: refuse); accepted
     /// early data is handled like the data after the handshake (echoed / part of the request).
-    #[arg(long, default_value_t = 0)]
+    /// Not with --dtls (no 0-RTT over DTLS).
+    #[arg(long, default_value_t = 0, conflicts_with = "dtls")]
     max_early_data: u32,
     /// NewSessionTickets sent after each handshake (0: no resumption).
     #[arg(long, default_value_t = sanstls::conn::DEFAULT_TICKETS)]
     tickets: usize,
-    /// Echo received bytes back.
+    /// Echo received bytes back (--dtls always echoes).
     #[arg(long, conflicts_with = "http")]
     echo: bool,
     /// Answer HTTP/1.1 requests with a page of the negotiated parameters (the default).
     #[arg(long)]
     http: bool,
-    /// Event-loop threads (default: one per core).
-    #[arg(long)]
+    /// Event-loop threads (default: one per core). Not with --dtls (one loop over one
+    /// socket).
+    #[arg(long, conflicts_with = "dtls")]
     threads: Option<usize>,
-    /// Connections held at once; beyond it new ones get a fatal alert and are closed.
+    /// Connections held at once; beyond it new ones get a fatal alert and are closed (--dtls:
+    /// their datagrams are dropped unanswered).
     #[arg(long, default_value_t = 100_000)]
     max_connections: usize,
     /// Close a connection silent for this long (seconds, fractions allowed).
     #[arg(long, default_value = "300", value_parser = parse_secs)]
     idle_timeout: Duration,
-    /// Close a connection whose handshake is silent for this long (seconds).
+    /// Close a connection whose handshake is silent for this long (seconds; --dtls: the
+    /// whole handshake must finish within it).
     #[arg(long, default_value = "10", value_parser = parse_secs)]
     handshake_timeout: Duration,
     /// On SIGINT/SIGTERM, wait this long for connections to drain (seconds).
@@ -97,7 +101,8 @@ pub struct Args {
     #[arg(long, default_value_t = 64 * 1024)]
     max_buffer: usize,
     /// Serve DTLS over UDP (an echo server; see `dtls.rs`) instead of TLS over TCP: DTLS 1.3
-    /// and 1.2, or what the version flags leave.
+    /// and 1.2, or what the version flags leave. The connection limits, timeouts, --allow,
+    /// --block, --max-buffer and --log apply; a refused client gets no answer at all.
     #[arg(long, conflicts_with = "http")]
     dtls: bool,
     /// DTLS: the largest datagram to send (bytes).
@@ -183,8 +188,20 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     crate::common::init_log(&args.log)?;
     let config = build_config(&args)?;
     if args.dtls {
-        let versions = crate::common::dtls_versions_label(&args.tls)?;
-        return crate::dtls::serve(&args.listen, config, &versions, args.mtu);
+        let opts = crate::dtls::ServeOpts {
+            listen: args.listen.clone(),
+            versions: crate::common::dtls_versions_label(&args.tls)?,
+            mtu: args.mtu,
+            max_connections: args.max_connections,
+            idle_timeout: args.idle_timeout,
+            handshake_timeout: args.handshake_timeout,
+            shutdown_timeout: args.shutdown_timeout,
+            filter: Filter {
+                allow: args.allow.clone(),
+                block: args.block.clone(),
+            },
+        };
+        return crate::dtls::serve(config, opts);
     }
     let listener = std::net::TcpListener::bind(&args.listen)?;
     listener.set_nonblocking(true)?;

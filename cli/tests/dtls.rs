@@ -7,7 +7,7 @@ use support::have;
 use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,27 @@ impl Server {
 
     fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Sends SIGTERM (through kill(1): the tests carry no libc binding).
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the server to exit by itself, failing the test after the deadline.
+    fn wait_exit(&mut self) -> ExitStatus {
+        let t = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(t.elapsed() < DEADLINE, "server still running: {}", self.stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -160,8 +181,12 @@ fn connect_dtls_to_serve_dtls_negotiates_dtls13_and_echoes() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.lines().any(|l| l == DTLS13_LINE), "{stderr}");
     assert_eq!(stdout, "hello over DTLS 1.3\n");
-    // The server printed the same parameters for its side.
+    // The server printed the same parameters for its side, and logged the connection's life.
     wait_for(&server, &format!("{DTLS13_LINE} peer="));
+    wait_for(&server, "closed: peer sent close_notify");
+    let log = server.stderr();
+    assert!(log.contains("}: accepted"), "{log}");
+    assert!(log.contains("}: close_notify received"), "{log}");
 }
 
 /// `--tls12` on either side leaves DTLS 1.2 only: the server's acceptor then answers with a
@@ -334,4 +359,276 @@ fn gnutls_cli_against_serve_dtls() {
         .map(String::from)
         .to_vec()
     });
+}
+
+/// An in-process DTLS client on its own UDP socket (the library's `DtlsConnection`), for the
+/// tests that need a peer to stop at a given point: it sends only its first `sends_left`
+/// datagrams and counts what it receives.
+struct RawClient {
+    sock: UdpSocket,
+    conn: sanstls::dtls::DtlsConnection,
+    sends_left: usize,
+    received: usize,
+    buf: Vec<u8>,
+}
+
+impl RawClient {
+    fn new(listen: &str) -> RawClient {
+        let anchors = sanstls::pki::TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+        let verifier = sanstls::pki::WebPkiServerVerifier::new(anchors);
+        let config = sanstls::ClientConfig::builder(Arc::new(verifier))
+            .build()
+            .unwrap();
+        let dtls = sanstls::dtls::DtlsConfig {
+            mtu: 1200,
+            ..Default::default()
+        };
+        let conn = sanstls::dtls::DtlsConnection::client(config, "localhost", dtls, Instant::now()).unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.connect(listen).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        RawClient {
+            sock,
+            conn,
+            sends_left: usize::MAX,
+            received: 0,
+            buf: vec![0; 65536],
+        }
+    }
+
+    /// Sends what the connection has ready (within `sends_left`), takes in one datagram if
+    /// one comes soon, and runs the connection's timer.
+    fn step(&mut self) {
+        self.flush();
+        if let Ok(n) = self.sock.recv(&mut self.buf) {
+            self.received += 1;
+            let _ = self.conn.recv_datagram(&self.buf[..n], Instant::now());
+        }
+        let now = Instant::now();
+        if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+            let _ = self.conn.handle_timeout(now);
+        }
+    }
+
+    /// Sends what the connection has ready (within `sends_left`).
+    fn flush(&mut self) {
+        while let Some(n) = self.conn.poll_datagram(&mut self.buf) {
+            if self.sends_left > 0 {
+                self.sends_left -= 1;
+                let _ = self.sock.send(&self.buf[..n]);
+            }
+        }
+    }
+
+    /// Steps until `done` holds, failing the test after the deadline.
+    fn step_until(&mut self, what: &str, done: impl Fn(&RawClient) -> bool) {
+        let t = Instant::now();
+        while !done(self) {
+            assert!(t.elapsed() < DEADLINE, "{what}: error {:?}", self.conn.error());
+            self.step();
+        }
+    }
+
+    fn handshake(&mut self) {
+        self.step_until("handshake", |c| !c.conn.is_handshaking());
+        // Our last flight (the DTLS 1.3 client Finished) out now.
+        self.flush();
+        assert!(self.conn.error().is_none(), "{:?}", self.conn.error());
+    }
+}
+
+/// `--idle-timeout 1`: a peer silent after its handshake gets the server's close_notify (a
+/// verified peer is told) and is forgotten with a `closed: idle timeout` line.
+#[test]
+fn idle_timeout_sends_close_notify_and_forgets_the_peer() {
+    let (server, listen) = serve(&["--idle-timeout", "1"]);
+    let mut client = RawClient::new(&listen);
+    client.handshake();
+    client.step_until("the server's close_notify", |c| c.conn.peer_has_closed());
+    wait_for(&server, "closed: idle timeout");
+    assert!(server.stderr().contains("}: accepted"), "{}", server.stderr());
+}
+
+/// `--handshake-timeout 1`: a client that goes silent after the cookie exchange (it sends its
+/// two ClientHellos, then nothing: its Finished never leaves) is dropped, and with
+/// `--max-connections 1` its slot is free again for a client that completes.
+#[test]
+fn handshake_timeout_drops_a_stalled_handshake() {
+    let (server, listen) = serve(&["--handshake-timeout", "1", "--max-connections", "1"]);
+    let mut stalled = RawClient::new(&listen);
+    stalled.sends_left = 2;
+    stalled.step_until("the server's flight", |c| c.received >= 2);
+    wait_for(&server, "}: accepted");
+    wait_for(&server, "closed: handshake timeout");
+    assert!(
+        !server.stderr().contains("handshake: version"),
+        "{}",
+        server.stderr()
+    );
+    let out = connect(&listen, &[], b"after the stalled one\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "after the stalled one\n");
+}
+
+/// `--max-connections 1`: while one peer is held, a second client's hellos are dropped
+/// unanswered (`refused:` line); once the first leaves, the second's retransmitted hello gets
+/// in and its bytes are echoed.
+#[test]
+fn max_connections_keeps_a_second_client_out_until_the_first_leaves() {
+    let (server, listen) = serve(&["--max-connections", "1"]);
+    let mut first = RawClient::new(&listen);
+    first.handshake();
+    let second = {
+        let listen = listen.clone();
+        std::thread::spawn(move || connect(&listen, &[], b"second client\n"))
+    };
+    wait_for(&server, "refused: --max-connections 1 reached");
+    assert_eq!(
+        server.stderr().matches("}: accepted").count(),
+        1,
+        "{}",
+        server.stderr()
+    );
+    first.conn.send_close_notify();
+    first.step_until("the server's close_notify", |c| c.conn.peer_has_closed());
+    let out = second.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.lines().any(|l| l == DTLS13_LINE), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "second client\n");
+}
+
+/// `--block` and `--allow` are checked before the acceptor: a refused address gets nothing,
+/// not even the cookie exchange (it may be spoofed); the server logs the refusal.
+#[test]
+fn allow_and_block_refuse_without_an_answer() {
+    for (flags, why) in [
+        (["--block", "127.0.0.1/32"], "refused: blocked by --block"),
+        (["--allow", "10.0.0.0/8"], "refused: not in --allow"),
+    ] {
+        let (server, listen) = serve(&flags);
+        let mut client = RawClient::new(&listen);
+        client.step();
+        wait_for(&server, why);
+        // Anything the server had sent would have left before its log line; give loopback a
+        // moment anyway.
+        for _ in 0..10 {
+            client.step();
+        }
+        assert_eq!(client.received, 0, "{flags:?}");
+        assert!(!server.stderr().contains("accepted"), "{}", server.stderr());
+    }
+    // An address --allow names gets in.
+    let (_server, listen) = serve(&["--allow", "127.0.0.0/8", "--block", "10.0.0.0/8"]);
+    RawClient::new(&listen).handshake();
+}
+
+/// SIGTERM: the server sends close_notify to a connected `connect --dtls` (which answers and
+/// exits 0 though its stdin is still open), logs why each peer closed, and exits 0.
+#[test]
+fn sigterm_sends_close_notify_and_exits_zero() {
+    let (mut server, listen) = serve(&["--shutdown-timeout", "5"]);
+    let ca = vectors().join("ca.pem");
+    let client = Command::new(bin())
+        .args([
+            "connect",
+            "--dtls",
+            &listen,
+            "--cafile",
+            ca.to_str().unwrap(),
+            "--sni",
+            "localhost",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut client = support::Killed(client);
+    // Its stdin stays open: only the server's close_notify ends it.
+    let _stdin = client.0.stdin.take();
+    wait_for(&server, "handshake: version=DTLSv1.3");
+    server.terminate();
+    let t = Instant::now();
+    let client_status = loop {
+        if let Some(status) = client.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            t.elapsed() < DEADLINE,
+            "connect --dtls still running: {}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(client_status.success(), "{client_status}");
+    let status = server.wait_exit();
+    let log = server.stderr();
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(log.contains("}: closed: shutdown"), "{log}");
+    assert!(log.contains("INFO shut down"), "{log}");
+}
+
+/// Options without a meaning over UDP are refused with `--dtls`; `--echo` is accepted (DTLS
+/// always echoes).
+#[test]
+fn tcp_only_options_are_refused_with_dtls() {
+    for flags in [
+        &["--threads", "2"][..],
+        &["--max-early-data", "100"][..],
+        &["--http"][..],
+    ] {
+        let mut args = vec!["serve", "--dtls", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        let out = run(bin(), &args, b"");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?}: {stderr}");
+        assert!(stderr.contains("cannot be used with"), "{flags:?}: {stderr}");
+    }
+    let (_server, listen) = serve(&["--echo"]);
+    let out = connect(&listen, &[], b"echo\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "echo\n");
+}
+
+/// `--max-buffer` is the connection's plaintext cap over DTLS too: data within it is echoed;
+/// a record carrying more than it can hold fails the connection (there is no back-pressure
+/// on a datagram to mute the peer with, as the TCP server does): the server sends
+/// unexpected_message and logs the error.
+#[test]
+fn max_buffer_caps_plaintext_per_peer() {
+    let (server, listen) = serve(&["--max-buffer", "100"]);
+    let small = connect(&listen, &[], b"fits in the cap\n");
+    assert_eq!(String::from_utf8_lossy(&small.stdout), "fits in the cap\n");
+    let big = [b'x'; 300];
+    let out = connect(&listen, &[], &big);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("unexpected_message"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    wait_for(&server, "alert sent: unexpected_message");
+    wait_for(&server, "closed: DTLS error");
+}
+
+/// SIGTERM with a peer that never answers our close_notify: the server gives up at
+/// `--shutdown-timeout`, says so, and still exits 0. The peer did get the close_notify.
+#[test]
+fn sigterm_with_a_silent_peer_exits_at_the_shutdown_deadline() {
+    let (mut server, listen) = serve(&["--shutdown-timeout", "0.5"]);
+    let mut client = RawClient::new(&listen);
+    client.handshake();
+    wait_for(&server, "handshake: version=DTLSv1.3");
+    // The client stops answering: it reads the close_notify but sends nothing back.
+    client.sends_left = 0;
+    server.terminate();
+    client.step_until("the server's close_notify", |c| c.conn.peer_has_closed());
+    let status = server.wait_exit();
+    let log = server.stderr();
+    assert!(status.success(), "{status}: {log}");
+    assert!(
+        log.contains("shutdown deadline: 1 peers did not answer close_notify"),
+        "{log}"
+    );
+    assert!(log.contains("}: closed: shutdown deadline"), "{log}");
 }
