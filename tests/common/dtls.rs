@@ -880,6 +880,9 @@ fn lossy_run(seed: u64, client: &Arc<ClientConfig>, server: &Arc<ServerConfig>, 
 /// and more held records than runs).
 ///
 /// - `DTLS_SEED=<n>`: run seed `n` alone (to replay a failure; no totals asserted).
+/// - `DTLS_RUNS=<n>` (and `DTLS_FROM=<m>`): run seeds `m..n` instead of `0..1000`, for a
+///   longer soak, or to replay a failure with the sessions earlier runs stored (a seed run
+///   alone starts without tickets, so its handshakes and losses differ).
 /// - `DTLS_TRACE=<n>`: the run of seed `n` prints its MTU and loss rates and every
 ///   datagram it delivers (time, direction, index, first bytes, with `opts.secrets` the
 ///   records opened, and both connections). Combine: `DTLS_SEED=7 DTLS_TRACE=7 cargo test
@@ -902,7 +905,10 @@ pub fn lossy_link_runs(
             let seed: u64 = s.parse().expect("DTLS_SEED=<u64>");
             seed..seed + 1
         }
-        Err(_) => 0..1000,
+        Err(_) => {
+            std::env::var("DTLS_FROM").map_or(0, |n| n.parse().expect("DTLS_FROM=<u64>"))
+                ..std::env::var("DTLS_RUNS").map_or(1000, |n| n.parse().expect("DTLS_RUNS=<u64>"))
+        }
     };
     let single = seeds.end - seeds.start == 1;
     let mut total = LossStats::default();
