@@ -6,7 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::dtls::{events, lossy_link_runs, read_all, write, Dir, Link, Lossy, CLIENT_ADDR};
+use common::dtls::{
+    events, lossy_link_runs, plain_handshake, plain_record, read_all, split_records, write, Dir, Link, Lossy,
+    CLIENT_ADDR,
+};
 use sanstls::codec::{CipherSuite, ProtocolVersion};
 use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
@@ -418,38 +421,6 @@ fn lossy_link_thousand_seeded_runs() {
 
 use sanstls::codec::AlertDescription;
 
-/// The records of one datagram, each with its header.
-fn split(d: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 13 <= d.len() {
-        let len = u16::from_be_bytes([d[at + 11], d[at + 12]]) as usize;
-        out.push(d[at..at + 13 + len].to_vec());
-        at += 13 + len;
-    }
-    out
-}
-
-/// A plaintext (epoch 0) handshake record carrying one whole message.
-fn plain_handshake(record_seq: u64, typ: u8, message_seq: u16, body: &[u8]) -> Vec<u8> {
-    let mut msg = vec![typ];
-    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    msg.extend_from_slice(&message_seq.to_be_bytes());
-    msg.extend_from_slice(&[0, 0, 0]);
-    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    msg.extend_from_slice(body);
-    plain_record(22, 0, record_seq, &msg)
-}
-
-fn plain_record(typ: u8, epoch: u16, record_seq: u64, payload: &[u8]) -> Vec<u8> {
-    let mut r = vec![typ, 0xfe, 0xfd];
-    r.extend_from_slice(&epoch.to_be_bytes());
-    r.extend_from_slice(&record_seq.to_be_bytes()[2..]);
-    r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    r.extend_from_slice(payload);
-    r
-}
-
 /// (content type, epoch, handshake type, message_seq) of a record (handshake fields only
 /// meaningful for plaintext handshake records).
 fn describe(r: &[u8]) -> (u8, u16, u8, u16) {
@@ -474,11 +445,19 @@ fn to_client_flight(link: &mut Link) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             link.deliver(Dir::ToServer, &d).unwrap();
         }
     }
-    let server_flight: Vec<Vec<u8>> = link.take(Dir::ToClient).iter().flat_map(|d| split(d)).collect();
+    let server_flight: Vec<Vec<u8>> = link
+        .take(Dir::ToClient)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
     for r in &server_flight {
         link.deliver(Dir::ToClient, r).unwrap();
     }
-    let client_flight = link.take(Dir::ToServer).iter().flat_map(|d| split(d)).collect();
+    let client_flight = link
+        .take(Dir::ToServer)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
     (server_flight, client_flight)
 }
 
@@ -489,7 +468,7 @@ fn assert_fatal(conn: &mut DtlsConnection, res: Result<(), Error>, alert: AlertD
     // The alert goes out as a fatal alert record.
     let mut buf = [0u8; 1200];
     let n = conn.poll_datagram(&mut buf).expect("alert datagram");
-    let recs = split(&buf[..n]);
+    let recs = split_records(&buf[..n]);
     assert!(recs.iter().any(|r| r[0] == 21), "no alert record");
 }
 
@@ -636,7 +615,11 @@ fn client_gets_server_flight_with(stop: u8, extra: impl Fn(&[Vec<u8>], u16) -> V
             link.deliver(Dir::ToServer, &d).unwrap();
         }
     }
-    let flight: Vec<Vec<u8>> = link.take(Dir::ToClient).iter().flat_map(|d| split(d)).collect();
+    let flight: Vec<Vec<u8>> = link
+        .take(Dir::ToClient)
+        .iter()
+        .flat_map(|d| split_records(d))
+        .collect();
     let at = flight.iter().position(|r| describe(r).2 == stop).unwrap();
     for r in &flight[..at] {
         link.deliver(Dir::ToClient, r).unwrap();
@@ -720,7 +703,7 @@ fn invalid_finished_disguised_as_a_retransmission_changes_nothing() {
         .wire
         .iter()
         .filter(|(d, _)| *d == Dir::ToServer)
-        .flat_map(|(_, d)| split(d))
+        .flat_map(|(_, d)| split_records(d))
         .filter(|r| describe(r).0 == 22 && describe(r).1 == 0)
         .map(|r| describe(&r).3)
         .max()

@@ -1122,14 +1122,14 @@ fn lost_key_update_ack_makes_the_key_update_repeat() {
     assert_eq!(read_all(link.server()), b"after the repeat");
 }
 
-#[test]
-fn key_updates_in_a_row() {
-    let (mut link, _) = established("ecdsa-p256", 1200);
-    for i in 0..6u64 {
+/// `n` KeyUpdates, the client and the server taking turns (each asking the other to update
+/// too if `ask_peer`), with data both ways after each.
+fn alternate_key_updates(link: &mut Link, n: u64, ask_peer: bool) {
+    for i in 0..n {
         if i % 2 == 0 {
-            link.client.request_key_update(false).unwrap();
+            link.client.request_key_update(ask_peer).unwrap();
         } else {
-            link.server().request_key_update(false).unwrap();
+            link.server().request_key_update(ask_peer).unwrap();
         }
         link.pump().unwrap();
         let msg = format!("after update {i}");
@@ -1139,6 +1139,12 @@ fn key_updates_in_a_row() {
         assert_eq!(read_all(link.server()), msg.as_bytes());
         assert_eq!(read_all(&mut link.client), msg.as_bytes());
     }
+}
+
+#[test]
+fn key_updates_in_a_row() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    alternate_key_updates(&mut link, 6, false);
     assert_eq!(link.client.write_epoch(), 6);
     assert_eq!(link.server().read_epoch(), 6);
     assert_eq!(link.server().write_epoch(), 6);
@@ -1944,20 +1950,7 @@ fn key_updates_wrap_the_epoch_bits() {
     // Epochs 4.. reuse the two low bits of 0..3 (RFC 9147 4.2.2): 12 updates take both
     // directions through epoch 9, past bits 2 (the handshake epoch's) twice.
     let (mut link, _) = established("ecdsa-p256", 1200);
-    for i in 0..12u64 {
-        if i % 2 == 0 {
-            link.client.request_key_update(true).unwrap();
-        } else {
-            link.server().request_key_update(true).unwrap();
-        }
-        link.pump().unwrap();
-        let msg = format!("after update {i}");
-        write(&mut link.client, msg.as_bytes());
-        write(link.server(), msg.as_bytes());
-        link.pump().unwrap();
-        assert_eq!(read_all(link.server()), msg.as_bytes());
-        assert_eq!(read_all(&mut link.client), msg.as_bytes());
-    }
+    alternate_key_updates(&mut link, 12, true);
     for conn in [&mut link.client, link.server.as_mut().unwrap()] {
         assert_eq!((conn.read_epoch(), conn.write_epoch()), (15, 15));
         assert_eq!(conn.bad_records(), 0);

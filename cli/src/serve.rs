@@ -184,6 +184,16 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
 
+impl Args {
+    /// The client address filter of `--allow` / `--block`.
+    fn filter(&self) -> Filter {
+        Filter {
+            allow: self.allow.clone(),
+            block: self.block.clone(),
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<(), BoxError> {
     crate::common::init_log(&args.log)?;
     let config = build_config(&args)?;
@@ -196,10 +206,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             idle_timeout: args.idle_timeout,
             handshake_timeout: args.handshake_timeout,
             shutdown_timeout: args.shutdown_timeout,
-            filter: Filter {
-                allow: args.allow.clone(),
-                block: args.block.clone(),
-            },
+            filter: args.filter(),
         };
         return crate::dtls::serve(config, opts);
     }
@@ -216,10 +223,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
         idle_timeout: args.idle_timeout,
         handshake_timeout: args.handshake_timeout,
         shutdown_timeout: args.shutdown_timeout,
-        filter: Filter {
-            allow: args.allow.clone(),
-            block: args.block.clone(),
-        },
+        filter: args.filter(),
     });
     let shared = Arc::new(Shared {
         live: AtomicUsize::new(0),
