@@ -63,7 +63,8 @@ pub struct Args {
     /// Not with --dtls (no 0-RTT over DTLS).
     #[arg(long, default_value_t = 0, conflicts_with = "dtls")]
     max_early_data: u32,
-    /// NewSessionTickets sent after each handshake (0: no resumption).
+    /// NewSessionTickets sent after each TLS 1.3 handshake (0: no resumption at all, also no
+    /// TLS 1.2 session tickets or session IDs).
     #[arg(long, default_value_t = sanstls::conn::DEFAULT_TICKETS)]
     tickets: usize,
     /// Echo received bytes back (--dtls always echoes).
@@ -159,6 +160,11 @@ fn build_config(args: &Args) -> Result<Arc<ServerConfig>, BoxError> {
         builder = builder.client_verifier(Arc::new(verifier));
     }
     builder = builder.max_early_data(args.max_early_data).tickets(args.tickets);
+    if args.tickets == 0 {
+        // No resumption by any means: TLS 1.2 resumes through RFC 5077 tickets and the
+        // session-ID cache (RFC 5246 7.4.1.2) as well as TLS 1.3's NewSessionTicket.
+        builder = builder.tickets12(false).session_cache12(0);
+    }
     Ok(builder.build()?)
 }
 

@@ -175,6 +175,48 @@ fn no_tickets_means_no_resumption() {
     );
 }
 
+#[test]
+fn tls12_resumes_with_tickets_and_session_ids() {
+    // The control for the next test: without --tickets 0, a TLS 1.2 client resumes.
+    let (_server, addr) = serve(&[]);
+    let ca = vector("ca.pem");
+    let out = run(
+        &connect_args(&addr, &ca, &["--tls12", "--reconnect", "1"]),
+        REQUEST,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines = handshake_lines(&stderr);
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].contains(" resumed=no"), "{stderr}");
+    assert!(
+        lines[1].contains("version=TLSv1.2 ") && lines[1].contains(" resumed=yes"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_tickets_means_no_tls12_resumption_either() {
+    // --tickets 0 turns off every kind of resumption: no RFC 5077 tickets and no session-ID
+    // cache, so a TLS 1.2 client (which offers both) gets full handshakes.
+    let (_server, addr) = serve(&["--tickets", "0"]);
+    let ca = vector("ca.pem");
+    let out = run(
+        &connect_args(&addr, &ca, &["--tls12", "--reconnect", "2"]),
+        REQUEST,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines = handshake_lines(&stderr);
+    assert_eq!(lines.len(), 3, "{stderr}");
+    for line in &lines {
+        assert!(
+            line.contains("version=TLSv1.2 ") && line.contains(" resumed=no"),
+            "{stderr}"
+        );
+    }
+}
+
 fn early_file(name: &str, data: &[u8]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("sanstls-{name}-{}", std::process::id()));
     std::fs::write(&path, data).unwrap();
