@@ -689,7 +689,7 @@ fn produce(c: &mut Conn, echo: bool) -> Result<bool, Reason> {
         }
         c.request.extend_from_slice(&buf[..n]);
         moved |= n > 0;
-        let Some(end) = find(&c.request, b"\r\n\r\n") else {
+        let Some(end) = head_end(&c.request) else {
             if c.request.len() > MAX_REQUEST_HEAD {
                 return Err("HTTP request head too large".into());
             }
@@ -698,15 +698,27 @@ fn produce(c: &mut Conn, echo: bool) -> Result<bool, Reason> {
             }
             continue;
         };
-        let head: Vec<u8> = c.request.drain(..end + 4).collect();
+        let head: Vec<u8> = c.request.drain(..end).collect();
         let (response, close) = http_response(&c.tls, &head);
         c.pending = response;
         c.close_after_pending = close;
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// The length of the request head in `buf` (through the empty line that ends it), if it is
+/// all there. RFC 9112 2.2: a bare LF ends a line as well as CR LF (simple clients send it),
+/// so the head ends at an LF followed by LF or by CR LF.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.iter().enumerate().find_map(|(i, &b)| {
+        if b != b'\n' {
+            return None;
+        }
+        match buf.get(i + 1..) {
+            Some([b'\n', ..]) => Some(i + 2),
+            Some([b'\r', b'\n', ..]) => Some(i + 3),
+            _ => None,
+        }
+    })
 }
 
 /// The response to one request head, and whether to close after it (the client asked to,

@@ -229,6 +229,34 @@ fn wait_output(mut child: Child) -> std::process::Output {
 const GET_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
 #[test]
+fn http_requests_with_bare_lf_line_endings_are_answered() {
+    // RFC 9112 2.2: a recipient may take a bare LF as a line terminator, as simple clients send
+    // it. The idle timeout is short so that a request never recognised fails fast (the server
+    // closes with close_notify and no page).
+    let server = Server::start(&["--idle-timeout", "3"]);
+    let out = connect_cli(&server, &["--sni", "localhost"], b"GET / HTTP/1.0\n\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout}");
+    // HTTP/1.0 without keep-alive: one answer, then the server closes.
+    assert!(stdout.contains("Connection: close\r\n"), "{stdout}");
+    server.wait_log("closed: HTTP Connection: close");
+
+    // Two keep-alive requests with LF endings (one with a CR LF header line among them): two
+    // answers, the headers read (the second asks to close).
+    let requests =
+        b"GET / HTTP/1.1\nHost: localhost\n\nGET / HTTP/1.1\nHost: localhost\r\nConnection: close\n\n";
+    let out = connect_cli(&server, &["--sni", "localhost"], requests);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{stdout}");
+    assert_eq!(
+        stdout.matches("Connection: keep-alive\r\n").count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("Connection: close\r\n").count(), 1, "{stdout}");
+}
+
+#[test]
 fn block_and_allow_lists_refuse_before_any_tls() {
     let blocked = Server::start(&["--block", "127.0.0.0/8"]);
     let mut c = Client::connect(&blocked.addr(), client_config(), "localhost");
