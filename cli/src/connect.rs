@@ -46,8 +46,9 @@ pub struct Args {
     /// `handshake:` line); earlier ones close once a session ticket arrived.
     #[arg(long, default_value_t = 0)]
     reconnect: u32,
-    /// Send FILE as 0-RTT early data on resumed connections (resent after the handshake if
-    /// the server refuses it).
+    /// Send FILE on the last connection, ahead of stdin: as 0-RTT early data as far as the
+    /// resumed session's ticket allows, the rest (or all of it, if the server refuses the
+    /// 0-RTT or the ticket allows none) as ordinary data after the handshake. Sent once.
     #[arg(long)]
     early_data: Option<PathBuf>,
     /// PEM client certificate chain for client authentication.
@@ -99,9 +100,10 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     // its exit would close the fd and take its final wake-up out of the poll with it.
     let waker = Arc::new(Waker::new(poll.registry(), STDIN)?);
     let stdin = spawn_stdin_reader(waker.clone());
-    // One Connection per round; the config's session store carries the tickets over.
+    // One Connection per round; the config's session store carries the tickets over. FILE
+    // goes on the last one only, like stdin.
     for _ in 0..args.reconnect {
-        run_one(&args, &config, &name, &mut poll, early.as_deref(), None)?;
+        run_one(&args, &config, &name, &mut poll, None, None)?;
     }
     run_one(&args, &config, &name, &mut poll, early.as_deref(), Some(&stdin))
 }
@@ -139,16 +141,26 @@ fn drive(
     early: Option<&[u8]>,
     stdin: Option<&mpsc::Receiver<Vec<u8>>>,
 ) -> Result<(), BoxError> {
-    // 0-RTT when the session allows it (RFC 8446 4.2.10); bounded by the ticket's limit.
-    if let (Some(data), Some(mut w)) = (early, conn.early_data()) {
-        let n = w.write(data)?;
+    // 0-RTT when the session allows it, bounded by the ticket's max_early_data (RFC 8446
+    // 4.2.10, 4.6.1); what does not fit goes after the handshake, ahead of stdin.
+    let mut to_send: Vec<u8> = Vec::new();
+    let mut sent_early: &[u8] = &[];
+    if let Some(data) = early {
+        let n = match conn.early_data() {
+            Some(mut w) => w.write(data)?,
+            None => 0,
+        };
         if n < data.len() {
-            eprintln!("early data: {n} of {} bytes fit the ticket's limit", data.len());
+            eprintln!(
+                "early data: {n} of {} bytes as 0-RTT, the rest after the handshake",
+                data.len()
+            );
         }
+        sent_early = &data[..n];
+        to_send.extend_from_slice(&data[n..]);
     }
     let mut stdout = io::stdout();
     let mut stdin_open = stdin.is_some();
-    let mut to_send: Vec<u8> = Vec::new();
     let mut done_at: Option<Instant> = None;
     let mut events = Events::with_capacity(16);
     loop {
@@ -189,7 +201,7 @@ fn drive(
                 let _ = conn.write_tls(sock);
                 return Err(format!("handshake failed: {e}").into());
             }
-            let d = deliver(conn, &mut stdout, early, &mut to_send)?;
+            let d = deliver(conn, &mut stdout, sent_early, &mut to_send)?;
             if d.ticket && stdin.is_none() {
                 done_at = Some(Instant::now());
             } else if d.handshake && stdin.is_none() && done_at.is_none() {
@@ -264,12 +276,13 @@ struct Delivered {
     closed: bool,
 }
 
-/// Handles events and writes received plaintext to stdout. A refused 0-RTT `early` goes
-/// back to the front of `to_send`, to be resent after the handshake.
+/// Handles events and writes received plaintext to stdout. The 0-RTT data `sent_early`, if
+/// refused, goes back to the front of `to_send` (ahead of the rest of the file), to be resent
+/// after the handshake.
 fn deliver(
     conn: &mut Connection,
     stdout: &mut io::Stdout,
-    early: Option<&[u8]>,
+    sent_early: &[u8],
     to_send: &mut Vec<u8>,
 ) -> Result<Delivered, BoxError> {
     let mut d = Delivered::default();
@@ -284,9 +297,7 @@ fn deliver(
                 );
             }
             Event::EarlyDataRejected => {
-                if let Some(data) = early {
-                    to_send.splice(0..0, data.iter().copied());
-                }
+                to_send.splice(0..0, sent_early.iter().copied());
             }
             Event::SessionTicket => d.ticket = true,
             Event::PeerClosed => d.closed = true,

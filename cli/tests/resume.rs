@@ -93,8 +93,14 @@ fn run(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// Runs `sanstls` with stdin held open until its stdout holds `want` (or the deadline), then
-/// kills it: (stdout, stderr).
+/// a little longer (so that a second copy would show), then kills it: (stdout, stderr).
 fn run_until(args: &[&str], want: &[u8]) -> (Vec<u8>, String) {
+    run_while(args, |got| !got.windows(want.len()).any(|w| w == want))
+}
+
+/// Runs `sanstls` with stdin held open while `waiting(stdout so far)` (up to the deadline),
+/// then a little longer, then kills it: (stdout, stderr).
+fn run_while(args: &[&str], waiting: impl Fn(&[u8]) -> bool) -> (Vec<u8>, String) {
     let mut child = Killed(
         Command::new(bin())
             .args(args)
@@ -116,10 +122,13 @@ fn run_until(args: &[&str], want: &[u8]) -> (Vec<u8>, String) {
     });
     let mut got = Vec::new();
     let t = Instant::now();
-    while !got.windows(want.len()).any(|w| w == want) && t.elapsed() < DEADLINE {
+    while waiting(&got) && t.elapsed() < DEADLINE {
         if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
             got.extend_from_slice(&chunk);
         }
+    }
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(300)) {
+        got.extend_from_slice(&chunk);
     }
     let _ = child.0.kill();
     let mut stderr = String::new();
@@ -246,35 +255,81 @@ fn early_data_is_accepted_and_echoed_by_serve() {
 }
 
 #[test]
-fn early_data_refused_by_serve_is_not_offered() {
-    // Without --max-early-data the tickets allow no 0-RTT: the client resumes without it.
+fn early_data_the_ticket_does_not_allow_is_sent_after_the_handshake() {
+    // Without --max-early-data the tickets allow no 0-RTT: the client resumes without it and
+    // sends FILE as ordinary data once the handshake is done.
     let (_server, addr) = serve(&["--echo"]);
     let ca = vector("ca.pem");
-    let file = early_file("early-none", b"never sent\n");
+    let data = b"sent after the handshake\n";
+    let file = early_file("early-none", data);
     let args = connect_args(
         &addr,
         &ca,
         &["--reconnect", "1", "--early-data", file.to_str().unwrap()],
     );
-    let (stdout, stderr) = run_until(&args, b"never sent\n");
+    let (stdout, stderr) = run_until(&args, data);
     let _ = std::fs::remove_file(&file);
     let lines = handshake_lines(&stderr);
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(lines[1].ends_with(" resumed=yes early_data=-"), "{stderr}");
-    assert!(stdout.is_empty(), "{}", String::from_utf8_lossy(&stdout));
+    assert_eq!(stdout, data, "{}", String::from_utf8_lossy(&stdout));
+}
+
+/// 27 bytes, for a 10-byte 0-RTT limit.
+const EARLY_27: &[u8] = b"0123456789abcdefghijklmnop\n";
+
+#[test]
+fn early_data_beyond_the_tickets_limit_follows_the_handshake() {
+    // The ticket allows 10 bytes of 0-RTT: those go early, the other 17 after the handshake,
+    // in order, each once.
+    let (_server, addr) = serve(&["--echo", "--max-early-data", "10"]);
+    let ca = vector("ca.pem");
+    let file = early_file("early-part", EARLY_27);
+    let args = connect_args(
+        &addr,
+        &ca,
+        &["--reconnect", "1", "--early-data", file.to_str().unwrap()],
+    );
+    let (stdout, stderr) = run_until(&args, EARLY_27);
+    let _ = std::fs::remove_file(&file);
+    let lines = handshake_lines(&stderr);
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[1].ends_with(" resumed=yes early_data=accepted"), "{stderr}");
+    assert_eq!(stdout, EARLY_27, "{}", String::from_utf8_lossy(&stdout));
+    assert!(stderr.contains("early data: 10 of 27 bytes as 0-RTT"), "{stderr}");
 }
 
 #[test]
-fn early_data_accepted_by_openssl_server() {
-    if !have("openssl") {
-        return;
-    }
+fn early_data_refused_after_hello_retry_is_resent_once() {
+    // The server wants secp384r1, which the client does not send a key share for: a
+    // HelloRetryRequest, and with it the 0-RTT refused (RFC 8446 4.2.10). The 10 bytes sent
+    // early are resent ahead of the 17 that did not fit: the file arrives once, in order.
+    let (_server, addr) = serve(&["--echo", "--max-early-data", "10", "--group", "secp384r1"]);
+    let ca = vector("ca.pem");
+    let file = early_file("early-hrr", EARLY_27);
+    let args = connect_args(
+        &addr,
+        &ca,
+        &["--reconnect", "1", "--early-data", file.to_str().unwrap()],
+    );
+    let (stdout, stderr) = run_until(&args, EARLY_27);
+    let _ = std::fs::remove_file(&file);
+    let lines = handshake_lines(&stderr);
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[1].ends_with(" resumed=yes early_data=rejected"), "{stderr}");
+    assert_eq!(stdout, EARLY_27, "{}", String::from_utf8_lossy(&stdout));
+}
+
+/// `openssl s_server -tls1_3 -early_data` with its stdout (what it received) in a file:
+/// (server, address, log file).
+fn s_server_early(name: &str) -> (Killed, String, PathBuf) {
+    assert!(have("openssl"), "openssl is needed for this test");
     let port = free_port();
     let port_s = port.to_string();
-    let log = std::env::temp_dir().join(format!("sanstls-oss-early-{}", std::process::id()));
+    let log = std::env::temp_dir().join(format!("sanstls-{name}-{}", std::process::id()));
     let log_file = std::fs::File::create(&log).unwrap();
     let (cert, key) = (vector("localhost-rsa2048.pem"), vector("localhost-rsa2048.key"));
-    let _server = start(
+    let server = start(
         "openssl",
         &[
             "s_server",
@@ -290,9 +345,29 @@ fn early_data_accepted_by_openssl_server() {
         port,
         Stdio::from(log_file),
     );
+    (server, format!("127.0.0.1:{port}"), log)
+}
+
+/// The log file once it contains `what` (or at the deadline), then removed.
+fn read_log_when(log: &PathBuf, what: &str) -> String {
+    let t = Instant::now();
+    let mut out = String::new();
+    while t.elapsed() < DEADLINE {
+        out = std::fs::read_to_string(log).unwrap_or_default();
+        if out.contains(what) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(log);
+    out
+}
+
+#[test]
+fn early_data_accepted_by_openssl_server() {
+    let (_server, addr, log) = s_server_early("oss-early");
     let data = b"early to openssl\n";
     let file = early_file("early-oss", data);
-    let addr = format!("127.0.0.1:{port}");
     let ca = vector("ca.pem");
     let args = connect_args(
         &addr,
@@ -308,18 +383,36 @@ fn early_data_accepted_by_openssl_server() {
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(lines[0].ends_with(" resumed=no early_data=-"), "{stderr}");
     assert!(lines[1].ends_with(" resumed=yes early_data=accepted"), "{stderr}");
-    let t = Instant::now();
-    let mut server_out = String::new();
-    while t.elapsed() < DEADLINE {
-        server_out = std::fs::read_to_string(&log).unwrap_or_default();
-        if server_out.contains("early to openssl") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = std::fs::remove_file(&log);
+    let server_out = read_log_when(&log, "early to openssl");
     assert!(server_out.contains("Early data received"), "{server_out}");
     assert!(server_out.contains("early to openssl"), "{server_out}");
+}
+
+#[test]
+fn early_data_goes_on_the_last_connection_only() {
+    // With --reconnect 2 the second connection resumes too and could carry 0-RTT; FILE goes
+    // once, on the last connection (the one that also carries stdin).
+    let (_server, addr, log) = s_server_early("oss-once");
+    let data = b"sent once\n";
+    let file = early_file("early-once", data);
+    let ca = vector("ca.pem");
+    let args = connect_args(
+        &addr,
+        &ca,
+        &["--reconnect", "2", "--early-data", file.to_str().unwrap()],
+    );
+    let received = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("sent once")
+    };
+    let (_, stderr) = run_while(&args, |_| !received());
+    let _ = std::fs::remove_file(&file);
+    let lines = handshake_lines(&stderr);
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(lines[2].ends_with(" resumed=yes early_data=accepted"), "{stderr}");
+    let server_out = read_log_when(&log, "sent once");
+    assert_eq!(server_out.matches("sent once").count(), 1, "{server_out}");
 }
 
 #[test]
