@@ -8,7 +8,7 @@
 //! to `--shutdown-timeout`), exit 0.
 
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,6 +33,10 @@ const TEST_KEY: &[u8] = include_bytes!("../../vectors/localhost-ecdsa-p256.key")
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// Plaintext chunk moved between the connection's reader and writer at a time.
 const CHUNK: usize = 16 * 1024;
+/// After our last record (a fatal alert or close_notify), how much of what the peer still
+/// sends we read and discard, and for how long, before closing (see [`linger`]).
+const LINGER_BYTES: usize = 1024 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -310,6 +314,14 @@ struct Conn {
     close_after_pending: bool,
     /// We sent close_notify (or a fatal alert): close once the queue is flushed.
     closing: Option<Reason>,
+    /// Our last record is out and our side shut: draining the peer before closing.
+    linger: Option<Linger>,
+}
+
+/// What is left of a connection's drain before it closes.
+struct Linger {
+    until: Instant,
+    bytes_left: usize,
 }
 
 struct Worker {
@@ -442,6 +454,7 @@ impl Worker {
             muted: false,
             close_after_pending: false,
             closing: None,
+            linger: None,
         });
     }
 
@@ -472,6 +485,14 @@ impl Worker {
     fn sweep(&mut self, now: Instant) {
         for slot in 0..self.conns.len() {
             let Some(c) = &mut self.conns[slot] else { continue };
+            if let Some(linger) = &c.linger {
+                // Draining after our last record: only its own deadline applies.
+                if now >= linger.until {
+                    let reason = c.closing.clone().unwrap_or_default();
+                    self.close(slot, reason);
+                }
+                continue;
+            }
             let (limit, what) = if c.tls.is_handshaking() {
                 (self.opts.handshake_timeout, "handshake timeout")
             } else {
@@ -539,9 +560,9 @@ fn flush(c: &mut Conn) -> Result<bool, Reason> {
 fn pump(c: &mut Conn, echo: bool) -> Result<(), Reason> {
     loop {
         let drained = flush(c)?;
-        if let Some(reason) = &c.closing {
+        if c.closing.is_some() {
             if drained {
-                return Err(reason.clone());
+                return linger(c);
             }
             return Ok(());
         }
@@ -594,6 +615,47 @@ fn pump(c: &mut Conn, echo: bool) -> Result<(), Reason> {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("read: {e}").into()),
+        }
+    }
+}
+
+/// Drains the peer once our last record is out, then closes (`Err(reason)`); `Ok(())` while
+/// waiting for more. Closing a TCP socket with unread bytes makes the kernel reset the
+/// connection, and the reset can cost the peer our alert or close_notify (its write fails, or
+/// its stack drops what it had not read): so we shut our side (FIN after our records) and read
+/// and discard until the peer closes, up to [`LINGER_BYTES`] and [`LINGER_TIME`] (the sweep
+/// enforces the time when the peer goes quiet), so a peer cannot hold the slot.
+fn linger(c: &mut Conn) -> Result<(), Reason> {
+    let reason = c.closing.clone().unwrap_or_default();
+    if c.linger.is_none() {
+        if c.tls.peer_has_closed() {
+            // Its close_notify was its last record: nothing more is coming.
+            return Err(reason);
+        }
+        let _ = c.sock.shutdown(Shutdown::Write);
+        c.linger = Some(Linger {
+            until: Instant::now() + LINGER_TIME,
+            bytes_left: LINGER_BYTES,
+        });
+    }
+    let Some(linger) = c.linger.as_mut() else {
+        return Err(reason);
+    };
+    let mut buf = [0u8; CHUNK];
+    loop {
+        if linger.bytes_left == 0 || Instant::now() >= linger.until {
+            return Err(reason);
+        }
+        let want = linger.bytes_left.min(buf.len());
+        match c.sock.read(&mut buf[..want]) {
+            Ok(0) => return Err(reason),
+            Ok(n) => {
+                linger.bytes_left -= n;
+                c.bytes_in += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(reason),
         }
     }
 }

@@ -575,6 +575,106 @@ fn sigterm_sends_close_notify_and_exits_zero() {
     assert!(TcpStream::connect(server.addr()).is_err());
 }
 
+/// Sends `records` (garbage the server refuses at the first record) from one thread while
+/// reading from another, like a client still writing its flight when the server gives up.
+/// Once the writer is done, closes its side as a client does after a fatal alert, then reads
+/// to the end. Returns the write's result, what was read and how the reading ended.
+fn refused_flood(addr: &str, records: Vec<u8>) -> (io::Result<()>, Vec<u8>, io::Result<()>) {
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut w = sock.try_clone().unwrap();
+    let mut writer = Some(std::thread::spawn(move || w.write_all(&records)));
+    let mut got = Vec::new();
+    let mut rd = &sock;
+    let mut buf = [0u8; 4096];
+    let mut wrote = None;
+    let end = loop {
+        if got.len() >= 7 {
+            if let Some(writer) = writer.take() {
+                // The alert is in: finish writing, then close our side.
+                let r = writer.join().unwrap();
+                if r.is_ok() {
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                }
+                wrote = Some(r);
+            }
+        }
+        match rd.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    if let Some(writer) = writer {
+        wrote = Some(writer.join().unwrap());
+    }
+    (wrote.unwrap(), got, end)
+}
+
+#[test]
+fn the_fatal_alert_reaches_a_client_still_sending() {
+    // 256 KiB of application_data records before any handshake: the first one is refused
+    // with a fatal unexpected_message (RFC 8446 5.1). Closing with the rest unread would
+    // reset the connection and take the alert with it; the server drains first.
+    let server = Server::start(&[]);
+    let (wrote, got, end) = refused_flood(&server.addr(), early_garbage(256 * 1024));
+    // RFC 8446 6.2: alert(21), legacy version, length 2, fatal(2), unexpected_message(10);
+    // then a clean end, not a reset, for the reader and the writer.
+    assert_eq!(got, [21, 3, 3, 0, 2, 2, 10], "{end:?}");
+    assert!(end.is_ok(), "{end:?}");
+    assert!(wrote.is_ok(), "{wrote:?}");
+    let log = server.wait_log("closed: TLS error");
+    assert!(log.contains("alert sent: unexpected_message"), "{log}");
+}
+
+/// 16 KiB application_data records before any handshake, `total` bytes of them.
+fn early_garbage(total: usize) -> Vec<u8> {
+    let mut records = Vec::new();
+    while records.len() < total {
+        records.extend_from_slice(&[23, 3, 3, 0x40, 0x00]);
+        records.extend_from_slice(&[0xAA; 0x4000]);
+    }
+    records
+}
+
+#[test]
+fn the_drain_after_a_fatal_alert_is_bounded() {
+    let server = Server::start(&[]);
+    // A peer that goes quiet after its bad record and never closes: the server closes anyway.
+    let quiet = TcpStream::connect(server.addr()).unwrap();
+    quiet.set_read_timeout(Some(DEADLINE)).unwrap();
+    let t = Instant::now();
+    (&quiet).write_all(&early_garbage(1)).unwrap();
+    let mut alert = [0u8; 7];
+    (&quiet).read_exact(&mut alert).unwrap();
+    assert_eq!(alert, [21, 3, 3, 0, 2, 2, 10]);
+    server.wait_log("closed: TLS error");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    drop(quiet);
+
+    // A peer that never stops sending: the server reads a bounded amount, then closes; the
+    // writer sees its connection end.
+    let flood = TcpStream::connect(server.addr()).unwrap();
+    let mut w = flood.try_clone().unwrap();
+    let t = Instant::now();
+    let writer = std::thread::spawn(move || {
+        let chunk = early_garbage(64 * 1024);
+        let mut sent = 0usize;
+        while t.elapsed() < DEADLINE {
+            match w.write_all(&chunk) {
+                Ok(()) => sent += chunk.len(),
+                Err(_) => return Some(sent),
+            }
+        }
+        None
+    });
+    let sent = writer.join().unwrap();
+    assert!(sent.is_some(), "the server never closed");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let log = server.wait_log("closed: TLS error");
+    assert_eq!(log.matches("closed: TLS error").count(), 2, "{log}");
+}
+
 #[test]
 fn a_peer_that_does_not_read_is_muted_and_memory_stays_flat() {
     let server = Server::start(&[
