@@ -57,9 +57,11 @@ use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
+use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::conn::{LINGER_BYTES, LINGER_TIME};
 use crate::{ClientConfig, Connection, ServerConfig};
 
 /// Starts client connections with one configuration.
@@ -107,12 +109,33 @@ impl TlsAcceptor {
 /// A connection over an async transport. Reads return `Ok(0)` after the peer's close_notify
 /// and `UnexpectedEof` when the transport ends without one (a truncation attack looks like
 /// that); `shutdown` sends close_notify, then shuts the transport's write side.
+///
+/// A failure that sends the peer a fatal alert (in the handshake or in a read) flushes the
+/// alert, shuts the transport's write side and drains the peer (reads and discards until it
+/// closes, [`LINGER_BYTES`] or [`LINGER_TIME`]) before the error comes back: a socket closed
+/// with unread bytes makes the kernel reset the connection, and the reset can cost a peer
+/// still sending (a large ClientHello, say) the alert. An honest peer closes once it has the
+/// alert; against a silent one, the caller's timeout bounds the wait, as for the handshake.
 #[derive(Debug)]
 pub struct TlsStream<IO> {
     io: IO,
     conn: Connection,
     /// The transport reported EOF.
     eof: bool,
+    linger: Linger,
+}
+
+/// The drain after our fatal alert.
+#[derive(Debug)]
+enum Linger {
+    /// Not started.
+    Idle,
+    /// Alert out and write side shut: reading until EOF or the bounds.
+    Draining {
+        until: Instant,
+        bytes_left: usize,
+    },
+    Done,
 }
 
 /// `std::io` over a polled transport: `Pending` becomes `WouldBlock` (the waker is registered
@@ -158,7 +181,12 @@ fn pending_on_would_block<T>(r: io::Result<T>) -> Poll<io::Result<T>> {
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     async fn handshaken(conn: Connection, io: IO) -> io::Result<Self> {
-        let mut tls = TlsStream { io, conn, eof: false };
+        let mut tls = TlsStream {
+            io,
+            conn,
+            eof: false,
+            linger: Linger::Idle,
+        };
         poll_fn(|cx| tls.poll_handshake(cx)).await?;
         Ok(tls)
     }
@@ -205,17 +233,60 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
             return Poll::Ready(Ok(0));
         }
         if let Err(e) = self.conn.process_new_packets() {
-            // Our alert goes out (best effort) before the error comes back.
-            let _ = self.poll_write_tls(cx);
+            // Our alert goes out, and the peer is drained, before the error comes back.
+            ready!(self.poll_after_error(cx));
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
         }
         Poll::Ready(Ok(n))
     }
 
+    /// After a failure that sent the peer a fatal alert: the alert out, our write side shut,
+    /// the peer drained (see [`TlsStream`]). Ready at once after other failures, and once done.
+    fn poll_after_error(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.conn.error().is_some_and(|e| e.alert().is_some()) {
+            return Poll::Ready(());
+        }
+        loop {
+            match &mut self.linger {
+                Linger::Idle => {
+                    let flushed = match ready!(self.poll_write_tls(cx)) {
+                        Ok(()) => ready!(Pin::new(&mut self.io).poll_shutdown(cx)).is_ok(),
+                        Err(_) => false,
+                    };
+                    self.linger = if flushed {
+                        Linger::Draining {
+                            until: Instant::now() + LINGER_TIME,
+                            bytes_left: LINGER_BYTES,
+                        }
+                    } else {
+                        Linger::Done
+                    };
+                }
+                Linger::Draining { until, bytes_left } => {
+                    if self.eof || *bytes_left == 0 || Instant::now() >= *until {
+                        self.linger = Linger::Done;
+                        continue;
+                    }
+                    let mut buf = [0u8; 4096];
+                    let want = (*bytes_left).min(buf.len());
+                    let mut rb = ReadBuf::new(&mut buf[..want]);
+                    match ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb)) {
+                        Ok(()) if rb.filled().is_empty() => self.eof = true,
+                        Ok(()) => *bytes_left -= rb.filled().len(),
+                        Err(_) => self.linger = Linger::Done,
+                    }
+                }
+                Linger::Done => return Poll::Ready(()),
+            }
+        }
+    }
+
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             if let Some(e) = self.conn.error() {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e.clone())));
+                let e = e.clone();
+                ready!(self.poll_after_error(cx));
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
             }
             // Our flight first: the peer answers nothing until it has it.
             ready!(self.poll_write_tls(cx))?;
@@ -245,7 +316,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(e) => {
+                    ready!(this.poll_after_error(cx));
+                    return Poll::Ready(Err(e));
+                }
             }
             // Whatever the state machine owes the peer (a KeyUpdate answer, tickets) goes out
             // without holding up the read. A no-op waker: a reader must not take the transport's

@@ -18,6 +18,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use sanstls::conn::{LINGER_BYTES, LINGER_TIME};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{CertifiedKey, Connection, Event, ServerConfig};
 use tracing::{debug, info, info_span, warn};
@@ -33,10 +34,6 @@ const TEST_KEY: &[u8] = include_bytes!("../../vectors/localhost-ecdsa-p256.key")
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// Plaintext chunk moved between the connection's reader and writer at a time.
 const CHUNK: usize = 16 * 1024;
-/// After our last record (a fatal alert or close_notify), how much of what the peer still
-/// sends we read and discard, and for how long, before closing (see [`linger`]).
-const LINGER_BYTES: usize = 1024 * 1024;
-const LINGER_TIME: Duration = Duration::from_secs(2);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -623,8 +620,9 @@ fn pump(c: &mut Conn, echo: bool) -> Result<(), Reason> {
 /// waiting for more. Closing a TCP socket with unread bytes makes the kernel reset the
 /// connection, and the reset can cost the peer our alert or close_notify (its write fails, or
 /// its stack drops what it had not read): so we shut our side (FIN after our records) and read
-/// and discard until the peer closes, up to [`LINGER_BYTES`] and [`LINGER_TIME`] (the sweep
-/// enforces the time when the peer goes quiet), so a peer cannot hold the slot.
+/// and discard until the peer closes, up to the library adapters' [`LINGER_BYTES`] and
+/// [`LINGER_TIME`] (the sweep enforces the time when the peer goes quiet), so a peer cannot
+/// hold the slot.
 fn linger(c: &mut Conn) -> Result<(), Reason> {
     let reason = c.closing.clone().unwrap_or_default();
     if c.linger.is_none() {

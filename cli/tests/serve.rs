@@ -3,7 +3,7 @@
 //! Clients are the sanstls library over std sockets (or mio for the scale test).
 
 mod support;
-use support::have;
+use support::{early_garbage, have, refused_flood};
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -575,42 +575,6 @@ fn sigterm_sends_close_notify_and_exits_zero() {
     assert!(TcpStream::connect(server.addr()).is_err());
 }
 
-/// Sends `records` (garbage the server refuses at the first record) from one thread while
-/// reading from another, like a client still writing its flight when the server gives up.
-/// Once the writer is done, closes its side as a client does after a fatal alert, then reads
-/// to the end. Returns the write's result, what was read and how the reading ended.
-fn refused_flood(addr: &str, records: Vec<u8>) -> (io::Result<()>, Vec<u8>, io::Result<()>) {
-    let sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut w = sock.try_clone().unwrap();
-    let mut writer = Some(std::thread::spawn(move || w.write_all(&records)));
-    let mut got = Vec::new();
-    let mut rd = &sock;
-    let mut buf = [0u8; 4096];
-    let mut wrote = None;
-    let end = loop {
-        if got.len() >= 7 {
-            if let Some(writer) = writer.take() {
-                // The alert is in: finish writing, then close our side.
-                let r = writer.join().unwrap();
-                if r.is_ok() {
-                    let _ = sock.shutdown(std::net::Shutdown::Write);
-                }
-                wrote = Some(r);
-            }
-        }
-        match rd.read(&mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => break Err(e),
-        }
-    };
-    if let Some(writer) = writer {
-        wrote = Some(writer.join().unwrap());
-    }
-    (wrote.unwrap(), got, end)
-}
-
 #[test]
 fn the_fatal_alert_reaches_a_client_still_sending() {
     // 256 KiB of application_data records before any handshake: the first one is refused
@@ -625,16 +589,6 @@ fn the_fatal_alert_reaches_a_client_still_sending() {
     assert!(wrote.is_ok(), "{wrote:?}");
     let log = server.wait_log("closed: TLS error");
     assert!(log.contains("alert sent: unexpected_message"), "{log}");
-}
-
-/// 16 KiB application_data records before any handshake, `total` bytes of them.
-fn early_garbage(total: usize) -> Vec<u8> {
-    let mut records = Vec::new();
-    while records.len() < total {
-        records.extend_from_slice(&[23, 3, 3, 0x40, 0x00]);
-        records.extend_from_slice(&[0xAA; 0x4000]);
-    }
-    records
 }
 
 #[test]

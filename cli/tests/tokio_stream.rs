@@ -1,10 +1,11 @@
 //! The tokio adapter (`sanstls::tokio_io`, feature `tokio`) over real sockets: a megabyte both
 //! ways against `sanstls serve --echo` (reader and writer in two tasks over a split stream) and
 //! against `openssl s_server` with TLS 1.3 and TLS 1.2; and the acceptor serving the blocking
-//! `Stream`.
+//! `Stream`. Both adapters, as servers refusing a client still sending, drain it so that their
+//! alert arrives.
 
 mod support;
-use support::Killed;
+use support::{early_garbage, refused_flood, Killed};
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -179,14 +180,61 @@ fn have_openssl() -> bool {
     ok
 }
 
+fn server_config() -> Arc<ServerConfig> {
+    let v = vectors();
+    let cert =
+        CertifiedKey::from_pem_files(&v.join("localhost-rsa2048.pem"), &v.join("localhost-rsa2048.key"));
+    ServerConfig::builder(cert.unwrap()).build().unwrap()
+}
+
+/// What a client flooding a refusing server must see: the alert (RFC 8446 6.2: alert(21),
+/// legacy version, length 2, fatal(2), unexpected_message(10)), then a clean end for the
+/// reader and the writer, not a reset.
+fn assert_alert_then_clean_end(flood: (std::io::Result<()>, Vec<u8>, std::io::Result<()>)) {
+    let (wrote, got, end) = flood;
+    assert_eq!(got, [21, 3, 3, 0, 2, 2, 10], "{end:?}");
+    assert!(end.is_ok(), "{end:?}");
+    assert!(wrote.is_ok(), "{wrote:?}");
+}
+
+#[tokio::test]
+async fn tokio_acceptor_alert_reaches_a_client_still_sending() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let acceptor = TlsAcceptor::new(server_config());
+    let server = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        acceptor.accept(sock).await.map(|_| ())
+    });
+    let flood = tokio::task::spawn_blocking(move || refused_flood(&addr, early_garbage(256 * 1024)));
+    let flood = tokio::time::timeout(DEADLINE, flood).await.unwrap().unwrap();
+    let refused = tokio::time::timeout(DEADLINE, server).await.unwrap().unwrap();
+    assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    assert_alert_then_clean_end(flood);
+}
+
+#[test]
+fn blocking_stream_alert_reaches_a_client_still_sending() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut tls = Stream::new(Connection::server(server_config()).unwrap(), sock);
+        tls.handshake()
+        // Dropping `tls` closes the socket.
+    });
+    let flood = refused_flood(&addr, early_garbage(256 * 1024));
+    let refused = server.join().unwrap();
+    assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    assert_alert_then_clean_end(flood);
+}
+
 #[tokio::test]
 async fn tokio_acceptor_echoes_a_megabyte_to_the_blocking_stream() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let v = vectors();
-    let cert =
-        CertifiedKey::from_pem_files(&v.join("localhost-rsa2048.pem"), &v.join("localhost-rsa2048.key"));
-    let acceptor = TlsAcceptor::new(ServerConfig::builder(cert.unwrap()).build().unwrap());
+    let acceptor = TlsAcceptor::new(server_config());
     let server = tokio::spawn(async move {
         let (sock, _) = listener.accept().await.unwrap();
         let mut tls = acceptor.accept(sock).await.unwrap();

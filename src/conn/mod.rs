@@ -40,7 +40,7 @@ pub use secrets::{
     KTLS_CIPHER_CHACHA20_POLY1305, KTLS_TLS_1_2_VERSION, KTLS_TLS_1_3_VERSION,
 };
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
-pub use stream::Stream;
+pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
 use crate::codec::{
     AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, NamedGroup, ProtocolVersion,

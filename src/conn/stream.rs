@@ -40,8 +40,16 @@
 //! ```
 
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 use super::Connection;
+
+/// After sending a fatal alert, the most the adapters read and discard of what the peer still
+/// sends before handing the error back (see [`Stream::complete_io`]).
+pub const LINGER_BYTES: usize = 1024 * 1024;
+/// The longest they drain: checked between reads (a read waits as long as the transport lets
+/// it, as in every other call; set a read timeout, or wrap the future in a timeout).
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
 /// A connection and its transport, driven by blocking calls.
 #[derive(Debug)]
@@ -57,6 +65,12 @@ impl<S: Read + Write> Stream<S> {
 
     /// One round of I/O: sends everything queued, then (if the connection wants bytes and
     /// has no plaintext waiting) reads once and processes it. Returns (read, written) bytes.
+    ///
+    /// A failure that sends the peer a fatal alert flushes the alert, then drains the peer
+    /// (reads and discards until it closes, [`LINGER_BYTES`], or [`LINGER_TIME`]) before the
+    /// error comes back: a socket closed with unread bytes makes the kernel reset the
+    /// connection, and the reset can cost a peer still sending (a large ClientHello, say) the
+    /// alert. An honest peer closes once it has the alert.
     pub fn complete_io(&mut self) -> io::Result<(usize, usize)> {
         let mut wrote = 0;
         while self.conn.wants_write() {
@@ -78,10 +92,28 @@ impl<S: Read + Write> Stream<S> {
             if let Err(e) = self.conn.process_new_packets() {
                 // Our alert goes out before the error comes back.
                 while self.conn.wants_write() && self.conn.write_tls(&mut self.sock).unwrap_or(0) > 0 {}
+                if e.alert().is_some() && self.sock.flush().is_ok() {
+                    self.linger();
+                }
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
         }
         Ok((read, wrote))
+    }
+
+    /// Reads and discards until the peer closes or the bounds are reached (errors end it too).
+    fn linger(&mut self) {
+        let until = Instant::now() + LINGER_TIME;
+        let mut left = LINGER_BYTES;
+        let mut buf = [0u8; 4096];
+        while left > 0 && Instant::now() < until {
+            match self.sock.read(&mut buf[..left.min(4096)]) {
+                Ok(0) => return,
+                Ok(n) => left -= n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
     }
 
     /// Runs the handshake to its end.

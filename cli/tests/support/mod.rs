@@ -1,8 +1,11 @@
-//! Helpers every CLI test binary shares: peer detection and child processes that die with
-//! the test.
+//! Helpers every CLI test binary shares: peer detection, child processes that die with the
+//! test, and a client that floods a server with records it refuses.
 #![allow(dead_code)]
 
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// True when `cmd` runs (as `cmd version` or `cmd --version`). Under `CI=true` a missing peer
 /// fails the test instead of skipping it.
@@ -31,4 +34,51 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `total` bytes of 16 KiB application_data records, to send before any handshake: a server
+/// refuses the first with a fatal unexpected_message (RFC 8446 5.1).
+pub fn early_garbage(total: usize) -> Vec<u8> {
+    let mut records = Vec::new();
+    while records.len() < total {
+        records.extend_from_slice(&[23, 3, 3, 0x40, 0x00]);
+        records.extend_from_slice(&[0xAA; 0x4000]);
+    }
+    records
+}
+
+/// Sends `records` (garbage the server refuses at the first record) from one thread while
+/// reading from another, like a client still writing its flight when the server gives up.
+/// Once the writer is done, closes its side as a client does after a fatal alert, then reads
+/// to the end. Returns the write's result, what was read and how the reading ended.
+pub fn refused_flood(addr: &str, records: Vec<u8>) -> (io::Result<()>, Vec<u8>, io::Result<()>) {
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut w = sock.try_clone().unwrap();
+    let mut writer = Some(std::thread::spawn(move || w.write_all(&records)));
+    let mut got = Vec::new();
+    let mut rd = &sock;
+    let mut buf = [0u8; 4096];
+    let mut wrote = None;
+    let end = loop {
+        if got.len() >= 7 {
+            if let Some(writer) = writer.take() {
+                // The alert (a 7-byte record) is in: finish writing, then close our side.
+                let r = writer.join().unwrap();
+                if r.is_ok() {
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                }
+                wrote = Some(r);
+            }
+        }
+        match rd.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    if let Some(writer) = writer {
+        wrote = Some(writer.join().unwrap());
+    }
+    (wrote.unwrap(), got, end)
 }
