@@ -243,7 +243,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// After a failure that sent the peer a fatal alert: the alert out, our write side shut,
     /// the peer drained (see [`TlsStream`]). Ready at once after other failures, and once done.
     fn poll_after_error(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.conn.error().is_some_and(|e| e.alert().is_some()) {
+        if self.conn.error().is_none_or(|e| e.alert().is_none()) {
             return Poll::Ready(());
         }
         loop {
