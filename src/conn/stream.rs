@@ -107,7 +107,8 @@ impl<S: Read + Write> Stream<S> {
         let mut left = LINGER_BYTES;
         let mut buf = [0u8; 4096];
         while left > 0 && Instant::now() < until {
-            match self.sock.read(&mut buf[..left.min(4096)]) {
+            let want = left.min(buf.len());
+            match self.sock.read(&mut buf[..want]) {
                 Ok(0) => return,
                 Ok(n) => left -= n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
