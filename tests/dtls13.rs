@@ -2418,3 +2418,35 @@ fn blinding_delay_is_armed_by_a_failure_the_peer_caused() {
     assert!(link.client.error().is_some());
     assert_eq!(link.client.blinding_delay(), None);
 }
+
+#[test]
+fn client_alert_for_a_rejected_certificate_is_under_its_handshake_epoch() {
+    // RFC 9147 4, RFC 8446 6: once the server's flight is read, the server reads the client
+    // at epoch 2; an epoch-0 alert would be unauthenticated and ignored.
+    let secrets = Arc::new(Secrets::default());
+    // A leaf as the only anchor: the server's issuer is unknown.
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("localhost-ecdsa-p384.pem")).unwrap();
+    let client = ClientConfig::builder(Arc::new(sanstls::pki::WebPkiServerVerifier::new(anchors)))
+        .key_log(secrets.clone())
+        .build()
+        .unwrap();
+    let server = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut link = Link::new(client, server, dtls(1200));
+    let err = link.pump().unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnknownCa));
+    let from = link.wire.len();
+    let out = link.take(Dir::ToServer);
+    let recs = wire(&link, &secrets, from);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0].epoch, 2);
+    assert_eq!(recs[0].typ, Some(ContentType::Alert));
+    assert_eq!(recs[0].content, [2, AlertDescription::UnknownCa.get()]);
+    assert_eq!(
+        link.deliver(Dir::ToServer, &out[0]),
+        Err(Error::AlertReceived(AlertDescription::UnknownCa))
+    );
+    assert_eq!(
+        link.server().last_alert_received().map(|a| a.description),
+        Some(AlertDescription::UnknownCa)
+    );
+}
