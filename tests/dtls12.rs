@@ -982,40 +982,39 @@ fn unread_plaintext_is_back_pressure_not_the_peers_fault() {
 #[test]
 fn warning_alerts_and_empty_records_in_a_row_are_capped_as_over_tls() {
     let user_canceled = [1, AlertDescription::UserCanceled.get()];
-    let warnings = MAX_WARNING_ALERTS_IN_A_ROW as usize;
-    let empties = MAX_EMPTY_RECORDS_IN_A_ROW as usize;
-    // (records the server takes, the one too many, the limit)
-    let cases: [(Vec<(u8, &[u8])>, (u8, &[u8]), Limit); 2] = [
+    // (the record repeated, how many in a row pass, the limit)
+    let cases = [
         (
-            // Data in between resets the count.
-            [
-                vec![(21, &user_canceled[..]); warnings],
-                vec![(23, &b"x"[..])],
-                vec![(21, &user_canceled[..]); warnings],
-            ]
-            .concat(),
-            (21, &user_canceled[..]),
+            21,
+            &user_canceled[..],
+            MAX_WARNING_ALERTS_IN_A_ROW,
             Limit::WarningAlerts,
         ),
         (
-            vec![(23, &b""[..]); empties],
-            (23, &b""[..]),
+            23,
+            &b""[..],
+            MAX_EMPTY_RECORDS_IN_A_ROW,
             Limit::ConsecutiveEmptyRecords,
         ),
     ];
-    for (taken, last, limit) in cases {
+    for (typ, content, cap, limit) in cases {
         let (mut link, secrets) = established_with(65536, dtls(1200));
         let master = secrets.get("CLIENT_RANDOM").expect("master secret logged");
         let mut seq = 100;
-        let mut forge = |link: &Link, (typ, content): (u8, &[u8])| {
+        let mut forge = |link: &Link, typ: u8, content: &[u8]| {
             seq += 1;
             seal12(&link.client, &master, true, 1, seq, typ, content)
         };
-        for rec in taken {
-            let d = forge(&link, rec);
+        // Data in between resets the count.
+        for i in 0..2 * cap + 1 {
+            let d = if i == cap {
+                forge(&link, 23, b"x")
+            } else {
+                forge(&link, typ, content)
+            };
             link.deliver(Dir::ToServer, &d).unwrap();
         }
-        let d = forge(&link, last);
+        let d = forge(&link, typ, content);
         assert_eq!(link.deliver(Dir::ToServer, &d), Err(Error::LimitExceeded(limit)));
         assert!(link.server().blinding_delay().is_some(), "{limit:?}");
         let _ = link.pump();
