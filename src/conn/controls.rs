@@ -89,23 +89,6 @@ pub(crate) enum Deferred {
     Paused { msg: Msg, info: Box<ClientHelloInfo> },
 }
 
-impl Controls {
-    pub fn new(shared: &Shared) -> Self {
-        Controls {
-            last_alert_sent: None,
-            last_alert_received: None,
-            app_context: None,
-            sizing: shared.record_sizing,
-            time: shared.time.clone(),
-            small_sent: 0,
-            last_send_ms: None,
-            deferred: Deferred::No,
-            blinding: Blinding::new(shared),
-            secret_extraction: shared.secret_extraction,
-        }
-    }
-}
-
 /// The blinding delay ([`Connection::blinding_delay`]), shared with DTLS: armed by the first
 /// failure the peer caused.
 pub(crate) struct Blinding {
@@ -158,6 +141,21 @@ impl Blinding {
 }
 
 impl Controls {
+    pub fn new(shared: &Shared) -> Self {
+        Controls {
+            last_alert_sent: None,
+            last_alert_received: None,
+            app_context: None,
+            sizing: shared.record_sizing,
+            time: shared.time.clone(),
+            small_sent: 0,
+            last_send_ms: None,
+            deferred: Deferred::No,
+            blinding: Blinding::new(shared),
+            secret_extraction: shared.secret_extraction,
+        }
+    }
+
     /// The plaintext cap the sizing policy puts on the next record, given the bytes a
     /// record under the current write state adds (`overhead`). Dynamic sizing reads the
     /// config's clock here, once per `write_tls`, to notice an idle period.
