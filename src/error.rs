@@ -146,6 +146,8 @@ pub enum Limit {
     WarningAlerts,
     KeyUpdates,
     NewSessionTickets,
+    /// Not raised: plaintext the application has not read is back-pressure, not a fault of
+    /// the peer's (kept so matches on `Limit` keep compiling).
     BufferedPlaintext,
     ReassemblyQueue,
     /// DTLS: records that failed to deprotect (each dropped silently, RFC 6347 4.1.2.7).

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::dtls::{
-    events, lossy_link_runs, plain_handshake, plain_record, read_all, split_records, write, Dir, Link, Lossy,
-    CLIENT_ADDR,
+    events, lossy_link_runs, plain_handshake, plain_record, read_all, seal12, split_records, write, Dir,
+    Link, Lossy, Secrets, CLIENT_ADDR,
 };
-use sanstls::codec::{CipherSuite, ProtocolVersion};
+use sanstls::codec::{AlertDescription, CipherSuite, ProtocolVersion};
+use sanstls::conn::{MAX_EMPTY_RECORDS_IN_A_ROW, MAX_WARNING_ALERTS_IN_A_ROW};
 use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{ClientConfig, Error, Event, Limit, ServerConfig};
@@ -418,8 +419,6 @@ fn lossy_link_thousand_seeded_runs() {
 
 // ---- State-machine faults (the ones research fuzzers found in DTLS stacks). Each ends with
 // a fatal alert or a silent drop that leaves the state as it was.
-
-use sanstls::codec::AlertDescription;
 
 /// (content type, epoch, handshake type, message_seq) of a record (handshake fields only
 /// meaningful for plaintext handshake records).
@@ -932,4 +931,124 @@ fn dtls12_server_refuses_a_dtls13_only_hello_with_protocol_version() {
     assert_eq!(link.pump().unwrap_err(), alert);
     assert_eq!(link.client.error(), Some(&alert));
     assert_eq!(link.client.protocol_version(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the peer sends that TLS caps or pushes back on, over DTLS 1.2 the same way.
+
+/// A DTLS 1.2 link whose server holds at most `max_buffered` unread plaintext bytes and
+/// blinds its failures; the client's key log gives the master secret.
+fn established_with(max_buffered: usize, dtls: DtlsConfig) -> (Link, Arc<Secrets>) {
+    let secrets = Arc::new(Secrets::default());
+    let client = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .key_log(secrets.clone())
+        .build()
+        .unwrap();
+    let server = common::server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .max_buffered_plaintext(max_buffered)
+        .blinding(Duration::from_millis(10), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let mut link = Link::new(client, server, dtls);
+    link.pump().unwrap();
+    assert!(!link.server().is_handshaking(), "{:?}", link.server().error());
+    events(&mut link.client);
+    events(link.server());
+    (link, secrets)
+}
+
+#[test]
+fn unread_plaintext_is_back_pressure_not_the_peers_fault() {
+    let (mut link, _) = established_with(1000, dtls(1200));
+    // Three records of 800 bytes; the server's application reads nothing. The second still
+    // finds room (one record may pass the cap, as over TLS), the third is dropped.
+    for i in 0..3u8 {
+        write(&mut link.client, &[b'a' + i; 800]);
+        link.pump().unwrap();
+    }
+    assert_eq!(link.server().error(), None);
+    assert_eq!(link.server().last_alert_sent(), None);
+    assert_eq!(link.client.error(), None);
+    assert_eq!(link.server().plaintext_available(), 1600);
+    assert_eq!(read_all(link.server()), [[b'a'; 800], [b'b'; 800]].concat());
+    write(&mut link.client, b"after");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"after");
+    assert_eq!(link.server().blinding_delay(), None);
+}
+
+#[test]
+fn warning_alerts_and_empty_records_in_a_row_are_capped_as_over_tls() {
+    let user_canceled = [1, AlertDescription::UserCanceled.get()];
+    // (the record repeated, how many in a row pass, the limit)
+    let cases = [
+        (
+            21,
+            &user_canceled[..],
+            MAX_WARNING_ALERTS_IN_A_ROW,
+            Limit::WarningAlerts,
+        ),
+        (
+            23,
+            &b""[..],
+            MAX_EMPTY_RECORDS_IN_A_ROW,
+            Limit::ConsecutiveEmptyRecords,
+        ),
+    ];
+    for (typ, content, cap, limit) in cases {
+        let (mut link, secrets) = established_with(65536, dtls(1200));
+        let master = secrets.get("CLIENT_RANDOM").expect("master secret logged");
+        let mut seq = 100;
+        let mut forge = |link: &Link, typ: u8, content: &[u8]| {
+            seq += 1;
+            seal12(&link.client, &master, true, 1, seq, typ, content)
+        };
+        // Data in between resets the count.
+        for i in 0..2 * cap + 1 {
+            let d = if i == cap {
+                forge(&link, 23, b"x")
+            } else {
+                forge(&link, typ, content)
+            };
+            link.deliver(Dir::ToServer, &d).unwrap();
+        }
+        let d = forge(&link, typ, content);
+        assert_eq!(link.deliver(Dir::ToServer, &d), Err(Error::LimitExceeded(limit)));
+        assert!(link.server().blinding_delay().is_some(), "{limit:?}");
+        let _ = link.pump();
+        assert_eq!(
+            link.client.error(),
+            Some(&Error::AlertReceived(AlertDescription::UnexpectedMessage)),
+            "{limit:?}"
+        );
+    }
+}
+
+#[test]
+fn blinding_delay_is_armed_by_a_failure_the_peer_caused() {
+    let (mut link, _) = established_with(
+        65536,
+        DtlsConfig {
+            max_bad_records: 0,
+            ..dtls(1200)
+        },
+    );
+    write(&mut link.client, b"hello");
+    let mut bad = link.take(Dir::ToServer).remove(0);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        link.deliver(Dir::ToServer, &bad),
+        Err(Error::LimitExceeded(Limit::BadRecords))
+    );
+    let delay = link.server().blinding_delay().expect("blinding armed");
+    assert!(
+        (Duration::from_millis(10)..=Duration::from_millis(20)).contains(&delay),
+        "{delay:?}"
+    );
+    let _ = link.pump();
+    assert!(link.client.error().is_some());
+    assert_eq!(link.client.blinding_delay(), None);
 }

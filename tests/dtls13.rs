@@ -2282,3 +2282,171 @@ fn fragmented_second_hello_cookie_is_checked_from_its_first_fragment() {
     link.pump().unwrap();
     assert_established(&mut link);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the peer sends that TLS caps or pushes back on, over DTLS 1.3 the same way.
+
+/// A DTLS 1.3 link whose server holds at most `max_buffered` unread plaintext bytes and
+/// blinds its failures.
+fn established_with(max_buffered: usize, dtls: DtlsConfig) -> (Link, Arc<Secrets>) {
+    let secrets = Arc::new(Secrets::default());
+    let client = common::client_builder().key_log(secrets.clone()).build().unwrap();
+    let server = common::server_builder("ecdsa-p256")
+        .max_buffered_plaintext(max_buffered)
+        .blinding(Duration::from_millis(10), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let mut link = Link::new(client, server, dtls);
+    link.pump().unwrap();
+    assert_established(&mut link);
+    events(&mut link.client);
+    events(link.server());
+    (link, secrets)
+}
+
+#[test]
+fn unread_plaintext_is_back_pressure_not_the_peers_fault() {
+    let (mut link, _) = established_with(1000, dtls(1200));
+    // Three records of 800 bytes; the server's application reads nothing. The second still
+    // finds room (one record may pass the cap, as over TLS), the third is dropped.
+    for i in 0..3u8 {
+        write(&mut link.client, &[b'a' + i; 800]);
+        link.pump().unwrap();
+    }
+    assert_eq!(link.server().error(), None);
+    assert_eq!(link.server().last_alert_sent(), None);
+    assert_eq!(link.client.error(), None);
+    assert_eq!(link.server().plaintext_available(), 1600);
+    let got = read_all(link.server());
+    assert_eq!(got, [[b'a'; 800], [b'b'; 800]].concat());
+    // Once read, records are taken again.
+    write(&mut link.client, b"after");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"after");
+    assert_eq!(link.server().blinding_delay(), None);
+}
+
+#[test]
+fn warning_alerts_in_a_row_are_capped_as_over_tls() {
+    let (mut link, secrets) = established_with(65536, dtls(1200));
+    let suite = suite(&link);
+    let mut seq = next_seq(&link, &secrets, Dir::ToServer, 3);
+    let mut forge = |typ: ContentType, content: &[u8]| {
+        seq += 1;
+        seal13(&secrets, suite, true, 3, seq - 1, typ, content)
+    };
+    let user_canceled = [1, AlertDescription::UserCanceled.get()];
+    // Data in between resets the count (RFC 8446 6.1: user_canceled is not an error).
+    for _ in 0..sanstls::conn::MAX_WARNING_ALERTS_IN_A_ROW {
+        link.deliver(Dir::ToServer, &forge(ContentType::Alert, &user_canceled))
+            .unwrap();
+    }
+    link.deliver(Dir::ToServer, &forge(ContentType::ApplicationData, b"x"))
+        .unwrap();
+    for _ in 0..sanstls::conn::MAX_WARNING_ALERTS_IN_A_ROW {
+        link.deliver(Dir::ToServer, &forge(ContentType::Alert, &user_canceled))
+            .unwrap();
+    }
+    let flood = Error::LimitExceeded(Limit::WarningAlerts);
+    assert_eq!(
+        link.deliver(Dir::ToServer, &forge(ContentType::Alert, &user_canceled)),
+        Err(flood.clone())
+    );
+    assert_eq!(link.server().error(), Some(&flood));
+    assert!(link.server().blinding_delay().is_some());
+    let _ = link.pump();
+    assert_eq!(
+        link.client.error(),
+        Some(&Error::AlertReceived(AlertDescription::UnexpectedMessage))
+    );
+}
+
+#[test]
+fn empty_records_in_a_row_are_capped_as_over_tls() {
+    let (mut link, secrets) = established_with(65536, dtls(1200));
+    let suite = suite(&link);
+    let first = next_seq(&link, &secrets, Dir::ToServer, 3);
+    let cap = u64::from(sanstls::conn::MAX_EMPTY_RECORDS_IN_A_ROW);
+    for seq in first..first + cap {
+        let empty = seal13(&secrets, suite, true, 3, seq, ContentType::ApplicationData, b"");
+        link.deliver(Dir::ToServer, &empty).unwrap();
+    }
+    let empty = seal13(
+        &secrets,
+        suite,
+        true,
+        3,
+        first + cap,
+        ContentType::ApplicationData,
+        b"",
+    );
+    let flood = Error::LimitExceeded(Limit::ConsecutiveEmptyRecords);
+    assert_eq!(link.deliver(Dir::ToServer, &empty), Err(flood.clone()));
+    assert!(link.server().blinding_delay().is_some());
+    let _ = link.pump();
+    assert_eq!(
+        link.client.error(),
+        Some(&Error::AlertReceived(AlertDescription::UnexpectedMessage))
+    );
+}
+
+#[test]
+fn blinding_delay_is_armed_by_a_failure_the_peer_caused() {
+    let (mut link, _) = established_with(
+        65536,
+        DtlsConfig {
+            max_bad_records: 0,
+            ..dtls(1200)
+        },
+    );
+    assert_eq!(link.server().blinding_delay(), None);
+    write(&mut link.client, b"hello");
+    let mut bad = link.take(Dir::ToServer).remove(0);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        link.deliver(Dir::ToServer, &bad),
+        Err(Error::LimitExceeded(Limit::BadRecords))
+    );
+    let delay = link.server().blinding_delay().expect("blinding armed");
+    assert!(
+        (Duration::from_millis(10)..=Duration::from_millis(20)).contains(&delay),
+        "{delay:?}"
+    );
+    // The client has blinding off.
+    let _ = link.pump();
+    assert!(link.client.error().is_some());
+    assert_eq!(link.client.blinding_delay(), None);
+}
+
+#[test]
+fn client_alert_for_a_rejected_certificate_is_under_its_handshake_epoch() {
+    // RFC 9147 4, RFC 8446 6: once the server's flight is read, the server reads the client
+    // at epoch 2; an epoch-0 alert would be unauthenticated and ignored.
+    let secrets = Arc::new(Secrets::default());
+    // A leaf as the only anchor: the server's issuer is unknown.
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("localhost-ecdsa-p384.pem")).unwrap();
+    let client = ClientConfig::builder(Arc::new(sanstls::pki::WebPkiServerVerifier::new(anchors)))
+        .key_log(secrets.clone())
+        .build()
+        .unwrap();
+    let server = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut link = Link::new(client, server, dtls(1200));
+    let err = link.pump().unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnknownCa));
+    let from = link.wire.len();
+    let out = link.take(Dir::ToServer);
+    let recs = wire(&link, &secrets, from);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0].epoch, 2);
+    assert_eq!(recs[0].typ, Some(ContentType::Alert));
+    assert_eq!(recs[0].content, [2, AlertDescription::UnknownCa.get()]);
+    assert_eq!(
+        link.deliver(Dir::ToServer, &out[0]),
+        Err(Error::AlertReceived(AlertDescription::UnknownCa))
+    );
+    assert_eq!(
+        link.server().last_alert_received().map(|a| a.description),
+        Some(AlertDescription::UnknownCa)
+    );
+}

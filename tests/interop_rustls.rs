@@ -185,3 +185,36 @@ fn key_update_and_close_with_rustls() {
     pump(&mut *server, &mut client);
     assert!(client.peer_has_closed());
 }
+
+#[test]
+fn rustls_server_reads_why_our_client_rejected_its_certificate() {
+    // RFC 8446 6, A.1: after the ServerHello our alert is under the client handshake keys,
+    // which rustls is reading with; in plaintext it would not learn why.
+    for compat in [true, false] {
+        let mut server = rustls_server("ecdsa-p256", &GROUPS, &[]);
+        let config = client_builder().middlebox_compat(compat).build().unwrap();
+        let mut client = Connection::client(config, "example.com").unwrap();
+        let hello = drain(&mut client);
+        server.read_tls(&mut &hello[..]).unwrap();
+        server.process_new_packets().unwrap();
+        let mut flight = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut flight).unwrap();
+        }
+        let err = feed(&mut client, &flight).unwrap_err();
+        assert_eq!(
+            err.alert(),
+            Some(sanstls::codec::AlertDescription::BadCertificate)
+        );
+        let out = drain(&mut client);
+        let mut rd = &out[..];
+        while !rd.is_empty() {
+            server.read_tls(&mut rd).unwrap();
+        }
+        assert_eq!(
+            server.process_new_packets().unwrap_err(),
+            rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
+            "compat={compat}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use sanstls::codec::{AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion};
-use sanstls::crypto::{prf, tls12_suite, RecordKey};
+use sanstls::crypto::RecordKey;
 use sanstls::msgs::ClientExtension;
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{Connection, Error, Event, KeyLog, PeerMisbehaved};
@@ -346,17 +346,6 @@ fn missing_client_certificate_is_handshake_failure_when_required() {
 // Broken peers. Records are cut apart and rebuilt; protected ones are sealed with keys
 // derived from the logged master secret.
 
-/// Splits a byte stream into records.
-fn records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while bytes.len() >= 5 {
-        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
-        out.push(bytes[..len].to_vec());
-        bytes = &bytes[len..];
-    }
-    out
-}
-
 /// Splits the handshake messages of plaintext handshake records.
 fn messages(recs: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let body: Vec<u8> = recs
@@ -382,41 +371,43 @@ fn record(typ: u8, body: &[u8]) -> Vec<u8> {
     r
 }
 
-fn drain(conn: &mut Connection) -> Vec<u8> {
-    let mut out = Vec::new();
-    while conn.write_tls(&mut out).unwrap() > 0 {}
-    out
+/// One side's TLS 1.2 record key, from the master secret.
+fn record_key(conn: &Connection, master: &[u8], from_client: bool) -> RecordKey {
+    let suite = conn.cipher_suite().unwrap();
+    tls12_record_key(
+        suite,
+        master,
+        &conn.client_random(),
+        &conn.server_random(),
+        from_client,
+    )
 }
 
-fn feed(conn: &mut Connection, bytes: &[u8]) -> Result<(), Error> {
-    let mut rd = bytes;
-    while !rd.is_empty() {
-        conn.read_tls(&mut rd).unwrap();
-        conn.process_new_packets()?;
-    }
-    Ok(())
+/// The additional data of a TLS 1.2 AEAD record (RFC 5246 6.2.3.3).
+fn aad12(seq: u64, typ: u8, len: usize) -> Vec<u8> {
+    let mut aad = seq.to_be_bytes().to_vec();
+    aad.extend_from_slice(&[typ, 3, 3]);
+    aad.extend_from_slice(&(len as u16).to_be_bytes());
+    aad
+}
+
+/// Opens a TLS 1.2 record (header included) one side sealed: its type and plaintext.
+fn open(conn: &Connection, master: &[u8], from_client: bool, seq: u64, rec: &[u8]) -> (u8, Vec<u8>) {
+    let key = record_key(conn, master, from_client);
+    let overhead = key.explicit_nonce_len() + key.tag_len();
+    let aad = aad12(seq, rec[0], rec.len() - 5 - overhead);
+    let mut body = rec[5..].to_vec();
+    let plain = key
+        .open_in_place(seq, &aad, &mut body)
+        .expect("record opens")
+        .to_vec();
+    (rec[0], plain)
 }
 
 /// Seals TLS 1.2 records as one side would, from the master secret.
 fn seal(conn: &Connection, master: &[u8], from_client: bool, seq: u64, typ: u8, plain: &[u8]) -> Vec<u8> {
-    let suite = tls12_suite(conn.cipher_suite().unwrap()).unwrap();
-    let (k, iv) = (suite.aead.key_len(), suite.fixed_iv_len());
-    let kb = prf::key_block(
-        suite.hash,
-        master,
-        &conn.server_random(),
-        &conn.client_random(),
-        suite.key_block_len(),
-    );
-    let kb = kb.as_bytes();
-    let key = if from_client {
-        RecordKey::tls12(suite.aead, &kb[..k], &kb[2 * k..2 * k + iv]).unwrap()
-    } else {
-        RecordKey::tls12(suite.aead, &kb[k..2 * k], &kb[2 * k + iv..2 * k + 2 * iv]).unwrap()
-    };
-    let mut aad = seq.to_be_bytes().to_vec();
-    aad.extend_from_slice(&[typ, 3, 3]);
-    aad.extend_from_slice(&(plain.len() as u16).to_be_bytes());
+    let key = record_key(conn, master, from_client);
+    let aad = aad12(seq, typ, plain.len());
     let mut body = plain.to_vec();
     key.seal_in_place(seq, &aad, &mut body).unwrap();
     let mut payload = Vec::new();
@@ -571,4 +562,101 @@ fn change_cipher_spec_before_key_exchange_is_unexpected_message() {
     transfer(&mut c, &mut s).unwrap();
     let err = feed(&mut s, &record(20, &[1])).unwrap_err();
     assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fatal alerts on the wire: before our ChangeCipherSpec in plaintext, after it under our
+// keys (RFC 5246 7.2: alerts are encrypted as specified by the current connection state).
+
+#[test]
+fn client_alert_before_its_change_cipher_spec_is_plaintext() {
+    let client = client_builder().versions(V12).build().unwrap();
+    let mut c = Connection::client(client, "example.com").unwrap();
+    let mut s = Connection::server(server_builder("ecdsa-p256").build().unwrap()).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    let err = feed(&mut c, &drain(&mut s)).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::BadCertificate));
+    let out = drain(&mut c);
+    assert_eq!(out, [21, 3, 3, 0, 2, 2, 42]);
+    let err = feed(&mut s, &out).unwrap_err();
+    assert_eq!(err, Error::AlertReceived(AlertDescription::BadCertificate));
+    assert_eq!(
+        s.last_alert_received().map(|a| a.description),
+        Some(AlertDescription::BadCertificate)
+    );
+}
+
+#[test]
+fn client_alert_after_its_change_cipher_spec_is_encrypted() {
+    // Full handshake: CCS and Finished are out when the server's Finished fails.
+    let (mut c, mut s, log) = logged_pair();
+    handshake_until_server_finished(&mut c, &mut s);
+    let recs = records(&drain(&mut s));
+    let master = log.0.lock().unwrap()[0].1.clone();
+    let ccs_at = recs.iter().position(|r| r[0] == 20).unwrap();
+    let bad = seal(
+        &c,
+        &master,
+        false,
+        0,
+        22,
+        &[20, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+    let mut flight: Vec<u8> = recs[..=ccs_at].concat();
+    flight.extend_from_slice(&bad);
+    assert_eq!(feed(&mut c, &flight).unwrap_err(), Error::BadFinished);
+    let out = records(&drain(&mut c));
+    assert_eq!(out.len(), 1);
+    // Our Finished had sequence number 0.
+    assert_eq!(open(&c, &master, true, 1, &out[0]), (21, vec![2, 51]));
+    let err = feed(&mut s, &out[0]).unwrap_err();
+    assert_eq!(err, Error::AlertReceived(AlertDescription::DecryptError));
+
+    // Abbreviated handshake: the client fails on a record right behind the server's
+    // Finished, with its own CCS, key switch and Finished still queued. The CCS goes out
+    // and the alert follows it under the new keys; the Finished does not.
+    let log = Arc::new(Masters::default());
+    let client = client_builder()
+        .versions(V12)
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256").build().unwrap();
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    let (mut c, mut s) = pair(client, server);
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = drain(&mut s);
+    // ServerHello, CCS, Finished.
+    assert_eq!(
+        records(&flight).iter().map(|r| r[0]).collect::<Vec<_>>(),
+        [22, 20, 22]
+    );
+    flight.extend_from_slice(&record(23, &[0; 40]));
+    assert_eq!(
+        feed(&mut c, &flight).unwrap_err().alert(),
+        Some(AlertDescription::BadRecordMac)
+    );
+    let master = log.0.lock().unwrap().last().unwrap().1.clone();
+    let out = records(&drain(&mut c));
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0], [20, 3, 3, 0, 1, 1]);
+    assert_eq!(open(&c, &master, true, 0, &out[1]), (21, vec![2, 20]));
+    let err = feed(&mut s, &out.concat()).unwrap_err();
+    assert_eq!(err, Error::AlertReceived(AlertDescription::BadRecordMac));
+}
+
+#[test]
+fn server_alert_before_its_server_hello_is_plaintext() {
+    let (mut c, mut s, _) = logged_pair();
+    let mut input = drain(&mut c);
+    // The ClientHello and, in the same read, a record the handshake cannot take: the
+    // ServerHello queued for the hello never goes out, nor anything under its keys.
+    input.extend_from_slice(&record(23, &[0; 40]));
+    let err = feed(&mut s, &input).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+    let out = drain(&mut s);
+    assert_eq!(out, [21, 3, 3, 0, 2, 2, 10]);
+    let err = feed(&mut c, &out).unwrap_err();
+    assert_eq!(err, Error::AlertReceived(AlertDescription::UnexpectedMessage));
 }

@@ -5,8 +5,12 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use sanstls::codec::{AlertDescription, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
-use sanstls::{Error, Event, KeyLog};
+use sanstls::codec::{
+    AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme,
+};
+use sanstls::conn::AlertRecord;
+use sanstls::pki::{TrustAnchors, WebPkiClientVerifier, WebPkiServerVerifier};
+use sanstls::{ClientConfig, Connection, Error, Event, KeyLog};
 
 const SUITES: [CipherSuite; 3] = [
     CipherSuite::TLS_AES_128_GCM_SHA256,
@@ -428,4 +432,153 @@ fn large_writes_are_split_into_full_records() {
     use std::io::Read;
     s.reader().read_to_end(&mut got).unwrap_or_default();
     assert_eq!(got.len(), 40000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fatal alerts on the wire: under the keys the peer reads with (RFC 8446 6), the client's
+// after the ServerHello under its handshake keys (A.1), a server's before its ServerHello in
+// plaintext.
+
+const COMPAT_CCS: [u8; 6] = [20, 3, 3, 0, 1, 1];
+
+#[test]
+fn client_alert_for_a_rejected_certificate_is_under_its_handshake_keys() {
+    // (name we connect to, trust anchor, alert)
+    let cases = [
+        ("example.com", "ca.pem", AlertDescription::BadCertificate),
+        // A leaf as the only anchor: the server's issuer is unknown.
+        (
+            "localhost",
+            "localhost-ecdsa-p384.pem",
+            AlertDescription::UnknownCa,
+        ),
+    ];
+    for (name, anchor, alert) in cases {
+        for compat in [true, false] {
+            let log = Arc::new(forge::Secrets::default());
+            let anchors = TrustAnchors::from_pem_file(vectors().join(anchor)).unwrap();
+            let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+                .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+                .middlebox_compat(compat)
+                .key_log(log.clone())
+                .build()
+                .unwrap();
+            let mut c = Connection::client(client, name).unwrap();
+            let mut s = Connection::server(server_builder("ecdsa-p256").build().unwrap()).unwrap();
+            transfer(&mut c, &mut s).unwrap();
+            // The server's whole flight in one read: the client rejects the certificate with
+            // its CCS and the switch to its handshake keys still queued.
+            let err = feed(&mut c, &drain(&mut s)).unwrap_err();
+            assert_eq!(err.alert(), Some(alert), "{name} compat={compat}");
+            let out = records(&drain(&mut c));
+            let protected = if compat {
+                assert_eq!(out[0], COMPAT_CCS);
+                &out[1..]
+            } else {
+                &out[..]
+            };
+            assert_eq!(protected.len(), 1, "{name} compat={compat}: {out:02x?}");
+            let mut keys = forge::Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+            assert_eq!(keys.open(&protected[0]), (21, vec![2, alert.get()]));
+            // The server reads it with the keys it expects and learns why.
+            let err = feed(&mut s, &out.concat()).unwrap_err();
+            assert_eq!(err, Error::AlertReceived(alert));
+            assert_eq!(
+                s.last_alert_received(),
+                Some(AlertRecord {
+                    level: AlertLevel::Fatal,
+                    description: alert
+                })
+            );
+        }
+    }
+}
+
+#[test]
+fn client_alert_for_an_oversized_message_is_under_its_handshake_keys() {
+    let clog = Arc::new(forge::Secrets::default());
+    let slog = Arc::new(forge::Secrets::default());
+    let client = client_builder()
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(clog.clone())
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .key_log(slog.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    transfer(&mut c, &mut s).unwrap();
+    let flight = records(&drain(&mut s));
+    // ServerHello, CCS, then a protected EncryptedExtensions declaring 2^16 + 1 bytes.
+    assert_eq!(flight[1], COMPAT_CCS);
+    let mut forged = flight[..2].concat();
+    let mut server_keys = forge::Forge13::new(&slog.get("SERVER_HANDSHAKE_TRAFFIC_SECRET"));
+    forged.extend_from_slice(&server_keys.record(22, &[8, 1, 0, 1]));
+    let err = feed(&mut c, &forged).unwrap_err();
+    assert_eq!(err, Error::LimitExceeded(sanstls::Limit::HandshakeMessageSize));
+    let out = records(&drain(&mut c));
+    assert_eq!(out.len(), 2, "{out:02x?}");
+    assert_eq!(out[0], COMPAT_CCS);
+    let mut keys = forge::Forge13::new(&clog.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+    assert_eq!(
+        keys.open(&out[1]),
+        (21, vec![2, AlertDescription::RecordOverflow.get()])
+    );
+    let err = feed(&mut s, &out.concat()).unwrap_err();
+    assert_eq!(err, Error::AlertReceived(AlertDescription::RecordOverflow));
+}
+
+#[test]
+fn server_alert_before_its_server_hello_is_plaintext() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    let mut input = drain(&mut c);
+    // The ClientHello and, in the same read, a record that is not the client's: the
+    // ServerHello queued for the hello never goes out, so neither do its keys.
+    input.extend_from_slice(&[23, 3, 3, 0, 1, 0]);
+    let err = feed(&mut s, &input).unwrap_err();
+    let alert = err.alert().unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out, [21, 3, 3, 0, 2, 2, alert.get()]);
+    let err = feed(&mut c, &out).unwrap_err();
+    assert_eq!(err, Error::AlertReceived(alert));
+}
+
+#[test]
+fn server_alert_after_its_flight_is_under_its_application_keys() {
+    // The client's certificate is from an issuer the server does not know. The server's
+    // whole flight went out, Finished included: the client reads its application keys.
+    let slog = Arc::new(forge::Secrets::default());
+    let anchors = TrustAnchors::from_pem_file(vectors().join("localhost-ecdsa-p384.pem")).unwrap();
+    let server = server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(slog.clone())
+        .build()
+        .unwrap();
+    let client = client_builder()
+        .client_auth_cert(certified_key("ed25519"))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let err = transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::UnknownCa));
+    let out = records(&drain(&mut s));
+    assert_eq!(out.len(), 1, "{out:02x?}");
+    let mut keys = forge::Forge13::new(&slog.get("SERVER_TRAFFIC_SECRET_0"));
+    assert_eq!(
+        keys.open(&out[0]),
+        (21, vec![2, AlertDescription::UnknownCa.get()])
+    );
+    let err = feed(&mut c, &out[0]).unwrap_err();
+    assert_eq!(err, Error::AlertReceived(AlertDescription::UnknownCa));
+    assert_eq!(
+        c.last_alert_received().map(|a| a.description),
+        Some(AlertDescription::UnknownCa)
+    );
 }

@@ -592,10 +592,10 @@ fn tcp_only_options_are_refused_with_dtls() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "echo\n");
 }
 
-/// `--max-buffer` is the connection's plaintext cap over DTLS too: data within it is echoed;
-/// a record carrying more than it can hold fails the connection (there is no back-pressure
-/// on a datagram to mute the peer with, as the TCP server does): the server sends
-/// unexpected_message and logs the error.
+/// `--max-buffer` is the connection's plaintext cap over DTLS too, and as over TCP it is
+/// back-pressure, not the peer's fault: a record is taken while less than the cap waits
+/// unread (so one bigger than the cap still gets through), the echo's writes are partial,
+/// and nothing fails: 300 bytes through a 100-byte cap come back whole, with no alert.
 #[test]
 fn max_buffer_caps_plaintext_per_peer() {
     let (server, listen) = serve(&["--max-buffer", "100"]);
@@ -604,11 +604,16 @@ fn max_buffer_caps_plaintext_per_peer() {
     let big = [b'x'; 300];
     let out = connect(&listen, &[], &big);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("unexpected_message"), "{stderr}");
-    assert!(out.stdout.is_empty());
-    wait_for(&server, "alert sent: unexpected_message");
-    wait_for(&server, "closed: DTLS error");
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(out.stdout, big);
+    assert!(!stderr.contains("alert"), "{stderr}");
+    // Both peers end with their close_notify; the server never blamed either.
+    let t = Instant::now();
+    while server.stderr().matches("closed: peer sent close_notify").count() < 2 {
+        assert!(t.elapsed() < DEADLINE, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!server.stderr().contains("alert sent"), "{}", server.stderr());
 }
 
 /// SIGTERM with a peer that never answers our close_notify: the server gives up at

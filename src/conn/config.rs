@@ -264,7 +264,9 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// Cap on plaintext buffered in each direction.
+            /// Cap on plaintext buffered in each direction. Back-pressure, never an error:
+            /// received records wait (TLS) or are dropped (DTLS) while this much is unread,
+            /// and writes are partial while this much is unsent.
             pub fn max_buffered_plaintext(mut self, bytes: usize) -> Self {
                 self.shared.max_buffered_plaintext = bytes;
                 self

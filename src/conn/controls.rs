@@ -72,10 +72,7 @@ pub(crate) struct Controls {
     pub last_send_ms: Option<u64>,
     /// Server: choosing the config after the ClientHello.
     pub deferred: Deferred,
-    pub rng: Arc<dyn RandomSource>,
-    pub blinding: (Duration, Duration),
-    /// Set by the first peer-caused failure when blinding is on.
-    pub blinding_delay: Option<Duration>,
+    pub blinding: Blinding,
     /// The config allows key extraction and serialisation.
     pub secret_extraction: bool,
 }
@@ -92,27 +89,32 @@ pub(crate) enum Deferred {
     Paused { msg: Msg, info: Box<ClientHelloInfo> },
 }
 
-impl Controls {
+/// The blinding delay ([`Connection::blinding_delay`]), shared with DTLS: armed by the first
+/// failure the peer caused.
+pub(crate) struct Blinding {
+    range: (Duration, Duration),
+    rng: Arc<dyn RandomSource>,
+    delay: Option<Duration>,
+}
+
+impl Blinding {
     pub fn new(shared: &Shared) -> Self {
-        Controls {
-            last_alert_sent: None,
-            last_alert_received: None,
-            app_context: None,
-            sizing: shared.record_sizing,
-            time: shared.time.clone(),
-            small_sent: 0,
-            last_send_ms: None,
-            deferred: Deferred::No,
+        Blinding {
+            range: shared.blinding,
             rng: shared.rng.clone(),
-            blinding: shared.blinding,
-            blinding_delay: None,
-            secret_extraction: shared.secret_extraction,
+            delay: None,
         }
     }
 
+    /// The delay drawn when the connection failed; `None` when blinding is off or nothing
+    /// the peer did failed it.
+    pub fn delay(&self) -> Option<Duration> {
+        self.delay
+    }
+
     /// A delay drawn uniformly from the blinding range (`None` when blinding is off).
-    fn draw_blinding(&self) -> Option<Duration> {
-        let (min, max) = self.blinding;
+    fn draw(&self) -> Option<Duration> {
+        let (min, max) = self.range;
         if max.is_zero() {
             return None;
         }
@@ -132,8 +134,25 @@ impl Controls {
     /// not a local crypto failure) arms the blinding delay once.
     pub fn failed(&mut self, e: &Error) {
         let peer_caused = e.alert().is_some() && !matches!(e, Error::Crypto(_) | Error::Refused(_));
-        if peer_caused && self.blinding_delay.is_none() {
-            self.blinding_delay = self.draw_blinding();
+        if peer_caused && self.delay.is_none() {
+            self.delay = self.draw();
+        }
+    }
+}
+
+impl Controls {
+    pub fn new(shared: &Shared) -> Self {
+        Controls {
+            last_alert_sent: None,
+            last_alert_received: None,
+            app_context: None,
+            sizing: shared.record_sizing,
+            time: shared.time.clone(),
+            small_sent: 0,
+            last_send_ms: None,
+            deferred: Deferred::No,
+            blinding: Blinding::new(shared),
+            secret_extraction: shared.secret_extraction,
         }
     }
 
@@ -368,7 +387,7 @@ impl Connection {
         let shared = &config.shared;
         self.common.key_log = shared.key_log.clone();
         self.common.observer = shared.record_observer.clone();
-        self.max_buffered = shared.max_buffered_plaintext;
+        self.inbound.max_buffered = shared.max_buffered_plaintext;
         self.records_per_key = shared.records_per_key;
         let app_context = self.controls.app_context.take();
         self.controls = Controls::new(shared);
@@ -411,6 +430,6 @@ impl Connection {
     /// socket (and before sending the alert, for the strictest form), drawn once per
     /// connection from the configured range. `None` when blinding is off or nothing failed.
     pub fn blinding_delay(&self) -> Option<Duration> {
-        self.controls.blinding_delay
+        self.controls.blinding.delay()
     }
 }

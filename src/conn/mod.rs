@@ -5,6 +5,7 @@ pub(crate) mod common;
 pub(crate) mod config;
 mod controls;
 mod event;
+mod inbound;
 mod inplace;
 mod keylog;
 mod observer;
@@ -47,12 +48,14 @@ use crate::codec::{
     SignatureScheme,
 };
 use crate::crypto::key_schedule::{export_keying_material, max_export_len};
-use crate::error::{Error, Limit, PeerMisbehaved};
+use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::{client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
 use crate::pki::ServerName;
 use crate::record::{Deframer, HandshakeJoiner, OutItem, Plaintext, RecordHeader, WriteState};
 use common::Common;
+pub(crate) use controls::Blinding;
+pub(crate) use inbound::Inbound;
 
 /// Empty application-data records in a row we tolerate (a peer could spin us with them).
 pub const MAX_EMPTY_RECORDS_IN_A_ROW: u32 = 32;
@@ -80,9 +83,8 @@ pub struct Connection {
     peer_closed: bool,
     sent_close: bool,
     ccs_seen: bool,
-    empty_in_a_row: u32,
-    warnings_in_a_row: u32,
-    max_buffered: usize,
+    /// Back-pressure and the caps on empty records and warnings (shared with DTLS).
+    inbound: Inbound,
     records_per_key: u64,
     key_update_queued: bool,
     /// Key changes applied to our sending direction (for the record observer); the first
@@ -129,9 +131,7 @@ impl Connection {
             peer_closed: false,
             sent_close: false,
             ccs_seen: false,
-            empty_in_a_row: 0,
-            warnings_in_a_row: 0,
-            max_buffered: shared.max_buffered_plaintext,
+            inbound: Inbound::new(shared.max_buffered_plaintext),
             records_per_key: shared.records_per_key,
             key_update_queued: false,
             write_epoch: u16::MAX,
@@ -197,7 +197,7 @@ impl Connection {
 
     fn process_deframed(&mut self, deframer: &mut Deframer) -> Result<(), Error> {
         loop {
-            if self.peer_closed || self.buffered_plaintext() >= self.max_buffered {
+            if self.peer_closed || !self.inbound.has_room(self.buffered_plaintext()) {
                 return Ok(());
             }
             // A deferred server waits for its config with the rest of the input buffered.
@@ -226,7 +226,7 @@ impl Connection {
     }
 
     fn fail(&mut self, e: Error) -> Error {
-        self.controls.failed(&e);
+        self.controls.blinding.failed(&e);
         match e.alert() {
             Some(alert) => self.common.queue.push_alert(AlertLevel::Fatal, alert),
             // RFC 8446 6.2: on receipt of a fatal alert, close immediately: a flight queued
@@ -346,11 +346,7 @@ impl Connection {
             }
             // RFC 8446 6.1: user_canceled is a closure alert, not an error.
             AlertDescription::UserCanceled if alert.level == AlertLevel::Warning => {
-                self.warnings_in_a_row += 1;
-                if self.warnings_in_a_row > MAX_WARNING_ALERTS_IN_A_ROW {
-                    return Err(Error::LimitExceeded(Limit::WarningAlerts));
-                }
-                Ok(())
+                self.inbound.warning_alert()
             }
             // RFC 8446 6: every other alert is an error whatever its level.
             other => Err(Error::AlertReceived(other)),
@@ -466,16 +462,7 @@ impl Connection {
         if let Some(Handshake::Established(est)) = self.handshake.as_mut() {
             est.data_received();
         }
-        self.warnings_in_a_row = 0;
-        if plain.data.is_empty() {
-            self.empty_in_a_row += 1;
-            if self.empty_in_a_row > MAX_EMPTY_RECORDS_IN_A_ROW {
-                return Err(Error::LimitExceeded(Limit::ConsecutiveEmptyRecords));
-            }
-            return Ok(false);
-        }
-        self.empty_in_a_row = 0;
-        Ok(true)
+        self.inbound.data_record(plain.data.len())
     }
 
     /// Moves queued items into protected records, applying key changes in order.
@@ -550,7 +537,7 @@ impl Connection {
         self.error.is_none()
             && !self.peer_closed
             && self.deframer.has_room()
-            && self.buffered_plaintext() < self.max_buffered
+            && self.inbound.has_room(self.buffered_plaintext())
     }
 
     /// True when `write_tls` has bytes to send.
@@ -802,7 +789,7 @@ impl io::Write for Writer<'_> {
         let c = &mut *self.conn;
         queue_plaintext(
             &mut c.common.queue,
-            c.max_buffered,
+            c.inbound.max_buffered,
             c.sent_close,
             c.error.as_ref(),
             buf,

@@ -42,7 +42,7 @@ use crate::codec::{
     AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion, Reader,
 };
 use crate::conn::common::{Common, Side};
-use crate::conn::{AlertRecord, ClientConfig, Event, ServerConfig};
+use crate::conn::{AlertRecord, Blinding, ClientConfig, Event, Inbound, ServerConfig};
 use crate::crypto::aead::RecordKey;
 use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::handshake::server13::StatelessRetry;
@@ -177,7 +177,10 @@ pub struct DtlsConnection {
     peer_closed: bool,
     sent_close: bool,
     bad_records: u32,
-    max_buffered: usize,
+    /// Back-pressure and the caps on empty records and warnings, as over TLS.
+    inbound: Inbound,
+    /// The blinding delay, armed by a failure the peer caused, as over TLS.
+    blinding: Blinding,
     retransmitted_this_datagram: bool,
     /// DTLS 1.3 epochs, ACKs and held keys.
     v13: v13::State13,
@@ -261,7 +264,6 @@ impl DtlsConnection {
     }
 
     fn new(side: Side, shared: &crate::conn::config::Shared, cfg: DtlsConfig) -> Self {
-        let max_buffered = shared.max_buffered_plaintext;
         let mut common = Common::new(side, shared.key_log.clone(), ProtocolVersion::DTLSv1_2.get());
         common.observer = shared.record_observer.clone();
         common.dtls_send_seq = Some(0);
@@ -295,7 +297,8 @@ impl DtlsConnection {
             peer_closed: false,
             sent_close: false,
             bad_records: 0,
-            max_buffered,
+            inbound: Inbound::new(shared.max_buffered_plaintext),
+            blinding: Blinding::new(shared),
             retransmitted_this_datagram: false,
             v13: v13::State13::new(),
             last_now: None,
@@ -339,6 +342,7 @@ impl DtlsConnection {
 
     fn fail(&mut self, e: Error) -> Error {
         if self.error.is_none() {
+            self.blinding.failed(&e);
             if let Some(alert) = e.alert() {
                 self.common.queue.push_alert(AlertLevel::Fatal, alert);
             }
@@ -771,7 +775,10 @@ impl DtlsConnection {
                 self.common.events.push_back(Event::PeerClosed);
                 Ok(())
             }
-            AlertDescription::UserCanceled if alert.level == AlertLevel::Warning => Ok(()),
+            // RFC 8446 6.1: user_canceled is a closure alert, not an error; a few in a row.
+            AlertDescription::UserCanceled if alert.level == AlertLevel::Warning => {
+                self.inbound.warning_alert()
+            }
             other => Err(Error::AlertReceived(other)),
         }
     }
@@ -795,7 +802,7 @@ impl DtlsConnection {
             self.flight.clear();
             self.flight_trigger = None;
         }
-        if data.is_empty() {
+        if !self.inbound.data_record(data.len())? {
             return Ok(());
         }
         // Data between the peer's KeyUpdates: they are not a flood (an empty record does
@@ -803,8 +810,11 @@ impl DtlsConnection {
         if let Some(Handshake::Established(est)) = self.handshake.as_mut() {
             est.data_received();
         }
-        if self.buffered_plaintext() + data.len() > self.max_buffered {
-            return Err(Error::LimitExceeded(Limit::BufferedPlaintext));
+        // Back-pressure: while the application leaves the cap unread the record is dropped,
+        // as the network could have dropped it (RFC 6347 4.1: application data is not
+        // retransmitted by DTLS; the application's protocol recovers it if it must).
+        if !self.inbound.has_room(self.buffered_plaintext()) {
+            return Ok(());
         }
         if self.received_start == self.received.len() {
             self.received.clear();
@@ -1017,7 +1027,7 @@ impl io::Write for DtlsWriter<'_> {
         let c = &mut *self.conn;
         crate::conn::queue_plaintext(
             &mut c.common.queue,
-            c.max_buffered,
+            c.inbound.max_buffered,
             c.sent_close,
             c.error.as_ref(),
             buf,

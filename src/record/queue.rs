@@ -2,6 +2,8 @@
 //! encrypted when `write_tls` drains them, under the write state current for that item:
 //!
 //! 1. a fatal alert jumps ahead of everything not yet encrypted, and nothing follows it;
+//!    but it does not jump a key change the peer already expects (only a CCS before it):
+//!    the alert goes under the keys the peer is reading with;
 //! 2. handshake messages, CCS and warning alerts go before application data of the same epoch;
 //! 3. application data waits until the handshake opens the application write state;
 //! 4. a key change is a barrier: items queued before it use the old keys, after it the new;
@@ -200,6 +202,32 @@ impl OutQueue {
     /// Next thing to encrypt. Consecutive handshake messages are coalesced, and large items
     /// split, so each `Record` carries at most `max_fragment` bytes.
     pub fn pop(&mut self, max_fragment: usize) -> Option<OutItem<'_>> {
+        if self.fatal.is_some() {
+            // Rule 1's one exception: a key change the peer already expects (nothing but a
+            // CCS between it and what went out) is applied first, so the alert goes under the
+            // keys the peer reads with (RFC 8446 6: alerts are protected under the current
+            // state; A.1: a client rekeys to the handshake keys before sending its alert).
+            // A key change that waits on an unsent message (a ServerHello, a client's key
+            // exchange, a KeyUpdate) is dropped with it: the alert stays under the old keys.
+            if let Some(epoch) = self.epochs.front_mut().filter(|e| {
+                e.then.is_some()
+                    && e.control
+                        .iter()
+                        .all(|(typ, _)| *typ == ContentType::ChangeCipherSpec)
+            }) {
+                // The CCS is what announces a TLS 1.2 key change (RFC 5246 7.1).
+                if let Some((typ, data)) = epoch.control.pop_front() {
+                    self.scratch = data;
+                    return Some(OutItem::Record {
+                        typ,
+                        data: &self.scratch,
+                    });
+                }
+                let then = epoch.then.take();
+                self.epochs.pop_front();
+                return then.map(OutItem::KeyChange);
+            }
+        }
         if let Some(alert) = self.fatal.take() {
             self.dead = true;
             self.epochs.clear();
@@ -321,6 +349,92 @@ mod tests {
         assert!(q.pop(100).is_none());
         q.push_handshake(b"late".to_vec());
         assert!(q.pop(100).is_none(), "nothing is sent after a fatal alert");
+    }
+
+    /// The fatal alert as `drain` shows it.
+    fn fatal(description: AlertDescription) -> String {
+        let mut enc = Vec::new();
+        AlertMessage {
+            level: AlertLevel::Fatal,
+            description,
+        }
+        .encode(&mut enc);
+        format!("alert:{}", String::from_utf8_lossy(&enc))
+    }
+
+    #[test]
+    fn rule1_fatal_alert_does_not_jump_a_key_change_the_peer_expects() {
+        // A TLS 1.3 client that read the ServerHello queued its compatibility CCS and the
+        // switch to its handshake keys; the server reads with those keys from now on.
+        let mut q = OutQueue::default();
+        q.push_ccs();
+        q.push_key_change(ks());
+        q.push_app(b"blocked");
+        q.push_alert(AlertLevel::Fatal, AlertDescription::BadCertificate);
+        assert_eq!(
+            drain(&mut q),
+            [
+                "change_cipher_spec:\u{1}".to_string(),
+                "keychange".to_string(),
+                fatal(AlertDescription::BadCertificate)
+            ]
+        );
+        q.push_handshake(b"late".to_vec());
+        assert!(q.pop(100).is_none(), "nothing is sent after a fatal alert");
+
+        // Without compatibility mode (or QUIC-like callers) there is no CCS at all.
+        let mut q = OutQueue::default();
+        q.push_key_change(ks());
+        q.push_handshake(b"finished".to_vec());
+        q.push_key_change(ks());
+        q.push_alert(AlertLevel::Fatal, AlertDescription::UnknownCa);
+        assert_eq!(
+            drain(&mut q),
+            ["keychange".to_string(), fatal(AlertDescription::UnknownCa)]
+        );
+    }
+
+    #[test]
+    fn rule1_fatal_alert_does_not_move_onto_keys_announced_by_an_unsent_message() {
+        // A server whose ServerHello never went out: the alert stays in plaintext and the
+        // flight is dropped.
+        let mut q = OutQueue::default();
+        q.push_handshake(b"sh".to_vec());
+        q.push_ccs();
+        q.push_key_change(ks());
+        q.push_handshake(b"ee".to_vec());
+        q.push_key_change(ks());
+        q.push_alert(AlertLevel::Fatal, AlertDescription::DecodeError);
+        assert_eq!(drain(&mut q), [fatal(AlertDescription::DecodeError)]);
+
+        // Once the ServerHello is out, the alert follows it onto the handshake keys, not
+        // onto the application keys behind the unsent Finished.
+        let mut q = OutQueue::default();
+        q.push_handshake(b"sh".to_vec());
+        q.push_ccs();
+        q.push_key_change(ks());
+        q.push_handshake(b"ee".to_vec());
+        q.push_key_change(ks());
+        assert!(matches!(q.pop(100), Some(OutItem::Record { data, .. }) if data == b"sh"));
+        q.push_alert(AlertLevel::Fatal, AlertDescription::DecodeError);
+        assert_eq!(
+            drain(&mut q),
+            [
+                "change_cipher_spec:\u{1}".to_string(),
+                "keychange".to_string(),
+                fatal(AlertDescription::DecodeError)
+            ]
+        );
+
+        // A KeyUpdate not yet sent: the peer still reads the old keys.
+        let mut q = OutQueue::default();
+        q.open_app();
+        q.push_app(b"old");
+        q.push_handshake(b"keyupdate".to_vec());
+        q.push_key_change(ks());
+        q.push_alert(AlertLevel::Fatal, AlertDescription::InternalError);
+        assert_eq!(drain(&mut q), [fatal(AlertDescription::InternalError)]);
+        assert_eq!(q.app_bytes(), 0);
     }
 
     #[test]

@@ -413,6 +413,38 @@ pub fn seal13(
     out
 }
 
+/// Seals `content` as DTLS 1.2 record `seq` of `epoch` from the client (`from_client`) or
+/// the server, with keys from the master secret the key log gave (`CLIENT_RANDOM`): a
+/// forged but well-protected record (RFC 6347 4.1.2.1: nonce and additional data over
+/// `epoch || seq`).
+pub fn seal12(
+    conn: &DtlsConnection,
+    master: &[u8],
+    from_client: bool,
+    epoch: u16,
+    seq: u64,
+    typ: u8,
+    content: &[u8],
+) -> Vec<u8> {
+    let suite = conn.cipher_suite().expect("negotiated suite");
+    let key = super::tls12_record_key(
+        suite,
+        master,
+        &conn.client_random(),
+        &conn.server_random(),
+        from_client,
+    );
+    let record_seq = u64::from(epoch) << 48 | seq;
+    let mut aad = record_seq.to_be_bytes().to_vec();
+    aad.extend_from_slice(&[typ, 0xfe, 0xfd]);
+    aad.extend_from_slice(&(content.len() as u16).to_be_bytes());
+    let mut body = content.to_vec();
+    key.seal_in_place(record_seq, &aad, &mut body).unwrap();
+    let mut payload = key.explicit_nonce(record_seq)[..key.explicit_nonce_len()].to_vec();
+    payload.extend_from_slice(&body);
+    plain_record(typ, epoch, seq, &payload)
+}
+
 /// The records of one datagram, each with its header: DTLSPlaintext (13-byte header) or a
 /// unified header with a 16-bit sequence number and a length (what we send).
 pub fn split_records(d: &[u8]) -> Vec<Vec<u8>> {

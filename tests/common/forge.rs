@@ -61,6 +61,24 @@ impl Forge13 {
         out
     }
 
+    /// Opens the next protected record (whole, header included): its inner content type and
+    /// content, padding stripped. Panics if it is not a record sealed under this secret.
+    pub fn open(&mut self, record: &[u8]) -> (u8, Vec<u8>) {
+        assert_eq!(record[0], 23, "a protected record is application_data outside");
+        let mut body = record[5..].to_vec();
+        let n = self
+            .key
+            .open_in_place(self.seq, &record[..5], &mut body)
+            .expect("record opens under this secret")
+            .len();
+        self.seq += 1;
+        body.truncate(n);
+        let at = body.iter().rposition(|&b| b != 0).expect("inner content type");
+        let typ = body[at];
+        body.truncate(at);
+        (typ, body)
+    }
+
     /// Moves to the next traffic secret, as after a KeyUpdate (RFC 8446 7.2).
     pub fn update(&mut self) {
         let next = next_traffic_secret(HashAlg::Sha256, &self.secret);

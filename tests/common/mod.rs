@@ -11,7 +11,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use sanstls::codec::CipherSuite;
 use sanstls::conn::{ClientConfigBuilder, ServerConfigBuilder};
+use sanstls::crypto::{prf, tls12_suite, RecordKey};
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
 use sanstls::{CertifiedKey, ClientConfig, Connection, Error, Event, ServerConfig};
 
@@ -115,4 +117,58 @@ pub fn send(from: &mut Connection, to: &mut Connection, data: &[u8]) -> Vec<u8> 
         out.extend_from_slice(&buf[..n]);
     }
     out
+}
+
+/// Splits a byte stream into TLS records (header included).
+pub fn records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while bytes.len() >= 5 {
+        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        out.push(bytes[..len].to_vec());
+        bytes = &bytes[len..];
+    }
+    out
+}
+
+/// Everything `conn` has to send, without handing it to a peer.
+pub fn drain(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while conn.write_tls(&mut out).unwrap() > 0 {}
+    out
+}
+
+/// Feeds `bytes` to `conn` and processes them; the first error.
+pub fn feed(conn: &mut Connection, bytes: &[u8]) -> Result<(), Error> {
+    let mut rd = bytes;
+    while !rd.is_empty() {
+        conn.read_tls(&mut rd).unwrap();
+        conn.process_new_packets()?;
+    }
+    Ok(())
+}
+
+/// One side's TLS 1.2 (or DTLS 1.2) record key, from the logged master secret and the
+/// randoms (RFC 5246 6.3).
+pub fn tls12_record_key(
+    suite: CipherSuite,
+    master: &[u8],
+    client_random: &[u8],
+    server_random: &[u8],
+    from_client: bool,
+) -> RecordKey {
+    let suite = tls12_suite(suite).unwrap();
+    let (k, iv) = (suite.aead.key_len(), suite.fixed_iv_len());
+    let kb = prf::key_block(
+        suite.hash,
+        master,
+        server_random,
+        client_random,
+        suite.key_block_len(),
+    );
+    let kb = kb.as_bytes();
+    if from_client {
+        RecordKey::tls12(suite.aead, &kb[..k], &kb[2 * k..2 * k + iv]).unwrap()
+    } else {
+        RecordKey::tls12(suite.aead, &kb[k..2 * k], &kb[2 * k + iv..2 * k + 2 * iv]).unwrap()
+    }
 }

@@ -10,6 +10,13 @@ use crate::conn::{AlertRecord, HandshakeKind};
 use crate::error::Error;
 
 impl DtlsConnection {
+    /// After a failure the peer caused, with blinding on: how long to wait before closing
+    /// (or answering anything else), drawn from the configured range, as over TLS. `None`
+    /// when blinding is off or nothing the peer did failed the connection.
+    pub fn blinding_delay(&self) -> Option<std::time::Duration> {
+        self.blinding.delay()
+    }
+
     /// RFC 5705 exporter: DTLS 1.2 uses the TLS 1.2 PRF form, DTLS 1.3 the TLS 1.3 one with
     /// the `"dtls13"` labels (RFC 9147 5.9, RFC 8446 7.5).
     pub fn export_keying_material(
