@@ -429,3 +429,50 @@ fn large_writes_are_split_into_full_records() {
     s.reader().read_to_end(&mut got).unwrap_or_default();
     assert_eq!(got.len(), 40000);
 }
+
+/// Randomness from the system, except that the first draw after `arm` is all 0xff bytes: as a
+/// P-256 or P-384 scalar that is not below the group order, which ring refuses.
+#[derive(Debug, Default)]
+struct FirstDrawOutOfRange {
+    armed: std::sync::atomic::AtomicBool,
+    draws: Mutex<Vec<(usize, bool)>>,
+}
+
+impl sanstls::crypto::RandomSource for FirstDrawOutOfRange {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
+        let forced = self.armed.swap(false, std::sync::atomic::Ordering::SeqCst);
+        if forced {
+            buf.fill(0xff);
+        } else {
+            sanstls::crypto::SystemRandomSource.fill(buf)?;
+        }
+        self.draws.lock().unwrap().push((buf.len(), forced));
+        Ok(())
+    }
+}
+
+#[test]
+fn out_of_range_ec_scalar_is_drawn_again_and_the_handshake_completes() {
+    for (group, len) in [(NamedGroup::secp256r1, 32), (NamedGroup::secp384r1, 48)] {
+        let rng = Arc::new(FirstDrawOutOfRange::default());
+        let server = server_builder("ecdsa-p256")
+            .groups(&[group])
+            .random(rng.clone())
+            .build()
+            .unwrap();
+        let client = client_builder().groups(&[group]).build().unwrap();
+        let (mut c, mut s) = pair(client, server);
+        // The server's first draw for the ClientHello is its key share's private key.
+        rng.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.key_exchange_group(), Some(group));
+        let draws = rng.draws.lock().unwrap().clone();
+        assert_eq!(
+            draws[..2],
+            [(len, true), (len, false)],
+            "{group}: refused, then drawn again"
+        );
+        drop(draws);
+        assert_eq!(send(&mut c, &mut s, b"in range"), b"in range");
+    }
+}

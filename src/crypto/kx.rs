@@ -80,7 +80,9 @@ impl KeyExchange {
                 public,
             });
         }
-        Err(Error::Crypto("key exchange: random source gave no valid private key"))
+        Err(Error::Crypto(
+            "key exchange: random source gave no valid private key",
+        ))
     }
 
     pub fn group(&self) -> NamedGroup {
@@ -179,7 +181,10 @@ mod tests {
             let peer = KeyExchange::start(group, &SystemRandomSource).unwrap();
             let peer_public = peer.public_key().to_vec();
             let ours = kx.public_key().to_vec();
-            assert!(kx.complete(&peer_public).unwrap().ct_eq(peer.complete(&ours).unwrap().as_bytes()));
+            assert!(kx
+                .complete(&peer_public)
+                .unwrap()
+                .ct_eq(peer.complete(&ours).unwrap().as_bytes()));
         }
         // A source that only ever gives invalid candidates fails after a bounded number of draws.
         let rng = FixedRandom::new(vec![vec![0xff; 32 * MAX_KEY_DRAWS + 5]]);
