@@ -3,9 +3,10 @@
 
 mod common;
 
+use common::forge::{Forge13, Secrets};
 use common::*;
 use proptest::prelude::*;
-use sanstls::codec::AlertDescription;
+use sanstls::codec::{AlertDescription, CipherSuite};
 use sanstls::{Connection, Error, PeerMisbehaved};
 
 fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
@@ -48,6 +49,18 @@ fn feed(conn: &mut Connection, bytes: &[u8]) -> (Error, Vec<u8>) {
     let mut out = Vec::new();
     while conn.write_tls(&mut out).unwrap() > 0 {}
     (err, out)
+}
+
+/// Splits a byte stream into its records.
+fn records(mut bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        let (rec, rest) = bytes.split_at(len);
+        out.push(rec);
+        bytes = rest;
+    }
+    out
 }
 
 fn alert_record(desc: AlertDescription) -> Vec<u8> {
@@ -396,4 +409,86 @@ fn second_hello_retry_request_is_unexpected_message() {
         Error::PeerMisbehaved(PeerMisbehaved::SecondHelloRetryRequest)
     );
     assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+/// A server that has answered our client's ClientHello with its whole flight, and the
+/// client's key log (TLS_AES_128_GCM_SHA256, so `Forge13` can play the client).
+fn server_awaiting_client_finished() -> (Connection, std::sync::Arc<Secrets>) {
+    let log = std::sync::Arc::new(Secrets::default());
+    let client = client_builder()
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    (s, log)
+}
+
+#[test]
+fn client_finished_of_the_wrong_length_is_decode_error() {
+    // RFC 8446 4.4.4: verify_data is Hash.length (32 here) bytes; 6.2: a message of
+    // incorrect length is decode_error. The right length with the wrong bytes is decrypt_error.
+    for (len, alert) in [
+        (31, AlertDescription::DecodeError),
+        (33, AlertDescription::DecodeError),
+        (0, AlertDescription::DecodeError),
+        (48, AlertDescription::DecodeError),
+        (32, AlertDescription::DecryptError),
+    ] {
+        let (mut s, log) = server_awaiting_client_finished();
+        let mut client = Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+        let finished = client.record(22, &handshake_msg(20, &vec![0x5a; len]));
+        let (err, wire) = feed(&mut s, &finished);
+        match alert {
+            AlertDescription::DecodeError => assert!(matches!(err, Error::Decode(_)), "{len}: {err:?}"),
+            _ => assert_eq!(err, Error::BadFinished),
+        }
+        // The server has its application write keys after its Finished: the alert is the
+        // first record under them.
+        let mut server = Forge13::new(&log.get("SERVER_TRAFFIC_SECRET_0"));
+        assert_eq!(server.open(&wire), (21, vec![2, alert.get()]), "{len}");
+    }
+}
+
+#[test]
+fn server_finished_of_the_wrong_length_is_decode_error() {
+    let log = std::sync::Arc::new(Secrets::default());
+    let server = server_builder("ecdsa-p256")
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    // Keep the ServerHello record (and the compatibility CCS), then replay the protected
+    // handshake messages with a Finished one byte short.
+    let mut plain = Vec::new();
+    let mut server_hs = Forge13::new(&log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET"));
+    let mut messages = Vec::new();
+    for rec in records(&flight) {
+        match rec[0] {
+            23 => {
+                let (typ, content) = server_hs.open(rec);
+                assert_eq!(typ, 22);
+                messages.extend_from_slice(&content);
+            }
+            _ => plain.extend_from_slice(rec),
+        }
+    }
+    // The Finished is the last message: type 20, 32 bytes.
+    let at = messages.len() - 36;
+    assert_eq!(&messages[at..at + 4], &[20, 0, 0, 32]);
+    messages.truncate(messages.len() - 1);
+    messages[at + 3] = 31;
+    let mut forged = Forge13::new(&log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET"));
+    plain.extend(forged.record(22, &messages));
+    let (err, wire) = feed(&mut c, &plain);
+    assert!(matches!(err, Error::Decode(_)), "{err:?}");
+    // The fatal alert goes ahead of the compatibility CCS and handshake keys queued with the
+    // ServerHello (none of it written yet): in the clear.
+    assert_eq!(wire, alert_record(AlertDescription::DecodeError));
 }

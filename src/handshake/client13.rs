@@ -835,10 +835,7 @@ impl ExpectFinished {
         } = self.k;
         let hash = suite.hash;
         let expected = finished_verify_data_prk(&server_hs, &transcript.current_hash());
-        // RFC 8446 4.4.4: compare in constant time; a mismatch is decrypt_error.
-        if !Secret::new(expected).ct_eq(verify_data) {
-            return Err(Error::BadFinished);
-        }
+        super::check_verify_data(expected, verify_data)?;
         transcript.update(&msg.raw);
         let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
         let server_ap_prk = ks.prk(&server_ap);

@@ -15,7 +15,7 @@ pub(crate) mod tickets;
 pub(crate) use common12::Established12;
 pub(crate) use established::Established13;
 
-use crate::codec::HandshakeType;
+use crate::codec::{DecodeError, HandshakeType};
 use crate::conn::common::Common;
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
@@ -129,6 +129,21 @@ impl Handshake {
             _ => false,
         }
     }
+}
+
+/// Checks a peer's Finished (RFC 8446 4.4.4, RFC 5246 7.4.9): verify_data has exactly the
+/// length of `expected` (Hash.length; 12 bytes in TLS 1.2), so another length is a message of
+/// incorrect length, `decode_error` (RFC 8446 6.2); then the bytes are compared in constant
+/// time and a mismatch is `decrypt_error`.
+pub(crate) fn check_verify_data(expected: Vec<u8>, got: &[u8]) -> Result<(), Error> {
+    let expected = Secret::new(expected);
+    if got.len() != expected.as_bytes().len() {
+        return Err(DecodeError::IllegalValue("Finished verify_data length").into());
+    }
+    if !expected.ct_eq(got) {
+        return Err(Error::BadFinished);
+    }
+    Ok(())
 }
 
 /// The error for a message the current state does not take.

@@ -843,10 +843,7 @@ impl ExpectFinished {
         };
         let mut k = self.k;
         let expected = finished_verify_data_prk(&k.client_hs, &k.transcript.current_hash());
-        // RFC 8446 4.4.4: constant-time comparison; mismatch is decrypt_error.
-        if !Secret::new(expected).ct_eq(verify_data) {
-            return Err(Error::BadFinished);
-        }
+        super::check_verify_data(expected, verify_data)?;
         let client_ap = cx.prk13(k.suite.hash, &k.client_ap);
         cx.install_read13(k.suite, &client_ap, Epoch13::Application);
         k.transcript.update(&msg.raw);

@@ -61,6 +61,17 @@ impl Forge13 {
         out
     }
 
+    /// Opens the next protected record sent under this secret: (content type, content).
+    pub fn open(&mut self, record: &[u8]) -> (u8, Vec<u8>) {
+        assert_eq!(record[0], 23, "a protected record");
+        let mut body = record[5..].to_vec();
+        let plain = self.key.open_in_place(self.seq, &record[..5], &mut body).unwrap();
+        self.seq += 1;
+        // RFC 8446 5.2: the content type is the last non-zero byte.
+        let end = plain.iter().rposition(|&b| b != 0).expect("content type");
+        (plain[end], plain[..end].to_vec())
+    }
+
     /// Moves to the next traffic secret, as after a KeyUpdate (RFC 8446 7.2).
     pub fn update(&mut self) {
         let next = next_traffic_secret(HashAlg::Sha256, &self.secret);
