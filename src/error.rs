@@ -68,6 +68,8 @@ pub enum PeerMisbehaved {
     KeyShareForUnofferedGroup,
     SuiteNotOffered,
     WrongLegacyVersion,
+    /// RFC 8446 D.5: a hello's legacy_version is 0x0300 or below (protocol_version).
+    ObsoleteLegacyVersion,
     DowngradeDetected,
     SessionIdMismatch,
     CompressionNotNull,
@@ -129,6 +131,7 @@ impl PeerMisbehaved {
             | DataAfterCloseNotify
             | TooMuchEarlyData => AlertDescription::UnexpectedMessage,
             BadPskBinder => AlertDescription::DecryptError,
+            ObsoleteLegacyVersion => AlertDescription::ProtocolVersion,
             HandshakeMessageTooLarge => AlertDescription::RecordOverflow,
             EmptyCertificate => AlertDescription::DecodeError,
             RenegotiationAttempted => AlertDescription::NoRenegotiation,

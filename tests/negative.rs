@@ -6,7 +6,7 @@ mod common;
 use common::forge::{Forge13, Secrets};
 use common::*;
 use proptest::prelude::*;
-use sanstls::codec::{AlertDescription, CipherSuite};
+use sanstls::codec::{AlertDescription, CipherSuite, ProtocolVersion};
 use sanstls::{Connection, Error, PeerMisbehaved};
 
 fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
@@ -409,6 +409,63 @@ fn second_hello_retry_request_is_unexpected_message() {
         Error::PeerMisbehaved(PeerMisbehaved::SecondHelloRetryRequest)
     );
     assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn obsolete_legacy_version_is_protocol_version_whatever_supported_versions_offers() {
+    // RFC 8446 D.5: legacy_version 0x0300 or less is refused, though supported_versions
+    // offers TLS 1.3 (and TLS 1.2).
+    for v in [0x0300u16, 0x0000, 0x0100, 0x0200, 0x0102, 0x02ff] {
+        let config = client_builder()
+            .customize_client_hello(move |h| h.legacy_version = ProtocolVersion::from(v))
+            .build()
+            .unwrap();
+        let mut c = Connection::client(config, "localhost").unwrap();
+        let mut hello = Vec::new();
+        while c.write_tls(&mut hello).unwrap() > 0 {}
+        let (err, wire) = feed(&mut server(), &hello);
+        assert_eq!(
+            err,
+            Error::PeerMisbehaved(PeerMisbehaved::ObsoleteLegacyVersion),
+            "{v:#06x}"
+        );
+        assert_eq!(wire, alert_record(AlertDescription::ProtocolVersion), "{v:#06x}");
+    }
+    // TLS 1.0 as legacy_version is not refused for itself: supported_versions decides.
+    let config = client_builder()
+        .customize_client_hello(|h| h.legacy_version = ProtocolVersion::TLSv1_0)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(config, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+}
+
+#[test]
+fn server_hello_with_an_obsolete_legacy_version_is_protocol_version() {
+    // RFC 8446 D.5 holds for the ServerHello too (and a HelloRetryRequest is one).
+    for hrr in [false, true] {
+        let (mut c, mut s) = match hrr {
+            true => hrr_pair(),
+            false => pair(
+                client_builder().build().unwrap(),
+                server_builder("ecdsa-p256").build().unwrap(),
+            ),
+        };
+        transfer(&mut c, &mut s).unwrap();
+        let mut flight = Vec::new();
+        while s.write_tls(&mut flight).unwrap() > 0 {}
+        // Record header (5), handshake header (4), then legacy_version.
+        assert_eq!(flight[9..11], [3, 3]);
+        flight[9..11].copy_from_slice(&[3, 0]);
+        let (err, wire) = feed(&mut c, &flight);
+        assert_eq!(
+            err,
+            Error::PeerMisbehaved(PeerMisbehaved::ObsoleteLegacyVersion),
+            "hrr: {hrr}"
+        );
+        assert_eq!(wire, alert_record(AlertDescription::ProtocolVersion));
+    }
 }
 
 /// A server that has answered our client's ClientHello with its whole flight, and the

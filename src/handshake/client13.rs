@@ -313,10 +313,12 @@ impl ExpectServerHello {
     fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
         match msg.payload {
             HandshakePayload::HelloRetryRequest(ref hrr) => {
+                super::check_legacy_version(hrr.legacy_version)?;
                 let hrr = hrr.clone();
                 self.handle_retry(cx, &msg, hrr)
             }
             HandshakePayload::ServerHello(ref sh) => {
+                super::check_legacy_version(sh.legacy_version)?;
                 let sh = sh.clone();
                 self.handle_server_hello(cx, &msg, sh)
             }

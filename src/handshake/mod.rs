@@ -15,7 +15,7 @@ pub(crate) mod tickets;
 pub(crate) use common12::Established12;
 pub(crate) use established::Established13;
 
-use crate::codec::{DecodeError, HandshakeType};
+use crate::codec::{DecodeError, HandshakeType, ProtocolVersion};
 use crate::conn::common::Common;
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
@@ -129,6 +129,15 @@ impl Handshake {
             _ => false,
         }
     }
+}
+
+/// RFC 8446 D.5: a ClientHello (or ServerHello) with legacy_version 0x0300 (SSL 3.0) or
+/// below is refused with `protocol_version`, whatever supported_versions offers.
+pub(crate) fn check_legacy_version(version: ProtocolVersion) -> Result<(), Error> {
+    if u16::from(version) <= 0x0300 {
+        return Err(PeerMisbehaved::ObsoleteLegacyVersion.into());
+    }
+    Ok(())
 }
 
 /// Checks a peer's Finished (RFC 8446 4.4.4, RFC 5246 7.4.9): verify_data has exactly the

@@ -127,6 +127,8 @@ impl ExpectClientHello {
             return Err(unexpected("expect ClientHello", &msg));
         };
         let cfg = &self.config.shared;
+        // Before supported_versions is looked at: it cannot rescue an SSL 3.0 legacy_version.
+        super::check_legacy_version(hello.legacy_version)?;
         // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions; without it
         // (or with 1.3 disabled) `server12` answers.
         if !cfg.tls13() || !hello.supported_versions().is_some_and(|v| v.contains(&cx.v13())) {
