@@ -7,6 +7,7 @@ use common::forge::{Forge13, Secrets};
 use common::*;
 use proptest::prelude::*;
 use sanstls::codec::{AlertDescription, CipherSuite, ProtocolVersion};
+use sanstls::msgs::ClientExtension;
 use sanstls::{Connection, Error, PeerMisbehaved};
 
 fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
@@ -548,4 +549,93 @@ fn server_finished_of_the_wrong_length_is_decode_error() {
     // The fatal alert goes ahead of the compatibility CCS and handshake keys queued with the
     // ServerHello (none of it written yet): in the clear.
     assert_eq!(wire, alert_record(AlertDescription::DecodeError));
+}
+
+/// HelloRetryRequest pair whose client offers early_data in its first ClientHello (as with a
+/// 0-RTT ticket; the server refuses 0-RTT by retrying), with the client's key log.
+fn hrr_pair_offering_early_data() -> (Connection, Connection, std::sync::Arc<Secrets>) {
+    use sanstls::codec::NamedGroup;
+    let log = std::sync::Arc::new(Secrets::default());
+    let client = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp384r1])
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .customize_client_hello(|h| h.extensions.push(ClientExtension::EarlyData))
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let (c, s) = pair(client, server);
+    (c, s, log)
+}
+
+#[test]
+fn undecryptable_record_after_the_second_client_hello_is_bad_record_mac() {
+    let (mut c, mut s, log) = hrr_pair_offering_early_data();
+    transfer(&mut c, &mut s).unwrap();
+    // 0-RTT sent behind the first ClientHello is skipped (RFC 8446 4.2.10)...
+    let early = record(23, &[0xee; 100]);
+    let mut rd = &early[..];
+    s.read_tls(&mut rd).unwrap();
+    s.process_new_packets().unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert!(c.had_hello_retry());
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    // ...but nothing can follow the second one: a record that fails to deprotect is
+    // bad_record_mac (5.2), however much skip budget the retry had left.
+    let (err, wire) = feed(&mut s, &record(23, &[0xee; 100]));
+    assert_eq!(err, Error::DecryptFailed);
+    let mut server = Forge13::new(&log.get("SERVER_TRAFFIC_SECRET_0"));
+    assert_eq!(
+        server.open(&wire),
+        (21, vec![2, AlertDescription::BadRecordMac.get()])
+    );
+}
+
+#[test]
+fn early_data_in_the_second_client_hello_is_illegal_parameter() {
+    let (mut c, mut s, _log) = hrr_pair_offering_early_data();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let mut flight = Vec::new();
+    while c.write_tls(&mut flight).unwrap() > 0 {}
+    // The compatibility CCS, then the second ClientHello.
+    let mut second = records(&flight);
+    let second = second.pop().unwrap().to_vec();
+    assert_eq!(second[..6], [22, 3, 3, second[3], second[4], 1]);
+    // Our client drops early_data from the second hello (RFC 8446 4.1.2); put it back, as
+    // the last extension: 0x002a, empty.
+    let ext_total_at = {
+        let sid_at = 5 + 4 + 2 + 32;
+        let suites_at = sid_at + 1 + usize::from(second[sid_at]);
+        let suites_len = u16::from_be_bytes([second[suites_at], second[suites_at + 1]]);
+        let comp_at = suites_at + 2 + usize::from(suites_len);
+        comp_at + 1 + usize::from(second[comp_at])
+    };
+    let grow = |at: usize, width: usize, bytes: &mut Vec<u8>| {
+        let mut n = 0usize;
+        for b in &bytes[at..at + width] {
+            n = n << 8 | usize::from(*b);
+        }
+        n += 4;
+        for i in 0..width {
+            bytes[at + i] = (n >> (8 * (width - 1 - i))) as u8;
+        }
+    };
+    let mut hello = second;
+    hello.extend_from_slice(&[0, 0x2a, 0, 0]);
+    grow(3, 2, &mut hello);
+    grow(6, 3, &mut hello);
+    grow(ext_total_at, 2, &mut hello);
+    let (err, wire) = feed(&mut s, &hello);
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(
+            "early_data after HelloRetryRequest"
+        ))
+    );
+    assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
 }

@@ -161,6 +161,13 @@ impl ExpectClientHello {
             return Err(PeerMisbehaved::UnsolicitedExtension.into());
         }
         if let Some(retry) = &self.retry {
+            // RFC 8446 4.2.10: 0-RTT can only precede the second ClientHello; from here on a
+            // record that fails to deprotect is bad_record_mac (5.2), not skipped early data.
+            cx.early.skip_budget = 0;
+            // RFC 8446 4.1.2: early data is not permitted after a HelloRetryRequest.
+            if hello.has(ExtensionType::EarlyData) {
+                return Err(PeerMisbehaved::IllegalParameter("early_data after HelloRetryRequest").into());
+            }
             if let Some(first) = &retry.first {
                 check_second_hello(first, hello)?;
             }
