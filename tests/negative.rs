@@ -551,6 +551,53 @@ fn server_finished_of_the_wrong_length_is_decode_error() {
     assert_eq!(wire, alert_record(AlertDescription::DecodeError));
 }
 
+#[test]
+fn end_of_early_data_in_place_of_the_client_hello_is_unexpected_message() {
+    // Its body would not decode (EndOfEarlyData is empty), but the type is checked against
+    // the state first.
+    let hello = client_hello_record();
+    let (err, wire) = feed(&mut server(), &record(22, &handshake_msg(5, &hello[9..])));
+    assert_eq!(
+        err,
+        Error::UnexpectedMessage {
+            state: "expect ClientHello",
+            got: "end_of_early_data",
+        }
+    );
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+    // Empty, as it should be, it is unexpected too.
+    let (err, wire) = feed(&mut server(), &record(22, &handshake_msg(5, &[])));
+    assert!(matches!(err, Error::UnexpectedMessage { .. }), "{err:?}");
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+    // A malformed KeyUpdate (request 2) and a truncated ServerHello: the type decides.
+    for (typ, body) in [(24u8, vec![2u8]), (2, vec![3, 3, 0])] {
+        let (err, wire) = feed(&mut server(), &record(22, &handshake_msg(typ, &body)));
+        assert!(matches!(err, Error::UnexpectedMessage { .. }), "{typ}: {err:?}");
+        assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+    }
+}
+
+#[test]
+fn malformed_message_of_an_unexpected_type_after_the_hello_is_unexpected_message() {
+    // The server waits for the client's Finished; a KeyUpdate with an illegal request value
+    // is out of place before it is malformed.
+    let (mut s, log) = server_awaiting_client_finished();
+    let mut client = Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+    let (err, wire) = feed(&mut s, &client.record(22, &handshake_msg(24, &[7])));
+    assert_eq!(
+        err,
+        Error::UnexpectedMessage {
+            state: "expect client Finished",
+            got: "key_update",
+        }
+    );
+    let mut server = Forge13::new(&log.get("SERVER_TRAFFIC_SECRET_0"));
+    assert_eq!(
+        server.open(&wire),
+        (21, vec![2, AlertDescription::UnexpectedMessage.get()])
+    );
+}
+
 /// HelloRetryRequest pair whose client offers early_data in its first ClientHello (as with a
 /// 0-RTT ticket; the server refuses 0-RTT by retrying), with the client's key log.
 fn hrr_pair_offering_early_data() -> (Connection, Connection, std::sync::Arc<Secrets>) {

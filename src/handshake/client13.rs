@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::established::ClientResumption;
 use super::tickets::ClientTicket;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
-use crate::codec::{CipherSuite, PskKeyExchangeMode, SignatureScheme};
+use crate::codec::{CipherSuite, HandshakeType, PskKeyExchangeMode, SignatureScheme};
 use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
@@ -37,6 +37,33 @@ impl ClientState {
             ClientState::Certificate(s) => s.handle(cx, msg),
             ClientState::CertificateVerify(s) => s.handle(cx, msg),
             ClientState::Finished(s) => s.handle(cx, msg),
+        }
+    }
+
+    /// Whether this state takes a message of type `typ`; if not, the state's name.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        let (ok, state) = match self {
+            // A HelloRetryRequest is a ServerHello on the wire (RFC 8446 4.1.4).
+            ClientState::ServerHello(_) => (typ == HandshakeType::ServerHello, "expect ServerHello"),
+            ClientState::EncryptedExtensions(_) => (
+                typ == HandshakeType::EncryptedExtensions,
+                "expect EncryptedExtensions",
+            ),
+            ClientState::Certificate(s) => (
+                typ == HandshakeType::Certificate
+                    || typ == HandshakeType::CertificateRequest && s.cert_request.is_none(),
+                "expect Certificate",
+            ),
+            ClientState::CertificateVerify(_) => (
+                typ == HandshakeType::CertificateVerify,
+                "expect CertificateVerify",
+            ),
+            ClientState::Finished(_) => (typ == HandshakeType::Finished, "expect Finished"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(state)
         }
     }
 

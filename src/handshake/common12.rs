@@ -163,6 +163,17 @@ pub(crate) struct Established12 {
 }
 
 impl Established12 {
+    /// A renegotiation attempt (refused in [`handle`](Self::handle)) is the only handshake
+    /// message an established TLS 1.2 connection takes.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        match (self.side, typ) {
+            (Side::Client, HandshakeType::HelloRequest) | (Side::Server, HandshakeType::ClientHello) => {
+                Ok(())
+            }
+            _ => Err("established"),
+        }
+    }
+
     pub fn handle(self, _cx: &mut Common, msg: Msg) -> Result<Self, Error> {
         let typ = msg.payload.typ();
         match (self.side, typ) {

@@ -23,7 +23,7 @@ use crate::crypto::key_schedule::KeySchedule13;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, PeerMisbehaved};
-use crate::msgs::{Dialect, HandshakePayload};
+use crate::msgs::{Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
 use crate::record::{ReadState, RecordVersion, WriteState};
 
 /// One decoded handshake message with its encoding (the transcript hashes the encoding).
@@ -129,6 +129,40 @@ impl Handshake {
             _ => false,
         }
     }
+
+    /// Checks a handshake message header against the state before its body is buffered or
+    /// decoded: [`check_type`](Self::check_type), then the body length cap
+    /// ([`check_message_len`]).
+    pub fn check_header(&self, cx: &Common, typ: HandshakeType, len: usize) -> Result<(), Error> {
+        self.check_type(cx, typ)?;
+        check_message_len(typ, len)
+    }
+
+    /// A message type this state never takes is `unexpected_message` (RFC 8446 6.2) whatever
+    /// its body: checked before the body is decoded, so a malformed body cannot make it a
+    /// `decode_error`.
+    pub fn check_type(&self, cx: &Common, typ: HandshakeType) -> Result<(), Error> {
+        let expected = match self {
+            Handshake::Client(s) => s.expects(typ),
+            Handshake::Server(s) => s.expects(typ),
+            Handshake::Established(s) => s.expects(cx, typ),
+            Handshake::Client12(s) => s.expects(typ),
+            Handshake::Server12(s) => s.expects(typ),
+            Handshake::Established12(s) => s.expects(typ),
+        };
+        expected.map_err(|state| Error::UnexpectedMessage {
+            state,
+            got: handshake_name(typ),
+        })
+    }
+}
+
+/// Refuses a message declaring more body bytes than [`MAX_HANDSHAKE_MESSAGE`], at its header.
+pub(crate) fn check_message_len(_typ: HandshakeType, len: usize) -> Result<(), Error> {
+    if len > MAX_HANDSHAKE_MESSAGE {
+        return Err(Error::LimitExceeded(crate::error::Limit::HandshakeMessageSize));
+    }
+    Ok(())
 }
 
 /// RFC 8446 D.5: a ClientHello (or ServerHello) with legacy_version 0x0300 (SSL 3.0) or
@@ -155,7 +189,6 @@ pub(crate) fn check_verify_data(expected: Vec<u8>, got: &[u8]) -> Result<(), Err
     Ok(())
 }
 
-/// The error for a message the current state does not take.
 /// Most certificates a peer's Certificate message may carry. Path building uses at most
 /// [`crate::pki::MAX_INTERMEDIATES`] intermediates between the end entity and an anchor (which
 /// the peer may include), so a longer chain only costs parsing; the total size is bounded by
@@ -171,6 +204,7 @@ pub(crate) fn check_chain_len(len: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// The error for a message the current state does not take.
 pub(crate) fn unexpected(state: &'static str, msg: &Msg) -> Error {
     Error::UnexpectedMessage {
         state,

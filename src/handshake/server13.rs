@@ -51,6 +51,25 @@ impl ServerState {
     pub fn accepts_early_data(&self) -> bool {
         matches!(self, ServerState::EndOfEarlyData(_))
     }
+
+    /// The one message type each state takes; otherwise the state's name.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        let (want, state) = match self {
+            ServerState::ClientHello(_) => (HandshakeType::ClientHello, "expect ClientHello"),
+            ServerState::EndOfEarlyData(_) => (HandshakeType::EndOfEarlyData, "expect EndOfEarlyData"),
+            ServerState::Certificate(_) => (HandshakeType::Certificate, "expect client Certificate"),
+            ServerState::CertificateVerify(_) => (
+                HandshakeType::CertificateVerify,
+                "expect client CertificateVerify",
+            ),
+            ServerState::Finished(_) => (HandshakeType::Finished, "expect client Finished"),
+        };
+        if typ == want {
+            Ok(())
+        } else {
+            Err(state)
+        }
+    }
 }
 
 /// Most PSK identities we look at in one ClientHello.
