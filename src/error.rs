@@ -132,7 +132,9 @@ impl PeerMisbehaved {
             | TooMuchEarlyData => AlertDescription::UnexpectedMessage,
             BadPskBinder => AlertDescription::DecryptError,
             ObsoleteLegacyVersion => AlertDescription::ProtocolVersion,
-            HandshakeMessageTooLarge => AlertDescription::RecordOverflow,
+            // RFC 8446 6.2: record_overflow is for records; a message longer than we take is
+            // a message of incorrect length.
+            HandshakeMessageTooLarge => AlertDescription::DecodeError,
             EmptyCertificate => AlertDescription::DecodeError,
             RenegotiationAttempted => AlertDescription::NoRenegotiation,
         }
@@ -143,6 +145,9 @@ impl PeerMisbehaved {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Limit {
+    /// A handshake message longer than we buffer: [`crate::msgs::MAX_HANDSHAKE_MESSAGE`], or
+    /// for a ClientHello the largest its syntax allows, [`crate::msgs::MAX_CLIENT_HELLO`]
+    /// (`decode_error`).
     HandshakeMessageSize,
     CertificateChainLength,
     ConsecutiveEmptyRecords,
@@ -170,7 +175,9 @@ impl Error {
             Error::InvalidCertificate(c) => c.alert(),
             Error::BadSignature | Error::BadFinished => AlertDescription::DecryptError,
             Error::CertificateRequired => AlertDescription::CertificateRequired,
-            Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
+            // RFC 8446 6.2: record_overflow is for records; a handshake message longer than its
+            // syntax or our cap allows is a message of incorrect length.
+            Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::DecodeError,
             Error::LimitExceeded(Limit::BadRecords) => AlertDescription::BadRecordMac,
             Error::LimitExceeded(Limit::CertificateChainLength) => AlertDescription::BadCertificate,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,

@@ -476,3 +476,45 @@ fn out_of_range_ec_scalar_is_drawn_again_and_the_handshake_completes() {
         assert_eq!(send(&mut c, &mut s, b"in range"), b"in range");
     }
 }
+
+#[test]
+fn client_hello_as_large_as_its_syntax_allows_is_accepted() {
+    use sanstls::msgs::{ClientExtension, MAX_CLIENT_HELLO, MAX_HANDSHAKE_MESSAGE};
+    // 2^15-1 cipher suites (2^16-2 bytes, the most the length allows) and 2^16-1 bytes of
+    // extensions, padded: hybrid key shares and padding make ClientHellos past 64 KiB real.
+    let sent = Arc::new(Mutex::new(0usize));
+    let seen = sent.clone();
+    let config = client_builder()
+        .customize_client_hello(move |h| {
+            let ours = h.cipher_suites.clone();
+            let filler = (0x0100u16..)
+                .filter(|v| !ours.iter().any(|s| s.get() == *v) && *v != 0x5600)
+                .map(CipherSuite::from);
+            h.cipher_suites = ours.iter().copied().chain(filler).take(0x7fff).collect();
+            let padding = sanstls::codec::ExtensionType::Padding;
+            h.extensions.push(ClientExtension::Unknown {
+                typ: padding,
+                data: Vec::new(),
+            });
+            let mut body = Vec::new();
+            h.encode(&mut body);
+            // Extensions start after version, random, session_id, suites and compression.
+            let ext_at = 2 + 32 + 1 + h.session_id.len() + 2 + 2 * h.cipher_suites.len() + 1 + 1;
+            let ext_len = body.len() - ext_at - 2;
+            if let Some(ClientExtension::Unknown { data, .. }) = h.extensions.last_mut() {
+                data.resize(0xffff - ext_len, 0);
+            }
+            let mut body = Vec::new();
+            h.encode(&mut body);
+            *seen.lock().unwrap() = body.len();
+        })
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(config, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    let len = *sent.lock().unwrap();
+    // A 32-byte session ID and the one null compression method TLS 1.3 allows.
+    assert_eq!(len, 2 + 32 + 33 + (2 + 0xfffe) + 2 + (2 + 0xffff));
+    assert!(len > MAX_HANDSHAKE_MESSAGE && len <= MAX_CLIENT_HELLO);
+    assert_eq!(send(&mut c, &mut s, b"large hello"), b"large hello");
+}

@@ -23,7 +23,7 @@ use crate::crypto::key_schedule::KeySchedule13;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, PeerMisbehaved};
-use crate::msgs::{Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
+use crate::msgs::{Dialect, HandshakePayload, MAX_CLIENT_HELLO, MAX_HANDSHAKE_MESSAGE};
 use crate::record::{ReadState, RecordVersion, WriteState};
 
 /// One decoded handshake message with its encoding (the transcript hashes the encoding).
@@ -132,7 +132,7 @@ impl Handshake {
 
     /// Checks a handshake message header against the state before its body is buffered or
     /// decoded: [`check_type`](Self::check_type), then the body length cap
-    /// ([`check_message_len`]).
+    /// ([`max_message_len`]).
     pub fn check_header(&self, cx: &Common, typ: HandshakeType, len: usize) -> Result<(), Error> {
         self.check_type(cx, typ)?;
         check_message_len(typ, len)
@@ -157,9 +157,19 @@ impl Handshake {
     }
 }
 
-/// Refuses a message declaring more body bytes than [`MAX_HANDSHAKE_MESSAGE`], at its header.
-pub(crate) fn check_message_len(_typ: HandshakeType, len: usize) -> Result<(), Error> {
-    if len > MAX_HANDSHAKE_MESSAGE {
+/// The largest body we buffer for a handshake message of type `typ`: a ClientHello may be as
+/// large as its syntax allows ([`MAX_CLIENT_HELLO`]), every other message
+/// [`MAX_HANDSHAKE_MESSAGE`].
+pub(crate) fn max_message_len(typ: HandshakeType) -> usize {
+    match typ {
+        HandshakeType::ClientHello => MAX_CLIENT_HELLO,
+        _ => MAX_HANDSHAKE_MESSAGE,
+    }
+}
+
+/// Refuses a message declaring more body bytes than [`max_message_len`], at its header.
+pub(crate) fn check_message_len(typ: HandshakeType, len: usize) -> Result<(), Error> {
+    if len > max_message_len(typ) {
         return Err(Error::LimitExceeded(crate::error::Limit::HandshakeMessageSize));
     }
     Ok(())

@@ -26,6 +26,17 @@ impl RawHandshake {
 
 impl HandshakeJoiner {
     pub fn push(&mut self, payload: &[u8]) {
+        let needed = self.buf.len() + payload.len();
+        if needed > self.buf.capacity() {
+            // Doubling, but not past the size the message at the front declares: a message
+            // just over a power of two would otherwise hold nearly twice its size.
+            let declared = match self.buf[..] {
+                [_, a, b, c, ..] => 4 + (u32::from_be_bytes([0, a, b, c]) as usize),
+                _ => 0,
+            };
+            let target = needed.max(declared.min(self.buf.capacity() * 2));
+            self.buf.reserve_exact(target - self.buf.len());
+        }
         self.buf.extend_from_slice(payload);
     }
 
