@@ -68,6 +68,8 @@ pub enum PeerMisbehaved {
     KeyShareForUnofferedGroup,
     SuiteNotOffered,
     WrongLegacyVersion,
+    /// RFC 8446 D.5: a hello's legacy_version is 0x0300 or below (protocol_version).
+    ObsoleteLegacyVersion,
     DowngradeDetected,
     SessionIdMismatch,
     CompressionNotNull,
@@ -129,7 +131,10 @@ impl PeerMisbehaved {
             | DataAfterCloseNotify
             | TooMuchEarlyData => AlertDescription::UnexpectedMessage,
             BadPskBinder => AlertDescription::DecryptError,
-            HandshakeMessageTooLarge => AlertDescription::RecordOverflow,
+            ObsoleteLegacyVersion => AlertDescription::ProtocolVersion,
+            // RFC 8446 6.2: record_overflow is for records; a message longer than we take is
+            // a message of incorrect length.
+            HandshakeMessageTooLarge => AlertDescription::DecodeError,
             EmptyCertificate => AlertDescription::DecodeError,
             RenegotiationAttempted => AlertDescription::NoRenegotiation,
         }
@@ -140,6 +145,9 @@ impl PeerMisbehaved {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Limit {
+    /// A handshake message longer than we buffer: [`crate::msgs::MAX_HANDSHAKE_MESSAGE`], or
+    /// for a ClientHello the largest its syntax allows, [`crate::msgs::MAX_CLIENT_HELLO`]
+    /// (`decode_error`).
     HandshakeMessageSize,
     CertificateChainLength,
     ConsecutiveEmptyRecords,
@@ -169,7 +177,9 @@ impl Error {
             Error::InvalidCertificate(c) => c.alert(),
             Error::BadSignature | Error::BadFinished => AlertDescription::DecryptError,
             Error::CertificateRequired => AlertDescription::CertificateRequired,
-            Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::RecordOverflow,
+            // RFC 8446 6.2: record_overflow is for records; a handshake message longer than its
+            // syntax or our cap allows is a message of incorrect length.
+            Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::DecodeError,
             Error::LimitExceeded(Limit::BadRecords) => AlertDescription::BadRecordMac,
             Error::LimitExceeded(Limit::CertificateChainLength) => AlertDescription::BadCertificate,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,

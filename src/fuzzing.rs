@@ -127,7 +127,7 @@ pub fn decode_records(data: &[u8]) {
     while let Ok(Some((header, payload))) = deframer.pop() {
         if header.typ == crate::codec::ContentType::Handshake {
             joiner.push(payload);
-            while let Ok(Some(msg)) = joiner.pop(crate::msgs::MAX_HANDSHAKE_MESSAGE) {
+            while let Ok(Some(msg)) = joiner.pop(crate::handshake::check_message_len) {
                 let _ =
                     crate::msgs::HandshakePayload::decode(msg.typ, msg.body(), crate::msgs::Dialect::Tls13);
             }

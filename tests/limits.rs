@@ -117,20 +117,71 @@ fn handshake_message_size_flood_is_refused_at_its_header() {
     records.extend(std::iter::repeat_n(record(22, &[0u8; 16_384]), FLOOD));
     let o = flood(&mut server(), &records);
     assert_eq!(o.error, Error::LimitExceeded(Limit::HandshakeMessageSize));
-    assert_plain_alert(&o, AlertDescription::RecordOverflow);
+    // RFC 8446 6.2: record_overflow is for records; this is a message of incorrect length.
+    assert_plain_alert(&o, AlertDescription::DecodeError);
+    assert_bounded(&o, 1);
+}
+
+/// A handshake record whose message header declares `len` body bytes of type `typ`, and
+/// enough full records after it to fill any message.
+fn declared(typ: u8, len: usize) -> Vec<Vec<u8>> {
+    let mut first = vec![typ, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+    first.resize(16_384, 0);
+    let mut records = vec![record(22, &first)];
+    records.extend(std::iter::repeat_n(record(22, &[0u8; 16_384]), FLOOD));
+    records
+}
+
+#[test]
+fn client_hello_just_over_the_syntax_maximum_is_refused_before_it_is_buffered() {
+    let o = flood(&mut server(), &declared(1, sanstls::msgs::MAX_CLIENT_HELLO + 1));
+    assert_eq!(o.error, Error::LimitExceeded(Limit::HandshakeMessageSize));
+    assert_plain_alert(&o, AlertDescription::DecodeError);
     assert_bounded(&o, 1);
 }
 
 #[test]
-fn handshake_message_just_over_the_limit_is_refused_before_it_is_buffered() {
+fn client_hello_at_the_syntax_maximum_is_buffered_within_bounds() {
+    // Past the 64 KiB of other messages: buffered whole (then its zeros fail to decode).
+    let len = sanstls::msgs::MAX_CLIENT_HELLO;
+    assert!(len > sanstls::msgs::MAX_HANDSHAKE_MESSAGE);
+    let o = flood(&mut server(), &declared(1, len));
+    assert!(matches!(o.error, Error::Decode(_)), "{:?}", o.error);
+    assert_plain_alert(&o, AlertDescription::DecodeError);
+    assert_bounded(&o, (4 + len).div_ceil(16_384));
+}
+
+#[test]
+fn other_handshake_message_just_over_the_limit_is_refused_before_it_is_buffered() {
+    // The client, after the ServerHello, gets an EncryptedExtensions declaring 64 KiB + 1.
+    let log = std::sync::Arc::new(common::forge::Secrets::default());
+    let server = server_builder("ecdsa-p256")
+        .cipher_suites(&[sanstls::codec::CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    let server_hello_len = 5 + usize::from(u16::from_be_bytes([flight[3], flight[4]]));
+    let mut forge = Forge13::new(&log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET"));
     let len = sanstls::msgs::MAX_HANDSHAKE_MESSAGE + 1;
-    let mut first = vec![1, (len >> 16) as u8, (len >> 8) as u8, len as u8];
-    first.resize(16_384, 0);
-    let mut records = vec![record(22, &first)];
-    records.extend(std::iter::repeat_n(record(22, &[0u8; 16_384]), FLOOD));
-    let o = flood(&mut server(), &records);
+    let mut first = vec![8, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+    first.resize(16_000, 0);
+    let mut records = vec![flight[..server_hello_len].to_vec(), forge.record(22, &first)];
+    records.extend((0..FLOOD).map(|_| forge.record(22, &[0u8; 16_000])));
+    let o = flood(&mut c, &records);
     assert_eq!(o.error, Error::LimitExceeded(Limit::HandshakeMessageSize));
-    assert_bounded(&o, 1);
+    // The client's compatibility CCS went out with the ServerHello's answers: the alert is
+    // the first record under its handshake keys.
+    assert_protected_alert(&o, AlertDescription::DecodeError);
+    let mut client_hs = Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+    assert_eq!(
+        client_hs.open(&o.sent),
+        (21, vec![2, AlertDescription::DecodeError.get()])
+    );
+    assert_bounded(&o, 2);
 }
 
 #[test]

@@ -3,9 +3,11 @@
 
 mod common;
 
+use common::forge::{Forge13, Secrets};
 use common::*;
 use proptest::prelude::*;
-use sanstls::codec::AlertDescription;
+use sanstls::codec::{AlertDescription, CipherSuite, ProtocolVersion};
+use sanstls::msgs::ClientExtension;
 use sanstls::{Connection, Error, PeerMisbehaved};
 
 fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
@@ -48,6 +50,18 @@ fn feed(conn: &mut Connection, bytes: &[u8]) -> (Error, Vec<u8>) {
     let mut out = Vec::new();
     while conn.write_tls(&mut out).unwrap() > 0 {}
     (err, out)
+}
+
+/// Splits a byte stream into its records.
+fn records(mut bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        let (rec, rest) = bytes.split_at(len);
+        out.push(rec);
+        bytes = rest;
+    }
+    out
 }
 
 fn alert_record(desc: AlertDescription) -> Vec<u8> {
@@ -396,4 +410,283 @@ fn second_hello_retry_request_is_unexpected_message() {
         Error::PeerMisbehaved(PeerMisbehaved::SecondHelloRetryRequest)
     );
     assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn obsolete_legacy_version_is_protocol_version_whatever_supported_versions_offers() {
+    // RFC 8446 D.5: legacy_version 0x0300 or less is refused, though supported_versions
+    // offers TLS 1.3 (and TLS 1.2).
+    for v in [0x0300u16, 0x0000, 0x0100, 0x0200, 0x0102, 0x02ff] {
+        let config = client_builder()
+            .customize_client_hello(move |h| h.legacy_version = ProtocolVersion::from(v))
+            .build()
+            .unwrap();
+        let mut c = Connection::client(config, "localhost").unwrap();
+        let mut hello = Vec::new();
+        while c.write_tls(&mut hello).unwrap() > 0 {}
+        let (err, wire) = feed(&mut server(), &hello);
+        assert_eq!(
+            err,
+            Error::PeerMisbehaved(PeerMisbehaved::ObsoleteLegacyVersion),
+            "{v:#06x}"
+        );
+        assert_eq!(wire, alert_record(AlertDescription::ProtocolVersion), "{v:#06x}");
+    }
+    // TLS 1.0 as legacy_version is not refused for itself: supported_versions decides.
+    let config = client_builder()
+        .customize_client_hello(|h| h.legacy_version = ProtocolVersion::TLSv1_0)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(config, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+}
+
+#[test]
+fn server_hello_with_an_obsolete_legacy_version_is_protocol_version() {
+    // RFC 8446 D.5 holds for the ServerHello too (and a HelloRetryRequest is one).
+    for hrr in [false, true] {
+        let (mut c, mut s) = match hrr {
+            true => hrr_pair(),
+            false => pair(
+                client_builder().build().unwrap(),
+                server_builder("ecdsa-p256").build().unwrap(),
+            ),
+        };
+        transfer(&mut c, &mut s).unwrap();
+        let mut flight = Vec::new();
+        while s.write_tls(&mut flight).unwrap() > 0 {}
+        // Record header (5), handshake header (4), then legacy_version.
+        assert_eq!(flight[9..11], [3, 3]);
+        flight[9..11].copy_from_slice(&[3, 0]);
+        let (err, wire) = feed(&mut c, &flight);
+        assert_eq!(
+            err,
+            Error::PeerMisbehaved(PeerMisbehaved::ObsoleteLegacyVersion),
+            "hrr: {hrr}"
+        );
+        assert_eq!(wire, alert_record(AlertDescription::ProtocolVersion));
+    }
+}
+
+/// A server that has answered our client's ClientHello with its whole flight, and the
+/// client's key log (TLS_AES_128_GCM_SHA256, so `Forge13` can play the client).
+fn server_awaiting_client_finished() -> (Connection, std::sync::Arc<Secrets>) {
+    let log = std::sync::Arc::new(Secrets::default());
+    let client = client_builder()
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    (s, log)
+}
+
+#[test]
+fn client_finished_of_the_wrong_length_is_decode_error() {
+    // RFC 8446 4.4.4: verify_data is Hash.length (32 here) bytes; 6.2: a message of
+    // incorrect length is decode_error. The right length with the wrong bytes is decrypt_error.
+    for (len, alert) in [
+        (31, AlertDescription::DecodeError),
+        (33, AlertDescription::DecodeError),
+        (0, AlertDescription::DecodeError),
+        (48, AlertDescription::DecodeError),
+        (32, AlertDescription::DecryptError),
+    ] {
+        let (mut s, log) = server_awaiting_client_finished();
+        let mut client = Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+        let finished = client.record(22, &handshake_msg(20, &vec![0x5a; len]));
+        let (err, wire) = feed(&mut s, &finished);
+        match alert {
+            AlertDescription::DecodeError => assert!(matches!(err, Error::Decode(_)), "{len}: {err:?}"),
+            _ => assert_eq!(err, Error::BadFinished),
+        }
+        // The server has its application write keys after its Finished: the alert is the
+        // first record under them.
+        let mut server = Forge13::new(&log.get("SERVER_TRAFFIC_SECRET_0"));
+        assert_eq!(server.open(&wire), (21, vec![2, alert.get()]), "{len}");
+    }
+}
+
+#[test]
+fn server_finished_of_the_wrong_length_is_decode_error() {
+    let log = std::sync::Arc::new(Secrets::default());
+    let server = server_builder("ecdsa-p256")
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    // Keep the ServerHello record (and the compatibility CCS), then replay the protected
+    // handshake messages with a Finished one byte short.
+    let mut plain = Vec::new();
+    let mut server_hs = Forge13::new(&log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET"));
+    let mut messages = Vec::new();
+    for rec in records(&flight) {
+        match rec[0] {
+            23 => {
+                let (typ, content) = server_hs.open(rec);
+                assert_eq!(typ, 22);
+                messages.extend_from_slice(&content);
+            }
+            _ => plain.extend_from_slice(rec),
+        }
+    }
+    // The Finished is the last message: type 20, 32 bytes.
+    let at = messages.len() - 36;
+    assert_eq!(&messages[at..at + 4], &[20, 0, 0, 32]);
+    messages.truncate(messages.len() - 1);
+    messages[at + 3] = 31;
+    let mut forged = Forge13::new(&log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET"));
+    plain.extend(forged.record(22, &messages));
+    let (err, wire) = feed(&mut c, &plain);
+    assert!(matches!(err, Error::Decode(_)), "{err:?}");
+    // The compatibility CCS and the switch to the client's handshake keys, queued with the
+    // ServerHello, go out first; the alert follows under those keys (RFC 8446 6, A.1).
+    let out = records(&wire);
+    assert_eq!(out.len(), 2, "{out:02x?}");
+    assert_eq!(out[0], [20, 3, 3, 0, 1, 1]);
+    let mut client_hs = Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+    assert_eq!(client_hs.open(out[1]), (21, vec![2, AlertDescription::DecodeError.get()]));
+}
+
+#[test]
+fn end_of_early_data_in_place_of_the_client_hello_is_unexpected_message() {
+    // Its body would not decode (EndOfEarlyData is empty), but the type is checked against
+    // the state first.
+    let hello = client_hello_record();
+    let (err, wire) = feed(&mut server(), &record(22, &handshake_msg(5, &hello[9..])));
+    assert_eq!(
+        err,
+        Error::UnexpectedMessage {
+            state: "expect ClientHello",
+            got: "end_of_early_data",
+        }
+    );
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+    // Empty, as it should be, it is unexpected too.
+    let (err, wire) = feed(&mut server(), &record(22, &handshake_msg(5, &[])));
+    assert!(matches!(err, Error::UnexpectedMessage { .. }), "{err:?}");
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+    // A malformed KeyUpdate (request 2) and a truncated ServerHello: the type decides.
+    for (typ, body) in [(24u8, vec![2u8]), (2, vec![3, 3, 0])] {
+        let (err, wire) = feed(&mut server(), &record(22, &handshake_msg(typ, &body)));
+        assert!(matches!(err, Error::UnexpectedMessage { .. }), "{typ}: {err:?}");
+        assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+    }
+}
+
+#[test]
+fn malformed_message_of_an_unexpected_type_after_the_hello_is_unexpected_message() {
+    // The server waits for the client's Finished; a KeyUpdate with an illegal request value
+    // is out of place before it is malformed.
+    let (mut s, log) = server_awaiting_client_finished();
+    let mut client = Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+    let (err, wire) = feed(&mut s, &client.record(22, &handshake_msg(24, &[7])));
+    assert_eq!(
+        err,
+        Error::UnexpectedMessage {
+            state: "expect client Finished",
+            got: "key_update",
+        }
+    );
+    let mut server = Forge13::new(&log.get("SERVER_TRAFFIC_SECRET_0"));
+    assert_eq!(
+        server.open(&wire),
+        (21, vec![2, AlertDescription::UnexpectedMessage.get()])
+    );
+}
+
+/// HelloRetryRequest pair whose client offers early_data in its first ClientHello (as with a
+/// 0-RTT ticket; the server refuses 0-RTT by retrying), with the client's key log.
+fn hrr_pair_offering_early_data() -> (Connection, Connection, std::sync::Arc<Secrets>) {
+    use sanstls::codec::NamedGroup;
+    let log = std::sync::Arc::new(Secrets::default());
+    let client = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp384r1])
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .customize_client_hello(|h| h.extensions.push(ClientExtension::EarlyData))
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let (c, s) = pair(client, server);
+    (c, s, log)
+}
+
+#[test]
+fn undecryptable_record_after_the_second_client_hello_is_bad_record_mac() {
+    let (mut c, mut s, log) = hrr_pair_offering_early_data();
+    transfer(&mut c, &mut s).unwrap();
+    // 0-RTT sent behind the first ClientHello is skipped (RFC 8446 4.2.10)...
+    let early = record(23, &[0xee; 100]);
+    let mut rd = &early[..];
+    s.read_tls(&mut rd).unwrap();
+    s.process_new_packets().unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert!(c.had_hello_retry());
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    // ...but nothing can follow the second one: a record that fails to deprotect is
+    // bad_record_mac (5.2), however much skip budget the retry had left.
+    let (err, wire) = feed(&mut s, &record(23, &[0xee; 100]));
+    assert_eq!(err, Error::DecryptFailed);
+    let mut server = Forge13::new(&log.get("SERVER_TRAFFIC_SECRET_0"));
+    assert_eq!(
+        server.open(&wire),
+        (21, vec![2, AlertDescription::BadRecordMac.get()])
+    );
+}
+
+#[test]
+fn early_data_in_the_second_client_hello_is_illegal_parameter() {
+    let (mut c, mut s, _log) = hrr_pair_offering_early_data();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let mut flight = Vec::new();
+    while c.write_tls(&mut flight).unwrap() > 0 {}
+    // The compatibility CCS, then the second ClientHello.
+    let mut second = records(&flight);
+    let second = second.pop().unwrap().to_vec();
+    assert_eq!(second[..6], [22, 3, 3, second[3], second[4], 1]);
+    // Our client drops early_data from the second hello (RFC 8446 4.1.2); put it back, as
+    // the last extension: 0x002a, empty.
+    let ext_total_at = {
+        let sid_at = 5 + 4 + 2 + 32;
+        let suites_at = sid_at + 1 + usize::from(second[sid_at]);
+        let suites_len = u16::from_be_bytes([second[suites_at], second[suites_at + 1]]);
+        let comp_at = suites_at + 2 + usize::from(suites_len);
+        comp_at + 1 + usize::from(second[comp_at])
+    };
+    let grow = |at: usize, width: usize, bytes: &mut Vec<u8>| {
+        let mut n = 0usize;
+        for b in &bytes[at..at + width] {
+            n = n << 8 | usize::from(*b);
+        }
+        n += 4;
+        for i in 0..width {
+            bytes[at + i] = (n >> (8 * (width - 1 - i))) as u8;
+        }
+    };
+    let mut hello = second;
+    hello.extend_from_slice(&[0, 0x2a, 0, 0]);
+    grow(3, 2, &mut hello);
+    grow(6, 3, &mut hello);
+    grow(ext_total_at, 2, &mut hello);
+    let (err, wire) = feed(&mut s, &hello);
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(
+            "early_data after HelloRetryRequest"
+        ))
+    );
+    assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
 }

@@ -582,3 +582,92 @@ fn server_alert_after_its_flight_is_under_its_application_keys() {
         Some(AlertDescription::UnknownCa)
     );
 }
+
+/// Randomness from the system, except that the first draw after `arm` is all 0xff bytes: as a
+/// P-256 or P-384 scalar that is not below the group order, which ring refuses.
+#[derive(Debug, Default)]
+struct FirstDrawOutOfRange {
+    armed: std::sync::atomic::AtomicBool,
+    draws: Mutex<Vec<(usize, bool)>>,
+}
+
+impl sanstls::crypto::RandomSource for FirstDrawOutOfRange {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
+        let forced = self.armed.swap(false, std::sync::atomic::Ordering::SeqCst);
+        if forced {
+            buf.fill(0xff);
+        } else {
+            sanstls::crypto::SystemRandomSource.fill(buf)?;
+        }
+        self.draws.lock().unwrap().push((buf.len(), forced));
+        Ok(())
+    }
+}
+
+#[test]
+fn out_of_range_ec_scalar_is_drawn_again_and_the_handshake_completes() {
+    for (group, len) in [(NamedGroup::secp256r1, 32), (NamedGroup::secp384r1, 48)] {
+        let rng = Arc::new(FirstDrawOutOfRange::default());
+        let server = server_builder("ecdsa-p256")
+            .groups(&[group])
+            .random(rng.clone())
+            .build()
+            .unwrap();
+        let client = client_builder().groups(&[group]).build().unwrap();
+        let (mut c, mut s) = pair(client, server);
+        // The server's first draw for the ClientHello is its key share's private key.
+        rng.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.key_exchange_group(), Some(group));
+        let draws = rng.draws.lock().unwrap().clone();
+        assert_eq!(
+            draws[..2],
+            [(len, true), (len, false)],
+            "{group}: refused, then drawn again"
+        );
+        drop(draws);
+        assert_eq!(send(&mut c, &mut s, b"in range"), b"in range");
+    }
+}
+
+#[test]
+fn client_hello_as_large_as_its_syntax_allows_is_accepted() {
+    use sanstls::msgs::{ClientExtension, MAX_CLIENT_HELLO, MAX_HANDSHAKE_MESSAGE};
+    // 2^15-1 cipher suites (2^16-2 bytes, the most the length allows) and 2^16-1 bytes of
+    // extensions, padded: hybrid key shares and padding make ClientHellos past 64 KiB real.
+    let sent = Arc::new(Mutex::new(0usize));
+    let seen = sent.clone();
+    let config = client_builder()
+        .customize_client_hello(move |h| {
+            let ours = h.cipher_suites.clone();
+            let filler = (0x0100u16..)
+                .filter(|v| !ours.iter().any(|s| s.get() == *v) && *v != 0x5600)
+                .map(CipherSuite::from);
+            h.cipher_suites = ours.iter().copied().chain(filler).take(0x7fff).collect();
+            let padding = sanstls::codec::ExtensionType::Padding;
+            h.extensions.push(ClientExtension::Unknown {
+                typ: padding,
+                data: Vec::new(),
+            });
+            let mut body = Vec::new();
+            h.encode(&mut body);
+            // Extensions start after version, random, session_id, suites and compression.
+            let ext_at = 2 + 32 + 1 + h.session_id.len() + 2 + 2 * h.cipher_suites.len() + 1 + 1;
+            let ext_len = body.len() - ext_at - 2;
+            if let Some(ClientExtension::Unknown { data, .. }) = h.extensions.last_mut() {
+                data.resize(0xffff - ext_len, 0);
+            }
+            let mut body = Vec::new();
+            h.encode(&mut body);
+            *seen.lock().unwrap() = body.len();
+        })
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(config, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    let len = *sent.lock().unwrap();
+    // A 32-byte session ID and the one null compression method TLS 1.3 allows.
+    assert_eq!(len, 2 + 32 + 33 + (2 + 0xfffe) + 2 + (2 + 0xffff));
+    assert!(len > MAX_HANDSHAKE_MESSAGE && len <= MAX_CLIENT_HELLO);
+    assert_eq!(send(&mut c, &mut s, b"large hello"), b"large hello");
+}

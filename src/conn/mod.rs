@@ -44,13 +44,13 @@ pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
 use crate::codec::{
-    AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, NamedGroup, ProtocolVersion,
-    SignatureScheme,
+    AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, HandshakeType, NamedGroup,
+    ProtocolVersion, SignatureScheme,
 };
 use crate::crypto::key_schedule::{export_keying_material, max_export_len};
 use crate::error::{Error, PeerMisbehaved};
-use crate::handshake::{client13, server13, Handshake, Msg};
-use crate::msgs::{AlertMessage, Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
+use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
+use crate::msgs::{AlertMessage, Dialect, HandshakePayload};
 use crate::pki::ServerName;
 use crate::record::{Deframer, HandshakeJoiner, OutItem, Plaintext, RecordHeader, WriteState};
 use common::Common;
@@ -366,7 +366,17 @@ impl Connection {
             return Err(PeerMisbehaved::EmptyRecord.into());
         }
         self.joiner.push(plain.data);
-        while let Some(raw) = self.joiner.pop(MAX_HANDSHAKE_MESSAGE)? {
+        // Each message's type and length are checked against the state at its header, before
+        // its body is buffered or decoded.
+        let waiting_for_hello = matches!(self.controls.deferred, controls::Deferred::WaitingForHello);
+        while let Some(raw) = self.joiner.pop(|typ, len| match &self.handshake {
+            Some(hs) => hs.check_header(&self.common, typ, len),
+            None if waiting_for_hello && typ != HandshakeType::ClientHello => Err(Error::UnexpectedMessage {
+                state: "expect ClientHello",
+                got: typ.name().unwrap_or("unknown handshake message"),
+            }),
+            None => check_message_len(typ, len),
+        })? {
             if let Some(obs) = &self.common.observer {
                 obs.handshake(
                     Direction::Received,

@@ -8,6 +8,10 @@ use super::secret::Secret;
 use crate::codec::NamedGroup;
 use crate::{Error, PeerMisbehaved};
 
+/// Candidates drawn before giving up on the random source (ring's own bound). With a working
+/// source a second draw is already needed only about once in 2^32 key exchanges.
+const MAX_KEY_DRAWS: usize = 100;
+
 static GROUPS: &[NamedGroup] = &[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
 
 /// The groups we implement, in default preference order.
@@ -45,30 +49,40 @@ impl core::fmt::Debug for KeyExchange {
 impl KeyExchange {
     /// Draws the private key bytes from `rng` (32 bytes for X25519 and P-256, 48 for P-384)
     /// and hands them to ring as its randomness, so an injected random *is* the private key
-    /// and recorded traces replay byte for byte.
+    /// and recorded traces replay byte for byte. A P-256/P-384 candidate that is not a valid
+    /// scalar (zero or at least the group order, about 1 in 2^32 for P-256) is discarded and
+    /// fresh bytes are drawn, as the NIST SP 800-56A "testing candidates" method does; only a
+    /// source that keeps giving invalid candidates fails.
     pub fn start(group: NamedGroup, rng: &dyn RandomSource) -> Result<Self, Error> {
         let (alg, priv_len, _) = params(group).ok_or(Error::Crypto("key exchange group not supported"))?;
         let mut seed = Zeroizing::new([0u8; 48]);
         let seed = &mut seed[..priv_len];
-        rng.fill(seed)?;
-        // ring's SecureRandom is sealed; FixedSliceRandom is its public (deprecated) way to
-        // feed chosen bytes. ring asks for exactly `priv_len` bytes for these groups; a P-256
-        // or P-384 scalar out of range makes ring fail rather than draw again.
-        #[allow(deprecated)]
-        let fixed = ring::test::rand::FixedSliceRandom { bytes: seed };
-        let private = agreement::EphemeralPrivateKey::generate(alg, &fixed)
-            .map_err(|_| Error::Crypto("key exchange: private key out of range"))?;
-        let public = private
-            .compute_public_key()
-            .map_err(|_| Error::Crypto("key exchange: public key computation failed"))?
-            .as_ref()
-            .to_vec();
-        Ok(KeyExchange {
-            group,
-            alg,
-            private,
-            public,
-        })
+        for _ in 0..MAX_KEY_DRAWS {
+            rng.fill(seed)?;
+            // ring's SecureRandom is sealed; FixedSliceRandom is its public (deprecated) way
+            // to feed chosen bytes. ring asks for exactly `priv_len` bytes for these groups
+            // and, on an out-of-range scalar, asks again and gets the same bytes, so it fails:
+            // the fresh draw has to happen here.
+            #[allow(deprecated)]
+            let fixed = ring::test::rand::FixedSliceRandom { bytes: seed };
+            let Ok(private) = agreement::EphemeralPrivateKey::generate(alg, &fixed) else {
+                continue;
+            };
+            let public = private
+                .compute_public_key()
+                .map_err(|_| Error::Crypto("key exchange: public key computation failed"))?
+                .as_ref()
+                .to_vec();
+            return Ok(KeyExchange {
+                group,
+                alg,
+                private,
+                public,
+            });
+        }
+        Err(Error::Crypto(
+            "key exchange: random source gave no valid private key",
+        ))
     }
 
     pub fn group(&self) -> NamedGroup {
@@ -143,7 +157,7 @@ mod tests {
         let kx = KeyExchange::start(NamedGroup::secp384r1, &rng).unwrap();
         assert_eq!(kx.public_key().len(), 97);
         assert_eq!(rng.remaining(), 5);
-        // Out-of-range scalar (all 0xff) is an error, not a panic.
+        // A source that runs dry after an out-of-range scalar is an error, not a panic.
         let rng = FixedRandom::new(vec![vec![0xff; 32]]);
         assert!(matches!(
             KeyExchange::start(NamedGroup::secp256r1, &rng),
@@ -151,6 +165,34 @@ mod tests {
         ));
         assert!(KeyExchange::start(NamedGroup::x25519, &FixedRandom::new(vec![vec![1; 31]])).is_err());
         assert!(KeyExchange::start(NamedGroup::x448, &SystemRandomSource).is_err());
+    }
+
+    #[test]
+    fn out_of_range_scalar_draws_fresh_bytes() {
+        // All 0xff is at least the group order of P-256 and of P-384 (and zero is never a
+        // scalar): the candidate is discarded and the next bytes from the source are the key.
+        for (group, len) in [(NamedGroup::secp256r1, 32), (NamedGroup::secp384r1, 48)] {
+            let rng = FixedRandom::new(vec![vec![0xff; len], vec![0; len], vec![0x11; len], vec![7; 3]]);
+            let kx = KeyExchange::start(group, &rng).unwrap();
+            assert_eq!(rng.remaining(), 3, "{group}");
+            let direct = KeyExchange::start(group, &FixedRandom::new(vec![vec![0x11; len]])).unwrap();
+            assert_eq!(kx.public_key(), direct.public_key(), "{group}");
+            // The key works.
+            let peer = KeyExchange::start(group, &SystemRandomSource).unwrap();
+            let peer_public = peer.public_key().to_vec();
+            let ours = kx.public_key().to_vec();
+            assert!(kx
+                .complete(&peer_public)
+                .unwrap()
+                .ct_eq(peer.complete(&ours).unwrap().as_bytes()));
+        }
+        // A source that only ever gives invalid candidates fails after a bounded number of draws.
+        let rng = FixedRandom::new(vec![vec![0xff; 32 * MAX_KEY_DRAWS + 5]]);
+        assert!(matches!(
+            KeyExchange::start(NamedGroup::secp256r1, &rng),
+            Err(Error::Crypto(_))
+        ));
+        assert_eq!(rng.remaining(), 5);
     }
 
     fn illegal(r: Result<Secret, Error>) -> bool {

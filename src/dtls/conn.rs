@@ -633,6 +633,9 @@ impl DtlsConnection {
             self.handshake = Some(hs.dtls_hello_verify(&mut self.common, hvr.cookie)?);
             return Ok(());
         }
+        // The type is checked against the state before the body is decoded (the reassembler
+        // already capped its length).
+        hs.check_type(&self.common, typ)?;
         let payload = HandshakePayload::decode(typ, body, hs.dialect())?;
         if hs.awaits_server_hello() {
             if let HandshakePayload::ServerHello(sh) = &payload {

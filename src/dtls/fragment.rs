@@ -324,7 +324,7 @@ impl Reassembler {
 
     /// Takes in one fragment. Errors (fatal for the connection): a fragment whose data does
     /// not match its `fragment_length` or runs past `length` (`decode_error`), a `length`
-    /// over the message cap (`record_overflow`), fragments of one message_seq that disagree
+    /// over the message cap (`decode_error`), fragments of one message_seq that disagree
     /// on type or length (`illegal_parameter`), or a new message that would exceed the total
     /// buffer cap.
     pub fn push(&mut self, h: &HandshakeHeader, data: &[u8]) -> Result<Pushed, Error> {

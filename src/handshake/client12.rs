@@ -117,6 +117,35 @@ impl Client12 {
         }
     }
 
+    /// Whether this state takes a message of type `typ`; if not, the state's name.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        let (ok, state) = match self {
+            // RFC 5246 7.4.1.1: a HelloRequest while negotiating is ignored.
+            _ if typ == HandshakeType::HelloRequest => (true, ""),
+            Client12::Certificate(_) => (typ == HandshakeType::Certificate, "expect Certificate"),
+            Client12::ServerKeyExchange(_) => (
+                typ == HandshakeType::ServerKeyExchange,
+                "expect ServerKeyExchange",
+            ),
+            Client12::ServerHelloDone(s) => (
+                typ == HandshakeType::ServerHelloDone
+                    || typ == HandshakeType::CertificateRequest && s.cert_request.is_none(),
+                "expect ServerHelloDone",
+            ),
+            Client12::Ticket(t) => (
+                typ == HandshakeType::NewSessionTicket && t.c.ticket_expected,
+                "expect ChangeCipherSpec",
+            ),
+            Client12::Ccs(_) => (false, "expect ChangeCipherSpec"),
+            Client12::Finished(_) => (typ == HandshakeType::Finished, "expect Finished"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(state)
+        }
+    }
+
     /// True in the states [`handle_ccs`](Self::handle_ccs) accepts.
     pub fn expects_ccs(&self) -> bool {
         match self {

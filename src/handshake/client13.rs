@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::established::ClientResumption;
 use super::tickets::ClientTicket;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
-use crate::codec::{CipherSuite, PskKeyExchangeMode, SignatureScheme};
+use crate::codec::{CipherSuite, HandshakeType, PskKeyExchangeMode, SignatureScheme};
 use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
@@ -37,6 +37,33 @@ impl ClientState {
             ClientState::Certificate(s) => s.handle(cx, msg),
             ClientState::CertificateVerify(s) => s.handle(cx, msg),
             ClientState::Finished(s) => s.handle(cx, msg),
+        }
+    }
+
+    /// Whether this state takes a message of type `typ`; if not, the state's name.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        let (ok, state) = match self {
+            // A HelloRetryRequest is a ServerHello on the wire (RFC 8446 4.1.4).
+            ClientState::ServerHello(_) => (typ == HandshakeType::ServerHello, "expect ServerHello"),
+            ClientState::EncryptedExtensions(_) => (
+                typ == HandshakeType::EncryptedExtensions,
+                "expect EncryptedExtensions",
+            ),
+            ClientState::Certificate(s) => (
+                typ == HandshakeType::Certificate
+                    || typ == HandshakeType::CertificateRequest && s.cert_request.is_none(),
+                "expect Certificate",
+            ),
+            ClientState::CertificateVerify(_) => (
+                typ == HandshakeType::CertificateVerify,
+                "expect CertificateVerify",
+            ),
+            ClientState::Finished(_) => (typ == HandshakeType::Finished, "expect Finished"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(state)
         }
     }
 
@@ -313,10 +340,12 @@ impl ExpectServerHello {
     fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
         match msg.payload {
             HandshakePayload::HelloRetryRequest(ref hrr) => {
+                super::check_legacy_version(hrr.legacy_version)?;
                 let hrr = hrr.clone();
                 self.handle_retry(cx, &msg, hrr)
             }
             HandshakePayload::ServerHello(ref sh) => {
+                super::check_legacy_version(sh.legacy_version)?;
                 let sh = sh.clone();
                 self.handle_server_hello(cx, &msg, sh)
             }
@@ -835,10 +864,7 @@ impl ExpectFinished {
         } = self.k;
         let hash = suite.hash;
         let expected = finished_verify_data_prk(&server_hs, &transcript.current_hash());
-        // RFC 8446 4.4.4: compare in constant time; a mismatch is decrypt_error.
-        if !Secret::new(expected).ct_eq(verify_data) {
-            return Err(Error::BadFinished);
-        }
+        super::check_verify_data(expected, verify_data)?;
         transcript.update(&msg.raw);
         let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
         let server_ap_prk = ks.prk(&server_ap);

@@ -115,7 +115,8 @@ pub(crate) fn finished(suite: &Tls12Suite, master: &Secret, client: bool, log: &
     prf::finished_verify_data_tls12(suite.hash, master.as_bytes(), client, &log.hash(suite))
 }
 
-/// Checks the peer's Finished in constant time (a mismatch is decrypt_error).
+/// Checks the peer's Finished: 12 bytes (RFC 5246 7.4.9, else decode_error), compared in
+/// constant time (a mismatch is decrypt_error).
 pub(crate) fn check_finished(
     suite: &Tls12Suite,
     master: &Secret,
@@ -126,11 +127,7 @@ pub(crate) fn check_finished(
     let HandshakePayload::Finished(got) = &msg.payload else {
         return Err(unexpected("expect Finished", msg));
     };
-    let expected = finished(suite, master, from_client, log);
-    if !Secret::new(expected).ct_eq(got) {
-        return Err(Error::BadFinished);
-    }
-    Ok(())
+    super::check_verify_data(finished(suite, master, from_client, log), got)
 }
 
 /// Whether `scheme` can authenticate `suite` (RFC 8422 5.4, RFC 5246 7.4.3).
@@ -166,6 +163,17 @@ pub(crate) struct Established12 {
 }
 
 impl Established12 {
+    /// A renegotiation attempt (refused in [`handle`](Self::handle)) is the only handshake
+    /// message an established TLS 1.2 connection takes.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        match (self.side, typ) {
+            (Side::Client, HandshakeType::HelloRequest) | (Side::Server, HandshakeType::ClientHello) => {
+                Ok(())
+            }
+            _ => Err("established"),
+        }
+    }
+
     pub fn handle(self, _cx: &mut Common, msg: Msg) -> Result<Self, Error> {
         let typ = msg.payload.typ();
         match (self.side, typ) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::tickets::{ClientSessionStore, ClientTicket, MAX_TICKET_LIFETIME};
 use super::{unexpected, Msg};
-use crate::codec::KeyUpdateRequest;
+use crate::codec::{HandshakeType, KeyUpdateRequest};
 use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{Event, TimeProvider};
 use crate::crypto::key_schedule::{next_traffic_secret_prefixed, resumption_psk_prefixed};
@@ -57,6 +57,17 @@ pub(crate) struct ClientResumption {
 }
 
 impl Established13 {
+    /// After the handshake a peer may send KeyUpdate (not on QUIC, RFC 9001 6) and, to a
+    /// client, NewSessionTicket (RFC 8446 4.6).
+    pub fn expects(&self, cx: &Common, typ: HandshakeType) -> Result<(), &'static str> {
+        match typ {
+            HandshakeType::KeyUpdate if cx.is_quic() => Err("established (QUIC: no KeyUpdate)"),
+            HandshakeType::KeyUpdate => Ok(()),
+            HandshakeType::NewSessionTicket if self.side == Side::Client => Ok(()),
+            _ => Err("established"),
+        }
+    }
+
     pub fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Self, Error> {
         if cx.is_quic() {
             check_quic(&msg)?;

@@ -15,7 +15,7 @@ pub(crate) mod tickets;
 pub(crate) use common12::Established12;
 pub(crate) use established::Established13;
 
-use crate::codec::HandshakeType;
+use crate::codec::{DecodeError, HandshakeType, ProtocolVersion};
 use crate::conn::common::Common;
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
@@ -23,7 +23,7 @@ use crate::crypto::key_schedule::KeySchedule13;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, PeerMisbehaved};
-use crate::msgs::{Dialect, HandshakePayload};
+use crate::msgs::{Dialect, HandshakePayload, MAX_CLIENT_HELLO, MAX_HANDSHAKE_MESSAGE};
 use crate::record::{ReadState, RecordVersion, WriteState};
 
 /// One decoded handshake message with its encoding (the transcript hashes the encoding).
@@ -129,9 +129,76 @@ impl Handshake {
             _ => false,
         }
     }
+
+    /// Checks a handshake message header against the state before its body is buffered or
+    /// decoded: [`check_type`](Self::check_type), then the body length cap
+    /// ([`max_message_len`]).
+    pub fn check_header(&self, cx: &Common, typ: HandshakeType, len: usize) -> Result<(), Error> {
+        self.check_type(cx, typ)?;
+        check_message_len(typ, len)
+    }
+
+    /// A message type this state never takes is `unexpected_message` (RFC 8446 6.2) whatever
+    /// its body: checked before the body is decoded, so a malformed body cannot make it a
+    /// `decode_error`.
+    pub fn check_type(&self, cx: &Common, typ: HandshakeType) -> Result<(), Error> {
+        let expected = match self {
+            Handshake::Client(s) => s.expects(typ),
+            Handshake::Server(s) => s.expects(typ),
+            Handshake::Established(s) => s.expects(cx, typ),
+            Handshake::Client12(s) => s.expects(typ),
+            Handshake::Server12(s) => s.expects(typ),
+            Handshake::Established12(s) => s.expects(typ),
+        };
+        expected.map_err(|state| Error::UnexpectedMessage {
+            state,
+            got: handshake_name(typ),
+        })
+    }
 }
 
-/// The error for a message the current state does not take.
+/// The largest body we buffer for a handshake message of type `typ`: a ClientHello may be as
+/// large as its syntax allows ([`MAX_CLIENT_HELLO`]), every other message
+/// [`MAX_HANDSHAKE_MESSAGE`].
+pub(crate) fn max_message_len(typ: HandshakeType) -> usize {
+    match typ {
+        HandshakeType::ClientHello => MAX_CLIENT_HELLO,
+        _ => MAX_HANDSHAKE_MESSAGE,
+    }
+}
+
+/// Refuses a message declaring more body bytes than [`max_message_len`], at its header.
+pub(crate) fn check_message_len(typ: HandshakeType, len: usize) -> Result<(), Error> {
+    if len > max_message_len(typ) {
+        return Err(Error::LimitExceeded(crate::error::Limit::HandshakeMessageSize));
+    }
+    Ok(())
+}
+
+/// RFC 8446 D.5: a ClientHello (or ServerHello) with legacy_version 0x0300 (SSL 3.0) or
+/// below is refused with `protocol_version`, whatever supported_versions offers.
+pub(crate) fn check_legacy_version(version: ProtocolVersion) -> Result<(), Error> {
+    if u16::from(version) <= 0x0300 {
+        return Err(PeerMisbehaved::ObsoleteLegacyVersion.into());
+    }
+    Ok(())
+}
+
+/// Checks a peer's Finished (RFC 8446 4.4.4, RFC 5246 7.4.9): verify_data has exactly the
+/// length of `expected` (Hash.length; 12 bytes in TLS 1.2), so another length is a message of
+/// incorrect length, `decode_error` (RFC 8446 6.2); then the bytes are compared in constant
+/// time and a mismatch is `decrypt_error`.
+pub(crate) fn check_verify_data(expected: Vec<u8>, got: &[u8]) -> Result<(), Error> {
+    let expected = Secret::new(expected);
+    if got.len() != expected.as_bytes().len() {
+        return Err(DecodeError::IllegalValue("Finished verify_data length").into());
+    }
+    if !expected.ct_eq(got) {
+        return Err(Error::BadFinished);
+    }
+    Ok(())
+}
+
 /// Most certificates a peer's Certificate message may carry. Path building uses at most
 /// [`crate::pki::MAX_INTERMEDIATES`] intermediates between the end entity and an anchor (which
 /// the peer may include), so a longer chain only costs parsing; the total size is bounded by
@@ -147,6 +214,7 @@ pub(crate) fn check_chain_len(len: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// The error for a message the current state does not take.
 pub(crate) fn unexpected(state: &'static str, msg: &Msg) -> Error {
     Error::UnexpectedMessage {
         state,

@@ -14,7 +14,7 @@ use super::common12::{
 };
 use super::ticket12::{Session12, SESSION_LIFETIME};
 use super::{Handshake, Msg};
-use crate::codec::{CipherSuite, EcPointFormat, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{CertifiedKey, Event, ServerConfig};
 use crate::crypto::kx::KeyExchange;
@@ -49,6 +49,22 @@ pub(crate) enum Server12 {
 }
 
 impl Server12 {
+    /// The one message type each state takes; otherwise the state's name.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        let (want, state) = match self {
+            Server12::Certificate(_) => (HandshakeType::Certificate, "expect client Certificate"),
+            Server12::ClientKeyExchange(_) => (HandshakeType::ClientKeyExchange, "expect ClientKeyExchange"),
+            Server12::CertificateVerify(_) => (HandshakeType::CertificateVerify, "expect CertificateVerify"),
+            Server12::Ccs(_) => return Err("expect ChangeCipherSpec"),
+            Server12::Finished(_) => (HandshakeType::Finished, "expect Finished"),
+        };
+        if typ == want {
+            Ok(())
+        } else {
+            Err(state)
+        }
+    }
+
     pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
         match self {
             Server12::Certificate(s) => s.handle(cx, msg),

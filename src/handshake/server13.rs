@@ -51,6 +51,25 @@ impl ServerState {
     pub fn accepts_early_data(&self) -> bool {
         matches!(self, ServerState::EndOfEarlyData(_))
     }
+
+    /// The one message type each state takes; otherwise the state's name.
+    pub fn expects(&self, typ: HandshakeType) -> Result<(), &'static str> {
+        let (want, state) = match self {
+            ServerState::ClientHello(_) => (HandshakeType::ClientHello, "expect ClientHello"),
+            ServerState::EndOfEarlyData(_) => (HandshakeType::EndOfEarlyData, "expect EndOfEarlyData"),
+            ServerState::Certificate(_) => (HandshakeType::Certificate, "expect client Certificate"),
+            ServerState::CertificateVerify(_) => (
+                HandshakeType::CertificateVerify,
+                "expect client CertificateVerify",
+            ),
+            ServerState::Finished(_) => (HandshakeType::Finished, "expect client Finished"),
+        };
+        if typ == want {
+            Ok(())
+        } else {
+            Err(state)
+        }
+    }
 }
 
 /// Most PSK identities we look at in one ClientHello.
@@ -127,6 +146,8 @@ impl ExpectClientHello {
             return Err(unexpected("expect ClientHello", &msg));
         };
         let cfg = &self.config.shared;
+        // Before supported_versions is looked at: it cannot rescue an SSL 3.0 legacy_version.
+        super::check_legacy_version(hello.legacy_version)?;
         // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions; without it
         // (or with 1.3 disabled) `server12` answers.
         if !cfg.tls13() || !hello.supported_versions().is_some_and(|v| v.contains(&cx.v13())) {
@@ -159,6 +180,13 @@ impl ExpectClientHello {
             return Err(PeerMisbehaved::UnsolicitedExtension.into());
         }
         if let Some(retry) = &self.retry {
+            // RFC 8446 4.2.10: 0-RTT can only precede the second ClientHello; from here on a
+            // record that fails to deprotect is bad_record_mac (5.2), not skipped early data.
+            cx.early.skip_budget = 0;
+            // RFC 8446 4.1.2: early data is not permitted after a HelloRetryRequest.
+            if hello.has(ExtensionType::EarlyData) {
+                return Err(PeerMisbehaved::IllegalParameter("early_data after HelloRetryRequest").into());
+            }
             if let Some(first) = &retry.first {
                 check_second_hello(first, hello)?;
             }
@@ -843,10 +871,7 @@ impl ExpectFinished {
         };
         let mut k = self.k;
         let expected = finished_verify_data_prk(&k.client_hs, &k.transcript.current_hash());
-        // RFC 8446 4.4.4: constant-time comparison; mismatch is decrypt_error.
-        if !Secret::new(expected).ct_eq(verify_data) {
-            return Err(Error::BadFinished);
-        }
+        super::check_verify_data(expected, verify_data)?;
         let client_ap = cx.prk13(k.suite.hash, &k.client_ap);
         cx.install_read13(k.suite, &client_ap, Epoch13::Application);
         k.transcript.update(&msg.raw);

@@ -19,9 +19,17 @@ pub const HRR_RANDOM: [u8; 32] = [
     0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
-/// Maximum size of a handshake message body we accept (bounded memory). Certificates chains
-/// dominate; 64 KiB covers real chains with room to spare.
+/// Maximum size of a handshake message body we accept (bounded memory), the ClientHello
+/// excepted ([`MAX_CLIENT_HELLO`]). Certificates chains dominate; 64 KiB covers real chains
+/// with room to spare.
 pub const MAX_HANDSHAKE_MESSAGE: usize = 0x1_0000;
+
+/// The largest ClientHello body the syntax allows (RFC 8446 4.1.2, RFC 5246 7.4.1.2):
+/// legacy_version, random, a 32-byte legacy_session_id, 2^16-2 bytes of cipher suites, 255
+/// compression methods and 2^16-1 bytes of extensions, plus DTLS's cookie of up to 255 bytes
+/// (RFC 6347 4.2.1). Hybrid key shares and padding make large ClientHellos ordinary, and one
+/// within the syntax must not be refused for its size; this is what a server buffers for it.
+pub const MAX_CLIENT_HELLO: usize = 2 + 32 + (1 + 32) + (1 + 0xff) + (2 + 0xfffe) + (1 + 0xff) + (2 + 0xffff);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientHello {

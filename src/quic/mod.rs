@@ -34,8 +34,8 @@ use crate::conn::{ClientConfig, Event, ServerConfig, Side};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
 use crate::error::{Error, PeerMisbehaved};
-use crate::handshake::{client13, server13, Handshake, Msg};
-use crate::msgs::{Dialect, HandshakePayload, MAX_HANDSHAKE_MESSAGE};
+use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
+use crate::msgs::{Dialect, HandshakePayload};
 use crate::pki::ServerName;
 use crate::record::HandshakeJoiner;
 
@@ -276,7 +276,11 @@ impl QuicConnection {
             });
         }
         self.joiner.push(data);
-        while let Some(raw) = self.joiner.pop(MAX_HANDSHAKE_MESSAGE)? {
+        // Type and length are checked against the state at the header, before buffering.
+        while let Some(raw) = self.joiner.pop(|typ, len| match &self.handshake {
+            Some(hs) => hs.check_header(&self.common, typ, len),
+            None => check_message_len(typ, len),
+        })? {
             let payload = HandshakePayload::decode(raw.typ, raw.body(), Dialect::Tls13)?;
             let hs = self
                 .handshake
