@@ -552,7 +552,10 @@ fn server_finished_of_the_wrong_length_is_decode_error() {
     assert_eq!(out.len(), 2, "{out:02x?}");
     assert_eq!(out[0], [20, 3, 3, 0, 1, 1]);
     let mut client_hs = Forge13::new(&log.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
-    assert_eq!(client_hs.open(out[1]), (21, vec![2, AlertDescription::DecodeError.get()]));
+    assert_eq!(
+        client_hs.open(out[1]),
+        (21, vec![2, AlertDescription::DecodeError.get()])
+    );
 }
 
 #[test]

@@ -523,10 +523,10 @@ fn client_alert_for_an_oversized_message_is_under_its_handshake_keys() {
     let mut keys = forge::Forge13::new(&clog.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
     assert_eq!(
         keys.open(&out[1]),
-        (21, vec![2, AlertDescription::RecordOverflow.get()])
+        (21, vec![2, AlertDescription::DecodeError.get()])
     );
     let err = feed(&mut s, &out.concat()).unwrap_err();
-    assert_eq!(err, Error::AlertReceived(AlertDescription::RecordOverflow));
+    assert_eq!(err, Error::AlertReceived(AlertDescription::DecodeError));
 }
 
 #[test]
