@@ -135,6 +135,10 @@ fn s_server(kind: &str, port: u16, extra: &[&str]) -> Peer {
 }
 
 fn s_client(port: u16, extra: &[&str]) -> String {
+    s_client_env(port, extra, &[])
+}
+
+fn s_client_env(port: u16, extra: &[&str], env: &[(&str, &std::path::Path)]) -> String {
     let mut args: Vec<String> = vec![
         "s_client".into(),
         "-tls1_2".into(),
@@ -149,7 +153,7 @@ fn s_client(port: u16, extra: &[&str]) -> String {
         "localhost".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    run_client("openssl", &args, b"ping from openssl\n")
+    run_client_env("openssl", &args, env, b"ping from openssl\n")
 }
 
 /// Our server for `n` connections in a row on one port, each echoing until the client
@@ -320,6 +324,54 @@ fn openssl_resumes_with_our_server_by_ticket_and_by_session_id() {
         assert!(!served[0].0.is_resumed());
         assert!(served[1].0.is_resumed());
         assert_eq!(served[1].1.as_deref().unwrap(), b"ping from openssl\n");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An OpenSSL configuration that turns the extended master secret off: OpenSSL 3.0's
+/// s_client has no flag for it, but `Options = -ExtendedMasterSecret` does it.
+fn openssl_conf_without_ems(dir: &std::path::Path) -> std::path::PathBuf {
+    let conf = dir.join("no-ems.cnf");
+    std::fs::write(
+        &conf,
+        "openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n[ssl_sect]\n\
+         system_default = system_default_sect\n[system_default_sect]\nOptions = -ExtendedMasterSecret\n",
+    )
+    .unwrap();
+    conf
+}
+
+#[test]
+fn openssl_without_ems_is_served_by_default_and_never_resumed() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sanstls-tls12-noems-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = openssl_conf_without_ems(&dir);
+    let env = [("OPENSSL_CONF", conf.as_path())];
+    for tickets in [true, false] {
+        let sess = dir.join(format!("s{tickets}.pem")).display().to_string();
+        let config = server_builder("ecdsa-p256").tickets12(tickets).build().unwrap();
+        let (port, server) = serve_n(config, 2);
+        let first = s_client_env(port, &["-sess_out", &sess], &env);
+        assert!(first.contains("New, TLSv1.2"), "{first}");
+        assert!(first.contains("Extended master secret: no"), "{first}");
+        // RFC 7627 5.3: no session ID and no ticket for a session that is never resumed, so
+        // OpenSSL has nothing resumable to save, and the next connection is a full handshake.
+        assert!(
+            !std::path::Path::new(&sess).exists(),
+            "tickets={tickets}: OpenSSL saved a resumable session"
+        );
+        let second = s_client_env(port, &["-sess_out", &sess], &env);
+        assert!(second.contains("New, TLSv1.2"), "tickets={tickets}: {second}");
+        let served = server.join().unwrap();
+        assert_eq!(served.len(), 2);
+        for (conn, received) in &served {
+            assert_eq!(received.as_deref().unwrap(), b"ping from openssl\n");
+            assert_eq!(conn.extended_master_secret(), Some(false));
+            assert!(!conn.is_resumed());
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -584,13 +636,13 @@ fn client_authentication_with_gnutls_both_ways() {
 }
 
 #[test]
-fn gnutls_without_ems_meets_our_ems_requirement() {
+fn gnutls_without_ems_is_served_unless_ems_is_required() {
     // OpenSSL 3.0's s_client cannot turn EMS off; GnuTLS can (%NO_SESSION_HASH).
     if !have("gnutls-cli") {
         return;
     }
     let no_ems = "NORMAL:-VERS-ALL:+VERS-TLS1.2:%NO_SESSION_HASH";
-    let config = server_builder("ecdsa-p256").build().unwrap();
+    let config = server_builder("ecdsa-p256").require_ems(true).build().unwrap();
     let (port, server) = serve_n(config, 1);
     let out = gnutls_cli(port, no_ems, &[]);
     let (_, result) = server.join().unwrap().pop().unwrap();
@@ -600,17 +652,19 @@ fn gnutls_without_ems_meets_our_ems_requirement() {
     );
     assert!(out.contains("Handshake failed"), "{out}");
 
-    let config = server_builder("ecdsa-p256").require_ems(false).build().unwrap();
+    // The default serves it.
+    let config = server_builder("ecdsa-p256").build().unwrap();
     let (port, server) = serve_n(config, 1);
     let out = gnutls_cli(port, no_ems, &[]);
     let (conn, result) = server.join().unwrap().pop().unwrap();
     assert_eq!(result.unwrap(), b"ping from gnutls\n", "{out}");
     assert_eq!(conn.extended_master_secret(), Some(false));
 
-    // Our client requires EMS from a server that will not do it.
+    // Our client, told to require EMS, refuses a server that will not do it.
     let port = free_port();
     let _server = gnutls_serv("ecdsa-p256", port, no_ems, &[]);
-    let mut conn = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let client = client_builder().require_ems(true).build().unwrap();
+    let mut conn = Connection::client(client, "localhost").unwrap();
     let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let err = drive(
         &mut conn,

@@ -102,7 +102,9 @@ pub(crate) struct Shared {
     pub max_buffered_plaintext: usize,
     pub records_per_key: u64,
     pub record_observer: Option<Arc<dyn RecordObserver>>,
-    /// TLS 1.2: refuse peers without the extended master secret (RFC 7627 5.2, 5.3).
+    /// TLS 1.2: refuse peers without the extended master secret (RFC 7627 5.2, 5.3). Off by
+    /// default: a full handshake without it goes ahead (RFC 7627 5.4), but such a session
+    /// is never resumed and exports no keying material.
     pub require_ems: bool,
     /// RFC 8449 record_size_limit we advertise (`None`: the client does not send one; a
     /// server still answers a client's with the protocol maximum).
@@ -133,7 +135,7 @@ impl Default for Shared {
             max_buffered_plaintext: DEFAULT_MAX_BUFFERED_PLAINTEXT,
             records_per_key: DEFAULT_RECORDS_PER_KEY,
             record_observer: None,
-            require_ems: true,
+            require_ems: false,
             record_size_limit: None,
             record_sizing: super::RecordSizing::default(),
             blinding: (std::time::Duration::ZERO, std::time::Duration::ZERO),
@@ -197,13 +199,14 @@ impl Shared {
 macro_rules! shared_setters {
     ($builder:ident) => {
         impl $builder {
-            /// Applies a named security policy: versions, suites, groups and signature
-            /// schemes all at once. Later calls to the single setters refine it.
+            /// Applies a named security policy: versions, suites, groups, signature schemes
+            /// and whether TLS 1.2 requires the extended master secret, all at once. Later calls to the single setters refine it.
             pub fn policy(mut self, policy: &super::SecurityPolicy) -> Self {
                 self.shared.versions = policy.versions.to_vec();
                 self.shared.suites = policy.suites.to_vec();
                 self.shared.groups = policy.groups.to_vec();
                 self.shared.sig_schemes = policy.signature_schemes.to_vec();
+                self.shared.require_ems = policy.require_ems;
                 self
             }
 
@@ -239,8 +242,11 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// TLS 1.2: require the extended master secret (RFC 7627) from the peer (default
-            /// on); without it a session's master secret is not bound to its handshake.
+            /// TLS 1.2: require the extended master secret (RFC 7627) from the peer. Default
+            /// off, as in OpenSSL, GnuTLS and rustls: a peer without it gets a full handshake,
+            /// but its master secret is not bound to the handshake (RFC 7627 1), so the session
+            /// is neither resumed (RFC 7627 5.3) nor used for exporters (RFC 7627 5.4). The
+            /// FIPS and modern policies turn it on.
             pub fn require_ems(mut self, on: bool) -> Self {
                 self.shared.require_ems = on;
                 self

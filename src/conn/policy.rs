@@ -1,5 +1,5 @@
-//! Named, dated security policies: one call sets versions, suites, groups and signature
-//! schemes on either builder (`.policy(&SecurityPolicy::MODERN_2026_11)`).
+//! Named, dated security policies: one call sets versions, suites, groups, signature
+//! schemes and the TLS 1.2 extended master secret requirement on either builder (`.policy(&SecurityPolicy::MODERN_2026_11)`).
 //!
 //! A preset never changes meaning once published: its date is part of its name, and a later
 //! revision gets a new constant. The lists stay settable one by one after `.policy(...)`.
@@ -18,6 +18,9 @@ pub struct SecurityPolicy {
     /// Signature schemes accepted from the peer in CertificateVerify/ServerKeyExchange and
     /// used for our own signatures.
     pub signature_schemes: &'static [SignatureScheme],
+    /// TLS 1.2: refuse a peer without the extended master secret (RFC 7627 5.2, 5.3;
+    /// NIST SP 800-52r2 requires it of TLS 1.2).
+    pub require_ems: bool,
 }
 
 use CipherSuite as C;
@@ -90,6 +93,7 @@ impl SecurityPolicy {
         suites: TLS13_SUITES,
         groups: ALL_GROUPS,
         signature_schemes: MODERN_SCHEMES,
+        require_ems: true,
     };
 
     /// TLS 1.3 and TLS 1.2 (ECDHE AEAD suites only), every group and scheme we implement:
@@ -100,6 +104,7 @@ impl SecurityPolicy {
         suites: ALL_SUITES,
         groups: ALL_GROUPS,
         signature_schemes: super::DEFAULT_SIGNATURE_SCHEMES,
+        require_ems: false,
     };
 
     /// The FIPS-approved subset (NIST SP 800-52r2): TLS 1.3 and 1.2, AES-GCM only, P-256
@@ -111,6 +116,7 @@ impl SecurityPolicy {
         suites: FIPS_SUITES,
         groups: FIPS_GROUPS,
         signature_schemes: FIPS_SCHEMES,
+        require_ems: true,
     };
 
     /// Every preset, oldest first.
