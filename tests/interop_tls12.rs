@@ -64,20 +64,6 @@ fn suites_for(kind: &str) -> [(CipherSuite, &'static str, &'static str); 3] {
     }
 }
 
-/// Our groups for `group`, plus the curve of an ECDSA certificate: OpenSSL (like RFC 4492 5.1)
-/// serves an ECDSA certificate only on a curve the client lists in supported_groups. The
-/// first one stays our preference, which OpenSSL follows.
-fn groups_with_cert_curve(group: NamedGroup, kind: &str) -> Vec<NamedGroup> {
-    let cert_curve = match kind {
-        "ecdsa-p256" => Some(NamedGroup::secp256r1),
-        "ecdsa-p384" => Some(NamedGroup::secp384r1),
-        _ => None,
-    };
-    let mut groups = vec![group];
-    groups.extend(cert_curve.filter(|c| *c != group));
-    groups
-}
-
 fn openssl_group(g: NamedGroup) -> &'static str {
     match g {
         NamedGroup::x25519 => "X25519",
@@ -302,6 +288,41 @@ fn openssl_tls12_client_against_our_server_every_suite_group_and_key_type() {
                 assert_eq!(conn.server_name(), Some("localhost"));
             }
         }
+    }
+}
+
+#[test]
+fn openssl_listing_only_x25519_gets_no_p256_signature() {
+    if !have("openssl") {
+        return;
+    }
+    // RFC 8422 5.1: OpenSSL aborts on an ECDSA key outside its supported_groups ("wrong
+    // curve"); we pick a certificate that fits, or refuse with handshake_failure.
+    let config = server_builder("ecdsa-p256").build().unwrap();
+    let (port, server) = serve_n(config, 1);
+    let out = s_client(port, &["-groups", "X25519"]);
+    let (_, result) = server.join().unwrap().pop().unwrap();
+    assert_eq!(
+        result.unwrap_err(),
+        Error::HandshakeFailure("no signature scheme in common")
+    );
+    assert!(out.contains("alert handshake failure"), "{out}");
+    assert!(!out.contains("wrong curve"), "{out}");
+
+    for (other, name) in [
+        ("rsa2048", "ECDHE-RSA-AES256-GCM-SHA384"),
+        ("ed25519", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    ] {
+        let config = server_builder("ecdsa-p256")
+            .add_cert(certified_key(other))
+            .build()
+            .unwrap();
+        let (port, server) = serve_n(config, 1);
+        let out = s_client(port, &["-groups", "X25519", "-cipher", name]);
+        let (conn, result) = server.join().unwrap().pop().unwrap();
+        assert_eq!(result.unwrap(), b"ping from openssl\n", "{other}: {out}");
+        assert!(out.contains(&format!("New, TLSv1.2, Cipher is {name}")), "{out}");
+        assert_eq!(conn.sent_certificates()[0], certified_key(other).chain[0]);
     }
 }
 

@@ -680,17 +680,20 @@ impl ServerConfig {
         sni: Option<&str>,
         schemes: &[SignatureScheme],
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme)> {
-        self.select_cert(sni, schemes, true).map(|(c, s, _)| (c, s))
+        self.select_cert(sni, schemes, true, None).map(|(c, s, _)| (c, s))
     }
 
     /// [`choose_cert`](Self::choose_cert), plus whether the SNI name decided it (RFC 6066 3:
     /// then, and only then, the server acknowledges server_name). `tls13` picks the version's
     /// signature schemes (TLS 1.2 also signs with PKCS#1 v1.5 and curve-independent ECDSA).
+    /// `curves`: the TLS 1.2 client's supported_groups, if it sent them; an ECDSA certificate
+    /// must be on one of them (RFC 8422 5.1; without the extension any curve will do).
     pub(crate) fn select_cert(
         &self,
         sni: Option<&str>,
         schemes: &[SignatureScheme],
         tls13: bool,
+        curves: Option<&[NamedGroup]>,
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme, bool)> {
         // Our own signatures keep to the configured schemes (a policy restricts both ways).
         let schemes: Vec<SignatureScheme> = schemes
@@ -698,7 +701,16 @@ impl ServerConfig {
             .copied()
             .filter(|s| self.shared.sig_schemes.contains(s))
             .collect();
-        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(&schemes, tls13).map(|s| (c.clone(), s));
+        let on_client_curve = |c: &CertifiedKey| match (curves, c.key.ecdsa_group()) {
+            (Some(curves), Some(curve)) => curves.contains(&curve),
+            _ => true,
+        };
+        let fits = |c: &Arc<CertifiedKey>| {
+            c.key
+                .choose_scheme(&schemes, tls13)
+                .filter(|_| on_client_curve(c))
+                .map(|s| (c.clone(), s))
+        };
         if self.certs.len() > 1 {
             if let Some(name) = sni.and_then(|n| pki::ServerName::parse(n).ok()) {
                 let named = self

@@ -9,7 +9,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 use zeroize::Zeroizing;
 
-use crate::codec::SignatureScheme;
+use crate::codec::{NamedGroup, SignatureScheme};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::pki::CertError;
 use crate::{Error, PeerMisbehaved};
@@ -198,6 +198,20 @@ impl SigningKey {
             } => P384,
             Inner::Ed25519(_) => ED25519,
             Inner::Rsa(_) => RSA_12,
+        }
+    }
+
+    /// The named group of an ECDSA key's curve (`None` for Ed25519 and RSA keys): in TLS
+    /// 1.2 it must be one the client lists in supported_groups (RFC 8422 5.1).
+    pub fn ecdsa_group(&self) -> Option<NamedGroup> {
+        match &self.inner {
+            Inner::Ecdsa {
+                curve: Curve::P256, ..
+            } => Some(NamedGroup::secp256r1),
+            Inner::Ecdsa {
+                curve: Curve::P384, ..
+            } => Some(NamedGroup::secp384r1),
+            _ => None,
         }
     }
 

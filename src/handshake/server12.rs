@@ -116,7 +116,10 @@ fn choose_suite_and_cert(
             .copied()
             .filter(|s| scheme_fits_suite(*s, suite.auth))
             .collect();
-        if let Some((cert, scheme, by_name)) = config.select_cert(sni, &schemes, false) {
+        // RFC 8422 5.1: an ECDSA certificate only on a curve the client lists.
+        if let Some((cert, scheme, by_name)) =
+            config.select_cert(sni, &schemes, false, hello.supported_groups())
+        {
             if by_name || sni.is_none() || config.certs.len() == 1 {
                 return Ok((suite, cert, scheme));
             }
