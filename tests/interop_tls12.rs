@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::interop::*;
 use common::*;
-use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion};
+use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{ClientConfig, Connection, Error, Event, ServerConfig};
 
@@ -465,6 +465,52 @@ fn client_authentication_with_openssl_both_ways() {
         Error::HandshakeFailure("client certificate required")
     );
     assert!(out.contains("handshake failure"), "{out}");
+}
+
+#[test]
+fn rsassa_pss_certificates_with_openssl_tls12_both_ways() {
+    if !have("openssl") {
+        return;
+    }
+    let (ca, pss_ca) = (path("ca.pem"), path("rsa-pss-ca.pem"));
+    let (cert, key) = (path("localhost-rsa-pss.pem"), path("localhost-rsa-pss.key"));
+    // Our client against s_server serving an RSA-PSS chain, with its RSA-PSS client
+    // certificate.
+    let port = free_port();
+    let args = [
+        "-cert_chain",
+        &pss_ca,
+        "-Verify",
+        "1",
+        "-CAfile",
+        &ca,
+        "-verify_return_error",
+    ];
+    let _server = s_server("rsa-pss", port, &args);
+    let config = client_builder()
+        .versions(V12)
+        .client_auth_cert(certified_key("rsa-pss"))
+        .build()
+        .unwrap();
+    let (conn, page) = get(config, port, "");
+    assert!(page.starts_with("HTTP/1.0 200 ok"), "{page}");
+    assert!(page.contains("Client certificate"), "{page}");
+    assert_eq!(conn.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(conn.peer_certificates().len(), 2);
+    // s_client against our server with the RSA-PSS chain, authenticating with one too.
+    let config = server_builder("rsa-pss")
+        .client_verifier(client_verifier())
+        .build()
+        .unwrap();
+    let (port, server) = serve_n(config, 1);
+    let out = s_client(port, &["-cert", &cert, "-key", &key, "-cert_chain", &pss_ca]);
+    let (conn, received) = server.join().unwrap().pop().unwrap();
+    assert_eq!(received.unwrap(), b"ping from openssl\n", "{out}");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    assert!(out.contains("Peer signature type: RSA-PSS"), "{out}");
+    assert!(out.contains("New, TLSv1.2, Cipher is ECDHE-RSA"), "{out}");
+    assert_eq!(conn.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(conn.peer_certificates().len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use sanstls::codec::{AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion};
+use sanstls::codec::{
+    AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme,
+};
 use sanstls::crypto::{prf, tls12_suite, RecordKey};
 use sanstls::msgs::ClientExtension;
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
@@ -402,6 +404,49 @@ fn client_authentication_with_every_key_type() {
         assert_eq!(s.peer_certificates().len(), 1, "{kind}");
         assert_eq!(send(&mut c, &mut s, b"me"), b"me");
     }
+}
+
+#[test]
+fn rsassa_pss_certificates_serve_and_authenticate_clients() {
+    // RFC 8446 1.3, 4.2.3: rsa_pss_pss_* (an id-RSASSA-PSS key) sign in TLS 1.2 too, with
+    // the ECDHE_RSA suites.
+    let client = client_builder()
+        .versions(V12)
+        .client_auth_cert(certified_key("rsa-pss"))
+        .build()
+        .unwrap();
+    let server = server_builder("rsa-pss")
+        .client_verifier(client_verifier(false))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(
+        c.cipher_suite(),
+        Some(CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
+    );
+    assert_eq!(c.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(
+        c.peer_certificates().len(),
+        2,
+        "end entity and RSA-PSS intermediate"
+    );
+    assert_eq!(s.peer_certificates().len(), 2);
+    assert_eq!(send(&mut c, &mut s, b"pss"), b"pss");
+
+    // A client that does not offer rsa_pss_pss_* gets no signature from a PSS-only key.
+    let client = client_builder()
+        .versions(V12)
+        .signature_schemes(&[
+            SignatureScheme::rsa_pss_rsae_sha256,
+            SignatureScheme::rsa_pkcs1_sha256,
+        ])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("rsa-pss").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
 }
 
 #[test]

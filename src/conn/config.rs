@@ -77,6 +77,10 @@ pub const DEFAULT_SIGNATURE_SCHEMES: &[SignatureScheme] = &[
     SignatureScheme::rsa_pss_rsae_sha256,
     SignatureScheme::rsa_pss_rsae_sha384,
     SignatureScheme::rsa_pss_rsae_sha512,
+    // RFC 8446 4.2.3: RSASSA-PSS keys (id-RSASSA-PSS), in TLS 1.3 and 1.2.
+    SignatureScheme::rsa_pss_pss_sha256,
+    SignatureScheme::rsa_pss_pss_sha384,
+    SignatureScheme::rsa_pss_pss_sha512,
     SignatureScheme::rsa_pkcs1_sha256,
     SignatureScheme::rsa_pkcs1_sha384,
     SignatureScheme::rsa_pkcs1_sha512,

@@ -72,6 +72,19 @@ const MODERN_SCHEMES: &[SignatureScheme] = &[
     S::rsa_pss_rsae_sha512,
 ];
 
+/// The builders' default schemes as of 2026-11 (before RSASSA-PSS keys were supported).
+const DEFAULT_2026_11_SCHEMES: &[SignatureScheme] = &[
+    S::ecdsa_secp256r1_sha256,
+    S::ecdsa_secp384r1_sha384,
+    S::ed25519,
+    S::rsa_pss_rsae_sha256,
+    S::rsa_pss_rsae_sha384,
+    S::rsa_pss_rsae_sha512,
+    S::rsa_pkcs1_sha256,
+    S::rsa_pkcs1_sha384,
+    S::rsa_pkcs1_sha512,
+];
+
 /// FIPS 186-5: ECDSA on P-256/P-384, RSA-PSS and PKCS#1 v1.5 with SHA-2; no Ed25519 (not in
 /// the SP 800-52r2 list).
 const FIPS_SCHEMES: &[SignatureScheme] = &[
@@ -103,7 +116,7 @@ impl SecurityPolicy {
         versions: &[V::TLSv1_3, V::TLSv1_2],
         suites: ALL_SUITES,
         groups: ALL_GROUPS,
-        signature_schemes: super::DEFAULT_SIGNATURE_SCHEMES,
+        signature_schemes: DEFAULT_2026_11_SCHEMES,
         require_ems: false,
     };
 
