@@ -316,7 +316,14 @@ fn fips_and_modern_policies_require_ems_default_does_not() {
             assert_eq!(read_alert(&s), Some(AlertDescription::HandshakeFailure));
         }
     }
-    assert!(SecurityPolicy::MODERN_2026_11.require_ems);
+    for policy in SecurityPolicy::ALL {
+        assert_eq!(
+            policy.require_ems,
+            policy.name != "default-2026-11",
+            "{}",
+            policy.name
+        );
+    }
     // The policy's requirement can still be turned off after it.
     let server = server_builder("ecdsa-p256")
         .policy(&SecurityPolicy::FIPS_2026_11)
