@@ -204,7 +204,8 @@ macro_rules! shared_setters {
     ($builder:ident) => {
         impl $builder {
             /// Applies a named security policy: versions, suites, groups, signature schemes
-            /// and whether TLS 1.2 requires the extended master secret, all at once. Later calls to the single setters refine it.
+            /// and whether TLS 1.2 requires the extended master secret, all at once. Later
+            /// calls to the single setters refine it.
             pub fn policy(mut self, policy: &super::SecurityPolicy) -> Self {
                 self.shared.versions = policy.versions.to_vec();
                 self.shared.suites = policy.suites.to_vec();

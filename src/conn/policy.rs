@@ -1,5 +1,6 @@
 //! Named, dated security policies: one call sets versions, suites, groups, signature
-//! schemes and the TLS 1.2 extended master secret requirement on either builder (`.policy(&SecurityPolicy::MODERN_2026_11)`).
+//! schemes and the TLS 1.2 extended master secret requirement on either builder
+//! (`.policy(&SecurityPolicy::MODERN_2026_11)`).
 //!
 //! A preset never changes meaning once published: its date is part of its name, and a later
 //! revision gets a new constant. The lists stay settable one by one after `.policy(...)`.

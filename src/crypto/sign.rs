@@ -73,8 +73,8 @@ enum Inner {
     },
 }
 
-/// Our private key: ECDSA P-256/P-384, Ed25519 or RSA (2048..=4096 bits, ring's limit
-/// for private keys).
+/// Our private key: ECDSA P-256/P-384, Ed25519 or RSA, rsaEncryption or RSASSA-PSS
+/// (2048..=4096 bits, ring's limit for private keys).
 pub struct SigningKey {
     inner: Inner,
 }
@@ -158,6 +158,7 @@ fn rsa_pss_from_pkcs8(pkcs8: &[u8]) -> Option<Result<Inner, Error>> {
     Some(rsa_pss_key(alg.value, private))
 }
 
+/// The key from an id-RSASSA-PSS AlgorithmIdentifier's content and the RSAPrivateKey.
 fn rsa_pss_key(alg: &[u8], private: Option<&[u8]>) -> Result<Inner, Error> {
     use crate::pki::sig::{rsa_pss_key_params, Hash};
     let unusable = |why: String| Error::Config(format!("unusable RSASSA-PSS private key: {why}"));
