@@ -1,14 +1,18 @@
 //! Several certificates in one ServerConfig: chosen by SNI and by the client's signature
-//! algorithms (ServerConfig::choose_cert), the RFC 6066 server_name ack when the name chose,
-//! and the RecordObserver window on records and handshake messages.
+//! algorithms (ServerConfig::choose_cert) and, in TLS 1.2, by the client's curves (RFC 8422
+//! 5.1), the RFC 6066 server_name ack when the name chose, and the RecordObserver window on records and handshake messages.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use sanstls::codec::{ContentType, HandshakeType, SignatureScheme as S};
-use sanstls::{CertifiedKey, Connection, Direction, RecordObserver, ServerConfig};
+use sanstls::codec::{
+    AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
+    SignatureScheme as S,
+};
+use sanstls::msgs::ClientExtension;
+use sanstls::{CertifiedKey, ClientConfig, Connection, Direction, Error, RecordObserver, ServerConfig};
 
 fn other_test() -> CertifiedKey {
     let dir = vectors();
@@ -88,6 +92,98 @@ fn handshake_serves_rsa_to_a_client_offering_only_rsa() {
     handshake(&mut c, &mut s).unwrap();
     assert_eq!(c.signature_scheme(), Some(S::rsa_pss_rsae_sha256));
     assert_eq!(c.peer_certificates()[0], end_entity(&certified_key("rsa2048")));
+}
+
+/// A TLS 1.2 client whose supported_groups lists only `groups`.
+fn tls12_client(groups: &[NamedGroup]) -> Arc<ClientConfig> {
+    client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .groups(groups)
+        .build()
+        .unwrap()
+}
+
+/// The suite, scheme and end-entity certificate a TLS 1.2 handshake settled on.
+fn tls12_served(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> (CipherSuite, S, Vec<u8>) {
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    let suite = c.cipher_suite().unwrap();
+    (
+        suite,
+        c.signature_scheme().unwrap(),
+        c.peer_certificates()[0].clone(),
+    )
+}
+
+#[test]
+fn tls12_ecdsa_certificate_only_on_a_curve_the_client_lists() {
+    use NamedGroup as G;
+    // RFC 8422 5.1: a client listing only x25519 gets no ECDSA P-256 signature.
+    let (mut c, mut s) = pair(
+        tls12_client(&[G::x25519]),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::HandshakeFailure("no signature scheme in common"));
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
+    let _ = transfer(&mut s, &mut c);
+    assert_eq!(
+        c.last_alert_received().map(|a| a.description),
+        Some(AlertDescription::HandshakeFailure)
+    );
+    assert!(c.signature_scheme().is_none(), "nothing signed");
+
+    // Another certificate that fits serves it: RSA (with an ECDHE_RSA suite) or Ed25519.
+    let server = server_builder("ecdsa-p256")
+        .add_cert(certified_key("rsa2048"))
+        .build()
+        .unwrap();
+    let (suite, scheme, ee) = tls12_served(tls12_client(&[G::x25519]), server);
+    assert_eq!(suite, CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+    assert_eq!(scheme, S::rsa_pss_rsae_sha256);
+    assert_eq!(ee, end_entity(&certified_key("rsa2048")));
+    let server = server_builder("ecdsa-p256")
+        .add_cert(certified_key("ed25519"))
+        .build()
+        .unwrap();
+    let (suite, scheme, ee) = tls12_served(tls12_client(&[G::x25519]), server);
+    assert_eq!(suite, CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+    assert_eq!(scheme, S::ed25519);
+    assert_eq!(ee, end_entity(&certified_key("ed25519")));
+
+    // The certificate on a listed curve, even when the client prefers another group.
+    let server = server_builder("ecdsa-p256")
+        .add_cert(certified_key("ecdsa-p384"))
+        .build()
+        .unwrap();
+    let (_, scheme, ee) = tls12_served(tls12_client(&[G::x25519, G::secp384r1]), server.clone());
+    assert_eq!(scheme, S::ecdsa_secp384r1_sha384);
+    assert_eq!(ee, end_entity(&certified_key("ecdsa-p384")));
+    let (_, _, ee) = tls12_served(tls12_client(&[G::secp256r1, G::secp384r1]), server.clone());
+    assert_eq!(
+        ee,
+        end_entity(&certified_key("ecdsa-p256")),
+        "configuration order"
+    );
+
+    // RFC 8422 4: without supported_groups any curve will do.
+    let client = client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .customize_client_hello(|h| {
+            h.extensions
+                .retain(|e| !matches!(e, ClientExtension::SupportedGroups(_)))
+        })
+        .build()
+        .unwrap();
+    let (_, scheme, _) = tls12_served(client, server_builder("ecdsa-p256").build().unwrap());
+    assert_eq!(scheme, S::ecdsa_secp256r1_sha256);
+
+    // TLS 1.3 binds the curve to the signature scheme instead: x25519 alone is no obstacle.
+    let client = client_builder().groups(&[G::x25519]).build().unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(c.signature_scheme(), Some(S::ecdsa_secp256r1_sha256));
 }
 
 #[derive(Default)]

@@ -137,8 +137,6 @@ fn client_replays_the_capture() {
     let log = Arc::new(Collect::default());
     let config = ClientConfig::builder(Arc::new(PinnedCertVerifier::new(server_cert.to_vec())))
         .versions(&[ProtocolVersion::TLSv1_2])
-        // The capture predates our EMS requirement.
-        .require_ems(false)
         .random(Arc::new(sanstls::crypto::FixedRandom::new(vec![random])))
         .time(Arc::new(FixedClock(THEN)))
         .key_log(log.clone())
@@ -182,7 +180,6 @@ fn server_replays_the_deterministic_part_of_the_capture() {
     let log = Arc::new(Collect::default());
     let config = ServerConfig::builder(CertifiedKey::from_pem(&cert, &key).unwrap())
         .versions(&[ProtocolVersion::TLSv1_2])
-        .require_ems(false)
         .cipher_suites(&[CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256])
         .session_cache12(0)
         .random(Arc::new(sanstls::crypto::FixedRandom::new(vec![random])))

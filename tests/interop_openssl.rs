@@ -7,7 +7,7 @@ use std::net::TcpStream;
 
 use common::interop::*;
 use common::*;
-use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion};
+use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use sanstls::Connection;
 
 const SUITES: [CipherSuite; 3] = [
@@ -198,4 +198,53 @@ fn our_server_negotiates_alpn_with_openssl() {
     let (conn, _) = server.join().unwrap();
     assert_eq!(conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     assert!(out.contains("ALPN protocol: http/1.1"), "{out}");
+}
+
+#[test]
+fn rsassa_pss_certificates_with_openssl_both_ways() {
+    if !have("openssl") {
+        return;
+    }
+    let v = vectors();
+    let path = |name: &str| v.join(name).display().to_string();
+    let (ca, pss_ca) = (path("ca.pem"), path("rsa-pss-ca.pem"));
+    let (cert, key) = (path("localhost-rsa-pss.pem"), path("localhost-rsa-pss.key"));
+    // Our client against s_server serving an RSA-PSS chain (rsa_pss_pss_sha256 in its
+    // CertificateVerify), with its RSA-PSS client certificate.
+    let port = free_port();
+    let args = [
+        "-cert_chain",
+        &pss_ca,
+        "-Verify",
+        "1",
+        "-CAfile",
+        &ca,
+        "-verify_return_error",
+    ];
+    let _server = s_server("rsa-pss", port, &args);
+    let config = client_builder()
+        .client_auth_cert(certified_key("rsa-pss"))
+        .build()
+        .unwrap();
+    let (conn, page) = get(config, port);
+    assert!(page.starts_with("HTTP/1.0 200 ok"), "{page}");
+    assert!(page.contains("Client certificate"), "{page}");
+    assert_eq!(conn.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(conn.peer_certificates().len(), 2);
+    // s_client against our server with the RSA-PSS chain, authenticating with one too.
+    let anchors = sanstls::pki::TrustAnchors::from_pem_file(v.join("ca.pem")).unwrap();
+    let config = server_builder("rsa-pss")
+        .client_verifier(std::sync::Arc::new(sanstls::pki::WebPkiClientVerifier::new(
+            anchors,
+        )))
+        .build()
+        .unwrap();
+    let (port, server) = serve_one(config);
+    let out = s_client(port, &["-cert", &cert, "-key", &key, "-cert_chain", &pss_ca]);
+    let (conn, received) = server.join().unwrap();
+    assert_eq!(received.unwrap(), b"ping from openssl\n", "{out}");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    assert!(out.contains("Peer signature type: RSA-PSS"), "{out}");
+    assert_eq!(conn.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(conn.peer_certificates().len(), 2);
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::interop::*;
 use common::*;
-use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion};
+use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{ClientConfig, Connection, Error, Event, ServerConfig};
 
@@ -62,20 +62,6 @@ fn suites_for(kind: &str) -> [(CipherSuite, &'static str, &'static str); 3] {
     } else {
         ECDSA_SUITES
     }
-}
-
-/// Our groups for `group`, plus the curve of an ECDSA certificate: OpenSSL (like RFC 4492 5.1)
-/// serves an ECDSA certificate only on a curve the client lists in supported_groups. The
-/// first one stays our preference, which OpenSSL follows.
-fn groups_with_cert_curve(group: NamedGroup, kind: &str) -> Vec<NamedGroup> {
-    let cert_curve = match kind {
-        "ecdsa-p256" => Some(NamedGroup::secp256r1),
-        "ecdsa-p384" => Some(NamedGroup::secp384r1),
-        _ => None,
-    };
-    let mut groups = vec![group];
-    groups.extend(cert_curve.filter(|c| *c != group));
-    groups
 }
 
 fn openssl_group(g: NamedGroup) -> &'static str {
@@ -135,6 +121,10 @@ fn s_server(kind: &str, port: u16, extra: &[&str]) -> Peer {
 }
 
 fn s_client(port: u16, extra: &[&str]) -> String {
+    s_client_env(port, extra, &[])
+}
+
+fn s_client_env(port: u16, extra: &[&str], env: &[(&str, &std::path::Path)]) -> String {
     let mut args: Vec<String> = vec![
         "s_client".into(),
         "-tls1_2".into(),
@@ -149,7 +139,7 @@ fn s_client(port: u16, extra: &[&str]) -> String {
         "localhost".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    run_client("openssl", &args, b"ping from openssl\n")
+    run_client_env("openssl", &args, env, b"ping from openssl\n")
 }
 
 /// Our server for `n` connections in a row on one port, each echoing until the client
@@ -302,6 +292,41 @@ fn openssl_tls12_client_against_our_server_every_suite_group_and_key_type() {
 }
 
 #[test]
+fn openssl_listing_only_x25519_gets_no_p256_signature() {
+    if !have("openssl") {
+        return;
+    }
+    // RFC 8422 5.1: OpenSSL aborts on an ECDSA key outside its supported_groups ("wrong
+    // curve"); we pick a certificate that fits, or refuse with handshake_failure.
+    let config = server_builder("ecdsa-p256").build().unwrap();
+    let (port, server) = serve_n(config, 1);
+    let out = s_client(port, &["-groups", "X25519"]);
+    let (_, result) = server.join().unwrap().pop().unwrap();
+    assert_eq!(
+        result.unwrap_err(),
+        Error::HandshakeFailure("no signature scheme in common")
+    );
+    assert!(out.contains("alert handshake failure"), "{out}");
+    assert!(!out.contains("wrong curve"), "{out}");
+
+    for (other, name) in [
+        ("rsa2048", "ECDHE-RSA-AES256-GCM-SHA384"),
+        ("ed25519", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    ] {
+        let config = server_builder("ecdsa-p256")
+            .add_cert(certified_key(other))
+            .build()
+            .unwrap();
+        let (port, server) = serve_n(config, 1);
+        let out = s_client(port, &["-groups", "X25519", "-cipher", name]);
+        let (conn, result) = server.join().unwrap().pop().unwrap();
+        assert_eq!(result.unwrap(), b"ping from openssl\n", "{other}: {out}");
+        assert!(out.contains(&format!("New, TLSv1.2, Cipher is {name}")), "{out}");
+        assert_eq!(conn.sent_certificates()[0], certified_key(other).chain[0]);
+    }
+}
+
+#[test]
 fn openssl_resumes_with_our_server_by_ticket_and_by_session_id() {
     if !have("openssl") {
         return;
@@ -320,6 +345,54 @@ fn openssl_resumes_with_our_server_by_ticket_and_by_session_id() {
         assert!(!served[0].0.is_resumed());
         assert!(served[1].0.is_resumed());
         assert_eq!(served[1].1.as_deref().unwrap(), b"ping from openssl\n");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An OpenSSL configuration that turns the extended master secret off: OpenSSL 3.0's
+/// s_client has no flag for it, but `Options = -ExtendedMasterSecret` does it.
+fn openssl_conf_without_ems(dir: &std::path::Path) -> std::path::PathBuf {
+    let conf = dir.join("no-ems.cnf");
+    std::fs::write(
+        &conf,
+        "openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n[ssl_sect]\n\
+         system_default = system_default_sect\n[system_default_sect]\nOptions = -ExtendedMasterSecret\n",
+    )
+    .unwrap();
+    conf
+}
+
+#[test]
+fn openssl_without_ems_is_served_by_default_and_never_resumed() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sanstls-tls12-noems-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = openssl_conf_without_ems(&dir);
+    let env = [("OPENSSL_CONF", conf.as_path())];
+    for tickets in [true, false] {
+        let sess = dir.join(format!("s{tickets}.pem")).display().to_string();
+        let config = server_builder("ecdsa-p256").tickets12(tickets).build().unwrap();
+        let (port, server) = serve_n(config, 2);
+        let first = s_client_env(port, &["-sess_out", &sess], &env);
+        assert!(first.contains("New, TLSv1.2"), "{first}");
+        assert!(first.contains("Extended master secret: no"), "{first}");
+        // RFC 7627 5.3: no session ID and no ticket for a session that is never resumed, so
+        // OpenSSL has nothing resumable to save, and the next connection is a full handshake.
+        assert!(
+            !std::path::Path::new(&sess).exists(),
+            "tickets={tickets}: OpenSSL saved a resumable session"
+        );
+        let second = s_client_env(port, &["-sess_out", &sess], &env);
+        assert!(second.contains("New, TLSv1.2"), "tickets={tickets}: {second}");
+        let served = server.join().unwrap();
+        assert_eq!(served.len(), 2);
+        for (conn, received) in &served {
+            assert_eq!(received.as_deref().unwrap(), b"ping from openssl\n");
+            assert_eq!(conn.extended_master_secret(), Some(false));
+            assert!(!conn.is_resumed());
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -392,6 +465,52 @@ fn client_authentication_with_openssl_both_ways() {
         Error::HandshakeFailure("client certificate required")
     );
     assert!(out.contains("handshake failure"), "{out}");
+}
+
+#[test]
+fn rsassa_pss_certificates_with_openssl_tls12_both_ways() {
+    if !have("openssl") {
+        return;
+    }
+    let (ca, pss_ca) = (path("ca.pem"), path("rsa-pss-ca.pem"));
+    let (cert, key) = (path("localhost-rsa-pss.pem"), path("localhost-rsa-pss.key"));
+    // Our client against s_server serving an RSA-PSS chain, with its RSA-PSS client
+    // certificate.
+    let port = free_port();
+    let args = [
+        "-cert_chain",
+        &pss_ca,
+        "-Verify",
+        "1",
+        "-CAfile",
+        &ca,
+        "-verify_return_error",
+    ];
+    let _server = s_server("rsa-pss", port, &args);
+    let config = client_builder()
+        .versions(V12)
+        .client_auth_cert(certified_key("rsa-pss"))
+        .build()
+        .unwrap();
+    let (conn, page) = get(config, port, "");
+    assert!(page.starts_with("HTTP/1.0 200 ok"), "{page}");
+    assert!(page.contains("Client certificate"), "{page}");
+    assert_eq!(conn.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(conn.peer_certificates().len(), 2);
+    // s_client against our server with the RSA-PSS chain, authenticating with one too.
+    let config = server_builder("rsa-pss")
+        .client_verifier(client_verifier())
+        .build()
+        .unwrap();
+    let (port, server) = serve_n(config, 1);
+    let out = s_client(port, &["-cert", &cert, "-key", &key, "-cert_chain", &pss_ca]);
+    let (conn, received) = server.join().unwrap().pop().unwrap();
+    assert_eq!(received.unwrap(), b"ping from openssl\n", "{out}");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    assert!(out.contains("Peer signature type: RSA-PSS"), "{out}");
+    assert!(out.contains("New, TLSv1.2, Cipher is ECDHE-RSA"), "{out}");
+    assert_eq!(conn.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(conn.peer_certificates().len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,13 +703,13 @@ fn client_authentication_with_gnutls_both_ways() {
 }
 
 #[test]
-fn gnutls_without_ems_meets_our_ems_requirement() {
+fn gnutls_without_ems_is_served_unless_ems_is_required() {
     // OpenSSL 3.0's s_client cannot turn EMS off; GnuTLS can (%NO_SESSION_HASH).
     if !have("gnutls-cli") {
         return;
     }
     let no_ems = "NORMAL:-VERS-ALL:+VERS-TLS1.2:%NO_SESSION_HASH";
-    let config = server_builder("ecdsa-p256").build().unwrap();
+    let config = server_builder("ecdsa-p256").require_ems(true).build().unwrap();
     let (port, server) = serve_n(config, 1);
     let out = gnutls_cli(port, no_ems, &[]);
     let (_, result) = server.join().unwrap().pop().unwrap();
@@ -600,17 +719,19 @@ fn gnutls_without_ems_meets_our_ems_requirement() {
     );
     assert!(out.contains("Handshake failed"), "{out}");
 
-    let config = server_builder("ecdsa-p256").require_ems(false).build().unwrap();
+    // The default serves it.
+    let config = server_builder("ecdsa-p256").build().unwrap();
     let (port, server) = serve_n(config, 1);
     let out = gnutls_cli(port, no_ems, &[]);
     let (conn, result) = server.join().unwrap().pop().unwrap();
     assert_eq!(result.unwrap(), b"ping from gnutls\n", "{out}");
     assert_eq!(conn.extended_master_secret(), Some(false));
 
-    // Our client requires EMS from a server that will not do it.
+    // Our client, told to require EMS, refuses a server that will not do it.
     let port = free_port();
     let _server = gnutls_serv("ecdsa-p256", port, no_ems, &[]);
-    let mut conn = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let client = client_builder().require_ems(true).build().unwrap();
+    let mut conn = Connection::client(client, "localhost").unwrap();
     let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let err = drive(
         &mut conn,

@@ -7,7 +7,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use sanstls::codec::{AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion};
+use sanstls::codec::{
+    AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme,
+};
 use sanstls::crypto::RecordKey;
 use sanstls::msgs::ClientExtension;
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
@@ -59,14 +61,19 @@ fn every_suite_group_and_key_type_handshakes_and_moves_data() {
             for group in GROUPS {
                 let clog = Arc::new(Masters::default());
                 let slog = Arc::new(Masters::default());
+                // The client also lists the certificate's curve; the server holds to `group`.
                 let client = client_builder()
                     .versions(V12)
                     .cipher_suites(&[suite])
-                    .groups(&[group])
+                    .groups(&groups_with_cert_curve(group, kind))
                     .key_log(clog.clone())
                     .build()
                     .unwrap();
-                let server = server_builder(kind).key_log(slog.clone()).build().unwrap();
+                let server = server_builder(kind)
+                    .groups(&[group])
+                    .key_log(slog.clone())
+                    .build()
+                    .unwrap();
                 let (mut c, mut s) = pair(client, server);
                 handshake(&mut c, &mut s).unwrap_or_else(|e| panic!("{kind} {suite} {group}: {e}"));
                 for conn in [&c, &s] {
@@ -200,11 +207,11 @@ fn strip_ems(h: &mut sanstls::msgs::ClientHello) {
 fn server_requiring_ems_refuses_a_client_without_it() {
     let client = client_builder()
         .versions(V12)
-        .require_ems(false)
         .customize_client_hello(strip_ems)
         .build()
         .unwrap();
-    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let server = server_builder("ecdsa-p256").require_ems(true).build().unwrap();
+    let (mut c, mut s) = pair(client, server);
     let err = handshake(&mut c, &mut s).unwrap_err();
     assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
     assert_eq!(read_alert(&s), Some(AlertDescription::HandshakeFailure));
@@ -212,14 +219,15 @@ fn server_requiring_ems_refuses_a_client_without_it() {
 
 #[test]
 fn client_requiring_ems_refuses_a_server_without_it() {
-    // The server does not require EMS and does not get asked for it (the hook strips it), so
-    // it answers without; the client requires it.
+    // The server is not asked for EMS (the hook strips it), so it answers without; the
+    // client requires it.
     let client = client_builder()
         .versions(V12)
+        .require_ems(true)
         .customize_client_hello(strip_ems)
         .build()
         .unwrap();
-    let server = server_builder("ecdsa-p256").require_ems(false).build().unwrap();
+    let server = server_builder("ecdsa-p256").build().unwrap();
     let (mut c, mut s) = pair(client, server);
     let err = handshake(&mut c, &mut s).unwrap_err();
     assert_eq!(
@@ -230,19 +238,101 @@ fn client_requiring_ems_refuses_a_server_without_it() {
 }
 
 #[test]
-fn ems_can_be_turned_off_on_both_sides() {
+fn a_client_without_ems_is_served_by_default() {
+    // RFC 7627 5.4 lets a server go on without EMS; OpenSSL, GnuTLS and rustls do.
     let client = client_builder()
         .versions(V12)
-        .require_ems(false)
         .customize_client_hello(strip_ems)
         .build()
         .unwrap();
-    let server = server_builder("ecdsa-p256").require_ems(false).build().unwrap();
-    let (mut c, mut s) = pair(client, server);
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
     handshake(&mut c, &mut s).unwrap();
     assert_eq!(c.extended_master_secret(), Some(false));
     assert_eq!(s.extended_master_secret(), Some(false));
     assert_eq!(send(&mut c, &mut s, b"legacy"), b"legacy");
+    assert_eq!(send(&mut s, &mut c, b"back"), b"back");
+    // RFC 7627 5.4: no keying material exported from a master secret not bound to the
+    // handshake.
+    let mut out = [0u8; 32];
+    for conn in [&c, &s] {
+        assert_eq!(
+            conn.export_keying_material(&mut out, b"EXPORTER-test", None),
+            Err(Error::InvalidState(
+                "no exporter without the extended master secret"
+            ))
+        );
+    }
+}
+
+#[test]
+fn a_session_without_ems_is_never_resumed() {
+    // RFC 7627 5.3: neither side files such a session, by ticket or by session ID, even when
+    // both turn the requirement off explicitly.
+    for tickets in [false, true] {
+        let client = client_builder()
+            .versions(V12)
+            .require_ems(false)
+            .tickets12(tickets)
+            .customize_client_hello(strip_ems)
+            .build()
+            .unwrap();
+        let server = server_builder("ecdsa-p256").require_ems(false).build().unwrap();
+        for round in 0..2 {
+            let (mut c, mut s) = pair(client.clone(), server.clone());
+            handshake(&mut c, &mut s).unwrap();
+            assert_eq!(s.extended_master_secret(), Some(false));
+            assert!(
+                !c.is_resumed() && !s.is_resumed(),
+                "tickets={tickets} round {round}"
+            );
+            // No NewSessionTicket: the server did not acknowledge session_ticket.
+            assert_eq!(events(&mut c), [Event::HandshakeComplete], "tickets={tickets}");
+        }
+    }
+}
+
+#[test]
+fn fips_and_modern_policies_require_ems_default_does_not() {
+    use sanstls::SecurityPolicy;
+    let client = client_builder()
+        .versions(V12)
+        .customize_client_hello(strip_ems)
+        .build()
+        .unwrap();
+    for (policy, refused) in [
+        (&SecurityPolicy::FIPS_2026_11, true),
+        (&SecurityPolicy::DEFAULT_2026_11, false),
+    ] {
+        // The policy decides, whatever was set before it.
+        let server = server_builder("ecdsa-p256")
+            .require_ems(!refused)
+            .policy(policy)
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client.clone(), server);
+        let result = handshake(&mut c, &mut s);
+        assert_eq!(result.is_err(), refused, "{}", policy.name);
+        if refused {
+            assert_eq!(read_alert(&s), Some(AlertDescription::HandshakeFailure));
+        }
+    }
+    for policy in SecurityPolicy::ALL {
+        assert_eq!(
+            policy.require_ems,
+            policy.name != "default-2026-11",
+            "{}",
+            policy.name
+        );
+    }
+    // The policy's requirement can still be turned off after it.
+    let server = server_builder("ecdsa-p256")
+        .policy(&SecurityPolicy::FIPS_2026_11)
+        .require_ems(false)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.extended_master_secret(), Some(false));
 }
 
 #[test]
@@ -321,6 +411,49 @@ fn client_authentication_with_every_key_type() {
         assert_eq!(s.peer_certificates().len(), 1, "{kind}");
         assert_eq!(send(&mut c, &mut s, b"me"), b"me");
     }
+}
+
+#[test]
+fn rsassa_pss_certificates_serve_and_authenticate_clients() {
+    // RFC 8446 1.3, 4.2.3: rsa_pss_pss_* (an id-RSASSA-PSS key) sign in TLS 1.2 too, with
+    // the ECDHE_RSA suites.
+    let client = client_builder()
+        .versions(V12)
+        .client_auth_cert(certified_key("rsa-pss"))
+        .build()
+        .unwrap();
+    let server = server_builder("rsa-pss")
+        .client_verifier(client_verifier(false))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(
+        c.cipher_suite(),
+        Some(CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
+    );
+    assert_eq!(c.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(
+        c.peer_certificates().len(),
+        2,
+        "end entity and RSA-PSS intermediate"
+    );
+    assert_eq!(s.peer_certificates().len(), 2);
+    assert_eq!(send(&mut c, &mut s, b"pss"), b"pss");
+
+    // A client that does not offer rsa_pss_pss_* gets no signature from a PSS-only key.
+    let client = client_builder()
+        .versions(V12)
+        .signature_schemes(&[
+            SignatureScheme::rsa_pss_rsae_sha256,
+            SignatureScheme::rsa_pkcs1_sha256,
+        ])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("rsa-pss").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
 }
 
 #[test]

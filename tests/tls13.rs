@@ -671,3 +671,44 @@ fn client_hello_as_large_as_its_syntax_allows_is_accepted() {
     assert!(len > MAX_HANDSHAKE_MESSAGE && len <= MAX_CLIENT_HELLO);
     assert_eq!(send(&mut c, &mut s, b"large hello"), b"large hello");
 }
+
+#[test]
+fn rsassa_pss_certificates_serve_and_authenticate_clients() {
+    // RFC 8446 4.2.3: an id-RSASSA-PSS key signs CertificateVerify with rsa_pss_pss_*, its
+    // chain signed with RSA-PSS (vectors/localhost-rsa-pss.pem).
+    let anchors = sanstls::pki::TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    let client = client_builder()
+        .client_auth_cert(certified_key("rsa-pss"))
+        .build()
+        .unwrap();
+    let server = server_builder("rsa-pss")
+        .client_verifier(std::sync::Arc::new(sanstls::pki::WebPkiClientVerifier::new(
+            anchors,
+        )))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(c.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha256));
+    assert_eq!(
+        c.peer_certificates().len(),
+        2,
+        "end entity and RSA-PSS intermediate"
+    );
+    assert_eq!(s.peer_certificates().len(), 2);
+    assert_eq!(send(&mut c, &mut s, b"pss"), b"pss");
+    assert_eq!(send(&mut s, &mut c, b"back"), b"back");
+
+    // Only the schemes the client offers: here SHA-512.
+    let client = client_builder()
+        .signature_schemes(&[
+            SignatureScheme::rsa_pss_pss_sha512,
+            SignatureScheme::rsa_pss_rsae_sha256,
+        ])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("rsa-pss").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha512));
+}

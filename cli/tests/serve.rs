@@ -275,6 +275,35 @@ fn block_and_allow_lists_refuse_before_any_tls() {
 }
 
 #[test]
+fn tls12_handshake_line_says_whether_ems_was_used() {
+    // RFC 7627 5.4: serve takes a TLS 1.2 client without the extended master secret, as
+    // OpenSSL and GnuTLS do; the log line's ems= tells the two apart.
+    use sanstls::codec::ProtocolVersion;
+    use sanstls::msgs::ClientExtension;
+    let server = Server::start(&[]);
+    for (strip, word) in [(false, "ems=yes"), (true, "ems=no")] {
+        let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+        let mut builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+            .versions(&[ProtocolVersion::TLSv1_2]);
+        if strip {
+            builder = builder.customize_client_hello(|h| {
+                h.extensions
+                    .retain(|e| *e != ClientExtension::ExtendedMasterSecret)
+            });
+        }
+        let mut c = Client::connect(&server.addr(), builder.build().unwrap(), "localhost");
+        c.handshake().unwrap();
+        assert_eq!(c.tls.extended_master_secret(), Some(!strip));
+        let log = server.wait_log(&format!(" {word} early_data="));
+        assert!(
+            log.lines()
+                .any(|l| l.contains("handshake: version=TLSv1.2") && l.contains(&format!(" {word} "))),
+            "{log}"
+        );
+    }
+}
+
+#[test]
 fn max_connections_refuses_with_an_alert_and_frees_slots() {
     let server = Server::start(&["--echo", "--max-connections", "2"]);
     let mut a = Client::connect(&server.addr(), client_config(), "localhost");

@@ -114,6 +114,13 @@ impl Negotiated {
         context: Option<&[u8]>,
     ) -> Result<(), Error> {
         if let Some((hash, master)) = &self.exporter12 {
+            // RFC 7627 5.4: without the extended master secret the master secret may be
+            // shared with a man in the middle, so nothing is exported from it.
+            if !self.ems {
+                return Err(Error::InvalidState(
+                    "no exporter without the extended master secret",
+                ));
+            }
             // RFC 5705 4: the PRF over the randoms (and the context, if any).
             return export_keying_material_tls12(
                 *hash,

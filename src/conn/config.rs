@@ -77,6 +77,10 @@ pub const DEFAULT_SIGNATURE_SCHEMES: &[SignatureScheme] = &[
     SignatureScheme::rsa_pss_rsae_sha256,
     SignatureScheme::rsa_pss_rsae_sha384,
     SignatureScheme::rsa_pss_rsae_sha512,
+    // RFC 8446 4.2.3: RSASSA-PSS keys (id-RSASSA-PSS), in TLS 1.3 and 1.2.
+    SignatureScheme::rsa_pss_pss_sha256,
+    SignatureScheme::rsa_pss_pss_sha384,
+    SignatureScheme::rsa_pss_pss_sha512,
     SignatureScheme::rsa_pkcs1_sha256,
     SignatureScheme::rsa_pkcs1_sha384,
     SignatureScheme::rsa_pkcs1_sha512,
@@ -102,7 +106,9 @@ pub(crate) struct Shared {
     pub max_buffered_plaintext: usize,
     pub records_per_key: u64,
     pub record_observer: Option<Arc<dyn RecordObserver>>,
-    /// TLS 1.2: refuse peers without the extended master secret (RFC 7627 5.2, 5.3).
+    /// TLS 1.2: refuse peers without the extended master secret (RFC 7627 5.2, 5.3). Off by
+    /// default: a full handshake without it goes ahead (RFC 7627 5.4), but such a session
+    /// is never resumed and exports no keying material.
     pub require_ems: bool,
     /// RFC 8449 record_size_limit we advertise (`None`: the client does not send one; a
     /// server still answers a client's with the protocol maximum).
@@ -133,7 +139,7 @@ impl Default for Shared {
             max_buffered_plaintext: DEFAULT_MAX_BUFFERED_PLAINTEXT,
             records_per_key: DEFAULT_RECORDS_PER_KEY,
             record_observer: None,
-            require_ems: true,
+            require_ems: false,
             record_size_limit: None,
             record_sizing: super::RecordSizing::default(),
             blinding: (std::time::Duration::ZERO, std::time::Duration::ZERO),
@@ -197,13 +203,15 @@ impl Shared {
 macro_rules! shared_setters {
     ($builder:ident) => {
         impl $builder {
-            /// Applies a named security policy: versions, suites, groups and signature
-            /// schemes all at once. Later calls to the single setters refine it.
+            /// Applies a named security policy: versions, suites, groups, signature schemes
+            /// and whether TLS 1.2 requires the extended master secret, all at once. Later
+            /// calls to the single setters refine it.
             pub fn policy(mut self, policy: &super::SecurityPolicy) -> Self {
                 self.shared.versions = policy.versions.to_vec();
                 self.shared.suites = policy.suites.to_vec();
                 self.shared.groups = policy.groups.to_vec();
                 self.shared.sig_schemes = policy.signature_schemes.to_vec();
+                self.shared.require_ems = policy.require_ems;
                 self
             }
 
@@ -239,8 +247,11 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// TLS 1.2: require the extended master secret (RFC 7627) from the peer (default
-            /// on); without it a session's master secret is not bound to its handshake.
+            /// TLS 1.2: require the extended master secret (RFC 7627) from the peer. Default
+            /// off, as in OpenSSL, GnuTLS and rustls: a peer without it gets a full handshake,
+            /// but its master secret is not bound to the handshake (RFC 7627 1), so the session
+            /// is neither resumed (RFC 7627 5.3) nor used for exporters (RFC 7627 5.4). The
+            /// FIPS and modern policies turn it on.
             pub fn require_ems(mut self, on: bool) -> Self {
                 self.shared.require_ems = on;
                 self
@@ -676,17 +687,20 @@ impl ServerConfig {
         sni: Option<&str>,
         schemes: &[SignatureScheme],
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme)> {
-        self.select_cert(sni, schemes, true).map(|(c, s, _)| (c, s))
+        self.select_cert(sni, schemes, true, None).map(|(c, s, _)| (c, s))
     }
 
     /// [`choose_cert`](Self::choose_cert), plus whether the SNI name decided it (RFC 6066 3:
     /// then, and only then, the server acknowledges server_name). `tls13` picks the version's
     /// signature schemes (TLS 1.2 also signs with PKCS#1 v1.5 and curve-independent ECDSA).
+    /// `curves`: the TLS 1.2 client's supported_groups, if it sent them; an ECDSA certificate
+    /// must be on one of them (RFC 8422 5.1; without the extension any curve will do).
     pub(crate) fn select_cert(
         &self,
         sni: Option<&str>,
         schemes: &[SignatureScheme],
         tls13: bool,
+        curves: Option<&[NamedGroup]>,
     ) -> Option<(Arc<CertifiedKey>, SignatureScheme, bool)> {
         // Our own signatures keep to the configured schemes (a policy restricts both ways).
         let schemes: Vec<SignatureScheme> = schemes
@@ -694,7 +708,16 @@ impl ServerConfig {
             .copied()
             .filter(|s| self.shared.sig_schemes.contains(s))
             .collect();
-        let fits = |c: &Arc<CertifiedKey>| c.key.choose_scheme(&schemes, tls13).map(|s| (c.clone(), s));
+        let on_client_curve = |c: &CertifiedKey| match (curves, c.key.ecdsa_group()) {
+            (Some(curves), Some(curve)) => curves.contains(&curve),
+            _ => true,
+        };
+        let fits = |c: &Arc<CertifiedKey>| {
+            c.key
+                .choose_scheme(&schemes, tls13)
+                .filter(|_| on_client_curve(c))
+                .map(|s| (c.clone(), s))
+        };
         if self.certs.len() > 1 {
             if let Some(name) = sni.and_then(|n| pki::ServerName::parse(n).ok()) {
                 let named = self

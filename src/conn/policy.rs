@@ -1,5 +1,6 @@
-//! Named, dated security policies: one call sets versions, suites, groups and signature
-//! schemes on either builder (`.policy(&SecurityPolicy::MODERN_2026_11)`).
+//! Named, dated security policies: one call sets versions, suites, groups, signature
+//! schemes and the TLS 1.2 extended master secret requirement on either builder
+//! (`.policy(&SecurityPolicy::MODERN_2026_11)`).
 //!
 //! A preset never changes meaning once published: its date is part of its name, and a later
 //! revision gets a new constant. The lists stay settable one by one after `.policy(...)`.
@@ -18,6 +19,9 @@ pub struct SecurityPolicy {
     /// Signature schemes accepted from the peer in CertificateVerify/ServerKeyExchange and
     /// used for our own signatures.
     pub signature_schemes: &'static [SignatureScheme],
+    /// TLS 1.2: refuse a peer without the extended master secret (RFC 7627 5.2, 5.3;
+    /// NIST SP 800-52r2 requires it of TLS 1.2).
+    pub require_ems: bool,
 }
 
 use CipherSuite as C;
@@ -69,6 +73,19 @@ const MODERN_SCHEMES: &[SignatureScheme] = &[
     S::rsa_pss_rsae_sha512,
 ];
 
+/// The builders' default schemes as of 2026-11 (before RSASSA-PSS keys were supported).
+const DEFAULT_2026_11_SCHEMES: &[SignatureScheme] = &[
+    S::ecdsa_secp256r1_sha256,
+    S::ecdsa_secp384r1_sha384,
+    S::ed25519,
+    S::rsa_pss_rsae_sha256,
+    S::rsa_pss_rsae_sha384,
+    S::rsa_pss_rsae_sha512,
+    S::rsa_pkcs1_sha256,
+    S::rsa_pkcs1_sha384,
+    S::rsa_pkcs1_sha512,
+];
+
 /// FIPS 186-5: ECDSA on P-256/P-384, RSA-PSS and PKCS#1 v1.5 with SHA-2; no Ed25519 (not in
 /// the SP 800-52r2 list).
 const FIPS_SCHEMES: &[SignatureScheme] = &[
@@ -90,6 +107,7 @@ impl SecurityPolicy {
         suites: TLS13_SUITES,
         groups: ALL_GROUPS,
         signature_schemes: MODERN_SCHEMES,
+        require_ems: true,
     };
 
     /// TLS 1.3 and TLS 1.2 (ECDHE AEAD suites only), every group and scheme we implement:
@@ -99,7 +117,8 @@ impl SecurityPolicy {
         versions: &[V::TLSv1_3, V::TLSv1_2],
         suites: ALL_SUITES,
         groups: ALL_GROUPS,
-        signature_schemes: super::DEFAULT_SIGNATURE_SCHEMES,
+        signature_schemes: DEFAULT_2026_11_SCHEMES,
+        require_ems: false,
     };
 
     /// The FIPS-approved subset (NIST SP 800-52r2): TLS 1.3 and 1.2, AES-GCM only, P-256
@@ -111,6 +130,7 @@ impl SecurityPolicy {
         suites: FIPS_SUITES,
         groups: FIPS_GROUPS,
         signature_schemes: FIPS_SCHEMES,
+        require_ems: true,
     };
 
     /// Every preset, oldest first.

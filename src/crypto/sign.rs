@@ -9,7 +9,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 use zeroize::Zeroizing;
 
-use crate::codec::SignatureScheme;
+use crate::codec::{NamedGroup, SignatureScheme};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::pki::CertError;
 use crate::{Error, PeerMisbehaved};
@@ -33,6 +33,16 @@ static RSA_13: &[S] = &[
     S::rsa_pss_rsae_sha384,
     S::rsa_pss_rsae_sha512,
 ];
+/// An id-RSASSA-PSS key signs with rsa_pss_pss_* only, in both versions (RFC 8446 4.2.3),
+/// and only with the hash its parameters name, if they name one (RFC 4055 1.2).
+static RSA_PSS: &[S] = &[
+    S::rsa_pss_pss_sha256,
+    S::rsa_pss_pss_sha384,
+    S::rsa_pss_pss_sha512,
+];
+static RSA_PSS_SHA256: &[S] = &[S::rsa_pss_pss_sha256];
+static RSA_PSS_SHA384: &[S] = &[S::rsa_pss_pss_sha384];
+static RSA_PSS_SHA512: &[S] = &[S::rsa_pss_pss_sha512];
 static RSA_12: &[S] = &[
     S::rsa_pss_rsae_sha256,
     S::rsa_pss_rsae_sha384,
@@ -56,10 +66,15 @@ enum Inner {
     },
     Ed25519(Ed25519KeyPair),
     Rsa(RsaKeyPair),
+    /// An id-RSASSA-PSS key with the schemes it may sign with.
+    RsaPss {
+        key: RsaKeyPair,
+        schemes: &'static [SignatureScheme],
+    },
 }
 
-/// Our private key: ECDSA P-256/P-384, Ed25519 or RSA (2048..=4096 bits, ring's limit
-/// for private keys).
+/// Our private key: ECDSA P-256/P-384, Ed25519 or RSA, rsaEncryption or RSASSA-PSS
+/// (2048..=4096 bits, ring's limit for private keys).
 pub struct SigningKey {
     inner: Inner,
 }
@@ -75,6 +90,7 @@ impl core::fmt::Debug for SigningKey {
             } => "ECDSA P-384",
             Inner::Ed25519(_) => "Ed25519",
             Inner::Rsa(_) => "RSA",
+            Inner::RsaPss { .. } => "RSASSA-PSS",
         };
         f.debug_struct("SigningKey")
             .field("kind", &kind)
@@ -123,14 +139,50 @@ fn ecdsa_from_pkcs8(pkcs8: &[u8]) -> Option<Inner> {
     })
 }
 
+/// A PKCS#8 PrivateKeyInfo (RFC 5208 5, RFC 5958 2) whose algorithm is id-RSASSA-PSS: the
+/// key, which ring's PKCS#8 parser does not take, from the RSAPrivateKey (PKCS#1) it wraps,
+/// and the schemes the AlgorithmIdentifier's parameters allow. `None`: not such a key.
+fn rsa_pss_from_pkcs8(pkcs8: &[u8]) -> Option<Result<Inner, Error>> {
+    use crate::pki::der::{self, Der};
+    let info = der::single(pkcs8, der::SEQUENCE)?;
+    let mut d = Der::new(info.value);
+    d.expect(der::INTEGER)?;
+    let alg = d.expect(der::SEQUENCE)?;
+    let is_pss = Der::new(alg.value)
+        .expect(der::OID)
+        .is_some_and(|oid| oid.value == OID_RSASSA_PSS);
+    if !is_pss {
+        return None;
+    }
+    let private = d.expect(der::OCTET_STRING).map(|k| k.value);
+    Some(rsa_pss_key(alg.value, private))
+}
+
+/// The key from an id-RSASSA-PSS AlgorithmIdentifier's content and the RSAPrivateKey.
+fn rsa_pss_key(alg: &[u8], private: Option<&[u8]>) -> Result<Inner, Error> {
+    use crate::pki::sig::{rsa_pss_key_params, Hash};
+    let unusable = |why: String| Error::Config(format!("unusable RSASSA-PSS private key: {why}"));
+    let schemes = match rsa_pss_key_params(alg).map_err(|e| unusable(format!("parameters: {e}")))? {
+        None => RSA_PSS,
+        Some(Hash::Sha256) => RSA_PSS_SHA256,
+        Some(Hash::Sha384) => RSA_PSS_SHA384,
+        Some(Hash::Sha512) => RSA_PSS_SHA512,
+    };
+    let private = private.ok_or_else(|| unusable("no privateKey".into()))?;
+    let key = RsaKeyPair::from_der(private).map_err(|e| unusable(e.to_string()))?;
+    Ok(Inner::RsaPss { key, schemes })
+}
+
 impl SigningKey {
-    /// Accepts PKCS#8 (ECDSA, Ed25519, RSA), SEC1 EC ("EC PRIVATE KEY", which must carry its
-    /// public key) and PKCS#1 RSA.
+    /// Accepts PKCS#8 (ECDSA, Ed25519, RSA, RSASSA-PSS), SEC1 EC ("EC PRIVATE KEY", which
+    /// must carry its public key) and PKCS#1 RSA.
     pub fn from_der(key: &PrivateKeyDer<'_>) -> Result<Self, Error> {
         let inner = match key {
             PrivateKeyDer::Pkcs8(k) => {
                 let der = k.secret_pkcs8_der();
-                if let Some(ec) = ecdsa_from_pkcs8(der) {
+                if let Some(pss) = rsa_pss_from_pkcs8(der) {
+                    pss?
+                } else if let Some(ec) = ecdsa_from_pkcs8(der) {
                     ec
                 } else if let Ok(ed) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
                     Inner::Ed25519(ed)
@@ -171,7 +223,8 @@ impl SigningKey {
     }
 
     /// Schemes usable in TLS 1.3 with this key (RFC 8446 4.2.3): ECDSA with the hash of its
-    /// curve, ed25519, rsa_pss_rsae_*. Our preference order.
+    /// curve, ed25519, rsa_pss_rsae_* (rsa_pss_pss_* for an RSASSA-PSS key). Our preference
+    /// order.
     pub fn tls13_schemes(&self) -> &'static [SignatureScheme] {
         match &self.inner {
             Inner::Ecdsa {
@@ -182,6 +235,7 @@ impl SigningKey {
             } => P384,
             Inner::Ed25519(_) => ED25519,
             Inner::Rsa(_) => RSA_13,
+            Inner::RsaPss { schemes, .. } => schemes,
         }
     }
 
@@ -198,6 +252,22 @@ impl SigningKey {
             } => P384,
             Inner::Ed25519(_) => ED25519,
             Inner::Rsa(_) => RSA_12,
+            // RFC 8446 1.3, 4.2.3: rsa_pss_pss_* apply to TLS 1.2 too; never PKCS#1 v1.5.
+            Inner::RsaPss { schemes, .. } => schemes,
+        }
+    }
+
+    /// The named group of an ECDSA key's curve (`None` for Ed25519 and RSA keys): in TLS
+    /// 1.2 it must be one the client lists in supported_groups (RFC 8422 5.1).
+    pub fn ecdsa_group(&self) -> Option<NamedGroup> {
+        match &self.inner {
+            Inner::Ecdsa {
+                curve: Curve::P256, ..
+            } => Some(NamedGroup::secp256r1),
+            Inner::Ecdsa {
+                curve: Curve::P384, ..
+            } => Some(NamedGroup::secp384r1),
+            _ => None,
         }
     }
 
@@ -235,38 +305,13 @@ impl SigningKey {
                 Ok(key.sign(&rng, message).map_err(failed)?.as_ref().to_vec())
             }
             Inner::Ed25519(key) if scheme == S::ed25519 => Ok(key.sign(message).as_ref().to_vec()),
-            Inner::Rsa(key) => {
-                let padding: &'static dyn signature::RsaEncoding = match scheme {
-                    S::rsa_pss_rsae_sha256 => &signature::RSA_PSS_SHA256,
-                    S::rsa_pss_rsae_sha384 => &signature::RSA_PSS_SHA384,
-                    S::rsa_pss_rsae_sha512 => &signature::RSA_PSS_SHA512,
-                    S::rsa_pkcs1_sha256 => &signature::RSA_PKCS1_SHA256,
-                    S::rsa_pkcs1_sha384 => &signature::RSA_PKCS1_SHA384,
-                    S::rsa_pkcs1_sha512 => &signature::RSA_PKCS1_SHA512,
-                    _ => return Err(Error::Crypto("signature scheme does not fit the key")),
-                };
-                let mut sig = vec![0u8; key.public().modulus_len()];
-                let salt_len = match scheme {
-                    S::rsa_pss_rsae_sha256 => 32,
-                    S::rsa_pss_rsae_sha384 => 48,
-                    S::rsa_pss_rsae_sha512 => 64,
-                    _ => 0,
-                };
-                if salt_len == 0 {
-                    key.sign(padding, &rng, message, &mut sig).map_err(failed)?;
-                } else {
-                    // ring's SecureRandom is sealed; FixedSliceRandom is its public (deprecated)
-                    // way to feed chosen bytes. ring draws exactly one salt of the hash length.
-                    let mut salt = Zeroizing::new([0u8; 64]);
-                    let salt = &mut salt[..salt_len];
-                    salt_rng.fill(salt)?;
-                    #[allow(deprecated)]
-                    let fixed = ring::test::rand::FixedSliceRandom { bytes: salt };
-                    key.sign(padding, &fixed, message, &mut sig).map_err(failed)?;
-                }
-                Ok(sig)
+            // RFC 8446 4.2.3: rsa_pss_rsae_* for an rsaEncryption key, rsa_pss_pss_* for an
+            // RSASSA-PSS one.
+            Inner::Rsa(key) if RSA_12.contains(&scheme) => rsa_sign(key, scheme, message, salt_rng),
+            Inner::RsaPss { key, schemes } if schemes.contains(&scheme) => {
+                rsa_sign(key, scheme, message, salt_rng)
             }
-            Inner::Ecdsa { .. } | Inner::Ed25519(_) => {
+            Inner::Ecdsa { .. } | Inner::Ed25519(_) | Inner::Rsa(_) | Inner::RsaPss { .. } => {
                 Err(Error::Crypto("signature scheme does not fit the key"))
             }
         }
@@ -277,9 +322,44 @@ impl SigningKey {
         match &self.inner {
             Inner::Ecdsa { key, .. } => key.public_key().as_ref(),
             Inner::Ed25519(k) => k.public_key().as_ref(),
-            Inner::Rsa(k) => k.public().as_ref(),
+            Inner::Rsa(k) | Inner::RsaPss { key: k, .. } => k.public().as_ref(),
         }
     }
+}
+
+/// RSA signing (RSASSA-PSS or PKCS#1 v1.5, by `scheme`); a PSS salt of the hash length
+/// (RFC 8017 9.1.1, RFC 8446 4.2.3) drawn from `salt_rng`.
+fn rsa_sign(
+    key: &RsaKeyPair,
+    scheme: SignatureScheme,
+    message: &[u8],
+    salt_rng: &dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
+    let failed = |_| Error::Crypto("signing failed");
+    let (padding, salt_len): (&'static dyn signature::RsaEncoding, usize) = match scheme {
+        S::rsa_pss_rsae_sha256 | S::rsa_pss_pss_sha256 => (&signature::RSA_PSS_SHA256, 32),
+        S::rsa_pss_rsae_sha384 | S::rsa_pss_pss_sha384 => (&signature::RSA_PSS_SHA384, 48),
+        S::rsa_pss_rsae_sha512 | S::rsa_pss_pss_sha512 => (&signature::RSA_PSS_SHA512, 64),
+        S::rsa_pkcs1_sha256 => (&signature::RSA_PKCS1_SHA256, 0),
+        S::rsa_pkcs1_sha384 => (&signature::RSA_PKCS1_SHA384, 0),
+        S::rsa_pkcs1_sha512 => (&signature::RSA_PKCS1_SHA512, 0),
+        _ => return Err(Error::Crypto("signature scheme does not fit the key")),
+    };
+    let mut sig = vec![0u8; key.public().modulus_len()];
+    if salt_len == 0 {
+        key.sign(padding, &SystemRandom::new(), message, &mut sig)
+            .map_err(failed)?;
+    } else {
+        // ring's SecureRandom is sealed; FixedSliceRandom is its public (deprecated) way to
+        // feed chosen bytes. ring draws exactly one salt of the hash length.
+        let mut salt = Zeroizing::new([0u8; 64]);
+        let salt = &mut salt[..salt_len];
+        salt_rng.fill(salt)?;
+        #[allow(deprecated)]
+        let fixed = ring::test::rand::FixedSliceRandom { bytes: salt };
+        key.sign(padding, &fixed, message, &mut sig).map_err(failed)?;
+    }
+    Ok(sig)
 }
 
 /// Picks ring's verification algorithm for a key type and scheme, or `None` when the scheme
@@ -342,8 +422,24 @@ pub fn verify_signature(
     let key_oid = spki.algorithm.algorithm.as_bytes();
     let curve_oid = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
     let curve_oid = curve_oid.as_ref().map(|o| o.as_bytes());
-    let alg = verify_alg(key_oid, curve_oid, scheme, tls13)
-        .ok_or(Error::PeerMisbehaved(PeerMisbehaved::UnsupportedSignatureScheme))?;
+    let unsupported = Error::PeerMisbehaved(PeerMisbehaved::UnsupportedSignatureScheme);
+    let alg = verify_alg(key_oid, curve_oid, scheme, tls13).ok_or(unsupported.clone())?;
+    // RFC 4055 1.2: an RSASSA-PSS key whose parameters name a hash signs with that one only.
+    if key_oid == OID_RSASSA_PSS {
+        use crate::pki::sig::{parse_spki, Hash, KeyKind};
+        let only = match parse_spki(spki_der).map_err(Error::InvalidCertificate)?.kind {
+            KeyKind::RsaPss(only) => only,
+            _ => None,
+        };
+        let hash = match scheme {
+            S::rsa_pss_pss_sha256 => Hash::Sha256,
+            S::rsa_pss_pss_sha384 => Hash::Sha384,
+            _ => Hash::Sha512,
+        };
+        if only.is_some_and(|h| h != hash) {
+            return Err(unsupported);
+        }
+    }
     signature::UnparsedPublicKey::new(alg, &spki.subject_public_key.data)
         .verify(message, signature)
         .map_err(|_| Error::BadSignature)
@@ -384,6 +480,10 @@ mod tests {
     const P384_SPKI: &[u8] = include_bytes!("../../vectors/keys/p384.spki.der");
     const ED25519_PKCS8: &[u8] = include_bytes!("../../vectors/keys/ed25519.pkcs8.pem");
     const ED25519_SPKI: &[u8] = include_bytes!("../../vectors/keys/ed25519.spki.der");
+    const RSA_PSS_PKCS8: &[u8] = include_bytes!("../../vectors/keys/rsa-pss.pkcs8.pem");
+    const RSA_PSS_SPKI: &[u8] = include_bytes!("../../vectors/keys/rsa-pss.spki.der");
+    const RSA_PSS_SHA256_PKCS8: &[u8] = include_bytes!("../../vectors/keys/rsa-pss-sha256.pkcs8.pem");
+    const RSA_PSS_SHA256_SPKI: &[u8] = include_bytes!("../../vectors/keys/rsa-pss-sha256.spki.der");
 
     /// A key generated now with rcgen (on ring): (signing key, SPKI DER).
     fn generated(alg: &'static rcgen::SignatureAlgorithm) -> (SigningKey, Vec<u8>) {
@@ -408,6 +508,12 @@ mod tests {
             ("rsa2048 pkcs1", pem(RSA2048_PKCS1), RSA2048_SPKI.to_vec()),
             ("rsa2048 pkcs8", pem(RSA2048_PKCS8), RSA2048_SPKI.to_vec()),
             ("rsa3072 pkcs8", pem(RSA3072_PKCS8), RSA3072_SPKI.to_vec()),
+            ("rsa-pss pkcs8", pem(RSA_PSS_PKCS8), RSA_PSS_SPKI.to_vec()),
+            (
+                "rsa-pss-sha256 pkcs8",
+                pem(RSA_PSS_SHA256_PKCS8),
+                RSA_PSS_SHA256_SPKI.to_vec(),
+            ),
         ]
     }
 
@@ -534,6 +640,77 @@ mod tests {
         assert_eq!(
             verify_signature(RSA2048_SPKI, S::Unknown(0x1234), b"m", &sig, false),
             Err(UNSUPPORTED)
+        );
+    }
+
+    #[test]
+    fn rsassa_pss_keys_load_and_sign_rsa_pss_pss_only() {
+        // An id-RSASSA-PSS PKCS#8 key (RFC 4055 1.2), which ring's PKCS#8 parser refuses.
+        let pss = SigningKey::from_pem(RSA_PSS_PKCS8).unwrap();
+        let all = [
+            S::rsa_pss_pss_sha256,
+            S::rsa_pss_pss_sha384,
+            S::rsa_pss_pss_sha512,
+        ];
+        assert_eq!(pss.tls13_schemes(), all);
+        assert_eq!(pss.tls12_schemes(), all, "no PKCS#1 v1.5, no rsae");
+        assert_eq!(format!("{pss:?}"), "SigningKey { kind: \"RSASSA-PSS\", .. }");
+        let offered = [S::rsa_pss_rsae_sha256, S::rsa_pkcs1_sha256, S::rsa_pss_pss_sha384];
+        assert_eq!(pss.choose_scheme(&offered, false), Some(S::rsa_pss_pss_sha384));
+        assert_eq!(pss.choose_scheme(&offered[..2], true), None);
+        for scheme in [
+            S::rsa_pss_rsae_sha256,
+            S::rsa_pkcs1_sha256,
+            S::ecdsa_secp256r1_sha256,
+        ] {
+            assert!(
+                matches!(pss.sign(scheme, b"m"), Err(Error::Crypto(_))),
+                "{scheme}"
+            );
+        }
+        // Its signature checks out under the PSS SubjectPublicKeyInfo, in TLS 1.3 and 1.2,
+        // and is not taken as rsa_pss_rsae_* (RFC 8446 4.2.3).
+        let sig = pss.sign(S::rsa_pss_pss_sha256, b"m").unwrap();
+        verify_signature(RSA_PSS_SPKI, S::rsa_pss_pss_sha256, b"m", &sig, true).unwrap();
+        verify_signature(RSA_PSS_SPKI, S::rsa_pss_pss_sha256, b"m", &sig, false).unwrap();
+        assert_eq!(
+            verify_signature(RSA_PSS_SPKI, S::rsa_pss_rsae_sha256, b"m", &sig, true),
+            Err(UNSUPPORTED)
+        );
+        assert_eq!(
+            verify_signature(RSA_PSS_SPKI, S::rsa_pkcs1_sha256, b"m", &sig, false),
+            Err(UNSUPPORTED)
+        );
+        // An rsaEncryption key does not sign rsa_pss_pss_*.
+        let rsae = SigningKey::from_pem(RSA2048_PKCS8).unwrap();
+        assert!(matches!(
+            rsae.sign(S::rsa_pss_pss_sha256, b"m"),
+            Err(Error::Crypto(_))
+        ));
+
+        // Parameters naming SHA-256 restrict the key to it, both ways.
+        let only256 = SigningKey::from_pem(RSA_PSS_SHA256_PKCS8).unwrap();
+        assert_eq!(only256.tls13_schemes(), [S::rsa_pss_pss_sha256]);
+        assert!(matches!(
+            only256.sign(S::rsa_pss_pss_sha384, b"m"),
+            Err(Error::Crypto(_))
+        ));
+        let sig = pss.sign(S::rsa_pss_pss_sha384, b"m").unwrap();
+        assert_eq!(
+            verify_signature(RSA_PSS_SHA256_SPKI, S::rsa_pss_pss_sha384, b"m", &sig, true),
+            Err(UNSUPPORTED)
+        );
+
+        // A PSS key whose privateKey is not an RSAPrivateKey is a configuration error.
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(RSA_PSS_PKCS8).unwrap();
+        let PrivateKeyDer::Pkcs8(k) = der else { panic!() };
+        let mut bad = k.secret_pkcs8_der().to_vec();
+        bad[60] ^= 0xff; // inside the modulus: p * q no longer gives n
+        let bad = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(bad));
+        assert!(
+            matches!(SigningKey::from_der(&bad), Err(Error::Config(m)) if m.contains("RSASSA-PSS")),
+            "{:?}",
+            SigningKey::from_der(&bad)
         );
     }
 

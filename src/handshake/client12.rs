@@ -54,9 +54,8 @@ pub(crate) fn extend_hello(
     let now = config.shared.time.now_unix();
     let stored = match (&config.sessions12, store_key(name)) {
         (Some(store), Some(key)) => store.get(&key, transport).filter(|s| {
-            s.state.fresh(now)
-                && config.shared.suites.contains(&s.state.suite)
-                && (s.state.ems || !config.shared.require_ems)
+            // RFC 7627 5.3: a session without the extended master secret is not resumed.
+            s.state.fresh(now) && config.shared.suites.contains(&s.state.suite) && s.state.ems
         }),
         _ => None,
     };
@@ -571,7 +570,8 @@ fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut Common) {
         // Session-ID resumption keeps the stored session as it is.
         return;
     }
-    if c.ticket.is_empty() && c.session_id.is_empty() {
+    // RFC 7627 5.3: a session without the extended master secret is not kept for resumption.
+    if !c.ems || (c.ticket.is_empty() && c.session_id.is_empty()) {
         // Nothing resumable came of this handshake: drop what we offered.
         store.forget(&key, cx.transport());
         return;

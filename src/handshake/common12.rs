@@ -146,6 +146,10 @@ pub(crate) fn scheme_fits_suite(scheme: SignatureScheme, auth: SuiteAuth) -> boo
                 | S::rsa_pss_rsae_sha256
                 | S::rsa_pss_rsae_sha384
                 | S::rsa_pss_rsae_sha512
+                // RFC 8446 1.3: the RSASSA-PSS schemes apply to TLS 1.2 (an RSA-PSS key).
+                | S::rsa_pss_pss_sha256
+                | S::rsa_pss_pss_sha384
+                | S::rsa_pss_pss_sha512
         ),
     }
 }

@@ -132,7 +132,10 @@ fn choose_suite_and_cert(
             .copied()
             .filter(|s| scheme_fits_suite(*s, suite.auth))
             .collect();
-        if let Some((cert, scheme, by_name)) = config.select_cert(sni, &schemes, false) {
+        // RFC 8422 5.1: an ECDSA certificate only on a curve the client lists.
+        if let Some((cert, scheme, by_name)) =
+            config.select_cert(sni, &schemes, false, hello.supported_groups())
+        {
             if by_name || sni.is_none() || config.certs.len() == 1 {
                 return Ok((suite, cert, scheme));
             }
@@ -245,12 +248,14 @@ pub(crate) fn handle_client_hello(
     let mut log = HandshakeLog::default();
     log.add(&msg.raw)?;
     let now = cfg.time.now_unix();
-    let tickets_offered = hello.session_ticket().is_some() && config.ticketer12.is_some();
+    // RFC 7627 5.3, 5.4: a session without the extended master secret is never resumed, so
+    // none is issued (no ticket, no session ID).
+    let tickets_offered = ems && hello.session_ticket().is_some() && config.ticketer12.is_some();
 
-    // Resumption: same suite still offered and enabled; RFC 7627 5.3: an EMS session
-    // resumes only with EMS, and a non-EMS one is not resumed when the client offers EMS.
+    // Resumption: same suite still offered and enabled; RFC 7627 5.3: only an EMS session,
+    // and only when the client offers EMS again (else a full handshake).
     if let Some((session, by_ticket)) = find_session(&config, hello, now, cx.transport()).filter(|(s, _)| {
-        s.ems == ems && hello.cipher_suites.contains(&s.suite) && cfg.suites.contains(&s.suite)
+        s.ems && ems && hello.cipher_suites.contains(&s.suite) && cfg.suites.contains(&s.suite)
     }) {
         if let Some(suite) = tls12_suite(session.suite) {
             cx.neg.suite = Some(suite.suite);
@@ -314,7 +319,7 @@ pub(crate) fn handle_client_hello(
     cx.neg.sig_scheme = Some(scheme);
 
     let mut session_id = Vec::new();
-    if config.session_cache12.is_some() {
+    if ems && config.session_cache12.is_some() {
         session_id = vec![0u8; 32];
         rng.fill(&mut session_id)?;
     }

@@ -218,10 +218,10 @@ impl ExpectClientHello {
             .and_then(|n| std::str::from_utf8(n).ok())
             .map(str::to_ascii_lowercase);
         // The certificate by SNI and the client's signature algorithms (ServerConfig::choose_cert).
-        let (cert, scheme, sni_chose_cert) =
-            self.config
-                .select_cert(sni.as_deref(), offered_schemes, true)
-                .ok_or(Error::HandshakeFailure("no signature scheme in common"))?;
+        let (cert, scheme, sni_chose_cert) = self
+            .config
+            .select_cert(sni.as_deref(), offered_schemes, true, None)
+            .ok_or(Error::HandshakeFailure("no signature scheme in common"))?;
         let groups = hello
             .supported_groups()
             .ok_or(PeerMisbehaved::MissingExtension("supported_groups"))?;

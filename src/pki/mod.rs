@@ -5,11 +5,11 @@
 
 mod cert;
 mod crl;
-mod der;
+pub(crate) mod der;
 mod error;
 mod names;
 mod path;
-mod sig;
+pub(crate) mod sig;
 
 use core::fmt;
 use std::path::Path;

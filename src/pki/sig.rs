@@ -11,6 +11,9 @@ use super::CertError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeyKind {
     Rsa,
+    /// An id-RSASSA-PSS key (RFC 4055 1.2): PSS signatures only, with the hash its
+    /// parameters name (`None`: any).
+    RsaPss(Option<Hash>),
     P256,
     P384,
     Ed25519,
@@ -60,7 +63,7 @@ pub const MIN_RSA_BITS: usize = 2048;
 pub const MAX_RSA_BITS: usize = 8192;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hash {
+pub(crate) enum Hash {
     Sha256,
     Sha384,
     Sha512,
@@ -89,10 +92,10 @@ pub(crate) fn parse_spki(spki: &[u8]) -> Result<PublicKey<'_>, CertError> {
         EC_P256 => KeyKind::P256,
         EC_P384 => KeyKind::P384,
         ED25519 => KeyKind::Ed25519,
-        _ => return Err(CertError::UnsupportedAlgorithm),
+        _ => KeyKind::RsaPss(rsa_pss_key_params(alg.value)?),
     };
     let ok = match kind {
-        KeyKind::Rsa => rsa_key_ok(key)?,
+        KeyKind::Rsa | KeyKind::RsaPss(_) => rsa_key_ok(key)?,
         // Uncompressed points only (RFC 5480 2.2).
         KeyKind::P256 => key.len() == 65 && key.first() == Some(&4),
         KeyKind::P384 => key.len() == 97 && key.first() == Some(&4),
@@ -130,6 +133,21 @@ fn parse_sig_alg(alg: &[u8]) -> Result<SigAlg, CertError> {
         ED25519 => SigAlg::Ed25519,
         _ => SigAlg::RsaPss(parse_pss(alg)?),
     })
+}
+
+/// The content of an id-RSASSA-PSS key's AlgorithmIdentifier (in a SubjectPublicKeyInfo or
+/// a PKCS#8 PrivateKeyInfo): the hash the parameters restrict the key to, or `None` when
+/// they are absent (RFC 4055 1.2: any hash). Any other algorithm is unsupported.
+pub(crate) fn rsa_pss_key_params(alg: &[u8]) -> Result<Option<Hash>, CertError> {
+    let mut d = Der::new(alg);
+    let oid = d.expect(der::OID).ok_or(CertError::BadEncoding)?;
+    if oid.value != RSA_PSS_OID {
+        return Err(CertError::UnsupportedAlgorithm);
+    }
+    if d.is_empty() {
+        return Ok(None);
+    }
+    parse_pss(alg).map(Some)
 }
 
 /// RSASSA-PSS parameters (RFC 4055 3.1): hash, MGF1 with the same hash, salt length equal
@@ -213,6 +231,12 @@ pub(crate) fn verify(
         (KeyKind::Rsa, SigAlg::RsaPss(Hash::Sha256)) => &rs::RSA_PSS_2048_8192_SHA256,
         (KeyKind::Rsa, SigAlg::RsaPss(Hash::Sha384)) => &rs::RSA_PSS_2048_8192_SHA384,
         (KeyKind::Rsa, SigAlg::RsaPss(Hash::Sha512)) => &rs::RSA_PSS_2048_8192_SHA512,
+        // RFC 4055 1.2: an RSASSA-PSS key signs PSS only, with its parameters' hash if any.
+        (KeyKind::RsaPss(only), SigAlg::RsaPss(hash)) if only.is_none_or(|h| h == hash) => match hash {
+            Hash::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
+            Hash::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
+            Hash::Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
+        },
         (KeyKind::P256, SigAlg::Ecdsa(Hash::Sha256)) => &rs::ECDSA_P256_SHA256_ASN1,
         (KeyKind::P256, SigAlg::Ecdsa(Hash::Sha384)) => &rs::ECDSA_P256_SHA384_ASN1,
         (KeyKind::P384, SigAlg::Ecdsa(Hash::Sha256)) => &rs::ECDSA_P384_SHA256_ASN1,

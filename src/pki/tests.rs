@@ -729,3 +729,59 @@ fn anchors_are_parsed_once_and_rebuild_the_same_cert() {
     let ee = issue(&ee_params(&["www.other.org"]), &constrained);
     assert!(server(&ee, &[], &ta, "www.other.org").is_err());
 }
+
+#[test]
+fn rsassa_pss_keys_and_signatures_verify() {
+    // vectors/localhost-rsa-pss.pem: an id-RSASSA-PSS end entity signed with RSA-PSS by an
+    // id-RSASSA-PSS intermediate under the ECDSA test CA (vectors/gen-certs.sh).
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    let chain: Vec<Vec<u8>> =
+        rustls_pki_types::CertificateDer::pem_file_iter(dir.join("localhost-rsa-pss.pem"))
+            .unwrap()
+            .map(|c| c.unwrap().to_vec())
+            .collect();
+    let ta = TrustAnchors::from_pem_file(dir.join("ca.pem")).unwrap();
+    // 2030-01-01, inside the vectors' validity.
+    let now = 1_893_456_000;
+    let path = verify_chain(
+        &chain[0],
+        &[&chain[1]],
+        &ta,
+        KeyPurpose::ServerAuth,
+        Some(&dns("localhost")),
+        now,
+        &[],
+        &VerifyOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(path.certs.len(), 3);
+    let spki = end_entity_spki(&chain[0]).unwrap();
+    assert_eq!(sig::parse_spki(&spki).unwrap().kind, sig::KeyKind::RsaPss(None));
+    // Parameters naming a hash restrict the key to it (RFC 4055 1.2).
+    let restricted = include_bytes!("../../vectors/keys/rsa-pss-sha256.spki.der");
+    let key = sig::parse_spki(restricted).unwrap();
+    assert_eq!(key.kind, sig::KeyKind::RsaPss(Some(sig::Hash::Sha256)));
+    // A PSS key does not verify PKCS#1 v1.5 (the algorithm cannot have been used with it).
+    let pkcs1_sha256 = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00,
+    ];
+    assert_eq!(
+        sig::verify(&key, &pkcs1_sha256, b"m", &[0; 256]),
+        Err(CertError::BadSignature)
+    );
+    // A tampered PSS signature on the end entity is refused.
+    let mut bad = chain[0].clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(verify_chain(
+        &bad,
+        &[&chain[1]],
+        &ta,
+        KeyPurpose::ServerAuth,
+        Some(&dns("localhost")),
+        now,
+        &[],
+        &VerifyOptions::default(),
+    )
+    .is_err());
+}

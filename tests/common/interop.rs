@@ -199,8 +199,14 @@ pub fn serve_one(config: Arc<ServerConfig>) -> (u16, std::thread::JoinHandle<Ser
 
 /// Runs a client process to completion (stdin given, bounded time); returns stdout+stderr.
 pub fn run_client(cmd: &str, args: &[String], stdin: &[u8]) -> String {
+    run_client_env(cmd, args, &[], stdin)
+}
+
+/// [`run_client`] with extra environment variables (e.g. `OPENSSL_CONF`).
+pub fn run_client_env(cmd: &str, args: &[String], env: &[(&str, &std::path::Path)], stdin: &[u8]) -> String {
     let mut child = Command::new(cmd)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sanstls::codec::CipherSuite;
+use sanstls::codec::{CipherSuite, NamedGroup};
 use sanstls::conn::{ClientConfigBuilder, ServerConfigBuilder};
 use sanstls::crypto::{prf, tls12_suite, RecordKey};
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
@@ -54,6 +54,20 @@ pub fn certified_key(kind: &str) -> CertifiedKey {
         &dir.join(format!("localhost-{kind}.key")),
     )
     .unwrap()
+}
+
+/// `group`, plus the curve of an ECDSA certificate of `kind`: a TLS 1.2 server serves an
+/// ECDSA certificate only on a curve the client lists in supported_groups (RFC 8422 5.1). A
+/// server that prefers `group` (by holding to it) still negotiates it.
+pub fn groups_with_cert_curve(group: NamedGroup, kind: &str) -> Vec<NamedGroup> {
+    let cert_curve = match kind {
+        "ecdsa-p256" => Some(NamedGroup::secp256r1),
+        "ecdsa-p384" => Some(NamedGroup::secp384r1),
+        _ => None,
+    };
+    let mut groups = vec![group];
+    groups.extend(cert_curve.filter(|c| *c != group));
+    groups
 }
 
 pub fn server_builder(kind: &str) -> ServerConfigBuilder {
