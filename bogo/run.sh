@@ -25,8 +25,10 @@ args=(
   -allow-unimplemented
   -json-output "$out/results.json"
 )
+subset=()
 if [ $# -gt 0 ]; then
   args+=(-test "$1")
+  subset=(--subset)
 fi
 rm -f "$out/results.json"
 start=$(date +%s)
@@ -38,4 +40,4 @@ if [ ! -s "$out/results.json" ]; then
   echo "BoGo: the runner produced no results"
   exit 1
 fi
-python3 "$root/bogo/summary.py" "$out/results.json" "$out/runner.log" "$root/bogo/known-failures.txt"
+python3 "$root/bogo/summary.py" "$out/results.json" "$out/runner.log" "$root/bogo/known-failures.txt" "${subset[@]}"

@@ -232,6 +232,13 @@ pub fn run(opts: &[Opts; 3]) -> Result<(), (u32, Fail)> {
         let is_resume = i > 0;
         let o = if is_resume { resume } else { initial };
         let fail = |f| (i + 1, f);
+        if o.quic_transport_params.is_some() || o.expect_quic_transport_params.is_some() {
+            // BoringSSL refuses QUIC transport parameters outside QUIC; sanstls's TLS and DTLS
+            // connections have no such setting at all.
+            return Err(fail(Fail::Unimplemented(
+                "QUIC transport parameters on a TLS/DTLS connection".into(),
+            )));
+        }
         if o.enable_early_data {
             return Err(fail(Fail::Unimplemented("DTLS 1.3 0-RTT".into())));
         }

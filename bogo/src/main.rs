@@ -174,3 +174,35 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sanstls::codec::AlertDescription;
+    use sanstls::{Limit, PeerMisbehaved};
+
+    #[test]
+    fn one_token_per_error_variant() {
+        assert_eq!(error_token(&Error::BadFinished), ":BadFinished:");
+        assert_eq!(
+            error_token(&Error::HandshakeFailure("no suite")),
+            ":HandshakeFailure:"
+        );
+        assert_eq!(
+            error_token(&Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter("x"))),
+            ":PeerMisbehaved.IllegalParameter:"
+        );
+        assert_eq!(
+            error_token(&Error::AlertReceived(AlertDescription::HandshakeFailure)),
+            ":AlertReceived.handshake_failure:"
+        );
+        assert_eq!(
+            error_token(&Error::AlertReceived(AlertDescription::from(30))),
+            ":AlertReceived.30:"
+        );
+        assert_eq!(
+            error_token(&Error::LimitExceeded(Limit::KeyUpdates)),
+            ":LimitExceeded.KeyUpdates:"
+        );
+    }
+}

@@ -86,6 +86,7 @@ pub struct Opts {
     pub credentials: Vec<Credential>,
     pub expect_selected_credential: Option<i32>,
     pub expect_verify_result: bool,
+    pub quic_legacy_codepoint: bool,
 }
 
 /// Why the shim cannot run a test: the flag it does not implement.
@@ -191,6 +192,7 @@ fn takes_param(name: &str) -> Option<bool> {
         "-expect-quic-transport-params",
         "-expect-total-renegotiations",
         "-expect-selected-credential",
+        "-quic-use-legacy-codepoint",
     ];
     if BOOL.contains(&name) || NO_OP_FLAGS.contains(&name) {
         Some(false)
@@ -298,6 +300,7 @@ impl Opts {
             "-quic-transport-params" => self.quic_transport_params = Some(base64(name, p)?),
             "-expect-quic-transport-params" => self.expect_quic_transport_params = Some(base64(name, p)?),
             "-peek-then-read" => self.peek_then_read = true,
+            "-quic-use-legacy-codepoint" => self.quic_legacy_codepoint = p != "0",
             // We never renegotiate, so zero is the only count we can meet.
             "-expect-total-renegotiations" if p == "0" => {}
             "-expect-total-renegotiations" => return Err(Unimplemented(name.into())),
@@ -391,4 +394,78 @@ pub fn base64(name: &str, s: &str) -> Result<Vec<u8>, Unimplemented> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<[Opts; 3], Unimplemented> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match parse(&args)? {
+            Command::Run(o) => Ok(*o),
+            Command::HandshakerSupported => panic!("not a run"),
+        }
+    }
+
+    #[test]
+    fn prefixes_pick_the_connection() {
+        let [initial, resume, retry] = run(&[
+            "-port",
+            "1",
+            "-on-resume-host-name",
+            "r",
+            "-on-initial-curves",
+            "29",
+            "-on-shim-server",
+            "-on-handshaker-no-tls13",
+            "-curves",
+            "23",
+        ])
+        .unwrap();
+        assert_eq!(initial.port, 1);
+        assert_eq!(resume.host_name.as_deref(), Some("r"));
+        assert_eq!(initial.host_name, None);
+        assert_eq!(initial.curves, [29, 23]);
+        assert_eq!(resume.curves, [23]);
+        assert!(initial.server && resume.server && retry.server);
+        assert!(!initial.no_tls13, "-on-handshaker- flags are not the shim's");
+    }
+
+    #[test]
+    fn credentials_take_the_flags_after_them() {
+        let [o, ..] = run(&[
+            "-cert-file",
+            "a",
+            "-new-x509-credential",
+            "-cert-file",
+            "b",
+            "-signing-prefs",
+            "1027",
+        ])
+        .unwrap();
+        assert_eq!(o.cert_file.as_deref(), Some("a"));
+        assert_eq!(o.credentials[0].cert_file.as_deref(), Some("b"));
+        assert_eq!(o.credentials[0].signing_prefs, [1027]);
+        assert!(o.signing_prefs.is_empty());
+    }
+
+    #[test]
+    fn unknown_flags_and_values_are_unimplemented() {
+        assert!(run(&["-enable-channel-id"]).is_err());
+        assert!(run(&["-expect-total-renegotiations", "1"]).is_err());
+        assert!(run(&["-expect-total-renegotiations", "0"]).is_ok());
+        assert!(run(&["-port"]).is_err());
+        assert!(matches!(
+            parse(&["-is-handshaker-supported".to_string()]),
+            Ok(Command::HandshakerSupported)
+        ));
+    }
+
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(base64("x", "aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64("x", "aGVsbG8").unwrap(), b"hello");
+        assert!(base64("x", "a*").is_err());
+    }
 }

@@ -450,6 +450,13 @@ pub fn run(opts: &[Opts; 3]) -> Result<(), (u32, Fail)> {
         let is_resume = i > 0;
         let o = if is_resume { resume } else { initial };
         let fail = |f| (i + 1, f);
+        if o.quic_transport_params.is_some() || o.expect_quic_transport_params.is_some() {
+            // BoringSSL refuses QUIC transport parameters outside QUIC; sanstls's TLS and DTLS
+            // connections have no such setting at all.
+            return Err(fail(Fail::Unimplemented(
+                "QUIC transport parameters on a TLS/DTLS connection".into(),
+            )));
+        }
         // One config for every connection whose settings are the same, so TLS 1.2 sessions
         // (kept per config) carry over to the resumption.
         let same = is_resume && o == initial;
