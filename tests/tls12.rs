@@ -10,6 +10,7 @@ use common::*;
 use sanstls::codec::{
     AlertDescription, CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme,
 };
+use sanstls::conn::{ClientSessions12, SessionCache12};
 use sanstls::crypto::RecordKey;
 use sanstls::msgs::ClientExtension;
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
@@ -375,6 +376,62 @@ fn ticket_only_server_resumes_without_a_cache() {
     let (mut c, mut s) = pair(client, server);
     handshake(&mut c, &mut s).unwrap();
     assert!(c.is_resumed() && s.is_resumed());
+}
+
+#[test]
+fn shared_session_stores_resume_across_configs() {
+    // Session IDs (no tickets): the client's sessions and the server's cache both live
+    // outside the configs, so a second pair of configs (other settings) resumes the first's.
+    let client_store = Arc::new(ClientSessions12::new(8));
+    let server_cache = Arc::new(SessionCache12::new(8));
+    let client = |alpn: &str| {
+        client_builder()
+            .versions(V12)
+            .tickets12(false)
+            .alpn_protocols(&[alpn])
+            .session_store12(client_store.clone())
+            .build()
+            .unwrap()
+    };
+    let server = |alpn: &str| {
+        server_builder("ecdsa-p256")
+            .tickets12(false)
+            .alpn_protocols(&[alpn])
+            .session_store12(server_cache.clone())
+            .build()
+            .unwrap()
+    };
+    let (mut c, mut s) = pair(client("a"), server("a"));
+    handshake(&mut c, &mut s).unwrap();
+    assert!(!c.is_resumed());
+    let (mut c, mut s) = pair(client("b"), server("b"));
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.is_resumed() && s.is_resumed());
+    assert_eq!(send(&mut c, &mut s, b"resumed"), b"resumed");
+
+    // Without the shared stores the same two pairs of configs run two full handshakes.
+    let unshared = |alpn: &str| {
+        (
+            client_builder()
+                .versions(V12)
+                .tickets12(false)
+                .alpn_protocols(&[alpn])
+                .build()
+                .unwrap(),
+            server_builder("ecdsa-p256")
+                .tickets12(false)
+                .alpn_protocols(&[alpn])
+                .build()
+                .unwrap(),
+        )
+    };
+    let (c1, s1) = unshared("a");
+    let (mut c, mut s) = pair(c1, s1);
+    handshake(&mut c, &mut s).unwrap();
+    let (c2, s2) = unshared("b");
+    let (mut c, mut s) = pair(c2, s2);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(!c.is_resumed() && !s.is_resumed());
 }
 
 #[test]

@@ -406,6 +406,7 @@ impl ClientConfig {
             allow_psk_ke: false,
             client_cert: None,
             sessions12: Some(DEFAULT_CLIENT_SESSIONS),
+            shared_sessions12: None,
             tickets12: true,
         }
     }
@@ -423,6 +424,8 @@ pub struct ClientConfigBuilder {
     allow_psk_ke: bool,
     client_cert: Option<Arc<CertifiedKey>>,
     sessions12: Option<usize>,
+    /// A TLS 1.2 session store shared with other configs (replaces `sessions12`).
+    shared_sessions12: Option<Arc<ClientSessions12>>,
     tickets12: bool,
 }
 
@@ -468,6 +471,7 @@ impl ClientConfigBuilder {
     pub fn no_resumption(mut self) -> Self {
         self.session_store = None;
         self.sessions12 = None;
+        self.shared_sessions12 = None;
         self
     }
 
@@ -497,6 +501,15 @@ impl ClientConfigBuilder {
     /// resumption off (default 64). Connections from one config share the store.
     pub fn session_cache12(mut self, sessions: usize) -> Self {
         self.sessions12 = (sessions > 0).then_some(sessions);
+        self.shared_sessions12 = None;
+        self
+    }
+
+    /// TLS 1.2 resumption from `store`, which other configs may share: a session made under
+    /// one config is offered by connections of another (say, one with other settings for the
+    /// same servers), as [`session_store`](Self::session_store) does for TLS 1.3 tickets.
+    pub fn session_store12(mut self, store: Arc<ClientSessions12>) -> Self {
+        self.shared_sessions12 = Some(store);
         self
     }
 
@@ -519,7 +532,9 @@ impl ClientConfigBuilder {
             enable_early_data: self.enable_early_data,
             allow_psk_ke: self.allow_psk_ke,
             client_cert: self.client_cert,
-            sessions12: self.sessions12.map(|n| Arc::new(ClientSessions12::new(n))),
+            sessions12: self
+                .shared_sessions12
+                .or_else(|| self.sessions12.map(|n| Arc::new(ClientSessions12::new(n)))),
             tickets12: self.tickets12,
         }))
     }
@@ -665,6 +680,7 @@ impl ServerConfig {
             client_verifier: None,
             resumption: Resumption::default(),
             session_cache12: DEFAULT_SESSION_CACHE_SIZE,
+            shared_session_cache12: None,
             tickets12: Tickets12::Default,
             server_hello_hook: None,
             encrypted_extensions_hook: None,
@@ -753,6 +769,8 @@ pub struct ServerConfigBuilder {
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     resumption: Resumption,
     session_cache12: usize,
+    /// A TLS 1.2 session-ID cache shared with other configs (replaces `session_cache12`).
+    shared_session_cache12: Option<Arc<SessionCache12>>,
     tickets12: Tickets12,
     server_hello_hook: Option<ServerHelloHook>,
     encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
@@ -815,6 +833,14 @@ impl ServerConfigBuilder {
     /// TLS 1.2 session-ID cache size (default 256; 0: no session IDs).
     pub fn session_cache12(mut self, sessions: usize) -> Self {
         self.session_cache12 = sessions;
+        self.shared_session_cache12 = None;
+        self
+    }
+
+    /// TLS 1.2 session IDs kept in `cache`, which other configs may share: a session one
+    /// config issued resumes under another (as a shared ticket sealer does for tickets).
+    pub fn session_store12(mut self, cache: Arc<SessionCache12>) -> Self {
+        self.shared_session_cache12 = Some(cache);
         self
     }
 
@@ -877,8 +903,9 @@ impl ServerConfigBuilder {
             certs,
             client_verifier: self.client_verifier,
             resumption: self.resumption,
-            session_cache12: (self.session_cache12 > 0)
-                .then(|| Arc::new(SessionCache12::new(self.session_cache12))),
+            session_cache12: self.shared_session_cache12.or_else(|| {
+                (self.session_cache12 > 0).then(|| Arc::new(SessionCache12::new(self.session_cache12)))
+            }),
             ticketer12,
             server_hello_hook: self.server_hello_hook,
             encrypted_extensions_hook: self.encrypted_extensions_hook,

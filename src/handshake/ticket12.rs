@@ -211,7 +211,7 @@ impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
     }
 }
 
-/// The server's session-ID cache (RFC 5246 7.4.1.2): session ID to encoded [`Session12`].
+/// The server's session-ID cache (RFC 5246 7.4.1.2): session ID to the encoded session state.
 pub struct SessionCache12 {
     inner: Mutex<Bounded<Vec<u8>, Secret>>,
 }

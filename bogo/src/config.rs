@@ -1,0 +1,378 @@
+//! Opts -> sanstls `ClientConfig` / `ServerConfig`, through the public builders only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use sanstls::conn::{
+    AeadTicketSealer, ClientSessionStore, ClientSessions12, SessionCache12, SessionStorage, TicketKeys,
+};
+use sanstls::crypto::SystemRandomSource;
+use sanstls::pki::{CertError, ClientCertVerifier, ServerCertVerifier, ServerName};
+use sanstls::{CertifiedKey, ClientConfig, ServerConfig, SystemClock, TimeProvider};
+
+use crate::opts::Opts;
+use crate::Fail;
+
+/// The system clock plus the seconds `-resumption-delay` moved it forward (BoringSSL's
+/// shim advances its clock between connections the same way).
+#[derive(Debug, Default)]
+pub struct ShimClock {
+    offset_secs: AtomicU64,
+}
+
+impl ShimClock {
+    pub fn advance(&self, secs: u64) {
+        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
+    }
+}
+
+impl TimeProvider for ShimClock {
+    fn now_unix(&self) -> u64 {
+        SystemClock.now_unix() + self.offset_secs.load(Ordering::Relaxed)
+    }
+
+    fn now_millis(&self) -> u64 {
+        SystemClock.now_millis() + self.offset_secs.load(Ordering::Relaxed) * 1000
+    }
+}
+
+pub fn clock() -> Arc<ShimClock> {
+    static CLOCK: OnceLock<Arc<ShimClock>> = OnceLock::new();
+    CLOCK.get_or_init(Default::default).clone()
+}
+
+/// Session state shared by every config of one test run, so a connection made with the
+/// `-on-resume-` settings still finds the first connection's session.
+fn client_store() -> Arc<ClientSessionStore> {
+    static STORE: OnceLock<Arc<ClientSessionStore>> = OnceLock::new();
+    STORE.get_or_init(Default::default).clone()
+}
+
+fn client_store12() -> Arc<ClientSessions12> {
+    static STORE: OnceLock<Arc<ClientSessions12>> = OnceLock::new();
+    STORE.get_or_init(|| Arc::new(ClientSessions12::new(64))).clone()
+}
+
+fn server_cache12() -> Arc<SessionCache12> {
+    static CACHE: OnceLock<Arc<SessionCache12>> = OnceLock::new();
+    CACHE.get_or_init(|| Arc::new(SessionCache12::new(256))).clone()
+}
+
+fn ticket_sealer12() -> Result<Arc<AeadTicketSealer>, Fail> {
+    static SEALER: OnceLock<Arc<AeadTicketSealer>> = OnceLock::new();
+    if let Some(s) = SEALER.get() {
+        return Ok(s.clone());
+    }
+    let sealer = AeadTicketSealer::new(Arc::new(SystemRandomSource))
+        .map_err(|e| Fail::Check(format!("ticket sealer: {e}")))?;
+    Ok(SEALER.get_or_init(|| Arc::new(sealer)).clone())
+}
+
+fn ticket_keys() -> Arc<TicketKeys> {
+    static KEYS: OnceLock<Arc<TicketKeys>> = OnceLock::new();
+    KEYS.get_or_init(|| Arc::new(TicketKeys::new(6 * 3600))).clone()
+}
+
+/// The client accepts the runner's certificates (BoringSSL's shim installs a verify callback
+/// that accepts unless `-verify-fail`); signatures are still checked by the engine.
+#[derive(Debug)]
+struct RunnerCerts {
+    fail: bool,
+    mandatory: bool,
+}
+
+impl RunnerCerts {
+    fn verdict(&self) -> Result<(), CertError> {
+        if self.fail {
+            Err(CertError::UnknownIssuer)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl ServerCertVerifier for RunnerCerts {
+    fn verify_server_cert(&self, _: &[u8], _: &[&[u8]], _: &ServerName, _: u64) -> Result<(), CertError> {
+        self.verdict()
+    }
+}
+
+impl ClientCertVerifier for RunnerCerts {
+    fn verify_client_cert(&self, _: &[u8], _: &[&[u8]], _: u64) -> Result<(), CertError> {
+        self.verdict()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_subjects(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+}
+
+fn unimpl(what: impl Into<String>) -> Fail {
+    Fail::Unimplemented(what.into())
+}
+
+/// Versions in TLS numbering (DTLS 1.2 = 0x0303, DTLS 1.3 = 0x0304; DTLS 1.0 counts as 1.1).
+fn tls_number(v: u16) -> u16 {
+    match v {
+        0xfeff => 0x0302,
+        0xfefd => 0x0303,
+        0xfefc => 0x0304,
+        v => v,
+    }
+}
+
+/// The enabled versions (TLS 1.3 first), from -min-version/-max-version/-no-tls1x.
+pub fn versions(o: &Opts) -> Result<Vec<ProtocolVersion>, Fail> {
+    let min = o.min_version.map_or(0, tls_number);
+    let max = o.max_version.map_or(0xffff, tls_number);
+    let mut out = Vec::new();
+    if min <= 0x0304 && max >= 0x0304 && !o.no_tls13 {
+        out.push(ProtocolVersion::TLSv1_3);
+    }
+    if min <= 0x0303 && max >= 0x0303 && !o.no_tls12 {
+        out.push(ProtocolVersion::TLSv1_2);
+    }
+    if out.is_empty() {
+        return Err(unimpl("only TLS 1.0/1.1 (or nothing) enabled: not supported"));
+    }
+    Ok(out)
+}
+
+/// -cipher: a colon-separated list of standard suite names selects the TLS 1.2 suites (as in
+/// BoringSSL, TLS 1.3 suites are not configurable). OpenSSL keywords are not supported.
+fn suites(o: &Opts) -> Result<Option<Vec<CipherSuite>>, Fail> {
+    let Some(list) = &o.cipher else { return Ok(None) };
+    let mut tls12 = Vec::new();
+    for name in list.split(':').filter(|n| !n.is_empty()) {
+        let suite = CipherSuite::from_name(name).ok_or_else(|| unimpl(format!("cipher string {name:?}")))?;
+        if sanstls::crypto::suites::tls12_suite(suite).is_some() {
+            tls12.push(suite);
+        }
+    }
+    if tls12.is_empty() {
+        return Err(unimpl(format!("no supported TLS 1.2 suite in {list:?}")));
+    }
+    let mut all: Vec<CipherSuite> = sanstls::crypto::suites::TLS13_SUITES
+        .iter()
+        .map(|s| s.suite)
+        .collect();
+    all.extend(tls12);
+    Ok(Some(all))
+}
+
+/// (groups, how many get a first-flight key share).
+fn groups(o: &Opts) -> Result<(Option<Vec<NamedGroup>>, Option<usize>), Fail> {
+    let supported = sanstls::crypto::supported_groups();
+    let mut groups: Option<Vec<NamedGroup>> = None;
+    if !o.curves.is_empty() {
+        let list: Vec<NamedGroup> = o.curves.iter().map(|&c| NamedGroup::from(c)).collect();
+        if let Some(g) = list.iter().find(|g| !supported.contains(g)) {
+            return Err(unimpl(format!("group {g}")));
+        }
+        groups = Some(list);
+    }
+    let Some(shares) = &o.key_shares else {
+        return Ok((groups, None));
+    };
+    if shares.is_empty() {
+        return Err(unimpl("-no-key-shares (key_share_groups is at least 1)"));
+    }
+    let shares: Vec<NamedGroup> = shares.iter().map(|&c| NamedGroup::from(c)).collect();
+    let base = groups.clone().unwrap_or_else(|| supported.to_vec());
+    if base.starts_with(&shares) {
+        return Ok((groups, Some(shares.len())));
+    }
+    if groups.is_some() || shares.iter().any(|g| !supported.contains(g)) {
+        return Err(unimpl("-key-shares that are not a prefix of -curves"));
+    }
+    let mut reordered = shares.clone();
+    reordered.extend(base.into_iter().filter(|g| !shares.contains(g)));
+    Ok((Some(reordered), Some(shares.len())))
+}
+
+/// The one list sanstls has for signature schemes (accepted and used).
+fn schemes(o: &Opts) -> Result<Option<Vec<SignatureScheme>>, Fail> {
+    let conv = |v: &[u16]| v.iter().map(|&s| SignatureScheme::from(s)).collect::<Vec<_>>();
+    match (o.verify_prefs.is_empty(), o.signing_prefs.is_empty()) {
+        (true, true) => Ok(None),
+        (false, true) => Ok(Some(conv(&o.verify_prefs))),
+        (true, false) => Ok(Some(conv(&o.signing_prefs))),
+        (false, false) if o.verify_prefs == o.signing_prefs => Ok(Some(conv(&o.verify_prefs))),
+        _ => Err(unimpl(
+            "different -verify-prefs and -signing-prefs (one scheme list in sanstls)",
+        )),
+    }
+}
+
+fn alpn_list(wire: &[u8]) -> Result<Vec<Vec<u8>>, Fail> {
+    let mut out = Vec::new();
+    let mut rest = wire;
+    while let Some((&len, tail)) = rest.split_first() {
+        let len = usize::from(len);
+        if len == 0 || tail.len() < len {
+            return Err(unimpl("malformed -advertise-alpn"));
+        }
+        out.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    Ok(out)
+}
+
+fn load_key(cert: &Option<String>, key: &Option<String>) -> Result<Option<CertifiedKey>, Fail> {
+    match (cert, key) {
+        (Some(c), Some(k)) => CertifiedKey::from_pem_files(c.as_ref(), k.as_ref())
+            .map(Some)
+            .map_err(|e| unimpl(format!("certificate {c}: {e}"))),
+        (None, None) => Ok(None),
+        _ => Err(unimpl("-cert-file without -key-file or the reverse")),
+    }
+}
+
+/// Our certificates in BoringSSL's order: the default one (`-cert-file`, number -1), then
+/// each `-new-x509-credential` (numbers 0, 1, ...), with the number of each.
+pub fn certified_keys(o: &Opts) -> Result<Vec<(i32, CertifiedKey)>, Fail> {
+    let mut out = Vec::new();
+    if let Some(k) = load_key(&o.cert_file, &o.key_file)? {
+        out.push((-1, k));
+    }
+    for (i, c) in o.credentials.iter().enumerate() {
+        if !c.signing_prefs.is_empty() {
+            return Err(unimpl(
+                "-signing-prefs per credential (one scheme list per config)",
+            ));
+        }
+        let k =
+            load_key(&c.cert_file, &c.key_file)?.ok_or_else(|| unimpl("credential without a certificate"))?;
+        out.push((i as i32, k));
+    }
+    Ok(out)
+}
+
+/// The end-entity certificate of credential `n` (-1: the default one).
+pub fn credential_leaf(o: &Opts, n: i32) -> Result<Vec<u8>, Fail> {
+    let file = if n < 0 {
+        o.cert_file.as_ref()
+    } else {
+        o.credentials.get(n as usize).and_then(|c| c.cert_file.as_ref())
+    };
+    let file = file.ok_or_else(|| Fail::Check(format!("no credential {n}")))?;
+    pem_chain(file)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Fail::Check(format!("{file}: no certificate")))
+}
+
+pub fn pem_chain(path: &str) -> Result<Vec<Vec<u8>>, Fail> {
+    let pem = std::fs::read(path).map_err(|e| Fail::Check(format!("{path}: {e}")))?;
+    CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Fail::Check(format!("{path}: {e}")))
+}
+
+macro_rules! common {
+    ($b:ident, $o:ident) => {{
+        let mut b = $b.versions(&versions($o)?).time(clock());
+        if let Some(s) = suites($o)? {
+            b = b.cipher_suites(&s);
+        }
+        if let Some(s) = schemes($o)? {
+            b = b.signature_schemes(&s);
+        }
+        b
+    }};
+}
+
+pub fn client(o: &Opts) -> Result<Arc<ClientConfig>, Fail> {
+    // The server-side ALPN flags (-select-alpn, -decline-alpn, -reject-alpn) mean nothing
+    // to a client, as in BoringSSL's shim.
+    let verifier = Arc::new(RunnerCerts {
+        fail: o.verify_fail,
+        mandatory: true,
+    });
+    let b = ClientConfig::builder(verifier);
+    let mut b = common!(b, o);
+    let (groups, shares) = groups(o)?;
+    if let Some(g) = groups {
+        b = b.groups(&g);
+    }
+    if let Some(n) = shares {
+        b = b.key_share_groups(n);
+    }
+    if let Some(wire) = &o.advertise_alpn {
+        b = b.alpn_protocols(&alpn_list(wire)?);
+    }
+    let mut keys = certified_keys(o)?;
+    if keys.len() > 1 {
+        return Err(unimpl(
+            "several client credentials (sanstls has one client certificate)",
+        ));
+    }
+    if let Some((_, key)) = keys.pop() {
+        b = b.client_auth_cert(key);
+    }
+    b = b
+        .enable_sni(o.host_name.is_some())
+        .session_store(client_store())
+        .session_store12(client_store12())
+        .enable_early_data(o.enable_early_data)
+        .tickets12(!o.no_ticket);
+    b.build().map_err(|e| unimpl(format!("client config: {e}")))
+}
+
+pub fn server(o: &Opts) -> Result<Arc<ServerConfig>, Fail> {
+    if o.reject_alpn {
+        return Err(unimpl("-reject-alpn"));
+    }
+    let mut keys = certified_keys(o)?.into_iter();
+    let (_, key) = keys
+        .next()
+        .ok_or_else(|| unimpl("server without a certificate"))?;
+    let mut b = ServerConfig::builder(key);
+    for (_, k) in keys {
+        b = b.add_cert(k);
+    }
+    let mut b = common!(b, o);
+    if o.key_shares.is_some() {
+        return Err(unimpl("-key-shares on a server"));
+    }
+    if let (Some(g), _) = groups(o)? {
+        b = b.groups(&g);
+    }
+    if let Some(p) = &o.select_alpn {
+        if !o.decline_alpn {
+            b = b.alpn_protocols(&[p.as_bytes()]);
+        }
+    }
+    if o.verify_peer || o.require_any_client_certificate {
+        b = b.client_verifier(Arc::new(RunnerCerts {
+            fail: o.verify_fail,
+            mandatory: o.require_any_client_certificate,
+        }));
+    }
+    b = b
+        .session_storage(SessionStorage::Tickets(ticket_keys()))
+        .session_store12(server_cache12());
+    if o.no_ticket {
+        b = b.tickets(0).tickets12(false);
+    } else {
+        b = b.ticket_sealer12(ticket_sealer12()?);
+    }
+    if o.expect_peer_signature_algorithm.is_some() {
+        return Err(unimpl(
+            "the client's CertificateVerify scheme is not exposed on the server",
+        ));
+    }
+    if o.enable_early_data {
+        // BoringSSL's limit (kMaxEarlyDataAccepted).
+        b = b.max_early_data(14336);
+    }
+    b.build().map_err(|e| unimpl(format!("server config: {e}")))
+}
