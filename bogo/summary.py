@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Totals of a BoGo run and the verdict against bogo/known-failures.txt.
 
-usage: summary.py RESULTS.json RUNNER.log KNOWN_FAILURES.txt [--subset]
+usage: summary.py RESULTS.json RUNNER.log KNOWN_FAILURES.txt [--subset] [--unexpected OUT]
 
 Prints passed / failed / unimplemented / disabled, overall and per protocol (a test is DTLS
 or QUIC when its name says so: the runner names every DTLS and QUIC test that way), then
 checks the failures against the known list. Exit status 1 when a test failed that the list
-does not name (a regression), or when the run did not complete.
+does not name (a regression; their names go to OUT, one a line, for run.sh to retry), or when
+the run did not complete.
 """
 
 import json
@@ -24,7 +25,9 @@ def protocol(name):
 
 def main():
     results_path, log_path, known_path = sys.argv[1:4]
-    subset = "--subset" in sys.argv[4:]
+    rest = sys.argv[4:]
+    subset = "--subset" in rest
+    unexpected_out = rest[rest.index("--unexpected") + 1] if "--unexpected" in rest else None
     with open(results_path) as f:
         results = json.load(f)
     if results.get("interrupted"):
@@ -78,6 +81,9 @@ def main():
         print(f"{len(new)} unexpected failures (not in {known_path}):")
         for n in new:
             print(f"  {n}")
+        if unexpected_out:
+            with open(unexpected_out, "w") as f:
+                f.write("".join(f"{n}\n" for n in new))
         return 1
     return 0
 
