@@ -9,6 +9,7 @@ mod der;
 mod error;
 mod names;
 mod path;
+mod roots;
 mod sig;
 
 use core::fmt;
