@@ -260,9 +260,10 @@ fn read_zst(path: &std::path::Path) -> std::io::Result<String> {
 fn main() {
     let mut args = std::env::args().skip(1);
     let root = PathBuf::from(args.next().unwrap_or_else(|| "fuzz/seeds".into()));
-    let illustrated = args.next().map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/illustrated")
-    });
+    let illustrated = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/illustrated"));
     let mut seeds = Seeds { root, n: 0 };
 
     // The illustrated captures: whole records are named client*/server*; the plaintext

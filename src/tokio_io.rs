@@ -155,7 +155,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> std::future::Future for LazyConfigAccep
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let Some(tls) = this.tls.as_mut() else {
-            return Poll::Ready(Err(io::Error::other("LazyConfigAcceptor polled after completion")));
+            return Poll::Ready(Err(io::Error::other(
+                "LazyConfigAcceptor polled after completion",
+            )));
         };
         loop {
             if tls.conn.client_hello().is_some() {

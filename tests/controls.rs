@@ -671,6 +671,12 @@ fn observer_sees_every_tls12_handshake_message_sent() {
     );
     assert_eq!(
         sent(&crec),
-        ["ClientHello", "Certificate", "ClientKeyExchange", "CertificateVerify", "Finished"]
+        [
+            "ClientHello",
+            "Certificate",
+            "ClientKeyExchange",
+            "CertificateVerify",
+            "Finished"
+        ]
     );
 }

@@ -266,7 +266,11 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     }
     let local = listener.local_addr()?;
     info!("listening on {local} ({threads} event loops)");
-    let url_host = if local.ip().is_loopback() { "localhost".to_string() } else { local.ip().to_string() };
+    let url_host = if local.ip().is_loopback() {
+        "localhost".to_string()
+    } else {
+        local.ip().to_string()
+    };
     if args.certs.is_empty() {
         // What a first-time user needs to reach it: the URL and the CA that signed the cert.
         info!(

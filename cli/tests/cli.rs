@@ -476,7 +476,16 @@ fn connect_closes_with_close_notify_when_stdin_ends() {
         let t = Instant::now();
         let out = run(
             bin(),
-            &["connect", &addr, "--sni", "localhost", "--cafile", ca.to_str().unwrap(), "--reconnect", reconnect],
+            &[
+                "connect",
+                &addr,
+                "--sni",
+                "localhost",
+                "--cafile",
+                ca.to_str().unwrap(),
+                "--reconnect",
+                reconnect,
+            ],
             b"hi\n",
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -500,13 +509,33 @@ fn connect_closes_with_close_notify_against_openssl_s_server() {
     let key = v.join("localhost-ecdsa-p256.key");
     let _server = start(
         "openssl",
-        &["s_server", "-quiet", "-accept", &port_s, "-cert", cert.to_str().unwrap(), "-key", key.to_str().unwrap()],
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            &port_s,
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+        ],
         port,
     );
     let ca = v.join("ca.pem");
     let addr = format!("127.0.0.1:{port}");
     let t = Instant::now();
-    let out = run(bin(), &["connect", &addr, "--sni", "localhost", "--cafile", ca.to_str().unwrap()], b"hi\n");
+    let out = run(
+        bin(),
+        &[
+            "connect",
+            &addr,
+            "--sni",
+            "localhost",
+            "--cafile",
+            ca.to_str().unwrap(),
+        ],
+        b"hi\n",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(t.elapsed() < Duration::from_secs(8), "took {:?}", t.elapsed());
@@ -525,7 +554,16 @@ fn connect_reports_a_close_without_close_notify() {
     let key = v.join("localhost-ecdsa-p256.key");
     let mut server = start(
         "openssl",
-        &["s_server", "-quiet", "-accept", &port_s, "-cert", cert.to_str().unwrap(), "-key", key.to_str().unwrap()],
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            &port_s,
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+        ],
         port,
     );
     let ca = v.join("ca.pem");
@@ -533,7 +571,14 @@ fn connect_reports_a_close_without_close_notify() {
     // stdin stays open: only the server's end can end this connection.
     let mut client = Killed(
         Command::new(bin())
-            .args(["connect", &addr, "--sni", "localhost", "--cafile", ca.to_str().unwrap()])
+            .args([
+                "connect",
+                &addr,
+                "--sni",
+                "localhost",
+                "--cafile",
+                ca.to_str().unwrap(),
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -587,8 +632,14 @@ fn connect_trusts_the_platform_roots_by_default() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
     let out = connect(None);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the system store does not hold the test CA");
-    assert!(stderr.contains("UnknownIssuer") || stderr.contains("unknown") || stderr.contains("no trust anchors"), "{stderr}");
+    assert!(
+        !out.status.success(),
+        "the system store does not hold the test CA"
+    );
+    assert!(
+        stderr.contains("UnknownIssuer") || stderr.contains("unknown") || stderr.contains("no trust anchors"),
+        "{stderr}"
+    );
 }
 
 /// `serve` tells a first-time user where to go and which CA to trust; `--threads 0` is
@@ -614,7 +665,11 @@ fn serve_set_up_rough_edges() {
     }
     assert!(log.contains(&format!("https://localhost:{port}/")), "{log}");
 
-    let out = run(bin(), &["serve", "--threads", "0", "--listen", "127.0.0.1:0"], b"");
+    let out = run(
+        bin(),
+        &["serve", "--threads", "0", "--listen", "127.0.0.1:0"],
+        b"",
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
 

@@ -16,7 +16,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-const CLI: [&str; 2] = ["cargo run --release -p sanstls-cli --", "cargo run -p sanstls-cli --"];
+const CLI: [&str; 2] = [
+    "cargo run --release -p sanstls-cli --",
+    "cargo run -p sanstls-cli --",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -137,7 +140,11 @@ fn run_line(line: &Line, dir: &Path) {
     }
     for e in &line.expect {
         for part in e.split(" ... ") {
-            assert!(stderr.contains(part), "`{}`: expected `{part}` in\n{stderr}", line.cmd);
+            assert!(
+                stderr.contains(part),
+                "`{}`: expected `{part}` in\n{stderr}",
+                line.cmd
+            );
         }
     }
 }
@@ -149,10 +156,16 @@ fn check_cargo(cmd: &str) {
     for part in cmd.split("&&").map(str::trim) {
         if let Some(name) = part.strip_prefix("cargo test --test ") {
             let name = name.split_whitespace().next().unwrap();
-            assert!(root().join(format!("tests/{name}.rs")).is_file(), "no test target {name}");
+            assert!(
+                root().join(format!("tests/{name}.rs")).is_file(),
+                "no test target {name}"
+            );
             continue;
         }
-        assert!(ci.lines().any(|l| l.trim() == part), "README's `{part}` is not run by .ci/run");
+        assert!(
+            ci.lines().any(|l| l.trim() == part),
+            "README's `{part}` is not run by .ci/run"
+        );
     }
 }
 
@@ -179,7 +192,11 @@ fn readme_shell_blocks_run_as_written() {
         for line in block {
             for bad in ["[--", "FILE", "sanstls "] {
                 let bare = line.cmd.replace("sanstls-cli", "");
-                assert!(!bare.contains(bad), "README line is not a command: `{}`", line.cmd);
+                assert!(
+                    !bare.contains(bad),
+                    "README line is not a command: `{}`",
+                    line.cmd
+                );
             }
             eprintln!("README: {}", line.cmd);
             match with_binary(&line.cmd) {

@@ -14,9 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sanstls::codec::AlertDescription;
 use sanstls::codec::ProtocolVersion;
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
-use sanstls::codec::AlertDescription;
 use sanstls::tokio_io::{LazyConfigAcceptor, TlsAcceptor, TlsConnector, TlsStream};
 use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -295,12 +295,13 @@ async fn lazy_acceptor_shows_the_client_hello_and_takes_the_chosen_config() {
         assert_eq!(hello.alpn, [b"h2".to_vec(), b"http/1.1".to_vec()]);
         // The config chosen from the hello: its ALPN preference decides.
         let v = vectors();
-        let key = CertifiedKey::from_pem_files(
-            &v.join("localhost-ed25519.pem"),
-            &v.join("localhost-ed25519.key"),
-        )
-        .unwrap();
-        let config = ServerConfig::builder(key).alpn_protocols(&["http/1.1"]).build().unwrap();
+        let key =
+            CertifiedKey::from_pem_files(&v.join("localhost-ed25519.pem"), &v.join("localhost-ed25519.key"))
+                .unwrap();
+        let config = ServerConfig::builder(key)
+            .alpn_protocols(&["http/1.1"])
+            .build()
+            .unwrap();
         let mut tls = start.into_stream(config).await.unwrap();
         let mut buf = [0u8; 5];
         tls.read_exact(&mut buf).await.unwrap();
@@ -445,7 +446,15 @@ async fn tokio_zero_rtt_against_serve() {
     let port = free_port();
     let _server = Killed(
         Command::new(env!("CARGO_BIN_EXE_sanstls"))
-            .args(["serve", "--echo", "--max-early-data", "4096", "--tickets", "2", "--listen"])
+            .args([
+                "serve",
+                "--echo",
+                "--max-early-data",
+                "4096",
+                "--tickets",
+                "2",
+                "--listen",
+            ])
             .arg(format!("127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -461,10 +470,16 @@ async fn tokio_zero_rtt_against_serve() {
     tls.shutdown().await.unwrap();
 
     let mut tls = connect_with(&connector, port).await;
-    assert!(tls.conn().is_handshaking(), "connect returned before the handshake");
+    assert!(
+        tls.conn().is_handshaking(),
+        "connect returned before the handshake"
+    );
     tls.write_all(b"early").await.unwrap();
     let mut back = [0u8; 5];
-    tokio::time::timeout(DEADLINE, tls.read_exact(&mut back)).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, tls.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&back, b"early");
     assert_eq!(tls.conn().early_data_status(), Some(true));
 }

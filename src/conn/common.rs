@@ -376,7 +376,12 @@ impl Common {
         if let (Some(obs), [typ, a, b, c, ..]) = (&self.observer, wire.as_slice()) {
             // Both the TLS and the DTLS header start with type and 24-bit body length.
             let body = u32::from_be_bytes([0, *a, *b, *c]) as usize;
-            obs.handshake(Direction::Sent, HandshakeType::from(*typ), body, self.queued_write_epoch);
+            obs.handshake(
+                Direction::Sent,
+                HandshakeType::from(*typ),
+                body,
+                self.queued_write_epoch,
+            );
         }
         self.queue.push_handshake(wire);
     }
