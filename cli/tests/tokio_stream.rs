@@ -495,3 +495,63 @@ async fn connect_with(connector: &TlsConnector, port: u16) -> TlsStream<TcpStrea
     };
     connector.connect("localhost", sock).await.unwrap()
 }
+
+/// The adapter's 0-RTT against `openssl s_server -early_data`, which prints the early data it
+/// accepted: the resumed connection's first write arrives as 0-RTT and is accepted.
+#[tokio::test]
+async fn tokio_zero_rtt_against_openssl_s_server() {
+    assert!(have_openssl(), "openssl is needed for this test");
+    let port = free_port();
+    let v = vectors();
+    let mut server = Killed(
+        Command::new("openssl")
+            .args(["s_server", "-tls1_3", "-early_data", "-no_anti_replay", "-quiet"])
+            .args(["-accept", &port.to_string()])
+            .arg("-cert")
+            .arg(v.join("localhost-ecdsa-p256.pem"))
+            .arg("-key")
+            .arg(v.join("localhost-ecdsa-p256.key"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = server.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            let _ = tx.send(seen.clone());
+        }
+    });
+    let wait_for = |needle: &[u8]| loop {
+        let seen = rx.recv_timeout(DEADLINE).expect("s_server printed it");
+        if seen.windows(needle.len()).any(|w| w == needle) {
+            break;
+        }
+    };
+    let connector = TlsConnector::from(client_config(true)).early_data(true);
+    let mut tls = connect_with(&connector, port).await;
+    tls.write_all(b"first\n").await.unwrap();
+    wait_for(b"first\n");
+    // s_server sends its tickets after the handshake: read them (no data comes).
+    let mut buf = [0u8; 16];
+    let _ = tokio::time::timeout(Duration::from_millis(500), tls.read(&mut buf)).await;
+    drop(tls);
+
+    let mut tls = connect_with(&connector, port).await;
+    assert!(
+        tls.conn().is_handshaking(),
+        "connect returned before the handshake"
+    );
+    tls.write_all(b"early-hello\n").await.unwrap();
+    tls.handshake().await.unwrap();
+    assert_eq!(tls.conn().early_data_status(), Some(true));
+    wait_for(b"early-hello\n");
+}
