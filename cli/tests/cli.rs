@@ -679,3 +679,78 @@ fn serve_set_up_rough_edges() {
         assert!(out.status.success() && !help.contains(".rs"), "{help}");
     }
 }
+
+/// `--log-records` over TLS 1.2 traces every handshake message each side sends, those the
+/// TLS 1.2 machines frame themselves included.
+#[test]
+fn log_records_traces_tls12_messages_on_both_sides() {
+    use std::io::{BufRead, BufReader};
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Killed(
+        Command::new(bin())
+            .args(["serve", "--tls12", "--log-records", "--listen", &listen])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = server.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ca = vectors().join("ca.pem");
+    let addr = format!("127.0.0.1:{port}");
+    let t = Instant::now();
+    let out = loop {
+        let out = run(
+            bin(),
+            &[
+                "connect",
+                &addr,
+                "--sni",
+                "localhost",
+                "--cafile",
+                ca.to_str().unwrap(),
+                "--tls12",
+                "--log-records",
+            ],
+            REQUEST,
+        );
+        if out.status.success() || t.elapsed() > DEADLINE {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let client_log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{client_log}");
+    for m in ["client_hello", "client_key_exchange", "finished"] {
+        assert!(
+            client_log.contains(&format!("handshake -> {m} ")),
+            "{m}: {client_log}"
+        );
+    }
+    let mut server_log = String::new();
+    let want = [
+        "server_hello",
+        "certificate",
+        "server_key_exchange",
+        "server_hello_done",
+        "new_session_ticket",
+        "finished",
+    ];
+    while !want
+        .iter()
+        .all(|m| server_log.contains(&format!("handshake -> {m} ")))
+    {
+        let line = rx
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("{server_log}"));
+        server_log.push_str(&line);
+        server_log.push('\n');
+    }
+}
