@@ -1,7 +1,7 @@
 //! Writes the seed corpora of the cargo-fuzz targets in `fuzz/` (feature `fuzzing`):
 //!
 //! ```sh
-//! cargo run --features fuzzing --example fuzz_corpus -- fuzz/seeds [path/to/shared/vectors/illustrated]
+//! cargo run --features fuzzing --example fuzz_corpus -- fuzz/seeds [vectors/illustrated]
 //! ```
 //!
 //! Seeds come from two places. The illustrated TLS 1.3 and TLS 1.2 captures: every record
@@ -247,12 +247,23 @@ fn rustls_server(tls12: bool, kind: &str) -> rustls::ServerConnection {
     rustls::ServerConnection::new(Arc::new(config)).unwrap()
 }
 
+/// A zstd-compressed text file (the repository keeps limbo.json that way).
+fn read_zst(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(std::fs::File::open(path)?))
+        .map_err(std::io::Error::other)?
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let root = PathBuf::from(args.next().unwrap_or_else(|| "fuzz/seeds".into()));
-    let illustrated = args.next().map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/illustrated")
-    });
+    let illustrated = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/illustrated"));
     let mut seeds = Seeds { root, n: 0 };
 
     // The illustrated captures: whole records are named client*/server*; the plaintext
@@ -330,8 +341,8 @@ fn main() {
 
     // Every 40th x509-limbo case: its chain with its first trusted certificate as the extra
     // anchor (or its CRL instead), verified at 2024-01-01.
-    let limbo = illustrated.join("../x509-limbo/limbo.json");
-    if let Ok(text) = std::fs::read_to_string(&limbo) {
+    let limbo = illustrated.join("../x509-limbo/limbo.json.zst");
+    if let Ok(text) = read_zst(&limbo) {
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
         let cases = doc["testcases"].as_array().cloned().unwrap_or_default();
         let ders = |v: &serde_json::Value| -> Vec<Vec<u8>> {

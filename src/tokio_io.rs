@@ -61,18 +61,34 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::conn::{LINGER_BYTES, LINGER_TIME};
+use crate::codec::AlertDescription;
+use crate::conn::{ClientHelloInfo, LINGER_BYTES, LINGER_TIME};
 use crate::{ClientConfig, Connection, ServerConfig};
 
 /// Starts client connections with one configuration.
 #[derive(Clone, Debug)]
 pub struct TlsConnector {
     config: Arc<ClientConfig>,
+    early_data: bool,
 }
 
 impl TlsConnector {
     pub fn new(config: Arc<ClientConfig>) -> Self {
-        TlsConnector { config }
+        TlsConnector {
+            config,
+            early_data: false,
+        }
+    }
+
+    /// With `true`, [`connect`](Self::connect) returns before the handshake when the stored
+    /// session allows 0-RTT (the config needs `enable_early_data`): writes then go out as early
+    /// data up to the ticket's max_early_data_size (RFC 8446 4.2.10), and later ones wait for
+    /// the handshake. Early data the server refuses is sent again after the handshake, so the
+    /// peer sees the same byte stream either way (but accepted early data can be replayed:
+    /// send only what is safe to repeat).
+    pub fn early_data(mut self, enabled: bool) -> Self {
+        self.early_data = enabled;
+        self
     }
 
     /// Runs a client handshake for `server_name` over `io`.
@@ -80,8 +96,118 @@ impl TlsConnector {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let conn = Connection::client(self.config.clone(), server_name).map_err(io::Error::other)?;
+        let mut conn = Connection::client(self.config.clone(), server_name).map_err(io::Error::other)?;
+        if self.early_data && conn.early_data().is_some() {
+            let mut tls = TlsStream::new(conn, io);
+            tls.early = Some(Vec::new());
+            // The ClientHello goes out now; the handshake goes on in the first read or write.
+            poll_fn(|cx| match tls.poll_write_tls(cx) {
+                Poll::Pending => Poll::Ready(Ok(())),
+                r => r,
+            })
+            .await?;
+            return Ok(tls);
+        }
         TlsStream::handshaken(conn, io).await
+    }
+}
+
+impl From<Arc<ClientConfig>> for TlsConnector {
+    fn from(config: Arc<ClientConfig>) -> Self {
+        TlsConnector::new(config)
+    }
+}
+
+impl From<Arc<ServerConfig>> for TlsAcceptor {
+    fn from(config: Arc<ServerConfig>) -> Self {
+        TlsAcceptor::new(config)
+    }
+}
+
+/// A server that looks at the ClientHello before choosing its [`ServerConfig`] (certificate,
+/// ALPN, versions... by SNI, say), like tokio-rustls's `LazyConfigAcceptor`: awaiting it reads
+/// until the ClientHello and gives a [`StartHandshake`].
+///
+/// ```no_run
+/// # async fn f(listener: tokio::net::TcpListener, by_name: impl Fn(Option<&str>) -> std::sync::Arc<sanstls::ServerConfig>) -> std::io::Result<()> {
+/// use sanstls::tokio_io::LazyConfigAcceptor;
+/// let (tcp, _) = listener.accept().await?;
+/// let start = LazyConfigAcceptor::new(tcp).await?;
+/// let config = by_name(start.client_hello().server_name.as_deref());
+/// let tls = start.into_stream(config).await?;
+/// # drop(tls); Ok(()) }
+/// ```
+pub struct LazyConfigAcceptor<IO> {
+    tls: Option<TlsStream<IO>>,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> LazyConfigAcceptor<IO> {
+    pub fn new(io: IO) -> Self {
+        LazyConfigAcceptor {
+            tls: Some(TlsStream::new(Connection::server_deferred(), io)),
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> std::future::Future for LazyConfigAcceptor<IO> {
+    type Output = io::Result<StartHandshake<IO>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(tls) = this.tls.as_mut() else {
+            return Poll::Ready(Err(io::Error::other(
+                "LazyConfigAcceptor polled after completion",
+            )));
+        };
+        loop {
+            if tls.conn.client_hello().is_some() {
+                let tls = this.tls.take().expect("checked above");
+                return Poll::Ready(Ok(StartHandshake { tls }));
+            }
+            if let Some(e) = tls.conn.error() {
+                let e = e.clone();
+                ready!(tls.poll_after_error(cx));
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+            }
+            if tls.eof || ready!(tls.poll_read_tls(cx))? == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed the transport before its ClientHello",
+                )));
+            }
+        }
+    }
+}
+
+/// The ClientHello has arrived ([`LazyConfigAcceptor`]): look at it, then go on with the
+/// config of your choice or refuse the client.
+pub struct StartHandshake<IO> {
+    tls: TlsStream<IO>,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
+    /// SNI, ALPN, suites, groups, schemes, versions and PSK offer of the waiting ClientHello.
+    pub fn client_hello(&self) -> &ClientHelloInfo {
+        self.tls
+            .conn
+            .client_hello()
+            .expect("StartHandshake is made only once the ClientHello waits")
+    }
+
+    /// Answers the ClientHello with `config` and runs the handshake.
+    pub async fn into_stream(mut self, config: Arc<ServerConfig>) -> io::Result<TlsStream<IO>> {
+        // An error here queued its alert; the handshake's error path sends it.
+        let _ = self.tls.conn.accept_with(config);
+        poll_fn(|cx| self.tls.poll_handshake(cx)).await?;
+        Ok(self.tls)
+    }
+
+    /// Refuses the client with a fatal `alert` (e.g. `unrecognized_name`), sent before this
+    /// returns.
+    pub async fn reject(mut self, alert: AlertDescription) -> io::Result<()> {
+        let e = self.tls.conn.reject(alert);
+        poll_fn(|cx| self.tls.poll_after_error(cx)).await;
+        Err(io::Error::new(io::ErrorKind::ConnectionRefused, e))
     }
 }
 
@@ -123,6 +249,9 @@ pub struct TlsStream<IO> {
     /// The transport reported EOF.
     eof: bool,
     linger: Linger,
+    /// Client 0-RTT ([`TlsConnector::early_data`]): the bytes sent as early data, kept until
+    /// the server's answer to send them again if it refuses them. `None` once settled.
+    early: Option<Vec<u8>>,
 }
 
 /// The drain after our fatal alert.
@@ -180,15 +309,27 @@ fn pending_on_would_block<T>(r: io::Result<T>) -> Poll<io::Result<T>> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
-    async fn handshaken(conn: Connection, io: IO) -> io::Result<Self> {
-        let mut tls = TlsStream {
+    /// Wraps a [`Connection`] made (and perhaps configured, or partly run) by the caller. The
+    /// handshake, if not done, runs in the first read or write, or in [`handshake`](Self::handshake).
+    pub fn new(conn: Connection, io: IO) -> Self {
+        TlsStream {
             io,
             conn,
             eof: false,
             linger: Linger::Idle,
-        };
-        poll_fn(|cx| tls.poll_handshake(cx)).await?;
+            early: None,
+        }
+    }
+
+    async fn handshaken(conn: Connection, io: IO) -> io::Result<Self> {
+        let mut tls = TlsStream::new(conn, io);
+        tls.handshake().await?;
         Ok(tls)
+    }
+
+    /// Runs the handshake to its end (at once if it is done).
+    pub async fn handshake(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_handshake(cx)).await
     }
 
     /// The connection, for its negotiated parameters (version, suite, ALPN, peer chain, ...).
@@ -291,6 +432,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
             // Our flight first: the peer answers nothing until it has it.
             ready!(self.poll_write_tls(cx))?;
             if !self.conn.is_handshaking() {
+                if let Some(sent) = self.early.take() {
+                    if self.conn.early_data_status() == Some(false) {
+                        // RFC 8446 4.2.10: refused 0-RTT data is ours to send again.
+                        self.conn.writer().write_all(&sent)?;
+                        ready!(self.poll_write_tls(cx))?;
+                    }
+                }
                 return Poll::Ready(Ok(()));
             }
             if self.eof || ready!(self.poll_read_tls(cx))? == 0 {
@@ -310,6 +458,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
             ready!(this.poll_handshake(cx))?;
         }
         loop {
+            // Server: accepted 0-RTT data comes first in the byte stream (RFC 8446 4.2.10).
+            match this.conn.early_data_reader().read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
             match this.conn.reader().read(buf.initialize_unfilled()) {
                 Ok(n) => {
                     buf.advance(n);
@@ -341,6 +498,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let (Some(sent), true) = (this.early.as_mut(), this.conn.is_handshaking()) {
+            // Client 0-RTT while the ticket's budget lasts; the rest waits for the handshake.
+            if let Some(mut w) = this.conn.early_data() {
+                let n = w.write(buf)?;
+                if n > 0 {
+                    sent.extend_from_slice(&buf[..n]);
+                    if let Poll::Ready(Err(e)) = this.poll_write_tls(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+            }
+        }
         if this.conn.is_handshaking() {
             ready!(this.poll_handshake(cx))?;
         }

@@ -625,3 +625,58 @@ fn blinding_reports_a_random_delay_after_a_peer_caused_failure() {
     corrupt_record_to(&mut s, &mut c);
     assert_eq!(s.blinding_delay(), None);
 }
+
+/// TLS 1.2 with client authentication and tickets: the observer sees every handshake message
+/// each side sends, those built by the TLS 1.2 machines' own framing included (Certificate,
+/// ServerKeyExchange, CertificateRequest, ServerHelloDone, client Certificate,
+/// ClientKeyExchange, CertificateVerify, NewSessionTicket).
+#[test]
+fn observer_sees_every_tls12_handshake_message_sent() {
+    use sanstls::codec::ProtocolVersion;
+    let (crec, srec) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let anchors = TrustAnchors::from_pem_file(common::vectors().join("ca.pem")).unwrap();
+    let server = server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+        .record_observer(srec.clone())
+        .build()
+        .unwrap();
+    let client = client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .client_auth_cert(common::certified_key("ed25519"))
+        .record_observer(crec.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    let sent = |rec: &Recorder| -> Vec<String> {
+        rec.take()
+            .into_iter()
+            .filter(|l| l.starts_with("hs Sent"))
+            .map(|l| l.split(' ').nth(2).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        sent(&srec),
+        [
+            "ServerHello",
+            "Certificate",
+            "ServerKeyExchange",
+            "CertificateRequest",
+            "ServerHelloDone",
+            "NewSessionTicket",
+            "Finished"
+        ]
+    );
+    assert_eq!(
+        sent(&crec),
+        [
+            "ClientHello",
+            "Certificate",
+            "ClientKeyExchange",
+            "CertificateVerify",
+            "Finished"
+        ]
+    );
+}

@@ -49,9 +49,9 @@ impl Capture {
     }
 }
 
-fn capture() -> Option<Capture> {
-    common::shared_vector("illustrated/dtls/keylog.txt")?;
-    Some(Capture(common::shared_vector("illustrated/dtls")?))
+fn capture() -> Capture {
+    common::vector("illustrated/dtls/keylog.txt");
+    Capture(common::vector("illustrated/dtls"))
 }
 
 fn keylog(path: &Path) -> HashMap<String, (Vec<u8>, Vec<u8>)> {
@@ -170,7 +170,7 @@ fn finished_verify_data(hash: HashAlg, base_key: &Secret, transcript_hash: &[u8]
 
 #[test]
 fn illustrated_dtls13_connection_replays() {
-    let Some(c) = capture() else { return };
+    let c = capture();
     let log = keylog(&c.path("keylog.txt"));
     let secret = |label: &str| {
         log.get(label)
@@ -595,7 +595,7 @@ fn capture_client(c: &Capture, now: Instant) -> (DtlsConnection, Arc<Collect>) {
 
 #[test]
 fn client_connection_replays_the_capture_byte_for_byte() {
-    let Some(c) = capture() else { return };
+    let c = capture();
     let dg = wire(&c);
     let now = Instant::now();
     let (mut client, log) = capture_client(&c, now);
@@ -745,7 +745,7 @@ fn open_record(keys: &Dtls13Keys, record: &[u8], next_expected: u64) -> (u64, Co
 
 #[test]
 fn server_connection_replays_the_capture_byte_for_byte() {
-    let Some(c) = capture() else { return };
+    let c = capture();
     let dg = wire(&c);
     let now = Instant::now();
     let (mut server, log, rng) = capture_server(&c);
@@ -833,7 +833,7 @@ fn ack_of(numbers: &[(u64, u64)]) -> Vec<u8> {
 /// ACK and not the Finished: the Finished stays armed and is retransmitted (RFC 9147 7.2).
 #[test]
 fn client_acks_a_partial_captured_flight_then_finishes() {
-    let Some(c) = capture() else { return };
+    let c = capture();
     let dg = wire(&c);
     let mut now = Instant::now();
     let (mut client, log) = capture_client(&c, now);
@@ -896,7 +896,7 @@ fn client_acks_a_partial_captured_flight_then_finishes() {
 /// a message is acknowledged once every fragment was ACKed in some record).
 #[test]
 fn client_finished_retransmitted_then_acked_by_the_captured_ack() {
-    let Some(c) = capture() else { return };
+    let c = capture();
     let dg = wire(&c);
     let mut now = Instant::now();
     let (mut client, _) = capture_client(&c, now);
@@ -928,7 +928,7 @@ fn client_finished_retransmitted_then_acked_by_the_captured_ack() {
 /// completes the handshake and the ACK is the captured one.
 #[test]
 fn server_retransmits_the_captured_flight_under_new_record_numbers() {
-    let Some(c) = capture() else { return };
+    let c = capture();
     let dg = wire(&c);
     let mut now = Instant::now();
     let (mut server, log, _) = capture_server(&c);

@@ -1,4 +1,4 @@
-//! Replays `../shared/vectors/illustrated/tls13` through whole connections: with the capture's
+//! Replays `vectors/illustrated/tls13` through whole connections: with the capture's
 //! randoms and ephemeral keys injected, our client writes that ClientHello byte for byte,
 //! derives every keylog secret from the server's captured flight, and writes the captured
 //! CCS, Finished and application record byte for byte; our server writes the captured
@@ -25,9 +25,9 @@ use sanstls::{CertifiedKey, ClientConfig, Connection, Event, FixedClock, KeyLog,
 /// 2019-01-01: inside the capture certificate's validity.
 const THEN: u64 = 1_546_300_800;
 
-fn dir() -> Option<PathBuf> {
-    common::shared_vector("illustrated/tls13/keylog.txt")?;
-    common::shared_vector("illustrated/tls13")
+fn dir() -> PathBuf {
+    common::vector("illustrated/tls13/keylog.txt");
+    common::vector("illustrated/tls13")
 }
 
 fn cap(dir: &std::path::Path, name: &str) -> Vec<u8> {
@@ -110,7 +110,7 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
 
 #[test]
 fn client_replays_the_capture_byte_for_byte() {
-    let Some(dir) = dir() else { return };
+    let dir = dir();
     let mut random: Vec<u8> = (0u8..32).collect();
     random.extend(0xe0u8..=0xff);
     random.extend(x25519_private(&dir, "client-ephemeral-private.key"));
@@ -188,7 +188,7 @@ fn records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn server_replays_the_deterministic_part_of_the_capture() {
-    let Some(dir) = dir() else { return };
+    let dir = dir();
     let mut random: Vec<u8> = x25519_private(&dir, "server-ephemeral-private.key");
     random.extend(0x70u8..=0x8f);
     // The RSA-PSS salt of the captured CertificateVerify.

@@ -31,28 +31,15 @@ const EXPLAINED_ACCEPTANCES: &[&str] = &[
     "webpki::cn::utf8-vs-punycode-mismatch",
 ];
 
-fn limbo_json() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [
-        "../shared/vectors/x509-limbo/limbo.json",
-        "../../shared/vectors/x509-limbo/limbo.json",
-    ]
-    .iter()
-    .map(|rel| root.join(rel))
-    .find(|p| p.is_file())
+/// The suite, shipped zstd-compressed in the repository; a missing file fails the test.
+fn limbo_json() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/x509-limbo/limbo.json.zst");
+    limbo::read_limbo(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
 fn limbo_suite_holds_the_recorded_line() {
-    let Some(path) = limbo_json() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI: x509-limbo/limbo.json is missing from ../shared/vectors"
-        );
-        eprintln!("limbo.json not found beside the crate; skipping outside CI");
-        return;
-    };
-    let json = std::fs::read_to_string(&path).expect("read limbo.json");
+    let json = limbo_json();
     // Testcases without a validation time use the current time, as a TLS client would.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -118,11 +105,7 @@ fn leaf_cn_san(pem: &str) -> Option<(Vec<String>, Vec<String>, bool)> {
 /// same generator with the same extensions, subject layout and chain as `webpki::cn::not-in-san`.
 #[test]
 fn cn_not_in_san_cannot_be_refused() {
-    let Some(path) = limbo_json() else {
-        eprintln!("limbo.json not found beside the crate; skipping");
-        return;
-    };
-    let json = std::fs::read_to_string(&path).expect("read limbo.json");
+    let json = limbo_json();
     let suite: serde_json::Value = serde_json::from_str(&json).expect("limbo.json parses");
     let cases = suite["testcases"].as_array().expect("testcases");
     let (mut strict, mut same_shape, mut targets) = (Vec::new(), Vec::new(), Vec::new());

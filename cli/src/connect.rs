@@ -14,9 +14,6 @@ use sanstls::{CertifiedKey, ClientConfig, Connection, Event};
 
 use crate::common::{early_data_word, handshake_summary, BoxError, TlsArgs};
 
-/// The trust store used when no `--cafile` is given.
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-
 const SOCKET: Token = Token(0);
 const STDIN: Token = Token(1);
 
@@ -30,7 +27,8 @@ pub enum StartTls {
 pub struct Args {
     /// Server address, HOST:PORT.
     addr: String,
-    /// PEM file of trusted CA certificates (default: the system bundle).
+    /// PEM file of trusted CA certificates (default: the platform's trusted roots, or the
+    /// bundle SSL_CERT_FILE names).
     #[arg(long)]
     cafile: Option<PathBuf>,
     /// Server name to send and verify (default: HOST).
@@ -57,8 +55,8 @@ pub struct Args {
     /// PEM private key for --cert.
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
-    /// DTLS over UDP instead of TLS over TCP (see `dtls.rs`): offers DTLS 1.3 and 1.2, or what
-    /// the version flags leave.
+    /// DTLS over UDP instead of TLS over TCP: offers DTLS 1.3 and 1.2, or what the version
+    /// flags leave; stdin's lines go out as datagrams.
     #[arg(long, conflicts_with_all = ["starttls", "reconnect", "early_data"])]
     dtls: bool,
     /// DTLS: the largest datagram to send (bytes).
@@ -71,7 +69,10 @@ pub struct Args {
 const TICKET_WAIT: Duration = Duration::from_secs(3);
 
 pub fn build_config(args: &Args) -> Result<Arc<ClientConfig>, BoxError> {
-    let anchors = TrustAnchors::from_pem_file(args.cafile.as_deref().unwrap_or(SYSTEM_CA_BUNDLE.as_ref()))?;
+    let anchors = match &args.cafile {
+        Some(path) => TrustAnchors::from_pem_file(path)?,
+        None => TrustAnchors::native()?,
+    };
     let builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)));
     let mut builder = crate::apply_tls_args!(builder, &args.tls);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
@@ -162,6 +163,7 @@ fn drive(
     let mut stdout = io::stdout();
     let mut stdin_open = stdin.is_some();
     let mut done_at: Option<Instant> = None;
+    let mut sent_close = false;
     let mut events = Events::with_capacity(16);
     loop {
         // Our records out, as far as the socket takes them.
@@ -181,19 +183,23 @@ fn drive(
             return Err(format!("connection failed: {e}").into());
         }
         // The server's records in, until the socket runs dry.
-        let mut eof = false;
+        let mut eof = None;
         loop {
             if !conn.wants_read() {
                 break;
             }
             match conn.read_tls(sock) {
                 Ok(0) => {
-                    eof = true;
+                    eof = Some("closed the TCP connection");
                     break;
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !conn.is_handshaking() => {
+                    eof = Some("reset the TCP connection");
+                    break;
+                }
                 Err(e) => return Err(e.into()),
             }
             if let Err(e) = conn.process_new_packets() {
@@ -213,11 +219,13 @@ fn drive(
                 return Ok(());
             }
         }
-        if eof {
+        if let Some(how) = eof {
             if conn.is_handshaking() {
                 return Err("server closed the connection during the handshake".into());
             }
-            return Ok(());
+            // RFC 8446 6.1: without close_notify the end of the data cannot be told from a
+            // truncation by an attacker; what was printed may be cut short.
+            return Err(format!("server {how} without close_notify: the data may be truncated").into());
         }
         if done_at.is_some_and(|t| Instant::now() >= t) {
             // An earlier connection of --reconnect: its ticket is stored.
@@ -247,6 +255,15 @@ fn drive(
                 Err(e) => return Err(e.into()),
             }
             if conn.wants_write() {
+                continue;
+            }
+        }
+        if stdin.is_some() && !stdin_open && to_send.is_empty() && !conn.is_handshaking() {
+            // stdin ended and all of it is queued: half-close (RFC 8446 6.1) and keep reading
+            // until the server answers with its close_notify (`d.closed` above).
+            if !sent_close {
+                sent_close = true;
+                conn.send_close_notify();
                 continue;
             }
         }

@@ -266,8 +266,24 @@ fn parse_rfc3339(t: &str) -> Option<u64> {
 
 /// `sanstls limbo FILE`.
 #[allow(dead_code)]
+/// Reads a limbo.json, or a zstd-compressed one when the name ends in `.zst` (the
+/// repository keeps `vectors/x509-limbo/limbo.json.zst`).
+pub fn read_limbo(file: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(file)?;
+    let mut json = String::new();
+    if file.extension().is_some_and(|e| e == "zst") {
+        ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(f))
+            .map_err(std::io::Error::other)?
+            .read_to_string(&mut json)?;
+    } else {
+        std::io::BufReader::new(f).read_to_string(&mut json)?;
+    }
+    Ok(json)
+}
+
 pub fn main(file: &std::path::Path) -> std::process::ExitCode {
-    let json = match std::fs::read_to_string(file) {
+    let json = match read_limbo(file) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("{}: {e}", file.display());

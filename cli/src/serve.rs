@@ -76,7 +76,7 @@ pub struct Args {
     http: bool,
     /// Event-loop threads (default: one per core). Not with --dtls (one loop over one
     /// socket).
-    #[arg(long, conflicts_with = "dtls")]
+    #[arg(long, conflicts_with = "dtls", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     threads: Option<usize>,
     /// Connections held at once; beyond it new ones get a fatal alert and are closed (--dtls:
     /// their datagrams are dropped unanswered).
@@ -102,7 +102,7 @@ pub struct Args {
     /// is muted (not read from) while its outbound data waits.
     #[arg(long, default_value_t = 64 * 1024)]
     max_buffer: usize,
-    /// Serve DTLS over UDP (an echo server; see `dtls.rs`) instead of TLS over TCP: DTLS 1.3
+    /// Serve DTLS over UDP (an echo server) instead of TLS over TCP: DTLS 1.3
     /// and 1.2, or what the version flags leave. The connection limits, timeouts, --allow,
     /// --block, --max-buffer and --log apply; a refused client gets no answer at all.
     #[arg(long, conflicts_with = "http")]
@@ -221,8 +221,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     listener.set_nonblocking(true)?;
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let opts = Arc::new(Opts {
         config,
         echo: args.echo,
@@ -265,7 +264,24 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             .spawn(move || worker.run())?;
         workers.push((handle, waker));
     }
-    info!("listening on {} ({threads} event loops)", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    info!("listening on {local} ({threads} event loops)");
+    let url_host = if local.ip().is_loopback() {
+        "localhost".to_string()
+    } else {
+        local.ip().to_string()
+    };
+    if args.certs.is_empty() {
+        // What a first-time user needs to reach it: the URL and the CA that signed the cert.
+        info!(
+            "https://{url_host}:{}/ serves the embedded test certificate for localhost, \
+             signed by the test CA vectors/ca.pem (curl --cacert vectors/ca.pem https://localhost:{}/)",
+            local.port(),
+            local.port()
+        );
+    } else {
+        info!("https://{url_host}:{}/", local.port());
+    }
     drop(listener);
 
     let mut events = Events::with_capacity(8);

@@ -464,3 +464,293 @@ fn version_flags_against_openssl_tls12_server() {
         assert!(!ok && !stderr.contains("handshake: "), "{flags:?}: {stderr}");
     }
 }
+
+/// stdin's EOF ends `connect` over TCP: close_notify out, the server's close_notify back,
+/// exit 0, well before the server's 10 s idle timeout would have closed it.
+#[test]
+fn connect_closes_with_close_notify_when_stdin_ends() {
+    let (_server, port) = serve(&["--echo", "--max-early-data", "4096", "--tickets", "2"]);
+    let ca = vectors().join("ca.pem");
+    let addr = format!("127.0.0.1:{port}");
+    for reconnect in ["0", "2"] {
+        let t = Instant::now();
+        let out = run(
+            bin(),
+            &[
+                "connect",
+                &addr,
+                "--sni",
+                "localhost",
+                "--cafile",
+                ca.to_str().unwrap(),
+                "--reconnect",
+                reconnect,
+            ],
+            b"hi\n",
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(t.elapsed() < Duration::from_secs(8), "took {:?}", t.elapsed());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n", "{stderr}");
+        let n: usize = reconnect.parse().unwrap();
+        assert_eq!(stderr.matches("handshake: ").count(), n + 1, "{stderr}");
+    }
+}
+
+/// The same against `openssl s_server`, which answers our close_notify with its own: it
+/// printed what we sent, and we exit 0.
+#[test]
+fn connect_closes_with_close_notify_against_openssl_s_server() {
+    assert!(have("openssl"), "openssl is needed for this test");
+    let port = free_port();
+    let v = vectors();
+    let port_s = port.to_string();
+    let cert = v.join("localhost-ecdsa-p256.pem");
+    let key = v.join("localhost-ecdsa-p256.key");
+    let _server = start(
+        "openssl",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            &port_s,
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+        ],
+        port,
+    );
+    let ca = v.join("ca.pem");
+    let addr = format!("127.0.0.1:{port}");
+    let t = Instant::now();
+    let out = run(
+        bin(),
+        &[
+            "connect",
+            &addr,
+            "--sni",
+            "localhost",
+            "--cafile",
+            ca.to_str().unwrap(),
+        ],
+        b"hi\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(t.elapsed() < Duration::from_secs(8), "took {:?}", t.elapsed());
+}
+
+/// A server that goes away without close_notify (here `openssl s_server`, killed after the
+/// handshake) cannot be told from a truncation attack: `connect` says so and fails.
+#[test]
+fn connect_reports_a_close_without_close_notify() {
+    use std::io::{BufRead, BufReader};
+    assert!(have("openssl"), "openssl is needed for this test");
+    let port = free_port();
+    let v = vectors();
+    let port_s = port.to_string();
+    let cert = v.join("localhost-ecdsa-p256.pem");
+    let key = v.join("localhost-ecdsa-p256.key");
+    let mut server = start(
+        "openssl",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            &port_s,
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+        ],
+        port,
+    );
+    let ca = v.join("ca.pem");
+    let addr = format!("127.0.0.1:{port}");
+    // stdin stays open: only the server's end can end this connection.
+    let mut client = Killed(
+        Command::new(bin())
+            .args([
+                "connect",
+                &addr,
+                "--sni",
+                "localhost",
+                "--cafile",
+                ca.to_str().unwrap(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(client.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("handshake: "), "{line}");
+    // SIGKILL: the kernel closes the socket, no close_notify.
+    server.0.kill().unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = client.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < DEADLINE, "connect did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(!status.success(), "{rest}");
+    assert!(rest.contains("without close_notify"), "{rest}");
+}
+
+/// Without --cafile, `connect` trusts the platform's roots: SSL_CERT_FILE naming the test CA
+/// makes the test server trusted; the real system store does not know it.
+#[test]
+fn connect_trusts_the_platform_roots_by_default() {
+    let (_server, port) = serve(&["--echo"]);
+    let addr = format!("127.0.0.1:{port}");
+    let connect = |env: Option<PathBuf>| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["connect", &addr, "--sni", "localhost"])
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(file) = env {
+            cmd.env("SSL_CERT_FILE", file);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = connect(Some(vectors().join("ca.pem")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    let out = connect(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the system store does not hold the test CA"
+    );
+    assert!(
+        stderr.contains("UnknownIssuer") || stderr.contains("unknown") || stderr.contains("no trust anchors"),
+        "{stderr}"
+    );
+}
+
+/// `serve` tells a first-time user where to go and which CA to trust; `--threads 0` is
+/// refused rather than taken as 1; `--help` names no source files.
+#[test]
+fn serve_set_up_rough_edges() {
+    use std::io::{BufRead, BufReader};
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Killed(
+        Command::new(bin())
+            .args(["serve", "--listen", &listen])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut log = String::new();
+    while !log.contains("vectors/ca.pem") {
+        assert!(stderr.read_line(&mut log).unwrap() > 0, "{log}");
+    }
+    assert!(log.contains(&format!("https://localhost:{port}/")), "{log}");
+
+    let out = run(
+        bin(),
+        &["serve", "--threads", "0", "--listen", "127.0.0.1:0"],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
+
+    for sub in ["serve", "connect"] {
+        let out = run(bin(), &[sub, "--help"], b"");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && !help.contains(".rs"), "{help}");
+    }
+}
+
+/// `--log-records` over TLS 1.2 traces every handshake message each side sends, those the
+/// TLS 1.2 machines frame themselves included.
+#[test]
+fn log_records_traces_tls12_messages_on_both_sides() {
+    use std::io::{BufRead, BufReader};
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Killed(
+        Command::new(bin())
+            .args(["serve", "--tls12", "--log-records", "--listen", &listen])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = server.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ca = vectors().join("ca.pem");
+    let addr = format!("127.0.0.1:{port}");
+    let t = Instant::now();
+    let out = loop {
+        let out = run(
+            bin(),
+            &[
+                "connect",
+                &addr,
+                "--sni",
+                "localhost",
+                "--cafile",
+                ca.to_str().unwrap(),
+                "--tls12",
+                "--log-records",
+            ],
+            REQUEST,
+        );
+        if out.status.success() || t.elapsed() > DEADLINE {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let client_log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{client_log}");
+    for m in ["client_hello", "client_key_exchange", "finished"] {
+        assert!(
+            client_log.contains(&format!("handshake -> {m} ")),
+            "{m}: {client_log}"
+        );
+    }
+    let mut server_log = String::new();
+    let want = [
+        "server_hello",
+        "certificate",
+        "server_key_exchange",
+        "server_hello_done",
+        "new_session_ticket",
+        "finished",
+    ];
+    while !want
+        .iter()
+        .all(|m| server_log.contains(&format!("handshake -> {m} ")))
+    {
+        let line = rx
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("{server_log}"));
+        server_log.push_str(&line);
+        server_log.push('\n');
+    }
+}

@@ -14,9 +14,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sanstls::codec::AlertDescription;
 use sanstls::codec::ProtocolVersion;
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
-use sanstls::tokio_io::{TlsAcceptor, TlsConnector, TlsStream};
+use sanstls::tokio_io::{LazyConfigAcceptor, TlsAcceptor, TlsConnector, TlsStream};
 use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -273,4 +274,284 @@ async fn tokio_acceptor_echoes_a_megabyte_to_the_blocking_stream() {
     });
     tokio::time::timeout(DEADLINE, client).await.unwrap().unwrap();
     assert_eq!(server.await.unwrap(), CHUNK * ROUNDS);
+}
+
+fn client_config(early_data: bool) -> Arc<ClientConfig> {
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+        .alpn_protocols(&["h2", "http/1.1"])
+        .enable_early_data(early_data)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn lazy_acceptor_shows_the_client_hello_and_takes_the_chosen_config() {
+    let (client_io, server_io) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        let start = LazyConfigAcceptor::new(server_io).await.unwrap();
+        let hello = start.client_hello();
+        assert_eq!(hello.server_name.as_deref(), Some("localhost"));
+        assert_eq!(hello.alpn, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+        // The config chosen from the hello: its ALPN preference decides.
+        let v = vectors();
+        let key =
+            CertifiedKey::from_pem_files(&v.join("localhost-ed25519.pem"), &v.join("localhost-ed25519.key"))
+                .unwrap();
+        let config = ServerConfig::builder(key)
+            .alpn_protocols(&["http/1.1"])
+            .build()
+            .unwrap();
+        let mut tls = start.into_stream(config).await.unwrap();
+        let mut buf = [0u8; 5];
+        tls.read_exact(&mut buf).await.unwrap();
+        tls.write_all(&buf).await.unwrap();
+        tls.shutdown().await.unwrap();
+    });
+    let mut tls = TlsConnector::from(client_config(false))
+        .connect("localhost", client_io)
+        .await
+        .unwrap();
+    assert_eq!(tls.conn().alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(
+        tls.conn().signature_scheme(),
+        Some(sanstls::codec::SignatureScheme::ed25519)
+    );
+    tls.write_all(b"hello").await.unwrap();
+    let mut back = Vec::new();
+    tls.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, b"hello");
+    tokio::time::timeout(DEADLINE, server).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn lazy_acceptor_rejects_with_the_chosen_alert() {
+    let (client_io, server_io) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        let start = LazyConfigAcceptor::new(server_io).await.unwrap();
+        start.reject(AlertDescription::UnrecognizedName).await
+    });
+    let err = TlsConnector::from(client_config(false))
+        .connect("localhost", client_io)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unrecognized_name"), "{err}");
+    let refused = tokio::time::timeout(DEADLINE, server).await.unwrap().unwrap();
+    assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test]
+async fn tls_stream_wraps_a_connection_the_caller_made() {
+    let (client_io, server_io) = tokio::io::duplex(4096);
+    let acceptor = TlsAcceptor::from(server_config());
+    let server = tokio::spawn(async move {
+        let mut tls = acceptor.accept(server_io).await.unwrap();
+        tls.write_all(b"from the server").await.unwrap();
+        tls.shutdown().await.unwrap();
+    });
+    let mut conn = Connection::client(client_config(false), "localhost").unwrap();
+    // Queued before any I/O: goes out once the handshake opens the write keys.
+    conn.writer().write_all(b"queued").unwrap();
+    let mut tls = TlsStream::new(conn, client_io);
+    assert!(tls.conn().is_handshaking());
+    tls.handshake().await.unwrap();
+    assert!(!tls.conn().is_handshaking());
+    let mut back = Vec::new();
+    tls.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, b"from the server");
+    tokio::time::timeout(DEADLINE, server).await.unwrap().unwrap();
+}
+
+/// One resumed connection with 0-RTT through the tokio adapter on both ends: the client's
+/// first write goes out as early data before the handshake completes, and the server reads
+/// it from the stream ahead of the 1-RTT data. With `refuse`, the server's second config
+/// has a fresh ticket key, so it refuses the PSK and the client sends the bytes again.
+async fn zero_rtt(refuse: bool) -> (Vec<u8>, Option<bool>, Option<bool>) {
+    let server_config = |tickets| {
+        ServerConfig::builder(
+            CertifiedKey::from_pem_files(
+                &vectors().join("localhost-ecdsa-p256.pem"),
+                &vectors().join("localhost-ecdsa-p256.key"),
+            )
+            .unwrap(),
+        )
+        .tickets(tickets)
+        .max_early_data(4096)
+        .build()
+        .unwrap()
+    };
+    let first = server_config(2);
+    let second = if refuse { server_config(0) } else { first.clone() };
+    let connector = TlsConnector::from(client_config(true)).early_data(true);
+
+    // A full handshake for the ticket: one round trip so the tickets are read.
+    let (client_io, server_io) = tokio::io::duplex(16384);
+    let acceptor = TlsAcceptor::from(first);
+    let server = tokio::spawn(async move {
+        let mut tls = acceptor.accept(server_io).await.unwrap();
+        let mut b = [0u8; 1];
+        tls.read_exact(&mut b).await.unwrap();
+        tls.write_all(&b).await.unwrap();
+        tls.shutdown().await.unwrap();
+    });
+    let mut tls = connector.connect("localhost", client_io).await.unwrap();
+    tls.write_all(b"x").await.unwrap();
+    let mut b = Vec::new();
+    tls.read_to_end(&mut b).await.unwrap();
+    server.await.unwrap();
+
+    let (client_io, server_io) = tokio::io::duplex(16384);
+    let acceptor = TlsAcceptor::from(second);
+    let server = tokio::spawn(async move {
+        let mut tls = acceptor.accept(server_io).await.unwrap();
+        let mut got = Vec::new();
+        tls.read_to_end(&mut got).await.unwrap();
+        let accepted = tls.conn().early_data_status();
+        tls.shutdown().await.unwrap();
+        (got, accepted)
+    });
+    let mut tls = connector.connect("localhost", client_io).await.unwrap();
+    // connect returned before the handshake: this write is 0-RTT.
+    assert!(tls.conn().is_handshaking());
+    tls.write_all(b"early ").await.unwrap();
+    tls.handshake().await.unwrap();
+    tls.write_all(b"then 1-RTT").await.unwrap();
+    tls.shutdown().await.unwrap();
+    let client_status = tls.conn().early_data_status();
+    let mut rest = Vec::new();
+    tls.read_to_end(&mut rest).await.unwrap();
+    let (got, server_status) = tokio::time::timeout(DEADLINE, server).await.unwrap().unwrap();
+    (got, client_status, server_status)
+}
+
+#[tokio::test]
+async fn zero_rtt_through_the_tokio_adapter_is_read_first_by_the_server() {
+    let (got, client, server) = zero_rtt(false).await;
+    assert_eq!((client, server), (Some(true), Some(true)), "0-RTT accepted");
+    assert_eq!(got, b"early then 1-RTT");
+}
+
+#[tokio::test]
+async fn refused_zero_rtt_through_the_tokio_adapter_is_sent_again() {
+    let (got, client, server) = zero_rtt(true).await;
+    assert_eq!(client, Some(false), "0-RTT refused");
+    assert_ne!(server, Some(true));
+    assert_eq!(got, b"early then 1-RTT");
+}
+
+/// The adapter's 0-RTT against `sanstls serve --echo --max-early-data`: the echo of the
+/// early bytes comes back, and both sides agree it was accepted.
+#[tokio::test]
+async fn tokio_zero_rtt_against_serve() {
+    let port = free_port();
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_sanstls"))
+            .args([
+                "serve",
+                "--echo",
+                "--max-early-data",
+                "4096",
+                "--tickets",
+                "2",
+                "--listen",
+            ])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let connector = TlsConnector::from(client_config(true)).early_data(true);
+    let mut tls = connect_with(&connector, port).await;
+    tls.write_all(b"x").await.unwrap();
+    let mut b = [0u8; 1];
+    tls.read_exact(&mut b).await.unwrap();
+    tls.shutdown().await.unwrap();
+
+    let mut tls = connect_with(&connector, port).await;
+    assert!(
+        tls.conn().is_handshaking(),
+        "connect returned before the handshake"
+    );
+    tls.write_all(b"early").await.unwrap();
+    let mut back = [0u8; 5];
+    tokio::time::timeout(DEADLINE, tls.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&back, b"early");
+    assert_eq!(tls.conn().early_data_status(), Some(true));
+}
+
+async fn connect_with(connector: &TlsConnector, port: u16) -> TlsStream<TcpStream> {
+    let t = std::time::Instant::now();
+    let sock = loop {
+        match TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(s) => break s,
+            Err(_) if t.elapsed() < DEADLINE => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => panic!("server never listened: {e}"),
+        }
+    };
+    connector.connect("localhost", sock).await.unwrap()
+}
+
+/// The adapter's 0-RTT against `openssl s_server -early_data`, which prints the early data it
+/// accepted: the resumed connection's first write arrives as 0-RTT and is accepted.
+#[tokio::test]
+async fn tokio_zero_rtt_against_openssl_s_server() {
+    assert!(have_openssl(), "openssl is needed for this test");
+    let port = free_port();
+    let v = vectors();
+    let mut server = Killed(
+        Command::new("openssl")
+            .args(["s_server", "-tls1_3", "-early_data", "-no_anti_replay", "-quiet"])
+            .args(["-accept", &port.to_string()])
+            .arg("-cert")
+            .arg(v.join("localhost-ecdsa-p256.pem"))
+            .arg("-key")
+            .arg(v.join("localhost-ecdsa-p256.key"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = server.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            let _ = tx.send(seen.clone());
+        }
+    });
+    let wait_for = |needle: &[u8]| loop {
+        let seen = rx.recv_timeout(DEADLINE).expect("s_server printed it");
+        if seen.windows(needle.len()).any(|w| w == needle) {
+            break;
+        }
+    };
+    let connector = TlsConnector::from(client_config(true)).early_data(true);
+    let mut tls = connect_with(&connector, port).await;
+    tls.write_all(b"first\n").await.unwrap();
+    wait_for(b"first\n");
+    // s_server sends its tickets after the handshake: read them (no data comes).
+    let mut buf = [0u8; 16];
+    let _ = tokio::time::timeout(Duration::from_millis(500), tls.read(&mut buf)).await;
+    drop(tls);
+
+    let mut tls = connect_with(&connector, port).await;
+    assert!(
+        tls.conn().is_handshaking(),
+        "connect returned before the handshake"
+    );
+    tls.write_all(b"early-hello\n").await.unwrap();
+    tls.handshake().await.unwrap();
+    assert_eq!(tls.conn().early_data_status(), Some(true));
+    wait_for(b"early-hello\n");
 }

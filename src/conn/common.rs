@@ -376,6 +376,23 @@ impl Common {
         bytes
     }
 
+    /// Queues a handshake message already framed for the wire (TLS 1.2 keeps its own
+    /// transcript, the handshake log), telling the record observer like
+    /// [`send_handshake`](Self::send_handshake) does.
+    pub fn push_handshake_framed(&mut self, wire: Vec<u8>) {
+        if let (Some(obs), [typ, a, b, c, ..]) = (&self.observer, wire.as_slice()) {
+            // Both the TLS and the DTLS header start with type and 24-bit body length.
+            let body = u32::from_be_bytes([0, *a, *b, *c]) as usize;
+            obs.handshake(
+                Direction::Sent,
+                HandshakeType::from(*typ),
+                body,
+                self.queued_write_epoch,
+            );
+        }
+        self.queue.push_handshake(wire);
+    }
+
     /// [`send_handshake`](Self::send_handshake) for a message encoded ahead of time (a
     /// config's Certificate), header included.
     pub fn send_handshake_encoded(

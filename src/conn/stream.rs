@@ -137,7 +137,8 @@ impl<S: Read + Write> Stream<S> {
 }
 
 impl<S: Read + Write> Read for Stream<S> {
-    /// Plaintext from the peer; `Ok(0)` after its close_notify (or a clean EOF).
+    /// Plaintext from the peer; `Ok(0)` after its close_notify. A transport that ends without
+    /// close_notify gives `UnexpectedEof`: a truncation attack looks exactly like that.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.conn.reader().read(buf) {

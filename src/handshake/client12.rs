@@ -427,7 +427,7 @@ impl ExpectServerHelloDone {
             }
             let m = cx.frame_handshake(Tls12Payload::Certificate(Certificate12 { certs: chain }).encode());
             self.c.log.add(&m)?;
-            cx.queue.push_handshake(m);
+            cx.push_handshake_framed(m);
         }
         let kx = KeyExchange::start(self.ske.group, config.shared.rng.as_ref())?;
         let cke = cx.frame_handshake(
@@ -438,7 +438,7 @@ impl ExpectServerHelloDone {
         );
         let pre_master = kx.complete(&self.ske.public)?;
         self.c.log.add(&cke)?;
-        cx.queue.push_handshake(cke);
+        cx.push_handshake_framed(cke);
         let c = self.c;
         let master = master_secret(
             c.suite,
@@ -456,7 +456,7 @@ impl ExpectServerHelloDone {
             let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
             let bytes = cx.frame_handshake(cv.encode());
             c.log.add(&bytes)?;
-            cx.queue.push_handshake(bytes);
+            cx.push_handshake_framed(bytes);
         }
         let (write, read) = key_states(
             c.suite,

@@ -371,7 +371,7 @@ impl Ctx {
     fn log_send(&mut self, cx: &mut Common, m: &Tls12Payload) -> Result<(), Error> {
         let bytes = cx.frame_handshake(m.encode());
         self.log.add(&bytes)?;
-        cx.queue.push_handshake(bytes);
+        cx.push_handshake_framed(bytes);
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod der;
 mod error;
 mod names;
 mod path;
+mod roots;
 pub(crate) mod sig;
 
 use core::fmt;

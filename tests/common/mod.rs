@@ -23,24 +23,12 @@ pub fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Finds `vectors/<rel>` under `$CARGO_MANIFEST_DIR/../shared` or `../../shared`.
-/// Missing: `None` (the test skips) unless `CI` is set, where the test fails.
-pub fn shared_vector(rel: &str) -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for base in [root.join("../shared"), root.join("../../shared")] {
-        let p = base.join("vectors").join(rel);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "shared vector {rel} not found next to {} and CI is set",
-            root.display()
-        );
-    }
-    eprintln!("skipping: shared vector {rel} not found");
-    None
+/// `vectors/<rel>` in this repository. A missing vector fails the test: a vector test that
+/// skipped would pass without checking anything.
+pub fn vector(rel: &str) -> PathBuf {
+    let p = vectors().join(rel);
+    assert!(p.exists(), "test vector {} is missing", p.display());
+    p
 }
 
 pub fn read(p: &std::path::Path) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! Real messages from the illustrated TLS 1.3 / 1.2 / DTLS captures in `../shared`: decode,
+//! Real messages from the illustrated TLS 1.3 / 1.2 / DTLS captures in `vectors/illustrated`: decode,
 //! then re-encode byte for byte.
 
 use std::path::Path;
@@ -6,20 +6,10 @@ use std::path::Path;
 use super::*;
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 
-/// Reads `../shared/vectors/<rel>` (or `../../shared`). Missing: skip, unless `CI` is set.
-pub(super) fn vector(rel: &str) -> Option<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for base in ["../shared/vectors", "../../shared/vectors"] {
-        if let Ok(b) = std::fs::read(root.join(base).join(rel)) {
-            return Some(b);
-        }
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "vector {rel} missing (CI is set)"
-    );
-    eprintln!("skipping: vector {rel} not found");
-    None
+/// Reads `vectors/<rel>` from this repository; a missing vector fails the test.
+pub(super) fn vector(rel: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors").join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("test vector {}: {e}", p.display()))
 }
 
 /// One handshake message after a 5-byte TLS record header.
@@ -41,9 +31,7 @@ fn round_trip(msg: &[u8], dialect: Dialect) -> HandshakePayload {
 
 #[test]
 fn illustrated_tls13_client_hello() {
-    let Some(rec) = vector("illustrated/tls13/caps/clienthello") else {
-        return;
-    };
+    let rec = vector("illustrated/tls13/caps/clienthello");
     let HandshakePayload::ClientHello(ch) = round_trip(from_record(&rec), Dialect::Tls13) else {
         panic!("not a ClientHello")
     };
@@ -60,9 +48,7 @@ fn illustrated_tls13_client_hello() {
 
 #[test]
 fn illustrated_tls13_server_hello() {
-    let Some(rec) = vector("illustrated/tls13/caps/serverhello") else {
-        return;
-    };
+    let rec = vector("illustrated/tls13/caps/serverhello");
     let HandshakePayload::ServerHello(sh) = round_trip(from_record(&rec), Dialect::Tls13) else {
         panic!("not a ServerHello")
     };
@@ -82,9 +68,7 @@ fn illustrated_tls13_server_flight() {
         ("serverticket2", HandshakeType::NewSessionTicket),
         ("clientfinished", HandshakeType::Finished),
     ] {
-        let Some(m) = vector(&format!("illustrated/tls13/caps/{file}")) else {
-            return;
-        };
+        let m = vector(&format!("illustrated/tls13/caps/{file}"));
         let p = round_trip(from_plain(&m), Dialect::Tls13);
         assert_eq!(p.typ(), typ, "{file}");
         assert!(!matches!(p, HandshakePayload::Unknown { .. }), "{file}");
@@ -93,16 +77,12 @@ fn illustrated_tls13_server_flight() {
 
 #[test]
 fn illustrated_tls12_hellos() {
-    let Some(rec) = vector("illustrated/tls12/caps/clienthello") else {
-        return;
-    };
+    let rec = vector("illustrated/tls12/caps/clienthello");
     let HandshakePayload::ClientHello(ch) = round_trip(from_record(&rec), Dialect::Tls12) else {
         panic!()
     };
     assert_eq!(ch.server_name(), Some(&b"example.ulfheim.net"[..]));
-    let Some(rec) = vector("illustrated/tls12/caps/serverhello") else {
-        return;
-    };
+    let rec = vector("illustrated/tls12/caps/serverhello");
     let HandshakePayload::ServerHello(sh) = round_trip(from_record(&rec), Dialect::Tls12) else {
         panic!()
     };
@@ -112,9 +92,7 @@ fn illustrated_tls12_hellos() {
 
 #[test]
 fn illustrated_dtls13_client_hello() {
-    let Some(rec) = vector("illustrated/dtls/caps/record-chello") else {
-        return;
-    };
+    let rec = vector("illustrated/dtls/caps/record-chello");
     // 13-byte DTLS record header, 12-byte DTLS handshake header (RFC 9147 5.2).
     let body = &rec[13 + 12..];
     let mut body_len = [0u8; 4];
