@@ -3,8 +3,9 @@
 //! (`serve`) start in the background and are probed until they listen, then each other line
 //! runs through `sh` with a deadline and must succeed (a `# handshake: ...` comment under a
 //! command is checked against its stderr); the servers stop at the end of their block. The
-//! cargo commands CI runs (fmt, clippy, test, doc) are not run here (this is one of them):
-//! each must be a line of `.ci/run`, and `cargo test --test NAME` must name a test target.
+//! cargo commands CI runs (fmt, clippy, test, doc) and its BoGo run are not run here (this is
+//! one of them; BoGo takes minutes): each must be a line of `.ci/run`, and `cargo test --test
+//! NAME` must name a test target.
 
 mod support;
 use support::Killed;
@@ -169,6 +170,15 @@ fn check_cargo(cmd: &str) {
     }
 }
 
+/// A BoGo run: the script is there and executable, and CI runs the whole suite.
+fn check_bogo(cmd: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = root().join("bogo/run.sh");
+    let mode = std::fs::metadata(&script).unwrap().permissions().mode();
+    assert!(mode & 0o111 != 0, "`{cmd}`: bogo/run.sh is not executable");
+    check_cargo("bogo/run.sh");
+}
+
 #[test]
 fn readme_shell_blocks_run_as_written() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
@@ -203,6 +213,7 @@ fn readme_shell_blocks_run_as_written() {
                 Some(cmd) if cmd.contains(" serve") => servers.push(start_server(&cmd, dir)),
                 Some(_) => run_line(line, dir),
                 None if line.cmd.starts_with("cargo ") => check_cargo(&line.cmd),
+                None if line.cmd.starts_with("bogo/run.sh") => check_bogo(&line.cmd),
                 None => run_line(line, dir),
             }
         }
