@@ -19,7 +19,7 @@ pub use conn::{
     CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
     RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock, TimeProvider,
 };
-pub use error::{Error, Limit, PeerMisbehaved};
+pub use error::{Error, InconsistentKeys, Limit, PeerMisbehaved};
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

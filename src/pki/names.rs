@@ -107,6 +107,18 @@ pub(crate) fn san_matches(san: Option<&[GeneralName<'_>]>, name: &ServerName) ->
     })
 }
 
+/// The DNS names and addresses of a subjectAltName, as text, for an error message.
+pub(crate) fn san_names(san: Option<&[GeneralName<'_>]>) -> Vec<String> {
+    san.unwrap_or(&[])
+        .iter()
+        .filter_map(|gn| match gn {
+            GeneralName::DNSName(d) => Some(d.to_string()),
+            GeneralName::IPAddress(ip) => ip_text(ip),
+            _ => None,
+        })
+        .collect()
+}
+
 /// CA/B BR 7.1.4.3: a subscriber's commonName that names the same host or address as a
 /// SAN entry must be a character-for-character copy of it (an IPv6 address in RFC 5952
 /// form). A CN that spells a SAN identity differently (case, hex or zero-padded IPv4,
