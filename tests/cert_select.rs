@@ -32,8 +32,8 @@ fn three_certs() -> Arc<ServerConfig> {
         .unwrap()
 }
 
-fn end_entity(c: &CertifiedKey) -> Vec<u8> {
-    c.chain[0].as_ref().to_vec()
+fn end_entity(c: &CertifiedKey) -> sanstls::pki_types::CertificateDer<'static> {
+    c.chain[0].clone()
 }
 
 #[test]
@@ -104,7 +104,10 @@ fn tls12_client(groups: &[NamedGroup]) -> Arc<ClientConfig> {
 }
 
 /// The suite, scheme and end-entity certificate a TLS 1.2 handshake settled on.
-fn tls12_served(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> (CipherSuite, S, Vec<u8>) {
+fn tls12_served(
+    client: Arc<ClientConfig>,
+    server: Arc<ServerConfig>,
+) -> (CipherSuite, S, sanstls::pki_types::CertificateDer<'static>) {
     let (mut c, mut s) = pair(client, server);
     handshake(&mut c, &mut s).unwrap();
     let suite = c.cipher_suite().unwrap();
@@ -390,4 +393,25 @@ fn pem_file_without_a_certificate_is_an_error_naming_the_file() {
             .len(),
         1
     );
+}
+
+#[test]
+fn peer_and_sent_certificates_have_one_type() {
+    use sanstls::pki_types::CertificateDer;
+    let server_cfg = server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(sanstls::pki::WebPkiClientVerifier::new(
+            sanstls::pki::TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap(),
+        )))
+        .build()
+        .unwrap();
+    let client_cfg = client_builder()
+        .client_auth_cert(certified_key("ed25519"))
+        .build()
+        .unwrap();
+    let (mut client, mut server) = pair(client_cfg, server_cfg);
+    handshake(&mut client, &mut server).unwrap();
+    let seen: &[CertificateDer<'static>] = client.peer_certificates();
+    assert_eq!(seen, server.sent_certificates());
+    assert_eq!(server.peer_certificates(), client.sent_certificates());
+    assert!(!seen.is_empty() && !server.peer_certificates().is_empty());
 }

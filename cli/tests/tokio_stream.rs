@@ -274,3 +274,37 @@ async fn tokio_acceptor_echoes_a_megabyte_to_the_blocking_stream() {
     tokio::time::timeout(DEADLINE, client).await.unwrap().unwrap();
     assert_eq!(server.await.unwrap(), CHUNK * ROUNDS);
 }
+
+/// The adapter's types as tokio-rustls users hold them: connector and acceptor from an
+/// `Arc` config, a `ServerName` (or a string) to connect to, the peer's chain as
+/// `CertificateDer`s.
+#[tokio::test]
+async fn connector_takes_a_server_name_and_converts_from_a_config() {
+    use sanstls::pki::ServerName;
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+        .build()
+        .unwrap();
+    let connector = TlsConnector::from(client);
+    let acceptor = TlsAcceptor::from(server_config());
+    let names: [Box<dyn Fn() -> ServerName>; 2] = [
+        Box::new(|| ServerName::try_from("localhost").unwrap()),
+        Box::new(|| "127.0.0.1".to_string().try_into().unwrap()),
+    ];
+    for name in names {
+        let (c, s) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn({
+            let acceptor = acceptor.clone();
+            async move { acceptor.accept(s).await.unwrap() }
+        });
+        let tls = connector.connect(name(), c).await.unwrap();
+        let server = server.await.unwrap();
+        let chain: &[sanstls::pki_types::CertificateDer<'static>] = tls.conn().peer_certificates();
+        assert_eq!(chain, server.conn().sent_certificates());
+        assert!(!chain.is_empty());
+    }
+    // A string still works; one that is no name is refused before any I/O.
+    let (c, _s) = tokio::io::duplex(1 << 16);
+    let err = connector.connect("not a name!", c).await.err().unwrap();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}

@@ -37,6 +37,23 @@ impl ServerName {
     }
 }
 
+/// `"example.com".try_into()`, as with rustls's `ServerName`.
+impl TryFrom<&str> for ServerName {
+    type Error = CertError;
+
+    fn try_from(s: &str) -> Result<Self, CertError> {
+        ServerName::parse(s)
+    }
+}
+
+impl TryFrom<String> for ServerName {
+    type Error = CertError;
+
+    fn try_from(s: String) -> Result<Self, CertError> {
+        ServerName::parse(&s)
+    }
+}
+
 impl core::fmt::Display for ServerName {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
