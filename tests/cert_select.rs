@@ -17,8 +17,8 @@ use sanstls::{CertifiedKey, ClientConfig, Connection, Direction, Error, RecordOb
 fn other_test() -> CertifiedKey {
     let dir = vectors();
     CertifiedKey::from_pem_files(
-        &dir.join("other-test-ecdsa-p256.pem"),
-        &dir.join("other-test-ecdsa-p256.key"),
+        dir.join("other-test-ecdsa-p256.pem"),
+        dir.join("other-test-ecdsa-p256.key"),
     )
     .unwrap()
 }

@@ -182,8 +182,7 @@ fn have_openssl() -> bool {
 
 fn server_config() -> Arc<ServerConfig> {
     let v = vectors();
-    let cert =
-        CertifiedKey::from_pem_files(&v.join("localhost-rsa2048.pem"), &v.join("localhost-rsa2048.key"));
+    let cert = CertifiedKey::from_pem_files(v.join("localhost-rsa2048.pem"), v.join("localhost-rsa2048.key"));
     ServerConfig::builder(cert.unwrap()).build().unwrap()
 }
 

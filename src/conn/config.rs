@@ -923,8 +923,8 @@ mod tests {
     fn certificate13_is_encoded_once_as_the_message_of_the_chain() {
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors");
         let ck = CertifiedKey::from_pem_files(
-            &dir.join("localhost-ecdsa-p256.pem"),
-            &dir.join("localhost-ecdsa-p256.key"),
+            dir.join("localhost-ecdsa-p256.pem"),
+            dir.join("localhost-ecdsa-p256.key"),
         )
         .unwrap();
         let first = ck.certificate13();
