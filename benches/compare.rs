@@ -118,8 +118,8 @@ fn ours(
     let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).ok()?;
     let v = vectors();
     let key = CertifiedKey::from_pem_files(
-        &v.join(format!("localhost-{kind}.pem")),
-        &v.join(format!("localhost-{kind}.key")),
+        v.join(format!("localhost-{kind}.pem")),
+        v.join(format!("localhost-{kind}.key")),
     )
     .ok()?;
     let mut suites = vec![suite];

@@ -42,6 +42,8 @@ pub enum Error {
     Crypto(&'static str),
     /// The configuration is unusable (local; no alert).
     Config(String),
+    /// A private key and its certificate do not belong together (local; no alert).
+    InconsistentKeys(InconsistentKeys),
     /// The call does not fit the connection's state, e.g. writing after close (local).
     InvalidState(&'static str),
     /// The plaintext buffer is full; drain with `write_tls` first (local).
@@ -51,6 +53,18 @@ pub enum Error {
     /// DTLS: the handshake did not complete within the total handshake timeout (RFC 6347
     /// 4.2.4); no alert is sent, the peer is presumed gone.
     HandshakeTimeout,
+}
+
+/// Why a private key and its certificate are refused together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InconsistentKeys {
+    /// The end-entity certificate holds a public key other than the private key's: every
+    /// handshake would fail on the peer's signature check.
+    KeyMismatch,
+    /// The end-entity certificate's SubjectPublicKeyInfo does not parse, so the key cannot
+    /// be checked against it.
+    Unknown,
 }
 
 /// Protocol rules the peer broke, one variant per rule.
@@ -187,6 +201,7 @@ impl Error {
             Error::Refused(a) => *a,
             Error::AlertReceived(_)
             | Error::Config(_)
+            | Error::InconsistentKeys(_)
             | Error::InvalidState(_)
             | Error::BufferFull
             | Error::HandshakeTimeout => return None,
@@ -231,6 +246,12 @@ impl fmt::Display for Error {
             Error::LimitExceeded(l) => write!(f, "limit exceeded: {l:?}"),
             Error::Crypto(why) => write!(f, "crypto failure: {why}"),
             Error::Config(why) => write!(f, "configuration error: {why}"),
+            Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => {
+                f.write_str("the private key does not match the certificate's public key")
+            }
+            Error::InconsistentKeys(InconsistentKeys::Unknown) => {
+                f.write_str("the certificate's public key could not be read to check the private key")
+            }
             Error::InvalidState(why) => write!(f, "invalid state: {why}"),
             Error::BufferFull => f.write_str("plaintext buffer full"),
             Error::Refused(a) => write!(f, "refused by the application with {a}"),

@@ -19,7 +19,10 @@ pub use conn::{
     CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
     RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock, TimeProvider,
 };
-pub use error::{Error, Limit, PeerMisbehaved};
+pub use error::{Error, InconsistentKeys, Limit, PeerMisbehaved};
+/// The certificate, key and name types of the public API (`CertificateDer` and friends), as
+/// rustls re-exports them.
+pub use rustls_pki_types as pki_types;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -63,6 +63,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::codec::AlertDescription;
 use crate::conn::{ClientHelloInfo, LINGER_BYTES, LINGER_TIME};
+use crate::pki::ServerName;
 use crate::{ClientConfig, Connection, ServerConfig};
 
 /// Starts client connections with one configuration.
@@ -91,12 +92,18 @@ impl TlsConnector {
         self
     }
 
-    /// Runs a client handshake for `server_name` over `io`.
-    pub async fn connect<IO>(&self, server_name: &str, io: IO) -> io::Result<TlsStream<IO>>
+    /// Runs a client handshake for `server_name` over `io`: a [`ServerName`], or anything
+    /// that converts to one (`"example.com"`, a `String`), as tokio-rustls takes.
+    pub async fn connect<N, IO>(&self, server_name: N, io: IO) -> io::Result<TlsStream<IO>>
     where
+        N: TryInto<ServerName>,
+        N::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut conn = Connection::client(self.config.clone(), server_name).map_err(io::Error::other)?;
+        let name = server_name
+            .try_into()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut conn = Connection::client_for(self.config.clone(), name).map_err(io::Error::other)?;
         if self.early_data && conn.early_data().is_some() {
             let mut tls = TlsStream::new(conn, io);
             tls.early = Some(Vec::new());
@@ -115,12 +122,6 @@ impl TlsConnector {
 impl From<Arc<ClientConfig>> for TlsConnector {
     fn from(config: Arc<ClientConfig>) -> Self {
         TlsConnector::new(config)
-    }
-}
-
-impl From<Arc<ServerConfig>> for TlsAcceptor {
-    fn from(config: Arc<ServerConfig>) -> Self {
-        TlsAcceptor::new(config)
     }
 }
 
@@ -229,6 +230,12 @@ impl TlsAcceptor {
     {
         let conn = Connection::server(self.config.clone()).map_err(io::Error::other)?;
         TlsStream::handshaken(conn, io).await
+    }
+}
+
+impl From<Arc<ServerConfig>> for TlsAcceptor {
+    fn from(config: Arc<ServerConfig>) -> Self {
+        TlsAcceptor::new(config)
     }
 }
 

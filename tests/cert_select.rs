@@ -17,8 +17,8 @@ use sanstls::{CertifiedKey, ClientConfig, Connection, Direction, Error, RecordOb
 fn other_test() -> CertifiedKey {
     let dir = vectors();
     CertifiedKey::from_pem_files(
-        &dir.join("other-test-ecdsa-p256.pem"),
-        &dir.join("other-test-ecdsa-p256.key"),
+        dir.join("other-test-ecdsa-p256.pem"),
+        dir.join("other-test-ecdsa-p256.key"),
     )
     .unwrap()
 }
@@ -32,8 +32,8 @@ fn three_certs() -> Arc<ServerConfig> {
         .unwrap()
 }
 
-fn end_entity(c: &CertifiedKey) -> Vec<u8> {
-    c.chain[0].as_ref().to_vec()
+fn end_entity(c: &CertifiedKey) -> sanstls::pki_types::CertificateDer<'static> {
+    c.chain[0].clone()
 }
 
 #[test]
@@ -104,7 +104,10 @@ fn tls12_client(groups: &[NamedGroup]) -> Arc<ClientConfig> {
 }
 
 /// The suite, scheme and end-entity certificate a TLS 1.2 handshake settled on.
-fn tls12_served(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> (CipherSuite, S, Vec<u8>) {
+fn tls12_served(
+    client: Arc<ClientConfig>,
+    server: Arc<ServerConfig>,
+) -> (CipherSuite, S, sanstls::pki_types::CertificateDer<'static>) {
     let (mut c, mut s) = pair(client, server);
     handshake(&mut c, &mut s).unwrap();
     let suite = c.cipher_suite().unwrap();
@@ -257,4 +260,158 @@ fn record_observer_sees_every_record_and_message_with_epochs() {
         .position(|l| l.starts_with("rec Sent Handshake"))
         .unwrap();
     assert!(log[sh].ends_with(" 0"), "{log:?}");
+}
+
+// ---- A key must be its certificate's
+
+/// The key of `localhost-<key>` under the certificate of `localhost-<cert>` (or
+/// `other-test-ecdsa-p256` for `"other"`).
+fn mixed(cert: &str, key: &str) -> Result<CertifiedKey, Error> {
+    let dir = vectors();
+    let file = |kind: &str, ext: &str| match kind {
+        "other" => dir.join(format!("other-test-ecdsa-p256.{ext}")),
+        kind => dir.join(format!("localhost-{kind}.{ext}")),
+    };
+    CertifiedKey::from_pem_files(file(cert, "pem"), file(key, "key"))
+}
+
+const MISMATCHED: &[(&str, &str)] = &[
+    ("ecdsa-p256", "ecdsa-p384"),
+    ("ecdsa-p256", "ed25519"),
+    ("ecdsa-p256", "other"),
+    ("ecdsa-p256", "rsa2048"),
+    ("ed25519", "ecdsa-p256"),
+    ("rsa2048", "rsa-pss"),
+    ("rsa-pss", "rsa2048"),
+    ("rsa-pss", "ecdsa-p256"),
+];
+
+#[test]
+fn key_not_matching_its_certificate_is_refused_at_load() {
+    for kind in KEY_TYPES.iter().copied().chain(["rsa-pss", "other"]) {
+        assert!(mixed(kind, kind).is_ok(), "{kind}");
+    }
+    for (cert, key) in MISMATCHED {
+        let res = mixed(cert, key);
+        assert_eq!(
+            res.err(),
+            Some(Error::InconsistentKeys(sanstls::InconsistentKeys::KeyMismatch)),
+            "{cert} certificate with {key} key"
+        );
+    }
+    // The same through CertifiedKey::new.
+    let chain = certified_key("ecdsa-p256").chain;
+    let key = certified_key("ecdsa-p384").key;
+    assert_eq!(
+        CertifiedKey::new(chain, key).err(),
+        Some(Error::InconsistentKeys(sanstls::InconsistentKeys::KeyMismatch))
+    );
+    // A certificate whose public key cannot be read.
+    let key = certified_key("ecdsa-p256").key;
+    assert_eq!(
+        CertifiedKey::new(vec![b"not a certificate".to_vec().into()], key).err(),
+        Some(Error::InconsistentKeys(sanstls::InconsistentKeys::Unknown))
+    );
+}
+
+#[test]
+fn key_swapped_after_load_is_refused_when_the_config_is_built() {
+    let mismatched = || {
+        let mut ck = certified_key("ecdsa-p256");
+        ck.key = certified_key("ed25519").key;
+        ck
+    };
+    let mismatch = Some(Error::InconsistentKeys(sanstls::InconsistentKeys::KeyMismatch));
+    assert_eq!(ServerConfig::builder(mismatched()).build().err(), mismatch);
+    assert_eq!(
+        server_builder("rsa2048").add_cert(mismatched()).build().err(),
+        mismatch
+    );
+    // A client certificate too.
+    assert_eq!(
+        client_builder().client_auth_cert(mismatched()).build().err(),
+        mismatch
+    );
+    assert!(client_builder()
+        .client_auth_cert(certified_key("ed25519"))
+        .build()
+        .is_ok());
+}
+
+// ---- Errors that say what was wrong
+
+#[test]
+fn name_mismatch_names_the_expected_name_and_the_certificates_names() {
+    let mut client = Connection::client(client_builder().build().unwrap(), "example.com").unwrap();
+    let mut server = Connection::server(server_builder("ecdsa-p256").build().unwrap()).unwrap();
+    let err = handshake(&mut client, &mut server).unwrap_err();
+    let want = Error::InvalidCertificate(sanstls::pki::CertError::NameMismatch {
+        expected: "example.com".into(),
+        presented: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+    });
+    assert_eq!(err, want);
+    assert_eq!(
+        err.to_string(),
+        "invalid peer certificate: certificate is not valid for example.com: it names localhost, 127.0.0.1, ::1"
+    );
+    // The alert is unchanged (RFC 8446 6.2).
+    assert_eq!(err.alert(), Some(AlertDescription::BadCertificate));
+    let _ = transfer(&mut client, &mut server);
+    assert_eq!(
+        server.error(),
+        Some(&Error::AlertReceived(AlertDescription::BadCertificate))
+    );
+}
+
+#[test]
+fn pem_file_without_a_certificate_is_an_error_naming_the_file() {
+    let dir = vectors();
+    // A key file holds no CERTIFICATE block.
+    let keyfile = dir.join("localhost-ecdsa-p256.key");
+    let err = sanstls::pki::TrustAnchors::from_pem_file(&keyfile).unwrap_err();
+    let Error::Config(msg) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(msg.contains(&keyfile.display().to_string()), "{msg}");
+    assert!(msg.contains("no CERTIFICATE"), "{msg}");
+    let err = CertifiedKey::from_pem_files(&keyfile, &keyfile).err().unwrap();
+    let Error::Config(msg) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(msg.contains(&keyfile.display().to_string()), "{msg}");
+    assert!(msg.contains("no CERTIFICATE"), "{msg}");
+    // The same from memory, and one error type for both.
+    let pem = std::fs::read(&keyfile).unwrap();
+    let err: Error = sanstls::pki::TrustAnchors::from_pem(&pem).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("no CERTIFICATE")),
+        "{err:?}"
+    );
+    assert_eq!(
+        sanstls::pki::TrustAnchors::from_pem_file(dir.join("ca.pem"))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn peer_and_sent_certificates_have_one_type() {
+    use sanstls::pki_types::CertificateDer;
+    let server_cfg = server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(sanstls::pki::WebPkiClientVerifier::new(
+            sanstls::pki::TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap(),
+        )))
+        .build()
+        .unwrap();
+    let client_cfg = client_builder()
+        .client_auth_cert(certified_key("ed25519"))
+        .build()
+        .unwrap();
+    let (mut client, mut server) = pair(client_cfg, server_cfg);
+    handshake(&mut client, &mut server).unwrap();
+    let seen: &[CertificateDer<'static>] = client.peer_certificates();
+    assert_eq!(seen, server.sent_certificates());
+    assert_eq!(server.peer_certificates(), client.sent_certificates());
+    assert!(!seen.is_empty() && !server.peer_certificates().is_empty());
 }

@@ -245,11 +245,11 @@ fn sent_certificates_are_the_chain_on_the_wire() {
         handshake(&mut c, &mut s).unwrap();
         // What each side sent is exactly what the other received.
         let sent: Vec<&[u8]> = s.sent_certificates().iter().map(|c| c.as_ref()).collect();
-        let got: Vec<&[u8]> = c.peer_certificates().iter().map(|c| c.as_slice()).collect();
+        let got: Vec<&[u8]> = c.peer_certificates().iter().map(|c| c.as_ref()).collect();
         assert_eq!(sent, got, "server chain, tls12={tls12}");
         assert_eq!(sent[0], certified_key("rsa2048").chain[0].as_ref());
         let sent: Vec<&[u8]> = c.sent_certificates().iter().map(|c| c.as_ref()).collect();
-        let got: Vec<&[u8]> = s.peer_certificates().iter().map(|c| c.as_slice()).collect();
+        let got: Vec<&[u8]> = s.peer_certificates().iter().map(|c| c.as_ref()).collect();
         assert_eq!(sent, got, "client chain, tls12={tls12}");
     }
 }
@@ -514,10 +514,7 @@ fn deferred_server_reads_the_client_hello_then_chooses_its_config_tls13() {
     s.accept_with(chosen).unwrap();
     assert!(s.client_hello().is_none());
     handshake(&mut c, &mut s).unwrap();
-    assert_eq!(
-        c.peer_certificates()[0],
-        certified_key("rsa2048").chain[0].as_ref()
-    );
+    assert_eq!(c.peer_certificates()[0], certified_key("rsa2048").chain[0]);
     assert_eq!(c.alpn_protocol(), Some(&b"http/1.1"[..]));
     assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
     assert_eq!(send(&mut c, &mut s, b"hello"), b"hello");
@@ -540,10 +537,7 @@ fn deferred_server_chooses_a_tls12_config() {
     s.accept_with(chosen).unwrap();
     handshake(&mut c, &mut s).unwrap();
     assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
-    assert_eq!(
-        c.peer_certificates()[0],
-        certified_key("ecdsa-p384").chain[0].as_ref()
-    );
+    assert_eq!(c.peer_certificates()[0], certified_key("ecdsa-p384").chain[0]);
     assert_eq!(send(&mut s, &mut c, b"over 1.2"), b"over 1.2");
 }
 

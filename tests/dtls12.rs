@@ -1052,3 +1052,49 @@ fn blinding_delay_is_armed_by_a_failure_the_peer_caused() {
     assert!(link.client.error().is_some());
     assert_eq!(link.client.blinding_delay(), None);
 }
+
+#[test]
+fn nothing_goes_out_after_a_fatal_alert_behind_the_clients_finished() {
+    // RFC 8446 6.2 (as RFC 6347 4.1.2.7 applies it): on a fatal alert the connection closes
+    // at once. The client's Finished makes the server queue its last flight (ticket, CCS,
+    // Finished); the alert in the same datagram, read next, must leave it unsent.
+    let secrets = Arc::new(Secrets::default());
+    let client = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .key_log(secrets.clone())
+        .build()
+        .unwrap();
+    let server = common::server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let mut link = Link::direct(client, server, dtls(1200));
+    for dir in [Dir::ToServer, Dir::ToClient] {
+        for d in link.take(dir) {
+            link.deliver(dir, &d).unwrap();
+        }
+    }
+    let flight = link.take(Dir::ToServer);
+    let master = secrets.get("CLIENT_RANDOM").expect("master secret logged");
+    // The client's Finished is record 0 of epoch 1.
+    let alert = seal12(
+        &link.client,
+        &master,
+        true,
+        1,
+        1,
+        21,
+        &[2, AlertDescription::InternalError.get()],
+    );
+    let (last, rest) = flight.split_last().unwrap();
+    for d in rest {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    let mut d = last.clone();
+    d.extend_from_slice(&alert);
+    let res = link.deliver(Dir::ToServer, &d);
+    assert_eq!(res, Err(Error::AlertReceived(AlertDescription::InternalError)));
+    assert!(!link.server().wants_write());
+    assert_eq!(link.take(Dir::ToClient), Vec::<Vec<u8>>::new());
+    assert_eq!(link.server().poll_timeout(), None);
+}

@@ -2450,3 +2450,34 @@ fn client_alert_for_a_rejected_certificate_is_under_its_handshake_epoch() {
         Some(AlertDescription::UnknownCa)
     );
 }
+
+#[test]
+fn nothing_goes_out_after_a_fatal_alert_behind_the_clients_finished() {
+    // RFC 8446 6.2, RFC 9147 4: on a fatal alert the connection closes at once. The
+    // client's Finished makes the server queue tickets and an ACK; the alert in the same
+    // datagram, read next, must leave them unsent.
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", true);
+    let suite = suite(&link);
+    let seq = next_seq(&link, &secrets, Dir::ToServer, 2);
+    let alert = seal13(
+        &secrets,
+        suite,
+        true,
+        2,
+        seq,
+        ContentType::Alert,
+        &[2, AlertDescription::InternalError.get()],
+    );
+    let (last, rest) = fin.split_last().unwrap();
+    for d in rest {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    let mut d = last.clone();
+    d.extend_from_slice(&alert);
+    let res = link.deliver(Dir::ToServer, &d);
+    assert_eq!(res, Err(Error::AlertReceived(AlertDescription::InternalError)));
+    assert!(!link.server().is_handshaking() || link.server().error().is_some());
+    assert!(!link.server().wants_write());
+    assert_eq!(link.take(Dir::ToClient), Vec::<Vec<u8>>::new());
+    assert_eq!(link.server().poll_timeout(), None);
+}

@@ -630,7 +630,7 @@ fn client_connection_replays_the_capture_byte_for_byte() {
         Some(SignatureScheme::rsa_pss_rsae_sha256)
     );
     let server_cert = CertificateDer::from_pem_file(c.path("server.crt")).unwrap();
-    assert_eq!(client.peer_certificates(), &[server_cert.to_vec()]);
+    assert_eq!(client.peer_certificates(), &[server_cert]);
     assert_eq!(
         client.client_random(),
         *<&[u8; 32]>::try_from(&dg["01-hello-c"][27..59]).unwrap()

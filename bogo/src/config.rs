@@ -227,7 +227,7 @@ fn alpn_list(wire: &[u8]) -> Result<Vec<Vec<u8>>, Fail> {
 
 fn load_key(cert: &Option<String>, key: &Option<String>) -> Result<Option<CertifiedKey>, Fail> {
     match (cert, key) {
-        (Some(c), Some(k)) => CertifiedKey::from_pem_files(c.as_ref(), k.as_ref())
+        (Some(c), Some(k)) => CertifiedKey::from_pem_files(c, k)
             .map(Some)
             .map_err(|e| unimpl(format!("certificate {c}: {e}"))),
         (None, None) => Ok(None),

@@ -199,7 +199,7 @@ impl Session for Driver {
             group: None,
             suite: c.cipher_suite().map_or(0, |s| s.get()),
             early_data: c.early_data_status(),
-            peer_certs: c.peer_certificates().to_vec(),
+            peer_certs: c.peer_certificates().iter().map(|c| c.to_vec()).collect(),
             hrr: c.had_hello_retry(),
             sent_leaf: None,
         }

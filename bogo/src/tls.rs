@@ -40,7 +40,7 @@ macro_rules! props {
             group: $c.key_exchange_group().map(|g| g.get()),
             suite: $c.cipher_suite().map_or(0, |s| s.get()),
             early_data: None,
-            peer_certs: $c.peer_certificates().to_vec(),
+            peer_certs: $c.peer_certificates().iter().map(|c| c.to_vec()).collect(),
             hrr: $c.had_hello_retry(),
             sent_leaf: $c.sent_certificates().first().map(|c| c.to_vec()),
         }

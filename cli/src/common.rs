@@ -5,6 +5,20 @@ use sanstls::{Connection, Direction, RecordObserver};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The address `--listen` names, resolved; an error names the value and says what is wrong.
+pub fn listen_addr(listen: &str) -> Result<std::net::SocketAddr, BoxError> {
+    let mut addrs = std::net::ToSocketAddrs::to_socket_addrs(listen)
+        .map_err(|e| format!("--listen {listen}: {e} (expected HOST:PORT, e.g. 127.0.0.1:8443)"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("--listen {listen}: resolves to no address").into())
+}
+
+/// Wraps a bind failure (an address in use, a port we may not take) with the address.
+pub fn bind_error(addr: std::net::SocketAddr, e: std::io::Error) -> BoxError {
+    format!("cannot listen on {addr}: {e}").into()
+}
+
 pub fn parse_suites(names: &[String]) -> Result<Vec<CipherSuite>, BoxError> {
     names
         .iter()

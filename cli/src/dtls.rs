@@ -321,10 +321,8 @@ pub fn serve(config: Arc<ServerConfig>, opts: ServeOpts) -> Result<(), BoxError>
     // flights go unanswered; the loop's own deadline (from `started`) also covers a
     // connection that never sent a flight (a ClientHello whose later fragments never come).
     dtls.timer.total = opts.handshake_timeout;
-    let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(opts.listen.as_str())?
-        .next()
-        .ok_or("address resolves to nothing")?;
-    let mut sock = UdpSocket::bind(addr)?;
+    let addr: SocketAddr = crate::common::listen_addr(&opts.listen)?;
+    let mut sock = UdpSocket::bind(addr).map_err(|e| crate::common::bind_error(addr, e))?;
     let mut poll = Poll::new()?;
     poll.registry().register(&mut sock, SOCKET, Interest::READABLE)?;
     // Signals arrive on the poll itself (signal-hook-mio: a self-pipe, no work in the handler).

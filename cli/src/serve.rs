@@ -136,7 +136,8 @@ fn load_certs(args: &Args) -> Result<Vec<CertifiedKey>, BoxError> {
         out.push(CertifiedKey::from_pem(TEST_CERT, TEST_KEY)?);
     }
     for (cert, key) in args.certs.iter().zip(&args.keys) {
-        let mut ck = CertifiedKey::from_pem_files(cert, key)?;
+        let mut ck = CertifiedKey::from_pem_files(cert, key)
+            .map_err(|e| format!("--cert {} --key {}: {e}", cert.display(), key.display()))?;
         ck.chain.extend(extra.iter().cloned());
         out.push(ck);
     }
@@ -217,7 +218,8 @@ pub fn run(args: Args) -> Result<(), BoxError> {
         };
         return crate::dtls::serve(config, opts);
     }
-    let listener = std::net::TcpListener::bind(&args.listen)?;
+    let addr = crate::common::listen_addr(&args.listen)?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| crate::common::bind_error(addr, e))?;
     listener.set_nonblocking(true)?;
     let threads = args
         .threads

@@ -803,8 +803,8 @@ fn fake_smtp(inject: bool) -> (u16, std::thread::JoinHandle<()>) {
         sock.write_all(b"220 go ahead\r\n").unwrap();
         let dir = vectors();
         let key = CertifiedKey::from_pem_files(
-            &dir.join("localhost-ecdsa-p256.pem"),
-            &dir.join("localhost-ecdsa-p256.key"),
+            dir.join("localhost-ecdsa-p256.pem"),
+            dir.join("localhost-ecdsa-p256.key"),
         )
         .unwrap();
         let mut tls = Connection::server(ServerConfig::builder(key).build().unwrap()).unwrap();

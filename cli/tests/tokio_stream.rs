@@ -183,8 +183,7 @@ fn have_openssl() -> bool {
 
 fn server_config() -> Arc<ServerConfig> {
     let v = vectors();
-    let cert =
-        CertifiedKey::from_pem_files(&v.join("localhost-rsa2048.pem"), &v.join("localhost-rsa2048.key"));
+    let cert = CertifiedKey::from_pem_files(v.join("localhost-rsa2048.pem"), v.join("localhost-rsa2048.key"));
     ServerConfig::builder(cert.unwrap()).build().unwrap()
 }
 
@@ -296,7 +295,7 @@ async fn lazy_acceptor_shows_the_client_hello_and_takes_the_chosen_config() {
         // The config chosen from the hello: its ALPN preference decides.
         let v = vectors();
         let key =
-            CertifiedKey::from_pem_files(&v.join("localhost-ed25519.pem"), &v.join("localhost-ed25519.key"))
+            CertifiedKey::from_pem_files(v.join("localhost-ed25519.pem"), v.join("localhost-ed25519.key"))
                 .unwrap();
         let config = ServerConfig::builder(key)
             .alpn_protocols(&["http/1.1"])
@@ -370,8 +369,8 @@ async fn zero_rtt(refuse: bool) -> (Vec<u8>, Option<bool>, Option<bool>) {
     let server_config = |tickets| {
         ServerConfig::builder(
             CertifiedKey::from_pem_files(
-                &vectors().join("localhost-ecdsa-p256.pem"),
-                &vectors().join("localhost-ecdsa-p256.key"),
+                vectors().join("localhost-ecdsa-p256.pem"),
+                vectors().join("localhost-ecdsa-p256.key"),
             )
             .unwrap(),
         )
@@ -554,4 +553,38 @@ async fn tokio_zero_rtt_against_openssl_s_server() {
     tls.handshake().await.unwrap();
     assert_eq!(tls.conn().early_data_status(), Some(true));
     wait_for(b"early-hello\n");
+}
+
+/// The adapter's types as tokio-rustls users hold them: connector and acceptor from an
+/// `Arc` config, a `ServerName` (or a string) to connect to, the peer's chain as
+/// `CertificateDer`s.
+#[tokio::test]
+async fn connector_takes_a_server_name_and_converts_from_a_config() {
+    use sanstls::pki::ServerName;
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+        .build()
+        .unwrap();
+    let connector = TlsConnector::from(client);
+    let acceptor = TlsAcceptor::from(server_config());
+    let names: [Box<dyn Fn() -> ServerName>; 2] = [
+        Box::new(|| ServerName::try_from("localhost").unwrap()),
+        Box::new(|| "127.0.0.1".to_string().try_into().unwrap()),
+    ];
+    for name in names {
+        let (c, s) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn({
+            let acceptor = acceptor.clone();
+            async move { acceptor.accept(s).await.unwrap() }
+        });
+        let tls = connector.connect(name(), c).await.unwrap();
+        let server = server.await.unwrap();
+        let chain: &[sanstls::pki_types::CertificateDer<'static>] = tls.conn().peer_certificates();
+        assert_eq!(chain, server.conn().sent_certificates());
+        assert!(!chain.is_empty());
+    }
+    // A string still works; one that is no name is refused before any I/O.
+    let (c, _s) = tokio::io::duplex(1 << 16);
+    let err = connector.connect("not a name!", c).await.err().unwrap();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }

@@ -64,7 +64,7 @@ pub(crate) struct Negotiated {
     pub sig_scheme: Option<SignatureScheme>,
     pub alpn: Option<Vec<u8>>,
     pub sni: Option<String>,
-    pub peer_chain: Vec<Vec<u8>>,
+    pub peer_chain: Vec<CertificateDer<'static>>,
     pub client_random: [u8; 32],
     pub server_random: [u8; 32],
     pub resumed: bool,

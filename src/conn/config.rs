@@ -521,6 +521,9 @@ impl ClientConfigBuilder {
 
     pub fn build(self) -> Result<Arc<ClientConfig>, Error> {
         self.shared.validate()?;
+        if let Some(c) = &self.client_cert {
+            c.keys_match()?;
+        }
         Ok(Arc::new(ClientConfig {
             shared: self.shared,
             verifier: self.verifier,
@@ -554,11 +557,30 @@ impl CertifiedKey {
         if chain.is_empty() {
             return Err(Error::Config("certificate chain is empty".into()));
         }
-        Ok(CertifiedKey {
+        let ck = CertifiedKey {
             chain,
             key,
             certificate13: OnceLock::new(),
-        })
+        };
+        ck.keys_match()?;
+        Ok(ck)
+    }
+
+    /// Checks that the private key is the end-entity certificate's: a key that is not would
+    /// make every handshake fail on the peer's signature check, so it is refused where the
+    /// mistake is made ([`CertifiedKey::new`], and again when a config is built, as the fields
+    /// are public).
+    pub fn keys_match(&self) -> Result<(), Error> {
+        let end_entity = self
+            .chain
+            .first()
+            .ok_or_else(|| Error::Config("certificate chain is empty".into()))?;
+        let cert_key = crate::pki::cert_public_key(end_entity.as_ref())
+            .map_err(|_| Error::InconsistentKeys(crate::InconsistentKeys::Unknown))?;
+        if cert_key != self.key.public_key_raw() {
+            return Err(Error::InconsistentKeys(crate::InconsistentKeys::KeyMismatch));
+        }
+        Ok(())
     }
 
     /// The encoded TLS 1.3 Certificate handshake message (header included) of a server's
@@ -582,11 +604,15 @@ impl CertifiedKey {
     }
 
     /// Loads a PEM chain (end-entity first) and a PEM private key.
-    pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, Error> {
-        let chain = CertificateDer::pem_file_iter(chain)
-            .map_err(|e| Error::Config(format!("{}: {e}", chain.display())))?
+    pub fn from_pem_files(chain: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = chain.as_ref();
+        let chain = CertificateDer::pem_file_iter(path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Config(format!("{}: {e}", chain.display())))?;
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        if chain.is_empty() {
+            return Err(Error::Config(format!("{}: no CERTIFICATE block", path.display())));
+        }
         Self::new(chain, SigningKey::from_pem_file(key)?)
     }
 
@@ -890,6 +916,9 @@ impl ServerConfigBuilder {
         }
         let mut certs = vec![self.cert.clone()];
         certs.extend(self.more_certs);
+        for c in &certs {
+            c.keys_match()?;
+        }
         let ticketer12: Option<Arc<dyn TicketSealer>> = match self.tickets12 {
             Tickets12::Off => None,
             // Ticket keys and nonces come from the system: a replay's fixed randomness is for the
@@ -921,8 +950,8 @@ mod tests {
     fn certificate13_is_encoded_once_as_the_message_of_the_chain() {
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors");
         let ck = CertifiedKey::from_pem_files(
-            &dir.join("localhost-ecdsa-p256.pem"),
-            &dir.join("localhost-ecdsa-p256.key"),
+            dir.join("localhost-ecdsa-p256.pem"),
+            dir.join("localhost-ecdsa-p256.key"),
         )
         .unwrap();
         let first = ck.certificate13();

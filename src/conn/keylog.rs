@@ -35,8 +35,8 @@ pub struct KeyLogFile {
 }
 
 impl KeyLogFile {
-    pub fn create(path: &Path) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    pub fn create(path: impl AsRef<Path>) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path.as_ref())?;
         Ok(KeyLogFile {
             file: Mutex::new(file),
         })

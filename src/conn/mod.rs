@@ -101,6 +101,11 @@ impl Connection {
     pub fn client(config: Arc<ClientConfig>, server_name: &str) -> Result<Self, Error> {
         let name = ServerName::parse(server_name)
             .map_err(|_| Error::Config(format!("invalid server name {server_name:?}")))?;
+        Self::client_for(config, name)
+    }
+
+    /// A client connecting to a name parsed already.
+    pub fn client_for(config: Arc<ClientConfig>, name: ServerName) -> Result<Self, Error> {
         let mut conn = Connection::new(Side::Client, &config.shared, 0x0301);
         let hs = client13::start(config, Some(name), &mut conn.common)?;
         conn.handshake = Some(hs);
@@ -678,7 +683,7 @@ impl Connection {
     }
 
     /// The peer's certificate chain (DER, end-entity first), once received.
-    pub fn peer_certificates(&self) -> &[Vec<u8>] {
+    pub fn peer_certificates(&self) -> &[rustls_pki_types::CertificateDer<'static>] {
         &self.common.neg.peer_chain
     }
 

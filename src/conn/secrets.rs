@@ -413,8 +413,12 @@ impl Connection {
             .map_err(|_| Error::Config("connection blob is malformed".into()))?;
         let n = r.u16("chain length").map_err(bad)?;
         for _ in 0..n {
-            neg.peer_chain
-                .push(r.vec_bytes(LenPrefix::U24, "certificate").map_err(bad)?.to_vec());
+            neg.peer_chain.push(
+                r.vec_bytes(LenPrefix::U24, "certificate")
+                    .map_err(bad)?
+                    .to_vec()
+                    .into(),
+            );
         }
         r.expect_empty("connection blob").map_err(bad)?;
 

@@ -209,7 +209,8 @@ impl SigningKey {
     }
 
     /// Reads the first private key (PKCS#8, SEC1 or PKCS#1) from a PEM file.
-    pub fn from_pem_file(path: &Path) -> Result<Self, Error> {
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
         let der = PrivateKeyDer::from_pem_file(path)
             .map_err(|e| Error::Config(format!("{}: no private key read: {e}", path.display())))?;
         Self::from_der(&der)

@@ -343,12 +343,16 @@ impl DtlsConnection {
     fn fail(&mut self, e: Error) -> Error {
         if self.error.is_none() {
             self.blinding.failed(&e);
-            if let Some(alert) = e.alert() {
-                self.common.queue.push_alert(AlertLevel::Fatal, alert);
+            match e.alert() {
+                Some(alert) => self.common.queue.push_alert(AlertLevel::Fatal, alert),
+                // RFC 8446 6.2, RFC 9147 4: on receipt of a fatal alert, close immediately:
+                // what records processed before it queued (tickets, an ACK) stays unsent.
+                None => self.common.queue.abandon(),
             }
             self.error = Some(e.clone());
             self.timer.finish();
             self.flight.clear();
+            self.v13.ack_due = false;
             // Nothing queued before the failure goes out after it: only the alert.
             self.out.clear();
         }

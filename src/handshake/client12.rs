@@ -340,7 +340,7 @@ impl ExpectCertificate {
             .config
             .verifier
             .verify_server_cert(end_entity, &intermediates, name, now)?;
-        cx.neg.peer_chain = cert.certs.clone();
+        cx.neg.peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
         let spki = pki::end_entity_spki(end_entity)?;
         self.c.log.add(&msg.raw)?;
         Ok(Handshake::Client12(Client12::ServerKeyExchange(

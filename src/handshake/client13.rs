@@ -593,7 +593,7 @@ impl ExpectServerHello {
         cx.neg.server_random = sh.random;
         if let Some(t) = &ticket {
             cx.neg.resumed = true;
-            cx.neg.peer_chain = t.peer_chain.clone();
+            cx.neg.peer_chain = t.peer_chain.iter().map(|c| c.clone().into()).collect();
         } else {
             early_data_rejected(cx, &mut self.s);
         }
@@ -801,7 +801,7 @@ impl ExpectCertificate {
                     .config
                     .verifier
                     .verify_server_cert(&end_entity.cert, &intermediates, name, now)?;
-                cx.neg.peer_chain = cert.entries.iter().map(|e| e.cert.clone()).collect();
+                cx.neg.peer_chain = cert.entries.iter().map(|e| e.cert.clone().into()).collect();
                 self.k.transcript.update(&msg.raw);
                 let spki = pki::end_entity_spki(&end_entity.cert)?;
                 Ok(Handshake::Client(ClientState::CertificateVerify(

@@ -113,7 +113,7 @@ impl Established13 {
                             received_ms: r.time.now_millis(),
                             max_early_data: nst.max_early_data_size().unwrap_or(0),
                             alpn: cx.neg.alpn.clone(),
-                            peer_chain: cx.neg.peer_chain.clone(),
+                            peer_chain: cx.neg.peer_chain.iter().map(|c| c.to_vec()).collect(),
                             ticket: nst.ticket,
                         },
                     );

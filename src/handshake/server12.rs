@@ -452,7 +452,7 @@ impl ExpectCertificate {
         let now = self.c.config.shared.time.now_unix();
         self.verifier
             .verify_client_cert(end_entity, &intermediates, now)?;
-        cx.neg.peer_chain = cert.certs.clone();
+        cx.neg.peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
         let spki = pki::end_entity_spki(end_entity)?;
         Ok(Handshake::Server12(Server12::ClientKeyExchange(
             ExpectClientKeyExchange {

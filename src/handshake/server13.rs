@@ -377,7 +377,7 @@ impl ExpectClientHello {
         }
         if let Some(p) = &psk {
             cx.neg.resumed = true;
-            cx.neg.peer_chain = p.session.peer_chain.clone();
+            cx.neg.peer_chain = p.session.peer_chain.iter().map(|c| c.clone().into()).collect();
         }
 
         let mut server_hello = ServerHello {
@@ -829,7 +829,7 @@ impl ExpectCertificate {
         let now = self.time.now_unix();
         self.verifier
             .verify_client_cert(&end_entity.cert, &intermediates, now)?;
-        cx.neg.peer_chain = cert.entries.iter().map(|e| e.cert.clone()).collect();
+        cx.neg.peer_chain = cert.entries.iter().map(|e| e.cert.clone().into()).collect();
         let spki = pki::end_entity_spki(&end_entity.cert)?;
         Ok(Handshake::Server(ServerState::CertificateVerify(
             ExpectCertificateVerify { k: self.k, spki },
@@ -918,7 +918,7 @@ fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Er
             max_early_data,
             sni: cx.neg.sni.clone(),
             alpn: cx.neg.alpn.clone(),
-            peer_chain: cx.neg.peer_chain.clone(),
+            peer_chain: cx.neg.peer_chain.iter().map(|c| c.to_vec()).collect(),
         };
         let Some(ticket) = r.storage.issue(shared.rng.as_ref(), now_secs, session)? else {
             return Ok(());

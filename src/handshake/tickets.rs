@@ -669,8 +669,8 @@ mod tests {
             let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors");
             let anchors = TrustAnchors::from_pem_file(dir.join("ca.pem")).unwrap();
             let ck = CertifiedKey::from_pem_files(
-                &dir.join("localhost-ecdsa-p256.pem"),
-                &dir.join("localhost-ecdsa-p256.key"),
+                dir.join("localhost-ecdsa-p256.pem"),
+                dir.join("localhost-ecdsa-p256.key"),
             )
             .unwrap();
             let client = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))

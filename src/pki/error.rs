@@ -13,8 +13,12 @@ pub enum CertError {
     /// No path to a trust anchor was found.
     UnknownIssuer,
     BadSignature,
-    /// The end-entity certificate does not match the expected name.
-    NameMismatch,
+    /// The end-entity certificate does not match the expected name: `expected` is the name
+    /// asked for, `presented` the DNS names and addresses of its subjectAltName.
+    NameMismatch {
+        expected: String,
+        presented: Vec<String>,
+    },
     /// A basicConstraints, keyUsage, EKU, path length or name constraint was violated.
     ConstraintViolated(&'static str),
     /// The certificate breaks a rule of the RFC 5280 / CA/B Forum profile.
@@ -51,7 +55,7 @@ impl CertError {
             CertError::InvalidServerName => AlertDescription::InternalError,
             CertError::BadEncoding
             | CertError::BadSignature
-            | CertError::NameMismatch
+            | CertError::NameMismatch { .. }
             | CertError::ConstraintViolated(_)
             | CertError::Profile(_)
             | CertError::NotPinned => AlertDescription::BadCertificate,
@@ -65,6 +69,17 @@ impl fmt::Display for CertError {
             CertError::ConstraintViolated(why) => write!(f, "constraint violated: {why}"),
             CertError::Profile(why) => write!(f, "certificate profile violated: {why}"),
             CertError::InvalidCrl(why) => write!(f, "unusable CRL: {why}"),
+            CertError::NameMismatch { expected, presented } if presented.is_empty() => {
+                write!(
+                    f,
+                    "certificate is not valid for {expected}: it names no host or address"
+                )
+            }
+            CertError::NameMismatch { expected, presented } => write!(
+                f,
+                "certificate is not valid for {expected}: it names {}",
+                presented.join(", ")
+            ),
             other => write!(f, "{other:?}"),
         }
     }

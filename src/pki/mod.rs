@@ -62,25 +62,33 @@ impl TrustAnchors {
         Ok(out)
     }
 
-    /// Builds a set from every CERTIFICATE block of a PEM bundle.
-    pub fn from_pem(pem: &[u8]) -> Result<Self, CertError> {
-        let mut out = Self::new();
-        for c in CertificateDer::pem_slice_iter(pem) {
-            let c = c.map_err(|_| CertError::BadEncoding)?;
-            out.add_der(c.as_ref())?;
-        }
-        Ok(out)
+    /// Builds a set from every CERTIFICATE block of a PEM bundle. A bundle without one is
+    /// an error: an empty set would refuse every peer, far from the cause.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, crate::Error> {
+        Self::from_pem_blocks(CertificateDer::pem_slice_iter(pem), "PEM bundle")
     }
 
-    /// Reads a PEM bundle from a file (configuration time, not in the handshake).
+    /// Reads a PEM bundle from a file (configuration time, not in the handshake); errors
+    /// name the file.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, crate::Error> {
         let path = path.as_ref();
-        let mut out = Self::new();
         let iter = CertificateDer::pem_file_iter(path)
             .map_err(|e| crate::Error::Config(format!("{}: {e}", path.display())))?;
-        for c in iter {
-            let c = c.map_err(|e| crate::Error::Config(format!("{}: {e}", path.display())))?;
-            out.add_der(c.as_ref())?;
+        Self::from_pem_blocks(iter, &path.display().to_string())
+    }
+
+    fn from_pem_blocks(
+        blocks: impl Iterator<Item = Result<CertificateDer<'static>, rustls_pki_types::pem::Error>>,
+        source: &str,
+    ) -> Result<Self, crate::Error> {
+        let mut out = Self::new();
+        for c in blocks {
+            let c = c.map_err(|e| crate::Error::Config(format!("{source}: {e}")))?;
+            out.add_der(c.as_ref())
+                .map_err(|e| crate::Error::Config(format!("{source}: certificate {}: {e}", out.len() + 1)))?;
+        }
+        if out.is_empty() {
+            return Err(crate::Error::Config(format!("{source}: no CERTIFICATE block")));
         }
         Ok(out)
     }
@@ -142,6 +150,17 @@ pub fn end_entity_spki(cert_der: &[u8]) -> Result<Vec<u8>, CertError> {
     let raw = cert::split(cert_der)?;
     sig::parse_spki(raw.spki)?;
     Ok(raw.spki.to_vec())
+}
+
+/// The public key a certificate holds: the content of its SubjectPublicKeyInfo's BIT STRING
+/// (an EC point, an Ed25519 key, or an RSAPublicKey), whatever its algorithm or size.
+pub(crate) fn cert_public_key(cert_der: &[u8]) -> Result<&[u8], CertError> {
+    let raw = cert::split(cert_der)?;
+    let outer = der::single(raw.spki, der::SEQUENCE).ok_or(CertError::BadEncoding)?;
+    let mut d = der::Der::new(outer.value);
+    d.expect(der::SEQUENCE).ok_or(CertError::BadEncoding)?;
+    let bits = d.expect(der::BIT_STRING).ok_or(CertError::BadEncoding)?;
+    der::bit_string_bytes(&bits).ok_or(CertError::BadEncoding)
 }
 
 /// Decides whether a server's certificate chain is acceptable (used by clients).

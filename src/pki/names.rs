@@ -37,6 +37,23 @@ impl ServerName {
     }
 }
 
+/// `"example.com".try_into()`, as with rustls's `ServerName`.
+impl TryFrom<&str> for ServerName {
+    type Error = CertError;
+
+    fn try_from(s: &str) -> Result<Self, CertError> {
+        ServerName::parse(s)
+    }
+}
+
+impl TryFrom<String> for ServerName {
+    type Error = CertError;
+
+    fn try_from(s: String) -> Result<Self, CertError> {
+        ServerName::parse(&s)
+    }
+}
+
 impl core::fmt::Display for ServerName {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -105,6 +122,18 @@ pub(crate) fn san_matches(san: Option<&[GeneralName<'_>]>, name: &ServerName) ->
         (GeneralName::IPAddress(p), ServerName::Ip(IpAddr::V6(r))) => *p == r.octets(),
         _ => false,
     })
+}
+
+/// The DNS names and addresses of a subjectAltName, as text, for an error message.
+pub(crate) fn san_names(san: Option<&[GeneralName<'_>]>) -> Vec<String> {
+    san.unwrap_or(&[])
+        .iter()
+        .filter_map(|gn| match gn {
+            GeneralName::DNSName(d) => Some(d.to_string()),
+            GeneralName::IPAddress(ip) => ip_text(ip),
+            _ => None,
+        })
+        .collect()
 }
 
 /// CA/B BR 7.1.4.3: a subscriber's commonName that names the same host or address as a

@@ -83,7 +83,10 @@ pub fn verify_chain(
     }
     if let Some(name) = name {
         if !names::san_matches(ee.san.as_deref(), name) {
-            return Err(CertError::NameMismatch);
+            return Err(CertError::NameMismatch {
+                expected: name.to_string(),
+                presented: names::san_names(ee.san.as_deref()),
+            });
         }
     }
     if purpose == KeyPurpose::ServerAuth {

@@ -227,11 +227,17 @@ fn names_match_san_only_with_leftmost_wildcards() {
     assert!(server(&ee, &[], &ta, "EXACT.example.NET").is_ok());
     assert_eq!(
         server(&ee, &[], &ta, "example.com").unwrap_err(),
-        CertError::NameMismatch
+        CertError::NameMismatch {
+            expected: "example.com".into(),
+            presented: vec!["*.example.com".into(), "Exact.Example.net".into()],
+        }
     );
     assert_eq!(
         server(&ee, &[], &ta, "a.b.example.com").unwrap_err(),
-        CertError::NameMismatch
+        CertError::NameMismatch {
+            expected: "a.b.example.com".into(),
+            presented: vec!["*.example.com".into(), "Exact.Example.net".into()],
+        }
     );
 }
 
@@ -243,7 +249,10 @@ fn common_name_is_never_used_as_identity() {
     let ee = issue(&p, &root);
     assert_eq!(
         server(&ee, &[], &anchors(&[&root]), "example.com").unwrap_err(),
-        CertError::NameMismatch
+        CertError::NameMismatch {
+            expected: "example.com".into(),
+            presented: vec!["other.example".into()],
+        }
     );
 }
 
@@ -256,7 +265,10 @@ fn ip_addresses_compare_as_addresses() {
     assert!(server(&ee, &[], &ta, "2001:DB8:0:0::1").is_ok());
     assert_eq!(
         server(&ee, &[], &ta, "192.0.2.2").unwrap_err(),
-        CertError::NameMismatch
+        CertError::NameMismatch {
+            expected: "192.0.2.2".into(),
+            presented: vec!["192.0.2.1".into(), "2001:db8::1".into()],
+        }
     );
 }
 
@@ -556,7 +568,10 @@ fn verifiers_and_helpers() {
     assert!(v.verify_server_cert(&ee, &[], &dns("example.com"), NOW).is_ok());
     assert_eq!(
         v.verify_server_cert(&ee, &[], &dns("example.org"), NOW),
-        Err(CertError::NameMismatch)
+        Err(CertError::NameMismatch {
+            expected: "example.org".into(),
+            presented: vec!["example.com".into()],
+        })
     );
 
     let pinned = PinnedCertVerifier::new(ee.clone());

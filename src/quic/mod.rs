@@ -380,7 +380,7 @@ impl QuicConnection {
         self.common.neg.sni.as_deref()
     }
 
-    pub fn peer_certificates(&self) -> &[Vec<u8>] {
+    pub fn peer_certificates(&self) -> &[rustls_pki_types::CertificateDer<'static>] {
         &self.common.neg.peer_chain
     }
 

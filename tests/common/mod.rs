@@ -38,8 +38,8 @@ pub fn read(p: &std::path::Path) -> Vec<u8> {
 pub fn certified_key(kind: &str) -> CertifiedKey {
     let dir = vectors();
     CertifiedKey::from_pem_files(
-        &dir.join(format!("localhost-{kind}.pem")),
-        &dir.join(format!("localhost-{kind}.key")),
+        dir.join(format!("localhost-{kind}.pem")),
+        dir.join(format!("localhost-{kind}.key")),
     )
     .unwrap()
 }

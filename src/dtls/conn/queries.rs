@@ -59,7 +59,7 @@ impl DtlsConnection {
     }
 
     /// The peer's certificate chain (DER, end-entity first), once received.
-    pub fn peer_certificates(&self) -> &[Vec<u8>] {
+    pub fn peer_certificates(&self) -> &[CertificateDer<'static>] {
         &self.common.neg.peer_chain
     }
 
