@@ -12,7 +12,7 @@ use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::key_schedule::{finished_verify_data_prk, KeySchedule13};
-use crate::crypto::kx::KeyExchange;
+use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
@@ -188,7 +188,10 @@ pub(crate) fn start(
         }
         extensions.push(ClientExtension::SupportedVersions(versions));
     }
-    extensions.push(ClientExtension::SupportedGroups(config.shared.groups.clone()));
+    // The hybrids are TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 3): a TLS 1.2-only hello
+    // leaves them out.
+    let groups = config.shared.groups.iter().filter(|g| tls13 || !kx::is_hybrid(**g));
+    extensions.push(ClientExtension::SupportedGroups(groups.copied().collect()));
     extensions.push(ClientExtension::SignatureAlgorithms(
         config.shared.sig_schemes.clone(),
     ));
