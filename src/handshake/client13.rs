@@ -169,7 +169,13 @@ pub(crate) fn start(
     }
     let mut shares = Vec::new();
     if tls13 {
-        for group in config.shared.groups.iter().take(config.key_share_groups) {
+        // DTLS: no hybrid share in the first ClientHello. At 1,216 bytes and more it would
+        // not fit one datagram, and a stateless acceptor can only answer a hello it reads
+        // whole (it must hash it into the cookie, RFC 8446 4.4.1). The cookie retry that
+        // follows asks for the hybrid when the server prefers it, at no extra round trip;
+        // the second hello, cookie first, may then be fragmented.
+        let first_flight = config.shared.groups.iter().filter(|g| !(dtls && kx::is_hybrid(**g)));
+        for group in first_flight.take(config.key_share_groups) {
             shares.push(KeyExchange::start(*group, rng.as_ref())?);
         }
     }
