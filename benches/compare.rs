@@ -220,7 +220,13 @@ struct Theirs {
 }
 
 fn theirs(kind: &str, suite: CipherSuite, tls12: bool) -> Theirs {
-    theirs_with(rprovider::default_provider(), kind, suite, tls12, NamedGroup::x25519)
+    theirs_with(
+        rprovider::default_provider(),
+        kind,
+        suite,
+        tls12,
+        NamedGroup::x25519,
+    )
 }
 
 /// [`theirs`] on another rustls provider and group.
@@ -544,7 +550,13 @@ impl Bench {
         let s_x = ours_rate(NamedGroup::x25519);
         let s_pq = ours_rate(NamedGroup::X25519MLKEM768);
         let mut theirs_rate = |group| {
-            let t = theirs_with(rustls::crypto::aws_lc_rs::default_provider(), "ecdsa-p256", suite, false, group);
+            let t = theirs_with(
+                rustls::crypto::aws_lc_rs::default_provider(),
+                "ecdsa-p256",
+                suite,
+                false,
+                group,
+            );
             let mut cfg = (*t.client).clone();
             cfg.resumption = rustls::client::Resumption::disabled();
             let t = Theirs {
@@ -553,13 +565,22 @@ impl Bench {
             };
             rate(self.run, || {
                 let (c, _) = r_handshake(&t, &mut wire);
-                assert_eq!(c.negotiated_key_exchange_group().map(|g| u16::from(g.name())), Some(group.get()));
+                assert_eq!(
+                    c.negotiated_key_exchange_group().map(|g| u16::from(g.name())),
+                    Some(group.get())
+                );
                 1
             })
         };
         let r_x = theirs_rate(NamedGroup::x25519);
         let r_pq = theirs_rate(NamedGroup::X25519MLKEM768);
-        line("full TLS 1.3 handshake X25519 ECDSA-P256 (rustls aws-lc-rs)", "hs/s", s_x, Some(r_x), None);
+        line(
+            "full TLS 1.3 handshake X25519 ECDSA-P256 (rustls aws-lc-rs)",
+            "hs/s",
+            s_x,
+            Some(r_x),
+            None,
+        );
         line(
             "full TLS 1.3 handshake X25519MLKEM768 ECDSA-P256 (rustls aws-lc-rs)",
             "hs/s",

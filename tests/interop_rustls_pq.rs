@@ -22,7 +22,13 @@ const HYBRIDS: [NamedGroup; 2] = [NamedGroup::X25519MLKEM768, NamedGroup::SecP25
 /// rustls's aws-lc-rs groups, in the order of `groups`.
 fn kx_groups(groups: &[NamedGroup]) -> Vec<&'static dyn rustls::crypto::SupportedKxGroup> {
     use provider::kx_group as k;
-    let all = [k::X25519MLKEM768, k::SECP256R1MLKEM768, k::X25519, k::SECP256R1, k::SECP384R1];
+    let all = [
+        k::X25519MLKEM768,
+        k::SECP256R1MLKEM768,
+        k::X25519,
+        k::SECP256R1,
+        k::SECP384R1,
+    ];
     groups
         .iter()
         .map(|g| {
@@ -54,10 +60,11 @@ fn rustls_client(config: &Arc<rustls::ClientConfig>) -> rustls::ClientConnection
 
 fn rustls_server_config(groups: &[NamedGroup]) -> Arc<rustls::ServerConfig> {
     let v = vectors();
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(v.join("localhost-ecdsa-p256.pem"))
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(v.join("localhost-ecdsa-p256.pem"))
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
     let key = PrivateKeyDer::from_pem_file(v.join("localhost-ecdsa-p256.key")).unwrap();
     let mut p = provider::default_provider();
     p.kx_groups = kx_groups(groups);
@@ -95,7 +102,12 @@ fn rustls_client_against_our_server_every_hybrid() {
         pump(&mut *client, &mut server);
         assert!(!client.is_handshaking() && !server.is_handshaking(), "{group}");
         assert_eq!(server.key_exchange_group(), Some(group));
-        assert_eq!(client.negotiated_key_exchange_group().map(|g| u16::from(g.name())), Some(group.get()));
+        assert_eq!(
+            client
+                .negotiated_key_exchange_group()
+                .map(|g| u16::from(g.name())),
+            Some(group.get())
+        );
         assert!(!server.had_hello_retry());
         exchange_data(&mut client, &mut server);
     }
@@ -110,7 +122,12 @@ fn our_client_against_rustls_server_every_hybrid() {
         pump(&mut *server, &mut client);
         assert!(!client.is_handshaking() && !server.is_handshaking(), "{group}");
         assert_eq!(client.key_exchange_group(), Some(group));
-        assert_eq!(server.negotiated_key_exchange_group().map(|g| u16::from(g.name())), Some(group.get()));
+        assert_eq!(
+            server
+                .negotiated_key_exchange_group()
+                .map(|g| u16::from(g.name())),
+            Some(group.get())
+        );
         assert!(!client.had_hello_retry());
         exchange_data(&mut server, &mut client);
     }
@@ -121,7 +138,10 @@ fn our_client_against_rustls_server_every_hybrid() {
 fn hello_retry_request_to_a_hybrid_both_ways() {
     for group in HYBRIDS {
         // Our client: x25519 share first, the hybrid listed second; rustls takes only the hybrid.
-        let config = client_builder().groups(&[NamedGroup::x25519, group]).build().unwrap();
+        let config = client_builder()
+            .groups(&[NamedGroup::x25519, group])
+            .build()
+            .unwrap();
         let mut client = Connection::client(config, "localhost").unwrap();
         let mut server = rustls::ServerConnection::new(rustls_server_config(&[group])).unwrap();
         pump(&mut *server, &mut client);
@@ -148,7 +168,10 @@ fn hello_retry_request_to_a_hybrid_both_ways() {
 #[test]
 fn hello_retry_request_from_a_hybrid_to_classical_both_ways() {
     for group in HYBRIDS {
-        let config = client_builder().groups(&[group, NamedGroup::secp384r1]).build().unwrap();
+        let config = client_builder()
+            .groups(&[group, NamedGroup::secp384r1])
+            .build()
+            .unwrap();
         let mut client = Connection::client(config, "localhost").unwrap();
         let mut server =
             rustls::ServerConnection::new(rustls_server_config(&[NamedGroup::secp384r1])).unwrap();
@@ -159,7 +182,10 @@ fn hello_retry_request_from_a_hybrid_to_classical_both_ways() {
 
         let config = rustls_client_config(&[group, NamedGroup::secp384r1]);
         let mut rclient = rustls_client(&config);
-        let server_config = server_builder("ecdsa-p256").groups(&[NamedGroup::secp384r1]).build().unwrap();
+        let server_config = server_builder("ecdsa-p256")
+            .groups(&[NamedGroup::secp384r1])
+            .build()
+            .unwrap();
         let mut server = Connection::server(server_config).unwrap();
         pump(&mut *rclient, &mut server);
         assert!(server.had_hello_retry(), "{group}");
@@ -174,7 +200,11 @@ fn resumption_with_a_hybrid_both_ways() {
     for group in HYBRIDS {
         // Our client resumes with rustls's server.
         let store = Arc::new(ClientSessionStore::default());
-        let config = client_builder().groups(&[group]).session_store(store.clone()).build().unwrap();
+        let config = client_builder()
+            .groups(&[group])
+            .session_store(store.clone())
+            .build()
+            .unwrap();
         let server_config = rustls_server_config(&[group]);
         let mut client = Connection::client(config.clone(), "localhost").unwrap();
         let mut server = rustls::ServerConnection::new(server_config.clone()).unwrap();

@@ -55,7 +55,11 @@ fn every_hybrid_group_handshakes_with_every_suite() {
             CipherSuite::TLS_AES_256_GCM_SHA384,
             CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
         ] {
-            let client = client_builder().cipher_suites(&[suite]).groups(&[group]).build().unwrap();
+            let client = client_builder()
+                .cipher_suites(&[suite])
+                .groups(&[group])
+                .build()
+                .unwrap();
             let server = server_builder("ecdsa-p256").groups(&[group]).build().unwrap();
             let (mut c, mut s) = pair(client, server);
             let hello = drain(&mut c);
@@ -64,7 +68,11 @@ fn every_hybrid_group_handshakes_with_every_suite() {
                 NamedGroup::SecP256r1MLKEM768 => 1249,
                 _ => 1665,
             };
-            assert_eq!(client_hello_shares(&hello), [(group.get(), expected_len)], "{group}");
+            assert_eq!(
+                client_hello_shares(&hello),
+                [(group.get(), expected_len)],
+                "{group}"
+            );
             feed(&mut s, &hello).unwrap();
             handshake(&mut c, &mut s).unwrap_or_else(|e| panic!("{group} {suite}: {e}"));
             for conn in [&c, &s] {
@@ -115,7 +123,10 @@ fn classical_share_to_a_hybrid_preferring_server_gets_no_retry() {
 #[test]
 fn hybrid_share_to_a_classical_server_retries_for_a_classical_group() {
     for group in HYBRIDS {
-        let client = client_builder().groups(&[group, NamedGroup::secp256r1]).build().unwrap();
+        let client = client_builder()
+            .groups(&[group, NamedGroup::secp256r1])
+            .build()
+            .unwrap();
         let server = server_builder("ecdsa-p256").build().unwrap();
         let (mut c, mut s) = pair(client, server);
         handshake(&mut c, &mut s).unwrap();
@@ -128,13 +139,19 @@ fn hybrid_share_to_a_classical_server_retries_for_a_classical_group() {
 /// A hybrid-only server and a classical-only client: handshake_failure both sides, no hang.
 #[test]
 fn hybrid_only_server_and_classical_client_fail_with_handshake_failure() {
-    let client = client_builder().groups(&[NamedGroup::x25519, NamedGroup::secp256r1]).build().unwrap();
+    let client = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .build()
+        .unwrap();
     let server = server_builder("ecdsa-p256").groups(&HYBRIDS).build().unwrap();
     let (mut c, mut s) = pair(client, server);
     let err = handshake(&mut c, &mut s).unwrap_err();
     assert_eq!(err, Error::HandshakeFailure("no key exchange group in common"));
     transfer(&mut s, &mut c).unwrap_err();
-    assert_eq!(c.error(), Some(&Error::AlertReceived(AlertDescription::HandshakeFailure)));
+    assert_eq!(
+        c.error(),
+        Some(&Error::AlertReceived(AlertDescription::HandshakeFailure))
+    );
 }
 
 /// FIPS 203 7.2 on the wire: an encapsulation key with a coefficient >= q is refused with
@@ -167,7 +184,10 @@ fn out_of_range_encapsulation_key_is_illegal_parameter() {
             "{group}"
         );
         feed(&mut c, &reply).unwrap_err();
-        assert_eq!(c.error(), Some(&Error::AlertReceived(AlertDescription::IllegalParameter)));
+        assert_eq!(
+            c.error(),
+            Some(&Error::AlertReceived(AlertDescription::IllegalParameter))
+        );
     }
 }
 
@@ -197,7 +217,10 @@ fn tls12_never_uses_a_hybrid() {
         .unwrap();
     let mut c = Connection::client(client, "localhost").unwrap();
     let hello = drain(&mut c);
-    assert!(!hello.windows(2).any(|w| w == [0x11, 0xec]), "no hybrid in a TLS 1.2 hello");
+    assert!(
+        !hello.windows(2).any(|w| w == [0x11, 0xec]),
+        "no hybrid in a TLS 1.2 hello"
+    );
 }
 
 fn dtls(mtu: usize) -> DtlsConfig {
@@ -216,8 +239,14 @@ fn dtls(mtu: usize) -> DtlsConfig {
 fn dtls13_hybrid_share_follows_the_cookie_retry_fragmented() {
     for group in HYBRIDS {
         for mtu in [600, 1200] {
-            let client = client_builder().groups(&[group, NamedGroup::x25519]).build().unwrap();
-            let server = server_builder("ecdsa-p256").groups(&[group, NamedGroup::x25519]).build().unwrap();
+            let client = client_builder()
+                .groups(&[group, NamedGroup::x25519])
+                .build()
+                .unwrap();
+            let server = server_builder("ecdsa-p256")
+                .groups(&[group, NamedGroup::x25519])
+                .build()
+                .unwrap();
             let mut link = Link::new(client, server, dtls(mtu));
             let first = link.take(Dir::ToServer);
             assert_eq!(first.len(), 1, "{group} {mtu}: the first hello fits one datagram");
@@ -225,7 +254,11 @@ fn dtls13_hybrid_share_follows_the_cookie_retry_fragmented() {
                 link.deliver(Dir::ToServer, d).unwrap();
             }
             let second = link.take(Dir::ToServer);
-            assert!(second.len() >= 2, "{group} {mtu}: second hello in {} datagrams", second.len());
+            assert!(
+                second.len() >= 2,
+                "{group} {mtu}: second hello in {} datagrams",
+                second.len()
+            );
             for d in &second {
                 link.deliver(Dir::ToServer, d).unwrap();
             }
@@ -269,7 +302,10 @@ fn dtls13_lossy_link_with_hybrids() {
                 .groups(&[NamedGroup::SecP384r1MLKEM1024, NamedGroup::secp256r1])
                 .build()
                 .unwrap(),
-            server_builder("ecdsa-p256").groups(&[NamedGroup::secp256r1]).build().unwrap(),
+            server_builder("ecdsa-p256")
+                .groups(&[NamedGroup::secp256r1])
+                .build()
+                .unwrap(),
         ),
     ];
     let opts = Lossy {
@@ -301,7 +337,11 @@ fn quic_move(from: &mut QuicConnection, to: &mut QuicConnection) {
 #[test]
 fn quic_handshake_with_each_hybrid() {
     for group in HYBRIDS {
-        let cc = client_builder().alpn_protocols(&["h3"]).groups(&[group]).build().unwrap();
+        let cc = client_builder()
+            .alpn_protocols(&["h3"])
+            .groups(&[group])
+            .build()
+            .unwrap();
         let sc = server_builder("ecdsa-p256")
             .alpn_protocols(&["h3"])
             .groups(&[group])

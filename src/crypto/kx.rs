@@ -210,7 +210,8 @@ impl Ecdh {
     /// fresh bytes are drawn, as the NIST SP 800-56A "testing candidates" method does; only a
     /// source that keeps giving invalid candidates fails.
     fn start(group: NamedGroup, rng: &dyn RandomSource) -> Result<Self, Error> {
-        let (alg, priv_len, pub_len) = params(group).ok_or(Error::Crypto("key exchange group not supported"))?;
+        let (alg, priv_len, pub_len) =
+            params(group).ok_or(Error::Crypto("key exchange group not supported"))?;
         let mut seed = Zeroizing::new([0u8; 48]);
         let seed = &mut seed[..priv_len];
         for _ in 0..MAX_KEY_DRAWS {
@@ -308,7 +309,11 @@ impl KeyExchange {
     /// encapsulates to the client's ML-KEM key (after the FIPS 203 7.2 checks) and answers
     /// with the ciphertext beside its ECDH share. A malformed client share is
     /// `illegal_parameter`, checked before any randomness is drawn where the length tells.
-    pub fn accept(group: NamedGroup, peer_share: &[u8], rng: &dyn RandomSource) -> Result<(Vec<u8>, Secret), Error> {
+    pub fn accept(
+        group: NamedGroup,
+        peer_share: &[u8],
+        rng: &dyn RandomSource,
+    ) -> Result<(Vec<u8>, Secret), Error> {
         let Some(h) = hybrid(group) else {
             let kx = KeyExchange::start(group, rng)?;
             let public = kx.public.clone();
@@ -380,7 +385,9 @@ impl KeyExchange {
 /// ECDH key.
 fn kem_ek_is_valid(kem: Kem, ek: &[u8]) -> bool {
     match kem {
-        Kem::MlKem768 => mlkem768::MlKem768PublicKey::try_from(ek).is_ok_and(|ek| mlkem768::validate_public_key(&ek)),
+        Kem::MlKem768 => {
+            mlkem768::MlKem768PublicKey::try_from(ek).is_ok_and(|ek| mlkem768::validate_public_key(&ek))
+        }
         Kem::MlKem1024 => {
             mlkem1024::MlKem1024PublicKey::try_from(ek).is_ok_and(|ek| mlkem1024::validate_public_key(&ek))
         }
@@ -406,7 +413,8 @@ mod tests {
             }
             // The server's one-step side, for every group.
             let client = KeyExchange::start(g, &SystemRandomSource).unwrap();
-            let (server_share, ss) = KeyExchange::accept(g, client.public_key(), &SystemRandomSource).unwrap();
+            let (server_share, ss) =
+                KeyExchange::accept(g, client.public_key(), &SystemRandomSource).unwrap();
             let cs = client.complete(&server_share).unwrap();
             assert!(cs.ct_eq(ss.as_bytes()), "{g}");
         }
@@ -457,7 +465,8 @@ mod tests {
         assert_eq!(hex::encode(&client.public_key()[1184..]), ALICE_PK);
 
         let rng = FixedRandom::new(vec![m.to_vec(), h(BOB_SK)]);
-        let (share, server_ss) = KeyExchange::accept(NamedGroup::X25519MLKEM768, client.public_key(), &rng).unwrap();
+        let (share, server_ss) =
+            KeyExchange::accept(NamedGroup::X25519MLKEM768, client.public_key(), &rng).unwrap();
         assert_eq!(rng.remaining(), 0);
         assert_eq!(&share[..1088], ct.as_ref());
         assert_eq!(hex::encode(&share[1088..]), BOB_PK);
@@ -471,7 +480,13 @@ mod tests {
     fn nist_hybrids_put_ecdh_first() {
         for (g, ecdh, sk_len, pk_len, ct_len) in [
             (NamedGroup::SecP256r1MLKEM768, NamedGroup::secp256r1, 32, 65, 1088),
-            (NamedGroup::SecP384r1MLKEM1024, NamedGroup::secp384r1, 48, 97, 1568),
+            (
+                NamedGroup::SecP384r1MLKEM1024,
+                NamedGroup::secp384r1,
+                48,
+                97,
+                1568,
+            ),
         ] {
             let d_z = [0x33u8; 64];
             let m = [0x44u8; 32];
@@ -555,7 +570,11 @@ mod tests {
                 (r, rng.remaining())
             };
             // Truncated and oversized.
-            for bad in [&share[..share.len() - 1], &[share.as_slice(), &[0]].concat()[..], &[][..]] {
+            for bad in [
+                &share[..share.len() - 1],
+                &[share.as_slice(), &[0]].concat()[..],
+                &[][..],
+            ] {
                 let (r, left) = accept(bad);
                 assert!(illegal(r), "{g} len {}", bad.len());
                 assert_eq!(left, 200);
@@ -576,7 +595,10 @@ mod tests {
 
             // The client side: a server share of the wrong length.
             let (server_share, _) = KeyExchange::accept(g, &share, &SystemRandomSource).unwrap();
-            for bad in [&server_share[..server_share.len() - 1], &[server_share.as_slice(), &[0]].concat()[..]] {
+            for bad in [
+                &server_share[..server_share.len() - 1],
+                &[server_share.as_slice(), &[0]].concat()[..],
+            ] {
                 let c = KeyExchange::start(g, &SystemRandomSource).unwrap();
                 assert!(illegal(c.complete(bad)), "{g}");
             }

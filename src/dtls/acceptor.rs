@@ -202,7 +202,9 @@ impl DtlsAcceptor {
         let shares = hello.key_shares().unwrap_or(&[]);
         let offered = hello.supported_groups().unwrap_or(&[]);
         let preferred = cfg.groups.iter().find(|g| offered.contains(g));
-        let group = if let Some(g) = preferred.filter(|g| kx::is_hybrid(**g) && !shares.iter().any(|s| s.group == **g)) {
+        let group = if let Some(g) =
+            preferred.filter(|g| kx::is_hybrid(**g) && !shares.iter().any(|s| s.group == **g))
+        {
             // Our first choice is a hybrid the client listed but left out of this hello
             // (ours always does in DTLS: the share does not fit one datagram): this retry is
             // sent anyway, so it asks for the hybrid at no extra round trip.

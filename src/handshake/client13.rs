@@ -174,7 +174,11 @@ pub(crate) fn start(
         // whole (it must hash it into the cookie, RFC 8446 4.4.1). The cookie retry that
         // follows asks for the hybrid when the server prefers it, at no extra round trip;
         // the second hello, cookie first, may then be fragmented.
-        let first_flight = config.shared.groups.iter().filter(|g| !(dtls && kx::is_hybrid(**g)));
+        let first_flight = config
+            .shared
+            .groups
+            .iter()
+            .filter(|g| !(dtls && kx::is_hybrid(**g)));
         for group in first_flight.take(config.key_share_groups) {
             shares.push(KeyExchange::start(*group, rng.as_ref())?);
         }
@@ -196,7 +200,11 @@ pub(crate) fn start(
     }
     // The hybrids are TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 3): a TLS 1.2-only hello
     // leaves them out.
-    let groups = config.shared.groups.iter().filter(|g| tls13 || !kx::is_hybrid(**g));
+    let groups = config
+        .shared
+        .groups
+        .iter()
+        .filter(|g| tls13 || !kx::is_hybrid(**g));
     extensions.push(ClientExtension::SupportedGroups(groups.copied().collect()));
     extensions.push(ClientExtension::SignatureAlgorithms(
         config.shared.sig_schemes.clone(),
