@@ -115,11 +115,17 @@ fn illegal(why: &'static str) -> Error {
 /// in one heap place and is overwritten with zeros on drop.
 struct KemKeyPair<const SK: usize, const PK: usize>(Box<MlKemKeyPair<SK, PK>>);
 
-impl<const SK: usize, const PK: usize> Drop for KemKeyPair<SK, PK> {
-    fn drop(&mut self) {
+impl<const SK: usize, const PK: usize> KemKeyPair<SK, PK> {
+    fn wipe(&mut self) {
         *self.0 = MlKemKeyPair::from(Default::default(), Default::default());
         // Keep the store: the key pair is not read again, so it would otherwise be dead.
         core::hint::black_box(&mut *self.0);
+    }
+}
+
+impl<const SK: usize, const PK: usize> Drop for KemKeyPair<SK, PK> {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
@@ -549,6 +555,17 @@ mod tests {
             hex::encode(sum),
             "1114b1b6699ed191734fa339376afa7e285c9e6acf6ff0177d346696ce564415"
         );
+    }
+
+    /// The ML-KEM decapsulation key is overwritten in place (what `Drop` does).
+    #[test]
+    fn mlkem_secret_key_is_wiped() {
+        let mut kp = KemKeyPair(Box::new(mlkem768::generate_key_pair([7; 64])));
+        assert!(kp.0.sk().iter().any(|&b| b != 0));
+        let at: *const MlKemKeyPair<2400, 1184> = &*kp.0;
+        kp.wipe();
+        assert!(core::ptr::eq(at, &*kp.0), "same heap place");
+        assert!(kp.0.sk().iter().all(|&b| b == 0));
     }
 
     /// FIPS 203 7.2 and 7.3 input checks and the ECDH part of a hybrid share: all
