@@ -4,7 +4,7 @@
 //! `cargo bench --bench compare` (about 2 minutes) or `cargo bench --bench compare -- --quick`
 //! (well under a minute). Every figure prints one line:
 //! `<figure>: sanstls <v> <unit>, rustls <v> <unit>, ratio <sanstls/rustls>[, ceiling <v>, of-ceiling <f>]`.
-//! `--only WORD` runs the figures whose group contains WORD (`handshake-ecdsa`,
+//! `--only WORD` runs the figures whose group contains WORD (`handshake-ecdsa`, `handshake-pq`,
 //! `handshake-resumed`, `handshake-dtls`, `dtls-data`, ...); `--iters N` runs each figure exactly N times instead of for a
 //! time budget, for instruction counts under `valgrind --tool=callgrind`. Full handshakes run
 //! without resumption on either side; resumed ones share one client session store per config.
@@ -115,6 +115,17 @@ fn ours(
     versions: &[ProtocolVersion],
     store: Option<Arc<ClientSessionStore>>,
 ) -> Option<Ours> {
+    ours_with_group(kind, suite, versions, store, NamedGroup::x25519)
+}
+
+/// [`ours`] with another key-exchange group on both sides.
+fn ours_with_group(
+    kind: &str,
+    suite: CipherSuite,
+    versions: &[ProtocolVersion],
+    store: Option<Arc<ClientSessionStore>>,
+    group: NamedGroup,
+) -> Option<Ours> {
     let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).ok()?;
     let v = vectors();
     let key = CertifiedKey::from_pem_files(
@@ -136,13 +147,13 @@ fn ours(
     };
     let client = client
         .cipher_suites(&suites)
-        .groups(&[NamedGroup::x25519])
+        .groups(&[group])
         .versions(versions)
         .max_buffered_plaintext(2 * MIB);
     let client = client.build().ok()?;
     let server = ServerConfig::builder(key)
         .cipher_suites(&suites)
-        .groups(&[NamedGroup::x25519])
+        .groups(&[group])
         .versions(versions)
         .max_buffered_plaintext(2 * MIB)
         .build()
@@ -209,9 +220,25 @@ struct Theirs {
 }
 
 fn theirs(kind: &str, suite: CipherSuite, tls12: bool) -> Theirs {
-    let mut p = rprovider::default_provider();
-    p.kx_groups
-        .retain(|g| u16::from(g.name()) == NamedGroup::x25519.get());
+    theirs_with(
+        rprovider::default_provider(),
+        kind,
+        suite,
+        tls12,
+        NamedGroup::x25519,
+    )
+}
+
+/// [`theirs`] on another rustls provider and group.
+fn theirs_with(
+    mut p: rustls::crypto::CryptoProvider,
+    kind: &str,
+    suite: CipherSuite,
+    tls12: bool,
+    group: NamedGroup,
+) -> Theirs {
+    p.kx_groups.retain(|g| u16::from(g.name()) == group.get());
+    assert_eq!(p.kx_groups.len(), 1, "rustls provider has {group}");
     if tls12 {
         p.cipher_suites.retain(|s| {
             let v = u16::from(s.suite());
@@ -501,6 +528,75 @@ impl Bench {
             });
             line(label, "hs/s", s_rate, Some(r_rate), floor);
         }
+    }
+
+    /// Full TLS 1.3 handshakes (ECDSA P-256, no resumption) with X25519MLKEM768 beside
+    /// X25519 in the same run, ours and rustls with its aws-lc-rs provider (the ring provider
+    /// has no ML-KEM). Prints each rate and the hybrid rate as a fraction of the X25519 one.
+    fn pq_handshakes(&self) {
+        let suite = CipherSuite::TLS_AES_128_GCM_SHA256;
+        let v13 = [ProtocolVersion::TLSv1_3];
+        let mut wire = Vec::with_capacity(64 * 1024);
+        let mut ours_rate = |group| {
+            let o = ours_with_group("ecdsa-p256", suite, &v13, None, group)?;
+            let (c, _) = s_handshake(&o, &mut wire)?;
+            (c.key_exchange_group() == Some(group)).then_some(())?;
+            Some(rate(self.run, || {
+                let (c, _) = s_handshake(&o, &mut wire).expect("handshake");
+                black_box(c);
+                1
+            }))
+        };
+        let s_x = ours_rate(NamedGroup::x25519);
+        let s_pq = ours_rate(NamedGroup::X25519MLKEM768);
+        let mut theirs_rate = |group| {
+            let t = theirs_with(
+                rustls::crypto::aws_lc_rs::default_provider(),
+                "ecdsa-p256",
+                suite,
+                false,
+                group,
+            );
+            let mut cfg = (*t.client).clone();
+            cfg.resumption = rustls::client::Resumption::disabled();
+            let t = Theirs {
+                client: Arc::new(cfg),
+                server: t.server,
+            };
+            rate(self.run, || {
+                let (c, _) = r_handshake(&t, &mut wire);
+                assert_eq!(
+                    c.negotiated_key_exchange_group().map(|g| u16::from(g.name())),
+                    Some(group.get())
+                );
+                1
+            })
+        };
+        let r_x = theirs_rate(NamedGroup::x25519);
+        let r_pq = theirs_rate(NamedGroup::X25519MLKEM768);
+        line(
+            "full TLS 1.3 handshake X25519 ECDSA-P256 (rustls aws-lc-rs)",
+            "hs/s",
+            s_x,
+            Some(r_x),
+            None,
+        );
+        line(
+            "full TLS 1.3 handshake X25519MLKEM768 ECDSA-P256 (rustls aws-lc-rs)",
+            "hs/s",
+            s_pq,
+            Some(r_pq),
+            None,
+        );
+        let frac = |pq: Option<f64>, x: Option<f64>| match (pq, x) {
+            (Some(pq), Some(x)) if x > 0.0 => format!("{:.2}", pq / x),
+            _ => "n/a".to_string(),
+        };
+        println!(
+            "X25519MLKEM768 rate as a fraction of X25519: sanstls {}, rustls aws-lc-rs {}",
+            frac(s_pq, s_x),
+            frac(Some(r_pq), Some(r_x))
+        );
     }
 
     /// Full DTLS 1.3 and DTLS 1.2 handshakes through the stateless acceptor (one cookie round
@@ -931,6 +1027,9 @@ fn main() {
             false,
             Some(floor),
         );
+    }
+    if b.wants("handshake-pq") {
+        b.pq_handshakes();
     }
     if b.wants("handshake-rsa") {
         b.handshakes(

@@ -412,8 +412,20 @@ fn main() {
         .versions(&[ProtocolVersion::TLSv1_2])
         .build()
         .unwrap();
+    let hybrid_client = |g| fuzzing::client_builder().groups(&[g]).build().unwrap();
     let cases = [
         ("tls13", fuzzing::client_config(), fuzzing::server_config()),
+        // The fuzz server takes the hybrids: these replay past the key exchange server-side.
+        (
+            "tls13-x25519mlkem768",
+            hybrid_client(NamedGroup::X25519MLKEM768),
+            fuzzing::server_config(),
+        ),
+        (
+            "tls13-secp384r1mlkem1024",
+            hybrid_client(NamedGroup::SecP384r1MLKEM1024),
+            fuzzing::server_config(),
+        ),
         ("tls13-hrr", fuzzing::client_config(), hrr_server),
         ("tls13-alpn-chacha", alpn_client, alpn_chacha_server),
         ("tls12", fuzzing::client_config(), server12),

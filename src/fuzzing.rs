@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Codec, HandshakeType, ProtocolVersion, Reader};
+use crate::codec::{Codec, HandshakeType, NamedGroup, ProtocolVersion, Reader};
 use crate::conn::{ClientConfigBuilder, ServerConfigBuilder};
 use crate::crypto::rand::RandomSource;
 use crate::dtls::{
@@ -66,7 +66,9 @@ pub const SERVER_SEED: u64 = 0x5e4e_5e4e_0000_0000;
 
 /// The fuzz server's builder, like [`client_builder`]. Its key is Ed25519, whose signatures
 /// are deterministic (ECDSA and RSA-PSS draw random numbers inside ring), so a recorded client
-/// flight replays through the Finished.
+/// flight replays through the Finished. It takes the post-quantum hybrids after the default
+/// groups, so a hybrid ClientHello seed reaches the ML-KEM encapsulation-key checks while
+/// the classical seeds choose as before.
 pub fn server_builder() -> ServerConfigBuilder {
     let key = CertifiedKey::from_pem(
         include_bytes!("../vectors/localhost-ed25519.pem"),
@@ -74,6 +76,14 @@ pub fn server_builder() -> ServerConfigBuilder {
     )
     .expect("embedded test key parses");
     ServerConfig::builder(key)
+        .groups(&[
+            NamedGroup::x25519,
+            NamedGroup::secp256r1,
+            NamedGroup::secp384r1,
+            NamedGroup::X25519MLKEM768,
+            NamedGroup::SecP256r1MLKEM768,
+            NamedGroup::SecP384r1MLKEM1024,
+        ])
         .random(Arc::new(CountingRandom::starting_at(SERVER_SEED)))
         .time(Arc::new(FixedClock(NOW)))
 }

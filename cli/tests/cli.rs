@@ -134,6 +134,28 @@ fn connect_with_chosen_suite_group_and_alpn() {
     assert!(stderr.contains("alpn=http/1.1"), "{stderr}");
 }
 
+/// `--group` takes the post-quantum hybrids: serve preferring X25519MLKEM768, connect
+/// offering only it; the `handshake:` line names it.
+#[test]
+fn connect_and_serve_with_a_hybrid_group() {
+    let (_server, port) = serve(&["--group", "X25519MLKEM768", "--group", "x25519"]);
+    let ca = vectors().join("ca.pem");
+    let addr = format!("127.0.0.1:{port}");
+    let args = [
+        "connect",
+        &addr,
+        "--cafile",
+        ca.to_str().unwrap(),
+        "--sni",
+        "localhost",
+        "--group",
+        "X25519MLKEM768",
+    ];
+    let out = run(bin(), &args, REQUEST);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("group=X25519MLKEM768 "), "{stderr}");
+}
+
 #[test]
 fn connect_refuses_an_untrusted_server_and_prints_no_data() {
     let (_server, port) = serve(&[]);

@@ -173,7 +173,10 @@ wire_enum! {
         secp521r1 = 0x0019 => "secp521r1",
         x25519 = 0x001d => "x25519",
         x448 = 0x001e => "x448",
+        // draft-ietf-tls-ecdhe-mlkem: ECDHE + ML-KEM hybrids (FIPS 203), TLS 1.3 only.
+        SecP256r1MLKEM768 = 0x11eb => "SecP256r1MLKEM768",
         X25519MLKEM768 = 0x11ec => "X25519MLKEM768",
+        SecP384r1MLKEM1024 = 0x11ed => "SecP384r1MLKEM1024",
     }
 }
 

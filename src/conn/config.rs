@@ -130,7 +130,7 @@ impl Default for Shared {
                 .map(|s| s.suite)
                 .chain(suites::TLS12_SUITES.iter().map(|s| s.suite))
                 .collect(),
-            groups: kx::supported_groups().to_vec(),
+            groups: kx::default_groups().to_vec(),
             sig_schemes: DEFAULT_SIGNATURE_SCHEMES.to_vec(),
             alpn: Vec::new(),
             rng: Arc::new(SystemRandomSource),

@@ -1,5 +1,7 @@
-//! Ephemeral (EC)DH key exchange: X25519 (RFC 7748), P-256 and P-384 (RFC 8446 4.2.8.2).
+//! Ephemeral key exchange: X25519 (RFC 7748), P-256 and P-384 (RFC 8446 4.2.8.2), and the
+//! hybrids of one of them with ML-KEM (FIPS 203) from draft-ietf-tls-ecdhe-mlkem.
 
+use libcrux_ml_kem::{mlkem1024, mlkem768, MlKemKeyPair};
 use ring::agreement;
 use zeroize::Zeroizing;
 
@@ -12,14 +14,36 @@ use crate::{Error, PeerMisbehaved};
 /// source a second draw is already needed only about once in 2^32 key exchanges.
 const MAX_KEY_DRAWS: usize = 100;
 
-static GROUPS: &[NamedGroup] = &[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
+/// Every group we implement.
+static GROUPS: &[NamedGroup] = &[
+    NamedGroup::X25519MLKEM768,
+    NamedGroup::SecP256r1MLKEM768,
+    NamedGroup::SecP384r1MLKEM1024,
+    NamedGroup::x25519,
+    NamedGroup::secp256r1,
+    NamedGroup::secp384r1,
+];
 
-/// The groups we implement, in default preference order.
+/// The groups a config offers and accepts unless told otherwise, in preference order.
+static DEFAULT_GROUPS: &[NamedGroup] = &[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
+
+/// The groups we implement (a config's groups must come from here).
 pub fn supported_groups() -> &'static [NamedGroup] {
     GROUPS
 }
 
-/// ring's algorithm, private-key length and public-key length for a group.
+/// The default groups, in default preference order.
+pub fn default_groups() -> &'static [NamedGroup] {
+    DEFAULT_GROUPS
+}
+
+/// Whether `group` is a post-quantum hybrid: TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 3),
+/// never a TLS 1.2 ServerKeyExchange curve.
+pub fn is_hybrid(group: NamedGroup) -> bool {
+    hybrid(group).is_some()
+}
+
+/// ring's algorithm, private-key length and public-key length for an ECDH group.
 fn params(group: NamedGroup) -> Option<(&'static agreement::Algorithm, usize, usize)> {
     Some(match group {
         NamedGroup::x25519 => (&agreement::X25519, 32, 32),
@@ -30,31 +54,170 @@ fn params(group: NamedGroup) -> Option<(&'static agreement::Algorithm, usize, us
     })
 }
 
-/// One side of an ephemeral key exchange: our private key and public share.
-pub struct KeyExchange {
-    group: NamedGroup,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kem {
+    MlKem768,
+    MlKem1024,
+}
+
+impl Kem {
+    /// FIPS 203 8, table 3: encapsulation key and ciphertext sizes.
+    fn ek_len(self) -> usize {
+        match self {
+            Kem::MlKem768 => 1184,
+            Kem::MlKem1024 => 1568,
+        }
+    }
+
+    fn ct_len(self) -> usize {
+        match self {
+            Kem::MlKem768 => 1088,
+            Kem::MlKem1024 => 1568,
+        }
+    }
+}
+
+/// A hybrid group: its ECDH group, its ML-KEM parameter set, and whether the ML-KEM part
+/// comes first in the shares and the shared secret.
+#[derive(Clone, Copy, Debug)]
+struct Hybrid {
+    ecdh: NamedGroup,
+    kem: Kem,
+    kem_first: bool,
+}
+
+/// draft-ietf-tls-ecdhe-mlkem 3: X25519MLKEM768 puts ML-KEM first (for FIPS approval of the
+/// concatenation in SP 800-56C order); the two NIST-curve hybrids put ECDH first.
+fn hybrid(group: NamedGroup) -> Option<Hybrid> {
+    let (ecdh, kem, kem_first) = match group {
+        NamedGroup::X25519MLKEM768 => (NamedGroup::x25519, Kem::MlKem768, true),
+        NamedGroup::SecP256r1MLKEM768 => (NamedGroup::secp256r1, Kem::MlKem768, false),
+        NamedGroup::SecP384r1MLKEM1024 => (NamedGroup::secp384r1, Kem::MlKem1024, false),
+        _ => return None,
+    };
+    Some(Hybrid { ecdh, kem, kem_first })
+}
+
+/// `a || b`, or `b || a` when `swap`.
+fn concat(a: &[u8], b: &[u8], swap: bool) -> Zeroizing<Vec<u8>> {
+    let (first, second) = if swap { (b, a) } else { (a, b) };
+    let mut out = Zeroizing::new(Vec::with_capacity(first.len() + second.len()));
+    out.extend_from_slice(first);
+    out.extend_from_slice(second);
+    out
+}
+
+fn illegal(why: &'static str) -> Error {
+    Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(why))
+}
+
+/// An ML-KEM decapsulation key. libcrux's key types do not wipe themselves, so the key lives
+/// in one heap place and is overwritten with zeros on drop.
+struct KemKeyPair<const SK: usize, const PK: usize>(Box<MlKemKeyPair<SK, PK>>);
+
+impl<const SK: usize, const PK: usize> KemKeyPair<SK, PK> {
+    fn wipe(&mut self) {
+        *self.0 = MlKemKeyPair::from(Default::default(), Default::default());
+        // Keep the store: the key pair is not read again, so it would otherwise be dead.
+        core::hint::black_box(&mut *self.0);
+    }
+}
+
+impl<const SK: usize, const PK: usize> Drop for KemKeyPair<SK, PK> {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+enum KemPrivate {
+    MlKem768(KemKeyPair<2400, 1184>),
+    MlKem1024(KemKeyPair<3168, 1568>),
+}
+
+impl KemPrivate {
+    /// FIPS 203 ML-KEM.KeyGen_internal(d, z) with `d || z` drawn from `rng`.
+    fn generate(kem: Kem, rng: &dyn RandomSource) -> Result<(Self, Vec<u8>), Error> {
+        let mut seed = Zeroizing::new([0u8; libcrux_ml_kem::KEY_GENERATION_SEED_SIZE]);
+        rng.fill(&mut seed[..])?;
+        Ok(match kem {
+            Kem::MlKem768 => {
+                let kp = KemKeyPair(Box::new(mlkem768::generate_key_pair(*seed)));
+                let ek = kp.0.pk().to_vec();
+                (KemPrivate::MlKem768(kp), ek)
+            }
+            Kem::MlKem1024 => {
+                let kp = KemKeyPair(Box::new(mlkem1024::generate_key_pair(*seed)));
+                let ek = kp.0.pk().to_vec();
+                (KemPrivate::MlKem1024(kp), ek)
+            }
+        })
+    }
+
+    /// FIPS 203 ML-KEM.Decaps. The ciphertext length is the only check FIPS 203 7.3 asks for;
+    /// a wrong ciphertext gives the implicit-rejection key, so the handshake fails later on
+    /// the peer's Finished or first record.
+    fn decapsulate(&self, ct: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
+        let bad = || illegal("ML-KEM ciphertext has the wrong length");
+        Ok(Zeroizing::new(match self {
+            KemPrivate::MlKem768(kp) => {
+                let ct = mlkem768::MlKem768Ciphertext::try_from(ct).map_err(|_| bad())?;
+                mlkem768::decapsulate(kp.0.private_key(), &ct)
+            }
+            KemPrivate::MlKem1024(kp) => {
+                let ct = mlkem1024::MlKem1024Ciphertext::try_from(ct).map_err(|_| bad())?;
+                mlkem1024::decapsulate(kp.0.private_key(), &ct)
+            }
+        }))
+    }
+}
+
+/// FIPS 203 ML-KEM.Encaps to the peer's encapsulation key `ek`, after the FIPS 203 7.2 input
+/// checks (length, and every coefficient below q: the modulus check); `m` from `rng`.
+/// Returns the ciphertext and the shared key.
+fn encapsulate(kem: Kem, ek: &[u8], rng: &dyn RandomSource) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), Error> {
+    let bad_len = || illegal("ML-KEM encapsulation key has the wrong length");
+    let invalid = || illegal("ML-KEM encapsulation key fails the modulus check");
+    let mut m = Zeroizing::new([0u8; libcrux_ml_kem::SHARED_SECRET_SIZE]);
+    match kem {
+        Kem::MlKem768 => {
+            let ek = mlkem768::MlKem768PublicKey::try_from(ek).map_err(|_| bad_len())?;
+            if !mlkem768::validate_public_key(&ek) {
+                return Err(invalid());
+            }
+            rng.fill(&mut m[..])?;
+            let (ct, ss) = mlkem768::encapsulate(&ek, *m);
+            Ok((ct.as_ref().to_vec(), Zeroizing::new(ss)))
+        }
+        Kem::MlKem1024 => {
+            let ek = mlkem1024::MlKem1024PublicKey::try_from(ek).map_err(|_| bad_len())?;
+            if !mlkem1024::validate_public_key(&ek) {
+                return Err(invalid());
+            }
+            rng.fill(&mut m[..])?;
+            let (ct, ss) = mlkem1024::encapsulate(&ek, *m);
+            Ok((ct.as_ref().to_vec(), Zeroizing::new(ss)))
+        }
+    }
+}
+
+/// One side of an ephemeral ECDH exchange.
+struct Ecdh {
     alg: &'static agreement::Algorithm,
+    pub_len: usize,
     private: agreement::EphemeralPrivateKey,
     public: Vec<u8>,
 }
 
-impl core::fmt::Debug for KeyExchange {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("KeyExchange")
-            .field("group", &self.group)
-            .finish_non_exhaustive()
-    }
-}
-
-impl KeyExchange {
+impl Ecdh {
     /// Draws the private key bytes from `rng` (32 bytes for X25519 and P-256, 48 for P-384)
     /// and hands them to ring as its randomness, so an injected random *is* the private key
     /// and recorded traces replay byte for byte. A P-256/P-384 candidate that is not a valid
     /// scalar (zero or at least the group order, about 1 in 2^32 for P-256) is discarded and
     /// fresh bytes are drawn, as the NIST SP 800-56A "testing candidates" method does; only a
     /// source that keeps giving invalid candidates fails.
-    pub fn start(group: NamedGroup, rng: &dyn RandomSource) -> Result<Self, Error> {
-        let (alg, priv_len, _) = params(group).ok_or(Error::Crypto("key exchange group not supported"))?;
+    fn start(group: NamedGroup, rng: &dyn RandomSource) -> Result<Self, Error> {
+        let (alg, priv_len, pub_len) =
+            params(group).ok_or(Error::Crypto("key exchange group not supported"))?;
         let mut seed = Zeroizing::new([0u8; 48]);
         let seed = &mut seed[..priv_len];
         for _ in 0..MAX_KEY_DRAWS {
@@ -73,9 +236,9 @@ impl KeyExchange {
                 .map_err(|_| Error::Crypto("key exchange: public key computation failed"))?
                 .as_ref()
                 .to_vec();
-            return Ok(KeyExchange {
-                group,
+            return Ok(Ecdh {
                 alg,
+                pub_len,
                 private,
                 public,
             });
@@ -83,6 +246,110 @@ impl KeyExchange {
         Err(Error::Crypto(
             "key exchange: random source gave no valid private key",
         ))
+    }
+
+    /// A share of the wrong length, not on the curve, or giving the all-zero X25519 output
+    /// (RFC 8446 7.4.2, RFC 7748 6.1) is `illegal_parameter`.
+    fn complete(self, peer_public: &[u8]) -> Result<Secret, Error> {
+        if peer_public.len() != self.pub_len {
+            return Err(illegal("key share has the wrong length"));
+        }
+        let peer = agreement::UnparsedPublicKey::new(self.alg, peer_public);
+        agreement::agree_ephemeral(self.private, &peer, |shared| Secret::new(shared.to_vec()))
+            .map_err(|_| illegal("key share is not a valid point"))
+    }
+}
+
+/// One side of an ephemeral key exchange: our private key(s) and public share.
+pub struct KeyExchange {
+    group: NamedGroup,
+    ecdh: Ecdh,
+    /// The ML-KEM decapsulation key of a hybrid group (client side).
+    kem: Option<(Hybrid, KemPrivate)>,
+    public: Vec<u8>,
+}
+
+impl core::fmt::Debug for KeyExchange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyExchange")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyExchange {
+    /// Makes our share. ECDH private keys are drawn from `rng` (see `Ecdh::start`); a hybrid
+    /// draws the ML-KEM seed `d || z` (64 bytes) from `rng` too, in share order (for
+    /// X25519MLKEM768 the seed first, then the X25519 key; for the NIST hybrids the ECDH key
+    /// first), so injected randomness reproduces a trace.
+    pub fn start(group: NamedGroup, rng: &dyn RandomSource) -> Result<Self, Error> {
+        let Some(h) = hybrid(group) else {
+            let ecdh = Ecdh::start(group, rng)?;
+            let public = ecdh.public.clone();
+            return Ok(KeyExchange {
+                group,
+                ecdh,
+                kem: None,
+                public,
+            });
+        };
+        let (ecdh, (kem, ek)) = if h.kem_first {
+            let kem = KemPrivate::generate(h.kem, rng)?;
+            (Ecdh::start(h.ecdh, rng)?, kem)
+        } else {
+            let ecdh = Ecdh::start(h.ecdh, rng)?;
+            (ecdh, KemPrivate::generate(h.kem, rng)?)
+        };
+        // draft-ietf-tls-ecdhe-mlkem 3: the client's share is the two public parts concatenated.
+        let public = concat(&ecdh.public, &ek, h.kem_first).to_vec();
+        Ok(KeyExchange {
+            group,
+            ecdh,
+            kem: Some((h, kem)),
+            public,
+        })
+    }
+
+    /// The server's side in one step: checks the client's share, makes ours and the shared
+    /// secret. For ECDH groups this is `start` then `complete`; for a hybrid the server
+    /// encapsulates to the client's ML-KEM key (after the FIPS 203 7.2 checks) and answers
+    /// with the ciphertext beside its ECDH share. A malformed client share is
+    /// `illegal_parameter`, checked before any randomness is drawn where the length tells.
+    pub fn accept(
+        group: NamedGroup,
+        peer_share: &[u8],
+        rng: &dyn RandomSource,
+    ) -> Result<(Vec<u8>, Secret), Error> {
+        let Some(h) = hybrid(group) else {
+            let kx = KeyExchange::start(group, rng)?;
+            let public = kx.public.clone();
+            return Ok((public, kx.complete(peer_share)?));
+        };
+        let ecdh_len = params(h.ecdh).map_or(0, |p| p.2);
+        if peer_share.len() != ecdh_len + h.kem.ek_len() {
+            return Err(illegal("hybrid key share has the wrong length"));
+        }
+        let (peer_ecdh, peer_ek) = if h.kem_first {
+            let (ek, ecdh) = peer_share.split_at(h.kem.ek_len());
+            (ecdh, ek)
+        } else {
+            peer_share.split_at(ecdh_len)
+        };
+        // Randomness in share order, as on the client.
+        let (ecdh, (ct, kem_ss)) = if h.kem_first {
+            let kem = encapsulate(h.kem, peer_ek, rng)?;
+            (Ecdh::start(h.ecdh, rng)?, kem)
+        } else {
+            if !kem_ek_is_valid(h.kem, peer_ek) {
+                return Err(illegal("ML-KEM encapsulation key fails the modulus check"));
+            }
+            let ecdh = Ecdh::start(h.ecdh, rng)?;
+            (ecdh, encapsulate(h.kem, peer_ek, rng)?)
+        };
+        let public = concat(&ecdh.public, &ct, h.kem_first).to_vec();
+        let ecdh_ss = ecdh.complete(peer_ecdh)?;
+        let shared = concat(ecdh_ss.as_bytes(), &kem_ss[..], h.kem_first);
+        Ok((public, Secret::new(shared.to_vec())))
     }
 
     pub fn group(&self) -> NamedGroup {
@@ -96,16 +363,40 @@ impl KeyExchange {
 
     /// Computes the shared secret with the peer's share. A share of the wrong length, not on
     /// the curve, or giving the all-zero X25519 output (RFC 8446 7.4.2, RFC 7748 6.1) is
-    /// `illegal_parameter`.
+    /// `illegal_parameter`; so is a hybrid server share of the wrong length.
     pub fn complete(self, peer_public: &[u8]) -> Result<Secret, Error> {
-        let bad = |why| Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(why));
-        let expected_len = params(self.group).map(|p| p.2).unwrap_or(0);
-        if peer_public.len() != expected_len {
-            return Err(bad("key share has the wrong length"));
+        let Some((h, kem)) = &self.kem else {
+            return self.ecdh.complete(peer_public);
+        };
+        let ecdh_len = self.ecdh.pub_len;
+        if peer_public.len() != ecdh_len + h.kem.ct_len() {
+            return Err(illegal("hybrid key share has the wrong length"));
         }
-        let peer = agreement::UnparsedPublicKey::new(self.alg, peer_public);
-        agreement::agree_ephemeral(self.private, &peer, |shared| Secret::new(shared.to_vec()))
-            .map_err(|_| bad("key share is not a valid point"))
+        let (peer_ecdh, ct) = if h.kem_first {
+            let (ct, ecdh) = peer_public.split_at(h.kem.ct_len());
+            (ecdh, ct)
+        } else {
+            peer_public.split_at(ecdh_len)
+        };
+        let kem_ss = kem.decapsulate(ct)?;
+        let kem_first = h.kem_first;
+        let KeyExchange { ecdh, .. } = self;
+        let ecdh_ss = ecdh.complete(peer_ecdh)?;
+        let shared = concat(ecdh_ss.as_bytes(), &kem_ss[..], kem_first);
+        Ok(Secret::new(shared.to_vec()))
+    }
+}
+
+/// FIPS 203 7.2 modulus check alone, so a NIST hybrid refuses a bad key before drawing its
+/// ECDH key.
+fn kem_ek_is_valid(kem: Kem, ek: &[u8]) -> bool {
+    match kem {
+        Kem::MlKem768 => {
+            mlkem768::MlKem768PublicKey::try_from(ek).is_ok_and(|ek| mlkem768::validate_public_key(&ek))
+        }
+        Kem::MlKem1024 => {
+            mlkem1024::MlKem1024PublicKey::try_from(ek).is_ok_and(|ek| mlkem1024::validate_public_key(&ek))
+        }
     }
 }
 
@@ -120,10 +411,221 @@ mod tests {
             let a = KeyExchange::start(g, &SystemRandomSource).unwrap();
             let b = KeyExchange::start(g, &SystemRandomSource).unwrap();
             assert_eq!(a.group(), g);
-            let (pa, pb) = (a.public_key().to_vec(), b.public_key().to_vec());
-            let sa = a.complete(&pb).unwrap();
-            let sb = b.complete(&pa).unwrap();
-            assert!(sa.ct_eq(sb.as_bytes()), "{g}");
+            if !is_hybrid(g) {
+                let (pa, pb) = (a.public_key().to_vec(), b.public_key().to_vec());
+                let sa = a.complete(&pb).unwrap();
+                let sb = b.complete(&pa).unwrap();
+                assert!(sa.ct_eq(sb.as_bytes()), "{g}");
+            }
+            // The server's one-step side, for every group.
+            let client = KeyExchange::start(g, &SystemRandomSource).unwrap();
+            let (server_share, ss) =
+                KeyExchange::accept(g, client.public_key(), &SystemRandomSource).unwrap();
+            let cs = client.complete(&server_share).unwrap();
+            assert!(cs.ct_eq(ss.as_bytes()), "{g}");
+        }
+    }
+
+    /// draft-ietf-tls-ecdhe-mlkem 3: share sizes and shared-secret sizes.
+    #[test]
+    fn hybrid_sizes() {
+        for (g, client_len, server_len, secret_len) in [
+            (NamedGroup::X25519MLKEM768, 1216, 1120, 64),
+            (NamedGroup::SecP256r1MLKEM768, 1249, 1153, 64),
+            (NamedGroup::SecP384r1MLKEM1024, 1665, 1665, 80),
+        ] {
+            assert!(is_hybrid(g));
+            let client = KeyExchange::start(g, &SystemRandomSource).unwrap();
+            assert_eq!(client.public_key().len(), client_len, "{g}");
+            let (share, ss) = KeyExchange::accept(g, client.public_key(), &SystemRandomSource).unwrap();
+            assert_eq!(share.len(), server_len, "{g}");
+            assert_eq!(ss.len(), secret_len, "{g}");
+        }
+        assert!(!is_hybrid(NamedGroup::x25519));
+    }
+
+    // RFC 7748 6.1: Alice's and Bob's X25519 keys and their shared secret.
+    const ALICE_SK: &str = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+    const ALICE_PK: &str = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+    const BOB_SK: &str = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";
+    const BOB_PK: &str = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
+    const X25519_SHARED: &str = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+
+    /// X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem 3): the client share is ML-KEM-768 ek ||
+    /// X25519 public key, the server share ciphertext || X25519 public key, the secret ML-KEM
+    /// key || X25519 output; the randomness goes ML-KEM first, then X25519. The X25519 parts
+    /// are the RFC 7748 vectors; the ML-KEM parts are FIPS 203 KeyGen_internal/Encaps_internal
+    /// on the same seeds (checked against the accumulated FIPS 203 vectors below).
+    #[test]
+    fn x25519mlkem768_trace() {
+        let d_z = [0x5au8; 64];
+        let m = [0xa5u8; 32];
+        let h = |s: &str| hex::decode(s).unwrap();
+        let kp = mlkem768::generate_key_pair(d_z);
+        let (ct, kem_ss) = mlkem768::encapsulate(kp.public_key(), m);
+
+        let rng = FixedRandom::new(vec![d_z.to_vec(), h(ALICE_SK)]);
+        let client = KeyExchange::start(NamedGroup::X25519MLKEM768, &rng).unwrap();
+        assert_eq!(rng.remaining(), 0);
+        assert_eq!(&client.public_key()[..1184], &kp.pk()[..]);
+        assert_eq!(hex::encode(&client.public_key()[1184..]), ALICE_PK);
+
+        let rng = FixedRandom::new(vec![m.to_vec(), h(BOB_SK)]);
+        let (share, server_ss) =
+            KeyExchange::accept(NamedGroup::X25519MLKEM768, client.public_key(), &rng).unwrap();
+        assert_eq!(rng.remaining(), 0);
+        assert_eq!(&share[..1088], ct.as_ref());
+        assert_eq!(hex::encode(&share[1088..]), BOB_PK);
+        let expected = [&kem_ss[..], &h(X25519_SHARED)].concat();
+        assert_eq!(server_ss.as_bytes(), &expected[..]);
+        assert_eq!(client.complete(&share).unwrap().as_bytes(), &expected[..]);
+    }
+
+    /// The NIST hybrids put ECDH first: in the shares, in the secret and in the randomness.
+    #[test]
+    fn nist_hybrids_put_ecdh_first() {
+        for (g, ecdh, sk_len, pk_len, ct_len) in [
+            (NamedGroup::SecP256r1MLKEM768, NamedGroup::secp256r1, 32, 65, 1088),
+            (
+                NamedGroup::SecP384r1MLKEM1024,
+                NamedGroup::secp384r1,
+                48,
+                97,
+                1568,
+            ),
+        ] {
+            let d_z = [0x33u8; 64];
+            let m = [0x44u8; 32];
+            let (csk, ssk) = (vec![0x11u8; sk_len], vec![0x22u8; sk_len]);
+            let client = KeyExchange::start(g, &FixedRandom::new(vec![csk.clone(), d_z.to_vec()])).unwrap();
+            let client_ecdh = KeyExchange::start(ecdh, &FixedRandom::new(vec![csk])).unwrap();
+            assert_eq!(&client.public_key()[..pk_len], client_ecdh.public_key(), "{g}");
+            let ek = &client.public_key()[pk_len..];
+            let (ct, kem_ss) = if g == NamedGroup::SecP256r1MLKEM768 {
+                let kp = mlkem768::generate_key_pair(d_z);
+                assert_eq!(ek, &kp.pk()[..]);
+                let (ct, ss) = mlkem768::encapsulate(kp.public_key(), m);
+                (ct.as_ref().to_vec(), ss)
+            } else {
+                let kp = mlkem1024::generate_key_pair(d_z);
+                assert_eq!(ek, &kp.pk()[..]);
+                let (ct, ss) = mlkem1024::encapsulate(kp.public_key(), m);
+                (ct.as_ref().to_vec(), ss)
+            };
+            let rng = FixedRandom::new(vec![ssk.clone(), m.to_vec()]);
+            let (share, server_ss) = KeyExchange::accept(g, client.public_key(), &rng).unwrap();
+            assert_eq!(rng.remaining(), 0);
+            let server_ecdh = KeyExchange::start(ecdh, &FixedRandom::new(vec![ssk])).unwrap();
+            assert_eq!(&share[..pk_len], server_ecdh.public_key(), "{g}");
+            assert_eq!(&share[pk_len..], &ct[..], "{g}");
+            assert_eq!(share.len(), pk_len + ct_len);
+            let ecdh_ss = server_ecdh.complete(&client.public_key()[..pk_len]).unwrap();
+            let expected = [ecdh_ss.as_bytes(), &kem_ss[..]].concat();
+            assert_eq!(server_ss.as_bytes(), &expected[..], "{g}");
+            assert_eq!(client.complete(&share).unwrap().as_bytes(), &expected[..], "{g}");
+        }
+    }
+
+    /// FIPS 203 known answers: the accumulated ML-KEM-768 vectors of the C2SP CCTV suite
+    /// (100 rounds of KeyGen_internal(d, z), Encaps_internal(ek, m), Decaps of the real and
+    /// of a random ciphertext, inputs from a SHAKE-128 stream, outputs hashed with SHAKE-128).
+    #[test]
+    fn mlkem768_accumulated_vectors() {
+        use shake::{ExtendableOutput, Update, XofReader};
+        let mut s = shake::Shake128::default().finalize_xof();
+        let mut o = shake::Shake128::default();
+        for _ in 0..100 {
+            let mut d_z = [0u8; 64];
+            s.read(&mut d_z);
+            let kp = mlkem768::generate_key_pair(d_z);
+            o.update(kp.pk());
+            let mut m = [0u8; 32];
+            s.read(&mut m);
+            let (ct, k) = mlkem768::encapsulate(kp.public_key(), m);
+            o.update(ct.as_ref());
+            o.update(&k);
+            assert_eq!(mlkem768::decapsulate(kp.private_key(), &ct), k);
+            let mut ct1 = [0u8; 1088];
+            s.read(&mut ct1);
+            o.update(&mlkem768::decapsulate(kp.private_key(), &ct1.into()));
+        }
+        let mut sum = [0u8; 32];
+        o.finalize_xof().read(&mut sum);
+        assert_eq!(
+            hex::encode(sum),
+            "1114b1b6699ed191734fa339376afa7e285c9e6acf6ff0177d346696ce564415"
+        );
+    }
+
+    /// The ML-KEM decapsulation key is overwritten in place (what `Drop` does).
+    #[test]
+    fn mlkem_secret_key_is_wiped() {
+        let mut kp = KemKeyPair(Box::new(mlkem768::generate_key_pair([7; 64])));
+        assert!(kp.0.sk().iter().any(|&b| b != 0));
+        let at: *const MlKemKeyPair<2400, 1184> = &*kp.0;
+        kp.wipe();
+        assert!(core::ptr::eq(at, &*kp.0), "same heap place");
+        assert!(kp.0.sk().iter().all(|&b| b == 0));
+    }
+
+    /// FIPS 203 7.2 and 7.3 input checks and the ECDH part of a hybrid share: all
+    /// `illegal_parameter`, and a refused encapsulation key draws no randomness.
+    #[test]
+    fn bad_hybrid_shares_are_illegal_parameter() {
+        for g in [
+            NamedGroup::X25519MLKEM768,
+            NamedGroup::SecP256r1MLKEM768,
+            NamedGroup::SecP384r1MLKEM1024,
+        ] {
+            let h = hybrid(g).unwrap();
+            let ecdh_len = params(h.ecdh).unwrap().2;
+            let client = KeyExchange::start(g, &SystemRandomSource).unwrap();
+            let share = client.public_key().to_vec();
+            let accept = |share: &[u8]| {
+                let rng = FixedRandom::new(vec![vec![0x42; 200]]);
+                let r = KeyExchange::accept(g, share, &rng).map(|(_, s)| s);
+                (r, rng.remaining())
+            };
+            // Truncated and oversized.
+            for bad in [
+                &share[..share.len() - 1],
+                &[share.as_slice(), &[0]].concat()[..],
+                &[][..],
+            ] {
+                let (r, left) = accept(bad);
+                assert!(illegal(r), "{g} len {}", bad.len());
+                assert_eq!(left, 200);
+            }
+            // An out-of-range coefficient: the first 12-bit coefficient of the ek set to 4095 >= q.
+            let ek_at = if h.kem_first { 0 } else { ecdh_len };
+            let mut bad = share.clone();
+            bad[ek_at] = 0xff;
+            bad[ek_at + 1] |= 0x0f;
+            let (r, left) = accept(&bad);
+            assert!(illegal(r), "{g} modulus");
+            assert_eq!(left, 200, "{g}");
+            // A bad ECDH part.
+            let ecdh_at = if h.kem_first { h.kem.ek_len() } else { 0 };
+            let mut bad = share.clone();
+            bad[ecdh_at..ecdh_at + ecdh_len].fill(0);
+            assert!(illegal(accept(&bad).0), "{g} ecdh");
+
+            // The client side: a server share of the wrong length.
+            let (server_share, _) = KeyExchange::accept(g, &share, &SystemRandomSource).unwrap();
+            for bad in [
+                &server_share[..server_share.len() - 1],
+                &[server_share.as_slice(), &[0]].concat()[..],
+            ] {
+                let c = KeyExchange::start(g, &SystemRandomSource).unwrap();
+                assert!(illegal(c.complete(bad)), "{g}");
+            }
+            // A tampered ciphertext decapsulates to the implicit-rejection key: no error here,
+            // a different secret (the handshake then fails on the peer's Finished).
+            let client2 = KeyExchange::start(g, &SystemRandomSource).unwrap();
+            let (mut s2, ss2) = KeyExchange::accept(g, client2.public_key(), &SystemRandomSource).unwrap();
+            let ct_at = if h.kem_first { 0 } else { ecdh_len };
+            s2[ct_at] ^= 1;
+            assert!(!client2.complete(&s2).unwrap().ct_eq(ss2.as_bytes()), "{g}");
         }
     }
 

@@ -14,6 +14,7 @@ use crate::codec::{
     CipherSuite, ContentType, ExtensionType, HandshakeType, LenPrefix, NamedGroup, ProtocolVersion, Reader,
 };
 use crate::conn::ServerConfig;
+use crate::crypto::kx;
 use crate::handshake::server13::{self, StatelessRetry};
 use crate::msgs::{Dialect, HandshakePayload};
 use crate::Error;
@@ -200,7 +201,15 @@ impl DtlsAcceptor {
         };
         let shares = hello.key_shares().unwrap_or(&[]);
         let offered = hello.supported_groups().unwrap_or(&[]);
-        let group = if cfg.groups.iter().any(|g| shares.iter().any(|s| s.group == *g)) {
+        let preferred = cfg.groups.iter().find(|g| offered.contains(g));
+        let group = if let Some(g) =
+            preferred.filter(|g| kx::is_hybrid(**g) && !shares.iter().any(|s| s.group == **g))
+        {
+            // Our first choice is a hybrid the client listed but left out of this hello
+            // (ours always does in DTLS: the share does not fit one datagram): this retry is
+            // sent anyway, so it asks for the hybrid at no extra round trip.
+            Some(*g)
+        } else if cfg.groups.iter().any(|g| shares.iter().any(|s| s.group == *g)) {
             None
         } else {
             match cfg.groups.iter().find(|g| offered.contains(g)) {

@@ -18,7 +18,7 @@ use super::{Handshake, Msg};
 use crate::codec::{EcPointFormat, HandshakeType, ProtocolVersion};
 use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{ClientConfig, Event};
-use crate::crypto::kx::KeyExchange;
+use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
 use crate::crypto::suites::{tls12_suite, Tls12Suite};
@@ -366,8 +366,9 @@ impl ExpectServerKeyExchange {
         }
         let signed = ske_signed(&self.c.client_random, &self.c.server_random, &ske.params());
         verify_signature(&self.spki, ske.scheme, &signed, &ske.signature, false)?;
-        // RFC 8422 5.4: the curve must be one we offered in supported_groups.
-        if !cfg.groups.contains(&ske.group) {
+        // RFC 8422 5.4: the curve must be one we offered in supported_groups; the hybrids
+        // are TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 3).
+        if !cfg.groups.contains(&ske.group) || kx::is_hybrid(ske.group) {
             return Err(PeerMisbehaved::IllegalParameter("ServerKeyExchange group").into());
         }
         cx.neg.sig_scheme = Some(ske.scheme);

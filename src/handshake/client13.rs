@@ -12,7 +12,7 @@ use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::key_schedule::{finished_verify_data_prk, KeySchedule13};
-use crate::crypto::kx::KeyExchange;
+use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
@@ -169,7 +169,17 @@ pub(crate) fn start(
     }
     let mut shares = Vec::new();
     if tls13 {
-        for group in config.shared.groups.iter().take(config.key_share_groups) {
+        // DTLS: no hybrid share in the first ClientHello. At 1,216 bytes and more it would
+        // not fit one datagram, and a stateless acceptor can only answer a hello it reads
+        // whole (it must hash it into the cookie, RFC 8446 4.4.1). The cookie retry that
+        // follows asks for the hybrid when the server prefers it, at no extra round trip;
+        // the second hello, cookie first, may then be fragmented.
+        let first_flight = config
+            .shared
+            .groups
+            .iter()
+            .filter(|g| !(dtls && kx::is_hybrid(**g)));
+        for group in first_flight.take(config.key_share_groups) {
             shares.push(KeyExchange::start(*group, rng.as_ref())?);
         }
     }
@@ -188,7 +198,14 @@ pub(crate) fn start(
         }
         extensions.push(ClientExtension::SupportedVersions(versions));
     }
-    extensions.push(ClientExtension::SupportedGroups(config.shared.groups.clone()));
+    // The hybrids are TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 3): a TLS 1.2-only hello
+    // leaves them out.
+    let groups = config
+        .shared
+        .groups
+        .iter()
+        .filter(|g| tls13 || !kx::is_hybrid(**g));
+    extensions.push(ClientExtension::SupportedGroups(groups.copied().collect()));
     extensions.push(ClientExtension::SignatureAlgorithms(
         config.shared.sig_schemes.clone(),
     ));

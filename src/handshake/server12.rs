@@ -17,7 +17,7 @@ use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{CertifiedKey, Event, ServerConfig};
-use crate::crypto::kx::KeyExchange;
+use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
 use crate::crypto::suites::{tls12_suite, Tls12Suite};
@@ -305,12 +305,13 @@ pub(crate) fn handle_client_hello(
         Some(groups) => cfg
             .groups
             .iter()
-            .find(|g| groups.contains(g))
+            .find(|g| groups.contains(g) && !kx::is_hybrid(**g))
             .copied()
             .ok_or(Error::HandshakeFailure("no key exchange group in common"))?,
         None => cfg
             .groups
-            .first()
+            .iter()
+            .find(|g| !kx::is_hybrid(**g))
             .copied()
             .ok_or(Error::HandshakeFailure("no key exchange group"))?,
     };

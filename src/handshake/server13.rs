@@ -323,13 +323,13 @@ impl ExpectClientHello {
         let mut extensions = vec![ServerHelloExtension::SupportedVersions(cx.v13())];
         let shared = match share.filter(|_| psk.as_ref().is_none_or(|p| p.dhe)) {
             Some(share) => {
-                let kx = KeyExchange::start(share.group, rng.as_ref())?;
+                let (payload, shared) = KeyExchange::accept(share.group, &share.payload, rng.as_ref())?;
                 extensions.push(ServerHelloExtension::KeyShare(KeyShareEntry {
-                    group: kx.group(),
-                    payload: kx.public_key().to_vec(),
+                    group: share.group,
+                    payload,
                 }));
                 cx.neg.group = Some(share.group);
-                kx.complete(&share.payload)?
+                shared
             }
             // psk_ke: the handshake secret takes zeros for the (EC)DHE input (RFC 8446 7.1).
             None => Secret::new(vec![0u8; suite.hash.output_len()]),

@@ -28,7 +28,7 @@ pub use crate::crypto::quic::{
     verify_retry_integrity, HeaderProtectionKey, PacketKey, INITIAL_SALT_V1, SAMPLE_LEN,
 };
 
-use crate::codec::{AlertDescription, CipherSuite};
+use crate::codec::{AlertDescription, CipherSuite, NamedGroup};
 use crate::conn::common::Common;
 use crate::conn::{ClientConfig, Event, ServerConfig, Side};
 use crate::crypto::secret::Secret;
@@ -369,6 +369,11 @@ impl QuicConnection {
 
     pub fn cipher_suite(&self) -> Option<CipherSuite> {
         self.common.neg.suite
+    }
+
+    /// The negotiated key-exchange group (a hybrid one included), as on `Connection`.
+    pub fn key_exchange_group(&self) -> Option<NamedGroup> {
+        self.common.neg.group
     }
 
     /// The negotiated suite's AEAD and hash (what 0-RTT, Handshake and 1-RTT keys use).
