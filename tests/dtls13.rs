@@ -16,6 +16,7 @@ use common::dtls::{
 use sanstls::codec::{
     AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
 };
+use sanstls::conn::ClientSessions12;
 use sanstls::dtls::{Accepted, Ack, DtlsAcceptor, DtlsConfig, DtlsConnection, RecordNumber};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{ClientConfig, Error, Event, Limit, ServerConfig};
@@ -423,6 +424,56 @@ fn both_13_gets_13() {
         .any(|w| w == [0, 43, 0, 3, 2, 0xfe, 0xfc]));
     let link = negotiated(c, s, true);
     assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+}
+
+/// legacy_session_id (ClientHello) or legacy_session_id_echo (ServerHello, HelloRetryRequest)
+/// of a datagram whose first record is a plaintext hello: record header (13), handshake header
+/// (12), legacy_version (2), random (32), then the length-prefixed id.
+fn hello_session_id(datagram: &[u8]) -> &[u8] {
+    let at = 13 + 12 + 2 + 32;
+    &datagram[at + 1..at + 1 + usize::from(datagram[at])]
+}
+
+#[test]
+fn server_never_echoes_the_legacy_session_id() {
+    // A DTLS 1.2 session resumable by id makes the hello offering 1.3 and 1.2 carry its id.
+    let store = Arc::new(ClientSessions12::new(4));
+    let both = [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2];
+    let client = || {
+        common::client_builder()
+            .versions(&both)
+            .session_store12(store.clone())
+            .tickets12(false)
+            .build()
+            .unwrap()
+    };
+    let server = |v: &[ProtocolVersion]| {
+        common::server_builder("ecdsa-p256")
+            .versions(v)
+            .tickets12(false)
+            .build()
+            .unwrap()
+    };
+    let link = negotiated(client(), server(&[ProtocolVersion::TLSv1_2]), true);
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+    // RFC 9147 5: DTLS 1.3 has no compatibility mode; the server MUST NOT echo the client's
+    // legacy_session_id, and the client accepts the empty echo.
+    for direct in [true, false] {
+        let link = negotiated(client(), server(&both), direct);
+        assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+        let hello = &link.wire[0];
+        assert_eq!(hello.0, Dir::ToServer);
+        assert_eq!(hello_session_id(&hello.1).len(), 32);
+        let answer = link.wire.iter().find(|(d, _)| *d == Dir::ToClient).unwrap();
+        // Direct: the ServerHello; through the acceptor: its stateless HelloRetryRequest. The
+        // ServerHello after it answers a hello with the same id.
+        assert_eq!(hello_session_id(&answer.1), b"");
+        for (dir, d) in link.wire.iter().filter(|(d, _)| *d == Dir::ToClient) {
+            if d[0] == 22 && d[13] == 2 {
+                assert_eq!(hello_session_id(d), b"", "{dir:?}");
+            }
+        }
+    }
 }
 
 #[test]
