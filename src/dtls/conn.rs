@@ -352,9 +352,11 @@ impl DtlsConnection {
             self.error = Some(e.clone());
             self.timer.finish();
             self.flight.clear();
-            self.v13.ack_due = false;
-            // Nothing queued before the failure goes out after it: only the alert.
+            // Nothing queued before the failure goes out after it: only the alert (no ACK
+            // of the records that ended the connection either).
             self.out.clear();
+            self.v13.ack_due = false;
+            self.v13.ack_at = None;
         }
         e
     }
@@ -484,6 +486,9 @@ impl DtlsConnection {
         if let Some(rn) = rn {
             self.v13.received.record(rn);
         }
+        // The next message this record's fragments continue without a gap: messages of one
+        // record follow each other (RFC 9147 5.5), the later ones are not out of order.
+        let mut contiguous = self.reassembler.next_seq();
         for frag in parse_fragments(data) {
             let (h, body) = frag?;
             if h.message_seq < self.reassembler.next_seq() {
@@ -492,8 +497,11 @@ impl DtlsConnection {
             }
             // RFC 9147 7.1: a message beyond the next one means a gap: acknowledge what we
             // have so the peer resends only the rest.
-            if rn.is_some() && current && h.message_seq > self.reassembler.next_seq() {
+            if rn.is_some() && current && h.message_seq > contiguous {
                 self.v13.ack_due = true;
+            }
+            if h.message_seq == contiguous && h.fragment_offset + h.fragment_length == h.length {
+                contiguous = contiguous.wrapping_add(1);
             }
             // RFC 6347 4.1: a new message must come under the epoch now in force; an older
             // epoch only repeats what we already have.
@@ -525,13 +533,22 @@ impl DtlsConnection {
                     self.read_epoch,
                 );
             }
+            let was_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
             self.handle_message(m.msg_type, m.message_seq, &m.body, &m)?;
             if self.error.is_some() {
                 break;
             }
             if self.is13() {
-                // Post-handshake messages and the final flight are acknowledged (RFC 9147 7).
-                if self.handshake.as_ref().is_some_and(Handshake::is_established) {
+                // The final flight and post-handshake messages are acknowledged (RFC 9147 7).
+                // At once, as the peer waits for it (to end its handshake, to use the keys of
+                // its KeyUpdate, 8), except NewSessionTicket: after a quarter of the
+                // retransmission timeout, the delay 7.1 suggests for an ACK of a partial
+                // flight, since tickets come two or more in a row (and with data): one ACK
+                // covers them all.
+                if was_established && m.msg_type == HandshakeType::NewSessionTicket {
+                    let delay = self.timer.current_timeout() / 4;
+                    self.v13.ack_at = self.v13.ack_at.or(now.checked_add(delay));
+                } else if self.handshake.as_ref().is_some_and(Handshake::is_established) {
                     self.v13.ack_due = true;
                 }
                 self.take_read_keys13(now)?;
@@ -837,17 +854,26 @@ impl DtlsConnection {
         if self.error.is_some() {
             return None;
         }
-        self.timer.poll_timeout()
+        match (self.timer.poll_timeout(), self.v13.ack_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Runs the timers at `now`: retransmits our flight when its timeout passed (doubling
     /// the next one, RFC 6347 4.2.4.1), and fails the handshake with
-    /// [`Error::HandshakeTimeout`] after the total handshake timeout.
+    /// [`Error::HandshakeTimeout`] after the total handshake timeout. DTLS 1.3: sends the
+    /// ACK of post-handshake messages when its delay passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
         self.last_now = Some(now);
+        if self.v13.ack_at.is_some_and(|at| at <= now) {
+            // The delayed ACK of post-handshake messages (RFC 9147 7.1).
+            self.v13.ack_due = true;
+            self.v13.ack_at = None;
+        }
         let res = match self.timer.on_timeout(now) {
             TimerAction::Nothing => Ok(()),
             // DTLS 1.3: holding part of the peer's next flight means ours arrived; tell the

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::established::ClientResumption;
+use super::server13::session_id_echo;
 use super::tickets::ClientTicket;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{CipherSuite, HandshakeType, PskKeyExchangeMode, SignatureScheme};
@@ -411,7 +412,7 @@ impl ExpectServerHello {
         if hrr.supported_version() != Some(cx.v13()) {
             return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest supported_versions").into());
         }
-        if hrr.session_id != self.hello.session_id {
+        if hrr.session_id != session_id_echo(cx.v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
         }
         let suite = self.check_suite(hrr.cipher_suite)?;
@@ -548,7 +549,8 @@ impl ExpectServerHello {
         if sh.legacy_version != cx.v12() {
             return Err(PeerMisbehaved::WrongLegacyVersion.into());
         }
-        if sh.session_id != self.hello.session_id {
+        // RFC 9147 5: a DTLS 1.3 server echoes none, even of a DTLS 1.2 session's id we offered.
+        if sh.session_id != session_id_echo(cx.v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
         }
         if sh.compression_method != 0 {

@@ -316,7 +316,7 @@ impl ExpectClientHello {
             None => Transcript::new(suite.hash),
         };
         transcript.update(&msg.raw);
-        // DTLS 1.3 has no compatibility mode (RFC 9147 5): the session_id is echoed, no CCS.
+        // DTLS 1.3 has no compatibility mode (RFC 9147 5): no session_id echo, no CCS.
         let compat = !hello.session_id.is_empty() && !cx.is_dtls();
 
         let rng = cfg.rng.clone();
@@ -383,7 +383,7 @@ impl ExpectClientHello {
         let mut server_hello = ServerHello {
             legacy_version: cx.v12(),
             random,
-            session_id: hello.session_id.clone(),
+            session_id: session_id_echo(cx.v13(), &hello.session_id),
             cipher_suite: suite.suite,
             compression_method: 0,
             extensions,
@@ -601,9 +601,20 @@ pub(crate) fn hello_retry_request(
     extensions.push(HelloRetryExtension::Cookie(cookie.to_vec()));
     HelloRetryRequest {
         legacy_version: v12,
-        session_id: session_id.to_vec(),
+        session_id: session_id_echo(v13, session_id),
         cipher_suite: suite.suite,
         extensions,
+    }
+}
+
+/// The legacy_session_id_echo of a ServerHello or HelloRetryRequest of version `v13`: the
+/// client's legacy_session_id (RFC 8446 4.1.3), except in DTLS 1.3, which has no
+/// compatibility mode: RFC 9147 5, DTLS servers MUST NOT echo the client's value.
+pub(crate) fn session_id_echo(v13: ProtocolVersion, session_id: &[u8]) -> Vec<u8> {
+    if v13 == ProtocolVersion::DTLSv1_3 {
+        Vec::new()
+    } else {
+        session_id.to_vec()
     }
 }
 

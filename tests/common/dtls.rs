@@ -134,6 +134,19 @@ impl Link {
         panic!("link did not settle");
     }
 
+    /// [`pump`](Self::pump), then, if the client's timer runs (after a DTLS 1.3 handshake:
+    /// the short delay before it acknowledges the NewSessionTickets, RFC 9147 7.1), runs it
+    /// and pumps again: nothing is left in flight.
+    pub fn settle(&mut self) -> Result<(), Error> {
+        self.pump()?;
+        if let Some(at) = self.client.poll_timeout() {
+            self.now = self.now.max(at);
+            self.client.handle_timeout(self.now)?;
+            self.pump()?;
+        }
+        Ok(())
+    }
+
     pub fn server(&mut self) -> &mut DtlsConnection {
         self.server.as_mut().expect("server connection exists")
     }

@@ -14,7 +14,7 @@ use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
 use crate::codec::{ContentType, HandshakeType, Reader};
 use crate::conn::common::Side;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
-use crate::dtls::fragment::{fragments_of, HandshakeHeader, HANDSHAKE_HEADER_LEN};
+use crate::dtls::fragment::{HandshakeHeader, HANDSHAKE_HEADER_LEN, MAX_U24};
 use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
@@ -60,6 +60,10 @@ pub(super) struct State13 {
     pub(super) sent: SentRecords,
     /// Send an ACK at the end of this step.
     pub(super) ack_due: bool,
+    /// When to acknowledge the post-handshake messages received (RFC 9147 7.1): a short
+    /// while after the first, so that one ACK covers what came with it (two tickets in a
+    /// row, a KeyUpdate after data).
+    pub(super) ack_at: Option<Instant>,
 }
 
 impl State13 {
@@ -72,6 +76,7 @@ impl State13 {
             received: ReceivedRecords::new(MAX_TRACKED_RECORDS),
             sent: SentRecords::new(MAX_TRACKED_RECORDS),
             ack_due: false,
+            ack_at: None,
         }
     }
 
@@ -314,46 +319,108 @@ impl DtlsConnection {
     pub(super) fn send_flight13(&mut self, full: bool) -> Result<(), Error> {
         let pending: Vec<FragmentRange> = if full { Vec::new() } else { self.v13.sent.unacked() };
         let items = std::mem::take(&mut self.flight);
-        let mut recs = Vec::new();
+        let mut packer = FlightPacker::default();
         let mut res = Ok(());
         for item in &items {
             let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
                 continue;
             };
             let body = item.bytes.get(12..).unwrap_or(&[]);
+            if body.len() > MAX_U24 as usize {
+                res = Err(Error::InvalidState("handshake message over 2^24 - 1 bytes"));
+                continue;
+            }
             let ranges: Vec<std::ops::Range<usize>> = if full {
                 std::iter::once(0..body.len()).collect()
             } else {
                 pending
                     .iter()
                     .filter(|r| r.message_seq == h.message_seq)
-                    .map(|r| r.offset as usize..r.offset as usize + r.len as usize)
+                    .map(|r| r.offset as usize..(r.offset as usize + r.len as usize).min(body.len()))
                     .collect()
             };
-            let room = self.cfg.mtu - self.record_overhead13(item.epoch);
             for range in ranges {
-                for (fh, data) in fragments_of(h.msg_type, h.message_seq, body, range, room)? {
-                    let mut frag = Vec::with_capacity(HANDSHAKE_HEADER_LEN + data.len());
-                    fh.encode(&mut frag);
-                    frag.extend_from_slice(data);
-                    match self.seal13(item.epoch, ContentType::Handshake, &frag) {
-                        Ok((r, rn)) => {
-                            let sent = FragmentRange {
-                                message_seq: h.message_seq,
-                                offset: fh.fragment_offset,
-                                len: fh.fragment_length,
-                            };
-                            self.v13.sent.on_sent(rn, vec![sent]);
-                            recs.push(r);
-                        }
-                        Err(e) => res = Err(e),
-                    }
+                if let Err(e) = self.pack_fragments(&mut packer, item.epoch, &h, body, range) {
+                    res = Err(e);
                 }
             }
         }
+        if let Err(e) = self.seal_packed(&mut packer) {
+            res = Err(e);
+        }
+        if !packer.datagram.is_empty() {
+            self.out.push_back(packer.datagram);
+        }
         self.flight = items;
-        res?;
-        self.pack(recs);
+        res
+    }
+
+    /// Adds the bytes `range` of handshake message `h` (body `body`, epoch `epoch`) to the
+    /// flight being packed: as few records and datagrams as the MTU allows. A record is
+    /// filled with fragments of consecutive messages of one epoch before the next is
+    /// started, and a datagram with records before the next (RFC 9147 4.4, 5.5: messages may
+    /// share a record; fewer records, less overhead and fewer datagrams to lose). An empty
+    /// range gives one empty fragment at its start.
+    fn pack_fragments(
+        &mut self,
+        p: &mut FlightPacker,
+        epoch: u64,
+        h: &HandshakeHeader,
+        body: &[u8],
+        range: std::ops::Range<usize>,
+    ) -> Result<(), Error> {
+        let (mtu, overhead) = (self.cfg.mtu, self.record_overhead13(epoch));
+        let mut offset = range.start.min(range.end);
+        loop {
+            if !p.record.is_empty() && p.epoch != epoch {
+                self.seal_packed(p)?;
+            }
+            // Room for fragment data in the record being filled, within the datagram.
+            let room = |p: &FlightPacker| {
+                mtu.saturating_sub(p.datagram.len() + overhead + p.record.len() + HANDSHAKE_HEADER_LEN)
+            };
+            if room(p) == 0 {
+                self.seal_packed(p)?;
+                if room(p) == 0 && !p.datagram.is_empty() {
+                    self.out.push_back(std::mem::take(&mut p.datagram));
+                }
+                if room(p) == 0 {
+                    return Err(Error::InvalidState("MTU leaves no room for a handshake fragment"));
+                }
+            }
+            let want = range.end - offset;
+            let n = want.min(room(p));
+            p.epoch = epoch;
+            HandshakeHeader {
+                msg_type: h.msg_type,
+                length: body.len() as u32,
+                message_seq: h.message_seq,
+                fragment_offset: offset as u32,
+                fragment_length: n as u32,
+            }
+            .encode(&mut p.record);
+            p.record.extend_from_slice(&body[offset..offset + n]);
+            p.ranges.push(FragmentRange {
+                message_seq: h.message_seq,
+                offset: offset as u32,
+                len: n as u32,
+            });
+            offset += n;
+            if offset >= range.end {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Seals the record being packed into the datagram being filled.
+    fn seal_packed(&mut self, p: &mut FlightPacker) -> Result<(), Error> {
+        if p.record.is_empty() {
+            return Ok(());
+        }
+        let record = std::mem::take(&mut p.record);
+        let ranges = std::mem::take(&mut p.ranges);
+        let rn = self.seal13_into(p.epoch, ContentType::Handshake, &record, &mut p.datagram)?;
+        self.v13.sent.on_sent(rn, ranges);
         Ok(())
     }
 
@@ -361,6 +428,7 @@ impl DtlsConnection {
     /// write epoch (7: never lower than the records it acknowledges, which ours is).
     pub(super) fn send_ack13(&mut self) -> Result<(), Error> {
         self.v13.ack_due = false;
+        self.v13.ack_at = None;
         if self.v13.received.is_empty() {
             return Ok(());
         }
@@ -431,4 +499,14 @@ impl DtlsConnection {
             bytes,
         }
     }
+}
+
+/// A flight being packed ([`DtlsConnection::send_flight13`]): the datagram being filled,
+/// and the handshake record being filled (its epoch, its plaintext, the fragments in it).
+#[derive(Default)]
+struct FlightPacker {
+    datagram: Vec<u8>,
+    epoch: u64,
+    record: Vec<u8>,
+    ranges: Vec<FragmentRange>,
 }
