@@ -338,9 +338,12 @@ fn rustls_server_config(client_auth: bool) -> Arc<rustls::ServerConfig> {
         .unwrap();
     let builder = match client_auth {
         true => builder.with_client_cert_verifier(
-            rustls::server::WebPkiClientVerifier::builder(Arc::new(roots()))
-                .build()
-                .unwrap(),
+            rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots()),
+                Arc::new(provider::default_provider()),
+            )
+            .build()
+            .unwrap(),
         ),
         false => builder.with_no_client_auth(),
     };
