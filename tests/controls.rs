@@ -1,4 +1,4 @@
-//! The connection controls of issue 8, between our own client and server: each test shows
+//! The connection controls, between our own client and server: each test shows
 //! the control's effect on the wire (records, alerts, handshake messages) or on the state
 //! the application sees.
 
@@ -673,4 +673,22 @@ fn observer_sees_every_tls12_handshake_message_sent() {
             "Finished"
         ]
     );
+}
+
+#[test]
+fn close_notify_before_the_handshake_ends_follows_the_data_written_before_it() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    // Written and closed while the handshake has not even started: the request still goes
+    // out first, once the keys allow it, and the close_notify after it.
+    c.writer().write_all(b"request").unwrap();
+    c.send_close_notify();
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    let mut got = Vec::new();
+    s.reader().read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"request");
+    assert!(s.peer_has_closed());
 }

@@ -87,7 +87,8 @@ impl OutQueue {
     }
 
     /// Queues an alert: fatal ones jump the queue (rule 1); close_notify follows the data
-    /// already written; other warnings go with the control messages.
+    /// already written, also data still held back for the handshake; other warnings go with
+    /// the control messages.
     pub fn push_alert(&mut self, level: AlertLevel, description: AlertDescription) {
         let msg = AlertMessage { level, description };
         if level == AlertLevel::Fatal {
@@ -96,6 +97,8 @@ impl OutQueue {
             }
         } else if description == AlertDescription::CloseNotify && self.app_open {
             self.tail().app.push_back(AppItem::Close);
+        } else if description == AlertDescription::CloseNotify && !self.blocked_app.is_empty() {
+            self.blocked_app.push_back(AppItem::Close);
         } else {
             self.tail().control.push_back((ContentType::Alert, msg.to_vec()));
         }
@@ -531,6 +534,33 @@ mod tests {
         assert_eq!(out[0], "application_data:bye");
         assert!(out[1].starts_with("alert:"));
         assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn close_notify_during_the_handshake_follows_data_held_for_it() {
+        let mut q = OutQueue::default();
+        q.push_app(b"early");
+        q.push_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
+        q.push_handshake(b"finished".to_vec());
+        assert_eq!(
+            drain(&mut q),
+            ["handshake:finished"],
+            "nothing else before the handshake"
+        );
+        q.open_app();
+        let out = drain(&mut q);
+        assert_eq!(out[0], "application_data:early");
+        assert!(out[1].starts_with("alert:"));
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn close_notify_during_the_handshake_without_data_goes_at_once() {
+        let mut q = OutQueue::default();
+        q.push_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
+        let out = drain(&mut q);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].starts_with("alert:"));
     }
 
     #[test]
