@@ -98,6 +98,8 @@ pub enum PeerMisbehaved {
     InvalidPadding,
     HandshakeMessageTooLarge,
     UnknownContentType,
+    /// RFC 7301 3.2: the server chose an ALPN protocol we did not offer (illegal_parameter:
+    /// the extension was ours to expect, its value is wrong).
     AlpnNotOffered,
     PreSharedKeyNotLast,
     EmptyCertificate,
@@ -130,10 +132,9 @@ impl PeerMisbehaved {
             | PreSharedKeyNotLast
             | PskNotOffered
             | UnsupportedSignatureScheme
+            | AlpnNotOffered
             | InvalidPadding => AlertDescription::IllegalParameter,
-            ExtensionNotAllowedHere | UnsolicitedExtension | AlpnNotOffered => {
-                AlertDescription::UnsupportedExtension
-            }
+            ExtensionNotAllowedHere | UnsolicitedExtension => AlertDescription::UnsupportedExtension,
             MissingExtension(_) => AlertDescription::MissingExtension,
             SecondHelloRetryRequest
             | TooManyChangeCipherSpecs

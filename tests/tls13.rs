@@ -168,6 +168,33 @@ fn alpn_without_overlap_is_no_application_protocol() {
 }
 
 #[test]
+fn alpn_the_client_did_not_offer_is_illegal_parameter() {
+    // RFC 7301 3.2: the server must pick one of the client's protocols.
+    let client = client_builder().alpn_protocols(&["h2"]).build().unwrap();
+    let server = server_builder("ecdsa-p256")
+        .alpn_protocols(&["h2"])
+        .customize_encrypted_extensions(|ee| {
+            for ext in ee.iter_mut() {
+                if let sanstls::msgs::EncryptedExtension::Alpn(p) = ext {
+                    *p = b"spdy/1".to_vec();
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    assert_eq!(
+        handshake(&mut c, &mut s).unwrap_err(),
+        Error::PeerMisbehaved(sanstls::PeerMisbehaved::AlpnNotOffered)
+    );
+    transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(
+        s.error(),
+        Some(&Error::AlertReceived(AlertDescription::IllegalParameter))
+    );
+}
+
+#[test]
 fn alpn_ignored_when_server_has_none() {
     let client = client_builder().alpn_protocols(&["h2"]).build().unwrap();
     let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
