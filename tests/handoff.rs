@@ -1,4 +1,4 @@
-//! Keys leaving the engine (issue 8): kernel-TLS secret extraction checked against the key
+//! Keys leaving the engine: kernel-TLS secret extraction checked against the key
 //! schedule and by sealing/opening real records with the extracted keys; connection
 //! serialisation, in memory and across processes with rustls on the other end; reset.
 

@@ -1,4 +1,4 @@
-//! DTLS 1.2 interop on 127.0.0.1 (issue 6): our client against `openssl s_server -dtls1_2
+//! DTLS 1.2 interop on 127.0.0.1: our client against `openssl s_server -dtls1_2
 //! -listen` (cookie exchange) and `gnutls-serv --udp`, our server (behind the stateless
 //! acceptor) against `openssl s_client -dtls1_2` and `gnutls-cli --udp`. MTU 1200 and a
 //! certificate chain generated here, large enough that its Certificate message is sent in

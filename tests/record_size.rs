@@ -1,4 +1,4 @@
-//! Record sizing (issue 8): low-latency, throughput and dynamic sizing, and RFC 8449
+//! Record sizing: low-latency, throughput and dynamic sizing, and RFC 8449
 //! record_size_limit both ways, TLS 1.3 and 1.2, measured as record lengths on the wire;
 //! interop with GnuTLS (which implements RFC 8449) and OpenSSL (which ignores it).
 

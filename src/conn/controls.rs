@@ -1,4 +1,4 @@
-//! The connection controls applications reach for once the handshake works (issue 8):
+//! The connection controls applications reach for once the handshake works:
 //! queries (readable plaintext, alerts, handshake kind, our certificate), a typed application
 //! context, and the per-connection state the other controls keep. Kept apart from `mod.rs`
 //! so the record and handshake plumbing stays readable.

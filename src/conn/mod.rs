@@ -92,7 +92,7 @@ pub struct Connection {
     write_epoch: u16,
     /// Set until the buffers sized for the handshake have been freed once it is over.
     trim_pending: bool,
-    /// State of the issue-8 controls (alerts seen, application context, ...).
+    /// State of the connection controls (alerts seen, application context, ...).
     controls: controls::Controls,
 }
 
