@@ -92,6 +92,7 @@ fn every_hybrid_group_handshakes_with_every_suite() {
 fn classical_share_to_a_hybrid_preferring_server_gets_no_retry() {
     let client = client_builder()
         .groups(&[NamedGroup::x25519, NamedGroup::X25519MLKEM768])
+        .key_share_groups(1)
         .build()
         .unwrap();
     let server = server_builder("ecdsa-p256")
@@ -103,10 +104,10 @@ fn classical_share_to_a_hybrid_preferring_server_gets_no_retry() {
     assert!(!c.had_hello_retry() && !s.had_hello_retry());
     assert_eq!(s.key_exchange_group(), Some(NamedGroup::x25519));
 
-    // Both shares sent: the server's preference, the hybrid, wins.
+    // Both shares sent (the default for a list with both kinds): the server's preference,
+    // the hybrid, wins.
     let client = client_builder()
         .groups(&[NamedGroup::x25519, NamedGroup::X25519MLKEM768])
-        .key_share_groups(2)
         .build()
         .unwrap();
     let server = server_builder("ecdsa-p256")
@@ -119,12 +120,45 @@ fn classical_share_to_a_hybrid_preferring_server_gets_no_retry() {
     assert_eq!(c.key_exchange_group(), Some(NamedGroup::X25519MLKEM768));
 }
 
+/// By default a groups list with both kinds sends a share of its first hybrid and of its
+/// first classical group, as browsers do, and the ClientHello says so.
+#[test]
+fn mixed_groups_send_the_first_hybrid_and_the_first_classical_share() {
+    for (groups, want) in [
+        (
+            [
+                NamedGroup::X25519MLKEM768,
+                NamedGroup::x25519,
+                NamedGroup::secp256r1,
+            ],
+            [NamedGroup::X25519MLKEM768, NamedGroup::x25519],
+        ),
+        (
+            [
+                NamedGroup::secp256r1,
+                NamedGroup::x25519,
+                NamedGroup::SecP256r1MLKEM768,
+            ],
+            [NamedGroup::secp256r1, NamedGroup::SecP256r1MLKEM768],
+        ),
+    ] {
+        let client = client_builder().groups(&groups).build().unwrap();
+        let mut c = Connection::client(client, "localhost").unwrap();
+        let mut s = Connection::server_deferred();
+        transfer(&mut c, &mut s).unwrap();
+        let info = s.client_hello().cloned().expect("ClientHello read");
+        assert_eq!(info.groups, groups);
+        assert_eq!(info.key_share_groups, want);
+    }
+}
+
 /// Only a hybrid share, to a server without hybrids: HelloRetryRequest for a classical group.
 #[test]
 fn hybrid_share_to_a_classical_server_retries_for_a_classical_group() {
     for group in HYBRIDS {
         let client = client_builder()
             .groups(&[group, NamedGroup::secp256r1])
+            .key_share_groups(1)
             .build()
             .unwrap();
         let server = server_builder("ecdsa-p256").build().unwrap();

@@ -185,7 +185,9 @@ fn groups(o: &Opts) -> Result<(Option<Vec<NamedGroup>>, Option<usize>), Fail> {
         return Err(unimpl("-no-key-shares (key_share_groups is at least 1)"));
     }
     let shares: Vec<NamedGroup> = shares.iter().map(|&c| NamedGroup::from(c)).collect();
-    let base = groups.clone().unwrap_or_else(|| supported.to_vec());
+    let base = groups
+        .clone()
+        .unwrap_or_else(|| sanstls::crypto::default_groups().to_vec());
     if base.starts_with(&shares) {
         return Ok((groups, Some(shares.len())));
     }

@@ -357,8 +357,9 @@ pub struct ClientConfig {
     pub(crate) shared: Shared,
     pub(crate) verifier: Arc<dyn ServerCertVerifier>,
     pub(crate) enable_sni: bool,
-    /// How many groups (from the front of the list) get a key share in the first ClientHello.
-    pub(crate) key_share_groups: usize,
+    /// How many groups (from the front of the list) get a key share in the first ClientHello;
+    /// `None`: the first group and the first of the other kind (hybrid or classical).
+    pub(crate) key_share_groups: Option<usize>,
     /// RFC 8446 D.4 middlebox compatibility mode: fake session id and a CCS.
     pub(crate) middlebox_compat: bool,
     pub(crate) hello_hook: Option<HelloHook>,
@@ -398,7 +399,7 @@ impl ClientConfig {
             shared: Shared::default(),
             verifier,
             enable_sni: true,
-            key_share_groups: 1,
+            key_share_groups: None,
             middlebox_compat: true,
             hello_hook: None,
             session_store: Some(Arc::new(ClientSessionStore::default())),
@@ -416,7 +417,7 @@ pub struct ClientConfigBuilder {
     shared: Shared,
     verifier: Arc<dyn ServerCertVerifier>,
     enable_sni: bool,
-    key_share_groups: usize,
+    key_share_groups: Option<usize>,
     middlebox_compat: bool,
     hello_hook: Option<HelloHook>,
     session_store: Option<Arc<ClientSessionStore>>,
@@ -438,10 +439,13 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// How many of the first groups get a key share in the first ClientHello (default 1);
-    /// the others are reachable through HelloRetryRequest.
+    /// Exactly the first `n` groups (at least one) get a key share in the first ClientHello;
+    /// the others are reachable through HelloRetryRequest. By default the first group gets
+    /// one, and when the list mixes kinds, also the first hybrid group (such as
+    /// `X25519MLKEM768`) or the first classical one, whichever the first is not, as browsers
+    /// offer X25519MLKEM768 with x25519: a server of either kind then needs no retry.
     pub fn key_share_groups(mut self, n: usize) -> Self {
-        self.key_share_groups = n.max(1);
+        self.key_share_groups = Some(n.max(1));
         self
     }
 

@@ -26,7 +26,7 @@ pub use key_schedule::{
     export_keying_material, finished_verify_data, finished_verify_data_prk, next_traffic_secret,
     resumption_psk, KeySchedule13,
 };
-pub use kx::{supported_groups, KeyExchange};
+pub use kx::{default_groups, supported_groups, KeyExchange};
 pub use prf::prf;
 pub use rand::{FixedRandom, RandomSource, SystemRandomSource};
 pub use secret::Secret;

@@ -7,7 +7,7 @@ use super::established::ClientResumption;
 use super::server13::session_id_echo;
 use super::tickets::ClientTicket;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
-use crate::codec::{CipherSuite, HandshakeType, PskKeyExchangeMode, SignatureScheme};
+use crate::codec::{CipherSuite, HandshakeType, NamedGroup, PskKeyExchangeMode, SignatureScheme};
 use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
@@ -74,6 +74,31 @@ impl ClientState {
             ClientState::ServerHello(s) => s.hrr.is_some(),
             _ => true,
         }
+    }
+}
+
+/// The groups that get a key share in the first ClientHello, in the order of `groups`: the
+/// first `count`, or by default (`None`) the first hybrid and the first classical group, so
+/// a server of either kind finds a share it takes without a HelloRetryRequest (as browsers
+/// and BoringSSL offer X25519MLKEM768 with x25519).
+fn share_groups(groups: &[NamedGroup], count: Option<usize>) -> Vec<NamedGroup> {
+    let first_hybrid = groups.iter().position(|g| kx::is_hybrid(*g));
+    let first_classical = groups.iter().position(|g| !kx::is_hybrid(*g));
+    groups
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| match count {
+            Some(n) => *i < n,
+            None => Some(*i) == first_hybrid || Some(*i) == first_classical,
+        })
+        .map(|(_, g)| *g)
+        .collect()
+}
+
+impl ExpectServerHello {
+    /// True once a HelloRetryRequest came (the server speaks TLS 1.3).
+    pub(super) fn after_retry(&self) -> bool {
+        self.hrr.is_some()
     }
 }
 
@@ -156,7 +181,7 @@ pub(crate) fn start(
     let rng = config.shared.rng.clone();
     let mut random = [0u8; 32];
     rng.fill(&mut random)?;
-    // Versions the config enables and has suites for (TLS 1.2: issue 5, `client12`).
+    // Versions the config enables and has suites for (TLS 1.2: `client12`).
     // QUIC: TLS 1.3 only (RFC 9001 4.2) and no compatibility mode (RFC 9001 8.4).
     // DTLS 1.3: no compatibility mode either (RFC 9147 5) and no 0-RTT (not implemented).
     let quic = cx.is_quic();
@@ -175,13 +200,15 @@ pub(crate) fn start(
         // whole (it must hash it into the cookie, RFC 8446 4.4.1). The cookie retry that
         // follows asks for the hybrid when the server prefers it, at no extra round trip;
         // the second hello, cookie first, may then be fragmented.
-        let first_flight = config
+        let first_flight: Vec<NamedGroup> = config
             .shared
             .groups
             .iter()
-            .filter(|g| !(dtls && kx::is_hybrid(**g)));
-        for group in first_flight.take(config.key_share_groups) {
-            shares.push(KeyExchange::start(*group, rng.as_ref())?);
+            .copied()
+            .filter(|g| !(dtls && kx::is_hybrid(*g)))
+            .collect();
+        for group in share_groups(&first_flight, config.key_share_groups) {
+            shares.push(KeyExchange::start(group, rng.as_ref())?);
         }
     }
     cx.neg.client_random = random;
@@ -981,4 +1008,32 @@ fn send_client_auth(
         Some(transcript),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_groups;
+    use crate::codec::NamedGroup;
+
+    const HYBRID: NamedGroup = NamedGroup::X25519MLKEM768;
+    const P384_HYBRID: NamedGroup = NamedGroup::SecP384r1MLKEM1024;
+    const X: NamedGroup = NamedGroup::x25519;
+    const P256: NamedGroup = NamedGroup::secp256r1;
+
+    #[test]
+    fn by_default_the_first_hybrid_and_the_first_classical_get_shares() {
+        assert_eq!(share_groups(&[HYBRID, X, P256], None), [HYBRID, X]);
+        assert_eq!(share_groups(&[X, HYBRID], None), [X, HYBRID]);
+        assert_eq!(share_groups(&[X, P256, HYBRID, P384_HYBRID], None), [X, HYBRID]);
+        assert_eq!(share_groups(&[X, P256], None), [X]);
+        assert_eq!(share_groups(&[HYBRID, P384_HYBRID], None), [HYBRID]);
+        assert!(share_groups(&[], None).is_empty());
+    }
+
+    #[test]
+    fn a_count_takes_exactly_the_first_groups() {
+        assert_eq!(share_groups(&[HYBRID, X, P256], Some(1)), [HYBRID]);
+        assert_eq!(share_groups(&[X, P256, HYBRID], Some(2)), [X, P256]);
+        assert_eq!(share_groups(&[X], Some(3)), [X]);
+    }
 }
