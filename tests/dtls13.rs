@@ -929,6 +929,35 @@ fn tickets_are_acknowledged_together_after_a_short_delay() {
 }
 
 #[test]
+fn server_acks_the_clients_finished_before_its_tickets() {
+    // The client waits for the ACK of its Finished to end its handshake (RFC 9147 7): it
+    // comes first in the server's datagram, ahead of the NewSessionTickets.
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", true);
+    let from = link.wire.len();
+    for d in &fin {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    let fin_rec = wire(&link, &secrets, from - fin.len())
+        .into_iter()
+        .find(|r| r.is_handshake(HandshakeType::Finished))
+        .unwrap();
+    forward(&mut link, Dir::ToClient);
+    let recs = wire(&link, &secrets, from);
+    let first_ticket = recs
+        .iter()
+        .position(|r| r.is_handshake(HandshakeType::NewSessionTicket))
+        .expect("tickets sent");
+    let ack = recs
+        .iter()
+        .position(|r| r.ack().is_some_and(|a| all_acked(&[a]).contains(&rn(&fin_rec))))
+        .expect("the client's Finished acknowledged");
+    assert!(
+        ack < first_ticket,
+        "ACK at {ack}, first ticket at {first_ticket}: {recs:?}"
+    );
+}
+
+#[test]
 fn lost_ack_makes_the_client_repeat_its_finished() {
     let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
     for d in &fin {
@@ -2631,4 +2660,74 @@ fn nothing_goes_out_after_a_fatal_alert_behind_the_clients_finished() {
     assert!(!link.server().wants_write());
     assert_eq!(link.take(Dir::ToClient), Vec::<Vec<u8>>::new());
     assert_eq!(link.server().poll_timeout(), None);
+}
+
+#[test]
+fn ack_of_the_client_hello_before_the_server_speaks_is_ignored() {
+    // Until a ServerHello or HelloRetryRequest names DTLS 1.3 the client does not know the
+    // version (a DTLS 1.2 server has no ACK): an ACK of its ClientHello changes nothing, the
+    // whole hello goes out again on the timer.
+    let (c, s, _) = configs("ecdsa-p256");
+    let mut link = Link::direct(c, s, dtls(1200));
+    let hello = link.take(Dir::ToServer);
+    assert_eq!(hello.len(), 1);
+    let ack = plain_record(
+        26,
+        0,
+        0,
+        &Ack {
+            record_numbers: vec![RecordNumber::new(0, 0)],
+        }
+        .to_bytes(),
+    );
+    link.deliver(Dir::ToClient, &ack).unwrap();
+    assert!(link.client.error().is_none());
+    fire_timer(&mut link, Dir::ToServer);
+    let again = link.take(Dir::ToServer);
+    assert_eq!(again.len(), 1, "the ClientHello was not sent again");
+    // The same hello, in a record of its own with the next sequence number.
+    assert_eq!(again[0][13..], hello[0][13..]);
+    for d in &again {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert_established(&mut link);
+}
+
+#[test]
+fn an_acknowledged_flight_is_not_retransmitted() {
+    // RFC 9147 7.2: once the peer acknowledged every record of our flight there is nothing
+    // to send again; we wait for its next flight without a retransmission timer (the total
+    // handshake timeout still runs).
+    let secrets = Arc::new(Secrets::default());
+    let c = common::client_builder().key_log(secrets.clone()).build().unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    let from = link.wire.len();
+    let flight = link.take(Dir::ToClient);
+    for d in &flight {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    let suite = link.client.cipher_suite().unwrap();
+    let recs = decode_wire(&link.wire, from, &secrets, suite);
+    let all: Vec<RecordNumber> = recs.iter().map(rn).collect();
+    // The client's answer is held back; an ACK of the whole server flight goes instead.
+    let _ = link.take(Dir::ToServer);
+    let timer_before = link.server().poll_timeout().expect("retransmission timer armed");
+    let ack = Ack { record_numbers: all };
+    let sealed = seal13(&secrets, suite, true, 2, 50, ContentType::Ack, &ack.to_bytes());
+    link.deliver(Dir::ToServer, &sealed).unwrap();
+    let after = link
+        .server()
+        .poll_timeout()
+        .expect("the total handshake timeout runs");
+    assert!(after > timer_before, "still armed at {timer_before:?}");
+    link.now = after - Duration::from_millis(1);
+    let now = link.now;
+    link.server().handle_timeout(now).unwrap();
+    assert!(
+        link.take(Dir::ToClient).is_empty(),
+        "an acknowledged flight was sent again"
+    );
 }

@@ -246,8 +246,16 @@ pub fn run(opts: &[Opts; 3]) -> Result<(), (u32, Fail)> {
         if let Some(mtu) = o.mtu {
             dtls.mtu = mtu;
         }
-        if let Some(ms) = o.initial_timeout_ms {
-            dtls.timer.initial = Duration::from_millis(ms);
+        // BoringSSL's first retransmission timeout is 400 ms (RFC 9147 5.8.2 allows less
+        // than RFC 6347's 1 s, sanstls's default); the runner's schedules assume it.
+        dtls.timer.initial = Duration::from_millis(o.initial_timeout_ms.unwrap_or(400));
+        // BoringSSL gives up at its 13th timeout, sanstls after a total time: the total of
+        // BoringSSL's 13 timeouts (doubling, capped at 60 s) gives up at the same moment.
+        let mut step = dtls.timer.initial;
+        dtls.timer.total = Duration::ZERO;
+        for _ in 0..13 {
+            dtls.timer.total += step;
+            step = (step * 2).min(dtls.timer.max);
         }
         let now = Instant::now();
         let same = is_resume && o == initial;

@@ -396,6 +396,12 @@ impl DtlsConnection {
         matches!(self.start, Start::Running)
     }
 
+    fn awaits_first_server_message(&self) -> bool {
+        self.handshake
+            .as_ref()
+            .is_some_and(Handshake::awaits_first_server_message)
+    }
+
     fn recv_record(&mut self, h: PlaintextHeader, mut payload: Vec<u8>, now: Instant) -> Result<(), Error> {
         // RFC 6347 4.1: DTLS record versions only (0xFEFF may carry a first ClientHello).
         if !h.version.is_dtls() {

@@ -92,6 +92,15 @@ impl Handshake {
         matches!(self, Handshake::Client(client13::ClientState::ServerHello(_)))
     }
 
+    /// True on a client that has not heard from the server yet (no ServerHello, no
+    /// HelloRetryRequest): the version is still open, so a DTLS ACK means nothing yet.
+    pub fn awaits_first_server_message(&self) -> bool {
+        match self {
+            Handshake::Client(client13::ClientState::ServerHello(s)) => !s.after_retry(),
+            _ => false,
+        }
+    }
+
     /// TLS 1.2 ChangeCipherSpec (RFC 5246 7.1): the state that expects one activates the
     /// pending read state; anywhere else it is unexpected_message.
     pub fn handle_ccs12(self, cx: &mut Common) -> Result<Handshake, Error> {

@@ -87,6 +87,15 @@ impl DtlsConnection {
                 _ => records.push(self.seal(epoch, typ, &data)?),
             }
         }
+        if self.is13() && self.v13.ack_due {
+            // During the handshake a new flight acknowledges the peer's (RFC 9147 7). Else
+            // the ACK goes first: the peer waits for it (the server's ACK of the client
+            // Finished ends the client's handshake) before our NewSessionTickets or data.
+            if !new_flight || self.post_handshake_flight() {
+                self.send_ack13()?;
+            }
+            self.v13.ack_due = false;
+        }
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         if new_flight {
             self.send_flight(true)?;
@@ -107,13 +116,6 @@ impl DtlsConnection {
             self.v13.sent.clear();
         }
         self.pack(records);
-        if self.is13() && self.v13.ack_due {
-            // During the handshake a new flight acknowledges the peer's (RFC 9147 7).
-            if !new_flight || self.post_handshake_flight() {
-                self.send_ack13()?;
-            }
-            self.v13.ack_due = false;
-        }
         self.forget_handshake_keys13();
         Ok(())
     }

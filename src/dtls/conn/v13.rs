@@ -174,7 +174,10 @@ impl DtlsConnection {
                 self.recv_handshake(payload, current, now, Some(RecordNumber::new(0, h.seq)))
             }
             ContentType::Alert => self.recv_alert(payload, current),
-            ContentType::Ack if current => self.recv_ack(payload),
+            // A client that has not heard from the server does not know the version yet:
+            // an ACK of its ClientHello is ignored, the hello still resent on the timer
+            // (the ServerHello or HelloRetryRequest acknowledges it, RFC 9147 7.1).
+            ContentType::Ack if current && !self.awaits_first_server_message() => self.recv_ack(payload),
             // RFC 9147 5: no ChangeCipherSpec in DTLS 1.3; application data never in clear.
             _ => Ok(()),
         }
@@ -290,6 +293,10 @@ impl DtlsConnection {
                 self.flight_trigger = None;
                 self.v13.sent.clear();
                 self.timer.finish();
+            } else {
+                // RFC 9147 7.2: an acknowledged flight needs no retransmission; the peer's
+                // next flight is what we wait for now (the total handshake timeout runs on).
+                self.timer.disarm();
             }
         } else if newly > 0 && !self.retransmitted_this_datagram {
             // RFC 9147 7.1: an ACK that leaves part of the flight unacknowledged makes us
