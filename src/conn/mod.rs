@@ -698,14 +698,17 @@ impl Connection {
         self.received.len() - self.received_start
     }
 
+    /// The negotiated version, once the ServerHello settled it.
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         self.common.neg.version
     }
 
+    /// The negotiated cipher suite, once chosen.
     pub fn cipher_suite(&self) -> Option<CipherSuite> {
         self.common.neg.suite
     }
 
+    /// The key exchange group of the handshake, once chosen (none for a psk_ke resumption).
     pub fn key_exchange_group(&self) -> Option<NamedGroup> {
         self.common.neg.group
     }
@@ -715,6 +718,7 @@ impl Connection {
         self.common.neg.sig_scheme
     }
 
+    /// The ALPN protocol both sides agreed on (RFC 7301), if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.common.neg.alpn.as_deref()
     }
@@ -729,14 +733,17 @@ impl Connection {
         &self.common.neg.peer_chain
     }
 
+    /// The ClientHello random (for key logs and channel binding).
     pub fn client_random(&self) -> [u8; 32] {
         self.common.neg.client_random
     }
 
+    /// The ServerHello random.
     pub fn server_random(&self) -> [u8; 32] {
         self.common.neg.server_random
     }
 
+    /// True when the handshake resumed a session (PSK or TLS 1.2 session).
     pub fn is_resumed(&self) -> bool {
         self.common.neg.resumed
     }

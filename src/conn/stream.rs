@@ -136,6 +136,7 @@ impl<S: Read + Write> Stream<S> {
         self.flush()
     }
 
+    /// Gives back the connection and the transport, without closing either.
     pub fn into_inner(self) -> (Connection, S) {
         (self.conn, self.sock)
     }
