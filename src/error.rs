@@ -197,14 +197,22 @@ pub enum Limit {
     /// for a ClientHello the largest its syntax allows, [`crate::msgs::MAX_CLIENT_HELLO`]
     /// (`decode_error`).
     HandshakeMessageSize,
+    /// More certificates in a chain than [`crate::conn::MAX_CERTIFICATE_CHAIN_LEN`] (`bad_certificate`).
     CertificateChainLength,
+    /// More empty records in a row than [`crate::conn::MAX_EMPTY_RECORDS_IN_A_ROW`]
+    /// (`unexpected_message`).
     ConsecutiveEmptyRecords,
+    /// More warning alerts in a row than [`crate::conn::MAX_WARNING_ALERTS_IN_A_ROW`]
+    /// (`unexpected_message`).
     WarningAlerts,
+    /// More KeyUpdates in a row than [`crate::conn::MAX_KEY_UPDATES_IN_A_ROW`] (`unexpected_message`).
     KeyUpdates,
+    /// More NewSessionTickets than [`crate::conn::MAX_TICKETS`] (`unexpected_message`).
     NewSessionTickets,
     /// Not raised: plaintext the application has not read is back-pressure, not a fault of
     /// the peer's (kept so matches on `Limit` keep compiling).
     BufferedPlaintext,
+    /// DTLS: more handshake fragments held for reassembly than we buffer (`unexpected_message`).
     ReassemblyQueue,
     /// DTLS: records that failed to deprotect (each dropped silently, RFC 6347 4.1.2.7).
     BadRecords,
