@@ -266,6 +266,8 @@ impl WebPkiClientVerifier {
         self
     }
 
+    /// Also checks revocation against these CRLs: each certificate below the anchor against
+    /// the CRLs of its issuer (RFC 5280 6.3).
     pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
         self.crls = crls;
         self
