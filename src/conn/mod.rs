@@ -708,7 +708,8 @@ impl Connection {
         self.common.neg.suite
     }
 
-    /// The key exchange group of the handshake, once chosen (none for a psk_ke resumption).
+    /// The key exchange group of the handshake, once chosen (none for a psk_ke resumption
+    /// or a resumed TLS 1.2 session).
     pub fn key_exchange_group(&self) -> Option<NamedGroup> {
         self.common.neg.group
     }
