@@ -152,6 +152,7 @@
 //! - [`conn::PlaintextPhase`]: the plaintext part of a STARTTLS protocol, with the guard
 //!   against bytes injected before the upgrade.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 
 pub mod codec;
