@@ -207,7 +207,8 @@ pub fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-/// Appends `v` big-endian in 6 bytes (the low 48 bits of `v`; DTLS record sequence numbers, RFC 6347 4.1).
+/// Appends `v` big-endian in 6 bytes (the low 48 bits of `v`; DTLS 1.2 record sequence
+/// numbers, RFC 6347 4.1).
 pub fn put_u48(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes()[2..]);
 }

@@ -13,7 +13,8 @@ use crate::codec::{put_u64, put_vec_of, Codec, DecodeError, LenPrefix, Reader};
 /// A record's identity: its epoch and 64-bit sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecordNumber {
-    /// The record's full epoch (RFC 9147 4: 64 bits, though only its low bits go on the wire).
+    /// The record's full 64-bit epoch (a record header carries only its low two bits, RFC
+    /// 9147 4; an ACK carries all 64).
     pub epoch: u64,
     /// The record's full sequence number within the epoch.
     pub seq: u64,

@@ -121,7 +121,7 @@ const EPOCH_BITS: u8 = 0b0000_0011;
 /// every record but the last of a datagram).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeaderFormat<'a> {
-    /// The connection id the peer asked us to send (`C` bit set when present, RFC 9146).
+    /// The connection id the peer asked us to send (`C` bit set when present, RFC 9147 9).
     pub cid: Option<&'a [u8]>,
     /// Width of the sequence number (`S` bit); the default is 16 bits.
     pub seq_len: SeqLen,
