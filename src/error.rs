@@ -15,7 +15,12 @@ pub enum Error {
     /// The peer broke a protocol rule; the variant says which.
     PeerMisbehaved(PeerMisbehaved),
     /// A message arrived that the current state does not accept (`unexpected_message`).
-    UnexpectedMessage { state: &'static str, got: &'static str },
+    UnexpectedMessage {
+        /// The state the connection was in.
+        state: &'static str,
+        /// The message that arrived.
+        got: &'static str,
+    },
     /// A record was larger than RFC 8446 5.1/5.2 allows (`record_overflow`).
     RecordOverflow,
     /// A record failed to deprotect (`bad_record_mac`).
@@ -71,40 +76,67 @@ pub enum InconsistentKeys {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PeerMisbehaved {
+    /// An extension type appeared twice in one message (RFC 8446 4.2).
     DuplicateExtension,
+    /// An extension in a message that may not carry it.
     ExtensionNotAllowedHere,
     /// A recognised extension in a message the RFC 8446 4.2 table does not list it for
     /// (illegal_parameter, RFC 8446 4.2).
     ExtensionForbiddenInMessage,
+    /// A response carried an extension we did not offer (RFC 8446 4.2).
     UnsolicitedExtension,
+    /// A mandatory extension (named) was absent (`missing_extension`).
     MissingExtension(&'static str),
+    /// A field held a value the rules forbid (named; `illegal_parameter`).
     IllegalParameter(&'static str),
+    /// The server's key share is for a group we did not offer (RFC 8446 4.2.8).
     KeyShareForUnofferedGroup,
+    /// The server chose a cipher suite we did not offer.
     SuiteNotOffered,
+    /// A legacy_version field was not the value the RFC fixes.
     WrongLegacyVersion,
     /// RFC 8446 D.5: a hello's legacy_version is 0x0300 or below (protocol_version).
     ObsoleteLegacyVersion,
+    /// The ServerHello random carried a downgrade sentinel (RFC 8446 4.1.3).
     DowngradeDetected,
+    /// The server did not echo our legacy_session_id (RFC 8446 4.1.3).
     SessionIdMismatch,
+    /// A compression method other than null (RFC 8446 4.1.2).
     CompressionNotNull,
+    /// A second HelloRetryRequest in one handshake (RFC 8446 4.1.4).
     SecondHelloRetryRequest,
+    /// A HelloRetryRequest that would not change the ClientHello (RFC 8446 4.1.4).
     HelloRetryRequestChangedNothing,
+    /// The second ClientHello changed more than the HelloRetryRequest allows (RFC 8446 4.1.2).
     SecondClientHelloMismatch,
+    /// More than the one compatibility ChangeCipherSpec (RFC 8446 5).
     TooManyChangeCipherSpecs,
+    /// A ChangeCipherSpec where none may be, or with a payload other than 0x01 (RFC 8446 5).
     IllegalChangeCipherSpec,
+    /// A handshake message straddled a key change (RFC 8446 5.1).
     MessageSpansKeyChange,
+    /// A zero-length handshake or alert record (RFC 8446 5.1).
     EmptyRecord,
+    /// A TLS 1.3 inner plaintext with no non-zero content type (RFC 8446 5.4).
     NoContentType,
+    /// Record padding the RFC does not allow.
     InvalidPadding,
+    /// A handshake message longer than we accept.
     HandshakeMessageTooLarge,
+    /// A record of a content type we do not know (RFC 8446 5).
     UnknownContentType,
-    /// RFC 7301 3.2: the server chose an ALPN protocol we did not offer (illegal_parameter:
+    /// The server chose an ALPN protocol we did not offer (RFC 7301 3.2; illegal_parameter:
     /// the extension was ours to expect, its value is wrong).
     AlpnNotOffered,
+    /// pre_shared_key was not the last ClientHello extension (RFC 8446 4.2.11).
     PreSharedKeyNotLast,
+    /// A server Certificate message with no certificate (RFC 8446 4.4.2.4).
     EmptyCertificate,
+    /// A signature under a scheme we did not offer (RFC 8446 4.4.3).
     UnsupportedSignatureScheme,
+    /// Records after the peer's close_notify (RFC 8446 6.1).
     DataAfterCloseNotify,
+    /// A HelloRequest or second ClientHello: renegotiation is refused (`no_renegotiation`).
     RenegotiationAttempted,
     /// RFC 8446 4.2.11.2: the PSK binder did not verify (decrypt_error).
     BadPskBinder,
@@ -115,6 +147,7 @@ pub enum PeerMisbehaved {
 }
 
 impl PeerMisbehaved {
+    /// The alert this violation sends the peer.
     pub fn alert(self) -> AlertDescription {
         use PeerMisbehaved::*;
         match self {
@@ -164,14 +197,22 @@ pub enum Limit {
     /// for a ClientHello the largest its syntax allows, [`crate::msgs::MAX_CLIENT_HELLO`]
     /// (`decode_error`).
     HandshakeMessageSize,
+    /// More certificates in a chain than [`crate::conn::MAX_CERTIFICATE_CHAIN_LEN`] (`bad_certificate`).
     CertificateChainLength,
+    /// More empty records in a row than [`crate::conn::MAX_EMPTY_RECORDS_IN_A_ROW`]
+    /// (`unexpected_message`).
     ConsecutiveEmptyRecords,
+    /// More warning alerts in a row than [`crate::conn::MAX_WARNING_ALERTS_IN_A_ROW`]
+    /// (`unexpected_message`).
     WarningAlerts,
+    /// More KeyUpdates in a row than [`crate::conn::MAX_KEY_UPDATES_IN_A_ROW`] (`unexpected_message`).
     KeyUpdates,
+    /// More NewSessionTickets than [`crate::conn::MAX_TICKETS`] (`unexpected_message`).
     NewSessionTickets,
     /// Not raised: plaintext the application has not read is back-pressure, not a fault of
     /// the peer's (kept so matches on `Limit` keep compiling).
     BufferedPlaintext,
+    /// DTLS: more handshake fragments held for reassembly than we buffer (`unexpected_message`).
     ReassemblyQueue,
     /// DTLS: records that failed to deprotect (each dropped silently, RFC 6347 4.1.2.7).
     BadRecords,

@@ -74,6 +74,7 @@ pub struct TlsConnector {
 }
 
 impl TlsConnector {
+    /// A connector making client connections with `config`.
     pub fn new(config: Arc<ClientConfig>) -> Self {
         TlsConnector {
             config,
@@ -143,6 +144,7 @@ pub struct LazyConfigAcceptor<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> LazyConfigAcceptor<IO> {
+    /// Waits on `io` for the ClientHello, so the config can be chosen from it.
     pub fn new(io: IO) -> Self {
         LazyConfigAcceptor {
             tls: Some(TlsStream::new(Connection::server_deferred(), io)),
@@ -219,6 +221,7 @@ pub struct TlsAcceptor {
 }
 
 impl TlsAcceptor {
+    /// An acceptor making server connections with `config`.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         TlsAcceptor { config }
     }
@@ -344,18 +347,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
         &self.conn
     }
 
+    /// The connection, for queries and requests (e.g. a KeyUpdate).
     pub fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
     }
 
+    /// The transport.
     pub fn get_ref(&self) -> &IO {
         &self.io
     }
 
+    /// The transport, mutably (reading or writing it directly corrupts the TLS stream).
     pub fn get_mut(&mut self) -> &mut IO {
         &mut self.io
     }
 
+    /// Gives back the connection and the transport, without closing either.
     pub fn into_inner(self) -> (Connection, IO) {
         (self.conn, self.io)
     }

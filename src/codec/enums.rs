@@ -3,15 +3,21 @@
 
 use super::{Codec, DecodeError, Reader};
 
+/// Defines a registry enum. Each variant is documented with its registry name and wire value,
+/// followed by whatever doc lines the invocation gives it (where the value is defined).
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident: $int:ty, $read:ident, $what:literal {
-        $($variant:ident = $value:literal => $text:literal,)*
+        $($(#[$vmeta:meta])* $variant:ident = $value:literal => $text:literal,)*
     }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum $name {
-            $($variant,)*
+            $(
+                #[doc = concat!("`", $text, "` (", stringify!($value), ").")]
+                $(#[$vmeta])*
+                $variant,
+            )*
             /// A value outside the ones we name.
             Unknown($int),
         }
@@ -33,6 +39,7 @@ macro_rules! wire_enum {
                 Self::ALL.iter().copied().find(|v| v.name().is_some_and(|n| n.eq_ignore_ascii_case(text)))
             }
 
+            /// The value on the wire (the `Unknown` value as received).
             pub fn get(self) -> $int {
                 match self {
                     $($name::$variant => $value,)*
@@ -91,23 +98,42 @@ wire_enum! {
 wire_enum! {
     /// Handshake message type (RFC 8446 4, RFC 5246 7.4, RFC 6347 4.2.1).
     HandshakeType: u8, u8, "handshake type" {
+        /// RFC 5246 7.4.1.1 (TLS 1.2 only).
         HelloRequest = 0 => "hello_request",
+        /// RFC 8446 4.1.2.
         ClientHello = 1 => "client_hello",
+        /// RFC 8446 4.1.3.
         ServerHello = 2 => "server_hello",
+        /// RFC 6347 4.2.1 (DTLS 1.2 cookie exchange).
         HelloVerifyRequest = 3 => "hello_verify_request",
+        /// RFC 8446 4.6.1 (RFC 5077 3.3 in TLS 1.2).
         NewSessionTicket = 4 => "new_session_ticket",
+        /// RFC 8446 4.5.
         EndOfEarlyData = 5 => "end_of_early_data",
+        /// Reserved by RFC 8446 (B.3): only TLS 1.3 drafts sent it; the RFC's HelloRetryRequest is
+        /// a ServerHello with a fixed random (4.1.3).
         HelloRetryRequest = 6 => "hello_retry_request",
+        /// RFC 8446 4.3.1.
         EncryptedExtensions = 8 => "encrypted_extensions",
+        /// RFC 8446 4.4.2 (RFC 5246 7.4.2).
         Certificate = 11 => "certificate",
+        /// RFC 5246 7.4.3 (TLS 1.2 only).
         ServerKeyExchange = 12 => "server_key_exchange",
+        /// RFC 8446 4.3.2 (RFC 5246 7.4.4).
         CertificateRequest = 13 => "certificate_request",
+        /// RFC 5246 7.4.5 (TLS 1.2 only).
         ServerHelloDone = 14 => "server_hello_done",
+        /// RFC 8446 4.4.3 (RFC 5246 7.4.8).
         CertificateVerify = 15 => "certificate_verify",
+        /// RFC 5246 7.4.7 (TLS 1.2 only).
         ClientKeyExchange = 16 => "client_key_exchange",
+        /// RFC 8446 4.4.4 (RFC 5246 7.4.9).
         Finished = 20 => "finished",
+        /// RFC 6066 8: a stapled OCSP response (TLS 1.2).
         CertificateStatus = 22 => "certificate_status",
+        /// RFC 8446 4.6.3.
         KeyUpdate = 24 => "key_update",
+        /// RFC 8446 4.4.1: stands in for ClientHello1 in the transcript after a HelloRetryRequest.
         MessageHash = 254 => "message_hash",
     }
 }
@@ -115,35 +141,63 @@ wire_enum! {
 wire_enum! {
     /// Extension type (IANA TLS ExtensionType Values).
     ExtensionType: u16, u16, "extension type" {
+        /// RFC 6066 3: the host name the client wants.
         ServerName = 0 => "server_name",
+        /// RFC 6066 4: a smaller maximum plaintext record size.
         MaxFragmentLength = 1 => "max_fragment_length",
+        /// RFC 6066 8: OCSP stapling request.
         StatusRequest = 5 => "status_request",
+        /// RFC 8446 4.2.7 (RFC 8422 5.1.1 for TLS 1.2): groups the client can use for key exchange.
         SupportedGroups = 10 => "supported_groups",
+        /// RFC 8422 5.1.2: TLS 1.2 EC point formats.
         EcPointFormats = 11 => "ec_point_formats",
+        /// RFC 8446 4.2.3: signature schemes accepted in CertificateVerify.
         SignatureAlgorithms = 13 => "signature_algorithms",
+        /// RFC 5764 4.1.1: DTLS-SRTP protection profiles.
         UseSrtp = 14 => "use_srtp",
+        /// RFC 6520 2.
         Heartbeat = 15 => "heartbeat",
+        /// RFC 7301 3.1: application-layer protocol negotiation.
         Alpn = 16 => "application_layer_protocol_negotiation",
+        /// RFC 6962 3.3.1: Certificate Transparency SCTs.
         SignedCertificateTimestamp = 18 => "signed_certificate_timestamp",
+        /// RFC 7685: ClientHello padding.
         Padding = 21 => "padding",
+        /// RFC 7366: encrypt-then-MAC for TLS 1.2 CBC suites.
         EncryptThenMac = 22 => "encrypt_then_mac",
+        /// RFC 7627 5.1: TLS 1.2 master secret bound to the handshake hash.
         ExtendedMasterSecret = 23 => "extended_master_secret",
+        /// RFC 8879 3: certificate compression algorithms.
         CompressCertificate = 27 => "compress_certificate",
+        /// RFC 8449 4: the largest record the sender will accept.
         RecordSizeLimit = 28 => "record_size_limit",
+        /// RFC 5077 3.2: TLS 1.2 stateless session tickets.
         SessionTicket = 35 => "session_ticket",
+        /// RFC 8446 4.2.11: PSK identities and binders.
         PreSharedKey = 41 => "pre_shared_key",
+        /// RFC 8446 4.2.10: 0-RTT data.
         EarlyData = 42 => "early_data",
+        /// RFC 8446 4.2.1: the versions offered or selected.
         SupportedVersions = 43 => "supported_versions",
+        /// RFC 8446 4.2.2: a HelloRetryRequest cookie to echo.
         Cookie = 44 => "cookie",
+        /// RFC 8446 4.2.9: the PSK modes the client supports.
         PskKeyExchangeModes = 45 => "psk_key_exchange_modes",
+        /// RFC 8446 4.2.4: distinguished names of acceptable CAs.
         CertificateAuthorities = 47 => "certificate_authorities",
+        /// RFC 8446 4.2.5: certificate extension filters in a CertificateRequest.
         OidFilters = 48 => "oid_filters",
+        /// RFC 8446 4.2.6: the client accepts post-handshake authentication.
         PostHandshakeAuth = 49 => "post_handshake_auth",
+        /// RFC 8446 4.2.3: signature schemes accepted in certificates.
         SignatureAlgorithmsCert = 50 => "signature_algorithms_cert",
+        /// RFC 8446 4.2.8: key exchange shares.
         KeyShare = 51 => "key_share",
+        /// RFC 9146 3: DTLS connection identifiers (RFC 9147 9 for DTLS 1.3).
         ConnectionId = 54 => "connection_id",
-        // RFC 9001 8.2 (QUIC).
+        /// RFC 9001 8.2: QUIC transport parameters.
         QuicTransportParameters = 57 => "quic_transport_parameters",
+        /// RFC 5746 3.2: secure renegotiation indication.
         RenegotiationInfo = 0xff01 => "renegotiation_info",
     }
 }
@@ -160,7 +214,9 @@ wire_enum! {
         TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 = 0xc030 => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
         TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 = 0xcca8 => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
         TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 = 0xcca9 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        /// RFC 5746 3.3: signals secure renegotiation support in place of an empty extension.
         TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00ff => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+        /// RFC 7507: the client is retrying with a lower version than it supports.
         TLS_FALLBACK_SCSV = 0x5600 => "TLS_FALLBACK_SCSV",
     }
 }
@@ -173,9 +229,11 @@ wire_enum! {
         secp521r1 = 0x0019 => "secp521r1",
         x25519 = 0x001d => "x25519",
         x448 = 0x001e => "x448",
-        // draft-ietf-tls-ecdhe-mlkem: ECDHE + ML-KEM hybrids (FIPS 203), TLS 1.3 only.
+        /// draft-ietf-tls-ecdhe-mlkem: P-256 ECDHE + ML-KEM-768 (FIPS 203), TLS 1.3 only.
         SecP256r1MLKEM768 = 0x11eb => "SecP256r1MLKEM768",
+        /// draft-ietf-tls-ecdhe-mlkem: X25519 + ML-KEM-768, TLS 1.3 only.
         X25519MLKEM768 = 0x11ec => "X25519MLKEM768",
+        /// draft-ietf-tls-ecdhe-mlkem: P-384 ECDHE + ML-KEM-1024, TLS 1.3 only.
         SecP384r1MLKEM1024 = 0x11ed => "SecP384r1MLKEM1024",
     }
 }

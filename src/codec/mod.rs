@@ -41,6 +41,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader positioned at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
@@ -50,10 +51,12 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
+    /// How many bytes are not yet consumed.
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
+    /// True once every byte has been consumed.
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
@@ -72,6 +75,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Consumes and returns the next `n` bytes; `Truncated(what)` if fewer remain (nothing
+    /// is consumed then).
     pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(DecodeError::Truncated(what));
@@ -88,30 +93,36 @@ impl<'a> Reader<'a> {
         out
     }
 
+    /// Reads one byte; `Truncated(what)` at the end.
     pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.take(1, what)?[0])
     }
 
+    /// Reads a big-endian (network order, RFC 8446 3.3) 16-bit integer from 2 bytes.
     pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         let b = self.take(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
+    /// Reads a big-endian (network order, RFC 8446 3.3) 24-bit integer from 3 bytes.
     pub fn u24(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         let b = self.take(3, what)?;
         Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]))
     }
 
+    /// Reads a big-endian (network order, RFC 8446 3.3) 32-bit integer from 4 bytes.
     pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         let b = self.take(4, what)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// Reads a big-endian (network order, RFC 8446 3.3) 48-bit integer from 6 bytes.
     pub fn u48(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let b = self.take(6, what)?;
         Ok(u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]))
     }
 
+    /// Reads a big-endian (network order, RFC 8446 3.3) 64-bit integer from 8 bytes.
     pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let b = self.take(8, what)?;
         let mut a = [0u8; 8];
@@ -148,12 +159,16 @@ impl<'a> Reader<'a> {
 /// Width of a vector's length prefix (RFC 8446 3.4: `<floor..ceiling>` vectors).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LenPrefix {
+    /// One length byte: `<0..2^8-1>`.
     U8,
+    /// Two length bytes: `<0..2^16-1>`.
     U16,
+    /// Three length bytes: `<0..2^24-1>` (certificate lists, handshake bodies).
     U24,
 }
 
 impl LenPrefix {
+    /// The longest body the prefix can describe.
     pub const fn max(self) -> usize {
         match self {
             LenPrefix::U8 => 0xff,
@@ -162,6 +177,7 @@ impl LenPrefix {
         }
     }
 
+    /// The prefix's own size in bytes.
     pub const fn width(self) -> usize {
         match self {
             LenPrefix::U8 => 1,
@@ -171,26 +187,33 @@ impl LenPrefix {
     }
 }
 
+/// Appends one byte.
 pub fn put_u8(out: &mut Vec<u8>, v: u8) {
     out.push(v);
 }
 
+/// Appends `v` big-endian in 2 bytes.
 pub fn put_u16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
+/// Appends `v` big-endian in 3 bytes (the low 24 bits of `v`; handshake lengths, RFC 8446 4).
 pub fn put_u24(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_be_bytes()[1..]);
 }
 
+/// Appends `v` big-endian in 4 bytes.
 pub fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
+/// Appends `v` big-endian in 6 bytes (the low 48 bits of `v`; DTLS 1.2 record sequence
+/// numbers, RFC 6347 4.1).
 pub fn put_u48(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes()[2..]);
 }
 
+/// Appends `v` big-endian in 8 bytes.
 pub fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes());
 }
@@ -225,9 +248,12 @@ pub fn put_vec_of<T: Codec>(out: &mut Vec<u8>, prefix: LenPrefix, items: &[T]) {
 
 /// The one encode/decode pair every wire type implements.
 pub trait Codec: Sized {
+    /// Appends the wire form to `out`.
     fn encode(&self, out: &mut Vec<u8>);
+    /// Reads one value from `r`, leaving whatever follows it unread.
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
 
+    /// The wire form as a fresh vector.
     fn to_vec(&self) -> Vec<u8> {
         let mut v = Vec::new();
         self.encode(&mut v);

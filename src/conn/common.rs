@@ -20,7 +20,9 @@ use crate::record::{OutQueue, ReadState, WriteState};
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
+    /// The end that sends the ClientHello.
     Client,
+    /// The end that answers it.
     Server,
 }
 

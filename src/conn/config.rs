@@ -413,6 +413,8 @@ impl ClientConfig {
     }
 }
 
+/// Builds a [`ClientConfig`]: start from [`ClientConfig::builder`], set what differs from the
+/// defaults, then [`build`](Self::build).
 pub struct ClientConfigBuilder {
     shared: Shared,
     verifier: Arc<dyn ServerCertVerifier>,
@@ -523,6 +525,7 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Checks the settings against each other and freezes them; an unusable combination is `Error::Config`.
     pub fn build(self) -> Result<Arc<ClientConfig>, Error> {
         self.shared.validate()?;
         if let Some(c) = &self.client_cert {
@@ -549,7 +552,9 @@ impl ClientConfigBuilder {
 
 /// A certificate chain and the private key of its end-entity certificate.
 pub struct CertifiedKey {
+    /// The chain, end-entity certificate first.
     pub chain: Vec<CertificateDer<'static>>,
+    /// The end-entity certificate's private key.
     pub key: SigningKey,
     /// The TLS 1.3 Certificate message of `chain`, encoded by the first handshake that sends
     /// it and reused by every later one (the chain is fixed once the key is in a config).
@@ -557,6 +562,7 @@ pub struct CertifiedKey {
 }
 
 impl CertifiedKey {
+    /// Pairs a chain with its key, refusing a key that is not the certificate's (`Error::InconsistentKeys`).
     pub fn new(chain: Vec<CertificateDer<'static>>, key: SigningKey) -> Result<Self, Error> {
         if chain.is_empty() {
             return Err(Error::Config("certificate chain is empty".into()));
@@ -702,6 +708,7 @@ impl fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
+    /// A builder for a server presenting `cert` (add more with `add_cert`).
     pub fn builder(cert: CertifiedKey) -> ServerConfigBuilder {
         ServerConfigBuilder {
             shared: Shared::default(),
@@ -792,6 +799,8 @@ enum Tickets12 {
     Custom(Arc<dyn TicketSealer>),
 }
 
+/// Builds a [`ServerConfig`]: start from [`ServerConfig::builder`], set what differs from the
+/// defaults, then [`build`](Self::build).
 pub struct ServerConfigBuilder {
     shared: Shared,
     cert: Arc<CertifiedKey>,
@@ -911,6 +920,7 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Checks the settings against each other and freezes them; an unusable combination is `Error::Config`.
     pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
         self.shared.validate()?;
         if self.resumption.max_early_data as usize > self.shared.max_buffered_plaintext {

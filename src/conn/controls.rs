@@ -37,7 +37,9 @@ pub enum HandshakeKind {
 /// An alert with its level, as sent or received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AlertRecord {
+    /// Warning or fatal.
     pub level: AlertLevel,
+    /// Which alert (RFC 8446 6).
     pub description: AlertDescription,
 }
 
@@ -56,7 +58,12 @@ pub enum RecordSizing {
     LowLatency,
     /// Low-latency records for the first `small_bytes` of application data and after
     /// `idle_ms` without sending; full records otherwise.
-    Dynamic { small_bytes: usize, idle_ms: u64 },
+    Dynamic {
+        /// Application bytes sent in low-latency records at the start.
+        small_bytes: usize,
+        /// Milliseconds without sending after which records start small again.
+        idle_ms: u64,
+    },
 }
 
 /// State behind the controls, one per connection.
@@ -313,6 +320,7 @@ pub struct ClientHelloInfo {
     pub server_name: Option<String>,
     /// ALPN protocols offered (RFC 7301).
     pub alpn: Vec<Vec<u8>>,
+    /// cipher_suites, in the client's order.
     pub cipher_suites: Vec<CipherSuite>,
     /// supported_groups.
     pub groups: Vec<NamedGroup>,

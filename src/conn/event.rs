@@ -9,21 +9,32 @@ pub enum Event {
     /// The handshake finished and the peer is authenticated.
     HandshakeComplete,
     /// `len` plaintext bytes arrived and wait in `Connection::reader`.
-    Data { len: usize },
+    Data {
+        /// Bytes added by this record.
+        len: usize,
+    },
     /// The traffic keys changed (RFC 8446 4.6.3); `ours` is true for our sending direction.
-    KeyUpdated { ours: bool },
+    KeyUpdated {
+        /// True for our sending keys, false for the peer's.
+        ours: bool,
+    },
     /// The peer sent close_notify: it will send nothing more (we may still write).
     PeerClosed,
     /// The peer sent an alert (close_notify is also reported as `PeerClosed`).
     Alert {
+        /// Warning or fatal.
         level: AlertLevel,
+        /// Which alert (RFC 8446 6).
         description: AlertDescription,
     },
     /// A NewSessionTicket arrived (TLS 1.3 4.6.1).
     SessionTicket,
     /// Server: `len` bytes of 0-RTT data arrived and wait in `Connection::early_data_reader`
     /// (RFC 8446 4.2.10: replayable, handle with care).
-    EarlyData { len: usize },
+    EarlyData {
+        /// Bytes added by this record.
+        len: usize,
+    },
     /// Client: the server refused our 0-RTT data; it was not delivered. Resend it with
     /// `Connection::writer` if it still matters.
     EarlyDataRejected,

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 /// Receives every secret the key schedule derives, labelled as in the NSS key log format.
 /// Implementations must treat the bytes as the secrets they are.
 pub trait KeyLog: Send + Sync + fmt::Debug {
+    /// Records one secret: `label` is the NSS key log label
+    /// (`CLIENT_HANDSHAKE_TRAFFIC_SECRET`, ...), `client_random` identifies the connection.
     fn log(&self, label: &str, client_random: &[u8], secret: &[u8]);
 
     /// Lets an implementation skip the work for labels it does not want.
@@ -35,6 +37,7 @@ pub struct KeyLogFile {
 }
 
 impl KeyLogFile {
+    /// Opens (appending to) the key log file at `path`.
     pub fn create(path: impl AsRef<Path>) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path.as_ref())?;
         Ok(KeyLogFile {

@@ -63,6 +63,44 @@ pub const MAX_EMPTY_RECORDS_IN_A_ROW: u32 = 32;
 pub const MAX_WARNING_ALERTS_IN_A_ROW: u32 = 4;
 
 /// A TLS connection, client or server, as a pure state machine.
+///
+/// It owns no socket: the caller moves bytes in with [`read_tls`](Self::read_tls) and out
+/// with [`write_tls`](Self::write_tls), and learns what happened from
+/// [`next_event`](Self::next_event) and [`reader`](Self::reader). The
+/// [crate documentation](crate#the-event-loop) has a runnable event loop.
+///
+/// # Lifecycle
+///
+/// 1. Create it with [`client`](Self::client) (or [`client_for`](Self::client_for)),
+///    [`server`](Self::server), or [`server_deferred`](Self::server_deferred) to choose the server's config after the
+///    ClientHello ([`Event::ClientHello`]). A client's first flight is queued at once: call
+///    `write_tls` before waiting for the server.
+/// 2. Handshake: repeat the loop below until [`Event::HandshakeComplete`]
+///    ([`is_handshaking`](Self::is_handshaking) turns false). Plaintext written with
+///    [`writer`](Self::writer) before then is queued and sent as soon as the keys allow.
+/// 3. Traffic: the same loop. [`Event::Data`] announces plaintext for
+///    [`reader`](Self::reader); [`Event::KeyUpdated`] and [`Event::SessionTicket`] are
+///    informational.
+/// 4. Close: [`send_close_notify`](Self::send_close_notify) ends our direction (we may still
+///    read); [`Event::PeerClosed`] (and `Ok(0)` from the reader) ends theirs. Stop when both
+///    are done and [`wants_write`](Self::wants_write) is false.
+///
+/// # The loop
+///
+/// Each time the transport is readable, or after queuing plaintext:
+///
+/// - [`read_tls`](Self::read_tls) while [`wants_read`](Self::wants_read) and the transport has
+///   bytes (`Ok(0)` is EOF of the transport: without a close_notify, treat it as truncation);
+/// - [`process_new_packets`](Self::process_new_packets) once;
+/// - [`next_event`](Self::next_event) until `None`, and [`reader`](Self::reader) until it
+///   returns `WouldBlock`, which only means "no plaintext buffered now";
+/// - [`write_tls`](Self::write_tls) while [`wants_write`](Self::wants_write).
+///
+/// # Errors
+///
+/// When `process_new_packets` fails, the fatal alert for that error is already queued: flush
+/// it with `write_tls`, then drop the connection. The error stays in
+/// [`error`](Self::error) and every later call returns it again; the reader returns it too.
 pub struct Connection {
     common: Common,
     /// `None` only after a fatal error consumed the state.
@@ -145,6 +183,7 @@ impl Connection {
         }
     }
 
+    /// Whether this is the client or the server end.
     pub fn side(&self) -> Side {
         self.common.side
     }
@@ -537,7 +576,9 @@ impl Connection {
         self.common.events.pop_front()
     }
 
-    /// Plaintext received from the peer.
+    /// Plaintext received from the peer, as an `io::Read`: `WouldBlock` when nothing is
+    /// buffered yet (read more TLS bytes), `Ok(0)` after the peer's close_notify, and the
+    /// connection's error after a failure.
     pub fn reader(&mut self) -> Reader<'_> {
         Reader { conn: self }
     }
@@ -560,6 +601,7 @@ impl Connection {
         !self.sendbuf.is_empty() || !self.common.queue.is_empty()
     }
 
+    /// True until the handshake completes (and false after a fatal error).
     pub fn is_handshaking(&self) -> bool {
         self.error.is_none() && !self.handshake.as_ref().is_some_and(|h| h.is_established())
     }
@@ -656,14 +698,18 @@ impl Connection {
         self.received.len() - self.received_start
     }
 
+    /// The negotiated version, once the ServerHello settled it.
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         self.common.neg.version
     }
 
+    /// The negotiated cipher suite, once chosen.
     pub fn cipher_suite(&self) -> Option<CipherSuite> {
         self.common.neg.suite
     }
 
+    /// The key exchange group of the handshake, once chosen (none for a psk_ke resumption
+    /// or a resumed TLS 1.2 session).
     pub fn key_exchange_group(&self) -> Option<NamedGroup> {
         self.common.neg.group
     }
@@ -673,6 +719,7 @@ impl Connection {
         self.common.neg.sig_scheme
     }
 
+    /// The ALPN protocol both sides agreed on (RFC 7301), if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.common.neg.alpn.as_deref()
     }
@@ -687,14 +734,17 @@ impl Connection {
         &self.common.neg.peer_chain
     }
 
+    /// The ClientHello random (for key logs and channel binding).
     pub fn client_random(&self) -> [u8; 32] {
         self.common.neg.client_random
     }
 
+    /// The ServerHello random.
     pub fn server_random(&self) -> [u8; 32] {
         self.common.neg.server_random
     }
 
+    /// True when the handshake resumed a session (PSK or TLS 1.2 session).
     pub fn is_resumed(&self) -> bool {
         self.common.neg.resumed
     }

@@ -6,7 +6,9 @@ use crate::codec::{ContentType, HandshakeType};
 /// Which way a record or message travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Read from the peer.
     Received,
+    /// Written to the peer.
     Sent,
 }
 
@@ -18,6 +20,8 @@ pub enum Direction {
 ///
 /// Observers see types and lengths only, never contents or secrets.
 pub trait RecordObserver: Send + Sync {
+    /// Called for each record: its content type, length and key epoch.
     fn record(&self, _dir: Direction, _typ: ContentType, _len: usize, _epoch: u16) {}
+    /// Called for each handshake message: its type, length and key epoch.
     fn handshake(&self, _dir: Direction, _typ: HandshakeType, _len: usize, _epoch: u16) {}
 }

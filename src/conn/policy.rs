@@ -13,8 +13,11 @@ use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 pub struct SecurityPolicy {
     /// The preset's name, dated (e.g. `"modern-2026-11"`).
     pub name: &'static str,
+    /// Protocol versions the preset enables.
     pub versions: &'static [ProtocolVersion],
+    /// Cipher suites, in preference order.
     pub suites: &'static [CipherSuite],
+    /// Key exchange groups, in preference order.
     pub groups: &'static [NamedGroup],
     /// Signature schemes accepted from the peer in CertificateVerify/ServerKeyExchange and
     /// used for our own signatures.

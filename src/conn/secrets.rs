@@ -24,12 +24,15 @@ use crate::error::Error;
 use crate::handshake::{read_state13, write_state13, Established12, Established13, Handshake};
 use crate::record::{ReadState, RecordVersion, WriteState};
 
-/// `TLS_1_2_VERSION` and `TLS_1_3_VERSION` of `<linux/tls.h>`.
+/// `TLS_1_2_VERSION` of `<linux/tls.h>` (kTLS).
 pub const KTLS_TLS_1_2_VERSION: u16 = 0x0303;
+/// `TLS_1_3_VERSION`.
 pub const KTLS_TLS_1_3_VERSION: u16 = 0x0304;
-/// `TLS_CIPHER_AES_GCM_128`, `TLS_CIPHER_AES_GCM_256`, `TLS_CIPHER_CHACHA20_POLY1305`.
+/// `TLS_CIPHER_AES_GCM_128` of `<linux/tls.h>`.
 pub const KTLS_CIPHER_AES_GCM_128: u16 = 51;
+/// `TLS_CIPHER_AES_GCM_256`.
 pub const KTLS_CIPHER_AES_GCM_256: u16 = 52;
+/// `TLS_CIPHER_CHACHA20_POLY1305`.
 pub const KTLS_CIPHER_CHACHA20_POLY1305: u16 = 54;
 
 /// One direction's record protection as Linux kTLS takes it (`struct
@@ -40,11 +43,17 @@ pub const KTLS_CIPHER_CHACHA20_POLY1305: u16 = 54;
 /// whole 12-byte IV and `salt` is empty. `rec_seq` is the next record's sequence number,
 /// big-endian.
 pub struct KtlsCryptoInfo {
+    /// `KTLS_TLS_1_2_VERSION` or `KTLS_TLS_1_3_VERSION`.
     pub version: u16,
+    /// One of the `KTLS_CIPHER_*` values.
     pub cipher_type: u16,
+    /// The IV (see above for its split with `salt`).
     pub iv: Zeroizing<Vec<u8>>,
+    /// The traffic key.
     pub key: Zeroizing<Vec<u8>>,
+    /// The implicit nonce part (TLS 1.2 GCM) or empty.
     pub salt: Zeroizing<Vec<u8>>,
+    /// The next record's sequence number, big-endian.
     pub rec_seq: [u8; 8],
 }
 
@@ -76,7 +85,9 @@ impl std::fmt::Debug for KtlsCryptoInfo {
 /// Both directions: `tx` for what we send (`TLS_TX`), `rx` for what we receive (`TLS_RX`).
 #[derive(Debug)]
 pub struct KtlsSecrets {
+    /// Our sending direction.
     pub tx: KtlsCryptoInfo,
+    /// Our receiving direction.
     pub rx: KtlsCryptoInfo,
 }
 
@@ -240,10 +251,12 @@ const BLOB_MAGIC: &[u8; 8] = b"sanstls\x01";
 pub struct ConnectionBlob(Zeroizing<Vec<u8>>);
 
 impl ConnectionBlob {
+    /// The serialized connection (SECRET: store and move it as key material).
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
+    /// Wraps bytes made by `as_bytes`, for `Connection::deserialize_client`/`deserialize_server`.
     pub fn from_bytes(bytes: &[u8]) -> Self {
         ConnectionBlob(Zeroizing::new(bytes.to_vec()))
     }

@@ -7,23 +7,27 @@
 //! (CVE-2011-0411 on servers, CVE-2021-23222 and the NO STARTTLS findings on clients).
 //! RFC 3207 4.2 and RFC 2595 3.1 require discarding what was learned before TLS. The guard
 //! here is stricter: bytes already buffered when the upgrade starts refuse the upgrade.
-//!
-//! ```
-//! use sanstls::conn::PlaintextPhase;
-//! let mut phase = PlaintextPhase::new(8192);
-//! phase.push(b"220 Ready to start TLS\r\n").unwrap();
-//! assert_eq!(phase.next_line().as_deref(), Some(&b"220 Ready to start TLS"[..]));
-//! assert!(phase.finish().is_ok()); // nothing after the reply: start TLS
-//!
-//! let mut phase = PlaintextPhase::new(8192);
-//! phase.push(b"220 Ready to start TLS\r\n250 injected\r\n").unwrap();
-//! phase.next_line();
-//! assert_eq!(phase.finish().unwrap_err().buffered, 14); // refuse the upgrade
-//! ```
 
 use std::fmt;
 
 /// Buffers the plaintext bytes of the pre-TLS conversation and hands them out line by line.
+///
+/// [`finish`](Self::finish) refuses the upgrade when bytes followed the reply that starts TLS:
+/// a man in the middle can append commands after the "go ahead" reply, and bytes read ahead
+/// before the handshake must not be taken as protected (RFC 3207 4.2, RFC 2595 3.1).
+///
+/// ```
+/// use sanstls::conn::PlaintextPhase;
+/// let mut phase = PlaintextPhase::new(8192);
+/// phase.push(b"220 Ready to start TLS\r\n").unwrap();
+/// assert_eq!(phase.next_line().as_deref(), Some(&b"220 Ready to start TLS"[..]));
+/// assert!(phase.finish().is_ok()); // nothing after the reply: start TLS
+///
+/// let mut phase = PlaintextPhase::new(8192);
+/// phase.push(b"220 Ready to start TLS\r\n250 injected\r\n").unwrap();
+/// phase.next_line();
+/// assert_eq!(phase.finish().unwrap_err().buffered, 14); // refuse the upgrade
+/// ```
 #[derive(Debug)]
 pub struct PlaintextPhase {
     buf: Vec<u8>,
@@ -33,6 +37,7 @@ pub struct PlaintextPhase {
 /// Bytes arrived after the reply that starts TLS: the upgrade must not go ahead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlaintextAfterUpgrade {
+    /// How many bytes were buffered after the reply.
     pub buffered: usize,
 }
 

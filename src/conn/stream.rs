@@ -1,43 +1,5 @@
 //! A blocking adapter: a [`Connection`] over any `Read + Write` transport (a `TcpStream`, a
 //! Unix socket, a pipe pair), itself `Read + Write`.
-//!
-//! ```
-//! use std::io::{Read, Write};
-//! use std::net::{TcpListener, TcpStream};
-//! use std::sync::Arc;
-//! use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
-//! use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig, Stream};
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let server_config = ServerConfig::builder(CertifiedKey::from_pem(
-//!     include_bytes!("../../vectors/localhost-ecdsa-p256.pem"),
-//!     include_bytes!("../../vectors/localhost-ecdsa-p256.key"),
-//! )?)
-//! .build()?;
-//! let listener = TcpListener::bind("127.0.0.1:0")?;
-//! let addr = listener.local_addr()?;
-//! let server = std::thread::spawn(move || -> std::io::Result<()> {
-//!     let (sock, _) = listener.accept()?;
-//!     let conn = Connection::server(server_config).map_err(std::io::Error::other)?;
-//!     let mut tls = Stream::new(conn, sock);
-//!     let mut hello = [0u8; 5];
-//!     tls.read_exact(&mut hello)?; // runs the handshake first
-//!     tls.write_all(&hello)?;
-//!     tls.shutdown() // close_notify
-//! });
-//!
-//! let anchors = TrustAnchors::from_pem(include_bytes!("../../vectors/ca.pem"))?;
-//! let config = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors))).build()?;
-//! let conn = Connection::client(config, "localhost")?;
-//! let mut tls = Stream::new(conn, TcpStream::connect(addr)?);
-//! tls.write_all(b"hello")?;
-//! tls.shutdown()?; // our close_notify; reading goes on (half-close)
-//! let mut back = Vec::new();
-//! tls.read_to_end(&mut back)?; // Ok(0) at the server's close_notify
-//! assert_eq!(back, b"hello");
-//! server.join().expect("server thread")?;
-//! # Ok(()) }
-//! ```
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -51,14 +13,57 @@ pub const LINGER_BYTES: usize = 1024 * 1024;
 /// it, as in every other call; set a read timeout, or wrap the future in a timeout).
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
-/// A connection and its transport, driven by blocking calls.
+/// A connection and its transport, driven by blocking calls: a [`Connection`] over any
+/// `Read + Write` transport (a `TcpStream`, a Unix socket, a pipe pair), itself `Read + Write`.
+/// `read` and `write` run the handshake first and then the event loop the crate docs describe.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::net::{TcpListener, TcpStream};
+/// use std::sync::Arc;
+/// use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
+/// use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig, Stream};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server_config = ServerConfig::builder(CertifiedKey::from_pem(
+///     include_bytes!("../../vectors/localhost-ecdsa-p256.pem"),
+///     include_bytes!("../../vectors/localhost-ecdsa-p256.key"),
+/// )?)
+/// .build()?;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let server = std::thread::spawn(move || -> std::io::Result<()> {
+///     let (sock, _) = listener.accept()?;
+///     let conn = Connection::server(server_config).map_err(std::io::Error::other)?;
+///     let mut tls = Stream::new(conn, sock);
+///     let mut hello = [0u8; 5];
+///     tls.read_exact(&mut hello)?; // runs the handshake first
+///     tls.write_all(&hello)?;
+///     tls.shutdown() // close_notify
+/// });
+///
+/// let anchors = TrustAnchors::from_pem(include_bytes!("../../vectors/ca.pem"))?;
+/// let config = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors))).build()?;
+/// let conn = Connection::client(config, "localhost")?;
+/// let mut tls = Stream::new(conn, TcpStream::connect(addr)?);
+/// tls.write_all(b"hello")?;
+/// tls.shutdown()?; // our close_notify; reading goes on (half-close)
+/// let mut back = Vec::new();
+/// tls.read_to_end(&mut back)?; // Ok(0) at the server's close_notify
+/// assert_eq!(back, b"hello");
+/// server.join().expect("server thread")?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Stream<S: Read + Write> {
+    /// The TLS state machine.
     pub conn: Connection,
+    /// The transport the records travel over.
     pub sock: S,
 }
 
 impl<S: Read + Write> Stream<S> {
+    /// Pairs a fresh (or already running) connection with its transport; no I/O yet.
     pub fn new(conn: Connection, sock: S) -> Self {
         Stream { conn, sock }
     }
@@ -131,6 +136,7 @@ impl<S: Read + Write> Stream<S> {
         self.flush()
     }
 
+    /// Gives back the connection and the transport, without closing either.
     pub fn into_inner(self) -> (Connection, S) {
         (self.conn, self.sock)
     }

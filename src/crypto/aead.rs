@@ -105,6 +105,7 @@ impl RecordKey {
         Ok(RecordKey { aead, key, nonce })
     }
 
+    /// The AEAD algorithm this key seals and opens with.
     pub fn aead(&self) -> AeadAlg {
         self.aead
     }

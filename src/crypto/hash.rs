@@ -5,7 +5,9 @@ use ring::{digest, hmac};
 /// The hash of a cipher suite (TLS 1.3 suites and TLS 1.2 AEAD suites use only these two).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashAlg {
+    /// SHA-256 (FIPS 180-4): the `_SHA256` suites.
     Sha256,
+    /// SHA-384 (FIPS 180-4): the `_SHA384` suites.
     Sha384,
 }
 
@@ -92,6 +94,7 @@ impl core::fmt::Debug for Transcript {
 const MESSAGE_HASH: u8 = 254;
 
 impl Transcript {
+    /// An empty transcript hashed with `alg`, the negotiated suite's hash.
     pub fn new(alg: HashAlg) -> Self {
         Transcript {
             alg,
@@ -99,6 +102,7 @@ impl Transcript {
         }
     }
 
+    /// The hash this transcript runs.
     pub fn alg(&self) -> HashAlg {
         self.alg
     }
@@ -113,9 +117,6 @@ impl Transcript {
         self.ctx.clone().finish().as_ref().to_vec()
     }
 
-    /// RFC 8446 4.4.1: replace ClientHello1 with message_hash (254) || 00 00 Hash.length ||
-    /// Hash(ClientHello1). Call it when the transcript holds exactly ClientHello1, before
-    /// adding the HelloRetryRequest.
     /// Starts from `message_hash(ClientHello1)` given Hash(ClientHello1) (a stateless
     /// server's cookie carries the hash, RFC 8446 4.4.1); the transcript must be empty.
     pub fn update_message_hash(&mut self, ch1_hash: &[u8]) {
@@ -123,6 +124,9 @@ impl Transcript {
         self.ctx.update(ch1_hash);
     }
 
+    /// RFC 8446 4.4.1: replace ClientHello1 with message_hash (254) || 00 00 Hash.length ||
+    /// Hash(ClientHello1). Call it when the transcript holds exactly ClientHello1, before
+    /// adding the HelloRetryRequest.
     pub fn replace_with_message_hash(&mut self) {
         let ch1_hash = self.current_hash();
         let mut ctx = digest::Context::new(self.alg.digest_alg());

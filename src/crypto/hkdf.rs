@@ -67,6 +67,7 @@ impl Prk {
         Prk::with_prefix(alg, prefix, &prk)
     }
 
+    /// The hash behind this secret's HMAC.
     pub fn alg(&self) -> HashAlg {
         self.alg
     }

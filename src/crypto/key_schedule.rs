@@ -86,6 +86,7 @@ impl KeySchedule13 {
         }
     }
 
+    /// The suite's hash, which every secret of this schedule is derived with.
     pub fn alg(&self) -> HashAlg {
         self.alg
     }

@@ -352,6 +352,7 @@ impl KeyExchange {
         Ok((public, Secret::new(shared.to_vec())))
     }
 
+    /// The group this share belongs to.
     pub fn group(&self) -> NamedGroup {
         self.group
     }

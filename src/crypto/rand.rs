@@ -10,6 +10,8 @@ use crate::Error;
 
 /// A source of random bytes. Private keys, randoms and nonces all come from here.
 pub trait RandomSource: Send + Sync + std::fmt::Debug {
+    /// Fills all of `buf` with random bytes, or fails (both sources here return
+    /// `Error::Crypto`); the error aborts whatever needed the bytes.
     fn fill(&self, buf: &mut [u8]) -> Result<(), Error>;
 }
 
@@ -36,6 +38,7 @@ pub struct FixedRandom {
 }
 
 impl FixedRandom {
+    /// A source that hands out `chunks` in order, as one byte stream.
     pub fn new(chunks: Vec<Vec<u8>>) -> Self {
         FixedRandom {
             queue: Mutex::new(chunks.into_iter().map(Zeroizing::new).collect()),

@@ -16,14 +16,17 @@ impl Secret {
         Secret(Zeroizing::new(v))
     }
 
+    /// The secret bytes; copy them only into storage that is zeroized too.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// True for a zero-length secret.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -8,8 +8,11 @@ use super::hash::HashAlg;
 /// Record protection algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AeadAlg {
+    /// AES-128-GCM (RFC 5116 5.1): 16-byte key.
     Aes128Gcm,
+    /// AES-256-GCM (RFC 5116 5.2): 32-byte key.
     Aes256Gcm,
+    /// ChaCha20-Poly1305 (RFC 8439 2.8): 32-byte key.
     ChaCha20Poly1305,
 }
 
@@ -19,6 +22,7 @@ impl AeadAlg {
     /// Nonce length; the same for all three (RFC 8446 5.3).
     pub const NONCE_LEN: usize = 12;
 
+    /// Key length in bytes (16 or 32).
     pub fn key_len(self) -> usize {
         match self {
             AeadAlg::Aes128Gcm => 16,
@@ -38,8 +42,11 @@ impl AeadAlg {
 /// A TLS 1.3 cipher suite: an AEAD and the hash for HKDF and the transcript.
 #[derive(Debug)]
 pub struct Tls13Suite {
+    /// The suite's code point.
     pub suite: CipherSuite,
+    /// The HKDF and transcript hash (RFC 8446 7.1).
     pub hash: HashAlg,
+    /// The record protection algorithm (RFC 8446 5.2).
     pub aead: AeadAlg,
 }
 
@@ -79,10 +86,13 @@ pub enum SuiteAuth {
 /// A TLS 1.2 ECDHE AEAD cipher suite: the AEAD, the PRF hash and the authentication.
 #[derive(Debug)]
 pub struct Tls12Suite {
+    /// The suite's code point.
     pub suite: CipherSuite,
     /// The PRF and Finished hash (RFC 5246 5; RFC 5288 3 for SHA-384).
     pub hash: HashAlg,
+    /// The record protection algorithm.
     pub aead: AeadAlg,
+    /// The kind of certificate key the server signs its ServerKeyExchange with.
     pub auth: SuiteAuth,
 }
 

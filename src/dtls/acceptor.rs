@@ -45,6 +45,10 @@ pub struct DtlsAcceptor {
 }
 
 impl DtlsAcceptor {
+    /// An acceptor for `config`'s server with `dtls`'s datagram settings. Draws the first
+    /// cookie secret from the config's random source at `now` (rotated every
+    /// `dtls.cookie_period`); fails on an MTU outside `MIN_MTU..=65507` or a failing random
+    /// source.
     pub fn new(config: Arc<ServerConfig>, dtls: DtlsConfig, now: Instant) -> Result<Self, Error> {
         dtls.validate()?;
         let cookies = CookieKeys::new(config.shared.rng.as_ref(), now, dtls.cookie_period)?;

@@ -13,11 +13,15 @@ use crate::codec::{put_u64, put_vec_of, Codec, DecodeError, LenPrefix, Reader};
 /// A record's identity: its epoch and 64-bit sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecordNumber {
+    /// The record's full 64-bit epoch (a record header carries only its low two bits, RFC
+    /// 9147 4; an ACK carries all 64).
     pub epoch: u64,
+    /// The record's full sequence number within the epoch.
     pub seq: u64,
 }
 
 impl RecordNumber {
+    /// The record number of record `seq` of `epoch`.
     pub fn new(epoch: u64, seq: u64) -> Self {
         RecordNumber { epoch, seq }
     }
@@ -43,6 +47,7 @@ pub const RECORD_NUMBER_LEN: usize = 16;
 /// The ACK message (the body of a record of content type `ack`, RFC 9147 7).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ack {
+    /// The acknowledged records; RFC 9147 7 asks for increasing order.
     pub record_numbers: Vec<RecordNumber>,
 }
 
@@ -57,6 +62,7 @@ impl Ack {
         put_vec_of(out, LenPrefix::U16, &self.record_numbers[..n]);
     }
 
+    /// The encoded ACK (see [`encode`](Self::encode)) in a new vector.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(2 + RECORD_NUMBER_LEN * self.record_numbers.len());
         self.encode(&mut out);
@@ -98,10 +104,12 @@ impl ReceivedRecords {
         }
     }
 
+    /// True when no record awaits our ACK.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }
 
+    /// How many records await our ACK.
     pub fn len(&self) -> usize {
         self.set.len()
     }
@@ -124,8 +132,11 @@ impl ReceivedRecords {
 /// A contiguous piece of one of our handshake messages that a record carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FragmentRange {
+    /// The message's `message_seq` (RFC 9147 5.2).
     pub message_seq: u16,
+    /// Where the piece starts in the message body (`fragment_offset`).
     pub offset: u32,
+    /// The piece's length in bytes (`fragment_length`).
     pub len: u32,
 }
 
@@ -227,6 +238,8 @@ impl SentRecords {
         self.unacked().is_empty()
     }
 
+    /// Forgets every sent record and what was acknowledged: a new flight replaced the old
+    /// one, or the handshake completed.
     pub fn clear(&mut self) {
         self.in_flight.clear();
         self.acked.clear();

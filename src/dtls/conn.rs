@@ -309,6 +309,7 @@ impl DtlsConnection {
         }
     }
 
+    /// Whether this is the client or the server end.
     pub fn side(&self) -> Side {
         self.common.side
     }
@@ -909,6 +910,7 @@ impl DtlsConnection {
         DtlsWriter { conn: self }
     }
 
+    /// True until the handshake completes (and false after a fatal error).
     pub fn is_handshaking(&self) -> bool {
         self.error.is_none() && !self.handshake.as_ref().is_some_and(Handshake::is_established)
     }

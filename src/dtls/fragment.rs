@@ -20,11 +20,16 @@ pub const MAX_U24: u32 = 0xff_ffff;
 /// The DTLS handshake header (RFC 6347 4.2.2, RFC 9147 5.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandshakeHeader {
+    /// The message's handshake type.
     pub msg_type: HandshakeType,
     /// Length of the whole message body.
     pub length: u32,
+    /// The message's number in the handshake: 0 for each side's first message, then one
+    /// more per message (retransmissions keep it), RFC 6347 4.2.2.
     pub message_seq: u16,
+    /// Where this fragment's data starts in the message body.
     pub fragment_offset: u32,
+    /// Bytes of body data this fragment carries.
     pub fragment_length: u32,
 }
 
@@ -39,6 +44,8 @@ impl HandshakeHeader {
         put_u24(out, self.fragment_length);
     }
 
+    /// Reads the 12 header bytes (the fragment data, `fragment_length` bytes, follows);
+    /// fails only on too few bytes.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(HandshakeHeader {
             msg_type: HandshakeType::from(r.u8("DTLS handshake type")?),
@@ -189,8 +196,11 @@ impl<'a> Iterator for ParseFragments<'a> {
 /// A reassembled handshake message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandshakeMessage {
+    /// The message's handshake type.
     pub msg_type: HandshakeType,
+    /// The message's `message_seq`.
     pub message_seq: u16,
+    /// The whole body, without any header.
     pub body: Vec<u8>,
 }
 
@@ -289,6 +299,7 @@ pub struct Reassembler {
 }
 
 impl Reassembler {
+    /// An empty reassembler expecting message_seq 0 first, bounded by `limits`.
     pub fn new(limits: ReassemblyLimits) -> Self {
         Reassembler {
             limits,

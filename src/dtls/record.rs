@@ -31,11 +31,16 @@ pub const MAX_CIPHERTEXT_LEN_13: usize = (1 << 14) + 256;
 /// RFC 9147 4): `type, version, epoch u16, sequence_number u48, length u16`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlaintextHeader {
+    /// The record's content type (in the clear: DTLS 1.2 has no inner content type).
     pub content_type: ContentType,
+    /// The record's version field (`legacy_record_version` in DTLS 1.3, RFC 9147 4).
     pub version: ProtocolVersion,
+    /// The epoch: in DTLS 1.2, 0 until the first ChangeCipherSpec and one more per cipher
+    /// state change (RFC 6347 4.1); always 0 in a DTLS 1.3 `DTLSPlaintext`.
     pub epoch: u16,
     /// 48-bit sequence number; must stay at most [`MAX_SEQ_48`].
     pub seq: u64,
+    /// Length of the fragment that follows the header.
     pub length: u16,
 }
 
@@ -83,11 +88,14 @@ impl PlaintextHeader {
 /// Width of the sequence number in the unified header (the `S` bit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeqLen {
+    /// The low 8 bits of the sequence number (`S` clear).
     Bits8,
+    /// The low 16 bits (`S` set).
     Bits16,
 }
 
 impl SeqLen {
+    /// Bytes the sequence number takes in the header.
     pub fn bytes(self) -> usize {
         match self {
             SeqLen::Bits8 => 1,
@@ -95,6 +103,7 @@ impl SeqLen {
         }
     }
 
+    /// Bits of the sequence number the header carries.
     pub fn bits(self) -> u32 {
         8 * self.bytes() as u32
     }
@@ -112,8 +121,11 @@ const EPOCH_BITS: u8 = 0b0000_0011;
 /// every record but the last of a datagram).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeaderFormat<'a> {
+    /// The connection id the peer asked us to send (`C` bit set when present, RFC 9147 9).
     pub cid: Option<&'a [u8]>,
+    /// Width of the sequence number (`S` bit); the default is 16 bits.
     pub seq_len: SeqLen,
+    /// Whether the header carries a 16-bit length (`L` bit).
     pub with_length: bool,
 }
 
@@ -130,13 +142,13 @@ impl Default for HeaderFormat<'_> {
 /// A fixed-capacity copy of a unified header: the AEAD additional data of a DTLS 1.3
 /// record, i.e. the header with the *unencrypted* sequence number (RFC 9147 4).
 #[derive(Clone, Copy)]
-pub struct HeaderBuf {
+pub(crate) struct HeaderBuf {
     buf: [u8; MAX_UNIFIED_HEADER_LEN],
     len: usize,
 }
 
 impl HeaderBuf {
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 }
@@ -205,14 +217,18 @@ impl<'a> ProtectedRecord<'a> {
         self.header[0] & EPOCH_BITS
     }
 
+    /// The connection id from the header, if the `C` bit was set.
     pub fn cid(&self) -> Option<&'a [u8]> {
         self.cid
     }
 
+    /// Width of the record's sequence number (the `S` bit).
     pub fn seq_len(&self) -> SeqLen {
         self.seq_len
     }
 
+    /// True if the header carried a length (`L` bit); without one the record ran to the
+    /// end of the datagram.
     pub fn has_length(&self) -> bool {
         self.header[0] & L_BIT != 0
     }
@@ -222,6 +238,7 @@ impl<'a> ProtectedRecord<'a> {
         self.header
     }
 
+    /// The encrypted record: the sealed DTLSInnerPlaintext and the tag.
     pub fn ciphertext(&self) -> &'a [u8] {
         self.ciphertext
     }
@@ -245,7 +262,9 @@ impl<'a> ProtectedRecord<'a> {
 pub enum DatagramRecord<'a> {
     /// A DTLS 1.2 record or a DTLS 1.3 `DTLSPlaintext`: header and fragment.
     Plaintext {
+        /// The 13-byte header.
         header: PlaintextHeader,
+        /// The `length` bytes after it (protected when a DTLS 1.2 epoch is above 0).
         fragment: &'a [u8],
     },
     /// A DTLS 1.3 `DTLSCiphertext` (unified header).
@@ -370,6 +389,7 @@ pub struct Opened {
     pub seq: u64,
     /// The real content type from DTLSInnerPlaintext.
     pub content_type: ContentType,
+    /// The record's content, padding removed.
     pub plaintext: Vec<u8>,
 }
 
@@ -384,6 +404,8 @@ pub struct Dtls13Keys {
 }
 
 impl Dtls13Keys {
+    /// The keys of `epoch` from its traffic secret: key and IV by HKDF-Expand-Label with the
+    /// `"dtls13"` prefix (RFC 9147 5.9), and the sequence number key (RFC 9147 4.2.3).
     pub fn new(epoch: u64, aead: AeadAlg, hash: HashAlg, traffic_secret: &[u8]) -> Self {
         Dtls13Keys {
             epoch,
@@ -407,6 +429,7 @@ impl Dtls13Keys {
         }
     }
 
+    /// The epoch these keys belong to (its low two bits go in the unified header).
     pub fn epoch(&self) -> u64 {
         self.epoch
     }

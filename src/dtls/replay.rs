@@ -19,6 +19,7 @@ impl ReplayWindow {
     /// Records covered by the window (RFC 6347 4.1.2.6 recommends at least 32; we keep 64).
     pub const SIZE: u64 = 64;
 
+    /// An empty window: every sequence number is acceptable until one is marked.
     pub fn new() -> Self {
         Self::default()
     }

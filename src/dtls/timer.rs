@@ -53,6 +53,7 @@ pub struct RetransmitTimer {
 }
 
 impl RetransmitTimer {
+    /// A disarmed timer whose first timeout is `config.initial`.
     pub fn new(config: TimerConfig) -> Self {
         RetransmitTimer {
             config,
@@ -97,6 +98,7 @@ impl RetransmitTimer {
         self.current = self.config.initial;
     }
 
+    /// True while a retransmission is scheduled (the total timeout may run without it).
     pub fn is_armed(&self) -> bool {
         self.deadline.is_some()
     }

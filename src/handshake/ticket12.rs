@@ -79,6 +79,7 @@ impl std::fmt::Debug for AeadTicketSealer {
 }
 
 impl AeadTicketSealer {
+    /// A sealer with a fresh ticket key drawn from `rng`.
     pub fn new(rng: Arc<dyn RandomSource>) -> Result<Self, Error> {
         Ok(AeadTicketSealer {
             keys: RwLock::new((NamedKey::generate(rng.as_ref())?, None)),
@@ -223,6 +224,7 @@ impl std::fmt::Debug for SessionCache12 {
 }
 
 impl SessionCache12 {
+    /// A server session-ID cache holding at most `capacity` sessions.
     pub fn new(capacity: usize) -> Self {
         SessionCache12 {
             inner: Mutex::new(Bounded::new(capacity)),
@@ -260,6 +262,7 @@ impl std::fmt::Debug for ClientSessions12 {
 }
 
 impl ClientSessions12 {
+    /// A client store holding at most `capacity` TLS 1.2 sessions.
     pub fn new(capacity: usize) -> Self {
         ClientSessions12 {
             inner: Mutex::new(Bounded::new(capacity)),

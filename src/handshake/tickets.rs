@@ -219,6 +219,7 @@ impl fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
+    /// A single-use session cache holding at most `cap` sessions.
     pub fn new(cap: usize) -> Self {
         SessionCache {
             cap: cap.max(1),
@@ -226,10 +227,12 @@ impl SessionCache {
         }
     }
 
+    /// Sessions held now.
     pub fn len(&self) -> usize {
         lock(&self.inner).map.len()
     }
 
+    /// True when no session is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -337,6 +340,8 @@ impl fmt::Debug for AntiReplay {
 pub const DEFAULT_FRESHNESS_WINDOW_MS: u64 = 10_000;
 
 impl AntiReplay {
+    /// A 0-RTT anti-replay filter with a `window_ms` freshness window, remembering at most
+    /// `cap` entries (RFC 8446 8.2, 8.3).
     pub fn new(window_ms: u64, cap: usize) -> Self {
         AntiReplay {
             window_ms,
@@ -345,6 +350,7 @@ impl AntiReplay {
         }
     }
 
+    /// The freshness window, in milliseconds.
     pub fn window_ms(&self) -> u64 {
         self.window_ms
     }

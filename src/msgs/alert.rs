@@ -2,9 +2,13 @@
 
 use crate::codec::{AlertDescription, AlertLevel, Codec, DecodeError, Reader};
 
+/// An alert record's body: level and description (RFC 8446 6, RFC 5246 7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AlertMessage {
+    /// `warning` or `fatal`. TLS 1.3 receivers may ignore it: there every alert but
+    /// close_notify and user_canceled is fatal (RFC 8446 6).
     pub level: AlertLevel,
+    /// What the alert reports.
     pub description: AlertDescription,
 }
 

@@ -13,21 +13,30 @@ use super::wire::{illegal, illegal_param, nonempty_bytes, nonempty_list, put_ext
 /// One `KeyShareEntry` (RFC 8446 4.2.8).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyShareEntry {
+    /// The group of the share.
     pub group: NamedGroup,
+    /// `key_exchange`: the public value in the group's format (RFC 8446 4.2.8.2 for ECDHE;
+    /// the hybrid groups concatenate an ML-KEM key or ciphertext and an ECDHE share), never
+    /// empty.
     pub payload: Vec<u8>,
 }
 
 /// One offered PSK identity (RFC 8446 4.2.11).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PskIdentity {
+    /// The ticket (or external PSK label), never empty.
     pub identity: Vec<u8>,
+    /// The ticket's age in milliseconds plus its `ticket_age_add`, mod 2^32 (0 for
+    /// external PSKs).
     pub obfuscated_ticket_age: u32,
 }
 
 /// The client's `pre_shared_key` extension: identities and their binders.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OfferedPsks {
+    /// The offered identities, in the client's order.
     pub identities: Vec<PskIdentity>,
+    /// One HMAC binder per identity, in the same order (RFC 8446 4.2.11.2).
     pub binders: Vec<Vec<u8>>,
 }
 
@@ -36,30 +45,47 @@ pub struct OfferedPsks {
 pub enum ClientExtension {
     /// server_name with one host_name entry (RFC 6066 3). Bytes as sent (ASCII DNS name).
     ServerName(Vec<u8>),
+    /// The groups the client supports for key exchange, in preference order (RFC 8446
+    /// 4.2.7; the curves of the TLS 1.2 ECDHE suites, RFC 8422 5.1.1).
     SupportedGroups(Vec<NamedGroup>),
+    /// The schemes the client accepts in CertificateVerify (and, without
+    /// `signature_algorithms_cert`, in certificates), RFC 8446 4.2.3.
     SignatureAlgorithms(Vec<SignatureScheme>),
+    /// The schemes the client accepts in certificate signatures (RFC 8446 4.2.3).
     SignatureAlgorithmsCert(Vec<SignatureScheme>),
+    /// The client's key shares, at most one per group (RFC 8446 4.2.8).
     KeyShare(Vec<KeyShareEntry>),
+    /// The versions the client supports, in preference order (RFC 8446 4.2.1).
     SupportedVersions(Vec<ProtocolVersion>),
+    /// The PSK modes the client supports (RFC 8446 4.2.9).
     PskKeyExchangeModes(Vec<PskKeyExchangeMode>),
     /// Must be the last extension (RFC 8446 4.2.11).
     PreSharedKey(OfferedPsks),
+    /// The client sends 0-RTT data after the ClientHello (RFC 8446 4.2.10).
     EarlyData,
+    /// The cookie of a HelloRetryRequest, echoed (RFC 8446 4.2.2).
     Cookie(Vec<u8>),
     /// ALPN protocol names (RFC 7301 3.1), each 1..=255 bytes, list non-empty.
     Alpn(Vec<Vec<u8>>),
+    /// The largest record plaintext the client accepts, at least 64 (RFC 8449 4).
     RecordSizeLimit(u16),
+    /// TLS 1.2 extended master secret (RFC 7627 5.1); empty.
     ExtendedMasterSecret,
+    /// Secure renegotiation (RFC 5746 3.2): empty on an initial handshake.
     RenegotiationInfo(Vec<u8>),
+    /// TLS 1.2 EC point formats (RFC 8422 5.1.2).
     EcPointFormats(Vec<EcPointFormat>),
     /// RFC 5077 session ticket (empty to ask for one).
     SessionTicket(Vec<u8>),
+    /// The client accepts a post-handshake CertificateRequest (RFC 8446 4.2.6); empty.
     PostHandshakeAuth,
     /// QUIC transport parameters (RFC 9001 8.2), opaque to TLS.
     QuicTransportParameters(Vec<u8>),
     /// Any extension we do not interpret, kept for transcript fidelity.
     Unknown {
+        /// The extension's type.
         typ: ExtensionType,
+        /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
 }
@@ -67,23 +93,32 @@ pub enum ClientExtension {
 /// Extensions a ServerHello (TLS 1.3 or 1.2) may carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerHelloExtension {
+    /// The server's share, in a group the client offered (RFC 8446 4.2.8).
     KeyShare(KeyShareEntry),
+    /// The selected version, TLS 1.3 or DTLS 1.3 (RFC 8446 4.2.1).
     SupportedVersions(ProtocolVersion),
     /// Selected PSK identity index.
     PreSharedKey(u16),
-    // TLS 1.2 ServerHello extensions:
+    /// TLS 1.2: the extended master secret is in use (RFC 7627 5.1); empty.
     ExtendedMasterSecret,
+    /// TLS 1.2: secure renegotiation (RFC 5746 3.2): empty on an initial handshake.
     RenegotiationInfo(Vec<u8>),
+    /// TLS 1.2: the server's EC point formats (RFC 8422 5.2).
     EcPointFormats(Vec<EcPointFormat>),
+    /// TLS 1.2: the one selected ALPN protocol (RFC 7301 3.1).
     Alpn(Vec<u8>),
     /// Empty server_name acknowledgement.
     ServerNameAck,
+    /// TLS 1.2: the server will send a NewSessionTicket (RFC 5077 3.2); empty.
     SessionTicketAck,
     /// RFC 8449: the server's record size limit (TLS 1.2; TLS 1.3 sends it in
     /// EncryptedExtensions).
     RecordSizeLimit(u16),
+    /// Any extension we do not interpret, kept as received.
     Unknown {
+        /// The extension's type.
         typ: ExtensionType,
+        /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
 }
@@ -93,10 +128,15 @@ pub enum ServerHelloExtension {
 pub enum HelloRetryExtension {
     /// The group the server wants a share for.
     KeyShare(NamedGroup),
+    /// A cookie the client must echo in its second ClientHello (RFC 8446 4.2.2).
     Cookie(Vec<u8>),
+    /// The version the server selected (RFC 8446 4.2.1).
     SupportedVersions(ProtocolVersion),
+    /// Any extension we do not interpret, kept as received.
     Unknown {
+        /// The extension's type.
         typ: ExtensionType,
+        /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
 }
@@ -106,15 +146,22 @@ pub enum HelloRetryExtension {
 pub enum EncryptedExtension {
     /// Empty server_name acknowledgement.
     ServerNameAck,
+    /// The server's groups, in its preference order, for the client's next handshakes
+    /// (RFC 8446 4.2.7).
     SupportedGroups(Vec<NamedGroup>),
     /// The one selected ALPN protocol.
     Alpn(Vec<u8>),
+    /// The server accepted the client's 0-RTT data (RFC 8446 4.2.10); empty.
     EarlyData,
+    /// The largest record plaintext the server accepts, at least 64 (RFC 8449 4).
     RecordSizeLimit(u16),
     /// QUIC transport parameters (RFC 9001 8.2), opaque to TLS.
     QuicTransportParameters(Vec<u8>),
+    /// Any extension we do not interpret, kept as received.
     Unknown {
+        /// The extension's type.
         typ: ExtensionType,
+        /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
 }
@@ -122,12 +169,18 @@ pub enum EncryptedExtension {
 /// Extensions a TLS 1.3 CertificateRequest may carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CertReqExtension {
+    /// The schemes the server accepts in the client's CertificateVerify (RFC 8446 4.3.2:
+    /// required).
     SignatureAlgorithms(Vec<SignatureScheme>),
+    /// The schemes the server accepts in the client's certificate signatures (RFC 8446 4.2.3).
     SignatureAlgorithmsCert(Vec<SignatureScheme>),
     /// DER-encoded distinguished names.
     CertificateAuthorities(Vec<Vec<u8>>),
+    /// Any extension we do not interpret, kept as received.
     Unknown {
+        /// The extension's type.
         typ: ExtensionType,
+        /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
 }
@@ -137,8 +190,11 @@ pub enum CertReqExtension {
 pub enum TicketExtension {
     /// max_early_data_size.
     EarlyData(u32),
+    /// Any extension we do not interpret, kept as received.
     Unknown {
+        /// The extension's type.
         typ: ExtensionType,
+        /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
 }
@@ -315,6 +371,7 @@ fn finish<T>(r: &Reader<'_>, v: T) -> Result<T, Error> {
 // ClientHello.
 
 impl ClientExtension {
+    /// The extension's type code point.
     pub fn typ(&self) -> ExtensionType {
         use ClientExtension as E;
         match self {
@@ -423,6 +480,7 @@ impl ClientExtension {
 // ServerHello.
 
 impl ServerHelloExtension {
+    /// The extension's type code point.
     pub fn typ(&self) -> ExtensionType {
         use ServerHelloExtension as E;
         match self {
@@ -495,6 +553,7 @@ impl ServerHelloExtension {
 // HelloRetryRequest.
 
 impl HelloRetryExtension {
+    /// The extension's type code point.
     pub fn typ(&self) -> ExtensionType {
         match self {
             HelloRetryExtension::KeyShare(_) => ExtensionType::KeyShare,
@@ -541,6 +600,7 @@ impl HelloRetryExtension {
 // EncryptedExtensions.
 
 impl EncryptedExtension {
+    /// The extension's type code point.
     pub fn typ(&self) -> ExtensionType {
         use EncryptedExtension as E;
         match self {
@@ -596,6 +656,7 @@ impl EncryptedExtension {
 // CertificateRequest (TLS 1.3).
 
 impl CertReqExtension {
+    /// The extension's type code point.
     pub fn typ(&self) -> ExtensionType {
         match self {
             CertReqExtension::SignatureAlgorithms(_) => ExtensionType::SignatureAlgorithms,
@@ -670,6 +731,7 @@ pub(crate) fn put_distinguished_names(out: &mut Vec<u8>, names: &[Vec<u8>]) {
 // NewSessionTicket (TLS 1.3).
 
 impl TicketExtension {
+    /// The extension's type code point.
     pub fn typ(&self) -> ExtensionType {
         match self {
             TicketExtension::EarlyData(_) => ExtensionType::EarlyData,

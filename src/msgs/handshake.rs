@@ -31,42 +31,63 @@ pub const MAX_HANDSHAKE_MESSAGE: usize = 0x1_0000;
 /// within the syntax must not be refused for its size; this is what a server buffers for it.
 pub const MAX_CLIENT_HELLO: usize = 2 + 32 + (1 + 32) + (1 + 0xff) + (2 + 0xfffe) + (1 + 0xff) + (2 + 0xffff);
 
+/// ClientHello (RFC 8446 4.1.2, RFC 5246 7.4.1.2; DTLS adds the cookie, RFC 6347 4.2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientHello {
+    /// `TLSv1_2` (or `DTLSv1_2`) when offering TLS 1.3, which moved version negotiation to
+    /// supported_versions (RFC 8446 4.1.2); otherwise the highest version offered.
     pub legacy_version: ProtocolVersion,
+    /// 32 bytes from the client's random source.
     pub random: [u8; 32],
     /// 0..=32 bytes.
     pub session_id: Vec<u8>,
     /// DTLS only (RFC 6347 4.2.1): `None` for TLS.
     pub cookie: Option<Vec<u8>>,
+    /// The offered suites in preference order, SCSVs included.
     pub cipher_suites: Vec<CipherSuite>,
+    /// Compression methods; exactly `[0]` (null) whenever TLS 1.3 is offered (RFC 8446 4.1.2).
     pub compression_methods: Vec<u8>,
+    /// The extensions, in wire order (pre_shared_key last).
     pub extensions: Vec<ClientExtension>,
 }
 
 /// ServerHello, TLS 1.3 or 1.2 (not HRR: see [`HelloRetryRequest`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerHello {
+    /// `TLSv1_2` (`DTLSv1_2`) in TLS 1.3, whose version is in supported_versions (RFC
+    /// 8446 4.1.3); otherwise the negotiated version.
     pub legacy_version: ProtocolVersion,
+    /// 32 bytes from the server's random source (the TLS 1.3 downgrade sentinels of RFC
+    /// 8446 4.1.3 in the last 8 when a TLS 1.3 server negotiates TLS 1.2).
     pub random: [u8; 32],
+    /// TLS 1.3: the client's legacy_session_id echoed (RFC 8446 4.1.3; empty in DTLS 1.3,
+    /// RFC 9147 5); TLS 1.2: the id to resume the session with, or empty (RFC 5246 7.4.1.3).
     pub session_id: Vec<u8>,
+    /// The suite the server selected from the client's list.
     pub cipher_suite: CipherSuite,
+    /// Always 0 (null) in TLS 1.3 (RFC 8446 4.1.3).
     pub compression_method: u8,
+    /// The extensions, in wire order.
     pub extensions: Vec<ServerHelloExtension>,
 }
 
 /// A ServerHello whose random is [`HRR_RANDOM`] (RFC 8446 4.1.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HelloRetryRequest {
+    /// `TLSv1_2` (`DTLSv1_2` in DTLS 1.3), as in a TLS 1.3 ServerHello.
     pub legacy_version: ProtocolVersion,
+    /// The client's legacy_session_id echoed (empty in DTLS 1.3, RFC 9147 5).
     pub session_id: Vec<u8>,
+    /// The suite the server selected; the second ServerHello must repeat it (RFC 8446 4.1.4).
     pub cipher_suite: CipherSuite,
+    /// The extensions, in wire order.
     pub extensions: Vec<HelloRetryExtension>,
 }
 
 /// One CertificateEntry (RFC 8446 4.4.2); TLS 1.2 entries have no extensions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateEntry {
+    /// The certificate (X.509 DER), never empty.
     pub cert: Vec<u8>,
     /// Raw extension block (status_request, SCT); kept opaque.
     pub extensions: Vec<u8>,
@@ -75,49 +96,78 @@ pub struct CertificateEntry {
 /// TLS 1.3 Certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate13 {
+    /// certificate_request_context: empty in the handshake, the CertificateRequest's
+    /// context in answer to a post-handshake request (RFC 8446 4.4.2).
     pub context: Vec<u8>,
+    /// The chain, end entity first (RFC 8446 4.4.2); empty when a client has no certificate.
     pub entries: Vec<CertificateEntry>,
 }
 
+/// TLS 1.3 CertificateRequest (RFC 8446 4.3.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateRequest13 {
+    /// certificate_request_context: empty in the handshake; unique per post-handshake
+    /// request, and echoed in the Certificate that answers it.
     pub context: Vec<u8>,
+    /// The extensions (signature_algorithms always among them once decoded).
     pub extensions: Vec<CertReqExtension>,
 }
 
+/// CertificateVerify (RFC 8446 4.4.3): the signature that proves possession of the
+/// certificate's key. The TLS 1.2 message (RFC 5246 7.4.8) has the same layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateVerify {
+    /// The scheme the signature was made with.
     pub scheme: SignatureScheme,
+    /// The signature bytes.
     pub signature: Vec<u8>,
 }
 
+/// TLS 1.3 NewSessionTicket (RFC 8446 4.6.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewSessionTicket13 {
+    /// ticket_lifetime: seconds the ticket may be used for, at most 7 days (604800).
     pub lifetime: u32,
+    /// ticket_age_add: added to the ticket age, mod 2^32, to obscure it on the wire.
     pub age_add: u32,
+    /// ticket_nonce: distinguishes the PSKs derived from one resumption_master_secret.
     pub nonce: Vec<u8>,
+    /// The ticket, opaque to the client and sent back as a PSK identity; never empty.
     pub ticket: Vec<u8>,
+    /// The ticket's extensions (early_data's max_early_data_size).
     pub extensions: Vec<TicketExtension>,
 }
 
 /// A decoded handshake message body, by type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HandshakePayload {
+    /// ClientHello (RFC 8446 4.1.2).
     ClientHello(ClientHello),
+    /// ServerHello (RFC 8446 4.1.3).
     ServerHello(ServerHello),
+    /// A ServerHello carrying [`HRR_RANDOM`] (RFC 8446 4.1.4).
     HelloRetryRequest(HelloRetryRequest),
+    /// EncryptedExtensions (RFC 8446 4.3.1).
     EncryptedExtensions(Vec<EncryptedExtension>),
+    /// TLS 1.3 Certificate (RFC 8446 4.4.2).
     Certificate13(Certificate13),
+    /// TLS 1.3 CertificateRequest (RFC 8446 4.3.2).
     CertificateRequest13(CertificateRequest13),
+    /// CertificateVerify (RFC 8446 4.4.3).
     CertificateVerify(CertificateVerify),
     /// verify_data.
     Finished(Vec<u8>),
+    /// TLS 1.3 NewSessionTicket (RFC 8446 4.6.1).
     NewSessionTicket13(NewSessionTicket13),
+    /// KeyUpdate with its request_update flag (RFC 8446 4.6.3).
     KeyUpdate(KeyUpdateRequest),
+    /// EndOfEarlyData (RFC 8446 4.5); empty.
     EndOfEarlyData,
     /// Any other type, body kept raw (TLS 1.2 messages are decoded by their own module).
     Unknown {
+        /// The message's handshake type.
         typ: HandshakeType,
+        /// The body as received.
         body: Vec<u8>,
     },
 }
@@ -126,11 +176,14 @@ pub enum HandshakePayload {
 /// bodies in TLS 1.3 and 1.2 (Certificate, CertificateRequest, NewSessionTicket).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
+    /// TLS 1.3 and DTLS 1.3 bodies.
     Tls13,
+    /// TLS 1.2 and DTLS 1.2 bodies (the messages that differ stay `Unknown`).
     Tls12,
 }
 
 impl HandshakePayload {
+    /// The handshake type on the wire (ServerHello for a HelloRetryRequest).
     pub fn typ(&self) -> HandshakeType {
         match self {
             HandshakePayload::ClientHello(_) => HandshakeType::ClientHello,
@@ -299,6 +352,7 @@ impl ClientHello {
         })
     }
 
+    /// The supported_versions list (RFC 8446 4.2.1); `None` from a pre-TLS 1.3 client.
     pub fn supported_versions(&self) -> Option<&[ProtocolVersion]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::SupportedVersions(v) => Some(v.as_slice()),
@@ -306,6 +360,7 @@ impl ClientHello {
         })
     }
 
+    /// The key_share entries (RFC 8446 4.2.8).
     pub fn key_shares(&self) -> Option<&[KeyShareEntry]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::KeyShare(v) => Some(v.as_slice()),
@@ -313,6 +368,7 @@ impl ClientHello {
         })
     }
 
+    /// The supported_groups list (RFC 8446 4.2.7).
     pub fn supported_groups(&self) -> Option<&[NamedGroup]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::SupportedGroups(v) => Some(v.as_slice()),
@@ -320,6 +376,7 @@ impl ClientHello {
         })
     }
 
+    /// The signature_algorithms list (RFC 8446 4.2.3).
     pub fn signature_algorithms(&self) -> Option<&[SignatureScheme]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::SignatureAlgorithms(v) => Some(v.as_slice()),
@@ -327,6 +384,7 @@ impl ClientHello {
         })
     }
 
+    /// The signature_algorithms_cert list (RFC 8446 4.2.3).
     pub fn signature_algorithms_cert(&self) -> Option<&[SignatureScheme]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::SignatureAlgorithmsCert(v) => Some(v.as_slice()),
@@ -334,6 +392,7 @@ impl ClientHello {
         })
     }
 
+    /// The offered ALPN protocol names (RFC 7301 3.1).
     pub fn alpn(&self) -> Option<&[Vec<u8>]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::Alpn(v) => Some(v.as_slice()),
@@ -357,6 +416,7 @@ impl ClientHello {
         })
     }
 
+    /// The psk_key_exchange_modes list (RFC 8446 4.2.9).
     pub fn psk_modes(&self) -> Option<&[PskKeyExchangeMode]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::PskKeyExchangeModes(v) => Some(v.as_slice()),
@@ -364,6 +424,7 @@ impl ClientHello {
         })
     }
 
+    /// The offered PSKs and binders (RFC 8446 4.2.11).
     pub fn psk(&self) -> Option<&OfferedPsks> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::PreSharedKey(p) => Some(p),
@@ -371,6 +432,7 @@ impl ClientHello {
         })
     }
 
+    /// The client's record_size_limit (RFC 8449 4).
     pub fn record_size_limit(&self) -> Option<u16> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::RecordSizeLimit(v) => Some(*v),
@@ -378,6 +440,7 @@ impl ClientHello {
         })
     }
 
+    /// The renegotiation_info data (RFC 5746 3.2): empty on an initial handshake.
     pub fn renegotiation_info(&self) -> Option<&[u8]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::RenegotiationInfo(v) => Some(v.as_slice()),
@@ -385,6 +448,8 @@ impl ClientHello {
         })
     }
 
+    /// The TLS 1.2 SessionTicket extension (RFC 5077 3.2): a ticket to resume with, or
+    /// empty to ask for a new one.
     pub fn session_ticket(&self) -> Option<&[u8]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::SessionTicket(v) => Some(v.as_slice()),
@@ -392,6 +457,7 @@ impl ClientHello {
         })
     }
 
+    /// The TLS 1.2 ec_point_formats list (RFC 8422 5.1.2).
     pub fn ec_point_formats(&self) -> Option<&[crate::codec::EcPointFormat]> {
         self.extensions.iter().find_map(|e| match e {
             ClientExtension::EcPointFormats(v) => Some(v.as_slice()),
@@ -399,6 +465,7 @@ impl ClientHello {
         })
     }
 
+    /// True if an extension of type `typ` is present.
     pub fn has(&self, typ: ExtensionType) -> bool {
         self.find(typ).is_some()
     }
@@ -464,10 +531,12 @@ impl ServerHello {
         })
     }
 
+    /// The first extension of the given type.
     pub fn find(&self, typ: ExtensionType) -> Option<&ServerHelloExtension> {
         self.extensions.iter().find(|e| e.typ() == typ)
     }
 
+    /// The server's key share (TLS 1.3, RFC 8446 4.2.8).
     pub fn key_share(&self) -> Option<&KeyShareEntry> {
         self.extensions.iter().find_map(|e| match e {
             ServerHelloExtension::KeyShare(k) => Some(k),
@@ -499,12 +568,14 @@ impl ServerHello {
         })
     }
 
+    /// True if the server agreed to the extended master secret (TLS 1.2, RFC 7627).
     pub fn extended_master_secret(&self) -> bool {
         self.extensions
             .iter()
             .any(|e| matches!(e, ServerHelloExtension::ExtendedMasterSecret))
     }
 
+    /// The renegotiation_info data (TLS 1.2, RFC 5746 3.2).
     pub fn renegotiation_info(&self) -> Option<&[u8]> {
         self.extensions.iter().find_map(|e| match e {
             ServerHelloExtension::RenegotiationInfo(v) => Some(v.as_slice()),
@@ -512,6 +583,7 @@ impl ServerHello {
         })
     }
 
+    /// The server's ec_point_formats list (TLS 1.2, RFC 8422 5.2).
     pub fn ec_point_formats(&self) -> Option<&[crate::codec::EcPointFormat]> {
         self.extensions.iter().find_map(|e| match e {
             ServerHelloExtension::EcPointFormats(v) => Some(v.as_slice()),
@@ -519,6 +591,7 @@ impl ServerHello {
         })
     }
 
+    /// True if an extension of type `typ` is present.
     pub fn has(&self, typ: ExtensionType) -> bool {
         self.find(typ).is_some()
     }
@@ -565,10 +638,12 @@ impl HelloRetryRequest {
         })
     }
 
+    /// The first extension of the given type.
     pub fn find(&self, typ: ExtensionType) -> Option<&HelloRetryExtension> {
         self.extensions.iter().find(|e| e.typ() == typ)
     }
 
+    /// The group the server wants a key share for (RFC 8446 4.2.8).
     pub fn selected_group(&self) -> Option<NamedGroup> {
         self.extensions.iter().find_map(|e| match e {
             HelloRetryExtension::KeyShare(g) => Some(*g),
@@ -576,6 +651,7 @@ impl HelloRetryRequest {
         })
     }
 
+    /// The cookie the client must echo (RFC 8446 4.2.2).
     pub fn cookie(&self) -> Option<&[u8]> {
         self.extensions.iter().find_map(|e| match e {
             HelloRetryExtension::Cookie(c) => Some(c.as_slice()),
@@ -583,6 +659,7 @@ impl HelloRetryRequest {
         })
     }
 
+    /// The version the server selected (RFC 8446 4.2.1).
     pub fn supported_version(&self) -> Option<ProtocolVersion> {
         self.extensions.iter().find_map(|e| match e {
             HelloRetryExtension::SupportedVersions(v) => Some(*v),
@@ -645,6 +722,7 @@ impl CertificateEntry {
 }
 
 impl Certificate13 {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_vec_bytes(out, LenPrefix::U8, &self.context);
         put_len_prefixed(out, LenPrefix::U24, |o| {
@@ -654,6 +732,8 @@ impl Certificate13 {
         });
     }
 
+    /// Reads a body (RFC 8446 4.4.2), checking each entry's extensions; the reader is left
+    /// after the certificate list.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         let context = r
             .vec_bytes(LenPrefix::U8, "certificate_request_context")?
@@ -671,6 +751,7 @@ impl Certificate13 {
 // CertificateRequest (TLS 1.3).
 
 impl CertificateRequest13 {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_vec_bytes(out, LenPrefix::U8, &self.context);
         put_extensions(out, &self.extensions, CertReqExtension::encode);
@@ -694,6 +775,7 @@ impl CertificateRequest13 {
         Ok(cr)
     }
 
+    /// The schemes accepted in the client's CertificateVerify (RFC 8446 4.3.2).
     pub fn signature_algorithms(&self) -> Option<&[SignatureScheme]> {
         self.extensions.iter().find_map(|e| match e {
             CertReqExtension::SignatureAlgorithms(v) => Some(v.as_slice()),
@@ -701,6 +783,7 @@ impl CertificateRequest13 {
         })
     }
 
+    /// The schemes accepted in the client's certificate signatures (RFC 8446 4.2.3).
     pub fn signature_algorithms_cert(&self) -> Option<&[SignatureScheme]> {
         self.extensions.iter().find_map(|e| match e {
             CertReqExtension::SignatureAlgorithmsCert(v) => Some(v.as_slice()),
@@ -708,6 +791,7 @@ impl CertificateRequest13 {
         })
     }
 
+    /// The DER distinguished names of the CAs the server accepts (RFC 8446 4.2.4).
     pub fn certificate_authorities(&self) -> Option<&[Vec<u8>]> {
         self.extensions.iter().find_map(|e| match e {
             CertReqExtension::CertificateAuthorities(v) => Some(v.as_slice()),
@@ -720,6 +804,7 @@ impl CertificateRequest13 {
 // CertificateVerify, NewSessionTicket, KeyUpdate.
 
 impl CertificateVerify {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         self.scheme.encode(out);
         put_vec_bytes(out, LenPrefix::U16, &self.signature);
@@ -735,6 +820,7 @@ impl CertificateVerify {
 }
 
 impl NewSessionTicket13 {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_u32(out, self.lifetime);
         put_u32(out, self.age_add);
@@ -765,6 +851,8 @@ impl NewSessionTicket13 {
         })
     }
 
+    /// The most 0-RTT bytes the server accepts with this ticket; `None` when the ticket
+    /// allows no early data (RFC 8446 4.2.10).
     pub fn max_early_data_size(&self) -> Option<u32> {
         self.extensions.iter().find_map(|e| match e {
             TicketExtension::EarlyData(v) => Some(*v),

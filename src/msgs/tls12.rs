@@ -19,22 +19,27 @@ pub const NAMED_CURVE: u8 = 3;
 /// ECDHE ServerKeyExchange (RFC 8422 5.4): `ServerECDHParams` plus a `digitally-signed` struct.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerKeyExchange {
+    /// The curve of the server's ephemeral key (`named_curve`).
     pub group: NamedGroup,
     /// `ECPoint public<1..2^8-1>`.
     pub public: Vec<u8>,
+    /// The scheme of the signature (RFC 5246 4.7, 7.4.1.4.1).
     pub scheme: SignatureScheme,
+    /// The server's signature over client_random, server_random and the params.
     pub signature: Vec<u8>,
 }
 
 /// ECDHE ClientKeyExchange (RFC 8422 5.7): `ECPoint ecdh_Yc<1..2^8-1>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientKeyExchange {
+    /// The client's ephemeral public key on the server's curve, never empty.
     pub public: Vec<u8>,
 }
 
 /// TLS 1.2 Certificate (RFC 5246 7.4.2): DER certificates, leaf first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate12 {
+    /// The chain, each certificate non-empty; an empty list from a client without one.
     pub certs: Vec<Vec<u8>>,
 }
 
@@ -52,6 +57,7 @@ pub struct CertificateRequest12 {
 /// TLS 1.2 NewSessionTicket (RFC 5077 3.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewSessionTicket12 {
+    /// Seconds the client may keep the ticket; 0 leaves it unspecified.
     pub lifetime_hint: u32,
     /// `opaque ticket<0..2^16-1>`; empty means "no ticket after all".
     pub ticket: Vec<u8>,
@@ -60,6 +66,8 @@ pub struct NewSessionTicket12 {
 /// DTLS HelloVerifyRequest (RFC 6347 4.2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HelloVerifyRequest {
+    /// Not the negotiated version: RFC 6347 4.2.1 says to send `DTLSv1_0` whatever is
+    /// negotiated later.
     pub server_version: ProtocolVersion,
     /// `opaque cookie<0..2^8-1>`.
     pub cookie: Vec<u8>,
@@ -68,13 +76,21 @@ pub struct HelloVerifyRequest {
 /// The TLS 1.2-only handshake bodies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tls12Payload {
+    /// HelloRequest (RFC 5246 7.4.1.1): the server asks for renegotiation; empty.
     HelloRequest,
+    /// DTLS HelloVerifyRequest (RFC 6347 4.2.1).
     HelloVerifyRequest(HelloVerifyRequest),
+    /// TLS 1.2 Certificate (RFC 5246 7.4.2).
     Certificate(Certificate12),
+    /// ECDHE ServerKeyExchange (RFC 8422 5.4).
     ServerKeyExchange(ServerKeyExchange),
+    /// TLS 1.2 CertificateRequest (RFC 5246 7.4.4).
     CertificateRequest(CertificateRequest12),
+    /// ServerHelloDone (RFC 5246 7.4.5); empty.
     ServerHelloDone,
+    /// ECDHE ClientKeyExchange (RFC 8422 5.7).
     ClientKeyExchange(ClientKeyExchange),
+    /// TLS 1.2 NewSessionTicket (RFC 5077 3.3).
     NewSessionTicket(NewSessionTicket12),
 }
 
@@ -89,12 +105,15 @@ impl ServerKeyExchange {
         out
     }
 
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.params());
         self.scheme.encode(out);
         put_vec_bytes(out, LenPrefix::U16, &self.signature);
     }
 
+    /// Reads a body, leaving the reader after it (trailing bytes are the caller's to
+    /// refuse, as [`Tls12Payload::decode`] does).
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         // RFC 8422 5.4: explicit curves are deprecated; only named_curve is accepted.
         if r.u8("ECCurveType")? != NAMED_CURVE {
@@ -114,10 +133,13 @@ impl ServerKeyExchange {
 }
 
 impl ClientKeyExchange {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_vec_bytes(out, LenPrefix::U8, &self.public);
     }
 
+    /// Reads a body, leaving the reader after it (trailing bytes are the caller's to
+    /// refuse, as [`Tls12Payload::decode`] does).
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         Ok(ClientKeyExchange {
             public: nonempty_bytes(r, LenPrefix::U8, "ecdh_Yc")?.to_vec(),
@@ -126,6 +148,7 @@ impl ClientKeyExchange {
 }
 
 impl Certificate12 {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_len_prefixed(out, LenPrefix::U24, |o| {
             for c in &self.certs {
@@ -134,6 +157,8 @@ impl Certificate12 {
         });
     }
 
+    /// Reads a body, leaving the reader after it (trailing bytes are the caller's to
+    /// refuse, as [`Tls12Payload::decode`] does).
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         let mut list = r.sub(LenPrefix::U24, "certificate_list")?;
         let mut certs = Vec::new();
@@ -146,12 +171,15 @@ impl Certificate12 {
 }
 
 impl CertificateRequest12 {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_vec_bytes(out, LenPrefix::U8, &self.cert_types);
         put_vec_of(out, LenPrefix::U16, &self.schemes);
         put_distinguished_names(out, &self.authorities);
     }
 
+    /// Reads a body, leaving the reader after it (trailing bytes are the caller's to
+    /// refuse, as [`Tls12Payload::decode`] does).
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         let cert_types = nonempty_bytes(r, LenPrefix::U8, "certificate_types")?.to_vec();
         let schemes = nonempty_list(r, LenPrefix::U16, "supported_signature_algorithms")?;
@@ -165,11 +193,14 @@ impl CertificateRequest12 {
 }
 
 impl NewSessionTicket12 {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         put_u32(out, self.lifetime_hint);
         put_vec_bytes(out, LenPrefix::U16, &self.ticket);
     }
 
+    /// Reads a body, leaving the reader after it (trailing bytes are the caller's to
+    /// refuse, as [`Tls12Payload::decode`] does).
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         Ok(NewSessionTicket12 {
             lifetime_hint: r.u32("ticket_lifetime_hint")?,
@@ -179,11 +210,14 @@ impl NewSessionTicket12 {
 }
 
 impl HelloVerifyRequest {
+    /// Writes the body (no handshake header).
     pub fn encode(&self, out: &mut Vec<u8>) {
         self.server_version.encode(out);
         put_vec_bytes(out, LenPrefix::U8, &self.cookie);
     }
 
+    /// Reads a body, leaving the reader after it (trailing bytes are the caller's to
+    /// refuse, as [`Tls12Payload::decode`] does).
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         Ok(HelloVerifyRequest {
             server_version: ProtocolVersion::decode(r)?,
@@ -193,6 +227,7 @@ impl HelloVerifyRequest {
 }
 
 impl Tls12Payload {
+    /// The handshake type on the wire.
     pub fn typ(&self) -> HandshakeType {
         match self {
             Tls12Payload::HelloRequest => HandshakeType::HelloRequest,

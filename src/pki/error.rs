@@ -8,21 +8,27 @@ use crate::codec::AlertDescription;
 pub enum CertError {
     /// The DER did not parse, or a field is malformed.
     BadEncoding,
+    /// The certificate's notAfter is in the past (`certificate_expired`).
     Expired,
+    /// The certificate's notBefore is in the future (`certificate_expired`).
     NotYetValid,
     /// No path to a trust anchor was found.
     UnknownIssuer,
+    /// A signature in the chain did not verify.
     BadSignature,
     /// The end-entity certificate does not match the expected name: `expected` is the name
     /// asked for, `presented` the DNS names and addresses of its subjectAltName.
     NameMismatch {
+        /// The name the verifier was asked for.
         expected: String,
+        /// The certificate's subjectAltName DNS names and addresses.
         presented: Vec<String>,
     },
     /// A basicConstraints, keyUsage, EKU, path length or name constraint was violated.
     ConstraintViolated(&'static str),
     /// The certificate breaks a rule of the RFC 5280 / CA/B Forum profile.
     Profile(&'static str),
+    /// A supplied CRL lists the certificate (`certificate_revoked`).
     Revoked,
     /// A supplied CRL that covers this certificate could not be used.
     InvalidCrl(&'static str),
@@ -30,6 +36,7 @@ pub enum CertError {
     UnsupportedAlgorithm,
     /// An RSA key outside 2048..=8192 bits or not a multiple of 8, or a malformed key.
     WeakOrInvalidKey,
+    /// A critical extension we do not process (RFC 5280 4.2).
     UnknownCriticalExtension,
     /// A name constraint of a type we cannot evaluate met a name of that type.
     UnsupportedNameConstraint,
@@ -42,6 +49,7 @@ pub enum CertError {
 }
 
 impl CertError {
+    /// The alert this refusal sends the peer.
     pub fn alert(&self) -> AlertDescription {
         match self {
             CertError::Expired | CertError::NotYetValid => AlertDescription::CertificateExpired,

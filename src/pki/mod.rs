@@ -45,6 +45,7 @@ struct Anchor {
 }
 
 impl TrustAnchors {
+    /// An empty set of anchors.
     pub fn new() -> Self {
         Self::default()
     }
@@ -106,10 +107,12 @@ impl TrustAnchors {
         Ok(())
     }
 
+    /// How many anchors the set holds.
     pub fn len(&self) -> usize {
         self.anchors.len()
     }
 
+    /// True when the set holds no anchor.
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
     }
@@ -177,6 +180,7 @@ pub trait ServerCertVerifier: Send + Sync + fmt::Debug {
 
 /// Decides whether a client's certificate chain is acceptable (used by servers).
 pub trait ClientCertVerifier: Send + Sync + fmt::Debug {
+    /// Checks the client's chain at `now` (seconds since the Unix epoch).
     fn verify_client_cert(
         &self,
         end_entity: &[u8],
@@ -198,6 +202,7 @@ pub struct WebPkiServerVerifier {
 }
 
 impl WebPkiServerVerifier {
+    /// A verifier trusting `anchors`.
     pub fn new(anchors: TrustAnchors) -> Self {
         WebPkiServerVerifier {
             anchors,
@@ -261,6 +266,8 @@ impl WebPkiClientVerifier {
         self
     }
 
+    /// Also checks revocation against these CRLs: each certificate below the anchor against
+    /// the CRLs of its issuer (RFC 5280 6.3).
     pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
         self.crls = crls;
         self
@@ -307,6 +314,7 @@ pub struct PinnedCertVerifier {
 }
 
 impl PinnedCertVerifier {
+    /// Pins the DER certificate `der`.
     pub fn new(der: Vec<u8>) -> Self {
         PinnedCertVerifier { der }
     }

@@ -38,6 +38,7 @@ pub struct VerifyOptions {
 /// A validated path, end entity first, trust anchor last.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedPath {
+    /// The path's certificates (DER): the end entity, the intermediates used, the anchor.
     pub certs: Vec<Vec<u8>>,
 }
 

@@ -22,7 +22,9 @@ pub enum Level {
 /// Packet and header protection for one direction of one level.
 #[derive(Debug)]
 pub struct DirectionalKeys {
+    /// AEAD packet protection (RFC 9001 5.3).
     pub packet: PacketKey,
+    /// Header protection (RFC 9001 5.4).
     pub header: HeaderProtectionKey,
 }
 
@@ -39,7 +41,9 @@ impl DirectionalKeys {
 /// Both directions of one level: `local` protects what we send, `remote` opens what we get.
 #[derive(Debug)]
 pub struct Keys {
+    /// Protects the packets we send.
     pub local: DirectionalKeys,
+    /// Opens the packets the peer sends.
     pub remote: DirectionalKeys,
 }
 
@@ -55,7 +59,9 @@ impl Keys {
 /// The two packet keys after a key update (RFC 9001 6.1: header protection keys stay).
 #[derive(Debug)]
 pub struct PacketKeySet {
+    /// Protects the packets we send in the new key phase.
     pub local: PacketKey,
+    /// Opens the peer's packets of the new key phase.
     pub remote: PacketKey,
 }
 
@@ -139,9 +145,15 @@ impl Secrets {
 #[derive(Debug)]
 pub enum KeyChange {
     /// Handshake keys: later handshake bytes (ours and the peer's) use the Handshake level.
-    Handshake { secrets: Secrets },
+    Handshake {
+        /// The handshake traffic secrets (RFC 8446 7.1).
+        secrets: Secrets,
+    },
     /// 1-RTT keys. Keep `secrets` for key updates ([`Secrets::next_packet_keys`]).
-    OneRtt { secrets: Secrets },
+    OneRtt {
+        /// The first application traffic secrets (RFC 8446 7.1).
+        secrets: Secrets,
+    },
 }
 
 impl KeyChange {
@@ -153,6 +165,7 @@ impl KeyChange {
         }
     }
 
+    /// The traffic secrets these keys come from.
     pub fn secrets(&self) -> &Secrets {
         match self {
             KeyChange::Handshake { secrets } | KeyChange::OneRtt { secrets } => secrets,

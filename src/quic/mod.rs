@@ -225,6 +225,7 @@ impl QuicConnection {
         }
     }
 
+    /// Whether this is the client or the server end.
     pub fn side(&self) -> Side {
         self.common.side
     }
@@ -344,6 +345,7 @@ impl QuicConnection {
         self.common.neg.early_data
     }
 
+    /// True until the handshake completes.
     pub fn is_handshaking(&self) -> bool {
         !self.handshake.as_ref().is_some_and(Handshake::is_established)
     }
@@ -363,10 +365,12 @@ impl QuicConnection {
         self.error.as_ref().and_then(Error::alert)
     }
 
+    /// The ALPN protocol agreed on (RFC 9001 8.1 requires one).
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.common.neg.alpn.as_deref()
     }
 
+    /// The negotiated TLS 1.3 cipher suite, once chosen.
     pub fn cipher_suite(&self) -> Option<CipherSuite> {
         self.common.neg.suite
     }
@@ -381,18 +385,22 @@ impl QuicConnection {
         self.common.neg.suite.and_then(tls13_suite)
     }
 
+    /// The SNI name: the one we asked for (client) or the client sent (server).
     pub fn server_name(&self) -> Option<&str> {
         self.common.neg.sni.as_deref()
     }
 
+    /// The peer's certificate chain, end-entity first (empty if it sent none).
     pub fn peer_certificates(&self) -> &[rustls_pki_types::CertificateDer<'static>] {
         &self.common.neg.peer_chain
     }
 
+    /// True when the handshake resumed a session (PSK).
     pub fn is_resumed(&self) -> bool {
         self.common.neg.resumed
     }
 
+    /// True when the server sent a HelloRetryRequest.
     pub fn had_hello_retry(&self) -> bool {
         self.common.neg.hrr
     }

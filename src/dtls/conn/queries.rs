@@ -36,10 +36,13 @@ impl DtlsConnection {
         self.common.neg.version
     }
 
+    /// The negotiated cipher suite, once chosen.
     pub fn cipher_suite(&self) -> Option<CipherSuite> {
         self.common.neg.suite
     }
 
+    /// The key exchange group of the handshake, once chosen (none for a psk_ke resumption
+    /// or a resumed DTLS 1.2 session).
     pub fn key_exchange_group(&self) -> Option<NamedGroup> {
         self.common.neg.group
     }
@@ -50,10 +53,12 @@ impl DtlsConnection {
         self.common.neg.sig_scheme
     }
 
+    /// The ALPN protocol both sides agreed on (RFC 7301), if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.common.neg.alpn.as_deref()
     }
 
+    /// SNI: the name the client sent (server side) or that the server acknowledged (client).
     pub fn server_name(&self) -> Option<&str> {
         self.common.neg.sni.as_deref()
     }
@@ -63,14 +68,17 @@ impl DtlsConnection {
         &self.common.neg.peer_chain
     }
 
+    /// The ClientHello random (for key logs and channel binding).
     pub fn client_random(&self) -> [u8; 32] {
         self.common.neg.client_random
     }
 
+    /// The ServerHello random.
     pub fn server_random(&self) -> [u8; 32] {
         self.common.neg.server_random
     }
 
+    /// True when the handshake resumed a session (PSK or DTLS 1.2 session).
     pub fn is_resumed(&self) -> bool {
         self.common.neg.resumed
     }
