@@ -69,6 +69,42 @@ fn rate(run: Run, mut f: impl FnMut() -> u64) -> f64 {
     ops as f64 / start.elapsed().as_secs_f64()
 }
 
+/// [`rate`] for several figures at once, taken in turns (batches of 16 calls each, round
+/// robin) so that a change in the machine's load falls on all of them alike: their ratios
+/// hold even when the absolute rates swing. Each figure gets about `run.budget` in all (or
+/// exactly `run.iters` calls).
+fn rates_interleaved(run: Run, fs: &mut [&mut dyn FnMut() -> u64]) -> Vec<f64> {
+    const BATCH: u64 = 16;
+    let mut spent = vec![Duration::ZERO; fs.len()];
+    let mut ops = vec![0u64; fs.len()];
+    let mut calls = vec![0u64; fs.len()];
+    for f in fs.iter_mut() {
+        let _ = f(); // warm up
+    }
+    loop {
+        let done = match run.iters {
+            Some(n) => calls.iter().all(|&c| c >= n),
+            None => spent.iter().all(|&t| t >= run.budget),
+        };
+        if done {
+            break;
+        }
+        for (i, f) in fs.iter_mut().enumerate() {
+            let batch = run.iters.map_or(BATCH, |n| BATCH.min(n.saturating_sub(calls[i])));
+            let start = Instant::now();
+            for _ in 0..batch {
+                ops[i] += f();
+            }
+            spent[i] += start.elapsed();
+            calls[i] += batch;
+        }
+    }
+    ops.iter()
+        .zip(&spent)
+        .map(|(&o, t)| o as f64 / t.as_secs_f64().max(1e-9))
+        .collect()
+}
+
 fn fmt_num(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
@@ -115,16 +151,17 @@ fn ours(
     versions: &[ProtocolVersion],
     store: Option<Arc<ClientSessionStore>>,
 ) -> Option<Ours> {
-    ours_with_group(kind, suite, versions, store, NamedGroup::x25519)
+    ours_with_group(kind, suite, versions, store, Some(NamedGroup::x25519))
 }
 
-/// [`ours`] with another key-exchange group on both sides.
+/// [`ours`] with another key-exchange group on both sides (`None`: the builders' default
+/// groups, X25519MLKEM768 and x25519 shares from the client).
 fn ours_with_group(
     kind: &str,
     suite: CipherSuite,
     versions: &[ProtocolVersion],
     store: Option<Arc<ClientSessionStore>>,
-    group: NamedGroup,
+    group: Option<NamedGroup>,
 ) -> Option<Ours> {
     let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).ok()?;
     let v = vectors();
@@ -145,19 +182,20 @@ fn ours_with_group(
         Some(store) => client.session_store(store),
         None => client.no_resumption(),
     };
-    let client = client
+    let mut client = client
         .cipher_suites(&suites)
-        .groups(&[group])
         .versions(versions)
         .max_buffered_plaintext(2 * MIB);
-    let client = client.build().ok()?;
-    let server = ServerConfig::builder(key)
+    let mut server = ServerConfig::builder(key)
         .cipher_suites(&suites)
-        .groups(&[group])
         .versions(versions)
-        .max_buffered_plaintext(2 * MIB)
-        .build()
-        .ok()?;
+        .max_buffered_plaintext(2 * MIB);
+    if let Some(group) = group {
+        client = client.groups(&[group]);
+        server = server.groups(&[group]);
+    }
+    let client = client.build().ok()?;
+    let server = server.build().ok()?;
     Some(Ours { client, server })
 }
 
@@ -225,20 +263,29 @@ fn theirs(kind: &str, suite: CipherSuite, tls12: bool) -> Theirs {
         kind,
         suite,
         tls12,
-        NamedGroup::x25519,
+        Some(NamedGroup::x25519),
     )
 }
 
-/// [`theirs`] on another rustls provider and group.
+/// [`theirs`] on another rustls provider and group (`None`: the provider's default groups
+/// with X25519MLKEM768 moved first, as rustls's `prefer-post-quantum` feature orders them:
+/// its client then sends X25519MLKEM768 and x25519 shares, like ours by default).
 fn theirs_with(
     mut p: rustls::crypto::CryptoProvider,
     kind: &str,
     suite: CipherSuite,
     tls12: bool,
-    group: NamedGroup,
+    group: Option<NamedGroup>,
 ) -> Theirs {
-    p.kx_groups.retain(|g| u16::from(g.name()) == group.get());
-    assert_eq!(p.kx_groups.len(), 1, "rustls provider has {group}");
+    match group {
+        Some(group) => {
+            p.kx_groups.retain(|g| u16::from(g.name()) == group.get());
+            assert_eq!(p.kx_groups.len(), 1, "rustls provider has {group}");
+        }
+        None => p
+            .kx_groups
+            .sort_by_key(|g| u16::from(g.name()) != NamedGroup::X25519MLKEM768.get()),
+    }
     if tls12 {
         p.cipher_suites.retain(|s| {
             let v = u16::from(s.suite());
@@ -532,70 +579,97 @@ impl Bench {
 
     /// Full TLS 1.3 handshakes (ECDSA P-256, no resumption) with X25519MLKEM768 beside
     /// X25519 in the same run, ours and rustls with its aws-lc-rs provider (the ring provider
-    /// has no ML-KEM). Prints each rate and the hybrid rate as a fraction of the X25519 one.
+    /// has no ML-KEM), each side configured with that one group; then both with their
+    /// default groups (rustls's with X25519MLKEM768 first, see [`theirs_with`]):
+    /// X25519MLKEM768 negotiated, each client also sending an x25519 share made from the
+    /// hybrid's X25519 key. Prints each rate and the hybrid rate as a fraction of
+    /// the X25519 one. The six figures are taken in turns ([`rates_interleaved`]), so the
+    /// fractions hold on a loaded machine.
     fn pq_handshakes(&self) {
         let suite = CipherSuite::TLS_AES_128_GCM_SHA256;
         let v13 = [ProtocolVersion::TLSv1_3];
-        let mut wire = Vec::with_capacity(64 * 1024);
-        let mut ours_rate = |group| {
-            let o = ours_with_group("ecdsa-p256", suite, &v13, None, group)?;
-            let (c, _) = s_handshake(&o, &mut wire)?;
-            (c.key_exchange_group() == Some(group)).then_some(())?;
-            Some(rate(self.run, || {
-                let (c, _) = s_handshake(&o, &mut wire).expect("handshake");
-                black_box(c);
-                1
-            }))
-        };
-        let s_x = ours_rate(NamedGroup::x25519);
-        let s_pq = ours_rate(NamedGroup::X25519MLKEM768);
-        let mut theirs_rate = |group| {
-            let t = theirs_with(
-                rustls::crypto::aws_lc_rs::default_provider(),
-                "ecdsa-p256",
-                suite,
-                false,
-                group,
-            );
-            let mut cfg = (*t.client).clone();
-            cfg.resumption = rustls::client::Resumption::disabled();
-            let t = Theirs {
-                client: Arc::new(cfg),
-                server: t.server,
-            };
-            rate(self.run, || {
-                let (c, _) = r_handshake(&t, &mut wire);
+        let groups = [Some(NamedGroup::x25519), Some(NamedGroup::X25519MLKEM768), None];
+        // Ours: checked once (group, both sides, no retry), `None` if not there yet.
+        let ours: Vec<Option<Ours>> = groups
+            .iter()
+            .map(|&group| {
+                let o = ours_with_group("ecdsa-p256", suite, &v13, None, group)?;
+                let want = group.unwrap_or(NamedGroup::X25519MLKEM768);
+                let (c, s) = s_handshake(&o, &mut Vec::new())?;
+                let ok = c.key_exchange_group() == Some(want)
+                    && s.key_exchange_group() == Some(want)
+                    && !c.had_hello_retry();
+                ok.then_some(o)
+            })
+            .collect();
+        let theirs: Vec<(Theirs, NamedGroup)> = groups
+            .iter()
+            .map(|&group| {
+                let t = theirs_with(
+                    rustls::crypto::aws_lc_rs::default_provider(),
+                    "ecdsa-p256",
+                    suite,
+                    false,
+                    group,
+                );
+                let mut cfg = (*t.client).clone();
+                cfg.resumption = rustls::client::Resumption::disabled();
+                let t = Theirs {
+                    client: Arc::new(cfg),
+                    server: t.server,
+                };
+                (t, group.unwrap_or(NamedGroup::X25519MLKEM768))
+            })
+            .collect();
+        let mut ours_fns: Vec<Box<dyn FnMut() -> u64 + '_>> = ours
+            .iter()
+            .flatten()
+            .map(|o| {
+                let mut wire = Vec::with_capacity(64 * 1024);
+                Box::new(move || -> u64 {
+                    let (c, _) = s_handshake(o, &mut wire).expect("handshake");
+                    black_box(c);
+                    1
+                }) as Box<dyn FnMut() -> u64>
+            })
+            .collect();
+        let theirs_fns = theirs.iter().map(|(t, want)| {
+            let mut wire = Vec::with_capacity(64 * 1024);
+            Box::new(move || -> u64 {
+                let (c, _) = r_handshake(t, &mut wire);
                 assert_eq!(
                     c.negotiated_key_exchange_group().map(|g| u16::from(g.name())),
-                    Some(group.get())
+                    Some(want.get())
                 );
                 1
-            })
-        };
-        let r_x = theirs_rate(NamedGroup::x25519);
-        let r_pq = theirs_rate(NamedGroup::X25519MLKEM768);
-        line(
+            }) as Box<dyn FnMut() -> u64>
+        });
+        ours_fns.extend(theirs_fns);
+        let mut refs: Vec<&mut dyn FnMut() -> u64> = ours_fns.iter_mut().map(|f| &mut **f as _).collect();
+        let mut rates = rates_interleaved(self.run, &mut refs).into_iter();
+        let s_rates: Vec<Option<f64>> = ours
+            .iter()
+            .map(|o| o.as_ref().and_then(|_| rates.next()))
+            .collect();
+        let r_rates: Vec<f64> = rates.collect();
+        let labels = [
             "full TLS 1.3 handshake X25519 ECDSA-P256 (rustls aws-lc-rs)",
-            "hs/s",
-            s_x,
-            Some(r_x),
-            None,
-        );
-        line(
             "full TLS 1.3 handshake X25519MLKEM768 ECDSA-P256 (rustls aws-lc-rs)",
-            "hs/s",
-            s_pq,
-            Some(r_pq),
-            None,
-        );
+            "full TLS 1.3 handshake default groups (X25519MLKEM768 + x25519 shares) ECDSA-P256 (rustls aws-lc-rs)",
+        ];
+        for ((label, s), r) in labels.iter().zip(&s_rates).zip(&r_rates) {
+            line(label, "hs/s", *s, Some(*r), None);
+        }
         let frac = |pq: Option<f64>, x: Option<f64>| match (pq, x) {
             (Some(pq), Some(x)) if x > 0.0 => format!("{:.2}", pq / x),
             _ => "n/a".to_string(),
         };
         println!(
-            "X25519MLKEM768 rate as a fraction of X25519: sanstls {}, rustls aws-lc-rs {}",
-            frac(s_pq, s_x),
-            frac(Some(r_pq), Some(r_x))
+            "X25519MLKEM768 rate as a fraction of X25519: sanstls {}, rustls aws-lc-rs {}; default groups: sanstls {}, rustls aws-lc-rs {}",
+            frac(s_rates[1], s_rates[0]),
+            frac(Some(r_rates[1]), Some(r_rates[0])),
+            frac(s_rates[2], s_rates[0]),
+            frac(Some(r_rates[2]), Some(r_rates[0]))
         );
     }
 

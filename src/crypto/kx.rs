@@ -129,7 +129,37 @@ impl<const SK: usize, const PK: usize> Drop for KemKeyPair<SK, PK> {
     }
 }
 
+/// ML-KEM-768 on x86_64 with AVX2, kept in libcrux's unpacked form: the key pair holds the
+/// matrix A and the secret vector in NTT form, so decapsulation skips re-deriving A from its
+/// seed and unpacking the secret key (about half its cost). Same key, same results as the
+/// packed API (checked by the known-answer tests below); wiped on drop like [`KemKeyPair`].
+#[cfg(target_arch = "x86_64")]
+struct Avx2KeyPair768(Box<mlkem768::avx2::unpacked::MlKem768KeyPairUnpacked>);
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2KeyPair768 {
+    /// libcrux's AVX2 instantiation assumes the CPU has AVX2 (it is what its own
+    /// multiplexing checks before taking it); std caches the answer.
+    fn available() -> bool {
+        std::is_x86_feature_detected!("avx2")
+    }
+
+    fn wipe(&mut self) {
+        *self.0 = mlkem768::avx2::unpacked::init_key_pair();
+        core::hint::black_box(&mut *self.0);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Drop for Avx2KeyPair768 {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
 enum KemPrivate {
+    #[cfg(target_arch = "x86_64")]
+    MlKem768Avx2(Avx2KeyPair768),
     MlKem768(KemKeyPair<2400, 1184>),
     MlKem1024(KemKeyPair<3168, 1568>),
 }
@@ -140,6 +170,15 @@ impl KemPrivate {
         let mut seed = Zeroizing::new([0u8; libcrux_ml_kem::KEY_GENERATION_SEED_SIZE]);
         rng.fill(&mut seed[..])?;
         Ok(match kem {
+            #[cfg(target_arch = "x86_64")]
+            Kem::MlKem768 if Avx2KeyPair768::available() => {
+                use mlkem768::avx2::unpacked;
+                let mut kp = Avx2KeyPair768(Box::new(unpacked::init_key_pair()));
+                unpacked::generate_key_pair_mut(*seed, &mut kp.0);
+                let mut ek = mlkem768::MlKem768PublicKey::default();
+                unpacked::key_pair_serialized_public_key_mut(&kp.0, &mut ek);
+                (KemPrivate::MlKem768Avx2(kp), ek.as_slice().to_vec())
+            }
             Kem::MlKem768 => {
                 let kp = KemKeyPair(Box::new(mlkem768::generate_key_pair(*seed)));
                 let ek = kp.0.pk().to_vec();
@@ -159,6 +198,11 @@ impl KemPrivate {
     fn decapsulate(&self, ct: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
         let bad = || illegal("ML-KEM ciphertext has the wrong length");
         Ok(Zeroizing::new(match self {
+            #[cfg(target_arch = "x86_64")]
+            KemPrivate::MlKem768Avx2(kp) => {
+                let ct = mlkem768::MlKem768Ciphertext::try_from(ct).map_err(|_| bad())?;
+                mlkem768::avx2::unpacked::decapsulate(&kp.0, &ct)
+            }
             KemPrivate::MlKem768(kp) => {
                 let ct = mlkem768::MlKem768Ciphertext::try_from(ct).map_err(|_| bad())?;
                 mlkem768::decapsulate(kp.0.private_key(), &ct)
@@ -360,6 +404,27 @@ impl KeyExchange {
     /// Our public share, as sent in the key_share extension.
     pub fn public_key(&self) -> &[u8] {
         &self.public
+    }
+
+    /// A hybrid's ECDH group and public key: the part of this share a client may also send
+    /// as that group's own share (draft-ietf-tls-hybrid-design 3.2 lets one ClientHello
+    /// reuse a key_exchange value across its KeyShareEntry records), saving one ECDH key
+    /// generation. `None` for an ECDH group.
+    pub fn classical_part(&self) -> Option<(NamedGroup, &[u8])> {
+        self.kem
+            .as_ref()
+            .map(|(h, _)| (h.ecdh, self.ecdh.public.as_slice()))
+    }
+
+    /// Completes only the ECDH part of this share with the peer's `peer_public` for that
+    /// group (the server chose the classical group whose share was [`classical_part`]); the
+    /// ML-KEM key is dropped unused (and wiped). For an ECDH group, the same as `complete`.
+    ///
+    /// [`classical_part`]: Self::classical_part
+    pub fn complete_classical(self, peer_public: &[u8]) -> Result<Secret, Error> {
+        let KeyExchange { ecdh, kem, .. } = self;
+        drop(kem);
+        ecdh.complete(peer_public)
     }
 
     /// Computes the shared secret with the peer's share. A share of the wrong length, not on
@@ -567,6 +632,64 @@ mod tests {
         kp.wipe();
         assert!(core::ptr::eq(at, &*kp.0), "same heap place");
         assert!(kp.0.sk().iter().all(|&b| b == 0));
+    }
+
+    /// On x86_64 with AVX2 the ML-KEM-768 key is kept unpacked: the same encapsulation key
+    /// as the packed API from the same seed, the same decapsulation (also the
+    /// implicit-rejection key of a wrong ciphertext), and wiped in place.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_unpacked_key_matches_the_packed_one_and_is_wiped() {
+        if !Avx2KeyPair768::available() {
+            return;
+        }
+        let seed = [0x5a; 64];
+        let packed = mlkem768::generate_key_pair(seed);
+        let (kem, ek) = KemPrivate::generate(Kem::MlKem768, &FixedRandom::new(vec![seed.to_vec()])).unwrap();
+        assert_eq!(ek, packed.pk());
+        let (ct, ss) = mlkem768::encapsulate(packed.public_key(), [3; 32]);
+        assert_eq!(*kem.decapsulate(ct.as_ref()).unwrap(), ss);
+        let wrong = [7u8; 1088];
+        assert_eq!(
+            *kem.decapsulate(&wrong).unwrap(),
+            mlkem768::decapsulate(packed.private_key(), &wrong.into())
+        );
+        let KemPrivate::MlKem768Avx2(mut kp) = kem else {
+            panic!("AVX2 present, the unpacked key expected");
+        };
+        let sk = mlkem768::avx2::unpacked::key_pair_serialized_private_key(&kp.0);
+        assert_eq!(sk.as_slice(), packed.sk());
+        let at: *const _ = &*kp.0;
+        kp.wipe();
+        assert!(core::ptr::eq(at, &*kp.0), "same heap place");
+        // FIPS 203 7.1: dk = dk_PKE || ek || H(ek) || z. Serializing recomputes H(ek) from
+        // the (now zero) public part; everything the key pair holds is zero.
+        let sk = mlkem768::avx2::unpacked::key_pair_serialized_private_key(&kp.0);
+        let held = [&sk.as_slice()[..2336], &sk.as_slice()[2368..]];
+        assert!(held.iter().all(|part| part.iter().all(|&b| b == 0)));
+    }
+
+    /// A hybrid's ECDH part, completed alone, is the plain ECDH exchange of its curve.
+    #[test]
+    fn classical_part_of_a_hybrid_completes_alone() {
+        for (g, ecdh) in [
+            (NamedGroup::X25519MLKEM768, NamedGroup::x25519),
+            (NamedGroup::SecP256r1MLKEM768, NamedGroup::secp256r1),
+        ] {
+            let client = KeyExchange::start(g, &SystemRandomSource).unwrap();
+            let (group, public) = client.classical_part().unwrap();
+            assert_eq!(group, ecdh);
+            let public = public.to_vec();
+            let (server_share, server_ss) = KeyExchange::accept(ecdh, &public, &SystemRandomSource).unwrap();
+            assert!(client
+                .complete_classical(&server_share)
+                .unwrap()
+                .ct_eq(server_ss.as_bytes()));
+        }
+        assert!(KeyExchange::start(NamedGroup::x25519, &SystemRandomSource)
+            .unwrap()
+            .classical_part()
+            .is_none());
     }
 
     /// FIPS 203 7.2 and 7.3 input checks and the ECDH part of a hybrid share: all

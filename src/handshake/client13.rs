@@ -193,7 +193,7 @@ pub(crate) fn start(
         session_id = vec![0u8; 32];
         rng.fill(&mut session_id)?;
     }
-    let mut shares = Vec::new();
+    let mut shares = OurShares::default();
     if tls13 {
         // DTLS: no hybrid share in the first ClientHello. At 1,216 bytes and more it would
         // not fit one datagram, and a stateless acceptor can only answer a hello it reads
@@ -207,9 +207,10 @@ pub(crate) fn start(
             .copied()
             .filter(|g| !(dtls && kx::is_hybrid(*g)))
             .collect();
-        for group in share_groups(&first_flight, config.key_share_groups) {
-            shares.push(KeyExchange::start(group, rng.as_ref())?);
-        }
+        shares = OurShares::start(
+            &share_groups(&first_flight, config.key_share_groups),
+            rng.as_ref(),
+        )?;
     }
     cx.neg.client_random = random;
 
@@ -243,7 +244,7 @@ pub(crate) fn start(
         extensions.push(ClientExtension::RecordSizeLimit(limit));
     }
     if tls13 {
-        extensions.push(ClientExtension::KeyShare(key_share_entries(&shares)));
+        extensions.push(ClientExtension::KeyShare(shares.entries()));
         // RFC 8446 4.2.9: the modes in which we would resume. Without a session store we never
         // resume, so we offer none, and the server need not issue tickets we would throw away.
         if config.session_store.is_some() {
@@ -355,14 +356,89 @@ pub(crate) fn start(
     })))
 }
 
-fn key_share_entries(shares: &[KeyExchange]) -> Vec<KeyShareEntry> {
-    shares
-        .iter()
-        .map(|k| KeyShareEntry {
-            group: k.group(),
-            payload: k.public_key().to_vec(),
+/// Where a key share's key lives.
+#[derive(Clone, Copy)]
+enum ShareKey {
+    /// Its own key exchange, `kx[i]`.
+    Own(usize),
+    /// The ECDH part of the hybrid `kx[i]` (a classical group on the same curve).
+    EcdhOf(usize),
+}
+
+/// The key shares of our ClientHello, in the order sent. A classical group whose curve is
+/// the ECDH part of a hybrid sent before it (x25519 after X25519MLKEM768, as the default
+/// list has them) reuses that hybrid's ECDH key rather than drawing its own:
+/// draft-ietf-tls-hybrid-design 3.2 allows one key_exchange value in several KeyShareEntry
+/// records of a ClientHello, and it saves a key generation on every default handshake.
+#[derive(Default)]
+struct OurShares {
+    kx: Vec<KeyExchange>,
+    sent: Vec<(NamedGroup, ShareKey)>,
+}
+
+impl OurShares {
+    /// Shares for `groups`, in that order, keys drawn from `rng` in that order.
+    fn start(groups: &[NamedGroup], rng: &dyn crate::crypto::RandomSource) -> Result<Self, Error> {
+        let mut out = OurShares::default();
+        for &group in groups {
+            let reuse = out
+                .kx
+                .iter()
+                .position(|k| k.classical_part().is_some_and(|(g, _)| g == group));
+            let key = match reuse {
+                Some(i) => ShareKey::EcdhOf(i),
+                None => {
+                    out.kx.push(KeyExchange::start(group, rng)?);
+                    ShareKey::Own(out.kx.len() - 1)
+                }
+            };
+            out.sent.push((group, key));
+        }
+        Ok(out)
+    }
+
+    /// The one share a HelloRetryRequest asked for.
+    fn single(kx: KeyExchange) -> Self {
+        OurShares {
+            sent: vec![(kx.group(), ShareKey::Own(0))],
+            kx: vec![kx],
+        }
+    }
+
+    fn contains(&self, group: NamedGroup) -> bool {
+        self.sent.iter().any(|(g, _)| *g == group)
+    }
+
+    fn entries(&self) -> Vec<KeyShareEntry> {
+        self.sent
+            .iter()
+            .filter_map(|&(group, key)| {
+                let payload = match key {
+                    ShareKey::Own(i) => self.kx.get(i)?.public_key(),
+                    ShareKey::EcdhOf(i) => self.kx.get(i)?.classical_part()?.1,
+                };
+                Some(KeyShareEntry {
+                    group,
+                    payload: payload.to_vec(),
+                })
+            })
+            .collect()
+    }
+
+    /// The shared secret with the server's share for `group`; `None` if we sent no share
+    /// for it.
+    fn complete(self, group: NamedGroup, peer: &[u8]) -> Option<Result<Secret, Error>> {
+        let &(_, key) = self.sent.iter().find(|(g, _)| *g == group)?;
+        let (i, classical) = match key {
+            ShareKey::Own(i) => (i, false),
+            ShareKey::EcdhOf(i) => (i, true),
+        };
+        let kx = self.kx.into_iter().nth(i)?;
+        Some(match classical {
+            true => kx.complete_classical(peer),
+            false => kx.complete(peer),
         })
-        .collect()
+    }
 }
 
 /// After a HelloRetryRequest: the suite it chose and the transcript so far.
@@ -376,7 +452,7 @@ pub(crate) struct ExpectServerHello {
     /// The ClientHello we sent last (the second one after HRR).
     hello: ClientHello,
     hello_bytes: Vec<u8>,
-    shares: Vec<KeyExchange>,
+    shares: OurShares,
     hrr: Option<RetryState>,
     sent_ccs: bool,
 }
@@ -447,8 +523,7 @@ impl ExpectServerHello {
         let group = hrr.selected_group();
         if let Some(group) = group {
             // RFC 8446 4.2.8: the group must be one we offered, and not one we sent a share for.
-            if !self.s.config.shared.groups.contains(&group) || self.shares.iter().any(|k| k.group() == group)
-            {
+            if !self.s.config.shared.groups.contains(&group) || self.shares.contains(group) {
                 return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest selected_group").into());
             }
         }
@@ -482,11 +557,11 @@ impl ExpectServerHello {
         transcript.update(&msg.raw);
 
         if let Some(group) = group {
-            self.shares = vec![KeyExchange::start(group, self.s.config.shared.rng.as_ref())?];
+            self.shares = OurShares::single(KeyExchange::start(group, self.s.config.shared.rng.as_ref())?);
         }
         // RFC 8446 4.1.2: the same ClientHello with key_share replaced and the cookie added.
         let mut hello = self.hello.clone();
-        let shares = key_share_entries(&self.shares);
+        let shares = self.shares.entries();
         let mut extensions = Vec::with_capacity(hello.extensions.len() + 1);
         for ext in hello.extensions.drain(..) {
             match ext {
@@ -616,18 +691,12 @@ impl ExpectServerHello {
         };
         let shared = match sh.key_share() {
             Some(share) => {
-                let position = self
+                let shared = self
                     .shares
-                    .iter()
-                    .position(|k| k.group() == share.group)
-                    .ok_or(PeerMisbehaved::KeyShareForUnofferedGroup)?;
-                let kx = self
-                    .shares
-                    .into_iter()
-                    .nth(position)
-                    .ok_or(Error::Crypto("key share vanished"))?;
-                cx.neg.group = Some(kx.group());
-                kx.complete(&share.payload)?
+                    .complete(share.group, &share.payload)
+                    .ok_or(PeerMisbehaved::KeyShareForUnofferedGroup)??;
+                cx.neg.group = Some(share.group);
+                shared
             }
             // RFC 8446 4.2.9: no key_share only with psk_ke, which we must have offered.
             None if resumed && self.s.config.allow_psk_ke => Secret::new(vec![0u8; suite.hash.output_len()]),
@@ -1028,6 +1097,29 @@ mod tests {
         assert_eq!(share_groups(&[X, P256], None), [X]);
         assert_eq!(share_groups(&[HYBRID, P384_HYBRID], None), [HYBRID]);
         assert!(share_groups(&[], None).is_empty());
+    }
+
+    #[test]
+    fn x25519_after_x25519mlkem768_reuses_its_key() {
+        use super::OurShares;
+        use crate::crypto::FixedRandom;
+        // Draws: the ML-KEM seed and the X25519 key of the hybrid, then P-256's key; the x25519
+        // share draws nothing.
+        let rng = FixedRandom::new(vec![vec![1; 64], vec![2; 32], vec![3; 32], vec![4; 5]]);
+        let shares = OurShares::start(&[HYBRID, X, P256], &rng).unwrap();
+        assert_eq!(rng.remaining(), 5);
+        let entries = shares.entries();
+        let groups: Vec<_> = entries.iter().map(|e| e.group).collect();
+        assert_eq!(groups, [HYBRID, X, P256]);
+        assert_eq!(entries[0].payload.len(), 1216);
+        assert_eq!(entries[1].payload, entries[0].payload[1184..]);
+        assert!(shares.contains(X) && !shares.contains(P384_HYBRID));
+        // A classical group before the hybrid keeps its own key.
+        let rng = FixedRandom::new(vec![vec![2; 32], vec![1; 64], vec![5; 32]]);
+        let shares = OurShares::start(&[X, HYBRID], &rng).unwrap();
+        assert_eq!(rng.remaining(), 0);
+        let entries = shares.entries();
+        assert_ne!(entries[0].payload, entries[1].payload[1184..]);
     }
 
     #[test]
