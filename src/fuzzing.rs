@@ -66,9 +66,9 @@ pub const SERVER_SEED: u64 = 0x5e4e_5e4e_0000_0000;
 
 /// The fuzz server's builder, like [`client_builder`]. Its key is Ed25519, whose signatures
 /// are deterministic (ECDSA and RSA-PSS draw random numbers inside ring), so a recorded client
-/// flight replays through the Finished. It takes the post-quantum hybrids after the default
-/// groups, so a hybrid ClientHello seed reaches the ML-KEM encapsulation-key checks while
-/// the classical seeds choose as before.
+/// flight replays through the Finished. It takes the post-quantum hybrids after the
+/// classical groups: the default client's seeds (X25519MLKEM768 and x25519 shares) settle on
+/// x25519, while a hybrid-only ClientHello seed reaches the ML-KEM encapsulation-key checks.
 pub fn server_builder() -> ServerConfigBuilder {
     let key = CertifiedKey::from_pem(
         include_bytes!("../vectors/localhost-ed25519.pem"),

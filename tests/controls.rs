@@ -340,8 +340,8 @@ fn lists_stay_settable_after_a_policy() {
 
 #[test]
 fn fips_server_negotiates_only_approved_algorithms() {
-    // A default client prefers x25519 and sends only that share: the FIPS server asks
-    // for P-256, picks AES-GCM and signs with ECDSA.
+    // A default client sends X25519MLKEM768 and x25519 shares, neither of which the
+    // 2026-11 FIPS server takes: it asks for P-256, picks AES-GCM and signs with ECDSA.
     let server = server_builder("ed25519")
         .add_cert(certified_key("ecdsa-p256"))
         .policy(&SecurityPolicy::FIPS_2026_11)

@@ -120,8 +120,10 @@ fn client_replays_the_capture_byte_for_byte() {
         .random(Arc::new(FixedRandom::new(vec![random])))
         .time(Arc::new(FixedClock(THEN)))
         .key_log(log.clone())
-        // The capture offers TLS 1.3 only in supported_versions.
+        // The capture offers TLS 1.3 only in supported_versions, and one x25519 share
+        // (`capture_shape` puts its supported_groups list in).
         .versions(&[ProtocolVersion::TLSv1_3])
+        .groups(&[NamedGroup::x25519])
         .customize_client_hello(capture_shape)
         .build()
         .unwrap();

@@ -111,6 +111,38 @@ fn our_client_answers_gnutls_hello_retry_request_and_alpn() {
     assert!(page.starts_with("HTTP/1.0 200 OK"), "{page}");
 }
 
+/// GnuTLS 3.7 has no ML-KEM. Our default client (X25519MLKEM768 and x25519 shares) gets
+/// x25519 from `gnutls-serv` with its own default priorities, no HelloRetryRequest.
+#[test]
+fn default_client_gets_x25519_from_gnutls_without_retry() {
+    if !have("gnutls-serv") {
+        return;
+    }
+    let port = free_port();
+    let _server = gnutls_serv("ecdsa-p256", port, "NORMAL", &[]);
+    let (conn, page) = get(client_builder().build().unwrap(), port);
+    assert_eq!(conn.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(conn.key_exchange_group(), Some(NamedGroup::x25519));
+    assert!(!conn.had_hello_retry());
+    assert!(page.starts_with("HTTP/1.0 200 OK"), "{page}");
+}
+
+/// `gnutls-cli` with its default priorities against our default server, which prefers
+/// X25519MLKEM768 but takes the x25519 share GnuTLS sent: no HelloRetryRequest.
+#[test]
+fn gnutls_client_gets_x25519_from_our_default_server_without_retry() {
+    if !have("gnutls-cli") {
+        return;
+    }
+    let (port, server) = serve_one(server_builder("ecdsa-p256").build().unwrap());
+    let out = gnutls_cli(port, "NORMAL", &[]);
+    let (conn, received) = server.join().unwrap();
+    assert_eq!(received.unwrap(), b"ping from gnutls\n", "{out}");
+    assert_eq!(conn.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(conn.key_exchange_group(), Some(NamedGroup::x25519));
+    assert!(!conn.had_hello_retry());
+}
+
 fn gnutls_cli(port: u16, priority: &str, extra: &[&str]) -> String {
     let mut args: Vec<String> = vec![
         "127.0.0.1".into(),

@@ -102,6 +102,25 @@ fn our_client_answers_openssl_hello_retry_request() {
     assert!(page.starts_with("HTTP/1.0 200 ok"));
 }
 
+/// OpenSSL 3.0 has no ML-KEM. Our default client offers X25519MLKEM768 and x25519 shares;
+/// `s_server` with its own default groups ignores the hybrid and takes the x25519 share: no
+/// HelloRetryRequest, and its page names the group.
+#[test]
+fn default_client_gets_x25519_from_openssl_without_retry() {
+    if !have("openssl") {
+        return;
+    }
+    let port = free_port();
+    let _server = s_server("ecdsa-p256", port, &[]);
+    let (conn, page) = get(client_builder().build().unwrap(), port);
+    assert_eq!(conn.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(conn.key_exchange_group(), Some(NamedGroup::x25519));
+    assert!(!conn.had_hello_retry());
+    assert!(page.starts_with("HTTP/1.0 200 ok"), "{page}");
+    // OpenSSL lists what both sides support: not the hybrid, x25519 first.
+    assert!(page.contains("Shared groups: x25519:"), "{page}");
+}
+
 #[test]
 fn our_client_negotiates_alpn_with_openssl() {
     if !have("openssl") {
@@ -182,6 +201,22 @@ fn our_server_sends_hello_retry_request_to_openssl() {
     assert_eq!(received.unwrap(), b"ping from openssl\n", "{out}");
     assert!(conn.had_hello_retry());
     assert_eq!(conn.key_exchange_group(), Some(NamedGroup::secp384r1));
+}
+
+/// Our default server prefers X25519MLKEM768, which `s_client` 3.0 does not offer: it
+/// takes the client's x25519 share at once, no HelloRetryRequest.
+#[test]
+fn openssl_client_gets_x25519_from_our_default_server_without_retry() {
+    if !have("openssl") {
+        return;
+    }
+    let (port, server) = serve_one(server_builder("ecdsa-p256").build().unwrap());
+    let out = s_client(port, &[]);
+    let (conn, received) = server.join().unwrap();
+    assert_eq!(received.unwrap(), b"ping from openssl\n", "{out}");
+    assert_eq!(conn.key_exchange_group(), Some(NamedGroup::x25519));
+    assert!(!conn.had_hello_retry());
+    assert!(out.contains("Server Temp Key: X25519"), "{out}");
 }
 
 #[test]

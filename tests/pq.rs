@@ -152,6 +152,168 @@ fn mixed_groups_send_the_first_hybrid_and_the_first_classical_share() {
     }
 }
 
+/// The ClientHello of a TLS 1.3 record as the server reads it.
+fn decode_client_hello(record: &[u8]) -> sanstls::msgs::ClientHello {
+    use sanstls::codec::HandshakeType;
+    use sanstls::msgs::{Dialect, HandshakePayload};
+    assert_eq!(record[0], 22, "a handshake record");
+    let len = u16::from_be_bytes([record[3], record[4]]) as usize;
+    let msg = &record[5..5 + len];
+    assert_eq!(msg[0], 1, "ClientHello");
+    match HandshakePayload::decode(HandshakeType::ClientHello, &msg[4..], Dialect::Tls13).unwrap() {
+        HandshakePayload::ClientHello(ch) => ch,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The defaults, as the browsers have them: the default client lists X25519MLKEM768,
+/// x25519, P-256, P-384 and sends X25519MLKEM768 and x25519 shares in one ClientHello (the
+/// x25519 share is the hybrid's own X25519 key, draft-ietf-tls-hybrid-design 3.2); the
+/// default server takes the hybrid, no HelloRetryRequest, both sides agree.
+#[test]
+fn default_client_and_server_negotiate_x25519mlkem768_in_one_round_trip() {
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    let hello = drain(&mut c);
+    let ch = decode_client_hello(&hello);
+    assert_eq!(
+        ch.supported_groups().unwrap(),
+        [
+            NamedGroup::X25519MLKEM768,
+            NamedGroup::x25519,
+            NamedGroup::secp256r1,
+            NamedGroup::secp384r1
+        ]
+    );
+    let shares = ch.key_shares().unwrap();
+    let groups: Vec<NamedGroup> = shares.iter().map(|k| k.group).collect();
+    assert_eq!(groups, [NamedGroup::X25519MLKEM768, NamedGroup::x25519]);
+    assert_eq!(shares[0].payload.len(), 1216);
+    assert_eq!(
+        shares[1].payload,
+        shares[0].payload[1184..],
+        "one X25519 key for both"
+    );
+    feed(&mut s, &hello).unwrap();
+    let reply = drain(&mut s);
+    assert_eq!(reply[0], 22);
+    // ServerHello: handshake type 2, not a HelloRetryRequest (its random is the fixed one,
+    // RFC 8446 4.1.3); key_share with X25519MLKEM768 (0x11ec), 1,120 bytes.
+    assert_eq!(reply[5], 2);
+    const HRR_RANDOM_START: [u8; 4] = [0xcf, 0x21, 0xad, 0x74];
+    assert_ne!(reply[11..15], HRR_RANDOM_START);
+    assert!(reply.windows(6).any(|w| w == [0, 0x33, 0x04, 0x64, 0x11, 0xec]));
+    feed(&mut c, &reply).unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    for conn in [&c, &s] {
+        assert_eq!(conn.key_exchange_group(), Some(NamedGroup::X25519MLKEM768));
+        assert!(!conn.had_hello_retry());
+    }
+    assert_eq!(send(&mut c, &mut s, b"pq by default"), b"pq by default");
+}
+
+/// The default server prefers the hybrid but picks among the shares the client sent before
+/// it would ask for one: a client listing X25519MLKEM768 with only a P-256 (or only an
+/// x25519) share gets that group, no HelloRetryRequest; so does a server whose own order puts
+/// a classical group first and a client sending both shares.
+#[test]
+fn default_server_takes_a_classical_share_without_retry() {
+    for share in [NamedGroup::secp256r1, NamedGroup::x25519, NamedGroup::secp384r1] {
+        let client = client_builder()
+            .groups(&[share, NamedGroup::X25519MLKEM768])
+            .key_share_groups(1)
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+        let hello = drain(&mut c);
+        assert_eq!(client_hello_shares(&hello).len(), 1, "{share}");
+        feed(&mut s, &hello).unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.key_exchange_group(), Some(share));
+        assert!(!c.had_hello_retry() && !s.had_hello_retry(), "{share}");
+    }
+    let server = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::x25519, NamedGroup::X25519MLKEM768])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::x25519));
+    assert!(!c.had_hello_retry());
+}
+
+/// TLS 1.2 with the defaults: a TLS 1.2-only default client lists no hybrid, and a default
+/// client meeting a TLS 1.2-only default server gets x25519 there.
+#[test]
+fn default_configs_over_tls12_use_x25519() {
+    let client12 = client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let mut c = Connection::client(client12.clone(), "localhost").unwrap();
+    let hello = drain(&mut c);
+    assert!(
+        !hello.windows(2).any(|w| w == [0x11, 0xec]),
+        "no hybrid in a TLS 1.2 hello"
+    );
+    let server12 = server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    for client in [client12, client_builder().build().unwrap()] {
+        let (mut c, mut s) = pair(client, server12.clone());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+        assert_eq!(c.key_exchange_group(), Some(NamedGroup::x25519));
+        assert_eq!(s.key_exchange_group(), Some(NamedGroup::x25519));
+    }
+}
+
+/// DTLS 1.3 with the defaults: the first ClientHello lists X25519MLKEM768 but carries only
+/// the x25519 share and fits one datagram. A default server without the cookie exchange
+/// takes that share: no HelloRetryRequest at all. Through the stateless acceptor, whose
+/// cookie retry is sent anyway, the retry asks for the hybrid at no extra round trip.
+#[test]
+fn dtls13_default_configs() {
+    let client = client_builder().build().unwrap();
+    let server = server_builder("ecdsa-p256").build().unwrap();
+    let mut link = Link::direct(client.clone(), server.clone(), dtls(1200));
+    let first = link.take(Dir::ToServer);
+    assert_eq!(first.len(), 1, "the first hello fits one datagram");
+    let hello = &first[0];
+    assert!(hello.len() <= 1200);
+    assert!(
+        hello.windows(2).any(|w| w == [0x11, 0xec]),
+        "X25519MLKEM768 listed"
+    );
+    assert!(
+        !hello.windows(4).any(|w| w == [0x11, 0xec, 0x04, 0xc0]),
+        "no 1,216-byte hybrid share"
+    );
+    assert!(
+        hello.windows(4).any(|w| w == [0x00, 0x1d, 0x00, 0x20]),
+        "an x25519 share"
+    );
+    for d in &first {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert!(!link.client.is_handshaking());
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+    assert_eq!(link.client.key_exchange_group(), Some(NamedGroup::x25519));
+    assert_eq!(link.server().key_exchange_group(), Some(NamedGroup::x25519));
+    assert!(!link.client.had_hello_retry() && !link.server().had_hello_retry());
+    assert_eq!((link.hrrs, link.hvrs), (0, 0));
+
+    let mut link = Link::new(client, server, dtls(1200));
+    link.pump().unwrap();
+    assert_eq!((link.hrrs, link.hvrs), (1, 0), "the cookie retry only");
+    assert_eq!(link.client.key_exchange_group(), Some(NamedGroup::X25519MLKEM768));
+    assert!(link.wire.iter().all(|(_, d)| d.len() <= 1200));
+}
+
 /// Only a hybrid share, to a server without hybrids: HelloRetryRequest for a classical group.
 #[test]
 fn hybrid_share_to_a_classical_server_retries_for_a_classical_group() {
@@ -161,7 +323,10 @@ fn hybrid_share_to_a_classical_server_retries_for_a_classical_group() {
             .key_share_groups(1)
             .build()
             .unwrap();
-        let server = server_builder("ecdsa-p256").build().unwrap();
+        let server = server_builder("ecdsa-p256")
+            .groups(&[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1])
+            .build()
+            .unwrap();
         let (mut c, mut s) = pair(client, server);
         handshake(&mut c, &mut s).unwrap();
         assert!(c.had_hello_retry() && s.had_hello_retry(), "{group}");
@@ -310,7 +475,11 @@ fn dtls13_hybrid_share_follows_the_cookie_retry_fragmented() {
         .groups(&[NamedGroup::X25519MLKEM768, NamedGroup::x25519])
         .build()
         .unwrap();
-    let mut link = Link::new(client, server_builder("ecdsa-p256").build().unwrap(), dtls(1200));
+    let classical = server_builder("ecdsa-p256")
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let mut link = Link::new(client, classical, dtls(1200));
     link.pump().unwrap();
     assert_eq!((link.hrrs, link.hvrs), (1, 0));
     assert_eq!(link.client.key_exchange_group(), Some(NamedGroup::x25519));

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::dtls::Link;
 use common::{client_builder, handshake, pair, server_builder, transfer};
-use sanstls::codec::ProtocolVersion;
+use sanstls::codec::{NamedGroup, ProtocolVersion};
 use sanstls::conn::{ClientSessionStore, HandshakeKind, SessionCache, SessionStorage};
 use sanstls::dtls::DtlsConfig;
 use sanstls::quic::{Level, QuicConnection};
@@ -38,8 +38,11 @@ fn configs13(storage: Option<SessionStorage>) -> Configs {
         .session_store(store.clone())
         .build()
         .unwrap();
+    // x25519 rather than the default hybrid: the DTLS cookie retry then asks for no new
+    // share, so each ClientHello stays one datagram, which is how `dtls` reads it.
     let mut server = server_builder("ecdsa-p256")
         .versions(&[ProtocolVersion::TLSv1_3])
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
         .alpn_protocols(&["h3"])
         .tickets(1);
     if let Some(s) = storage {

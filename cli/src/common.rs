@@ -142,7 +142,8 @@ pub struct TlsArgs {
     #[arg(long = "suite")]
     pub suites: Vec<String>,
     /// Key-exchange group: x25519, secp256r1, secp384r1, or a post-quantum hybrid
-    /// X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024 (repeatable, preference order).
+    /// X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024 (repeatable, preference order;
+    /// default X25519MLKEM768, x25519, secp256r1, secp384r1).
     #[arg(long = "group")]
     pub groups: Vec<String>,
     /// Signature scheme to accept from the peer, by IANA name (repeatable, preference order).

@@ -98,8 +98,9 @@ fn connect_to_serve_prints_the_handshake_line_and_the_page() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    // The defaults on both sides: the post-quantum hybrid, in one round trip.
     assert!(stderr.contains(
-        "handshake: version=TLSv1.3 suite=TLS_AES_128_GCM_SHA256 group=x25519 sigscheme=ecdsa_secp256r1_sha256 alpn=- resumed=no"
+        "handshake: version=TLSv1.3 suite=TLS_AES_128_GCM_SHA256 group=X25519MLKEM768 sigscheme=ecdsa_secp256r1_sha256 alpn=- resumed=no"
     ), "{stderr}");
     assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout}");
     assert!(stdout.contains("version=TLSv1.3"), "{stdout}");

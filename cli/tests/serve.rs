@@ -1000,6 +1000,9 @@ fn chromium(home: &std::path::Path, extra: &[&str], url: &str) -> std::process::
     wait_output(child)
 }
 
+/// Headless Chromium (a real browser, so its own ClientHello: GREASE, X25519MLKEM768 and
+/// x25519 shares) trusting the test CA loads the page of `serve`, which shows the
+/// negotiated group, X25519MLKEM768; without the CA it gets no page.
 #[test]
 fn headless_chromium_trusting_the_test_ca_renders_the_page() {
     if !have_chromium() {
@@ -1040,6 +1043,16 @@ fn headless_chromium_trusting_the_test_ca_renders_the_page() {
     );
     assert!(dom.contains("sni=localhost"), "{dom}");
     assert!(dom.contains("version=TLSv1.3"), "{dom}");
+    // Chromium offers X25519MLKEM768 first with an x25519 share beside it, and the default
+    // server takes the hybrid: the page and the server's log line both name it.
+    assert!(dom.contains("group=X25519MLKEM768"), "{dom}");
+    let logged = server.wait_log("group=X25519MLKEM768");
+    assert!(
+        logged.lines().any(|l| l.contains("handshake: version=TLSv1.3")
+            && l.contains("group=X25519MLKEM768")
+            && l.contains("sni=localhost")),
+        "{logged}"
+    );
 
     let shot = base.join("page.png");
     let screenshot = format!("--screenshot={}", shot.display());

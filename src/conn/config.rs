@@ -221,7 +221,10 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// Key-exchange groups in preference order.
+            /// Key-exchange groups in preference order. Default: X25519MLKEM768, x25519,
+            /// secp256r1, secp384r1 ([`default_groups`](crate::crypto::default_groups)), so a
+            /// default client sends X25519MLKEM768 and x25519 shares and a default server
+            /// takes the hybrid when it gets its share, else the classical share it got.
             pub fn groups(mut self, groups: &[NamedGroup]) -> Self {
                 self.shared.groups = groups.to_vec();
                 self

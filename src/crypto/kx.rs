@@ -24,8 +24,18 @@ static GROUPS: &[NamedGroup] = &[
     NamedGroup::secp384r1,
 ];
 
-/// The groups a config offers and accepts unless told otherwise, in preference order.
-static DEFAULT_GROUPS: &[NamedGroup] = &[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
+/// The groups a config offers and accepts unless told otherwise, in preference order: the
+/// browsers' list (Chrome, Firefox and Safari offer X25519MLKEM768 first, then x25519). A
+/// client sends shares for X25519MLKEM768 and x25519 (see `ClientConfigBuilder::
+/// key_share_groups`); a server takes the hybrid when the client sent its share and otherwise
+/// the first classical share it sent, before any HelloRetryRequest. The hybrid is TLS 1.3
+/// only (draft-ietf-tls-ecdhe-mlkem 3): TLS 1.2 hellos and DTLS first flights leave it out.
+static DEFAULT_GROUPS: &[NamedGroup] = &[
+    NamedGroup::X25519MLKEM768,
+    NamedGroup::x25519,
+    NamedGroup::secp256r1,
+    NamedGroup::secp384r1,
+];
 
 /// The groups we implement (a config's groups must come from here).
 pub fn supported_groups() -> &'static [NamedGroup] {
