@@ -321,6 +321,144 @@ fn each_policy_is_what_the_client_hello_offers() {
         SecurityPolicy::by_name("FIPS-2026-11"),
         Some(&SecurityPolicy::FIPS_2026_11)
     );
+    assert_eq!(
+        SecurityPolicy::by_name("modern-2026-12"),
+        Some(&SecurityPolicy::MODERN_2026_12)
+    );
+}
+
+/// The newest default preset is what the builders do without one: the same ClientHello
+/// lists and key shares. (When the defaults change, a new dated preset records them.)
+#[test]
+fn default_2026_12_is_the_builders_defaults() {
+    let hello = |client: Arc<sanstls::ClientConfig>| {
+        let mut c = Connection::client(client, "localhost").unwrap();
+        client_hello_on_wire(&mut c).0
+    };
+    let plain = hello(client_builder().build().unwrap());
+    let preset = hello(
+        client_builder()
+            .policy(&SecurityPolicy::DEFAULT_2026_12)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(plain.cipher_suites, preset.cipher_suites);
+    assert_eq!(plain.supported_groups(), preset.supported_groups());
+    assert_eq!(plain.signature_algorithms(), preset.signature_algorithms());
+    assert_eq!(plain.supported_versions(), preset.supported_versions());
+    let groups = |ch: &ClientHello| {
+        ch.key_shares()
+            .unwrap()
+            .iter()
+            .map(|k| k.group)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(groups(&plain), groups(&preset));
+    assert_eq!(groups(&plain), [NamedGroup::X25519MLKEM768, NamedGroup::x25519]);
+    // The 2026-11 presets keep their meaning: no hybrid.
+    for policy in [
+        &SecurityPolicy::MODERN_2026_11,
+        &SecurityPolicy::DEFAULT_2026_11,
+        &SecurityPolicy::FIPS_2026_11,
+    ] {
+        let ch = hello(client_builder().policy(policy).build().unwrap());
+        assert_eq!(groups(&ch).len(), 1, "{}", policy.name);
+        assert!(
+            !ch.supported_groups()
+                .unwrap()
+                .contains(&NamedGroup::X25519MLKEM768),
+            "{}",
+            policy.name
+        );
+    }
+}
+
+/// The 2026-12 FIPS preset: X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, P-256,
+/// P-384 and never x25519 alone. Its client sends X25519MLKEM768 and P-256 shares; a default
+/// server takes the hybrid, a FIPS server too; a client of X25519 alone meets a FIPS server
+/// only through a HelloRetryRequest for P-256, or not at all.
+#[test]
+fn fips_2026_12_offers_the_approved_hybrids_and_never_x25519_alone() {
+    let fips = &SecurityPolicy::FIPS_2026_12;
+    let client = client_builder().policy(fips).build().unwrap();
+    let mut c = Connection::client(client.clone(), "localhost").unwrap();
+    let (ch, _) = client_hello_on_wire(&mut c);
+    let offered = ch.supported_groups().unwrap();
+    assert!(offered.contains(&NamedGroup::SecP256r1MLKEM768));
+    assert!(offered.contains(&NamedGroup::X25519MLKEM768));
+    assert!(!offered.contains(&NamedGroup::x25519));
+    let shares: Vec<NamedGroup> = ch.key_shares().unwrap().iter().map(|k| k.group).collect();
+    assert_eq!(shares, [NamedGroup::X25519MLKEM768, NamedGroup::secp256r1]);
+
+    let fips_server = || server_builder("ecdsa-p256").policy(fips).build().unwrap();
+    for server in [server_builder("ecdsa-p256").build().unwrap(), fips_server()] {
+        let (mut c, mut s) = pair(client.clone(), server);
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(c.key_exchange_group(), Some(NamedGroup::X25519MLKEM768));
+        assert!(!c.had_hello_retry());
+        assert_eq!(c.cipher_suite(), Some(CipherSuite::TLS_AES_128_GCM_SHA256));
+    }
+    // SecP256r1MLKEM768 alone from the client: the FIPS server takes it.
+    let nist = client_builder()
+        .policy(fips)
+        .groups(&[NamedGroup::SecP256r1MLKEM768])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(nist, fips_server());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.key_exchange_group(), Some(NamedGroup::SecP256r1MLKEM768));
+    // An x25519 share: refused in favour of P-256 by HelloRetryRequest ...
+    let x = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(x, fips_server());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
+    assert!(c.had_hello_retry());
+    // ... and x25519 alone is no group in common.
+    let x_only = client_builder().groups(&[NamedGroup::x25519]).build().unwrap();
+    let (mut c, mut s) = pair(x_only, fips_server());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure), "{err:?}");
+    // TLS 1.2 under it: no hybrid listed, ECDHE on P-256.
+    let client12 = client_builder()
+        .policy(fips)
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let mut c = Connection::client(client12.clone(), "localhost").unwrap();
+    let (_, wire) = client_hello_on_wire(&mut c);
+    assert!(!wire.windows(2).any(|w| w == [0x11, 0xec] || w == [0x11, 0xeb]));
+    let (mut c, mut s) = pair(client12, fips_server());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::secp256r1));
+}
+
+/// The 2026-12 modern preset puts every hybrid ahead of every classical group: a server
+/// under it takes any hybrid the client sent a share for, even one it lists after another.
+#[test]
+fn modern_2026_12_prefers_any_hybrid_share() {
+    let modern = &SecurityPolicy::MODERN_2026_12;
+    let server = server_builder("ecdsa-p256").policy(modern).build().unwrap();
+    for share in [
+        NamedGroup::X25519MLKEM768,
+        NamedGroup::SecP256r1MLKEM768,
+        NamedGroup::SecP384r1MLKEM1024,
+    ] {
+        let client = client_builder()
+            .groups(&[NamedGroup::x25519, share])
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client, server.clone());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.key_exchange_group(), Some(share));
+        assert!(!s.had_hello_retry());
+    }
+    let (mut c, mut s) = pair(client_builder().policy(modern).build().unwrap(), server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.key_exchange_group(), Some(NamedGroup::X25519MLKEM768));
 }
 
 #[test]

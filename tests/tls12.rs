@@ -303,6 +303,8 @@ fn fips_and_modern_policies_require_ems_default_does_not() {
     for (policy, refused) in [
         (&SecurityPolicy::FIPS_2026_11, true),
         (&SecurityPolicy::DEFAULT_2026_11, false),
+        (&SecurityPolicy::FIPS_2026_12, true),
+        (&SecurityPolicy::DEFAULT_2026_12, false),
     ] {
         // The policy decides, whatever was set before it.
         let server = server_builder("ecdsa-p256")
@@ -320,7 +322,7 @@ fn fips_and_modern_policies_require_ems_default_does_not() {
     for policy in SecurityPolicy::ALL {
         assert_eq!(
             policy.require_ems,
-            policy.name != "default-2026-11",
+            !policy.name.starts_with("default-"),
             "{}",
             policy.name
         );
