@@ -448,7 +448,9 @@ impl ClientConfigBuilder {
     /// the others are reachable through HelloRetryRequest. By default the first group gets
     /// one, and when the list mixes kinds, also the first hybrid group (such as
     /// `X25519MLKEM768`) or the first classical one, whichever the first is not, as browsers
-    /// offer X25519MLKEM768 with x25519: a server of either kind then needs no retry.
+    /// offer X25519MLKEM768 with x25519: a server of either kind then needs no retry. A
+    /// classical share on the curve of a hybrid sent before it (x25519 after X25519MLKEM768)
+    /// is that hybrid's own ECDH key (draft-ietf-tls-hybrid-design 3.2).
     pub fn key_share_groups(mut self, n: usize) -> Self {
         self.key_share_groups = Some(n.max(1));
         self
