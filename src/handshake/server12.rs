@@ -194,6 +194,12 @@ pub(crate) fn handle_client_hello(
     if !offers12 || !cfg.tls12() {
         return Err(Error::NoCommonVersion);
     }
+    // RFC 7507 3: a client that retries with a lower version after a failed attempt says so
+    // with TLS_FALLBACK_SCSV; we speak 1.3, which it did not offer, so something in the path
+    // made the first attempt fail: refuse the downgrade.
+    if cfg.tls13() && hello.cipher_suites.contains(&CipherSuite::TLS_FALLBACK_SCSV) {
+        return Err(PeerMisbehaved::InappropriateFallback.into());
+    }
     // RFC 5246 7.4.1.2: the list must include null compression.
     if !hello.compression_methods.contains(&0) {
         return Err(PeerMisbehaved::CompressionNotNull.into());
