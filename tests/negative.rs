@@ -395,6 +395,38 @@ fn hrr_cookie_must_be_echoed_unchanged() {
 }
 
 #[test]
+fn hello_retry_request_with_an_unknown_extension_is_unsupported_extension() {
+    // RFC 8446 4.2: the HelloRetryRequest carries only supported_versions and an extension
+    // the client never offered; that is unsupported_extension, whatever else it lacks.
+    let mut c = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let mut hello = Vec::new();
+    while c.write_tls(&mut hello).unwrap() > 0 {}
+    // record header 5, handshake header 4, legacy_version 2, random 32: the session id.
+    let sid_len = usize::from(hello[43]);
+    let session_id = &hello[44..44 + sid_len];
+    const HRR_RANDOM: [u8; 32] = [
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2,
+        0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+    ];
+    let extensions = [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04, 0xfa, 0xfa, 0x00, 0x00];
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&HRR_RANDOM);
+    body.push(sid_len as u8);
+    body.extend_from_slice(session_id);
+    body.extend_from_slice(&[0x13, 0x01, 0x00]);
+    body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    body.extend_from_slice(&extensions);
+    let mut msg = vec![2, 0, 0, body.len() as u8];
+    msg.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x03];
+    record.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    record.extend_from_slice(&msg);
+    let (err, wire) = feed(&mut c, &record);
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::UnsolicitedExtension));
+    assert_eq!(wire, alert_record(AlertDescription::UnsupportedExtension));
+}
+
+#[test]
 fn second_hello_retry_request_is_unexpected_message() {
     let (mut c, mut s) = hrr_pair();
     transfer(&mut c, &mut s).unwrap();

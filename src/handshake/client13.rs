@@ -442,6 +442,13 @@ impl ExpectServerHello {
         if hrr.session_id != session_id_echo(cx.v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
         }
+        // RFC 8446 4.2: an extension we did not ask for is unsupported_extension, before
+        // anything is concluded from the ones we know.
+        for ext in &hrr.extensions {
+            if let HelloRetryExtension::Unknown { .. } = ext {
+                return Err(PeerMisbehaved::UnsolicitedExtension.into());
+            }
+        }
         let suite = self.check_suite(hrr.cipher_suite)?;
         let cookie = hrr.cookie().map(|c| c.to_vec());
         let group = hrr.selected_group();
@@ -454,11 +461,6 @@ impl ExpectServerHello {
         }
         if group.is_none() && cookie.is_none() {
             return Err(PeerMisbehaved::HelloRetryRequestChangedNothing.into());
-        }
-        for ext in &hrr.extensions {
-            if let HelloRetryExtension::Unknown { .. } = ext {
-                return Err(PeerMisbehaved::UnsolicitedExtension.into());
-            }
         }
         cx.neg.hrr = true;
         // RFC 8446 4.2.10: HelloRetryRequest refuses 0-RTT; CH2 goes in plaintext again.
