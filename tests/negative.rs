@@ -445,6 +445,19 @@ fn second_hello_retry_request_is_unexpected_message() {
 }
 
 #[test]
+fn a_tls_hello_with_a_dtls_legacy_version_is_read_as_tls() {
+    // Only DTLS hellos have a cookie field: over TLS a legacy_version of 0xFEFD is just a
+    // number, and supported_versions decides (RFC 8446 4.2.1).
+    let client = client_builder()
+        .customize_client_hello(|h| h.legacy_version = ProtocolVersion::from(0xfefd))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+}
+
+#[test]
 fn obsolete_legacy_version_is_protocol_version_whatever_supported_versions_offers() {
     // RFC 8446 D.5: legacy_version 0x0300 or less is refused, though supported_versions
     // offers TLS 1.3 (and TLS 1.2).

@@ -597,7 +597,7 @@ impl DtlsConnection {
                         got: typ.name().unwrap_or("unknown handshake message"),
                     });
                 }
-                let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+                let payload = HandshakePayload::decode_dtls(typ, body, Dialect::Tls12)?;
                 let HandshakePayload::ClientHello(hello) = &payload else {
                     return Err(Error::InvalidState("ClientHello decoded as another message"));
                 };
@@ -664,7 +664,7 @@ impl DtlsConnection {
         // The type is checked against the state before the body is decoded (the reassembler
         // already capped its length).
         hs.check_type(&self.common, typ)?;
-        let payload = HandshakePayload::decode(typ, body, hs.dialect())?;
+        let payload = HandshakePayload::decode_dtls(typ, body, hs.dialect())?;
         if hs.awaits_server_hello() {
             if let HandshakePayload::ServerHello(sh) = &payload {
                 // RFC 9147 5.2: only DTLS 1.3 hashes the TLS form of the messages.
@@ -725,7 +725,7 @@ impl DtlsConnection {
                 Ok(())
             }
             HandshakeType::ServerHello => {
-                let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+                let payload = HandshakePayload::decode_dtls(typ, body, Dialect::Tls12)?;
                 let HandshakePayload::ServerHello(sh) = &payload else {
                     return Err(Error::NoCommonVersion);
                 };

@@ -187,8 +187,9 @@ pub(crate) fn handle_client_hello(
     let offers12 = match hello.supported_versions() {
         Some(v) if !dtls => v.contains(&ProtocolVersion::TLSv1_2),
         Some(v) => v.contains(&ProtocolVersion::DTLSv1_2),
-        // RFC 6347 4.1: DTLS versions count down; 0xFEFD (1.2) or below means 1.2 or newer.
-        None if dtls => hello.legacy_version.is_dtls() && u16::from(hello.legacy_version) <= 0xfefd,
+        // RFC 6347 4.1: DTLS versions count down; 0xFEFD (1.2) or below means 1.2 or newer,
+        // also a version we do not know yet (0xFE00, or a new major 0xFDFF): we answer 1.2.
+        None if dtls => u16::from(hello.legacy_version) <= 0xfefd,
         None => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
     };
     if !offers12 || !cfg.tls12() {
