@@ -427,6 +427,34 @@ fn hello_retry_request_with_an_unknown_extension_is_unsupported_extension() {
 }
 
 #[test]
+fn tls12_server_hello_echoing_supported_groups_is_accepted() {
+    // Servers in the field echo supported_groups in a TLS 1.2 ServerHello; we sent the
+    // extension, so the answer is not unsolicited (RFC 5246 7.4.1.4), and it is ignored.
+    let mut c = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let mut hello = Vec::new();
+    while c.write_tls(&mut hello).unwrap() > 0 {}
+    let extensions = [
+        0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x1d, // supported_groups: x25519
+        0x00, 0x17, 0x00, 0x00, // extended_master_secret
+        0xff, 0x01, 0x00, 0x01, 0x00, // renegotiation_info, empty
+    ];
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x42; 32]);
+    body.push(0); // no session id: a full handshake, not cached
+    body.extend_from_slice(&[0xc0, 0x2b, 0x00]); // ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, null
+    body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    body.extend_from_slice(&extensions);
+    let mut record = vec![0x16, 0x03, 0x03];
+    record.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+    record.extend_from_slice(&[2, 0, 0, body.len() as u8]);
+    record.extend_from_slice(&body);
+    c.read_tls(&mut &record[..]).unwrap();
+    c.process_new_packets().unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert!(c.is_handshaking(), "waiting for the server's Certificate");
+}
+
+#[test]
 fn second_hello_retry_request_is_unexpected_message() {
     let (mut c, mut s) = hrr_pair();
     transfer(&mut c, &mut s).unwrap();
