@@ -766,3 +766,81 @@ fn early_data_in_the_second_client_hello_is_illegal_parameter() {
     );
     assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
 }
+
+/// Splits a byte stream into TLS records.
+fn split_tls_records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while bytes.len() >= 5 {
+        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        out.push(bytes[..len].to_vec());
+        bytes = &bytes[len..];
+    }
+    out
+}
+
+#[test]
+fn certificate_entry_extension_we_did_not_ask_for_is_unsupported_extension() {
+    // RFC 8446 4.4.2, 4.2: a CertificateEntry's extensions answer ClientHello extensions
+    // (status_request, signed_certificate_timestamp); we send none, so any is unsolicited.
+    let log = std::sync::Arc::new(Secrets::default());
+    let client = client_builder()
+        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
+        .key_log(log.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    let records = split_tls_records(&flight);
+    // ServerHello (and the compatibility CCS) in the clear: the client derives its keys.
+    let clear: Vec<u8> = records.iter().filter(|r| r[0] != 23).flatten().copied().collect();
+    c.read_tls(&mut &clear[..]).unwrap();
+    c.process_new_packets().unwrap();
+    let secret = log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET");
+    let mut opener = Forge13::new(&secret);
+    let mut messages = Vec::new();
+    for r in records.iter().filter(|r| r[0] == 23) {
+        let (typ, content) = opener.open(r);
+        assert_eq!(typ, 22);
+        messages.extend_from_slice(&content);
+    }
+    // Walk the handshake messages to the Certificate (type 11) and give its first entry an
+    // extension of an unknown type.
+    let mut at = 0;
+    while messages[at] != 11 {
+        at += 4 + usize::from_be_bytes([
+            0,
+            0,
+            0,
+            0,
+            0,
+            messages[at + 1],
+            messages[at + 2],
+            messages[at + 3],
+        ]);
+    }
+    let u24 = |b: &[u8]| usize::from_be_bytes([0, 0, 0, 0, 0, b[0], b[1], b[2]]);
+    let put24 = |b: &mut [u8], v: usize| b.copy_from_slice(&v.to_be_bytes()[5..]);
+    let msg_len = u24(&messages[at + 1..]);
+    assert_eq!(messages[at + 4], 0, "empty certificate_request_context");
+    let list_at = at + 5;
+    let list_len = u24(&messages[list_at..]);
+    let cert_len = u24(&messages[list_at + 3..]);
+    let ext_at = list_at + 3 + 3 + cert_len;
+    assert_eq!(
+        &messages[ext_at..ext_at + 2],
+        [0, 0],
+        "no entry extensions from our server"
+    );
+    let mut forged = messages[..ext_at].to_vec();
+    forged.extend_from_slice(&[0x00, 0x04, 0xfa, 0xfa, 0x00, 0x00]);
+    forged.extend_from_slice(&messages[ext_at + 2..]);
+    put24(&mut forged[at + 1..at + 4], msg_len + 4);
+    put24(&mut forged[list_at..list_at + 3], list_len + 4);
+    let mut sealer = Forge13::new(&secret);
+    let record = sealer.record(22, &forged);
+    let (err, _) = feed(&mut c, &record);
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::UnsolicitedExtension));
+    assert_eq!(err.alert(), Some(AlertDescription::UnsupportedExtension));
+}

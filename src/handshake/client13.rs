@@ -832,6 +832,7 @@ impl ExpectCertificate {
                     return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
                 }
                 super::check_chain_len(cert.entries.len())?;
+                super::check_no_entry_extensions(&cert.entries)?;
                 // RFC 8446 4.4.2.4: an empty server Certificate is a decode_error.
                 let Some((end_entity, rest)) = cert.entries.split_first() else {
                     return Err(PeerMisbehaved::EmptyCertificate.into());

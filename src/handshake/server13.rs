@@ -827,6 +827,7 @@ impl ExpectCertificate {
         }
         self.k.transcript.update(&msg.raw);
         super::check_chain_len(cert.entries.len())?;
+        super::check_no_entry_extensions(&cert.entries)?;
         let Some((end_entity, rest)) = cert.entries.split_first() else {
             // RFC 8446 4.4.2.4: no certificate; fatal only if we require one.
             if self.verifier.client_auth_mandatory() {
