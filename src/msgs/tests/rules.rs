@@ -661,7 +661,10 @@ fn dtls_client_hello_carries_cookie() {
     let got = HandshakePayload::decode_dtls(HandshakeType::ClientHello, &bytes[4..], Dialect::Tls12).unwrap();
     assert_eq!(got, HandshakePayload::ClientHello(ch.clone()));
     // Over TLS there is no cookie field: the same bytes do not parse as that hello.
-    assert_ne!(decode_msg(&bytes, Dialect::Tls12).ok(), Some(HandshakePayload::ClientHello(ch)));
+    assert_ne!(
+        decode_msg(&bytes, Dialect::Tls12).ok(),
+        Some(HandshakePayload::ClientHello(ch))
+    );
 }
 
 #[test]
