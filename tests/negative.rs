@@ -545,16 +545,22 @@ fn server_hello_with_an_obsolete_legacy_version_is_protocol_version() {
 /// A server that has answered our client's ClientHello with its whole flight, and the
 /// client's key log (TLS_AES_128_GCM_SHA256, so `Forge13` can play the client).
 fn server_awaiting_client_finished() -> (Connection, std::sync::Arc<Secrets>) {
+    let (mut c, mut s, log) = client_and_server_hello_pair();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    (s, log)
+}
+
+/// A client (TLS_AES_128_GCM_SHA256, its key log returned) and a server, nothing sent yet.
+fn client_and_server_hello_pair() -> (Connection, Connection, std::sync::Arc<Secrets>) {
     let log = std::sync::Arc::new(Secrets::default());
     let client = client_builder()
         .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
         .key_log(log.clone())
         .build()
         .unwrap();
-    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
-    transfer(&mut c, &mut s).unwrap();
-    transfer(&mut s, &mut c).unwrap();
-    (s, log)
+    let (c, s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    (c, s, log)
 }
 
 #[test]
@@ -767,34 +773,22 @@ fn early_data_in_the_second_client_hello_is_illegal_parameter() {
     assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
 }
 
-/// Splits a byte stream into TLS records.
-fn split_tls_records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while bytes.len() >= 5 {
-        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
-        out.push(bytes[..len].to_vec());
-        bytes = &bytes[len..];
-    }
-    out
-}
-
 #[test]
 fn certificate_entry_extension_we_did_not_ask_for_is_unsupported_extension() {
     // RFC 8446 4.4.2, 4.2: a CertificateEntry's extensions answer ClientHello extensions
     // (status_request, signed_certificate_timestamp); we send none, so any is unsolicited.
-    let log = std::sync::Arc::new(Secrets::default());
-    let client = client_builder()
-        .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
-        .key_log(log.clone())
-        .build()
-        .unwrap();
-    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let (mut c, mut s, log) = client_and_server_hello_pair();
     transfer(&mut c, &mut s).unwrap();
     let mut flight = Vec::new();
     while s.write_tls(&mut flight).unwrap() > 0 {}
-    let records = split_tls_records(&flight);
+    let records = records(&flight);
     // ServerHello (and the compatibility CCS) in the clear: the client derives its keys.
-    let clear: Vec<u8> = records.iter().filter(|r| r[0] != 23).flatten().copied().collect();
+    let clear: Vec<u8> = records
+        .iter()
+        .filter(|r| r[0] != 23)
+        .flat_map(|r| r.iter())
+        .copied()
+        .collect();
     c.read_tls(&mut &clear[..]).unwrap();
     c.process_new_packets().unwrap();
     let secret = log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET");
