@@ -87,7 +87,7 @@ struct RunnerCerts {
 impl RunnerCerts {
     fn verdict(&self) -> Result<(), CertError> {
         if self.fail {
-            Err(CertError::UnknownIssuer)
+            Err(CertError::Rejected("-verify-fail"))
         } else {
             Ok(())
         }
