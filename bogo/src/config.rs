@@ -199,18 +199,12 @@ fn groups(o: &Opts) -> Result<(Option<Vec<NamedGroup>>, Option<usize>), Fail> {
     Ok((Some(reordered), Some(shares.len())))
 }
 
-/// The one list sanstls has for signature schemes (accepted and used).
-fn schemes(o: &Opts) -> Result<Option<Vec<SignatureScheme>>, Fail> {
-    let conv = |v: &[u16]| v.iter().map(|&s| SignatureScheme::from(s)).collect::<Vec<_>>();
-    match (o.verify_prefs.is_empty(), o.signing_prefs.is_empty()) {
-        (true, true) => Ok(None),
-        (false, true) => Ok(Some(conv(&o.verify_prefs))),
-        (true, false) => Ok(Some(conv(&o.signing_prefs))),
-        (false, false) if o.verify_prefs == o.signing_prefs => Ok(Some(conv(&o.verify_prefs))),
-        _ => Err(unimpl(
-            "different -verify-prefs and -signing-prefs (one scheme list in sanstls)",
-        )),
-    }
+/// The signature schemes: `-verify-prefs` what we accept and advertise, `-signing-prefs` what
+/// our own signatures may use.
+fn schemes(o: &Opts) -> (Option<Vec<SignatureScheme>>, Option<Vec<SignatureScheme>>) {
+    let conv =
+        |v: &[u16]| (!v.is_empty()).then(|| v.iter().map(|&s| SignatureScheme::from(s)).collect::<Vec<_>>());
+    (conv(&o.verify_prefs), conv(&o.signing_prefs))
 }
 
 fn alpn_list(wire: &[u8]) -> Result<Vec<Vec<u8>>, Fail> {
@@ -285,8 +279,12 @@ macro_rules! common {
         if let Some(s) = suites($o)? {
             b = b.cipher_suites(&s);
         }
-        if let Some(s) = schemes($o)? {
+        let (verify, signing) = schemes($o);
+        if let Some(s) = verify {
             b = b.signature_schemes(&s);
+        }
+        if let Some(s) = signing {
+            b = b.signing_schemes(&s);
         }
         b
     }};

@@ -425,7 +425,7 @@ impl ExpectServerHelloDone {
                     .schemes
                     .iter()
                     .copied()
-                    .filter(|s| config.shared.sig_schemes.contains(s))
+                    .filter(|s| config.shared.signing_schemes().contains(s))
                     .collect();
                 if let Some(scheme) = ck.key.choose_scheme(&offered, false) {
                     chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();

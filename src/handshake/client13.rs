@@ -976,7 +976,7 @@ fn send_client_auth(
             .schemes
             .iter()
             .copied()
-            .filter(|s| config.shared.sig_schemes.contains(s))
+            .filter(|s| config.shared.signing_schemes().contains(s))
             .collect();
         c.key.choose_scheme(&offered, true).map(|scheme| (c, scheme))
     });
