@@ -200,11 +200,18 @@ fn groups(o: &Opts) -> Result<(Option<Vec<NamedGroup>>, Option<usize>), Fail> {
 }
 
 /// The signature schemes: `-verify-prefs` what we accept and advertise, `-signing-prefs` what
-/// our own signatures may use.
+/// our own signatures may use (BoringSSL's defaults otherwise: `-verify-prefs` alone leaves
+/// signing as it was).
 fn schemes(o: &Opts) -> (Option<Vec<SignatureScheme>>, Option<Vec<SignatureScheme>>) {
     let conv =
         |v: &[u16]| (!v.is_empty()).then(|| v.iter().map(|&s| SignatureScheme::from(s)).collect::<Vec<_>>());
-    (conv(&o.verify_prefs), conv(&o.signing_prefs))
+    let verify = conv(&o.verify_prefs);
+    let signing = conv(&o.signing_prefs).or_else(|| {
+        verify
+            .is_some()
+            .then(|| sanstls::conn::DEFAULT_SIGNATURE_SCHEMES.to_vec())
+    });
+    (verify, signing)
 }
 
 fn alpn_list(wire: &[u8]) -> Result<Vec<Vec<u8>>, Fail> {
@@ -364,11 +371,6 @@ pub fn server(o: &Opts) -> Result<Arc<ServerConfig>, Fail> {
         b = b.tickets(0).tickets12(false);
     } else {
         b = b.ticket_sealer12(ticket_sealer12()?);
-    }
-    if o.expect_peer_signature_algorithm.is_some() {
-        return Err(unimpl(
-            "the client's CertificateVerify scheme is not exposed on the server",
-        ));
     }
     if o.enable_early_data {
         // BoringSSL's limit (kMaxEarlyDataAccepted).

@@ -430,6 +430,7 @@ impl ExpectServerHelloDone {
                 if let Some(scheme) = ck.key.choose_scheme(&offered, false) {
                     chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();
                     signer = Some((ck.clone(), scheme));
+                    cx.neg.client_sig_scheme = Some(scheme);
                     cx.neg.own_cert = Some(ck.clone());
                 }
             }

@@ -988,6 +988,7 @@ fn send_client_auth(
         cx.send_handshake(&empty, Some(transcript));
         return Ok(());
     };
+    cx.neg.client_sig_scheme = Some(scheme);
     let entries = cert
         .chain
         .iter()

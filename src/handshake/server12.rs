@@ -524,7 +524,7 @@ pub(crate) struct ExpectCertificateVerify {
 }
 
 impl ExpectCertificateVerify {
-    fn handle(mut self, _cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
             return Err(unexpected12("expect CertificateVerify", &msg));
         };
@@ -533,6 +533,7 @@ impl ExpectCertificateVerify {
             return Err(PeerMisbehaved::UnsupportedSignatureScheme.into());
         }
         verify_signature(&self.spki, cv.scheme, self.c.log.bytes(), &cv.signature, false)?;
+        cx.neg.client_sig_scheme = Some(cv.scheme);
         self.c.log.add(&msg.raw)?;
         Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
             c: self.c,
