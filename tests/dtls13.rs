@@ -2731,3 +2731,30 @@ fn an_acknowledged_flight_is_not_retransmitted() {
         "an acknowledged flight was sent again"
     );
 }
+
+#[test]
+fn a_smaller_mtu_applies_to_the_next_retransmission() {
+    let (c, s, _) = configs("rsa2048");
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    let first = link.take(Dir::ToClient);
+    assert!(
+        first.iter().any(|d| d.len() > 600),
+        "the flight fills 1,200-byte datagrams"
+    );
+    assert!(matches!(link.server().set_mtu(100), Err(Error::Config(_))));
+    link.server().set_mtu(600).unwrap();
+    fire_timer(&mut link, Dir::ToClient);
+    let again = link.take(Dir::ToClient);
+    assert!(!again.is_empty());
+    assert!(
+        again.iter().all(|d| d.len() <= 600),
+        "{:?}",
+        again.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    for d in &again {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert_established(&mut link);
+}

@@ -122,9 +122,13 @@ impl Driver {
                 })?;
             }
             b'M' => {
-                return Err(Fail::Unimplemented(
-                    "changing the MTU of a live DtlsConnection".into(),
-                ))
+                let mut mtu = [0u8; 4];
+                if !read_exact_or_eof(&mut self.sock, &mut mtu)? {
+                    return Ok(false);
+                }
+                let mtu = u32::from_be_bytes(mtu) as usize;
+                self.conn.set_mtu(mtu).map_err(Fail::Tls)?;
+                self.mtu = mtu;
             }
             b'U' => {
                 return Err(Fail::Unimplemented(

@@ -856,6 +856,19 @@ impl DtlsConnection {
         Ok(())
     }
 
+    /// Changes the largest datagram we send, e.g. after path-MTU discovery (RFC 9147 4.4):
+    /// what is sent from now on, retransmissions included, fits it; datagrams already
+    /// queued go out as they are. The same bounds as [`DtlsConfig::mtu`].
+    pub fn set_mtu(&mut self, mtu: usize) -> Result<(), Error> {
+        let cfg = DtlsConfig {
+            mtu,
+            ..self.cfg.clone()
+        };
+        cfg.validate()?;
+        self.cfg.mtu = mtu;
+        Ok(())
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) is next due, if a timer runs.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.error.is_some() {
