@@ -125,6 +125,9 @@ pub enum PeerMisbehaved {
     HandshakeMessageTooLarge,
     /// A record of a content type we do not know (RFC 8446 5).
     UnknownContentType,
+    /// TLS_FALLBACK_SCSV from a client whose highest version is below ours: a downgraded
+    /// retry (RFC 7507 3, inappropriate_fallback).
+    InappropriateFallback,
     /// The server chose an ALPN protocol we did not offer (RFC 7301 3.2; illegal_parameter:
     /// the extension was ours to expect, its value is wrong).
     AlpnNotOffered,
@@ -185,6 +188,7 @@ impl PeerMisbehaved {
             HandshakeMessageTooLarge => AlertDescription::DecodeError,
             EmptyCertificate => AlertDescription::DecodeError,
             RenegotiationAttempted => AlertDescription::NoRenegotiation,
+            InappropriateFallback => AlertDescription::InappropriateFallback,
         }
     }
 }

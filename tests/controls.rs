@@ -830,3 +830,71 @@ fn close_notify_before_the_handshake_ends_follows_the_data_written_before_it() {
     assert_eq!(got, b"request");
     assert!(s.peer_has_closed());
 }
+
+#[test]
+fn signing_schemes_narrow_our_signatures_not_what_we_accept() {
+    // The server signs only with RSA-PSS SHA-384; the client's default list has SHA-256 first.
+    let server = server_builder("rsa2048")
+        .signing_schemes(&[SignatureScheme::rsa_pss_rsae_sha384])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.signature_scheme(), Some(SignatureScheme::rsa_pss_rsae_sha384));
+
+    // On a client: an RSA certificate with a signing list of ECDSA only has nothing to sign
+    // with, so the client answers the CertificateRequest without a certificate.
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    let client = client_builder()
+        .client_auth_cert(certified_key("rsa2048"))
+        .signing_schemes(&[SignatureScheme::ecdsa_secp256r1_sha256])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors)))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    assert_eq!(handshake(&mut c, &mut s).unwrap_err(), Error::CertificateRequired);
+    assert!(c.sent_certificates().is_empty());
+
+    // A signing list with nothing the certificate can make: no handshake, while the same
+    // server accepts such signatures from its peers.
+    let server = server_builder("ecdsa-p256")
+        .signing_schemes(&[SignatureScheme::ed25519])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    assert!(handshake(&mut c, &mut s).is_err());
+}
+
+#[test]
+fn client_signature_scheme_is_known_to_both_sides() {
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    for versions in [&[ProtocolVersion::TLSv1_3][..], &[ProtocolVersion::TLSv1_2]] {
+        let client = client_builder()
+            .versions(versions)
+            .client_auth_cert(certified_key("ecdsa-p256"))
+            .build()
+            .unwrap();
+        let server = server_builder("ecdsa-p256")
+            .client_verifier(Arc::new(WebPkiClientVerifier::new(anchors.clone())))
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client, server);
+        handshake(&mut c, &mut s).unwrap();
+        for conn in [&c, &s] {
+            assert_eq!(
+                conn.client_signature_scheme(),
+                Some(SignatureScheme::ecdsa_secp256r1_sha256),
+                "{versions:?}"
+            );
+        }
+    }
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.client_signature_scheme(), None);
+}

@@ -1098,3 +1098,27 @@ fn nothing_goes_out_after_a_fatal_alert_behind_the_clients_finished() {
     assert_eq!(link.take(Dir::ToClient), Vec::<Vec<u8>>::new());
     assert_eq!(link.server().poll_timeout(), None);
 }
+
+#[test]
+fn hello_from_a_future_dtls_version_is_answered_with_dtls12() {
+    // RFC 6347 4.1: DTLS versions count down. A ClientHello whose legacy_version is below
+    // 0xFEFD (a newer minor 0xFE00, a newer major 0xFDFF) is parsed with its cookie field and
+    // answered with the highest version we share, DTLS 1.2.
+    for v in [0xfe00u16, 0xfdff] {
+        let client = common::client_builder()
+            .versions(&[ProtocolVersion::TLSv1_2])
+            .customize_client_hello(move |h| h.legacy_version = ProtocolVersion::from(v))
+            .build()
+            .unwrap();
+        let server = common::server_builder("ecdsa-p256").build().unwrap();
+        let mut link = Link::new(client, server, dtls(1200));
+        link.pump().unwrap();
+        assert!(
+            !link.server().is_handshaking(),
+            "{v:#x}: {:?}",
+            link.server().error()
+        );
+        assert_eq!(link.server().protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+        assert!(!link.client.is_handshaking(), "{v:#x}: {:?}", link.client.error());
+    }
+}

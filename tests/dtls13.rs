@@ -2731,3 +2731,71 @@ fn an_acknowledged_flight_is_not_retransmitted() {
         "an acknowledged flight was sent again"
     );
 }
+
+#[test]
+fn a_smaller_mtu_applies_to_the_next_retransmission() {
+    let (c, s, _) = configs("rsa2048");
+    let mut link = Link::direct(c, s, dtls(1200));
+    forward(&mut link, Dir::ToServer);
+    let first = link.take(Dir::ToClient);
+    assert!(
+        first.iter().any(|d| d.len() > 600),
+        "the flight fills 1,200-byte datagrams"
+    );
+    assert!(matches!(link.server().set_mtu(100), Err(Error::Config(_))));
+    link.server().set_mtu(600).unwrap();
+    fire_timer(&mut link, Dir::ToClient);
+    let again = link.take(Dir::ToClient);
+    assert!(!again.is_empty());
+    assert!(
+        again.iter().all(|d| d.len() <= 600),
+        "{:?}",
+        again.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    for d in &again {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert_established(&mut link);
+}
+
+#[test]
+fn part_of_a_post_handshake_message_is_acknowledged_after_a_short_delay() {
+    // RFC 9147 7.1: the first half of a NewSessionTicket alone is acknowledged, on the delayed
+    // ACK (a quarter of the retransmission timeout), so the peer resends only the rest.
+    let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", true);
+    for d in &fin {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    let from = link.wire.len();
+    let _ = link.take(Dir::ToClient);
+    let recs = wire(&link, &secrets, from);
+    let ticket = recs
+        .iter()
+        .find(|r| r.is_handshake(HandshakeType::NewSessionTicket))
+        .expect("a ticket");
+    // The first NewSessionTicket of the record: header, then half its body, as its own record.
+    let content = &ticket.content;
+    let len = u32::from_be_bytes([0, content[1], content[2], content[3]]) as usize;
+    let half = len / 2;
+    let mut partial = content[..12].to_vec();
+    partial[9..12].copy_from_slice(&(half as u32).to_be_bytes()[1..]);
+    partial.extend_from_slice(&content[12..12 + half]);
+    let suite = link.client.cipher_suite().unwrap();
+    let forged = seal13(&secrets, suite, false, 3, 500, ContentType::Handshake, &partial);
+    link.deliver(Dir::ToClient, &forged).unwrap();
+    assert!(link.take(Dir::ToServer).is_empty(), "no ACK at once");
+    assert_eq!(
+        link.client.poll_timeout(),
+        Some(link.now + Duration::from_millis(250))
+    );
+    fire_timer(&mut link, Dir::ToServer);
+    let from = link.wire.len();
+    let ack = link.take(Dir::ToServer);
+    assert_eq!(ack.len(), 1);
+    let acks: Vec<Ack> = wire(&link, &secrets, from)
+        .iter()
+        .filter_map(WireRecord::ack)
+        .collect();
+    assert!(all_acked(&acks).contains(&RecordNumber::new(3, 500)), "{acks:?}");
+}

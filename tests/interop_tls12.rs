@@ -15,7 +15,7 @@ use common::interop::*;
 use common::*;
 use sanstls::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
-use sanstls::{ClientConfig, Connection, Error, Event, ServerConfig};
+use sanstls::{ClientConfig, Connection, Error, Event, PeerMisbehaved, ServerConfig};
 
 const GROUPS: [NamedGroup; 3] = [NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
 const V12: &[ProtocolVersion] = &[ProtocolVersion::TLSv1_2];
@@ -744,4 +744,33 @@ fn gnutls_without_ems_is_served_unless_ems_is_required() {
         err,
         Error::HandshakeFailure("peer does not support extended master secret")
     );
+}
+
+#[test]
+fn openssl_fallback_scsv_gets_inappropriate_fallback_from_our_tls13_server() {
+    if !have("openssl") {
+        return;
+    }
+    // RFC 7507: `s_client -fallback_scsv` is a client retrying at TLS 1.2 after a failed
+    // attempt; our server speaks TLS 1.3, so the retry is refused.
+    let config = server_builder("ecdsa-p256").build().unwrap();
+    let (port, server) = serve_n(config, 1);
+    let out = s_client(port, &["-fallback_scsv"]);
+    let (conn, received) = server.join().unwrap().pop().unwrap();
+    assert!(received.is_err(), "{out}");
+    assert_eq!(
+        conn.error(),
+        Some(&Error::PeerMisbehaved(PeerMisbehaved::InappropriateFallback))
+    );
+    assert!(out.contains("inappropriate fallback"), "{out}");
+
+    // A TLS 1.2-only server has nothing higher to offer: served.
+    let config = server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let (port, server) = serve_n(config, 1);
+    let out = s_client(port, &["-fallback_scsv"]);
+    let (_, received) = server.join().unwrap().pop().unwrap();
+    assert_eq!(received.unwrap(), b"ping from openssl\n", "{out}");
 }

@@ -395,6 +395,66 @@ fn hrr_cookie_must_be_echoed_unchanged() {
 }
 
 #[test]
+fn hello_retry_request_with_an_unknown_extension_is_unsupported_extension() {
+    // RFC 8446 4.2: the HelloRetryRequest carries only supported_versions and an extension
+    // the client never offered; that is unsupported_extension, whatever else it lacks.
+    let mut c = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let mut hello = Vec::new();
+    while c.write_tls(&mut hello).unwrap() > 0 {}
+    // record header 5, handshake header 4, legacy_version 2, random 32: the session id.
+    let sid_len = usize::from(hello[43]);
+    let session_id = &hello[44..44 + sid_len];
+    const HRR_RANDOM: [u8; 32] = [
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2,
+        0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+    ];
+    let extensions = [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04, 0xfa, 0xfa, 0x00, 0x00];
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&HRR_RANDOM);
+    body.push(sid_len as u8);
+    body.extend_from_slice(session_id);
+    body.extend_from_slice(&[0x13, 0x01, 0x00]);
+    body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    body.extend_from_slice(&extensions);
+    let mut msg = vec![2, 0, 0, body.len() as u8];
+    msg.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x03];
+    record.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    record.extend_from_slice(&msg);
+    let (err, wire) = feed(&mut c, &record);
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::UnsolicitedExtension));
+    assert_eq!(wire, alert_record(AlertDescription::UnsupportedExtension));
+}
+
+#[test]
+fn tls12_server_hello_echoing_supported_groups_is_accepted() {
+    // Servers in the field echo supported_groups in a TLS 1.2 ServerHello; we sent the
+    // extension, so the answer is not unsolicited (RFC 5246 7.4.1.4), and it is ignored.
+    let mut c = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let mut hello = Vec::new();
+    while c.write_tls(&mut hello).unwrap() > 0 {}
+    let extensions = [
+        0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x1d, // supported_groups: x25519
+        0x00, 0x17, 0x00, 0x00, // extended_master_secret
+        0xff, 0x01, 0x00, 0x01, 0x00, // renegotiation_info, empty
+    ];
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x42; 32]);
+    body.push(0); // no session id: a full handshake, not cached
+    body.extend_from_slice(&[0xc0, 0x2b, 0x00]); // ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, null
+    body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    body.extend_from_slice(&extensions);
+    let mut record = vec![0x16, 0x03, 0x03];
+    record.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+    record.extend_from_slice(&[2, 0, 0, body.len() as u8]);
+    record.extend_from_slice(&body);
+    c.read_tls(&mut &record[..]).unwrap();
+    c.process_new_packets().unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert!(c.is_handshaking(), "waiting for the server's Certificate");
+}
+
+#[test]
 fn second_hello_retry_request_is_unexpected_message() {
     let (mut c, mut s) = hrr_pair();
     transfer(&mut c, &mut s).unwrap();
@@ -410,6 +470,19 @@ fn second_hello_retry_request_is_unexpected_message() {
         Error::PeerMisbehaved(PeerMisbehaved::SecondHelloRetryRequest)
     );
     assert_eq!(err.alert(), Some(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn a_tls_hello_with_a_dtls_legacy_version_is_read_as_tls() {
+    // Only DTLS hellos have a cookie field: over TLS a legacy_version of 0xFEFD is just a
+    // number, and supported_versions decides (RFC 8446 4.2.1).
+    let client = client_builder()
+        .customize_client_hello(|h| h.legacy_version = ProtocolVersion::from(0xfefd))
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.protocol_version(), Some(ProtocolVersion::TLSv1_3));
 }
 
 #[test]
@@ -472,16 +545,22 @@ fn server_hello_with_an_obsolete_legacy_version_is_protocol_version() {
 /// A server that has answered our client's ClientHello with its whole flight, and the
 /// client's key log (TLS_AES_128_GCM_SHA256, so `Forge13` can play the client).
 fn server_awaiting_client_finished() -> (Connection, std::sync::Arc<Secrets>) {
+    let (mut c, mut s, log) = client_and_server_hello_pair();
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    (s, log)
+}
+
+/// A client (TLS_AES_128_GCM_SHA256, its key log returned) and a server, nothing sent yet.
+fn client_and_server_hello_pair() -> (Connection, Connection, std::sync::Arc<Secrets>) {
     let log = std::sync::Arc::new(Secrets::default());
     let client = client_builder()
         .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256])
         .key_log(log.clone())
         .build()
         .unwrap();
-    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
-    transfer(&mut c, &mut s).unwrap();
-    transfer(&mut s, &mut c).unwrap();
-    (s, log)
+    let (c, s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    (c, s, log)
 }
 
 #[test]
@@ -692,4 +771,70 @@ fn early_data_in_the_second_client_hello_is_illegal_parameter() {
         ))
     );
     assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
+}
+
+#[test]
+fn certificate_entry_extension_we_did_not_ask_for_is_unsupported_extension() {
+    // RFC 8446 4.4.2, 4.2: a CertificateEntry's extensions answer ClientHello extensions
+    // (status_request, signed_certificate_timestamp); we send none, so any is unsolicited.
+    let (mut c, mut s, log) = client_and_server_hello_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    let records = records(&flight);
+    // ServerHello (and the compatibility CCS) in the clear: the client derives its keys.
+    let clear: Vec<u8> = records
+        .iter()
+        .filter(|r| r[0] != 23)
+        .flat_map(|r| r.iter())
+        .copied()
+        .collect();
+    c.read_tls(&mut &clear[..]).unwrap();
+    c.process_new_packets().unwrap();
+    let secret = log.get("SERVER_HANDSHAKE_TRAFFIC_SECRET");
+    let mut opener = Forge13::new(&secret);
+    let mut messages = Vec::new();
+    for r in records.iter().filter(|r| r[0] == 23) {
+        let (typ, content) = opener.open(r);
+        assert_eq!(typ, 22);
+        messages.extend_from_slice(&content);
+    }
+    // Walk the handshake messages to the Certificate (type 11) and give its first entry an
+    // extension of an unknown type.
+    let mut at = 0;
+    while messages[at] != 11 {
+        at += 4 + usize::from_be_bytes([
+            0,
+            0,
+            0,
+            0,
+            0,
+            messages[at + 1],
+            messages[at + 2],
+            messages[at + 3],
+        ]);
+    }
+    let u24 = |b: &[u8]| usize::from_be_bytes([0, 0, 0, 0, 0, b[0], b[1], b[2]]);
+    let put24 = |b: &mut [u8], v: usize| b.copy_from_slice(&v.to_be_bytes()[5..]);
+    let msg_len = u24(&messages[at + 1..]);
+    assert_eq!(messages[at + 4], 0, "empty certificate_request_context");
+    let list_at = at + 5;
+    let list_len = u24(&messages[list_at..]);
+    let cert_len = u24(&messages[list_at + 3..]);
+    let ext_at = list_at + 3 + 3 + cert_len;
+    assert_eq!(
+        &messages[ext_at..ext_at + 2],
+        [0, 0],
+        "no entry extensions from our server"
+    );
+    let mut forged = messages[..ext_at].to_vec();
+    forged.extend_from_slice(&[0x00, 0x04, 0xfa, 0xfa, 0x00, 0x00]);
+    forged.extend_from_slice(&messages[ext_at + 2..]);
+    put24(&mut forged[at + 1..at + 4], msg_len + 4);
+    put24(&mut forged[list_at..list_at + 3], list_len + 4);
+    let mut sealer = Forge13::new(&secret);
+    let record = sealer.record(22, &forged);
+    let (err, _) = feed(&mut c, &record);
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::UnsolicitedExtension));
+    assert_eq!(err.alert(), Some(AlertDescription::UnsupportedExtension));
 }

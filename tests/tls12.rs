@@ -168,6 +168,39 @@ fn forced_downgrade_to_tls12_is_illegal_parameter() {
     assert_eq!(err.alert(), Some(AlertDescription::IllegalParameter));
 }
 
+/// A TLS 1.2 client retrying after a failed attempt, as RFC 7507 has it signal: TLS 1.2
+/// with TLS_FALLBACK_SCSV among its suites.
+fn fallback_client() -> Arc<sanstls::ClientConfig> {
+    client_builder()
+        .versions(V12)
+        .customize_client_hello(|h| h.cipher_suites.push(CipherSuite::TLS_FALLBACK_SCSV))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn fallback_scsv_to_a_tls13_server_is_inappropriate_fallback() {
+    // RFC 7507 3: the server speaks a higher version than the client's highest.
+    let (mut c, mut s) = pair(fallback_client(), server_builder("ecdsa-p256").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::InappropriateFallback));
+    assert_eq!(err.alert(), Some(AlertDescription::InappropriateFallback));
+    transfer(&mut s, &mut c).unwrap_err();
+    assert_eq!(
+        c.error(),
+        Some(&Error::AlertReceived(AlertDescription::InappropriateFallback))
+    );
+}
+
+#[test]
+fn fallback_scsv_to_a_tls12_only_server_is_served() {
+    // The client's highest version is the server's: nothing was downgraded.
+    let server = server_builder("ecdsa-p256").versions(V12).build().unwrap();
+    let (mut c, mut s) = pair(fallback_client(), server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+}
+
 #[test]
 fn version_flags_pick_only_that_version() {
     let client = client_builder()

@@ -739,3 +739,38 @@ fn rsassa_pss_certificates_serve_and_authenticate_clients() {
     handshake(&mut c, &mut s).unwrap();
     assert_eq!(c.signature_scheme(), Some(SignatureScheme::rsa_pss_pss_sha512));
 }
+
+/// An application verifier that refuses every server certificate for a reason of its own.
+#[derive(Debug)]
+struct RefuseAll;
+
+impl sanstls::pki::ServerCertVerifier for RefuseAll {
+    fn verify_server_cert(
+        &self,
+        _: &[u8],
+        _: &[&[u8]],
+        _: &sanstls::pki::ServerName,
+        _: u64,
+    ) -> Result<(), sanstls::pki::CertError> {
+        Err(sanstls::pki::CertError::Rejected("not on the allow list"))
+    }
+}
+
+#[test]
+fn a_certificate_the_application_rejects_is_certificate_unknown() {
+    // RFC 8446 6.2: certificate_unknown, "some other issue" made it unacceptable; the
+    // application's reason stays local.
+    let client = ClientConfig::builder(Arc::new(RefuseAll)).build().unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidCertificate(sanstls::pki::CertError::Rejected("not on the allow list"))
+    );
+    assert!(err.to_string().contains("not on the allow list"), "{err}");
+    transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(
+        s.error(),
+        Some(&Error::AlertReceived(AlertDescription::CertificateUnknown))
+    );
+}

@@ -87,7 +87,7 @@ struct RunnerCerts {
 impl RunnerCerts {
     fn verdict(&self) -> Result<(), CertError> {
         if self.fail {
-            Err(CertError::UnknownIssuer)
+            Err(CertError::Rejected("-verify-fail"))
         } else {
             Ok(())
         }
@@ -199,18 +199,19 @@ fn groups(o: &Opts) -> Result<(Option<Vec<NamedGroup>>, Option<usize>), Fail> {
     Ok((Some(reordered), Some(shares.len())))
 }
 
-/// The one list sanstls has for signature schemes (accepted and used).
-fn schemes(o: &Opts) -> Result<Option<Vec<SignatureScheme>>, Fail> {
-    let conv = |v: &[u16]| v.iter().map(|&s| SignatureScheme::from(s)).collect::<Vec<_>>();
-    match (o.verify_prefs.is_empty(), o.signing_prefs.is_empty()) {
-        (true, true) => Ok(None),
-        (false, true) => Ok(Some(conv(&o.verify_prefs))),
-        (true, false) => Ok(Some(conv(&o.signing_prefs))),
-        (false, false) if o.verify_prefs == o.signing_prefs => Ok(Some(conv(&o.verify_prefs))),
-        _ => Err(unimpl(
-            "different -verify-prefs and -signing-prefs (one scheme list in sanstls)",
-        )),
-    }
+/// The signature schemes: `-verify-prefs` what we accept and advertise, `-signing-prefs` what
+/// our own signatures may use (BoringSSL's defaults otherwise: `-verify-prefs` alone leaves
+/// signing as it was).
+fn schemes(o: &Opts) -> (Option<Vec<SignatureScheme>>, Option<Vec<SignatureScheme>>) {
+    let conv =
+        |v: &[u16]| (!v.is_empty()).then(|| v.iter().map(|&s| SignatureScheme::from(s)).collect::<Vec<_>>());
+    let verify = conv(&o.verify_prefs);
+    let signing = conv(&o.signing_prefs).or_else(|| {
+        verify
+            .is_some()
+            .then(|| sanstls::conn::DEFAULT_SIGNATURE_SCHEMES.to_vec())
+    });
+    (verify, signing)
 }
 
 fn alpn_list(wire: &[u8]) -> Result<Vec<Vec<u8>>, Fail> {
@@ -285,8 +286,12 @@ macro_rules! common {
         if let Some(s) = suites($o)? {
             b = b.cipher_suites(&s);
         }
-        if let Some(s) = schemes($o)? {
+        let (verify, signing) = schemes($o);
+        if let Some(s) = verify {
             b = b.signature_schemes(&s);
+        }
+        if let Some(s) = signing {
+            b = b.signing_schemes(&s);
         }
         b
     }};
@@ -388,11 +393,6 @@ pub fn server(o: &Opts) -> Result<Arc<ServerConfig>, Fail> {
         b = b.tickets(0).tickets12(false);
     } else {
         b = b.ticket_sealer12(ticket_sealer12()?);
-    }
-    if o.expect_peer_signature_algorithm.is_some() {
-        return Err(unimpl(
-            "the client's CertificateVerify scheme is not exposed on the server",
-        ));
     }
     if o.enable_early_data {
         // BoringSSL's limit (kMaxEarlyDataAccepted).

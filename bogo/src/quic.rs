@@ -196,6 +196,7 @@ impl Session for Driver {
             alpn: c.alpn_protocol().map(<[u8]>::to_vec),
             ems: None,
             sig_scheme: None,
+            client_sig_scheme: None,
             group: None,
             suite: c.cipher_suite().map_or(0, |s| s.get()),
             early_data: c.early_data_status(),

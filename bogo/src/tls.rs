@@ -19,6 +19,8 @@ pub struct Props {
     pub alpn: Option<Vec<u8>>,
     pub ems: Option<bool>,
     pub sig_scheme: Option<u16>,
+    /// The client's CertificateVerify scheme (client authentication).
+    pub client_sig_scheme: Option<u16>,
     pub group: Option<u16>,
     pub suite: u16,
     pub early_data: Option<bool>,
@@ -37,6 +39,7 @@ macro_rules! props {
             alpn: $c.alpn_protocol().map(<[u8]>::to_vec),
             ems: $c.extended_master_secret(),
             sig_scheme: $c.signature_scheme().map(|s| s.get()),
+            client_sig_scheme: $c.client_signature_scheme().map(|s| s.get()),
             group: $c.key_exchange_group().map(|g| g.get()),
             suite: $c.cipher_suite().map_or(0, |s| s.get()),
             early_data: None,
@@ -238,14 +241,14 @@ fn check_properties(p: &Props, o: &Opts, is_resume: bool, seen: &Seen) -> Result
         return Err(Fail::Unimplemented("-expect-no-secure-renegotiation".into()));
     }
     if let Some(want) = o.expect_peer_signature_algorithm {
-        if o.server {
-            return Err(Fail::Unimplemented(
-                "the client's CertificateVerify scheme is not exposed".into(),
-            ));
-        }
         // Nothing is signed on a resumed connection; BoringSSL reports the original session's
         // scheme, which sanstls does not keep.
-        let got = p.sig_scheme.unwrap_or(0);
+        let got = if o.server {
+            p.client_sig_scheme
+        } else {
+            p.sig_scheme
+        }
+        .unwrap_or(0);
         check(p.resumed || got == want, || {
             format!("peer signature algorithm {got:04x}, wanted {want:04x}")
         })?;

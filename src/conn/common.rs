@@ -64,6 +64,8 @@ pub(crate) struct Negotiated {
     pub suite: Option<CipherSuite>,
     pub group: Option<NamedGroup>,
     pub sig_scheme: Option<SignatureScheme>,
+    /// The scheme of the client's CertificateVerify (client authentication).
+    pub client_sig_scheme: Option<SignatureScheme>,
     pub alpn: Option<Vec<u8>>,
     pub sni: Option<String>,
     pub peer_chain: Vec<CertificateDer<'static>>,

@@ -99,6 +99,8 @@ pub(crate) struct Shared {
     pub suites: Vec<CipherSuite>,
     pub groups: Vec<NamedGroup>,
     pub sig_schemes: Vec<SignatureScheme>,
+    /// The schemes our own signatures may use (`None`: `sig_schemes`).
+    pub signing_schemes: Option<Vec<SignatureScheme>>,
     pub alpn: Vec<Vec<u8>>,
     pub rng: Arc<dyn RandomSource>,
     pub time: Arc<dyn super::TimeProvider>,
@@ -121,6 +123,13 @@ pub(crate) struct Shared {
     pub blinding: (std::time::Duration, std::time::Duration),
 }
 
+impl Shared {
+    /// The schemes our own CertificateVerify and ServerKeyExchange signatures may use.
+    pub fn signing_schemes(&self) -> &[SignatureScheme] {
+        self.signing_schemes.as_deref().unwrap_or(&self.sig_schemes)
+    }
+}
+
 impl Default for Shared {
     fn default() -> Self {
         Shared {
@@ -132,6 +141,7 @@ impl Default for Shared {
                 .collect(),
             groups: kx::default_groups().to_vec(),
             sig_schemes: DEFAULT_SIGNATURE_SCHEMES.to_vec(),
+            signing_schemes: None,
             alpn: Vec::new(),
             rng: Arc::new(SystemRandomSource),
             time: Arc::new(SystemClock),
@@ -230,10 +240,19 @@ macro_rules! shared_setters {
                 self
             }
 
-            /// Signature schemes accepted from the peer, in preference order; our own
-            /// signatures use only these too.
+            /// Signature schemes accepted from the peer and advertised (signature_algorithms,
+            /// RFC 8446 4.2.3), in preference order; our own signatures use only these too,
+            /// unless [`signing_schemes`](Self::signing_schemes) says otherwise.
             pub fn signature_schemes(mut self, schemes: &[SignatureScheme]) -> Self {
                 self.shared.sig_schemes = schemes.to_vec();
+                self
+            }
+
+            /// The schemes our own signatures (CertificateVerify, TLS 1.2 ServerKeyExchange)
+            /// may use, apart from what we accept: e.g. sign only with RSA-PSS SHA-256 while
+            /// still verifying every default scheme. The peer's list still decides among them.
+            pub fn signing_schemes(mut self, schemes: &[SignatureScheme]) -> Self {
+                self.shared.signing_schemes = Some(schemes.to_vec());
                 self
             }
 
@@ -764,7 +783,7 @@ impl ServerConfig {
         let schemes: Vec<SignatureScheme> = schemes
             .iter()
             .copied()
-            .filter(|s| self.shared.sig_schemes.contains(s))
+            .filter(|s| self.shared.signing_schemes().contains(s))
             .collect();
         let on_client_curve = |c: &CertifiedKey| match (curves, c.key.ecdsa_group()) {
             (Some(curves), Some(curve)) => curves.contains(&curve),

@@ -719,6 +719,12 @@ impl Connection {
         self.common.neg.sig_scheme
     }
 
+    /// The scheme the client signed its CertificateVerify with, on either side; `None`
+    /// without client authentication (or on a resumed handshake, where nothing is signed).
+    pub fn client_signature_scheme(&self) -> Option<SignatureScheme> {
+        self.common.neg.client_sig_scheme
+    }
+
     /// The ALPN protocol both sides agreed on (RFC 7301), if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.common.neg.alpn.as_deref()

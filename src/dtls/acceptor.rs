@@ -157,7 +157,7 @@ impl DtlsAcceptor {
             return Some(Accepted::Connection(Box::new(conn)));
         }
         let Ok(HandshakePayload::ClientHello(hello)) =
-            HandshakePayload::decode(HandshakeType::ClientHello, body, Dialect::Tls12)
+            HandshakePayload::decode_dtls(HandshakeType::ClientHello, body, Dialect::Tls12)
         else {
             return None;
         };

@@ -496,15 +496,23 @@ impl DtlsConnection {
         // The next message this record's fragments continue without a gap: messages of one
         // record follow each other (RFC 9147 5.5), the later ones are not out of order.
         let mut contiguous = self.reassembler.next_seq();
+        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        if rn.is_some() && current && established {
+            // RFC 9147 7.1: post-handshake messages are acknowledged after a short delay (a
+            // quarter of the retransmission timeout), so one ACK covers what comes together,
+            // also part of a message (a KeyUpdate is acknowledged at once, below).
+            let delay = self.timer.current_timeout() / 4;
+            self.v13.ack_at = self.v13.ack_at.or(now.checked_add(delay));
+        }
         for frag in parse_fragments(data) {
             let (h, body) = frag?;
             if h.message_seq < self.reassembler.next_seq() {
                 self.peer_retransmitted(h.message_seq, now)?;
                 continue;
             }
-            // RFC 9147 7.1: a message beyond the next one means a gap: acknowledge what we
-            // have so the peer resends only the rest.
-            if rn.is_some() && current && h.message_seq > contiguous {
+            // RFC 9147 7.1: a message beyond the next one means a gap in the handshake:
+            // acknowledge what we have at once so the peer resends only the rest.
+            if rn.is_some() && current && !established && h.message_seq > contiguous {
                 self.v13.ack_due = true;
             }
             if h.message_seq == contiguous && h.fragment_offset + h.fragment_length == h.length {
@@ -546,16 +554,11 @@ impl DtlsConnection {
                 break;
             }
             if self.is13() {
-                // The final flight and post-handshake messages are acknowledged (RFC 9147 7).
-                // At once, as the peer waits for it (to end its handshake, to use the keys of
-                // its KeyUpdate, 8), except NewSessionTicket: after a quarter of the
-                // retransmission timeout, the delay 7.1 suggests for an ACK of a partial
-                // flight, since tickets come two or more in a row (and with data): one ACK
-                // covers them all.
-                if was_established && m.msg_type == HandshakeType::NewSessionTicket {
-                    let delay = self.timer.current_timeout() / 4;
-                    self.v13.ack_at = self.v13.ack_at.or(now.checked_add(delay));
-                } else if self.handshake.as_ref().is_some_and(Handshake::is_established) {
+                // The final flight and a KeyUpdate are acknowledged at once, as the peer waits
+                // for it (to end its handshake, to use the keys of its KeyUpdate, RFC 9147 8);
+                // other post-handshake messages on the delayed ACK armed above (7.1).
+                let now_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+                if now_established && (!was_established || m.msg_type == HandshakeType::KeyUpdate) {
                     self.v13.ack_due = true;
                 }
                 self.take_read_keys13(now)?;
@@ -597,7 +600,7 @@ impl DtlsConnection {
                         got: typ.name().unwrap_or("unknown handshake message"),
                     });
                 }
-                let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+                let payload = HandshakePayload::decode_dtls(typ, body, Dialect::Tls12)?;
                 let HandshakePayload::ClientHello(hello) = &payload else {
                     return Err(Error::InvalidState("ClientHello decoded as another message"));
                 };
@@ -664,7 +667,7 @@ impl DtlsConnection {
         // The type is checked against the state before the body is decoded (the reassembler
         // already capped its length).
         hs.check_type(&self.common, typ)?;
-        let payload = HandshakePayload::decode(typ, body, hs.dialect())?;
+        let payload = HandshakePayload::decode_dtls(typ, body, hs.dialect())?;
         if hs.awaits_server_hello() {
             if let HandshakePayload::ServerHello(sh) = &payload {
                 // RFC 9147 5.2: only DTLS 1.3 hashes the TLS form of the messages.
@@ -725,7 +728,7 @@ impl DtlsConnection {
                 Ok(())
             }
             HandshakeType::ServerHello => {
-                let payload = HandshakePayload::decode(typ, body, Dialect::Tls12)?;
+                let payload = HandshakePayload::decode_dtls(typ, body, Dialect::Tls12)?;
                 let HandshakePayload::ServerHello(sh) = &payload else {
                     return Err(Error::NoCommonVersion);
                 };
@@ -853,6 +856,19 @@ impl DtlsConnection {
         }
         self.received.extend_from_slice(data);
         self.common.events.push_back(Event::Data { len: data.len() });
+        Ok(())
+    }
+
+    /// Changes the largest datagram we send, e.g. after path-MTU discovery (RFC 9147 4.4):
+    /// what is sent from now on, retransmissions included, fits it; datagrams already
+    /// queued go out as they are. The same bounds as [`DtlsConfig::mtu`].
+    pub fn set_mtu(&mut self, mtu: usize) -> Result<(), Error> {
+        let cfg = DtlsConfig {
+            mtu,
+            ..self.cfg.clone()
+        };
+        cfg.validate()?;
+        self.cfg.mtu = mtu;
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use super::common12::{
 };
 use super::ticket12::{ClientSession12, Session12, MAX_TICKET_LEN};
 use super::{Handshake, Msg};
-use crate::codec::{EcPointFormat, HandshakeType, ProtocolVersion};
+use crate::codec::{EcPointFormat, ExtensionType, HandshakeType, ProtocolVersion};
 use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::kx::{self, KeyExchange};
@@ -233,6 +233,13 @@ pub(crate) fn handle_server_hello(
             ServerHelloExtension::RecordSizeLimit(limit) => {
                 super::record_limit::client_accept(cx, cfg, *limit, false)?;
             }
+            // We sent supported_groups, so an answer is not unsolicited (RFC 5246 7.4.1.4);
+            // RFC 8422 defines none for the ServerHello, but servers in the field echo their
+            // list: it tells us nothing, and is ignored (as BoringSSL and OpenSSL do).
+            ServerHelloExtension::Unknown {
+                typ: ExtensionType::SupportedGroups,
+                ..
+            } => {}
             _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
         }
     }
@@ -418,11 +425,12 @@ impl ExpectServerHelloDone {
                     .schemes
                     .iter()
                     .copied()
-                    .filter(|s| config.shared.sig_schemes.contains(s))
+                    .filter(|s| config.shared.signing_schemes().contains(s))
                     .collect();
                 if let Some(scheme) = ck.key.choose_scheme(&offered, false) {
                     chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();
                     signer = Some((ck.clone(), scheme));
+                    cx.neg.client_sig_scheme = Some(scheme);
                     cx.neg.own_cert = Some(ck.clone());
                 }
             }

@@ -518,6 +518,13 @@ impl ExpectServerHello {
         if hrr.session_id != session_id_echo(cx.v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
         }
+        // RFC 8446 4.2: an extension we did not ask for is unsupported_extension, before
+        // anything is concluded from the ones we know.
+        for ext in &hrr.extensions {
+            if let HelloRetryExtension::Unknown { .. } = ext {
+                return Err(PeerMisbehaved::UnsolicitedExtension.into());
+            }
+        }
         let suite = self.check_suite(hrr.cipher_suite)?;
         let cookie = hrr.cookie().map(|c| c.to_vec());
         let group = hrr.selected_group();
@@ -529,11 +536,6 @@ impl ExpectServerHello {
         }
         if group.is_none() && cookie.is_none() {
             return Err(PeerMisbehaved::HelloRetryRequestChangedNothing.into());
-        }
-        for ext in &hrr.extensions {
-            if let HelloRetryExtension::Unknown { .. } = ext {
-                return Err(PeerMisbehaved::UnsolicitedExtension.into());
-            }
         }
         cx.neg.hrr = true;
         // RFC 8446 4.2.10: HelloRetryRequest refuses 0-RTT; CH2 goes in plaintext again.
@@ -899,6 +901,7 @@ impl ExpectCertificate {
                     return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
                 }
                 super::check_chain_len(cert.entries.len())?;
+                super::check_no_entry_extensions(&cert.entries)?;
                 // RFC 8446 4.4.2.4: an empty server Certificate is a decode_error.
                 let Some((end_entity, rest)) = cert.entries.split_first() else {
                     return Err(PeerMisbehaved::EmptyCertificate.into());
@@ -1042,7 +1045,7 @@ fn send_client_auth(
             .schemes
             .iter()
             .copied()
-            .filter(|s| config.shared.sig_schemes.contains(s))
+            .filter(|s| config.shared.signing_schemes().contains(s))
             .collect();
         c.key.choose_scheme(&offered, true).map(|scheme| (c, scheme))
     });
@@ -1054,6 +1057,7 @@ fn send_client_auth(
         cx.send_handshake(&empty, Some(transcript));
         return Ok(());
     };
+    cx.neg.client_sig_scheme = Some(scheme);
     let entries = cert
         .chain
         .iter()

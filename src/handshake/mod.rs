@@ -223,6 +223,16 @@ pub(crate) fn check_chain_len(len: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// RFC 8446 4.4.2: a CertificateEntry's extensions answer extensions of the ClientHello
+/// (server certificates) or the CertificateRequest (client certificates), such as
+/// status_request; we send none of those, so any is unsolicited: unsupported_extension (4.2).
+pub(crate) fn check_no_entry_extensions(entries: &[crate::msgs::CertificateEntry]) -> Result<(), Error> {
+    if entries.iter().any(|e| !e.extensions.is_empty()) {
+        return Err(PeerMisbehaved::UnsolicitedExtension.into());
+    }
+    Ok(())
+}
+
 /// The error for a message the current state does not take.
 pub(crate) fn unexpected(state: &'static str, msg: &Msg) -> Error {
     Error::UnexpectedMessage {

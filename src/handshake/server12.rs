@@ -187,12 +187,19 @@ pub(crate) fn handle_client_hello(
     let offers12 = match hello.supported_versions() {
         Some(v) if !dtls => v.contains(&ProtocolVersion::TLSv1_2),
         Some(v) => v.contains(&ProtocolVersion::DTLSv1_2),
-        // RFC 6347 4.1: DTLS versions count down; 0xFEFD (1.2) or below means 1.2 or newer.
-        None if dtls => hello.legacy_version.is_dtls() && u16::from(hello.legacy_version) <= 0xfefd,
+        // RFC 6347 4.1: DTLS versions count down; 0xFEFD (1.2) or below means 1.2 or newer,
+        // also a version we do not know yet (0xFE00, or a new major 0xFDFF): we answer 1.2.
+        None if dtls => u16::from(hello.legacy_version) <= 0xfefd,
         None => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
     };
     if !offers12 || !cfg.tls12() {
         return Err(Error::NoCommonVersion);
+    }
+    // RFC 7507 3: a client that retries with a lower version after a failed attempt says so
+    // with TLS_FALLBACK_SCSV; we speak 1.3, which it did not offer, so something in the path
+    // made the first attempt fail: refuse the downgrade.
+    if cfg.tls13() && hello.cipher_suites.contains(&CipherSuite::TLS_FALLBACK_SCSV) {
+        return Err(PeerMisbehaved::InappropriateFallback.into());
     }
     // RFC 5246 7.4.1.2: the list must include null compression.
     if !hello.compression_methods.contains(&0) {
@@ -517,7 +524,7 @@ pub(crate) struct ExpectCertificateVerify {
 }
 
 impl ExpectCertificateVerify {
-    fn handle(mut self, _cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
             return Err(unexpected12("expect CertificateVerify", &msg));
         };
@@ -526,6 +533,7 @@ impl ExpectCertificateVerify {
             return Err(PeerMisbehaved::UnsupportedSignatureScheme.into());
         }
         verify_signature(&self.spki, cv.scheme, self.c.log.bytes(), &cv.signature, false)?;
+        cx.neg.client_sig_scheme = Some(cv.scheme);
         self.c.log.add(&msg.raw)?;
         Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
             c: self.c,

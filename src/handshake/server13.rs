@@ -827,6 +827,7 @@ impl ExpectCertificate {
         }
         self.k.transcript.update(&msg.raw);
         super::check_chain_len(cert.entries.len())?;
+        super::check_no_entry_extensions(&cert.entries)?;
         let Some((end_entity, rest)) = cert.entries.split_first() else {
             // RFC 8446 4.4.2.4: no certificate; fatal only if we require one.
             if self.verifier.client_auth_mandatory() {
@@ -854,7 +855,7 @@ pub(crate) struct ExpectCertificateVerify {
 }
 
 impl ExpectCertificateVerify {
-    fn handle(mut self, _cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
             return Err(unexpected("expect client CertificateVerify", &msg));
         };
@@ -864,6 +865,7 @@ impl ExpectCertificateVerify {
         }
         let signed = tls13_signed_message(false, &self.k.transcript.current_hash());
         verify_signature(&self.spki, cv.scheme, &signed, &cv.signature, true)?;
+        cx.neg.client_sig_scheme = Some(cv.scheme);
         self.k.transcript.update(&msg.raw);
         Ok(Handshake::Server(ServerState::Finished(ExpectFinished {
             k: self.k,

@@ -904,23 +904,27 @@ impl HandshakePayload {
         out
     }
 
-    /// Decode a body of the given type. Dialect picks TLS 1.3 vs 1.2 bodies for Certificate /
-    /// CertificateRequest / NewSessionTicket (TLS 1.2 ones stay `Unknown`; see `msgs::tls12`);
-    /// ServerHello with [`HRR_RANDOM`] decodes as HelloRetryRequest; a ClientHello whose
-    /// legacy_version is a DTLS one is read with the DTLS cookie. Trailing bytes are
-    /// decode_error.
+    /// Decode a body of the given type received over TLS or QUIC. Dialect picks TLS 1.3 vs
+    /// 1.2 bodies for Certificate / CertificateRequest / NewSessionTicket (TLS 1.2 ones stay
+    /// `Unknown`; see `msgs::tls12`); ServerHello with [`HRR_RANDOM`] decodes as
+    /// HelloRetryRequest. Trailing bytes are decode_error.
     pub fn decode(typ: HandshakeType, body: &[u8], dialect: Dialect) -> Result<Self, Error> {
+        Self::decode_for(typ, body, dialect, false)
+    }
+
+    /// [`decode`](Self::decode) for a message received over DTLS: a ClientHello has the
+    /// cookie field (RFC 6347 4.2.1, RFC 9147 5.3), whatever its legacy_version says (a
+    /// future DTLS version's hello must still parse, RFC 6347 4.1).
+    pub fn decode_dtls(typ: HandshakeType, body: &[u8], dialect: Dialect) -> Result<Self, Error> {
+        Self::decode_for(typ, body, dialect, true)
+    }
+
+    fn decode_for(typ: HandshakeType, body: &[u8], dialect: Dialect, dtls: bool) -> Result<Self, Error> {
         let mut r = Reader::new(body);
         let r = &mut r;
         let tls13 = dialect == Dialect::Tls13;
         let payload = match typ {
-            HandshakeType::ClientHello => {
-                let dtls = match body {
-                    [a, b, ..] => ProtocolVersion::from(u16::from_be_bytes([*a, *b])).is_dtls(),
-                    _ => false,
-                };
-                HandshakePayload::ClientHello(ClientHello::decode(r, dtls)?)
-            }
+            HandshakeType::ClientHello => HandshakePayload::ClientHello(ClientHello::decode(r, dtls)?),
             HandshakeType::ServerHello if body.get(2..34) == Some(&HRR_RANDOM[..]) => {
                 HandshakePayload::HelloRetryRequest(HelloRetryRequest::decode(r)?)
             }

@@ -46,6 +46,10 @@ pub enum CertError {
     PathBuildingBudgetExceeded,
     /// The reference name given to the verifier is not a DNS name or IP address (local).
     InvalidServerName,
+    /// An application's own verifier refused the certificate for a reason of its own (a
+    /// policy, a lookup that said no): `certificate_unknown`, RFC 8446 6.2's alert for "some
+    /// other issue" that makes a certificate unacceptable.
+    Rejected(&'static str),
 }
 
 impl CertError {
@@ -59,7 +63,7 @@ impl CertError {
             | CertError::UnknownCriticalExtension
             | CertError::WeakOrInvalidKey
             | CertError::UnsupportedNameConstraint => AlertDescription::UnsupportedCertificate,
-            CertError::InvalidCrl(_) => AlertDescription::CertificateUnknown,
+            CertError::InvalidCrl(_) | CertError::Rejected(_) => AlertDescription::CertificateUnknown,
             CertError::InvalidServerName => AlertDescription::InternalError,
             CertError::BadEncoding
             | CertError::BadSignature
@@ -77,6 +81,7 @@ impl fmt::Display for CertError {
             CertError::ConstraintViolated(why) => write!(f, "constraint violated: {why}"),
             CertError::Profile(why) => write!(f, "certificate profile violated: {why}"),
             CertError::InvalidCrl(why) => write!(f, "unusable CRL: {why}"),
+            CertError::Rejected(why) => write!(f, "certificate rejected: {why}"),
             CertError::NameMismatch { expected, presented } if presented.is_empty() => {
                 write!(
                     f,

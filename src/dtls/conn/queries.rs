@@ -53,6 +53,12 @@ impl DtlsConnection {
         self.common.neg.sig_scheme
     }
 
+    /// The scheme the client signed its CertificateVerify with, on either side; `None`
+    /// without client authentication (or on a resumed handshake).
+    pub fn client_signature_scheme(&self) -> Option<SignatureScheme> {
+        self.common.neg.client_sig_scheme
+    }
+
     /// The ALPN protocol both sides agreed on (RFC 7301), if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.common.neg.alpn.as_deref()

@@ -657,7 +657,24 @@ fn dtls_client_hello_carries_cookie() {
     let mut ch = ch_with(vec![]);
     ch.legacy_version = ProtocolVersion::DTLSv1_2;
     ch.cookie = Some(vec![0xc0; 20]);
-    let got = decode_msg(&ch_bytes(&ch), Dialect::Tls12).unwrap();
+    let bytes = ch_bytes(&ch);
+    let got = HandshakePayload::decode_dtls(HandshakeType::ClientHello, &bytes[4..], Dialect::Tls12).unwrap();
+    assert_eq!(got, HandshakePayload::ClientHello(ch.clone()));
+    // Over TLS there is no cookie field: the same bytes do not parse as that hello.
+    assert_ne!(
+        decode_msg(&bytes, Dialect::Tls12).ok(),
+        Some(HandshakePayload::ClientHello(ch))
+    );
+}
+
+#[test]
+fn dtls_client_hello_of_an_unknown_version_still_carries_cookie() {
+    // RFC 6347 4.1: a newer DTLS version's hello is parsed as a DTLS hello all the same.
+    let mut ch = ch_with(vec![]);
+    ch.legacy_version = ProtocolVersion::from(0xfe00);
+    ch.cookie = Some(vec![0xc0; 20]);
+    let bytes = ch_bytes(&ch);
+    let got = HandshakePayload::decode_dtls(HandshakeType::ClientHello, &bytes[4..], Dialect::Tls12).unwrap();
     assert_eq!(got, HandshakePayload::ClientHello(ch));
 }
 

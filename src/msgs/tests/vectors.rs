@@ -98,7 +98,7 @@ fn illustrated_dtls13_client_hello() {
     let mut body_len = [0u8; 4];
     body_len[1..].copy_from_slice(&rec[14..17]);
     let body = &body[..u32::from_be_bytes(body_len) as usize];
-    let p = HandshakePayload::decode(HandshakeType::ClientHello, body, Dialect::Tls13).unwrap();
+    let p = HandshakePayload::decode_dtls(HandshakeType::ClientHello, body, Dialect::Tls13).unwrap();
     let HandshakePayload::ClientHello(ch) = &p else {
         panic!()
     };
