@@ -814,9 +814,10 @@ fn http_response(conn: &Connection, head: &[u8]) -> (Vec<u8>, bool) {
     let connection = header("connection").unwrap_or_default();
     let close = connection.contains("close") || (http10 && !connection.contains("keep-alive"));
     let sni = conn.server_name().unwrap_or("-");
+    // One `name=value` per line, so the page reads in a narrow window too.
     let body = format!(
         "<!DOCTYPE html>\n<html><head><title>sanstls</title></head><body>\n<h1>sanstls</h1>\n<pre>\n{}\nsni={}\n</pre>\n</body></html>\n",
-        handshake_summary(conn),
+        handshake_summary(conn).replace(' ', "\n"),
         sni
     );
     let response = format!(
