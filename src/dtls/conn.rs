@@ -92,11 +92,17 @@ impl Default for DtlsConfig {
 
 impl DtlsConfig {
     pub(super) fn validate(&self) -> Result<(), Error> {
-        if self.mtu < MIN_MTU || self.mtu > 65_507 {
-            return Err(Error::Config(format!("DTLS MTU must be {MIN_MTU}..=65507")));
-        }
-        Ok(())
+        check_mtu(self.mtu)
     }
+}
+
+/// A datagram size we can work with: room for a record and a handshake fragment, at most a
+/// UDP payload over IPv4 (65,507 bytes).
+fn check_mtu(mtu: usize) -> Result<(), Error> {
+    if !(MIN_MTU..=65_507).contains(&mtu) {
+        return Err(Error::Config(format!("DTLS MTU must be {MIN_MTU}..=65507")));
+    }
+    Ok(())
 }
 
 /// One message (or ChangeCipherSpec) of a flight, kept for retransmission.
@@ -863,11 +869,7 @@ impl DtlsConnection {
     /// what is sent from now on, retransmissions included, fits it; datagrams already
     /// queued go out as they are. The same bounds as [`DtlsConfig::mtu`].
     pub fn set_mtu(&mut self, mtu: usize) -> Result<(), Error> {
-        let cfg = DtlsConfig {
-            mtu,
-            ..self.cfg.clone()
-        };
-        cfg.validate()?;
+        check_mtu(mtu)?;
         self.cfg.mtu = mtu;
         Ok(())
     }
