@@ -1,165 +1,24 @@
 //! State shared by the handshake and the connection: the record states, the outgoing queue,
-//! the events, and what the handshake negotiated. The handshake writes its outputs here.
+//! the events, and what the handshake negotiated. [`Common`] is the handshake's
+//! [`Output`](crate::handshake::output::Output) for every transport: it frames handshake
+//! messages (TLS, DTLS 1.2, DTLS 1.3, QUIC) and turns traffic secrets into record states.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rustls_pki_types::CertificateDer;
-
-use super::{Direction, Event, HandshakeKind, KeyLog, RecordObserver};
-use crate::codec::{CipherSuite, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
-use crate::crypto::hash::{HashAlg, Transcript};
-use crate::crypto::key_schedule::{export_keying_material_prefixed, max_export_len};
-use crate::crypto::prf::export_keying_material_tls12;
+use super::{Direction, Event, KeyLog, RecordObserver};
+use crate::codec::HandshakeType;
+use crate::crypto::aead::RecordKey;
+use crate::crypto::hash::Transcript;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
+use crate::crypto::Prk;
 use crate::error::Error;
+use crate::handshake::output::Output;
+pub(crate) use crate::handshake::output::{EarlyData, KeyLevel, Negotiated, Side, Transport};
+use crate::handshake::HandshakeLog;
 use crate::msgs::HandshakePayload;
-use crate::record::{OutQueue, ReadState, WriteState};
-
-/// Which end of the connection we are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The end that sends the ClientHello.
-    Client,
-    /// The end that answers it.
-    Server,
-}
-
-/// The transport a connection runs over. Sessions (TLS 1.3 tickets, TLS 1.2 sessions) are
-/// bound to the transport that made them: DTLS 1.3 derives its PSKs under the "dtls13" labels
-/// (RFC 9147 5.9), QUIC tickets follow RFC 9001 4.6.1, so one transport's session never
-/// resumes a connection of another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Transport {
-    Tls,
-    Dtls,
-    Quic,
-}
-
-impl Transport {
-    /// The byte a sealed session records.
-    pub fn code(self) -> u8 {
-        match self {
-            Transport::Tls => 0,
-            Transport::Dtls => 1,
-            Transport::Quic => 2,
-        }
-    }
-
-    pub fn from_code(code: u8) -> Option<Self> {
-        match code {
-            0 => Some(Transport::Tls),
-            1 => Some(Transport::Dtls),
-            2 => Some(Transport::Quic),
-            _ => None,
-        }
-    }
-}
-
-/// What the handshake settled on; the connection's queries read from here.
-#[derive(Default)]
-pub(crate) struct Negotiated {
-    pub version: Option<ProtocolVersion>,
-    pub suite: Option<CipherSuite>,
-    pub group: Option<NamedGroup>,
-    pub sig_scheme: Option<SignatureScheme>,
-    /// The scheme of the client's CertificateVerify (client authentication).
-    pub client_sig_scheme: Option<SignatureScheme>,
-    pub alpn: Option<Vec<u8>>,
-    pub sni: Option<String>,
-    pub peer_chain: Vec<CertificateDer<'static>>,
-    pub client_random: [u8; 32],
-    pub server_random: [u8; 32],
-    pub resumed: bool,
-    pub hrr: bool,
-    /// RFC 8446 7.5 exporter master secret and its hash.
-    pub exporter: Option<(HashAlg, Secret)>,
-    /// RFC 8446 7.5 early exporter master secret (when 0-RTT was offered with a PSK).
-    pub early_exporter: Option<(HashAlg, Secret)>,
-    /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
-    pub early_data: Option<bool>,
-    /// TLS 1.2: the RFC 5705 exporter's PRF hash and master secret.
-    pub exporter12: Option<(HashAlg, Secret)>,
-    /// TLS 1.2: the extended master secret (RFC 7627) is in use.
-    pub ems: bool,
-    /// RFC 8449: the record_size_limit we advertised and the peer acknowledged; received
-    /// protected records larger than it are record_overflow.
-    pub own_record_limit: Option<u16>,
-    /// The certificate we sent (server: ours; client: for client authentication), if any.
-    pub own_cert: Option<Arc<super::CertifiedKey>>,
-}
-
-impl Negotiated {
-    /// How a completed handshake went (the caller checks it completed): the first that
-    /// applies of 0-RTT accepted, 0-RTT rejected, HelloRetryRequest, resumed, full.
-    pub fn handshake_kind(&self) -> HandshakeKind {
-        match self.early_data {
-            Some(true) => HandshakeKind::EarlyDataAccepted,
-            Some(false) => HandshakeKind::EarlyDataRejected,
-            None if self.hrr => HandshakeKind::HelloRetry,
-            None if self.resumed => HandshakeKind::Resumed,
-            None => HandshakeKind::Full,
-        }
-    }
-
-    /// The certificate chain we sent; empty if none (a resumed handshake sends none).
-    pub fn sent_certificates(&self) -> &[CertificateDer<'static>] {
-        self.own_cert.as_ref().map_or(&[], |c| c.chain.as_slice())
-    }
-
-    /// The RFC 5705 / RFC 8446 7.5 exporter of every connection kind: TLS 1.2's PRF over
-    /// the randoms, or TLS 1.3's under `prefix` (`"dtls13"` on DTLS 1.3, RFC 9147 5.9).
-    pub fn export_keying_material(
-        &self,
-        prefix: &'static [u8],
-        out: &mut [u8],
-        label: &[u8],
-        context: Option<&[u8]>,
-    ) -> Result<(), Error> {
-        if let Some((hash, master)) = &self.exporter12 {
-            // RFC 7627 5.4: without the extended master secret the master secret may be
-            // shared with a man in the middle, so nothing is exported from it.
-            if !self.ems {
-                return Err(Error::InvalidState(
-                    "no exporter without the extended master secret",
-                ));
-            }
-            // RFC 5705 4: the PRF over the randoms (and the context, if any).
-            return export_keying_material_tls12(
-                *hash,
-                master.as_bytes(),
-                label,
-                &self.client_random,
-                &self.server_random,
-                context,
-                out,
-            )
-            .ok_or(Error::Config("exporter context too long".into()));
-        }
-        let Some((hash, secret)) = &self.exporter else {
-            return Err(Error::InvalidState("exporter before the handshake completed"));
-        };
-        // HKDF-Expand-Label limits: output at most 255 hash lengths, label at most 249 bytes.
-        if out.len() > max_export_len(*hash) || label.len() > 249 {
-            return Err(Error::Config("exporter output or label too long".into()));
-        }
-        export_keying_material_prefixed(*hash, prefix, secret.as_bytes(), label, context, out);
-        Ok(())
-    }
-}
-
-/// 0-RTT bookkeeping the connection needs outside the handshake states.
-#[derive(Default)]
-pub(crate) struct EarlyData {
-    /// Client: bytes of early data we may still queue (`Some` while 0-RTT may be written).
-    pub send_budget: Option<usize>,
-    /// Server: early data bytes still acceptable (RFC 8446 4.2.10 max_early_data_size).
-    pub receive_budget: usize,
-    /// Server: bytes of 0-RTT records we still skip after rejecting early data (RFC 8446
-    /// 4.2.10); cleared by the first record that deprotects.
-    pub skip_budget: usize,
-}
+use crate::record::{OutQueue, ReadState, RecordVersion, WriteState};
 
 pub(crate) struct Common {
     pub side: Side,
@@ -200,19 +59,6 @@ pub(crate) struct Common {
     pub dtls13_read_epoch: u64,
 }
 
-/// Which DTLS 1.3 epoch a TLS 1.3 traffic secret opens (RFC 9147 6.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Epoch13 {
-    /// client_early_traffic_secret: epoch 1.
-    Early,
-    /// \[sender\]_handshake_traffic_secret: epoch 2.
-    Handshake,
-    /// \[sender\]_application_traffic_secret_0: epoch 3.
-    Application,
-    /// A KeyUpdate's next secret: the previous epoch plus one.
-    Update,
-}
-
 impl Common {
     pub fn new(side: Side, key_log: Arc<dyn KeyLog>, first_wire_version: u16) -> Self {
         let mut queue = OutQueue::default();
@@ -244,100 +90,30 @@ impl Common {
         self.dtls_send_seq.is_some()
     }
 
-    /// The transport this connection runs over (sessions are bound to it).
-    pub fn transport(&self) -> Transport {
-        if self.is_quic() {
-            Transport::Quic
-        } else if self.is_dtls() {
-            Transport::Dtls
-        } else {
-            Transport::Tls
-        }
+    /// True on a QUIC connection (RFC 9001).
+    pub fn is_quic(&self) -> bool {
+        self.quic.is_some()
     }
 
-    /// TLS 1.3 as this transport spells it (DTLS 1.3 is 0xFEFC, RFC 9147 5.3).
-    pub fn v13(&self) -> ProtocolVersion {
-        if self.is_dtls() {
-            ProtocolVersion::DTLSv1_3
-        } else {
-            ProtocolVersion::TLSv1_3
-        }
-    }
-
-    /// TLS 1.2 as this transport spells it: also the legacy_version of TLS 1.3 hellos.
-    pub fn v12(&self) -> ProtocolVersion {
-        if self.is_dtls() {
-            ProtocolVersion::DTLSv1_2
-        } else {
-            ProtocolVersion::TLSv1_2
-        }
-    }
-
-    /// The `HKDF-Expand-Label` prefix of this transport's TLS 1.3 key schedule (RFC 9147 5.9:
-    /// `"dtls13"`; every TLS 1.3 secret of a DTLS connection is a DTLS 1.3 one).
+    /// The `HKDF-Expand-Label` prefix of this transport's TLS 1.3 key schedule.
     pub fn label_prefix(&self) -> &'static [u8] {
-        if self.is_dtls() {
-            crate::crypto::hkdf::DTLS13_LABEL_PREFIX
-        } else {
-            crate::crypto::hkdf::TLS13_LABEL_PREFIX
+        Output::transport(self).label_prefix()
+    }
+
+    /// Which DTLS 1.3 epoch a key of `level` opens (RFC 9147 6.1), after `last`.
+    fn epoch13(last: u64, level: KeyLevel) -> u64 {
+        match level {
+            KeyLevel::Early => 1,
+            KeyLevel::Handshake => 2,
+            KeyLevel::Application => 3,
+            KeyLevel::Update => last + 1,
         }
-    }
-
-    /// A TLS 1.3 key schedule with this transport's labels.
-    pub fn key_schedule13(&self, alg: HashAlg, psk: Option<&[u8]>) -> crate::crypto::KeySchedule13 {
-        crate::crypto::KeySchedule13::with_prefix(alg, self.label_prefix(), psk)
-    }
-
-    /// The [`Prk`](crate::crypto::Prk) of a TLS 1.3 secret with this transport's labels.
-    pub fn prk13(&self, alg: HashAlg, secret: &Secret) -> crate::crypto::Prk {
-        crate::crypto::Prk::with_prefix(alg, self.label_prefix(), secret.as_bytes())
-    }
-
-    fn epoch13(last: u64, epoch: Epoch13) -> u64 {
-        match epoch {
-            Epoch13::Early => 1,
-            Epoch13::Handshake => 2,
-            Epoch13::Application => 3,
-            Epoch13::Update => last + 1,
-        }
-    }
-
-    /// Installs TLS 1.3 write keys from a traffic secret's Prk: a TLS record state, or on
-    /// DTLS the keys of `epoch` for the datagram record layer.
-    pub fn install_write13(&mut self, suite: &Tls13Suite, secret: &crate::crypto::Prk, epoch: Epoch13) {
-        let state = if self.is_dtls() {
-            let e = Self::epoch13(self.dtls13_write_epoch, epoch);
-            self.dtls13_write_epoch = e;
-            WriteState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
-        } else {
-            WriteState::protected(
-                crate::crypto::aead::RecordKey::tls13_prk(suite.aead, secret),
-                crate::record::RecordVersion::Tls13,
-                self.max_fragment,
-            )
-        };
-        self.install_write(state);
-    }
-
-    /// The read side of [`install_write13`](Self::install_write13).
-    pub fn install_read13(&mut self, suite: &Tls13Suite, secret: &crate::crypto::Prk, epoch: Epoch13) {
-        let state = if self.is_dtls() {
-            let e = Self::epoch13(self.dtls13_read_epoch, epoch);
-            self.dtls13_read_epoch = e;
-            ReadState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
-        } else {
-            ReadState::protected(
-                crate::crypto::aead::RecordKey::tls13_prk(suite.aead, secret),
-                crate::record::RecordVersion::Tls13,
-            )
-        };
-        self.install_read(state);
     }
 
     /// A TLS-encoded handshake message (4-byte header) as it goes on the wire and into the
     /// transcript: unchanged for TLS; for DTLS with the header of an unfragmented message,
     /// `message_seq` taken from our counter (RFC 6347 4.2.2, 4.2.6).
-    pub fn frame_handshake(&mut self, tls: Vec<u8>) -> Vec<u8> {
+    fn frame_handshake(&mut self, tls: Vec<u8>) -> Vec<u8> {
         match self.dtls_send_seq.as_mut() {
             None => tls,
             Some(seq) => {
@@ -361,45 +137,55 @@ impl Common {
         }
     }
 
-    /// Encodes a handshake message, adds it to the transcript and queues it; returns the
-    /// bytes the transcript hashed.
-    pub fn send_handshake(&mut self, msg: &HandshakePayload, transcript: Option<&mut Transcript>) -> Vec<u8> {
-        let (wire, bytes) = self.frame_for_transcript(msg.encode());
-        if let Some(t) = transcript {
-            t.update(&bytes);
-        }
-        if let Some(obs) = &self.observer {
-            let body = bytes.len().saturating_sub(4);
-            obs.handshake(Direction::Sent, msg.typ(), body, self.queued_write_epoch);
-        }
-        // QUIC: no records; the bytes go out at the current encryption level (RFC 9001 4.1).
+    /// Queues framed handshake bytes: as records, or at QUIC's current level (RFC 9001 4.1).
+    fn push_handshake_wire(&mut self, wire: Vec<u8>) {
         match &mut self.quic {
             Some(q) => q.push_handshake(wire),
             None => self.queue.push_handshake(wire),
         }
+    }
+
+    fn observe_sent(&self, typ: HandshakeType, transcript_bytes: &[u8]) {
+        if let Some(obs) = &self.observer {
+            let body = transcript_bytes.len().saturating_sub(4);
+            obs.handshake(Direction::Sent, typ, body, self.queued_write_epoch);
+        }
+    }
+
+    pub fn install_read(&mut self, state: ReadState) {
+        self.read = state;
+        self.read_changed = true;
+        self.read_epoch = self.read_epoch.wrapping_add(1);
+    }
+
+    pub fn install_write(&mut self, state: WriteState) {
+        self.queue.push_key_change(state);
+        self.queued_write_epoch = self.queued_write_epoch.wrapping_add(1);
+    }
+}
+
+impl Output for Common {
+    fn transport(&self) -> Transport {
+        if self.is_quic() {
+            Transport::Quic
+        } else if self.is_dtls() {
+            Transport::Dtls
+        } else {
+            Transport::Tls
+        }
+    }
+
+    fn send_handshake(&mut self, msg: &HandshakePayload, transcript: Option<&mut Transcript>) -> Vec<u8> {
+        let (wire, bytes) = self.frame_for_transcript(msg.encode());
+        if let Some(t) = transcript {
+            t.update(&bytes);
+        }
+        self.observe_sent(msg.typ(), &bytes);
+        self.push_handshake_wire(wire);
         bytes
     }
 
-    /// Queues a handshake message already framed for the wire (TLS 1.2 keeps its own
-    /// transcript, the handshake log), telling the record observer like
-    /// [`send_handshake`](Self::send_handshake) does.
-    pub fn push_handshake_framed(&mut self, wire: Vec<u8>) {
-        if let (Some(obs), [typ, a, b, c, ..]) = (&self.observer, wire.as_slice()) {
-            // Both the TLS and the DTLS header start with type and 24-bit body length.
-            let body = u32::from_be_bytes([0, *a, *b, *c]) as usize;
-            obs.handshake(
-                Direction::Sent,
-                HandshakeType::from(*typ),
-                body,
-                self.queued_write_epoch,
-            );
-        }
-        self.queue.push_handshake(wire);
-    }
-
-    /// [`send_handshake`](Self::send_handshake) for a message encoded ahead of time (a
-    /// config's Certificate), header included.
-    pub fn send_handshake_encoded(
+    fn send_handshake_encoded(
         &mut self,
         typ: HandshakeType,
         bytes: &[u8],
@@ -409,51 +195,152 @@ impl Common {
         if let Some(t) = transcript {
             t.update(&bytes);
         }
-        if let Some(obs) = &self.observer {
-            obs.handshake(
-                Direction::Sent,
-                typ,
-                bytes.len().saturating_sub(4),
-                self.queued_write_epoch,
-            );
+        self.observe_sent(typ, &bytes);
+        self.push_handshake_wire(wire);
+    }
+
+    fn send_handshake12(&mut self, tls: Vec<u8>, log: &mut HandshakeLog) -> Result<(), Error> {
+        let typ = HandshakeType::from(tls.first().copied().unwrap_or(0));
+        let wire = self.frame_handshake(tls);
+        log.add(&wire)?;
+        // Both the TLS and the DTLS header start with type and 24-bit body length.
+        if let (Some(obs), [_, a, b, c, ..]) = (&self.observer, wire.as_slice()) {
+            let body = u32::from_be_bytes([0, *a, *b, *c]) as usize;
+            obs.handshake(Direction::Sent, typ, body, self.queued_write_epoch);
         }
-        match &mut self.quic {
-            Some(q) => q.push_handshake(wire),
-            None => self.queue.push_handshake(wire),
+        self.queue.push_handshake(wire);
+        Ok(())
+    }
+
+    fn last_sent_for_log12(&self, tls: Vec<u8>) -> Vec<u8> {
+        match self.dtls_send_seq {
+            Some(next) => crate::dtls::fragment::dtls_framing(&tls, next.wrapping_sub(1)),
+            None => tls,
         }
     }
 
-    /// True on a QUIC connection (RFC 9001): no records, no compatibility mode, no
-    /// EndOfEarlyData, no KeyUpdate messages.
-    pub fn is_quic(&self) -> bool {
-        self.quic.is_some()
+    fn send_ccs(&mut self) {
+        self.queue.push_ccs();
     }
 
-    pub fn install_read(&mut self, state: ReadState) {
-        self.read = state;
-        self.read_changed = true;
-        self.read_epoch = self.read_epoch.wrapping_add(1);
+    fn install_write13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) {
+        let state = if self.is_dtls() {
+            let e = Self::epoch13(self.dtls13_write_epoch, level);
+            self.dtls13_write_epoch = e;
+            WriteState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
+        } else {
+            WriteState::protected(
+                RecordKey::tls13_prk(suite.aead, secret),
+                RecordVersion::Tls13,
+                self.max_fragment,
+            )
+        };
+        self.install_write(state);
     }
 
-    /// RFC 5246 7.1: the peer's ChangeCipherSpec makes the pending read state current.
-    pub fn activate_pending_read(&mut self) -> Result<(), crate::error::Error> {
-        let pending = self.pending_read.take().ok_or(crate::error::Error::InvalidState(
-            "ChangeCipherSpec without pending keys",
-        ))?;
+    fn install_read13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) {
+        let state = if self.is_dtls() {
+            let e = Self::epoch13(self.dtls13_read_epoch, level);
+            self.dtls13_read_epoch = e;
+            ReadState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
+        } else {
+            ReadState::protected(RecordKey::tls13_prk(suite.aead, secret), RecordVersion::Tls13)
+        };
+        self.install_read(state);
+    }
+
+    fn end_initial_record_version(&mut self) {
+        self.install_write(WriteState::plaintext(0x0303));
+    }
+
+    fn install_write12(&mut self, key: RecordKey) {
+        let state = WriteState::protected(key, RecordVersion::Tls12, self.max_fragment);
+        self.install_write(state);
+    }
+
+    fn set_pending_read12(&mut self, key: RecordKey) {
+        self.pending_read = Some(ReadState::protected(key, RecordVersion::Tls12));
+    }
+
+    fn activate_pending_read12(&mut self) -> Result<(), Error> {
+        let pending = self
+            .pending_read
+            .take()
+            .ok_or(Error::InvalidState("ChangeCipherSpec without pending keys"))?;
         self.install_read(pending);
         Ok(())
     }
 
-    pub fn install_write(&mut self, state: WriteState) {
-        self.queue.push_key_change(state);
-        self.queued_write_epoch = self.queued_write_epoch.wrapping_add(1);
+    fn open_application_data(&mut self) {
+        self.queue.open_app();
     }
 
-    /// Writes one NSS key log line (if the application asked for them).
-    pub fn log_secret(&self, label: &str, secret: &Secret) {
+    fn emit(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    fn negotiated(&mut self) -> &mut Negotiated {
+        &mut self.neg
+    }
+
+    fn early_data(&mut self) -> &mut EarlyData {
+        &mut self.early
+    }
+
+    fn limit_fragment(&mut self, max: usize) {
+        self.max_fragment = max;
+    }
+
+    fn log_secret(&self, label: &str, secret: &Secret) {
         if self.key_log.will_log(label) {
             self.key_log
                 .log(label, &self.neg.client_random, secret.as_bytes());
+        }
+    }
+
+    fn local_transport_parameters(&self) -> Option<Vec<u8>> {
+        self.quic.as_ref().map(|q| q.our_params())
+    }
+
+    fn take_peer_transport_parameters(&mut self, params: &[u8]) -> bool {
+        match self.quic.as_mut() {
+            Some(q) => {
+                q.set_peer_params(params);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn has_peer_transport_parameters(&self) -> bool {
+        self.quic.as_ref().is_some_and(|q| q.has_peer_params())
+    }
+
+    fn traffic_secrets(
+        &mut self,
+        level: KeyLevel,
+        suite: &'static Tls13Suite,
+        client: &Secret,
+        server: &Secret,
+    ) {
+        if let Some(q) = self.quic.as_mut() {
+            match level {
+                KeyLevel::Handshake => q.handshake_keys(suite, client, server),
+                KeyLevel::Application => q.one_rtt_keys(suite, client, server),
+                KeyLevel::Early | KeyLevel::Update => {}
+            }
+        }
+    }
+
+    fn early_secret(&mut self, suite: &'static Tls13Suite, secret: &Secret) {
+        if let Some(q) = self.quic.as_mut() {
+            q.early_keys(suite, secret);
+        }
+    }
+
+    fn discard_early_keys(&mut self) {
+        if let Some(q) = self.quic.as_mut() {
+            q.drop_early_keys();
         }
     }
 }

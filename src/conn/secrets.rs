@@ -19,9 +19,10 @@ use crate::crypto::aead::RecordKey;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::prf;
 use crate::crypto::secret::Secret;
+use crate::crypto::suites::Tls13Suite;
 use crate::crypto::suites::{tls12_suite, tls13_suite, AeadAlg};
 use crate::error::Error;
-use crate::handshake::{read_state13, write_state13, Established12, Established13, Handshake};
+use crate::handshake::{Established12, Established13, Handshake};
 use crate::record::{ReadState, RecordVersion, WriteState};
 
 /// `TLS_1_2_VERSION` of `<linux/tls.h>` (kTLS).
@@ -486,4 +487,21 @@ impl Connection {
         fresh.received = received;
         *self = fresh;
     }
+}
+
+/// Record write state for a TLS 1.3 traffic secret (RFC 8446 7.3).
+fn write_state13(suite: &Tls13Suite, secret: &Secret, max_fragment: usize) -> WriteState {
+    WriteState::protected(
+        RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
+        RecordVersion::Tls13,
+        max_fragment,
+    )
+}
+
+/// Record read state for a TLS 1.3 traffic secret (RFC 8446 7.3).
+fn read_state13(suite: &Tls13Suite, secret: &Secret) -> ReadState {
+    ReadState::protected(
+        RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
+        RecordVersion::Tls13,
+    )
 }

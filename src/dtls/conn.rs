@@ -45,6 +45,7 @@ use crate::conn::common::{Common, Side};
 use crate::conn::{AlertRecord, Blinding, ClientConfig, Event, Inbound, ServerConfig};
 use crate::crypto::aead::RecordKey;
 use crate::error::{Error, Limit, PeerMisbehaved};
+use crate::handshake::output::Output;
 use crate::handshake::server13::StatelessRetry;
 use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, ClientExtension, ClientHello, Dialect, HandshakePayload, Tls12Payload};

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use super::common12::{
-    body12, check_finished, finished, key_states, master_secret, scheme_fits_suite, ske_signed, unexpected12,
-    Established12, HandshakeLog, DOWNGRADE_TLS11, DOWNGRADE_TLS12,
+    body12, check_finished, finished, master_secret, record_keys, scheme_fits_suite, ske_signed,
+    unexpected12, Established12, HandshakeLog, DOWNGRADE_TLS11, DOWNGRADE_TLS12,
 };
+use super::output::{Output, Side, Transport};
 use super::ticket12::{ClientSession12, Session12, MAX_TICKET_LEN};
 use super::{Handshake, Msg};
 use crate::codec::{EcPointFormat, ExtensionType, HandshakeType, ProtocolVersion};
-use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
@@ -101,7 +101,7 @@ pub(crate) enum Client12 {
 }
 
 impl Client12 {
-    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    pub fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         // RFC 5246 7.4.1.1: a HelloRequest while negotiating is ignored.
         if msg.payload.typ() == HandshakeType::HelloRequest && msg.raw.len() == 4 {
             return Ok(Handshake::Client12(self));
@@ -155,7 +155,7 @@ impl Client12 {
     }
 
     /// RFC 5246 7.1: the server's ChangeCipherSpec makes the pending read state current.
-    pub fn handle_ccs(self, cx: &mut Common) -> Result<Handshake, Error> {
+    pub fn handle_ccs(self, cx: &mut dyn Output) -> Result<Handshake, Error> {
         match self {
             Client12::Ticket(ExpectTicket { c, master, resumed }) if !c.ticket_expected => {
                 ExpectCcs { c, master, resumed }.handle_ccs(cx)
@@ -172,7 +172,7 @@ pub(crate) fn handle_server_hello(
     name: Option<ServerName>,
     hello: &ClientHello,
     hello_bytes: &[u8],
-    cx: &mut Common,
+    cx: &mut dyn Output,
     msg: &Msg,
     sh: &ServerHello,
 ) -> Result<Handshake, Error> {
@@ -180,7 +180,7 @@ pub(crate) fn handle_server_hello(
     // RFC 5246 7.4.1.3 / RFC 8446 4.2.1: a pre-1.3 server names its version in the
     // ServerHello; TLS 1.2 is the only one below 1.3 we speak.
     // DTLS 1.2 (RFC 6347 4.2.1) names itself 0xFEFD.
-    let dtls = cx.dtls_send_seq.is_some();
+    let dtls = cx.transport().is_dtls();
     let wanted = match dtls {
         true => ProtocolVersion::DTLSv1_2,
         false => ProtocolVersion::TLSv1_2,
@@ -225,7 +225,7 @@ pub(crate) fn handle_server_hello(
                 if !cfg.alpn.contains(proto) {
                     return Err(PeerMisbehaved::AlpnNotOffered.into());
                 }
-                cx.neg.alpn = Some(proto.clone());
+                cx.negotiated().alpn = Some(proto.clone());
             }
             ServerHelloExtension::ServerNameAck if hello.server_name().is_some() => {}
             // RFC 5077 3.2: only in answer to our session_ticket extension.
@@ -251,12 +251,12 @@ pub(crate) fn handle_server_hello(
         ));
     }
 
-    cx.neg.version = Some(wanted);
-    cx.neg.suite = Some(suite.suite);
-    cx.neg.server_random = sh.random;
-    cx.neg.ems = ems;
+    cx.negotiated().version = Some(wanted);
+    cx.negotiated().suite = Some(suite.suite);
+    cx.negotiated().server_random = sh.random;
+    cx.negotiated().ems = ems;
     if let (Some(ServerName::Dns(dns)), Some(_)) = (&name, hello.server_name()) {
-        cx.neg.sni = Some(dns.clone());
+        cx.negotiated().sni = Some(dns.clone());
     }
     let mut log = HandshakeLog::default();
     log.add(hello_bytes)?;
@@ -266,7 +266,7 @@ pub(crate) fn handle_server_hello(
         name,
         suite,
         log,
-        client_random: cx.neg.client_random,
+        client_random: cx.negotiated().client_random,
         server_random: sh.random,
         session_id: sh.session_id.clone(),
         ems,
@@ -300,16 +300,9 @@ pub(crate) fn handle_server_hello(
             ));
         }
         let master = Secret::new(offered.state.master.as_bytes().to_vec());
-        cx.neg.resumed = true;
-        let (_, read) = key_states(
-            suite,
-            &master,
-            &c.client_random,
-            &c.server_random,
-            Side::Client,
-            cx.max_fragment,
-        )?;
-        cx.pending_read = Some(read);
+        cx.negotiated().resumed = true;
+        let (_, read) = record_keys(suite, &master, &c.client_random, &c.server_random, Side::Client)?;
+        cx.set_pending_read12(read);
         cx.log_secret("CLIENT_RANDOM", &master);
         return Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
             c,
@@ -327,7 +320,7 @@ pub(crate) struct ExpectCertificate {
 }
 
 impl ExpectCertificate {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let Some(Tls12Payload::Certificate(cert)) = body12(&msg)? else {
             return Err(unexpected12("expect Certificate", &msg));
         };
@@ -347,7 +340,7 @@ impl ExpectCertificate {
             .config
             .verifier
             .verify_server_cert(end_entity, &intermediates, name, now)?;
-        cx.neg.peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
+        cx.negotiated().peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
         let spki = pki::end_entity_spki(end_entity)?;
         self.c.log.add(&msg.raw)?;
         Ok(Handshake::Client12(Client12::ServerKeyExchange(
@@ -362,7 +355,7 @@ pub(crate) struct ExpectServerKeyExchange {
 }
 
 impl ExpectServerKeyExchange {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let Some(Tls12Payload::ServerKeyExchange(ske)) = body12(&msg)? else {
             return Err(unexpected12("expect ServerKeyExchange", &msg));
         };
@@ -378,8 +371,8 @@ impl ExpectServerKeyExchange {
         if !cfg.groups.contains(&ske.group) || kx::is_hybrid(ske.group) {
             return Err(PeerMisbehaved::IllegalParameter("ServerKeyExchange group").into());
         }
-        cx.neg.sig_scheme = Some(ske.scheme);
-        cx.neg.group = Some(ske.group);
+        cx.negotiated().sig_scheme = Some(ske.scheme);
+        cx.negotiated().group = Some(ske.group);
         self.c.log.add(&msg.raw)?;
         Ok(Handshake::Client12(Client12::ServerHelloDone(
             ExpectServerHelloDone {
@@ -398,7 +391,7 @@ pub(crate) struct ExpectServerHelloDone {
 }
 
 impl ExpectServerHelloDone {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match body12(&msg)? {
             Some(Tls12Payload::CertificateRequest(req)) if self.cert_request.is_none() => {
                 self.c.log.add(&msg.raw)?;
@@ -411,7 +404,7 @@ impl ExpectServerHelloDone {
     }
 
     /// Our second flight: [Certificate], ClientKeyExchange, [CertificateVerify], CCS, Finished.
-    fn send_flight(mut self, cx: &mut Common, msg: &Msg) -> Result<Handshake, Error> {
+    fn send_flight(mut self, cx: &mut dyn Output, msg: &Msg) -> Result<Handshake, Error> {
         self.c.log.add(&msg.raw)?;
         let config = self.c.config.clone();
         // RFC 5246 7.4.6: answer a CertificateRequest with our chain if a scheme fits, else
@@ -430,24 +423,22 @@ impl ExpectServerHelloDone {
                 if let Some(scheme) = ck.key.choose_scheme(&offered, false) {
                     chain = ck.chain.iter().map(|c| c.as_ref().to_vec()).collect();
                     signer = Some((ck.clone(), scheme));
-                    cx.neg.client_sig_scheme = Some(scheme);
-                    cx.neg.own_cert = Some(ck.clone());
+                    cx.negotiated().client_sig_scheme = Some(scheme);
+                    cx.negotiated().own_cert = Some(ck.clone());
                 }
             }
-            let m = cx.frame_handshake(Tls12Payload::Certificate(Certificate12 { certs: chain }).encode());
-            self.c.log.add(&m)?;
-            cx.push_handshake_framed(m);
+            cx.send_handshake12(
+                Tls12Payload::Certificate(Certificate12 { certs: chain }).encode(),
+                &mut self.c.log,
+            )?;
         }
         let kx = KeyExchange::start(self.ske.group, config.shared.rng.as_ref())?;
-        let cke = cx.frame_handshake(
-            Tls12Payload::ClientKeyExchange(ClientKeyExchange {
-                public: kx.public_key().to_vec(),
-            })
-            .encode(),
-        );
+        let cke = Tls12Payload::ClientKeyExchange(ClientKeyExchange {
+            public: kx.public_key().to_vec(),
+        })
+        .encode();
         let pre_master = kx.complete(&self.ske.public)?;
-        self.c.log.add(&cke)?;
-        cx.push_handshake_framed(cke);
+        cx.send_handshake12(cke, &mut self.c.log)?;
         let c = self.c;
         let master = master_secret(
             c.suite,
@@ -463,24 +454,15 @@ impl ExpectServerHelloDone {
             // RFC 5246 7.4.8: the signature covers every handshake message so far.
             let signature = ck.key.sign(scheme, c.log.bytes())?;
             let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
-            let bytes = cx.frame_handshake(cv.encode());
-            c.log.add(&bytes)?;
-            cx.push_handshake_framed(bytes);
+            cx.send_handshake12(cv.encode(), &mut c.log)?;
         }
-        let (write, read) = key_states(
-            c.suite,
-            &master,
-            &c.client_random,
-            &c.server_random,
-            Side::Client,
-            cx.max_fragment,
-        )?;
-        cx.queue.push_ccs();
-        cx.install_write(write);
+        let (write, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Client)?;
+        cx.send_ccs();
+        cx.install_write12(write);
         let ours = finished(c.suite, &master, true, &c.log);
         let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
         c.log.add(&fin)?;
-        cx.pending_read = Some(read);
+        cx.set_pending_read12(read);
         Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
             c,
             master,
@@ -497,7 +479,7 @@ pub(crate) struct ExpectTicket {
 }
 
 impl ExpectTicket {
-    fn handle(mut self, _cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, _cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match body12(&msg)? {
             Some(Tls12Payload::NewSessionTicket(t)) if self.c.ticket_expected => {
                 self.c.log.add(&msg.raw)?;
@@ -523,8 +505,8 @@ pub(crate) struct ExpectCcs {
 }
 
 impl ExpectCcs {
-    fn handle_ccs(self, cx: &mut Common) -> Result<Handshake, Error> {
-        cx.activate_pending_read()?;
+    fn handle_ccs(self, cx: &mut dyn Output) -> Result<Handshake, Error> {
+        cx.activate_pending_read12()?;
         Ok(Handshake::Client12(Client12::Finished(ExpectFinished {
             c: self.c,
             master: self.master,
@@ -540,40 +522,39 @@ pub(crate) struct ExpectFinished {
 }
 
 impl ExpectFinished {
-    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let mut c = self.c;
         check_finished(c.suite, &self.master, false, &c.log, &msg)?;
         c.log.add(&msg.raw)?;
         if self.resumed {
             // Abbreviated: our CCS and Finished follow the server's (RFC 5246 7.3).
-            let (write, _) = key_states(
+            let (write, _) = record_keys(
                 c.suite,
                 &self.master,
                 &c.client_random,
                 &c.server_random,
                 Side::Client,
-                cx.max_fragment,
             )?;
-            cx.queue.push_ccs();
-            cx.install_write(write);
+            cx.send_ccs();
+            cx.install_write12(write);
             let ours = finished(c.suite, &self.master, true, &c.log);
             cx.send_handshake(&HandshakePayload::Finished(ours), None);
         }
-        cx.queue.open_app();
-        cx.neg.exporter12 = Some((c.suite.hash, Secret::new(self.master.as_bytes().to_vec())));
-        cx.events.push_back(Event::HandshakeComplete);
+        cx.open_application_data();
+        cx.negotiated().exporter12 = Some((c.suite.hash, Secret::new(self.master.as_bytes().to_vec())));
+        cx.emit(Event::HandshakeComplete);
         remember(&c, self.master, self.resumed, cx);
         Ok(Handshake::Established12(Established12 { side: Side::Client }))
     }
 }
 
 /// Files the session for resumption: a new ticket, or the session ID of a full handshake.
-fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut Common) {
+fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut dyn Output) {
     let (Some(store), Some(key)) = (&c.config.sessions12, store_key(&c.name)) else {
         return;
     };
     if !c.ticket.is_empty() {
-        cx.events.push_back(Event::SessionTicket);
+        cx.emit(Event::SessionTicket);
     }
     if resumed && c.ticket.is_empty() {
         // Session-ID resumption keeps the stored session as it is.

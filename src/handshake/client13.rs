@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use super::established::ClientResumption;
+use super::output::{KeyLevel, Output, Side};
 use super::server13::session_id_echo;
 use super::tickets::ClientTicket;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{CipherSuite, HandshakeType, NamedGroup, PskKeyExchangeMode, SignatureScheme};
-use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{ClientConfig, Event};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
@@ -20,7 +20,6 @@ use crate::crypto::suites::{tls13_suite, Tls13Suite};
 use crate::error::{Error, PeerMisbehaved};
 use crate::msgs::*;
 use crate::pki::{self, ServerName};
-use crate::record::WriteState;
 
 pub(crate) enum ClientState {
     ServerHello(ExpectServerHello),
@@ -31,7 +30,7 @@ pub(crate) enum ClientState {
 }
 
 impl ClientState {
-    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    pub fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match self {
             ClientState::ServerHello(s) => s.handle(cx, msg),
             ClientState::EncryptedExtensions(s) => s.handle(cx, msg),
@@ -160,15 +159,13 @@ fn psk_extension(ticket: &ClientTicket, now_ms: u64) -> Option<ClientExtension> 
 }
 
 /// The server refused 0-RTT (or never could take it): tell the application, close the writer.
-fn early_data_rejected(cx: &mut Common, s: &mut Session) {
+fn early_data_rejected(cx: &mut dyn Output, s: &mut Session) {
     if s.early_offered {
         s.early_offered = false;
-        cx.early.send_budget = None;
-        cx.neg.early_data = Some(false);
-        cx.events.push_back(Event::EarlyDataRejected);
-        if let Some(q) = cx.quic.as_mut() {
-            q.drop_early_keys();
-        }
+        cx.early_data().send_budget = None;
+        cx.negotiated().early_data = Some(false);
+        cx.emit(Event::EarlyDataRejected);
+        cx.discard_early_keys();
     }
 }
 
@@ -176,7 +173,7 @@ fn early_data_rejected(cx: &mut Common, s: &mut Session) {
 pub(crate) fn start(
     config: Arc<ClientConfig>,
     name: Option<ServerName>,
-    cx: &mut Common,
+    cx: &mut dyn Output,
 ) -> Result<Handshake, Error> {
     let rng = config.shared.rng.clone();
     let mut random = [0u8; 32];
@@ -184,8 +181,8 @@ pub(crate) fn start(
     // Versions the config enables and has suites for (TLS 1.2: `client12`).
     // QUIC: TLS 1.3 only (RFC 9001 4.2) and no compatibility mode (RFC 9001 8.4).
     // DTLS 1.3: no compatibility mode either (RFC 9147 5) and no 0-RTT (not implemented).
-    let quic = cx.is_quic();
-    let dtls = cx.is_dtls();
+    let quic = cx.transport().is_quic();
+    let dtls = cx.transport().is_dtls();
     let (tls13, tls12) = (config.shared.tls13(), config.shared.tls12() && !quic);
     let compat = config.middlebox_compat && !quic && !dtls;
     let mut session_id = Vec::new();
@@ -212,7 +209,7 @@ pub(crate) fn start(
             rng.as_ref(),
         )?;
     }
-    cx.neg.client_random = random;
+    cx.negotiated().client_random = random;
 
     let mut extensions = Vec::new();
     if config.enable_sni {
@@ -221,9 +218,9 @@ pub(crate) fn start(
         }
     }
     if tls13 {
-        let mut versions = vec![cx.v13()];
+        let mut versions = vec![cx.transport().v13()];
         if tls12 {
-            versions.push(cx.v12());
+            versions.push(cx.transport().v12());
         }
         extensions.push(ClientExtension::SupportedVersions(versions));
     }
@@ -262,8 +259,8 @@ pub(crate) fn start(
         extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
     }
     // QUIC (RFC 9001 8.2): our transport parameters.
-    if let Some(q) = &cx.quic {
-        extensions.push(ClientExtension::QuicTransportParameters(q.our_params()));
+    if let Some(params) = cx.local_transport_parameters() {
+        extensions.push(ClientExtension::QuicTransportParameters(params));
     }
     // RFC 8446 4.6.1: a ticket of this server name whose suite we still offer.
     let now_ms = config.shared.time.now_millis();
@@ -285,7 +282,7 @@ pub(crate) fn start(
         extensions.push(ClientExtension::EarlyData);
     }
     let mut hello = ClientHello {
-        legacy_version: cx.v12(),
+        legacy_version: cx.transport().v12(),
         random,
         session_id,
         // RFC 6347 4.2.1 / RFC 9147 5.3: DTLS hellos carry the (legacy) cookie field.
@@ -308,7 +305,7 @@ pub(crate) fn start(
         hello.extensions.push(ext);
     }
     if let Some(t) = &ticket {
-        fill_binder(&mut hello, t, None, cx.label_prefix())?;
+        fill_binder(&mut hello, t, None, cx.transport().label_prefix())?;
     }
     let hello_bytes = cx.send_handshake(&HandshakePayload::ClientHello(hello.clone()), None);
     let mut sent_ccs = false;
@@ -317,29 +314,27 @@ pub(crate) fn start(
             // RFC 8446 4.2.10: 0-RTT under client_early_traffic_secret, right after CH1;
             // the compatibility CCS goes first (D.4).
             let suite = tls13_suite(t.suite).ok_or(Error::InvalidState("ticket suite unknown"))?;
-            let ks = cx.key_schedule13(suite.hash, Some(t.psk.as_bytes()));
+            let ks = cx.transport().key_schedule13(suite.hash, Some(t.psk.as_bytes()));
             let ch_hash = suite.hash.hash(&hello_bytes);
             let early = ks.client_early_traffic_secret(&ch_hash);
             let early_exp = ks.early_exporter_master_secret(&ch_hash);
             cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
             cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
-            cx.neg.early_exporter = Some((suite.hash, early_exp));
+            cx.negotiated().early_exporter = Some((suite.hash, early_exp));
             // QUIC: the 0-RTT secret goes to the QUIC stack (RFC 9001 4.6.1).
-            if let Some(q) = cx.quic.as_mut() {
-                q.early_keys(suite, &early);
-            }
+            cx.early_secret(suite, &early);
             // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
-            cx.install_write(WriteState::plaintext(0x0303));
+            cx.end_initial_record_version();
             if compat {
-                cx.queue.push_ccs();
+                cx.send_ccs();
                 sent_ccs = true;
             }
-            let early = cx.prk13(suite.hash, &early);
-            cx.install_write13(suite, &early, Epoch13::Early);
-            cx.early.send_budget = Some(t.max_early_data as usize);
+            let early = cx.transport().prk13(suite.hash, &early);
+            cx.install_write13(suite, &early, KeyLevel::Early);
+            cx.early_data().send_budget = Some(t.max_early_data as usize);
         }
         // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
-        None => cx.install_write(WriteState::plaintext(0x0303)),
+        None => cx.end_initial_record_version(),
     }
     Ok(Handshake::Client(ClientState::ServerHello(ExpectServerHello {
         s: Session {
@@ -458,7 +453,7 @@ pub(crate) struct ExpectServerHello {
 }
 
 impl ExpectServerHello {
-    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match msg.payload {
             HandshakePayload::HelloRetryRequest(ref hrr) => {
                 super::check_legacy_version(hrr.legacy_version)?;
@@ -476,7 +471,11 @@ impl ExpectServerHello {
 
     /// DTLS: a DTLS 1.2 server's HelloVerifyRequest (RFC 6347 4.2.1): the same hello again
     /// with its cookie (and a binder over it). One per handshake, before any ServerHello.
-    pub(crate) fn dtls_hello_verify(mut self, cx: &mut Common, cookie: Vec<u8>) -> Result<Handshake, Error> {
+    pub(crate) fn dtls_hello_verify(
+        mut self,
+        cx: &mut dyn Output,
+        cookie: Vec<u8>,
+    ) -> Result<Handshake, Error> {
         if self.hrr.is_some() || self.hello.cookie.as_ref().is_none_or(|c| !c.is_empty()) {
             return Err(Error::UnexpectedMessage {
                 state: "expect ServerHello",
@@ -488,7 +487,7 @@ impl ExpectServerHello {
         }
         self.hello.cookie = Some(cookie);
         if let Some(t) = &self.s.ticket {
-            fill_binder(&mut self.hello, t, None, cx.label_prefix())?;
+            fill_binder(&mut self.hello, t, None, cx.transport().label_prefix())?;
         }
         self.hello_bytes = cx.send_handshake(&HandshakePayload::ClientHello(self.hello.clone()), None);
         Ok(Handshake::Client(ClientState::ServerHello(self)))
@@ -504,7 +503,7 @@ impl ExpectServerHello {
     /// RFC 8446 4.1.4: answer a HelloRetryRequest with a second ClientHello.
     fn handle_retry(
         mut self,
-        cx: &mut Common,
+        cx: &mut dyn Output,
         msg: &Msg,
         hrr: HelloRetryRequest,
     ) -> Result<Handshake, Error> {
@@ -512,10 +511,10 @@ impl ExpectServerHello {
             // RFC 8446 4.1.4: a second HelloRetryRequest is unexpected_message.
             return Err(PeerMisbehaved::SecondHelloRetryRequest.into());
         }
-        if hrr.supported_version() != Some(cx.v13()) {
+        if hrr.supported_version() != Some(cx.transport().v13()) {
             return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest supported_versions").into());
         }
-        if hrr.session_id != session_id_echo(cx.v13(), &self.hello.session_id) {
+        if hrr.session_id != session_id_echo(cx.transport().v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
         }
         // RFC 8446 4.2: an extension we did not ask for is unsupported_extension, before
@@ -537,11 +536,11 @@ impl ExpectServerHello {
         if group.is_none() && cookie.is_none() {
             return Err(PeerMisbehaved::HelloRetryRequestChangedNothing.into());
         }
-        cx.neg.hrr = true;
+        cx.negotiated().hrr = true;
         // RFC 8446 4.2.10: HelloRetryRequest refuses 0-RTT; CH2 goes in plaintext again.
         if self.s.early_offered {
             early_data_rejected(cx, &mut self.s);
-            cx.install_write(WriteState::plaintext(0x0303));
+            cx.end_initial_record_version();
         }
         // RFC 8446 4.1.4: keep the PSK only if its hash matches the suite HRR chose.
         if self
@@ -575,7 +574,7 @@ impl ExpectServerHello {
             }
         }
         if let Some(cookie) = cookie {
-            if cx.is_dtls() {
+            if cx.transport().is_dtls() {
                 // DTLS: first, so that the first fragment of a second hello too large for
                 // one datagram carries it to a stateless server (`dtls::acceptor`).
                 extensions.insert(0, ClientExtension::Cookie(cookie));
@@ -590,12 +589,12 @@ impl ExpectServerHello {
         }
         hello.extensions = extensions;
         if let Some(t) = &self.s.ticket {
-            fill_binder(&mut hello, t, Some(&transcript), cx.label_prefix())?;
+            fill_binder(&mut hello, t, Some(&transcript), cx.transport().label_prefix())?;
         }
 
         // RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
-        if self.s.config.middlebox_compat && !self.sent_ccs && !cx.is_dtls() {
-            cx.queue.push_ccs();
+        if self.s.config.middlebox_compat && !self.sent_ccs && cx.transport().has_compat_ccs() {
+            cx.send_ccs();
             self.sent_ccs = true;
         }
         let hello_bytes = cx.send_handshake(
@@ -617,7 +616,7 @@ impl ExpectServerHello {
 
     fn handle_server_hello(
         mut self,
-        cx: &mut Common,
+        cx: &mut dyn Output,
         msg: &Msg,
         sh: ServerHello,
     ) -> Result<Handshake, Error> {
@@ -630,10 +629,7 @@ impl ExpectServerHello {
             let s = self.s;
             // DTLS: the hello went into our bytes in its TLS 1.3 transcript form; DTLS 1.2
             // hashes it with its DTLS header (RFC 6347 4.2.6). It was our last message.
-            let hello_bytes = match cx.dtls_send_seq {
-                Some(next) => crate::dtls::fragment::dtls_framing(&self.hello_bytes, next.wrapping_sub(1)),
-                None => self.hello_bytes,
-            };
+            let hello_bytes = cx.last_sent_for_log12(self.hello_bytes);
             return super::client12::handle_server_hello(
                 s.config,
                 s.name,
@@ -646,15 +642,15 @@ impl ExpectServerHello {
         }
         // RFC 8446 4.1.3: legacy_version 0x0303 and supported_versions selecting TLS 1.3.
         match sh.supported_version() {
-            Some(v) if v == cx.v13() => {}
+            Some(v) if v == cx.transport().v13() => {}
             Some(_) => return Err(PeerMisbehaved::IllegalParameter("ServerHello supported_versions").into()),
             None => return Err(Error::NoCommonVersion),
         }
-        if sh.legacy_version != cx.v12() {
+        if sh.legacy_version != cx.transport().v12() {
             return Err(PeerMisbehaved::WrongLegacyVersion.into());
         }
         // RFC 9147 5: a DTLS 1.3 server echoes none, even of a DTLS 1.2 session's id we offered.
-        if sh.session_id != session_id_echo(cx.v13(), &self.hello.session_id) {
+        if sh.session_id != session_id_echo(cx.transport().v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
         }
         if sh.compression_method != 0 {
@@ -697,7 +693,7 @@ impl ExpectServerHello {
                     .shares
                     .complete(share.group, &share.payload)
                     .ok_or(PeerMisbehaved::KeyShareForUnofferedGroup)??;
-                cx.neg.group = Some(share.group);
+                cx.negotiated().group = Some(share.group);
                 shared
             }
             // RFC 8446 4.2.9: no key_share only with psk_ke, which we must have offered.
@@ -705,12 +701,12 @@ impl ExpectServerHello {
             None => return Err(PeerMisbehaved::MissingExtension("key_share").into()),
         };
 
-        cx.neg.version = Some(cx.v13());
-        cx.neg.suite = Some(suite.suite);
-        cx.neg.server_random = sh.random;
+        cx.negotiated().version = Some(cx.transport().v13());
+        cx.negotiated().suite = Some(suite.suite);
+        cx.negotiated().server_random = sh.random;
         if let Some(t) = &ticket {
-            cx.neg.resumed = true;
-            cx.neg.peer_chain = t.peer_chain.iter().map(|c| c.clone().into()).collect();
+            cx.negotiated().resumed = true;
+            cx.negotiated().peer_chain = t.peer_chain.iter().map(|c| c.clone().into()).collect();
         } else {
             early_data_rejected(cx, &mut self.s);
         }
@@ -724,7 +720,9 @@ impl ExpectServerHello {
             }
         };
         transcript.update(&msg.raw);
-        let mut ks = cx.key_schedule13(suite.hash, ticket.as_ref().map(|t| t.psk.as_bytes()));
+        let mut ks = cx
+            .transport()
+            .key_schedule13(suite.hash, ticket.as_ref().map(|t| t.psk.as_bytes()));
         ks.input_shared_secret(shared.as_bytes());
         let hash = transcript.current_hash();
         let client_hs = ks.client_handshake_traffic_secret(&hash);
@@ -732,18 +730,16 @@ impl ExpectServerHello {
         cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
         cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
         // QUIC: the Handshake level's secrets (RFC 9001 4.1.4).
-        if let Some(q) = cx.quic.as_mut() {
-            q.handshake_keys(suite, &client_hs, &server_hs);
-        }
+        cx.traffic_secrets(KeyLevel::Handshake, suite, &client_hs, &server_hs);
         // One PRK per handshake traffic secret: record key, IV and Finished key share it.
         let (client_hs, server_hs) = (ks.prk(&client_hs), ks.prk(&server_hs));
-        cx.install_read13(suite, &server_hs, Epoch13::Handshake);
-        if self.s.config.middlebox_compat && !self.sent_ccs && !cx.is_quic() && !cx.is_dtls() {
-            cx.queue.push_ccs();
+        cx.install_read13(suite, &server_hs, KeyLevel::Handshake);
+        if self.s.config.middlebox_compat && !self.sent_ccs && cx.transport().has_compat_ccs() {
+            cx.send_ccs();
         }
         // With 0-RTT still pending we keep the early keys until EndOfEarlyData.
         if !self.s.early_offered {
-            cx.install_write13(suite, &client_hs, Epoch13::Handshake);
+            cx.install_write13(suite, &client_hs, KeyLevel::Handshake);
         }
 
         Ok(Handshake::Client(ClientState::EncryptedExtensions(
@@ -781,7 +777,7 @@ pub(crate) struct ExpectEncryptedExtensions {
 }
 
 impl ExpectEncryptedExtensions {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::EncryptedExtensions(exts) = &msg.payload else {
             return Err(unexpected("expect EncryptedExtensions", &msg));
         };
@@ -796,7 +792,7 @@ impl ExpectEncryptedExtensions {
                     if !self.k.s.config.shared.alpn.contains(proto) {
                         return Err(PeerMisbehaved::AlpnNotOffered.into());
                     }
-                    cx.neg.alpn = Some(proto.clone());
+                    cx.negotiated().alpn = Some(proto.clone());
                 }
                 EncryptedExtension::ServerNameAck => {
                     if !self.offered_sni {
@@ -809,10 +805,11 @@ impl ExpectEncryptedExtensions {
                     early_accepted = true;
                 }
                 // RFC 9001 8.2: QUIC only; on TLS it is unsupported_extension.
-                EncryptedExtension::QuicTransportParameters(p) => match cx.quic.as_mut() {
-                    Some(q) => q.set_peer_params(p),
-                    None => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
-                },
+                EncryptedExtension::QuicTransportParameters(p) => {
+                    if !cx.take_peer_transport_parameters(p) {
+                        return Err(PeerMisbehaved::UnsolicitedExtension.into());
+                    }
+                }
                 EncryptedExtension::RecordSizeLimit(limit) => {
                     super::record_limit::client_accept(cx, &self.k.s.config.shared, *limit, true)?;
                 }
@@ -821,31 +818,31 @@ impl ExpectEncryptedExtensions {
                 }
             }
         }
-        if let Some(q) = &cx.quic {
+        if cx.transport().is_quic() {
             // RFC 9001 8.2: the server's transport parameters are mandatory.
-            if !q.has_peer_params() {
+            if !cx.has_peer_transport_parameters() {
                 return Err(PeerMisbehaved::MissingExtension("quic_transport_parameters").into());
             }
             // RFC 9001 8.1: no negotiated application protocol is no_application_protocol.
-            if cx.neg.alpn.is_none() {
+            if cx.negotiated().alpn.is_none() {
                 return Err(Error::NoApplicationProtocol);
             }
         }
         if let Some(ServerName::Dns(name)) = &self.k.s.name {
             if self.offered_sni {
-                cx.neg.sni = Some(name.clone());
+                cx.negotiated().sni = Some(name.clone());
             }
         }
         if early_accepted {
             // RFC 8446 4.2.10: accepted 0-RTT must keep the ticket's ALPN.
             let ticket_alpn = self.k.ticket.as_ref().and_then(|t| t.alpn.as_ref());
-            if cx.neg.alpn.as_ref() != ticket_alpn {
+            if cx.negotiated().alpn.as_ref() != ticket_alpn {
                 return Err(PeerMisbehaved::IllegalParameter("ALPN differs from the 0-RTT ticket's").into());
             }
-            cx.neg.early_data = Some(true);
+            cx.negotiated().early_data = Some(true);
         } else if self.k.s.early_offered {
             early_data_rejected(cx, &mut self.k.s);
-            cx.install_write13(self.k.suite, &self.k.client_hs, Epoch13::Handshake);
+            cx.install_write13(self.k.suite, &self.k.client_hs, KeyLevel::Handshake);
         }
         self.k.transcript.update(&msg.raw);
         if self.k.ticket.is_some() {
@@ -875,7 +872,7 @@ pub(crate) struct ExpectCertificate {
 }
 
 impl ExpectCertificate {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match &msg.payload {
             HandshakePayload::CertificateRequest13(req) if self.cert_request.is_none() => {
                 // RFC 8446 4.3.2: signature_algorithms is mandatory; context empty in-handshake.
@@ -919,7 +916,7 @@ impl ExpectCertificate {
                     .config
                     .verifier
                     .verify_server_cert(&end_entity.cert, &intermediates, name, now)?;
-                cx.neg.peer_chain = cert.entries.iter().map(|e| e.cert.clone().into()).collect();
+                cx.negotiated().peer_chain = cert.entries.iter().map(|e| e.cert.clone().into()).collect();
                 self.k.transcript.update(&msg.raw);
                 let spki = pki::end_entity_spki(&end_entity.cert)?;
                 Ok(Handshake::Client(ClientState::CertificateVerify(
@@ -942,7 +939,7 @@ pub(crate) struct ExpectCertificateVerify {
 }
 
 impl ExpectCertificateVerify {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
             return Err(unexpected("expect CertificateVerify", &msg));
         };
@@ -952,7 +949,7 @@ impl ExpectCertificateVerify {
         }
         let signed = tls13_signed_message(true, &self.k.transcript.current_hash());
         verify_signature(&self.spki, cv.scheme, &signed, &cv.signature, true)?;
-        cx.neg.sig_scheme = Some(cv.scheme);
+        cx.negotiated().sig_scheme = Some(cv.scheme);
         self.k.transcript.update(&msg.raw);
         Ok(Handshake::Client(ClientState::Finished(ExpectFinished {
             k: self.k,
@@ -967,7 +964,7 @@ pub(crate) struct ExpectFinished {
 }
 
 impl ExpectFinished {
-    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::Finished(verify_data) = &msg.payload else {
             return Err(unexpected("expect Finished", &msg));
         };
@@ -986,14 +983,14 @@ impl ExpectFinished {
         transcript.update(&msg.raw);
         let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
         let server_ap_prk = ks.prk(&server_ap);
-        cx.install_read13(suite, &server_ap_prk, Epoch13::Application);
+        cx.install_read13(suite, &server_ap_prk, KeyLevel::Application);
 
         // RFC 9001 8.3: QUIC clients send no EndOfEarlyData.
-        if s.early_offered && !cx.is_quic() {
+        if s.early_offered && !cx.transport().is_quic() {
             // RFC 8446 4.5: EndOfEarlyData under the early keys, then the handshake keys.
             cx.send_handshake(&HandshakePayload::EndOfEarlyData, Some(&mut transcript));
-            cx.early.send_budget = None;
-            cx.install_write13(suite, &client_hs, Epoch13::Handshake);
+            cx.early_data().send_budget = None;
+            cx.install_write13(suite, &client_hs, KeyLevel::Handshake);
         }
         if let Some(req) = self.cert_request {
             send_client_auth(cx, &s.config, req, &mut transcript)?;
@@ -1001,14 +998,12 @@ impl ExpectFinished {
         let ours = finished_verify_data_prk(&client_hs, &transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(ours), Some(&mut transcript));
         // QUIC: 1-RTT secrets after our Finished (RFC 9001 4.1.4).
-        if let Some(q) = cx.quic.as_mut() {
-            q.one_rtt_keys(suite, &client_ap, &server_ap);
-        }
+        cx.traffic_secrets(KeyLevel::Application, suite, &client_ap, &server_ap);
         let client_ap_prk = ks.prk(&client_ap);
-        cx.install_write13(suite, &client_ap_prk, Epoch13::Application);
-        cx.queue.open_app();
-        cx.neg.exporter = Some((hash, exporter));
-        cx.events.push_back(Event::HandshakeComplete);
+        cx.install_write13(suite, &client_ap_prk, KeyLevel::Application);
+        cx.open_application_data();
+        cx.negotiated().exporter = Some((hash, exporter));
+        cx.emit(Event::HandshakeComplete);
         // RFC 8446 7.1: resumption_master_secret over ClientHello..client Finished.
         let resumption = match (&s.config.session_store, &s.name) {
             (Some(store), Some(name)) => Some(ClientResumption {
@@ -1034,7 +1029,7 @@ impl ExpectFinished {
 /// RFC 8446 4.4.2, 4.4.3: our Certificate and CertificateVerify, or an empty Certificate
 /// when we have no certificate or no scheme the server accepts.
 fn send_client_auth(
-    cx: &mut Common,
+    cx: &mut dyn Output,
     config: &ClientConfig,
     req: CertRequest,
     transcript: &mut Transcript,
@@ -1057,7 +1052,7 @@ fn send_client_auth(
         cx.send_handshake(&empty, Some(transcript));
         return Ok(());
     };
-    cx.neg.client_sig_scheme = Some(scheme);
+    cx.negotiated().client_sig_scheme = Some(scheme);
     let entries = cert
         .chain
         .iter()
@@ -1073,7 +1068,7 @@ fn send_client_auth(
         }),
         Some(transcript),
     );
-    cx.neg.own_cert = Some(cert.clone());
+    cx.negotiated().own_cert = Some(cert.clone());
     let signed = tls13_signed_message(false, &transcript.current_hash());
     let signature = cert.key.sign_with(scheme, &signed, config.shared.rng.as_ref())?;
     cx.send_handshake(

@@ -1,16 +1,15 @@
 //! Pieces both TLS 1.2 sides use: the handshake log, key derivation from the master secret,
 //! Finished, the downgrade sentinels, and the established state that refuses renegotiation.
 
+use super::output::{Output, Side};
 use super::{unexpected, Msg};
 use crate::codec::{HandshakeType, SignatureScheme};
-use crate::conn::common::{Common, Side};
 use crate::crypto::aead::RecordKey;
 use crate::crypto::prf;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::{SuiteAuth, Tls12Suite};
 use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::msgs::{HandshakePayload, Tls12Payload};
-use crate::record::{ReadState, RecordVersion, WriteState};
 
 /// RFC 8446 4.1.3: the last 8 bytes of ServerHello.random from a TLS 1.3-capable server that
 /// negotiated TLS 1.2 ...
@@ -78,16 +77,15 @@ pub(crate) fn master_secret(
     }
 }
 
-/// The record states of `side` from the key block (RFC 5246 6.3: client key, server key,
-/// client IV, server IV; AEAD suites have no MAC keys).
-pub(crate) fn key_states(
+/// `side`'s (write, read) record keys from the key block (RFC 5246 6.3: client key, server
+/// key, client IV, server IV; AEAD suites have no MAC keys).
+pub(crate) fn record_keys(
     suite: &Tls12Suite,
     master: &Secret,
     client_random: &[u8; 32],
     server_random: &[u8; 32],
     side: Side,
-    max_fragment: usize,
-) -> Result<(WriteState, ReadState), Error> {
+) -> Result<(RecordKey, RecordKey), Error> {
     let kb = prf::key_block(
         suite.hash,
         master.as_bytes(),
@@ -104,10 +102,7 @@ pub(crate) fn key_states(
         Side::Client => (client, server),
         Side::Server => (server, client),
     };
-    Ok((
-        WriteState::protected(ours, RecordVersion::Tls12, max_fragment),
-        ReadState::protected(theirs, RecordVersion::Tls12),
-    ))
+    Ok((ours, theirs))
 }
 
 /// RFC 5246 7.4.9: verify_data over the log so far.
@@ -178,7 +173,7 @@ impl Established12 {
         }
     }
 
-    pub fn handle(self, _cx: &mut Common, msg: Msg) -> Result<Self, Error> {
+    pub fn handle(self, _cx: &mut dyn Output, msg: Msg) -> Result<Self, Error> {
         let typ = msg.payload.typ();
         match (self.side, typ) {
             (Side::Client, HandshakeType::HelloRequest) | (Side::Server, HandshakeType::ClientHello) => {

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use super::output::{KeyLevel, Output, Side};
 use super::tickets::{ClientSessionStore, ClientTicket, MAX_TICKET_LIFETIME};
 use super::{unexpected, Msg};
 use crate::codec::{HandshakeType, KeyUpdateRequest};
-use crate::conn::common::{Common, Epoch13, Side};
 use crate::conn::{Event, TimeProvider};
 use crate::crypto::key_schedule::{next_traffic_secret_prefixed, resumption_psk_prefixed};
 use crate::crypto::secret::Secret;
@@ -59,17 +59,17 @@ pub(crate) struct ClientResumption {
 impl Established13 {
     /// After the handshake a peer may send KeyUpdate (not on QUIC, RFC 9001 6) and, to a
     /// client, NewSessionTicket (RFC 8446 4.6).
-    pub fn expects(&self, cx: &Common, typ: HandshakeType) -> Result<(), &'static str> {
+    pub fn expects(&self, cx: &dyn Output, typ: HandshakeType) -> Result<(), &'static str> {
         match typ {
-            HandshakeType::KeyUpdate if cx.is_quic() => Err("established (QUIC: no KeyUpdate)"),
+            HandshakeType::KeyUpdate if cx.transport().is_quic() => Err("established (QUIC: no KeyUpdate)"),
             HandshakeType::KeyUpdate => Ok(()),
             HandshakeType::NewSessionTicket if self.side == Side::Client => Ok(()),
             _ => Err("established"),
         }
     }
 
-    pub fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Self, Error> {
-        if cx.is_quic() {
+    pub fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Self, Error> {
+        if cx.transport().is_quic() {
             check_quic(&msg)?;
         }
         match msg.payload {
@@ -78,11 +78,14 @@ impl Established13 {
                 if self.key_updates_in_a_row > MAX_KEY_UPDATES_IN_A_ROW {
                     return Err(Error::LimitExceeded(Limit::KeyUpdates));
                 }
-                self.theirs =
-                    next_traffic_secret_prefixed(self.suite.hash, cx.label_prefix(), self.theirs.as_bytes());
-                let theirs = cx.prk13(self.suite.hash, &self.theirs);
-                cx.install_read13(self.suite, &theirs, Epoch13::Update);
-                cx.events.push_back(Event::KeyUpdated { ours: false });
+                self.theirs = next_traffic_secret_prefixed(
+                    self.suite.hash,
+                    cx.transport().label_prefix(),
+                    self.theirs.as_bytes(),
+                );
+                let theirs = cx.transport().prk13(self.suite.hash, &self.theirs);
+                cx.install_read13(self.suite, &theirs, KeyLevel::Update);
+                cx.emit(Event::KeyUpdated { ours: false });
                 // RFC 8446 4.6.3: answer update_requested with our own update_not_requested.
                 if request == KeyUpdateRequest::UpdateRequested {
                     self.update_ours(cx, false);
@@ -104,7 +107,7 @@ impl Established13 {
                             suite: self.suite.suite,
                             psk: resumption_psk_prefixed(
                                 self.suite.hash,
-                                cx.label_prefix(),
+                                cx.transport().label_prefix(),
                                 r.res_master.as_bytes(),
                                 &nst.nonce,
                             ),
@@ -112,13 +115,13 @@ impl Established13 {
                             lifetime: nst.lifetime.min(MAX_TICKET_LIFETIME),
                             received_ms: r.time.now_millis(),
                             max_early_data: nst.max_early_data_size().unwrap_or(0),
-                            alpn: cx.neg.alpn.clone(),
-                            peer_chain: cx.neg.peer_chain.iter().map(|c| c.to_vec()).collect(),
+                            alpn: cx.negotiated().alpn.clone(),
+                            peer_chain: cx.negotiated().peer_chain.iter().map(|c| c.to_vec()).collect(),
                             ticket: nst.ticket,
                         },
                     );
                 }
-                cx.events.push_back(Event::SessionTicket);
+                cx.emit(Event::SessionTicket);
                 Ok(self)
             }
             _ => Err(unexpected("established", &msg)),
@@ -126,17 +129,21 @@ impl Established13 {
     }
 
     /// Sends KeyUpdate and switches our write keys behind it (RFC 8446 4.6.3).
-    pub fn update_ours(&mut self, cx: &mut Common, request_peer: bool) {
+    pub fn update_ours(&mut self, cx: &mut dyn Output, request_peer: bool) {
         let request = if request_peer {
             KeyUpdateRequest::UpdateRequested
         } else {
             KeyUpdateRequest::UpdateNotRequested
         };
         cx.send_handshake(&HandshakePayload::KeyUpdate(request), None);
-        self.ours = next_traffic_secret_prefixed(self.suite.hash, cx.label_prefix(), self.ours.as_bytes());
-        let ours = cx.prk13(self.suite.hash, &self.ours);
-        cx.install_write13(self.suite, &ours, Epoch13::Update);
-        cx.events.push_back(Event::KeyUpdated { ours: true });
+        self.ours = next_traffic_secret_prefixed(
+            self.suite.hash,
+            cx.transport().label_prefix(),
+            self.ours.as_bytes(),
+        );
+        let ours = cx.transport().prk13(self.suite.hash, &self.ours);
+        cx.install_write13(self.suite, &ours, KeyLevel::Update);
+        cx.emit(Event::KeyUpdated { ours: true });
     }
 
     /// Application data arrived: the KeyUpdate flood counter starts again.

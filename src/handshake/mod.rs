@@ -6,25 +6,24 @@ pub(crate) mod client12;
 pub(crate) mod client13;
 mod common12;
 pub(crate) mod established;
+mod negotiated;
+pub(crate) mod output;
 pub(crate) mod record_limit;
 pub(crate) mod server12;
 pub(crate) mod server13;
 pub mod ticket12;
 pub(crate) mod tickets;
 
-pub(crate) use common12::Established12;
+pub(crate) use common12::{Established12, HandshakeLog};
 pub(crate) use established::Established13;
 
 use crate::codec::{DecodeError, HandshakeType, ProtocolVersion};
-use crate::conn::common::Common;
-use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
 use crate::crypto::key_schedule::KeySchedule13;
 use crate::crypto::secret::Secret;
-use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, PeerMisbehaved};
 use crate::msgs::{Dialect, HandshakePayload, MAX_CLIENT_HELLO, MAX_HANDSHAKE_MESSAGE};
-use crate::record::{ReadState, RecordVersion, WriteState};
+use output::Output;
 
 /// One decoded handshake message with its encoding (the transcript hashes the encoding).
 #[derive(Debug)]
@@ -44,7 +43,7 @@ pub(crate) enum Handshake {
 }
 
 impl Handshake {
-    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    pub fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match self {
             Handshake::Client(s) => s.handle(cx, msg),
             Handshake::Server(s) => s.handle(cx, msg),
@@ -77,7 +76,7 @@ impl Handshake {
     }
 
     /// DTLS: a HelloVerifyRequest's cookie for a client still waiting for its ServerHello.
-    pub fn dtls_hello_verify(self, cx: &mut Common, cookie: Vec<u8>) -> Result<Handshake, Error> {
+    pub fn dtls_hello_verify(self, cx: &mut dyn Output, cookie: Vec<u8>) -> Result<Handshake, Error> {
         match self {
             Handshake::Client(client13::ClientState::ServerHello(s)) => s.dtls_hello_verify(cx, cookie),
             _ => Err(Error::UnexpectedMessage {
@@ -103,7 +102,7 @@ impl Handshake {
 
     /// TLS 1.2 ChangeCipherSpec (RFC 5246 7.1): the state that expects one activates the
     /// pending read state; anywhere else it is unexpected_message.
-    pub fn handle_ccs12(self, cx: &mut Common) -> Result<Handshake, Error> {
+    pub fn handle_ccs12(self, cx: &mut dyn Output) -> Result<Handshake, Error> {
         match self {
             Handshake::Client12(s) => s.handle_ccs(cx),
             Handshake::Server12(s) => s.handle_ccs(cx),
@@ -142,7 +141,7 @@ impl Handshake {
     /// Checks a handshake message header against the state before its body is buffered or
     /// decoded: [`check_type`](Self::check_type), then the body length cap
     /// ([`max_message_len`]).
-    pub fn check_header(&self, cx: &Common, typ: HandshakeType, len: usize) -> Result<(), Error> {
+    pub fn check_header(&self, cx: &dyn Output, typ: HandshakeType, len: usize) -> Result<(), Error> {
         self.check_type(cx, typ)?;
         check_message_len(typ, len)
     }
@@ -150,7 +149,7 @@ impl Handshake {
     /// A message type this state never takes is `unexpected_message` (RFC 8446 6.2) whatever
     /// its body: checked before the body is decoded, so a malformed body cannot make it a
     /// `decode_error`.
-    pub fn check_type(&self, cx: &Common, typ: HandshakeType) -> Result<(), Error> {
+    pub fn check_type(&self, cx: &dyn Output, typ: HandshakeType) -> Result<(), Error> {
         let expected = match self {
             Handshake::Client(s) => s.expects(typ),
             Handshake::Server(s) => s.expects(typ),
@@ -245,28 +244,11 @@ fn handshake_name(typ: HandshakeType) -> &'static str {
     typ.name().unwrap_or("unknown handshake message")
 }
 
-/// Record write state for a TLS 1.3 traffic secret (RFC 8446 7.3).
-pub(crate) fn write_state13(suite: &Tls13Suite, secret: &Secret, max_fragment: usize) -> WriteState {
-    WriteState::protected(
-        RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
-        RecordVersion::Tls13,
-        max_fragment,
-    )
-}
-
-/// Record read state for a TLS 1.3 traffic secret (RFC 8446 7.3).
-pub(crate) fn read_state13(suite: &Tls13Suite, secret: &Secret) -> ReadState {
-    ReadState::protected(
-        RecordKey::tls13(suite.aead, suite.hash, secret.as_bytes()),
-        RecordVersion::Tls13,
-    )
-}
-
 /// RFC 8446 7.1: with the server Finished in the transcript, both sides move the schedule to
 /// the master secret and derive (client_application_traffic_secret_0,
 /// server_application_traffic_secret_0, exporter_master_secret), logging each.
 pub(crate) fn application_secrets(
-    cx: &Common,
+    cx: &dyn Output,
     ks: &mut KeySchedule13,
     transcript: &Transcript,
 ) -> (Secret, Secret, Secret) {

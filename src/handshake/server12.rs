@@ -9,13 +9,13 @@
 use std::sync::Arc;
 
 use super::common12::{
-    body12, check_finished, finished, key_states, master_secret, scheme_fits_suite, ske_signed, unexpected12,
-    Established12, HandshakeLog, DOWNGRADE_TLS12,
+    body12, check_finished, finished, master_secret, record_keys, scheme_fits_suite, ske_signed,
+    unexpected12, Established12, HandshakeLog, DOWNGRADE_TLS12,
 };
+use super::output::{Output, Side, Transport};
 use super::ticket12::{Session12, SESSION_LIFETIME};
 use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
-use crate::conn::common::{Common, Side, Transport};
 use crate::conn::{CertifiedKey, Event, ServerConfig};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
@@ -65,7 +65,7 @@ impl Server12 {
         }
     }
 
-    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    pub fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match self {
             Server12::Certificate(s) => s.handle(cx, msg),
             Server12::ClientKeyExchange(s) => s.handle(cx, msg),
@@ -76,10 +76,10 @@ impl Server12 {
     }
 
     /// RFC 5246 7.1: the client's ChangeCipherSpec makes the pending read state current.
-    pub fn handle_ccs(self, cx: &mut Common) -> Result<Handshake, Error> {
+    pub fn handle_ccs(self, cx: &mut dyn Output) -> Result<Handshake, Error> {
         match self {
             Server12::Ccs(s) => {
-                cx.activate_pending_read()?;
+                cx.activate_pending_read12()?;
                 Ok(Handshake::Server12(Server12::Finished(ExpectFinished {
                     c: s.c,
                     master: s.master,
@@ -174,14 +174,14 @@ fn find_session(
 /// Answers a ClientHello that negotiates TLS 1.2.
 pub(crate) fn handle_client_hello(
     config: Arc<ServerConfig>,
-    cx: &mut Common,
+    cx: &mut dyn Output,
     msg: &Msg,
     hello: &ClientHello,
 ) -> Result<Handshake, Error> {
     let cfg = &config.shared;
     // RFC 5246 E.1: the client's highest version is legacy_version (or listed in
     // supported_versions); TLS 1.2 must be within it.
-    let dtls = cx.dtls_send_seq.is_some();
+    let dtls = cx.transport().is_dtls();
     // RFC 8446 4.2.1: with supported_versions, only that list counts (a DTLS 1.3-only hello
     // carries legacy_version 0xFEFD too, RFC 9147 5.3).
     let offers12 = match hello.supported_versions() {
@@ -242,15 +242,15 @@ pub(crate) fn handle_client_hello(
     if cfg.tls13() {
         server_random[24..].copy_from_slice(&DOWNGRADE_TLS12);
     }
-    cx.neg.version = Some(match dtls {
+    cx.negotiated().version = Some(match dtls {
         true => ProtocolVersion::DTLSv1_2,
         false => ProtocolVersion::TLSv1_2,
     });
-    cx.neg.client_random = hello.random;
-    cx.neg.server_random = server_random;
-    cx.neg.alpn = alpn.clone();
-    cx.neg.sni = sni;
-    cx.neg.ems = ems;
+    cx.negotiated().client_random = hello.random;
+    cx.negotiated().server_random = server_random;
+    cx.negotiated().alpn = alpn.clone();
+    cx.negotiated().sni = sni;
+    cx.negotiated().ems = ems;
 
     let mut log = HandshakeLog::default();
     log.add(&msg.raw)?;
@@ -265,8 +265,8 @@ pub(crate) fn handle_client_hello(
         s.ems && ems && hello.cipher_suites.contains(&s.suite) && cfg.suites.contains(&s.suite)
     }) {
         if let Some(suite) = tls12_suite(session.suite) {
-            cx.neg.suite = Some(suite.suite);
-            cx.neg.resumed = true;
+            cx.negotiated().suite = Some(suite.suite);
+            cx.negotiated().resumed = true;
             let session_id = hello.session_id.clone();
             let mut c = Ctx {
                 config: config.clone(),
@@ -282,20 +282,14 @@ pub(crate) fn handle_client_hello(
             send_server_hello(cx, &mut c, hello, secure_reneg, alpn)?;
             let master = session.master;
             cx.log_secret("CLIENT_RANDOM", &master);
-            let (write, read) = key_states(
-                suite,
-                &master,
-                &c.client_random,
-                &c.server_random,
-                Side::Server,
-                cx.max_fragment,
-            )?;
-            cx.queue.push_ccs();
-            cx.install_write(write);
+            let (write, read) =
+                record_keys(suite, &master, &c.client_random, &c.server_random, Side::Server)?;
+            cx.send_ccs();
+            cx.install_write12(write);
             let ours = finished(suite, &master, false, &c.log);
             let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
             c.log.add(&fin)?;
-            cx.pending_read = Some(read);
+            cx.set_pending_read12(read);
             return Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
                 c,
                 master,
@@ -306,7 +300,7 @@ pub(crate) fn handle_client_hello(
     }
 
     // Full handshake: our preferred suite that the client offers and a key can sign for.
-    let (suite, cert, scheme) = choose_suite_and_cert(&config, hello, cx.neg.sni.as_deref())?;
+    let (suite, cert, scheme) = choose_suite_and_cert(&config, hello, cx.negotiated().sni.as_deref())?;
     // RFC 8422 4: without supported_groups any curve will do; we take our first.
     let group: NamedGroup = match hello.supported_groups() {
         Some(groups) => cfg
@@ -322,9 +316,9 @@ pub(crate) fn handle_client_hello(
             .copied()
             .ok_or(Error::HandshakeFailure("no key exchange group"))?,
     };
-    cx.neg.suite = Some(suite.suite);
-    cx.neg.group = Some(group);
-    cx.neg.sig_scheme = Some(scheme);
+    cx.negotiated().suite = Some(suite.suite);
+    cx.negotiated().group = Some(group);
+    cx.negotiated().sig_scheme = Some(scheme);
 
     let mut session_id = Vec::new();
     if ems && config.session_cache12.is_some() {
@@ -345,7 +339,7 @@ pub(crate) fn handle_client_hello(
 
     let certs = cert.chain.iter().map(|c| c.as_ref().to_vec()).collect();
     c.log_send(cx, &Tls12Payload::Certificate(Certificate12 { certs }))?;
-    cx.neg.own_cert = Some(cert.clone());
+    cx.negotiated().own_cert = Some(cert.clone());
 
     let kx = KeyExchange::start(group, rng.as_ref())?;
     let mut ske = ServerKeyExchange {
@@ -376,16 +370,13 @@ pub(crate) fn handle_client_hello(
 }
 
 impl Ctx {
-    fn log_send(&mut self, cx: &mut Common, m: &Tls12Payload) -> Result<(), Error> {
-        let bytes = cx.frame_handshake(m.encode());
-        self.log.add(&bytes)?;
-        cx.push_handshake_framed(bytes);
-        Ok(())
+    fn log_send(&mut self, cx: &mut dyn Output, m: &Tls12Payload) -> Result<(), Error> {
+        cx.send_handshake12(m.encode(), &mut self.log)
     }
 }
 
 fn send_server_hello(
-    cx: &mut Common,
+    cx: &mut dyn Output,
     c: &mut Ctx,
     hello: &ClientHello,
     secure_reneg: bool,
@@ -416,10 +407,7 @@ fn send_server_hello(
         extensions.push(ServerHelloExtension::RecordSizeLimit(limit));
     }
     let sh = ServerHello {
-        legacy_version: match cx.dtls_send_seq {
-            Some(_) => ProtocolVersion::DTLSv1_2,
-            None => ProtocolVersion::TLSv1_2,
-        },
+        legacy_version: cx.transport().v12(),
         random: c.server_random,
         session_id: c.session_id.clone(),
         cipher_suite: c.suite.suite,
@@ -437,7 +425,7 @@ pub(crate) struct ExpectCertificate {
 }
 
 impl ExpectCertificate {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let Some(Tls12Payload::Certificate(cert)) = body12(&msg)? else {
             return Err(unexpected12("expect client Certificate", &msg));
         };
@@ -460,7 +448,7 @@ impl ExpectCertificate {
         let now = self.c.config.shared.time.now_unix();
         self.verifier
             .verify_client_cert(end_entity, &intermediates, now)?;
-        cx.neg.peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
+        cx.negotiated().peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
         let spki = pki::end_entity_spki(end_entity)?;
         Ok(Handshake::Server12(Server12::ClientKeyExchange(
             ExpectClientKeyExchange {
@@ -480,7 +468,7 @@ pub(crate) struct ExpectClientKeyExchange {
 }
 
 impl ExpectClientKeyExchange {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let Some(Tls12Payload::ClientKeyExchange(cke)) = body12(&msg)? else {
             return Err(unexpected12("expect ClientKeyExchange", &msg));
         };
@@ -496,15 +484,8 @@ impl ExpectClientKeyExchange {
             &c.server_random,
         );
         cx.log_secret("CLIENT_RANDOM", &master);
-        let (_, read) = key_states(
-            c.suite,
-            &master,
-            &c.client_random,
-            &c.server_random,
-            Side::Server,
-            cx.max_fragment,
-        )?;
-        cx.pending_read = Some(read);
+        let (_, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
+        cx.set_pending_read12(read);
         Ok(Handshake::Server12(match self.spki {
             Some(spki) => Server12::CertificateVerify(ExpectCertificateVerify { c, master, spki }),
             None => Server12::Ccs(ExpectCcs {
@@ -524,7 +505,7 @@ pub(crate) struct ExpectCertificateVerify {
 }
 
 impl ExpectCertificateVerify {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
             return Err(unexpected12("expect CertificateVerify", &msg));
         };
@@ -533,7 +514,7 @@ impl ExpectCertificateVerify {
             return Err(PeerMisbehaved::UnsupportedSignatureScheme.into());
         }
         verify_signature(&self.spki, cv.scheme, self.c.log.bytes(), &cv.signature, false)?;
-        cx.neg.client_sig_scheme = Some(cv.scheme);
+        cx.negotiated().client_sig_scheme = Some(cv.scheme);
         self.c.log.add(&msg.raw)?;
         Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
             c: self.c,
@@ -559,7 +540,7 @@ pub(crate) struct ExpectFinished {
 }
 
 impl ExpectFinished {
-    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let mut c = self.c;
         check_finished(c.suite, &self.master, true, &c.log, &msg)?;
         c.log.add(&msg.raw)?;
@@ -591,22 +572,15 @@ impl ExpectFinished {
                     cache.put(c.session_id.clone(), &session);
                 }
             }
-            let (write, _) = key_states(
-                c.suite,
-                &master,
-                &c.client_random,
-                &c.server_random,
-                Side::Server,
-                cx.max_fragment,
-            )?;
-            cx.queue.push_ccs();
-            cx.install_write(write);
+            let (write, _) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
+            cx.send_ccs();
+            cx.install_write12(write);
             let ours = finished(c.suite, &master, false, &c.log);
             cx.send_handshake(&HandshakePayload::Finished(ours), None);
         }
-        cx.queue.open_app();
-        cx.neg.exporter12 = Some((c.suite.hash, master));
-        cx.events.push_back(Event::HandshakeComplete);
+        cx.open_application_data();
+        cx.negotiated().exporter12 = Some((c.suite.hash, master));
+        cx.emit(Event::HandshakeComplete);
         Ok(Handshake::Established12(Established12 { side: Side::Server }))
     }
 }

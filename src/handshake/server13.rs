@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use super::output::{KeyLevel, Output, Side, Transport};
 use super::tickets::ServerSession;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
-use crate::conn::common::{Common, Epoch13, Side, Transport};
 use crate::conn::{Event, ServerConfig, TimeProvider};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
@@ -29,7 +29,7 @@ pub(crate) enum ServerState {
 }
 
 impl ServerState {
-    pub fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    pub fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         match self {
             ServerState::ClientHello(s) => s.handle(cx, msg),
             ServerState::EndOfEarlyData(s) => s.handle(cx, msg),
@@ -141,7 +141,7 @@ fn check_second_hello(first: &ClientHello, second: &ClientHello) -> Result<(), E
 }
 
 impl ExpectClientHello {
-    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::ClientHello(hello) = &msg.payload else {
             return Err(unexpected("expect ClientHello", &msg));
         };
@@ -150,12 +150,16 @@ impl ExpectClientHello {
         super::check_legacy_version(hello.legacy_version)?;
         // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions; without it
         // (or with 1.3 disabled) `server12` answers.
-        if !cfg.tls13() || !hello.supported_versions().is_some_and(|v| v.contains(&cx.v13())) {
+        if !cfg.tls13()
+            || !hello
+                .supported_versions()
+                .is_some_and(|v| v.contains(&cx.transport().v13()))
+        {
             if self.retry.is_some() {
                 return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
             }
             // RFC 9001 4.2: QUIC never negotiates a version below TLS 1.3.
-            if cx.is_quic() {
+            if cx.transport().is_quic() {
                 return Err(Error::NoCommonVersion);
             }
             return super::server12::handle_client_hello(self.config.clone(), cx, &msg, hello);
@@ -164,7 +168,7 @@ impl ExpectClientHello {
         if hello.compression_methods != [0] {
             return Err(PeerMisbehaved::CompressionNotNull.into());
         }
-        if let Some(q) = cx.quic.as_mut() {
+        if cx.transport().is_quic() {
             // RFC 9001 8.4: no compatibility mode (QUIC calls it PROTOCOL_VIOLATION; our
             // nearest alert is illegal_parameter).
             if !hello.session_id.is_empty() {
@@ -174,7 +178,7 @@ impl ExpectClientHello {
             let params = hello
                 .quic_transport_parameters()
                 .ok_or(PeerMisbehaved::MissingExtension("quic_transport_parameters"))?;
-            q.set_peer_params(params);
+            cx.take_peer_transport_parameters(params);
         } else if hello.quic_transport_parameters().is_some() {
             // RFC 9001 8.2: on TLS (not QUIC) the extension is unsupported_extension.
             return Err(PeerMisbehaved::UnsolicitedExtension.into());
@@ -182,7 +186,7 @@ impl ExpectClientHello {
         if let Some(retry) = &self.retry {
             // RFC 8446 4.2.10: 0-RTT can only precede the second ClientHello; from here on a
             // record that fails to deprotect is bad_record_mac (5.2), not skipped early data.
-            cx.early.skip_budget = 0;
+            cx.early_data().skip_budget = 0;
             // RFC 8446 4.1.2: early data is not permitted after a HelloRetryRequest.
             if hello.has(ExtensionType::EarlyData) {
                 return Err(PeerMisbehaved::IllegalParameter("early_data after HelloRetryRequest").into());
@@ -252,7 +256,7 @@ impl ExpectClientHello {
         }
         let alpn = choose_alpn(&cfg.alpn, hello.alpn())?;
         // RFC 9001 8.1: QUIC needs an application protocol.
-        if cx.is_quic() && alpn.is_none() {
+        if cx.transport().is_quic() && alpn.is_none() {
             return Err(Error::NoApplicationProtocol);
         }
 
@@ -296,7 +300,7 @@ impl ExpectClientHello {
             sni.as_deref(),
             alpn.as_deref(),
             share.is_some(),
-            cx.label_prefix(),
+            cx.transport().label_prefix(),
             cx.transport(),
         )?;
         if share.is_none() && psk.as_ref().is_none_or(|p| p.dhe) {
@@ -317,10 +321,10 @@ impl ExpectClientHello {
         };
         transcript.update(&msg.raw);
         // DTLS 1.3 has no compatibility mode (RFC 9147 5): no session_id echo, no CCS.
-        let compat = !hello.session_id.is_empty() && !cx.is_dtls();
+        let compat = !hello.session_id.is_empty() && !cx.transport().is_dtls();
 
         let rng = cfg.rng.clone();
-        let mut extensions = vec![ServerHelloExtension::SupportedVersions(cx.v13())];
+        let mut extensions = vec![ServerHelloExtension::SupportedVersions(cx.transport().v13())];
         let shared = match share.filter(|_| psk.as_ref().is_none_or(|p| p.dhe)) {
             Some(share) => {
                 let (payload, shared) = KeyExchange::accept(share.group, &share.payload, rng.as_ref())?;
@@ -328,7 +332,7 @@ impl ExpectClientHello {
                     group: share.group,
                     payload,
                 }));
-                cx.neg.group = Some(share.group);
+                cx.negotiated().group = Some(share.group);
                 shared
             }
             // psk_ke: the handshake secret takes zeros for the (EC)DHE input (RFC 8446 7.1).
@@ -341,13 +345,13 @@ impl ExpectClientHello {
         let mut random = [0u8; 32];
         rng.fill(&mut random)?;
 
-        cx.neg.version = Some(cx.v13());
-        cx.neg.suite = Some(suite.suite);
-        cx.neg.sig_scheme = if psk.is_some() { None } else { Some(scheme) };
-        cx.neg.client_random = hello.random;
-        cx.neg.server_random = random;
-        cx.neg.alpn = alpn.clone();
-        cx.neg.sni = sni.clone();
+        cx.negotiated().version = Some(cx.transport().v13());
+        cx.negotiated().suite = Some(suite.suite);
+        cx.negotiated().sig_scheme = if psk.is_some() { None } else { Some(scheme) };
+        cx.negotiated().client_random = hello.random;
+        cx.negotiated().server_random = random;
+        cx.negotiated().alpn = alpn.clone();
+        cx.negotiated().sni = sni.clone();
 
         // 0-RTT (RFC 8446 4.2.10): keys over the ClientHello, before the ServerHello.
         let offered_early = hello.has(ExtensionType::EarlyData);
@@ -355,7 +359,7 @@ impl ExpectClientHello {
         let mut client_early = None;
         if let Some(p) = &psk {
             if offered_early {
-                cx.neg.early_data = Some(early_accepted);
+                cx.negotiated().early_data = Some(early_accepted);
             }
             if early_accepted {
                 let ch_hash = transcript.current_hash();
@@ -363,27 +367,25 @@ impl ExpectClientHello {
                 let early_exp = p.ks.early_exporter_master_secret(&ch_hash);
                 cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
                 cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
-                cx.neg.early_exporter = Some((suite.hash, early_exp));
+                cx.negotiated().early_exporter = Some((suite.hash, early_exp));
                 // QUIC: the 0-RTT secret goes to the QUIC stack (RFC 9001 4.6.1).
-                if let Some(q) = cx.quic.as_mut() {
-                    q.early_keys(suite, &early);
-                }
+                cx.early_secret(suite, &early);
                 client_early = Some(early);
             }
         }
         if offered_early && !early_accepted {
             // RFC 8446 4.2.10: skip the 0-RTT records we cannot or will not read.
-            cx.early.skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
+            cx.early_data().skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
         }
         if let Some(p) = &psk {
-            cx.neg.resumed = true;
-            cx.neg.peer_chain = p.session.peer_chain.iter().map(|c| c.clone().into()).collect();
+            cx.negotiated().resumed = true;
+            cx.negotiated().peer_chain = p.session.peer_chain.iter().map(|c| c.clone().into()).collect();
         }
 
         let mut server_hello = ServerHello {
-            legacy_version: cx.v12(),
+            legacy_version: cx.transport().v12(),
             random,
-            session_id: session_id_echo(cx.v13(), &hello.session_id),
+            session_id: session_id_echo(cx.transport().v13(), &hello.session_id),
             cipher_suite: suite.suite,
             compression_method: 0,
             extensions,
@@ -395,16 +397,16 @@ impl ExpectClientHello {
             &HandshakePayload::ServerHello(server_hello),
             Some(&mut transcript),
         );
-        let retried = cx.neg.hrr;
+        let retried = cx.negotiated().hrr;
         // RFC 8446 D.4: one compatibility CCS after our first handshake message.
         if compat && !retried {
-            cx.queue.push_ccs();
+            cx.send_ccs();
         }
 
         let resumed = psk.is_some();
         let mut ks = match psk {
             Some(p) => p.ks,
-            None => cx.key_schedule13(suite.hash, None),
+            None => cx.transport().key_schedule13(suite.hash, None),
         };
         ks.input_shared_secret(shared.as_bytes());
         let hash = transcript.current_hash();
@@ -413,19 +415,17 @@ impl ExpectClientHello {
         cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
         cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
         // QUIC: the Handshake level's secrets, after the ServerHello (RFC 9001 4.1.4).
-        if let Some(q) = cx.quic.as_mut() {
-            q.handshake_keys(suite, &client_hs, &server_hs);
-        }
+        cx.traffic_secrets(KeyLevel::Handshake, suite, &client_hs, &server_hs);
         // One PRK per handshake traffic secret: record key, IV and Finished key share it.
         let (client_hs, server_hs) = (ks.prk(&client_hs), ks.prk(&server_hs));
-        cx.install_write13(suite, &server_hs, Epoch13::Handshake);
+        cx.install_write13(suite, &server_hs, KeyLevel::Handshake);
         match &client_early {
             Some(early) => {
                 let early = ks.prk(early);
-                cx.install_read13(suite, &early, Epoch13::Early);
-                cx.early.receive_budget = self.config.resumption.max_early_data as usize;
+                cx.install_read13(suite, &early, KeyLevel::Early);
+                cx.early_data().receive_budget = self.config.resumption.max_early_data as usize;
             }
-            None => cx.install_read13(suite, &client_hs, Epoch13::Handshake),
+            None => cx.install_read13(suite, &client_hs, KeyLevel::Handshake),
         }
 
         let mut extensions = Vec::new();
@@ -441,8 +441,8 @@ impl ExpectClientHello {
             extensions.push(EncryptedExtension::ServerNameAck);
         }
         // QUIC (RFC 9001 8.2): our transport parameters.
-        if let Some(q) = &cx.quic {
-            extensions.push(EncryptedExtension::QuicTransportParameters(q.our_params()));
+        if let Some(params) = cx.local_transport_parameters() {
+            extensions.push(EncryptedExtension::QuicTransportParameters(params));
         }
         if let Some(limit) =
             super::record_limit::server_reply(cx, &self.config.shared, hello.record_size_limit(), true)
@@ -483,7 +483,7 @@ impl ExpectClientHello {
                 cert.certificate13(),
                 Some(&mut transcript),
             );
-            cx.neg.own_cert = Some(cert.clone());
+            cx.negotiated().own_cert = Some(cert.clone());
 
             let signed = tls13_signed_message(true, &transcript.current_hash());
             let signature = cert.key.sign_with(scheme, &signed, rng.as_ref())?;
@@ -499,14 +499,12 @@ impl ExpectClientHello {
 
         let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
         // QUIC: 1-RTT secrets after our Finished (RFC 9001 4.1.4).
-        if let Some(q) = cx.quic.as_mut() {
-            q.one_rtt_keys(suite, &client_ap, &server_ap);
-        }
+        cx.traffic_secrets(KeyLevel::Application, suite, &client_ap, &server_ap);
         // RFC 8446 4.4.4: the server may send data after its Finished (0.5-RTT).
         let server_ap_prk = ks.prk(&server_ap);
-        cx.install_write13(suite, &server_ap_prk, Epoch13::Application);
-        cx.queue.open_app();
-        cx.neg.exporter = Some((suite.hash, exporter));
+        cx.install_write13(suite, &server_ap_prk, KeyLevel::Application);
+        cx.open_application_data();
+        cx.negotiated().exporter = Some((suite.hash, exporter));
 
         let k = Keys {
             config: self.config.clone(),
@@ -519,7 +517,7 @@ impl ExpectClientHello {
             server_ap,
         };
         // RFC 9001 8.3: QUIC clients send no EndOfEarlyData.
-        if client_early.is_some() && !cx.is_quic() {
+        if client_early.is_some() && !cx.transport().is_quic() {
             return Ok(Handshake::Server(ServerState::EndOfEarlyData(
                 ExpectEndOfEarlyData { k },
             )));
@@ -537,7 +535,7 @@ impl ExpectClientHello {
     /// RFC 8446 4.1.4: ask for a share in `group`, with a cookie binding the first hello.
     fn send_retry(
         self,
-        cx: &mut Common,
+        cx: &mut dyn Output,
         msg: &Msg,
         hello: &ClientHello,
         suite: &'static Tls13Suite,
@@ -556,21 +554,21 @@ impl ExpectClientHello {
         // hello continues this exchange.
         let cookie = suite.hash.hash(&msg.raw);
         let retry = hello_retry_request(
-            (cx.v13(), cx.v12()),
+            (cx.transport().v13(), cx.transport().v12()),
             &first.session_id,
             suite,
             Some(group),
             &cookie,
         );
         cx.send_handshake(&HandshakePayload::HelloRetryRequest(retry), Some(&mut transcript));
-        if !first.session_id.is_empty() && !cx.is_dtls() {
-            cx.queue.push_ccs();
+        if !first.session_id.is_empty() && !cx.transport().is_dtls() {
+            cx.send_ccs();
         }
-        cx.neg.hrr = true;
+        cx.negotiated().hrr = true;
         // RFC 8446 4.2.10: HelloRetryRequest rejects 0-RTT; skip what the client sent.
         if hello.has(ExtensionType::EarlyData) {
-            cx.neg.early_data = Some(false);
-            cx.early.skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
+            cx.negotiated().early_data = Some(false);
+            cx.early_data().skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
         }
         Ok(Handshake::Server(ServerState::ClientHello(ExpectClientHello {
             config: self.config,
@@ -635,11 +633,11 @@ pub(crate) struct StatelessRetry {
 /// ClientHello.
 pub(crate) fn start_after_retry(
     config: Arc<ServerConfig>,
-    cx: &mut Common,
+    cx: &mut dyn Output,
     retry: StatelessRetry,
 ) -> Handshake {
     let hrr = hello_retry_request(
-        (cx.v13(), cx.v12()),
+        (cx.transport().v13(), cx.transport().v12()),
         &retry.session_id,
         retry.suite,
         retry.group,
@@ -648,7 +646,7 @@ pub(crate) fn start_after_retry(
     let mut transcript = Transcript::new(retry.suite.hash);
     transcript.update_message_hash(&retry.ch1_hash);
     transcript.update(&HandshakePayload::HelloRetryRequest(hrr).encode());
-    cx.neg.hrr = true;
+    cx.negotiated().hrr = true;
     Handshake::Server(ServerState::ClientHello(ExpectClientHello {
         config,
         retry: Some(RetrySent {
@@ -797,14 +795,14 @@ pub(crate) struct ExpectEndOfEarlyData {
 }
 
 impl ExpectEndOfEarlyData {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::EndOfEarlyData = &msg.payload else {
             return Err(unexpected("expect EndOfEarlyData", &msg));
         };
         // RFC 8446 4.5: EndOfEarlyData closes the early keys; handshake keys follow.
         self.k.transcript.update(&msg.raw);
-        cx.install_read13(self.k.suite, &self.k.client_hs, Epoch13::Handshake);
-        cx.early.receive_budget = 0;
+        cx.install_read13(self.k.suite, &self.k.client_hs, KeyLevel::Handshake);
+        cx.early_data().receive_budget = 0;
         Ok(Handshake::Server(ServerState::Finished(ExpectFinished {
             k: self.k,
         })))
@@ -818,7 +816,7 @@ pub(crate) struct ExpectCertificate {
 }
 
 impl ExpectCertificate {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::Certificate13(cert) = &msg.payload else {
             return Err(unexpected("expect client Certificate", &msg));
         };
@@ -841,7 +839,7 @@ impl ExpectCertificate {
         let now = self.time.now_unix();
         self.verifier
             .verify_client_cert(&end_entity.cert, &intermediates, now)?;
-        cx.neg.peer_chain = cert.entries.iter().map(|e| e.cert.clone().into()).collect();
+        cx.negotiated().peer_chain = cert.entries.iter().map(|e| e.cert.clone().into()).collect();
         let spki = pki::end_entity_spki(&end_entity.cert)?;
         Ok(Handshake::Server(ServerState::CertificateVerify(
             ExpectCertificateVerify { k: self.k, spki },
@@ -855,7 +853,7 @@ pub(crate) struct ExpectCertificateVerify {
 }
 
 impl ExpectCertificateVerify {
-    fn handle(mut self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::CertificateVerify(cv) = &msg.payload else {
             return Err(unexpected("expect client CertificateVerify", &msg));
         };
@@ -865,7 +863,7 @@ impl ExpectCertificateVerify {
         }
         let signed = tls13_signed_message(false, &self.k.transcript.current_hash());
         verify_signature(&self.spki, cv.scheme, &signed, &cv.signature, true)?;
-        cx.neg.client_sig_scheme = Some(cv.scheme);
+        cx.negotiated().client_sig_scheme = Some(cv.scheme);
         self.k.transcript.update(&msg.raw);
         Ok(Handshake::Server(ServerState::Finished(ExpectFinished {
             k: self.k,
@@ -878,21 +876,21 @@ pub(crate) struct ExpectFinished {
 }
 
 impl ExpectFinished {
-    fn handle(self, cx: &mut Common, msg: Msg) -> Result<Handshake, Error> {
+    fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let HandshakePayload::Finished(verify_data) = &msg.payload else {
             return Err(unexpected("expect client Finished", &msg));
         };
         let mut k = self.k;
         let expected = finished_verify_data_prk(&k.client_hs, &k.transcript.current_hash());
         super::check_verify_data(expected, verify_data)?;
-        let client_ap = cx.prk13(k.suite.hash, &k.client_ap);
-        cx.install_read13(k.suite, &client_ap, Epoch13::Application);
+        let client_ap = cx.transport().prk13(k.suite.hash, &k.client_ap);
+        cx.install_read13(k.suite, &client_ap, KeyLevel::Application);
         k.transcript.update(&msg.raw);
         if k.client_resumes && k.config.resumption.tickets > 0 {
             let res_master = k.ks.resumption_master_secret(&k.transcript.current_hash());
             send_tickets(&k, cx, &res_master)?;
         }
-        cx.events.push_back(Event::HandshakeComplete);
+        cx.emit(Event::HandshakeComplete);
         Ok(Handshake::Established(Established13 {
             suite: k.suite,
             side: Side::Server,
@@ -907,13 +905,13 @@ impl ExpectFinished {
 
 /// RFC 8446 4.6.1: NewSessionTickets after the client's Finished, each with its own nonce,
 /// age_add and PSK, sealed (or cached) with the SNI, ALPN and suite they are bound to.
-fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Error> {
+fn send_tickets(k: &Keys, cx: &mut dyn Output, res_master: &Secret) -> Result<(), Error> {
     let r = &k.config.resumption;
     let shared = &k.config.shared;
     let (now_secs, now_ms) = (shared.time.now_unix(), shared.time.now_millis());
     // RFC 9001 4.6.1: a QUIC ticket allows 0-RTT with max_early_data_size 0xffffffff.
     let max_early_data = match r.max_early_data {
-        n if n > 0 && cx.is_quic() => crate::quic::QUIC_MAX_EARLY_DATA,
+        n if n > 0 && cx.transport().is_quic() => crate::quic::QUIC_MAX_EARLY_DATA,
         n => n,
     };
     for i in 0..r.tickets {
@@ -924,14 +922,19 @@ fn send_tickets(k: &Keys, cx: &mut Common, res_master: &Secret) -> Result<(), Er
         let session = ServerSession {
             transport: cx.transport(),
             suite: k.suite.suite,
-            psk: resumption_psk_prefixed(k.suite.hash, cx.label_prefix(), res_master.as_bytes(), &nonce),
+            psk: resumption_psk_prefixed(
+                k.suite.hash,
+                cx.transport().label_prefix(),
+                res_master.as_bytes(),
+                &nonce,
+            ),
             age_add,
             issued_ms: now_ms,
             lifetime: r.lifetime,
             max_early_data,
-            sni: cx.neg.sni.clone(),
-            alpn: cx.neg.alpn.clone(),
-            peer_chain: cx.neg.peer_chain.iter().map(|c| c.to_vec()).collect(),
+            sni: cx.negotiated().sni.clone(),
+            alpn: cx.negotiated().alpn.clone(),
+            peer_chain: cx.negotiated().peer_chain.iter().map(|c| c.to_vec()).collect(),
         };
         let Some(ticket) = r.storage.issue(shared.rng.as_ref(), now_secs, session)? else {
             return Ok(());

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::output::Transport;
 use crate::codec::CipherSuite;
-use crate::conn::common::Transport;
 use crate::crypto::rand::RandomSource;
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;

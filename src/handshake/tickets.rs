@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use zeroize::Zeroizing;
 
+use super::output::Transport;
 use crate::codec::{put_u16, put_u32, put_u64, put_u8, put_vec_bytes, CipherSuite, LenPrefix, Reader};
-use crate::conn::common::Transport;
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;

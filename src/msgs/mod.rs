@@ -15,5 +15,8 @@ pub use extensions::*;
 pub use handshake::*;
 pub use tls12::*;
 
+/// RFC 8446 5.1: TLSPlaintext.length MUST NOT exceed 2^14.
+pub const MAX_PLAINTEXT: usize = 1 << 14;
+
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,7 @@ pub(crate) use joiner::HandshakeJoiner;
 pub(crate) use protect::{Plaintext, ReadState, RecordVersion, WriteState};
 pub(crate) use queue::{OutItem, OutQueue};
 
-/// RFC 8446 5.1: TLSPlaintext.length MUST NOT exceed 2^14.
-pub const MAX_PLAINTEXT: usize = 1 << 14;
+pub use crate::msgs::MAX_PLAINTEXT;
 /// RFC 8446 5.2: TLSCiphertext.length MUST NOT exceed 2^14 + 256.
 pub const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
 /// TLS record header: type(1) version(2) length(2).
