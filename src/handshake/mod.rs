@@ -262,3 +262,6 @@ pub(crate) fn application_secrets(
     cx.log_secret("EXPORTER_SECRET", &exporter);
     (client_ap, server_ap, exporter)
 }
+
+#[cfg(test)]
+mod tests;
