@@ -160,6 +160,7 @@ pub mod conn;
 pub mod crypto;
 pub mod dtls;
 mod error;
+mod event;
 mod handshake;
 pub mod msgs;
 pub mod pki;

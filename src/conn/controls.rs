@@ -10,29 +10,12 @@ use std::time::Duration;
 use rustls_pki_types::CertificateDer;
 
 use super::config::Shared;
-use super::{Connection, Event, ServerConfig, TimeProvider};
+use super::{Connection, Event, HandshakeKind, ServerConfig, TimeProvider};
 use crate::codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::crypto::rand::RandomSource;
 use crate::error::Error;
 use crate::handshake::{server13, Msg};
 use crate::msgs::{ClientHello, HandshakePayload};
-
-/// How the handshake went (see [`Connection::handshake_kind`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HandshakeKind {
-    /// A full handshake: certificate, fresh key exchange, no HelloRetryRequest.
-    Full,
-    /// The server asked for another key share (RFC 8446 4.1.4), then finished (full or
-    /// resumed: see [`Connection::is_resumed`]).
-    HelloRetry,
-    /// Resumed from a ticket or session ID, no 0-RTT offered.
-    Resumed,
-    /// Resumed with 0-RTT data the server accepted (RFC 8446 4.2.10).
-    EarlyDataAccepted,
-    /// 0-RTT was offered and refused; the handshake went on (full or resumed).
-    EarlyDataRejected,
-}
 
 /// An alert with its level, as sent or received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The zero-copy record path beside `read_tls`/`write_tls` (DESIGN.md): records are opened in
+//! The zero-copy record path beside `read_tls`/`write_tls`: records are opened in
 //! place in the caller's buffer and sealed straight into one, so a record costs the AEAD pass
 //! and nothing else: no copy into our buffers, no allocation in steady state.
 //!
@@ -107,7 +107,7 @@ impl Connection {
 
     /// Checks that application data may be sealed straight into a caller buffer now: the
     /// application keys are active and nothing from the queue is waiting to go first
-    /// (DESIGN.md rules 3 and 4). Queued key changes are applied; queued records are
+    /// (the queue's rules 3 and 4, `record::queue`). Queued key changes are applied; queued records are
     /// encrypted for `write_tls`, and then this refuses with `BufferFull` until they are sent.
     fn zero_copy_writable(&mut self) -> Result<(), Error> {
         if let Some(e) = &self.error {

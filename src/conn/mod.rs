@@ -4,7 +4,6 @@
 pub(crate) mod common;
 pub(crate) mod config;
 mod controls;
-mod event;
 mod inbound;
 mod inplace;
 mod keylog;
@@ -17,7 +16,9 @@ mod stream;
 use std::io;
 use std::sync::Arc;
 
+pub use crate::event::Event;
 pub use crate::handshake::established::{MAX_KEY_UPDATES_IN_A_ROW, MAX_TICKETS};
+pub use crate::handshake::negotiated::HandshakeKind;
 pub use crate::handshake::output::Side;
 pub use crate::handshake::ticket12::{AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer};
 pub use crate::handshake::tickets::{
@@ -30,8 +31,7 @@ pub use config::{
     SystemClock, TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY,
     DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, MAX_TICKETS_PER_HANDSHAKE,
 };
-pub use controls::{AlertRecord, ClientHelloInfo, HandshakeKind, RecordSizing, LOW_LATENCY_RECORD_LEN};
-pub use event::Event;
+pub use controls::{AlertRecord, ClientHelloInfo, RecordSizing, LOW_LATENCY_RECORD_LEN};
 pub use inplace::{InPlace, Sealed};
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};

@@ -17,12 +17,13 @@ use super::output::{Output, Side, Transport};
 use super::ticket12::{ClientSession12, Session12, MAX_TICKET_LEN};
 use super::{Handshake, Msg};
 use crate::codec::{EcPointFormat, ExtensionType, HandshakeType, ProtocolVersion};
-use crate::conn::{ClientConfig, Event};
+use crate::conn::ClientConfig;
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
 use crate::crypto::suites::{tls12_suite, Tls12Suite};
 use crate::error::{Error, PeerMisbehaved};
+use crate::event::Event;
 use crate::msgs::*;
 use crate::pki::{self, ServerName};
 

@@ -9,7 +9,7 @@ use super::server13::session_id_echo;
 use super::tickets::ClientTicket;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{CipherSuite, HandshakeType, NamedGroup, PskKeyExchangeMode, SignatureScheme};
-use crate::conn::{ClientConfig, Event};
+use crate::conn::ClientConfig;
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::key_schedule::{finished_verify_data_prk, KeySchedule13};
@@ -18,6 +18,7 @@ use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
 use crate::error::{Error, PeerMisbehaved};
+use crate::event::Event;
 use crate::msgs::*;
 use crate::pki::{self, ServerName};
 
@@ -723,16 +724,8 @@ impl ExpectServerHello {
         let mut ks = cx
             .transport()
             .key_schedule13(suite.hash, ticket.as_ref().map(|t| t.psk.as_bytes()));
-        ks.input_shared_secret(shared.as_bytes());
-        let hash = transcript.current_hash();
-        let client_hs = ks.client_handshake_traffic_secret(&hash);
-        let server_hs = ks.server_handshake_traffic_secret(&hash);
-        cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
-        cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
-        // QUIC: the Handshake level's secrets (RFC 9001 4.1.4).
-        cx.traffic_secrets(KeyLevel::Handshake, suite, &client_hs, &server_hs);
-        // One PRK per handshake traffic secret: record key, IV and Finished key share it.
-        let (client_hs, server_hs) = (ks.prk(&client_hs), ks.prk(&server_hs));
+        let (client_hs, server_hs) =
+            super::handshake_secrets(cx, &mut ks, suite, shared.as_bytes(), &transcript);
         cx.install_read13(suite, &server_hs, KeyLevel::Handshake);
         if self.s.config.middlebox_compat && !self.sent_ccs && cx.transport().has_compat_ccs() {
             cx.send_ccs();

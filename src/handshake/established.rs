@@ -6,17 +6,21 @@ use super::output::{KeyLevel, Output, Side};
 use super::tickets::{ClientSessionStore, ClientTicket, MAX_TICKET_LIFETIME};
 use super::{unexpected, Msg};
 use crate::codec::{HandshakeType, KeyUpdateRequest};
-use crate::conn::{Event, TimeProvider};
+use crate::conn::TimeProvider;
 use crate::crypto::key_schedule::{next_traffic_secret_prefixed, resumption_psk_prefixed};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, Limit, PeerMisbehaved};
+use crate::event::Event;
 use crate::msgs::HandshakePayload;
 
 /// KeyUpdates the peer may send without application data in between before we call it a flood.
 pub const MAX_KEY_UPDATES_IN_A_ROW: u32 = 32;
 /// NewSessionTickets accepted per connection (RFC 8446 4.6.1 puts no bound; we do).
 pub const MAX_TICKETS: u32 = 64;
+
+/// RFC 9001 4.6.1: the max_early_data_size a QUIC ticket allowing 0-RTT must carry.
+pub const QUIC_MAX_EARLY_DATA: u32 = 0xffff_ffff;
 
 pub(crate) struct Established13 {
     pub suite: &'static Tls13Suite,
@@ -40,7 +44,7 @@ fn check_quic(msg: &Msg) -> Result<(), Error> {
         HandshakePayload::NewSessionTicket13(nst)
             if nst
                 .max_early_data_size()
-                .is_some_and(|n| n != crate::quic::QUIC_MAX_EARLY_DATA) =>
+                .is_some_and(|n| n != super::established::QUIC_MAX_EARLY_DATA) =>
         {
             Err(PeerMisbehaved::IllegalParameter("max_early_data_size in a QUIC ticket").into())
         }

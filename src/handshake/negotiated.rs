@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
-use crate::conn::{CertifiedKey, HandshakeKind};
+use crate::conn::CertifiedKey;
 use crate::crypto::hash::HashAlg;
 use crate::crypto::key_schedule::{export_keying_material_prefixed, max_export_len};
 use crate::crypto::prf::export_keying_material_tls12;
@@ -115,4 +115,21 @@ pub(crate) struct EarlyData {
     /// Server: bytes of 0-RTT records we still skip after rejecting early data (RFC 8446
     /// 4.2.10); cleared by the first record that deprotects.
     pub skip_budget: usize,
+}
+
+/// How the handshake went (see [`Connection::handshake_kind`](crate::Connection::handshake_kind)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeKind {
+    /// A full handshake: certificate, fresh key exchange, no HelloRetryRequest.
+    Full,
+    /// The server asked for another key share (RFC 8446 4.1.4), then finished (full or
+    /// resumed: see [`Connection::is_resumed`](crate::Connection::is_resumed)).
+    HelloRetry,
+    /// Resumed from a ticket or session ID, no 0-RTT offered.
+    Resumed,
+    /// Resumed with 0-RTT data the server accepted (RFC 8446 4.2.10).
+    EarlyDataAccepted,
+    /// 0-RTT was offered and refused; the handshake went on (full or resumed).
+    EarlyDataRejected,
 }

@@ -9,13 +9,13 @@
 //! machines use a recording implementation.
 
 use crate::codec::{HandshakeType, ProtocolVersion};
-use crate::conn::Event;
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::{HashAlg, Transcript};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::crypto::{KeySchedule13, Prk};
 use crate::error::Error;
+use crate::event::Event;
 use crate::msgs::HandshakePayload;
 
 pub(crate) use super::negotiated::{EarlyData, Negotiated};

@@ -16,12 +16,13 @@ use super::output::{Output, Side, Transport};
 use super::ticket12::{Session12, SESSION_LIFETIME};
 use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
-use crate::conn::{CertifiedKey, Event, ServerConfig};
+use crate::conn::{CertifiedKey, ServerConfig};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
 use crate::crypto::suites::{tls12_suite, Tls12Suite};
 use crate::error::{Error, PeerMisbehaved};
+use crate::event::Event;
 use crate::msgs::*;
 use crate::pki;
 

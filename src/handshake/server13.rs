@@ -8,7 +8,7 @@ use super::output::{KeyLevel, Output, Side, Transport};
 use super::tickets::ServerSession;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
-use crate::conn::{Event, ServerConfig, TimeProvider};
+use crate::conn::{ServerConfig, TimeProvider};
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::key_schedule::{finished_verify_data_prk, resumption_psk_prefixed, KeySchedule13};
@@ -17,6 +17,7 @@ use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
 use crate::error::{Error, PeerMisbehaved};
+use crate::event::Event;
 use crate::msgs::*;
 use crate::pki;
 
@@ -408,16 +409,8 @@ impl ExpectClientHello {
             Some(p) => p.ks,
             None => cx.transport().key_schedule13(suite.hash, None),
         };
-        ks.input_shared_secret(shared.as_bytes());
-        let hash = transcript.current_hash();
-        let client_hs = ks.client_handshake_traffic_secret(&hash);
-        let server_hs = ks.server_handshake_traffic_secret(&hash);
-        cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
-        cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
-        // QUIC: the Handshake level's secrets, after the ServerHello (RFC 9001 4.1.4).
-        cx.traffic_secrets(KeyLevel::Handshake, suite, &client_hs, &server_hs);
-        // One PRK per handshake traffic secret: record key, IV and Finished key share it.
-        let (client_hs, server_hs) = (ks.prk(&client_hs), ks.prk(&server_hs));
+        let (client_hs, server_hs) =
+            super::handshake_secrets(cx, &mut ks, suite, shared.as_bytes(), &transcript);
         cx.install_write13(suite, &server_hs, KeyLevel::Handshake);
         match &client_early {
             Some(early) => {
@@ -911,7 +904,7 @@ fn send_tickets(k: &Keys, cx: &mut dyn Output, res_master: &Secret) -> Result<()
     let (now_secs, now_ms) = (shared.time.now_unix(), shared.time.now_millis());
     // RFC 9001 4.6.1: a QUIC ticket allows 0-RTT with max_early_data_size 0xffffffff.
     let max_early_data = match r.max_early_data {
-        n if n > 0 && cx.transport().is_quic() => crate::quic::QUIC_MAX_EARLY_DATA,
+        n if n > 0 && cx.transport().is_quic() => super::established::QUIC_MAX_EARLY_DATA,
         n => n,
     };
     for i in 0..r.tickets {

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use super::output::{EarlyData, KeyLevel, Negotiated, Output, Transport};
 use super::{client13, server13, Handshake, HandshakeLog, Msg};
 use crate::codec::{AlertDescription, HandshakeType, KeyUpdateRequest, ProtocolVersion};
-use crate::conn::{CertifiedKey, ClientConfig, Event, ServerConfig};
+use crate::conn::{CertifiedKey, ClientConfig, ServerConfig};
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::crypto::Prk;
 use crate::error::Error;
+use crate::event::Event;
 use crate::msgs::{Dialect, HandshakePayload, ServerHelloExtension};
 use crate::pki::{ServerName, TrustAnchors, WebPkiServerVerifier};
 

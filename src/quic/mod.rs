@@ -39,8 +39,7 @@ use crate::msgs::{Dialect, HandshakePayload};
 use crate::pki::ServerName;
 use crate::record::HandshakeJoiner;
 
-/// RFC 9001 4.6.1: the max_early_data_size a QUIC ticket allowing 0-RTT must carry.
-pub const QUIC_MAX_EARLY_DATA: u32 = 0xffff_ffff;
+pub use crate::handshake::established::QUIC_MAX_EARLY_DATA;
 
 /// RFC 9001 4.8: the QUIC CRYPTO_ERROR code for a TLS alert, `0x100 + alert`.
 pub fn crypto_error_code(alert: AlertDescription) -> u64 {

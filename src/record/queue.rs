@@ -1,4 +1,4 @@
-//! The priority outgoing queue (DESIGN.md). Items wait as plaintext with a class and are
+//! The priority outgoing queue. Items wait as plaintext with a class and are
 //! encrypted when `write_tls` drains them, under the write state current for that item:
 //!
 //! 1. a fatal alert jumps ahead of everything not yet encrypted, and nothing follows it;

@@ -38,9 +38,9 @@ pub enum Event {
     /// Client: the server refused our 0-RTT data; it was not delivered. Resend it with
     /// `Connection::writer` if it still matters.
     EarlyDataRejected,
-    /// Server created with [`Connection::server_deferred`](super::Connection::server_deferred):
+    /// Server created with [`Connection::server_deferred`](crate::Connection::server_deferred):
     /// the ClientHello arrived and the handshake waits for
-    /// [`accept_with`](super::Connection::accept_with) or [`reject`](super::Connection::reject).
-    /// Inspect it with [`client_hello`](super::Connection::client_hello).
+    /// [`accept_with`](crate::Connection::accept_with) or [`reject`](crate::Connection::reject).
+    /// Inspect it with [`client_hello`](crate::Connection::client_hello).
     ClientHello,
 }
