@@ -64,7 +64,7 @@ impl End for Connection {
         let _ = self.writer().write_all(data);
     }
     fn key_update(&mut self) {
-        let _ = self.refresh_traffic_keys(true);
+        let _ = self.request_key_update(true);
     }
     fn close(&mut self) {
         self.send_close_notify();

@@ -18,8 +18,11 @@
 //!   with feature `tokio`, `tokio_io` (`TlsConnector`, `TlsAcceptor`, `TlsStream`).
 //! - Other transports on the same handshake machines: [`dtls::DtlsConnection`] (datagrams,
 //!   DTLS 1.3 and 1.2) and [`quic::QuicConnection`] (the TLS part of QUIC, RFC 9001).
-//! - Building blocks: [`codec`] and [`msgs`] (wire types), [`crypto`] (suites, key exchange,
-//!   key schedule).
+//! - The protocol enums a config or a query names, at the root: [`ProtocolVersion`],
+//!   [`CipherSuite`], [`NamedGroup`], [`SignatureScheme`], [`AlertDescription`],
+//!   [`AlertLevel`]; [`crypto`] for suites, key exchange groups and randomness sources.
+//!   The wire codecs (`codec`, `msgs`) are public only for the fuzz targets, the BoGo shim
+//!   and tests, and are hidden from these docs: they may change in any release.
 //!
 //! # The event loop
 //!
@@ -155,6 +158,7 @@
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 
+#[doc(hidden)]
 pub mod codec;
 pub mod conn;
 pub mod crypto;
@@ -162,6 +166,7 @@ pub mod dtls;
 mod error;
 mod event;
 mod handshake;
+#[doc(hidden)]
 pub mod msgs;
 pub mod pki;
 pub mod quic;
@@ -169,6 +174,7 @@ mod record;
 #[cfg(feature = "tokio")]
 pub mod tokio_io;
 
+pub use codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 pub use conn::{
     CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
     RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock, TimeProvider,

@@ -111,10 +111,10 @@ fn key_update_with_and_without_asking_the_peer() {
 }
 
 #[test]
-fn close_write_closes_only_our_direction() {
+fn send_close_notify_closes_only_our_direction() {
     let (mut c, mut s) = established();
     c.writer().write_all(b"request").unwrap();
-    c.close_write();
+    c.send_close_notify();
     let mut wire = Vec::new();
     while c.write_tls(&mut wire).unwrap() > 0 {}
     // Data record (5 + 7 + 1 + 16) then the close_notify record (5 + 2 + 1 + 16).

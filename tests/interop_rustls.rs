@@ -175,7 +175,7 @@ fn key_update_and_close_with_rustls() {
     // The ring provider has no ML-KEM: our default client's x25519 share, no retry.
     assert_eq!(client.key_exchange_group(), Some(NamedGroup::x25519));
     assert!(!client.had_hello_retry());
-    client.refresh_traffic_keys(true).unwrap();
+    client.request_key_update(true).unwrap();
     client.writer().write_all(b"after update").unwrap();
     pump(&mut *server, &mut client);
     let mut got = [0u8; 12];

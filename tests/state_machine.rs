@@ -390,7 +390,7 @@ impl World {
                 let _ = conn.writer().write(&data);
             }),
             Step::KeyUpdate(c, request) => self.app(c, |conn| {
-                let _ = conn.refresh_traffic_keys(request);
+                let _ = conn.request_key_update(request);
             }),
             Step::Close(c) => self.app(c, |conn| conn.send_close_notify()),
         }

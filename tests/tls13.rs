@@ -246,7 +246,7 @@ fn key_update_requested_by_client_updates_both_directions() {
     handshake(&mut c, &mut s).unwrap();
     events(&mut c);
     events(&mut s);
-    c.refresh_traffic_keys(true).unwrap();
+    c.request_key_update(true).unwrap();
     assert_eq!(send(&mut c, &mut s, b"new keys"), b"new keys");
     let ev = events(&mut s);
     assert!(
@@ -267,7 +267,7 @@ fn key_update_not_requested_changes_one_direction() {
     );
     handshake(&mut c, &mut s).unwrap();
     events(&mut s);
-    s.refresh_traffic_keys(false).unwrap();
+    s.request_key_update(false).unwrap();
     assert_eq!(send(&mut s, &mut c, b"x"), b"x");
     assert!(events(&mut c).contains(&Event::KeyUpdated { ours: false }));
     assert!(!c.wants_write(), "no update answered when not requested");
@@ -285,7 +285,7 @@ fn data_written_before_a_key_update_goes_out_under_the_old_keys() {
     handshake(&mut c, &mut s).unwrap();
     for request in [true, false] {
         s.writer().write_all(b"before").unwrap();
-        s.refresh_traffic_keys(request).unwrap();
+        s.request_key_update(request).unwrap();
         s.writer().write_all(b" after").unwrap();
         transfer(&mut s, &mut c).unwrap();
         transfer(&mut c, &mut s).unwrap();

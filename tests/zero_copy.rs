@@ -135,7 +135,7 @@ fn tampered_record_is_bad_record_mac() {
 #[test]
 fn key_update_arriving_on_the_zero_copy_path() {
     let (mut c, mut s) = established();
-    c.refresh_traffic_keys(true).unwrap();
+    c.request_key_update(true).unwrap();
     // The KeyUpdate goes through the queue; encrypt_into waits for it.
     assert_eq!(
         c.encrypt_into(b"x", &mut [0u8; 64]).unwrap_err(),

@@ -413,7 +413,7 @@ impl Session for Driver {
     }
 
     fn key_update(&mut self) -> Result<(), Fail> {
-        Ok(self.conn.refresh_traffic_keys(false)?)
+        Ok(self.conn.request_key_update(false)?)
     }
 
     fn export(&self, out: &mut [u8], label: &[u8], context: Option<&[u8]>) -> Result<(), Fail> {

@@ -197,18 +197,6 @@ impl Connection {
         self.buffered_plaintext()
     }
 
-    /// Sends a KeyUpdate (RFC 8446 4.6.3); with `request_peer` the peer must answer with its
-    /// own. Same as [`refresh_traffic_keys`](Self::refresh_traffic_keys). TLS 1.3 only.
-    pub fn request_key_update(&mut self, request_peer: bool) -> Result<(), crate::Error> {
-        self.refresh_traffic_keys(request_peer)
-    }
-
-    /// Closes our sending direction only: close_notify goes out after the data already
-    /// written, and we keep reading until the peer closes (RFC 8446 6.1 half-close).
-    pub fn close_write(&mut self) {
-        self.send_close_notify();
-    }
-
     /// The last alert we put on the wire (set when `write_tls` encrypts it).
     pub fn last_alert_sent(&self) -> Option<AlertRecord> {
         self.controls.last_alert_sent

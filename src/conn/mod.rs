@@ -611,7 +611,8 @@ impl Connection {
         self.error.as_ref()
     }
 
-    /// Sends close_notify after the data already written (half-close: we may still read).
+    /// Sends close_notify after the data already written: closes our sending direction
+    /// only, and we keep reading until the peer closes (RFC 8446 6.1 half-close).
     pub fn send_close_notify(&mut self) {
         if !self.sent_close && self.error.is_none() {
             self.sent_close = true;
@@ -626,8 +627,9 @@ impl Connection {
         self.peer_closed
     }
 
-    /// Sends a KeyUpdate (RFC 8446 4.6.3), asking the peer to update too if `request_peer`.
-    pub fn refresh_traffic_keys(&mut self, request_peer: bool) -> Result<(), Error> {
+    /// Sends a KeyUpdate (RFC 8446 4.6.3); with `request_peer` the peer must answer with its
+    /// own. TLS 1.3 only.
+    pub fn request_key_update(&mut self, request_peer: bool) -> Result<(), Error> {
         if self.error.is_some() || self.sent_close {
             return Err(Error::InvalidState("connection closed"));
         }
