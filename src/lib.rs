@@ -180,6 +180,7 @@ pub use conn::{
     RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock, TimeProvider,
 };
 pub use error::{Error, InconsistentKeys, Limit, PeerMisbehaved};
+pub use handshake::negotiated::Negotiated;
 /// The certificate, key and name types of the public API (`CertificateDer` and friends), as
 /// rustls re-exports them.
 pub use rustls_pki_types as pki_types;

@@ -95,11 +95,6 @@ impl Common {
         self.quic.is_some()
     }
 
-    /// The `HKDF-Expand-Label` prefix of this transport's TLS 1.3 key schedule.
-    pub fn label_prefix(&self) -> &'static [u8] {
-        Output::transport(self).label_prefix()
-    }
-
     /// Which DTLS 1.3 epoch a key of `level` opens (RFC 9147 6.1), after `last`.
     fn epoch13(last: u64, level: KeyLevel) -> u64 {
         match level {

@@ -7,8 +7,6 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
-
 use super::config::Shared;
 use super::{Connection, Event, HandshakeKind, ServerConfig, TimeProvider};
 use crate::codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
@@ -215,14 +213,7 @@ impl Connection {
         if self.is_handshaking() || self.error.is_some() {
             return None;
         }
-        Some(self.common.neg.handshake_kind())
-    }
-
-    /// The certificate chain we sent (server: the one chosen for this client; client: the
-    /// one sent for client authentication). Empty if we sent none (a resumed handshake sends
-    /// none).
-    pub fn sent_certificates(&self) -> &[CertificateDer<'static>] {
-        self.common.neg.sent_certificates()
+        Some(self.common.neg.kind())
     }
 
     /// Attaches a value of the application's own type to this connection, replacing any

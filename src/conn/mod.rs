@@ -43,11 +43,7 @@ pub use secrets::{
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
-use crate::codec::{
-    AlertDescription, AlertLevel, CipherSuite, Codec, ContentType, HandshakeType, NamedGroup,
-    ProtocolVersion, SignatureScheme,
-};
-use crate::crypto::key_schedule::{export_keying_material, max_export_len};
+use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType};
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload};
@@ -642,37 +638,6 @@ impl Connection {
         }
     }
 
-    /// RFC 8446 7.5 exporter (RFC 5705 interface): fills `out`.
-    pub fn export_keying_material(
-        &self,
-        out: &mut [u8],
-        label: &[u8],
-        context: Option<&[u8]>,
-    ) -> Result<(), Error> {
-        let prefix = self.common.label_prefix();
-        self.common
-            .neg
-            .export_keying_material(prefix, out, label, context)
-    }
-
-    /// RFC 8446 7.5 early exporter, from the early_exporter_master_secret (available once
-    /// 0-RTT was offered, client, or accepted, server). Replayable like 0-RTT itself.
-    pub fn export_keying_material_early(
-        &self,
-        out: &mut [u8],
-        label: &[u8],
-        context: Option<&[u8]>,
-    ) -> Result<(), Error> {
-        let Some((hash, secret)) = &self.common.neg.early_exporter else {
-            return Err(Error::InvalidState("no early exporter: 0-RTT was not offered"));
-        };
-        if out.len() > max_export_len(*hash) || label.len() > 249 {
-            return Err(Error::Config("exporter output or label too long".into()));
-        }
-        export_keying_material(*hash, secret.as_bytes(), label, context, out);
-        Ok(())
-    }
-
     /// Client: a writer for 0-RTT data while the server may still take it (after
     /// `Connection::client` with a ticket that allows early data and `enable_early_data`,
     /// until the server answers). `None` otherwise.
@@ -691,81 +656,18 @@ impl Connection {
         self.common.neg.early_data == Some(true)
     }
 
-    /// 0-RTT outcome: `None` if not offered, `Some(accepted)` once known.
-    pub fn early_data_status(&self) -> Option<bool> {
-        self.common.neg.early_data
-    }
-
     fn buffered_plaintext(&self) -> usize {
         self.received.len() - self.received_start
     }
+}
 
-    /// The negotiated version, once the ServerHello settled it.
-    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.common.neg.version
-    }
+/// What the connection negotiated (version, suite, group, schemes, ALPN, SNI, chains,
+/// randoms, resumption, exporters): the same queries on every connection type.
+impl std::ops::Deref for Connection {
+    type Target = crate::Negotiated;
 
-    /// The negotiated cipher suite, once chosen.
-    pub fn cipher_suite(&self) -> Option<CipherSuite> {
-        self.common.neg.suite
-    }
-
-    /// The key exchange group of the handshake, once chosen (none for a psk_ke resumption
-    /// or a resumed TLS 1.2 session).
-    pub fn key_exchange_group(&self) -> Option<NamedGroup> {
-        self.common.neg.group
-    }
-
-    /// The scheme the server signed its CertificateVerify with.
-    pub fn signature_scheme(&self) -> Option<SignatureScheme> {
-        self.common.neg.sig_scheme
-    }
-
-    /// The scheme the client signed its CertificateVerify with, on either side; `None`
-    /// without client authentication (or on a resumed handshake, where nothing is signed).
-    pub fn client_signature_scheme(&self) -> Option<SignatureScheme> {
-        self.common.neg.client_sig_scheme
-    }
-
-    /// The ALPN protocol both sides agreed on (RFC 7301), if any.
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.common.neg.alpn.as_deref()
-    }
-
-    /// SNI: the name the client sent (server side) or that the server acknowledged (client).
-    pub fn server_name(&self) -> Option<&str> {
-        self.common.neg.sni.as_deref()
-    }
-
-    /// The peer's certificate chain (DER, end-entity first), once received.
-    pub fn peer_certificates(&self) -> &[rustls_pki_types::CertificateDer<'static>] {
-        &self.common.neg.peer_chain
-    }
-
-    /// The ClientHello random (for key logs and channel binding).
-    pub fn client_random(&self) -> [u8; 32] {
-        self.common.neg.client_random
-    }
-
-    /// The ServerHello random.
-    pub fn server_random(&self) -> [u8; 32] {
-        self.common.neg.server_random
-    }
-
-    /// True when the handshake resumed a session (PSK or TLS 1.2 session).
-    pub fn is_resumed(&self) -> bool {
-        self.common.neg.resumed
-    }
-
-    /// TLS 1.2: whether the extended master secret (RFC 7627) is in use; `None` for other
-    /// versions (TLS 1.3 always binds its secrets to the transcript).
-    pub fn extended_master_secret(&self) -> Option<bool> {
-        (self.common.neg.version == Some(ProtocolVersion::TLSv1_2)).then_some(self.common.neg.ems)
-    }
-
-    /// True if the server asked for another key share (HelloRetryRequest).
-    pub fn had_hello_retry(&self) -> bool {
-        self.common.neg.hrr
+    fn deref(&self) -> &crate::Negotiated {
+        &self.common.neg
     }
 }
 

@@ -274,6 +274,7 @@ impl DtlsConnection {
         let mut common = Common::new(side, shared.key_log.clone(), ProtocolVersion::DTLSv1_2.get());
         common.observer = shared.record_observer.clone();
         common.dtls_send_seq = Some(0);
+        common.neg.dtls = true;
         // Handshake messages are cut to the MTU here, not by the queue.
         common.max_fragment = crate::record::MAX_PLAINTEXT;
         DtlsConnection {

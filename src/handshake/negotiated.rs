@@ -1,5 +1,11 @@
-//! What a handshake settled on, written once for every transport: the connection types'
-//! queries (version, suite, group, ALPN, peer chain, exporters, handshake kind) read it.
+//! What a handshake settled on, written once for every transport. [`Connection`],
+//! [`DtlsConnection`] and [`QuicConnection`] dereference to [`Negotiated`], so its queries
+//! (version, suite, group, schemes, ALPN, SNI, chains, randoms, resumption, exporters) are
+//! the same on all three.
+//!
+//! [`Connection`]: crate::Connection
+//! [`DtlsConnection`]: crate::dtls::DtlsConnection
+//! [`QuicConnection`]: crate::quic::QuicConnection
 
 use std::sync::Arc;
 
@@ -8,48 +14,71 @@ use rustls_pki_types::CertificateDer;
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::conn::CertifiedKey;
 use crate::crypto::hash::HashAlg;
-use crate::crypto::key_schedule::{export_keying_material_prefixed, max_export_len};
+use crate::crypto::hkdf::{DTLS13_LABEL_PREFIX, TLS13_LABEL_PREFIX};
+use crate::crypto::key_schedule::{export_keying_material, export_keying_material_prefixed, max_export_len};
 use crate::crypto::prf::export_keying_material_tls12;
 use crate::crypto::secret::Secret;
 use crate::error::Error;
 
-/// What the handshake settled on; the connection's queries read from here.
+/// What the handshake negotiated, as far as it got: every connection type dereferences to
+/// it. Values are `None` (or empty) until the handshake settles them.
 #[derive(Default)]
-pub(crate) struct Negotiated {
-    pub version: Option<ProtocolVersion>,
-    pub suite: Option<CipherSuite>,
-    pub group: Option<NamedGroup>,
-    pub sig_scheme: Option<SignatureScheme>,
+pub struct Negotiated {
+    pub(crate) version: Option<ProtocolVersion>,
+    pub(crate) suite: Option<CipherSuite>,
+    pub(crate) group: Option<NamedGroup>,
+    pub(crate) sig_scheme: Option<SignatureScheme>,
     /// The scheme of the client's CertificateVerify (client authentication).
-    pub client_sig_scheme: Option<SignatureScheme>,
-    pub alpn: Option<Vec<u8>>,
-    pub sni: Option<String>,
-    pub peer_chain: Vec<CertificateDer<'static>>,
-    pub client_random: [u8; 32],
-    pub server_random: [u8; 32],
-    pub resumed: bool,
-    pub hrr: bool,
+    pub(crate) client_sig_scheme: Option<SignatureScheme>,
+    pub(crate) alpn: Option<Vec<u8>>,
+    pub(crate) sni: Option<String>,
+    pub(crate) peer_chain: Vec<CertificateDer<'static>>,
+    pub(crate) client_random: [u8; 32],
+    pub(crate) server_random: [u8; 32],
+    pub(crate) resumed: bool,
+    pub(crate) hrr: bool,
     /// RFC 8446 7.5 exporter master secret and its hash.
-    pub exporter: Option<(HashAlg, Secret)>,
+    pub(crate) exporter: Option<(HashAlg, Secret)>,
     /// RFC 8446 7.5 early exporter master secret (when 0-RTT was offered with a PSK).
-    pub early_exporter: Option<(HashAlg, Secret)>,
+    pub(crate) early_exporter: Option<(HashAlg, Secret)>,
     /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
-    pub early_data: Option<bool>,
+    pub(crate) early_data: Option<bool>,
     /// TLS 1.2: the RFC 5705 exporter's PRF hash and master secret.
-    pub exporter12: Option<(HashAlg, Secret)>,
+    pub(crate) exporter12: Option<(HashAlg, Secret)>,
     /// TLS 1.2: the extended master secret (RFC 7627) is in use.
-    pub ems: bool,
+    pub(crate) ems: bool,
     /// RFC 8449: the record_size_limit we advertised and the peer acknowledged; received
     /// protected records larger than it are record_overflow.
-    pub own_record_limit: Option<u16>,
+    pub(crate) own_record_limit: Option<u16>,
     /// The certificate we sent (server: ours; client: for client authentication), if any.
-    pub own_cert: Option<Arc<CertifiedKey>>,
+    pub(crate) own_cert: Option<Arc<CertifiedKey>>,
+    /// Over DTLS the TLS 1.3 exporter takes the "dtls13" label prefix (RFC 9147 5.9).
+    pub(crate) dtls: bool,
+}
+
+impl core::fmt::Debug for Negotiated {
+    /// The negotiated values; no secret (the exporter secrets are not shown).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Negotiated")
+            .field("version", &self.version)
+            .field("suite", &self.suite)
+            .field("group", &self.group)
+            .field("sig_scheme", &self.sig_scheme)
+            .field("client_sig_scheme", &self.client_sig_scheme)
+            .field("alpn", &self.alpn)
+            .field("sni", &self.sni)
+            .field("peer_chain_len", &self.peer_chain.len())
+            .field("resumed", &self.resumed)
+            .field("hrr", &self.hrr)
+            .field("early_data", &self.early_data)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Negotiated {
     /// How a completed handshake went (the caller checks it completed): the first that
     /// applies of 0-RTT accepted, 0-RTT rejected, HelloRetryRequest, resumed, full.
-    pub fn handshake_kind(&self) -> HandshakeKind {
+    pub(crate) fn kind(&self) -> HandshakeKind {
         match self.early_data {
             Some(true) => HandshakeKind::EarlyDataAccepted,
             Some(false) => HandshakeKind::EarlyDataRejected,
@@ -59,14 +88,130 @@ impl Negotiated {
         }
     }
 
-    /// The certificate chain we sent; empty if none (a resumed handshake sends none).
+    /// The negotiated version, once the ServerHello settled it.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.version
+    }
+
+    /// The negotiated cipher suite, once chosen.
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.suite
+    }
+
+    /// The key exchange group of the handshake, once chosen (a hybrid one included; none
+    /// for a psk_ke resumption or a resumed TLS 1.2 session).
+    pub fn key_exchange_group(&self) -> Option<NamedGroup> {
+        self.group
+    }
+
+    /// The scheme the server signed its CertificateVerify (or TLS 1.2 ServerKeyExchange)
+    /// with.
+    pub fn signature_scheme(&self) -> Option<SignatureScheme> {
+        self.sig_scheme
+    }
+
+    /// The scheme the client signed its CertificateVerify with, on either side; `None`
+    /// without client authentication (or on a resumed handshake, where nothing is signed).
+    pub fn client_signature_scheme(&self) -> Option<SignatureScheme> {
+        self.client_sig_scheme
+    }
+
+    /// The ALPN protocol both sides agreed on (RFC 7301), if any.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.alpn.as_deref()
+    }
+
+    /// SNI: the name the client sent (server side) or that the server acknowledged (client).
+    pub fn server_name(&self) -> Option<&str> {
+        self.sni.as_deref()
+    }
+
+    /// The peer's certificate chain (DER, end-entity first), once received; empty if it
+    /// sent none.
+    pub fn peer_certificates(&self) -> &[CertificateDer<'static>] {
+        &self.peer_chain
+    }
+
+    /// The certificate chain we sent (server: the one chosen for this client; client: the
+    /// one sent for client authentication). Empty if we sent none (a resumed handshake
+    /// sends none).
     pub fn sent_certificates(&self) -> &[CertificateDer<'static>] {
         self.own_cert.as_ref().map_or(&[], |c| c.chain.as_slice())
     }
 
-    /// The RFC 5705 / RFC 8446 7.5 exporter of every connection kind: TLS 1.2's PRF over
-    /// the randoms, or TLS 1.3's under `prefix` (`"dtls13"` on DTLS 1.3, RFC 9147 5.9).
+    /// The ClientHello random (for key logs and channel binding).
+    pub fn client_random(&self) -> [u8; 32] {
+        self.client_random
+    }
+
+    /// The ServerHello random.
+    pub fn server_random(&self) -> [u8; 32] {
+        self.server_random
+    }
+
+    /// True when the handshake resumed a session (PSK or TLS 1.2 session).
+    pub fn is_resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// True if the server asked for another key share (HelloRetryRequest). A resumed
+    /// handshake that went through one reports both this and [`is_resumed`](Self::is_resumed).
+    pub fn had_hello_retry(&self) -> bool {
+        self.hrr
+    }
+
+    /// 0-RTT outcome: `None` if not offered, `Some(accepted)` once known.
+    pub fn early_data_status(&self) -> Option<bool> {
+        self.early_data
+    }
+
+    /// TLS 1.2 and DTLS 1.2: whether the extended master secret (RFC 7627) is in use; `None`
+    /// for other versions (TLS 1.3 always binds its secrets to the transcript).
+    pub fn extended_master_secret(&self) -> Option<bool> {
+        matches!(
+            self.version,
+            Some(ProtocolVersion::TLSv1_2 | ProtocolVersion::DTLSv1_2)
+        )
+        .then_some(self.ems)
+    }
+
+    /// The RFC 5705 / RFC 8446 7.5 exporter: fills `out`. TLS 1.2 uses the PRF over the
+    /// randoms (only with the extended master secret); TLS 1.3 the exporter master secret,
+    /// under the "dtls13" labels on DTLS 1.3 (RFC 9147 5.9).
     pub fn export_keying_material(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        let prefix = if self.dtls {
+            DTLS13_LABEL_PREFIX
+        } else {
+            TLS13_LABEL_PREFIX
+        };
+        self.export_prefixed(prefix, out, label, context)
+    }
+
+    /// RFC 8446 7.5 early exporter, from the early_exporter_master_secret (available once
+    /// 0-RTT was offered, client, or accepted, server). Replayable like 0-RTT itself.
+    pub fn export_keying_material_early(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        let Some((hash, secret)) = &self.early_exporter else {
+            return Err(Error::InvalidState("no early exporter: 0-RTT was not offered"));
+        };
+        if out.len() > max_export_len(*hash) || label.len() > 249 {
+            return Err(Error::Config("exporter output or label too long".into()));
+        }
+        export_keying_material(*hash, secret.as_bytes(), label, context, out);
+        Ok(())
+    }
+
+    /// The exporter under `prefix`: TLS 1.2's PRF over the randoms, or TLS 1.3's.
+    fn export_prefixed(
         &self,
         prefix: &'static [u8],
         out: &mut [u8],
@@ -124,7 +269,7 @@ pub enum HandshakeKind {
     /// A full handshake: certificate, fresh key exchange, no HelloRetryRequest.
     Full,
     /// The server asked for another key share (RFC 8446 4.1.4), then finished (full or
-    /// resumed: see [`Connection::is_resumed`](crate::Connection::is_resumed)).
+    /// resumed: see [`Negotiated::is_resumed`]).
     HelloRetry,
     /// Resumed from a ticket or session ID, no 0-RTT offered.
     Resumed,

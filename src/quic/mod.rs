@@ -28,7 +28,7 @@ pub use crate::crypto::quic::{
     verify_retry_integrity, HeaderProtectionKey, PacketKey, INITIAL_SALT_V1, SAMPLE_LEN,
 };
 
-use crate::codec::{AlertDescription, CipherSuite, NamedGroup};
+use crate::codec::AlertDescription;
 use crate::conn::common::Common;
 use crate::conn::{ClientConfig, Event, ServerConfig, Side};
 use crate::crypto::secret::Secret;
@@ -159,6 +159,16 @@ fn check_config(tls13: bool, alpn: &[Vec<u8>]) -> Result<(), Error> {
         return Err(Error::Config("QUIC needs ALPN protocols (RFC 9001 8.1)".into()));
     }
     Ok(())
+}
+
+/// What the handshake negotiated (suite, group, ALPN, SNI, chains, resumption,
+/// exporters): the same queries as on a TLS `Connection`.
+impl core::ops::Deref for QuicConnection {
+    type Target = crate::Negotiated;
+
+    fn deref(&self) -> &crate::Negotiated {
+        &self.common.neg
+    }
 }
 
 impl QuicConnection {
@@ -339,14 +349,18 @@ impl QuicConnection {
         self.sink()?.params_peer.as_deref()
     }
 
-    /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
-    pub fn early_data_status(&self) -> Option<bool> {
-        self.common.neg.early_data
-    }
-
     /// True until the handshake completes.
     pub fn is_handshaking(&self) -> bool {
         !self.handshake.as_ref().is_some_and(Handshake::is_established)
+    }
+
+    /// How the handshake went; `None` while it is still running (or failed). As on
+    /// [`Connection::handshake_kind`](crate::Connection::handshake_kind).
+    pub fn handshake_kind(&self) -> Option<crate::conn::HandshakeKind> {
+        if self.is_handshaking() || self.error.is_some() {
+            return None;
+        }
+        Some(self.common.neg.kind())
     }
 
     /// Events: `HandshakeComplete`, `SessionTicket`, `EarlyDataRejected`.
@@ -364,56 +378,8 @@ impl QuicConnection {
         self.error.as_ref().and_then(Error::alert)
     }
 
-    /// The ALPN protocol agreed on (RFC 9001 8.1 requires one).
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.common.neg.alpn.as_deref()
-    }
-
-    /// The negotiated TLS 1.3 cipher suite, once chosen.
-    pub fn cipher_suite(&self) -> Option<CipherSuite> {
-        self.common.neg.suite
-    }
-
-    /// The negotiated key-exchange group (a hybrid one included), as on `Connection`.
-    pub fn key_exchange_group(&self) -> Option<NamedGroup> {
-        self.common.neg.group
-    }
-
     /// The negotiated suite's AEAD and hash (what 0-RTT, Handshake and 1-RTT keys use).
     pub fn tls13_suite(&self) -> Option<&'static Tls13Suite> {
         self.common.neg.suite.and_then(tls13_suite)
-    }
-
-    /// The SNI name: the one we asked for (client) or the client sent (server).
-    pub fn server_name(&self) -> Option<&str> {
-        self.common.neg.sni.as_deref()
-    }
-
-    /// The peer's certificate chain, end-entity first (empty if it sent none).
-    pub fn peer_certificates(&self) -> &[rustls_pki_types::CertificateDer<'static>] {
-        &self.common.neg.peer_chain
-    }
-
-    /// True when the handshake resumed a session (PSK).
-    pub fn is_resumed(&self) -> bool {
-        self.common.neg.resumed
-    }
-
-    /// True when the server sent a HelloRetryRequest.
-    pub fn had_hello_retry(&self) -> bool {
-        self.common.neg.hrr
-    }
-
-    /// RFC 8446 7.5 exporter (RFC 9001 does not change it).
-    pub fn export_keying_material(
-        &self,
-        out: &mut [u8],
-        label: &[u8],
-        context: Option<&[u8]>,
-    ) -> Result<(), Error> {
-        let prefix = self.common.label_prefix();
-        self.common
-            .neg
-            .export_keying_material(prefix, out, label, context)
     }
 }
