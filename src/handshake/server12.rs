@@ -12,7 +12,7 @@ use super::common12::{
     body12, check_finished, finished, key_states, master_secret, scheme_fits_suite, ske_signed, unexpected12,
     Established12, HandshakeLog, DOWNGRADE_TLS12,
 };
-use super::ticket12::{Session12, SESSION_LIFETIME};
+use super::ticket12::{get_session, put_session, Session12, SESSION_LIFETIME};
 use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::conn::common::{Common, Side, Transport};
@@ -165,8 +165,7 @@ fn find_session(
         return None;
     }
     let cache = config.session_cache12.as_ref()?;
-    cache
-        .get(&hello.session_id)
+    get_session(cache.as_ref(), &hello.session_id)
         .filter(|s| s.fresh(now) && s.transport == transport)
         .map(|s| (s, false))
 }
@@ -588,7 +587,7 @@ impl ExpectFinished {
             }
             if let Some(cache) = &c.config.session_cache12 {
                 if !c.session_id.is_empty() {
-                    cache.put(c.session_id.clone(), &session);
+                    put_session(cache.as_ref(), &c.session_id, &session);
                 }
             }
             let (write, _) = key_states(
