@@ -411,7 +411,7 @@ fn sleep_until_epoch(e: u64, period: u64, plus_ms: u64) {
 
 #[test]
 fn ticket_keys_rotate_together_and_old_tickets_open_only_in_the_overlap() {
-    const PERIOD: u64 = 3;
+    const PERIOD: u64 = 4;
     let redis = Redis::start();
     let dir = Scratch::new("rotate");
     let period = PERIOD.to_string();
