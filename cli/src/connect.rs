@@ -44,6 +44,10 @@ pub struct Args {
     /// `handshake:` line); earlier ones close once a session ticket arrived.
     #[arg(long, default_value_t = 0)]
     reconnect: u32,
+    /// With --reconnect: the connections take turns between HOST:PORT and each --also
+    /// address, in order (servers that share resumption state, say).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["starttls", "dtls"])]
+    also: Vec<String>,
     /// Send FILE on the last connection, ahead of stdin: as 0-RTT early data as far as the
     /// resumed session's ticket allows, the rest (or all of it, if the server refuses the
     /// 0-RTT or the ticket allows none) as ordinary data after the handshake. Sent once.
@@ -103,10 +107,23 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     let stdin = spawn_stdin_reader(waker.clone());
     // One Connection per round; the config's session store carries the tickets over. FILE
     // goes on the last one only, like stdin.
-    for _ in 0..args.reconnect {
-        run_one(&args, &config, &name, &mut poll, None, None)?;
+    let addrs: Vec<&str> = std::iter::once(args.addr.as_str())
+        .chain(args.also.iter().map(String::as_str))
+        .collect();
+    let addr_of = |i: u32| addrs[i as usize % addrs.len()];
+    for i in 0..args.reconnect {
+        run_one(&args, addr_of(i), &config, &name, &mut poll, None, None)?;
     }
-    run_one(&args, &config, &name, &mut poll, early.as_deref(), Some(&stdin))
+    let last = addr_of(args.reconnect);
+    run_one(
+        &args,
+        last,
+        &config,
+        &name,
+        &mut poll,
+        early.as_deref(),
+        Some(&stdin),
+    )
 }
 
 /// One connection. Earlier ones of `--reconnect` (`stdin` is `None`) close once a session
@@ -114,6 +131,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
 /// server and the server to stdout.
 fn run_one(
     args: &Args,
+    addr: &str,
     config: &Arc<ClientConfig>,
     name: &str,
     poll: &mut Poll,
@@ -121,7 +139,7 @@ fn run_one(
     stdin: Option<&mpsc::Receiver<Vec<u8>>>,
 ) -> Result<(), BoxError> {
     let mut conn = Connection::client(config.clone(), name)?;
-    let sock = TcpStream::connect(&args.addr)?;
+    let sock = TcpStream::connect(addr)?;
     sock.set_nodelay(true)?;
     if let Some(StartTls::Smtp) = args.starttls {
         smtp_starttls(&sock)?;

@@ -5,6 +5,7 @@
 mod common;
 mod connect;
 mod dtls;
+mod fleet;
 mod limbo;
 mod netfilter;
 mod serve;

@@ -11,19 +11,25 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use sanstls::conn::{LINGER_BYTES, LINGER_TIME};
+use sanstls::conn::{
+    SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_TICKET_KEY_PERIOD, LINGER_BYTES,
+    LINGER_TIME,
+};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{CertifiedKey, Connection, Event, ServerConfig};
 use tracing::{debug, info, info_span, warn};
 
 use crate::common::{early_data_word, handshake_summary, BoxError, TlsArgs};
+use crate::fleet::{
+    self, Answers, Fleet, FleetAntiReplay, FleetOpts, FleetSessions, FleetTicketKeys, Lookup,
+};
 use crate::netfilter::{Cidr, Filter};
 
 /// The embedded localhost test certificate (its CA is `vectors/ca.pem`).
@@ -110,6 +116,25 @@ pub struct Args {
     /// DTLS: the largest datagram to send (bytes).
     #[arg(long, default_value_t = sanstls::dtls::conn::DEFAULT_MTU, requires = "dtls")]
     mtu: usize,
+    /// Share resumption with other servers through a Redis store (redis://HOST:PORT[/DB]):
+    /// ticket keys, TLS 1.2 session IDs, 0-RTT anti-replay. Needs --fleet-key (or the
+    /// SANSTLS_FLEET_KEY environment variable). When the store is unreachable: full
+    /// handshakes, no 0-RTT. Not with --dtls.
+    #[arg(long, value_name = "URL", conflicts_with = "dtls")]
+    session_store: Option<String>,
+    /// The key (32 bytes, raw or 64 hex digits) that seals everything put in the
+    /// --session-store; every server of the fleet is given the same.
+    #[arg(long, value_name = "FILE", requires = "session_store")]
+    fleet_key: Option<PathBuf>,
+    /// Ticket keys rotate every SECS seconds; a ticket opens during its key's period and
+    /// the next.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TICKET_KEY_PERIOD,
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..))]
+    ticket_key_period: u64,
+    /// With --session-store: TLS 1.3 tickets are ids of sessions kept in the store, each
+    /// usable once across the fleet (instead of sealed tickets).
+    #[arg(long, requires = "session_store")]
+    single_use_tickets: bool,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
     log: String,
@@ -144,7 +169,7 @@ fn load_certs(args: &Args) -> Result<Vec<CertifiedKey>, BoxError> {
     Ok(out)
 }
 
-fn build_config(args: &Args) -> Result<Arc<ServerConfig>, BoxError> {
+fn build_config(args: &Args, fleet: Option<&Arc<Fleet>>) -> Result<Arc<ServerConfig>, BoxError> {
     let mut certs = load_certs(args)?.into_iter();
     let first = certs.next().ok_or("no certificate")?;
     let mut builder = ServerConfig::builder(first);
@@ -162,6 +187,23 @@ fn build_config(args: &Args) -> Result<Arc<ServerConfig>, BoxError> {
         builder = builder.client_verifier(Arc::new(verifier));
     }
     builder = builder.max_early_data(args.max_early_data).tickets(args.tickets);
+    builder = match fleet {
+        Some(f) => {
+            let keys = Arc::new(FleetTicketKeys(f.clone()));
+            let storage = match args.single_use_tickets {
+                true => SessionStorage::Store(Arc::new(FleetSessions::tls13(f.clone()))),
+                false => SessionStorage::Tickets(keys.clone()),
+            };
+            builder
+                .session_storage(storage)
+                .ticket_keys12(keys)
+                .session_store12(Arc::new(FleetSessions::tls12(f.clone())))
+                .anti_replay(Arc::new(FleetAntiReplay(f.clone())))
+        }
+        None => builder.session_storage(SessionStorage::Tickets(Arc::new(TicketKeys::new(
+            args.ticket_key_period,
+        )))),
+    };
     if args.tickets == 0 {
         // No resumption by any means: TLS 1.2 resumes through RFC 5077 tickets and the
         // session-ID cache (RFC 5246 7.4.1.2) as well as TLS 1.3's NewSessionTicket.
@@ -180,12 +222,21 @@ struct Shared {
 /// Settings a worker reads.
 struct Opts {
     config: Arc<ServerConfig>,
+    /// `--session-store`: ClientHellos wait for the store's answers before the handshake.
+    fleet: Option<FleetLoop>,
     echo: bool,
     max_connections: usize,
     idle_timeout: Duration,
     handshake_timeout: Duration,
     shutdown_timeout: Duration,
     filter: Filter,
+}
+
+/// What the event loop needs to ask the fleet's store about a ClientHello.
+struct FleetLoop {
+    fleet: Arc<Fleet>,
+    tls13_on: bool,
+    early_on: bool,
 }
 
 const LISTENER: Token = Token(0);
@@ -204,7 +255,17 @@ impl Args {
 
 pub fn run(args: Args) -> Result<(), BoxError> {
     crate::common::init_log(&args.log)?;
-    let config = build_config(&args)?;
+    let fleet = match &args.session_store {
+        Some(url) => Some(Fleet::start(FleetOpts {
+            url: url.clone(),
+            fleet_key: fleet::load_fleet_key(args.fleet_key.as_deref())?,
+            period: args.ticket_key_period,
+            window_ms: DEFAULT_FRESHNESS_WINDOW_MS,
+            single_use_tickets: args.single_use_tickets,
+        })?),
+        None => None,
+    };
+    let config = build_config(&args, fleet.as_ref())?;
     if args.dtls {
         let opts = crate::dtls::ServeOpts {
             listen: args.listen.clone(),
@@ -224,8 +285,19 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let tls13_on = !args.tls.tls12
+        && args
+            .tls
+            .max_version
+            .as_deref()
+            .is_none_or(|v| !v.ends_with("1.2"));
     let opts = Arc::new(Opts {
         config,
+        fleet: fleet.clone().map(|fleet| FleetLoop {
+            fleet,
+            tls13_on,
+            early_on: args.max_early_data > 0,
+        }),
         echo: args.echo,
         max_connections: args.max_connections,
         idle_timeout: args.idle_timeout,
@@ -253,8 +325,12 @@ pub fn run(args: Args) -> Result<(), BoxError> {
         let wpoll = Poll::new()?;
         wpoll.registry().register(&mut l, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(wpoll.registry(), WAKER)?);
+        let (resolved_tx, resolved) = mpsc::channel();
         let mut worker = Worker {
             poll: wpoll,
+            waker: waker.clone(),
+            resolved_tx,
+            resolved,
             listener: Some(l),
             conns: Vec::new(),
             free: Vec::new(),
@@ -306,6 +382,9 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     for (handle, _) in workers {
         let _ = handle.join();
     }
+    if let Some(f) = &fleet {
+        info!("session store: {} round trips", f.round_trips());
+    }
     info!("shut down");
     Ok(())
 }
@@ -314,6 +393,10 @@ pub fn run(args: Args) -> Result<(), BoxError> {
 type Reason = std::borrow::Cow<'static, str>;
 
 struct Conn {
+    /// The connection's number (its log span's `id`).
+    id: u64,
+    /// Deferred ClientHello: until when it waits for the fleet's store.
+    store_deadline: Option<Instant>,
     sock: TcpStream,
     tls: Connection,
     span: tracing::Span,
@@ -341,6 +424,10 @@ struct Linger {
 
 struct Worker {
     poll: Poll,
+    waker: Arc<Waker>,
+    /// The fleet's store thread answers deferred ClientHellos here (and wakes the loop).
+    resolved_tx: mpsc::Sender<fleet::Resolved>,
+    resolved: mpsc::Receiver<fleet::Resolved>,
     listener: Option<TcpListener>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
@@ -354,7 +441,8 @@ impl Worker {
         let mut last_sweep = Instant::now();
         let mut drain_deadline: Option<Instant> = None;
         loop {
-            let tick = if drain_deadline.is_some() {
+            // Short ticks while ClientHellos may wait for the store, so the bounded wait holds.
+            let tick = if drain_deadline.is_some() || self.opts.fleet.is_some() {
                 Duration::from_millis(50)
             } else {
                 Duration::from_millis(250)
@@ -368,7 +456,7 @@ impl Worker {
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept_all(),
-                    WAKER => {}
+                    WAKER => self.store_answers(),
                     Token(t) => self.service(t - FIRST_CONN),
                 }
             }
@@ -429,7 +517,12 @@ impl Worker {
         }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let span = info_span!("conn", id, %peer);
-        let tls = match Connection::server(self.opts.config.clone()) {
+        let tls = match self.opts.fleet {
+            // The handshake starts once the store has answered what the ClientHello needs.
+            Some(_) => Ok(Connection::server_deferred()),
+            None => Connection::server(self.opts.config.clone()),
+        };
+        let tls = match tls {
             Ok(t) => t,
             Err(e) => {
                 self.shared.live.fetch_sub(1, Ordering::SeqCst);
@@ -458,6 +551,8 @@ impl Worker {
         }
         span.in_scope(|| info!("accepted"));
         self.conns[slot] = Some(Conn {
+            id,
+            store_deadline: None,
             sock,
             tls,
             span,
@@ -481,7 +576,81 @@ impl Worker {
         let span = c.span.clone();
         let _g = span.enter();
         if let Err(reason) = pump(c, echo) {
+            drop(_g);
             self.close(slot, reason);
+            return;
+        }
+        drop(_g);
+        self.settle_hello(slot);
+    }
+
+    /// A deferred ClientHello (`--session-store`): asks the store what it needs, or accepts
+    /// it at once when it needs nothing (or the store is down, or its queue full).
+    fn settle_hello(&mut self, slot: usize) {
+        let Some(fl) = &self.opts.fleet else { return };
+        let Some(Some(c)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if c.store_deadline.is_some() || c.closing.is_some() {
+            return;
+        }
+        let Some(hello) = c.tls.client_hello() else {
+            return;
+        };
+        let lookup = match fl.fleet.up() {
+            true => Lookup::for_hello(&fl.fleet, hello, fl.tls13_on, fl.early_on),
+            false => None,
+        };
+        if let Some(lookup) = lookup {
+            let reply = fleet::Reply {
+                tx: self.resolved_tx.clone(),
+                waker: self.waker.clone(),
+                slot,
+                conn_id: c.id,
+            };
+            if fl.fleet.submit(lookup, reply) {
+                c.store_deadline = Some(Instant::now() + fleet::STORE_WAIT);
+                return;
+            }
+        }
+        self.accept_hello(slot, Answers::default());
+    }
+
+    /// Goes on with the deferred handshake in `slot`, the store's `answers` at hand.
+    fn accept_hello(&mut self, slot: usize, answers: Answers) {
+        let config = self.opts.config.clone();
+        let echo = self.opts.echo;
+        let Some(Some(c)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        c.store_deadline = None;
+        let span = c.span.clone();
+        let _g = span.enter();
+        let result = fleet::with_answers(answers, || c.tls.accept_with(config));
+        report_events(c, true);
+        if let Err(e) = result {
+            match e.alert() {
+                Some(alert) => warn!("alert sent: {alert} ({e})"),
+                None => warn!("error: {e}"),
+            }
+            c.closing = Some(format!("TLS error: {e}").into());
+        }
+        if let Err(reason) = pump(c, echo) {
+            drop(_g);
+            self.close(slot, reason);
+        }
+    }
+
+    /// The store thread's answers for deferred ClientHellos.
+    fn store_answers(&mut self) {
+        while let Ok(r) = self.resolved.try_recv() {
+            let waiting = matches!(
+                self.conns.get(r.slot),
+                Some(Some(c)) if c.id == r.conn_id && c.store_deadline.is_some()
+            );
+            if waiting {
+                self.accept_hello(r.slot, r.answers);
+            }
         }
     }
 
@@ -500,6 +669,12 @@ impl Worker {
     fn sweep(&mut self, now: Instant) {
         for slot in 0..self.conns.len() {
             let Some(c) = &mut self.conns[slot] else { continue };
+            if c.store_deadline.is_some_and(|d| now >= d) {
+                // The store is slow: no resumption, no 0-RTT for this one.
+                c.span.in_scope(|| debug!("session store did not answer in time"));
+                self.accept_hello(slot, Answers::default());
+                continue;
+            }
             if let Some(linger) = &c.linger {
                 // Draining after our last record: only its own deadline applies.
                 if now >= linger.until {

@@ -14,12 +14,12 @@ use crate::crypto::sign::SigningKey;
 use crate::crypto::{kx, suites};
 use crate::error::Error;
 use crate::handshake::ticket12::{
-    AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer, DEFAULT_CLIENT_SESSIONS,
-    DEFAULT_SESSION_CACHE_SIZE,
+    AeadTicketSealer, ClientSessions12, KeySourceSealer, SessionCache12, TicketSealer,
+    DEFAULT_CLIENT_SESSIONS, DEFAULT_SESSION_CACHE_SIZE,
 };
 use crate::handshake::tickets::{
-    AntiReplay, ClientSessionStore, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
-    DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
+    AntiReplay, AntiReplayCheck, ClientSessionStore, SessionStorage, SessionStore, TicketKeySource,
+    TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
 use crate::msgs::{
     Certificate13, CertificateEntry, ClientHello, EncryptedExtension, HandshakePayload, ServerHello,
@@ -669,8 +669,8 @@ pub struct ServerConfig {
     pub(crate) certs: Vec<Arc<CertifiedKey>>,
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     pub(crate) resumption: Resumption,
-    /// TLS 1.2 session-ID cache (`None`: no session IDs issued).
-    pub(crate) session_cache12: Option<Arc<SessionCache12>>,
+    /// TLS 1.2 session-ID store (`None`: no session IDs issued).
+    pub(crate) session_cache12: Option<Arc<dyn SessionStore>>,
     /// TLS 1.2 ticket sealing (`None`: no tickets, RFC 5077).
     pub(crate) ticketer12: Option<Arc<dyn TicketSealer>>,
     /// Reshapes the TLS 1.3 ServerHello before it is sent.
@@ -697,7 +697,7 @@ pub(crate) struct Resumption {
     pub lifetime: u32,
     /// 0 disables 0-RTT.
     pub max_early_data: u32,
-    pub anti_replay: Arc<AntiReplay>,
+    pub anti_replay: Arc<dyn AntiReplayCheck>,
     pub allow_psk_ke: bool,
 }
 
@@ -821,6 +821,8 @@ enum Tickets12 {
     /// An [`AeadTicketSealer`] made at build time from the config's randomness.
     Default,
     Custom(Arc<dyn TicketSealer>),
+    /// Sealed under a key source, with the config's clock (made at build time).
+    Keys(Arc<dyn TicketKeySource>),
 }
 
 /// Builds a [`ServerConfig`]: start from [`ServerConfig::builder`], set what differs from the
@@ -832,8 +834,8 @@ pub struct ServerConfigBuilder {
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     resumption: Resumption,
     session_cache12: usize,
-    /// A TLS 1.2 session-ID cache shared with other configs (replaces `session_cache12`).
-    shared_session_cache12: Option<Arc<SessionCache12>>,
+    /// A TLS 1.2 session-ID store shared with other configs (replaces `session_cache12`).
+    shared_session_cache12: Option<Arc<dyn SessionStore>>,
     tickets12: Tickets12,
     server_hello_hook: Option<ServerHelloHook>,
     encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
@@ -856,7 +858,8 @@ impl ServerConfigBuilder {
     }
 
     /// How sessions are kept: stateless tickets under rotating keys (the default, a
-    /// six-hour period), a single-use server cache, or disabled.
+    /// six-hour period; [`SessionStorage::Tickets`] with a shared [`TicketKeySource`] for a
+    /// fleet of servers), a single-use server cache or store, or disabled.
     pub fn session_storage(mut self, storage: SessionStorage) -> Self {
         self.resumption.storage = storage;
         self
@@ -880,9 +883,10 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// The 0-RTT anti-replay window (RFC 8446 8.2); share one between configs serving the
-    /// same tickets.
-    pub fn anti_replay(mut self, window: Arc<AntiReplay>) -> Self {
+    /// The 0-RTT anti-replay check (RFC 8446 8.2): an [`AntiReplay`] window by default; share
+    /// one between configs serving the same tickets, and across servers (an
+    /// [`AntiReplayCheck`] on a shared store) when tickets open on several.
+    pub fn anti_replay(mut self, window: Arc<dyn AntiReplayCheck>) -> Self {
         self.resumption.anti_replay = window;
         self
     }
@@ -900,9 +904,10 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// TLS 1.2 session IDs kept in `cache`, which other configs may share: a session one
-    /// config issued resumes under another (as a shared ticket sealer does for tickets).
-    pub fn session_store12(mut self, cache: Arc<SessionCache12>) -> Self {
+    /// TLS 1.2 session IDs kept in `cache` (a [`SessionCache12`], or any [`SessionStore`]),
+    /// which other configs and servers may share: a session one issued resumes under another
+    /// (as a shared ticket sealer does for tickets).
+    pub fn session_store12(mut self, cache: Arc<dyn SessionStore>) -> Self {
         self.shared_session_cache12 = Some(cache);
         self
     }
@@ -944,6 +949,13 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// TLS 1.2 session tickets sealed under `keys`, the source TLS 1.3 tickets may use too
+    /// (shared by a fleet of servers): rotation follows the config's clock.
+    pub fn ticket_keys12(mut self, keys: Arc<dyn TicketKeySource>) -> Self {
+        self.tickets12 = Tickets12::Keys(keys);
+        self
+    }
+
     /// Checks the settings against each other and freezes them; an unusable combination is `Error::Config`.
     pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
         self.shared.validate()?;
@@ -963,6 +975,10 @@ impl ServerConfigBuilder {
             // handshake, not for key material the trace never shows.
             Tickets12::Default => Some(Arc::new(AeadTicketSealer::new(Arc::new(SystemRandomSource))?)),
             Tickets12::Custom(s) => Some(s),
+            Tickets12::Keys(keys) => Some(Arc::new(KeySourceSealer {
+                keys,
+                time: self.shared.time.clone(),
+            })),
         };
         Ok(Arc::new(ServerConfig {
             shared: self.shared,
@@ -971,7 +987,8 @@ impl ServerConfigBuilder {
             client_verifier: self.client_verifier,
             resumption: self.resumption,
             session_cache12: self.shared_session_cache12.or_else(|| {
-                (self.session_cache12 > 0).then(|| Arc::new(SessionCache12::new(self.session_cache12)))
+                (self.session_cache12 > 0)
+                    .then(|| Arc::new(SessionCache12::new(self.session_cache12)) as Arc<dyn SessionStore>)
             }),
             ticketer12,
             server_hello_hook: self.server_hello_hook,

@@ -294,6 +294,20 @@ pub struct ClientHelloInfo {
     pub key_share_groups: Vec<NamedGroup>,
     /// A pre_shared_key (resumption) is offered.
     pub offers_psk: bool,
+    /// legacy_session_id: a TLS 1.2 session to resume (RFC 5246 7.4.1.2), or TLS 1.3's
+    /// compatibility-mode filler. The key a [`SessionStore`](crate::conn::SessionStore) for
+    /// TLS 1.2 session IDs is asked about.
+    pub session_id: Vec<u8>,
+    /// The TLS 1.2 session_ticket extension's ticket (RFC 5077 3.2), if sent.
+    pub session_ticket: Option<Vec<u8>>,
+    /// The pre_shared_key identities (TLS 1.3 tickets), in the client's order: the keys a
+    /// [`SessionStorage::Store`](crate::conn::SessionStorage::Store) is asked about.
+    pub psk_identities: Vec<Vec<u8>>,
+    /// The client asks for 0-RTT (early_data, RFC 8446 4.2.10).
+    pub early_data: bool,
+    /// The binder of the first PSK identity: the key an
+    /// [`AntiReplayCheck`](crate::conn::AntiReplayCheck) is asked about when 0-RTT is offered.
+    pub first_psk_binder: Option<Vec<u8>>,
 }
 
 impl ClientHelloInfo {
@@ -321,6 +335,14 @@ impl ClientHelloInfo {
                 .map(|k| k.iter().map(|s| s.group).collect())
                 .unwrap_or_default(),
             offers_psk: ch.psk().is_some(),
+            session_id: ch.session_id.clone(),
+            session_ticket: ch.session_ticket().map(<[u8]>::to_vec),
+            psk_identities: ch
+                .psk()
+                .map(|p| p.identities.iter().map(|i| i.identity.clone()).collect())
+                .unwrap_or_default(),
+            early_data: ch.has(crate::codec::ExtensionType::EarlyData),
+            first_psk_binder: ch.psk().and_then(|p| p.binders.first().cloned()),
         }
     }
 }

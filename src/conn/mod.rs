@@ -22,8 +22,8 @@ pub use crate::handshake::negotiated::HandshakeKind;
 pub use crate::handshake::output::Side;
 pub use crate::handshake::ticket12::{AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer};
 pub use crate::handshake::tickets::{
-    AntiReplay, ClientSessionStore, SessionCache, SessionStorage, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS,
-    DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
+    AntiReplay, AntiReplayCheck, ClientSessionStore, SessionCache, SessionStorage, SessionStore,
+    TicketKeySource, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
 pub use crate::handshake::MAX_CERTIFICATE_CHAIN_LEN;
 pub use config::{

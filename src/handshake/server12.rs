@@ -13,7 +13,7 @@ use super::common12::{
     unexpected12, Established12, HandshakeLog, DOWNGRADE_TLS12,
 };
 use super::output::{Output, Side, Transport};
-use super::ticket12::{Session12, SESSION_LIFETIME};
+use super::ticket12::{get_session, put_session, Session12, SESSION_LIFETIME};
 use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::conn::{CertifiedKey, ServerConfig};
@@ -166,8 +166,7 @@ fn find_session(
         return None;
     }
     let cache = config.session_cache12.as_ref()?;
-    cache
-        .get(&hello.session_id)
+    get_session(cache.as_ref(), &hello.session_id)
         .filter(|s| s.fresh(now) && s.transport == transport)
         .map(|s| (s, false))
 }
@@ -570,7 +569,7 @@ impl ExpectFinished {
             }
             if let Some(cache) = &c.config.session_cache12 {
                 if !c.session_id.is_empty() {
-                    cache.put(c.session_id.clone(), &session);
+                    put_session(cache.as_ref(), &c.session_id, &session);
                 }
             }
             let (write, _) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;

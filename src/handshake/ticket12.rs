@@ -1,16 +1,20 @@
 //! TLS 1.2 session resumption state: what a resumable session remembers, the server's session
 //! ID cache, the client's session store, and ticket sealing (RFC 5077) behind [`TicketSealer`]
-//! so a rotating key type shared with TLS 1.3 tickets can take over later.
+//! (its own rotating keys, or a [`TicketKeySource`] shared with TLS 1.3 tickets).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
+use zeroize::Zeroizing;
+
 use super::output::Transport;
 use crate::codec::CipherSuite;
-use crate::crypto::rand::RandomSource;
+use crate::conn::TimeProvider;
+use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;
 use crate::error::Error;
+use crate::handshake::tickets::{open_ticket, seal_ticket, SessionStore, TicketKeySource};
 
 /// Seconds a TLS 1.2 session stays resumable (and the ticket lifetime hint we send).
 pub const SESSION_LIFETIME: u32 = 7200;
@@ -108,6 +112,46 @@ impl TicketSealer for AeadTicketSealer {
         keys.0
             .open(sealed)
             .or_else(|| keys.1.as_ref().and_then(|k| k.open(sealed)))
+    }
+}
+
+/// AAD label of TLS 1.2 tickets sealed under a [`TicketKeySource`]: a TLS 1.3 ticket under
+/// the same key never opens as one.
+const TLS12_TICKET_LABEL: &[u8] = b"sanstls tls12 ticket";
+
+/// TLS 1.2 tickets sealed under a [`TicketKeySource`]'s keys, the epoch taken from the
+/// config's clock: the same rotating keys as TLS 1.3 tickets (shared by a fleet of servers,
+/// say). Made by [`ServerConfigBuilder::ticket_keys12`](crate::conn::ServerConfigBuilder::ticket_keys12).
+pub(crate) struct KeySourceSealer {
+    pub keys: Arc<dyn TicketKeySource>,
+    pub time: Arc<dyn TimeProvider>,
+}
+
+impl std::fmt::Debug for KeySourceSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySourceSealer").finish_non_exhaustive()
+    }
+}
+
+impl TicketSealer for KeySourceSealer {
+    fn seal(&self, plain: &[u8]) -> Vec<u8> {
+        let now = self.time.now_unix();
+        // Nonces from the system, as for TLS 1.3 tickets.
+        seal_ticket(
+            self.keys.as_ref(),
+            &SystemRandomSource,
+            TLS12_TICKET_LABEL,
+            now,
+            plain,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+    }
+
+    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        let now = self.time.now_unix();
+        open_ticket(self.keys.as_ref(), TLS12_TICKET_LABEL, now, sealed).map(|p| p.to_vec())
     }
 }
 
@@ -230,16 +274,36 @@ impl SessionCache12 {
             inner: Mutex::new(Bounded::new(capacity)),
         }
     }
+}
 
-    pub(crate) fn put(&self, id: Vec<u8>, session: &Session12) {
+/// The in-memory [`SessionStore`]: entries leave by first-in first-out eviction (their
+/// lifetime is checked when a session is resumed).
+impl SessionStore for SessionCache12 {
+    fn put(&self, id: &[u8], state: &[u8], _lifetime_secs: u32) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.insert(id, session.encode());
+        g.insert(id.to_vec(), Secret::new(state.to_vec()));
     }
 
-    pub(crate) fn get(&self, id: &[u8]) -> Option<Session12> {
+    fn get(&self, id: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.get(&id.to_vec()).and_then(|s| Session12::decode(s.as_bytes()))
+        g.get(&id.to_vec()).map(|s| Zeroizing::new(s.as_bytes().to_vec()))
     }
+
+    fn take(&self, id: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.remove(&id.to_vec())
+            .map(|s| Zeroizing::new(s.as_bytes().to_vec()))
+    }
+}
+
+/// Files a TLS 1.2 session under its session ID for [`SESSION_LIFETIME`].
+pub(crate) fn put_session(store: &dyn SessionStore, id: &[u8], session: &Session12) {
+    store.put(id, session.encode().as_bytes(), SESSION_LIFETIME);
+}
+
+/// The TLS 1.2 session filed under `id`, if the store has it and it decodes.
+pub(crate) fn get_session(store: &dyn SessionStore, id: &[u8]) -> Option<Session12> {
+    Session12::decode(&store.get(id)?)
 }
 
 /// A session a client can offer again.
@@ -342,16 +406,40 @@ mod tests {
     }
 
     #[test]
+    fn key_source_sealer_follows_the_clock_and_keeps_versions_apart() {
+        use crate::conn::FixedClock;
+        use crate::handshake::tickets::TicketKeys;
+        let keys: Arc<dyn TicketKeySource> = Arc::new(TicketKeys::new(100));
+        let at = |t| KeySourceSealer {
+            keys: keys.clone(),
+            time: Arc::new(FixedClock(t)),
+        };
+        let t = at(1000).seal(b"state");
+        assert_eq!(
+            at(1150).open(&t).as_deref(),
+            Some(&b"state"[..]),
+            "previous key opens"
+        );
+        assert_eq!(at(1200).open(&t), None, "two periods on");
+        // A TLS 1.3 ticket under the same key does not open as a TLS 1.2 one.
+        let t13 = seal_ticket(keys.as_ref(), &SystemRandomSource, b"", 1200, b"state")
+            .unwrap()
+            .unwrap();
+        assert_eq!(at(1200).open(&t13), None);
+    }
+
+    #[test]
     fn caches_are_bounded() {
         let c = SessionCache12::new(2);
         for i in 0..5u8 {
-            c.put(vec![i], &session());
+            put_session(&c, &[i], &session());
         }
-        assert!(c.get(&[0]).is_none() && c.get(&[2]).is_none());
-        assert!(c.get(&[3]).is_some() && c.get(&[4]).is_some());
+        assert!(get_session(&c, &[0]).is_none() && get_session(&c, &[2]).is_none());
+        assert!(get_session(&c, &[3]).is_some() && get_session(&c, &[4]).is_some());
+        assert!(c.take(&[3]).is_some() && c.get(&[3]).is_none(), "take removes");
         let none = SessionCache12::new(0);
-        none.put(vec![1], &session());
-        assert!(none.get(&[1]).is_none());
+        put_session(&none, &[1], &session());
+        assert!(get_session(&none, &[1]).is_none());
     }
 
     #[test]

@@ -111,9 +111,60 @@ impl ServerSession {
     }
 }
 
+/// Where a server's ticket-protection keys come from (RFC 8446 4.6.1, RFC 5077 4: the
+/// ticket format and its keys are the server's business). Every key is named by an epoch, a
+/// number the source chooses (the in-memory [`TicketKeys`] uses `now / period`); the epoch
+/// travels in the clear at the front of each ticket and is bound in as AAD, so opening finds
+/// the key without trying them all.
+///
+/// Servers behind one load balancer share one source's keys (rotated together), so a ticket
+/// one sealed opens on all. The handshake calls these methods, so they answer from memory and
+/// never wait on a network: a source that keeps its keys elsewhere refreshes a local copy
+/// ahead of time (before an epoch starts) and answers from it.
+pub trait TicketKeySource: Send + Sync + fmt::Debug {
+    /// The key to seal new tickets with at `now_secs` (the config's clock), and its epoch.
+    /// `None`: issue no ticket now (the handshake goes on without one).
+    fn sealing_key(&self, now_secs: u64) -> Option<(u64, Arc<TicketKey>)>;
+    /// The key named `epoch`, if tickets sealed under it still open at `now_secs` (the
+    /// current and the previous key, so no ticket dies younger than one rotation period).
+    fn opening_key(&self, now_secs: u64, epoch: u64) -> Option<Arc<TicketKey>>;
+}
+
+/// `epoch (8 bytes) || nonce || AES-256-GCM(plaintext) || tag`, with `label || epoch` bound in
+/// as AAD (the label keeps TLS 1.3 and TLS 1.2 tickets apart). `None`: the source has no key.
+pub(crate) fn seal_ticket(
+    keys: &dyn TicketKeySource,
+    rng: &dyn RandomSource,
+    label: &[u8],
+    now_secs: u64,
+    plaintext: &[u8],
+) -> Result<Option<Vec<u8>>, Error> {
+    let Some((epoch, key)) = keys.sealing_key(now_secs) else {
+        return Ok(None);
+    };
+    let epoch = epoch.to_be_bytes();
+    let aad = [label, &epoch[..]].concat();
+    let mut out = epoch.to_vec();
+    out.extend_from_slice(&key.seal(rng, &aad, plaintext)?);
+    Ok(Some(out))
+}
+
+/// Opens what [`seal_ticket`] made with the same `label`; `None` for anything else.
+pub(crate) fn open_ticket(
+    keys: &dyn TicketKeySource,
+    label: &[u8],
+    now_secs: u64,
+    ticket: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    let (epoch, sealed) = ticket.split_first_chunk::<8>()?;
+    let key = keys.opening_key(now_secs, u64::from_be_bytes(*epoch))?;
+    key.open(&[label, &epoch[..]].concat(), sealed)
+}
+
 /// Stateless tickets: the session state sealed under a key that rotates every `period`
 /// seconds (time from the config's `TimeProvider`). A ticket sealed under the previous key
-/// still opens during the following period, so no ticket dies younger than one period.
+/// still opens during the following period, so no ticket dies younger than one period. The
+/// in-memory [`TicketKeySource`]: one server's own keys.
 pub struct TicketKeys {
     period: u64,
     rng: Arc<dyn RandomSource>,
@@ -122,8 +173,8 @@ pub struct TicketKeys {
 
 #[derive(Default)]
 struct KeyRing {
-    current: Option<(u64, TicketKey)>,
-    previous: Option<(u64, TicketKey)>,
+    current: Option<(u64, Arc<TicketKey>)>,
+    previous: Option<(u64, Arc<TicketKey>)>,
 }
 
 impl fmt::Debug for TicketKeys {
@@ -143,7 +194,8 @@ impl TicketKeys {
         Self::with_random(period_secs, Arc::new(SystemRandomSource))
     }
 
-    /// As [`TicketKeys::new`] with keys and ticket nonces drawn from `rng`.
+    /// As [`TicketKeys::new`] with the keys drawn from `rng` (ticket nonces always come from
+    /// the system: a fixed source would repeat them under one key).
     pub fn with_random(period_secs: u64, rng: Arc<dyn RandomSource>) -> Self {
         TicketKeys {
             period: period_secs.max(1),
@@ -163,37 +215,67 @@ impl TicketKeys {
             Some((e, _)) if *e >= epoch => return Ok(*e),
             _ => {}
         }
-        let fresh = TicketKey::generate(self.rng.as_ref())?;
+        let fresh = Arc::new(TicketKey::generate(self.rng.as_ref())?);
         let old = ring.current.replace((epoch, fresh));
         // Only the key of the period just before stays usable.
         ring.previous = old.filter(|(e, _)| e + 1 == epoch);
         Ok(epoch)
     }
 
-    /// `key epoch (8 bytes) || nonce || sealed state`; the epoch is bound in as AAD.
-    pub(crate) fn seal(&self, now_secs: u64, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut ring = lock(&self.ring);
-        let epoch = self.rotate(&mut ring, now_secs)?;
-        let Some((_, key)) = &ring.current else {
-            return Err(Error::Crypto("ticket key missing"));
-        };
-        let aad = epoch.to_be_bytes();
-        let mut out = aad.to_vec();
-        out.extend_from_slice(&key.seal(self.rng.as_ref(), &aad, plaintext)?);
-        Ok(out)
+    #[cfg(test)]
+    fn seal(&self, now_secs: u64, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+        seal_ticket(self, &SystemRandomSource, b"", now_secs, plaintext)?
+            .ok_or(Error::Crypto("ticket key missing"))
     }
 
-    pub(crate) fn open(&self, now_secs: u64, ticket: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let (aad, sealed) = ticket.split_at_checked(8)?;
-        let epoch = u64::from_be_bytes(aad.try_into().ok()?);
+    #[cfg(test)]
+    fn open(&self, now_secs: u64, ticket: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        open_ticket(self, b"", now_secs, ticket)
+    }
+}
+
+impl TicketKeySource for TicketKeys {
+    fn sealing_key(&self, now_secs: u64) -> Option<(u64, Arc<TicketKey>)> {
         let mut ring = lock(&self.ring);
         self.rotate(&mut ring, now_secs).ok()?;
-        let key = [&ring.current, &ring.previous]
-            .into_iter()
-            .flatten()
-            .find(|(e, _)| *e == epoch)?;
-        key.1.open(aad, sealed)
+        ring.current.clone()
     }
+
+    fn opening_key(&self, now_secs: u64, epoch: u64) -> Option<Arc<TicketKey>> {
+        let mut ring = lock(&self.ring);
+        self.rotate(&mut ring, now_secs).ok()?;
+        if let Some((_, k)) = ring.current.as_ref().filter(|(e, _)| *e == epoch) {
+            return Some(k.clone());
+        }
+        ring.previous
+            .as_ref()
+            .filter(|(e, _)| *e == epoch)
+            .map(|(_, k)| k.clone())
+    }
+}
+
+/// A server-side session store, keyed by ids that cross the wire in the clear: TLS 1.2
+/// session IDs (RFC 5246 7.4.1.2; [`SessionCache12`](crate::conn::SessionCache12) is the
+/// in-memory one) and TLS 1.3 single-use tickets ([`SessionStorage::Store`]). Values are
+/// session state the library encoded, master secrets inside: a store that keeps them
+/// outside the process seals them.
+///
+/// Servers behind one load balancer share one store so that a session made on one resumes
+/// on another. The handshake calls these methods, so they must not block: a store behind a
+/// network answers from what the I/O layer fetched for this ClientHello before handing it
+/// to the connection (a [`Connection::server_deferred`](crate::Connection::server_deferred)
+/// server pauses at the ClientHello for that: [`ClientHelloInfo`](crate::conn::ClientHelloInfo)
+/// carries the session ID and PSK identities), and answers `None` for anything else; the
+/// connection then runs a full handshake.
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// Files `state` under `id`; it may be forgotten after `lifetime_secs` (or sooner).
+    fn put(&self, id: &[u8], state: &[u8], lifetime_secs: u32);
+    /// The state under `id`, which stays (a TLS 1.2 session ID resumes many times within
+    /// its lifetime); `None` if unknown or not at hand.
+    fn get(&self, id: &[u8]) -> Option<Zeroizing<Vec<u8>>>;
+    /// The state under `id`, removed in the same step (single-use, so 0-RTT on it cannot be
+    /// replayed: across servers the removal must be atomic); `None` if unknown or not at hand.
+    fn take(&self, id: &[u8]) -> Option<Zeroizing<Vec<u8>>>;
 }
 
 /// Stateful resumption: the ticket is a random id and the state stays here. Entries are
@@ -265,10 +347,14 @@ impl SessionCache {
 pub enum SessionStorage {
     /// No tickets, no resumption.
     Disabled,
-    /// Stateless tickets sealed under rotating keys.
-    Tickets(Arc<TicketKeys>),
+    /// Stateless tickets sealed under rotating keys ([`TicketKeys`], or keys a fleet of
+    /// servers shares).
+    Tickets(Arc<dyn TicketKeySource>),
     /// A server-side cache; tickets are ids.
     Cache(Arc<SessionCache>),
+    /// Single-use tickets that are ids into the application's [`SessionStore`] (shared by a
+    /// fleet of servers, say); each is taken on use, so 0-RTT on it is never replayed.
+    Store(Arc<dyn SessionStore>),
 }
 
 impl SessionStorage {
@@ -280,14 +366,24 @@ impl SessionStorage {
     ) -> Result<Option<Vec<u8>>, Error> {
         match self {
             SessionStorage::Disabled => Ok(None),
+            // Nonces from the system: a replay's fixed randomness must not repeat them.
             SessionStorage::Tickets(keys) => match session.encode() {
-                Some(plain) => keys.seal(now_secs, &plain).map(Some),
+                Some(plain) => seal_ticket(keys.as_ref(), &SystemRandomSource, b"", now_secs, &plain),
                 None => Ok(None),
             },
             SessionStorage::Cache(cache) => {
                 let mut id = vec![0u8; 32];
                 rng.fill(&mut id)?;
                 cache.insert(id.clone(), session);
+                Ok(Some(id))
+            }
+            SessionStorage::Store(store) => {
+                let Some(state) = session.encode() else {
+                    return Ok(None);
+                };
+                let mut id = vec![0u8; 32];
+                rng.fill(&mut id)?;
+                store.put(&id, &state, session.lifetime);
                 Ok(Some(id))
             }
         }
@@ -300,15 +396,20 @@ impl SessionStorage {
         match self {
             SessionStorage::Disabled => None,
             SessionStorage::Tickets(keys) => {
-                ServerSession::decode(&keys.open(now_secs, ticket)?).filter(|s| s.transport == transport)
+                ServerSession::decode(&open_ticket(keys.as_ref(), b"", now_secs, ticket)?)
+                    .filter(|s| s.transport == transport)
             }
             SessionStorage::Cache(cache) => cache.take(ticket, transport),
+            // Taken whatever its transport: a store shared across servers spends on lookup.
+            SessionStorage::Store(store) => {
+                ServerSession::decode(&store.take(ticket)?).filter(|s| s.transport == transport)
+            }
         }
     }
 
     /// True when a ticket can be redeemed only once (so 0-RTT on it cannot be replayed).
     pub(crate) fn single_use(&self) -> bool {
-        matches!(self, SessionStorage::Cache(_))
+        matches!(self, SessionStorage::Cache(_) | SessionStorage::Store(_))
     }
 }
 
@@ -336,6 +437,25 @@ impl fmt::Debug for AntiReplay {
     }
 }
 
+/// The 0-RTT anti-replay check (RFC 8446 8): has this ClientHello been seen within the
+/// freshness window? Together with the ticket-age check (8.3) a replay is either too old or
+/// found. Servers that share tickets must share this state too (8: otherwise a ClientHello
+/// replayed to a second server is accepted there); [`AntiReplay`] is one server's own.
+///
+/// Called during the handshake, so it must not block: a check behind a network answers from
+/// what the I/O layer settled for this ClientHello before handing it to the connection (an
+/// atomic set-if-absent with an expiry of the window), and says `false` for anything it does
+/// not know: 0-RTT is then refused, the handshake goes on (fail closed).
+pub trait AntiReplayCheck: Send + Sync + fmt::Debug {
+    /// The freshness window in milliseconds: 0-RTT needs the client's view of the ticket
+    /// age within this of ours.
+    fn window_ms(&self) -> u64;
+    /// True if `id` (the binder of the ClientHello's first PSK identity, which covers its
+    /// random) was not seen within the window, and records it; false for a replay, or when
+    /// the answer is not known.
+    fn check_fresh(&self, id: &[u8], now_ms: u64) -> bool;
+}
+
 /// Default freshness window for 0-RTT: ten seconds.
 pub const DEFAULT_FRESHNESS_WINDOW_MS: u64 = 10_000;
 
@@ -349,15 +469,16 @@ impl AntiReplay {
             inner: Mutex::new(ReplayInner::default()),
         }
     }
+}
 
-    /// The freshness window, in milliseconds.
-    pub fn window_ms(&self) -> u64 {
+impl AntiReplayCheck for AntiReplay {
+    fn window_ms(&self) -> u64 {
         self.window_ms
     }
 
     /// True if `id` was not seen within the window (and records it); false for a replay or
     /// when the window is full (0-RTT is then refused rather than the memory grown).
-    pub(crate) fn check_fresh(&self, id: &[u8], now_ms: u64) -> bool {
+    fn check_fresh(&self, id: &[u8], now_ms: u64) -> bool {
         let mut inner = lock(&self.inner);
         while let Some((at, _)) = inner.order.front() {
             if now_ms.saturating_sub(*at) <= self.window_ms {
@@ -636,6 +757,21 @@ mod tests {
     }
 
     #[test]
+    fn a_session_store_backs_single_use_tickets() {
+        let rng = SystemRandomSource;
+        let store = Arc::new(crate::handshake::ticket12::SessionCache12::new(4));
+        let storage = SessionStorage::Store(store.clone());
+        assert!(storage.single_use());
+        let id = storage.issue(&rng, 1000, session()).unwrap().unwrap();
+        assert_eq!(id.len(), 32);
+        // The state is the encoded session, under the ticket.
+        assert!(ServerSession::decode(&store.get(&id).unwrap()).is_some());
+        assert!(storage.redeem(1000, &id, Transport::Dtls).is_some());
+        assert!(storage.redeem(1000, &id, Transport::Dtls).is_none(), "taken once");
+        assert!(storage.redeem(1000, b"unknown", Transport::Dtls).is_none());
+    }
+
+    #[test]
     fn client_store_takes_only_the_transport_and_keeps_the_rest() {
         let store = ClientSessionStore::new(4, 8);
         let on = |n, transport| ClientTicket {
@@ -665,7 +801,7 @@ mod tests {
         use super::*;
         use crate::codec::ProtocolVersion;
         use crate::conn::{CertifiedKey, ClientConfig, Connection, ServerConfig};
-        use crate::handshake::ticket12::SessionCache12;
+        use crate::handshake::ticket12::{get_session, put_session};
         use crate::pki::{TrustAnchors, WebPkiServerVerifier};
 
         fn configs(
@@ -743,10 +879,10 @@ mod tests {
                 .unwrap()
                 .get("localhost", Transport::Tls)
                 .unwrap();
-            let cache: &SessionCache12 = server.session_cache12.as_ref().unwrap();
-            let mut session = cache.get(&stored.session_id).unwrap();
+            let cache = server.session_cache12.as_ref().unwrap();
+            let mut session = get_session(cache.as_ref(), &stored.session_id).unwrap();
             session.transport = Transport::Dtls;
-            cache.put(stored.session_id.clone(), &session);
+            put_session(cache.as_ref(), &stored.session_id, &session);
             assert!(!connect(&client, &server), "a DTLS session resumed over TLS 1.2");
             assert!(connect(&client, &server), "the new TLS session resumes");
         }
