@@ -1,6 +1,6 @@
 //! Opts -> sanstls `ClientConfig` / `ServerConfig`, through the public builders only.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rustls_pki_types::pem::PemObject;
@@ -76,20 +76,36 @@ fn ticket_keys() -> Arc<TicketKeys> {
     KEYS.get_or_init(|| Arc::new(TicketKeys::new(6 * 3600))).clone()
 }
 
+/// Whether a certificate verification of this test run failed (a soft failure: BoringSSL's
+/// `SSL_get_verify_result`, which `-expect-verify-result` checks and a resumed session keeps).
+static VERIFY_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a verification failed softly in this run (the handshake went on).
+pub fn verify_failed() -> bool {
+    VERIFY_FAILED.load(Ordering::Relaxed)
+}
+
 /// The client accepts the runner's certificates (BoringSSL's shim installs a verify callback
 /// that accepts unless `-verify-fail`); signatures are still checked by the engine.
 #[derive(Debug)]
 struct RunnerCerts {
     fail: bool,
     mandatory: bool,
+    /// A client without `-verify-peer` is in BoringSSL's `SSL_VERIFY_NONE` mode: a failed
+    /// verification is recorded, not fatal. Here that is an application verifier that
+    /// accepts and remembers.
+    soft: bool,
 }
 
 impl RunnerCerts {
     fn verdict(&self) -> Result<(), CertError> {
-        if self.fail {
-            Err(CertError::Rejected("-verify-fail"))
-        } else {
+        if !self.fail {
             Ok(())
+        } else if self.soft {
+            VERIFY_FAILED.store(true, Ordering::Relaxed);
+            Ok(())
+        } else {
+            Err(CertError::Rejected("-verify-fail"))
         }
     }
 }
@@ -374,6 +390,7 @@ pub fn client(o: &Opts) -> Result<Arc<ClientConfig>, Fail> {
     let verifier = Arc::new(RunnerCerts {
         fail: o.verify_fail,
         mandatory: true,
+        soft: !o.verify_peer,
     });
     let b = ClientConfig::builder(verifier);
     let mut b = common!(b, o);
@@ -455,6 +472,7 @@ pub fn server(o: &Opts) -> Result<Arc<ServerConfig>, Fail> {
         b = b.client_verifier(Arc::new(RunnerCerts {
             fail: o.verify_fail,
             mandatory: o.require_any_client_certificate,
+            soft: false,
         }));
     }
     b = b
