@@ -982,11 +982,19 @@ fn unread_plaintext_is_back_pressure_not_the_peers_fault() {
 #[test]
 fn warning_alerts_and_empty_records_in_a_row_are_capped_as_over_tls() {
     let user_canceled = [1, AlertDescription::UserCanceled.get()];
+    // RFC 5246 7.2: any warning leaves a DTLS 1.2 connection up, not only user_canceled.
+    let unrecognized_name = [1, AlertDescription::UnrecognizedName.get()];
     // (the record repeated, how many in a row pass, the limit)
     let cases = [
         (
             21,
             &user_canceled[..],
+            MAX_WARNING_ALERTS_IN_A_ROW,
+            Limit::WarningAlerts,
+        ),
+        (
+            21,
+            &unrecognized_name[..],
             MAX_WARNING_ALERTS_IN_A_ROW,
             Limit::WarningAlerts,
         ),

@@ -885,3 +885,35 @@ fn server_alert_before_its_server_hello_is_plaintext() {
     let err = feed(&mut c, &out).unwrap_err();
     assert_eq!(err, Error::AlertReceived(AlertDescription::UnexpectedMessage));
 }
+
+/// RFC 5246 7.2: a TLS 1.2 warning alert leaves the connection up, as the warning
+/// unrecognized_name some servers send ahead of their ServerHello (the version is not known
+/// yet then); more than a few in a row are cut off, as user_canceled is in TLS 1.3.
+#[test]
+fn tls12_warning_alerts_leave_the_connection_up_a_few_in_a_row() {
+    use sanstls::codec::AlertLevel;
+    use sanstls::conn::MAX_WARNING_ALERTS_IN_A_ROW;
+    use sanstls::Limit;
+    let warning = record(21, &[1, AlertDescription::UnrecognizedName.get()]);
+    let server = server_builder("ecdsa-p256").versions(V12).build().unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server.clone());
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = warning.repeat(MAX_WARNING_ALERTS_IN_A_ROW as usize);
+    flight.extend(drain(&mut s));
+    feed(&mut c, &flight).unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+    assert!(events(&mut c).contains(&Event::Alert {
+        level: AlertLevel::Warning,
+        description: AlertDescription::UnrecognizedName,
+    }));
+    assert_eq!(send(&mut c, &mut s, b"still up"), b"still up");
+
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    transfer(&mut c, &mut s).unwrap();
+    let flood = warning.repeat(MAX_WARNING_ALERTS_IN_A_ROW as usize + 1);
+    assert_eq!(
+        feed(&mut c, &flood),
+        Err(Error::LimitExceeded(Limit::WarningAlerts))
+    );
+}

@@ -774,3 +774,56 @@ fn a_certificate_the_application_rejects_is_certificate_unknown() {
         Some(&Error::AlertReceived(AlertDescription::CertificateUnknown))
     );
 }
+
+/// An application verifier that accepts every server certificate (a pinning verifier that
+/// already knows the key, say).
+#[derive(Debug)]
+struct AcceptAll;
+
+impl sanstls::pki::ServerCertVerifier for AcceptAll {
+    fn verify_server_cert(
+        &self,
+        _: &[u8],
+        _: &[&[u8]],
+        _: &sanstls::pki::ServerName,
+        _: u64,
+    ) -> Result<(), sanstls::pki::CertError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_key_whose_certificate_forbids_signing_is_refused_whatever_the_verifier_says() {
+    // RFC 8446 4.4.2.2: with a keyUsage extension, digitalSignature must be set for the key to
+    // sign the handshake; the engine checks it itself, also behind an accept-all verifier.
+    let dir = vectors();
+    let key = || {
+        sanstls::CertifiedKey::from_pem_files(
+            dir.join("localhost-ecdsa-p256-keyagreement.pem"),
+            dir.join("localhost-ecdsa-p256-keyagreement.key"),
+        )
+        .unwrap()
+    };
+    let want = Error::InvalidCertificate(sanstls::pki::CertError::ConstraintViolated(
+        "keyUsage lacks digitalSignature",
+    ));
+    for versions in [&[ProtocolVersion::TLSv1_3][..], &[ProtocolVersion::TLSv1_2]] {
+        let client = ClientConfig::builder(Arc::new(AcceptAll))
+            .versions(versions)
+            .build()
+            .unwrap();
+        let server = sanstls::ServerConfig::builder(key()).build().unwrap();
+        let (mut c, mut s) = pair(client, server);
+        assert_eq!(handshake(&mut c, &mut s).unwrap_err(), want, "{versions:?}");
+        transfer(&mut c, &mut s).unwrap_err();
+        assert_eq!(
+            s.error(),
+            Some(&Error::AlertReceived(want.alert().unwrap())),
+            "{versions:?}"
+        );
+    }
+    // A certificate whose keyUsage is digitalSignature passes behind the same verifier.
+    let client = ClientConfig::builder(Arc::new(AcceptAll)).build().unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    handshake(&mut c, &mut s).unwrap();
+}

@@ -10,10 +10,10 @@ openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyou
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
 leaf() {
   local name=$1; shift
-  local host=${HOST:-localhost} san=${SAN:-DNS:localhost,IP:127.0.0.1,IP:::1}
+  local host=${HOST:-localhost} san=${SAN:-DNS:localhost,IP:127.0.0.1,IP:::1} ku=${KU:-digitalSignature}
   openssl req -new -nodes -newkey "$@" -keyout "$name.key" -out "$name.csr" -subj "/CN=$host"
   openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$name.pem" -days $days \
-    -extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\n' "$san")
+    -extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,%s\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\n' "$ku" "$san")
   rm -f "$name.csr"
 }
 leaf localhost-ecdsa-p256 ec -pkeyopt ec_paramgen_curve:P-256
@@ -22,6 +22,8 @@ leaf localhost-ed25519 ed25519
 leaf localhost-rsa2048 rsa:2048
 # A second name, for certificate selection by SNI (sanstls serve with several --cert).
 HOST=other.test SAN=DNS:other.test leaf other-test-ecdsa-p256 ec -pkeyopt ec_paramgen_curve:P-256
+# keyUsage without digitalSignature: its key may not sign a handshake (RFC 8446 4.4.2.2).
+KU=keyAgreement leaf localhost-ecdsa-p256-keyagreement ec -pkeyopt ec_paramgen_curve:P-256
 # RSASSA-PSS (id-RSASSA-PSS keys, RFC 4055): an intermediate CA under ca.pem and a localhost
 # certificate it signs with RSA-PSS (SHA-256, salt 32); localhost-rsa-pss.pem holds the chain
 # (end entity, then the intermediate).

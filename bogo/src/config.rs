@@ -1,6 +1,6 @@
 //! Opts -> sanstls `ClientConfig` / `ServerConfig`, through the public builders only.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rustls_pki_types::pem::PemObject;
@@ -11,7 +11,7 @@ use sanstls::conn::{
 };
 use sanstls::crypto::SystemRandomSource;
 use sanstls::pki::{CertError, ClientCertVerifier, ServerCertVerifier, ServerName};
-use sanstls::{CertifiedKey, ClientConfig, ServerConfig, SystemClock, TimeProvider};
+use sanstls::{CertifiedKey, ClientConfig, SecurityPolicy, ServerConfig, SystemClock, TimeProvider};
 
 use crate::opts::Opts;
 use crate::Fail;
@@ -76,20 +76,36 @@ fn ticket_keys() -> Arc<TicketKeys> {
     KEYS.get_or_init(|| Arc::new(TicketKeys::new(6 * 3600))).clone()
 }
 
+/// Whether a certificate verification of this test run failed (a soft failure: BoringSSL's
+/// `SSL_get_verify_result`, which `-expect-verify-result` checks and a resumed session keeps).
+static VERIFY_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a verification failed softly in this run (the handshake went on).
+pub fn verify_failed() -> bool {
+    VERIFY_FAILED.load(Ordering::Relaxed)
+}
+
 /// The client accepts the runner's certificates (BoringSSL's shim installs a verify callback
 /// that accepts unless `-verify-fail`); signatures are still checked by the engine.
 #[derive(Debug)]
 struct RunnerCerts {
     fail: bool,
     mandatory: bool,
+    /// A client without `-verify-peer` is in BoringSSL's `SSL_VERIFY_NONE` mode: a failed
+    /// verification is recorded, not fatal. Here that is an application verifier that
+    /// accepts and remembers.
+    soft: bool,
 }
 
 impl RunnerCerts {
     fn verdict(&self) -> Result<(), CertError> {
-        if self.fail {
-            Err(CertError::Rejected("-verify-fail"))
-        } else {
+        if !self.fail {
             Ok(())
+        } else if self.soft {
+            VERIFY_FAILED.store(true, Ordering::Relaxed);
+            Ok(())
+        } else {
+            Err(CertError::Rejected("-verify-fail"))
         }
     }
 }
@@ -280,9 +296,80 @@ pub fn pem_chain(path: &str) -> Result<Vec<Vec<u8>>, Fail> {
         .map_err(|e| Fail::Check(format!("{path}: {e}")))
 }
 
+/// AES-256-GCM suites only (BoringSSL's WPA 2023-04 and CNSA 1.0 2026-03 policies).
+const AES_256_GCM_SUITES: &[CipherSuite] = &[
+    CipherSuite::TLS_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+];
+
+/// BoringSSL's compliance policies (`SSL_set_compliance_policy`) as sanstls security
+/// policies: the fips-202205 one is our FIPS 2026-11 preset (AES-GCM, P-256/P-384, SHA-2
+/// ECDSA/RSA signatures); the WPA and CNSA ones narrow it to AES-256-GCM, P-384 and
+/// SHA-384(/512) signatures, which the shim spells out with the public policy fields.
+fn compliance_policy(o: &Opts) -> Result<Option<SecurityPolicy>, Fail> {
+    use SignatureScheme as S;
+    let versions = &[ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2];
+    Ok(match o.compliance_policy.as_deref() {
+        None | Some("cnsa-202407") => None,
+        Some("fips-202205") => Some(SecurityPolicy::FIPS_2026_11),
+        Some("wpa-202304") => Some(SecurityPolicy {
+            name: "wpa-202304",
+            versions,
+            suites: AES_256_GCM_SUITES,
+            groups: &[NamedGroup::secp384r1],
+            signature_schemes: &[
+                S::ecdsa_secp384r1_sha384,
+                S::rsa_pss_rsae_sha384,
+                S::rsa_pss_rsae_sha512,
+                S::rsa_pkcs1_sha384,
+                S::rsa_pkcs1_sha512,
+            ],
+            require_ems: false,
+        }),
+        // Its other group, ML-KEM-1024 on its own, is not provided.
+        Some("cnsa1-202603") => Some(SecurityPolicy {
+            name: "cnsa1-202603",
+            versions,
+            suites: AES_256_GCM_SUITES,
+            groups: &[NamedGroup::secp384r1],
+            signature_schemes: &[
+                S::ecdsa_secp384r1_sha384,
+                S::rsa_pss_rsae_sha384,
+                S::rsa_pkcs1_sha384,
+            ],
+            require_ems: false,
+        }),
+        Some(p) => {
+            return Err(unimpl(format!(
+                "-{p}: its only group, ML-KEM-1024 on its own, is not provided"
+            )))
+        }
+    })
+}
+
+/// BoringSSL's cnsa-202407 policy only reorders the TLS 1.3 suites: AES-256-GCM, then
+/// AES-128-GCM, then ChaCha20-Poly1305.
+fn cnsa_202407_suites() -> Vec<CipherSuite> {
+    let mut all = vec![
+        CipherSuite::TLS_AES_256_GCM_SHA384,
+        CipherSuite::TLS_AES_128_GCM_SHA256,
+        CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+    ];
+    all.extend(sanstls::crypto::suites::TLS12_SUITES.iter().map(|s| s.suite));
+    all
+}
+
 macro_rules! common {
     ($b:ident, $o:ident) => {{
-        let mut b = $b.versions(&versions($o)?).time(clock());
+        let mut b = $b;
+        if let Some(p) = compliance_policy($o)? {
+            b = b.policy(&p);
+        }
+        if $o.compliance_policy.as_deref() == Some("cnsa-202407") {
+            b = b.cipher_suites(&cnsa_202407_suites());
+        }
+        let mut b = b.versions(&versions($o)?).time(clock());
         if let Some(s) = suites($o)? {
             b = b.cipher_suites(&s);
         }
@@ -303,6 +390,7 @@ pub fn client(o: &Opts) -> Result<Arc<ClientConfig>, Fail> {
     let verifier = Arc::new(RunnerCerts {
         fail: o.verify_fail,
         mandatory: true,
+        soft: !o.verify_peer,
     });
     let b = ClientConfig::builder(verifier);
     let mut b = common!(b, o);
@@ -315,7 +403,7 @@ pub fn client(o: &Opts) -> Result<Arc<ClientConfig>, Fail> {
     // the runner. So a DTLS client without -curves gets the classical default groups here;
     // the hybrid over DTLS 1.3 is tested in tests/pq.rs, and the CurveTest-*-DTLS13 tests
     // name their curves.
-    if o.dtls && !o.server && groups.is_none() && shares.is_none() {
+    if o.dtls && !o.server && groups.is_none() && shares.is_none() && o.compliance_policy.is_none() {
         let hybrid = [
             NamedGroup::X25519MLKEM768,
             NamedGroup::SecP256r1MLKEM768,
@@ -384,6 +472,7 @@ pub fn server(o: &Opts) -> Result<Arc<ServerConfig>, Fail> {
         b = b.client_verifier(Arc::new(RunnerCerts {
             fail: o.verify_fail,
             mandatory: o.require_any_client_certificate,
+            soft: false,
         }));
     }
     b = b

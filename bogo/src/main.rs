@@ -149,7 +149,7 @@ fn main() -> ExitCode {
         }
         Ok(Command::Run(o)) => o,
         Err(opts::Unimplemented(flag)) => {
-            log_unimplemented(&flag);
+            log_unimplemented(&opts::unknown_flags(&args).join(" "));
             eprintln!("unimplemented flag: {flag}");
             return ExitCode::from(UNIMPLEMENTED);
         }

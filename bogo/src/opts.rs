@@ -87,6 +87,8 @@ pub struct Opts {
     pub expect_selected_credential: Option<i32>,
     pub expect_verify_result: bool,
     pub quic_legacy_codepoint: bool,
+    /// A BoringSSL compliance policy flag (`-fips-202205`, `-wpa-202304`, ...), without the dash.
+    pub compliance_policy: Option<String>,
 }
 
 /// Why the shim cannot run a test: the flag it does not implement.
@@ -154,6 +156,11 @@ fn takes_param(name: &str) -> Option<bool> {
         "-peek-then-read",
         "-new-x509-credential",
         "-expect-verify-result",
+        "-fips-202205",
+        "-wpa-202304",
+        "-cnsa1-202603",
+        "-cnsa2-202603",
+        "-cnsa-202407",
     ];
     const PARAM: &[&str] = &[
         "-port",
@@ -300,6 +307,9 @@ impl Opts {
             "-quic-transport-params" => self.quic_transport_params = Some(base64(name, p)?),
             "-expect-quic-transport-params" => self.expect_quic_transport_params = Some(base64(name, p)?),
             "-peek-then-read" => self.peek_then_read = true,
+            "-fips-202205" | "-wpa-202304" | "-cnsa1-202603" | "-cnsa2-202603" | "-cnsa-202407" => {
+                self.compliance_policy = Some(name[1..].to_string())
+            }
             "-quic-use-legacy-codepoint" => self.quic_legacy_codepoint = p != "0",
             // We never renegotiate, so zero is the only count we can meet.
             "-expect-total-renegotiations" if p == "0" => {}
@@ -309,6 +319,42 @@ impl Opts {
         }
         Ok(())
     }
+}
+
+/// Every flag of `args` this shim does not know (a flag's value is taken to be the next
+/// argument when it does not start with `-`), for the unimplemented log: which flags, once
+/// implemented, would let the most tests run.
+pub fn unknown_flags(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let mut name = args[i].as_str();
+        for prefix in [
+            "-on-shim-",
+            "-on-handshaker-",
+            "-on-initial-",
+            "-on-resume-",
+            "-on-retry-",
+        ] {
+            if let Some(rest) = name.strip_prefix(prefix) {
+                name = &name[name.len() - rest.len() - 1..];
+            }
+        }
+        match takes_param(name) {
+            Some(true) => i += 1,
+            Some(false) => {}
+            None => {
+                if !out.iter().any(|f| f == name) {
+                    out.push(name.to_string());
+                }
+                if args.get(i + 1).is_some_and(|v| !v.starts_with('-')) {
+                    i += 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The parsed command line.

@@ -294,10 +294,15 @@ fn check_properties(p: &Props, o: &Opts, is_resume: bool, seen: &Seen) -> Result
         })?;
     }
     if o.expect_verify_result {
-        // A failed verification ends the handshake here, so reaching this means it passed
-        // (or the session was resumed from one that did).
-        check(!o.verify_fail || p.resumed, || {
-            "verification failed but the handshake went on".into()
+        // A client without -verify-peer fails softly (config::RunnerCerts); otherwise a
+        // failed verification ends the handshake, so reaching this means it passed (or the
+        // session was resumed from one that did).
+        let failed = config::verify_failed();
+        check(failed == (o.verify_fail && !o.verify_peer), || {
+            format!(
+                "certificate verification failed: {failed}, wanted {}",
+                o.verify_fail
+            )
         })?;
     }
     if o.expect_hrr || o.expect_no_hrr {

@@ -43,7 +43,7 @@ pub use secrets::{
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
-use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType};
+use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion};
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload};
@@ -388,7 +388,14 @@ impl Connection {
             AlertDescription::UserCanceled if alert.level == AlertLevel::Warning => {
                 self.inbound.warning_alert()
             }
-            // RFC 8446 6: every other alert is an error whatever its level.
+            // RFC 5246 7.2: below TLS 1.3 the connection goes on after a warning (a few in a
+            // row); before the version is known the peer may be speaking TLS 1.2.
+            _ if alert.level == AlertLevel::Warning
+                && self.common.neg.version != Some(ProtocolVersion::TLSv1_3) =>
+            {
+                self.inbound.warning_alert()
+            }
+            // RFC 8446 6: in TLS 1.3 every other alert is an error whatever its level.
             other => Err(Error::AlertReceived(other)),
         }
     }

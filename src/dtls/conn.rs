@@ -821,6 +821,12 @@ impl DtlsConnection {
             AlertDescription::UserCanceled if alert.level == AlertLevel::Warning => {
                 self.inbound.warning_alert()
             }
+            // RFC 6347 4.1 (RFC 5246 7.2): below DTLS 1.3 a warning leaves the connection up.
+            _ if alert.level == AlertLevel::Warning
+                && self.common.neg.version != Some(ProtocolVersion::DTLSv1_3) =>
+            {
+                self.inbound.warning_alert()
+            }
             other => Err(Error::AlertReceived(other)),
         }
     }
