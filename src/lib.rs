@@ -160,6 +160,7 @@
 
 #[doc(hidden)]
 pub mod codec;
+mod config;
 pub mod conn;
 pub mod crypto;
 pub mod dtls;
@@ -171,8 +172,11 @@ pub mod msgs;
 pub mod pki;
 pub mod quic;
 mod record;
+mod session;
+mod time;
 #[cfg(feature = "tokio")]
 pub mod tokio_io;
+mod transport;
 
 pub use codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 pub use conn::{

@@ -7,9 +7,11 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::config::Shared;
-use super::{Connection, Event, HandshakeKind, ServerConfig, TimeProvider};
+use super::{
+    Connection, Event, HandshakeKind, RecordSizing, ServerConfig, TimeProvider, LOW_LATENCY_RECORD_LEN,
+};
 use crate::codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::config::Shared;
 use crate::crypto::rand::RandomSource;
 use crate::error::Error;
 use crate::handshake::{server13, Msg};
@@ -22,29 +24,6 @@ pub struct AlertRecord {
     pub level: AlertLevel,
     /// Which alert (RFC 8446 6).
     pub description: AlertDescription,
-}
-
-/// Bytes on the wire (header, content, tag) of a record sent with
-/// [`prefer_low_latency`](super::ClientConfigBuilder::prefer_low_latency): one TCP segment
-/// on an Ethernet path (1500-byte MTU less IPv6 and TCP headers with options) carries it.
-pub const LOW_LATENCY_RECORD_LEN: usize = 1400;
-
-/// How large the records we send are.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RecordSizing {
-    /// Full records (16 KiB of plaintext): fewest records and AEAD calls.
-    #[default]
-    Throughput,
-    /// Records of at most [`LOW_LATENCY_RECORD_LEN`] bytes on the wire.
-    LowLatency,
-    /// Low-latency records for the first `small_bytes` of application data and after
-    /// `idle_ms` without sending; full records otherwise.
-    Dynamic {
-        /// Application bytes sent in low-latency records at the start.
-        small_bytes: usize,
-        /// Milliseconds without sending after which records start small again.
-        idle_ms: u64,
-    },
 }
 
 /// State behind the controls, one per connection.

@@ -2,13 +2,9 @@
 //! plaintext between. It never touches a socket; any `io::Read`/`io::Write` will do.
 
 pub(crate) mod common;
-pub(crate) mod config;
 mod controls;
 mod inbound;
 mod inplace;
-mod keylog;
-mod observer;
-mod policy;
 mod secrets;
 mod starttls;
 mod stream;
@@ -16,26 +12,24 @@ mod stream;
 use std::io;
 use std::sync::Arc;
 
+pub use crate::config::{
+    key_log_line, CertifiedKey, ClientConfig, ClientConfigBuilder, Direction, FixedClock, KeyLog, KeyLogFile,
+    NoKeyLog, RecordObserver, RecordSizing, SecurityPolicy, ServerConfig, ServerConfigBuilder, SystemClock,
+    TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY, DEFAULT_SIGNATURE_SCHEMES,
+    DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, LOW_LATENCY_RECORD_LEN, MAX_TICKETS_PER_HANDSHAKE,
+};
 pub use crate::event::Event;
 pub use crate::handshake::established::{MAX_KEY_UPDATES_IN_A_ROW, MAX_TICKETS};
 pub use crate::handshake::negotiated::HandshakeKind;
 pub use crate::handshake::output::Side;
-pub use crate::handshake::ticket12::{AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer};
-pub use crate::handshake::tickets::{
+pub use crate::handshake::MAX_CERTIFICATE_CHAIN_LEN;
+pub use crate::session::ticket12::{AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer};
+pub use crate::session::tickets::{
     AntiReplay, AntiReplayCheck, ClientSessionStore, SessionCache, SessionStorage, SessionStore,
     TicketKeySource, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
-pub use crate::handshake::MAX_CERTIFICATE_CHAIN_LEN;
-pub use config::{
-    CertifiedKey, ClientConfig, ClientConfigBuilder, FixedClock, ServerConfig, ServerConfigBuilder,
-    SystemClock, TimeProvider, DEFAULT_MAX_BUFFERED_PLAINTEXT, DEFAULT_RECORDS_PER_KEY,
-    DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TICKETS, DEFAULT_TICKET_LIFETIME, MAX_TICKETS_PER_HANDSHAKE,
-};
-pub use controls::{AlertRecord, ClientHelloInfo, RecordSizing, LOW_LATENCY_RECORD_LEN};
+pub use controls::{AlertRecord, ClientHelloInfo};
 pub use inplace::{InPlace, Sealed};
-pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
-pub use observer::{Direction, RecordObserver};
-pub use policy::SecurityPolicy;
 pub use secrets::{
     ConnectionBlob, KtlsCryptoInfo, KtlsSecrets, KTLS_CIPHER_AES_GCM_128, KTLS_CIPHER_AES_GCM_256,
     KTLS_CIPHER_CHACHA20_POLY1305, KTLS_TLS_1_2_VERSION, KTLS_TLS_1_3_VERSION,
@@ -153,7 +147,7 @@ impl Connection {
         Ok(conn)
     }
 
-    fn new(side: Side, shared: &config::Shared, first_version: u16) -> Self {
+    fn new(side: Side, shared: &crate::config::Shared, first_version: u16) -> Self {
         let mut common = Common::new(side, shared.key_log.clone(), first_version);
         common.observer = shared.record_observer.clone();
         Connection {

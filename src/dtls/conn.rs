@@ -270,7 +270,7 @@ impl DtlsConnection {
         Ok(conn)
     }
 
-    fn new(side: Side, shared: &crate::conn::config::Shared, cfg: DtlsConfig) -> Self {
+    fn new(side: Side, shared: &crate::config::Shared, cfg: DtlsConfig) -> Self {
         let mut common = Common::new(side, shared.key_log.clone(), ProtocolVersion::DTLSv1_2.get());
         common.observer = shared.record_observer.clone();
         common.dtls_send_seq = Some(0);

@@ -14,10 +14,9 @@ use super::common12::{
     unexpected12, Established12, HandshakeLog, DOWNGRADE_TLS11, DOWNGRADE_TLS12,
 };
 use super::output::{Output, Side, Transport};
-use super::ticket12::{ClientSession12, Session12, MAX_TICKET_LEN};
 use super::{Handshake, Msg};
 use crate::codec::{EcPointFormat, ExtensionType, HandshakeType, ProtocolVersion};
-use crate::conn::ClientConfig;
+use crate::config::ClientConfig;
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
@@ -26,6 +25,7 @@ use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::*;
 use crate::pki::{self, ServerName};
+use crate::session::ticket12::{ClientSession12, Session12, MAX_TICKET_LEN};
 
 /// The key the client session store files a server under.
 fn store_key(name: &Option<ServerName>) -> Option<String> {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use super::established::ClientResumption;
 use super::output::{KeyLevel, Output, Side};
 use super::server13::session_id_echo;
-use super::tickets::ClientTicket;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{CipherSuite, HandshakeType, NamedGroup, PskKeyExchangeMode, SignatureScheme};
-use crate::conn::ClientConfig;
+use crate::config::ClientConfig;
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::key_schedule::{finished_verify_data_prk, KeySchedule13};
@@ -21,6 +20,7 @@ use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::*;
 use crate::pki::{self, ServerName};
+use crate::session::tickets::ClientTicket;
 
 pub(crate) enum ClientState {
     ServerHello(ExpectServerHello),

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use super::output::{KeyLevel, Output, Side};
-use super::tickets::{ClientSessionStore, ClientTicket, MAX_TICKET_LIFETIME};
 use super::{unexpected, Msg};
 use crate::codec::{HandshakeType, KeyUpdateRequest};
-use crate::conn::TimeProvider;
 use crate::crypto::key_schedule::{next_traffic_secret_prefixed, resumption_psk_prefixed};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::error::{Error, Limit, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::HandshakePayload;
+use crate::session::tickets::{ClientSessionStore, ClientTicket, MAX_TICKET_LIFETIME};
+use crate::time::TimeProvider;
 
 /// KeyUpdates the peer may send without application data in between before we call it a flood.
 pub const MAX_KEY_UPDATES_IN_A_ROW: u32 = 32;

@@ -11,8 +11,6 @@ pub(crate) mod output;
 pub(crate) mod record_limit;
 pub(crate) mod server12;
 pub(crate) mod server13;
-pub mod ticket12;
-pub(crate) mod tickets;
 
 pub(crate) use common12::{Established12, HandshakeLog};
 pub(crate) use established::Established13;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
-use crate::conn::CertifiedKey;
+use crate::config::CertifiedKey;
 use crate::crypto::hash::HashAlg;
 use crate::crypto::hkdf::{DTLS13_LABEL_PREFIX, TLS13_LABEL_PREFIX};
 use crate::crypto::key_schedule::{export_keying_material, export_keying_material_prefixed, max_export_len};

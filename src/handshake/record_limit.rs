@@ -3,7 +3,7 @@
 //! (`Negotiated::own_record_limit`).
 
 use super::output::Output;
-use crate::conn::config::Shared;
+use crate::config::Shared;
 use crate::error::{Error, PeerMisbehaved};
 use crate::msgs::MAX_PLAINTEXT;
 

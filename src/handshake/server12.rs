@@ -13,10 +13,9 @@ use super::common12::{
     unexpected12, Established12, HandshakeLog, DOWNGRADE_TLS12,
 };
 use super::output::{Output, Side, Transport};
-use super::ticket12::{get_session, put_session, Session12, SESSION_LIFETIME};
 use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
-use crate::conn::{CertifiedKey, ServerConfig};
+use crate::config::{CertifiedKey, ServerConfig};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
@@ -25,6 +24,7 @@ use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::*;
 use crate::pki;
+use crate::session::ticket12::{get_session, put_session, Session12, SESSION_LIFETIME};
 
 /// RFC 5246 7.4.4: certificate_types we ask for (rsa_sign, ecdsa_sign).
 const CERT_TYPES: &[u8] = &[1, 64];

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 
 use super::output::{KeyLevel, Output, Side, Transport};
-use super::tickets::ServerSession;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
-use crate::conn::{ServerConfig, TimeProvider};
+use crate::config::ServerConfig;
 use crate::crypto::hash::Transcript;
 use crate::crypto::hkdf::Prk;
 use crate::crypto::key_schedule::{finished_verify_data_prk, resumption_psk_prefixed, KeySchedule13};
@@ -20,6 +19,8 @@ use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::*;
 use crate::pki;
+use crate::session::tickets::ServerSession;
+use crate::time::TimeProvider;
 
 pub(crate) enum ServerState {
     ClientHello(ExpectClientHello),

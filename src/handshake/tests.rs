@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::output::{EarlyData, KeyLevel, Negotiated, Output, Transport};
 use super::{client13, server13, Handshake, HandshakeLog, Msg};
 use crate::codec::{AlertDescription, HandshakeType, KeyUpdateRequest, ProtocolVersion};
-use crate::conn::{CertifiedKey, ClientConfig, ServerConfig};
+use crate::config::{CertifiedKey, ClientConfig, ServerConfig};
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
 use crate::crypto::secret::Secret;

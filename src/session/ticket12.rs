@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use zeroize::Zeroizing;
 
-use super::output::Transport;
 use crate::codec::CipherSuite;
-use crate::conn::TimeProvider;
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;
 use crate::error::Error;
-use crate::handshake::tickets::{open_ticket, seal_ticket, SessionStore, TicketKeySource};
+use crate::session::tickets::{open_ticket, seal_ticket, SessionStore, TicketKeySource};
+use crate::time::TimeProvider;
+use crate::transport::Transport;
 
 /// Seconds a TLS 1.2 session stays resumable (and the ticket lifetime hint we send).
 pub const SESSION_LIFETIME: u32 = 7200;
@@ -408,7 +408,7 @@ mod tests {
     #[test]
     fn key_source_sealer_follows_the_clock_and_keeps_versions_apart() {
         use crate::conn::FixedClock;
-        use crate::handshake::tickets::TicketKeys;
+        use crate::session::tickets::TicketKeys;
         let keys: Arc<dyn TicketKeySource> = Arc::new(TicketKeys::new(100));
         let at = |t| KeySourceSealer {
             keys: keys.clone(),

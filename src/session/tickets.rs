@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use zeroize::Zeroizing;
 
-use super::output::Transport;
 use crate::codec::{put_u16, put_u32, put_u64, put_u8, put_vec_bytes, CipherSuite, LenPrefix, Reader};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;
 use crate::error::Error;
+use crate::transport::Transport;
 
 /// RFC 8446 4.6.1: servers MUST NOT use a ticket lifetime above seven days.
 pub const MAX_TICKET_LIFETIME: u32 = 7 * 24 * 3600;
@@ -759,7 +759,7 @@ mod tests {
     #[test]
     fn a_session_store_backs_single_use_tickets() {
         let rng = SystemRandomSource;
-        let store = Arc::new(crate::handshake::ticket12::SessionCache12::new(4));
+        let store = Arc::new(crate::session::ticket12::SessionCache12::new(4));
         let storage = SessionStorage::Store(store.clone());
         assert!(storage.single_use());
         let id = storage.issue(&rng, 1000, session()).unwrap().unwrap();
@@ -801,8 +801,8 @@ mod tests {
         use super::*;
         use crate::codec::ProtocolVersion;
         use crate::conn::{CertifiedKey, ClientConfig, Connection, ServerConfig};
-        use crate::handshake::ticket12::{get_session, put_session};
         use crate::pki::{TrustAnchors, WebPkiServerVerifier};
+        use crate::session::ticket12::{get_session, put_session};
 
         fn configs(
             version: ProtocolVersion,

@@ -7,67 +7,34 @@ use std::sync::{Arc, OnceLock};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::{KeyLog, NoKeyLog, RecordObserver};
+mod keylog;
+mod observer;
+mod policy;
+mod sizing;
+
+pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
+pub use observer::{Direction, RecordObserver};
+pub use policy::SecurityPolicy;
+pub use sizing::{RecordSizing, LOW_LATENCY_RECORD_LEN};
+
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::sign::SigningKey;
 use crate::crypto::{kx, suites};
 use crate::error::Error;
-use crate::handshake::ticket12::{
-    AeadTicketSealer, ClientSessions12, KeySourceSealer, SessionCache12, TicketSealer,
-    DEFAULT_CLIENT_SESSIONS, DEFAULT_SESSION_CACHE_SIZE,
-};
-use crate::handshake::tickets::{
-    AntiReplay, AntiReplayCheck, ClientSessionStore, SessionStorage, SessionStore, TicketKeySource,
-    TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
-};
 use crate::msgs::{
     Certificate13, CertificateEntry, ClientHello, EncryptedExtension, HandshakePayload, ServerHello,
 };
 use crate::pki::{self, ClientCertVerifier, ServerCertVerifier};
-
-/// Where the engine gets wall-clock time (certificate validity, ticket ages). Injected so
-/// tests and replays are deterministic.
-pub trait TimeProvider: Send + Sync + fmt::Debug {
-    /// Seconds since the Unix epoch.
-    fn now_unix(&self) -> u64;
-
-    /// Milliseconds since the Unix epoch (ticket ages, RFC 8446 4.2.11.1). Defaults to
-    /// `now_unix` in whole seconds.
-    fn now_millis(&self) -> u64 {
-        self.now_unix().saturating_mul(1000)
-    }
-}
-
-/// The system clock.
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl TimeProvider for SystemClock {
-    fn now_unix(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-
-    fn now_millis(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
-    }
-}
-
-/// A clock stuck at one instant, for tests and replays.
-#[derive(Debug)]
-pub struct FixedClock(pub u64);
-
-impl TimeProvider for FixedClock {
-    fn now_unix(&self) -> u64 {
-        self.0
-    }
-}
+use crate::session::ticket12::{
+    AeadTicketSealer, ClientSessions12, KeySourceSealer, SessionCache12, TicketSealer,
+    DEFAULT_CLIENT_SESSIONS, DEFAULT_SESSION_CACHE_SIZE,
+};
+use crate::session::tickets::{
+    AntiReplay, AntiReplayCheck, ClientSessionStore, SessionStorage, SessionStore, TicketKeySource,
+    TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
+};
+pub use crate::time::{FixedClock, SystemClock, TimeProvider};
 
 /// Default signature schemes we accept from peers, in preference order.
 pub const DEFAULT_SIGNATURE_SCHEMES: &[SignatureScheme] = &[
@@ -103,7 +70,7 @@ pub(crate) struct Shared {
     pub signing_schemes: Option<Vec<SignatureScheme>>,
     pub alpn: Vec<Vec<u8>>,
     pub rng: Arc<dyn RandomSource>,
-    pub time: Arc<dyn super::TimeProvider>,
+    pub time: Arc<dyn TimeProvider>,
     pub key_log: Arc<dyn KeyLog>,
     pub max_buffered_plaintext: usize,
     pub records_per_key: u64,
@@ -115,8 +82,8 @@ pub(crate) struct Shared {
     /// RFC 8449 record_size_limit we advertise (`None`: the client does not send one; a
     /// server still answers a client's with the protocol maximum).
     pub record_size_limit: Option<u16>,
-    /// How large the records we send are (see [`RecordSizing`](super::RecordSizing)).
-    pub record_sizing: super::RecordSizing,
+    /// How large the records we send are (see [`RecordSizing`](RecordSizing)).
+    pub record_sizing: RecordSizing,
     /// Allow `extract_ktls_secrets` and `serialize` (off by default: they hand out keys).
     pub secret_extraction: bool,
     /// Blinding delay range after a peer-caused failure (zero: off).
@@ -151,7 +118,7 @@ impl Default for Shared {
             record_observer: None,
             require_ems: false,
             record_size_limit: None,
-            record_sizing: super::RecordSizing::default(),
+            record_sizing: RecordSizing::default(),
             blinding: (std::time::Duration::ZERO, std::time::Duration::ZERO),
             secret_extraction: false,
         }
@@ -216,7 +183,7 @@ macro_rules! shared_setters {
             /// Applies a named security policy: versions, suites, groups, signature schemes
             /// and whether TLS 1.2 requires the extended master secret, all at once. Later
             /// calls to the single setters refine it.
-            pub fn policy(mut self, policy: &super::SecurityPolicy) -> Self {
+            pub fn policy(mut self, policy: &SecurityPolicy) -> Self {
                 self.shared.versions = policy.versions.to_vec();
                 self.shared.suites = policy.suites.to_vec();
                 self.shared.groups = policy.groups.to_vec();
@@ -321,16 +288,16 @@ macro_rules! shared_setters {
             }
 
             /// Records that fit one TCP segment (at most
-            /// [`LOW_LATENCY_RECORD_LEN`](super::LOW_LATENCY_RECORD_LEN) bytes on the wire), so
+            /// [`LOW_LATENCY_RECORD_LEN`](LOW_LATENCY_RECORD_LEN) bytes on the wire), so
             /// the peer can decrypt each as soon as its segment arrives.
             pub fn prefer_low_latency(mut self) -> Self {
-                self.shared.record_sizing = super::RecordSizing::LowLatency;
+                self.shared.record_sizing = RecordSizing::LowLatency;
                 self
             }
 
             /// Full 16 KiB records: the fewest records and AEAD calls (the default).
             pub fn prefer_throughput(mut self) -> Self {
-                self.shared.record_sizing = super::RecordSizing::Throughput;
+                self.shared.record_sizing = RecordSizing::Throughput;
                 self
             }
 
@@ -338,7 +305,7 @@ macro_rules! shared_setters {
             /// application data, and again after `idle_ms` milliseconds without sending
             /// (measured with the config's [`TimeProvider`]), full records in between.
             pub fn dynamic_record_sizing(mut self, small_bytes: usize, idle_ms: u64) -> Self {
-                self.shared.record_sizing = super::RecordSizing::Dynamic {
+                self.shared.record_sizing = RecordSizing::Dynamic {
                     small_bytes,
                     idle_ms,
                 };
