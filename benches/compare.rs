@@ -721,11 +721,16 @@ impl Bench {
             frac(Some(r_rates[2]), Some(r_rates[0]))
         );
         let (s_best, r_best) = split(best);
+        let us = |r: Option<f64>| r.map_or("n/a".to_string(), |r| format!("{:.0}", 1e6 / r));
         println!(
-            "fastest batch of each: X25519MLKEM768 as a fraction of X25519: sanstls {}, rustls aws-lc-rs {}; sanstls X25519MLKEM768 over rustls's: {}",
+            "fastest batch of each: X25519MLKEM768 as a fraction of X25519: sanstls {}, rustls aws-lc-rs {}; sanstls X25519MLKEM768 over rustls's: {}; us per handshake, X25519 and X25519MLKEM768: sanstls {} and {}, rustls aws-lc-rs {} and {}",
             frac(s_best[1], s_best[0]),
             frac(Some(r_best[1]), Some(r_best[0])),
-            frac(s_best[1], Some(r_best[1]))
+            frac(s_best[1], Some(r_best[1])),
+            us(s_best[0]),
+            us(s_best[1]),
+            us(Some(r_best[0])),
+            us(Some(r_best[1]))
         );
     }
 
