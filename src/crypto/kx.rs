@@ -108,10 +108,11 @@ fn hybrid(group: NamedGroup) -> Option<Hybrid> {
     Some(Hybrid { ecdh, kem, kem_first })
 }
 
-/// `a || b`, or `b || a` when `swap`.
-fn concat(a: &[u8], b: &[u8], swap: bool) -> Zeroizing<Vec<u8>> {
+/// `a || b`, or `b || a` when `swap`, in one allocation of the exact size: it never grows,
+/// so a secret put together here leaves no copy behind (the caller hands it to [`Secret`]).
+fn concat(a: &[u8], b: &[u8], swap: bool) -> Vec<u8> {
     let (first, second) = if swap { (b, a) } else { (a, b) };
-    let mut out = Zeroizing::new(Vec::with_capacity(first.len() + second.len()));
+    let mut out = Vec::with_capacity(first.len() + second.len());
     out.extend_from_slice(first);
     out.extend_from_slice(second);
     out
@@ -225,33 +226,47 @@ impl KemPrivate {
     }
 }
 
-/// FIPS 203 ML-KEM.Encaps to the peer's encapsulation key `ek`, after the FIPS 203 7.2 input
-/// checks (length, and every coefficient below q: the modulus check); `m` from `rng`.
-/// Returns the ciphertext and the shared key.
+/// FIPS 203 7.2 input checks on a peer's encapsulation key: its length, and every
+/// coefficient below q (the modulus check). Done once, before any randomness is drawn, so a
+/// refused key costs the random source nothing.
+fn check_kem_ek(kem: Kem, ek: &[u8]) -> Result<(), Error> {
+    if ek.len() != kem.ek_len() {
+        return Err(illegal("ML-KEM encapsulation key has the wrong length"));
+    }
+    let valid = match kem {
+        Kem::MlKem768 => {
+            mlkem768::MlKem768PublicKey::try_from(ek).is_ok_and(|ek| mlkem768::validate_public_key(&ek))
+        }
+        Kem::MlKem1024 => {
+            mlkem1024::MlKem1024PublicKey::try_from(ek).is_ok_and(|ek| mlkem1024::validate_public_key(&ek))
+        }
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(illegal("ML-KEM encapsulation key fails the modulus check"))
+    }
+}
+
+/// FIPS 203 ML-KEM.Encaps to `ek`, which passed [`check_kem_ek`]; `m` from `rng`. Returns
+/// the ciphertext and the shared key.
 fn encapsulate(kem: Kem, ek: &[u8], rng: &dyn RandomSource) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), Error> {
     let bad_len = || illegal("ML-KEM encapsulation key has the wrong length");
-    let invalid = || illegal("ML-KEM encapsulation key fails the modulus check");
     let mut m = Zeroizing::new([0u8; libcrux_ml_kem::SHARED_SECRET_SIZE]);
-    match kem {
+    rng.fill(&mut m[..])?;
+    let (ct, ss) = match kem {
         Kem::MlKem768 => {
             let ek = mlkem768::MlKem768PublicKey::try_from(ek).map_err(|_| bad_len())?;
-            if !mlkem768::validate_public_key(&ek) {
-                return Err(invalid());
-            }
-            rng.fill(&mut m[..])?;
             let (ct, ss) = mlkem768::encapsulate(&ek, *m);
-            Ok((ct.as_ref().to_vec(), Zeroizing::new(ss)))
+            (ct.as_ref().to_vec(), ss)
         }
         Kem::MlKem1024 => {
             let ek = mlkem1024::MlKem1024PublicKey::try_from(ek).map_err(|_| bad_len())?;
-            if !mlkem1024::validate_public_key(&ek) {
-                return Err(invalid());
-            }
-            rng.fill(&mut m[..])?;
             let (ct, ss) = mlkem1024::encapsulate(&ek, *m);
-            Ok((ct.as_ref().to_vec(), Zeroizing::new(ss)))
+            (ct.as_ref().to_vec(), ss)
         }
-    }
+    };
+    Ok((ct, Zeroizing::new(ss)))
 }
 
 /// One side of an ephemeral ECDH exchange.
@@ -355,7 +370,7 @@ impl KeyExchange {
             (ecdh, KemPrivate::generate(h.kem, rng)?)
         };
         // draft-ietf-tls-ecdhe-mlkem 3: the client's share is the two public parts concatenated.
-        let public = concat(&ecdh.public, &ek, h.kem_first).to_vec();
+        let public = concat(&ecdh.public, &ek, h.kem_first);
         Ok(KeyExchange {
             group,
             ecdh,
@@ -389,21 +404,19 @@ impl KeyExchange {
         } else {
             peer_share.split_at(ecdh_len)
         };
+        check_kem_ek(h.kem, peer_ek)?;
         // Randomness in share order, as on the client.
         let (ecdh, (ct, kem_ss)) = if h.kem_first {
             let kem = encapsulate(h.kem, peer_ek, rng)?;
             (Ecdh::start(h.ecdh, rng)?, kem)
         } else {
-            if !kem_ek_is_valid(h.kem, peer_ek) {
-                return Err(illegal("ML-KEM encapsulation key fails the modulus check"));
-            }
             let ecdh = Ecdh::start(h.ecdh, rng)?;
             (ecdh, encapsulate(h.kem, peer_ek, rng)?)
         };
-        let public = concat(&ecdh.public, &ct, h.kem_first).to_vec();
+        let public = concat(&ecdh.public, &ct, h.kem_first);
         let ecdh_ss = ecdh.complete(peer_ecdh)?;
         let shared = concat(ecdh_ss.as_bytes(), &kem_ss[..], h.kem_first);
-        Ok((public, Secret::new(shared.to_vec())))
+        Ok((public, Secret::new(shared)))
     }
 
     /// The group this share belongs to.
@@ -459,20 +472,7 @@ impl KeyExchange {
         let KeyExchange { ecdh, .. } = self;
         let ecdh_ss = ecdh.complete(peer_ecdh)?;
         let shared = concat(ecdh_ss.as_bytes(), &kem_ss[..], kem_first);
-        Ok(Secret::new(shared.to_vec()))
-    }
-}
-
-/// FIPS 203 7.2 modulus check alone, so a NIST hybrid refuses a bad key before drawing its
-/// ECDH key.
-fn kem_ek_is_valid(kem: Kem, ek: &[u8]) -> bool {
-    match kem {
-        Kem::MlKem768 => {
-            mlkem768::MlKem768PublicKey::try_from(ek).is_ok_and(|ek| mlkem768::validate_public_key(&ek))
-        }
-        Kem::MlKem1024 => {
-            mlkem1024::MlKem1024PublicKey::try_from(ek).is_ok_and(|ek| mlkem1024::validate_public_key(&ek))
-        }
+        Ok(Secret::new(shared))
     }
 }
 
