@@ -684,3 +684,217 @@ fn tls13_hello_retry_request_installs_no_key_until_the_second_hello() {
         AlertDescription::UnexpectedMessage
     );
 }
+
+/// The server's first flight with its ServerHello changed by `change`.
+fn server_flight_with(change: impl FnOnce(&mut crate::msgs::ServerHello)) -> (Pair13, Vec<Vec<u8>>) {
+    let mut p = Pair13::new();
+    p.deliver_to_server().unwrap();
+    let mut flight = p.s.take_outbox();
+    let HandshakePayload::ServerHello(mut sh) =
+        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("first message is the ServerHello");
+    };
+    change(&mut sh);
+    flight[0] = HandshakePayload::ServerHello(sh).encode();
+    (p, flight)
+}
+
+/// The client's answer to a flight, as an alert.
+fn client_alert(mut p: Pair13, flight: &[Vec<u8>]) -> AlertDescription {
+    let client = p.client.take().unwrap();
+    alert_of(deliver_all(client, &mut p.c, flight))
+}
+
+/// RFC 8446 4.1.3: legacy_session_id_echo must echo the client's session ID.
+#[test]
+fn tls13_client_refuses_a_session_id_it_did_not_send() {
+    let (p, flight) = server_flight_with(|sh| sh.session_id[0] ^= 1);
+    assert_eq!(client_alert(p, &flight[..1]), AlertDescription::IllegalParameter);
+}
+
+/// RFC 8446 4.2.1: a selected_version the client did not offer is illegal_parameter.
+#[test]
+fn tls13_client_refuses_a_version_it_did_not_offer() {
+    let (p, flight) = server_flight_with(|sh| {
+        for ext in &mut sh.extensions {
+            if let ServerHelloExtension::SupportedVersions(v) = ext {
+                *v = ProtocolVersion::from(0x0305u16);
+            }
+        }
+    });
+    assert_eq!(client_alert(p, &flight[..1]), AlertDescription::IllegalParameter);
+}
+
+/// RFC 8446 4.2: an extension the client did not offer is unsupported_extension (a
+/// pre_shared_key when no PSK was offered); a recognised one the table does not allow in a
+/// ServerHello is illegal_parameter (session_ticket).
+#[test]
+fn tls13_client_refuses_unsolicited_and_misplaced_server_hello_extensions() {
+    let (p, flight) = server_flight_with(|sh| sh.extensions.push(ServerHelloExtension::PreSharedKey(0)));
+    assert_eq!(
+        client_alert(p, &flight[..1]),
+        AlertDescription::UnsupportedExtension
+    );
+    let (p, flight) = server_flight_with(|sh| sh.extensions.push(ServerHelloExtension::SessionTicketAck));
+    assert_eq!(client_alert(p, &flight[..1]), AlertDescription::IllegalParameter);
+}
+
+/// RFC 8446 4.1.3: a TLS 1.3 client that gets a TLS 1.2 ServerHello whose random ends in
+/// the downgrade sentinel aborts with illegal_parameter.
+#[test]
+fn client_refuses_a_tls12_server_hello_with_the_downgrade_sentinel() {
+    let both = [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2];
+    let mut c = Recorder::new();
+    let client = client13::start(
+        client_config(&both),
+        Some(ServerName::try_from("localhost").unwrap()),
+        &mut c,
+    )
+    .unwrap();
+    let mut s = Recorder::new();
+    let server = server13::start(server_config(&[ProtocolVersion::TLSv1_2]));
+    let _ = deliver_all(server, &mut s, &c.take_outbox()).unwrap();
+    let flight = s.take_outbox();
+    let mut sh = match HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls12) {
+        Ok(HandshakePayload::ServerHello(sh)) => sh,
+        other => panic!("a TLS 1.2 ServerHello, got {other:?}"),
+    };
+    // Without the sentinel a client takes the same hello (a TLS 1.2-only server sets none).
+    let other = client13::start(
+        client_config(&both),
+        Some(ServerName::try_from("localhost").unwrap()),
+        &mut Recorder::new(),
+    )
+    .unwrap();
+    assert!(deliver(other, &mut Recorder::new(), &flight[0]).is_ok());
+    sh.random[24..].copy_from_slice(b"DOWNGRD\x01");
+    let raw = HandshakePayload::ServerHello(sh).encode();
+    assert_eq!(
+        alert_of(deliver(client, &mut c, &raw)),
+        AlertDescription::IllegalParameter
+    );
+}
+
+/// RFC 8446 4.4.2.4: a server that sends an empty Certificate makes the client abort with
+/// decode_error.
+#[test]
+fn tls13_client_refuses_an_empty_server_certificate() {
+    let (p, mut flight) = server_flight_with(|_| {});
+    flight[2] = HandshakePayload::Certificate13(crate::msgs::Certificate13 {
+        context: Vec::new(),
+        entries: Vec::new(),
+    })
+    .encode();
+    assert_eq!(client_alert(p, &flight), AlertDescription::DecodeError);
+}
+
+/// RFC 8446 4.4.3: a CertificateVerify whose signature does not verify is decrypt_error.
+#[test]
+fn tls13_client_refuses_a_bad_certificate_verify() {
+    let (p, mut flight) = server_flight_with(|_| {});
+    let verify = flight[3].last_mut().unwrap();
+    *verify ^= 0x55;
+    assert_eq!(client_alert(p, &flight), AlertDescription::DecryptError);
+}
+
+/// RFC 8446 4.4.2: a client Certificate the server did not ask for (no CertificateRequest)
+/// is unexpected_message; so is a NewSessionTicket or an EndOfEarlyData from a client that
+/// sent no early data (4.5, 4.6.1).
+#[test]
+fn tls13_server_refuses_client_messages_it_did_not_ask_for() {
+    let unasked = [
+        HandshakePayload::Certificate13(crate::msgs::Certificate13 {
+            context: Vec::new(),
+            entries: Vec::new(),
+        })
+        .encode(),
+        HandshakePayload::EndOfEarlyData.encode(),
+        HandshakePayload::KeyUpdate(KeyUpdateRequest::UpdateNotRequested).encode(),
+    ];
+    for raw in unasked {
+        let mut p = Pair13::new();
+        p.deliver_to_server().unwrap();
+        p.deliver_to_client().unwrap();
+        let server = p.server.take().unwrap();
+        assert_eq!(
+            alert_of(deliver(server, &mut p.s, &raw)),
+            AlertDescription::UnexpectedMessage,
+            "{:?}",
+            HandshakeType::from(raw[0])
+        );
+    }
+}
+
+/// RFC 8446 4.1.4: a HelloRetryRequest for a group the client already sent a share of is
+/// illegal_parameter.
+#[test]
+fn tls13_client_refuses_a_retry_for_a_group_it_already_shared() {
+    let mut p = Pair13::new();
+    let hello = p.c.outbox[0].clone();
+    let HandshakePayload::ClientHello(ch) =
+        HandshakePayload::decode(HandshakeType::ClientHello, &hello[4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("a ClientHello");
+    };
+    let shared = ch.key_shares().unwrap()[0].group;
+    let retry = HandshakePayload::HelloRetryRequest(crate::msgs::HelloRetryRequest {
+        legacy_version: ProtocolVersion::TLSv1_2,
+        session_id: ch.session_id.clone(),
+        cipher_suite: crate::codec::CipherSuite::TLS_AES_128_GCM_SHA256,
+        extensions: vec![
+            crate::msgs::HelloRetryExtension::SupportedVersions(ProtocolVersion::TLSv1_3),
+            crate::msgs::HelloRetryExtension::KeyShare(shared),
+        ],
+    })
+    .encode();
+    let client = p.client.take().unwrap();
+    assert_eq!(
+        alert_of(deliver(client, &mut p.c, &retry)),
+        AlertDescription::IllegalParameter
+    );
+}
+
+/// A TLS 1.2 client machine and the server's first flight to it (ServerHello, Certificate,
+/// ServerKeyExchange, ServerHelloDone).
+fn tls12_server_flight() -> (Handshake, Recorder, Vec<Vec<u8>>) {
+    let v12 = [ProtocolVersion::TLSv1_2];
+    let mut c = Recorder::new();
+    let client = client13::start(
+        client_config(&v12),
+        Some(ServerName::try_from("localhost").unwrap()),
+        &mut c,
+    )
+    .unwrap();
+    let mut s = Recorder::new();
+    deliver_all(server13::start(server_config(&v12)), &mut s, &c.take_outbox()).unwrap();
+    (client, c, s.take_outbox())
+}
+
+/// RFC 5246 7.3: the server's first flight comes in one order; a ServerHelloDone in place of
+/// the Certificate or the ServerKeyExchange is unexpected_message.
+#[test]
+fn tls12_client_refuses_the_server_flight_out_of_order() {
+    for skip in [1, 2] {
+        let (client, mut c, mut flight) = tls12_server_flight();
+        flight.remove(skip);
+        assert_eq!(
+            alert_of(deliver_all(client, &mut c, &flight)),
+            AlertDescription::UnexpectedMessage
+        );
+    }
+}
+
+/// RFC 5246 7.4.3 (RFC 8422 5.4): a ServerKeyExchange whose signature does not verify is
+/// decrypt_error, and nothing is sent.
+#[test]
+fn tls12_client_refuses_a_bad_server_key_exchange_signature() {
+    let (client, mut c, mut flight) = tls12_server_flight();
+    *flight[2].last_mut().unwrap() ^= 0x55;
+    c.take_steps();
+    assert_eq!(
+        alert_of(deliver_all(client, &mut c, &flight)),
+        AlertDescription::DecryptError
+    );
+    assert!(c.take_steps().is_empty());
+}
