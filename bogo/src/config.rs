@@ -17,7 +17,10 @@ use crate::opts::Opts;
 use crate::Fail;
 
 /// The system clock plus the seconds `-resumption-delay` moved it forward (BoringSSL's
-/// shim advances its clock between connections the same way).
+/// shim advances its clock between connections the same way). Whole seconds, as BoringSSL
+/// keeps session times: the runner checks a ticket age of exactly the delay
+/// (TLS13-TestValidTicketAge-Client), which a millisecond clock misses by the milliseconds
+/// the test itself took.
 #[derive(Debug, Default)]
 pub struct ShimClock {
     offset_secs: AtomicU64,
@@ -32,10 +35,6 @@ impl ShimClock {
 impl TimeProvider for ShimClock {
     fn now_unix(&self) -> u64 {
         SystemClock.now_unix() + self.offset_secs.load(Ordering::Relaxed)
-    }
-
-    fn now_millis(&self) -> u64 {
-        SystemClock.now_millis() + self.offset_secs.load(Ordering::Relaxed) * 1000
     }
 }
 
