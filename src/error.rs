@@ -25,8 +25,9 @@ pub enum Error {
     RecordOverflow,
     /// A record failed to deprotect (`bad_record_mac`).
     DecryptFailed,
-    /// No common parameters, or a failed negotiation (`handshake_failure`).
-    HandshakeFailure(&'static str),
+    /// No common parameters, or a failed negotiation (`handshake_failure`); the variant
+    /// says which.
+    HandshakeFailure(Failure),
     /// The peer offered no version we enable (`protocol_version`).
     NoCommonVersion,
     /// ALPN: the client offered protocols and none matched (`no_application_protocol`).
@@ -72,6 +73,126 @@ pub enum InconsistentKeys {
     Unknown,
 }
 
+/// Why a negotiation failed (`handshake_failure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// No cipher suite both sides enable.
+    NoCommonSuite,
+    /// No key exchange group both sides enable.
+    NoCommonGroup,
+    /// No signature scheme both sides enable, for the certificate we hold.
+    NoCommonSignatureScheme,
+    /// A TLS 1.2 ClientHello without signature_algorithms where we need one.
+    NoSignatureAlgorithms,
+    /// TLS 1.2: we require a client certificate and the client sent none.
+    ClientCertificateRequired,
+    /// RFC 5746 3.4: a renegotiation_info that is not empty on a first handshake.
+    RenegotiationInfo,
+    /// RFC 7627 5.3: we require the extended master secret and the peer does not offer it.
+    ExtendedMasterSecretRequired,
+    /// RFC 7627 5.3: a resumption whose extended master secret status differs from the session's.
+    ExtendedMasterSecretChanged,
+    /// RFC 8446 4.1.4: the cipher suite changed after HelloRetryRequest.
+    SuiteChangedAfterRetry,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Failure::NoCommonSuite => "no cipher suite in common",
+            Failure::NoCommonGroup => "no key exchange group in common",
+            Failure::NoCommonSignatureScheme => "no signature scheme in common",
+            Failure::NoSignatureAlgorithms => "no signature_algorithms",
+            Failure::ClientCertificateRequired => "client certificate required",
+            Failure::RenegotiationInfo => "renegotiation_info not empty",
+            Failure::ExtendedMasterSecretRequired => "peer does not support extended master secret",
+            Failure::ExtendedMasterSecretChanged => "resumption changed extended master secret",
+            Failure::SuiteChangedAfterRetry => "cipher suite changed after HelloRetryRequest",
+        })
+    }
+}
+
+/// Which field held a value the rules forbid (`illegal_parameter`), with the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Parameter {
+    /// RFC 8446 4.2.10: the ALPN of accepted 0-RTT differs from the ticket's.
+    EarlyDataAlpn,
+    /// RFC 8446 4.2.8: a HelloRetryRequest group we did not offer, or already sent a share of.
+    RetryGroup,
+    /// RFC 8446 4.1.4: a HelloRetryRequest selecting a version we did not offer.
+    RetryVersion,
+    /// RFC 8446 4.6.3: a KeyUpdate request_update other than 0 or 1.
+    KeyUpdateRequest,
+    /// A TLS 1.2 ServerHello resuming a session we did not offer (RFC 5246 7.4.1.3).
+    ResumptionNotOffered,
+    /// RFC 8446 4.1.4: the ServerHello's suite differs from the HelloRetryRequest's.
+    SuiteDiffersFromRetry,
+    /// RFC 8446 4.2.1: a selected_version we did not offer.
+    SelectedVersion,
+    /// RFC 8422 5.4: a ServerKeyExchange group we did not offer.
+    ServerKeyExchangeGroup,
+    /// RFC 8446 D.3: a TLS 1.2 ServerHello after we sent 0-RTT data.
+    Tls12AfterEarlyData,
+    /// RFC 8446 4.4.2: a certificate_request_context other than the one required.
+    CertificateRequestContext,
+    /// RFC 8446 4.2.2, RFC 6347 4.2.1: a cookie that does not verify or is malformed.
+    Cookie,
+    /// RFC 8446 4.2.10: early_data in the second ClientHello.
+    EarlyDataAfterRetry,
+    /// RFC 8422 5.1.2: ec_point_formats without the uncompressed format.
+    EcPointFormatsWithoutUncompressed,
+    /// RFC 8422 5.1.2: a malformed ec_point_formats.
+    EcPointFormats,
+    /// RFC 6347 4.2.1: a HelloVerifyRequest with an empty cookie.
+    EmptyHelloVerifyCookie,
+    /// RFC 8446 4.1.2: the second ClientHello's key_share is not the one share asked for.
+    KeyShareAfterRetry,
+    /// RFC 8446 4.2.8: a key_share that breaks the extension's rules.
+    KeyShare,
+    /// RFC 9001 8.4: a legacy_session_id on QUIC.
+    QuicSessionId,
+    /// RFC 9001 4.6.1: a QUIC ticket's max_early_data_size other than 0xffffffff.
+    QuicMaxEarlyData,
+    /// RFC 6066 3: more than one host_name.
+    ServerNameCount,
+    /// RFC 8446 4.2.11: PSK binders that do not match the identities.
+    PskBinders,
+    /// RFC 8446 4.2.11: PSK identity and binder counts differ.
+    PskBinderCount,
+    /// RFC 8449 4: a record_size_limit below 64.
+    RecordSizeLimit,
+    /// RFC 5246 7.4.1.3: a resumed session with another cipher suite.
+    ResumedSuite,
+    /// RFC 8446 4.1.4: the second ClientHello would need another HelloRetryRequest.
+    SecondRetryNeeded,
+    /// RFC 7301 3.1: a server ALPN naming other than exactly one protocol.
+    ServerAlpnCount,
+    /// RFC 8446 4.2.11: the suite's hash differs from the PSK's.
+    PskSuiteHash,
+    /// RFC 8446 4.2.8: two key shares for one group.
+    DuplicateKeyShare,
+    /// RFC 8422 5.4: an ECCurveType other than named_curve.
+    CurveType,
+    /// RFC 6347 4.2.3: handshake fragments that disagree on message type or length.
+    FragmentMismatch,
+    /// RFC 9147 5.3: a legacy_cookie in a DTLS 1.3 ClientHello.
+    LegacyCookie,
+    /// FIPS 203 7.3: an ML-KEM ciphertext of the wrong length.
+    MlKemCiphertextLength,
+    /// FIPS 203 7.2: an ML-KEM encapsulation key that fails the modulus check.
+    MlKemModulus,
+    /// FIPS 203 7.2: an ML-KEM encapsulation key of the wrong length.
+    MlKemKeyLength,
+    /// draft-ietf-tls-ecdhe-mlkem: a hybrid key share of the wrong length.
+    HybridShareLength,
+    /// RFC 8446 4.2.8.2: a key share of the wrong length.
+    KeyShareLength,
+    /// RFC 8446 4.2.8.2: a key share that is not a valid point.
+    InvalidPoint,
+}
+
 /// Protocol rules the peer broke, one variant per rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -87,8 +208,8 @@ pub enum PeerMisbehaved {
     UnsolicitedExtension,
     /// A mandatory extension (named) was absent (`missing_extension`).
     MissingExtension(&'static str),
-    /// A field held a value the rules forbid (named; `illegal_parameter`).
-    IllegalParameter(&'static str),
+    /// A field held a value the rules forbid (`illegal_parameter`); the variant names it.
+    IllegalParameter(Parameter),
     /// The server's key share is for a group we did not offer (RFC 8446 4.2.8).
     KeyShareForUnofferedGroup,
     /// The server chose a cipher suite we did not offer.

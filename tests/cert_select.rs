@@ -4,6 +4,7 @@
 
 mod common;
 
+use sanstls::Failure;
 use std::sync::{Arc, Mutex};
 
 use common::*;
@@ -127,7 +128,7 @@ fn tls12_ecdsa_certificate_only_on_a_curve_the_client_lists() {
         server_builder("ecdsa-p256").build().unwrap(),
     );
     let err = handshake(&mut c, &mut s).unwrap_err();
-    assert_eq!(err, Error::HandshakeFailure("no signature scheme in common"));
+    assert_eq!(err, Error::HandshakeFailure(Failure::NoCommonSignatureScheme));
     assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
     let _ = transfer(&mut s, &mut c);
     assert_eq!(

@@ -6,6 +6,7 @@
 
 mod common;
 
+use sanstls::Failure;
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
@@ -304,7 +305,7 @@ fn openssl_listing_only_x25519_gets_no_p256_signature() {
     let (_, result) = server.join().unwrap().pop().unwrap();
     assert_eq!(
         result.unwrap_err(),
-        Error::HandshakeFailure("no signature scheme in common")
+        Error::HandshakeFailure(Failure::NoCommonSignatureScheme)
     );
     assert!(out.contains("alert handshake failure"), "{out}");
     assert!(!out.contains("wrong curve"), "{out}");
@@ -462,7 +463,7 @@ fn client_authentication_with_openssl_both_ways() {
     let (_, result) = server.join().unwrap().pop().unwrap();
     assert_eq!(
         result.unwrap_err(),
-        Error::HandshakeFailure("client certificate required")
+        Error::HandshakeFailure(Failure::ClientCertificateRequired)
     );
     assert!(out.contains("handshake failure"), "{out}");
 }
@@ -715,7 +716,7 @@ fn gnutls_without_ems_is_served_unless_ems_is_required() {
     let (_, result) = server.join().unwrap().pop().unwrap();
     assert_eq!(
         result.unwrap_err(),
-        Error::HandshakeFailure("peer does not support extended master secret")
+        Error::HandshakeFailure(Failure::ExtendedMasterSecretRequired)
     );
     assert!(out.contains("Handshake failed"), "{out}");
 
@@ -742,7 +743,7 @@ fn gnutls_without_ems_is_served_unless_ems_is_required() {
     .unwrap_err();
     assert_eq!(
         err,
-        Error::HandshakeFailure("peer does not support extended master secret")
+        Error::HandshakeFailure(Failure::ExtendedMasterSecretRequired)
     );
 }
 

@@ -8,6 +8,7 @@ use common::*;
 use proptest::prelude::*;
 use sanstls::codec::{AlertDescription, CipherSuite, ProtocolVersion};
 use sanstls::msgs::ClientExtension;
+use sanstls::Parameter;
 use sanstls::{Connection, Error, PeerMisbehaved};
 
 fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
@@ -389,7 +390,7 @@ fn hrr_cookie_must_be_echoed_unchanged() {
     let (err, _) = feed(&mut s, &second);
     assert_eq!(
         err,
-        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter("cookie"))
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(Parameter::Cookie))
     );
     assert_eq!(err.alert(), Some(AlertDescription::IllegalParameter));
 }
@@ -766,9 +767,7 @@ fn early_data_in_the_second_client_hello_is_illegal_parameter() {
     let (err, wire) = feed(&mut s, &hello);
     assert_eq!(
         err,
-        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(
-            "early_data after HelloRetryRequest"
-        ))
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(Parameter::EarlyDataAfterRetry))
     );
     assert_eq!(wire, alert_record(AlertDescription::IllegalParameter));
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use sanstls::Failure;
 use std::sync::{Arc, Mutex};
 
 use common::*;
@@ -266,7 +267,7 @@ fn client_requiring_ems_refuses_a_server_without_it() {
     let err = handshake(&mut c, &mut s).unwrap_err();
     assert_eq!(
         err,
-        Error::HandshakeFailure("peer does not support extended master secret")
+        Error::HandshakeFailure(Failure::ExtendedMasterSecretRequired)
     );
     assert_eq!(read_alert(&c), Some(AlertDescription::HandshakeFailure));
 }

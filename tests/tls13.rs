@@ -2,6 +2,7 @@
 
 mod common;
 
+use sanstls::Failure;
 use std::sync::{Arc, Mutex};
 
 use common::*;
@@ -124,7 +125,7 @@ fn no_common_group_is_handshake_failure() {
         .unwrap();
     let (mut c, mut s) = pair(client, server);
     let err = handshake(&mut c, &mut s).unwrap_err();
-    assert_eq!(err, Error::HandshakeFailure("no key exchange group in common"));
+    assert_eq!(err, Error::HandshakeFailure(Failure::NoCommonGroup));
     transfer(&mut s, &mut c).unwrap_err();
     assert_eq!(
         c.error(),

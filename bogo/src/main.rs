@@ -185,11 +185,13 @@ mod tests {
     fn one_token_per_error_variant() {
         assert_eq!(error_token(&Error::BadFinished), ":BadFinished:");
         assert_eq!(
-            error_token(&Error::HandshakeFailure("no suite")),
+            error_token(&Error::HandshakeFailure(sanstls::Failure::NoCommonSuite)),
             ":HandshakeFailure:"
         );
         assert_eq!(
-            error_token(&Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter("x"))),
+            error_token(&Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(
+                sanstls::Parameter::Cookie
+            ))),
             ":PeerMisbehaved.IllegalParameter:"
         );
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Ephemeral key exchange: X25519 (RFC 7748), P-256 and P-384 (RFC 8446 4.2.8.2), and the
 //! hybrids of one of them with ML-KEM (FIPS 203) from draft-ietf-tls-ecdhe-mlkem.
 
+use crate::error::Parameter;
 use libcrux_ml_kem::{mlkem1024, mlkem768, MlKemKeyPair};
 use ring::agreement;
 use zeroize::Zeroizing;
@@ -118,7 +119,7 @@ fn concat(a: &[u8], b: &[u8], swap: bool) -> Vec<u8> {
     out
 }
 
-fn illegal(why: &'static str) -> Error {
+fn illegal(why: Parameter) -> Error {
     Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(why))
 }
 
@@ -207,7 +208,7 @@ impl KemPrivate {
     /// a wrong ciphertext gives the implicit-rejection key, so the handshake fails later on
     /// the peer's Finished or first record.
     fn decapsulate(&self, ct: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
-        let bad = || illegal("ML-KEM ciphertext has the wrong length");
+        let bad = || illegal(Parameter::MlKemCiphertextLength);
         Ok(Zeroizing::new(match self {
             #[cfg(target_arch = "x86_64")]
             KemPrivate::MlKem768Avx2(kp) => {
@@ -231,7 +232,7 @@ impl KemPrivate {
 /// refused key costs the random source nothing.
 fn check_kem_ek(kem: Kem, ek: &[u8]) -> Result<(), Error> {
     if ek.len() != kem.ek_len() {
-        return Err(illegal("ML-KEM encapsulation key has the wrong length"));
+        return Err(illegal(Parameter::MlKemKeyLength));
     }
     let valid = match kem {
         Kem::MlKem768 => {
@@ -244,14 +245,14 @@ fn check_kem_ek(kem: Kem, ek: &[u8]) -> Result<(), Error> {
     if valid {
         Ok(())
     } else {
-        Err(illegal("ML-KEM encapsulation key fails the modulus check"))
+        Err(illegal(Parameter::MlKemModulus))
     }
 }
 
 /// FIPS 203 ML-KEM.Encaps to `ek`, which passed [`check_kem_ek`]; `m` from `rng`. Returns
 /// the ciphertext and the shared key.
 fn encapsulate(kem: Kem, ek: &[u8], rng: &dyn RandomSource) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), Error> {
-    let bad_len = || illegal("ML-KEM encapsulation key has the wrong length");
+    let bad_len = || illegal(Parameter::MlKemKeyLength);
     let mut m = Zeroizing::new([0u8; libcrux_ml_kem::SHARED_SECRET_SIZE]);
     rng.fill(&mut m[..])?;
     let (ct, ss) = match kem {
@@ -321,11 +322,11 @@ impl Ecdh {
     /// (RFC 8446 7.4.2, RFC 7748 6.1) is `illegal_parameter`.
     fn complete(self, peer_public: &[u8]) -> Result<Secret, Error> {
         if peer_public.len() != self.pub_len {
-            return Err(illegal("key share has the wrong length"));
+            return Err(illegal(Parameter::KeyShareLength));
         }
         let peer = agreement::UnparsedPublicKey::new(self.alg, peer_public);
         agreement::agree_ephemeral(self.private, &peer, |shared| Secret::new(shared.to_vec()))
-            .map_err(|_| illegal("key share is not a valid point"))
+            .map_err(|_| illegal(Parameter::InvalidPoint))
     }
 }
 
@@ -396,7 +397,7 @@ impl KeyExchange {
         };
         let ecdh_len = params(h.ecdh).map_or(0, |p| p.2);
         if peer_share.len() != ecdh_len + h.kem.ek_len() {
-            return Err(illegal("hybrid key share has the wrong length"));
+            return Err(illegal(Parameter::HybridShareLength));
         }
         let (peer_ecdh, peer_ek) = if h.kem_first {
             let (ek, ecdh) = peer_share.split_at(h.kem.ek_len());
@@ -459,7 +460,7 @@ impl KeyExchange {
         };
         let ecdh_len = self.ecdh.pub_len;
         if peer_public.len() != ecdh_len + h.kem.ct_len() {
-            return Err(illegal("hybrid key share has the wrong length"));
+            return Err(illegal(Parameter::HybridShareLength));
         }
         let (peer_ecdh, ct) = if h.kem_first {
             let (ct, ecdh) = peer_public.split_at(h.kem.ct_len());

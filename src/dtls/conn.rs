@@ -27,6 +27,7 @@ mod queries;
 mod send;
 mod v13;
 
+use crate::error::Parameter;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
@@ -624,10 +625,7 @@ impl DtlsConnection {
                     // HelloVerifyRequest, bound to the first fragment, and a client that also
                     // speaks DTLS 1.2 answers it; a cookie our acceptor verified is taken.
                     if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) && !self.legacy_cookie_verified {
-                        return Err(PeerMisbehaved::IllegalParameter(
-                            "legacy_cookie in a DTLS 1.3 ClientHello",
-                        )
-                        .into());
+                        return Err(PeerMisbehaved::IllegalParameter(Parameter::LegacyCookie).into());
                     }
                     self.common.dtls13 = true;
                     let hs = match retry {
@@ -720,7 +718,7 @@ impl DtlsConnection {
                 // RFC 6347 4.2.1: the cookie is 0..=255 bytes (the codec enforces it) and must
                 // not be empty to be of any use.
                 if hvr.cookie.is_empty() {
-                    return Err(PeerMisbehaved::IllegalParameter("empty HelloVerifyRequest cookie").into());
+                    return Err(PeerMisbehaved::IllegalParameter(Parameter::EmptyHelloVerifyCookie).into());
                 }
                 p.cookie_seen = true;
                 // The HelloVerifyRequest came from a server that keeps no state (and reuses

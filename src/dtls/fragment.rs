@@ -7,6 +7,7 @@
 //! Memory is bounded: a cap on the message size, on the number of messages buffered ahead,
 //! and on the bytes buffered in total.
 
+use crate::error::Parameter;
 use std::collections::BTreeMap;
 
 use crate::codec::{put_u16, put_u24, put_u8, DecodeError, HandshakeType, Reader};
@@ -370,10 +371,7 @@ impl Reassembler {
             received: 0,
         });
         if partial.msg_type != h.msg_type || partial.body.len() != length {
-            return Err(PeerMisbehaved::IllegalParameter(
-                "DTLS handshake fragments disagree on message type or length",
-            )
-            .into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::FragmentMismatch).into());
         }
         let mut fresh = 0;
         for (i, b) in data.iter().enumerate() {
@@ -512,7 +510,7 @@ mod tests {
         assert_eq!(
             r.push(&frag(0, 11, 4, &[1; 4]), &[1; 4]),
             Err(Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(
-                "DTLS handshake fragments disagree on message type or length"
+                Parameter::FragmentMismatch
             )))
         );
         let mut other = frag(0, 10, 4, &[1; 4]);

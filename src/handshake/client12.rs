@@ -7,6 +7,7 @@
 //!              Finished → [NewSessionTicket], CCS, Finished.
 //! Abbreviated: ServerHello, [NewSessionTicket], CCS, Finished → CCS, Finished.
 
+use crate::error::{Failure, Parameter};
 use std::sync::Arc;
 
 use super::common12::{
@@ -211,12 +212,12 @@ pub(crate) fn handle_server_hello(
             // RFC 5746 3.4: in the initial handshake renegotiated_connection must be empty.
             ServerHelloExtension::RenegotiationInfo(v) if v.is_empty() => {}
             ServerHelloExtension::RenegotiationInfo(_) => {
-                return Err(Error::HandshakeFailure("renegotiation_info not empty"));
+                return Err(Error::HandshakeFailure(Failure::RenegotiationInfo));
             }
             // RFC 8422 5.2: if sent, it must include uncompressed.
             ServerHelloExtension::EcPointFormats(f) if f.contains(&EcPointFormat::Uncompressed) => {}
             ServerHelloExtension::EcPointFormats(_) => {
-                return Err(PeerMisbehaved::IllegalParameter("ec_point_formats").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::EcPointFormats).into());
             }
             ServerHelloExtension::Alpn(proto) => {
                 // RFC 7301 3.2: the protocol must be one we offered.
@@ -247,9 +248,7 @@ pub(crate) fn handle_server_hello(
     let ems = sh.extended_master_secret();
     // RFC 7627 5.3: a client that requires EMS aborts with handshake_failure.
     if !ems && cfg.require_ems {
-        return Err(Error::HandshakeFailure(
-            "peer does not support extended master secret",
-        ));
+        return Err(Error::HandshakeFailure(Failure::ExtendedMasterSecretRequired));
     }
 
     cx.negotiated().version = Some(wanted);
@@ -286,19 +285,15 @@ pub(crate) fn handle_server_hello(
         };
         let Some(offered) = offered else {
             // A random (compatibility) session ID cannot name a session.
-            return Err(
-                PeerMisbehaved::IllegalParameter("ServerHello resumed a session we did not offer").into(),
-            );
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::ResumptionNotOffered).into());
         };
         // RFC 5246 7.4.1.3: a resumed session keeps its suite.
         if offered.state.suite != suite.suite {
-            return Err(PeerMisbehaved::IllegalParameter("resumed session with another suite").into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::ResumedSuite).into());
         }
         // RFC 7627 5.3: the EMS status must match the original session's.
         if offered.state.ems != ems {
-            return Err(Error::HandshakeFailure(
-                "resumption changed extended master secret",
-            ));
+            return Err(Error::HandshakeFailure(Failure::ExtendedMasterSecretChanged));
         }
         let master = Secret::new(offered.state.master.as_bytes().to_vec());
         cx.negotiated().resumed = true;
@@ -370,7 +365,7 @@ impl ExpectServerKeyExchange {
         // RFC 8422 5.4: the curve must be one we offered in supported_groups; the hybrids
         // are TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 3).
         if !cfg.groups.contains(&ske.group) || kx::is_hybrid(ske.group) {
-            return Err(PeerMisbehaved::IllegalParameter("ServerKeyExchange group").into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::ServerKeyExchangeGroup).into());
         }
         cx.negotiated().sig_scheme = Some(ske.scheme);
         cx.negotiated().group = Some(ske.group);

@@ -1,6 +1,7 @@
 //! TLS 1.3 client (RFC 8446 2, 4): ClientHello, optional HelloRetryRequest, ServerHello,
 //! EncryptedExtensions, [CertificateRequest], Certificate, CertificateVerify, Finished.
 
+use crate::error::Parameter;
 use std::sync::Arc;
 
 use super::established::ClientResumption;
@@ -484,7 +485,7 @@ impl ExpectServerHello {
             });
         }
         if cookie.is_empty() {
-            return Err(PeerMisbehaved::IllegalParameter("empty HelloVerifyRequest cookie").into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::EmptyHelloVerifyCookie).into());
         }
         self.hello.cookie = Some(cookie);
         if let Some(t) = &self.s.ticket {
@@ -513,7 +514,7 @@ impl ExpectServerHello {
             return Err(PeerMisbehaved::SecondHelloRetryRequest.into());
         }
         if hrr.supported_version() != Some(cx.transport().v13()) {
-            return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest supported_versions").into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::RetryVersion).into());
         }
         if hrr.session_id != session_id_echo(cx.transport().v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
@@ -531,7 +532,7 @@ impl ExpectServerHello {
         if let Some(group) = group {
             // RFC 8446 4.2.8: the group must be one we offered, and not one we sent a share for.
             if !self.s.config.shared.groups.contains(&group) || self.shares.contains(group) {
-                return Err(PeerMisbehaved::IllegalParameter("HelloRetryRequest selected_group").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::RetryGroup).into());
             }
         }
         if group.is_none() && cookie.is_none() {
@@ -625,7 +626,7 @@ impl ExpectServerHello {
         if sh.supported_version().is_none() && self.hrr.is_none() {
             // RFC 8446 D.3: a client that sent 0-RTT data MUST fail on a TLS 1.2 ServerHello.
             if self.s.early_offered {
-                return Err(PeerMisbehaved::IllegalParameter("TLS 1.2 ServerHello after 0-RTT").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::Tls12AfterEarlyData).into());
             }
             let s = self.s;
             // DTLS: the hello went into our bytes in its TLS 1.3 transcript form; DTLS 1.2
@@ -644,7 +645,7 @@ impl ExpectServerHello {
         // RFC 8446 4.1.3: legacy_version 0x0303 and supported_versions selecting TLS 1.3.
         match sh.supported_version() {
             Some(v) if v == cx.transport().v13() => {}
-            Some(_) => return Err(PeerMisbehaved::IllegalParameter("ServerHello supported_versions").into()),
+            Some(_) => return Err(PeerMisbehaved::IllegalParameter(Parameter::SelectedVersion).into()),
             None => return Err(Error::NoCommonVersion),
         }
         if sh.legacy_version != cx.transport().v12() {
@@ -661,7 +662,7 @@ impl ExpectServerHello {
         if let Some(retry) = &self.hrr {
             // RFC 8446 4.1.4: the suite must match the one in HelloRetryRequest.
             if retry.suite != suite.suite {
-                return Err(PeerMisbehaved::IllegalParameter("ServerHello suite differs from HRR").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::SuiteDiffersFromRetry).into());
             }
         }
         for ext in &sh.extensions {
@@ -682,7 +683,7 @@ impl ExpectServerHello {
             true => {
                 let t = self.s.ticket.take().ok_or(PeerMisbehaved::PskNotOffered)?;
                 if tls13_suite(t.suite).is_none_or(|ts| ts.hash != suite.hash) {
-                    return Err(PeerMisbehaved::IllegalParameter("suite hash differs from the PSK's").into());
+                    return Err(PeerMisbehaved::IllegalParameter(Parameter::PskSuiteHash).into());
                 }
                 Some(t)
             }
@@ -830,7 +831,7 @@ impl ExpectEncryptedExtensions {
             // RFC 8446 4.2.10: accepted 0-RTT must keep the ticket's ALPN.
             let ticket_alpn = self.k.ticket.as_ref().and_then(|t| t.alpn.as_ref());
             if cx.negotiated().alpn.as_ref() != ticket_alpn {
-                return Err(PeerMisbehaved::IllegalParameter("ALPN differs from the 0-RTT ticket's").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::EarlyDataAlpn).into());
             }
             cx.negotiated().early_data = Some(true);
         } else if self.k.s.early_offered {
@@ -877,7 +878,9 @@ impl ExpectCertificate {
                     return Err(PeerMisbehaved::MissingExtension("signature_algorithms").into());
                 }
                 if !req.context.is_empty() {
-                    return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
+                    return Err(
+                        PeerMisbehaved::IllegalParameter(Parameter::CertificateRequestContext).into(),
+                    );
                 }
                 self.k.transcript.update(&msg.raw);
                 self.cert_request = Some(CertRequest {
@@ -888,7 +891,9 @@ impl ExpectCertificate {
             }
             HandshakePayload::Certificate13(cert) => {
                 if !cert.context.is_empty() {
-                    return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
+                    return Err(
+                        PeerMisbehaved::IllegalParameter(Parameter::CertificateRequestContext).into(),
+                    );
                 }
                 super::check_chain_len(cert.entries.len())?;
                 super::check_no_entry_extensions(&cert.entries)?;

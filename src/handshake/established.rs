@@ -1,5 +1,6 @@
 //! After the handshake: KeyUpdate both ways (RFC 8446 4.6.3) and NewSessionTicket receipt.
 
+use crate::error::Parameter;
 use std::sync::Arc;
 
 use super::output::{KeyLevel, Output, Side};
@@ -46,7 +47,7 @@ fn check_quic(msg: &Msg) -> Result<(), Error> {
                 .max_early_data_size()
                 .is_some_and(|n| n != super::established::QUIC_MAX_EARLY_DATA) =>
         {
-            Err(PeerMisbehaved::IllegalParameter("max_early_data_size in a QUIC ticket").into())
+            Err(PeerMisbehaved::IllegalParameter(Parameter::QuicMaxEarlyData).into())
         }
         _ => Ok(()),
     }

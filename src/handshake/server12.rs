@@ -6,6 +6,7 @@
 //!              [CertificateVerify], CCS, Finished → [NewSessionTicket], CCS, Finished.
 //! Abbreviated: ClientHello → ServerHello, CCS, Finished → CCS, Finished.
 
+use crate::error::{Failure, Parameter};
 use std::sync::Arc;
 
 use super::common12::{
@@ -119,13 +120,13 @@ fn choose_suite_and_cert(
             .filter(|s| hello.cipher_suites.contains(&s.suite))
     };
     if !offered().any(|s| suite_fits_key(s, config)) {
-        return Err(Error::HandshakeFailure("no cipher suite in common"));
+        return Err(Error::HandshakeFailure(Failure::NoCommonSuite));
     }
     // RFC 5246 7.4.1.4.1: without signature_algorithms the client means SHA-1, which we
     // do not sign with.
     let offered_schemes = hello
         .signature_algorithms()
-        .ok_or(Error::HandshakeFailure("no signature_algorithms"))?;
+        .ok_or(Error::HandshakeFailure(Failure::NoSignatureAlgorithms))?;
     let mut fallback = None;
     for suite in offered() {
         let schemes: Vec<SignatureScheme> = offered_schemes
@@ -143,7 +144,7 @@ fn choose_suite_and_cert(
             fallback.get_or_insert((suite, cert, scheme));
         }
     }
-    fallback.ok_or(Error::HandshakeFailure("no signature scheme in common"))
+    fallback.ok_or(Error::HandshakeFailure(Failure::NoCommonSignatureScheme))
 }
 
 /// The session the ClientHello offers, if we can resume it: a ticket we sealed (RFC 5077
@@ -208,7 +209,7 @@ pub(crate) fn handle_client_hello(
     // RFC 5746 3.6: in an initial handshake renegotiated_connection must be empty.
     let reneg_ext = hello.renegotiation_info();
     if reneg_ext.is_some_and(|v| !v.is_empty()) {
-        return Err(Error::HandshakeFailure("renegotiation_info not empty"));
+        return Err(Error::HandshakeFailure(Failure::RenegotiationInfo));
     }
     let secure_reneg = reneg_ext.is_some()
         || hello
@@ -219,14 +220,12 @@ pub(crate) fn handle_client_hello(
         .ec_point_formats()
         .is_some_and(|f| !f.contains(&EcPointFormat::Uncompressed))
     {
-        return Err(PeerMisbehaved::IllegalParameter("ec_point_formats without uncompressed").into());
+        return Err(PeerMisbehaved::IllegalParameter(Parameter::EcPointFormatsWithoutUncompressed).into());
     }
     let ems = hello.has(crate::codec::ExtensionType::ExtendedMasterSecret);
     // RFC 7627 5.3: a server that requires EMS aborts with handshake_failure.
     if !ems && cfg.require_ems {
-        return Err(Error::HandshakeFailure(
-            "peer does not support extended master secret",
-        ));
+        return Err(Error::HandshakeFailure(Failure::ExtendedMasterSecretRequired));
     }
     let alpn = super::server13::choose_alpn(&cfg.alpn, hello.alpn())?;
     let sni = hello
@@ -308,13 +307,13 @@ pub(crate) fn handle_client_hello(
             .iter()
             .find(|g| groups.contains(g) && !kx::is_hybrid(**g))
             .copied()
-            .ok_or(Error::HandshakeFailure("no key exchange group in common"))?,
+            .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))?,
         None => cfg
             .groups
             .iter()
             .find(|g| !kx::is_hybrid(**g))
             .copied()
-            .ok_or(Error::HandshakeFailure("no key exchange group"))?,
+            .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))?,
     };
     cx.negotiated().suite = Some(suite.suite);
     cx.negotiated().group = Some(group);
@@ -434,7 +433,7 @@ impl ExpectCertificate {
         let Some((end_entity, rest)) = cert.certs.split_first() else {
             // RFC 5246 7.4.6: no certificate; we may go on or refuse with handshake_failure.
             if self.verifier.client_auth_mandatory() {
-                return Err(Error::HandshakeFailure("client certificate required"));
+                return Err(Error::HandshakeFailure(Failure::ClientCertificateRequired));
             }
             return Ok(Handshake::Server12(Server12::ClientKeyExchange(
                 ExpectClientKeyExchange {

@@ -2,6 +2,7 @@
 //! ServerHello, EncryptedExtensions, [CertificateRequest], Certificate, CertificateVerify,
 //! Finished; then the client's [Certificate, CertificateVerify] and Finished.
 
+use crate::error::{Failure, Parameter};
 use std::sync::Arc;
 
 use super::output::{KeyLevel, Output, Side, Transport};
@@ -174,7 +175,7 @@ impl ExpectClientHello {
             // RFC 9001 8.4: no compatibility mode (QUIC calls it PROTOCOL_VIOLATION; our
             // nearest alert is illegal_parameter).
             if !hello.session_id.is_empty() {
-                return Err(PeerMisbehaved::IllegalParameter("legacy_session_id on QUIC").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::QuicSessionId).into());
             }
             // RFC 9001 8.2: the client's transport parameters are mandatory.
             let params = hello
@@ -191,7 +192,7 @@ impl ExpectClientHello {
             cx.early_data().skip_budget = 0;
             // RFC 8446 4.1.2: early data is not permitted after a HelloRetryRequest.
             if hello.has(ExtensionType::EarlyData) {
-                return Err(PeerMisbehaved::IllegalParameter("early_data after HelloRetryRequest").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::EarlyDataAfterRetry).into());
             }
             if let Some(first) = &retry.first {
                 check_second_hello(first, hello)?;
@@ -203,11 +204,11 @@ impl ExpectClientHello {
                 .cookie()
                 .is_some_and(|c| bool::from(subtle::ConstantTimeEq::ct_eq(c, retry.cookie.as_slice())));
             if !echoed {
-                return Err(PeerMisbehaved::IllegalParameter("cookie").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::Cookie).into());
             }
         } else if hello.cookie().is_some() {
             // We never sent a cookie, so a first ClientHello cannot carry one.
-            return Err(PeerMisbehaved::IllegalParameter("cookie").into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::Cookie).into());
         }
 
         let suite = cfg
@@ -215,7 +216,7 @@ impl ExpectClientHello {
             .iter()
             .find(|s| hello.cipher_suites.contains(s))
             .and_then(|s| tls13_suite(*s))
-            .ok_or(Error::HandshakeFailure("no cipher suite in common"))?;
+            .ok_or(Error::HandshakeFailure(Failure::NoCommonSuite))?;
         let offered_schemes = hello
             .signature_algorithms()
             .ok_or(PeerMisbehaved::MissingExtension("signature_algorithms"))?;
@@ -227,7 +228,7 @@ impl ExpectClientHello {
         let (cert, scheme, sni_chose_cert) = self
             .config
             .select_cert(sni.as_deref(), offered_schemes, true, None)
-            .ok_or(Error::HandshakeFailure("no signature scheme in common"))?;
+            .ok_or(Error::HandshakeFailure(Failure::NoCommonSignatureScheme))?;
         let groups = hello
             .supported_groups()
             .ok_or(PeerMisbehaved::MissingExtension("supported_groups"))?;
@@ -253,7 +254,7 @@ impl ExpectClientHello {
         // RFC 8446 4.2.8: each share for an offered group, at most one per group.
         for (i, share) in shares.iter().enumerate() {
             if !groups.contains(&share.group) || shares[..i].iter().any(|s| s.group == share.group) {
-                return Err(PeerMisbehaved::IllegalParameter("key_share").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::KeyShare).into());
             }
         }
         let alpn = choose_alpn(&cfg.alpn, hello.alpn())?;
@@ -273,7 +274,7 @@ impl ExpectClientHello {
                 .group
                 .is_some_and(|g| shares.len() != 1 || share.map(|s| s.group) != Some(g))
             {
-                return Err(PeerMisbehaved::IllegalParameter("key_share after HelloRetryRequest").into());
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::KeyShareAfterRetry).into());
             }
         }
         let share = match share {
@@ -285,7 +286,7 @@ impl ExpectClientHello {
                     .iter()
                     .find(|g| groups.contains(g))
                     .copied()
-                    .ok_or(Error::HandshakeFailure("no key exchange group in common"))?;
+                    .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))?;
                 return self.send_retry(cx, &msg, hello, suite, group);
             }
         };
@@ -313,9 +314,7 @@ impl ExpectClientHello {
         let retry = self.retry;
         // RFC 8446 4.1.4: the suite chosen after HRR must be the one HRR named.
         if retry.as_ref().is_some_and(|r| r.suite.suite != suite.suite) {
-            return Err(Error::HandshakeFailure(
-                "cipher suite changed after HelloRetryRequest",
-            ));
+            return Err(Error::HandshakeFailure(Failure::SuiteChangedAfterRetry));
         }
         let mut transcript = match retry {
             Some(r) => r.transcript,
@@ -536,7 +535,7 @@ impl ExpectClientHello {
         group: NamedGroup,
     ) -> Result<Handshake, Error> {
         if self.retry.is_some() {
-            return Err(PeerMisbehaved::IllegalParameter("second HelloRetryRequest needed").into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::SecondRetryNeeded).into());
         }
         let HandshakePayload::ClientHello(first) = msg.payload.clone() else {
             return Err(unexpected("expect ClientHello", msg));
@@ -728,13 +727,13 @@ fn choose_psk(
     let binder = offered
         .binders
         .get(index)
-        .ok_or(PeerMisbehaved::IllegalParameter("psk binders"))?;
+        .ok_or(PeerMisbehaved::IllegalParameter(Parameter::PskBinders))?;
     // RFC 8446 4.2.11.2: the binder is an HMAC over the transcript up to the ClientHello
     // truncated before the binders list (after HelloRetryRequest, with CH1 and HRR first).
     let truncated_len = raw
         .len()
         .checked_sub(hello.binders_encoded_len())
-        .ok_or(PeerMisbehaved::IllegalParameter("psk binders"))?;
+        .ok_or(PeerMisbehaved::IllegalParameter(Parameter::PskBinders))?;
     let mut transcript = match retry {
         Some(rt) => rt.transcript.clone(),
         None => Transcript::new(suite.hash),
@@ -815,7 +814,7 @@ impl ExpectCertificate {
             return Err(unexpected("expect client Certificate", &msg));
         };
         if !cert.context.is_empty() {
-            return Err(PeerMisbehaved::IllegalParameter("certificate_request_context").into());
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::CertificateRequestContext).into());
         }
         self.k.transcript.update(&msg.raw);
         super::check_chain_len(cert.entries.len())?;

@@ -1,5 +1,6 @@
 //! Extensions, one enum per message that carries them (RFC 8446 4.2 table).
 
+use crate::error::Parameter;
 use std::collections::HashSet;
 
 use crate::codec::{
@@ -278,7 +279,7 @@ impl OfferedPsks {
         }
         // RFC 8446 4.2.11.2: one binder per offered identity.
         if binders.len() != identities.len() {
-            return Err(illegal_param("psk identity and binder counts differ"));
+            return Err(illegal_param(Parameter::PskBinderCount));
         }
         Ok(OfferedPsks { identities, binders })
     }
@@ -299,7 +300,7 @@ fn read_server_name(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
         // RFC 6066 3: "The ServerNameList MUST NOT contain more than one name of the same
         // name_type."
         if host.replace(name.to_vec()).is_some() {
-            return Err(illegal_param("more than one host_name"));
+            return Err(illegal_param(Parameter::ServerNameCount));
         }
     }
     Ok(host.unwrap_or_default())
@@ -338,7 +339,7 @@ fn read_alpn_selected(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
     let mut names = read_alpn_list(r)?;
     match (names.pop(), names.is_empty()) {
         (Some(name), true) => Ok(name),
-        _ => Err(illegal_param("server ALPN must name exactly one protocol")),
+        _ => Err(illegal_param(Parameter::ServerAlpnCount)),
     }
 }
 
@@ -346,7 +347,7 @@ fn read_alpn_selected(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
 fn read_record_size_limit(r: &mut Reader<'_>) -> Result<u16, Error> {
     let v = r.u16("record_size_limit")?;
     if v < 64 {
-        return Err(illegal_param("record_size_limit below 64"));
+        return Err(illegal_param(Parameter::RecordSizeLimit));
     }
     Ok(v)
 }
@@ -357,7 +358,7 @@ fn read_client_shares(r: &mut Reader<'_>) -> Result<Vec<KeyShareEntry>, Error> {
     let shares = r.vec_of::<KeyShareEntry>(LenPrefix::U16, "client_shares")?;
     let mut seen = HashSet::new();
     if !shares.iter().all(|s| seen.insert(s.group.get())) {
-        return Err(illegal_param("two key shares for one group"));
+        return Err(illegal_param(Parameter::DuplicateKeyShare));
     }
     Ok(shares)
 }

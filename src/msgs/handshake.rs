@@ -5,6 +5,7 @@ use crate::codec::{
     HandshakeType, KeyUpdateRequest, LenPrefix, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Reader,
     SignatureScheme,
 };
+use crate::error::Parameter;
 use crate::{Error, PeerMisbehaved};
 
 use super::extensions::*;
@@ -864,7 +865,7 @@ impl NewSessionTicket13 {
 /// RFC 8446 4.6.3: a request_update other than 0 or 1 is illegal_parameter.
 fn decode_key_update(r: &mut Reader<'_>) -> Result<KeyUpdateRequest, Error> {
     match KeyUpdateRequest::decode(r)? {
-        KeyUpdateRequest::Unknown(_) => Err(illegal_param("KeyUpdate request_update")),
+        KeyUpdateRequest::Unknown(_) => Err(illegal_param(Parameter::KeyUpdateRequest)),
         v => Ok(v),
     }
 }

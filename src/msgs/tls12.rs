@@ -8,6 +8,7 @@ use crate::codec::{
     put_len_prefixed, put_u24, put_u32, put_u8, put_vec_bytes, put_vec_of, Codec, HandshakeType, LenPrefix,
     NamedGroup, ProtocolVersion, Reader, SignatureScheme,
 };
+use crate::error::Parameter;
 use crate::Error;
 
 use super::extensions::{put_distinguished_names, read_distinguished_names};
@@ -117,7 +118,7 @@ impl ServerKeyExchange {
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
         // RFC 8422 5.4: explicit curves are deprecated; only named_curve is accepted.
         if r.u8("ECCurveType")? != NAMED_CURVE {
-            return Err(illegal_param("ECCurveType other than named_curve"));
+            return Err(illegal_param(Parameter::CurveType));
         }
         let group = NamedGroup::decode(r)?;
         let public = nonempty_bytes(r, LenPrefix::U8, "ECPoint")?.to_vec();

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::codec::{put_len_prefixed, Codec, DecodeError, ExtensionType, LenPrefix, Reader};
-use crate::{Error, PeerMisbehaved};
+use crate::{Error, Parameter, PeerMisbehaved};
 
 /// A `decode_error` for a value or length outside the RFC's bounds.
 pub(crate) fn illegal(what: &'static str) -> Error {
@@ -11,7 +11,7 @@ pub(crate) fn illegal(what: &'static str) -> Error {
 }
 
 /// An `illegal_parameter` for a rule without its own variant.
-pub(crate) fn illegal_param(what: &'static str) -> Error {
+pub(crate) fn illegal_param(what: Parameter) -> Error {
     Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(what))
 }
 

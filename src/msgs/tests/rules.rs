@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::codec::{CipherSuite, ExtensionType as T, KeyUpdateRequest, NamedGroup, ProtocolVersion};
+use crate::error::Parameter;
 use crate::PeerMisbehaved as PM;
 
 use AlertDescription::IllegalParameter as IP;
@@ -221,7 +222,7 @@ fn duplicate_key_share_group_is_illegal_parameter() {
     let got = decode_ch(vec![ClientExtension::KeyShare(vec![ks(1), ks(2)])]);
     assert_err(
         got,
-        ext_err(PM::IllegalParameter("two key shares for one group")),
+        ext_err(PM::IllegalParameter(Parameter::DuplicateKeyShare)),
         IP,
     );
 }
@@ -266,7 +267,7 @@ fn sni_must_be_one_host_name() {
     let two = [0, 8, 0, 0, 1, b'a', 0, 0, 1, b'b'];
     assert_err(
         decode_ch(vec![raw(T::ServerName, &two)]),
-        ext_err(PM::IllegalParameter("more than one host_name")),
+        ext_err(PM::IllegalParameter(Parameter::ServerNameCount)),
         IP,
     );
 }
@@ -290,7 +291,7 @@ fn psk_binder_rules() {
     two.extend_from_slice(&[0; 32]);
     assert_err(
         with_binders(&two),
-        ext_err(PM::IllegalParameter("psk identity and binder counts differ")),
+        ext_err(PM::IllegalParameter(Parameter::PskBinderCount)),
         IP,
     );
     // Empty identity.
@@ -302,7 +303,7 @@ fn psk_binder_rules() {
 
 #[test]
 fn record_size_limit_below_64_is_illegal_parameter() {
-    let want = ext_err(PM::IllegalParameter("record_size_limit below 64"));
+    let want = ext_err(PM::IllegalParameter(Parameter::RecordSizeLimit));
     assert_err(
         decode_ch(vec![raw(T::RecordSizeLimit, &[0, 63])]),
         want.clone(),
@@ -521,7 +522,7 @@ fn server_alpn_must_name_exactly_one_protocol() {
     );
     assert_err(
         decode_msg(&m, Dialect::Tls13),
-        ext_err(PM::IllegalParameter("server ALPN must name exactly one protocol")),
+        ext_err(PM::IllegalParameter(Parameter::ServerAlpnCount)),
         IP,
     );
 }
@@ -529,7 +530,11 @@ fn server_alpn_must_name_exactly_one_protocol() {
 #[test]
 fn key_update_other_than_0_or_1_is_illegal_parameter() {
     let got = HandshakePayload::decode(HandshakeType::KeyUpdate, &[2], Dialect::Tls13);
-    assert_err(got, ext_err(PM::IllegalParameter("KeyUpdate request_update")), IP);
+    assert_err(
+        got,
+        ext_err(PM::IllegalParameter(Parameter::KeyUpdateRequest)),
+        IP,
+    );
     assert_decode_err(HandshakePayload::decode(
         HandshakeType::KeyUpdate,
         &[],

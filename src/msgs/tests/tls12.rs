@@ -1,5 +1,6 @@
 //! TLS 1.2 bodies: round-trips, rules, and the illustrated TLS 1.2 capture.
 
+use crate::error::Parameter;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -70,9 +71,7 @@ fn explicit_curve_is_illegal_parameter() {
     let body = [1, 0, 0x1d, 1, 9, 8, 4, 0, 0];
     assert_err(
         Tls12Payload::decode(HandshakeType::ServerKeyExchange, &body),
-        Error::PeerMisbehaved(crate::PeerMisbehaved::IllegalParameter(
-            "ECCurveType other than named_curve",
-        )),
+        Error::PeerMisbehaved(crate::PeerMisbehaved::IllegalParameter(Parameter::CurveType)),
         AlertDescription::IllegalParameter,
     );
 }
