@@ -421,46 +421,22 @@ fn tls13_server_refuses_a_wrong_client_finished() {
 /// illegal_parameter.
 #[test]
 fn tls13_client_refuses_a_suite_it_did_not_offer() {
-    let mut p = Pair13::new();
-    p.deliver_to_server().unwrap();
-    let flight = p.s.take_outbox();
-    let HandshakePayload::ServerHello(mut sh) =
-        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls13).unwrap()
-    else {
-        panic!("first message is the ServerHello");
-    };
-    sh.cipher_suite = crate::codec::CipherSuite::from(0x1305u16);
-    let raw = HandshakePayload::ServerHello(sh).encode();
-    let client = p.client.take().unwrap();
-    assert_eq!(
-        alert_of(deliver(client, &mut p.c, &raw)),
-        AlertDescription::IllegalParameter
-    );
+    let (p, flight) = server_flight_with(|sh| sh.cipher_suite = crate::codec::CipherSuite::from(0x1305u16));
+    assert_eq!(client_alert(p, &flight[..1]), AlertDescription::IllegalParameter);
 }
 
 /// RFC 8446 4.2.8: a key share for a group the client offered no share for (and the server
 /// did not ask for by HelloRetryRequest) is illegal_parameter.
 #[test]
 fn tls13_client_refuses_a_key_share_of_another_group() {
-    let mut p = Pair13::new();
-    p.deliver_to_server().unwrap();
-    let flight = p.s.take_outbox();
-    let HandshakePayload::ServerHello(mut sh) =
-        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls13).unwrap()
-    else {
-        panic!("first message is the ServerHello");
-    };
-    for ext in &mut sh.extensions {
-        if let ServerHelloExtension::KeyShare(share) = ext {
-            share.group = crate::codec::NamedGroup::secp384r1;
+    let (p, flight) = server_flight_with(|sh| {
+        for ext in &mut sh.extensions {
+            if let ServerHelloExtension::KeyShare(share) = ext {
+                share.group = crate::codec::NamedGroup::secp384r1;
+            }
         }
-    }
-    let raw = HandshakePayload::ServerHello(sh).encode();
-    let client = p.client.take().unwrap();
-    assert_eq!(
-        alert_of(deliver(client, &mut p.c, &raw)),
-        AlertDescription::IllegalParameter
-    );
+    });
+    assert_eq!(client_alert(p, &flight[..1]), AlertDescription::IllegalParameter);
 }
 
 /// RFC 8446 4.1.2: a TLS 1.3 ClientHello whose compression methods are not exactly [null] is
