@@ -1130,3 +1130,34 @@ fn hello_from_a_future_dtls_version_is_answered_with_dtls12() {
         assert!(!link.client.is_handshaking(), "{v:#x}: {:?}", link.client.error());
     }
 }
+
+/// The record observer hears each handshake message we send with its body length, the same
+/// on DTLS 1.2 as over TLS: the 12-byte DTLS header is not counted (a TLS 1.2 Finished body is
+/// 12 bytes of verify_data, RFC 5246 7.4.9).
+#[test]
+fn record_observer_reports_sent_handshake_bodies_without_the_dtls_header() {
+    #[derive(Default)]
+    struct Sent(std::sync::Mutex<Vec<(sanstls::codec::HandshakeType, usize)>>);
+    impl sanstls::RecordObserver for Sent {
+        fn handshake(&self, dir: sanstls::Direction, typ: sanstls::codec::HandshakeType, len: usize, _: u16) {
+            if dir == sanstls::Direction::Sent {
+                self.0.lock().unwrap().push((typ, len));
+            }
+        }
+    }
+    let seen = Arc::new(Sent::default());
+    let client = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .record_observer(seen.clone())
+        .build()
+        .unwrap();
+    let (_, server) = configs("ecdsa-p256");
+    let mut link = Link::new(client, server, dtls(1200));
+    link.pump().unwrap();
+    assert!(!link.client.is_handshaking());
+    let sent = seen.0.lock().unwrap().clone();
+    assert!(
+        sent.contains(&(sanstls::codec::HandshakeType::Finished, 12)),
+        "{sent:?}"
+    );
+}

@@ -140,11 +140,25 @@ impl Common {
         }
     }
 
-    fn observe_sent(&self, typ: HandshakeType, transcript_bytes: &[u8]) {
-        if let Some(obs) = &self.observer {
-            let body = transcript_bytes.len().saturating_sub(4);
+    /// Tells the record observer about a handshake message we queued, from its wire header:
+    /// the TLS and the DTLS header both start with the type and the 24-bit body length.
+    fn observe_sent(&self, typ: HandshakeType, wire: &[u8]) {
+        if let (Some(obs), [_, a, b, c, ..]) = (&self.observer, wire) {
+            let body = u32::from_be_bytes([0, *a, *b, *c]) as usize;
             obs.handshake(Direction::Sent, typ, body, self.queued_write_epoch);
         }
+    }
+
+    /// Frames a TLS-encoded message, adds it to `transcript` in the transport's transcript
+    /// form, tells the observer and queues it; returns the bytes the transcript hashed.
+    fn send_tls(&mut self, typ: HandshakeType, tls: Vec<u8>, transcript: Option<&mut Transcript>) -> Vec<u8> {
+        let (wire, bytes) = self.frame_for_transcript(tls);
+        if let Some(t) = transcript {
+            t.update(&bytes);
+        }
+        self.observe_sent(typ, &wire);
+        self.push_handshake_wire(wire);
+        bytes
     }
 
     pub fn install_read(&mut self, state: ReadState) {
@@ -171,13 +185,7 @@ impl Output for Common {
     }
 
     fn send_handshake(&mut self, msg: &HandshakePayload, transcript: Option<&mut Transcript>) -> Vec<u8> {
-        let (wire, bytes) = self.frame_for_transcript(msg.encode());
-        if let Some(t) = transcript {
-            t.update(&bytes);
-        }
-        self.observe_sent(msg.typ(), &bytes);
-        self.push_handshake_wire(wire);
-        bytes
+        self.send_tls(msg.typ(), msg.encode(), transcript)
     }
 
     fn send_handshake_encoded(
@@ -186,23 +194,14 @@ impl Output for Common {
         bytes: &[u8],
         transcript: Option<&mut Transcript>,
     ) {
-        let (wire, bytes) = self.frame_for_transcript(bytes.to_vec());
-        if let Some(t) = transcript {
-            t.update(&bytes);
-        }
-        self.observe_sent(typ, &bytes);
-        self.push_handshake_wire(wire);
+        self.send_tls(typ, bytes.to_vec(), transcript);
     }
 
     fn send_handshake12(&mut self, tls: Vec<u8>, log: &mut HandshakeLog) -> Result<(), Error> {
         let typ = HandshakeType::from(tls.first().copied().unwrap_or(0));
         let wire = self.frame_handshake(tls);
         log.add(&wire)?;
-        // Both the TLS and the DTLS header start with type and 24-bit body length.
-        if let (Some(obs), [_, a, b, c, ..]) = (&self.observer, wire.as_slice()) {
-            let body = u32::from_be_bytes([0, *a, *b, *c]) as usize;
-            obs.handshake(Direction::Sent, typ, body, self.queued_write_epoch);
-        }
+        self.observe_sent(typ, &wire);
         self.queue.push_handshake(wire);
         Ok(())
     }
