@@ -9,10 +9,10 @@ mod redis_support;
 mod support;
 
 use redis_support::Redis;
-use support::Killed;
+use support::{bin, free_port, vector, Killed};
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -25,26 +25,6 @@ use sanstls::{ClientConfig, Connection, Event};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sanstls")
-}
-
-fn vector(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A scratch directory with a fleet key in it, removed on drop.
 struct Scratch(PathBuf);

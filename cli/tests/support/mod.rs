@@ -3,9 +3,33 @@
 #![allow(dead_code)]
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+/// The `sanstls` binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sanstls")
+}
+
+/// A file of the repository's `vectors/` (test certificates and keys), as a path argument.
+pub fn vector(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vectors")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// True when `cmd` runs (as `cmd version` or `cmd --version`). Under `CI=true` a missing peer
 /// fails the test instead of skipping it.
