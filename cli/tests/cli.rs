@@ -1,30 +1,18 @@
 //! The `sanstls` tool as a user runs it: `serve` against `connect`, curl and openssl.
 
 mod support;
-use support::{have, Killed};
+use support::{bin, free_port, have, Killed};
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sanstls")
-}
-
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(cmd: &str, args: &[&str], port: u16) -> Killed {

@@ -2,7 +2,7 @@
 //! default, DTLS 1.2 when a version flag leaves only TLS 1.2, and openssl s_client (DTLS 1.2).
 
 mod support;
-use support::have;
+use support::{bin, have};
 
 use std::io::{Read, Write};
 use std::net::UdpSocket;
@@ -12,10 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sanstls")
-}
 
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors")

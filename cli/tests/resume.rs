@@ -2,37 +2,16 @@
 //! as a user runs them: real processes on 127.0.0.1, bounded time.
 
 mod support;
-use support::{have, Killed};
+use support::{bin, free_port, have, vector, Killed};
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sanstls")
-}
-
-fn vector(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(name)
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Starts a server whose stdout goes to `stdout` and waits until it listens.
 fn start(cmd: &str, args: &[&str], port: u16, stdout: Stdio) -> Killed {

@@ -3,7 +3,7 @@
 //! Clients are the sanstls library over std sockets (or mio for the scale test).
 
 mod support;
-use support::{early_garbage, have, refused_flood};
+use support::{bin, early_garbage, free_port, have, refused_flood};
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,24 +18,12 @@ use sanstls::{CertifiedKey, ClientConfig, Connection, Error, Event, ServerConfig
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sanstls")
-}
-
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors")
 }
 
 fn v(name: &str) -> String {
     vectors().join(name).to_str().unwrap().to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running `sanstls serve`, its log in a file; killed on drop.

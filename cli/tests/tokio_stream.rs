@@ -5,7 +5,7 @@
 //! alert arrives.
 
 mod support;
-use support::{early_garbage, refused_flood, Killed};
+use support::{early_garbage, free_port, refused_flood, Killed};
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -37,14 +37,6 @@ fn connector() -> TlsConnector {
             .build()
             .unwrap(),
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Connects (retrying while the server starts) and runs the handshake.
