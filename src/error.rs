@@ -50,8 +50,15 @@ pub enum Error {
     Config(String),
     /// A private key and its certificate do not belong together (local; no alert).
     InconsistentKeys(InconsistentKeys),
-    /// The call does not fit the connection's state, e.g. writing after close (local).
-    InvalidState(&'static str),
+    /// The application called at the wrong time, e.g. wrote after close (local; no alert).
+    /// The variant says which rule the call broke.
+    Misuse(Misuse),
+    /// A record sequence number would wrap (RFC 8446 5.3, RFC 6347 4.1): nothing more can
+    /// be sent or received under these keys (local; no alert).
+    SequenceExhausted,
+    /// An invariant of sanstls itself broke: a bug, never the peer's doing
+    /// (`internal_error`).
+    Internal(&'static str),
     /// The plaintext buffer is full; drain with `write_tls` first (local).
     BufferFull,
     /// The application refused the peer (e.g. after reading its ClientHello) with this alert.
@@ -59,6 +66,60 @@ pub enum Error {
     /// DTLS: the handshake did not complete within the total handshake timeout (RFC 6347
     /// 4.2.4); no alert is sent, the peer is presumed gone.
     HandshakeTimeout,
+}
+
+/// How a call did not fit the connection's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// The connection is closed: close_notify was sent, or a fatal error ended it.
+    Closed,
+    /// The call needs a completed handshake (application keys, exporter, secrets).
+    HandshakeIncomplete,
+    /// A KeyUpdate needs an established TLS 1.3 or DTLS 1.3 connection.
+    KeyUpdateUnavailable,
+    /// DTLS 1.3: the previous KeyUpdate is still waiting for its ACK (RFC 9147 8).
+    KeyUpdatePending,
+    /// The early exporter needs 0-RTT to have been offered (RFC 8446 7.5).
+    NoEarlyExporter,
+    /// RFC 7627 5.4: no exporter from a TLS 1.2 session without the extended master secret.
+    NoExporterWithoutEms,
+    /// Secret extraction is off (`enable_secret_extraction` on the config).
+    SecretExtractionOff,
+    /// Records are still queued to send: call `write_tls` first.
+    RecordsToSend,
+    /// Received bytes or plaintext are still buffered: process and read them first.
+    InputBuffered,
+    /// The output buffer is smaller than the record.
+    BufferTooSmall,
+    /// The content is larger than one record carries.
+    ContentTooLarge,
+    /// `accept_with` without a ClientHello waiting for a config.
+    NoClientHelloWaiting,
+    /// DTLS: no time seen yet (`recv_datagram`, `poll_datagram` or `handle_timeout` first).
+    NoTimeSeen,
+}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Misuse::Closed => "connection closed",
+            Misuse::HandshakeIncomplete => "the handshake has not completed",
+            Misuse::KeyUpdateUnavailable => "KeyUpdate needs an established (D)TLS 1.3 connection",
+            Misuse::KeyUpdatePending => "a KeyUpdate is still waiting for its ACK",
+            Misuse::NoEarlyExporter => "no early exporter: 0-RTT was not offered",
+            Misuse::NoExporterWithoutEms => "no exporter without the extended master secret",
+            Misuse::SecretExtractionOff => {
+                "secret extraction is off (enable_secret_extraction on the config)"
+            }
+            Misuse::RecordsToSend => "records still to send: write_tls first",
+            Misuse::InputBuffered => "received data still buffered: process and read it first",
+            Misuse::BufferTooSmall => "output buffer too small for the record",
+            Misuse::ContentTooLarge => "content larger than one record",
+            Misuse::NoClientHelloWaiting => "no ClientHello is waiting for a config",
+            Misuse::NoTimeSeen => "no time seen yet",
+        })
+    }
 }
 
 /// Why a private key and its certificate are refused together.
@@ -364,12 +425,13 @@ impl Error {
             Error::LimitExceeded(Limit::BadRecords) => AlertDescription::BadRecordMac,
             Error::LimitExceeded(Limit::CertificateChainLength) => AlertDescription::BadCertificate,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
-            Error::Crypto(_) => AlertDescription::InternalError,
+            Error::Crypto(_) | Error::Internal(_) => AlertDescription::InternalError,
             Error::Refused(a) => *a,
             Error::AlertReceived(_)
             | Error::Config(_)
             | Error::InconsistentKeys(_)
-            | Error::InvalidState(_)
+            | Error::Misuse(_)
+            | Error::SequenceExhausted
             | Error::BufferFull
             | Error::HandshakeTimeout => return None,
         })
@@ -385,6 +447,12 @@ impl From<DecodeError> for Error {
 impl From<PeerMisbehaved> for Error {
     fn from(e: PeerMisbehaved) -> Self {
         Error::PeerMisbehaved(e)
+    }
+}
+
+impl From<Misuse> for Error {
+    fn from(e: Misuse) -> Self {
+        Error::Misuse(e)
     }
 }
 
@@ -419,7 +487,9 @@ impl fmt::Display for Error {
             Error::InconsistentKeys(InconsistentKeys::Unknown) => {
                 f.write_str("the certificate's public key could not be read to check the private key")
             }
-            Error::InvalidState(why) => write!(f, "invalid state: {why}"),
+            Error::Misuse(m) => write!(f, "misuse: {m}"),
+            Error::SequenceExhausted => f.write_str("sequence numbers exhausted"),
+            Error::Internal(why) => write!(f, "internal error (a bug in sanstls): {why}"),
             Error::BufferFull => f.write_str("plaintext buffer full"),
             Error::Refused(a) => write!(f, "refused by the application with {a}"),
             Error::HandshakeTimeout => f.write_str("DTLS handshake timed out"),

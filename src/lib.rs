@@ -183,7 +183,7 @@ pub use conn::{
     CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
     RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock, TimeProvider,
 };
-pub use error::{Error, Failure, InconsistentKeys, Limit, Parameter, PeerMisbehaved};
+pub use error::{Error, Failure, InconsistentKeys, Limit, Misuse, Parameter, PeerMisbehaved};
 pub use handshake::negotiated::Negotiated;
 /// The certificate, key and name types of the public API (`CertificateDer` and friends), as
 /// rustls re-exports them.

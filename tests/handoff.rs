@@ -19,7 +19,7 @@ use sanstls::conn::{
     ConnectionBlob, KtlsCryptoInfo, KTLS_CIPHER_AES_GCM_128, KTLS_CIPHER_AES_GCM_256,
     KTLS_CIPHER_CHACHA20_POLY1305, KTLS_TLS_1_2_VERSION, KTLS_TLS_1_3_VERSION,
 };
-use sanstls::{Connection, Error, KeyLog};
+use sanstls::{Connection, Error, KeyLog, Misuse};
 
 /// Keeps every logged secret by label.
 #[derive(Debug, Default)]
@@ -328,7 +328,10 @@ fn secrets_only_on_opt_in_and_with_nothing_buffered() {
             .unwrap(),
     );
     handshake(&mut c, &mut s).unwrap();
-    assert!(matches!(c.extract_ktls_secrets(), Err(Error::InvalidState(_))));
+    assert_eq!(
+        c.extract_ktls_secrets().err(),
+        Some(Error::Misuse(Misuse::SecretExtractionOff))
+    );
     // Unread plaintext belongs to the old owner: refused.
     let (mut c, mut s) = pair(
         client_builder().build().unwrap(),
@@ -339,7 +342,7 @@ fn secrets_only_on_opt_in_and_with_nothing_buffered() {
     );
     handshake(&mut c, &mut s).unwrap();
     send_only(&mut c, &mut s, b"unread");
-    assert!(matches!(s.serialize(), Err(Error::InvalidState(_))));
+    assert_eq!(s.serialize().err(), Some(Error::Misuse(Misuse::InputBuffered)));
 }
 
 fn send_only(from: &mut Connection, to: &mut Connection, data: &[u8]) {

@@ -15,7 +15,7 @@ use sanstls::conn::{ClientSessions12, SessionCache12};
 use sanstls::crypto::RecordKey;
 use sanstls::msgs::ClientExtension;
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
-use sanstls::{Connection, Error, Event, KeyLog, PeerMisbehaved};
+use sanstls::{Connection, Error, Event, KeyLog, Misuse, PeerMisbehaved};
 
 const V12: &[ProtocolVersion] = &[ProtocolVersion::TLSv1_2];
 const GROUPS: [NamedGroup; 3] = [NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
@@ -292,9 +292,7 @@ fn a_client_without_ems_is_served_by_default() {
     for conn in [&c, &s] {
         assert_eq!(
             conn.export_keying_material(&mut out, b"EXPORTER-test", None),
-            Err(Error::InvalidState(
-                "no exporter without the extended master secret"
-            ))
+            Err(Error::Misuse(Misuse::NoExporterWithoutEms))
         );
     }
 }

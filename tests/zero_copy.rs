@@ -7,7 +7,7 @@ use std::io::Write;
 
 use common::*;
 use sanstls::codec::AlertDescription;
-use sanstls::{Connection, Error, Event};
+use sanstls::{Connection, Error, Event, Misuse};
 
 fn established() -> (Connection, Connection) {
     let (mut c, mut s) = pair(
@@ -167,15 +167,15 @@ fn refuses_to_write_before_the_handshake() {
     let mut out = [0u8; 256];
     assert!(matches!(
         c.encrypt_into(b"too early", &mut out),
-        Err(Error::InvalidState(_))
+        Err(Error::Misuse(Misuse::HandshakeIncomplete))
     ));
     assert!(matches!(
         s.encrypt_into(b"too early", &mut out),
-        Err(Error::InvalidState(_))
+        Err(Error::Misuse(Misuse::HandshakeIncomplete))
     ));
     assert!(matches!(
         c.seal_in_place(&mut out, 1),
-        Err(Error::InvalidState(_))
+        Err(Error::Misuse(Misuse::HandshakeIncomplete))
     ));
     // Nothing was queued or sent by the refusals: the handshake still completes.
     handshake(&mut c, &mut s).unwrap();
@@ -201,7 +201,10 @@ fn refused_while_read_tls_bytes_are_pending() {
     let (mut c, mut s) = established();
     let mut wire = seal(&mut c, b"abc");
     s.read_tls(&mut &wire[..3]).unwrap();
-    assert!(matches!(s.read_in_place(&mut wire), Err(Error::InvalidState(_))));
+    assert!(matches!(
+        s.read_in_place(&mut wire),
+        Err(Error::Misuse(Misuse::InputBuffered))
+    ));
 }
 
 #[test]
@@ -214,7 +217,7 @@ fn close_notify_on_the_zero_copy_path() {
     assert!(s.peer_has_closed());
     assert!(matches!(
         c.encrypt_into(b"more", &mut [0u8; 64]),
-        Err(Error::InvalidState(_))
+        Err(Error::Misuse(Misuse::Closed))
     ));
 }
 

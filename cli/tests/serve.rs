@@ -165,7 +165,7 @@ impl Client {
         while self.tls.is_handshaking() {
             assert!(t.elapsed() < DEADLINE, "handshake never finished");
             if !self.step()? {
-                return Err(Error::InvalidState("EOF during the handshake"));
+                panic!("EOF during the handshake");
             }
         }
         // Our Finished goes out too.

@@ -260,7 +260,7 @@ impl Output for Common {
         let pending = self
             .pending_read
             .take()
-            .ok_or(Error::InvalidState("ChangeCipherSpec without pending keys"))?;
+            .ok_or(Error::Internal("ChangeCipherSpec without pending keys"))?;
         self.install_read(pending);
         Ok(())
     }

@@ -13,7 +13,7 @@ use super::{
 use crate::codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::config::Shared;
 use crate::crypto::rand::RandomSource;
-use crate::error::Error;
+use crate::error::{Error, Misuse};
 use crate::handshake::{server13, Msg};
 use crate::msgs::{ClientHello, HandshakePayload};
 
@@ -349,10 +349,10 @@ impl Connection {
 
     /// Deferred server: goes on with `config`, which answers the waiting ClientHello, and
     /// processes what was buffered meanwhile. Errors are the handshake's (and queue their
-    /// alert), or `InvalidState` if no ClientHello is waiting.
+    /// alert), or `Misuse::NoClientHelloWaiting` if no ClientHello is waiting.
     pub fn accept_with(&mut self, config: Arc<ServerConfig>) -> Result<(), Error> {
         let Deferred::Paused { msg, .. } = std::mem::take(&mut self.controls.deferred) else {
-            return Err(Error::InvalidState("no ClientHello is waiting for a config"));
+            return Err(Error::Misuse(Misuse::NoClientHelloWaiting));
         };
         // The connection-wide settings come from the chosen config too.
         let shared = &config.shared;

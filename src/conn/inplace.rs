@@ -11,7 +11,7 @@ use core::ops::Range;
 
 use super::Connection;
 use crate::codec::ContentType;
-use crate::error::Error;
+use crate::error::{Error, Misuse};
 use crate::record::{RecordHeader, HEADER_LEN};
 
 /// What [`Connection::read_in_place`] did with the caller's buffer.
@@ -54,16 +54,14 @@ impl Connection {
     /// machine; read its events with `next_event`. Application data arriving here is not
     /// buffered and raises no `Event::Data`. A fatal error queues its alert for `write_tls`.
     ///
-    /// Refused (`InvalidState`) while bytes given to `read_tls` or plaintext for `reader()` are
+    /// Refused (`Misuse::InputBuffered`) while bytes given to `read_tls` or plaintext for `reader()` are
     /// still waiting, since they come first.
     pub fn read_in_place(&mut self, buf: &mut [u8]) -> Result<InPlace, Error> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
         if self.deframer.buffered() > 0 || self.buffered_plaintext() > 0 {
-            return Err(Error::InvalidState(
-                "buffered input pending: use process_new_packets and reader() first",
-            ));
+            return Err(Error::Misuse(Misuse::InputBuffered));
         }
         let mut consumed = 0;
         loop {
@@ -114,10 +112,10 @@ impl Connection {
             return Err(e.clone());
         }
         if self.sent_close {
-            return Err(Error::InvalidState("close_notify already sent"));
+            return Err(Error::Misuse(Misuse::Closed));
         }
         if !self.common.queue.is_app_open() {
-            return Err(Error::InvalidState("application keys not active yet"));
+            return Err(Error::Misuse(Misuse::HandshakeIncomplete));
         }
         if !self.common.queue.is_empty() {
             if let Err(e) = self.encrypt_pending() {
@@ -159,12 +157,12 @@ impl Connection {
     /// the AEAD pass then runs in place. No allocation.
     ///
     /// Refused before the handshake opened the application keys and after close_notify
-    /// (`InvalidState`), and while handshake messages or alerts are queued (`BufferFull`:
+    /// (`Misuse`), and while handshake messages or alerts are queued (`BufferFull`:
     /// send them with `write_tls` first).
     pub fn encrypt_into(&mut self, plaintext: &[u8], out: &mut [u8]) -> Result<Sealed, Error> {
         self.zero_copy_writable()?;
         if out.len() < self.encrypted_len(plaintext.len()) {
-            return Err(Error::InvalidState("output buffer too small"));
+            return Err(Error::Misuse(Misuse::BufferTooSmall));
         }
         let max = self.max_app_fragment();
         let offset = self.write.content_offset();
@@ -206,7 +204,7 @@ impl Connection {
     pub fn seal_in_place(&mut self, buf: &mut [u8], len: usize) -> Result<usize, Error> {
         self.zero_copy_writable()?;
         if len > self.max_app_fragment() {
-            return Err(Error::InvalidState("content larger than one record"));
+            return Err(Error::Misuse(Misuse::ContentTooLarge));
         }
         self.seal_one(buf, len)
     }

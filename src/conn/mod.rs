@@ -38,7 +38,7 @@ pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
 use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion};
-use crate::error::{Error, PeerMisbehaved};
+use crate::error::{Error, Misuse, PeerMisbehaved};
 use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload};
 use crate::pki::ServerName;
@@ -342,7 +342,7 @@ impl Connection {
             let hs = self
                 .handshake
                 .take()
-                .ok_or(Error::InvalidState("handshake state lost"))?;
+                .ok_or(Error::Internal("handshake state lost"))?;
             self.handshake = Some(hs.handle_ccs12(&mut self.common)?);
             return Ok(());
         }
@@ -443,7 +443,7 @@ impl Connection {
             let hs = self
                 .handshake
                 .take()
-                .ok_or(Error::InvalidState("handshake state lost"))?;
+                .ok_or(Error::Internal("handshake state lost"))?;
             let was_established = hs.is_established();
             self.common.read_changed = false;
             let next = hs.handle(
@@ -454,7 +454,7 @@ impl Connection {
                 },
             )?;
             if was_established && !next.is_established() {
-                return Err(Error::InvalidState("handshake went backwards"));
+                return Err(Error::Internal("handshake went backwards"));
             }
             self.handshake = Some(next);
             // RFC 8446 5.1: a message that ends where keys change must end its record too.
@@ -628,14 +628,14 @@ impl Connection {
     /// own. TLS 1.3 only.
     pub fn request_key_update(&mut self, request_peer: bool) -> Result<(), Error> {
         if self.error.is_some() || self.sent_close {
-            return Err(Error::InvalidState("connection closed"));
+            return Err(Error::Misuse(Misuse::Closed));
         }
         match self.handshake.as_mut() {
             Some(Handshake::Established(est)) => {
                 est.update_ours(&mut self.common, request_peer);
                 Ok(())
             }
-            _ => Err(Error::InvalidState("KeyUpdate before the handshake completed")),
+            _ => Err(Error::Misuse(Misuse::KeyUpdateUnavailable)),
         }
     }
 

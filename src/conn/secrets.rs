@@ -21,7 +21,7 @@ use crate::crypto::prf;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::crypto::suites::{tls12_suite, tls13_suite, AeadAlg};
-use crate::error::Error;
+use crate::error::{Error, Misuse};
 use crate::handshake::{Established12, Established13, Handshake};
 use crate::record::{ReadState, RecordVersion, WriteState};
 
@@ -156,19 +156,17 @@ impl Connection {
     /// either way (what is buffered belongs to the keys' current sequence numbers).
     fn secrets_ready(&mut self) -> Result<(), Error> {
         if !self.controls.secret_extraction {
-            return Err(Error::InvalidState(
-                "secret extraction is off (enable_secret_extraction on the config)",
-            ));
+            return Err(Error::Misuse(Misuse::SecretExtractionOff));
         }
         if self.error.is_some() || !self.handshake.as_ref().is_some_and(|h| h.is_established()) {
-            return Err(Error::InvalidState("secrets before the handshake completed"));
+            return Err(Error::Misuse(Misuse::HandshakeIncomplete));
         }
         self.encrypt_pending()?;
         if !self.sendbuf.is_empty() || !self.common.queue.is_empty() {
-            return Err(Error::InvalidState("records still to send: write_tls first"));
+            return Err(Error::Misuse(Misuse::RecordsToSend));
         }
         if self.deframer.buffered() > 0 || !self.joiner.is_empty() || self.buffered_plaintext() > 0 {
-            return Err(Error::InvalidState("received data still buffered: read it first"));
+            return Err(Error::Misuse(Misuse::InputBuffered));
         }
         Ok(())
     }
@@ -186,11 +184,11 @@ impl Connection {
                 let suite = neg
                     .suite
                     .and_then(tls12_suite)
-                    .ok_or(Error::InvalidState("TLS 1.2 suite unknown"))?;
+                    .ok_or(Error::Internal("TLS 1.2 suite unknown"))?;
                 let (_, master) = neg
                     .exporter12
                     .as_ref()
-                    .ok_or(Error::InvalidState("TLS 1.2 master secret unknown"))?;
+                    .ok_or(Error::Internal("TLS 1.2 master secret unknown"))?;
                 // RFC 5246 6.3: client key, server key, client IV, server IV.
                 let kb = prf::key_block(
                     suite.hash,
@@ -220,7 +218,7 @@ impl Connection {
                 };
                 Ok((mk(ours, wseq), mk(theirs, rseq)))
             }
-            _ => Err(Error::InvalidState("secrets before the handshake completed")),
+            _ => Err(Error::Misuse(Misuse::HandshakeIncomplete)),
         }
     }
 

@@ -45,7 +45,7 @@ use crate::codec::{
 use crate::conn::common::{Common, Side};
 use crate::conn::{AlertRecord, Blinding, ClientConfig, Event, Inbound, ServerConfig};
 use crate::crypto::aead::RecordKey;
-use crate::error::{Error, Limit, PeerMisbehaved};
+use crate::error::{Error, Limit, Misuse, PeerMisbehaved};
 use crate::handshake::output::Output;
 use crate::handshake::server13::StatelessRetry;
 use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
@@ -611,7 +611,7 @@ impl DtlsConnection {
                 }
                 let payload = HandshakePayload::decode_dtls(typ, body, Dialect::Tls12)?;
                 let HandshakePayload::ClientHello(hello) = &payload else {
-                    return Err(Error::InvalidState("ClientHello decoded as another message"));
+                    return Err(Error::Internal("ClientHello decoded as another message"));
                 };
                 // We answer with the same message_seq (RFC 6347 4.2.2, RFC 9147 5.2).
                 self.common.dtls_send_seq = Some(seq);
@@ -656,14 +656,12 @@ impl DtlsConnection {
         let hs = self
             .handshake
             .take()
-            .ok_or(Error::InvalidState("handshake state lost"))?;
+            .ok_or(Error::Internal("handshake state lost"))?;
         if hs.awaits_server_hello() && typ == HandshakeType::HelloVerifyRequest {
             // A DTLS 1.2 server's cookie exchange (RFC 6347 4.2.1), from a stateless server
             // that reused our record sequence number: the handshake proper starts afresh.
             let Some(Tls12Payload::HelloVerifyRequest(hvr)) = Tls12Payload::decode(typ, body)? else {
-                return Err(Error::InvalidState(
-                    "HelloVerifyRequest decoded as another message",
-                ));
+                return Err(Error::Internal("HelloVerifyRequest decoded as another message"));
             };
             self.window0 = ReplayWindow::new();
             self.window = ReplayWindow::new();
@@ -711,9 +709,7 @@ impl DtlsConnection {
             // RFC 6347 4.2.1: one HelloVerifyRequest, before the ServerHello.
             HandshakeType::HelloVerifyRequest if !p.cookie_seen => {
                 let Some(Tls12Payload::HelloVerifyRequest(hvr)) = Tls12Payload::decode(typ, body)? else {
-                    return Err(Error::InvalidState(
-                        "HelloVerifyRequest decoded as another message",
-                    ));
+                    return Err(Error::Internal("HelloVerifyRequest decoded as another message"));
                 };
                 // RFC 6347 4.2.1: the cookie is 0..=255 bytes (the codec enforces it) and must
                 // not be empty to be of any use.
@@ -773,7 +769,7 @@ impl DtlsConnection {
         let hs = self
             .handshake
             .take()
-            .ok_or(Error::InvalidState("handshake state lost"))?;
+            .ok_or(Error::Internal("handshake state lost"))?;
         self.handshake = Some(hs.handle_ccs12(&mut self.common)?);
         self.peer_progress = true;
         // The pending read state became current: it is the next epoch's key.
@@ -975,22 +971,18 @@ impl DtlsConnection {
             return Err(e.clone());
         }
         if self.sent_close {
-            return Err(Error::InvalidState("connection closed"));
+            return Err(Error::Misuse(Misuse::Closed));
         }
         if self.v13.key_update_pending() {
-            return Err(Error::InvalidState("a KeyUpdate is still waiting for its ACK"));
+            return Err(Error::Misuse(Misuse::KeyUpdatePending));
         }
         match self.handshake.as_mut() {
             Some(Handshake::Established(est)) if self.common.dtls13 => {
                 est.update_ours(&mut self.common, ask_peer);
             }
-            _ => {
-                return Err(Error::InvalidState(
-                    "KeyUpdate needs an established DTLS 1.3 connection",
-                ))
-            }
+            _ => return Err(Error::Misuse(Misuse::KeyUpdateUnavailable)),
         }
-        let now = self.last_now.ok_or(Error::InvalidState("no time seen yet"))?;
+        let now = self.last_now.ok_or(Error::Misuse(Misuse::NoTimeSeen))?;
         self.finish_step(Ok(()), now)
     }
 }

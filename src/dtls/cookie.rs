@@ -156,7 +156,7 @@ pub fn dtls12_hello_binding(client_hello_body: &[u8]) -> Result<Dtls12HelloBindi
 /// server_version is DTLS 1.0 whatever version will be negotiated.
 pub fn hello_verify_request_body(cookie: &[u8]) -> Result<Vec<u8>, Error> {
     if cookie.len() > MAX_DTLS12_COOKIE_LEN {
-        return Err(Error::InvalidState("DTLS 1.2 cookie over 255 bytes"));
+        return Err(Error::Internal("DTLS 1.2 cookie over 255 bytes"));
     }
     let mut out = Vec::with_capacity(3 + cookie.len());
     put_u16(&mut out, ProtocolVersion::DTLSv1_0.get());

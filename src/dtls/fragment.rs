@@ -105,10 +105,12 @@ pub fn fragments_of(
     max_len: usize,
 ) -> Result<Fragments<'_>, Error> {
     if max_len <= HANDSHAKE_HEADER_LEN {
-        return Err(Error::InvalidState("MTU leaves no room for a handshake fragment"));
+        return Err(Error::Config(
+            "the MTU leaves no room for a handshake fragment".into(),
+        ));
     }
     if body.len() > MAX_U24 as usize {
-        return Err(Error::InvalidState("handshake message over 2^24 - 1 bytes"));
+        return Err(Error::Internal("handshake message over 2^24 - 1 bytes"));
     }
     let end = range.end.min(body.len());
     Ok(Fragments {

@@ -169,7 +169,7 @@ impl HeaderFormat<'_> {
         let mut first = UNIFIED_FIXED | (epoch as u8 & EPOCH_BITS);
         if let Some(cid) = self.cid {
             if cid.len() > MAX_CID_LEN {
-                return Err(Error::InvalidState("connection id longer than 255 bytes"));
+                return Err(Error::Internal("connection id longer than 255 bytes"));
             }
             first |= C_BIT;
             h.buf[1..1 + cid.len()].copy_from_slice(cid);
@@ -453,12 +453,11 @@ impl Dtls13Keys {
         pad: usize,
     ) -> Result<(), Error> {
         if content.len() > MAX_PLAINTEXT_LEN {
-            return Err(Error::InvalidState("DTLS 1.3 record content over 2^14 bytes"));
+            return Err(Error::Internal("DTLS 1.3 record content over 2^14 bytes"));
         }
         let inner_len = content.len() + 1 + pad;
         let ct_len = inner_len + self.record.tag_len();
-        let length =
-            u16::try_from(ct_len).map_err(|_| Error::InvalidState("DTLS 1.3 record over 2^16 bytes"))?;
+        let length = u16::try_from(ct_len).map_err(|_| Error::Internal("DTLS 1.3 record over 2^16 bytes"))?;
         let header = format.header(self.epoch, seq, length)?;
         // Sealed where it lands: header, then the inner plaintext encrypted in place, then
         // the tag (no intermediate buffer).

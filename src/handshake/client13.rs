@@ -130,12 +130,12 @@ fn fill_binder(
     prefix: Option<&Transcript>,
     labels: &'static [u8],
 ) -> Result<(), Error> {
-    let suite = tls13_suite(ticket.suite).ok_or(Error::InvalidState("ticket suite unknown"))?;
+    let suite = tls13_suite(ticket.suite).ok_or(Error::Internal("ticket suite unknown"))?;
     let bytes = HandshakePayload::ClientHello(hello.clone()).encode();
     let truncated = bytes
         .len()
         .checked_sub(hello.binders_encoded_len())
-        .ok_or(Error::InvalidState("binders longer than the ClientHello"))?;
+        .ok_or(Error::Internal("binders longer than the ClientHello"))?;
     let mut transcript = prefix.cloned().unwrap_or_else(|| Transcript::new(suite.hash));
     transcript.update(&bytes[..truncated]);
     let ks = KeySchedule13::with_prefix(suite.hash, labels, Some(ticket.psk.as_bytes()));
@@ -315,7 +315,7 @@ pub(crate) fn start(
         Some(t) => {
             // RFC 8446 4.2.10: 0-RTT under client_early_traffic_secret, right after CH1;
             // the compatibility CCS goes first (D.4).
-            let suite = tls13_suite(t.suite).ok_or(Error::InvalidState("ticket suite unknown"))?;
+            let suite = tls13_suite(t.suite).ok_or(Error::Internal("ticket suite unknown"))?;
             let ks = cx.transport().key_schedule13(suite.hash, Some(t.psk.as_bytes()));
             let ch_hash = suite.hash.hash(&hello_bytes);
             let early = ks.client_early_traffic_secret(&ch_hash);

@@ -18,7 +18,7 @@ use crate::crypto::hkdf::{DTLS13_LABEL_PREFIX, TLS13_LABEL_PREFIX};
 use crate::crypto::key_schedule::{export_keying_material, export_keying_material_prefixed, max_export_len};
 use crate::crypto::prf::export_keying_material_tls12;
 use crate::crypto::secret::Secret;
-use crate::error::Error;
+use crate::error::{Error, Misuse};
 
 /// What the handshake negotiated, as far as it got: every connection type dereferences to
 /// it. Values are `None` (or empty) until the handshake settles them.
@@ -201,7 +201,7 @@ impl Negotiated {
         context: Option<&[u8]>,
     ) -> Result<(), Error> {
         let Some((hash, secret)) = &self.early_exporter else {
-            return Err(Error::InvalidState("no early exporter: 0-RTT was not offered"));
+            return Err(Error::Misuse(Misuse::NoEarlyExporter));
         };
         if out.len() > max_export_len(*hash) || label.len() > 249 {
             return Err(Error::Config("exporter output or label too long".into()));
@@ -222,9 +222,7 @@ impl Negotiated {
             // RFC 7627 5.4: without the extended master secret the master secret may be
             // shared with a man in the middle, so nothing is exported from it.
             if !self.ems {
-                return Err(Error::InvalidState(
-                    "no exporter without the extended master secret",
-                ));
+                return Err(Error::Misuse(Misuse::NoExporterWithoutEms));
             }
             // RFC 5705 4: the PRF over the randoms (and the context, if any).
             return export_keying_material_tls12(
@@ -239,7 +237,7 @@ impl Negotiated {
             .ok_or(Error::Config("exporter context too long".into()));
         }
         let Some((hash, secret)) = &self.exporter else {
-            return Err(Error::InvalidState("exporter before the handshake completed"));
+            return Err(Error::Misuse(Misuse::HandshakeIncomplete));
         };
         // HKDF-Expand-Label limits: output at most 255 hash lengths, label at most 249 bytes.
         if out.len() > max_export_len(*hash) || label.len() > 249 {

@@ -135,7 +135,7 @@ impl Output for Recorder {
 
     fn activate_pending_read12(&mut self) -> Result<(), Error> {
         if !std::mem::take(&mut self.pending_read12) {
-            return Err(Error::InvalidState("ChangeCipherSpec without pending keys"));
+            return Err(Error::Internal("ChangeCipherSpec without pending keys"));
         }
         self.steps.push(Step::Read12);
         Ok(())

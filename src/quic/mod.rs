@@ -295,7 +295,7 @@ impl QuicConnection {
             let hs = self
                 .handshake
                 .take()
-                .ok_or(Error::InvalidState("handshake state lost"))?;
+                .ok_or(Error::Internal("handshake state lost"))?;
             let next = hs.handle(
                 &mut self.common,
                 Msg {

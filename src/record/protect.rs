@@ -6,7 +6,7 @@ use core::ops::Range;
 use super::{RecordHeader, HEADER_LEN, MAX_PLAINTEXT, TAG_LEN};
 use crate::codec::ContentType;
 use crate::crypto::aead::RecordKey;
-use crate::error::{Error, PeerMisbehaved};
+use crate::error::{Error, Misuse, PeerMisbehaved};
 
 /// Which record format a protected state speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,7 +149,7 @@ impl WriteState {
     pub fn seal_in_place(&mut self, typ: ContentType, buf: &mut [u8], len: usize) -> Result<usize, Error> {
         let total = len + self.overhead();
         let Some(buf) = buf.get_mut(..total) else {
-            return Err(Error::InvalidState("buffer too small for the record"));
+            return Err(Error::Misuse(Misuse::BufferTooSmall));
         };
         let Some(key) = &self.key else {
             buf[0] = typ.get();
@@ -159,7 +159,7 @@ impl WriteState {
         };
         // RFC 8446 5.3: the sequence number must not wrap; a KeyUpdate comes long before.
         if self.seq == u64::MAX {
-            return Err(Error::InvalidState("write sequence number exhausted"));
+            return Err(Error::SequenceExhausted);
         }
         let (header, body) = buf.split_at_mut(HEADER_LEN);
         match self.version {
@@ -349,9 +349,7 @@ impl ReadState {
 /// Takes the next read sequence number; RFC 8446 5.3 forbids wrapping.
 fn next_seq(seq: &mut u64) -> Result<u64, Error> {
     let this = *seq;
-    *seq = this
-        .checked_add(1)
-        .ok_or(Error::InvalidState("read sequence number exhausted"))?;
+    *seq = this.checked_add(1).ok_or(Error::SequenceExhausted)?;
     Ok(this)
 }
 
@@ -359,6 +357,7 @@ fn next_seq(seq: &mut u64) -> Result<u64, Error> {
 mod tests {
     use super::*;
     use crate::crypto::suites::AeadAlg;
+    use crate::crypto::HashAlg;
 
     /// Opens one whole record the way the deframer lends it: header parsed, payload in place.
     fn open(r: &mut ReadState, record: &[u8]) -> Result<(ContentType, Vec<u8>, bool), Error> {
@@ -410,5 +409,26 @@ mod tests {
             let (typ, plain, _) = open(&mut r, &out).unwrap();
             assert_eq!((typ, &plain[..]), (ContentType::Handshake, &b"x"[..]));
         }
+    }
+
+    /// RFC 8446 5.3: a sequence number never wraps. The writer refuses the last one with
+    /// `SequenceExhausted` and the refused write leaves nothing behind.
+    #[test]
+    fn sequence_numbers_do_not_wrap() {
+        let aead = AeadAlg::Aes128Gcm;
+        let secret = [5u8; 32];
+        let key = || RecordKey::tls13(aead, HashAlg::Sha256, &secret);
+        let mut w = WriteState::protected(key(), RecordVersion::Tls13, MAX_PLAINTEXT).with_seq(u64::MAX - 1);
+        let mut r = ReadState::protected(key(), RecordVersion::Tls13).with_seq(u64::MAX - 1);
+        let mut out = Vec::new();
+        w.write_record(ContentType::ApplicationData, b"last", &mut out)
+            .unwrap();
+        assert_eq!(open(&mut r, &out).unwrap().1, b"last");
+        let mut more = Vec::new();
+        assert_eq!(
+            w.write_record(ContentType::ApplicationData, b"one more", &mut more),
+            Err(Error::SequenceExhausted)
+        );
+        assert!(more.is_empty());
     }
 }

@@ -236,11 +236,11 @@ impl DtlsConnection {
         let w = self
             .write
             .get_mut(usize::from(epoch))
-            .ok_or(Error::InvalidState("no such write epoch"))?;
+            .ok_or(Error::Internal("no such write epoch"))?;
         let seq = w.next_seq;
         // RFC 6347 4.1: the sequence number MUST NOT wrap.
         if seq > MAX_SEQ_48 {
-            return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
+            return Err(Error::SequenceExhausted);
         }
         w.next_seq += 1;
         let mut h = PlaintextHeader {
@@ -376,10 +376,10 @@ impl DtlsConnection {
                 // server is polled before its first datagram: nothing to switch.
                 crate::record::OutItem::KeyChange(state) if !state.is_protected() => {
                     if (*state).into_dtls13().is_some() {
-                        return Err(Error::InvalidState("key change outside a step"));
+                        return Err(Error::Internal("key change outside a step"));
                     }
                 }
-                _ => return Err(Error::InvalidState("handshake output outside a step")),
+                _ => return Err(Error::Internal("handshake output outside a step")),
             }
         }
         if !datagram.is_empty() {

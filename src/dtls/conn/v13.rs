@@ -334,7 +334,7 @@ impl DtlsConnection {
             };
             let body = item.bytes.get(12..).unwrap_or(&[]);
             if body.len() > MAX_U24 as usize {
-                res = Err(Error::InvalidState("handshake message over 2^24 - 1 bytes"));
+                res = Err(Error::Internal("handshake message over 2^24 - 1 bytes"));
                 continue;
             }
             let ranges: Vec<std::ops::Range<usize>> = if full {
@@ -392,7 +392,9 @@ impl DtlsConnection {
                     self.out.push_back(std::mem::take(&mut p.datagram));
                 }
                 if room(p) == 0 {
-                    return Err(Error::InvalidState("MTU leaves no room for a handshake fragment"));
+                    return Err(Error::Config(
+                        "the MTU leaves no room for a handshake fragment".into(),
+                    ));
                 }
             }
             let want = range.end - offset;
@@ -487,10 +489,10 @@ impl DtlsConnection {
             .write
             .iter_mut()
             .find(|w| w.keys.epoch() == epoch)
-            .ok_or(Error::InvalidState("no such write epoch"))?;
+            .ok_or(Error::Internal("no such write epoch"))?;
         let seq = w.next_seq;
         if seq > crate::dtls::record::MAX_SEQ_48 {
-            return Err(Error::InvalidState("DTLS sequence numbers exhausted"));
+            return Err(Error::SequenceExhausted);
         }
         w.next_seq += 1;
         w.keys.seal(out, &HeaderFormat::default(), seq, typ, data, 0)?;
