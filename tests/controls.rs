@@ -898,3 +898,29 @@ fn client_signature_scheme_is_known_to_both_sides() {
     handshake(&mut c, &mut s).unwrap();
     assert_eq!(s.client_signature_scheme(), None);
 }
+
+/// A scheme list with private-use code points (BoringSSL's internal MD5-SHA1 id 0xff01)
+/// advertises the others only: a private code point means nothing to a peer.
+#[test]
+fn private_use_signature_schemes_are_not_advertised() {
+    let client = client_builder()
+        .signature_schemes(&[
+            SignatureScheme::from(0xff01),
+            SignatureScheme::rsa_pkcs1_sha256,
+            SignatureScheme::from(0xfe00),
+            SignatureScheme::ecdsa_secp256r1_sha256,
+        ])
+        .build()
+        .unwrap();
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let (ch, _) = client_hello_on_wire(&mut c);
+    assert_eq!(
+        ch.signature_algorithms(),
+        Some(
+            &[
+                SignatureScheme::rsa_pkcs1_sha256,
+                SignatureScheme::ecdsa_secp256r1_sha256
+            ][..]
+        )
+    );
+}

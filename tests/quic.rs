@@ -454,11 +454,15 @@ fn alpn_is_required() {
     let e = transfer(&mut c, &mut s).unwrap_err();
     assert_eq!(e, Error::NoApplicationProtocol);
     assert_eq!(crypto_error_code(alert_of(&e)), 0x178);
-    // A QUIC endpoint without ALPN protocols is a configuration error.
+    // A client without ALPN protocols fails before sending anything.
     let e = QuicConnection::client(client_builder().build().unwrap(), "localhost", vec![]).unwrap_err();
-    assert!(matches!(e, Error::Config(_)));
-    let e = QuicConnection::server(server_builder("ecdsa-p256").build().unwrap(), vec![]).unwrap_err();
-    assert!(matches!(e, Error::Config(_)));
+    assert_eq!(e, Error::NoApplicationProtocol);
+    // A server without them is built, and refuses each handshake with the alert.
+    let mut c = client(quic_client_builder().build().unwrap());
+    let mut s = server(server_builder("ecdsa-p256").build().unwrap());
+    let e = transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(e, Error::NoApplicationProtocol);
+    assert_eq!(crypto_error_code(alert_of(&e)), 0x178);
 }
 
 #[test]

@@ -209,9 +209,15 @@ macro_rules! shared_setters {
 
             /// Signature schemes accepted from the peer and advertised (signature_algorithms,
             /// RFC 8446 4.2.3), in preference order; our own signatures use only these too,
-            /// unless [`signing_schemes`](Self::signing_schemes) says otherwise.
+            /// unless [`signing_schemes`](Self::signing_schemes) says otherwise. Code points
+            /// reserved for private use (0xFE00-0xFFFF, RFC 8446 11; e.g. BoringSSL's internal
+            /// MD5-SHA1 id 0xff01) are left out: no peer can know what they mean to us.
             pub fn signature_schemes(mut self, schemes: &[SignatureScheme]) -> Self {
-                self.shared.sig_schemes = schemes.to_vec();
+                self.shared.sig_schemes = schemes
+                    .iter()
+                    .copied()
+                    .filter(|s| u16::from(*s) < 0xfe00)
+                    .collect();
                 self
             }
 

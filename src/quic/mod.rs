@@ -150,13 +150,10 @@ impl core::fmt::Debug for QuicConnection {
     }
 }
 
-/// RFC 9001 8.1: QUIC needs an application protocol; RFC 9001 4.2: TLS 1.3 only.
-fn check_config(tls13: bool, alpn: &[Vec<u8>]) -> Result<(), Error> {
+/// RFC 9001 4.2: TLS 1.3 only.
+fn check_config(tls13: bool) -> Result<(), Error> {
     if !tls13 {
         return Err(Error::Config("QUIC needs TLS 1.3 enabled (RFC 9001 4.2)".into()));
-    }
-    if alpn.is_empty() {
-        return Err(Error::Config("QUIC needs ALPN protocols (RFC 9001 8.1)".into()));
     }
     Ok(())
 }
@@ -180,7 +177,12 @@ impl QuicConnection {
         server_name: &str,
         transport_parameters: Vec<u8>,
     ) -> Result<Self, Error> {
-        check_config(config.shared.tls13(), &config.shared.alpn)?;
+        check_config(config.shared.tls13())?;
+        // RFC 9001 8.1: a client that offers no application protocol could only end in
+        // no_application_protocol; it fails here, before anything is sent.
+        if config.shared.alpn.is_empty() {
+            return Err(Error::NoApplicationProtocol);
+        }
         let name = ServerName::parse(server_name)
             .map_err(|_| Error::Config(format!("invalid server name {server_name:?}")))?;
         let mut conn = Self::new(Side::Client, &config, transport_parameters);
@@ -190,7 +192,9 @@ impl QuicConnection {
 
     /// A server sending our encoded transport parameters; it waits for the ClientHello.
     pub fn server(config: Arc<ServerConfig>, transport_parameters: Vec<u8>) -> Result<Self, Error> {
-        check_config(config.shared.tls13(), &config.shared.alpn)?;
+        // A server without ALPN protocols is allowed: each handshake then fails with
+        // no_application_protocol (RFC 9001 8.1), as one whose protocols match none offered.
+        check_config(config.shared.tls13())?;
         let mut conn = Self::new_server(&config, transport_parameters);
         conn.handshake = Some(server13::start(config));
         Ok(conn)
