@@ -63,8 +63,9 @@ pub enum Error {
     BufferFull,
     /// The application refused the peer (e.g. after reading its ClientHello) with this alert.
     Refused(AlertDescription),
-    /// DTLS: the handshake did not complete within the total handshake timeout (RFC 6347
-    /// 4.2.4); no alert is sent, the peer is presumed gone.
+    /// DTLS: the peer did not answer a flight of ours within the give-up timeout
+    /// ([`crate::dtls::TimerConfig::total`], RFC 6347 4.2.4); no alert is sent, the peer is
+    /// presumed gone.
     HandshakeTimeout,
 }
 

@@ -69,7 +69,7 @@ const MAX_RECORD_OVERHEAD: usize = 13 + 8 + 16;
 pub struct DtlsConfig {
     /// Largest datagram we send (every datagram from `poll_datagram` fits).
     pub mtu: usize,
-    /// Retransmission timer: initial timeout, cap, total handshake timeout (RFC 6347 4.2.4.1).
+    /// Retransmission timer: initial timeout, cap, give-up timeout (RFC 6347 4.2.4.1).
     pub timer: TimerConfig,
     /// Records that fail to deprotect are dropped silently (RFC 6347 4.1.2.7); after this
     /// many the connection fails with `LimitExceeded(BadRecords)`.
@@ -889,7 +889,8 @@ impl DtlsConnection {
 
     /// Runs the timers at `now`: retransmits our flight when its timeout passed (doubling
     /// the next one, RFC 6347 4.2.4.1), and fails the handshake with
-    /// [`Error::HandshakeTimeout`] after the total handshake timeout. DTLS 1.3: sends the
+    /// [`Error::HandshakeTimeout`] when a flight went unanswered for the give-up timeout
+    /// ([`TimerConfig::total`](crate::dtls::TimerConfig::total)). DTLS 1.3: sends the
     /// ACK of post-handshake messages when its delay passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         if let Some(e) = &self.error {

@@ -4,7 +4,8 @@
 //! After sending a flight the sender arms the timer. When it fires with no answer the flight
 //! is sent again and the timeout doubles (RFC 6347 4.2.4.1: 1 s initial, doubling, at most
 //! 60 s). Progress from the peer (its next flight, or an ACK of ours) resets the timeout to
-//! its initial value. A total handshake timeout bounds the whole exchange.
+//! its initial value. A give-up timeout per flight ([`TimerConfig::total`]) ends a handshake
+//! whose peer stopped answering.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,10 @@ pub struct TimerConfig {
     pub initial: Duration,
     /// Cap on the doubled timeout (RFC 6347 4.2.4.1: 60 s).
     pub max: Duration,
-    /// Give up once this much time passed since the handshake started.
+    /// Give up once this much time passed since our current flight was first sent without
+    /// the peer making progress (its next flight). Counted per flight, as BoringSSL and
+    /// OpenSSL count timeouts per flight: a slow handshake on a lossy link that still
+    /// advances is not cut short, a silent peer is given up on after this long.
     pub total: Duration,
 }
 
@@ -37,7 +41,8 @@ pub enum TimerAction {
     Nothing,
     /// Send the last flight again; the timer is re-armed with the doubled timeout.
     Retransmit,
-    /// The total handshake timeout passed: fail the handshake. The timer is disarmed.
+    /// The give-up timeout passed without progress: fail the handshake. The timer is
+    /// disarmed.
     GiveUp,
 }
 
@@ -48,7 +53,7 @@ pub struct RetransmitTimer {
     current: Duration,
     /// When the flight in flight is retransmitted, if armed.
     deadline: Option<Instant>,
-    /// When the handshake gives up; set by the first [`arm`](Self::arm).
+    /// When the handshake gives up; set when the current flight is first armed.
     give_up_at: Option<Instant>,
 }
 
@@ -69,7 +74,7 @@ impl RetransmitTimer {
     }
 
     /// A flight was just sent at `now`: retransmit it after the current timeout unless
-    /// disarmed first. The first call also starts the total handshake timeout.
+    /// disarmed first. The first call for a flight also starts its give-up timeout.
     pub fn arm(&mut self, now: Instant) {
         // A deadline past what `Instant` can hold never fires.
         self.deadline = now.checked_add(self.current);
@@ -78,17 +83,20 @@ impl RetransmitTimer {
         }
     }
 
-    /// Our flight needs no more retransmission (answered or acknowledged). The total
-    /// handshake timeout keeps running until [`finish`](Self::finish).
+    /// Our flight needs no more retransmission (acknowledged). Its give-up timeout keeps
+    /// running until the peer's next flight ([`on_progress`](Self::on_progress)) or
+    /// [`finish`](Self::finish).
     pub fn disarm(&mut self) {
         self.deadline = None;
     }
 
     /// The peer made progress: the next flight starts again from the initial timeout
-    /// (RFC 6347 4.2.4.1, RFC 9147 5.8.2). Disarms the running retransmission.
+    /// (RFC 6347 4.2.4.1, RFC 9147 5.8.2), and the give-up timeout restarts with it.
+    /// Disarms the running retransmission.
     pub fn on_progress(&mut self) {
         self.current = self.config.initial;
         self.deadline = None;
+        self.give_up_at = None;
     }
 
     /// The handshake completed (or the last flight needs no timer): stop everything.
@@ -98,7 +106,7 @@ impl RetransmitTimer {
         self.current = self.config.initial;
     }
 
-    /// True while a retransmission is scheduled (the total timeout may run without it).
+    /// True while a retransmission is scheduled (the give-up timeout may run without it).
     pub fn is_armed(&self) -> bool {
         self.deadline.is_some()
     }
@@ -183,8 +191,38 @@ mod tests {
         t.arm(t0 + secs(2));
         assert_eq!(t.poll_timeout(), Some(t0 + secs(3)));
         t.disarm();
-        // Only the total timeout remains.
-        assert_eq!(t.poll_timeout(), Some(t0 + secs(120)));
+        // Only the give-up timeout remains, counted from the new flight's first send.
+        assert_eq!(t.poll_timeout(), Some(t0 + secs(122)));
+    }
+
+    /// A handshake that keeps advancing is not given up on, however long it takes in all;
+    /// one flight left unanswered for `total` is.
+    #[test]
+    fn give_up_counts_per_flight() {
+        let t0 = Instant::now();
+        let mut t = RetransmitTimer::new(TimerConfig {
+            total: secs(10),
+            ..TimerConfig::default()
+        });
+        t.arm(t0);
+        assert_eq!(t.on_timeout(t0 + secs(1)), TimerAction::Retransmit);
+        assert_eq!(t.on_timeout(t0 + secs(3)), TimerAction::Retransmit);
+        // The peer's flight at 8 s, ours at once: 10 s more from there.
+        t.on_progress();
+        t.arm(t0 + secs(8));
+        let mut actions = vec![];
+        while let Some(at) = t.poll_timeout() {
+            actions.push(((at - t0).as_secs(), t.on_timeout(at)));
+        }
+        assert_eq!(
+            actions,
+            vec![
+                (9, TimerAction::Retransmit),
+                (11, TimerAction::Retransmit),
+                (15, TimerAction::Retransmit),
+                (18, TimerAction::GiveUp)
+            ]
+        );
     }
 
     #[test]

@@ -295,7 +295,7 @@ impl DtlsConnection {
                 self.timer.finish();
             } else {
                 // RFC 9147 7.2: an acknowledged flight needs no retransmission; the peer's
-                // next flight is what we wait for now (the total handshake timeout runs on).
+                // next flight is what we wait for now (the give-up timeout runs on).
                 self.timer.disarm();
             }
         } else if newly > 0 && !self.retransmitted_this_datagram {
