@@ -291,8 +291,9 @@ pub fn run(opts: &[Opts; 3]) -> Result<(), (u32, Fail)> {
         // BoringSSL's first retransmission timeout is 400 ms (RFC 9147 5.8.2 allows less
         // than RFC 6347's 1 s, sanstls's default); the runner's schedules assume it.
         dtls.timer.initial = Duration::from_millis(o.initial_timeout_ms.unwrap_or(400));
-        // BoringSSL gives up at the 13th timeout of a flight, sanstls after a give-up time per flight: the total of
-        // BoringSSL's 13 timeouts (doubling, capped at 60 s) gives up at the same moment.
+        // BoringSSL gives up at the 13th timeout of a flight, sanstls after a give-up time
+        // per flight: the total of BoringSSL's 13 timeouts (doubling, capped at 60 s) gives
+        // up at the same moment.
         let mut step = dtls.timer.initial;
         dtls.timer.total = Duration::ZERO;
         for _ in 0..13 {
