@@ -419,3 +419,112 @@ fn no_tickets_for_a_client_that_cannot_resume() {
     // The same server still issues tickets to a client that can resume.
     first_handshake(&client_builder().build().unwrap(), &server);
 }
+
+/// A verifier that counts its calls and refuses once told to (trust withdrawn).
+#[derive(Debug, Default)]
+struct Withdrawable {
+    calls: std::sync::atomic::AtomicUsize,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl sanstls::pki::ServerCertVerifier for Withdrawable {
+    fn verify_server_cert(
+        &self,
+        _: &[u8],
+        _: &[&[u8]],
+        _: &sanstls::pki::ServerName,
+        _: u64,
+    ) -> Result<(), sanstls::pki::CertError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.calls.fetch_add(1, SeqCst);
+        if self.refuse.load(SeqCst) {
+            return Err(sanstls::pki::CertError::Rejected("trust withdrawn"));
+        }
+        Ok(())
+    }
+}
+
+/// With `reverify_on_resume`, a resumed session's chain goes through the verifier again
+/// (once), and a refusal ends the handshake with the verifier's alert, in TLS 1.3 (under the
+/// handshake keys, after EncryptedExtensions) and TLS 1.2 (at the ServerHello). Without
+/// it, resumption trusts what the full handshake verified.
+#[test]
+fn reverify_on_resume_runs_the_verifier_on_the_stored_chain() {
+    use sanstls::codec::ProtocolVersion;
+    use std::sync::atomic::Ordering::SeqCst;
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        for reverify in [false, true] {
+            let verifier = Arc::new(Withdrawable::default());
+            let client = ClientConfig::builder(verifier.clone())
+                .versions(&[version])
+                .reverify_on_resume(reverify)
+                .build()
+                .unwrap();
+            let server = server_builder("ecdsa-p256").tickets(3).build().unwrap();
+            let (mut c, mut s) = pair(client.clone(), server.clone());
+            handshake(&mut c, &mut s).unwrap();
+            transfer(&mut s, &mut c).unwrap();
+            assert_eq!(verifier.calls.load(SeqCst), 1);
+
+            // Still trusted: resumed, and verified again only when asked.
+            let (mut c, mut s) = pair(client.clone(), server.clone());
+            handshake(&mut c, &mut s).unwrap();
+            transfer(&mut s, &mut c).unwrap();
+            assert!(c.is_resumed(), "{version:?}");
+            assert!(!c.peer_certificates().is_empty(), "{version:?}: chain kept");
+            assert_eq!(verifier.calls.load(SeqCst), 1 + usize::from(reverify));
+
+            // Trust withdrawn.
+            verifier.refuse.store(true, SeqCst);
+            let (mut c, mut s) = pair(client.clone(), server.clone());
+            let result = handshake(&mut c, &mut s);
+            if reverify {
+                let e = result.unwrap_err();
+                assert_eq!(
+                    e.alert(),
+                    Some(AlertDescription::CertificateUnknown),
+                    "{version:?}"
+                );
+                // The server reads the alert.
+                assert_eq!(
+                    transfer(&mut c, &mut s),
+                    Err(Error::AlertReceived(AlertDescription::CertificateUnknown)),
+                    "{version:?}"
+                );
+            } else {
+                result.unwrap();
+                assert!(c.is_resumed());
+            }
+        }
+    }
+}
+
+/// With 0-RTT the chain is verified again before the ClientHello and its early data: a
+/// refusal fails the connection before a byte is written, and a trusted chain is not
+/// verified a second time when the server accepts.
+#[test]
+fn reverify_on_resume_with_early_data_checks_before_the_client_hello() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let verifier = Arc::new(Withdrawable::default());
+    let client = ClientConfig::builder(verifier.clone())
+        .enable_early_data(true)
+        .reverify_on_resume(true)
+        .build()
+        .unwrap();
+    let server = early_server(1024);
+    first_handshake(&client, &server);
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    c.early_data().unwrap().write_all(b"early").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.is_resumed() && c.early_data_accepted());
+    assert_eq!(early_payload(&mut s), b"early");
+    assert_eq!(verifier.calls.load(SeqCst), 2, "once per connection");
+    transfer(&mut s, &mut c).unwrap();
+
+    verifier.refuse.store(true, SeqCst);
+    let e = Connection::client(client, "localhost").unwrap_err();
+    assert_eq!(
+        e,
+        Error::InvalidCertificate(sanstls::pki::CertError::Rejected("trust withdrawn"))
+    );
+}

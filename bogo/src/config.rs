@@ -439,6 +439,7 @@ pub fn client(o: &Opts) -> Result<Arc<ClientConfig>, Fail> {
         .session_store(client_store())
         .session_store12(client_store12())
         .enable_early_data(o.enable_early_data)
+        .reverify_on_resume(o.reverify_on_resume)
         .tickets12(!o.no_ticket);
     b.build().map_err(|e| unimpl(format!("client config: {e}")))
 }

@@ -76,6 +76,7 @@ pub struct Opts {
     pub expect_no_peer_cert: bool,
     pub verify_peer: bool,
     pub verify_fail: bool,
+    pub reverify_on_resume: bool,
     pub require_any_client_certificate: bool,
     pub resumption_delay: u64,
     pub mtu: Option<usize>,
@@ -151,6 +152,7 @@ fn takes_param(name: &str) -> Option<bool> {
         "-expect-no-server-name",
         "-verify-peer",
         "-verify-fail",
+        "-reverify-on-resume",
         "-require-any-client-certificate",
         "-is-handshaker-supported",
         "-peek-then-read",
@@ -300,6 +302,7 @@ impl Opts {
             "-expect-no-peer-cert" => self.expect_no_peer_cert = true,
             "-verify-peer" => self.verify_peer = true,
             "-verify-fail" => self.verify_fail = true,
+            "-reverify-on-resume" => self.reverify_on_resume = true,
             "-require-any-client-certificate" => self.require_any_client_certificate = true,
             "-resumption-delay" => self.resumption_delay = int(name, p)?,
             "-mtu" => self.mtu = Some(int(name, p)?),
@@ -384,6 +387,11 @@ pub fn parse(args: &[String]) -> Result<Command, Unimplemented> {
                 name = &name[name.len() - rest.len() - 1..];
                 target = Some(idx);
             }
+        }
+        // Our verifier is the connection's for its whole life: it does not change when the
+        // handshake goes on after a 0-RTT rejection, as BoringSSL's retry does.
+        if target == Some(2) && name == "-verify-fail" {
+            return Err(Unimplemented("-on-retry-verify-fail".into()));
         }
         if name == "-is-handshaker-supported" {
             return Ok(Command::HandshakerSupported);

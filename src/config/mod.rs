@@ -371,6 +371,8 @@ pub struct ClientConfig {
     pub(crate) sessions12: Option<Arc<ClientSessions12>>,
     /// TLS 1.2: ask servers for session tickets (RFC 5077).
     pub(crate) tickets12: bool,
+    /// Run the verifier again on the stored chain when a session resumes.
+    pub(crate) reverify_on_resume: bool,
 }
 
 /// Reshapes the first ClientHello before it is sent (see [`ClientConfigBuilder::customize_client_hello`]).
@@ -404,6 +406,7 @@ impl ClientConfig {
             sessions12: Some(DEFAULT_CLIENT_SESSIONS),
             shared_sessions12: None,
             tickets12: true,
+            reverify_on_resume: false,
         }
     }
 }
@@ -425,6 +428,7 @@ pub struct ClientConfigBuilder {
     /// A TLS 1.2 session store shared with other configs (replaces `sessions12`).
     shared_sessions12: Option<Arc<ClientSessions12>>,
     tickets12: bool,
+    reverify_on_resume: bool,
 }
 
 shared_setters!(ClientConfigBuilder);
@@ -492,6 +496,17 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Verify the server's certificate chain again, with today's verifier and clock, when a
+    /// session resumes (default off: the chain was verified when the session was made).
+    /// Turn it on when trust can be withdrawn while sessions live (a revoked or expired
+    /// certificate, a changed set of trust anchors). A refused chain fails the handshake
+    /// with the verifier's alert; with 0-RTT offered the check runs before the ClientHello,
+    /// so no early data goes to a server we no longer trust.
+    pub fn reverify_on_resume(mut self, on: bool) -> Self {
+        self.reverify_on_resume = on;
+        self
+    }
+
     /// The certificate and key we present when the server asks, in TLS 1.3 (RFC 8446
     /// 4.4.2) and TLS 1.2 (RFC 5246 7.4.6). Without one we answer a CertificateRequest
     /// with an empty Certificate.
@@ -543,6 +558,7 @@ impl ClientConfigBuilder {
                 .shared_sessions12
                 .or_else(|| self.sessions12.map(|n| Arc::new(ClientSessions12::new(n)))),
             tickets12: self.tickets12,
+            reverify_on_resume: self.reverify_on_resume,
         }))
     }
 }

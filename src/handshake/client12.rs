@@ -295,8 +295,12 @@ pub(crate) fn handle_server_hello(
         if offered.state.ems != ems {
             return Err(Error::HandshakeFailure(Failure::ExtendedMasterSecretChanged));
         }
+        if c.config.reverify_on_resume {
+            super::reverify_server_chain(&c.config, c.name.as_ref(), &offered.peer_chain)?;
+        }
         let master = Secret::new(offered.state.master.as_bytes().to_vec());
         cx.negotiated().resumed = true;
+        cx.negotiated().peer_chain = offered.peer_chain.clone();
         let (_, read) = record_keys(suite, &master, &c.client_random, &c.server_random, Side::Client)?;
         cx.set_pending_read12(read);
         cx.log_secret("CLIENT_RANDOM", &master);
@@ -566,6 +570,8 @@ fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut dyn Output) {
         (true, Some(old)) => old.state.created,
         _ => c.config.shared.time.now_unix(),
     };
+    // A resumed connection reports the original chain (set at resumption).
+    let peer_chain = cx.negotiated().peer_chain.clone();
     store.put(
         &key,
         ClientSession12 {
@@ -578,6 +584,7 @@ fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut dyn Output) {
                 master,
                 created,
             },
+            peer_chain,
         },
     );
 }

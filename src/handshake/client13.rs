@@ -111,6 +111,9 @@ struct Session {
     ticket: Option<Box<ClientTicket>>,
     /// True while our 0-RTT offer stands (cleared when refused).
     early_offered: bool,
+    /// The ticket's chain was verified again before the ClientHello (0-RTT with
+    /// `reverify_on_resume`): not again when the server accepts the ticket.
+    chain_reverified: bool,
 }
 
 /// The key the ticket store files tickets under.
@@ -280,6 +283,12 @@ pub(crate) fn start(
             && t.max_early_data > 0
             && t.alpn.as_ref().is_none_or(|p| config.shared.alpn.contains(p))
     });
+    // With 0-RTT the early data goes out with the ClientHello: a chain we no longer trust
+    // must be refused before, not once the server answers.
+    let chain_reverified = early_offered && config.reverify_on_resume;
+    if let Some(t) = ticket.as_ref().filter(|_| chain_reverified) {
+        super::reverify_server_chain(&config, name.as_ref(), &t.peer_chain)?;
+    }
     if early_offered {
         extensions.push(ClientExtension::EarlyData);
     }
@@ -344,6 +353,7 @@ pub(crate) fn start(
             name,
             ticket,
             early_offered,
+            chain_reverified,
         },
         hello,
         hello_bytes,
@@ -839,7 +849,13 @@ impl ExpectEncryptedExtensions {
             cx.install_write13(self.k.suite, &self.k.client_hs, KeyLevel::Handshake);
         }
         self.k.transcript.update(&msg.raw);
-        if self.k.ticket.is_some() {
+        if let Some(t) = &self.k.ticket {
+            // Where a full handshake verifies the Certificate, so the refusal's alert goes
+            // under the handshake keys the server reads with.
+            let s = &self.k.s;
+            if s.config.reverify_on_resume && !s.chain_reverified {
+                super::reverify_server_chain(&s.config, s.name.as_ref(), &t.peer_chain)?;
+            }
             // RFC 8446 4.4.2: PSK authentication, no Certificate or CertificateVerify.
             return Ok(Handshake::Client(ClientState::Finished(ExpectFinished {
                 k: self.k,

@@ -222,6 +222,28 @@ pub(crate) fn check_chain_len(len: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Verifies a resumed session's server chain again with the config's verifier and clock
+/// ([`crate::conn::ClientConfigBuilder::reverify_on_resume`]). A session without a chain
+/// has nothing to trust it by: refused as a missing certificate.
+pub(crate) fn reverify_server_chain(
+    config: &crate::config::ClientConfig,
+    name: Option<&crate::pki::ServerName>,
+    chain: &[impl AsRef<[u8]>],
+) -> Result<(), Error> {
+    let Some((end_entity, rest)) = chain.split_first() else {
+        return Err(Error::InvalidCertificate(crate::pki::CertError::Rejected(
+            "a resumed session without the server's chain",
+        )));
+    };
+    let intermediates: Vec<&[u8]> = rest.iter().map(|c| c.as_ref()).collect();
+    let name = name.ok_or(Error::Config("no server name to verify".into()))?;
+    let now = config.shared.time.now_unix();
+    config
+        .verifier
+        .verify_server_cert(end_entity.as_ref(), &intermediates, name, now)?;
+    Ok(())
+}
+
 /// RFC 8446 4.4.2: a CertificateEntry's extensions answer extensions of the ClientHello
 /// (server certificates) or the CertificateRequest (client certificates), such as
 /// status_request; we send none of those, so any is unsolicited: unsupported_extension (4.2).

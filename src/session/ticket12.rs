@@ -311,6 +311,9 @@ pub(crate) struct ClientSession12 {
     pub session_id: Vec<u8>,
     pub ticket: Vec<u8>,
     pub state: Session12,
+    /// The server's chain from the full handshake: what a resumed connection reports as
+    /// the peer's certificates, and what is verified again on resumption when asked.
+    pub peer_chain: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 /// The client's TLS 1.2 sessions, one per server name and transport (a TLS connection
@@ -452,6 +455,7 @@ mod tests {
                 transport,
                 ..session()
             },
+            peer_chain: Vec::new(),
         };
         store.put("a", on(Transport::Dtls, 1));
         assert!(store.get("a", Transport::Tls).is_none());
