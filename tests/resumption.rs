@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use sanstls::codec::{AlertDescription, NamedGroup};
-use sanstls::conn::{ClientSessionStore, SessionCache, SessionStorage, TicketKeys};
+use sanstls::conn::{ClientSessionStore, EarlyDataReason, SessionCache, SessionStorage, TicketKeys};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
 use sanstls::{ClientConfig, Connection, Error, Event, KeyLog, PeerMisbehaved, ServerConfig};
 
@@ -255,6 +255,8 @@ fn rejected_early_data_is_skipped_and_the_client_told() {
     assert!(c.is_resumed() && s.is_resumed());
     assert!(!c.early_data_accepted() && !s.early_data_accepted());
     assert_eq!(c.early_data_status(), Some(false));
+    assert_eq!(c.early_data_reason(), Some(EarlyDataReason::PeerDeclined));
+    assert_eq!(s.early_data_reason(), Some(EarlyDataReason::Disabled));
     assert!(events(&mut c).contains(&Event::EarlyDataRejected));
     // The application resends over 1-RTT.
     assert_eq!(send(&mut c, &mut s, &[7u8; 600]), vec![7u8; 600]);
@@ -289,7 +291,55 @@ fn hello_retry_request_disables_early_data() {
         "the PSK survives HRR with new binders"
     );
     assert!(!c.early_data_accepted() && !s.early_data_accepted());
+    assert_eq!(c.early_data_reason(), Some(EarlyDataReason::HelloRetryRequest));
+    assert_eq!(s.early_data_reason(), Some(EarlyDataReason::HelloRetryRequest));
     assert!(events(&mut c).contains(&Event::EarlyDataRejected));
+}
+
+/// Each side says why 0-RTT was used or not, the first reason that applies.
+#[test]
+fn early_data_reason_on_both_sides() {
+    use sanstls::codec::ProtocolVersion;
+    let reasons = |c: &Connection, s: &Connection| (c.early_data_reason(), s.early_data_reason());
+    // No ticket yet: nothing to offer 0-RTT with.
+    let client = early_client();
+    let server = early_server(1024);
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    assert_eq!(c.early_data_reason(), Some(EarlyDataReason::NoSessionOffered));
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    use EarlyDataReason::*;
+    assert_eq!(reasons(&c, &s), (Some(NoSessionOffered), Some(NoSessionOffered)));
+    // Resumed with 0-RTT.
+    let (mut c, mut s) = pair(client.clone(), server.clone());
+    c.early_data().unwrap().write_all(b"early").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(reasons(&c, &s), (Some(Accepted), Some(Accepted)));
+    // A client that does not enable it; the server sees no offer.
+    let plain = client_builder().build().unwrap();
+    let (mut c, mut s) = pair(plain.clone(), server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    let (mut c, mut s) = pair(plain, server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(reasons(&c, &s), (Some(Disabled), Some(PeerDeclined)));
+    // A ticket from a server without 0-RTT does not allow it.
+    let no_early = server_builder("ecdsa-p256").build().unwrap();
+    let client = early_client();
+    first_handshake(&client, &no_early);
+    let (mut c, mut s) = pair(client, no_early);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(reasons(&c, &s), (Some(UnsupportedForSession), Some(Disabled)));
+    // TLS 1.2 only.
+    let tls12 = client_builder()
+        .enable_early_data(true)
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(tls12, server);
+    handshake(&mut c, &mut s).unwrap();
+    let tls12_chosen = Some(EarlyDataReason::ProtocolVersion);
+    assert_eq!(reasons(&c, &s), (tls12_chosen, tls12_chosen));
 }
 
 #[test]

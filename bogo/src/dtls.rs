@@ -171,7 +171,10 @@ impl Driver {
 
 impl Session for Driver {
     fn props(&self) -> Props {
-        props!(self.conn)
+        Props {
+            dtls: true,
+            ..props!(self.conn)
+        }
     }
 
     fn seen(&self) -> &Seen {

@@ -86,6 +86,7 @@ pub struct Opts {
     pub peek_then_read: bool,
     pub credentials: Vec<Credential>,
     pub expect_selected_credential: Option<i32>,
+    pub expect_early_data_reason: Option<String>,
     pub expect_verify_result: bool,
     pub quic_legacy_codepoint: bool,
     /// A BoringSSL compliance policy flag (`-fips-202205`, `-wpa-202304`, ...), without the dash.
@@ -194,6 +195,7 @@ fn takes_param(name: &str) -> Option<bool> {
         "-expect-cipher-aes",
         "-expect-cipher-no-aes",
         "-expect-peer-cert-file",
+        "-expect-early-data-reason",
         "-resumption-delay",
         "-mtu",
         "-initial-timeout-duration-ms",
@@ -241,6 +243,7 @@ impl Opts {
                 None => self.key_file = Some(s()),
             },
             "-expect-selected-credential" => self.expect_selected_credential = Some(int(name, p)?),
+            "-expect-early-data-reason" => self.expect_early_data_reason = Some(s()),
             "-expect-verify-result" => self.expect_verify_result = true,
             "-trust-cert" => self.trust_cert = Some(s()),
             "-min-version" => self.min_version = Some(int(name, p)?),

@@ -203,6 +203,8 @@ impl Session for Driver {
             peer_certs: c.peer_certificates().iter().map(|c| c.to_vec()).collect(),
             hrr: c.had_hello_retry(),
             sent_leaf: None,
+            early_reason: c.early_data_reason(),
+            dtls: false,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Props {
     pub hrr: bool,
     /// Our end-entity certificate, if we sent one.
     pub sent_leaf: Option<Vec<u8>>,
+    pub early_reason: Option<sanstls::conn::EarlyDataReason>,
+    pub dtls: bool,
 }
 
 macro_rules! props {
@@ -46,6 +48,8 @@ macro_rules! props {
             peer_certs: $c.peer_certificates().iter().map(|c| c.to_vec()).collect(),
             hrr: $c.had_hello_retry(),
             sent_leaf: $c.sent_certificates().first().map(|c| c.to_vec()),
+            early_reason: $c.early_data_reason(),
+            dtls: false,
         }
     };
 }
@@ -224,7 +228,8 @@ fn check_properties(p: &Props, o: &Opts, is_resume: bool, seen: &Seen) -> Result
     let want_alpn = if o.server {
         o.select_alpn.as_deref().filter(|_| !o.decline_alpn)
     } else {
-        o.expect_alpn.as_deref()
+        // BoringSSL's shim reads `-expect-alpn ""` as "no protocol".
+        o.expect_alpn.as_deref().filter(|a| !a.is_empty())
     };
     check(p.alpn.as_deref() == want_alpn.map(str::as_bytes), || {
         format!(
@@ -305,12 +310,37 @@ fn check_properties(p: &Props, o: &Opts, is_resume: bool, seen: &Seen) -> Result
             )
         })?;
     }
+    // As BoringSSL's shim: not over DTLS (no 0-RTT there).
+    if let (Some(want), false) = (&o.expect_early_data_reason, p.dtls) {
+        let got = p.early_reason.map_or("unknown", early_reason_name);
+        check(got == want, || format!("early data reason {got}, wanted {want}"))?;
+    }
     if o.expect_hrr || o.expect_no_hrr {
         check(p.hrr == o.expect_hrr, || {
             format!("HelloRetryRequest: got {}, wanted {}", p.hrr, o.expect_hrr)
         })?;
     }
     Ok(())
+}
+
+/// BoringSSL's name for an early data reason (SSL_early_data_reason_string).
+fn early_reason_name(r: sanstls::conn::EarlyDataReason) -> &'static str {
+    use sanstls::conn::EarlyDataReason as R;
+    match r {
+        R::Accepted => "accept",
+        R::Disabled => "disabled",
+        R::NoSessionOffered => "no_session_offered",
+        R::UnsupportedForSession => "unsupported_for_session",
+        R::AlpnMismatch => "alpn_mismatch",
+        R::PeerDeclined => "peer_declined",
+        R::SessionNotResumed => "session_not_resumed",
+        R::HelloRetryRequest => "hello_retry_request",
+        R::ProtocolVersion => "protocol_version",
+        R::TicketAgeSkew => "ticket_age_skew",
+        // BoringSSL has no name for it: its anti-replay is the application's.
+        R::Replay => "replay",
+        _ => "unknown",
+    }
 }
 
 const SIZES: [usize; 11] = [0, 1, 255, 256, 257, 16383, 16384, 16385, 32767, 32768, 32769];

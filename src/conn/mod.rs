@@ -20,7 +20,7 @@ pub use crate::config::{
 };
 pub use crate::event::Event;
 pub use crate::handshake::established::{MAX_KEY_UPDATES_IN_A_ROW, MAX_TICKETS};
-pub use crate::handshake::negotiated::HandshakeKind;
+pub use crate::handshake::negotiated::{EarlyDataReason, HandshakeKind};
 pub use crate::handshake::output::Side;
 pub use crate::handshake::MAX_CERTIFICATE_CHAIN_LEN;
 pub use crate::session::ticket12::{AeadTicketSealer, ClientSessions12, SessionCache12, TicketSealer};

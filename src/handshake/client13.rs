@@ -5,6 +5,7 @@ use crate::error::Parameter;
 use std::sync::Arc;
 
 use super::established::ClientResumption;
+use super::negotiated::EarlyDataReason;
 use super::output::{KeyLevel, Output, Side};
 use super::server13::session_id_echo;
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
@@ -164,8 +165,9 @@ fn psk_extension(ticket: &ClientTicket, now_ms: u64) -> Option<ClientExtension> 
 }
 
 /// The server refused 0-RTT (or never could take it): tell the application, close the writer.
-fn early_data_rejected(cx: &mut dyn Output, s: &mut Session) {
+fn early_data_rejected(cx: &mut dyn Output, s: &mut Session, why: EarlyDataReason) {
     if s.early_offered {
+        cx.negotiated().early_data_decided(why);
         s.early_offered = false;
         cx.early_data().send_budget = None;
         cx.negotiated().early_data = Some(false);
@@ -283,6 +285,16 @@ pub(crate) fn start(
             && t.max_early_data > 0
             && t.alpn.as_ref().is_none_or(|p| config.shared.alpn.contains(p))
     });
+    if !early_offered {
+        let why = match &ticket {
+            _ if !config.enable_early_data || dtls => EarlyDataReason::Disabled,
+            _ if !tls13 => EarlyDataReason::ProtocolVersion,
+            None => EarlyDataReason::NoSessionOffered,
+            Some(t) if t.max_early_data == 0 => EarlyDataReason::UnsupportedForSession,
+            Some(_) => EarlyDataReason::AlpnMismatch,
+        };
+        cx.negotiated().early_data_decided(why);
+    }
     // With 0-RTT the early data goes out with the ClientHello: a chain we no longer trust
     // must be refused before, not once the server answers.
     let chain_reverified = early_offered && config.reverify_on_resume;
@@ -551,7 +563,7 @@ impl ExpectServerHello {
         cx.negotiated().hrr = true;
         // RFC 8446 4.2.10: HelloRetryRequest refuses 0-RTT; CH2 goes in plaintext again.
         if self.s.early_offered {
-            early_data_rejected(cx, &mut self.s);
+            early_data_rejected(cx, &mut self.s, EarlyDataReason::HelloRetryRequest);
             cx.end_initial_record_version();
         }
         // RFC 8446 4.1.4: keep the PSK only if its hash matches the suite HRR chose.
@@ -720,7 +732,7 @@ impl ExpectServerHello {
             cx.negotiated().resumed = true;
             cx.negotiated().peer_chain = t.peer_chain.iter().map(|c| c.clone().into()).collect();
         } else {
-            early_data_rejected(cx, &mut self.s);
+            early_data_rejected(cx, &mut self.s, EarlyDataReason::SessionNotResumed);
         }
 
         let mut transcript = match self.hrr {
@@ -844,8 +856,9 @@ impl ExpectEncryptedExtensions {
                 return Err(PeerMisbehaved::IllegalParameter(Parameter::EarlyDataAlpn).into());
             }
             cx.negotiated().early_data = Some(true);
+            cx.negotiated().early_data_decided(EarlyDataReason::Accepted);
         } else if self.k.s.early_offered {
-            early_data_rejected(cx, &mut self.k.s);
+            early_data_rejected(cx, &mut self.k.s, EarlyDataReason::PeerDeclined);
             cx.install_write13(self.k.suite, &self.k.client_hs, KeyLevel::Handshake);
         }
         self.k.transcript.update(&msg.raw);

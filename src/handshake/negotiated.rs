@@ -43,6 +43,8 @@ pub struct Negotiated {
     pub(crate) early_exporter: Option<(HashAlg, Secret)>,
     /// 0-RTT outcome: `None` when not offered, else whether the server accepted it.
     pub(crate) early_data: Option<bool>,
+    /// Why 0-RTT was or was not used, once the handshake decided (TLS 1.3 and 1.2).
+    pub(crate) early_data_reason: Option<EarlyDataReason>,
     /// TLS 1.2: the RFC 5705 exporter's PRF hash and master secret.
     pub(crate) exporter12: Option<(HashAlg, Secret)>,
     /// TLS 1.2: the extended master secret (RFC 7627) is in use.
@@ -147,6 +149,18 @@ impl Negotiated {
     /// The ServerHello random.
     pub fn server_random(&self) -> [u8; 32] {
         self.server_random
+    }
+
+    /// Why 0-RTT was used or not, on either side, once the handshake decided it; `None`
+    /// before. For operations: a fleet whose 0-RTT rate drops can tell a clock skew from
+    /// a ticket that no longer resumes.
+    pub fn early_data_reason(&self) -> Option<EarlyDataReason> {
+        self.early_data_reason
+    }
+
+    /// The first reason the handshake meets is the one kept.
+    pub(crate) fn early_data_decided(&mut self, reason: EarlyDataReason) {
+        self.early_data_reason.get_or_insert(reason);
     }
 
     /// True when the handshake resumed a session (PSK or TLS 1.2 session).
@@ -258,6 +272,36 @@ pub(crate) struct EarlyData {
     /// Server: bytes of 0-RTT records we still skip after rejecting early data (RFC 8446
     /// 4.2.10); cleared by the first record that deprotects.
     pub skip_budget: usize,
+}
+
+/// Why 0-RTT was used or not ([`Negotiated::early_data_reason`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EarlyDataReason {
+    /// The server accepted the client's 0-RTT data.
+    Accepted,
+    /// Not enabled on our side (client: `enable_early_data`; server: `max_early_data` 0),
+    /// or not over this transport (DTLS).
+    Disabled,
+    /// Client: no ticket for this server. Server: the client offered no PSK.
+    NoSessionOffered,
+    /// The ticket does not allow 0-RTT (its max_early_data_size is 0).
+    UnsupportedForSession,
+    /// Client: the ticket's ALPN protocol is not one we offer (RFC 8446 4.2.10).
+    AlpnMismatch,
+    /// The peer did not take part: the server declined, or the client did not offer it.
+    PeerDeclined,
+    /// The ticket did not resume (unknown, expired, bound to another name, suite or ALPN).
+    SessionNotResumed,
+    /// A HelloRetryRequest rules 0-RTT out (RFC 8446 4.1.4).
+    HelloRetryRequest,
+    /// TLS 1.2 was negotiated.
+    ProtocolVersion,
+    /// Server: the client's ticket age is outside the freshness window (RFC 8446 8.3).
+    TicketAgeSkew,
+    /// Server: the ClientHello was seen before, or the ticket is not the first identity
+    /// (RFC 8446 8, 4.2.10).
+    Replay,
 }
 
 /// How the handshake went (see [`Connection::handshake_kind`](crate::Connection::handshake_kind)).

@@ -5,6 +5,7 @@
 use crate::error::{Failure, Parameter};
 use std::sync::Arc;
 
+use super::negotiated::EarlyDataReason;
 use super::output::{KeyLevel, Output, Side, Transport};
 use super::{application_secrets, unexpected, Established13, Handshake, Msg};
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
@@ -90,6 +91,8 @@ struct PskChoice {
     /// psk_dhe_ke (true) or psk_ke (false).
     dhe: bool,
     early_accepted: bool,
+    /// Why 0-RTT is accepted or not with this PSK.
+    early_reason: EarlyDataReason,
 }
 
 pub(crate) fn start(config: Arc<ServerConfig>) -> Handshake {
@@ -165,6 +168,8 @@ impl ExpectClientHello {
             if cx.transport().is_quic() {
                 return Err(Error::NoCommonVersion);
             }
+            cx.negotiated()
+                .early_data_decided(EarlyDataReason::ProtocolVersion);
             return super::server12::handle_client_hello(self.config.clone(), cx, &msg, hello);
         }
         // RFC 8446 4.1.2: exactly one compression method, null.
@@ -357,6 +362,13 @@ impl ExpectClientHello {
         // 0-RTT (RFC 8446 4.2.10): keys over the ClientHello, before the ServerHello.
         let offered_early = hello.has(ExtensionType::EarlyData);
         let early_accepted = psk.as_ref().is_some_and(|p| p.early_accepted);
+        let early_reason = match &psk {
+            _ if self.config.resumption.max_early_data == 0 => EarlyDataReason::Disabled,
+            None if hello.psk().is_none() => EarlyDataReason::NoSessionOffered,
+            None => EarlyDataReason::SessionNotResumed,
+            Some(p) => p.early_reason,
+        };
+        cx.negotiated().early_data_decided(early_reason);
         let mut client_early = None;
         if let Some(p) = &psk {
             if offered_early {
@@ -559,6 +571,10 @@ impl ExpectClientHello {
         }
         cx.negotiated().hrr = true;
         // RFC 8446 4.2.10: HelloRetryRequest rejects 0-RTT; skip what the client sent.
+        if hello.has(ExtensionType::EarlyData) && self.config.resumption.max_early_data > 0 {
+            cx.negotiated()
+                .early_data_decided(EarlyDataReason::HelloRetryRequest);
+        }
         if hello.has(ExtensionType::EarlyData) {
             cx.negotiated().early_data = Some(false);
             cx.early_data().skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
@@ -751,21 +767,29 @@ fn choose_psk(
     let client_age = u64::from(obfuscated_age.wrapping_sub(session.age_add));
     let server_age = now_ms.saturating_sub(session.issued_ms);
     let window = r.anti_replay.window_ms();
-    let early_accepted = hello.has(ExtensionType::EarlyData)
-        && early_possible
-        && index == 0
-        && retry.is_none()
-        && session.max_early_data > 0
-        && r.max_early_data > 0
-        && client_age.abs_diff(server_age) <= window
-        && (r.storage.single_use() || r.anti_replay.check_fresh(binder, now_ms));
+    let early_reason = if !hello.has(ExtensionType::EarlyData) {
+        EarlyDataReason::PeerDeclined
+    } else if !early_possible || r.max_early_data == 0 {
+        EarlyDataReason::Disabled
+    } else if retry.is_some() {
+        EarlyDataReason::HelloRetryRequest
+    } else if session.max_early_data == 0 || index != 0 {
+        EarlyDataReason::UnsupportedForSession
+    } else if client_age.abs_diff(server_age) > window {
+        EarlyDataReason::TicketAgeSkew
+    } else if !(r.storage.single_use() || r.anti_replay.check_fresh(binder, now_ms)) {
+        EarlyDataReason::Replay
+    } else {
+        EarlyDataReason::Accepted
+    };
     Ok(Some(PskChoice {
         index: index as u16,
         session,
         suite,
         ks,
         dhe,
-        early_accepted,
+        early_accepted: early_reason == EarlyDataReason::Accepted,
+        early_reason,
     }))
 }
 
