@@ -1161,3 +1161,36 @@ fn record_observer_reports_sent_handshake_bodies_without_the_dtls_header() {
         "{sent:?}"
     );
 }
+
+/// A copy of the HelloVerifyRequest that arrives once the server's next flight has begun (a
+/// duplicate, or a replay by an attacker) is stale: the server had our second ClientHello,
+/// so nothing is sent again (RFC 6347 4.2.4 answers a repeated flight only while we still
+/// wait for the next one).
+#[test]
+fn stale_hello_verify_request_after_the_server_hello_is_ignored() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(400));
+    // The acceptor's HelloVerifyRequest goes straight to the client.
+    for d in link.take(Dir::ToServer) {
+        link.deliver(Dir::ToServer, &d).unwrap();
+    }
+    let hvr = link.wire[1].1.clone();
+    assert_eq!(hvr[13], 3, "a HelloVerifyRequest");
+    for d in link.take(Dir::ToServer) {
+        link.deliver(Dir::ToServer, &d).unwrap();
+    }
+    let flight = link.take(Dir::ToClient);
+    assert!(flight.len() > 1, "the server's flight spans datagrams");
+    assert_eq!(flight[0][13], 2, "the ServerHello first");
+    link.deliver(Dir::ToClient, &flight[0]).unwrap();
+    link.deliver(Dir::ToClient, &hvr).unwrap();
+    assert!(
+        link.take(Dir::ToServer).is_empty(),
+        "the ClientHello was sent again"
+    );
+    for d in &flight[1..] {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    link.pump().unwrap();
+    assert!(!link.client.is_handshaking() && !link.server().is_handshaking());
+}

@@ -577,10 +577,17 @@ impl DtlsConnection {
     }
 
     /// The peer sent a message we already processed again: its flight is being
-    /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram and only
-    /// to the message our flight answered.
+    /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram, only
+    /// to the message our flight answered, and only while nothing of the peer's next flight
+    /// has come: once it has, the peer had our flight, and the old message is a stale copy
+    /// (a duplicate or a replay) that calls for nothing.
     fn peer_retransmitted(&mut self, seq: u16, _now: Instant) -> Result<(), Error> {
-        if self.flight_trigger == Some(seq) && !self.retransmitted_this_datagram && !self.flight.is_empty() {
+        let peer_moved_on = self.reassembler.next_seq() != seq.wrapping_add(1);
+        if self.flight_trigger == Some(seq)
+            && !peer_moved_on
+            && !self.retransmitted_this_datagram
+            && !self.flight.is_empty()
+        {
             self.retransmitted_this_datagram = true;
             self.send_flight(false)?;
         }
