@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::VecDeque;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -661,4 +662,129 @@ fn nat_rebinding_on_a_lossy_link_keeps_the_session_dtls12() {
 #[test]
 fn nat_rebinding_on_a_lossy_link_keeps_the_session_dtls13() {
     rebinding_runs(V13);
+}
+
+/// A UDP/IPv4 loopback pcap of `datagrams` (to the server: from port 50001 to 4433).
+fn udp_pcap(datagrams: &[(Dir, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (n, (dir, d)) in datagrams.iter().enumerate() {
+        let (src, dst) = match dir {
+            Dir::ToServer => (50001u16, 4433u16),
+            Dir::ToClient => (4433, 50001),
+        };
+        let mut frame = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0x08, 0x00];
+        let total = (20 + 8 + d.len()) as u16;
+        frame.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
+        frame.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
+        frame.extend_from_slice(&src.to_be_bytes());
+        frame.extend_from_slice(&dst.to_be_bytes());
+        frame.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
+        frame.extend_from_slice(&[0, 0]);
+        frame.extend_from_slice(d);
+        out.extend_from_slice(&(n as u32 + 1).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+/// Wireshark's DTLS dissector (an implementation of RFC 9146 of its own) reads our DTLS 1.2
+/// session with connection ids from a capture and, with our key log, decrypts the
+/// tls12_cid records both ways: their additional data is what it computes.
+#[test]
+fn tshark_decrypts_our_dtls12_cid_records() {
+    assert!(
+        Command::new("tshark")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "tshark is needed (Debian package tshark)"
+    );
+    let dir = std::env::temp_dir().join(format!("sanstls-dtls-cid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keylog = dir.join("keys.log");
+    let log = Arc::new(sanstls::KeyLogFile::create(&keylog).unwrap());
+    let c = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .key_log(log)
+        .build()
+        .unwrap();
+    let s = common::server_builder("ecdsa-p256")
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .build()
+        .unwrap();
+    let mut link = Link::new(c.clone(), s, dtls(Some(5)));
+    link.client = DtlsConnection::client(c, "localhost", dtls(Some(3)), link.now).unwrap();
+    link.settle().unwrap();
+    let handshake = link.wire.len();
+    write(&mut link.client, b"up-marker-1234");
+    write(link.server(), b"down-marker-5678");
+    link.settle().unwrap();
+    assert_eq!(read_all(link.server()), b"up-marker-1234");
+    let tshark = |wire: &[(Dir, Vec<u8>)]| {
+        let capture = dir.join("dtls.pcap");
+        std::fs::write(&capture, udp_pcap(wire)).unwrap();
+        let out = Command::new("timeout")
+            .args(["60", "tshark", "-n", "-r"])
+            .arg(&capture)
+            .args(["-d", "udp.port==4433,dtls", "-o"])
+            .arg(format!("tls.keylog_file:{}", keylog.display()))
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "dtls.record.connection_id",
+                "-e",
+                "data.data",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = tshark(&link.wire);
+    // The ids as tshark reads them from the headers (5 bytes to the server, 3 back).
+    let server_id = hex::encode(link.server().own_connection_id().unwrap());
+    let client_id = hex::encode(link.client.own_connection_id().unwrap());
+    assert!(
+        text.contains(&format!("{server_id}\t{}", hex::encode(b"up-marker-1234"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{client_id}\t{}", hex::encode(b"down-marker-5678"))),
+        "{text}"
+    );
+    // Control: the same records with one sequence-number bit changed (so other additional
+    // data, the same explicit nonce) do not decrypt: tshark checks the tag.
+    let mut bent = link.wire.clone();
+    for (_, d) in bent.iter_mut().skip(handshake) {
+        if d[0] == 25 {
+            d[10] ^= 1;
+        }
+    }
+    let text = tshark(&bent);
+    assert!(!text.contains(&hex::encode(b"up-marker-1234")), "{text}");
+    assert!(!text.contains(&hex::encode(b"down-marker-5678")), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
