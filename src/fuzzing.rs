@@ -358,6 +358,9 @@ pub const DTLS_V13: u8 = 1 << 2;
 /// Flags bits 2-3 = 2 (or 3): TLS 1.3 and 1.2, so DTLS 1.3 and 1.2 offered (or accepted).
 /// With bits 2-3 = 0 the config enables TLS 1.2 only: DTLS 1.2, as the first seeds were.
 pub const DTLS_V13_V12: u8 = 2 << 2;
+/// Flags bit 4: offer (client) or answer (server) 4-byte connection ids (RFC 9146, RFC 9147
+/// 9), so `tls12_cid` records and C-bit headers are parsed.
+pub const DTLS_CID: u8 = 1 << 4;
 
 /// The versions a DTLS input's flags enable (DTLS 1.3 runs on the TLS 1.3 settings).
 pub fn dtls_versions(flags: u8) -> &'static [ProtocolVersion] {
@@ -415,6 +418,7 @@ pub fn dtls_config(flags: u8) -> crate::dtls::DtlsConfig {
         } else {
             crate::dtls::conn::DEFAULT_MTU
         },
+        connection_id: (flags & DTLS_CID != 0).then_some(4),
         ..crate::dtls::DtlsConfig::default()
     }
 }

@@ -66,6 +66,15 @@ pub struct Args {
     /// DTLS: the largest datagram to send (bytes).
     #[arg(long, default_value_t = sanstls::dtls::conn::DEFAULT_MTU, requires = "dtls")]
     mtu: usize,
+    /// DTLS: offer connection ids, asking for BYTES-long ones in what the server sends
+    /// (0..=255; 0: none toward us, but we send the server's).
+    #[arg(long, value_name = "BYTES", requires = "dtls",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=255))]
+    cid: Option<usize>,
+    /// DTLS: after N writes of stdin data, move to a new UDP socket (a new source port), as a
+    /// NAT rebinding would; with --cid the server follows.
+    #[arg(long, value_name = "N", requires = "dtls")]
+    rebind_after: Option<u64>,
 }
 
 /// How long an earlier connection of `--reconnect` waits for a session ticket after its
@@ -94,7 +103,12 @@ pub fn run(args: Args) -> Result<(), BoxError> {
     let name = args.sni.clone().unwrap_or_else(|| host.to_string());
     let config = build_config(&args)?;
     if args.dtls {
-        return crate::dtls::connect(&args.addr, &name, config, args.mtu);
+        let opts = crate::dtls::ConnectOpts {
+            mtu: args.mtu,
+            cid: args.cid,
+            rebind_after: args.rebind_after,
+        };
+        return crate::dtls::connect(&args.addr, &name, config, opts);
     }
     let early = match &args.early_data {
         Some(path) => Some(std::fs::read(path)?),

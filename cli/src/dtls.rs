@@ -65,11 +65,32 @@ pub fn summary(conn: &DtlsConnection) -> String {
     )
 }
 
-pub fn dtls_config(mtu: usize) -> DtlsConfig {
+pub fn dtls_config(mtu: usize, cid: Option<usize>) -> DtlsConfig {
     DtlsConfig {
         mtu,
+        connection_id: cid,
         ..DtlsConfig::default()
     }
+}
+
+/// What `connect --dtls` takes from `connect`'s arguments.
+pub struct ConnectOpts {
+    pub mtu: usize,
+    pub cid: Option<usize>,
+    pub rebind_after: Option<u64>,
+}
+
+/// A UDP socket connected to `target`, on a fresh local port, registered with `poll`.
+fn client_socket(poll: &Poll, target: SocketAddr) -> Result<UdpSocket, BoxError> {
+    let local: SocketAddr = if target.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
+    let mut sock = UdpSocket::bind(local)?;
+    sock.connect(target)?;
+    poll.registry().register(&mut sock, SOCKET, Interest::READABLE)?;
+    Ok(sock)
 }
 
 fn read_plaintext(conn: &mut DtlsConnection) -> Vec<u8> {
@@ -127,24 +148,18 @@ fn poll_once(poll: &mut Poll, events: &mut Events, timeout: Option<Duration>) ->
 /// `connect --dtls`: stdin to the server, the server's bytes to stdout. At the end of stdin
 /// we send close_notify and wait up to [`LINGER`] for the server's; a close_notify from the
 /// server is answered and ends the run (exit 0).
-pub fn connect(addr: &str, name: &str, config: Arc<ClientConfig>, mtu: usize) -> Result<(), BoxError> {
+pub fn connect(addr: &str, name: &str, config: Arc<ClientConfig>, opts: ConnectOpts) -> Result<(), BoxError> {
     let target: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(addr)?
         .next()
         .ok_or("address resolves to nothing")?;
-    let local: SocketAddr = if target.is_ipv4() {
-        "0.0.0.0:0".parse()?
-    } else {
-        "[::]:0".parse()?
-    };
-    let mut sock = UdpSocket::bind(local)?;
-    sock.connect(target)?;
     let mut poll = Poll::new()?;
-    poll.registry().register(&mut sock, SOCKET, Interest::READABLE)?;
+    let mut sock = client_socket(&poll, target)?;
+    let mut writes = 0u64;
     // Our own handle keeps the waker's eventfd open: were the stdin thread's handle the last,
     // its exit would close the fd and take its final wake-up out of the poll with it.
     let waker = Arc::new(Waker::new(poll.registry(), STDIN)?);
     let stdin = crate::connect::spawn_stdin_reader(waker.clone());
-    let mut conn = DtlsConnection::client(config, name, dtls_config(mtu), Instant::now())?;
+    let mut conn = DtlsConnection::client(config, name, dtls_config(opts.mtu, opts.cid), Instant::now())?;
     let mut stdin_open = true;
     let mut to_send = Vec::new();
     let mut linger_until: Option<Instant> = None;
@@ -184,9 +199,17 @@ pub fn connect(addr: &str, name: &str, config: Arc<ClientConfig>, mtu: usize) ->
         }
         if !conn.is_handshaking() {
             if !to_send.is_empty() {
+                if opts.rebind_after == Some(writes) {
+                    // A new source port mid-session, as after a NAT rebinding; replies to
+                    // the old one are lost until the server follows.
+                    poll.registry().deregister(&mut sock)?;
+                    sock = client_socket(&poll, target)?;
+                    eprintln!("rebound to {}", sock.local_addr()?);
+                }
                 let n = conn.writer().write(&to_send).unwrap_or(0);
                 to_send.drain(..n);
                 if n > 0 {
+                    writes += 1;
                     continue;
                 }
             } else if !stdin_open && linger_until.is_none() {
@@ -237,6 +260,8 @@ pub struct ServeOpts {
     pub handshake_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub filter: Filter,
+    /// `--cid`: the length of the connection ids handed out, if any.
+    pub cid: Option<usize>,
 }
 
 /// Why a peer is forgotten, for the log.
@@ -290,6 +315,8 @@ struct Server {
     opts: ServeOpts,
     acceptor: DtlsAcceptor,
     peers: HashMap<SocketAddr, Peer>,
+    /// `--cid`: each peer's connection id, to find it when its address changes.
+    cids: HashMap<Vec<u8>, SocketAddr>,
     /// Every peer's next deadline, earliest first: the poll timeout is the first entry, and
     /// only the peers due are looked at when it passes.
     deadlines: BTreeSet<(Instant, SocketAddr)>,
@@ -316,7 +343,7 @@ struct Server {
 /// [`Server::on_datagram`]). SIGINT/SIGTERM sends close_notify to every peer and exits 0 once
 /// they all answered, or after `--shutdown-timeout`.
 pub fn serve(config: Arc<ServerConfig>, opts: ServeOpts) -> Result<(), BoxError> {
-    let mut dtls = dtls_config(opts.mtu);
+    let mut dtls = dtls_config(opts.mtu, opts.cid);
     // The library's total handshake timeout (RFC 6347 4.2.4.1) gives up on a handshake whose
     // flights go unanswered; the loop's own deadline (from `started`) also covers a
     // connection that never sent a flight (a ClientHello whose later fragments never come).
@@ -342,6 +369,7 @@ pub fn serve(config: Arc<ServerConfig>, opts: ServeOpts) -> Result<(), BoxError>
         opts,
         acceptor,
         peers: HashMap::new(),
+        cids: HashMap::new(),
         deadlines: BTreeSet::new(),
         refusals: Refusals::default(),
         next_id: 1,
@@ -444,6 +472,14 @@ impl Server {
             self.refusals.note(now, from, why);
             return;
         }
+        // A known connection id from a new address: the peer's datagram, if it opens.
+        if let Some(cid) = self.acceptor.connection_id(datagram) {
+            if let Some(&old) = self.cids.get(cid) {
+                self.route_moved_peer(old, from, datagram, now);
+            }
+            // An unknown id is no ClientHello: nothing for the acceptor either.
+            return;
+        }
         if self.peers.len() >= self.opts.max_connections {
             let why = format!("--max-connections {} reached", self.opts.max_connections);
             self.refusals.note(now, from, &why);
@@ -479,6 +515,34 @@ impl Server {
         }
     }
 
+    /// A datagram routed by its connection id from `from`, not the peer's address `old`. RFC
+    /// 9146 6: the peer moves only when the datagram authenticated and is the newest it sent;
+    /// a forged or replayed one leaves it where it was.
+    fn route_moved_peer(&mut self, old: SocketAddr, from: SocketAddr, datagram: &[u8], now: Instant) {
+        let Some(p) = self.peers.get_mut(&old) else {
+            return;
+        };
+        let _ = p.conn.recv_datagram(datagram, now);
+        if !p.conn.last_datagram_authenticated() || self.peers.contains_key(&from) {
+            self.service(old, now);
+            return;
+        }
+        let Some(mut p) = self.peers.remove(&old) else {
+            return;
+        };
+        p.last_seen = now;
+        p.bytes_in += datagram.len() as u64;
+        if let Some(t) = p.deadline.take() {
+            self.deadlines.remove(&(t, old));
+        }
+        p.span.in_scope(|| info!("peer moved: {old} -> {from}"));
+        if let Some(cid) = p.conn.own_connection_id() {
+            self.cids.insert(cid.to_vec(), from);
+        }
+        self.peers.insert(from, p);
+        self.service(from, now);
+    }
+
     /// Services every peer whose deadline passed.
     fn run_due(&mut self, now: Instant) {
         let due: Vec<SocketAddr> = self
@@ -500,6 +564,10 @@ impl Server {
         };
         let span = p.span.clone();
         let _g = span.enter();
+        // The id is known once the ClientHello is in (it may come in fragments).
+        if let Some(cid) = p.conn.own_connection_id().filter(|c| !c.is_empty()) {
+            self.cids.entry(cid.to_vec()).or_insert(addr);
+        }
         if p.conn.poll_timeout().is_some_and(|t| t <= now) {
             // An error stays in the connection and is reported below.
             let _ = p.conn.handle_timeout(now);
@@ -577,6 +645,9 @@ impl Server {
         };
         if let Some(t) = p.deadline {
             self.deadlines.remove(&(t, addr));
+        }
+        if let Some(cid) = p.conn.own_connection_id() {
+            self.cids.remove(cid);
         }
         p.span
             .in_scope(|| info!(bytes_in = p.bytes_in, "closed: {reason}"));

@@ -138,6 +138,12 @@ pub struct Args {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
     log: String,
+    /// DTLS: hand each client a connection id of BYTES (RFC 9146, RFC 9147 9; 0..=255) and
+    /// find its datagrams by it, so the session survives a change of the client's address
+    /// or port (the peer moves only on a datagram that authenticates).
+    #[arg(long, value_name = "BYTES", requires = "dtls",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=255))]
+    cid: Option<usize>,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -276,6 +282,7 @@ pub fn run(args: Args) -> Result<(), BoxError> {
             handshake_timeout: args.handshake_timeout,
             shutdown_timeout: args.shutdown_timeout,
             filter: args.filter(),
+            cid: args.cid,
         };
         return crate::dtls::serve(config, opts);
     }

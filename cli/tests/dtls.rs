@@ -638,3 +638,119 @@ fn sigterm_with_a_silent_peer_exits_at_the_shutdown_deadline() {
     );
     assert!(log.contains("}: closed: shutdown deadline"), "{log}");
 }
+
+/// `serve --dtls --cid`: a client that moves to a new source port mid-session (`connect
+/// --rebind-after 1`, as a NAT rebinding would) keeps its session: the server finds it by
+/// its connection id, moves it once the datagram authenticates, and echoes to the new
+/// port; one handshake, no new connection. DTLS 1.3 and (with --tls12) 1.2.
+#[test]
+fn serve_dtls_cid_follows_a_client_that_changes_its_source_port() {
+    for version in [&[][..], &["--tls12"][..]] {
+        let (server, listen) = serve(&["--cid", "6"]);
+        let ca = vectors().join("ca.pem");
+        let mut args = vec![
+            "connect",
+            "--dtls",
+            &listen,
+            "--cafile",
+            ca.to_str().unwrap(),
+            "--sni",
+            "localhost",
+            "--cid",
+            "3",
+            "--rebind-after",
+            "1",
+        ];
+        args.extend_from_slice(version);
+        let mut child = Command::new(bin())
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let echoed = Arc::new(Mutex::new(Vec::new()));
+        let sink = echoed.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let wait_echo = |want: &str| {
+            let t = Instant::now();
+            while !String::from_utf8_lossy(&echoed.lock().unwrap()).contains(want) {
+                assert!(t.elapsed() < DEADLINE, "no echo of {want:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        stdin.write_all(b"before the move\n").unwrap();
+        wait_echo("before the move\n");
+        stdin.write_all(b"after the move\n").unwrap();
+        wait_echo("after the move\n");
+        drop(stdin);
+        let t = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if t.elapsed() > DEADLINE {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("rebound to"), "{stderr}");
+        wait_for(&server, "closed: peer sent close_notify");
+        let log = server.stderr();
+        assert_eq!(log.matches("}: peer moved: 127.0.0.1:").count(), 1, "{log}");
+        assert_eq!(log.matches("}: accepted").count(), 1, "{version:?}: {log}");
+        assert_eq!(log.matches("handshake: version=").count(), 1, "{log}");
+    }
+}
+
+/// Without `--cid` on the server the same move loses the session: the new port's
+/// datagrams belong to no connection (and are no ClientHello), so nothing is echoed.
+#[test]
+fn serve_dtls_without_cid_does_not_follow_a_moved_client() {
+    let (server, listen) = serve(&[]);
+    let ca = vectors().join("ca.pem");
+    let mut child = Command::new(bin())
+        .args([
+            "connect",
+            "--dtls",
+            &listen,
+            "--cafile",
+            ca.to_str().unwrap(),
+            "--sni",
+            "localhost",
+            "--cid",
+            "3",
+            "--rebind-after",
+            "1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    stdin.write_all(b"first\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = stdout.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"first\n");
+    wait_for(&server, "handshake: version=DTLSv1.3");
+    stdin.write_all(b"second\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = server.stderr();
+    assert!(!log.contains("peer moved"), "{log}");
+    assert_eq!(log.matches("}: accepted").count(), 1, "{log}");
+}

@@ -91,6 +91,8 @@ wire_enum! {
         Handshake = 22 => "handshake",
         ApplicationData = 23 => "application_data",
         Heartbeat = 24 => "heartbeat",
+        /// RFC 9146 4: a DTLS 1.2 record carrying a connection id; the real type is inside.
+        Tls12Cid = 25 => "tls12_cid",
         Ack = 26 => "ack",
     }
 }

@@ -59,6 +59,16 @@ impl DtlsAcceptor {
         })
     }
 
+    /// The connection id of `datagram`'s first record when it carries one of the length our
+    /// connections hand out ([`DtlsConfig::connection_id`]): the key to look its connection
+    /// up by, whatever address it came from (RFC 9146 6, RFC 9147 9). The connection's
+    /// [`own_connection_id`](crate::Negotiated::own_connection_id) is the id to file it under.
+    /// Unauthenticated: move the connection to the datagram's address only when
+    /// [`DtlsConnection::last_datagram_authenticated`] says so after taking it in.
+    pub fn connection_id<'a>(&self, datagram: &'a [u8]) -> Option<&'a [u8]> {
+        super::record::connection_id(datagram, self.dtls.connection_id.unwrap_or(0))
+    }
+
     /// Looks at a datagram from `client_addr` (any stable encoding of the transport
     /// address, e.g. `SocketAddr::to_string().as_bytes()`).
     pub fn accept(&mut self, datagram: &[u8], client_addr: &[u8], now: Instant) -> Accepted {

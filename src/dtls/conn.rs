@@ -78,6 +78,12 @@ pub struct DtlsConfig {
     pub reassembly: ReassemblyLimits,
     /// How often the acceptor rotates its cookie secret (a cookie lives one to two periods).
     pub cookie_period: Duration,
+    /// Connection ids (RFC 9146, RFC 9147 9): `Some(n)` offers the `connection_id`
+    /// extension asking the peer to put an `n`-byte id (drawn from the config's random
+    /// source) in every protected record it sends us, so a datagram finds its connection
+    /// when the peer's address changes. `Some(0)`: we need no id but send the peer's.
+    /// At most 255 ([`MAX_CID_LEN`](super::record::MAX_CID_LEN)). `None`: no extension.
+    pub connection_id: Option<usize>,
 }
 
 impl Default for DtlsConfig {
@@ -88,13 +94,29 @@ impl Default for DtlsConfig {
             max_bad_records: DEFAULT_MAX_BAD_RECORDS,
             reassembly: ReassemblyLimits::default(),
             cookie_period: Duration::from_secs(300),
+            connection_id: None,
         }
     }
 }
 
 impl DtlsConfig {
     pub(super) fn validate(&self) -> Result<(), Error> {
-        check_mtu(self.mtu)
+        check_mtu(self.mtu)?;
+        // RFC 9146 3: `opaque cid<0..2^8-1>`.
+        if self.connection_id.is_some_and(|n| n > super::record::MAX_CID_LEN) {
+            return Err(Error::Config("DTLS connection id longer than 255 bytes".into()));
+        }
+        Ok(())
+    }
+
+    /// A fresh connection id of the configured length, or `None` without one.
+    fn draw_connection_id(&self, shared: &crate::config::Shared) -> Result<Option<Vec<u8>>, Error> {
+        let Some(len) = self.connection_id else {
+            return Ok(None);
+        };
+        let mut cid = vec![0u8; len];
+        shared.rng.fill(&mut cid)?;
+        Ok(Some(cid))
     }
 }
 
@@ -203,6 +225,11 @@ pub struct DtlsConnection {
     /// The last alert we sealed and the last authenticated one the peer sent.
     last_alert_sent: Option<AlertRecord>,
     last_alert_received: Option<AlertRecord>,
+    /// The newest record number (epoch, sequence number) that deprotected, and whether the
+    /// datagram being (or last) taken in carried a newer one: RFC 9146 6 lets a peer's
+    /// address change only on such a datagram.
+    newest_authenticated: Option<(u64, u64)>,
+    datagram_authenticated: bool,
 }
 
 impl DtlsConnection {
@@ -223,6 +250,7 @@ impl DtlsConnection {
             ));
         }
         let mut conn = DtlsConnection::new(Side::Client, &config.shared, dtls);
+        conn.common.neg.own_cid = conn.cfg.draw_connection_id(&config.shared)?;
         let name = Some(name);
         if config.shared.tls13() {
             // DTLS 1.3 offered (with DTLS 1.2 if enabled): the TLS 1.3 client machine builds
@@ -267,6 +295,7 @@ impl DtlsConnection {
             ));
         }
         let mut conn = DtlsConnection::new(Side::Server, &config.shared, dtls);
+        conn.common.neg.own_cid = conn.cfg.draw_connection_id(&config.shared)?;
         conn.start = Start::Server(config, retry);
         Ok(conn)
     }
@@ -315,6 +344,8 @@ impl DtlsConnection {
             records_per_key: shared.records_per_key,
             last_alert_sent: None,
             last_alert_received: None,
+            newest_authenticated: None,
+            datagram_authenticated: false,
         }
     }
 
@@ -332,6 +363,7 @@ impl DtlsConnection {
             return Err(e.clone());
         }
         self.retransmitted_this_datagram = false;
+        self.datagram_authenticated = false;
         self.last_now = Some(now);
         let res = self.recv_records(datagram, now);
         self.finish_step(res, now)
@@ -371,15 +403,48 @@ impl DtlsConnection {
         e
     }
 
+    /// The length of the connection id the records we receive carry (0 without one): the
+    /// one we offered, until the peer's hello says it takes no part.
+    pub(super) fn recv_cid_len(&self) -> usize {
+        self.common.neg.own_cid.as_ref().map_or(0, Vec::len)
+    }
+
+    /// A record numbered `(epoch, seq)` deprotected: if it is the newest yet, this datagram
+    /// may move the peer (RFC 9146 6).
+    pub(super) fn authenticated(&mut self, epoch: u64, seq: u64) {
+        if self.newest_authenticated.is_none_or(|n| (epoch, seq) > n) {
+            self.newest_authenticated = Some((epoch, seq));
+            self.datagram_authenticated = true;
+        }
+    }
+
     fn recv_records(&mut self, datagram: &[u8], now: Instant) -> Result<(), Error> {
         let mut at = 0;
-        for rec in records(datagram, 0) {
+        for rec in records(datagram, self.recv_cid_len()) {
             if self.peer_closed || self.error.is_some() {
                 return Ok(());
             }
             // RFC 6347 4.1.2.7, RFC 9147 4.5.2: a record that does not parse ends the
             // datagram, silently.
             match rec {
+                Ok(DatagramRecord::Cid12 {
+                    header,
+                    cid,
+                    fragment,
+                }) => {
+                    at += 13 + cid.len() + fragment.len();
+                    // RFC 9146 4: only with the id we handed out, only on DTLS 1.2.
+                    if !self.is13() && self.common.neg.own_cid.as_deref() == Some(cid) {
+                        self.recv_record(header, fragment.to_vec(), now)?;
+                    }
+                }
+                // A tls12_cid record when we hand out no id: nothing we can parse (the id's
+                // length is ours to know, RFC 9146 3); dropped with the rest of the datagram.
+                Ok(DatagramRecord::Plaintext { header, .. })
+                    if header.content_type == ContentType::Tls12Cid =>
+                {
+                    return Ok(());
+                }
                 Ok(DatagramRecord::Plaintext { header, fragment }) => {
                     at += 13 + fragment.len();
                     if self.is13() && self.start_is_running() {
@@ -433,6 +498,7 @@ impl DtlsConnection {
         if !window.check(h.seq) {
             return Ok(());
         }
+        let cid_record = h.content_type == ContentType::Tls12Cid;
         let (typ, range) = match (&self.read_key, current) {
             (Some(key), true) => {
                 let explicit = key.explicit_nonce_len();
@@ -442,16 +508,32 @@ impl DtlsConnection {
                 let Ok(plain_len16) = u16::try_from(plain_len) else {
                     return self.bad_record();
                 };
-                let aad = h.dtls12_aad(plain_len16);
+                let aad = match (cid_record, self.common.neg.own_cid.as_deref()) {
+                    (true, Some(cid)) => h.cid12_aad(cid, plain_len16),
+                    (true, None) => return Ok(()),
+                    (false, _) => h.dtls12_aad(plain_len16).to_vec(),
+                };
                 match key.open_in_place(h.record_seq(), &aad, &mut payload) {
                     // `open_in_place` moves the plaintext to the front.
+                    Ok(_) if cid_record => {
+                        // DTLSInnerPlaintext (RFC 9146 4): content, real type, zeros.
+                        match payload[..plain_len].iter().rposition(|b| *b != 0) {
+                            Some(i) => (ContentType::from(payload[i]), 0..i),
+                            None => return Err(PeerMisbehaved::NoContentType.into()),
+                        }
+                    }
                     Ok(_) => (h.content_type, 0..plain_len),
                     Err(_) => return self.bad_record(),
                 }
             }
+            // RFC 9146 4: tls12_cid only once encryption is on; this one cannot be opened.
+            _ if cid_record => return Ok(()),
             _ => (h.content_type, 0..payload.len()),
         };
         let protected = current && self.read_key.is_some();
+        if protected {
+            self.authenticated(u64::from(h.epoch), h.seq);
+        }
         if let Start::Server(..) = self.start {
             // RFC 6347 4.2.1: a stateless server answered this client's first hello with the
             // hello's record sequence number; ours continue from the hello that got through.
@@ -948,6 +1030,17 @@ impl DtlsConnection {
         !self.out.is_empty() || (!self.common.queue.is_empty() && !self.v13.key_update_pending())
     }
 
+    /// Whether the last datagram given to [`recv_datagram`](Self::recv_datagram) carried
+    /// a record that deprotected under the keys in force and is newer (epoch, then sequence
+    /// number) than any before it. Only then may the peer's address be updated to the one
+    /// the datagram came from (RFC 9146 6): a replayed, reordered or forged datagram from a
+    /// new address leaves the connection where it was. The connection does no I/O: the
+    /// event loop that routed the datagram (by connection id, see
+    /// [`DtlsAcceptor::connection_id`](super::DtlsAcceptor::connection_id)) moves the peer.
+    pub fn last_datagram_authenticated(&self) -> bool {
+        self.datagram_authenticated
+    }
+
     /// The error that closed the connection, if one did.
     pub fn error(&self) -> Option<&Error> {
         self.error.as_ref()
@@ -1040,6 +1133,9 @@ fn client_hello(
     extensions.push(ClientExtension::SignatureAlgorithms(cfg.sig_schemes.clone()));
     let mut session_id = Vec::new();
     client12::extend_hello(config, name, cx.transport(), &mut extensions, &mut session_id)?;
+    if let Some(cid) = crate::handshake::connection_id::offer(cx) {
+        extensions.push(cid);
+    }
     if !cfg.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(cfg.alpn.clone()));
     }

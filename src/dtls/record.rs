@@ -85,6 +85,60 @@ impl PlaintextHeader {
     }
 }
 
+impl PlaintextHeader {
+    /// Appends the header of a DTLS 1.2 `tls12_cid` record (RFC 9146 4): type, version,
+    /// epoch, sequence number, then the connection id, then the length.
+    pub fn encode_with_cid(&self, cid: &[u8], out: &mut Vec<u8>) {
+        put_u8(out, self.content_type.get());
+        put_u16(out, self.version.get());
+        put_u16(out, self.epoch);
+        put_u48(out, self.seq);
+        out.extend_from_slice(cid);
+        put_u16(out, self.length);
+    }
+
+    /// The MAC / AEAD additional data of a DTLS 1.2 `tls12_cid` record (RFC 9146 5):
+    /// `seq_num_placeholder (8 x 0xff) || tls12_cid || cid_length || tls12_cid || version
+    /// || epoch || sequence_number || cid || length_of_DTLSInnerPlaintext`. The placeholder
+    /// and the leading type keep it from ever equalling RFC 6347's additional data.
+    pub fn cid12_aad(&self, cid: &[u8], inner_len: u16) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(8 + 3 + 2 + 2 + 6 + cid.len() + 2);
+        aad.extend_from_slice(&[0xff; 8]);
+        put_u8(&mut aad, ContentType::Tls12Cid.get());
+        // `cid` comes from a one-byte length (RFC 9146 3), so it fits.
+        put_u8(&mut aad, cid.len() as u8);
+        put_u8(&mut aad, ContentType::Tls12Cid.get());
+        put_u16(&mut aad, self.version.get());
+        put_u16(&mut aad, self.epoch);
+        put_u48(&mut aad, self.seq);
+        aad.extend_from_slice(cid);
+        put_u16(&mut aad, inner_len);
+        aad
+    }
+}
+
+/// The connection id of a datagram's first record, for routing it to its connection before
+/// any state is looked up: a DTLS 1.2 `tls12_cid` record (RFC 9146 4) or a DTLS 1.3 unified
+/// header with the `C` bit (RFC 9147 9). `cid_len` is the length of the ids we hand out (the
+/// receiver alone knows it, RFC 9146 3). `None` for any other record, or one too short to
+/// hold an id. Unauthenticated: a match only says which connection should try to open it.
+pub fn connection_id(datagram: &[u8], cid_len: usize) -> Option<&[u8]> {
+    if cid_len == 0 {
+        return None;
+    }
+    let first = *datagram.first()?;
+    if first == ContentType::Tls12Cid.get() {
+        // type, version, epoch, 48-bit sequence number, then the id and a length.
+        return datagram
+            .get(11..11 + cid_len)
+            .filter(|_| datagram.len() >= 13 + cid_len);
+    }
+    if first & UNIFIED_FIXED_MASK == UNIFIED_FIXED && first & C_BIT != 0 {
+        return datagram.get(1..1 + cid_len);
+    }
+    None
+}
+
 /// Width of the sequence number in the unified header (the `S` bit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeqLen {
@@ -269,6 +323,16 @@ pub enum DatagramRecord<'a> {
     },
     /// A DTLS 1.3 `DTLSCiphertext` (unified header).
     Ciphertext(ProtectedRecord<'a>),
+    /// A DTLS 1.2 `tls12_cid` record (RFC 9146 4), read only when we hand out connection ids.
+    Cid12 {
+        /// The header, `content_type` [`ContentType::Tls12Cid`], `length` that of the
+        /// fragment.
+        header: PlaintextHeader,
+        /// The connection id (the length we hand out).
+        cid: &'a [u8],
+        /// The protected fragment: explicit nonce, sealed DTLSInnerPlaintext, tag.
+        fragment: &'a [u8],
+    },
 }
 
 /// Iterator over the records of one datagram; see [`records`].
@@ -281,7 +345,8 @@ pub struct DatagramRecords<'a> {
 /// Splits a datagram into records (RFC 6347 4.1.1: several records per datagram, none
 /// spanning two). `cid_len` is the length of the connection id we asked the peer to use
 /// (0 if none). A first byte `001xxxxx` starts a unified header; anything else is read as a
-/// 13-byte `DTLSPlaintext` header (RFC 9147 4.1). A record that does not parse ends the
+/// 13-byte `DTLSPlaintext` header (RFC 9147 4.1); with a `cid_len`, a first byte
+/// `tls12_cid` starts a DTLS 1.2 record carrying a connection id (RFC 9146 4). A record that does not parse ends the
 /// iteration with an error: the caller drops the rest of the datagram silently (RFC 9147
 /// 4.5.2, RFC 6347 4.1.2.7).
 pub fn records(datagram: &[u8], cid_len: usize) -> DatagramRecords<'_> {
@@ -296,6 +361,29 @@ impl<'a> DatagramRecords<'a> {
         let all = self.rest;
         let mut r = Reader::new(all);
         let first = r.u8("DTLS record first byte")?;
+        if first == ContentType::Tls12Cid.get() && self.cid_len > 0 {
+            let mut r = Reader::new(all);
+            let content_type = ContentType::from(r.u8("DTLS record type")?);
+            let version = ProtocolVersion::from(r.u16("DTLS record version")?);
+            let epoch = r.u16("DTLS record epoch")?;
+            let seq = r.u48("DTLS record sequence number")?;
+            let cid = r.take(self.cid_len, "DTLS connection id")?;
+            let length = r.u16("DTLS record length")?;
+            let fragment = r.take(usize::from(length), "DTLS record fragment")?;
+            self.rest = r.rest();
+            let header = PlaintextHeader {
+                content_type,
+                version,
+                epoch,
+                seq,
+                length,
+            };
+            return Ok(DatagramRecord::Cid12 {
+                header,
+                cid,
+                fragment,
+            });
+        }
         if first & UNIFIED_FIXED_MASK != UNIFIED_FIXED {
             let mut r = Reader::new(all);
             let header = PlaintextHeader::decode(&mut r)?;
@@ -588,6 +676,53 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert!(PlaintextHeader::decode(&mut Reader::new(&out[..12])).is_err());
+    }
+
+    #[test]
+    fn cid12_header_aad_and_routing() {
+        let h = PlaintextHeader {
+            content_type: ContentType::Tls12Cid,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch: 1,
+            seq: 0x0102_0304_0506,
+            length: 3,
+        };
+        let mut rec = vec![];
+        h.encode_with_cid(&[0xaa, 0xbb], &mut rec);
+        rec.extend_from_slice(b"xyz");
+        assert_eq!(rec, hex::decode("19fefd0001010203040506aabb000378797a").unwrap());
+        // RFC 9146 5: 8 x ff, tls12_cid, cid_length, tls12_cid, version, epoch, seq, cid,
+        // length_of_DTLSInnerPlaintext.
+        assert_eq!(
+            h.cid12_aad(&[0xaa, 0xbb], 0x0010),
+            hex::decode("ffffffffffffffff" /* placeholder */)
+                .unwrap()
+                .into_iter()
+                .chain(hex::decode("190219fefd0001010203040506aabb0010").unwrap())
+                .collect::<Vec<_>>()
+        );
+        let Some(Ok(DatagramRecord::Cid12 {
+            header,
+            cid,
+            fragment,
+        })) = records(&rec, 2).next()
+        else {
+            panic!("a tls12_cid record");
+        };
+        assert_eq!((header, cid, fragment), (h, &[0xaa, 0xbb][..], &b"xyz"[..]));
+        // Without a connection id length it is read as a 13-byte header (here: a length
+        // running past the datagram), never as a tls12_cid record.
+        assert!(!matches!(
+            records(&rec, 0).next(),
+            Some(Ok(DatagramRecord::Cid12 { .. }))
+        ));
+        assert_eq!(connection_id(&rec, 2), Some(&[0xaa, 0xbb][..]));
+        assert_eq!(connection_id(&rec[..14], 2), None);
+        assert_eq!(connection_id(&rec, 0), None);
+        // DTLS 1.3: the C bit names the id; without it there is none.
+        assert_eq!(connection_id(&[0x3c, 7, 8, 9, 0], 2), Some(&[7, 8][..]));
+        assert_eq!(connection_id(&[0x2c, 7, 8, 9, 0], 2), None);
+        assert_eq!(connection_id(&[0x16, 0xfe, 0xfd], 2), None);
     }
 
     #[test]

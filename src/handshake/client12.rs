@@ -235,6 +235,7 @@ pub(crate) fn handle_server_hello(
             ServerHelloExtension::RecordSizeLimit(limit) => {
                 super::record_limit::client_accept(cx, cfg, *limit, false)?;
             }
+            ServerHelloExtension::ConnectionId(cid) => super::connection_id::client_accept(cx, cid)?,
             // We sent supported_groups, so an answer is not unsolicited (RFC 5246 7.4.1.4);
             // RFC 8422 defines none for the ServerHello, but servers in the field echo their
             // list: it tells us nothing, and is ignored (as BoringSSL and OpenSSL do).
@@ -245,6 +246,7 @@ pub(crate) fn handle_server_hello(
             _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
         }
     }
+    super::connection_id::client_done(cx);
     let ems = sh.extended_master_secret();
     // RFC 7627 5.3: a client that requires EMS aborts with handshake_failure.
     if !ems && cfg.require_ems {

@@ -269,6 +269,10 @@ pub(crate) fn start(
     if let Some(params) = cx.local_transport_parameters() {
         extensions.push(ClientExtension::QuicTransportParameters(params));
     }
+    // DTLS (RFC 9146 3, RFC 9147 9): the connection id we want to receive.
+    if let Some(cid) = super::connection_id::offer(cx) {
+        extensions.push(cid);
+    }
     // RFC 8446 4.6.1: a ticket of this server name whose suite we still offer.
     let now_ms = config.shared.time.now_millis();
     let ticket = match (&config.session_store, &name) {
@@ -691,9 +695,11 @@ impl ExpectServerHello {
             match ext {
                 ServerHelloExtension::KeyShare(_) | ServerHelloExtension::SupportedVersions(_) => {}
                 ServerHelloExtension::PreSharedKey(_) if self.s.ticket.is_some() => {}
+                ServerHelloExtension::ConnectionId(cid) => super::connection_id::client_accept(cx, cid)?,
                 _ => return Err(PeerMisbehaved::UnsolicitedExtension.into()),
             }
         }
+        super::connection_id::client_done(cx);
         // RFC 8446 4.2.11: the selected identity must be one we offered (we offer one), and
         // the suite must use the PSK's hash.
         let resumed = match sh.psk_index() {

@@ -5,6 +5,7 @@
 pub(crate) mod client12;
 pub(crate) mod client13;
 mod common12;
+pub(crate) mod connection_id;
 pub(crate) mod established;
 pub(crate) mod negotiated;
 pub(crate) mod output;

@@ -56,6 +56,11 @@ pub struct Negotiated {
     pub(crate) own_cert: Option<Arc<CertifiedKey>>,
     /// Over DTLS the TLS 1.3 exporter takes the "dtls13" label prefix (RFC 9147 5.9).
     pub(crate) dtls: bool,
+    /// DTLS: the connection id we want in the records we receive (RFC 9146 3), set by the
+    /// transport before the handshake; cleared when the peer does not take part.
+    pub(crate) own_cid: Option<Vec<u8>>,
+    /// DTLS: the connection id the peer wants in the records we send, from its hello.
+    pub(crate) peer_cid: Option<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Negotiated {
@@ -187,6 +192,25 @@ impl Negotiated {
             Some(ProtocolVersion::TLSv1_2 | ProtocolVersion::DTLSv1_2)
         )
         .then_some(self.ems)
+    }
+
+    /// DTLS: the connection id the peer puts in the records it sends us, once both sides
+    /// agreed to use connection ids (RFC 9146 3, RFC 9147 9); may be empty (we asked for
+    /// none). `None` before the ServerHello, or when either side did not take part.
+    pub fn own_connection_id(&self) -> Option<&[u8]> {
+        self.peer_cid.as_ref().and(self.own_cid.as_deref())
+    }
+
+    /// DTLS: the connection id the peer asked for, which our records carry (none in the
+    /// records when it is empty); `None` as for [`own_connection_id`](Self::own_connection_id).
+    pub fn peer_connection_id(&self) -> Option<&[u8]> {
+        self.own_cid.as_ref().and(self.peer_cid.as_deref())
+    }
+
+    /// The connection id our protected records carry: the peer's, when negotiated and not
+    /// empty (RFC 9146 3: an empty one means the classic record format).
+    pub(crate) fn send_cid(&self) -> Option<&[u8]> {
+        self.peer_connection_id().filter(|c| !c.is_empty())
     }
 
     /// The RFC 5705 / RFC 8446 7.5 exporter: fills `out`. TLS 1.2 uses the PRF over the

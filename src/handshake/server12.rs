@@ -405,6 +405,9 @@ fn send_server_hello(
     {
         extensions.push(ServerHelloExtension::RecordSizeLimit(limit));
     }
+    if let Some(cid) = super::connection_id::server_reply(cx, hello) {
+        extensions.push(cid);
+    }
     let sh = ServerHello {
         legacy_version: cx.transport().v12(),
         random: c.server_random,

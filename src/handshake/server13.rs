@@ -348,6 +348,9 @@ impl ExpectClientHello {
             // RFC 8446 4.2.11: the selected identity's index, after key_share.
             extensions.push(ServerHelloExtension::PreSharedKey(p.index));
         }
+        if let Some(cid) = super::connection_id::server_reply(cx, hello) {
+            extensions.push(cid);
+        }
         let mut random = [0u8; 32];
         rng.fill(&mut random)?;
 

@@ -82,6 +82,9 @@ pub enum ClientExtension {
     PostHandshakeAuth,
     /// QUIC transport parameters (RFC 9001 8.2), opaque to TLS.
     QuicTransportParameters(Vec<u8>),
+    /// DTLS: the connection id the client wants in the records it receives, possibly empty
+    /// (RFC 9146 3, RFC 9147 9).
+    ConnectionId(Vec<u8>),
     /// Any extension we do not interpret, kept for transcript fidelity.
     Unknown {
         /// The extension's type.
@@ -115,6 +118,9 @@ pub enum ServerHelloExtension {
     /// RFC 8449: the server's record size limit (TLS 1.2; TLS 1.3 sends it in
     /// EncryptedExtensions).
     RecordSizeLimit(u16),
+    /// DTLS: the connection id the server wants in the records it receives, possibly empty
+    /// (RFC 9146 3; DTLS 1.3 carries it in the ServerHello too, RFC 9147 9).
+    ConnectionId(Vec<u8>),
     /// Any extension we do not interpret, kept as received.
     Unknown {
         /// The extension's type.
@@ -363,6 +369,13 @@ fn read_client_shares(r: &mut Reader<'_>) -> Result<Vec<KeyShareEntry>, Error> {
     Ok(shares)
 }
 
+/// RFC 9146 3, RFC 9147 9: `opaque cid<0..2^8-1>`; a zero-length id is legal (the sender
+/// wants none in what it receives). An id that runs past the extension, or bytes after it,
+/// are decode_error.
+fn read_connection_id(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
+    Ok(r.vec_bytes(LenPrefix::U8, "connection_id")?.to_vec())
+}
+
 fn finish<T>(r: &Reader<'_>, v: T) -> Result<T, Error> {
     r.expect_empty("extension data")?;
     Ok(v)
@@ -394,6 +407,7 @@ impl ClientExtension {
             E::SessionTicket(_) => ExtensionType::SessionTicket,
             E::PostHandshakeAuth => ExtensionType::PostHandshakeAuth,
             E::QuicTransportParameters(_) => ExtensionType::QuicTransportParameters,
+            E::ConnectionId(_) => ExtensionType::ConnectionId,
             E::Unknown { typ, .. } => *typ,
         }
     }
@@ -416,6 +430,7 @@ impl ClientExtension {
             E::RenegotiationInfo(v) => put_vec_bytes(o, LenPrefix::U8, v),
             E::EcPointFormats(v) => put_vec_of(o, LenPrefix::U8, v),
             E::SessionTicket(t) | E::QuicTransportParameters(t) => o.extend_from_slice(t),
+            E::ConnectionId(cid) => put_vec_bytes(o, LenPrefix::U8, cid),
             E::Unknown { data, .. } => o.extend_from_slice(data),
         });
     }
@@ -466,6 +481,7 @@ impl ClientExtension {
             ExtensionType::PostHandshakeAuth => E::PostHandshakeAuth,
             // RFC 9001 8.2: the body is the transport parameters, opaque to TLS.
             ExtensionType::QuicTransportParameters => E::QuicTransportParameters(r.take_rest().to_vec()),
+            ExtensionType::ConnectionId => E::ConnectionId(read_connection_id(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,
@@ -495,6 +511,7 @@ impl ServerHelloExtension {
             E::ServerNameAck => ExtensionType::ServerName,
             E::SessionTicketAck => ExtensionType::SessionTicket,
             E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
+            E::ConnectionId(_) => ExtensionType::ConnectionId,
             E::Unknown { typ, .. } => *typ,
         }
     }
@@ -511,6 +528,7 @@ impl ServerHelloExtension {
             E::EcPointFormats(v) => put_vec_of(o, LenPrefix::U8, v),
             E::Alpn(name) => put_alpn_list(o, &[name]),
             E::RecordSizeLimit(v) => put_u16(o, *v),
+            E::ConnectionId(cid) => put_vec_bytes(o, LenPrefix::U8, cid),
             E::Unknown { data, .. } => o.extend_from_slice(data),
         });
     }
@@ -539,6 +557,7 @@ impl ServerHelloExtension {
             // RFC 5077 3.2: the server's SessionTicket extension is empty.
             ExtensionType::SessionTicket => E::SessionTicketAck,
             ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
+            ExtensionType::ConnectionId => E::ConnectionId(read_connection_id(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,

@@ -441,6 +441,14 @@ impl ClientHello {
         })
     }
 
+    /// DTLS: the connection id the client wants to receive (RFC 9146 3, RFC 9147 9).
+    pub fn connection_id(&self) -> Option<&[u8]> {
+        self.extensions.iter().find_map(|e| match e {
+            ClientExtension::ConnectionId(v) => Some(v.as_slice()),
+            _ => None,
+        })
+    }
+
     /// The renegotiation_info data (RFC 5746 3.2): empty on an initial handshake.
     pub fn renegotiation_info(&self) -> Option<&[u8]> {
         self.extensions.iter().find_map(|e| match e {

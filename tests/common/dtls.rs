@@ -367,6 +367,8 @@ impl WireKeys {
                         content: fragment.to_vec(),
                         version: Some(header.version.get()),
                     }),
+                    // Only with a connection id length, which this decoder does not take.
+                    DatagramRecord::Cid12 { .. } => break,
                     DatagramRecord::Ciphertext(p) => {
                         let side = usize::from(*dir == Dir::ToClient);
                         let mut w = WireRecord {

@@ -17,7 +17,7 @@ impl DtlsConnection {
     pub(super) fn flush(&mut self, now: Instant) -> Result<(), Error> {
         let mut new_flight = false;
         let mut records: Vec<Vec<u8>> = Vec::new();
-        let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
+        let max_app = self.max_app_data();
         let is13 = self.is13();
         let mut new_flight_items = 0usize;
         loop {
@@ -188,7 +188,7 @@ impl DtlsConnection {
                 }
                 continue;
             }
-            let room = self.cfg.mtu - self.record_overhead(epoch);
+            let room = self.cfg.mtu.saturating_sub(self.record_overhead(epoch));
             let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
                 continue;
             };
@@ -212,9 +212,26 @@ impl DtlsConnection {
 
     fn record_overhead(&self, epoch: u16) -> usize {
         match self.write.get(usize::from(epoch)).and_then(|w| w.key.as_ref()) {
-            Some(k) => 13 + k.explicit_nonce_len() + k.tag_len(),
+            Some(k) => 13 + k.explicit_nonce_len() + k.tag_len() + self.cid_overhead(),
             None => 13,
         }
+    }
+
+    /// What a connection id adds to a protected record: the id, and on DTLS 1.2 the inner
+    /// content type (RFC 9146 4; DTLS 1.3 has that byte anyway).
+    pub(super) fn cid_overhead(&self) -> usize {
+        match self.common.neg.send_cid() {
+            Some(cid) => cid.len() + usize::from(!self.is13()),
+            None => 0,
+        }
+    }
+
+    /// The most application data one record carries within the MTU.
+    fn max_app_data(&self) -> usize {
+        self.cfg
+            .mtu
+            .saturating_sub(MAX_RECORD_OVERHEAD + self.cid_overhead())
+            .max(1)
     }
 
     /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
@@ -250,12 +267,35 @@ impl DtlsConnection {
             seq,
             length: data.len() as u16,
         };
-        match &w.key {
-            None => {
+        let cid = self.common.neg.send_cid();
+        match (&w.key, cid) {
+            (None, _) => {
                 h.encode(out);
                 out.extend_from_slice(data);
             }
-            Some(key) => {
+            (Some(key), Some(cid)) => {
+                // RFC 9146 4, 5: tls12_cid with the peer's id; the sealed DTLSInnerPlaintext
+                // is the content and its real type (no padding).
+                let explicit = key.explicit_nonce_len();
+                let inner_len = data.len() + 1;
+                h.content_type = ContentType::Tls12Cid;
+                let aad = h.cid12_aad(cid, inner_len as u16);
+                h.length = (explicit + inner_len + key.tag_len()) as u16;
+                let start = out.len();
+                h.encode_with_cid(cid, out);
+                if explicit > 0 {
+                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
+                }
+                let body = out.len();
+                out.extend_from_slice(data);
+                out.push(typ.get());
+                out.resize(body + inner_len + key.tag_len(), 0);
+                if let Err(e) = key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], inner_len) {
+                    out.truncate(start);
+                    return Err(e);
+                }
+            }
+            (Some(key), None) => {
                 let explicit = key.explicit_nonce_len();
                 let aad = h.dtls12_aad(data.len() as u16);
                 h.length = (explicit + data.len() + key.tag_len()) as u16;
@@ -342,7 +382,7 @@ impl DtlsConnection {
         // Records are sealed straight into the datagram being filled.
         let mut datagram: Vec<u8> = Vec::new();
         let mut plain: Vec<u8> = Vec::new();
-        let max_app = self.cfg.mtu - MAX_RECORD_OVERHEAD;
+        let max_app = self.max_app_data();
         loop {
             let epoch = self.current_write_epoch();
             let Some(item) = self.next_queued(max_app) else {

@@ -186,9 +186,16 @@ impl DtlsConnection {
     /// A DTLSCiphertext record (unified header): find its epoch's keys, decrypt and
     /// reconstruct the sequence number, check the replay window, deprotect (RFC 9147 4.2).
     pub(super) fn recv_ciphertext13(&mut self, raw: &[u8], now: Instant) -> Result<(), Error> {
-        let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(raw, 0).next() else {
+        let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(raw, self.recv_cid_len()).next() else {
             return Ok(());
         };
+        // RFC 9147 9: an id in the header must be the one we handed out; without one
+        // negotiated a `C` bit is a record we cannot have asked for.
+        if let Some(cid) = rec.cid() {
+            if self.common.neg.own_cid.as_deref() != Some(cid) || cid.is_empty() {
+                return Ok(());
+            }
+        }
         let bits = u64::from(rec.epoch_bits());
         let Some(idx) = self.v13.read.iter().position(|e| e.keys.epoch() & 3 == bits) else {
             // An epoch we have no keys for yet: kept until the message installing them.
@@ -219,6 +226,7 @@ impl DtlsConnection {
             }
         };
         self.v13.read[idx].window.mark(seq);
+        self.authenticated(epoch, seq);
         let data = opened.plaintext;
         if let Some(obs) = &self.common.observer {
             obs.record(
@@ -451,7 +459,13 @@ impl DtlsConnection {
 
     pub(super) fn record_overhead13(&self, epoch: u64) -> usize {
         match self.v13.write.iter().find(|w| w.keys.epoch() == epoch) {
-            Some(w) => w.keys.overhead(&HeaderFormat::default(), 0),
+            Some(w) => w.keys.overhead(
+                &HeaderFormat {
+                    cid: self.common.neg.send_cid(),
+                    ..HeaderFormat::default()
+                },
+                0,
+            ),
             None => crate::dtls::record::PLAINTEXT_HEADER_LEN,
         }
     }
@@ -495,7 +509,12 @@ impl DtlsConnection {
             return Err(Error::SequenceExhausted);
         }
         w.next_seq += 1;
-        w.keys.seal(out, &HeaderFormat::default(), seq, typ, data, 0)?;
+        // RFC 9147 9: the peer's id in every protected record once we know it.
+        let format = HeaderFormat {
+            cid: self.common.neg.send_cid(),
+            ..HeaderFormat::default()
+        };
+        w.keys.seal(out, &format, seq, typ, data, 0)?;
         self.note_sealed(typ, data, epoch);
         Ok(RecordNumber::new(epoch, seq))
     }
