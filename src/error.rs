@@ -59,6 +59,9 @@ pub enum Error {
     /// DTLS: the handshake did not complete within the total handshake timeout (RFC 6347
     /// 4.2.4); no alert is sent, the peer is presumed gone.
     HandshakeTimeout,
+    /// The client named a PSK identity the server does not know (`unknown_psk_identity`,
+    /// RFC 4279 2).
+    UnknownPskIdentity,
 }
 
 /// Why a private key and its certificate are refused together.
@@ -191,6 +194,11 @@ pub enum Parameter {
     KeyShareLength,
     /// RFC 8446 4.2.8.2: a key share that is not a valid point.
     InvalidPoint,
+    /// RFC 4279 5.3: a PSK identity longer than we look up
+    /// ([`crate::config::MAX_PSK_IDENTITY_LEN`]).
+    PskIdentityTooLong,
+    /// RFC 4279 2: a ServerKeyExchange identity hint other than the one configured.
+    PskIdentityHint,
 }
 
 /// Protocol rules the peer broke, one variant per rule.
@@ -366,6 +374,7 @@ impl Error {
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) => AlertDescription::InternalError,
             Error::Refused(a) => *a,
+            Error::UnknownPskIdentity => AlertDescription::UnknownPskIdentity,
             Error::AlertReceived(_)
             | Error::Config(_)
             | Error::InconsistentKeys(_)
@@ -423,6 +432,7 @@ impl fmt::Display for Error {
             Error::BufferFull => f.write_str("plaintext buffer full"),
             Error::Refused(a) => write!(f, "refused by the application with {a}"),
             Error::HandshakeTimeout => f.write_str("DTLS handshake timed out"),
+            Error::UnknownPskIdentity => f.write_str("unknown PSK identity"),
         }
     }
 }
