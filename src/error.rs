@@ -195,7 +195,7 @@ pub enum Parameter {
     /// RFC 8446 4.2.8.2: a key share that is not a valid point.
     InvalidPoint,
     /// RFC 4279 5.3: a PSK identity longer than we look up
-    /// ([`crate::config::MAX_PSK_IDENTITY_LEN`]).
+    /// ([`crate::conn::MAX_PSK_IDENTITY_LEN`]).
     PskIdentityTooLong,
     /// RFC 4279 2: a ServerKeyExchange identity hint other than the one configured.
     PskIdentityHint,
