@@ -67,6 +67,9 @@ pub enum Error {
     /// ([`crate::dtls::TimerConfig::total`], RFC 6347 4.2.4); no alert is sent, the peer is
     /// presumed gone.
     HandshakeTimeout,
+    /// The client named a PSK identity the server does not know (`unknown_psk_identity`,
+    /// RFC 4279 2).
+    UnknownPskIdentity,
 }
 
 /// How a call did not fit the connection's state.
@@ -253,6 +256,11 @@ pub enum Parameter {
     KeyShareLength,
     /// RFC 8446 4.2.8.2: a key share that is not a valid point.
     InvalidPoint,
+    /// RFC 4279 5.3: a PSK identity longer than we look up
+    /// ([`crate::conn::MAX_PSK_IDENTITY_LEN`]).
+    PskIdentityTooLong,
+    /// RFC 4279 2: a ServerKeyExchange identity hint other than the one configured.
+    PskIdentityHint,
 }
 
 /// Protocol rules the peer broke, one variant per rule.
@@ -428,6 +436,7 @@ impl Error {
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) | Error::Internal(_) => AlertDescription::InternalError,
             Error::Refused(a) => *a,
+            Error::UnknownPskIdentity => AlertDescription::UnknownPskIdentity,
             Error::AlertReceived(_)
             | Error::Config(_)
             | Error::InconsistentKeys(_)
@@ -494,6 +503,7 @@ impl fmt::Display for Error {
             Error::BufferFull => f.write_str("plaintext buffer full"),
             Error::Refused(a) => write!(f, "refused by the application with {a}"),
             Error::HandshakeTimeout => f.write_str("DTLS handshake timed out"),
+            Error::UnknownPskIdentity => f.write_str("unknown PSK identity"),
         }
     }
 }

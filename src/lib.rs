@@ -180,8 +180,9 @@ mod transport;
 
 pub use codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 pub use conn::{
-    CertifiedKey, ClientConfig, Connection, Direction, Event, FixedClock, KeyLog, KeyLogFile, NoKeyLog,
-    RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock, TimeProvider,
+    CertifiedKey, ClientConfig, Connection, Direction, Event, ExternalPsk, FixedClock, KeyLog, KeyLogFile,
+    NoKeyLog, PskLookup, PskStore, RecordObserver, SecurityPolicy, ServerConfig, Side, Stream, SystemClock,
+    TimeProvider,
 };
 pub use error::{Error, Failure, InconsistentKeys, Limit, Misuse, Parameter, PeerMisbehaved};
 pub use handshake::negotiated::Negotiated;

@@ -101,8 +101,37 @@ fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
+/// ` psk=IDENTITY` when the handshake used an external PSK, else nothing.
+pub fn psk_word(identity: Option<&[u8]>) -> String {
+    identity
+        .map(|id| format!(" psk={}", String::from_utf8_lossy(id)))
+        .unwrap_or_default()
+}
+
+/// The suites a PSK client offers by default (`connect --psk` without `--suite`): the
+/// TLS 1.2 PSK suites, ECDHE_PSK first (forward secrecy).
+pub const PSK_SUITES: &[CipherSuite] = &[
+    CipherSuite::TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_PSK_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_PSK_WITH_AES_128_CCM_8,
+];
+
+/// A server's default suites with a PSK file: the library's defaults, then [`PSK_SUITES`]
+/// (a client with a certificate in mind never offers a PSK suite, a PSK client only those).
+pub fn server_suites_with_psk() -> Vec<CipherSuite> {
+    let tls13 = sanstls::crypto::TLS13_SUITES
+        .iter()
+        .filter(|s| !s.opt_in)
+        .map(|s| s.suite);
+    let tls12 = sanstls::crypto::TLS12_SUITES
+        .iter()
+        .filter(|s| !s.opt_in)
+        .map(|s| s.suite);
+    tls13.chain(tls12).chain(PSK_SUITES.iter().copied()).collect()
+}
+
 /// `version=TLSv1.3 suite=... group=... sigscheme=... alpn=... resumed=no`; TLS 1.2 lines end
-/// with ` ems=yes|no`.
+/// with ` ems=yes|no`, then ` psk=IDENTITY` after a PSK handshake.
 pub fn handshake_summary(conn: &Connection) -> String {
     let alpn = conn
         .alpn_protocol()
@@ -113,7 +142,7 @@ pub fn handshake_summary(conn: &Connection) -> String {
         None => "",
     };
     format!(
-        "version={} suite={} group={} sigscheme={} alpn={} resumed={}{}",
+        "version={} suite={} group={} sigscheme={} alpn={} resumed={}{}{}",
         or_dash(conn.protocol_version()),
         or_dash(conn.cipher_suite()),
         or_dash(conn.key_exchange_group()),
@@ -121,6 +150,7 @@ pub fn handshake_summary(conn: &Connection) -> String {
         or_dash(alpn),
         if conn.is_resumed() { "yes" } else { "no" },
         ems,
+        psk_word(conn.psk_identity()),
     )
 }
 

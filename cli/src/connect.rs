@@ -75,6 +75,13 @@ pub struct Args {
     /// NAT rebinding would; with --cid the server follows.
     #[arg(long, value_name = "N", requires = "dtls")]
     rebind_after: Option<u64>,
+    /// External PSK identity (with --psk): the client then offers the PSK suites (without
+    /// --suite: ECDHE_PSK ChaCha20, PSK AES-128-GCM, PSK AES-128-CCM_8) and needs no CA.
+    #[arg(long, value_name = "ID", requires = "psk")]
+    psk_identity: Option<String>,
+    /// The external PSK, as hex digits (with --psk-identity).
+    #[arg(long, value_name = "HEX", requires = "psk_identity")]
+    psk: Option<String>,
 }
 
 /// How long an earlier connection of `--reconnect` waits for a session ticket after its
@@ -82,11 +89,19 @@ pub struct Args {
 const TICKET_WAIT: Duration = Duration::from_secs(3);
 
 pub fn build_config(args: &Args) -> Result<Arc<ClientConfig>, BoxError> {
-    let anchors = match &args.cafile {
-        Some(path) => TrustAnchors::from_pem_file(path)?,
-        None => TrustAnchors::native()?,
+    let anchors = match (&args.cafile, &args.psk) {
+        (Some(path), _) => TrustAnchors::from_pem_file(path)?,
+        // A PSK-only client checks no certificate: an empty set of anchors will do.
+        (None, Some(_)) => TrustAnchors::default(),
+        (None, None) => TrustAnchors::native()?,
     };
-    let builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)));
+    let mut builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)));
+    if let (Some(identity), Some(hex)) = (&args.psk_identity, &args.psk) {
+        let key = sanstls::conn::decode_hex(hex).ok_or("--psk: expected hex digits")?;
+        builder = builder
+            .psk(sanstls::ExternalPsk::new(identity.as_bytes(), key)?)
+            .cipher_suites(crate::common::PSK_SUITES);
+    }
     let mut builder = crate::apply_tls_args!(builder, &args.tls);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         builder = builder.client_auth_cert(CertifiedKey::from_pem_files(cert, key)?);

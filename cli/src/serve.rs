@@ -144,6 +144,13 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", requires = "dtls",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=255))]
     cid: Option<usize>,
+    /// External PSKs: FILE holds `identity:hexkey` lines (as `gnutls-serv --pskpasswd`).
+    /// Without --suite the server then also takes the PSK suites, after its defaults.
+    #[arg(long, value_name = "FILE")]
+    psk_file: Option<PathBuf>,
+    /// TLS 1.2 psk_identity_hint to send with the PSK suites (with --psk-file).
+    #[arg(long, value_name = "TEXT", requires = "psk_file")]
+    psk_hint: Option<String>,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -181,6 +188,16 @@ fn build_config(args: &Args, fleet: Option<&Arc<Fleet>>) -> Result<Arc<ServerCon
     let mut builder = ServerConfig::builder(first);
     for c in certs {
         builder = builder.add_cert(c);
+    }
+    if let Some(path) = &args.psk_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let store = sanstls::PskStore::from_text(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        builder = builder
+            .psk_lookup(Arc::new(store))
+            .cipher_suites(&crate::common::server_suites_with_psk());
+        if let Some(hint) = &args.psk_hint {
+            builder = builder.psk_identity_hint(hint.as_bytes());
+        }
     }
     builder = crate::apply_tls_args!(builder, &args.tls);
     builder = builder.max_buffered_plaintext(args.max_buffer);

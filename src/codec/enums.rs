@@ -220,6 +220,20 @@ wire_enum! {
         TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00ff => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
         /// RFC 7507: the client is retrying with a lower version than it supports.
         TLS_FALLBACK_SCSV = 0x5600 => "TLS_FALLBACK_SCSV",
+        /// RFC 8446 B.4.
+        TLS_AES_128_CCM_SHA256 = 0x1304 => "TLS_AES_128_CCM_SHA256",
+        /// RFC 8446 B.4 (constrained devices; not offered unless configured).
+        TLS_AES_128_CCM_8_SHA256 = 0x1305 => "TLS_AES_128_CCM_8_SHA256",
+        /// RFC 7251 2.
+        TLS_ECDHE_ECDSA_WITH_AES_128_CCM = 0xc0ac => "TLS_ECDHE_ECDSA_WITH_AES_128_CCM",
+        /// RFC 7251 2.
+        TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 = 0xc0ae => "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
+        /// RFC 6655 4 (PSK key exchange, RFC 4279 2).
+        TLS_PSK_WITH_AES_128_CCM_8 = 0xc0a8 => "TLS_PSK_WITH_AES_128_CCM_8",
+        /// RFC 5487 3.1.
+        TLS_PSK_WITH_AES_128_GCM_SHA256 = 0x00a8 => "TLS_PSK_WITH_AES_128_GCM_SHA256",
+        /// RFC 7905 2 (ECDHE_PSK key exchange, RFC 5489 2).
+        TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 = 0xccac => "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256",
     }
 }
 

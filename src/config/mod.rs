@@ -10,11 +10,13 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 mod keylog;
 mod observer;
 mod policy;
+mod psk;
 mod sizing;
 
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
 pub use observer::{Direction, RecordObserver};
 pub use policy::SecurityPolicy;
+pub use psk::{decode_hex, ExternalPsk, PskLookup, PskStore, MAX_PSK_IDENTITY_LEN, MAX_PSK_LEN};
 pub use sizing::{RecordSizing, LOW_LATENCY_RECORD_LEN};
 
 use crate::codec::{CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
@@ -103,8 +105,9 @@ impl Default for Shared {
             versions: vec![ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2],
             suites: suites::TLS13_SUITES
                 .iter()
+                .filter(|s| !s.opt_in)
                 .map(|s| s.suite)
-                .chain(suites::TLS12_SUITES.iter().map(|s| s.suite))
+                .chain(suites::TLS12_SUITES.iter().filter(|s| !s.opt_in).map(|s| s.suite))
                 .collect(),
             groups: kx::default_groups().to_vec(),
             sig_schemes: DEFAULT_SIGNATURE_SCHEMES.to_vec(),
@@ -373,6 +376,8 @@ pub struct ClientConfig {
     pub(crate) tickets12: bool,
     /// Run the verifier again on the stored chain when a session resumes.
     pub(crate) reverify_on_resume: bool,
+    /// An external PSK: the PSK suites are offered only with one.
+    pub(crate) psk: Option<Arc<ExternalPsk>>,
 }
 
 /// Reshapes the first ClientHello before it is sent (see [`ClientConfigBuilder::customize_client_hello`]).
@@ -407,6 +412,7 @@ impl ClientConfig {
             shared_sessions12: None,
             tickets12: true,
             reverify_on_resume: false,
+            psk: None,
         }
     }
 }
@@ -429,6 +435,7 @@ pub struct ClientConfigBuilder {
     shared_sessions12: Option<Arc<ClientSessions12>>,
     tickets12: bool,
     reverify_on_resume: bool,
+    psk: Option<Arc<ExternalPsk>>,
 }
 
 shared_setters!(ClientConfigBuilder);
@@ -537,6 +544,14 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// An external PSK (RFC 4279, RFC 5489): with it the client offers the PSK suites among
+    /// its [`cipher_suites`](Self::cipher_suites) (which must list some), and names the
+    /// identity when the server picks one.
+    pub fn psk(mut self, psk: ExternalPsk) -> Self {
+        self.psk = Some(Arc::new(psk));
+        self
+    }
+
     /// Checks the settings against each other and freezes them; an unusable combination is `Error::Config`.
     pub fn build(self) -> Result<Arc<ClientConfig>, Error> {
         self.shared.validate()?;
@@ -559,6 +574,7 @@ impl ClientConfigBuilder {
                 .or_else(|| self.sessions12.map(|n| Arc::new(ClientSessions12::new(n)))),
             tickets12: self.tickets12,
             reverify_on_resume: self.reverify_on_resume,
+            psk: self.psk,
         }))
     }
 }
@@ -666,6 +682,10 @@ pub struct ServerConfig {
     pub(crate) server_hello_hook: Option<ServerHelloHook>,
     /// Reshapes the TLS 1.3 EncryptedExtensions before they are sent.
     pub(crate) encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
+    /// External PSKs by identity: the PSK suites are chosen only with it.
+    pub(crate) psk_lookup: Option<Arc<dyn PskLookup>>,
+    /// TLS 1.2 psk_identity_hint sent in the ServerKeyExchange (RFC 4279 2).
+    pub(crate) psk_identity_hint: Option<Vec<u8>>,
 }
 
 /// Reshapes the TLS 1.3 ServerHello before it is sent (see
@@ -734,6 +754,8 @@ impl ServerConfig {
             tickets12: Tickets12::Default,
             server_hello_hook: None,
             encrypted_extensions_hook: None,
+            psk_lookup: None,
+            psk_identity_hint: None,
         }
     }
 
@@ -828,6 +850,8 @@ pub struct ServerConfigBuilder {
     tickets12: Tickets12,
     server_hello_hook: Option<ServerHelloHook>,
     encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
+    psk_lookup: Option<Arc<dyn PskLookup>>,
+    psk_identity_hint: Option<Vec<u8>>,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -945,9 +969,34 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// External PSKs (RFC 4279, RFC 5489): with a lookup the server chooses a PSK suite when
+    /// one comes first, in its [`cipher_suites`](Self::cipher_suites) order, among those
+    /// the client offers. An unknown identity ends the handshake with `unknown_psk_identity`.
+    pub fn psk_lookup(mut self, lookup: Arc<dyn PskLookup>) -> Self {
+        self.psk_lookup = Some(lookup);
+        self
+    }
+
+    /// TLS 1.2: the psk_identity_hint of the ServerKeyExchange (RFC 4279 2; at most
+    /// [`MAX_PSK_IDENTITY_LEN`] bytes). Without one a PSK suite's ServerKeyExchange is
+    /// left out (ECDHE_PSK sends an empty hint).
+    pub fn psk_identity_hint(mut self, hint: impl Into<Vec<u8>>) -> Self {
+        self.psk_identity_hint = Some(hint.into());
+        self
+    }
+
     /// Checks the settings against each other and freezes them; an unusable combination is `Error::Config`.
     pub fn build(self) -> Result<Arc<ServerConfig>, Error> {
         self.shared.validate()?;
+        if self
+            .psk_identity_hint
+            .as_ref()
+            .is_some_and(|h| h.len() > MAX_PSK_IDENTITY_LEN)
+        {
+            return Err(Error::Config(format!(
+                "a PSK identity hint is at most {MAX_PSK_IDENTITY_LEN} bytes"
+            )));
+        }
         if self.resumption.max_early_data as usize > self.shared.max_buffered_plaintext {
             return Err(Error::Config(
                 "max_early_data must not exceed the buffered plaintext cap".into(),
@@ -982,6 +1031,8 @@ impl ServerConfigBuilder {
             ticketer12,
             server_hello_hook: self.server_hello_hook,
             encrypted_extensions_hook: self.encrypted_extensions_hook,
+            psk_lookup: self.psk_lookup,
+            psk_identity_hint: self.psk_identity_hint,
         }))
     }
 }

@@ -12,6 +12,7 @@ mod stream;
 use std::io;
 use std::sync::Arc;
 
+pub use crate::config::{decode_hex, ExternalPsk, PskLookup, PskStore, MAX_PSK_IDENTITY_LEN, MAX_PSK_LEN};
 pub use crate::config::{
     key_log_line, CertifiedKey, ClientConfig, ClientConfigBuilder, Direction, FixedClock, KeyLog, KeyLogFile,
     NoKeyLog, RecordObserver, RecordSizing, SecurityPolicy, ServerConfig, ServerConfigBuilder, SystemClock,
@@ -31,8 +32,8 @@ pub use crate::session::tickets::{
 pub use controls::{AlertRecord, ClientHelloInfo};
 pub use inplace::{InPlace, Sealed};
 pub use secrets::{
-    ConnectionBlob, KtlsCryptoInfo, KtlsSecrets, KTLS_CIPHER_AES_GCM_128, KTLS_CIPHER_AES_GCM_256,
-    KTLS_CIPHER_CHACHA20_POLY1305, KTLS_TLS_1_2_VERSION, KTLS_TLS_1_3_VERSION,
+    ConnectionBlob, KtlsCryptoInfo, KtlsSecrets, KTLS_CIPHER_AES_CCM_128, KTLS_CIPHER_AES_GCM_128,
+    KTLS_CIPHER_AES_GCM_256, KTLS_CIPHER_CHACHA20_POLY1305, KTLS_TLS_1_2_VERSION, KTLS_TLS_1_3_VERSION,
 };
 pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};

@@ -35,6 +35,8 @@ pub const KTLS_CIPHER_AES_GCM_128: u16 = 51;
 pub const KTLS_CIPHER_AES_GCM_256: u16 = 52;
 /// `TLS_CIPHER_CHACHA20_POLY1305`.
 pub const KTLS_CIPHER_CHACHA20_POLY1305: u16 = 54;
+/// `TLS_CIPHER_AES_CCM_128` (the kernel has no CCM_8).
+pub const KTLS_CIPHER_AES_CCM_128: u16 = 53;
 
 /// One direction's record protection as Linux kTLS takes it (`struct
 /// tls12_crypto_info_aes_gcm_128`, `..._aes_gcm_256`, `..._chacha20_poly1305`, used for TLS 1.2
@@ -111,11 +113,12 @@ impl DirectionKeys {
         let seq = self.seq.to_be_bytes();
         let (cipher_type, iv, salt) = match self.aead {
             AeadAlg::ChaCha20Poly1305 => (KTLS_CIPHER_CHACHA20_POLY1305, self.iv.to_vec(), Vec::new()),
-            gcm => {
-                let cipher = if gcm == AeadAlg::Aes128Gcm {
-                    KTLS_CIPHER_AES_GCM_128
-                } else {
-                    KTLS_CIPHER_AES_GCM_256
+            aes => {
+                // CCM keeps GCM's salt and IV layout (`struct tls12_crypto_info_aes_ccm_128`).
+                let cipher = match aes {
+                    AeadAlg::Aes128Gcm => KTLS_CIPHER_AES_GCM_128,
+                    AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => KTLS_CIPHER_AES_CCM_128,
+                    _ => KTLS_CIPHER_AES_GCM_256,
                 };
                 if tls13 {
                     let (salt, iv) = self.iv.split_at(4.min(self.iv.len()));
@@ -231,6 +234,9 @@ impl Connection {
         self.secrets_ready()?;
         let tls13 = matches!(self.handshake, Some(Handshake::Established(_)));
         let (tx, rx) = self.direction_keys()?;
+        if tx.aead == AeadAlg::Aes128Ccm8 {
+            return Err(Error::Config("kernel TLS has no AES-CCM_8".into()));
+        }
         Ok(KtlsSecrets {
             tx: tx.ktls(tls13),
             rx: rx.ktls(tls13),

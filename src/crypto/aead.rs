@@ -1,5 +1,13 @@
 //! Record protection keys: AEAD key plus nonce construction, sealing and opening in place.
+//!
+//! AES-GCM and ChaCha20-Poly1305 are ring's; AES-CCM and AES-CCM_8, which ring lacks, are
+//! RustCrypto's `ccm` over `aes`, driven through its detached in-place interface so a
+//! record is sealed and opened where it lies, as with ring.
 
+use aes::Aes128;
+use ccm::aead::AeadInOut;
+use ccm::consts::{U12, U16, U8};
+use ccm::{Ccm, KeyInit};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
@@ -9,8 +17,8 @@ use super::suites::AeadAlg;
 use crate::Error;
 
 const NONCE_LEN: usize = AeadAlg::NONCE_LEN;
-const TAG_LEN: usize = AeadAlg::TAG_LEN;
-/// TLS 1.2 AES-GCM: 4-byte implicit salt, 8-byte explicit nonce (RFC 5288 3).
+/// TLS 1.2 AES-GCM and AES-CCM: 4-byte implicit salt, 8-byte explicit nonce (RFC 5288 3,
+/// RFC 6655 3).
 const GCM_SALT_LEN: usize = 4;
 const GCM_EXPLICIT_LEN: usize = 8;
 
@@ -18,16 +26,29 @@ const GCM_EXPLICIT_LEN: usize = 8;
 enum NonceMode {
     /// TLS 1.3 (RFC 8446 5.3) and TLS 1.2 ChaCha20-Poly1305 (RFC 7905 2): iv XOR seq.
     XorSeq(Zeroizing<[u8; NONCE_LEN]>),
-    /// TLS 1.2 AES-GCM (RFC 5288 3): salt || explicit nonce, the explicit part sent in the
-    /// record. We send the sequence number as the explicit part.
+    /// TLS 1.2 AES-GCM (RFC 5288 3) and AES-CCM (RFC 6655 3): salt || explicit nonce, the
+    /// explicit part sent in the record. We send the sequence number as the explicit part.
     Tls12Gcm(Zeroizing<[u8; GCM_SALT_LEN]>),
 }
 
-/// One direction's record protection key: the AEAD key and the IV (or salt). The key bytes
-/// live inside ring's `LessSafeKey`; our copies are zeroized.
+/// AES-128-CCM with a 16-byte tag and a 12-byte nonce (RFC 6655 3, RFC 8446 B.4).
+type Aes128Ccm = Ccm<Aes128, U16, U12>;
+/// AES-128-CCM_8: the same with an 8-byte tag.
+type Aes128Ccm8 = Ccm<Aes128, U8, U12>;
+
+/// The keyed cipher. The key bytes live inside it (ring's `LessSafeKey`, or the AES round
+/// keys, which `aes` zeroizes on drop).
+enum Cipher {
+    Ring(LessSafeKey),
+    Ccm(Aes128Ccm),
+    Ccm8(Aes128Ccm8),
+}
+
+/// One direction's record protection key: the AEAD key and the IV (or salt). Our copies of
+/// the IV are zeroized.
 pub struct RecordKey {
     aead: AeadAlg,
-    key: LessSafeKey,
+    key: Cipher,
     nonce: NonceMode,
 }
 
@@ -48,10 +69,96 @@ fn xor_seq(iv: &[u8; NONCE_LEN], seq: u64) -> [u8; NONCE_LEN] {
     n
 }
 
-fn unbound(aead: AeadAlg, key: &[u8]) -> Result<LessSafeKey, Error> {
-    UnboundKey::new(aead.ring_alg(), key)
-        .map(LessSafeKey::new)
-        .map_err(|_| Error::Crypto("bad AEAD key length"))
+fn unbound(aead: AeadAlg, key: &[u8]) -> Result<Cipher, Error> {
+    let bad = |_| Error::Crypto("bad AEAD key length");
+    match aead.ring_alg() {
+        Some(alg) => UnboundKey::new(alg, key)
+            .map(|k| Cipher::Ring(LessSafeKey::new(k)))
+            .map_err(bad),
+        None if aead == AeadAlg::Aes128Ccm8 => Aes128Ccm8::new_from_slice(key)
+            .map(Cipher::Ccm8)
+            .map_err(|_| Error::Crypto("bad AEAD key length")),
+        None => Aes128Ccm::new_from_slice(key)
+            .map(Cipher::Ccm)
+            .map_err(|_| Error::Crypto("bad AEAD key length")),
+    }
+}
+
+impl Cipher {
+    /// Encrypts `plain` in place; returns the tag (its first `tag_len` bytes count).
+    fn seal(&self, nonce: [u8; NONCE_LEN], aad: &[u8], plain: &mut [u8]) -> Result<([u8; 16], usize), Error> {
+        let failed = |_| Error::Crypto("AEAD seal failed");
+        let mut out = [0u8; 16];
+        let n = match self {
+            Cipher::Ring(k) => {
+                let tag = k
+                    .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), plain)
+                    .map_err(|_| Error::Crypto("AEAD seal failed"))?;
+                out.copy_from_slice(tag.as_ref());
+                16
+            }
+            Cipher::Ccm(k) => {
+                let tag = k
+                    .encrypt_inout_detached(&nonce.into(), aad, plain.into())
+                    .map_err(failed)?;
+                out.copy_from_slice(&tag);
+                16
+            }
+            Cipher::Ccm8(k) => {
+                let tag = k
+                    .encrypt_inout_detached(&nonce.into(), aad, plain.into())
+                    .map_err(failed)?;
+                out[..8].copy_from_slice(&tag);
+                8
+            }
+        };
+        Ok((out, n))
+    }
+
+    /// Opens `in_out[prefix..]` (ciphertext || tag) in place and moves the plaintext to the
+    /// start of `in_out`; returns its length. Any failure is [`Error::DecryptFailed`].
+    fn open(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        prefix: usize,
+        tag_len: usize,
+    ) -> Result<usize, Error> {
+        let failed = |_: ccm::Error| Error::DecryptFailed;
+        let ct_len = in_out.len() - prefix - tag_len;
+        match self {
+            Cipher::Ring(k) => {
+                let n = k
+                    .open_within(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(aad),
+                        in_out,
+                        prefix..,
+                    )
+                    .map_err(|_| Error::DecryptFailed)?
+                    .len();
+                return Ok(n);
+            }
+            Cipher::Ccm(k) => {
+                let (ct, tag) = in_out[prefix..].split_at_mut(ct_len);
+                let tag = ccm::Tag::<U16>::try_from(&*tag).map_err(|_| Error::DecryptFailed)?;
+                k.decrypt_inout_detached(&nonce.into(), aad, ct.into(), &tag)
+                    .map_err(failed)?;
+            }
+            Cipher::Ccm8(k) => {
+                let (ct, tag) = in_out[prefix..].split_at_mut(ct_len);
+                let tag = ccm::Tag::<U8>::try_from(&*tag).map_err(|_| Error::DecryptFailed)?;
+                k.decrypt_inout_detached(&nonce.into(), aad, ct.into(), &tag)
+                    .map_err(failed)?;
+            }
+        }
+        // As ring does: the plaintext moves over the explicit nonce (RFC 5288 3).
+        if prefix > 0 {
+            in_out.copy_within(prefix..prefix + ct_len, 0);
+        }
+        Ok(ct_len)
+    }
 }
 
 impl RecordKey {
@@ -68,9 +175,9 @@ impl RecordKey {
         let iv = traffic_secret.expand_label(b"iv", &[], NONCE_LEN);
         let mut iv_arr = Zeroizing::new([0u8; NONCE_LEN]);
         iv_arr.copy_from_slice(iv.as_bytes());
-        // The key length comes from `aead` itself, so ring cannot refuse it.
-        let key = match UnboundKey::new(aead.ring_alg(), key.as_bytes()) {
-            Ok(k) => LessSafeKey::new(k),
+        // The key length comes from `aead` itself, so the cipher cannot refuse it.
+        let key = match unbound(aead, key.as_bytes()) {
+            Ok(k) => k,
             Err(_) => unreachable!("key length matches the algorithm"),
         };
         RecordKey {
@@ -80,15 +187,16 @@ impl RecordKey {
         }
     }
 
-    /// TLS 1.2: for AES-GCM `iv` is the 4-byte implicit salt (RFC 5288 3), for
-    /// ChaCha20-Poly1305 the 12-byte IV XORed with the sequence number (RFC 7905 2).
+    /// TLS 1.2: for AES-GCM and AES-CCM `iv` is the 4-byte implicit salt (RFC 5288 3,
+    /// RFC 6655 3), for ChaCha20-Poly1305 the 12-byte IV XORed with the sequence number
+    /// (RFC 7905 2).
     pub fn tls12(aead: AeadAlg, key: &[u8], iv: &[u8]) -> Result<Self, Error> {
         let key = unbound(aead, key)?;
         let nonce = match aead {
-            AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm => {
+            AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm | AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => {
                 let mut salt = Zeroizing::new([0u8; GCM_SALT_LEN]);
                 if iv.len() != GCM_SALT_LEN {
-                    return Err(Error::Crypto("TLS 1.2 GCM salt must be 4 bytes"));
+                    return Err(Error::Crypto("TLS 1.2 GCM/CCM salt must be 4 bytes"));
                 }
                 salt.copy_from_slice(iv);
                 NonceMode::Tls12Gcm(salt)
@@ -110,7 +218,7 @@ impl RecordKey {
         self.aead
     }
 
-    /// Bytes the record carries before the ciphertext (8 for TLS 1.2 GCM, else 0).
+    /// Bytes the record carries before the ciphertext (8 for TLS 1.2 GCM and CCM, else 0).
     pub fn explicit_nonce_len(&self) -> usize {
         match self.nonce {
             NonceMode::XorSeq(_) => 0,
@@ -124,13 +232,14 @@ impl RecordKey {
         seq.to_be_bytes()
     }
 
-    /// Bytes sealing adds to a plaintext: the tag (the explicit nonce is the caller's).
+    /// Bytes sealing adds to a plaintext: the tag, 16 bytes or 8 for CCM_8 (the explicit
+    /// nonce is the caller's).
     pub fn tag_len(&self) -> usize {
-        TAG_LEN
+        self.aead.tag_len()
     }
 
-    fn seal_nonce(&self, seq: u64) -> Nonce {
-        let n = match &self.nonce {
+    fn seal_nonce(&self, seq: u64) -> [u8; NONCE_LEN] {
+        match &self.nonce {
             NonceMode::XorSeq(iv) => xor_seq(iv, seq),
             NonceMode::Tls12Gcm(salt) => {
                 let mut n = [0u8; NONCE_LEN];
@@ -138,20 +247,19 @@ impl RecordKey {
                 n[GCM_SALT_LEN..].copy_from_slice(&self.explicit_nonce(seq));
                 n
             }
-        };
-        Nonce::assume_unique_for_key(n)
+        }
     }
 
-    /// Seals `in_out` (the plaintext) in place and appends the 16-byte tag. For TLS 1.2 GCM
+    /// Seals `in_out` (the plaintext) in place and appends the tag. For TLS 1.2 GCM and CCM
     /// the caller writes [`explicit_nonce`](Self::explicit_nonce)`(seq)` before it.
     pub fn seal_in_place(&self, seq: u64, aad: &[u8], in_out: &mut Vec<u8>) -> Result<(), Error> {
-        self.key
-            .seal_in_place_append_tag(self.seal_nonce(seq), Aad::from(aad), in_out)
-            .map_err(|_| Error::Crypto("AEAD seal failed"))
+        let (tag, n) = self.key.seal(self.seal_nonce(seq), aad, in_out)?;
+        in_out.extend_from_slice(&tag[..n]);
+        Ok(())
     }
 
     /// Seals `buf[..plaintext_len]` in place and writes the tag right after it; `buf` needs
-    /// `plaintext_len + 16` bytes. Returns the ciphertext length (plaintext + tag).
+    /// `plaintext_len + tag_len()` bytes. Returns the ciphertext length (plaintext + tag).
     pub fn seal_in_place_slice(
         &self,
         seq: u64,
@@ -159,16 +267,15 @@ impl RecordKey {
         buf: &mut [u8],
         plaintext_len: usize,
     ) -> Result<usize, Error> {
-        let total = plaintext_len.checked_add(TAG_LEN).filter(|t| *t <= buf.len());
+        let total = plaintext_len
+            .checked_add(self.tag_len())
+            .filter(|t| *t <= buf.len());
         let Some(total) = total else {
             return Err(Error::Crypto("seal: buffer has no room for the tag"));
         };
         let (plain, rest) = buf.split_at_mut(plaintext_len);
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(self.seal_nonce(seq), Aad::from(aad), plain)
-            .map_err(|_| Error::Crypto("AEAD seal failed"))?;
-        rest[..TAG_LEN].copy_from_slice(tag.as_ref());
+        let (tag, n) = self.key.seal(self.seal_nonce(seq), aad, plain)?;
+        rest[..n].copy_from_slice(&tag[..n]);
         Ok(total)
     }
 
@@ -182,7 +289,8 @@ impl RecordKey {
         in_out: &'a mut [u8],
     ) -> Result<&'a mut [u8], Error> {
         let prefix = self.explicit_nonce_len();
-        if in_out.len() < prefix + TAG_LEN {
+        let tag_len = self.tag_len();
+        if in_out.len() < prefix + tag_len {
             return Err(Error::DecryptFailed);
         }
         let nonce = match &self.nonce {
@@ -195,14 +303,8 @@ impl RecordKey {
                 n
             }
         };
-        self.key
-            .open_within(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                in_out,
-                prefix..,
-            )
-            .map_err(|_| Error::DecryptFailed)
+        let n = self.key.open(nonce, aad, in_out, prefix, tag_len)?;
+        Ok(&mut in_out[..n])
     }
 }
 
@@ -237,6 +339,10 @@ mod tests {
             RecordKey::tls12(AeadAlg::Aes128Gcm, &[4; 16], &[5; 4]).unwrap(),
             RecordKey::tls12(AeadAlg::Aes256Gcm, &[4; 32], &[5; 4]).unwrap(),
             RecordKey::tls12(AeadAlg::ChaCha20Poly1305, &[6; 32], &[7; 12]).unwrap(),
+            RecordKey::tls13(AeadAlg::Aes128Ccm, HashAlg::Sha256, &[8; 32]),
+            RecordKey::tls13(AeadAlg::Aes128Ccm8, HashAlg::Sha256, &[9; 32]),
+            RecordKey::tls12(AeadAlg::Aes128Ccm, &[10; 16], &[11; 4]).unwrap(),
+            RecordKey::tls12(AeadAlg::Aes128Ccm8, &[12; 16], &[13; 4]).unwrap(),
         ]
     }
 
@@ -260,10 +366,10 @@ mod tests {
                                 seq in any::<u64>()) {
             for k in keys() {
                 let mut rec = seal_record(&k, seq, &aad, &plain);
-                prop_assert_eq!(rec.len(), k.explicit_nonce_len() + plain.len() + 16);
+                prop_assert_eq!(rec.len(), k.explicit_nonce_len() + plain.len() + k.tag_len());
                 // The slice path produces the same bytes.
                 let mut buf = plain.clone();
-                buf.resize(plain.len() + 16 + 3, 0);
+                buf.resize(plain.len() + k.tag_len() + 3, 0);
                 let n = k.seal_in_place_slice(seq, &aad, &mut buf, plain.len()).unwrap();
                 prop_assert_eq!(&buf[..n], &rec[k.explicit_nonce_len()..]);
                 let opened = k.open_in_place(seq, &aad, &mut rec).unwrap();
@@ -298,7 +404,7 @@ mod tests {
                 k.open_in_place(5, b"aaD", &mut rec.clone()),
                 Err(Error::DecryptFailed)
             );
-            let short = &mut rec.clone()[..k.explicit_nonce_len() + 15];
+            let short = &mut rec.clone()[..k.explicit_nonce_len() + k.tag_len() - 1];
             assert_eq!(k.open_in_place(5, b"aad", short), Err(Error::DecryptFailed));
             assert_eq!(k.open_in_place(5, b"aad", &mut []), Err(Error::DecryptFailed));
         }
@@ -317,6 +423,37 @@ mod tests {
         assert!(RecordKey::tls12(AeadAlg::Aes128Gcm, &[0; 15], &[0; 4]).is_err());
         assert!(RecordKey::tls12(AeadAlg::Aes128Gcm, &[0; 16], &[0; 12]).is_err());
         assert!(RecordKey::tls12(AeadAlg::ChaCha20Poly1305, &[0; 32], &[0; 4]).is_err());
+        assert!(RecordKey::tls12(AeadAlg::Aes128Ccm8, &[0; 32], &[0; 4]).is_err());
+        assert!(RecordKey::tls12(AeadAlg::Aes128Ccm, &[0; 16], &[0; 12]).is_err());
+    }
+
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s.replace(' ', "")).unwrap()
+    }
+
+    /// NIST SP 800-38C Appendix C, Example 3: AES-128, a 12-byte nonce, 20 bytes of
+    /// associated data, 24 of payload, an 8-byte tag (CCM_8, RFC 6655 3). The 16-byte tag of
+    /// the same input was computed with OpenSSL's AES-CCM (via pyca/cryptography).
+    #[test]
+    fn ccm_known_answers() {
+        let key = h("404142434445464748494a4b4c4d4e4f");
+        let nonce = h("101112131415161718191a1b");
+        let aad = h("000102030405060708090a0b0c0d0e0f10111213");
+        let plain = h("202122232425262728292a2b2c2d2e2f3031323334353637");
+        let want8 = h("e3b201a9f5b71a7a9b1ceaeccd97e70b6176aad9a4428aa5 484392fbc1b09951");
+        let want16 = h("e3b201a9f5b71a7a9b1ceaeccd97e70b6176aad9a4428aa5 c87ae488918de93f17dd3e4934347f44");
+        for (aead, want) in [(AeadAlg::Aes128Ccm8, want8), (AeadAlg::Aes128Ccm, want16)] {
+            // As a TLS 1.3 key whose IV is the nonce: record 0 uses the nonce unchanged.
+            let k = RecordKey::xor_iv(aead, &key, &nonce).unwrap();
+            let mut buf = plain.clone();
+            k.seal_in_place(0, &aad, &mut buf).unwrap();
+            assert_eq!(buf, want, "{aead:?}");
+            let opened = k.open_in_place(0, &aad, &mut buf).unwrap();
+            assert_eq!(opened, &plain[..]);
+            let mut bad = want.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            assert_eq!(k.open_in_place(0, &aad, &mut bad), Err(Error::DecryptFailed));
+        }
     }
 
     #[test]

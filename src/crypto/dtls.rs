@@ -64,7 +64,8 @@ impl core::fmt::Debug for SequenceNumberKey {
 
 fn sn_alg(aead: AeadAlg) -> &'static quic::Algorithm {
     match aead {
-        AeadAlg::Aes128Gcm => &quic::AES_128,
+        // RFC 9147 4.2.3: the AES suites, GCM and CCM alike, mask with AES-ECB.
+        AeadAlg::Aes128Gcm | AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => &quic::AES_128,
         AeadAlg::Aes256Gcm => &quic::AES_256,
         AeadAlg::ChaCha20Poly1305 => &quic::CHACHA20,
     }

@@ -31,6 +31,27 @@ fn prf_secret(alg: HashAlg, secret: &[u8], label: &[u8], seed: &[&[u8]], len: us
     Secret::new(out)
 }
 
+/// The PSK premaster secret (RFC 4279 2, RFC 5489 2): `uint16 len, other_secret, uint16
+/// len, psk`, where other_secret is N zero bytes (N the PSK's length) for plain PSK and the
+/// ECDH shared secret for ECDHE_PSK.
+pub fn psk_premaster(ecdh_shared: Option<&[u8]>, psk: &[u8]) -> Secret {
+    let zeros;
+    let other = match ecdh_shared {
+        Some(z) => z,
+        None => {
+            zeros = vec![0u8; psk.len()];
+            &zeros
+        }
+    };
+    let mut out = Vec::with_capacity(4 + other.len() + psk.len());
+    // Both lengths are bounded by the config (a PSK of at most 512 bytes) and the groups.
+    out.extend_from_slice(&(other.len() as u16).to_be_bytes());
+    out.extend_from_slice(other);
+    out.extend_from_slice(&(psk.len() as u16).to_be_bytes());
+    out.extend_from_slice(psk);
+    Secret::new(out)
+}
+
 /// master_secret = PRF(pre_master_secret, "master secret", client_random || server_random)
 /// (RFC 5246 8.1).
 pub fn master_secret(alg: HashAlg, pre_master: &[u8], client_random: &[u8], server_random: &[u8]) -> Secret {
@@ -194,5 +215,15 @@ mod tests {
             .unwrap();
         prf(HashAlg::Sha256, b"ms", b"EXPORTER", b"cs\x00\x00", &mut b);
         assert_eq!(a, b, "an empty context differs from none in RFC 5705");
+    }
+
+    #[test]
+    fn psk_premaster_is_lengths_zeros_and_key() {
+        // RFC 4279 2: uint16 N, N zero bytes, uint16 N, the PSK.
+        let pms = psk_premaster(None, &[1, 2, 3, 4]);
+        assert_eq!(pms.as_bytes(), &[0, 4, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4]);
+        // RFC 5489 2: the ECDH shared secret in place of the zeros.
+        let pms = psk_premaster(Some(&[9; 3]), &[0xaa; 2]);
+        assert_eq!(pms.as_bytes(), &[0, 3, 9, 9, 9, 0, 2, 0xaa, 0xaa]);
     }
 }

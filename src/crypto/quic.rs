@@ -167,7 +167,7 @@ impl PacketKey {
 
     /// Bytes [`encrypt_in_place`](Self::encrypt_in_place) adds.
     pub fn tag_len(&self) -> usize {
-        AeadAlg::TAG_LEN
+        self.key.tag_len()
     }
 
     /// RFC 9001 6.6: packets one key may protect before a key update is due.
@@ -176,6 +176,8 @@ impl PacketKey {
             AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm => 1 << 23,
             // RFC 9001 6.6: the ChaCha20-Poly1305 limit exceeds 2^62 packets.
             AeadAlg::ChaCha20Poly1305 => 1 << 62,
+            // RFC 9001 6.6, B.2: 2^21.5 for AEAD_AES_128_CCM (CCM_8 is not for QUIC, 5.3).
+            AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => 1 << 21,
         }
     }
 
@@ -184,6 +186,7 @@ impl PacketKey {
         match self.suite.aead {
             AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm => 1 << 52,
             AeadAlg::ChaCha20Poly1305 => 1 << 36,
+            AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => 1 << 21,
         }
     }
 }
@@ -204,7 +207,7 @@ impl core::fmt::Debug for HeaderProtectionKey {
 
 fn hp_alg(aead: AeadAlg) -> &'static hp::Algorithm {
     match aead {
-        AeadAlg::Aes128Gcm => &hp::AES_128,
+        AeadAlg::Aes128Gcm | AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => &hp::AES_128,
         AeadAlg::Aes256Gcm => &hp::AES_256,
         AeadAlg::ChaCha20Poly1305 => &hp::CHACHA20,
     }

@@ -14,27 +14,42 @@ pub enum AeadAlg {
     Aes256Gcm,
     /// ChaCha20-Poly1305 (RFC 8439 2.8): 32-byte key.
     ChaCha20Poly1305,
+    /// AES-128-CCM with a 16-byte tag (RFC 5116 5.3, NIST SP 800-38C): 16-byte key.
+    Aes128Ccm,
+    /// AES-128-CCM_8: CCM with an 8-byte tag (RFC 6655 3, RFC 8446 B.4): 16-byte key.
+    Aes128Ccm8,
 }
 
 impl AeadAlg {
-    /// Authentication tag length; the same for all three (RFC 5116, RFC 8439).
+    /// The longest authentication tag (16 bytes: GCM, ChaCha20-Poly1305, CCM; RFC 5116,
+    /// RFC 8439); CCM_8's is 8 ([`tag_len`](Self::tag_len)).
     pub const TAG_LEN: usize = 16;
-    /// Nonce length; the same for all three (RFC 8446 5.3).
+    /// Nonce length; the same for all of them (RFC 8446 5.3, RFC 6655 3).
     pub const NONCE_LEN: usize = 12;
 
     /// Key length in bytes (16 or 32).
     pub fn key_len(self) -> usize {
         match self {
-            AeadAlg::Aes128Gcm => 16,
+            AeadAlg::Aes128Gcm | AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => 16,
             AeadAlg::Aes256Gcm | AeadAlg::ChaCha20Poly1305 => 32,
         }
     }
 
-    pub(crate) fn ring_alg(self) -> &'static ring::aead::Algorithm {
+    /// Authentication tag length: 8 for CCM_8, else 16.
+    pub fn tag_len(self) -> usize {
         match self {
-            AeadAlg::Aes128Gcm => &ring::aead::AES_128_GCM,
-            AeadAlg::Aes256Gcm => &ring::aead::AES_256_GCM,
-            AeadAlg::ChaCha20Poly1305 => &ring::aead::CHACHA20_POLY1305,
+            AeadAlg::Aes128Ccm8 => 8,
+            _ => Self::TAG_LEN,
+        }
+    }
+
+    /// ring's algorithm; `None` for CCM, which ring lacks (`crypto::aead` uses `ccm`).
+    pub(crate) fn ring_alg(self) -> Option<&'static ring::aead::Algorithm> {
+        match self {
+            AeadAlg::Aes128Gcm => Some(&ring::aead::AES_128_GCM),
+            AeadAlg::Aes256Gcm => Some(&ring::aead::AES_256_GCM),
+            AeadAlg::ChaCha20Poly1305 => Some(&ring::aead::CHACHA20_POLY1305),
+            AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => None,
         }
     }
 }
@@ -48,24 +63,42 @@ pub struct Tls13Suite {
     pub hash: HashAlg,
     /// The record protection algorithm (RFC 8446 5.2).
     pub aead: AeadAlg,
+    /// Offered and accepted only when configured (not in the default list).
+    pub opt_in: bool,
 }
 
-/// The TLS 1.3 suites we implement, in default preference order.
+/// The TLS 1.3 suites we implement, in default preference order; the `opt_in` ones last.
 pub static TLS13_SUITES: &[Tls13Suite] = &[
     Tls13Suite {
         suite: CipherSuite::TLS_AES_128_GCM_SHA256,
         hash: HashAlg::Sha256,
         aead: AeadAlg::Aes128Gcm,
+        opt_in: false,
     },
     Tls13Suite {
         suite: CipherSuite::TLS_AES_256_GCM_SHA384,
         hash: HashAlg::Sha384,
         aead: AeadAlg::Aes256Gcm,
+        opt_in: false,
     },
     Tls13Suite {
         suite: CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
         hash: HashAlg::Sha256,
         aead: AeadAlg::ChaCha20Poly1305,
+        opt_in: false,
+    },
+    Tls13Suite {
+        suite: CipherSuite::TLS_AES_128_CCM_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Ccm,
+        opt_in: true,
+    },
+    // RFC 8446 B.4, RFC 9001 5.3: CCM_8 only where a profile asks for it (never QUIC).
+    Tls13Suite {
+        suite: CipherSuite::TLS_AES_128_CCM_8_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Ccm8,
+        opt_in: true,
     },
 ];
 
@@ -74,13 +107,25 @@ pub fn tls13_suite(s: CipherSuite) -> Option<&'static Tls13Suite> {
     TLS13_SUITES.iter().find(|t| t.suite == s)
 }
 
-/// The certificate key a TLS 1.2 ECDHE suite authenticates with (RFC 8422 2, RFC 5246).
+/// How a TLS 1.2 suite authenticates: the certificate key of an ECDHE suite (RFC 8422 2,
+/// RFC 5246), or a pre-shared key (RFC 4279, RFC 5489).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SuiteAuth {
     /// ECDHE_ECDSA: an ECDSA key, or Ed25519 (RFC 8422 2).
     Ecdsa,
     /// ECDHE_RSA: an RSA key, signing with PKCS#1 v1.5 or PSS.
     Rsa,
+    /// PSK (RFC 4279 2): no certificate, no key exchange; the premaster comes from the PSK.
+    Psk,
+    /// ECDHE_PSK (RFC 5489 2): an unsigned ECDHE exchange mixed with the PSK.
+    EcdhePsk,
+}
+
+impl SuiteAuth {
+    /// True for the PSK key exchanges (no certificate on either side).
+    pub fn is_psk(self) -> bool {
+        matches!(self, SuiteAuth::Psk | SuiteAuth::EcdhePsk)
+    }
 }
 
 /// A TLS 1.2 ECDHE AEAD cipher suite: the AEAD, the PRF hash and the authentication.
@@ -92,15 +137,18 @@ pub struct Tls12Suite {
     pub hash: HashAlg,
     /// The record protection algorithm.
     pub aead: AeadAlg,
-    /// The kind of certificate key the server signs its ServerKeyExchange with.
+    /// The kind of certificate key the server signs its ServerKeyExchange with, or PSK.
     pub auth: SuiteAuth,
+    /// Offered and accepted only when configured (not in the default list).
+    pub opt_in: bool,
 }
 
 impl Tls12Suite {
-    /// Fixed IV bytes from the key block: 4 for GCM (RFC 5288 3), 12 for ChaCha20 (RFC 7905 2).
+    /// Fixed IV bytes from the key block: 4 for GCM and CCM (RFC 5288 3, RFC 6655 3), 12 for
+    /// ChaCha20 (RFC 7905 2).
     pub fn fixed_iv_len(&self) -> usize {
         match self.aead {
-            AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm => 4,
+            AeadAlg::Aes128Gcm | AeadAlg::Aes256Gcm | AeadAlg::Aes128Ccm | AeadAlg::Aes128Ccm8 => 4,
             AeadAlg::ChaCha20Poly1305 => 12,
         }
     }
@@ -118,36 +166,80 @@ pub static TLS12_SUITES: &[Tls12Suite] = &[
         hash: HashAlg::Sha256,
         aead: AeadAlg::Aes128Gcm,
         auth: SuiteAuth::Ecdsa,
+        opt_in: false,
     },
     Tls12Suite {
         suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         hash: HashAlg::Sha256,
         aead: AeadAlg::Aes128Gcm,
         auth: SuiteAuth::Rsa,
+        opt_in: false,
     },
     Tls12Suite {
         suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
         hash: HashAlg::Sha384,
         aead: AeadAlg::Aes256Gcm,
         auth: SuiteAuth::Ecdsa,
+        opt_in: false,
     },
     Tls12Suite {
         suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
         hash: HashAlg::Sha384,
         aead: AeadAlg::Aes256Gcm,
         auth: SuiteAuth::Rsa,
+        opt_in: false,
     },
     Tls12Suite {
         suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
         hash: HashAlg::Sha256,
         aead: AeadAlg::ChaCha20Poly1305,
         auth: SuiteAuth::Ecdsa,
+        opt_in: false,
     },
     Tls12Suite {
         suite: CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         hash: HashAlg::Sha256,
         aead: AeadAlg::ChaCha20Poly1305,
         auth: SuiteAuth::Rsa,
+        opt_in: false,
+    },
+    // RFC 7251 2: AES-CCM with ECDHE_ECDSA, the explicit nonce as for GCM (RFC 6655 3).
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_CCM,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Ccm,
+        auth: SuiteAuth::Ecdsa,
+        opt_in: true,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Ccm8,
+        auth: SuiteAuth::Ecdsa,
+        opt_in: true,
+    },
+    // The PSK suites: offered only by a client with a PSK, chosen only by a server with
+    // a PSK lookup (RFC 4279, RFC 5487, RFC 6655, RFC 7905).
+    Tls12Suite {
+        suite: CipherSuite::TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::ChaCha20Poly1305,
+        auth: SuiteAuth::EcdhePsk,
+        opt_in: true,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_PSK_WITH_AES_128_GCM_SHA256,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Gcm,
+        auth: SuiteAuth::Psk,
+        opt_in: true,
+    },
+    Tls12Suite {
+        suite: CipherSuite::TLS_PSK_WITH_AES_128_CCM_8,
+        hash: HashAlg::Sha256,
+        aead: AeadAlg::Aes128Ccm8,
+        auth: SuiteAuth::Psk,
+        opt_in: true,
     },
 ];
 

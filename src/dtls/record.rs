@@ -522,9 +522,11 @@ impl Dtls13Keys {
         self.epoch
     }
 
-    /// Bytes a record adds to its content: header, content type byte, `pad` zeros, tag.
+    /// Bytes a record adds to its content, at most: header, content type byte, `pad` zeros,
+    /// tag; and at least the 16-byte ciphertext the record-number mask samples (a CCM_8
+    /// record of under 8 content bytes is padded to it, see [`seal`](Self::seal)).
     pub fn overhead(&self, format: &HeaderFormat<'_>, pad: usize) -> usize {
-        format.header_len() + 1 + pad + self.record.tag_len()
+        format.header_len() + (1 + pad + self.record.tag_len()).max(SN_SAMPLE_LEN)
     }
 
     /// Appends record `seq` carrying `content` of `content_type` (DTLSInnerPlaintext with
@@ -543,6 +545,9 @@ impl Dtls13Keys {
         if content.len() > MAX_PLAINTEXT_LEN {
             return Err(Error::Internal("DTLS 1.3 record content over 2^14 bytes"));
         }
+        // RFC 9147 4.2.3: senders pad short records to the 16 ciphertext bytes the mask
+        // samples (only an 8-byte tag, CCM_8, leaves a record shorter).
+        let pad = pad.max(SN_SAMPLE_LEN.saturating_sub(content.len() + 1 + self.record.tag_len()));
         let inner_len = content.len() + 1 + pad;
         let ct_len = inner_len + self.record.tag_len();
         let length = u16::try_from(ct_len).map_err(|_| Error::Internal("DTLS 1.3 record over 2^16 bytes"))?;

@@ -19,9 +19,10 @@ use super::{Handshake, Msg};
 use crate::codec::{EcPointFormat, ExtensionType, HandshakeType, ProtocolVersion};
 use crate::config::ClientConfig;
 use crate::crypto::kx::{self, KeyExchange};
+use crate::crypto::prf::psk_premaster;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
-use crate::crypto::suites::{tls12_suite, Tls12Suite};
+use crate::crypto::suites::{tls12_suite, SuiteAuth, Tls12Suite};
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::*;
@@ -100,6 +101,7 @@ pub(crate) enum Client12 {
     Ticket(ExpectTicket),
     Ccs(ExpectCcs),
     Finished(ExpectFinished),
+    PskServerKeyExchange(ExpectPskServerKeyExchange),
 }
 
 impl Client12 {
@@ -115,6 +117,7 @@ impl Client12 {
             Client12::Ticket(s) => s.handle(cx, msg),
             Client12::Ccs(_) => Err(unexpected12("expect ChangeCipherSpec", &msg)),
             Client12::Finished(s) => s.handle(cx, msg),
+            Client12::PskServerKeyExchange(s) => s.handle(cx, msg),
         }
     }
 
@@ -139,6 +142,12 @@ impl Client12 {
             ),
             Client12::Ccs(_) => (false, "expect ChangeCipherSpec"),
             Client12::Finished(_) => (typ == HandshakeType::Finished, "expect Finished"),
+            Client12::PskServerKeyExchange(s) => (
+                typ == HandshakeType::ServerKeyExchange && s.ske.is_none()
+                    || typ == HandshakeType::ServerHelloDone
+                        && (s.ske.is_some() || s.c.suite.auth == SuiteAuth::Psk),
+                "expect ServerKeyExchange",
+            ),
         };
         if ok {
             Ok(())
@@ -200,6 +209,10 @@ pub(crate) fn handle_server_hello(
         return Err(PeerMisbehaved::SuiteNotOffered.into());
     }
     let suite = tls12_suite(sh.cipher_suite).ok_or(PeerMisbehaved::SuiteNotOffered)?;
+    // We offer the PSK suites only with a PSK.
+    if suite.auth.is_psk() && config.psk.is_none() {
+        return Err(PeerMisbehaved::SuiteNotOffered.into());
+    }
     // RFC 5246 7.4.1.3: the method must be one we offered; we offer only null.
     if sh.compression_method != 0 {
         return Err(PeerMisbehaved::CompressionNotNull.into());
@@ -312,9 +325,99 @@ pub(crate) fn handle_server_hello(
             resumed: true,
         })));
     }
+    // RFC 4279 2, RFC 5489 2: no Certificate; a ServerKeyExchange (optional for plain PSK).
+    if suite.auth.is_psk() {
+        return Ok(Handshake::Client12(Client12::PskServerKeyExchange(
+            ExpectPskServerKeyExchange { c, ske: None },
+        )));
+    }
     Ok(Handshake::Client12(Client12::Certificate(ExpectCertificate {
         c,
     })))
+}
+
+/// The PSK suites' ServerKeyExchange (identity hint, and for ECDHE_PSK the unsigned server
+/// share; RFC 4279 2, RFC 5489 2), then ServerHelloDone.
+pub(crate) struct ExpectPskServerKeyExchange {
+    c: Ctx,
+    ske: Option<PskServerKeyExchange>,
+}
+
+impl ExpectPskServerKeyExchange {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
+        let ecdhe = self.c.suite.auth == SuiteAuth::EcdhePsk;
+        match &msg.payload {
+            HandshakePayload::Unknown {
+                typ: HandshakeType::ServerKeyExchange,
+                body,
+            } if self.ske.is_none() => {
+                let ske = PskServerKeyExchange::decode(body, ecdhe)?;
+                if let Some((group, _)) = &ske.ecdh {
+                    let cfg = &self.c.config.shared;
+                    // RFC 8422 5.4 (RFC 5489 2 keeps it): a curve we offered, not a hybrid.
+                    if !cfg.groups.contains(group) || kx::is_hybrid(*group) {
+                        return Err(
+                            PeerMisbehaved::IllegalParameter(Parameter::ServerKeyExchangeGroup).into(),
+                        );
+                    }
+                    cx.negotiated().group = Some(*group);
+                }
+                self.c.log.add(&msg.raw)?;
+                self.ske = Some(ske);
+                Ok(Handshake::Client12(Client12::PskServerKeyExchange(self)))
+            }
+            _ if matches!(body12(&msg)?, Some(Tls12Payload::ServerHelloDone))
+                && (self.ske.is_some() || !ecdhe) =>
+            {
+                self.c.log.add(&msg.raw)?;
+                self.send_flight(cx)
+            }
+            _ => Err(unexpected12("expect ServerKeyExchange", &msg)),
+        }
+    }
+
+    /// ClientKeyExchange (our identity, and share), CCS, Finished.
+    fn send_flight(mut self, cx: &mut dyn Output) -> Result<Handshake, Error> {
+        let config = self.c.config.clone();
+        let psk = config.psk.as_ref().ok_or(PeerMisbehaved::SuiteNotOffered)?;
+        let (public, shared) = match self.ske.as_ref().and_then(|s| s.ecdh.as_ref()) {
+            Some((group, server_public)) => {
+                let kx = KeyExchange::start(*group, config.shared.rng.as_ref())?;
+                let public = kx.public_key().to_vec();
+                (Some(public), Some(kx.complete(server_public)?))
+            }
+            None => (None, None),
+        };
+        let cke = PskClientKeyExchange {
+            identity: psk.identity().to_vec(),
+            public,
+        };
+        cx.send_handshake12(cke.encode(), &mut self.c.log)?;
+        cx.negotiated().psk_identity = Some(psk.identity().to_vec());
+        let pre_master = psk_premaster(shared.as_ref().map(|s| s.as_bytes()), psk.key().as_bytes());
+        let mut c = self.c;
+        let master = master_secret(
+            c.suite,
+            &pre_master,
+            c.ems,
+            &c.log,
+            &c.client_random,
+            &c.server_random,
+        );
+        cx.log_secret("CLIENT_RANDOM", &master);
+        let (write, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Client)?;
+        cx.send_ccs();
+        cx.install_write12(write);
+        let ours = finished(c.suite, &master, true, &c.log);
+        let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
+        c.log.add(&fin)?;
+        cx.set_pending_read12(read);
+        Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
+            c,
+            master,
+            resumed: false,
+        })))
+    }
 }
 
 pub(crate) struct ExpectCertificate {

@@ -17,7 +17,7 @@ use crate::crypto::key_schedule::{finished_verify_data_prk, KeySchedule13};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
-use crate::crypto::suites::{tls13_suite, Tls13Suite};
+use crate::crypto::suites::{tls12_suite, tls13_suite, Tls13Suite};
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::*;
@@ -143,13 +143,44 @@ fn fill_binder(
     let mut transcript = prefix.cloned().unwrap_or_else(|| Transcript::new(suite.hash));
     transcript.update(&bytes[..truncated]);
     let ks = KeySchedule13::with_prefix(suite.hash, labels, Some(ticket.psk.as_bytes()));
-    let binder = finished_verify_data_prk(&ks.prk(&ks.binder_key(true)), &transcript.current_hash());
+    // RFC 8446 7.1: "ext binder" for an external PSK, "res binder" for a ticket.
+    let binder_key = ks.binder_key(!ticket.external);
+    let binder = finished_verify_data_prk(&ks.prk(&binder_key), &transcript.current_hash());
     for ext in hello.extensions.iter_mut() {
         if let ClientExtension::PreSharedKey(psk) = ext {
             psk.binders = vec![binder.clone()];
         }
     }
     Ok(())
+}
+
+/// An external PSK in the shape of a ticket: identity, key, the hash of our first SHA-256
+/// TLS 1.3 suite (RFC 8446 4.2.11: SHA-256 when none is named), no early data.
+fn external_psk_ticket(
+    config: &ClientConfig,
+    psk: &crate::config::ExternalPsk,
+    transport: super::output::Transport,
+) -> Option<ClientTicket> {
+    let suite = config
+        .shared
+        .suites
+        .iter()
+        .filter_map(|s| tls13_suite(*s))
+        .find(|s| s.hash == crate::crypto::HashAlg::Sha256)?;
+    Some(ClientTicket {
+        transport,
+        suite: suite.suite,
+        psk: psk.key().clone(),
+        ticket: psk.identity().to_vec(),
+        age_add: 0,
+        lifetime: u32::MAX,
+        // Received "in the future": the obfuscated age stays 0, also after HelloRetryRequest.
+        received_ms: u64::MAX,
+        max_early_data: 0,
+        alpn: None,
+        peer_chain: Vec::new(),
+        external: true,
+    })
 }
 
 /// The pre_shared_key extension for `ticket`, binder zeroed until [`fill_binder`].
@@ -251,7 +282,7 @@ pub(crate) fn start(
         extensions.push(ClientExtension::KeyShare(shares.entries()));
         // RFC 8446 4.2.9: the modes in which we would resume. Without a session store we never
         // resume, so we offer none, and the server need not issue tickets we would throw away.
-        if config.session_store.is_some() {
+        if config.session_store.is_some() || config.psk.is_some() {
             let mut modes = vec![PskKeyExchangeMode::PskDheKe];
             if config.allow_psk_ke {
                 modes.push(PskKeyExchangeMode::PskKe);
@@ -281,6 +312,12 @@ pub(crate) fn start(
             .filter(|t| config.shared.suites.contains(&t.suite))
             .map(Box::new),
         _ => None,
+    };
+    // RFC 8446 4.2.11: with no ticket, the external PSK (with SHA-256, our first suite of
+    // that hash), its obfuscated_ticket_age 0.
+    let ticket = match (ticket, &config.psk) {
+        (None, Some(psk)) if tls13 => external_psk_ticket(&config, psk, cx.transport()).map(Box::new),
+        (t, _) => t,
     };
     // RFC 8446 4.2.10: 0-RTT only if the ticket allows it and its ALPN is one we offer.
     let early_offered = ticket.as_ref().is_some_and(|t| {
@@ -320,6 +357,8 @@ pub(crate) fn start(
             .iter()
             .copied()
             .filter(|s| if tls13_suite(*s).is_some() { tls13 } else { tls12 })
+            // The TLS 1.2 PSK suites only with a PSK to use.
+            .filter(|s| config.psk.is_some() || !tls12_suite(*s).is_some_and(|t| t.auth.is_psk()))
             .collect(),
         compression_methods: vec![0],
         extensions,
@@ -734,7 +773,10 @@ impl ExpectServerHello {
         cx.negotiated().version = Some(cx.transport().v13());
         cx.negotiated().suite = Some(suite.suite);
         cx.negotiated().server_random = sh.random;
-        if let Some(t) = &ticket {
+        if let Some(t) = ticket.as_ref().filter(|t| t.external) {
+            // An external PSK authenticates the server: a full handshake without certificates.
+            cx.negotiated().psk_identity = Some(t.ticket.clone());
+        } else if let Some(t) = &ticket {
             cx.negotiated().resumed = true;
             cx.negotiated().peer_chain = t.peer_chain.iter().map(|c| c.clone().into()).collect();
         } else {

@@ -146,6 +146,8 @@ pub(crate) fn scheme_fits_suite(scheme: SignatureScheme, auth: SuiteAuth) -> boo
                 | S::rsa_pss_pss_sha384
                 | S::rsa_pss_pss_sha512
         ),
+        // RFC 4279 2, RFC 5489 2: the PSK suites sign nothing.
+        SuiteAuth::Psk | SuiteAuth::EcdhePsk => false,
     }
 }
 

@@ -123,6 +123,7 @@ impl Established13 {
                             alpn: cx.negotiated().alpn.clone(),
                             peer_chain: cx.negotiated().peer_chain.iter().map(|c| c.to_vec()).collect(),
                             ticket: nst.ticket,
+                            external: false,
                         },
                     );
                 }

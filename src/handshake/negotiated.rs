@@ -61,6 +61,8 @@ pub struct Negotiated {
     pub(crate) own_cid: Option<Vec<u8>>,
     /// DTLS: the connection id the peer wants in the records we send, from its hello.
     pub(crate) peer_cid: Option<Vec<u8>>,
+    /// The external PSK identity the handshake authenticated with, if any.
+    pub(crate) psk_identity: Option<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Negotiated {
@@ -126,6 +128,12 @@ impl Negotiated {
     /// The ALPN protocol both sides agreed on (RFC 7301), if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.alpn.as_deref()
+    }
+
+    /// The external PSK identity the handshake used (RFC 4279, RFC 8446 4.2.11): the one
+    /// we sent (client) or the one the client named and we knew (server).
+    pub fn psk_identity(&self) -> Option<&[u8]> {
+        self.psk_identity.as_deref()
     }
 
     /// SNI: the name the client sent (server side) or that the server acknowledged (client).

@@ -16,11 +16,13 @@ use super::common12::{
 use super::output::{Output, Side, Transport};
 use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
+use crate::config::MAX_PSK_IDENTITY_LEN;
 use crate::config::{CertifiedKey, ServerConfig};
 use crate::crypto::kx::{self, KeyExchange};
+use crate::crypto::prf::psk_premaster;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::verify_signature;
-use crate::crypto::suites::{tls12_suite, Tls12Suite};
+use crate::crypto::suites::{tls12_suite, SuiteAuth, Tls12Suite};
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::msgs::*;
@@ -48,6 +50,7 @@ pub(crate) enum Server12 {
     CertificateVerify(ExpectCertificateVerify),
     Ccs(ExpectCcs),
     Finished(ExpectFinished),
+    PskClientKeyExchange(ExpectPskClientKeyExchange),
 }
 
 impl Server12 {
@@ -59,6 +62,9 @@ impl Server12 {
             Server12::CertificateVerify(_) => (HandshakeType::CertificateVerify, "expect CertificateVerify"),
             Server12::Ccs(_) => return Err("expect ChangeCipherSpec"),
             Server12::Finished(_) => (HandshakeType::Finished, "expect Finished"),
+            Server12::PskClientKeyExchange(_) => {
+                (HandshakeType::ClientKeyExchange, "expect ClientKeyExchange")
+            }
         };
         if typ == want {
             Ok(())
@@ -74,6 +80,7 @@ impl Server12 {
             Server12::CertificateVerify(s) => s.handle(cx, msg),
             Server12::Ccs(_) => Err(unexpected12("expect ChangeCipherSpec", &msg)),
             Server12::Finished(s) => s.handle(cx, msg),
+            Server12::PskClientKeyExchange(s) => s.handle(cx, msg),
         }
     }
 
@@ -101,6 +108,34 @@ fn suite_fits_key(suite: &Tls12Suite, config: &ServerConfig) -> bool {
             .iter()
             .any(|s| scheme_fits_suite(*s, suite.auth))
     })
+}
+
+/// The PSK suite to answer with: the first of ours the client offers, when a lookup is
+/// configured and no certificate suite comes before it in our order. `None`: the
+/// certificate path decides.
+fn choose_psk_suite(config: &ServerConfig, hello: &ClientHello) -> Option<&'static Tls12Suite> {
+    config.psk_lookup.as_ref()?;
+    let suite = config
+        .shared
+        .suites
+        .iter()
+        .filter_map(|s| tls12_suite(*s))
+        .filter(|s| hello.cipher_suites.contains(&s.suite))
+        .find(|s| s.auth.is_psk() || suite_fits_key(s, config))?;
+    suite.auth.is_psk().then_some(suite)
+}
+
+/// Our first (classical) group the client lists; without supported_groups any curve will
+/// do, so our first (RFC 8422 4). The hybrids are TLS 1.3 only.
+fn choose_group12(config: &ServerConfig, hello: &ClientHello) -> Result<NamedGroup, Error> {
+    let groups = hello.supported_groups();
+    config
+        .shared
+        .groups
+        .iter()
+        .find(|g| !kx::is_hybrid(**g) && groups.is_none_or(|l| l.contains(g)))
+        .copied()
+        .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))
 }
 
 /// Our preferred suite the client offers, with the certificate (by SNI first, as
@@ -298,32 +333,54 @@ pub(crate) fn handle_client_hello(
         }
     }
 
-    // Full handshake: our preferred suite that the client offers and a key can sign for.
-    let (suite, cert, scheme) = choose_suite_and_cert(&config, hello, cx.negotiated().sni.as_deref())?;
-    // RFC 8422 4: without supported_groups any curve will do; we take our first.
-    let group: NamedGroup = match hello.supported_groups() {
-        Some(groups) => cfg
-            .groups
-            .iter()
-            .find(|g| groups.contains(g) && !kx::is_hybrid(**g))
-            .copied()
-            .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))?,
-        None => cfg
-            .groups
-            .iter()
-            .find(|g| !kx::is_hybrid(**g))
-            .copied()
-            .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))?,
-    };
-    cx.negotiated().suite = Some(suite.suite);
-    cx.negotiated().group = Some(group);
-    cx.negotiated().sig_scheme = Some(scheme);
-
     let mut session_id = Vec::new();
     if ems && config.session_cache12.is_some() {
         session_id = vec![0u8; 32];
         rng.fill(&mut session_id)?;
     }
+
+    // Full handshake with an external PSK (RFC 4279 2, RFC 5489 2): no certificate.
+    if let Some(suite) = choose_psk_suite(&config, hello) {
+        let group = match suite.auth {
+            SuiteAuth::EcdhePsk => Some(choose_group12(&config, hello)?),
+            _ => None,
+        };
+        cx.negotiated().suite = Some(suite.suite);
+        cx.negotiated().group = group;
+        let mut c = Ctx {
+            config: config.clone(),
+            suite,
+            log,
+            client_random: hello.random,
+            server_random,
+            session_id,
+            ems,
+            send_ticket: tickets_offered,
+        };
+        send_server_hello(cx, &mut c, hello, secure_reneg, alpn)?;
+        let kx = group.map(|g| KeyExchange::start(g, rng.as_ref())).transpose()?;
+        let hint = config.psk_identity_hint.clone();
+        // RFC 4279 2: plain PSK leaves the ServerKeyExchange out when there is no hint.
+        if kx.is_some() || hint.is_some() {
+            let ske = PskServerKeyExchange {
+                hint: hint.unwrap_or_default(),
+                ecdh: group.zip(kx.as_ref().map(|k| k.public_key().to_vec())),
+            };
+            cx.send_handshake12(ske.encode(), &mut c.log)?;
+        }
+        c.log_send(cx, &Tls12Payload::ServerHelloDone)?;
+        return Ok(Handshake::Server12(Server12::PskClientKeyExchange(
+            ExpectPskClientKeyExchange { c, kx },
+        )));
+    }
+
+    // Full handshake: our preferred suite that the client offers and a key can sign for.
+    let (suite, cert, scheme) = choose_suite_and_cert(&config, hello, cx.negotiated().sni.as_deref())?;
+    let group = choose_group12(&config, hello)?;
+    cx.negotiated().suite = Some(suite.suite);
+    cx.negotiated().group = Some(group);
+    cx.negotiated().sig_scheme = Some(scheme);
+
     let mut c = Ctx {
         config: config.clone(),
         suite,
@@ -497,6 +554,64 @@ impl ExpectClientKeyExchange {
                 peer_cert: false,
             }),
         }))
+    }
+}
+
+/// The PSK suites' ClientKeyExchange: the identity (and for ECDHE_PSK the client's share).
+pub(crate) struct ExpectPskClientKeyExchange {
+    c: Ctx,
+    /// ECDHE_PSK: our ephemeral key.
+    kx: Option<KeyExchange>,
+}
+
+impl ExpectPskClientKeyExchange {
+    fn handle(mut self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
+        let HandshakePayload::Unknown {
+            typ: HandshakeType::ClientKeyExchange,
+            body,
+        } = &msg.payload
+        else {
+            return Err(unexpected12("expect ClientKeyExchange", &msg));
+        };
+        let cke = PskClientKeyExchange::decode(body, self.kx.is_some())?;
+        // RFC 4279 5.3: identities longer than we take are refused before any lookup.
+        if cke.identity.len() > MAX_PSK_IDENTITY_LEN {
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::PskIdentityTooLong).into());
+        }
+        let lookup = self
+            .c
+            .config
+            .psk_lookup
+            .clone()
+            .ok_or(Error::UnknownPskIdentity)?;
+        // RFC 4279 2: an identity we do not know is unknown_psk_identity. A wrong key
+        // shows as the client's Finished failing to deprotect (bad_record_mac).
+        let psk = lookup.key(&cke.identity).ok_or(Error::UnknownPskIdentity)?;
+        let shared = match (self.kx, &cke.public) {
+            (Some(kx), Some(public)) => Some(kx.complete(public)?),
+            _ => None,
+        };
+        let pre_master = psk_premaster(shared.as_ref().map(|s| s.as_bytes()), psk.as_bytes());
+        self.c.log.add(&msg.raw)?;
+        cx.negotiated().psk_identity = Some(cke.identity);
+        let c = self.c;
+        let master = master_secret(
+            c.suite,
+            &pre_master,
+            c.ems,
+            &c.log,
+            &c.client_random,
+            &c.server_random,
+        );
+        cx.log_secret("CLIENT_RANDOM", &master);
+        let (_, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
+        cx.set_pending_read12(read);
+        Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
+            c,
+            master,
+            resumed: false,
+            peer_cert: false,
+        })))
     }
 }
 

@@ -93,6 +93,8 @@ struct PskChoice {
     early_accepted: bool,
     /// Why 0-RTT is accepted or not with this PSK.
     early_reason: EarlyDataReason,
+    /// An external PSK's identity (not a resumption).
+    external: Option<Vec<u8>>,
 }
 
 pub(crate) fn start(config: Arc<ServerConfig>) -> Handshake {
@@ -394,8 +396,14 @@ impl ExpectClientHello {
             cx.early_data().skip_budget = MIN_EARLY_SKIP.max(self.config.resumption.max_early_data as usize);
         }
         if let Some(p) = &psk {
-            cx.negotiated().resumed = true;
-            cx.negotiated().peer_chain = p.session.peer_chain.iter().map(|c| c.clone().into()).collect();
+            match &p.external {
+                Some(identity) => cx.negotiated().psk_identity = Some(identity.clone()),
+                None => {
+                    cx.negotiated().resumed = true;
+                    cx.negotiated().peer_chain =
+                        p.session.peer_chain.iter().map(|c| c.clone().into()).collect();
+                }
+            }
         }
 
         let mut server_hello = ServerHello {
@@ -740,6 +748,10 @@ fn choose_psk(
             }
         }
     }
+    let mut external = None;
+    if found.is_none() {
+        found = find_external_psk(config, hello, retry, transport, now_ms, &mut external);
+    }
     let Some((index, obfuscated_age, session, suite)) = found else {
         return Ok(None);
     };
@@ -759,7 +771,8 @@ fn choose_psk(
     };
     transcript.update(&raw[..truncated_len]);
     let ks = KeySchedule13::with_prefix(suite.hash, labels, Some(session.psk.as_bytes()));
-    let binder_key = ks.binder_key(true);
+    // RFC 8446 7.1: "ext binder" for an external PSK, "res binder" for a ticket.
+    let binder_key = ks.binder_key(external.is_none());
     let expected = finished_verify_data_prk(&ks.prk(&binder_key), &transcript.current_hash());
     if !Secret::new(expected).ct_eq(binder) {
         return Err(PeerMisbehaved::BadPskBinder.into());
@@ -793,7 +806,55 @@ fn choose_psk(
         dhe,
         early_accepted: early_reason == EarlyDataReason::Accepted,
         early_reason,
+        external,
     }))
+}
+
+/// RFC 8446 4.2.11: the first offered identity the PSK lookup knows (identities over
+/// [`MAX_PSK_IDENTITY_LEN`](crate::config::MAX_PSK_IDENTITY_LEN) are not looked up), as a
+/// session of our first SHA-256 suite the client offers (an external PSK's hash is SHA-256
+/// unless provisioned otherwise), without early data. Sets `external` to the identity.
+fn find_external_psk(
+    config: &ServerConfig,
+    hello: &ClientHello,
+    retry: Option<&RetrySent>,
+    transport: Transport,
+    now_ms: u64,
+    external: &mut Option<Vec<u8>>,
+) -> Option<(usize, u32, ServerSession, &'static Tls13Suite)> {
+    let lookup = config.psk_lookup.as_ref()?;
+    let suite = match retry {
+        Some(rt) => Some(rt.suite).filter(|s| s.hash == crate::crypto::HashAlg::Sha256)?,
+        None => config
+            .shared
+            .suites
+            .iter()
+            .filter_map(|s| tls13_suite(*s))
+            .find(|s| s.hash == crate::crypto::HashAlg::Sha256 && hello.cipher_suites.contains(&s.suite))?,
+    };
+    let offered = hello.psk()?;
+    for (i, id) in offered.identities.iter().enumerate().take(MAX_PSK_IDENTITIES) {
+        if id.identity.len() > crate::config::MAX_PSK_IDENTITY_LEN {
+            continue;
+        }
+        if let Some(key) = lookup.key(&id.identity) {
+            *external = Some(id.identity.clone());
+            let session = ServerSession {
+                transport,
+                suite: suite.suite,
+                psk: key,
+                age_add: id.obfuscated_ticket_age,
+                issued_ms: now_ms,
+                lifetime: 0,
+                max_early_data: 0,
+                sni: None,
+                alpn: None,
+                peer_chain: Vec::new(),
+            };
+            return Some((i, id.obfuscated_ticket_age, session, suite));
+        }
+    }
+    None
 }
 
 /// Secrets and transcript carried until the client's Finished.

@@ -296,3 +296,117 @@ impl Tls12Payload {
         Ok(Some(p))
     }
 }
+
+/// PSK and ECDHE_PSK ServerKeyExchange (RFC 4279 2, RFC 5489 2): the identity hint, then for
+/// ECDHE_PSK the unsigned `ServerECDHParams`. Its form depends on the suite, so the PSK
+/// states decode it from the raw body rather than through [`Tls12Payload::decode`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PskServerKeyExchange {
+    /// `opaque psk_identity_hint<0..2^16-1>`.
+    pub hint: Vec<u8>,
+    /// ECDHE_PSK: the server's curve and ephemeral public key.
+    pub ecdh: Option<(NamedGroup, Vec<u8>)>,
+}
+
+impl PskServerKeyExchange {
+    /// Full message: type(1) || length(u24) || body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        put_vec_bytes(&mut body, LenPrefix::U16, &self.hint);
+        if let Some((group, public)) = &self.ecdh {
+            put_u8(&mut body, NAMED_CURVE);
+            group.encode(&mut body);
+            put_vec_bytes(&mut body, LenPrefix::U8, public);
+        }
+        with_header(HandshakeType::ServerKeyExchange, &body)
+    }
+
+    /// Reads a body; `ecdhe` for the ECDHE_PSK form. Trailing bytes are decode_error.
+    pub fn decode(body: &[u8], ecdhe: bool) -> Result<Self, Error> {
+        let mut r = Reader::new(body);
+        let hint = r.vec_bytes(LenPrefix::U16, "psk_identity_hint")?.to_vec();
+        let ecdh = if ecdhe {
+            if r.u8("ECCurveType")? != NAMED_CURVE {
+                return Err(illegal_param(Parameter::CurveType));
+            }
+            let group = NamedGroup::decode(&mut r)?;
+            Some((group, nonempty_bytes(&mut r, LenPrefix::U8, "ECPoint")?.to_vec()))
+        } else {
+            None
+        };
+        r.expect_empty("ServerKeyExchange")?;
+        Ok(PskServerKeyExchange { hint, ecdh })
+    }
+}
+
+/// PSK and ECDHE_PSK ClientKeyExchange (RFC 4279 2, RFC 5489 2): the identity, then for
+/// ECDHE_PSK the client's ephemeral public key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PskClientKeyExchange {
+    /// `opaque psk_identity<0..2^16-1>`.
+    pub identity: Vec<u8>,
+    /// ECDHE_PSK: `ECPoint ecdh_Yc<1..2^8-1>`.
+    pub public: Option<Vec<u8>>,
+}
+
+impl PskClientKeyExchange {
+    /// Full message: type(1) || length(u24) || body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        put_vec_bytes(&mut body, LenPrefix::U16, &self.identity);
+        if let Some(public) = &self.public {
+            put_vec_bytes(&mut body, LenPrefix::U8, public);
+        }
+        with_header(HandshakeType::ClientKeyExchange, &body)
+    }
+
+    /// Reads a body; `ecdhe` for the ECDHE_PSK form. Trailing bytes are decode_error.
+    pub fn decode(body: &[u8], ecdhe: bool) -> Result<Self, Error> {
+        let mut r = Reader::new(body);
+        let identity = r.vec_bytes(LenPrefix::U16, "psk_identity")?.to_vec();
+        let public = match ecdhe {
+            true => Some(nonempty_bytes(&mut r, LenPrefix::U8, "ecdh_Yc")?.to_vec()),
+            false => None,
+        };
+        r.expect_empty("ClientKeyExchange")?;
+        Ok(PskClientKeyExchange { identity, public })
+    }
+}
+
+/// type(1) || length(u24) || body, for our own (bounded) bodies.
+fn with_header(typ: HandshakeType, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + body.len());
+    typ.encode(&mut out);
+    put_u24(&mut out, body.len() as u32);
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+mod psk_tests {
+    use super::*;
+
+    #[test]
+    fn psk_key_exchange_bodies_round_trip() {
+        let ske = PskServerKeyExchange {
+            hint: b"hint".to_vec(),
+            ecdh: Some((NamedGroup::x25519, vec![9; 32])),
+        };
+        let enc = ske.encode();
+        assert_eq!(&enc[4..10], &[0, 4, b'h', b'i', b'n', b't']);
+        assert_eq!(PskServerKeyExchange::decode(&enc[4..], true).unwrap(), ske);
+        assert!(
+            PskServerKeyExchange::decode(&enc[4..], false).is_err(),
+            "trailing bytes"
+        );
+        let cke = PskClientKeyExchange {
+            identity: b"client1".to_vec(),
+            public: None,
+        };
+        let enc = cke.encode();
+        assert_eq!(enc, [&[16, 0, 0, 9, 0, 7][..], b"client1"].concat());
+        assert_eq!(PskClientKeyExchange::decode(&enc[4..], false).unwrap(), cke);
+        // A length running past the body is decode_error, whatever it claims.
+        assert!(PskClientKeyExchange::decode(&[0xff, 0xff, 1, 2], false).is_err());
+    }
+}

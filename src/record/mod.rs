@@ -16,7 +16,9 @@ pub use crate::msgs::MAX_PLAINTEXT;
 pub const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
 /// TLS record header: type(1) version(2) length(2).
 pub const HEADER_LEN: usize = 5;
-/// AEAD tag length for every suite we support.
+/// The tag of the tests' (GCM) keys; a record key says its own (`RecordKey::tag_len`:
+/// 16, or 8 for CCM_8).
+#[cfg(test)]
 pub const TAG_LEN: usize = 16;
 
 #[cfg(test)]

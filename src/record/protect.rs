@@ -3,7 +3,7 @@
 
 use core::ops::Range;
 
-use super::{RecordHeader, HEADER_LEN, MAX_PLAINTEXT, TAG_LEN};
+use super::{RecordHeader, HEADER_LEN, MAX_PLAINTEXT};
 use crate::codec::ContentType;
 use crate::crypto::aead::RecordKey;
 use crate::error::{Error, Misuse, PeerMisbehaved};
@@ -113,8 +113,8 @@ impl WriteState {
     pub fn overhead(&self) -> usize {
         match (&self.key, self.version) {
             (None, _) => HEADER_LEN,
-            (Some(_), RecordVersion::Tls13) => HEADER_LEN + 1 + TAG_LEN,
-            (Some(key), RecordVersion::Tls12) => HEADER_LEN + key.explicit_nonce_len() + TAG_LEN,
+            (Some(key), RecordVersion::Tls13) => HEADER_LEN + 1 + key.tag_len(),
+            (Some(key), RecordVersion::Tls12) => HEADER_LEN + key.explicit_nonce_len() + key.tag_len(),
         }
     }
 
@@ -291,7 +291,7 @@ impl ReadState {
                 if typ != ContentType::ApplicationData {
                     return unprotected(payload);
                 }
-                if payload.len() < TAG_LEN + 1 {
+                if payload.len() < key.tag_len() + 1 {
                     return Err(Error::DecryptFailed);
                 }
                 // The sequence number advances only for a record that deprotects, so a
@@ -323,7 +323,7 @@ impl ReadState {
                     });
                 }
                 let explicit = key.explicit_nonce_len();
-                let Some(plain_len) = payload.len().checked_sub(explicit + TAG_LEN) else {
+                let Some(plain_len) = payload.len().checked_sub(explicit + key.tag_len()) else {
                     return Err(Error::DecryptFailed);
                 };
                 // As for TLS 1.3: the sequence number advances only once the record deprotects.
@@ -375,6 +375,8 @@ mod tests {
             (AeadAlg::Aes128Gcm, 4, 8),
             (AeadAlg::Aes256Gcm, 4, 8),
             (AeadAlg::ChaCha20Poly1305, 12, 0),
+            (AeadAlg::Aes128Ccm, 4, 8),
+            (AeadAlg::Aes128Ccm8, 4, 8),
         ] {
             let key = vec![7u8; aead.key_len()];
             let iv = vec![9u8; iv_len];
@@ -389,7 +391,11 @@ mod tests {
                 let mut out = Vec::new();
                 w.write_record(ContentType::ApplicationData, msg, &mut out)
                     .unwrap();
-                assert_eq!(out.len(), HEADER_LEN + explicit + msg.len() + TAG_LEN, "{aead:?}");
+                assert_eq!(
+                    out.len(),
+                    HEADER_LEN + explicit + msg.len() + aead.tag_len(),
+                    "{aead:?}"
+                );
                 if explicit > 0 {
                     assert_eq!(&out[HEADER_LEN..HEADER_LEN + 8], &(i as u64).to_be_bytes());
                 }
@@ -430,5 +436,51 @@ mod tests {
             Err(Error::SequenceExhausted)
         );
         assert!(more.is_empty());
+    }
+
+    /// Record-level known answers for AES-CCM: the first application_data record under a
+    /// raw key, as RFC 6655 3 / RFC 5246 6.2.3.3 (TLS 1.2: salt || explicit nonce, the AAD
+    /// of seq, type, version, length) and RFC 8446 5.2 (TLS 1.3: iv XOR seq, the header as
+    /// AAD) build it. Expected bytes computed with OpenSSL's AES-CCM (via pyca/cryptography).
+    #[test]
+    fn ccm_records_known_answers() {
+        let h = |s: &str| hex::decode(s).unwrap();
+        let key: Vec<u8> = (0u8..16).collect();
+        let msg = b"hello, constrained world";
+        let mut w = WriteState::protected(
+            RecordKey::tls12(AeadAlg::Aes128Ccm8, &key, &h("a0a1a2a3")).unwrap(),
+            RecordVersion::Tls12,
+            MAX_PLAINTEXT,
+        );
+        let mut out = Vec::new();
+        w.write_record(ContentType::ApplicationData, msg, &mut out)
+            .unwrap();
+        assert_eq!(
+            out,
+            h("17030300280000000000000000387dc2d7b5bea67f94173b648e6ca6d168aa091486b5f40560907064364114a9")
+        );
+        let iv = h("000102030405060708090a0b");
+        for (aead, want) in [
+            (
+                AeadAlg::Aes128Ccm,
+                "17030300295b709f0bb3ace4d21e7dba94708becee09323945a476db5c5976097093bb64336e5aa1a0a255e0cd15",
+            ),
+            (
+                AeadAlg::Aes128Ccm8,
+                "17030300215b709f0bb3ace4d21e7dba94708becee09323945a476db5c596611776624617c41",
+            ),
+        ] {
+            let mut w = WriteState::protected(
+                RecordKey::xor_iv(aead, &key, &iv).unwrap(),
+                RecordVersion::Tls13,
+                MAX_PLAINTEXT,
+            );
+            let mut out = Vec::new();
+            w.write_record(ContentType::ApplicationData, msg, &mut out).unwrap();
+            assert_eq!(out, h(want), "{aead:?}");
+            let mut r = ReadState::protected(RecordKey::xor_iv(aead, &key, &iv).unwrap(), RecordVersion::Tls13);
+            let (typ, plain, _) = open(&mut r, &out).unwrap();
+            assert_eq!((typ, plain.as_slice()), (ContentType::ApplicationData, &msg[..]));
+        }
     }
 }

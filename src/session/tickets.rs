@@ -511,6 +511,9 @@ pub(crate) struct ClientTicket {
     pub max_early_data: u32,
     pub alpn: Option<Vec<u8>>,
     pub peer_chain: Vec<Vec<u8>>,
+    /// An external PSK (RFC 8446 4.2.11): `ticket` is its identity, the binder takes the
+    /// "ext binder" label, and the handshake is not a resumption.
+    pub external: bool,
 }
 
 impl ClientTicket {
@@ -698,6 +701,7 @@ mod tests {
             max_early_data: 0,
             alpn: None,
             peer_chain: Vec::new(),
+            external: false,
         }
     }
 
