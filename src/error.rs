@@ -191,6 +191,12 @@ pub enum Parameter {
     KeyShareLength,
     /// RFC 8446 4.2.8.2: a key share that is not a valid point.
     InvalidPoint,
+    /// RFC 5764 4.1.1: a server use_srtp naming other than exactly one profile.
+    SrtpProfileCount,
+    /// RFC 5764 4.1.1: a server use_srtp selecting a profile the client did not offer.
+    SrtpProfileNotOffered,
+    /// RFC 5764 4.1.1: a server srtp_mki that is neither empty nor the client's.
+    SrtpMki,
 }
 
 /// Protocol rules the peer broke, one variant per rule.

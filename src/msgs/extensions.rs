@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::codec::{
     put_u16, put_u32, put_u8, put_vec_bytes, put_vec_of, Codec, DecodeError, EcPointFormat, ExtensionType,
     LenPrefix, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Reader, SignatureScheme,
+    SrtpProtectionProfile,
 };
 use crate::Error;
 
@@ -39,6 +40,16 @@ pub struct OfferedPsks {
     pub identities: Vec<PskIdentity>,
     /// One HMAC binder per identity, in the same order (RFC 8446 4.2.11.2).
     pub binders: Vec<Vec<u8>>,
+}
+
+/// The `use_srtp` extension's data (RFC 5764 4.1.1): the client's protection profiles in
+/// its preference order, or the one the server selected, and the MKI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UseSrtp {
+    /// `SRTPProtectionProfiles<2..2^16-1>`: never empty on the wire.
+    pub profiles: Vec<SrtpProtectionProfile>,
+    /// `opaque srtp_mki<0..255>`: the SRTP Master Key Identifier, empty when none.
+    pub mki: Vec<u8>,
 }
 
 /// Extensions a ClientHello may carry.
@@ -89,6 +100,8 @@ pub enum ClientExtension {
         /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
+    /// DTLS-SRTP: the profiles the client offers and its MKI (RFC 5764 4.1.1).
+    UseSrtp(UseSrtp),
 }
 
 /// Extensions a ServerHello (TLS 1.3 or 1.2) may carry.
@@ -122,6 +135,8 @@ pub enum ServerHelloExtension {
         /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
+    /// DTLS 1.2: the SRTP profile the server selected and its MKI (RFC 5764 4.1.1).
+    UseSrtp(UseSrtp),
 }
 
 /// Extensions a HelloRetryRequest may carry (RFC 8446 4.1.4).
@@ -165,6 +180,9 @@ pub enum EncryptedExtension {
         /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
+    /// DTLS 1.3: the SRTP profile the server selected and its MKI (RFC 5764 4.1.1; RFC 8446
+    /// 4.2 puts use_srtp in EncryptedExtensions).
+    UseSrtp(UseSrtp),
 }
 
 /// Extensions a TLS 1.3 CertificateRequest may carry.
@@ -285,6 +303,21 @@ impl OfferedPsks {
     }
 }
 
+impl UseSrtp {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_vec_of(out, LenPrefix::U16, &self.profiles);
+        put_vec_bytes(out, LenPrefix::U8, &self.mki);
+    }
+
+    /// RFC 5764 4.1.1: `SRTPProtectionProfile SRTPProtectionProfiles<2..2^16-1>` then
+    /// `opaque srtp_mki<0..255>`.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let profiles = nonempty_list(r, LenPrefix::U16, "srtp protection profiles")?;
+        let mki = r.vec_bytes(LenPrefix::U8, "srtp_mki")?.to_vec();
+        Ok(UseSrtp { profiles, mki })
+    }
+}
+
 /// RFC 6066 3: `ServerName server_name_list<1..2^16-1>`, one `host_name` (type 0) entry.
 fn read_server_name(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
     let mut list = r.sub(LenPrefix::U16, "server_name list")?;
@@ -395,6 +428,7 @@ impl ClientExtension {
             E::PostHandshakeAuth => ExtensionType::PostHandshakeAuth,
             E::QuicTransportParameters(_) => ExtensionType::QuicTransportParameters,
             E::Unknown { typ, .. } => *typ,
+            E::UseSrtp(_) => ExtensionType::UseSrtp,
         }
     }
 
@@ -417,6 +451,7 @@ impl ClientExtension {
             E::EcPointFormats(v) => put_vec_of(o, LenPrefix::U8, v),
             E::SessionTicket(t) | E::QuicTransportParameters(t) => o.extend_from_slice(t),
             E::Unknown { data, .. } => o.extend_from_slice(data),
+            E::UseSrtp(v) => v.encode(o),
         });
     }
 
@@ -466,6 +501,7 @@ impl ClientExtension {
             ExtensionType::PostHandshakeAuth => E::PostHandshakeAuth,
             // RFC 9001 8.2: the body is the transport parameters, opaque to TLS.
             ExtensionType::QuicTransportParameters => E::QuicTransportParameters(r.take_rest().to_vec()),
+            ExtensionType::UseSrtp => E::UseSrtp(UseSrtp::decode(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,
@@ -496,6 +532,7 @@ impl ServerHelloExtension {
             E::SessionTicketAck => ExtensionType::SessionTicket,
             E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
             E::Unknown { typ, .. } => *typ,
+            E::UseSrtp(_) => ExtensionType::UseSrtp,
         }
     }
 
@@ -512,6 +549,7 @@ impl ServerHelloExtension {
             E::Alpn(name) => put_alpn_list(o, &[name]),
             E::RecordSizeLimit(v) => put_u16(o, *v),
             E::Unknown { data, .. } => o.extend_from_slice(data),
+            E::UseSrtp(v) => v.encode(o),
         });
     }
 
@@ -539,6 +577,7 @@ impl ServerHelloExtension {
             // RFC 5077 3.2: the server's SessionTicket extension is empty.
             ExtensionType::SessionTicket => E::SessionTicketAck,
             ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
+            ExtensionType::UseSrtp => E::UseSrtp(UseSrtp::decode(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,
@@ -612,6 +651,7 @@ impl EncryptedExtension {
             E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
             E::QuicTransportParameters(_) => ExtensionType::QuicTransportParameters,
             E::Unknown { typ, .. } => *typ,
+            E::UseSrtp(_) => ExtensionType::UseSrtp,
         }
     }
 
@@ -625,6 +665,7 @@ impl EncryptedExtension {
             E::RecordSizeLimit(v) => put_u16(o, *v),
             E::QuicTransportParameters(v) => o.extend_from_slice(v),
             E::Unknown { data, .. } => o.extend_from_slice(data),
+            E::UseSrtp(v) => v.encode(o),
         });
     }
 
@@ -642,6 +683,7 @@ impl EncryptedExtension {
             ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
             // RFC 9001 8.2: the body is the transport parameters, opaque to TLS.
             ExtensionType::QuicTransportParameters => E::QuicTransportParameters(r.take_rest().to_vec()),
+            ExtensionType::UseSrtp => E::UseSrtp(UseSrtp::decode(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,
