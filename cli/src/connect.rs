@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use sanstls::conn::PlaintextPhase;
-use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
+use sanstls::pki::{ServerCertVerifier, TrustAnchors, WebPkiServerVerifier};
 use sanstls::{CertifiedKey, ClientConfig, Connection, Event};
 
 use crate::common::{early_data_word, handshake_summary, BoxError, TlsArgs};
@@ -66,6 +66,14 @@ pub struct Args {
     /// DTLS: the largest datagram to send (bytes).
     #[arg(long, default_value_t = sanstls::dtls::conn::DEFAULT_MTU, requires = "dtls")]
     mtu: usize,
+    /// DTLS-SRTP: offer these protection profiles (comma-separated, preference order); the
+    /// handshake line then shows `srtp=PROFILE srtp_keys=HEX` (RFC 5764).
+    #[arg(long, value_name = "PROFILE[,PROFILE]", requires = "dtls")]
+    srtp: Option<String>,
+    /// Accept the server by its certificate's fingerprint (SDP form, `sha-256 AB:CD:..` or
+    /// `sha-256:AB:CD:..`; repeatable) instead of a CA, as WebRTC does (RFC 8122, RFC 8827).
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with = "cafile")]
+    fingerprint: Vec<String>,
 }
 
 /// How long an earlier connection of `--reconnect` waits for a session ticket after its
@@ -73,12 +81,16 @@ pub struct Args {
 const TICKET_WAIT: Duration = Duration::from_secs(3);
 
 pub fn build_config(args: &Args) -> Result<Arc<ClientConfig>, BoxError> {
-    let anchors = match &args.cafile {
-        Some(path) => TrustAnchors::from_pem_file(path)?,
-        None => TrustAnchors::native()?,
+    let verifier: Arc<dyn ServerCertVerifier> = match (&args.cafile, args.fingerprint.is_empty()) {
+        (_, false) => Arc::new(crate::common::fingerprint_verifier(&args.fingerprint)?),
+        (Some(path), true) => Arc::new(WebPkiServerVerifier::new(TrustAnchors::from_pem_file(path)?)),
+        (None, true) => Arc::new(WebPkiServerVerifier::new(TrustAnchors::native()?)),
     };
-    let builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)));
+    let builder = ClientConfig::builder(verifier);
     let mut builder = crate::apply_tls_args!(builder, &args.tls);
+    if let Some(list) = &args.srtp {
+        builder = builder.srtp_profiles(&crate::common::parse_srtp_profiles(list)?);
+    }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         builder = builder.client_auth_cert(CertifiedKey::from_pem_files(cert, key)?);
     }

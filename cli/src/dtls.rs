@@ -54,7 +54,7 @@ pub fn summary(conn: &DtlsConnection) -> String {
         None => "",
     };
     format!(
-        "version={} suite={} group={} sigscheme={} alpn={} resumed={}{}",
+        "version={} suite={} group={} sigscheme={} alpn={} resumed={}{}{}",
         or_dash(conn.protocol_version()),
         or_dash(conn.cipher_suite()),
         or_dash(conn.key_exchange_group()),
@@ -62,6 +62,7 @@ pub fn summary(conn: &DtlsConnection) -> String {
         or_dash(alpn),
         if conn.is_resumed() { "yes" } else { "no" },
         ems,
+        crate::common::srtp_summary(conn),
     )
 }
 
