@@ -102,6 +102,8 @@ pub enum Misuse {
     NoClientHelloWaiting,
     /// DTLS: no time seen yet (`recv_datagram`, `poll_datagram` or `handle_timeout` first).
     NoTimeSeen,
+    /// DTLS-SRTP keying material asked for where use_srtp was not negotiated (RFC 5764).
+    SrtpNotNegotiated,
 }
 
 impl fmt::Display for Misuse {
@@ -122,6 +124,7 @@ impl fmt::Display for Misuse {
             Misuse::ContentTooLarge => "content larger than one record",
             Misuse::NoClientHelloWaiting => "no ClientHello is waiting for a config",
             Misuse::NoTimeSeen => "no time seen yet",
+            Misuse::SrtpNotNegotiated => "use_srtp was not negotiated",
         })
     }
 }
@@ -261,6 +264,12 @@ pub enum Parameter {
     PskIdentityTooLong,
     /// RFC 4279 2: a ServerKeyExchange identity hint other than the one configured.
     PskIdentityHint,
+    /// RFC 5764 4.1.1: a server use_srtp naming other than exactly one profile.
+    SrtpProfileCount,
+    /// RFC 5764 4.1.1: a server use_srtp selecting a profile the client did not offer.
+    SrtpProfileNotOffered,
+    /// RFC 5764 4.1.1: a server srtp_mki that is neither empty nor the client's.
+    SrtpMki,
 }
 
 /// Protocol rules the peer broke, one variant per rule.

@@ -43,4 +43,8 @@ pub enum Event {
     /// [`accept_with`](crate::Connection::accept_with) or [`reject`](crate::Connection::reject).
     /// Inspect it with [`client_hello`](crate::Connection::client_hello).
     ClientHello,
+    /// DTLS-SRTP: the handshake completed with use_srtp negotiated (RFC 5764); the profile
+    /// and the SRTP master keys and salts, right after `HandshakeComplete`. The same as
+    /// [`Negotiated::srtp_keying_material`](crate::Negotiated::srtp_keying_material).
+    SrtpKeyingMaterial(Box<crate::srtp::SrtpKeyingMaterial>),
 }

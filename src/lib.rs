@@ -173,6 +173,7 @@ pub mod pki;
 pub mod quic;
 mod record;
 mod session;
+pub mod srtp;
 mod time;
 #[cfg(feature = "tokio")]
 pub mod tokio_io;

@@ -271,3 +271,42 @@ pub fn early_data_word(conn: &Connection) -> &'static str {
         None => "-",
     }
 }
+
+/// `--srtp PROFILE[,PROFILE]`: DTLS-SRTP profiles by IANA name (SRTP_AES128_CM_HMAC_SHA1_80,
+/// SRTP_AES128_CM_HMAC_SHA1_32, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM) or by
+/// OpenSSL's shorter names (SRTP_AES128_CM_SHA1_80, SRTP_AES128_CM_SHA1_32).
+pub fn parse_srtp_profiles(list: &str) -> Result<Vec<sanstls::srtp::SrtpProtectionProfile>, BoxError> {
+    use sanstls::srtp::SrtpProtectionProfile as P;
+    list.split([',', ':'])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            P::from_name(n)
+                .or_else(|| P::from_name(&n.replace("_CM_SHA1_", "_CM_HMAC_SHA1_")))
+                .ok_or_else(|| format!("unknown SRTP profile {n}").into())
+        })
+        .collect()
+}
+
+/// `--fingerprint`: certificate fingerprints in SDP form (`sha-256 AB:CD:..`, or
+/// `sha-256:AB:CD:..`), any of which authenticates the peer in place of a CA.
+pub fn fingerprint_verifier(texts: &[String]) -> Result<sanstls::pki::FingerprintVerifier, BoxError> {
+    let fingerprints = texts
+        .iter()
+        .map(|t| sanstls::pki::Fingerprint::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(sanstls::pki::FingerprintVerifier::new(fingerprints)?)
+}
+
+/// ` srtp=PROFILE srtp_keys=HEX` for a handshake line when use_srtp was negotiated: the
+/// exporter's 2 * (key + salt) bytes (RFC 5764 4.2), as `openssl -keymatexport` prints them.
+pub fn srtp_summary(neg: &sanstls::Negotiated) -> String {
+    match (neg.srtp_profile(), neg.srtp_keying_material()) {
+        (Some(profile), Ok(keys)) => {
+            let hex: String = keys.to_exported().iter().map(|b| format!("{b:02X}")).collect();
+            format!(" srtp={profile} srtp_keys={hex}")
+        }
+        (Some(profile), Err(e)) => format!(" srtp={profile} srtp_keys=({e})"),
+        (None, _) => String::new(),
+    }
+}

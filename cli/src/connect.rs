@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use sanstls::conn::PlaintextPhase;
-use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
+use sanstls::pki::{ServerCertVerifier, TrustAnchors, WebPkiServerVerifier};
 use sanstls::{CertifiedKey, ClientConfig, Connection, Event};
 
 use crate::common::{early_data_word, handshake_summary, BoxError, TlsArgs};
@@ -82,6 +82,14 @@ pub struct Args {
     /// The external PSK, as hex digits (with --psk-identity).
     #[arg(long, value_name = "HEX", requires = "psk_identity")]
     psk: Option<String>,
+    /// DTLS-SRTP: offer these protection profiles (comma-separated, preference order); the
+    /// handshake line then shows `srtp=PROFILE srtp_keys=HEX` (RFC 5764).
+    #[arg(long, value_name = "PROFILE[,PROFILE]", requires = "dtls")]
+    srtp: Option<String>,
+    /// Accept the server by its certificate's fingerprint (SDP form, `sha-256 AB:CD:..` or
+    /// `sha-256:AB:CD:..`; repeatable) instead of a CA, as WebRTC does (RFC 8122, RFC 8827).
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with = "cafile")]
+    fingerprint: Vec<String>,
 }
 
 /// How long an earlier connection of `--reconnect` waits for a session ticket after its
@@ -89,13 +97,14 @@ pub struct Args {
 const TICKET_WAIT: Duration = Duration::from_secs(3);
 
 pub fn build_config(args: &Args) -> Result<Arc<ClientConfig>, BoxError> {
-    let anchors = match (&args.cafile, &args.psk) {
-        (Some(path), _) => TrustAnchors::from_pem_file(path)?,
+    let verifier: Arc<dyn ServerCertVerifier> = match (&args.cafile, args.fingerprint.is_empty(), &args.psk) {
+        (_, false, _) => Arc::new(crate::common::fingerprint_verifier(&args.fingerprint)?),
+        (Some(path), true, _) => Arc::new(WebPkiServerVerifier::new(TrustAnchors::from_pem_file(path)?)),
         // A PSK-only client checks no certificate: an empty set of anchors will do.
-        (None, Some(_)) => TrustAnchors::default(),
-        (None, None) => TrustAnchors::native()?,
+        (None, true, Some(_)) => Arc::new(WebPkiServerVerifier::new(TrustAnchors::default())),
+        (None, true, None) => Arc::new(WebPkiServerVerifier::new(TrustAnchors::native()?)),
     };
-    let mut builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)));
+    let mut builder = ClientConfig::builder(verifier);
     if let (Some(identity), Some(hex)) = (&args.psk_identity, &args.psk) {
         let key = sanstls::conn::decode_hex(hex).ok_or("--psk: expected hex digits")?;
         builder = builder
@@ -103,6 +112,9 @@ pub fn build_config(args: &Args) -> Result<Arc<ClientConfig>, BoxError> {
             .cipher_suites(crate::common::PSK_SUITES);
     }
     let mut builder = crate::apply_tls_args!(builder, &args.tls);
+    if let Some(list) = &args.srtp {
+        builder = builder.srtp_profiles(&crate::common::parse_srtp_profiles(list)?);
+    }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         builder = builder.client_auth_cert(CertifiedKey::from_pem_files(cert, key)?);
     }

@@ -54,7 +54,7 @@ pub fn summary(conn: &DtlsConnection) -> String {
         None => "",
     };
     format!(
-        "version={} suite={} group={} sigscheme={} alpn={} resumed={}{}{}",
+        "version={} suite={} group={} sigscheme={} alpn={} resumed={}{}{}{}",
         or_dash(conn.protocol_version()),
         or_dash(conn.cipher_suite()),
         or_dash(conn.key_exchange_group()),
@@ -63,6 +63,7 @@ pub fn summary(conn: &DtlsConnection) -> String {
         if conn.is_resumed() { "yes" } else { "no" },
         ems,
         crate::common::psk_word(conn.psk_identity()),
+        crate::common::srtp_summary(conn),
     )
 }
 

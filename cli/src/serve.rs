@@ -116,6 +116,14 @@ pub struct Args {
     /// DTLS: the largest datagram to send (bytes).
     #[arg(long, default_value_t = sanstls::dtls::conn::DEFAULT_MTU, requires = "dtls")]
     mtu: usize,
+    /// DTLS-SRTP: accept these protection profiles (comma-separated, our preference first);
+    /// handshake lines then show `srtp=PROFILE srtp_keys=HEX` (RFC 5764).
+    #[arg(long, value_name = "PROFILE[,PROFILE]", requires = "dtls")]
+    srtp: Option<String>,
+    /// Require a client certificate and accept it by its fingerprint (SDP form, `sha-256
+    /// AB:CD:..` or `sha-256:AB:CD:..`; repeatable) instead of a CA (RFC 8122, RFC 8827).
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with = "client_ca")]
+    fingerprint: Vec<String>,
     /// Share resumption with other servers through a Redis store (redis://HOST:PORT[/DB]):
     /// ticket keys, TLS 1.2 session IDs, 0-RTT anti-replay. Needs --fleet-key (or the
     /// SANSTLS_FLEET_KEY environment variable). When the store is unreachable: full
@@ -208,6 +216,12 @@ fn build_config(args: &Args, fleet: Option<&Arc<Fleet>>) -> Result<Arc<ServerCon
             verifier = verifier.optional();
         }
         builder = builder.client_verifier(Arc::new(verifier));
+    }
+    if !args.fingerprint.is_empty() {
+        builder = builder.client_verifier(Arc::new(crate::common::fingerprint_verifier(&args.fingerprint)?));
+    }
+    if let Some(list) = &args.srtp {
+        builder = builder.srtp_profiles(&crate::common::parse_srtp_profiles(list)?);
     }
     builder = builder.max_early_data(args.max_early_data).tickets(args.tickets);
     builder = match fleet {

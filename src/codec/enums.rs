@@ -365,6 +365,21 @@ impl ProtocolVersion {
     }
 }
 
+wire_enum! {
+    /// DTLS-SRTP protection profile (IANA DTLS-SRTP Protection Profiles; RFC 5764 4.1.2,
+    /// RFC 7714 14.2).
+    SrtpProtectionProfile: u16, u16, "srtp protection profile" {
+        /// RFC 5764 4.1.2: AES-128 counter mode, 80-bit HMAC-SHA1 tag.
+        SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001 => "SRTP_AES128_CM_HMAC_SHA1_80",
+        /// RFC 5764 4.1.2: AES-128 counter mode, 32-bit HMAC-SHA1 tag.
+        SRTP_AES128_CM_HMAC_SHA1_32 = 0x0002 => "SRTP_AES128_CM_HMAC_SHA1_32",
+        /// RFC 7714 14.2: AES-128-GCM.
+        SRTP_AEAD_AES_128_GCM = 0x0007 => "SRTP_AEAD_AES_128_GCM",
+        /// RFC 7714 14.2: AES-256-GCM.
+        SRTP_AEAD_AES_256_GCM = 0x0008 => "SRTP_AEAD_AES_256_GCM",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ mod keylog;
 mod observer;
 mod policy;
 mod psk;
+mod self_signed;
 mod sizing;
 
 pub use keylog::{key_log_line, KeyLog, KeyLogFile, NoKeyLog};
@@ -90,6 +91,8 @@ pub(crate) struct Shared {
     pub secret_extraction: bool,
     /// Blinding delay range after a peer-caused failure (zero: off).
     pub blinding: (std::time::Duration, std::time::Duration),
+    /// DTLS-SRTP (RFC 5764): profiles, MKI; used over DTLS only.
+    pub srtp: crate::srtp::SrtpSettings,
 }
 
 impl Shared {
@@ -124,6 +127,7 @@ impl Default for Shared {
             record_sizing: RecordSizing::default(),
             blinding: (std::time::Duration::ZERO, std::time::Duration::ZERO),
             secret_extraction: false,
+            srtp: crate::srtp::SrtpSettings::default(),
         }
     }
 }
@@ -162,6 +166,7 @@ impl Shared {
         if self.record_size_limit.is_some_and(|l| !(64..=16385).contains(&l)) {
             return Err(Error::Config("record_size_limit must be 64 to 16385".into()));
         }
+        self.srtp.validate()?;
         Ok(())
     }
 }
@@ -932,7 +937,7 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// Lets the application reshape the TLS 1.3 (and DTLS 1.3) ServerHello after sanstls
+    /// Lets the application reshape the ServerHello (TLS and DTLS, 1.3 and 1.2) after sanstls
     /// builds it and before it is sent: extension order, to replay a recorded trace byte for
     /// byte. The transcript hashes what is sent; the handshake goes on from what sanstls
     /// chose, so changing a value (suite, key share, version) makes the handshake fail.
@@ -1034,6 +1039,47 @@ impl ServerConfigBuilder {
             psk_lookup: self.psk_lookup,
             psk_identity_hint: self.psk_identity_hint,
         }))
+    }
+}
+
+impl ClientConfigBuilder {
+    /// DTLS-SRTP (RFC 5764 4.1.1): the protection profiles to offer in `use_srtp`, in
+    /// preference order (default none: the extension is not sent). Offered over DTLS only:
+    /// a TLS or QUIC connection from the same config leaves the extension out (RFC 5764
+    /// is defined for DTLS alone), so one config may serve both.
+    pub fn srtp_profiles(mut self, profiles: &[crate::srtp::SrtpProtectionProfile]) -> Self {
+        self.shared.srtp.profiles = profiles.to_vec();
+        self
+    }
+
+    /// DTLS-SRTP: the SRTP Master Key Identifier to offer with the profiles (RFC 5764
+    /// 4.1.1; at most 255 bytes; default empty, no MKI). The server either echoes it (it
+    /// will use the MKI) or answers an empty one (it will not); any other answer is
+    /// refused with illegal_parameter.
+    pub fn srtp_mki(mut self, mki: &[u8]) -> Self {
+        self.shared.srtp.mki = mki.to_vec();
+        self
+    }
+}
+
+impl ServerConfigBuilder {
+    /// DTLS-SRTP (RFC 5764 4.1.1): the protection profiles we accept, in our preference
+    /// order: of the client's offered profiles the server picks the first in *this* list
+    /// (the server's preference, as for cipher suites). No profile in common: the
+    /// ServerHello (DTLS 1.2) or EncryptedExtensions (DTLS 1.3) has no use_srtp and the
+    /// handshake goes on without SRTP (RFC 5764 4.1.1). Default none: use_srtp is ignored.
+    /// Over TLS and QUIC the extension is never answered.
+    pub fn srtp_profiles(mut self, profiles: &[crate::srtp::SrtpProtectionProfile]) -> Self {
+        self.shared.srtp.profiles = profiles.to_vec();
+        self
+    }
+
+    /// DTLS-SRTP: echo the client's MKI, so SRTP packets carry it (RFC 5764 4.1.1, first
+    /// choice). Default off: the answer's srtp_mki is empty, the second choice of the RFC
+    /// for a server that cannot use the client's MKI.
+    pub fn srtp_accept_mki(mut self, on: bool) -> Self {
+        self.shared.srtp.accept_mki = on;
+        self
     }
 }
 

@@ -270,7 +270,14 @@ impl Output for Common {
     }
 
     fn emit(&mut self, event: Event) {
+        let complete = event == Event::HandshakeComplete;
         self.events.push_back(event);
+        // RFC 5764 4.2: the SRTP keys exist once the handshake is complete.
+        if complete && self.neg.srtp.is_some() {
+            if let Ok(keys) = self.neg.srtp_keying_material() {
+                self.events.push_back(Event::SrtpKeyingMaterial(Box::new(keys)));
+            }
+        }
     }
 
     fn negotiated(&mut self) -> &mut Negotiated {

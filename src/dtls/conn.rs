@@ -1139,6 +1139,9 @@ fn client_hello(
     if !cfg.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(cfg.alpn.clone()));
     }
+    if let Some(offer) = crate::handshake::srtp::offer(cx.transport(), &cfg.srtp) {
+        extensions.push(ClientExtension::UseSrtp(offer));
+    }
     let mut hello = ClientHello {
         legacy_version: ProtocolVersion::DTLSv1_2,
         random,

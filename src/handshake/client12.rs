@@ -249,6 +249,10 @@ pub(crate) fn handle_server_hello(
                 super::record_limit::client_accept(cx, cfg, *limit, false)?;
             }
             ServerHelloExtension::ConnectionId(cid) => super::connection_id::client_accept(cx, cid)?,
+            ServerHelloExtension::UseSrtp(answer) => {
+                let ems = sh.extended_master_secret();
+                cx.negotiated().srtp = Some(super::srtp::accept(cx.transport(), &cfg.srtp, answer, ems)?);
+            }
             // We sent supported_groups, so an answer is not unsolicited (RFC 5246 7.4.1.4);
             // RFC 8422 defines none for the ServerHello, but servers in the field echo their
             // list: it tells us nothing, and is ignored (as BoringSSL and OpenSSL do).

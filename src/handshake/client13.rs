@@ -296,6 +296,9 @@ pub(crate) fn start(
     if !config.shared.alpn.is_empty() {
         extensions.push(ClientExtension::Alpn(config.shared.alpn.clone()));
     }
+    if let Some(offer) = super::srtp::offer(cx.transport(), &config.shared.srtp) {
+        extensions.push(ClientExtension::UseSrtp(offer));
+    }
     // QUIC (RFC 9001 8.2): our transport parameters.
     if let Some(params) = cx.local_transport_parameters() {
         extensions.push(ClientExtension::QuicTransportParameters(params));
@@ -876,6 +879,10 @@ impl ExpectEncryptedExtensions {
                 }
                 EncryptedExtension::RecordSizeLimit(limit) => {
                     super::record_limit::client_accept(cx, &self.k.s.config.shared, *limit, true)?;
+                }
+                EncryptedExtension::UseSrtp(answer) => {
+                    let srtp = &self.k.s.config.shared.srtp;
+                    cx.negotiated().srtp = Some(super::srtp::accept(cx.transport(), srtp, answer, true)?);
                 }
                 EncryptedExtension::EarlyData | EncryptedExtension::Unknown { .. } => {
                     return Err(PeerMisbehaved::UnsolicitedExtension.into());

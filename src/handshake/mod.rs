@@ -12,6 +12,7 @@ pub(crate) mod output;
 pub(crate) mod record_limit;
 pub(crate) mod server12;
 pub(crate) mod server13;
+pub(crate) mod srtp;
 
 pub(crate) use common12::{Established12, HandshakeLog};
 pub(crate) use established::Established13;

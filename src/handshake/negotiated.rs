@@ -19,6 +19,7 @@ use crate::crypto::key_schedule::{export_keying_material, export_keying_material
 use crate::crypto::prf::export_keying_material_tls12;
 use crate::crypto::secret::Secret;
 use crate::error::{Error, Misuse};
+use crate::srtp::{SrtpKeyingMaterial, SrtpProtectionProfile};
 
 /// What the handshake negotiated, as far as it got: every connection type dereferences to
 /// it. Values are `None` (or empty) until the handshake settles them.
@@ -63,6 +64,8 @@ pub struct Negotiated {
     pub(crate) peer_cid: Option<Vec<u8>>,
     /// The external PSK identity the handshake authenticated with, if any.
     pub(crate) psk_identity: Option<Vec<u8>>,
+    /// DTLS-SRTP (RFC 5764 4.1.1): the selected protection profile and the MKI in use.
+    pub(crate) srtp: Option<(SrtpProtectionProfile, Vec<u8>)>,
 }
 
 impl core::fmt::Debug for Negotiated {
@@ -80,6 +83,7 @@ impl core::fmt::Debug for Negotiated {
             .field("resumed", &self.resumed)
             .field("hrr", &self.hrr)
             .field("early_data", &self.early_data)
+            .field("srtp", &self.srtp.as_ref().map(|(p, _)| p))
             .finish_non_exhaustive()
     }
 }
@@ -291,6 +295,30 @@ impl Negotiated {
         }
         export_keying_material_prefixed(*hash, prefix, secret.as_bytes(), label, context, out);
         Ok(())
+    }
+}
+
+impl Negotiated {
+    /// DTLS-SRTP: the protection profile the handshake selected (RFC 5764 4.1.1); `None`
+    /// when use_srtp was not negotiated (never over TLS or QUIC).
+    pub fn srtp_profile(&self) -> Option<SrtpProtectionProfile> {
+        self.srtp.as_ref().map(|(p, _)| *p)
+    }
+
+    /// DTLS-SRTP keying material (RFC 5764 4.2): the exporter with label
+    /// `EXTRACTOR-dtls_srtp`, no context, `2 * (key + salt)` bytes of the selected profile,
+    /// split into the client's and the server's master keys and salts. Available once the
+    /// handshake completed with use_srtp negotiated.
+    pub fn srtp_keying_material(&self) -> Result<SrtpKeyingMaterial, Error> {
+        let Some((profile, mki)) = &self.srtp else {
+            return Err(Error::Misuse(Misuse::SrtpNotNegotiated));
+        };
+        let (key, salt) = crate::srtp::key_and_salt_len(*profile)
+            .ok_or(Error::Internal("no key sizes for the selected SRTP profile"))?;
+        let mut out = zeroize::Zeroizing::new(vec![0u8; 2 * (key + salt)]);
+        self.export_keying_material(&mut out, crate::srtp::EXPORTER_LABEL, None)?;
+        SrtpKeyingMaterial::from_exported(*profile, mki, &out)
+            .ok_or(Error::Internal("SRTP keying material of the wrong length"))
     }
 }
 

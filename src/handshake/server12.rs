@@ -285,6 +285,9 @@ pub(crate) fn handle_client_hello(
     cx.negotiated().alpn = alpn.clone();
     cx.negotiated().sni = sni;
     cx.negotiated().ems = ems;
+    // RFC 5764 4.1.1; keys come from the exporter, which needs the extended master secret.
+    cx.negotiated().srtp = super::srtp::select(cx.transport(), &cfg.srtp, hello.use_srtp(), ems)
+        .and_then(|a| a.profiles.first().map(|p| (*p, a.mki)));
 
     let mut log = HandshakeLog::default();
     log.add(&msg.raw)?;
@@ -457,6 +460,12 @@ fn send_server_hello(
     if c.send_ticket {
         extensions.push(ServerHelloExtension::SessionTicketAck);
     }
+    if let Some((profile, mki)) = cx.negotiated().srtp.clone() {
+        extensions.push(ServerHelloExtension::UseSrtp(crate::msgs::UseSrtp {
+            profiles: vec![profile],
+            mki,
+        }));
+    }
     if let Some(limit) =
         super::record_limit::server_reply(cx, &c.config.shared, hello.record_size_limit(), false)
     {
@@ -465,7 +474,7 @@ fn send_server_hello(
     if let Some(cid) = super::connection_id::server_reply(cx, hello) {
         extensions.push(cid);
     }
-    let sh = ServerHello {
+    let mut sh = ServerHello {
         legacy_version: cx.transport().v12(),
         random: c.server_random,
         session_id: c.session_id.clone(),
@@ -473,6 +482,9 @@ fn send_server_hello(
         compression_method: 0,
         extensions,
     };
+    if let Some(hook) = &c.config.server_hello_hook {
+        hook(&mut sh);
+    }
     let bytes = cx.send_handshake(&HandshakePayload::ServerHello(sh), None);
     c.log.add(&bytes)
 }

@@ -448,6 +448,11 @@ impl ExpectClientHello {
         if let Some(proto) = alpn {
             extensions.push(EncryptedExtension::Alpn(proto));
         }
+        // RFC 5764 4.1.1 (RFC 8446 4.2: in EncryptedExtensions).
+        if let Some(answer) = super::srtp::select(cx.transport(), &cfg.srtp, hello.use_srtp(), true) {
+            cx.negotiated().srtp = answer.profiles.first().map(|p| (*p, answer.mki.clone()));
+            extensions.push(EncryptedExtension::UseSrtp(answer));
+        }
         if early_accepted {
             extensions.push(EncryptedExtension::EarlyData);
         }

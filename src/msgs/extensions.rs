@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::codec::{
     put_u16, put_u32, put_u8, put_vec_bytes, put_vec_of, Codec, DecodeError, EcPointFormat, ExtensionType,
     LenPrefix, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Reader, SignatureScheme,
+    SrtpProtectionProfile,
 };
 use crate::Error;
 
@@ -39,6 +40,16 @@ pub struct OfferedPsks {
     pub identities: Vec<PskIdentity>,
     /// One HMAC binder per identity, in the same order (RFC 8446 4.2.11.2).
     pub binders: Vec<Vec<u8>>,
+}
+
+/// The `use_srtp` extension's data (RFC 5764 4.1.1): the client's protection profiles in
+/// its preference order, or the one the server selected, and the MKI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UseSrtp {
+    /// `SRTPProtectionProfiles<2..2^16-1>`: never empty on the wire.
+    pub profiles: Vec<SrtpProtectionProfile>,
+    /// `opaque srtp_mki<0..255>`: the SRTP Master Key Identifier, empty when none.
+    pub mki: Vec<u8>,
 }
 
 /// Extensions a ClientHello may carry.
@@ -92,6 +103,8 @@ pub enum ClientExtension {
         /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
+    /// DTLS-SRTP: the profiles the client offers and its MKI (RFC 5764 4.1.1).
+    UseSrtp(UseSrtp),
 }
 
 /// Extensions a ServerHello (TLS 1.3 or 1.2) may carry.
@@ -128,6 +141,8 @@ pub enum ServerHelloExtension {
         /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
+    /// DTLS 1.2: the SRTP profile the server selected and its MKI (RFC 5764 4.1.1).
+    UseSrtp(UseSrtp),
 }
 
 /// Extensions a HelloRetryRequest may carry (RFC 8446 4.1.4).
@@ -171,6 +186,9 @@ pub enum EncryptedExtension {
         /// The extension's data as received, without the type and length.
         data: Vec<u8>,
     },
+    /// DTLS 1.3: the SRTP profile the server selected and its MKI (RFC 5764 4.1.1; RFC 8446
+    /// 4.2 puts use_srtp in EncryptedExtensions).
+    UseSrtp(UseSrtp),
 }
 
 /// Extensions a TLS 1.3 CertificateRequest may carry.
@@ -288,6 +306,21 @@ impl OfferedPsks {
             return Err(illegal_param(Parameter::PskBinderCount));
         }
         Ok(OfferedPsks { identities, binders })
+    }
+}
+
+impl UseSrtp {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_vec_of(out, LenPrefix::U16, &self.profiles);
+        put_vec_bytes(out, LenPrefix::U8, &self.mki);
+    }
+
+    /// RFC 5764 4.1.1: `SRTPProtectionProfile SRTPProtectionProfiles<2..2^16-1>` then
+    /// `opaque srtp_mki<0..255>`.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let profiles = nonempty_list(r, LenPrefix::U16, "srtp protection profiles")?;
+        let mki = r.vec_bytes(LenPrefix::U8, "srtp_mki")?.to_vec();
+        Ok(UseSrtp { profiles, mki })
     }
 }
 
@@ -409,6 +442,7 @@ impl ClientExtension {
             E::QuicTransportParameters(_) => ExtensionType::QuicTransportParameters,
             E::ConnectionId(_) => ExtensionType::ConnectionId,
             E::Unknown { typ, .. } => *typ,
+            E::UseSrtp(_) => ExtensionType::UseSrtp,
         }
     }
 
@@ -432,6 +466,7 @@ impl ClientExtension {
             E::SessionTicket(t) | E::QuicTransportParameters(t) => o.extend_from_slice(t),
             E::ConnectionId(cid) => put_vec_bytes(o, LenPrefix::U8, cid),
             E::Unknown { data, .. } => o.extend_from_slice(data),
+            E::UseSrtp(v) => v.encode(o),
         });
     }
 
@@ -482,6 +517,7 @@ impl ClientExtension {
             // RFC 9001 8.2: the body is the transport parameters, opaque to TLS.
             ExtensionType::QuicTransportParameters => E::QuicTransportParameters(r.take_rest().to_vec()),
             ExtensionType::ConnectionId => E::ConnectionId(read_connection_id(r)?),
+            ExtensionType::UseSrtp => E::UseSrtp(UseSrtp::decode(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,
@@ -513,6 +549,7 @@ impl ServerHelloExtension {
             E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
             E::ConnectionId(_) => ExtensionType::ConnectionId,
             E::Unknown { typ, .. } => *typ,
+            E::UseSrtp(_) => ExtensionType::UseSrtp,
         }
     }
 
@@ -530,6 +567,7 @@ impl ServerHelloExtension {
             E::RecordSizeLimit(v) => put_u16(o, *v),
             E::ConnectionId(cid) => put_vec_bytes(o, LenPrefix::U8, cid),
             E::Unknown { data, .. } => o.extend_from_slice(data),
+            E::UseSrtp(v) => v.encode(o),
         });
     }
 
@@ -558,6 +596,7 @@ impl ServerHelloExtension {
             ExtensionType::SessionTicket => E::SessionTicketAck,
             ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
             ExtensionType::ConnectionId => E::ConnectionId(read_connection_id(r)?),
+            ExtensionType::UseSrtp => E::UseSrtp(UseSrtp::decode(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,
@@ -631,6 +670,7 @@ impl EncryptedExtension {
             E::RecordSizeLimit(_) => ExtensionType::RecordSizeLimit,
             E::QuicTransportParameters(_) => ExtensionType::QuicTransportParameters,
             E::Unknown { typ, .. } => *typ,
+            E::UseSrtp(_) => ExtensionType::UseSrtp,
         }
     }
 
@@ -644,6 +684,7 @@ impl EncryptedExtension {
             E::RecordSizeLimit(v) => put_u16(o, *v),
             E::QuicTransportParameters(v) => o.extend_from_slice(v),
             E::Unknown { data, .. } => o.extend_from_slice(data),
+            E::UseSrtp(v) => v.encode(o),
         });
     }
 
@@ -661,6 +702,7 @@ impl EncryptedExtension {
             ExtensionType::RecordSizeLimit => E::RecordSizeLimit(read_record_size_limit(r)?),
             // RFC 9001 8.2: the body is the transport parameters, opaque to TLS.
             ExtensionType::QuicTransportParameters => E::QuicTransportParameters(r.take_rest().to_vec()),
+            ExtensionType::UseSrtp => E::UseSrtp(UseSrtp::decode(r)?),
             _ => {
                 return Ok(E::Unknown {
                     typ,

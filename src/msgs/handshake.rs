@@ -401,6 +401,14 @@ impl ClientHello {
         })
     }
 
+    /// DTLS-SRTP: the client's profiles and MKI (RFC 5764 4.1.1).
+    pub fn use_srtp(&self) -> Option<&UseSrtp> {
+        self.extensions.iter().find_map(|e| match e {
+            ClientExtension::UseSrtp(v) => Some(v),
+            _ => None,
+        })
+    }
+
     /// RFC 9001 8.2: the client's QUIC transport parameters, opaque.
     pub fn quic_transport_parameters(&self) -> Option<&[u8]> {
         self.extensions.iter().find_map(|e| match e {

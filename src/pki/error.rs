@@ -50,6 +50,8 @@ pub enum CertError {
     /// policy, a lookup that said no): `certificate_unknown`, RFC 8446 6.2's alert for "some
     /// other issue" that makes a certificate unacceptable.
     Rejected(&'static str),
+    /// The end-entity certificate matches none of the fingerprints given (RFC 8122 5).
+    FingerprintMismatch,
 }
 
 impl CertError {
@@ -70,7 +72,8 @@ impl CertError {
             | CertError::NameMismatch { .. }
             | CertError::ConstraintViolated(_)
             | CertError::Profile(_)
-            | CertError::NotPinned => AlertDescription::BadCertificate,
+            | CertError::NotPinned
+            | CertError::FingerprintMismatch => AlertDescription::BadCertificate,
         }
     }
 }

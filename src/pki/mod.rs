@@ -7,6 +7,7 @@ mod cert;
 mod crl;
 pub(crate) mod der;
 mod error;
+mod fingerprint;
 mod names;
 mod path;
 mod roots;
@@ -17,6 +18,7 @@ use std::path::Path;
 
 pub use crl::Crl;
 pub use error::CertError;
+pub use fingerprint::{Fingerprint, FingerprintAlg, FingerprintVerifier};
 pub use names::ServerName;
 pub use path::{
     verify_chain, KeyPurpose, VerifiedPath, VerifyOptions, MAX_CANDIDATES, MAX_INTERMEDIATES,

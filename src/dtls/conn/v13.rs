@@ -390,6 +390,22 @@ impl DtlsConnection {
             if !p.record.is_empty() && p.epoch != epoch {
                 self.seal_packed(p)?;
             }
+            // A datagram carries the pieces of one message in order, each starting where
+            // the one before it ended. RFC 9147 5.5 allows any pieces anywhere (a resent
+            // flight's gaps are not contiguous), but a receiver that reassembles in the
+            // order of each datagram's first fragment (dimpl 0.9 does) then never completes
+            // the message although it acknowledged every record; the next datagram costs
+            // only its headers.
+            let last_piece = p
+                .pieces
+                .iter()
+                .chain(&p.ranges)
+                .rfind(|r| r.message_seq == h.message_seq);
+            if last_piece.is_some_and(|r| u64::from(r.offset) + u64::from(r.len) != offset as u64) {
+                self.seal_packed(p)?;
+                self.out.push_back(std::mem::take(&mut p.datagram));
+                p.pieces.clear();
+            }
             // Room for fragment data in the record being filled, within the datagram.
             let room = |p: &FlightPacker| {
                 mtu.saturating_sub(p.datagram.len() + overhead + p.record.len() + HANDSHAKE_HEADER_LEN)
@@ -398,6 +414,7 @@ impl DtlsConnection {
                 self.seal_packed(p)?;
                 if room(p) == 0 && !p.datagram.is_empty() {
                     self.out.push_back(std::mem::take(&mut p.datagram));
+                    p.pieces.clear();
                 }
                 if room(p) == 0 {
                     return Err(Error::Config(
@@ -436,6 +453,7 @@ impl DtlsConnection {
         }
         let record = std::mem::take(&mut p.record);
         let ranges = std::mem::take(&mut p.ranges);
+        p.pieces.extend_from_slice(&ranges);
         let rn = self.seal13_into(p.epoch, ContentType::Handshake, &record, &mut p.datagram)?;
         self.v13.sent.on_sent(rn, ranges);
         Ok(())
@@ -537,4 +555,6 @@ struct FlightPacker {
     epoch: u64,
     record: Vec<u8>,
     ranges: Vec<FragmentRange>,
+    /// The fragments of the records already sealed into `datagram`.
+    pieces: Vec<FragmentRange>,
 }
