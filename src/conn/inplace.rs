@@ -219,10 +219,8 @@ impl Connection {
     /// plaintext, the queue's spare buffers). They grow again when needed.
     pub fn release_buffers(&mut self) {
         self.deframer.release();
-        if self.sendbuf.is_empty() {
-            self.sendbuf = Vec::new();
-        }
-        if self.buffered_plaintext() == 0 {
+        self.sendbuf.release();
+        if self.received_start == self.received.len() {
             self.received = Vec::new();
             self.received_start = 0;
         }

@@ -5,6 +5,7 @@ pub(crate) mod common;
 mod controls;
 mod inbound;
 mod inplace;
+mod outbound;
 mod secrets;
 mod starttls;
 mod stream;
@@ -100,8 +101,8 @@ pub struct Connection {
     joiner: HandshakeJoiner,
     /// The write state in force for the next record we encrypt.
     write: WriteState,
-    /// Protected records waiting for `write_tls`.
-    sendbuf: Vec<u8>,
+    /// Protected records waiting for `write_tls`, and application data framed for them.
+    sendbuf: outbound::SendBuf,
     /// Plaintext waiting for `reader()`.
     received: Vec<u8>,
     received_start: usize,
@@ -157,7 +158,7 @@ impl Connection {
             deframer: Deframer::default(),
             joiner: HandshakeJoiner::default(),
             write: WriteState::plaintext(first_version),
-            sendbuf: Vec::new(),
+            sendbuf: outbound::SendBuf::default(),
             received: Vec::new(),
             received_start: 0,
             early_received: Vec::new(),
@@ -184,7 +185,20 @@ impl Connection {
         if self.peer_closed {
             return Ok(0);
         }
+        if self.deframer.held_len() > 0 {
+            // Unread plaintext still lies where it was opened: move it out of the way.
+            self.compact_received();
+            self.deframer.spill_held(&mut self.received);
+        }
         self.deframer.read_from(rd)
+    }
+
+    /// Drops the plaintext of `received` already read once it is all read.
+    fn compact_received(&mut self) {
+        if self.received_start == self.received.len() {
+            self.received.clear();
+            self.received_start = 0;
+        }
     }
 
     /// Encrypts what is queued and writes protected records to `wr` (one `write` call).
@@ -193,8 +207,8 @@ impl Connection {
         if self.sendbuf.is_empty() {
             return Ok(0);
         }
-        let n = wr.write(&self.sendbuf)?;
-        self.sendbuf.drain(..n);
+        let n = wr.write(self.sendbuf.pending())?;
+        self.sendbuf.consume(n);
         self.trim_after_handshake();
         Ok(n)
     }
@@ -232,7 +246,9 @@ impl Connection {
 
     fn process_deframed(&mut self, deframer: &mut Deframer) -> Result<(), Error> {
         loop {
-            if self.peer_closed || !self.inbound.has_room(self.buffered_plaintext()) {
+            // The deframer is out of `self` here: count what it holds from the local.
+            let buffered = self.received.len() - self.received_start + deframer.held_len();
+            if self.peer_closed || !self.inbound.has_room(buffered) {
                 return Ok(());
             }
             // A deferred server waits for its config with the rest of the input buffered.
@@ -246,13 +262,9 @@ impl Connection {
             };
             match self.process_record(&header, payload) {
                 Ok(Some(range)) => {
-                    let data = &payload[range];
-                    self.common.events.push_back(Event::Data { len: data.len() });
-                    if self.received_start == self.received.len() {
-                        self.received.clear();
-                        self.received_start = 0;
-                    }
-                    self.received.extend_from_slice(data);
+                    // Delivered from where it was opened: `reader()` copies it out.
+                    self.common.events.push_back(Event::Data { len: range.len() });
+                    deframer.hold_in_last(range);
                 }
                 Ok(None) => {}
                 Err(e) => return Err(self.fail(e)),
@@ -519,6 +531,7 @@ impl Connection {
 
     /// Moves queued items into protected records, applying key changes in order.
     fn encrypt_pending(&mut self) -> Result<(), Error> {
+        self.seal_framed()?;
         // Record sizing is decided once per call (dynamic sizing reads the clock here).
         let mut cap = self.controls.sizing_cap(self.write.overhead());
         loop {
@@ -551,11 +564,64 @@ impl Connection {
                         }
                         _ => {}
                     }
-                    self.write.write_record(typ, data, &mut self.sendbuf)?;
+                    self.write.write_record(typ, data, self.sendbuf.records())?;
                     self.maybe_update_keys();
                 }
             }
         }
+    }
+
+    /// Seals the application data `writer()` framed in the outgoing buffer, record by record
+    /// in place, until [`outbound::SEAL_AHEAD`] bytes are ready to send. Whatever was queued
+    /// since goes by the queue's rules: the data still framed moves back into the queue, ahead
+    /// of data written after it (it was written first).
+    fn seal_framed(&mut self) -> Result<(), Error> {
+        while self.sendbuf.framed_bytes() > 0 {
+            if !self.common.queue.is_app_open() {
+                // The connection failed: nothing not yet encrypted goes out.
+                self.sendbuf.unframe(&mut Vec::new());
+                return Ok(());
+            }
+            if !self.common.queue.is_empty() {
+                let mut rest = Vec::new();
+                self.sendbuf.unframe(&mut rest);
+                self.common.queue.push_app_front(rest);
+                return Ok(());
+            }
+            if self.sendbuf.sealed_len() >= outbound::SEAL_AHEAD {
+                return Ok(());
+            }
+            let write_epoch = self.write_epoch;
+            let Some((record, len)) = self.sendbuf.next_to_seal() else {
+                return Ok(());
+            };
+            if let Some(obs) = &self.common.observer {
+                obs.record(Direction::Sent, ContentType::ApplicationData, len, write_epoch);
+            }
+            self.controls.app_sent(len);
+            self.write
+                .seal_in_place(ContentType::ApplicationData, record, len)?;
+            self.maybe_update_keys();
+        }
+        Ok(())
+    }
+
+    /// Record layout for application data framed straight into the outgoing buffer: (content
+    /// per record, content offset, overhead), when nothing queued must go before it and the
+    /// record size does not depend on when it is sent (`RecordSizing::Throughput`).
+    fn framing(&self) -> Option<(usize, usize, usize)> {
+        if !matches!(self.controls.sizing, RecordSizing::Throughput)
+            || !self.write.is_protected()
+            || !self.common.queue.is_app_open()
+            || !self.common.queue.is_empty()
+        {
+            return None;
+        }
+        let max = self.write.max_fragment.min(self.common.max_fragment).max(1);
+        let (offset, overhead) = (self.write.content_offset(), self.write.overhead());
+        self.sendbuf
+            .can_frame(max, offset, overhead)
+            .then_some((max, offset, overhead))
     }
 
     /// RFC 8446 5.5: change keys before the AEAD's record limit.
@@ -658,8 +724,9 @@ impl Connection {
         self.common.neg.early_data == Some(true)
     }
 
+    /// Received plaintext not read yet: moved out of the inbound buffer, or still in it.
     fn buffered_plaintext(&self) -> usize {
-        self.received.len() - self.received_start
+        self.received.len() - self.received_start + self.deframer.held_len()
     }
 }
 
@@ -693,13 +760,21 @@ pub struct Reader<'a> {
 impl io::Read for Reader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        read_plaintext(
-            &c.received,
-            &mut c.received_start,
-            c.peer_closed,
-            c.error.as_ref(),
-            buf,
-        )
+        if c.deframer.held_len() == 0 {
+            return read_plaintext(
+                &c.received,
+                &mut c.received_start,
+                c.peer_closed,
+                c.error.as_ref(),
+                buf,
+            );
+        }
+        // Plaintext moved out of the inbound buffer is older than what is still held there.
+        let avail = c.received.get(c.received_start..).unwrap_or_default();
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        c.received_start += n;
+        Ok(n + c.deframer.read_held(&mut buf[n..]))
     }
 }
 
@@ -738,6 +813,20 @@ pub(crate) fn queue_plaintext(
     error: Option<&Error>,
     buf: &[u8],
 ) -> io::Result<usize> {
+    let n = plaintext_room(queue.app_bytes(), max_buffered, sent_close, error, buf.len())?;
+    queue.push_app(&buf[..n]);
+    Ok(n)
+}
+
+/// How much of `len` bytes of plaintext a writer takes now, with `waiting` bytes not yet
+/// encrypted: the refusals and the cap of [`queue_plaintext`].
+fn plaintext_room(
+    waiting: usize,
+    max_buffered: usize,
+    sent_close: bool,
+    error: Option<&Error>,
+    len: usize,
+) -> io::Result<usize> {
     if let Some(e) = error {
         return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
     }
@@ -747,13 +836,11 @@ pub(crate) fn queue_plaintext(
             "close_notify already sent",
         ));
     }
-    let room = max_buffered.saturating_sub(queue.app_bytes());
-    if room == 0 && !buf.is_empty() {
+    let room = max_buffered.saturating_sub(waiting);
+    if room == 0 && len > 0 {
         return Err(io::ErrorKind::WouldBlock.into());
     }
-    let n = room.min(buf.len());
-    queue.push_app(&buf[..n]);
-    Ok(n)
+    Ok(room.min(len))
 }
 
 /// `io::Write` into the outgoing queue; partial writes when the plaintext cap is reached.
@@ -764,13 +851,20 @@ pub struct Writer<'a> {
 impl io::Write for Writer<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        queue_plaintext(
-            &mut c.common.queue,
+        // Framed application data counts against the cap as queued data does.
+        let waiting = c.common.queue.app_bytes() + c.sendbuf.framed_bytes();
+        let n = plaintext_room(
+            waiting,
             c.inbound.max_buffered,
             c.sent_close,
             c.error.as_ref(),
-            buf,
-        )
+            buf.len(),
+        )?;
+        match c.framing() {
+            Some((max, offset, overhead)) => c.sendbuf.frame(&buf[..n], max, offset, overhead),
+            None => c.common.queue.push_app(&buf[..n]),
+        }
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

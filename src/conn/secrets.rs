@@ -482,12 +482,9 @@ impl Connection {
     }
 
     fn reset_to(&mut self, mut fresh: Connection) {
-        let mut sendbuf = std::mem::take(&mut self.sendbuf);
         let mut received = std::mem::take(&mut self.received);
-        sendbuf.clear();
         received.clear();
-        sendbuf.extend_from_slice(&fresh.sendbuf);
-        fresh.sendbuf = sendbuf;
+        fresh.sendbuf = std::mem::take(&mut self.sendbuf).reuse_for(&fresh.sendbuf);
         fresh.received = received;
         *self = fresh;
     }

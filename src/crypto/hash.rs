@@ -54,9 +54,14 @@ impl HashAlg {
             .to_vec()
     }
 
+    /// An HMAC key with its pads hashed once, for several HMACs under one secret.
+    pub(crate) fn hmac_key(self, key: &[u8]) -> hmac::Key {
+        hmac::Key::new(self.hmac_alg(), key)
+    }
+
     /// HMAC over several pieces, without concatenating them first.
-    pub(crate) fn hmac_parts(self, key: &[u8], parts: &[&[u8]]) -> hmac::Tag {
-        let mut ctx = hmac::Context::with_key(&hmac::Key::new(self.hmac_alg(), key));
+    pub(crate) fn hmac_parts(key: &hmac::Key, parts: &[&[u8]]) -> hmac::Tag {
+        let mut ctx = hmac::Context::with_key(key);
         for p in parts {
             ctx.update(p);
         }
@@ -158,7 +163,7 @@ mod tests {
         );
         assert_eq!(
             HashAlg::Sha384.hmac(b"k", b"ab"),
-            HashAlg::Sha384.hmac_parts(b"k", &[b"a", b"b"]).as_ref()
+            HashAlg::hmac_parts(&HashAlg::Sha384.hmac_key(b"k"), &[b"a", b"b"]).as_ref()
         );
     }
 

@@ -8,16 +8,23 @@ use super::hash::HashAlg;
 use super::secret::Secret;
 
 /// `PRF(secret, label, seed)` = P_hash(secret, label || seed), filling `out` (RFC 5246 5).
+/// The HMAC key is prepared once for every HMAC of the expansion (its inner and outer pads
+/// are hashed once), and A(i) is computed only while more output is needed.
 pub fn prf(alg: HashAlg, secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) {
+    let key = alg.hmac_key(secret);
+    let hmac = |parts: &[&[u8]]| HashAlg::hmac_parts(&key, parts);
     // A(0) = label || seed; A(i) = HMAC(secret, A(i-1)).
-    let mut a: Zeroizing<Vec<u8>> = Zeroizing::new(alg.hmac_parts(secret, &[label, seed]).as_ref().to_vec());
+    let mut a: Zeroizing<Vec<u8>> = Zeroizing::new(hmac(&[label, seed]).as_ref().to_vec());
     let mut filled = 0;
-    while filled < out.len() {
-        let block = alg.hmac_parts(secret, &[&a, label, seed]);
+    loop {
+        let block = hmac(&[&a, label, seed]);
         let take = (out.len() - filled).min(block.as_ref().len());
         out[filled..filled + take].copy_from_slice(&block.as_ref()[..take]);
         filled += take;
-        a = Zeroizing::new(alg.hmac(secret, &a));
+        if filled == out.len() {
+            return;
+        }
+        a = Zeroizing::new(hmac(&[&a]).as_ref().to_vec());
     }
 }
 

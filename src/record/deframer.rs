@@ -2,10 +2,14 @@
 //!
 //! Records are deprotected where they lie: [`Deframer::pop`] lends the payload of the next
 //! whole record as a mutable slice of the inbound buffer, so the buffered path costs no copy
-//! beyond the AEAD pass either. [`RecordHeader::parse`] holds the header rules for both the
+//! beyond the AEAD pass either. Application data opened there stays there until the
+//! application reads it ([`Deframer::hold_in_last`], [`Deframer::read_held`]): the one copy is
+//! into the caller's buffer. [`RecordHeader::parse`] holds the header rules for both the
 //! buffered and the zero-copy path.
 
+use std::collections::VecDeque;
 use std::io;
+use std::ops::Range;
 
 use super::{HEADER_LEN, MAX_CIPHERTEXT};
 use crate::codec::ContentType;
@@ -71,6 +75,13 @@ pub(crate) struct Deframer {
     start: usize,
     /// Bytes of `buf` filled by reads.
     end: usize,
+    /// Where the payload of the record `pop` lent last starts in `buf`.
+    last_at: usize,
+    /// Application data opened in place and not read yet: ranges of `buf` before `start`, in
+    /// order. The next read into the buffer would overwrite them, so the caller moves them
+    /// out first ([`Deframer::spill_held`]).
+    held: VecDeque<Range<usize>>,
+    held_len: usize,
 }
 
 /// Largest buffer `read_tls` fills: enough for a full record plus the next header.
@@ -97,9 +108,52 @@ impl Deframer {
 
     /// Frees the buffer if it holds nothing.
     pub fn release(&mut self) {
-        if self.buffered() == 0 {
+        if self.buffered() == 0 && self.held.is_empty() {
             *self = Deframer::default();
         }
+    }
+
+    /// Keeps `range` of the payload `pop` lent last (opened application data) in place for
+    /// [`read_held`](Self::read_held).
+    pub fn hold_in_last(&mut self, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        self.held_len += range.len();
+        self.held
+            .push_back(self.last_at + range.start..self.last_at + range.end);
+    }
+
+    /// Bytes of opened application data held in place.
+    pub fn held_len(&self) -> usize {
+        self.held_len
+    }
+
+    /// Copies held application data into `out`, oldest first; returns the bytes copied.
+    pub fn read_held(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while let Some(r) = self.held.front_mut() {
+            let take = r.len().min(out.len() - n);
+            out[n..n + take].copy_from_slice(&self.buf[r.start..r.start + take]);
+            n += take;
+            r.start += take;
+            if r.start == r.end {
+                self.held.pop_front();
+            }
+            if n == out.len() {
+                break;
+            }
+        }
+        self.held_len -= n;
+        n
+    }
+
+    /// Moves the held application data to the end of `into` (before the buffer is refilled).
+    pub fn spill_held(&mut self, into: &mut Vec<u8>) {
+        for r in self.held.drain(..) {
+            into.extend_from_slice(&self.buf[r]);
+        }
+        self.held_len = 0;
     }
 
     /// Buffer size that fits the record being received (and the next header).
@@ -112,8 +166,14 @@ impl Deframer {
         need.clamp(READ_SIZE, BUFFER_CAP)
     }
 
-    /// Reads once from `rd` into free room; `Ok(0)` means EOF from the reader.
+    /// Reads once from `rd` into free room; `Ok(0)` means EOF from the reader. Refused while
+    /// opened application data is held (it would be overwritten: `spill_held` first).
     pub fn read_from(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
+        if !self.held.is_empty() {
+            return Err(io::Error::other(
+                "opened application data still held in the inbound buffer",
+            ));
+        }
         if self.buf.capacity() == 0 {
             // Idle and released: a read that brings nothing (EOF, WouldBlock) must not
             // allocate, so the first bytes land on the stack.
@@ -175,6 +235,7 @@ impl Deframer {
             return Ok(None);
         }
         let at = self.start + HEADER_LEN;
+        self.last_at = at;
         self.start += header.total_len();
         if self.start == self.end {
             // Everything consumed: the next read starts at the front, no compaction needed.
@@ -247,6 +308,32 @@ mod tests {
         let mut d = Deframer::default();
         assert_eq!(d.read_from(&mut &[][..]).unwrap(), 0);
         assert_eq!(d.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn held_plaintext_is_read_in_order_and_spilled_before_a_refill() {
+        let mut d = Deframer::default();
+        d.push(&[23, 3, 3, 0, 3, b'a', b'b', b'c', 23, 3, 3, 0, 2, b'd', b'e']);
+        let (_, p) = d.pop().unwrap().unwrap();
+        assert_eq!(p, b"abc");
+        d.hold_in_last(1..3);
+        let (_, p) = d.pop().unwrap().unwrap();
+        assert_eq!(p, b"de");
+        d.hold_in_last(0..2);
+        assert_eq!(d.buffered(), 0);
+        assert_eq!(d.held_len(), 4);
+        let mut out = [0u8; 3];
+        assert_eq!(d.read_held(&mut out), 3);
+        assert_eq!(&out, b"bcd");
+        // Refilling would overwrite what is held: refused until it is moved out.
+        assert!(d.read_from(&mut &[23u8, 3, 3, 0, 0][..]).is_err());
+        d.release();
+        assert_eq!(d.held_len(), 1, "release keeps held data");
+        let mut spilled = b"x".to_vec();
+        d.spill_held(&mut spilled);
+        assert_eq!(spilled, b"xe");
+        assert_eq!(d.held_len(), 0);
+        assert_eq!(d.read_from(&mut &[23u8, 3, 3, 0, 0][..]).unwrap(), 5);
     }
 
     #[test]

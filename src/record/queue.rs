@@ -152,6 +152,25 @@ impl OutQueue {
         }
     }
 
+    /// Application data taken back from the connection's outgoing buffer, where it was framed
+    /// while nothing was queued: it was written before anything queued now, so it goes first
+    /// among the application data of the current epoch (the front one).
+    pub fn push_app_front(&mut self, data: Vec<u8>) {
+        if data.is_empty() || self.dead || !self.app_open {
+            return;
+        }
+        self.app_bytes += data.len();
+        if self.epochs.is_empty() {
+            self.epochs.push_back(Epoch::default());
+        }
+        if let Some(epoch) = self.epochs.front_mut() {
+            epoch.app.push_front(AppItem::Data {
+                bytes: data,
+                start: 0,
+            });
+        }
+    }
+
     /// Rule 4: everything queued after this uses `state`.
     pub fn push_key_change(&mut self, state: WriteState) {
         self.tail().then = Some(Box::new(state));
