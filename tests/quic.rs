@@ -661,3 +661,31 @@ fn rfc9001_a4_retry_integrity_tag() {
     assert!(!verify_retry_integrity(&h("8394c8f03e515709"), &retry));
     assert!(!verify_retry_integrity(&h(DCID), &retry[..10]));
 }
+
+/// RFC 9001 5.3: TLS_AES_128_CCM_8_SHA256 is never negotiated over QUIC. Our client leaves it
+/// out of the ClientHello even when the config lists it, and our server passes over it when
+/// a client offers it anyway.
+#[test]
+fn ccm_8_is_never_negotiated_over_quic() {
+    use sanstls::codec::CipherSuite as S;
+    let suites = [S::TLS_AES_128_CCM_8_SHA256, S::TLS_AES_128_GCM_SHA256];
+    let server_config = || quic_server_builder().cipher_suites(&suites).build().unwrap();
+    let mut c = client(quic_client_builder().cipher_suites(&suites).build().unwrap());
+    let (_, hello) = c.drain().remove(0);
+    let ccm8 = S::TLS_AES_128_CCM_8_SHA256.get().to_be_bytes();
+    assert!(!hello.windows(2).any(|w| w == ccm8), "CCM_8 offered over QUIC");
+    let mut c = client(quic_client_builder().cipher_suites(&suites).build().unwrap());
+    let mut s = server(server_config());
+    run(&mut c, &mut s).unwrap();
+    assert_eq!(s.conn.cipher_suite(), Some(S::TLS_AES_128_GCM_SHA256));
+    // A client that offers it first (rewritten hello): the server takes the next suite.
+    let pushy = quic_client_builder()
+        .cipher_suites(&[S::TLS_AES_128_GCM_SHA256])
+        .customize_client_hello(|h| h.cipher_suites.insert(0, S::TLS_AES_128_CCM_8_SHA256))
+        .build()
+        .unwrap();
+    let mut c = client(pushy);
+    let mut s = server(server_config());
+    run(&mut c, &mut s).unwrap();
+    assert_eq!(s.conn.cipher_suite(), Some(S::TLS_AES_128_GCM_SHA256));
+}

@@ -828,3 +828,24 @@ fn a_key_whose_certificate_forbids_signing_is_refused_whatever_the_verifier_says
     let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
     handshake(&mut c, &mut s).unwrap();
 }
+
+/// A server whose suite list names a TLS 1.2 suite first still finds its first TLS 1.3
+/// suite the client offers, in a TLS 1.3 handshake.
+#[test]
+fn tls12_suite_listed_first_does_not_hide_the_tls13_ones() {
+    use sanstls::codec::CipherSuite as S;
+    let server = server_builder("ecdsa-p256")
+        .cipher_suites(&[
+            S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            S::TLS_AES_256_GCM_SHA384,
+        ])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(
+        s.protocol_version(),
+        Some(sanstls::codec::ProtocolVersion::TLSv1_3)
+    );
+    assert_eq!(s.cipher_suite(), Some(S::TLS_AES_256_GCM_SHA384));
+}

@@ -360,6 +360,8 @@ pub(crate) fn start(
             .iter()
             .copied()
             .filter(|s| if tls13_suite(*s).is_some() { tls13 } else { tls12 })
+            // RFC 9001 5.3: QUIC never negotiates TLS_AES_128_CCM_8_SHA256.
+            .filter(|s| !(cx.transport().is_quic() && *s == CipherSuite::TLS_AES_128_CCM_8_SHA256))
             // The TLS 1.2 PSK suites only with a PSK to use.
             .filter(|s| config.psk.is_some() || !tls12_suite(*s).is_some_and(|t| t.auth.is_psk()))
             .collect(),

@@ -218,11 +218,15 @@ impl ExpectClientHello {
             return Err(PeerMisbehaved::IllegalParameter(Parameter::Cookie).into());
         }
 
+        // Our first TLS 1.3 suite the client offers (a TLS 1.2 suite listed before it in our
+        // config does not hide it); never CCM_8 under QUIC (RFC 9001 5.3).
+        let quic = cx.transport().is_quic();
         let suite = cfg
             .suites
             .iter()
-            .find(|s| hello.cipher_suites.contains(s))
-            .and_then(|s| tls13_suite(*s))
+            .filter(|s| hello.cipher_suites.contains(s))
+            .filter(|s| !(quic && **s == crate::codec::CipherSuite::TLS_AES_128_CCM_8_SHA256))
+            .find_map(|s| tls13_suite(*s))
             .ok_or(Error::HandshakeFailure(Failure::NoCommonSuite))?;
         let offered_schemes = hello
             .signature_algorithms()
