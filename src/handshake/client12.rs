@@ -399,7 +399,7 @@ impl ExpectPskServerKeyExchange {
         cx.send_handshake12(cke.encode(), &mut self.c.log)?;
         cx.negotiated().psk_identity = Some(psk.identity().to_vec());
         let pre_master = psk_premaster(shared.as_ref().map(|s| s.as_bytes()), psk.key().as_bytes());
-        let mut c = self.c;
+        let c = self.c;
         let master = master_secret(
             c.suite,
             &pre_master,
@@ -409,18 +409,7 @@ impl ExpectPskServerKeyExchange {
             &c.server_random,
         );
         cx.log_secret("CLIENT_RANDOM", &master);
-        let (write, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Client)?;
-        cx.send_ccs();
-        cx.install_write12(write);
-        let ours = finished(c.suite, &master, true, &c.log);
-        let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
-        c.log.add(&fin)?;
-        cx.set_pending_read12(read);
-        Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
-            c,
-            master,
-            resumed: false,
-        })))
+        send_ccs_and_finished(c, master, cx)
     }
 }
 
@@ -565,18 +554,7 @@ impl ExpectServerHelloDone {
             let cv = HandshakePayload::CertificateVerify(CertificateVerify { scheme, signature });
             cx.send_handshake12(cv.encode(), &mut c.log)?;
         }
-        let (write, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Client)?;
-        cx.send_ccs();
-        cx.install_write12(write);
-        let ours = finished(c.suite, &master, true, &c.log);
-        let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
-        c.log.add(&fin)?;
-        cx.set_pending_read12(read);
-        Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
-            c,
-            master,
-            resumed: false,
-        })))
+        send_ccs_and_finished(c, master, cx)
     }
 }
 
@@ -655,6 +633,23 @@ impl ExpectFinished {
         remember(&c, self.master, self.resumed, cx);
         Ok(Handshake::Established12(Established12 { side: Side::Client }))
     }
+}
+
+/// Our second flight's end (RFC 5246 7.4.9): the ChangeCipherSpec, our Finished under the
+/// new write keys, the server's keys pending for its ChangeCipherSpec.
+fn send_ccs_and_finished(mut c: Ctx, master: Secret, cx: &mut dyn Output) -> Result<Handshake, Error> {
+    let (write, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Client)?;
+    cx.send_ccs();
+    cx.install_write12(write);
+    let ours = finished(c.suite, &master, true, &c.log);
+    let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
+    c.log.add(&fin)?;
+    cx.set_pending_read12(read);
+    Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
+        c,
+        master,
+        resumed: false,
+    })))
 }
 
 /// Files the session for resumption: a new ticket, or the session ID of a full handshake.

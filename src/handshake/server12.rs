@@ -546,17 +546,7 @@ impl ExpectClientKeyExchange {
         let pre_master = self.kx.complete(&cke.public)?;
         self.c.log.add(&msg.raw)?;
         let c = self.c;
-        let master = master_secret(
-            c.suite,
-            &pre_master,
-            c.ems,
-            &c.log,
-            &c.client_random,
-            &c.server_random,
-        );
-        cx.log_secret("CLIENT_RANDOM", &master);
-        let (_, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
-        cx.set_pending_read12(read);
+        let master = master_and_read_keys(&c, &pre_master, cx)?;
         Ok(Handshake::Server12(match self.spki {
             Some(spki) => Server12::CertificateVerify(ExpectCertificateVerify { c, master, spki }),
             None => Server12::Ccs(ExpectCcs {
@@ -567,6 +557,23 @@ impl ExpectClientKeyExchange {
             }),
         }))
     }
+}
+
+/// The master secret from the ClientKeyExchange's premaster (RFC 5246 8.1, RFC 7627 4),
+/// logged, and the client's write keys made pending for its ChangeCipherSpec.
+fn master_and_read_keys(c: &Ctx, pre_master: &Secret, cx: &mut dyn Output) -> Result<Secret, Error> {
+    let master = master_secret(
+        c.suite,
+        pre_master,
+        c.ems,
+        &c.log,
+        &c.client_random,
+        &c.server_random,
+    );
+    cx.log_secret("CLIENT_RANDOM", &master);
+    let (_, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
+    cx.set_pending_read12(read);
+    Ok(master)
 }
 
 /// The PSK suites' ClientKeyExchange: the identity (and for ECDHE_PSK the client's share).
@@ -607,17 +614,7 @@ impl ExpectPskClientKeyExchange {
         self.c.log.add(&msg.raw)?;
         cx.negotiated().psk_identity = Some(cke.identity);
         let c = self.c;
-        let master = master_secret(
-            c.suite,
-            &pre_master,
-            c.ems,
-            &c.log,
-            &c.client_random,
-            &c.server_random,
-        );
-        cx.log_secret("CLIENT_RANDOM", &master);
-        let (_, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
-        cx.set_pending_read12(read);
+        let master = master_and_read_keys(&c, &pre_master, cx)?;
         Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
             c,
             master,
