@@ -4,7 +4,7 @@
 //! (TCP). Each run carries data both ways. A missing peer tool fails the test.
 
 mod support;
-use support::{bin, free_port, vector};
+use support::{bin, free_port, need, vector};
 
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -14,23 +14,6 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(20);
 const IDENTITY: &str = "client1";
 const KEY_HEX: &str = "00112233445566778899aabbccddeeff";
-
-/// Fails the test when `cmd` is missing: an interop test without its peer proves nothing.
-fn need(cmd: &str) {
-    let ok = Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-        || Command::new(cmd)
-            .arg("version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-    assert!(ok, "{cmd} is missing: install it (openssl, gnutls-bin)");
-}
 
 /// A child process with its stdin held open and its stdout and stderr collected; killed and
 /// reaped when dropped.

@@ -8,7 +8,7 @@
 //! `serve --fingerprint` requires the client's. Missing tools fail the tests.
 
 mod support;
-use support::{bin, free_port, vector};
+use support::{bin, free_port, need, vector};
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -21,26 +21,6 @@ use sanstls::pki::{Fingerprint, FingerprintAlg};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const LABEL: &str = "EXTRACTOR-dtls_srtp";
-
-/// Fails the test when a peer tool is missing: these are the interop checks.
-fn require(cmd: &str) {
-    let ok = Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-        || Command::new(cmd)
-            .arg("version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-    assert!(
-        ok,
-        "{cmd} is needed for the DTLS-SRTP interop tests (apt-get install openssl gnutls-bin)"
-    );
-}
 
 /// The SDP-form SHA-256 fingerprint of the first certificate of a PEM file in `vectors/`.
 fn fingerprint_of(pem: &str) -> String {
@@ -173,7 +153,7 @@ fn our_server(port: u16, srtp: &str) -> Proc {
 
 #[test]
 fn connect_srtp_against_openssl_s_server_exports_the_same_keys() {
-    require("openssl");
+    need("openssl");
     let port = free_port();
     let args = [
         "s_server",
@@ -216,7 +196,7 @@ fn connect_srtp_against_openssl_s_server_exports_the_same_keys() {
 
 #[test]
 fn connect_refuses_a_server_whose_fingerprint_differs() {
-    require("openssl");
+    need("openssl");
     let port = free_port();
     let args = [
         "s_server",
@@ -257,7 +237,7 @@ fn connect_refuses_a_server_whose_fingerprint_differs() {
 
 #[test]
 fn openssl_s_client_srtp_against_serve_exports_the_same_keys() {
-    require("openssl");
+    need("openssl");
     let port = free_port();
     let server = our_server(port, "SRTP_AEAD_AES_256_GCM,SRTP_AES128_CM_HMAC_SHA1_80");
     let args = [
@@ -297,7 +277,7 @@ fn openssl_s_client_srtp_against_serve_exports_the_same_keys() {
 
 #[test]
 fn gnutls_cli_srtp_against_serve_exports_the_same_keys() {
-    require("gnutls-cli");
+    need("gnutls-cli");
     let port = free_port();
     let server = our_server(port, "SRTP_AES128_CM_HMAC_SHA1_80");
     let args = [
@@ -329,7 +309,7 @@ fn gnutls_cli_srtp_against_serve_exports_the_same_keys() {
 /// sides name and the data path; the keys are compared in the gnutls-cli direction.
 #[test]
 fn connect_srtp_against_gnutls_serv_negotiates_the_profile() {
-    require("gnutls-serv");
+    need("gnutls-serv");
     let port = free_port();
     let args = [
         "--udp",

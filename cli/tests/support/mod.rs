@@ -50,6 +50,16 @@ pub fn have(cmd: &str) -> bool {
     ok
 }
 
+/// Fails the test when `cmd` does not run: an interop test without its peer proves nothing,
+/// with or without CI.
+pub fn need(cmd: &str) {
+    let ok = have(cmd);
+    assert!(
+        ok,
+        "{cmd} is missing: install it (apt-get install openssl gnutls-bin)"
+    );
+}
+
 /// A child process killed and reaped when dropped, so a failing test leaves no server behind.
 pub struct Killed(pub Child);
 
