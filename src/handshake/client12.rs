@@ -399,12 +399,12 @@ impl ExpectPskServerKeyExchange {
         cx.send_handshake12(cke.encode(), &mut self.c.log)?;
         cx.negotiated().psk_identity = Some(psk.identity().to_vec());
         let pre_master = psk_premaster(shared.as_ref().map(|s| s.as_bytes()), psk.key().as_bytes());
-        let c = self.c;
+        let mut c = self.c;
         let master = master_secret(
             c.suite,
             &pre_master,
             c.ems,
-            &c.log,
+            &mut c.log,
             &c.client_random,
             &c.server_random,
         );
@@ -537,12 +537,12 @@ impl ExpectServerHelloDone {
         .encode();
         let pre_master = kx.complete(&self.ske.public)?;
         cx.send_handshake12(cke, &mut self.c.log)?;
-        let c = self.c;
+        let mut c = self.c;
         let master = master_secret(
             c.suite,
             &pre_master,
             c.ems,
-            &c.log,
+            &mut c.log,
             &c.client_random,
             &c.server_random,
         );
@@ -611,7 +611,7 @@ pub(crate) struct ExpectFinished {
 impl ExpectFinished {
     fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let mut c = self.c;
-        check_finished(c.suite, &self.master, false, &c.log, &msg)?;
+        check_finished(c.suite, &self.master, false, &mut c.log, &msg)?;
         c.log.add(&msg.raw)?;
         if self.resumed {
             // Abbreviated: our CCS and Finished follow the server's (RFC 5246 7.3).
@@ -624,7 +624,7 @@ impl ExpectFinished {
             )?;
             cx.send_ccs();
             cx.install_write12(write);
-            let ours = finished(c.suite, &self.master, true, &c.log);
+            let ours = finished(c.suite, &self.master, true, &mut c.log);
             cx.send_handshake(&HandshakePayload::Finished(ours), None);
         }
         cx.open_application_data();
@@ -641,7 +641,7 @@ fn send_ccs_and_finished(mut c: Ctx, master: Secret, cx: &mut dyn Output) -> Res
     let (write, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Client)?;
     cx.send_ccs();
     cx.install_write12(write);
-    let ours = finished(c.suite, &master, true, &c.log);
+    let ours = finished(c.suite, &master, true, &mut c.log);
     let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
     c.log.add(&fin)?;
     cx.set_pending_read12(read);

@@ -5,6 +5,7 @@ use super::output::{Output, Side};
 use super::{unexpected, Msg};
 use crate::codec::{HandshakeType, SignatureScheme};
 use crate::crypto::aead::RecordKey;
+use crate::crypto::hash::Transcript;
 use crate::crypto::prf;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::{SuiteAuth, Tls12Suite};
@@ -36,10 +37,13 @@ pub(crate) fn unexpected12(state: &'static str, msg: &Msg) -> Error {
 
 /// Every handshake message so far, in order. TLS 1.2 CertificateVerify signs the messages
 /// themselves (RFC 5246 7.4.8), and the client learns the transcript hash only from the
-/// ServerHello, so the log is kept whole (bounded).
+/// ServerHello, so the log is kept whole (bounded). The first hash taken starts a running
+/// transcript in the suite's hash, which every later message updates, so the session hash
+/// and each Finished fork it instead of hashing the log again from its start.
 #[derive(Default)]
 pub(crate) struct HandshakeLog {
     bytes: Vec<u8>,
+    running: Option<Transcript>,
 }
 
 impl HandshakeLog {
@@ -48,6 +52,9 @@ impl HandshakeLog {
             return Err(Error::LimitExceeded(Limit::HandshakeMessageSize));
         }
         self.bytes.extend_from_slice(raw);
+        if let Some(running) = &mut self.running {
+            running.update(raw);
+        }
         Ok(())
     }
 
@@ -55,8 +62,18 @@ impl HandshakeLog {
         &self.bytes
     }
 
-    pub fn hash(&self, suite: &Tls12Suite) -> Vec<u8> {
-        suite.hash.hash(&self.bytes)
+    /// The hash of the log so far, in `suite`'s hash (RFC 5246 7.4.9, RFC 7627 3).
+    pub fn hash(&mut self, suite: &Tls12Suite) -> Vec<u8> {
+        match &self.running {
+            Some(running) if running.alg() == suite.hash => running.current_hash(),
+            _ => {
+                let mut running = Transcript::new(suite.hash);
+                running.update(&self.bytes);
+                let hash = running.current_hash();
+                self.running = Some(running);
+                hash
+            }
+        }
     }
 }
 
@@ -66,7 +83,7 @@ pub(crate) fn master_secret(
     suite: &Tls12Suite,
     pre_master: &Secret,
     ems: bool,
-    log: &HandshakeLog,
+    log: &mut HandshakeLog,
     client_random: &[u8; 32],
     server_random: &[u8; 32],
 ) -> Secret {
@@ -106,7 +123,7 @@ pub(crate) fn record_keys(
 }
 
 /// RFC 5246 7.4.9: verify_data over the log so far.
-pub(crate) fn finished(suite: &Tls12Suite, master: &Secret, client: bool, log: &HandshakeLog) -> Vec<u8> {
+pub(crate) fn finished(suite: &Tls12Suite, master: &Secret, client: bool, log: &mut HandshakeLog) -> Vec<u8> {
     prf::finished_verify_data_tls12(suite.hash, master.as_bytes(), client, &log.hash(suite))
 }
 
@@ -116,7 +133,7 @@ pub(crate) fn check_finished(
     suite: &Tls12Suite,
     master: &Secret,
     from_client: bool,
-    log: &HandshakeLog,
+    log: &mut HandshakeLog,
     msg: &Msg,
 ) -> Result<(), Error> {
     let HandshakePayload::Finished(got) = &msg.payload else {

@@ -323,7 +323,7 @@ pub(crate) fn handle_client_hello(
                 record_keys(suite, &master, &c.client_random, &c.server_random, Side::Server)?;
             cx.send_ccs();
             cx.install_write12(write);
-            let ours = finished(suite, &master, false, &c.log);
+            let ours = finished(suite, &master, false, &mut c.log);
             let fin = cx.send_handshake(&HandshakePayload::Finished(ours), None);
             c.log.add(&fin)?;
             cx.set_pending_read12(read);
@@ -545,8 +545,8 @@ impl ExpectClientKeyExchange {
         };
         let pre_master = self.kx.complete(&cke.public)?;
         self.c.log.add(&msg.raw)?;
-        let c = self.c;
-        let master = master_and_read_keys(&c, &pre_master, cx)?;
+        let mut c = self.c;
+        let master = master_and_read_keys(&mut c, &pre_master, cx)?;
         Ok(Handshake::Server12(match self.spki {
             Some(spki) => Server12::CertificateVerify(ExpectCertificateVerify { c, master, spki }),
             None => Server12::Ccs(ExpectCcs {
@@ -561,12 +561,12 @@ impl ExpectClientKeyExchange {
 
 /// The master secret from the ClientKeyExchange's premaster (RFC 5246 8.1, RFC 7627 4),
 /// logged, and the client's write keys made pending for its ChangeCipherSpec.
-fn master_and_read_keys(c: &Ctx, pre_master: &Secret, cx: &mut dyn Output) -> Result<Secret, Error> {
+fn master_and_read_keys(c: &mut Ctx, pre_master: &Secret, cx: &mut dyn Output) -> Result<Secret, Error> {
     let master = master_secret(
         c.suite,
         pre_master,
         c.ems,
-        &c.log,
+        &mut c.log,
         &c.client_random,
         &c.server_random,
     );
@@ -613,8 +613,8 @@ impl ExpectPskClientKeyExchange {
         let pre_master = psk_premaster(shared.as_ref().map(|s| s.as_bytes()), psk.as_bytes());
         self.c.log.add(&msg.raw)?;
         cx.negotiated().psk_identity = Some(cke.identity);
-        let c = self.c;
-        let master = master_and_read_keys(&c, &pre_master, cx)?;
+        let mut c = self.c;
+        let master = master_and_read_keys(&mut c, &pre_master, cx)?;
         Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
             c,
             master,
@@ -668,7 +668,7 @@ pub(crate) struct ExpectFinished {
 impl ExpectFinished {
     fn handle(self, cx: &mut dyn Output, msg: Msg) -> Result<Handshake, Error> {
         let mut c = self.c;
-        check_finished(c.suite, &self.master, true, &c.log, &msg)?;
+        check_finished(c.suite, &self.master, true, &mut c.log, &msg)?;
         c.log.add(&msg.raw)?;
         let master = self.master;
         if !self.resumed {
@@ -701,7 +701,7 @@ impl ExpectFinished {
             let (write, _) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
             cx.send_ccs();
             cx.install_write12(write);
-            let ours = finished(c.suite, &master, false, &c.log);
+            let ours = finished(c.suite, &master, false, &mut c.log);
             cx.send_handshake(&HandshakePayload::Finished(ours), None);
         }
         cx.open_application_data();
