@@ -180,8 +180,11 @@ impl Deframer {
             let mut first = [0u8; IDLE_READ];
             let n = rd.read(&mut first)?;
             if n > 0 {
-                self.buf.resize(READ_SIZE, 0);
-                self.buf[..n].copy_from_slice(&first[..n]);
+                // Only the bytes that came are kept initialized: a flight that fits this read
+                // is processed without zeroing the rest; the next read grows the buffer.
+                let mut buf = Vec::with_capacity(READ_SIZE);
+                buf.extend_from_slice(&first[..n]);
+                self.buf = buf;
                 self.start = 0;
                 self.end = n;
             }
