@@ -4,7 +4,7 @@
 use crate::codec::ProtocolVersion;
 use crate::crypto::hash::HashAlg;
 use crate::crypto::secret::Secret;
-use crate::crypto::{KeySchedule13, Prk};
+use crate::crypto::Prk;
 
 /// The transport a connection runs over: what the handshake may ask of it. Sessions (TLS 1.3
 /// tickets, TLS 1.2 sessions) are bound to the transport that made them: DTLS 1.3 derives its
@@ -76,11 +76,6 @@ impl Transport {
             Transport::Dtls => crate::crypto::hkdf::DTLS13_LABEL_PREFIX,
             Transport::Tls | Transport::Quic => crate::crypto::hkdf::TLS13_LABEL_PREFIX,
         }
-    }
-
-    /// A TLS 1.3 key schedule with this transport's labels.
-    pub fn key_schedule13(self, alg: HashAlg, psk: Option<&[u8]>) -> KeySchedule13 {
-        KeySchedule13::with_prefix(alg, self.label_prefix(), psk)
     }
 
     /// The [`Prk`] of a TLS 1.3 secret with this transport's labels.

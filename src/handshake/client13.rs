@@ -5,15 +5,14 @@ use crate::error::Parameter;
 use std::sync::Arc;
 
 use super::established::ClientResumption;
+use super::keys13::{EarlyKeys, HandshakeKeys};
 use super::negotiated::EarlyDataReason;
-use super::output::{KeyLevel, Output, Side};
+use super::output::{Output, Side};
 use super::server13::session_id_echo;
-use super::{application_secrets, unexpected, Established13, Handshake, Msg};
+use super::{unexpected, Established13, Handshake, Msg};
 use crate::codec::{CipherSuite, HandshakeType, NamedGroup, PskKeyExchangeMode, SignatureScheme};
 use crate::config::ClientConfig;
 use crate::crypto::hash::Transcript;
-use crate::crypto::hkdf::Prk;
-use crate::crypto::key_schedule::{finished_verify_data_prk, KeySchedule13};
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
@@ -142,10 +141,9 @@ fn fill_binder(
         .ok_or(Error::Internal("binders longer than the ClientHello"))?;
     let mut transcript = prefix.cloned().unwrap_or_else(|| Transcript::new(suite.hash));
     transcript.update(&bytes[..truncated]);
-    let ks = KeySchedule13::with_prefix(suite.hash, labels, Some(ticket.psk.as_bytes()));
+    let early = EarlyKeys::new(labels, suite, Some(ticket.psk.as_bytes()));
     // RFC 8446 7.1: "ext binder" for an external PSK, "res binder" for a ticket.
-    let binder_key = ks.binder_key(!ticket.external);
-    let binder = finished_verify_data_prk(&ks.prk(&binder_key), &transcript.current_hash());
+    let binder = early.binder(!ticket.external, &transcript.current_hash());
     for ext in hello.extensions.iter_mut() {
         if let ClientExtension::PreSharedKey(psk) = ext {
             psk.binders = vec![binder.clone()];
@@ -385,23 +383,15 @@ pub(crate) fn start(
             // RFC 8446 4.2.10: 0-RTT under client_early_traffic_secret, right after CH1;
             // the compatibility CCS goes first (D.4).
             let suite = tls13_suite(t.suite).ok_or(Error::Internal("ticket suite unknown"))?;
-            let ks = cx.transport().key_schedule13(suite.hash, Some(t.psk.as_bytes()));
-            let ch_hash = suite.hash.hash(&hello_bytes);
-            let early = ks.client_early_traffic_secret(&ch_hash);
-            let early_exp = ks.early_exporter_master_secret(&ch_hash);
-            cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
-            cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
-            cx.negotiated().early_exporter = Some((suite.hash, early_exp));
-            // QUIC: the 0-RTT secret goes to the QUIC stack (RFC 9001 4.6.1).
-            cx.early_secret(suite, &early);
+            let keys = EarlyKeys::new(cx.transport().label_prefix(), suite, Some(t.psk.as_bytes()));
+            let early = keys.early_traffic(cx, &suite.hash.hash(&hello_bytes));
             // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
             cx.end_initial_record_version();
             if compat {
                 cx.send_ccs();
                 sent_ccs = true;
             }
-            let early = cx.transport().prk13(suite.hash, &early);
-            cx.install_write13(suite, &early, KeyLevel::Early);
+            early.install(cx, Side::Client);
             cx.early_data().send_budget = Some(t.max_early_data as usize);
         }
         // RFC 8446 5.1: only the initial ClientHello may use legacy_record_version 0x0301.
@@ -797,18 +787,20 @@ impl ExpectServerHello {
             }
         };
         transcript.update(&msg.raw);
-        let mut ks = cx
-            .transport()
-            .key_schedule13(suite.hash, ticket.as_ref().map(|t| t.psk.as_bytes()));
-        let (client_hs, server_hs) =
-            super::handshake_secrets(cx, &mut ks, suite, shared.as_bytes(), &transcript);
-        cx.install_read13(suite, &server_hs, KeyLevel::Handshake);
+        let psk = ticket.as_ref().map(|t| t.psk.as_bytes());
+        let keys = EarlyKeys::new(cx.transport().label_prefix(), suite, psk).into_handshake(
+            cx,
+            Side::Client,
+            shared.as_bytes(),
+            &transcript,
+        );
+        keys.traffic().install_read(cx);
         if self.s.config.middlebox_compat && !self.sent_ccs && cx.transport().has_compat_ccs() {
             cx.send_ccs();
         }
         // With 0-RTT still pending we keep the early keys until EndOfEarlyData.
         if !self.s.early_offered {
-            cx.install_write13(suite, &client_hs, KeyLevel::Handshake);
+            keys.traffic().install_write(cx);
         }
 
         Ok(Handshake::Client(ClientState::EncryptedExtensions(
@@ -816,10 +808,8 @@ impl ExpectServerHello {
                 k: Keys {
                     s: self.s,
                     suite,
-                    ks,
+                    keys,
                     transcript,
-                    client_hs,
-                    server_hs,
                     ticket,
                 },
                 offered_sni: self.hello.server_name().is_some(),
@@ -832,10 +822,8 @@ impl ExpectServerHello {
 struct Keys {
     s: Session,
     suite: &'static Tls13Suite,
-    ks: KeySchedule13,
+    keys: HandshakeKeys,
     transcript: Transcript,
-    client_hs: Prk,
-    server_hs: Prk,
     /// The ticket the server accepted (resumption: no certificates follow).
     ticket: Option<Box<ClientTicket>>,
 }
@@ -916,7 +904,7 @@ impl ExpectEncryptedExtensions {
             cx.negotiated().early_data_decided(EarlyDataReason::Accepted);
         } else if self.k.s.early_offered {
             early_data_rejected(cx, &mut self.k.s, EarlyDataReason::PeerDeclined);
-            cx.install_write13(self.k.suite, &self.k.client_hs, KeyLevel::Handshake);
+            self.k.keys.traffic().install_write(cx);
         }
         self.k.transcript.update(&msg.raw);
         if let Some(t) = &self.k.ticket {
@@ -1055,54 +1043,47 @@ impl ExpectFinished {
         let Keys {
             s,
             suite,
-            mut ks,
+            keys,
             mut transcript,
-            client_hs,
-            server_hs,
             ticket: _,
         } = self.k;
-        let hash = suite.hash;
-        let expected = finished_verify_data_prk(&server_hs, &transcript.current_hash());
-        super::check_verify_data(expected, verify_data)?;
+        keys.traffic()
+            .check_their_finished(&transcript.current_hash(), verify_data)?;
         transcript.update(&msg.raw);
-        let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
-        let server_ap_prk = ks.prk(&server_ap);
-        cx.install_read13(suite, &server_ap_prk, KeyLevel::Application);
+        let keys = keys.into_application(cx, &transcript);
+        keys.install_read(cx);
 
         // RFC 9001 8.3: QUIC clients send no EndOfEarlyData.
         if s.early_offered && !cx.transport().is_quic() {
             // RFC 8446 4.5: EndOfEarlyData under the early keys, then the handshake keys.
             cx.send_handshake(&HandshakePayload::EndOfEarlyData, Some(&mut transcript));
             cx.early_data().send_budget = None;
-            cx.install_write13(suite, &client_hs, KeyLevel::Handshake);
+            keys.handshake().install_write(cx);
         }
         if let Some(req) = self.cert_request {
             send_client_auth(cx, &s.config, req, &mut transcript)?;
         }
-        let ours = finished_verify_data_prk(&client_hs, &transcript.current_hash());
+        let ours = keys.handshake().our_finished(&transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(ours), Some(&mut transcript));
-        // QUIC: 1-RTT secrets after our Finished (RFC 9001 4.1.4).
-        cx.traffic_secrets(KeyLevel::Application, suite, &client_ap, &server_ap);
-        let client_ap_prk = ks.prk(&client_ap);
-        cx.install_write13(suite, &client_ap_prk, KeyLevel::Application);
+        keys.install_write(cx);
         cx.open_application_data();
-        cx.negotiated().exporter = Some((hash, exporter));
         cx.emit(Event::HandshakeComplete);
         // RFC 8446 7.1: resumption_master_secret over ClientHello..client Finished.
         let resumption = match (&s.config.session_store, &s.name) {
             (Some(store), Some(name)) => Some(ClientResumption {
-                res_master: ks.resumption_master_secret(&transcript.current_hash()),
+                res_master: keys.resumption_master_secret(&transcript),
                 store: store.clone(),
                 name: store_key(name),
                 time: s.config.shared.time.clone(),
             }),
             _ => None,
         };
+        let (ours, theirs) = keys.into_traffic_secrets();
         Ok(Handshake::Established(Established13 {
             suite,
             side: Side::Client,
-            ours: client_ap,
-            theirs: server_ap,
+            ours,
+            theirs,
             key_updates_in_a_row: 0,
             tickets: 0,
             resumption,

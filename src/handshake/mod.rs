@@ -7,6 +7,7 @@ pub(crate) mod client13;
 mod common12;
 pub(crate) mod connection_id;
 pub(crate) mod established;
+pub(crate) mod keys13;
 pub(crate) mod negotiated;
 pub(crate) mod output;
 pub(crate) mod record_limit;
@@ -18,11 +19,7 @@ pub(crate) use common12::{Established12, HandshakeLog};
 pub(crate) use established::Established13;
 
 use crate::codec::{DecodeError, HandshakeType, ProtocolVersion};
-use crate::crypto::hash::Transcript;
-use crate::crypto::key_schedule::KeySchedule13;
 use crate::crypto::secret::Secret;
-use crate::crypto::suites::Tls13Suite;
-use crate::crypto::Prk;
 use crate::error::{Error, PeerMisbehaved};
 use crate::msgs::{Dialect, HandshakePayload, MAX_CLIENT_HELLO, MAX_HANDSHAKE_MESSAGE};
 use output::Output;
@@ -266,46 +263,6 @@ pub(crate) fn unexpected(state: &'static str, msg: &Msg) -> Error {
 
 fn handshake_name(typ: HandshakeType) -> &'static str {
     typ.name().unwrap_or("unknown handshake message")
-}
-
-/// RFC 8446 7.1: with the ServerHello in the transcript, both sides move the schedule past
-/// the (EC)DHE secret and derive the two handshake traffic secrets, logging each and handing
-/// them to a transport that protects its own packets (QUIC, RFC 9001 4.1.4). Returns their
-/// PRKs (client, server): record key, IV and Finished key share one.
-pub(crate) fn handshake_secrets(
-    cx: &mut dyn Output,
-    ks: &mut KeySchedule13,
-    suite: &'static Tls13Suite,
-    shared_secret: &[u8],
-    transcript: &Transcript,
-) -> (Prk, Prk) {
-    ks.input_shared_secret(shared_secret);
-    let hash = transcript.current_hash();
-    let client_hs = ks.client_handshake_traffic_secret(&hash);
-    let server_hs = ks.server_handshake_traffic_secret(&hash);
-    cx.log_secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &client_hs);
-    cx.log_secret("SERVER_HANDSHAKE_TRAFFIC_SECRET", &server_hs);
-    cx.traffic_secrets(output::KeyLevel::Handshake, suite, &client_hs, &server_hs);
-    (ks.prk(&client_hs), ks.prk(&server_hs))
-}
-
-/// RFC 8446 7.1: with the server Finished in the transcript, both sides move the schedule to
-/// the master secret and derive (client_application_traffic_secret_0,
-/// server_application_traffic_secret_0, exporter_master_secret), logging each.
-pub(crate) fn application_secrets(
-    cx: &dyn Output,
-    ks: &mut KeySchedule13,
-    transcript: &Transcript,
-) -> (Secret, Secret, Secret) {
-    ks.input_empty();
-    let server_finished_hash = transcript.current_hash();
-    let client_ap = ks.client_application_traffic_secret_0(&server_finished_hash);
-    let server_ap = ks.server_application_traffic_secret_0(&server_finished_hash);
-    let exporter = ks.exporter_master_secret(&server_finished_hash);
-    cx.log_secret("CLIENT_TRAFFIC_SECRET_0", &client_ap);
-    cx.log_secret("SERVER_TRAFFIC_SECRET_0", &server_ap);
-    cx.log_secret("EXPORTER_SECRET", &exporter);
-    (client_ap, server_ap, exporter)
 }
 
 #[cfg(test)]

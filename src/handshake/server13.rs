@@ -5,14 +5,14 @@
 use crate::error::{Failure, Parameter};
 use std::sync::Arc;
 
+use super::keys13::{ApplicationKeys, EarlyKeys};
 use super::negotiated::EarlyDataReason;
-use super::output::{KeyLevel, Output, Side, Transport};
-use super::{application_secrets, unexpected, Established13, Handshake, Msg};
+use super::output::{Output, Side, Transport};
+use super::{unexpected, Established13, Handshake, Msg};
 use crate::codec::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode};
 use crate::config::ServerConfig;
 use crate::crypto::hash::Transcript;
-use crate::crypto::hkdf::Prk;
-use crate::crypto::key_schedule::{finished_verify_data_prk, resumption_psk_prefixed, KeySchedule13};
+use crate::crypto::key_schedule::resumption_psk_prefixed;
 use crate::crypto::kx::KeyExchange;
 use crate::crypto::secret::Secret;
 use crate::crypto::sign::{tls13_signed_message, verify_signature};
@@ -87,7 +87,7 @@ struct PskChoice {
     index: u16,
     session: ServerSession,
     suite: &'static Tls13Suite,
-    ks: KeySchedule13,
+    keys: EarlyKeys,
     /// psk_dhe_ke (true) or psk_ke (false).
     dhe: bool,
     early_accepted: bool,
@@ -384,15 +384,7 @@ impl ExpectClientHello {
                 cx.negotiated().early_data = Some(early_accepted);
             }
             if early_accepted {
-                let ch_hash = transcript.current_hash();
-                let early = p.ks.client_early_traffic_secret(&ch_hash);
-                let early_exp = p.ks.early_exporter_master_secret(&ch_hash);
-                cx.log_secret("CLIENT_EARLY_TRAFFIC_SECRET", &early);
-                cx.log_secret("EARLY_EXPORTER_SECRET", &early_exp);
-                cx.negotiated().early_exporter = Some((suite.hash, early_exp));
-                // QUIC: the 0-RTT secret goes to the QUIC stack (RFC 9001 4.6.1).
-                cx.early_secret(suite, &early);
-                client_early = Some(early);
+                client_early = Some(p.keys.early_traffic(cx, &transcript.current_hash()));
             }
         }
         if offered_early && !early_accepted {
@@ -432,20 +424,19 @@ impl ExpectClientHello {
         }
 
         let resumed = psk.is_some();
-        let mut ks = match psk {
-            Some(p) => p.ks,
-            None => cx.transport().key_schedule13(suite.hash, None),
+        let early_keys = match psk {
+            Some(p) => p.keys,
+            None => EarlyKeys::new(cx.transport().label_prefix(), suite, None),
         };
-        let (client_hs, server_hs) =
-            super::handshake_secrets(cx, &mut ks, suite, shared.as_bytes(), &transcript);
-        cx.install_write13(suite, &server_hs, KeyLevel::Handshake);
-        match &client_early {
+        let keys = early_keys.into_handshake(cx, Side::Server, shared.as_bytes(), &transcript);
+        keys.traffic().install_write(cx);
+        let early_accepted = client_early.is_some();
+        match client_early {
             Some(early) => {
-                let early = ks.prk(early);
-                cx.install_read13(suite, &early, KeyLevel::Early);
+                early.install(cx, Side::Server);
                 cx.early_data().receive_budget = self.config.resumption.max_early_data as usize;
             }
-            None => cx.install_read13(suite, &client_hs, KeyLevel::Handshake),
+            None => keys.traffic().install_read(cx),
         }
 
         let mut extensions = Vec::new();
@@ -519,30 +510,23 @@ impl ExpectClientHello {
             );
         }
 
-        let finished = finished_verify_data_prk(&server_hs, &transcript.current_hash());
+        let finished = keys.traffic().our_finished(&transcript.current_hash());
         cx.send_handshake(&HandshakePayload::Finished(finished), Some(&mut transcript));
 
-        let (client_ap, server_ap, exporter) = application_secrets(cx, &mut ks, &transcript);
-        // QUIC: 1-RTT secrets after our Finished (RFC 9001 4.1.4).
-        cx.traffic_secrets(KeyLevel::Application, suite, &client_ap, &server_ap);
+        let keys = keys.into_application(cx, &transcript);
         // RFC 8446 4.4.4: the server may send data after its Finished (0.5-RTT).
-        let server_ap_prk = ks.prk(&server_ap);
-        cx.install_write13(suite, &server_ap_prk, KeyLevel::Application);
+        keys.install_write(cx);
         cx.open_application_data();
-        cx.negotiated().exporter = Some((suite.hash, exporter));
 
         let k = Keys {
             config: self.config.clone(),
             suite,
-            ks,
+            keys,
             transcript,
             client_resumes,
-            client_hs,
-            client_ap,
-            server_ap,
         };
         // RFC 9001 8.3: QUIC clients send no EndOfEarlyData.
-        if client_early.is_some() && !cx.transport().is_quic() {
+        if early_accepted && !cx.transport().is_quic() {
             return Ok(Handshake::Server(ServerState::EndOfEarlyData(
                 ExpectEndOfEarlyData { k },
             )));
@@ -779,10 +763,9 @@ fn choose_psk(
         None => Transcript::new(suite.hash),
     };
     transcript.update(&raw[..truncated_len]);
-    let ks = KeySchedule13::with_prefix(suite.hash, labels, Some(session.psk.as_bytes()));
+    let keys = EarlyKeys::new(labels, suite, Some(session.psk.as_bytes()));
     // RFC 8446 7.1: "ext binder" for an external PSK, "res binder" for a ticket.
-    let binder_key = ks.binder_key(external.is_none());
-    let expected = finished_verify_data_prk(&ks.prk(&binder_key), &transcript.current_hash());
+    let expected = keys.binder(external.is_none(), &transcript.current_hash());
     if !Secret::new(expected).ct_eq(binder) {
         return Err(PeerMisbehaved::BadPskBinder.into());
     }
@@ -811,7 +794,7 @@ fn choose_psk(
         index: index as u16,
         session,
         suite,
-        ks,
+        keys,
         dhe,
         early_accepted: early_reason == EarlyDataReason::Accepted,
         early_reason,
@@ -870,14 +853,10 @@ fn find_external_psk(
 struct Keys {
     config: Arc<ServerConfig>,
     suite: &'static Tls13Suite,
-    /// At the master-secret stage: the resumption master secret comes from it.
-    ks: KeySchedule13,
+    keys: ApplicationKeys,
     transcript: Transcript,
     /// The client offered a psk_key_exchange_mode we accept: tickets are worth sending.
     client_resumes: bool,
-    client_hs: Prk,
-    client_ap: Secret,
-    server_ap: Secret,
 }
 
 pub(crate) struct ExpectEndOfEarlyData {
@@ -891,7 +870,7 @@ impl ExpectEndOfEarlyData {
         };
         // RFC 8446 4.5: EndOfEarlyData closes the early keys; handshake keys follow.
         self.k.transcript.update(&msg.raw);
-        cx.install_read13(self.k.suite, &self.k.client_hs, KeyLevel::Handshake);
+        self.k.keys.handshake().install_read(cx);
         cx.early_data().receive_budget = 0;
         Ok(Handshake::Server(ServerState::Finished(ExpectFinished {
             k: self.k,
@@ -971,21 +950,22 @@ impl ExpectFinished {
             return Err(unexpected("expect client Finished", &msg));
         };
         let mut k = self.k;
-        let expected = finished_verify_data_prk(&k.client_hs, &k.transcript.current_hash());
-        super::check_verify_data(expected, verify_data)?;
-        let client_ap = cx.transport().prk13(k.suite.hash, &k.client_ap);
-        cx.install_read13(k.suite, &client_ap, KeyLevel::Application);
+        k.keys
+            .handshake()
+            .check_their_finished(&k.transcript.current_hash(), verify_data)?;
+        k.keys.install_read(cx);
         k.transcript.update(&msg.raw);
         if k.client_resumes && k.config.resumption.tickets > 0 {
-            let res_master = k.ks.resumption_master_secret(&k.transcript.current_hash());
+            let res_master = k.keys.resumption_master_secret(&k.transcript);
             send_tickets(&k, cx, &res_master)?;
         }
         cx.emit(Event::HandshakeComplete);
+        let (ours, theirs) = k.keys.into_traffic_secrets();
         Ok(Handshake::Established(Established13 {
             suite: k.suite,
             side: Side::Server,
-            ours: k.server_ap,
-            theirs: k.client_ap,
+            ours,
+            theirs,
             key_updates_in_a_row: 0,
             tickets: 0,
             resumption: None,

@@ -44,6 +44,8 @@ struct Recorder {
     neg: Negotiated,
     early: EarlyData,
     pending_read12: bool,
+    /// Each TLS 1.3 key installed: (write, level, the record key it expands to).
+    keys13: Vec<(bool, KeyLevel, Vec<u8>)>,
 }
 
 impl Recorder {
@@ -55,6 +57,7 @@ impl Recorder {
             neg: Negotiated::default(),
             early: EarlyData::default(),
             pending_read12: false,
+            keys13: Vec::new(),
         }
     }
 
@@ -112,12 +115,14 @@ impl Output for Recorder {
         self.steps.push(Step::Ccs);
     }
 
-    fn install_write13(&mut self, _: &'static Tls13Suite, _: &Prk, level: KeyLevel) {
+    fn install_write13(&mut self, suite: &'static Tls13Suite, key: &Prk, level: KeyLevel) {
         self.steps.push(Step::Write(level));
+        self.keys13.push((true, level, record_key_of(suite, key)));
     }
 
-    fn install_read13(&mut self, _: &'static Tls13Suite, _: &Prk, level: KeyLevel) {
+    fn install_read13(&mut self, suite: &'static Tls13Suite, key: &Prk, level: KeyLevel) {
         self.steps.push(Step::Read(level));
+        self.keys13.push((false, level, record_key_of(suite, key)));
     }
 
     fn end_initial_record_version(&mut self) {
@@ -178,6 +183,13 @@ impl Output for Recorder {
     fn early_secret(&mut self, _: &'static Tls13Suite, _: &Secret) {}
 
     fn discard_early_keys(&mut self) {}
+}
+
+/// The record key a traffic secret expands to (RFC 8446 7.3), to tell installed keys apart.
+fn record_key_of(suite: &'static Tls13Suite, key: &Prk) -> Vec<u8> {
+    key.expand_label(b"key", &[], suite.aead.key_len())
+        .as_bytes()
+        .to_vec()
 }
 
 fn vectors() -> std::path::PathBuf {
@@ -339,6 +351,23 @@ fn tls13_full_handshake_outputs_in_rfc_order() {
     );
     p.deliver_to_client().unwrap();
     assert_eq!(p.c.take_steps(), [Event(Event::SessionTicket)]);
+    // 7.1, 7.3: each side writes with the key the other reads with, at each level, and the
+    // handshake and application keys differ.
+    let of = |keys: &[(bool, KeyLevel, Vec<u8>)], write: bool, level: KeyLevel| {
+        keys.iter()
+            .find(|(w, l, _)| *w == write && *l == level)
+            .map(|(_, _, k)| k.clone())
+            .unwrap()
+    };
+    for level in [KeyLevel::Handshake, KeyLevel::Application] {
+        assert_eq!(of(&p.c.keys13, true, level), of(&p.s.keys13, false, level));
+        assert_eq!(of(&p.s.keys13, true, level), of(&p.c.keys13, false, level));
+        assert_ne!(of(&p.c.keys13, true, level), of(&p.c.keys13, false, level));
+    }
+    assert_ne!(
+        of(&p.c.keys13, true, KeyLevel::Handshake),
+        of(&p.c.keys13, true, KeyLevel::Application)
+    );
     assert_eq!(p.c.neg.version, Some(ProtocolVersion::TLSv1_3));
     assert_eq!(p.c.neg.suite, p.s.neg.suite);
     assert_eq!(p.c.neg.group, p.s.neg.group);
