@@ -42,10 +42,12 @@ use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
 use crate::codec::{
     AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion, Reader,
 };
-use crate::conn::common::{Common, Side};
-use crate::conn::{AlertRecord, Blinding, ClientConfig, Event, Inbound, ServerConfig};
+use crate::common::plaintext::{queue_plaintext, read_plaintext};
+use crate::common::{Blinding, Common, Inbound, Side};
+use crate::config::{ClientConfig, Direction, ServerConfig};
 use crate::crypto::aead::RecordKey;
 use crate::error::{Error, Limit, Misuse, PeerMisbehaved};
+use crate::event::{AlertRecord, Event};
 use crate::handshake::output::Output;
 use crate::handshake::server13::StatelessRetry;
 use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
@@ -551,7 +553,7 @@ impl DtlsConnection {
             return Err(Error::RecordOverflow);
         }
         if let Some(obs) = &self.common.observer {
-            obs.record(crate::conn::Direction::Received, typ, data.len(), h.epoch);
+            obs.record(Direction::Received, typ, data.len(), h.epoch);
         }
         match typ {
             ContentType::Handshake => self.recv_handshake(data, current, now, None),
@@ -632,12 +634,7 @@ impl DtlsConnection {
         while let Some(m) = self.reassembler.pop() {
             self.peer_progress = true;
             if let Some(obs) = &self.common.observer {
-                obs.handshake(
-                    crate::conn::Direction::Received,
-                    m.msg_type,
-                    m.body.len(),
-                    self.read_epoch,
-                );
+                obs.handshake(Direction::Received, m.msg_type, m.body.len(), self.read_epoch);
             }
             let was_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
             self.handle_message(m.msg_type, m.message_seq, &m.body, &m)?;
@@ -1170,7 +1167,7 @@ pub struct DtlsReader<'a> {
 impl io::Read for DtlsReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        crate::conn::read_plaintext(
+        read_plaintext(
             &c.received,
             &mut c.received_start,
             c.peer_closed,
@@ -1189,7 +1186,7 @@ pub struct DtlsWriter<'a> {
 impl io::Write for DtlsWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        crate::conn::queue_plaintext(
+        queue_plaintext(
             &mut c.common.queue,
             c.inbound.max_buffered,
             c.sent_close,

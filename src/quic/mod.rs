@@ -29,11 +29,12 @@ pub use crate::crypto::quic::{
 };
 
 use crate::codec::AlertDescription;
-use crate::conn::common::Common;
-use crate::conn::{ClientConfig, Event, ServerConfig, Side};
+use crate::common::{Common, Side};
+use crate::config::{ClientConfig, ServerConfig};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
 use crate::error::{Error, PeerMisbehaved};
+use crate::event::Event;
 use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{Dialect, HandshakePayload};
 use crate::pki::ServerName;
@@ -222,8 +223,8 @@ impl QuicConnection {
 
     fn with(
         side: Side,
-        key_log: Arc<dyn crate::KeyLog>,
-        observer: Option<Arc<dyn crate::RecordObserver>>,
+        key_log: Arc<dyn crate::config::KeyLog>,
+        observer: Option<Arc<dyn crate::config::RecordObserver>>,
         params: Vec<u8>,
     ) -> Self {
         let mut common = Common::new(side, key_log, 0x0303);
@@ -360,7 +361,7 @@ impl QuicConnection {
 
     /// How the handshake went; `None` while it is still running (or failed). As on
     /// [`Connection::handshake_kind`](crate::Connection::handshake_kind).
-    pub fn handshake_kind(&self) -> Option<crate::conn::HandshakeKind> {
+    pub fn handshake_kind(&self) -> Option<crate::handshake::negotiated::HandshakeKind> {
         if self.is_handshaking() || self.error.is_some() {
             return None;
         }

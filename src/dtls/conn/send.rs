@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use super::{take_message, DtlsConnection, FlightItem, WriteEpoch, MAX_RECORD_OVERHEAD};
 use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion, Reader};
-use crate::conn::AlertRecord;
+use crate::config::Direction;
 use crate::dtls::fragment::{fragments, HandshakeHeader};
 use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48};
 use crate::error::Error;
+use crate::event::AlertRecord;
 use crate::handshake::Handshake;
 
 impl DtlsConnection {
@@ -328,7 +329,7 @@ impl DtlsConnection {
         }
         if let Some(obs) = &self.common.observer {
             // The observer numbers epochs in 16 bits (DTLS 1.2's field).
-            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch as u16);
+            obs.record(Direction::Sent, typ, data.len(), epoch as u16);
         }
     }
 

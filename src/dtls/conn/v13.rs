@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
 use crate::codec::{ContentType, HandshakeType, Reader};
-use crate::conn::common::Side;
+use crate::common::Side;
+use crate::config::Direction;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::{HandshakeHeader, HANDSHAKE_HEADER_LEN, MAX_U24};
 use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
@@ -164,7 +165,7 @@ impl DtlsConnection {
             return Err(Error::RecordOverflow);
         }
         if let Some(obs) = &self.common.observer {
-            obs.record(crate::conn::Direction::Received, h.content_type, payload.len(), 0);
+            obs.record(Direction::Received, h.content_type, payload.len(), 0);
         }
         // Plaintext is taken as new only before the peer's handshake keys are in: afterwards
         // anyone could have sent it (RFC 9147 4: epoch 0 carries only the hellos).
@@ -229,12 +230,7 @@ impl DtlsConnection {
         self.authenticated(epoch, seq);
         let data = opened.plaintext;
         if let Some(obs) = &self.common.observer {
-            obs.record(
-                crate::conn::Direction::Received,
-                opened.content_type,
-                data.len(),
-                epoch as u16,
-            );
+            obs.record(Direction::Received, opened.content_type, data.len(), epoch as u16);
         }
         let rn = RecordNumber::new(epoch, seq);
         match opened.content_type {

@@ -1,19 +1,32 @@
-//! State shared by the handshake and the connection: the record states, the outgoing queue,
-//! the events, and what the handshake negotiated. [`Common`] is the handshake's
-//! [`Output`](crate::handshake::output::Output) for every transport: it frames handshake
-//! messages (TLS, DTLS 1.2, DTLS 1.3, QUIC) and turns traffic secrets into record states.
+//! What the three connection types share, with no knowledge of any of them: [`Common`],
+//! the state between the handshake and the connection (record states, outgoing queue,
+//! events, what the handshake negotiated), and the receive-side policy ([`Inbound`],
+//! [`Blinding`]) and plaintext rules (`plaintext`) they all apply.
+//!
+//! [`Common`] is the handshake's [`Output`](crate::handshake::output::Output) for every
+//! transport: it frames handshake messages (TLS, DTLS 1.2, DTLS 1.3, QUIC) and turns traffic
+//! secrets into record states.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Direction, Event, KeyLog, RecordObserver};
+mod blinding;
+mod inbound;
+pub(crate) mod plaintext;
+
+pub(crate) use blinding::Blinding;
+pub(crate) use inbound::Inbound;
+pub use inbound::{MAX_EMPTY_RECORDS_IN_A_ROW, MAX_WARNING_ALERTS_IN_A_ROW};
+
 use crate::codec::HandshakeType;
+use crate::config::{Direction, KeyLog, RecordObserver};
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::crypto::Prk;
 use crate::error::Error;
+use crate::event::Event;
 use crate::handshake::output::Output;
 pub(crate) use crate::handshake::output::{EarlyData, KeyLevel, Negotiated, Side, Transport};
 use crate::handshake::HandshakeLog;
