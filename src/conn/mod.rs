@@ -39,7 +39,7 @@ pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
 use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion};
 use crate::common::plaintext::{plaintext_room, read_plaintext};
-use crate::common::{Common, Inbound};
+use crate::common::{Common, Inbound, Transport, Wire};
 pub use crate::common::{MAX_EMPTY_RECORDS_IN_A_ROW, MAX_WARNING_ALERTS_IN_A_ROW};
 use crate::error::{Error, Misuse, PeerMisbehaved};
 pub use crate::event::AlertRecord;
@@ -47,6 +47,16 @@ use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload};
 use crate::pki::ServerName;
 use crate::record::{Deframer, HandshakeJoiner, OutItem, Plaintext, RecordHeader, WriteState};
+
+/// TLS's part of the handshake output: the [`Wire`] defaults (handshake messages in records,
+/// TLS 1.3 record protection, RFC 8446 5).
+pub(crate) struct TlsWire;
+
+impl Wire for TlsWire {
+    fn transport(&self) -> Transport {
+        Transport::Tls
+    }
+}
 
 /// A TLS connection, client or server, as a pure state machine.
 ///
@@ -88,7 +98,7 @@ use crate::record::{Deframer, HandshakeJoiner, OutItem, Plaintext, RecordHeader,
 /// it with `write_tls`, then drop the connection. The error stays in
 /// [`error`](Self::error) and every later call returns it again; the reader returns it too.
 pub struct Connection {
-    common: Common,
+    common: Common<TlsWire>,
     /// `None` only after a fatal error consumed the state.
     handshake: Option<Handshake>,
     deframer: Deframer,
@@ -144,7 +154,7 @@ impl Connection {
     }
 
     fn new(side: Side, shared: &crate::config::Shared, first_version: u16) -> Self {
-        let mut common = Common::new(side, shared.key_log.clone(), first_version);
+        let mut common = Common::new(side, shared.key_log.clone(), first_version, TlsWire);
         common.observer = shared.record_observer.clone();
         Connection {
             common,
