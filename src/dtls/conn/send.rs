@@ -28,7 +28,10 @@ impl DtlsConnection {
             };
             let (typ, data) = match item {
                 crate::record::OutItem::KeyChange(state) if is13 => {
-                    if let Some(keys) = (*state).into_dtls13() {
+                    if let Some(keys) = state
+                        .epoch_of_transport()
+                        .and_then(|e| self.common.wire.take_write_keys13(e))
+                    {
                         self.add_write_keys13(keys);
                     }
                     continue;
@@ -416,7 +419,7 @@ impl DtlsConnection {
                 // The plaintext write state every queue starts with, still there when a
                 // server is polled before its first datagram: nothing to switch.
                 crate::record::OutItem::KeyChange(state) if !state.is_protected() => {
-                    if (*state).into_dtls13().is_some() {
+                    if state.epoch_of_transport().is_some() {
                         return Err(Error::Internal("key change outside a step"));
                     }
                 }

@@ -20,7 +20,6 @@ use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, Pla
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::Handshake;
-use crate::record::ReadState;
 
 /// Read epochs kept at once: the newest and up to three older ones whose records may still
 /// arrive late (handshake retransmissions, data reordered around a KeyUpdate). Four
@@ -259,8 +258,7 @@ impl DtlsConnection {
             return Ok(());
         }
         self.common.read_changed = false;
-        let state = std::mem::replace(&mut self.common.read, ReadState::plaintext());
-        let Some(keys) = state.into_dtls13() else {
+        let Some(keys) = self.common.wire.take_read_keys13() else {
             return Ok(());
         };
         self.v13.add_read(keys);

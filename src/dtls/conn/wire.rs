@@ -1,6 +1,7 @@
 //! DTLS's part of the handshake output ([`Wire`]): handshake messages in the 12-byte DTLS
 //! header with our `message_seq` (RFC 6347 4.2.2), the transcript rule of each version, and
-//! TLS 1.3 traffic secrets as DTLS 1.3 epochs (RFC 9147 6.1).
+//! TLS 1.3 traffic secrets as DTLS 1.3 epochs (RFC 9147 6.1), whose keys it keeps here until
+//! the connection takes them: the record layer only sees which epoch a key change opens.
 
 use crate::common::{KeyLevel, Transport, Wire};
 use crate::crypto::suites::Tls13Suite;
@@ -20,6 +21,10 @@ pub(crate) struct DtlsWire {
     /// DTLS 1.3 epochs of the last keys installed for writing and reading (RFC 9147 6.1).
     write_epoch13: u64,
     read_epoch13: u64,
+    /// Write keys installed whose key change is still in the queue, by epoch.
+    write_keys13: Vec<Dtls13Keys>,
+    /// The newest read keys installed, not yet taken into the connection's read epochs.
+    read_keys13: Option<Box<Dtls13Keys>>,
 }
 
 impl DtlsWire {
@@ -29,7 +34,20 @@ impl DtlsWire {
             v13: false,
             write_epoch13: 0,
             read_epoch13: 0,
+            write_keys13: Vec::new(),
+            read_keys13: None,
         }
+    }
+
+    /// The write keys of `epoch`, once the queue reached its key change.
+    pub fn take_write_keys13(&mut self, epoch: u64) -> Option<Box<Dtls13Keys>> {
+        let i = self.write_keys13.iter().position(|k| k.epoch() == epoch)?;
+        Some(Box::new(self.write_keys13.remove(i)))
+    }
+
+    /// The read keys the handshake installed last, if not yet taken.
+    pub fn take_read_keys13(&mut self) -> Option<Box<Dtls13Keys>> {
+        self.read_keys13.take()
     }
 
     /// Which DTLS 1.3 epoch a key of `level` opens (RFC 9147 6.1), after `last`.
@@ -79,12 +97,17 @@ impl Wire for DtlsWire {
     ) -> WriteState {
         let e = Self::epoch13(self.write_epoch13, level);
         self.write_epoch13 = e;
-        WriteState::dtls13(Dtls13Keys::from_prk(e, suite.aead, secret))
+        self.write_keys13.retain(|k| k.epoch() != e);
+        self.write_keys13
+            .push(Dtls13Keys::from_prk(e, suite.aead, secret));
+        WriteState::transport_epoch(e)
     }
 
     fn read_state13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) -> ReadState {
         let e = Self::epoch13(self.read_epoch13, level);
         self.read_epoch13 = e;
-        ReadState::dtls13(Dtls13Keys::from_prk(e, suite.aead, secret))
+        self.read_keys13 = Some(Box::new(Dtls13Keys::from_prk(e, suite.aead, secret)));
+        // Records of this epoch are opened with the keys above, never by the TLS read state.
+        ReadState::plaintext()
     }
 }
