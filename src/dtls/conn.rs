@@ -1,10 +1,10 @@
 //! The DTLS 1.2 datagram connection (RFC 6347): the TLS 1.2 handshake state machines
 //! (`handshake::client12` / `server12`) behind a datagram transport.
 //!
-//! The state machines run unchanged except that `Common::frame_handshake` gives their
-//! messages the 12-byte DTLS handshake header, so the transcript hashes what RFC 6347 4.2.6
-//! asks (every message as if unfragmented, without the first ClientHello and the
-//! HelloVerifyRequest). What this module adds around them:
+//! The state machines run unchanged except that the connection's transport part (`DtlsWire`,
+//! its `common::Wire`) gives their messages the 12-byte DTLS handshake header, so the
+//! transcript hashes what RFC 6347 4.2.6 asks (every message as if unfragmented, without the
+//! first ClientHello and the HelloVerifyRequest). What this module adds around them:
 //!
 //! - records: epoch and 48-bit sequence number, the AEAD nonce and additional data of RFC
 //!   6347 4.1.2.1 (`epoch || seq` is the 64-bit sequence number of RFC 5288 / RFC 7905), a

@@ -1,11 +1,10 @@
 //! The DTLS 1.3 side of [`DtlsConnection`] (RFC 9147): epochs with their own keys and replay
 //! windows, the unified header with encrypted sequence numbers (4, 4.2.3), ACKs (7) with
 //! selective retransmission (7.1), and KeyUpdate acknowledged before the new write keys are
-//! used (8). The TLS 1.3 state machines run unchanged behind it; [`Common`] gives them the
-//! `"dtls13"` labels and hands the keys of each epoch back through the read state and the
-//! queue.
-//!
-//! [`Common`]: crate::conn::common::Common
+//! used (8). The TLS 1.3 state machines run unchanged behind it; the transport gives them the
+//! `"dtls13"` labels, and `wire::DtlsWire` turns each traffic secret into the keys of an
+//! epoch, which it holds until this side takes them (read keys after each message, write
+//! keys when the queue reaches the key change to their epoch).
 
 use std::collections::VecDeque;
 use std::time::Instant;
