@@ -48,3 +48,12 @@ pub enum Event {
     /// [`Negotiated::srtp_keying_material`](crate::Negotiated::srtp_keying_material).
     SrtpKeyingMaterial(Box<crate::srtp::SrtpKeyingMaterial>),
 }
+
+/// An alert with its level, as sent or received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertRecord {
+    /// Warning or fatal.
+    pub level: AlertLevel,
+    /// Which alert (RFC 8446 6).
+    pub description: AlertDescription,
+}

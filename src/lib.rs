@@ -160,6 +160,7 @@
 
 #[doc(hidden)]
 pub mod codec;
+mod common;
 mod config;
 pub mod conn;
 pub mod crypto;

@@ -1,9 +1,7 @@
 //! The public connection: bytes in (`read_tls`), records out (`write_tls`), events and
 //! plaintext between. It never touches a socket; any `io::Read`/`io::Write` will do.
 
-pub(crate) mod common;
 mod controls;
-mod inbound;
 mod inplace;
 mod outbound;
 mod secrets;
@@ -30,7 +28,7 @@ pub use crate::session::tickets::{
     AntiReplay, AntiReplayCheck, ClientSessionStore, SessionCache, SessionStorage, SessionStore,
     TicketKeySource, TicketKeys, DEFAULT_FRESHNESS_WINDOW_MS, DEFAULT_TICKET_KEY_PERIOD, MAX_TICKET_LIFETIME,
 };
-pub use controls::{AlertRecord, ClientHelloInfo};
+pub use controls::ClientHelloInfo;
 pub use inplace::{InPlace, Sealed};
 pub use secrets::{
     ConnectionBlob, KtlsCryptoInfo, KtlsSecrets, KTLS_CIPHER_AES_CCM_128, KTLS_CIPHER_AES_GCM_128,
@@ -40,19 +38,25 @@ pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
 use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion};
+use crate::common::plaintext::{plaintext_room, read_plaintext};
+use crate::common::{Common, Inbound, Transport, Wire};
+pub use crate::common::{MAX_EMPTY_RECORDS_IN_A_ROW, MAX_WARNING_ALERTS_IN_A_ROW};
 use crate::error::{Error, Misuse, PeerMisbehaved};
+pub use crate::event::AlertRecord;
 use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, Dialect, HandshakePayload};
 use crate::pki::ServerName;
 use crate::record::{Deframer, HandshakeJoiner, OutItem, Plaintext, RecordHeader, WriteState};
-use common::Common;
-pub(crate) use controls::Blinding;
-pub(crate) use inbound::Inbound;
 
-/// Empty application-data records in a row we tolerate (a peer could spin us with them).
-pub const MAX_EMPTY_RECORDS_IN_A_ROW: u32 = 32;
-/// Non-fatal alerts (user_canceled) tolerated in a row.
-pub const MAX_WARNING_ALERTS_IN_A_ROW: u32 = 4;
+/// TLS's part of the handshake output: the [`Wire`] defaults (handshake messages in records,
+/// TLS 1.3 record protection, RFC 8446 5).
+pub(crate) struct TlsWire;
+
+impl Wire for TlsWire {
+    fn transport(&self) -> Transport {
+        Transport::Tls
+    }
+}
 
 /// A TLS connection, client or server, as a pure state machine.
 ///
@@ -94,7 +98,7 @@ pub const MAX_WARNING_ALERTS_IN_A_ROW: u32 = 4;
 /// it with `write_tls`, then drop the connection. The error stays in
 /// [`error`](Self::error) and every later call returns it again; the reader returns it too.
 pub struct Connection {
-    common: Common,
+    common: Common<TlsWire>,
     /// `None` only after a fatal error consumed the state.
     handshake: Option<Handshake>,
     deframer: Deframer,
@@ -150,7 +154,7 @@ impl Connection {
     }
 
     fn new(side: Side, shared: &crate::config::Shared, first_version: u16) -> Self {
-        let mut common = Common::new(side, shared.key_log.clone(), first_version);
+        let mut common = Common::new(side, shared.key_log.clone(), first_version, TlsWire);
         common.observer = shared.record_observer.clone();
         Connection {
             common,
@@ -776,71 +780,6 @@ impl io::Read for Reader<'_> {
         c.received_start += n;
         Ok(n + c.deframer.read_held(&mut buf[n..]))
     }
-}
-
-/// The `io::Read` rule every connection type shares (TLS `Reader`, DTLS `DtlsReader`): buffered
-/// plaintext first, then `Ok(0)` after close_notify, the error after a failure, else
-/// `WouldBlock`.
-pub(crate) fn read_plaintext(
-    received: &[u8],
-    start: &mut usize,
-    peer_closed: bool,
-    error: Option<&Error>,
-    buf: &mut [u8],
-) -> io::Result<usize> {
-    let avail = received.get(*start..).unwrap_or_default();
-    if !avail.is_empty() {
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        *start += n;
-        return Ok(n);
-    }
-    if peer_closed {
-        return Ok(0);
-    }
-    if let Some(e) = error {
-        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
-    }
-    Err(io::ErrorKind::WouldBlock.into())
-}
-
-/// The `io::Write` rule every connection type shares: refused after a failure or our
-/// close_notify, otherwise queued up to the plaintext cap (partial writes, `WouldBlock` when full).
-pub(crate) fn queue_plaintext(
-    queue: &mut crate::record::OutQueue,
-    max_buffered: usize,
-    sent_close: bool,
-    error: Option<&Error>,
-    buf: &[u8],
-) -> io::Result<usize> {
-    let n = plaintext_room(queue.app_bytes(), max_buffered, sent_close, error, buf.len())?;
-    queue.push_app(&buf[..n]);
-    Ok(n)
-}
-
-/// How much of `len` bytes of plaintext a writer takes now, with `waiting` bytes not yet
-/// encrypted: the refusals and the cap of [`queue_plaintext`].
-fn plaintext_room(
-    waiting: usize,
-    max_buffered: usize,
-    sent_close: bool,
-    error: Option<&Error>,
-    len: usize,
-) -> io::Result<usize> {
-    if let Some(e) = error {
-        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));
-    }
-    if sent_close {
-        return Err(io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "close_notify already sent",
-        ));
-    }
-    let room = max_buffered.saturating_sub(waiting);
-    if room == 0 && len > 0 {
-        return Err(io::ErrorKind::WouldBlock.into());
-    }
-    Ok(room.min(len))
 }
 
 /// `io::Write` into the outgoing queue; partial writes when the plaintext cap is reached.

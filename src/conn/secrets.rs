@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::common::Side;
 use super::{ClientConfig, Connection, ServerConfig};
 use crate::codec::{
     put_u16, put_u64, put_u8, put_vec_bytes, CipherSuite, LenPrefix, NamedGroup, ProtocolVersion, Reader,
     SignatureScheme,
 };
+use crate::common::Side;
 use crate::config::Shared;
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hkdf::Prk;

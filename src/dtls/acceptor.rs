@@ -13,7 +13,7 @@ use super::record::{records, DatagramRecord, PlaintextHeader};
 use crate::codec::{
     CipherSuite, ContentType, ExtensionType, HandshakeType, LenPrefix, NamedGroup, ProtocolVersion, Reader,
 };
-use crate::conn::ServerConfig;
+use crate::config::ServerConfig;
 use crate::crypto::kx;
 use crate::handshake::server13::{self, StatelessRetry};
 use crate::msgs::{Dialect, HandshakePayload};

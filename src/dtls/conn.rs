@@ -1,10 +1,10 @@
 //! The DTLS 1.2 datagram connection (RFC 6347): the TLS 1.2 handshake state machines
 //! (`handshake::client12` / `server12`) behind a datagram transport.
 //!
-//! The state machines run unchanged except that `Common::frame_handshake` gives their
-//! messages the 12-byte DTLS handshake header, so the transcript hashes what RFC 6347 4.2.6
-//! asks (every message as if unfragmented, without the first ClientHello and the
-//! HelloVerifyRequest). What this module adds around them:
+//! The state machines run unchanged except that the connection's transport part (`DtlsWire`,
+//! its `common::Wire`) gives their messages the 12-byte DTLS handshake header, so the
+//! transcript hashes what RFC 6347 4.2.6 asks (every message as if unfragmented, without the
+//! first ClientHello and the HelloVerifyRequest). What this module adds around them:
 //!
 //! - records: epoch and 48-bit sequence number, the AEAD nonce and additional data of RFC
 //!   6347 4.1.2.1 (`epoch || seq` is the 64-bit sequence number of RFC 5288 / RFC 7905), a
@@ -26,6 +26,7 @@
 mod queries;
 mod send;
 mod v13;
+mod wire;
 
 use crate::error::Parameter;
 use std::collections::VecDeque;
@@ -42,15 +43,18 @@ use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
 use crate::codec::{
     AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion, Reader,
 };
-use crate::conn::common::{Common, Side};
-use crate::conn::{AlertRecord, Blinding, ClientConfig, Event, Inbound, ServerConfig};
+use crate::common::plaintext::{queue_plaintext, read_plaintext};
+use crate::common::{Blinding, Common, Inbound, Side};
+use crate::config::{ClientConfig, Direction, ServerConfig};
 use crate::crypto::aead::RecordKey;
 use crate::error::{Error, Limit, Misuse, PeerMisbehaved};
+use crate::event::{AlertRecord, Event};
 use crate::handshake::output::Output;
 use crate::handshake::server13::StatelessRetry;
 use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, ClientExtension, ClientHello, Dialect, HandshakePayload, Tls12Payload};
 use crate::pki::ServerName;
+use wire::DtlsWire;
 
 /// Default path MTU: what IPv6 guarantees (1280) less the IPv6 and UDP headers, rounded down.
 pub const DEFAULT_MTU: usize = 1200;
@@ -170,7 +174,7 @@ enum Start {
 
 /// A DTLS 1.3 or 1.2 connection, client or server, as a pure state machine over datagrams.
 pub struct DtlsConnection {
-    common: Common,
+    common: Common<DtlsWire>,
     start: Start,
     handshake: Option<Handshake>,
     cfg: DtlsConfig,
@@ -255,7 +259,7 @@ impl DtlsConnection {
         if config.shared.tls13() {
             // DTLS 1.3 offered (with DTLS 1.2 if enabled): the TLS 1.3 client machine builds
             // the hello; the transcript takes its TLS 1.3 form until a ServerHello picks 1.2.
-            conn.common.dtls13 = true;
+            conn.common.wire.v13 = true;
             conn.last_now = Some(now);
             conn.handshake = Some(client13::start(config, name, &mut conn.common)?);
             conn.flush(now)?;
@@ -301,9 +305,13 @@ impl DtlsConnection {
     }
 
     fn new(side: Side, shared: &crate::config::Shared, cfg: DtlsConfig) -> Self {
-        let mut common = Common::new(side, shared.key_log.clone(), ProtocolVersion::DTLSv1_2.get());
+        let mut common = Common::new(
+            side,
+            shared.key_log.clone(),
+            ProtocolVersion::DTLSv1_2.get(),
+            DtlsWire::new(),
+        );
         common.observer = shared.record_observer.clone();
-        common.dtls_send_seq = Some(0);
         common.neg.dtls = true;
         // Handshake messages are cut to the MTU here, not by the queue.
         common.max_fragment = crate::record::MAX_PLAINTEXT;
@@ -551,7 +559,7 @@ impl DtlsConnection {
             return Err(Error::RecordOverflow);
         }
         if let Some(obs) = &self.common.observer {
-            obs.record(crate::conn::Direction::Received, typ, data.len(), h.epoch);
+            obs.record(Direction::Received, typ, data.len(), h.epoch);
         }
         match typ {
             ContentType::Handshake => self.recv_handshake(data, current, now, None),
@@ -632,12 +640,7 @@ impl DtlsConnection {
         while let Some(m) = self.reassembler.pop() {
             self.peer_progress = true;
             if let Some(obs) = &self.common.observer {
-                obs.handshake(
-                    crate::conn::Direction::Received,
-                    m.msg_type,
-                    m.body.len(),
-                    self.read_epoch,
-                );
+                obs.handshake(Direction::Received, m.msg_type, m.body.len(), self.read_epoch);
             }
             let was_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
             self.handle_message(m.msg_type, m.message_seq, &m.body, &m)?;
@@ -703,7 +706,7 @@ impl DtlsConnection {
                     return Err(Error::Internal("ClientHello decoded as another message"));
                 };
                 // We answer with the same message_seq (RFC 6347 4.2.2, RFC 9147 5.2).
-                self.common.dtls_send_seq = Some(seq);
+                self.common.wire.send_seq = seq;
                 let offers13 = hello
                     .supported_versions()
                     .is_some_and(|v| v.contains(&ProtocolVersion::DTLSv1_3));
@@ -716,7 +719,7 @@ impl DtlsConnection {
                     if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) && !self.legacy_cookie_verified {
                         return Err(PeerMisbehaved::IllegalParameter(Parameter::LegacyCookie).into());
                     }
-                    self.common.dtls13 = true;
+                    self.common.wire.v13 = true;
                     let hs = match retry {
                         Some(r) => server13::start_after_retry(config, &mut self.common, *r),
                         None => server13::start(config),
@@ -765,11 +768,11 @@ impl DtlsConnection {
             if let HandshakePayload::ServerHello(sh) = &payload {
                 // RFC 9147 5.2: only DTLS 1.3 hashes the TLS form of the messages.
                 if sh.supported_version() != Some(ProtocolVersion::DTLSv1_3) {
-                    self.common.dtls13 = false;
+                    self.common.wire.v13 = false;
                 }
             }
         }
-        let raw = if self.common.dtls13 {
+        let raw = if self.common.wire.v13 {
             m.tls_encoding()
         } else {
             m.dtls_encoding()
@@ -1078,7 +1081,7 @@ impl DtlsConnection {
             return Err(Error::Misuse(Misuse::KeyUpdatePending));
         }
         match self.handshake.as_mut() {
-            Some(Handshake::Established(est)) if self.common.dtls13 => {
+            Some(Handshake::Established(est)) if self.common.wire.v13 => {
                 est.update_ours(&mut self.common, ask_peer);
             }
             _ => return Err(Error::Misuse(Misuse::KeyUpdateUnavailable)),
@@ -1117,7 +1120,7 @@ fn take_message(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
 fn client_hello(
     config: &Arc<ClientConfig>,
     name: &Option<ServerName>,
-    cx: &mut Common,
+    cx: &mut Common<DtlsWire>,
 ) -> Result<ClientHello, Error> {
     let cfg = &config.shared;
     let mut random = [0u8; 32];
@@ -1170,7 +1173,7 @@ pub struct DtlsReader<'a> {
 impl io::Read for DtlsReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        crate::conn::read_plaintext(
+        read_plaintext(
             &c.received,
             &mut c.received_start,
             c.peer_closed,
@@ -1189,7 +1192,7 @@ pub struct DtlsWriter<'a> {
 impl io::Write for DtlsWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        crate::conn::queue_plaintext(
+        queue_plaintext(
             &mut c.common.queue,
             c.inbound.max_buffered,
             c.sent_close,

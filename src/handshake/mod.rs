@@ -1,6 +1,6 @@
 //! Handshake state machines, one file per protocol version and side. States are enums of
 //! structs; each transition consumes the state, so a used secret cannot be touched again.
-//! Outputs (messages, key changes, events) go to the [`Common`] sink passed in.
+//! Outputs (messages, key changes, events) go to the [`Output`](output::Output) passed in.
 
 pub(crate) mod client12;
 pub(crate) mod client13;

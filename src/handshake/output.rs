@@ -4,9 +4,10 @@
 //! it frames handshake messages, says which bytes the transcript hashes, turns traffic
 //! secrets into its own record or packet protection and queues events for the application.
 //!
-//! `Connection`, `DtlsConnection` and `QuicConnection` reach the state machines through their
-//! shared `conn::common::Common`, which implements [`Output`]; the unit tests of the state
-//! machines use a recording implementation.
+//! `Connection`, `DtlsConnection` and `QuicConnection` reach the state machines through
+//! `common::Common<W>`, which implements [`Output`] once; its `W: common::Wire` part is each
+//! transport's own (framing, where the bytes go, what a traffic secret becomes). The unit
+//! tests of the state machines use a recording implementation.
 
 use crate::codec::HandshakeType;
 use crate::crypto::aead::RecordKey;

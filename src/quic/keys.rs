@@ -1,7 +1,7 @@
 //! Packet protection keys per encryption level, built from the TLS secrets the handshake
 //! hands out (RFC 9001 5), and the 1-RTT key update (RFC 9001 6).
 
-use crate::conn::Side;
+use crate::common::Side;
 use crate::crypto::quic::{initial_secrets, initial_suite, next_secret, HeaderProtectionKey, PacketKey};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;

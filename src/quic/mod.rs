@@ -29,15 +29,17 @@ pub use crate::crypto::quic::{
 };
 
 use crate::codec::AlertDescription;
-use crate::conn::common::Common;
-use crate::conn::{ClientConfig, Event, ServerConfig, Side};
+use crate::common::{Common, KeyLevel, Side, Transport, Wire};
+use crate::config::{ClientConfig, ServerConfig};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
 use crate::error::{Error, PeerMisbehaved};
+use crate::event::Event;
 use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{Dialect, HandshakePayload};
 use crate::pki::ServerName;
 use crate::record::HandshakeJoiner;
+use crate::record::OutQueue;
 
 pub use crate::handshake::established::QUIC_MAX_EARLY_DATA;
 
@@ -125,13 +127,61 @@ impl QuicSink {
     }
 }
 
+/// QUIC's part of the handshake output: handshake bytes go into CRYPTO frames at the current
+/// level instead of records, and the traffic secrets to the application, which protects its
+/// own packets (RFC 9001 4, 5).
+impl Wire for QuicSink {
+    fn transport(&self) -> Transport {
+        Transport::Quic
+    }
+
+    fn push_handshake(&mut self, _: &mut OutQueue, wire: Vec<u8>) {
+        QuicSink::push_handshake(self, wire);
+    }
+
+    fn local_transport_parameters(&self) -> Option<Vec<u8>> {
+        Some(self.our_params())
+    }
+
+    fn take_peer_transport_parameters(&mut self, params: &[u8]) -> bool {
+        self.set_peer_params(params);
+        true
+    }
+
+    fn has_peer_transport_parameters(&self) -> bool {
+        self.has_peer_params()
+    }
+
+    fn traffic_secrets(
+        &mut self,
+        level: KeyLevel,
+        suite: &'static Tls13Suite,
+        client: &Secret,
+        server: &Secret,
+    ) {
+        match level {
+            KeyLevel::Handshake => self.handshake_keys(suite, client, server),
+            KeyLevel::Application => self.one_rtt_keys(suite, client, server),
+            KeyLevel::Early | KeyLevel::Update => {}
+        }
+    }
+
+    fn early_secret(&mut self, suite: &'static Tls13Suite, secret: &Secret) {
+        self.early_keys(suite, secret);
+    }
+
+    fn discard_early_keys(&mut self) {
+        self.drop_early_keys();
+    }
+}
+
 /// A TLS 1.3 handshake for a QUIC connection, client or server (RFC 9001).
 ///
 /// Feed the peer's CRYPTO frame bytes with [`read_handshake`](Self::read_handshake) at the
 /// level their packet came at, drain ours with [`write_handshake`](Self::write_handshake)
 /// (sent at [`write_level`](Self::write_level)) and install each [`KeyChange`] it returns.
 pub struct QuicConnection {
-    common: Common,
+    common: Common<QuicSink>,
     /// `None` only after a fatal error consumed the state.
     handshake: Option<Handshake>,
     joiner: HandshakeJoiner,
@@ -222,13 +272,12 @@ impl QuicConnection {
 
     fn with(
         side: Side,
-        key_log: Arc<dyn crate::KeyLog>,
-        observer: Option<Arc<dyn crate::RecordObserver>>,
+        key_log: Arc<dyn crate::config::KeyLog>,
+        observer: Option<Arc<dyn crate::config::RecordObserver>>,
         params: Vec<u8>,
     ) -> Self {
-        let mut common = Common::new(side, key_log, 0x0303);
+        let mut common = Common::new(side, key_log, 0x0303, QuicSink::new(side, params));
         common.observer = observer;
-        common.quic = Some(Box::new(QuicSink::new(side, params)));
         QuicConnection {
             common,
             handshake: None,
@@ -243,8 +292,8 @@ impl QuicConnection {
         self.common.side
     }
 
-    fn sink(&self) -> Option<&QuicSink> {
-        self.common.quic.as_deref()
+    fn sink(&self) -> &QuicSink {
+        &self.common.wire
     }
 
     /// The level the peer's next handshake bytes must come at: Initial until the handshake
@@ -252,7 +301,7 @@ impl QuicConnection {
     pub fn read_level(&self) -> Level {
         if self.handshake.as_ref().is_some_and(Handshake::is_established) {
             Level::OneRtt
-        } else if self.sink().is_some_and(|q| q.have_handshake_keys) {
+        } else if self.sink().have_handshake_keys {
             Level::Handshake
         } else {
             Level::Initial
@@ -321,7 +370,7 @@ impl QuicConnection {
     /// change, send what was appended at the old level, install the keys, and call again:
     /// later bytes belong to the new level.
     pub fn write_handshake(&mut self, buf: &mut Vec<u8>) -> Option<KeyChange> {
-        let q = self.common.quic.as_deref_mut()?;
+        let q = &mut self.common.wire;
         while let Some(item) = q.out.pop_front() {
             match item {
                 Out::Bytes(b) => buf.extend_from_slice(&b),
@@ -337,20 +386,20 @@ impl QuicConnection {
     /// client_early_traffic_secret: on the client while its 0-RTT offer stands, on the server
     /// once it accepted 0-RTT (RFC 9001 4.6.1).
     pub fn zero_rtt_secret(&self) -> Option<&Secret> {
-        self.sink().and_then(|q| q.early.as_ref()).map(|(_, s)| s)
+        self.sink().early.as_ref().map(|(_, s)| s)
     }
 
     /// 0-RTT packet keys (see [`zero_rtt_secret`](Self::zero_rtt_secret)): the client seals
     /// with them, the server opens.
     pub fn zero_rtt_keys(&self) -> Option<DirectionalKeys> {
-        let (suite, secret) = self.sink()?.early.as_ref()?;
+        let (suite, secret) = self.sink().early.as_ref()?;
         Some(DirectionalKeys::new(suite, secret.as_bytes()))
     }
 
     /// The peer's transport parameters (RFC 9001 8.2), once its ClientHello or
     /// EncryptedExtensions arrived.
     pub fn transport_parameters(&self) -> Option<&[u8]> {
-        self.sink()?.params_peer.as_deref()
+        self.sink().params_peer.as_deref()
     }
 
     /// True until the handshake completes.
@@ -360,7 +409,7 @@ impl QuicConnection {
 
     /// How the handshake went; `None` while it is still running (or failed). As on
     /// [`Connection::handshake_kind`](crate::Connection::handshake_kind).
-    pub fn handshake_kind(&self) -> Option<crate::conn::HandshakeKind> {
+    pub fn handshake_kind(&self) -> Option<crate::handshake::negotiated::HandshakeKind> {
         if self.is_handshaking() || self.error.is_some() {
             return None;
         }

@@ -46,9 +46,9 @@ pub(crate) struct WriteState {
     wire_version: u16,
     /// Largest plaintext fragment per record (RFC 8449 record_size_limit aware).
     pub max_fragment: usize,
-    /// DTLS 1.3: the epoch's keys, for the datagram record layer (`crate::dtls`), which
-    /// frames its own records.
-    dtls13: Option<Box<crate::dtls::Dtls13Keys>>,
+    /// Set on a key change whose keys the transport keeps in its own table (a record layer
+    /// that frames and protects its own records): the epoch it switches to.
+    transport_epoch: Option<u64>,
 }
 
 impl WriteState {
@@ -59,22 +59,23 @@ impl WriteState {
             seq: 0,
             wire_version,
             max_fragment: MAX_PLAINTEXT,
-            dtls13: None,
+            transport_epoch: None,
         }
     }
 
-    /// A DTLS 1.3 epoch's write keys (RFC 9147 4, 6.1).
-    pub fn dtls13(keys: crate::dtls::Dtls13Keys) -> Self {
+    /// A key change to the transport's own `epoch`, whose keys the transport holds: the
+    /// queue orders it like any key change, and this state protects nothing itself.
+    pub fn transport_epoch(epoch: u64) -> Self {
         WriteState {
-            dtls13: Some(Box::new(keys)),
-            ..WriteState::plaintext(0xfefd)
+            transport_epoch: Some(epoch),
+            ..WriteState::plaintext(0)
         }
     }
 
-    /// The DTLS 1.3 keys, if this state carries them (boxed: they are large, and the
-    /// connection keeps several epochs of them).
-    pub fn into_dtls13(self) -> Option<Box<crate::dtls::Dtls13Keys>> {
-        self.dtls13
+    /// The transport's epoch this key change switches to (see
+    /// [`transport_epoch`](Self::transport_epoch)).
+    pub fn epoch_of_transport(&self) -> Option<u64> {
+        self.transport_epoch
     }
 
     pub fn protected(key: RecordKey, version: RecordVersion, max_fragment: usize) -> Self {
@@ -84,7 +85,7 @@ impl WriteState {
             seq: 0,
             wire_version: 0x0303,
             max_fragment,
-            dtls13: None,
+            transport_epoch: None,
         }
     }
 
@@ -209,8 +210,6 @@ pub(crate) struct ReadState {
     key: Option<RecordKey>,
     version: RecordVersion,
     seq: u64,
-    /// DTLS 1.3: the epoch's keys (see [`WriteState::dtls13`]).
-    dtls13: Option<Box<crate::dtls::Dtls13Keys>>,
 }
 
 impl ReadState {
@@ -219,22 +218,7 @@ impl ReadState {
             key: None,
             version: RecordVersion::Tls13,
             seq: 0,
-            dtls13: None,
         }
-    }
-
-    /// A DTLS 1.3 epoch's read keys (RFC 9147 4, 6.1).
-    pub fn dtls13(keys: crate::dtls::Dtls13Keys) -> Self {
-        ReadState {
-            dtls13: Some(Box::new(keys)),
-            ..ReadState::plaintext()
-        }
-    }
-
-    /// The DTLS 1.3 keys, if this state carries them (boxed: they are large, and the
-    /// connection keeps several epochs of them).
-    pub fn into_dtls13(self) -> Option<Box<crate::dtls::Dtls13Keys>> {
-        self.dtls13
     }
 
     pub fn protected(key: RecordKey, version: RecordVersion) -> Self {
@@ -242,7 +226,6 @@ impl ReadState {
             key: Some(key),
             version,
             seq: 0,
-            dtls13: None,
         }
     }
 

@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn key_source_sealer_follows_the_clock_and_keeps_versions_apart() {
-        use crate::conn::FixedClock;
+        use crate::config::FixedClock;
         use crate::session::tickets::TicketKeys;
         let keys: Arc<dyn TicketKeySource> = Arc::new(TicketKeys::new(100));
         let at = |t| KeySourceSealer {

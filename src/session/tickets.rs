@@ -804,9 +804,10 @@ mod tests {
     mod server_binding {
         use super::*;
         use crate::codec::ProtocolVersion;
-        use crate::conn::{CertifiedKey, ClientConfig, Connection, ServerConfig};
+        use crate::config::{CertifiedKey, ClientConfig, ServerConfig};
         use crate::pki::{TrustAnchors, WebPkiServerVerifier};
         use crate::session::ticket12::{get_session, put_session};
+        use crate::Connection;
 
         fn configs(
             version: ProtocolVersion,

@@ -4,7 +4,8 @@
 //! [`Connection`](crate::Connection) does.
 
 use super::DtlsConnection;
-use crate::conn::{AlertRecord, HandshakeKind};
+use crate::event::AlertRecord;
+use crate::handshake::negotiated::HandshakeKind;
 use crate::Negotiated;
 
 impl core::ops::Deref for DtlsConnection {

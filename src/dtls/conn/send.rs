@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use super::{take_message, DtlsConnection, FlightItem, WriteEpoch, MAX_RECORD_OVERHEAD};
 use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion, Reader};
-use crate::conn::AlertRecord;
+use crate::config::Direction;
 use crate::dtls::fragment::{fragments, HandshakeHeader};
 use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48};
 use crate::error::Error;
+use crate::event::AlertRecord;
 use crate::handshake::Handshake;
 
 impl DtlsConnection {
@@ -27,7 +28,10 @@ impl DtlsConnection {
             };
             let (typ, data) = match item {
                 crate::record::OutItem::KeyChange(state) if is13 => {
-                    if let Some(keys) = (*state).into_dtls13() {
+                    if let Some(keys) = state
+                        .epoch_of_transport()
+                        .and_then(|e| self.common.wire.take_write_keys13(e))
+                    {
                         self.add_write_keys13(keys);
                     }
                     continue;
@@ -328,7 +332,7 @@ impl DtlsConnection {
         }
         if let Some(obs) = &self.common.observer {
             // The observer numbers epochs in 16 bits (DTLS 1.2's field).
-            obs.record(crate::conn::Direction::Sent, typ, data.len(), epoch as u16);
+            obs.record(Direction::Sent, typ, data.len(), epoch as u16);
         }
     }
 
@@ -415,7 +419,7 @@ impl DtlsConnection {
                 // The plaintext write state every queue starts with, still there when a
                 // server is polled before its first datagram: nothing to switch.
                 crate::record::OutItem::KeyChange(state) if !state.is_protected() => {
-                    if (*state).into_dtls13().is_some() {
+                    if state.epoch_of_transport().is_some() {
                         return Err(Error::Internal("key change outside a step"));
                     }
                 }

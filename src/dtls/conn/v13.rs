@@ -1,25 +1,24 @@
 //! The DTLS 1.3 side of [`DtlsConnection`] (RFC 9147): epochs with their own keys and replay
 //! windows, the unified header with encrypted sequence numbers (4, 4.2.3), ACKs (7) with
 //! selective retransmission (7.1), and KeyUpdate acknowledged before the new write keys are
-//! used (8). The TLS 1.3 state machines run unchanged behind it; [`Common`] gives them the
-//! `"dtls13"` labels and hands the keys of each epoch back through the read state and the
-//! queue.
-//!
-//! [`Common`]: crate::conn::common::Common
+//! used (8). The TLS 1.3 state machines run unchanged behind it; the transport gives them the
+//! `"dtls13"` labels, and `wire::DtlsWire` turns each traffic secret into the keys of an
+//! epoch, which it holds until this side takes them (read keys after each message, write
+//! keys when the queue reaches the key change to their epoch).
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
 use crate::codec::{ContentType, HandshakeType, Reader};
-use crate::conn::common::Side;
+use crate::common::Side;
+use crate::config::Direction;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::{HandshakeHeader, HANDSHAKE_HEADER_LEN, MAX_U24};
 use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::Handshake;
-use crate::record::ReadState;
 
 /// Read epochs kept at once: the newest and up to three older ones whose records may still
 /// arrive late (handshake retransmissions, data reordered around a KeyUpdate). Four
@@ -142,7 +141,7 @@ impl DtlsConnection {
     /// True once the TLS 1.3 machines run (client: from its first hello when it offers DTLS
     /// 1.3, until a ServerHello picks 1.2; server: once a hello picked 1.3).
     pub(super) fn is13(&self) -> bool {
-        self.common.dtls13
+        self.common.wire.v13
     }
 
     /// A DTLSPlaintext record (epoch 0) under DTLS 1.3: ClientHello, ServerHello,
@@ -164,7 +163,7 @@ impl DtlsConnection {
             return Err(Error::RecordOverflow);
         }
         if let Some(obs) = &self.common.observer {
-            obs.record(crate::conn::Direction::Received, h.content_type, payload.len(), 0);
+            obs.record(Direction::Received, h.content_type, payload.len(), 0);
         }
         // Plaintext is taken as new only before the peer's handshake keys are in: afterwards
         // anyone could have sent it (RFC 9147 4: epoch 0 carries only the hellos).
@@ -229,12 +228,7 @@ impl DtlsConnection {
         self.authenticated(epoch, seq);
         let data = opened.plaintext;
         if let Some(obs) = &self.common.observer {
-            obs.record(
-                crate::conn::Direction::Received,
-                opened.content_type,
-                data.len(),
-                epoch as u16,
-            );
+            obs.record(Direction::Received, opened.content_type, data.len(), epoch as u16);
         }
         let rn = RecordNumber::new(epoch, seq);
         match opened.content_type {
@@ -263,8 +257,7 @@ impl DtlsConnection {
             return Ok(());
         }
         self.common.read_changed = false;
-        let state = std::mem::replace(&mut self.common.read, ReadState::plaintext());
-        let Some(keys) = state.into_dtls13() else {
+        let Some(keys) = self.common.wire.take_read_keys13() else {
             return Ok(());
         };
         self.v13.add_read(keys);

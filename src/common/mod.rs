@@ -1,26 +1,42 @@
-//! State shared by the handshake and the connection: the record states, the outgoing queue,
-//! the events, and what the handshake negotiated. [`Common`] is the handshake's
-//! [`Output`](crate::handshake::output::Output) for every transport: it frames handshake
-//! messages (TLS, DTLS 1.2, DTLS 1.3, QUIC) and turns traffic secrets into record states.
+//! What the three connection types share, with no knowledge of any of them: [`Common`],
+//! the state between the handshake and the connection (record states, outgoing queue,
+//! events, what the handshake negotiated), and the receive-side policy ([`Inbound`],
+//! [`Blinding`]) and plaintext rules (`plaintext`) they all apply.
+//!
+//! [`Common`] is the handshake's [`Output`](crate::handshake::output::Output) for every
+//! transport. What differs between transports (how a handshake message is framed and which
+//! bytes the transcript hashes, where the framed bytes go, what a TLS 1.3 traffic secret
+//! becomes, QUIC's transport parameters and secrets) is its [`Wire`] part, which each
+//! connection type provides: `Connection` the TLS one (the trait's defaults),
+//! `DtlsConnection` and `QuicConnection` their own. This module names none of them.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Direction, Event, KeyLog, RecordObserver};
+mod blinding;
+mod inbound;
+pub(crate) mod plaintext;
+
+pub(crate) use blinding::Blinding;
+pub(crate) use inbound::Inbound;
+pub use inbound::{MAX_EMPTY_RECORDS_IN_A_ROW, MAX_WARNING_ALERTS_IN_A_ROW};
+
 use crate::codec::HandshakeType;
+use crate::config::{Direction, KeyLog, RecordObserver};
 use crate::crypto::aead::RecordKey;
 use crate::crypto::hash::Transcript;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::Tls13Suite;
 use crate::crypto::Prk;
 use crate::error::Error;
+use crate::event::Event;
 use crate::handshake::output::Output;
 pub(crate) use crate::handshake::output::{EarlyData, KeyLevel, Negotiated, Side, Transport};
 use crate::handshake::HandshakeLog;
 use crate::msgs::HandshakePayload;
 use crate::record::{OutQueue, ReadState, RecordVersion, WriteState};
 
-pub(crate) struct Common {
+pub(crate) struct Common<W> {
     pub side: Side,
     pub queue: OutQueue,
     pub read: ReadState,
@@ -43,24 +59,12 @@ pub(crate) struct Common {
     /// Write key changes queued so far (0: plaintext), for the observer.
     pub queued_write_epoch: u16,
     pub early: EarlyData,
-    /// QUIC (RFC 9001, `crate::quic`): handshake messages and secrets go here instead of the
-    /// record layer. `None` on TLS connections.
-    pub quic: Option<Box<crate::quic::QuicSink>>,
-    /// DTLS 1.2 (`crate::dtls::conn`): the message_seq of our next handshake message (RFC
-    /// 6347 4.2.2). `Some` switches [`frame_handshake`](Self::frame_handshake) to the 12-byte
-    /// DTLS header, which the transcript then hashes (RFC 6347 4.2.6); `None` for TLS.
-    pub dtls_send_seq: Option<u16>,
-    /// DTLS 1.3 transcript rule (RFC 9147 5.2): handshake messages go on the wire with the
-    /// 12-byte DTLS header but into the transcript in their TLS 1.3 form (4-byte header).
-    /// Set while the TLS 1.3 state machines run over DTLS.
-    pub dtls13: bool,
-    /// DTLS 1.3 epochs of the last keys installed for writing and reading (RFC 9147 6.1).
-    pub dtls13_write_epoch: u64,
-    pub dtls13_read_epoch: u64,
+    /// The transport's part: framing, where handshake bytes go, what keys become.
+    pub wire: W,
 }
 
-impl Common {
-    pub fn new(side: Side, key_log: Arc<dyn KeyLog>, first_wire_version: u16) -> Self {
+impl<W: Wire> Common<W> {
+    pub fn new(side: Side, key_log: Arc<dyn KeyLog>, first_wire_version: u16, wire: W) -> Self {
         let mut queue = OutQueue::default();
         queue.push_key_change(WriteState::plaintext(first_wire_version));
         Common {
@@ -77,66 +81,7 @@ impl Common {
             read_epoch: 0,
             queued_write_epoch: 0,
             early: EarlyData::default(),
-            quic: None,
-            dtls_send_seq: None,
-            dtls13: false,
-            dtls13_write_epoch: 0,
-            dtls13_read_epoch: 0,
-        }
-    }
-
-    /// True on a DTLS connection (either version).
-    pub fn is_dtls(&self) -> bool {
-        self.dtls_send_seq.is_some()
-    }
-
-    /// True on a QUIC connection (RFC 9001).
-    pub fn is_quic(&self) -> bool {
-        self.quic.is_some()
-    }
-
-    /// Which DTLS 1.3 epoch a key of `level` opens (RFC 9147 6.1), after `last`.
-    fn epoch13(last: u64, level: KeyLevel) -> u64 {
-        match level {
-            KeyLevel::Early => 1,
-            KeyLevel::Handshake => 2,
-            KeyLevel::Application => 3,
-            KeyLevel::Update => last + 1,
-        }
-    }
-
-    /// A TLS-encoded handshake message (4-byte header) as it goes on the wire and into the
-    /// transcript: unchanged for TLS; for DTLS with the header of an unfragmented message,
-    /// `message_seq` taken from our counter (RFC 6347 4.2.2, 4.2.6).
-    fn frame_handshake(&mut self, tls: Vec<u8>) -> Vec<u8> {
-        match self.dtls_send_seq.as_mut() {
-            None => tls,
-            Some(seq) => {
-                let framed = crate::dtls::fragment::dtls_framing(&tls, *seq);
-                *seq = seq.wrapping_add(1);
-                framed
-            }
-        }
-    }
-
-    /// Frames a TLS-encoded handshake message for the wire and returns (wire bytes,
-    /// transcript bytes): the same for TLS and DTLS 1.2; on DTLS 1.3 the transcript takes
-    /// the TLS form (RFC 9147 5.2).
-    fn frame_for_transcript(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
-        if self.dtls13 {
-            let wire = self.frame_handshake(tls.clone());
-            (wire, tls)
-        } else {
-            let wire = self.frame_handshake(tls);
-            (wire.clone(), wire)
-        }
-    }
-
-    /// Queues framed handshake bytes: as records, or at QUIC's current level (RFC 9001 4.1).
-    fn push_handshake_wire(&mut self, wire: Vec<u8>) {
-        match &mut self.quic {
-            Some(q) => q.push_handshake(wire),
-            None => self.queue.push_handshake(wire),
+            wire,
         }
     }
 
@@ -152,12 +97,12 @@ impl Common {
     /// Frames a TLS-encoded message, adds it to `transcript` in the transport's transcript
     /// form, tells the observer and queues it; returns the bytes the transcript hashed.
     fn send_tls(&mut self, typ: HandshakeType, tls: Vec<u8>, transcript: Option<&mut Transcript>) -> Vec<u8> {
-        let (wire, bytes) = self.frame_for_transcript(tls);
+        let (wire, bytes) = self.wire.frame(tls);
         if let Some(t) = transcript {
             t.update(&bytes);
         }
         self.observe_sent(typ, &wire);
-        self.push_handshake_wire(wire);
+        self.wire.push_handshake(&mut self.queue, wire);
         bytes
     }
 
@@ -173,15 +118,9 @@ impl Common {
     }
 }
 
-impl Output for Common {
+impl<W: Wire> Output for Common<W> {
     fn transport(&self) -> Transport {
-        if self.is_quic() {
-            Transport::Quic
-        } else if self.is_dtls() {
-            Transport::Dtls
-        } else {
-            Transport::Tls
-        }
+        self.wire.transport()
     }
 
     fn send_handshake(&mut self, msg: &HandshakePayload, transcript: Option<&mut Transcript>) -> Vec<u8> {
@@ -199,7 +138,7 @@ impl Output for Common {
 
     fn send_handshake12(&mut self, tls: Vec<u8>, log: &mut HandshakeLog) -> Result<(), Error> {
         let typ = HandshakeType::from(tls.first().copied().unwrap_or(0));
-        let wire = self.frame_handshake(tls);
+        let wire = self.wire.frame12(tls);
         log.add(&wire)?;
         self.observe_sent(typ, &wire);
         self.queue.push_handshake(wire);
@@ -207,10 +146,7 @@ impl Output for Common {
     }
 
     fn last_sent_for_log12(&self, tls: Vec<u8>) -> Vec<u8> {
-        match self.dtls_send_seq {
-            Some(next) => crate::dtls::fragment::dtls_framing(&tls, next.wrapping_sub(1)),
-            None => tls,
-        }
+        self.wire.reframe_last12(tls)
     }
 
     fn send_ccs(&mut self) {
@@ -218,28 +154,12 @@ impl Output for Common {
     }
 
     fn install_write13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) {
-        let state = if self.is_dtls() {
-            let e = Self::epoch13(self.dtls13_write_epoch, level);
-            self.dtls13_write_epoch = e;
-            WriteState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
-        } else {
-            WriteState::protected(
-                RecordKey::tls13_prk(suite.aead, secret),
-                RecordVersion::Tls13,
-                self.max_fragment,
-            )
-        };
+        let state = self.wire.write_state13(suite, secret, level, self.max_fragment);
         self.install_write(state);
     }
 
     fn install_read13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) {
-        let state = if self.is_dtls() {
-            let e = Self::epoch13(self.dtls13_read_epoch, level);
-            self.dtls13_read_epoch = e;
-            ReadState::dtls13(crate::dtls::Dtls13Keys::from_prk(e, suite.aead, secret))
-        } else {
-            ReadState::protected(RecordKey::tls13_prk(suite.aead, secret), RecordVersion::Tls13)
-        };
+        let state = self.wire.read_state13(suite, secret, level);
         self.install_read(state);
     }
 
@@ -300,21 +220,15 @@ impl Output for Common {
     }
 
     fn local_transport_parameters(&self) -> Option<Vec<u8>> {
-        self.quic.as_ref().map(|q| q.our_params())
+        self.wire.local_transport_parameters()
     }
 
     fn take_peer_transport_parameters(&mut self, params: &[u8]) -> bool {
-        match self.quic.as_mut() {
-            Some(q) => {
-                q.set_peer_params(params);
-                true
-            }
-            None => false,
-        }
+        self.wire.take_peer_transport_parameters(params)
     }
 
     fn has_peer_transport_parameters(&self) -> bool {
-        self.quic.as_ref().is_some_and(|q| q.has_peer_params())
+        self.wire.has_peer_transport_parameters()
     }
 
     fn traffic_secrets(
@@ -324,24 +238,96 @@ impl Output for Common {
         client: &Secret,
         server: &Secret,
     ) {
-        if let Some(q) = self.quic.as_mut() {
-            match level {
-                KeyLevel::Handshake => q.handshake_keys(suite, client, server),
-                KeyLevel::Application => q.one_rtt_keys(suite, client, server),
-                KeyLevel::Early | KeyLevel::Update => {}
-            }
-        }
+        self.wire.traffic_secrets(level, suite, client, server);
     }
 
     fn early_secret(&mut self, suite: &'static Tls13Suite, secret: &Secret) {
-        if let Some(q) = self.quic.as_mut() {
-            q.early_keys(suite, secret);
-        }
+        self.wire.early_secret(suite, secret);
     }
 
     fn discard_early_keys(&mut self) {
-        if let Some(q) = self.quic.as_mut() {
-            q.drop_early_keys();
-        }
+        self.wire.discard_early_keys();
     }
+}
+
+/// The transport's part of [`Common`]. The defaults are TLS's (RFC 8446 5: handshake
+/// messages in records, their TLS encoding hashed as sent, TLS 1.3 record protection); each
+/// connection type implements it, overriding what its transport does differently.
+pub(crate) trait Wire {
+    /// Which transport this is.
+    fn transport(&self) -> Transport;
+
+    /// Frames a TLS-encoded handshake message (4-byte header) for the wire; returns (wire
+    /// bytes, the bytes the transcript hashes).
+    fn frame(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+        (tls.clone(), tls)
+    }
+
+    /// Frames a TLS 1.2 handshake message: what goes on the wire is what the transcript
+    /// hashes.
+    fn frame12(&mut self, tls: Vec<u8>) -> Vec<u8> {
+        tls
+    }
+
+    /// The last message [`frame12`](Self::frame12) framed, framed again the same way (for a
+    /// handshake log that records it after the fact).
+    fn reframe_last12(&self, tls: Vec<u8>) -> Vec<u8> {
+        tls
+    }
+
+    /// Queues framed handshake bytes (records by default).
+    fn push_handshake(&mut self, queue: &mut OutQueue, wire: Vec<u8>) {
+        queue.push_handshake(wire);
+    }
+
+    /// The write state a TLS 1.3 traffic secret becomes (RFC 8446 7.3).
+    fn write_state13(
+        &mut self,
+        suite: &'static Tls13Suite,
+        secret: &Prk,
+        _level: KeyLevel,
+        max_fragment: usize,
+    ) -> WriteState {
+        WriteState::protected(
+            RecordKey::tls13_prk(suite.aead, secret),
+            RecordVersion::Tls13,
+            max_fragment,
+        )
+    }
+
+    /// The read state a TLS 1.3 traffic secret becomes (RFC 8446 7.3).
+    fn read_state13(&mut self, suite: &'static Tls13Suite, secret: &Prk, _level: KeyLevel) -> ReadState {
+        ReadState::protected(RecordKey::tls13_prk(suite.aead, secret), RecordVersion::Tls13)
+    }
+
+    /// QUIC's transport parameters for our hello (RFC 9001 8.2); `None` elsewhere.
+    fn local_transport_parameters(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Takes the peer's transport parameters; false when the transport has none.
+    fn take_peer_transport_parameters(&mut self, _params: &[u8]) -> bool {
+        false
+    }
+
+    /// True once the peer's transport parameters arrived.
+    fn has_peer_transport_parameters(&self) -> bool {
+        false
+    }
+
+    /// Both traffic secrets of a level, for a transport that protects its own packets.
+    fn traffic_secrets(
+        &mut self,
+        _level: KeyLevel,
+        _suite: &'static Tls13Suite,
+        _client: &Secret,
+        _server: &Secret,
+    ) {
+    }
+
+    /// client_early_traffic_secret, for a transport that protects its own packets.
+    fn early_secret(&mut self, _suite: &'static Tls13Suite, _secret: &Secret) {}
+
+    /// 0-RTT refused: the early keys are of no further use.
+    fn discard_early_keys(&mut self) {}
 }

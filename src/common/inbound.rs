@@ -1,9 +1,13 @@
-//! Rules on what the peer sends that [`Connection`](super::Connection) and
+//! Rules on what the peer sends that [`Connection`](crate::Connection) and
 //! [`DtlsConnection`](crate::dtls::DtlsConnection) share: back-pressure on plaintext the
 //! application has not read, and the caps on records that carry nothing.
 
-use super::{MAX_EMPTY_RECORDS_IN_A_ROW, MAX_WARNING_ALERTS_IN_A_ROW};
 use crate::error::{Error, Limit};
+
+/// Empty application-data records in a row we tolerate (a peer could spin us with them).
+pub const MAX_EMPTY_RECORDS_IN_A_ROW: u32 = 32;
+/// Non-fatal alerts (user_canceled) tolerated in a row.
+pub const MAX_WARNING_ALERTS_IN_A_ROW: u32 = 4;
 
 #[derive(Debug)]
 pub(crate) struct Inbound {

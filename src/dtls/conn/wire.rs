@@ -1,0 +1,113 @@
+//! DTLS's part of the handshake output ([`Wire`]): handshake messages in the 12-byte DTLS
+//! header with our `message_seq` (RFC 6347 4.2.2), the transcript rule of each version, and
+//! TLS 1.3 traffic secrets as DTLS 1.3 epochs (RFC 9147 6.1), whose keys it keeps here until
+//! the connection takes them: the record layer only sees which epoch a key change opens.
+
+use crate::common::{KeyLevel, Transport, Wire};
+use crate::crypto::suites::Tls13Suite;
+use crate::crypto::Prk;
+use crate::dtls::fragment::dtls_framing;
+use crate::dtls::Dtls13Keys;
+use crate::record::{ReadState, WriteState};
+
+pub(crate) struct DtlsWire {
+    /// The message_seq of our next handshake message (RFC 6347 4.2.2).
+    pub send_seq: u16,
+    /// DTLS 1.3 transcript rule (RFC 9147 5.2): handshake messages go on the wire with the
+    /// 12-byte DTLS header but into the transcript in their TLS 1.3 form (4-byte header).
+    /// Set while the TLS 1.3 state machines run over DTLS; DTLS 1.2 hashes the DTLS form
+    /// (RFC 6347 4.2.6).
+    pub v13: bool,
+    /// DTLS 1.3 epochs of the last keys installed for writing and reading (RFC 9147 6.1).
+    write_epoch13: u64,
+    read_epoch13: u64,
+    /// Write keys installed whose key change is still in the queue, by epoch.
+    write_keys13: Vec<Dtls13Keys>,
+    /// The newest read keys installed, not yet taken into the connection's read epochs.
+    read_keys13: Option<Box<Dtls13Keys>>,
+}
+
+impl DtlsWire {
+    pub fn new() -> Self {
+        DtlsWire {
+            send_seq: 0,
+            v13: false,
+            write_epoch13: 0,
+            read_epoch13: 0,
+            write_keys13: Vec::new(),
+            read_keys13: None,
+        }
+    }
+
+    /// The write keys of `epoch`, once the queue reached its key change.
+    pub fn take_write_keys13(&mut self, epoch: u64) -> Option<Box<Dtls13Keys>> {
+        let i = self.write_keys13.iter().position(|k| k.epoch() == epoch)?;
+        Some(Box::new(self.write_keys13.remove(i)))
+    }
+
+    /// The read keys the handshake installed last, if not yet taken.
+    pub fn take_read_keys13(&mut self) -> Option<Box<Dtls13Keys>> {
+        self.read_keys13.take()
+    }
+
+    /// Which DTLS 1.3 epoch a key of `level` opens (RFC 9147 6.1), after `last`.
+    fn epoch13(last: u64, level: KeyLevel) -> u64 {
+        match level {
+            KeyLevel::Early => 1,
+            KeyLevel::Handshake => 2,
+            KeyLevel::Application => 3,
+            KeyLevel::Update => last + 1,
+        }
+    }
+}
+
+impl Wire for DtlsWire {
+    fn transport(&self) -> Transport {
+        Transport::Dtls
+    }
+
+    fn frame(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+        if self.v13 {
+            let wire = self.frame12(tls.clone());
+            (wire, tls)
+        } else {
+            let wire = self.frame12(tls);
+            (wire.clone(), wire)
+        }
+    }
+
+    /// The header of an unfragmented message, `message_seq` from our counter (RFC 6347
+    /// 4.2.2, 4.2.6).
+    fn frame12(&mut self, tls: Vec<u8>) -> Vec<u8> {
+        let framed = dtls_framing(&tls, self.send_seq);
+        self.send_seq = self.send_seq.wrapping_add(1);
+        framed
+    }
+
+    fn reframe_last12(&self, tls: Vec<u8>) -> Vec<u8> {
+        dtls_framing(&tls, self.send_seq.wrapping_sub(1))
+    }
+
+    fn write_state13(
+        &mut self,
+        suite: &'static Tls13Suite,
+        secret: &Prk,
+        level: KeyLevel,
+        _: usize,
+    ) -> WriteState {
+        let e = Self::epoch13(self.write_epoch13, level);
+        self.write_epoch13 = e;
+        self.write_keys13.retain(|k| k.epoch() != e);
+        self.write_keys13
+            .push(Dtls13Keys::from_prk(e, suite.aead, secret));
+        WriteState::transport_epoch(e)
+    }
+
+    fn read_state13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) -> ReadState {
+        let e = Self::epoch13(self.read_epoch13, level);
+        self.read_epoch13 = e;
+        self.read_keys13 = Some(Box::new(Dtls13Keys::from_prk(e, suite.aead, secret)));
+        // Records of this epoch are opened with the keys above, never by the TLS read state.
+        ReadState::plaintext()
+    }
+}
