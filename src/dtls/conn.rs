@@ -259,7 +259,7 @@ impl DtlsConnection {
         if config.shared.tls13() {
             // DTLS 1.3 offered (with DTLS 1.2 if enabled): the TLS 1.3 client machine builds
             // the hello; the transcript takes its TLS 1.3 form until a ServerHello picks 1.2.
-            conn.common.wire.v13 = true;
+            conn.common.wire.dtls13 = true;
             conn.last_now = Some(now);
             conn.handshake = Some(client13::start(config, name, &mut conn.common)?);
             conn.flush(now)?;
@@ -719,7 +719,7 @@ impl DtlsConnection {
                     if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) && !self.legacy_cookie_verified {
                         return Err(PeerMisbehaved::IllegalParameter(Parameter::LegacyCookie).into());
                     }
-                    self.common.wire.v13 = true;
+                    self.common.wire.dtls13 = true;
                     let hs = match retry {
                         Some(r) => server13::start_after_retry(config, &mut self.common, *r),
                         None => server13::start(config),
@@ -768,11 +768,11 @@ impl DtlsConnection {
             if let HandshakePayload::ServerHello(sh) = &payload {
                 // RFC 9147 5.2: only DTLS 1.3 hashes the TLS form of the messages.
                 if sh.supported_version() != Some(ProtocolVersion::DTLSv1_3) {
-                    self.common.wire.v13 = false;
+                    self.common.wire.dtls13 = false;
                 }
             }
         }
-        let raw = if self.common.wire.v13 {
+        let raw = if self.common.wire.dtls13 {
             m.tls_encoding()
         } else {
             m.dtls_encoding()
@@ -1081,7 +1081,7 @@ impl DtlsConnection {
             return Err(Error::Misuse(Misuse::KeyUpdatePending));
         }
         match self.handshake.as_mut() {
-            Some(Handshake::Established(est)) if self.common.wire.v13 => {
+            Some(Handshake::Established(est)) if self.common.wire.dtls13 => {
                 est.update_ours(&mut self.common, ask_peer);
             }
             _ => return Err(Error::Misuse(Misuse::KeyUpdateUnavailable)),

@@ -141,7 +141,7 @@ impl DtlsConnection {
     /// True once the TLS 1.3 machines run (client: from its first hello when it offers DTLS
     /// 1.3, until a ServerHello picks 1.2; server: once a hello picked 1.3).
     pub(super) fn is13(&self) -> bool {
-        self.common.wire.v13
+        self.common.wire.dtls13
     }
 
     /// A DTLSPlaintext record (epoch 0) under DTLS 1.3: ClientHello, ServerHello,

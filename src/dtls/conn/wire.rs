@@ -17,7 +17,7 @@ pub(crate) struct DtlsWire {
     /// 12-byte DTLS header but into the transcript in their TLS 1.3 form (4-byte header).
     /// Set while the TLS 1.3 state machines run over DTLS; DTLS 1.2 hashes the DTLS form
     /// (RFC 6347 4.2.6).
-    pub v13: bool,
+    pub dtls13: bool,
     /// DTLS 1.3 epochs of the last keys installed for writing and reading (RFC 9147 6.1).
     write_epoch13: u64,
     read_epoch13: u64,
@@ -31,7 +31,7 @@ impl DtlsWire {
     pub fn new() -> Self {
         DtlsWire {
             send_seq: 0,
-            v13: false,
+            dtls13: false,
             write_epoch13: 0,
             read_epoch13: 0,
             write_keys13: Vec::new(),
@@ -67,7 +67,7 @@ impl Wire for DtlsWire {
     }
 
     fn frame(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
-        if self.v13 {
+        if self.dtls13 {
             let wire = self.frame12(tls.clone());
             (wire, tls)
         } else {
