@@ -187,6 +187,8 @@ impl fmt::Display for Failure {
 pub enum Parameter {
     /// RFC 8446 4.2.10: the ALPN of accepted 0-RTT differs from the ticket's.
     EarlyDataAlpn,
+    /// RFC 8446 4.2.10: the cipher suite of accepted 0-RTT differs from the ticket's.
+    EarlyDataSuite,
     /// RFC 8446 4.2.8: a HelloRetryRequest group we did not offer, or already sent a share of.
     RetryGroup,
     /// RFC 8446 4.1.4: a HelloRetryRequest selecting a version we did not offer.
@@ -276,7 +278,7 @@ pub enum Parameter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PeerMisbehaved {
-    /// An extension type appeared twice in one message (RFC 8446 4.2).
+    /// An extension type appeared twice in one message (RFC 8446 4.2; decode_error).
     DuplicateExtension,
     /// An extension in a message that may not carry it.
     ExtensionNotAllowedHere,
@@ -309,7 +311,8 @@ pub enum PeerMisbehaved {
     HelloRetryRequestChangedNothing,
     /// The second ClientHello changed more than the HelloRetryRequest allows (RFC 8446 4.1.2).
     SecondClientHelloMismatch,
-    /// More than the one compatibility ChangeCipherSpec (RFC 8446 5).
+    /// More TLS 1.3 ChangeCipherSpec records than we drop ([`crate::conn::MAX_IGNORED_CCS`],
+    /// RFC 8446 5).
     TooManyChangeCipherSpecs,
     /// A ChangeCipherSpec where none may be, or with a payload other than 0x01 (RFC 8446 5).
     IllegalChangeCipherSpec,
@@ -354,8 +357,7 @@ impl PeerMisbehaved {
     pub fn alert(self) -> AlertDescription {
         use PeerMisbehaved::*;
         match self {
-            DuplicateExtension
-            | ExtensionForbiddenInMessage
+            ExtensionForbiddenInMessage
             | IllegalParameter(_)
             | KeyShareForUnofferedGroup
             | SuiteNotOffered
@@ -386,6 +388,9 @@ impl PeerMisbehaved {
             // RFC 8446 6.2: record_overflow is for records; a message longer than we take is
             // a message of incorrect length.
             HandshakeMessageTooLarge => AlertDescription::DecodeError,
+            // RFC 8446 4.2 forbids a repeated extension without naming an alert: decode_error,
+            // a block that does not parse as the syntax allows, as BoringSSL and OpenSSL say.
+            DuplicateExtension => AlertDescription::DecodeError,
             EmptyCertificate => AlertDescription::DecodeError,
             RenegotiationAttempted => AlertDescription::NoRenegotiation,
             InappropriateFallback => AlertDescription::InappropriateFallback,

@@ -691,6 +691,9 @@ pub struct ServerConfig {
     pub(crate) psk_lookup: Option<Arc<dyn PskLookup>>,
     /// TLS 1.2 psk_identity_hint sent in the ServerKeyExchange (RFC 4279 2).
     pub(crate) psk_identity_hint: Option<Vec<u8>>,
+    /// Acknowledge server_name in every full handshake whose client sent one (see
+    /// [`ServerConfigBuilder::acknowledge_server_name`]).
+    pub(crate) acknowledge_server_name: bool,
 }
 
 /// Reshapes the TLS 1.3 ServerHello before it is sent (see
@@ -761,6 +764,7 @@ impl ServerConfig {
             encrypted_extensions_hook: None,
             psk_lookup: None,
             psk_identity_hint: None,
+            acknowledge_server_name: false,
         }
     }
 
@@ -857,6 +861,7 @@ pub struct ServerConfigBuilder {
     encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
     psk_lookup: Option<Arc<dyn PskLookup>>,
     psk_identity_hint: Option<Vec<u8>>,
+    acknowledge_server_name: bool,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -982,6 +987,16 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Acknowledge the client's server_name (an empty server_name in the ServerHello, or the
+    /// EncryptedExtensions in TLS 1.3) in every full handshake, for an application that
+    /// uses the name (RFC 6066 3: a server that uses it "SHALL include" the extension). By
+    /// default the name is acknowledged only where it chose among several certificates. A
+    /// resumed handshake never acknowledges it (RFC 6066 3: "MUST NOT").
+    pub fn acknowledge_server_name(mut self, yes: bool) -> Self {
+        self.acknowledge_server_name = yes;
+        self
+    }
+
     /// TLS 1.2: the psk_identity_hint of the ServerKeyExchange (RFC 4279 2; at most
     /// [`MAX_PSK_IDENTITY_LEN`] bytes). Without one a PSK suite's ServerKeyExchange is
     /// left out (ECDHE_PSK sends an empty hint).
@@ -1038,6 +1053,7 @@ impl ServerConfigBuilder {
             encrypted_extensions_hook: self.encrypted_extensions_hook,
             psk_lookup: self.psk_lookup,
             psk_identity_hint: self.psk_identity_hint,
+            acknowledge_server_name: self.acknowledge_server_name,
         }))
     }
 }

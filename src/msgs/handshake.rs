@@ -643,9 +643,11 @@ impl HelloRetryRequest {
             check_allowed(e.typ, HRR_ALLOWED)?;
             extensions.push(HelloRetryExtension::decode(e.typ, e.data)?);
         }
-        // RFC 8446 4.1.3: legacy_compression_method "MUST have the value 0".
+        // RFC 8446 4.1.3: legacy_compression_method "MUST have the value 0". No alert is
+        // named; a HelloRetryRequest is only ever TLS 1.3, so another value is a field out of
+        // its range, decode_error (6.2), as BoringSSL says.
         if compression_method != 0 {
-            return Err(PeerMisbehaved::CompressionNotNull.into());
+            return Err(illegal("HelloRetryRequest legacy_compression_method"));
         }
         Ok(HelloRetryRequest {
             legacy_version,

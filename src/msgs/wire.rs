@@ -24,7 +24,7 @@ pub(crate) struct RawExt<'a> {
 /// Reads a `Extension extensions<0..2^16-1>` block.
 ///
 /// RFC 8446 4.2: "There MUST NOT be more than one extension of the same type in a given
-/// extension block" (illegal_parameter).
+/// extension block" (no alert named; decode_error, see [`PeerMisbehaved::alert`]).
 pub(crate) fn read_extensions<'a>(r: &mut Reader<'a>) -> Result<Vec<RawExt<'a>>, Error> {
     let mut block = r.sub(LenPrefix::U16, "extensions")?;
     let mut seen = HashSet::new();
