@@ -278,7 +278,8 @@ pub enum Parameter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PeerMisbehaved {
-    /// An extension type appeared twice in one message (RFC 8446 4.2; decode_error).
+    /// An extension type appeared twice in one message (RFC 8446 4.2; in a ClientHello,
+    /// ServerHello or EncryptedExtensions it is a decode error instead).
     DuplicateExtension,
     /// An extension in a message that may not carry it.
     ExtensionNotAllowedHere,
@@ -357,7 +358,8 @@ impl PeerMisbehaved {
     pub fn alert(self) -> AlertDescription {
         use PeerMisbehaved::*;
         match self {
-            ExtensionForbiddenInMessage
+            DuplicateExtension
+            | ExtensionForbiddenInMessage
             | IllegalParameter(_)
             | KeyShareForUnofferedGroup
             | SuiteNotOffered
@@ -388,9 +390,6 @@ impl PeerMisbehaved {
             // RFC 8446 6.2: record_overflow is for records; a message longer than we take is
             // a message of incorrect length.
             HandshakeMessageTooLarge => AlertDescription::DecodeError,
-            // RFC 8446 4.2 forbids a repeated extension without naming an alert: decode_error,
-            // a block that does not parse as the syntax allows, as BoringSSL and OpenSSL say.
-            DuplicateExtension => AlertDescription::DecodeError,
             EmptyCertificate => AlertDescription::DecodeError,
             RenegotiationAttempted => AlertDescription::NoRenegotiation,
             InappropriateFallback => AlertDescription::InappropriateFallback,

@@ -870,6 +870,18 @@ fn server_follows_a_client_that_lists_chacha20_first() {
         handshake(&mut c, &mut s).unwrap();
         assert_eq!(s.cipher_suite(), Some(want), "{client_order:?}");
     }
+    // With prioritize_chacha off, the server's own order decides.
+    let client = client_builder()
+        .cipher_suites(&[S::TLS_CHACHA20_POLY1305_SHA256, S::TLS_AES_128_GCM_SHA256])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .prioritize_chacha(false)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.cipher_suite(), Some(S::TLS_AES_128_GCM_SHA256));
     // Without ChaCha20 in the server's config, its own order still decides.
     let client = client_builder()
         .cipher_suites(&[

@@ -477,6 +477,10 @@ pub fn server(o: &Opts) -> Result<Arc<ServerConfig>, Fail> {
             soft: false,
         }));
     }
+    // cnsa-202407 prefers AES whatever the client lists first.
+    if o.compliance_policy.as_deref() == Some("cnsa-202407") {
+        b = b.prioritize_chacha(false);
+    }
     // BoringSSL's shim has a servername callback that takes the name (unless
     // -no-server-name-ack), and then its server acknowledges server_name (RFC 6066 3).
     b = b.acknowledge_server_name(!o.no_server_name_ack);

@@ -694,6 +694,9 @@ pub struct ServerConfig {
     /// Acknowledge server_name in every full handshake whose client sent one (see
     /// [`ServerConfigBuilder::acknowledge_server_name`]).
     pub(crate) acknowledge_server_name: bool,
+    /// Give ChaCha20-Poly1305 to a TLS 1.3 client that lists it first (see
+    /// [`ServerConfigBuilder::prioritize_chacha`]).
+    pub(crate) prioritize_chacha: bool,
 }
 
 /// Reshapes the TLS 1.3 ServerHello before it is sent (see
@@ -765,6 +768,7 @@ impl ServerConfig {
             psk_lookup: None,
             psk_identity_hint: None,
             acknowledge_server_name: false,
+            prioritize_chacha: true,
         }
     }
 
@@ -862,6 +866,7 @@ pub struct ServerConfigBuilder {
     psk_lookup: Option<Arc<dyn PskLookup>>,
     psk_identity_hint: Option<Vec<u8>>,
     acknowledge_server_name: bool,
+    prioritize_chacha: bool,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -997,6 +1002,15 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// TLS 1.3: a client that lists ChaCha20-Poly1305 first among its suites (one without AES
+    /// hardware) gets it when our suites include it, before our own first choice (RFC 8446
+    /// 4.1.1 leaves the choice to the server). On by default; off, our suite order alone
+    /// decides (a policy that prefers AES whatever the client).
+    pub fn prioritize_chacha(mut self, yes: bool) -> Self {
+        self.prioritize_chacha = yes;
+        self
+    }
+
     /// TLS 1.2: the psk_identity_hint of the ServerKeyExchange (RFC 4279 2; at most
     /// [`MAX_PSK_IDENTITY_LEN`] bytes). Without one a PSK suite's ServerKeyExchange is
     /// left out (ECDHE_PSK sends an empty hint).
@@ -1054,6 +1068,7 @@ impl ServerConfigBuilder {
             psk_lookup: self.psk_lookup,
             psk_identity_hint: self.psk_identity_hint,
             acknowledge_server_name: self.acknowledge_server_name,
+            prioritize_chacha: self.prioritize_chacha,
         }))
     }
 }

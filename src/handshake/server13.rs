@@ -231,11 +231,16 @@ impl ExpectClientHello {
         // Our first TLS 1.3 suite the client offers (a TLS 1.2 suite listed before it in our
         // config does not hide it); never CCM_8 under QUIC (RFC 9001 5.3). Except that a
         // client listing ChaCha20-Poly1305 first among its TLS 1.3 suites says it lacks AES
-        // hardware: it gets ChaCha20 if we have it (RFC 8446 4.1.1 leaves the choice to us;
-        // BoringSSL does the same, OpenSSL with PRIORITIZE_CHACHA).
+        // hardware: it gets ChaCha20 if we have it, unless `prioritize_chacha` is off (RFC
+        // 8446 4.1.1 leaves the choice to us; BoringSSL does the same, OpenSSL with
+        // PRIORITIZE_CHACHA).
         let quic = cx.transport().is_quic();
         let chacha = crate::codec::CipherSuite::TLS_CHACHA20_POLY1305_SHA256;
-        let client_first = hello.cipher_suites.iter().find(|s| tls13_suite(**s).is_some());
+        let client_first = hello
+            .cipher_suites
+            .iter()
+            .find(|s| tls13_suite(**s).is_some())
+            .filter(|_| self.config.prioritize_chacha);
         let suite = cfg
             .suites
             .iter()
