@@ -187,6 +187,8 @@ impl fmt::Display for Failure {
 pub enum Parameter {
     /// RFC 8446 4.2.10: the ALPN of accepted 0-RTT differs from the ticket's.
     EarlyDataAlpn,
+    /// RFC 8446 4.2.10: the cipher suite of accepted 0-RTT differs from the ticket's.
+    EarlyDataSuite,
     /// RFC 8446 4.2.8: a HelloRetryRequest group we did not offer, or already sent a share of.
     RetryGroup,
     /// RFC 8446 4.1.4: a HelloRetryRequest selecting a version we did not offer.
@@ -276,7 +278,8 @@ pub enum Parameter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PeerMisbehaved {
-    /// An extension type appeared twice in one message (RFC 8446 4.2).
+    /// An extension type appeared twice in one message (RFC 8446 4.2; in a ClientHello,
+    /// ServerHello or EncryptedExtensions it is a decode error instead).
     DuplicateExtension,
     /// An extension in a message that may not carry it.
     ExtensionNotAllowedHere,
@@ -309,7 +312,8 @@ pub enum PeerMisbehaved {
     HelloRetryRequestChangedNothing,
     /// The second ClientHello changed more than the HelloRetryRequest allows (RFC 8446 4.1.2).
     SecondClientHelloMismatch,
-    /// More than the one compatibility ChangeCipherSpec (RFC 8446 5).
+    /// More TLS 1.3 ChangeCipherSpec records than we drop ([`crate::conn::MAX_IGNORED_CCS`],
+    /// RFC 8446 5).
     TooManyChangeCipherSpecs,
     /// A ChangeCipherSpec where none may be, or with a payload other than 0x01 (RFC 8446 5).
     IllegalChangeCipherSpec,

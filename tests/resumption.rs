@@ -167,6 +167,46 @@ fn wrong_binder_is_decrypt_error() {
 }
 
 #[test]
+fn short_binder_is_decrypt_error() {
+    // RFC 8446 4.2.11 makes a binder 32..255 bytes; a 31-byte one for our ticket is a binder
+    // that does not validate (decrypt_error, 4.2.11.2), not a parse failure (decode_error).
+    let client = client_builder().build().unwrap();
+    let server = server_builder("ecdsa-p256").build().unwrap();
+    first_handshake(&client, &server);
+    let mut c = Connection::client(client, "localhost").unwrap();
+    let mut flight = Vec::new();
+    while c.write_tls(&mut flight).unwrap() > 0 {}
+    let ch_len = 5 + u16::from_be_bytes([flight[3], flight[4]]) as usize;
+    let mut ch = flight[..ch_len].to_vec();
+    // pre_shared_key is last, and its one binder ends the record: drop the binder's last byte
+    // and shrink every length around it.
+    let (ext_block, psk) = last_extension(&ch);
+    assert_eq!(&ch[psk..psk + 2], &[0, 41]);
+    assert_eq!(ch[ch.len() - 33], 32);
+    ch.pop();
+    let binder_len = ch.len() - 32;
+    shrink(
+        &mut ch,
+        &[
+            (3, 2),
+            (6, 3),
+            (ext_block, 2),
+            (psk + 2, 2),
+            (binder_len - 2, 2),
+            (binder_len, 1),
+        ],
+        1,
+    );
+    let mut s = Connection::server(server).unwrap();
+    s.read_tls(&mut &ch[..]).unwrap();
+    let err = s.process_new_packets().unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::BadPskBinder));
+    let mut out = Vec::new();
+    while s.write_tls(&mut out).unwrap() > 0 {}
+    assert_eq!(out, [21, 3, 3, 0, 2, 2, AlertDescription::DecryptError.get()]);
+}
+
+#[test]
 fn early_data_is_accepted_and_delivered_as_its_own_event() {
     let client = early_client();
     let server = early_server(1024);
@@ -577,4 +617,108 @@ fn reverify_on_resume_with_early_data_checks_before_the_client_hello() {
         e,
         Error::InvalidCertificate(sanstls::pki::CertError::Rejected("trust withdrawn"))
     );
+}
+
+#[test]
+fn second_client_hello_without_the_psk_is_missing_extension() {
+    // RFC 8446 4.1.2: after HelloRetryRequest, pre_shared_key is updated "if present"; the
+    // second ClientHello may not drop it altogether.
+    let client = client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let keys = SessionStorage::Tickets(Arc::new(TicketKeys::new(3600)));
+    let first = server_builder("ecdsa-p256")
+        .session_storage(keys.clone())
+        .build()
+        .unwrap();
+    let p256_only = server_builder("ecdsa-p256")
+        .session_storage(keys)
+        .groups(&[NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    first_handshake(&client, &first);
+    let (mut c, mut s) = pair(client, p256_only);
+    transfer(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert!(c.had_hello_retry());
+    let mut flight = Vec::new();
+    while c.write_tls(&mut flight).unwrap() > 0 {}
+    // The compatibility CCS, then the second ClientHello: cut its last extension,
+    // pre_shared_key, and shrink the lengths around it.
+    assert_eq!(&flight[..6], &[20, 3, 3, 0, 1, 1]);
+    let mut ch = flight[6..].to_vec();
+    let (ext_block, psk) = last_extension(&ch);
+    assert_eq!(&ch[psk..psk + 2], &[0, 41]);
+    let cut = ch.len() - psk;
+    ch.truncate(psk);
+    shrink(&mut ch, &[(3, 2), (6, 3), (ext_block, 2)], cut);
+    let err = feed_err(&mut s, &ch);
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::MissingExtension("pre_shared_key"))
+    );
+    assert_eq!(err.alert(), Some(AlertDescription::MissingExtension));
+}
+
+/// The offsets of a ClientHello record's extensions block and of its last extension.
+fn last_extension(ch: &[u8]) -> (usize, usize) {
+    // Record and handshake headers, version, random, session_id, cipher_suites,
+    // compression_methods.
+    let mut at = 5 + 4 + 2 + 32;
+    at += 1 + ch[at] as usize;
+    at += 2 + u16::from_be_bytes([ch[at], ch[at + 1]]) as usize;
+    at += 1 + ch[at] as usize;
+    let ext_block = at;
+    let (mut ext, mut last) = (ext_block + 2, 0);
+    while ext < ch.len() {
+        last = ext;
+        ext += 4 + u16::from_be_bytes([ch[ext + 2], ch[ext + 3]]) as usize;
+    }
+    (ext_block, last)
+}
+
+/// Takes `by` off each big-endian length field at (offset, width).
+fn shrink(bytes: &mut [u8], fields: &[(usize, usize)], by: usize) {
+    for &(at, width) in fields {
+        let mut n = bytes[at..at + width]
+            .iter()
+            .fold(0usize, |n, b| n << 8 | *b as usize)
+            - by;
+        for i in (0..width).rev() {
+            bytes[at + i] = n as u8;
+            n >>= 8;
+        }
+    }
+}
+
+fn feed_err(s: &mut Connection, bytes: &[u8]) -> Error {
+    s.read_tls(&mut &bytes[..]).unwrap();
+    s.process_new_packets().unwrap_err()
+}
+
+#[test]
+fn server_name_is_acknowledged_on_request_and_never_on_resumption() {
+    // RFC 6066 3: a server that uses the name acknowledges it ("SHALL"), except when
+    // resuming ("MUST NOT"); without the setting a one-certificate server does not.
+    use sanstls::msgs::EncryptedExtension;
+    for ack in [true, false] {
+        let acks = Arc::new(Mutex::new(Vec::new()));
+        let seen = acks.clone();
+        let server = server_builder("ecdsa-p256")
+            .acknowledge_server_name(ack)
+            .customize_encrypted_extensions(move |exts| {
+                seen.lock()
+                    .unwrap()
+                    .push(exts.contains(&EncryptedExtension::ServerNameAck));
+            })
+            .build()
+            .unwrap();
+        let client = client_builder().build().unwrap();
+        first_handshake(&client, &server);
+        let (mut c, mut s) = pair(client, server);
+        handshake(&mut c, &mut s).unwrap();
+        assert!(s.is_resumed());
+        assert_eq!(*acks.lock().unwrap(), [ack, false]);
+    }
 }

@@ -203,6 +203,29 @@ fn fallback_scsv_to_a_tls12_only_server_is_served() {
 }
 
 #[test]
+fn fallback_scsv_for_tls11_to_a_tls12_only_server_is_inappropriate_fallback() {
+    // RFC 7507 3: the server's highest version (1.2) is above the hello's (1.1); of the two
+    // alerts the RFC allows, inappropriate_fallback, not protocol_version.
+    let client = client_builder()
+        .versions(V12)
+        .customize_client_hello(|h| {
+            h.legacy_version = ProtocolVersion::TLSv1_1;
+            h.cipher_suites.push(CipherSuite::TLS_FALLBACK_SCSV);
+        })
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256").versions(V12).build().unwrap();
+    let (mut c, mut s) = pair(client, server);
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::InappropriateFallback));
+    transfer(&mut s, &mut c).unwrap_err();
+    assert_eq!(
+        c.error(),
+        Some(&Error::AlertReceived(AlertDescription::InappropriateFallback))
+    );
+}
+
+#[test]
 fn version_flags_pick_only_that_version() {
     let client = client_builder()
         .versions(&[ProtocolVersion::TLSv1_3])
@@ -914,4 +937,49 @@ fn tls12_warning_alerts_leave_the_connection_up_a_few_in_a_row() {
         feed(&mut c, &flood),
         Err(Error::LimitExceeded(Limit::WarningAlerts))
     );
+}
+
+#[test]
+fn quic_transport_parameters_in_a_tls12_hello_is_unsupported_extension() {
+    // RFC 9001 8.2: an implementation that knows the extension MUST answer it on a non-QUIC
+    // connection with unsupported_extension, also when the hello negotiates TLS 1.2.
+    let client = client_builder()
+        .versions(V12)
+        .customize_client_hello(|h| {
+            h.extensions
+                .push(ClientExtension::QuicTransportParameters(vec![1, 2]))
+        })
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::UnsolicitedExtension));
+    transfer(&mut s, &mut c).unwrap_err();
+    assert_eq!(
+        c.error(),
+        Some(&Error::AlertReceived(AlertDescription::UnsupportedExtension))
+    );
+}
+
+#[test]
+fn tls12_server_name_is_acknowledged_on_request() {
+    // RFC 6066 3: an empty server_name in the ServerHello when the server uses the name.
+    use sanstls::msgs::ServerHelloExtension;
+    for ack in [true, false] {
+        let acks = Arc::new(Mutex::new(Vec::new()));
+        let seen = acks.clone();
+        let server = server_builder("ecdsa-p256")
+            .versions(V12)
+            .acknowledge_server_name(ack)
+            .customize_server_hello(move |sh| {
+                seen.lock()
+                    .unwrap()
+                    .push(sh.extensions.contains(&ServerHelloExtension::ServerNameAck));
+            })
+            .build()
+            .unwrap();
+        let (mut c, mut s) = pair(client_builder().build().unwrap(), server);
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(*acks.lock().unwrap(), [ack]);
+    }
 }

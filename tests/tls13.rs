@@ -849,3 +849,76 @@ fn tls12_suite_listed_first_does_not_hide_the_tls13_ones() {
     );
     assert_eq!(s.cipher_suite(), Some(S::TLS_AES_256_GCM_SHA384));
 }
+
+#[test]
+fn server_follows_a_client_that_lists_chacha20_first() {
+    // A client that puts ChaCha20-Poly1305 first lacks AES hardware: the server takes it
+    // over its own first choice (RFC 8446 4.1.1 leaves the choice to the server).
+    use sanstls::codec::CipherSuite as S;
+    for (client_order, want) in [
+        (
+            [S::TLS_CHACHA20_POLY1305_SHA256, S::TLS_AES_128_GCM_SHA256],
+            S::TLS_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            [S::TLS_AES_128_GCM_SHA256, S::TLS_CHACHA20_POLY1305_SHA256],
+            S::TLS_AES_128_GCM_SHA256,
+        ),
+    ] {
+        let client = client_builder().cipher_suites(&client_order).build().unwrap();
+        let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+        handshake(&mut c, &mut s).unwrap();
+        assert_eq!(s.cipher_suite(), Some(want), "{client_order:?}");
+    }
+    // With prioritize_chacha off, the server's own order decides.
+    let client = client_builder()
+        .cipher_suites(&[S::TLS_CHACHA20_POLY1305_SHA256, S::TLS_AES_128_GCM_SHA256])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .prioritize_chacha(false)
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.cipher_suite(), Some(S::TLS_AES_128_GCM_SHA256));
+    // Without ChaCha20 in the server's config, its own order still decides.
+    let client = client_builder()
+        .cipher_suites(&[
+            S::TLS_CHACHA20_POLY1305_SHA256,
+            S::TLS_AES_256_GCM_SHA384,
+            S::TLS_AES_128_GCM_SHA256,
+        ])
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256")
+        .cipher_suites(&[S::TLS_AES_128_GCM_SHA256, S::TLS_AES_256_GCM_SHA384])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!(s.cipher_suite(), Some(S::TLS_AES_128_GCM_SHA256));
+}
+
+#[test]
+fn server_sends_the_compatibility_ccs_whatever_the_session_id() {
+    // RFC 8446 D.4: the server's CCS follows its first handshake message; a client drops a CCS
+    // wherever it comes in the handshake (5), so an empty legacy_session_id does not stop it.
+    let client = client_builder()
+        .customize_client_hello(|h| h.session_id.clear())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let mut hello = Vec::new();
+    while c.write_tls(&mut hello).unwrap() > 0 {}
+    s.read_tls(&mut &hello[..]).unwrap();
+    s.process_new_packets().unwrap();
+    let mut flight = Vec::new();
+    while s.write_tls(&mut flight).unwrap() > 0 {}
+    let sh_len = 5 + u16::from_be_bytes([flight[3], flight[4]]) as usize;
+    assert_eq!(flight[0], 22);
+    assert_eq!(flight[sh_len..sh_len + 6], COMPAT_CCS);
+    c.read_tls(&mut &flight[..]).unwrap();
+    c.process_new_packets().unwrap();
+    handshake(&mut c, &mut s).unwrap();
+}

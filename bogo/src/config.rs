@@ -256,10 +256,9 @@ fn load_key(cert: &Option<String>, key: &Option<String>) -> Result<Option<Certif
 /// Our certificates in BoringSSL's order: the default one (`-cert-file`, number -1), then
 /// each `-new-x509-credential` (numbers 0, 1, ...), with the number of each.
 pub fn certified_keys(o: &Opts) -> Result<Vec<(i32, CertifiedKey)>, Fail> {
+    // BoringSSL tries the credentials in the order they were added, the default one (from
+    // -cert-file/-key-file) last; sanstls tries its certificates in configuration order.
     let mut out = Vec::new();
-    if let Some(k) = load_key(&o.cert_file, &o.key_file)? {
-        out.push((-1, k));
-    }
     for (i, c) in o.credentials.iter().enumerate() {
         if !c.signing_prefs.is_empty() {
             return Err(unimpl(
@@ -269,6 +268,9 @@ pub fn certified_keys(o: &Opts) -> Result<Vec<(i32, CertifiedKey)>, Fail> {
         let k =
             load_key(&c.cert_file, &c.key_file)?.ok_or_else(|| unimpl("credential without a certificate"))?;
         out.push((i as i32, k));
+    }
+    if let Some(k) = load_key(&o.cert_file, &o.key_file)? {
+        out.push((-1, k));
     }
     Ok(out)
 }
@@ -475,11 +477,23 @@ pub fn server(o: &Opts) -> Result<Arc<ServerConfig>, Fail> {
             soft: false,
         }));
     }
+    // cnsa-202407 prefers AES whatever the client lists first.
+    if o.compliance_policy.as_deref() == Some("cnsa-202407") {
+        b = b.prioritize_chacha(false);
+    }
+    // BoringSSL's shim has a servername callback that takes the name (unless
+    // -no-server-name-ack), and then its server acknowledges server_name (RFC 6066 3).
+    b = b.acknowledge_server_name(!o.no_server_name_ack);
     b = b
         .session_storage(SessionStorage::Tickets(ticket_keys()))
         .session_store12(server_cache12());
     if o.no_ticket {
-        b = b.tickets(0).tickets12(false);
+        // BoringSSL's SSL_OP_NO_TICKET: no tickets issued, and in TLS 1.3 none accepted either
+        // (TLS 1.2 still resumes by session id).
+        b = b
+            .session_storage(SessionStorage::Disabled)
+            .tickets(0)
+            .tickets12(false);
     } else {
         b = b.ticket_sealer12(ticket_sealer12()?);
     }

@@ -87,6 +87,10 @@ struct Driver {
     conn: Connection,
     sock: TcpStream,
     seen: Seen,
+    /// Client: what an early write could not send as 0-RTT (over max_early_data_size); sent
+    /// first once the handshake is done if the server took the 0-RTT part (BoringSSL's
+    /// SSL_write does a short write there and the runner reads the rest after).
+    early_rest: Vec<u8>,
 }
 
 impl Drop for Driver {
@@ -144,6 +148,16 @@ impl Driver {
         loop {
             self.flush()?;
             if !self.conn.is_handshaking() {
+                let rest = std::mem::take(&mut self.early_rest);
+                if self.conn.early_data_accepted() && !rest.is_empty() {
+                    self.write_all(&rest)?;
+                }
+                return Ok(());
+            }
+            // Server: BoringSSL's handshake returns once 0-RTT is accepted and its flight is
+            // out (SSL_in_early_data); the exchange then echoes the early data as half-RTT
+            // data (RFC 8446 4.4.4), which the runner waits for before its EndOfEarlyData.
+            if !self.seen.early.is_empty() && self.conn.early_data_accepted() {
                 return Ok(());
             }
             if !self.pump()? {
@@ -467,7 +481,8 @@ impl Session for Driver {
     fn early_write(&mut self, data: &[u8]) -> Result<bool, Fail> {
         match self.conn.early_data() {
             Some(mut early) => {
-                early.write_all(data)?;
+                let n = early.write(data)?;
+                self.early_rest = data[n..].to_vec();
                 Ok(true)
             }
             None => Ok(false),
@@ -521,6 +536,7 @@ pub fn run(opts: &[Opts; 3]) -> Result<(), (u32, Fail)> {
             conn,
             sock,
             seen: Seen::default(),
+            early_rest: Vec::new(),
         };
         let res = exchange(&mut d, o, retry, is_resume);
         if let Err(e) = res {

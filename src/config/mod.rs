@@ -691,6 +691,12 @@ pub struct ServerConfig {
     pub(crate) psk_lookup: Option<Arc<dyn PskLookup>>,
     /// TLS 1.2 psk_identity_hint sent in the ServerKeyExchange (RFC 4279 2).
     pub(crate) psk_identity_hint: Option<Vec<u8>>,
+    /// Acknowledge server_name in every full handshake whose client sent one (see
+    /// [`ServerConfigBuilder::acknowledge_server_name`]).
+    pub(crate) acknowledge_server_name: bool,
+    /// Give ChaCha20-Poly1305 to a TLS 1.3 client that lists it first (see
+    /// [`ServerConfigBuilder::prioritize_chacha`]).
+    pub(crate) prioritize_chacha: bool,
 }
 
 /// Reshapes the TLS 1.3 ServerHello before it is sent (see
@@ -761,6 +767,8 @@ impl ServerConfig {
             encrypted_extensions_hook: None,
             psk_lookup: None,
             psk_identity_hint: None,
+            acknowledge_server_name: false,
+            prioritize_chacha: true,
         }
     }
 
@@ -857,6 +865,8 @@ pub struct ServerConfigBuilder {
     encrypted_extensions_hook: Option<EncryptedExtensionsHook>,
     psk_lookup: Option<Arc<dyn PskLookup>>,
     psk_identity_hint: Option<Vec<u8>>,
+    acknowledge_server_name: bool,
+    prioritize_chacha: bool,
 }
 
 shared_setters!(ServerConfigBuilder);
@@ -982,6 +992,25 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Acknowledge the client's server_name (an empty server_name in the ServerHello, or the
+    /// EncryptedExtensions in TLS 1.3) in every full handshake, for an application that
+    /// uses the name (RFC 6066 3: a server that uses it "SHALL include" the extension). By
+    /// default the name is acknowledged only where it chose among several certificates. A
+    /// resumed handshake never acknowledges it (RFC 6066 3: "MUST NOT").
+    pub fn acknowledge_server_name(mut self, yes: bool) -> Self {
+        self.acknowledge_server_name = yes;
+        self
+    }
+
+    /// TLS 1.3: a client that lists ChaCha20-Poly1305 first among its suites (one without AES
+    /// hardware) gets it when our suites include it, before our own first choice (RFC 8446
+    /// 4.1.1 leaves the choice to the server). On by default; off, our suite order alone
+    /// decides (a policy that prefers AES whatever the client).
+    pub fn prioritize_chacha(mut self, yes: bool) -> Self {
+        self.prioritize_chacha = yes;
+        self
+    }
+
     /// TLS 1.2: the psk_identity_hint of the ServerKeyExchange (RFC 4279 2; at most
     /// [`MAX_PSK_IDENTITY_LEN`] bytes). Without one a PSK suite's ServerKeyExchange is
     /// left out (ECDHE_PSK sends an empty hint).
@@ -1038,6 +1067,8 @@ impl ServerConfigBuilder {
             encrypted_extensions_hook: self.encrypted_extensions_hook,
             psk_lookup: self.psk_lookup,
             psk_identity_hint: self.psk_identity_hint,
+            acknowledge_server_name: self.acknowledge_server_name,
+            prioritize_chacha: self.prioritize_chacha,
         }))
     }
 }

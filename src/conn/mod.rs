@@ -58,6 +58,11 @@ impl Wire for TlsWire {
     }
 }
 
+/// TLS 1.3 ChangeCipherSpec records dropped per handshake. RFC 8446 5 makes a receiver drop
+/// each one (D.4 sends one; a client that offered 0-RTT and then got a HelloRetryRequest may
+/// send two); the bound stops a flood, like the one on empty records.
+pub const MAX_IGNORED_CCS: u32 = 32;
+
 /// A TLS connection, client or server, as a pure state machine.
 ///
 /// It owns no socket: the caller moves bytes in with [`read_tls`](Self::read_tls) and out
@@ -116,7 +121,8 @@ pub struct Connection {
     error: Option<Error>,
     peer_closed: bool,
     sent_close: bool,
-    ccs_seen: bool,
+    /// TLS 1.3 ChangeCipherSpec records dropped so far (bounded by [`MAX_IGNORED_CCS`]).
+    ccs_ignored: u32,
     /// Back-pressure and the caps on empty records and warnings (shared with DTLS).
     inbound: Inbound,
     records_per_key: u64,
@@ -169,7 +175,7 @@ impl Connection {
             error: None,
             peer_closed: false,
             sent_close: false,
-            ccs_seen: false,
+            ccs_ignored: 0,
             inbound: Inbound::new(shared.max_buffered_plaintext),
             records_per_key: shared.records_per_key,
             key_update_queued: false,
@@ -349,7 +355,8 @@ impl Connection {
         Ok(None)
     }
 
-    /// RFC 8446 5 and D.4: one unprotected CCS of value 1 during the handshake, no other.
+    /// RFC 8446 5 and D.4: unprotected CCS records of value 1 during the handshake are dropped
+    /// (up to [`MAX_IGNORED_CCS`]), no other.
     /// TLS 1.2 (RFC 5246 7.1): the one the state machine expects switches the read keys.
     fn process_ccs(&mut self, plain: Plaintext<'_>) -> Result<(), Error> {
         if self.handshake.as_ref().is_some_and(|h| h.is_tls12()) {
@@ -366,13 +373,13 @@ impl Connection {
         if plain.protected || plain.data != [1] {
             return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
         }
-        if self.ccs_seen {
+        if self.ccs_ignored >= MAX_IGNORED_CCS {
             return Err(PeerMisbehaved::TooManyChangeCipherSpecs.into());
         }
         if !self.handshake.as_ref().is_some_and(|h| h.accepts_ccs()) {
             return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
         }
-        self.ccs_seen = true;
+        self.ccs_ignored += 1;
         Ok(())
     }
 

@@ -900,6 +900,17 @@ impl ExpectEncryptedExtensions {
             if cx.negotiated().alpn.as_ref() != ticket_alpn {
                 return Err(PeerMisbehaved::IllegalParameter(Parameter::EarlyDataAlpn).into());
             }
+            // RFC 8446 4.2.10: and the ticket's cipher suite, which our 0-RTT was encrypted
+            // under (a server may resume at another suite of the same hash, but not accept
+            // the early data then).
+            if self
+                .k
+                .ticket
+                .as_ref()
+                .is_some_and(|t| t.suite != self.k.suite.suite)
+            {
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::EarlyDataSuite).into());
+            }
             cx.negotiated().early_data = Some(true);
             cx.negotiated().early_data_decided(EarlyDataReason::Accepted);
         } else if self.k.s.early_offered {

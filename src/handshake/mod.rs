@@ -18,7 +18,7 @@ pub(crate) mod srtp;
 pub(crate) use common12::{Established12, HandshakeLog};
 pub(crate) use established::Established13;
 
-use crate::codec::{DecodeError, HandshakeType, ProtocolVersion};
+use crate::codec::{HandshakeType, ProtocolVersion};
 use crate::crypto::secret::Secret;
 use crate::error::{Error, PeerMisbehaved};
 use crate::msgs::{Dialect, HandshakePayload, MAX_CLIENT_HELLO, MAX_HANDSHAKE_MESSAGE};
@@ -192,14 +192,12 @@ pub(crate) fn check_legacy_version(version: ProtocolVersion) -> Result<(), Error
 }
 
 /// Checks a peer's Finished (RFC 8446 4.4.4, RFC 5246 7.4.9): verify_data has exactly the
-/// length of `expected` (Hash.length; 12 bytes in TLS 1.2), so another length is a message of
-/// incorrect length, `decode_error` (RFC 8446 6.2); then the bytes are compared in constant
-/// time and a mismatch is `decrypt_error`.
+/// length of `expected` (Hash.length; 12 bytes in TLS 1.2) and the same bytes, compared in
+/// constant time. Either failure is a Finished that does not validate, `decrypt_error`
+/// (RFC 8446 6.2 names it for that; a wrong length could also be read as a message of
+/// incorrect length, decode_error, but BoringSSL says decrypt_error, and so do we).
 pub(crate) fn check_verify_data(expected: Vec<u8>, got: &[u8]) -> Result<(), Error> {
     let expected = Secret::new(expected);
-    if got.len() != expected.as_bytes().len() {
-        return Err(DecodeError::IllegalValue("Finished verify_data length").into());
-    }
     if !expected.ct_eq(got) {
         return Err(Error::BadFinished);
     }

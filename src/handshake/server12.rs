@@ -228,14 +228,17 @@ pub(crate) fn handle_client_hello(
         None if dtls => u16::from(hello.legacy_version) <= 0xfefd,
         None => u16::from(hello.legacy_version) >= 0x0303 && !hello.legacy_version.is_dtls(),
     };
+    // RFC 7507 3: a client that retries with a lower version after a failed attempt says so
+    // with TLS_FALLBACK_SCSV; when we speak a higher version than it offered (1.3, or 1.2 to
+    // a hello for 1.1 or below), something in the path made the first attempt fail: refuse
+    // the downgrade. The RFC also allows protocol_version for a version we do not support at
+    // all; inappropriate_fallback says more, and is what BoringSSL sends.
+    let higher_than_offered = cfg.tls13() || (cfg.tls12() && !offers12);
+    if higher_than_offered && hello.cipher_suites.contains(&CipherSuite::TLS_FALLBACK_SCSV) {
+        return Err(PeerMisbehaved::InappropriateFallback.into());
+    }
     if !offers12 || !cfg.tls12() {
         return Err(Error::NoCommonVersion);
-    }
-    // RFC 7507 3: a client that retries with a lower version after a failed attempt says so
-    // with TLS_FALLBACK_SCSV; we speak 1.3, which it did not offer, so something in the path
-    // made the first attempt fail: refuse the downgrade.
-    if cfg.tls13() && hello.cipher_suites.contains(&CipherSuite::TLS_FALLBACK_SCSV) {
-        return Err(PeerMisbehaved::InappropriateFallback.into());
     }
     // RFC 5246 7.4.1.2: the list must include null compression.
     if !hello.compression_methods.contains(&0) {
@@ -456,6 +459,11 @@ fn send_server_hello(
     }
     if let Some(proto) = alpn {
         extensions.push(ServerHelloExtension::Alpn(proto));
+    }
+    // RFC 6066 3: acknowledged (empty) when the application uses the name, never on
+    // resumption ("MUST NOT").
+    if c.config.acknowledge_server_name && hello.server_name().is_some() && !cx.negotiated().resumed {
+        extensions.push(ServerHelloExtension::ServerNameAck);
     }
     if c.send_ticket {
         extensions.push(ServerHelloExtension::SessionTicketAck);

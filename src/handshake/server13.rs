@@ -145,6 +145,13 @@ fn check_second_hello(first: &ClientHello, second: &ClientHello) -> Result<(), E
     if !same_fields || !a.eq(b) {
         return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
     }
+    // pre_shared_key may be updated, "if present" (4.1.2), and may drop the PSKs the retry's
+    // suite rules out, but not appear or go away: a hello without it is missing_extension.
+    match (first.psk().is_some(), second.psk().is_some()) {
+        (true, false) => return Err(PeerMisbehaved::MissingExtension("pre_shared_key").into()),
+        (false, true) => return Err(PeerMisbehaved::SecondClientHelloMismatch.into()),
+        _ => {}
+    }
     Ok(())
 }
 
@@ -156,6 +163,12 @@ impl ExpectClientHello {
         let cfg = &self.config.shared;
         // Before supported_versions is looked at: it cannot rescue an SSL 3.0 legacy_version.
         super::check_legacy_version(hello.legacy_version)?;
+        // RFC 9001 8.2: "A fatal unsupported_extension alert MUST be sent by an implementation
+        // that supports this extension if the extension is received when the transport is
+        // not QUIC", whichever version the hello goes on to negotiate.
+        if !cx.transport().is_quic() && hello.quic_transport_parameters().is_some() {
+            return Err(PeerMisbehaved::UnsolicitedExtension.into());
+        }
         // RFC 8446 4.2.1: TLS 1.3 is negotiated only through supported_versions; without it
         // (or with 1.3 disabled) `server12` answers.
         if !cfg.tls13()
@@ -189,9 +202,6 @@ impl ExpectClientHello {
                 .quic_transport_parameters()
                 .ok_or(PeerMisbehaved::MissingExtension("quic_transport_parameters"))?;
             cx.take_peer_transport_parameters(params);
-        } else if hello.quic_transport_parameters().is_some() {
-            // RFC 9001 8.2: on TLS (not QUIC) the extension is unsupported_extension.
-            return Err(PeerMisbehaved::UnsolicitedExtension.into());
         }
         if let Some(retry) = &self.retry {
             // RFC 8446 4.2.10: 0-RTT can only precede the second ClientHello; from here on a
@@ -219,13 +229,24 @@ impl ExpectClientHello {
         }
 
         // Our first TLS 1.3 suite the client offers (a TLS 1.2 suite listed before it in our
-        // config does not hide it); never CCM_8 under QUIC (RFC 9001 5.3).
+        // config does not hide it); never CCM_8 under QUIC (RFC 9001 5.3). Except that a
+        // client listing ChaCha20-Poly1305 first among its TLS 1.3 suites says it lacks AES
+        // hardware: it gets ChaCha20 if we have it, unless `prioritize_chacha` is off (RFC
+        // 8446 4.1.1 leaves the choice to us; BoringSSL does the same, OpenSSL with
+        // PRIORITIZE_CHACHA).
         let quic = cx.transport().is_quic();
+        let chacha = crate::codec::CipherSuite::TLS_CHACHA20_POLY1305_SHA256;
+        let client_first = hello
+            .cipher_suites
+            .iter()
+            .find(|s| tls13_suite(**s).is_some())
+            .filter(|_| self.config.prioritize_chacha);
         let suite = cfg
             .suites
             .iter()
             .filter(|s| hello.cipher_suites.contains(s))
             .filter(|s| !(quic && **s == crate::codec::CipherSuite::TLS_AES_128_CCM_8_SHA256))
+            .filter(|s| client_first != Some(&chacha) || !cfg.suites.contains(&chacha) || **s == chacha)
             .find_map(|s| tls13_suite(*s))
             .ok_or(Error::HandshakeFailure(Failure::NoCommonSuite))?;
         let offered_schemes = hello
@@ -332,8 +353,11 @@ impl ExpectClientHello {
             None => Transcript::new(suite.hash),
         };
         transcript.update(&msg.raw);
-        // DTLS 1.3 has no compatibility mode (RFC 9147 5): no session_id echo, no CCS.
-        let compat = !hello.session_id.is_empty() && !cx.transport().is_dtls();
+        // RFC 8446 D.4: the compatibility CCS, on TLS over TCP whatever the client's
+        // legacy_session_id (the client MUST drop a CCS at any point of the handshake, 5; an
+        // empty session_id does not stop a middlebox from expecting one; BoringSSL sends it
+        // always too). DTLS 1.3 (RFC 9147 5) and QUIC (RFC 9001 8.4) have none.
+        let compat = !cx.transport().is_dtls() && !cx.transport().is_quic();
 
         let rng = cfg.rng.clone();
         let mut extensions = vec![ServerHelloExtension::SupportedVersions(cx.transport().v13())];
@@ -451,9 +475,11 @@ impl ExpectClientHello {
         if early_accepted {
             extensions.push(EncryptedExtension::EarlyData);
         }
-        // RFC 6066 3: server_name is acknowledged (empty) only when the name chose the
-        // certificate, which a single-certificate config never does.
-        if sni_chose_cert {
+        // RFC 6066 3: server_name is acknowledged (empty) when the name chose the certificate
+        // (which a single-certificate config never does) or the application uses it, and
+        // never on resumption ("MUST NOT"), where no certificate is chosen.
+        let sni_used = sni_chose_cert || self.config.acknowledge_server_name && hello.server_name().is_some();
+        if sni_used && !resumed {
             extensions.push(EncryptedExtension::ServerNameAck);
         }
         // QUIC (RFC 9001 8.2): our transport parameters.
@@ -570,7 +596,8 @@ impl ExpectClientHello {
             &cookie,
         );
         cx.send_handshake(&HandshakePayload::HelloRetryRequest(retry), Some(&mut transcript));
-        if !first.session_id.is_empty() && !cx.transport().is_dtls() {
+        // RFC 8446 D.4, as after a ServerHello (see `compat` there).
+        if !cx.transport().is_dtls() && !cx.transport().is_quic() {
             cx.send_ccs();
         }
         cx.negotiated().hrr = true;

@@ -291,11 +291,12 @@ impl OfferedPsks {
         let mut list = r.sub(LenPrefix::U16, "psk binders")?;
         let mut binders = Vec::new();
         while !list.is_empty() {
-            // RFC 8446 4.2.11: `opaque PskBinderEntry<32..255>`.
+            // RFC 8446 4.2.11: `opaque PskBinderEntry<32..255>`. A shorter one is not refused
+            // here: it cannot equal the HMAC it is compared with, which makes it a binder that
+            // does not validate (decrypt_error, 4.2.11.2) when its identity is chosen, and
+            // nothing when it is not (or when TLS 1.2 is negotiated and the extension means
+            // nothing), as with BoringSSL.
             let b = list.vec_bytes(LenPrefix::U8, "psk binder")?;
-            if b.len() < 32 {
-                return Err(illegal("psk binder shorter than 32 bytes"));
-            }
             binders.push(b.to_vec());
         }
         if binders.is_empty() {

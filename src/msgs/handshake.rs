@@ -11,7 +11,7 @@ use crate::{Error, PeerMisbehaved};
 use super::extensions::*;
 use super::wire::{
     check_allowed, illegal, illegal_param, nonempty_bytes, nonempty_list, put_extensions, read_extensions,
-    read_random, read_session_id,
+    read_negotiation_extensions, read_random, read_session_id,
 };
 
 /// The special ServerHello.random that marks a HelloRetryRequest (RFC 8446 4.1.3).
@@ -306,7 +306,7 @@ impl ClientHello {
         let mut extensions = Vec::new();
         // RFC 5246 7.4.1.2: the extension block may be absent.
         if !r.is_empty() {
-            let raw = read_extensions(r)?;
+            let raw = read_negotiation_extensions(r)?;
             let last = raw.len().saturating_sub(1);
             for (i, e) in raw.iter().enumerate() {
                 // RFC 8446 4.2.11: pre_shared_key MUST be last (illegal_parameter).
@@ -522,7 +522,7 @@ impl ServerHello {
         let raw = if r.is_empty() {
             Vec::new()
         } else {
-            read_extensions(r)?
+            read_negotiation_extensions(r)?
         };
         let tls13 = raw.iter().any(|e| e.typ == ExtensionType::SupportedVersions);
         let mut extensions = Vec::with_capacity(raw.len());
@@ -643,9 +643,11 @@ impl HelloRetryRequest {
             check_allowed(e.typ, HRR_ALLOWED)?;
             extensions.push(HelloRetryExtension::decode(e.typ, e.data)?);
         }
-        // RFC 8446 4.1.3: legacy_compression_method "MUST have the value 0".
+        // RFC 8446 4.1.3: legacy_compression_method "MUST have the value 0". No alert is
+        // named; a HelloRetryRequest is only ever TLS 1.3, so another value is a field out of
+        // its range, decode_error (6.2), as BoringSSL says.
         if compression_method != 0 {
-            return Err(PeerMisbehaved::CompressionNotNull.into());
+            return Err(illegal("HelloRetryRequest legacy_compression_method"));
         }
         Ok(HelloRetryRequest {
             legacy_version,
@@ -695,7 +697,7 @@ pub fn encode_encrypted_extensions(exts: &[EncryptedExtension], out: &mut Vec<u8
 
 /// Decodes an EncryptedExtensions body (RFC 8446 4.3.1).
 pub fn decode_encrypted_extensions(r: &mut Reader<'_>) -> Result<Vec<EncryptedExtension>, Error> {
-    let raw = read_extensions(r)?;
+    let raw = read_negotiation_extensions(r)?;
     let mut out = Vec::with_capacity(raw.len());
     for e in &raw {
         check_allowed(e.typ, EE_ALLOWED)?;

@@ -24,7 +24,8 @@ pub(crate) struct RawExt<'a> {
 /// Reads a `Extension extensions<0..2^16-1>` block.
 ///
 /// RFC 8446 4.2: "There MUST NOT be more than one extension of the same type in a given
-/// extension block" (illegal_parameter).
+/// extension block" (no alert named; illegal_parameter, except where
+/// [`read_negotiation_extensions`] reads).
 pub(crate) fn read_extensions<'a>(r: &mut Reader<'a>) -> Result<Vec<RawExt<'a>>, Error> {
     let mut block = r.sub(LenPrefix::U16, "extensions")?;
     let mut seen = HashSet::new();
@@ -41,6 +42,19 @@ pub(crate) fn read_extensions<'a>(r: &mut Reader<'a>) -> Result<Vec<RawExt<'a>>,
         });
     }
     Ok(out)
+}
+
+/// [`read_extensions`] for the messages whose extensions negotiate the connection (ClientHello,
+/// ServerHello, EncryptedExtensions; not HelloRetryRequest): there a repeated extension is
+/// decode_error, a message that does not parse, as BoringSSL says (RFC 8446 4.2 names no
+/// alert; elsewhere we keep illegal_parameter, as BoringSSL does too).
+pub(crate) fn read_negotiation_extensions<'a>(r: &mut Reader<'a>) -> Result<Vec<RawExt<'a>>, Error> {
+    read_extensions(r).map_err(|e| match e {
+        Error::PeerMisbehaved(PeerMisbehaved::DuplicateExtension) => {
+            DecodeError::IllegalValue("extension repeated in a hello").into()
+        }
+        e => e,
+    })
 }
 
 /// RFC 8446 4.2: a recognised extension not listed for this message is illegal_parameter.

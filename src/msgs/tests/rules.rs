@@ -64,13 +64,30 @@ fn ext_err(e: PM) -> Error {
 }
 
 #[test]
-fn duplicate_extension_is_illegal_parameter() {
+fn duplicate_extension_is_decode_error_in_hellos_and_illegal_parameter_elsewhere() {
+    // RFC 8446 4.2 names no alert; BoringSSL says decode_error for a ClientHello, ServerHello
+    // or EncryptedExtensions, and illegal_parameter for other messages, and so do we.
     let exts = vec![raw(T::Unknown(0x1234), b""), raw(T::Unknown(0x1234), b"x")];
-    assert_err(decode_ch(exts), ext_err(PM::DuplicateExtension), IP);
-    // Also when both are known and well-formed, and in server messages.
+    assert_decode_err(decode_ch(exts));
     let sni = ClientExtension::ServerName(b"a.example".to_vec());
+    assert_decode_err(decode_ch(vec![sni.clone(), sni]));
+    let m = msg(
+        HandshakeType::ServerHello,
+        &sh_head([1; 32]),
+        &[(T::SupportedVersions, SV13), (T::SupportedVersions, SV13)],
+    );
+    assert_decode_err(decode_msg(&m, Dialect::Tls13));
+    let m = msg(
+        HandshakeType::ServerHello,
+        &sh_head(HRR_RANDOM),
+        &[
+            (T::SupportedVersions, SV13),
+            (T::Cookie, &[0, 1, 9]),
+            (T::Cookie, &[0, 1, 9]),
+        ],
+    );
     assert_err(
-        decode_ch(vec![sni.clone(), sni]),
+        decode_msg(&m, Dialect::Tls13),
         ext_err(PM::DuplicateExtension),
         IP,
     );
@@ -79,21 +96,7 @@ fn duplicate_extension_is_illegal_parameter() {
         &[],
         &[(T::EarlyData, b""), (T::EarlyData, b"")],
     );
-    assert_err(
-        decode_msg(&m, Dialect::Tls13),
-        ext_err(PM::DuplicateExtension),
-        IP,
-    );
-    let m = msg(
-        HandshakeType::ServerHello,
-        &sh_head([1; 32]),
-        &[(T::SupportedVersions, SV13), (T::SupportedVersions, SV13)],
-    );
-    assert_err(
-        decode_msg(&m, Dialect::Tls13),
-        ext_err(PM::DuplicateExtension),
-        IP,
-    );
+    assert_decode_err(decode_msg(&m, Dialect::Tls13));
 }
 
 #[test]
@@ -280,10 +283,11 @@ fn psk_binder_rules() {
         d.extend_from_slice(binders);
         decode_ch(vec![raw(T::PreSharedKey, &d)])
     };
-    // A binder shorter than 32 bytes.
+    // A binder shorter than 32 bytes parses: it fails verification when its identity is
+    // chosen (decrypt_error), and is ignored otherwise.
     let mut short = vec![0, 32, 31];
     short.extend_from_slice(&[0; 31]);
-    assert_decode_err(with_binders(&short));
+    assert!(with_binders(&short).is_ok());
     // Two binders for one identity.
     let mut two = vec![0, 66, 32];
     two.extend_from_slice(&[0; 32]);
@@ -586,6 +590,18 @@ fn server_hello_with_hrr_random_decodes_as_hello_retry_request() {
     assert_eq!(hrr.cookie(), Some(&[9][..]));
     assert_eq!(hrr.supported_version(), Some(ProtocolVersion::TLSv1_3));
     assert_eq!(HandshakePayload::HelloRetryRequest(hrr).encode(), m);
+}
+
+#[test]
+fn hello_retry_request_compression_must_be_zero_or_decode_error() {
+    let mut head = sh_head(HRR_RANDOM);
+    *head.last_mut().unwrap() = 1;
+    let m = msg(
+        HandshakeType::ServerHello,
+        &head,
+        &[(T::SupportedVersions, SV13), (T::KeyShare, &[0, 0x17])],
+    );
+    assert_decode_err(decode_msg(&m, Dialect::Tls13));
 }
 
 #[test]
