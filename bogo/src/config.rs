@@ -217,10 +217,23 @@ fn groups(o: &Opts) -> Result<(Option<Vec<NamedGroup>>, Option<usize>), Fail> {
 /// The signature schemes: `-verify-prefs` what we accept and advertise, `-signing-prefs` what
 /// our own signatures may use (BoringSSL's defaults otherwise: `-verify-prefs` alone leaves
 /// signing as it was).
+///
+/// Without `-verify-prefs` (and without a compliance policy, which names its own) the shim
+/// accepts BoringSSL's default list, which leaves Ed25519 out (the runner's tests are written
+/// against it: `*-VerifyDefault-Ed25519-*`, `Ed25519DefaultDisable-*`); sanstls itself accepts
+/// Ed25519 by default, which `tests/tls13.rs` and the interop tests cover.
 fn schemes(o: &Opts) -> (Option<Vec<SignatureScheme>>, Option<Vec<SignatureScheme>>) {
     let conv =
         |v: &[u16]| (!v.is_empty()).then(|| v.iter().map(|&s| SignatureScheme::from(s)).collect::<Vec<_>>());
-    let verify = conv(&o.verify_prefs);
+    let verify = conv(&o.verify_prefs).or_else(|| {
+        o.compliance_policy.is_none().then(|| {
+            sanstls::conn::DEFAULT_SIGNATURE_SCHEMES
+                .iter()
+                .copied()
+                .filter(|s| *s != SignatureScheme::ed25519)
+                .collect()
+        })
+    });
     let signing = conv(&o.signing_prefs).or_else(|| {
         verify
             .is_some()
@@ -396,15 +409,14 @@ pub fn client(o: &Opts) -> Result<Arc<ClientConfig>, Fail> {
     let b = ClientConfig::builder(verifier);
     let mut b = common!(b, o);
     let (mut groups, shares) = groups(o)?;
-    // Our DTLS 1.3 client lists X25519MLKEM768 by default but sends its share only after a
-    // cookie retry (the first ClientHello must fit one datagram). The runner's stateful
-    // server prefers X25519MLKEM768 and answers such a hello with a HelloRetryRequest that
-    // its DTLS tests, written for BoringSSL's shim (which offers no post-quantum group by
-    // default: PostQuantumNotEnabledByDefaultInClients), do not expect; one of them panics
-    // the runner. So a DTLS client without -curves gets the classical default groups here;
-    // the hybrid over DTLS 1.3 is tested in tests/pq.rs, and the CurveTest-*-DTLS13 tests
-    // name their curves.
-    if o.dtls && !o.server && groups.is_none() && shares.is_none() && o.compliance_policy.is_none() {
+    // Our clients list X25519MLKEM768 by default, as the browsers do; BoringSSL's shim offers
+    // no post-quantum group unless -curves names one, and the runner's tests are written
+    // against that (PostQuantumNotEnabledByDefaultInClients; over DTLS 1.3 the runner's
+    // stateful server would answer our hybrid with a HelloRetryRequest its tests do not
+    // expect, and one of them panics the runner). So a client without -curves gets the
+    // classical default groups here; the hybrids are tested in tests/pq.rs and against
+    // rustls, and the CurveTest-* tests name their curves.
+    if !o.server && groups.is_none() && shares.is_none() && o.compliance_policy.is_none() {
         let hybrid = [
             NamedGroup::X25519MLKEM768,
             NamedGroup::SecP256r1MLKEM768,
