@@ -203,6 +203,8 @@ pub enum Parameter {
     SelectedVersion,
     /// RFC 8422 5.4: a ServerKeyExchange group we did not offer.
     ServerKeyExchangeGroup,
+    /// RFC 8422 5.1: a TLS 1.2 server's ECDSA certificate on a curve we did not list.
+    CertificateCurve,
     /// RFC 8446 D.3: a TLS 1.2 ServerHello after we sent 0-RTT data.
     Tls12AfterEarlyData,
     /// RFC 8446 4.4.2: a certificate_request_context other than the one required.

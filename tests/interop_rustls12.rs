@@ -57,6 +57,10 @@ fn rustls_client_config(suite: Option<CipherSuite>, groups: &[NamedGroup]) -> Ar
 }
 
 fn rustls_server_config(kind: &str) -> Arc<rustls::ServerConfig> {
+    rustls_server_config_with(kind, provider::default_provider())
+}
+
+fn rustls_server_config_with(kind: &str, p: rustls::crypto::CryptoProvider) -> Arc<rustls::ServerConfig> {
     let v = vectors();
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(v.join(format!("localhost-{kind}.pem")))
@@ -65,7 +69,7 @@ fn rustls_server_config(kind: &str) -> Arc<rustls::ServerConfig> {
             .collect();
     let key = PrivateKeyDer::from_pem_file(v.join(format!("localhost-{kind}.key"))).unwrap();
     Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+        rustls::ServerConfig::builder_with_provider(Arc::new(p))
             .with_protocol_versions(&[&rustls::version::TLS12])
             .unwrap()
             .with_no_client_auth()
@@ -114,10 +118,14 @@ fn our_tls12_client_against_rustls_server() {
     for kind in KEY_TYPES {
         for suite in suites_for(kind) {
             for group in GROUPS {
-                let mut server = rustls::ServerConnection::new(rustls_server_config(kind)).unwrap();
+                // The server may pick only `group`; our client also lists an ECDSA
+                // certificate's curve, which binds the certificate in TLS 1.2 (RFC 8422 5.1).
+                let only = (*rustls_provider(None, &[group])).clone();
+                let mut server =
+                    rustls::ServerConnection::new(rustls_server_config_with(kind, only)).unwrap();
                 let config = client_builder()
                     .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256, suite])
-                    .groups(&[group])
+                    .groups(&groups_with_cert_curve(group, kind))
                     .build()
                     .unwrap();
                 let mut client = Connection::client(config, "localhost").unwrap();
@@ -178,4 +186,34 @@ fn resumption_with_rustls_both_ways() {
             assert_eq!(client.is_resumed(), round == 1, "tickets={tickets} round {round}");
         }
     }
+}
+
+/// RFC 8422 5.1: in TLS 1.2 the curves a client lists bind the server's ECDSA certificate
+/// too. rustls serves its P-256 certificate anyway; our client, which listed only x25519 and
+/// P-384, refuses it with illegal_parameter before the key exchange.
+#[test]
+fn our_tls12_client_refuses_an_ecdsa_certificate_on_a_curve_it_did_not_list() {
+    let mut server = rustls::ServerConnection::new(rustls_server_config("ecdsa-p256")).unwrap();
+    let config = client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .groups(&[NamedGroup::x25519, NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    let mut client = Connection::client(config, "localhost").unwrap();
+    let mut wire = Vec::new();
+    client.write_tls(&mut wire).unwrap();
+    server.read_tls(&mut &wire[..]).unwrap();
+    server.process_new_packets().unwrap();
+    wire.clear();
+    server.write_tls(&mut wire).unwrap();
+    client.read_tls(&mut &wire[..]).unwrap();
+    let err = client.process_new_packets().unwrap_err();
+    assert_eq!(
+        err.alert(),
+        Some(sanstls::codec::AlertDescription::IllegalParameter),
+        "{err:?}"
+    );
+    wire.clear();
+    client.write_tls(&mut wire).unwrap();
+    assert_eq!(&wire[..1], &[21], "an alert record goes out");
 }

@@ -565,7 +565,7 @@ fn our_client_against_gnutls_tls12_server_every_suite_group_and_key_type() {
             for group in GROUPS {
                 let config = client_builder()
                     .cipher_suites(&[CipherSuite::TLS_AES_128_GCM_SHA256, suite])
-                    .groups(&[group])
+                    .groups(&groups_with_cert_curve(group, kind))
                     .session_cache12(0)
                     .build()
                     .unwrap();

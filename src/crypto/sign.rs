@@ -398,6 +398,26 @@ fn verify_alg(
     })
 }
 
+/// The named group of an ECDSA public key (`None` for other keys): TLS 1.2 ties ECDSA
+/// certificates to the supported_groups list (RFC 8422 5.1). A curve we do not know is
+/// reported as an unknown group, which no list contains.
+pub fn spki_ecdsa_group(spki_der: &[u8]) -> Result<Option<NamedGroup>, Error> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+
+    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der)
+        .map_err(|_| Error::InvalidCertificate(CertError::BadEncoding))?;
+    if spki.algorithm.algorithm.as_bytes() != OID_EC_PUBLIC_KEY {
+        return Ok(None);
+    }
+    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
+    Ok(Some(match curve.as_ref().map(|o| o.as_bytes()) {
+        Some(OID_P256) => NamedGroup::secp256r1,
+        Some(OID_P384) => NamedGroup::secp384r1,
+        _ => NamedGroup::from(0u16),
+    }))
+}
+
 /// Verifies `signature` over `message` with the public key in `spki_der` (a certificate's
 /// SubjectPublicKeyInfo, full DER SEQUENCE). `tls13` refuses rsa_pkcs1_* and SHA-1 and
 /// requires the ECDSA curve to match the scheme (RFC 8446 4.2.3).

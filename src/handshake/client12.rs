@@ -440,6 +440,12 @@ impl ExpectCertificate {
             .verify_server_cert(end_entity, &intermediates, name, now)?;
         cx.negotiated().peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
         let spki = pki::end_entity_spki(end_entity)?;
+        // RFC 8422 5.1: the curves we listed bind the server's ECDSA certificate too.
+        if let Some(curve) = crate::crypto::sign::spki_ecdsa_group(&spki)? {
+            if !self.c.config.shared.groups.contains(&curve) {
+                return Err(PeerMisbehaved::IllegalParameter(Parameter::CertificateCurve).into());
+            }
+        }
         self.c.log.add(&msg.raw)?;
         Ok(Handshake::Client12(Client12::ServerKeyExchange(
             ExpectServerKeyExchange { c: self.c, spki },
