@@ -402,12 +402,17 @@ fn resumption_by_session_id_and_by_ticket() {
         handshake(&mut c, &mut s).unwrap();
         assert!(!c.is_resumed());
         let first_suite = c.cipher_suite();
+        let first_group = c.key_exchange_group();
+        assert!(first_group.is_some());
 
         let (mut c, mut s) = pair(client.clone(), server.clone());
         handshake(&mut c, &mut s).unwrap();
         assert!(c.is_resumed(), "tickets={tickets}");
         assert!(s.is_resumed(), "tickets={tickets}");
         assert_eq!(c.cipher_suite(), first_suite);
+        // No key exchange in an abbreviated handshake: both sides report the session's group.
+        assert_eq!(c.key_exchange_group(), first_group);
+        assert_eq!(s.key_exchange_group(), first_group);
         assert_eq!(c.extended_master_secret(), Some(true));
         // No Certificate in an abbreviated handshake: the client reports the chain of the
         // full one, as on a resumed TLS 1.3 connection.

@@ -319,6 +319,7 @@ pub(crate) fn handle_server_hello(
         }
         let master = Secret::new(offered.state.master.as_bytes().to_vec());
         cx.negotiated().resumed = true;
+        cx.negotiated().group = offered.state.group;
         cx.negotiated().peer_chain = offered.peer_chain.clone();
         let (_, read) = record_keys(suite, &master, &c.client_random, &c.server_random, Side::Client)?;
         cx.set_pending_read12(read);
@@ -691,6 +692,7 @@ fn remember(c: &Ctx, master: Secret, resumed: bool, cx: &mut dyn Output) {
                 transport: cx.transport(),
                 suite: c.suite.suite,
                 ems: c.ems,
+                group: cx.negotiated().group,
                 master,
                 created,
             },

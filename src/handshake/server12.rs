@@ -307,6 +307,7 @@ pub(crate) fn handle_client_hello(
         if let Some(suite) = tls12_suite(session.suite) {
             cx.negotiated().suite = Some(suite.suite);
             cx.negotiated().resumed = true;
+            cx.negotiated().group = session.group;
             let session_id = hello.session_id.clone();
             let mut c = Ctx {
                 config: config.clone(),
@@ -684,6 +685,7 @@ impl ExpectFinished {
                 transport: cx.transport(),
                 suite: c.suite.suite,
                 ems: c.ems,
+                group: cx.negotiated().group,
                 master: Secret::new(master.as_bytes().to_vec()),
                 created: c.config.shared.time.now_unix(),
             };

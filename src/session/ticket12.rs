@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use zeroize::Zeroizing;
 
-use crate::codec::CipherSuite;
+use crate::codec::{CipherSuite, NamedGroup};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
 use crate::crypto::secret::Secret;
 use crate::crypto::ticket::TicketKey;
@@ -162,23 +162,29 @@ pub(crate) struct Session12 {
     pub suite: CipherSuite,
     /// RFC 7627 5.3: whether the session's master secret is an extended one.
     pub ems: bool,
+    /// The key exchange group of the full handshake (`None`: plain PSK), which a resumed
+    /// connection reports as its own (no key exchange happens then).
+    pub group: Option<NamedGroup>,
     pub master: Secret,
     /// Unix seconds when the full handshake completed.
     pub created: u64,
 }
 
-/// 2: a transport byte follows the version (version 1 sessions no longer decode: their
-/// tickets and cache entries fall back to a full handshake).
-const SESSION_ENCODING_VERSION: u8 = 2;
+/// 3: the key exchange group follows the EMS byte (2: a transport byte follows the version).
+/// Older encodings no longer decode: their tickets and cache entries fall back to a full
+/// handshake.
+const SESSION_ENCODING_VERSION: u8 = 3;
 
 impl Session12 {
-    /// version(1) transport(1) suite(2) ems(1) created(8) master_len(1) master.
+    /// version(1) transport(1) suite(2) ems(1) group(2, 0 for none) created(8) master_len(1)
+    /// master.
     pub fn encode(&self) -> Secret {
-        let mut out = Vec::with_capacity(14 + self.master.len());
+        let mut out = Vec::with_capacity(16 + self.master.len());
         out.push(SESSION_ENCODING_VERSION);
         out.push(self.transport.code());
         out.extend_from_slice(&self.suite.get().to_be_bytes());
         out.push(u8::from(self.ems));
+        out.extend_from_slice(&self.group.map_or(0, |g| g.get()).to_be_bytes());
         out.extend_from_slice(&self.created.to_be_bytes());
         out.push(self.master.len() as u8);
         out.extend_from_slice(self.master.as_bytes());
@@ -191,6 +197,10 @@ impl Session12 {
             return None;
         }
         let transport = Transport::from_code(transport)?;
+        let (&group, rest) = rest.split_first_chunk::<2>()?;
+        let group = Some(u16::from_be_bytes(group))
+            .filter(|g| *g != 0)
+            .map(NamedGroup::from);
         let (created, rest) = rest.split_first_chunk::<8>()?;
         let (&len, master) = rest.split_first()?;
         if master.len() != usize::from(len) || master.len() != crate::crypto::prf::MASTER_SECRET_LEN {
@@ -200,6 +210,7 @@ impl Session12 {
             transport,
             suite: CipherSuite::from(u16::from_be_bytes([s0, s1])),
             ems: ems == 1,
+            group,
             master: Secret::new(master.to_vec()),
             created: u64::from_be_bytes(*created),
         })
@@ -366,6 +377,7 @@ mod tests {
             transport: Transport::Dtls,
             suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
             ems: true,
+            group: Some(NamedGroup::x25519),
             master: Secret::new(vec![7; 48]),
             created: 1000,
         }
@@ -381,11 +393,20 @@ mod tests {
             enc.as_bytes()[..2],
             [SESSION_ENCODING_VERSION, Transport::Dtls.code()]
         );
-        // A version 1 encoding (no transport byte) no longer decodes: full handshake.
-        let mut v1 = enc.as_bytes().to_vec();
-        v1.remove(1);
-        v1[0] = 1;
-        assert!(Session12::decode(&v1).is_none());
+        assert_eq!(back.group, Some(NamedGroup::x25519));
+        let psk_only = Session12 {
+            group: None,
+            ..session()
+        };
+        assert_eq!(
+            Session12::decode(psk_only.encode().as_bytes()).unwrap().group,
+            None
+        );
+        // A version 2 encoding (no group) no longer decodes: full handshake.
+        let mut v2 = enc.as_bytes().to_vec();
+        v2.drain(5..7);
+        v2[0] = 2;
+        assert!(Session12::decode(&v2).is_none());
         let mut unknown = enc.as_bytes().to_vec();
         unknown[1] = 9;
         assert!(Session12::decode(&unknown).is_none(), "unknown transport");
