@@ -85,7 +85,8 @@ fn first_flights_on_the_wire() {
     // ClientHello (epoch 0, seq 0, message_seq 0), the HelloVerifyRequest echoes both.
     let (dir, ch1) = &link.wire[0];
     assert_eq!(*dir, Dir::ToServer);
-    assert_eq!(&ch1[..3], &[22, 0xfe, 0xfd]);
+    // The initial ClientHello's record version is DTLS 1.0 (RFC 6347 4.1, RFC 9147 5).
+    assert_eq!(&ch1[..3], &[22, 0xfe, 0xff]);
     assert_eq!(&ch1[3..11], &[0; 8]);
     assert_eq!(ch1[13], 1); // client_hello
     assert_eq!(&ch1[17..19], &[0, 0]); // message_seq 0

@@ -603,7 +603,13 @@ fn client_connection_replays_the_capture_byte_for_byte() {
     // Flight 1: the ClientHello datagram.
     assert_eq!(
         poll_all(&mut client),
-        vec![dg["01-hello-c"].clone()],
+        vec![{
+            // The capture's record version is {254, 253}; ours is DTLS 1.0 on the initial
+            // ClientHello (RFC 9147 5 allows both), the rest byte for byte.
+            let mut hello = dg["01-hello-c"].clone();
+            hello[2] = 0xff;
+            hello
+        }],
         "ClientHello"
     );
     assert!(
@@ -856,7 +862,8 @@ fn ack_of(numbers: &[(u64, u64)]) -> Vec<u8> {
 }
 
 /// The captured server flight with its Certificate datagram lost: the client ACKs the records
-/// it holds as soon as it sees the gap and again at its timeout (RFC 9147 7.1), completes when
+/// it holds on its ACK timer (RFC 9147 7.1; the partial flight stops its ClientHello's
+/// retransmission, 7.2), completes when
 /// the Certificate arrives, and sends the captured Finished message (under the record number
 /// that comes next). The captured ACK acknowledges record (2, 0), which here carried our first
 /// ACK and not the Finished: the Finished stays armed and is retransmitted (RFC 9147 7.2).
@@ -881,20 +888,20 @@ fn client_acks_a_partial_captured_flight_then_finishes() {
     let held = [(0, 0), (2, 0), (2, 2), (2, 3)];
     assert_eq!(
         sent,
-        vec![
-            vec![],
-            vec![],
-            vec![(0, ContentType::Ack, ack_of(&held[..3]))],
-            vec![(1, ContentType::Ack, ack_of(&held))],
-        ],
-        "an ACK on the gap and on each record after it"
+        vec![vec![], vec![], vec![], vec![]],
+        "no ACK at once, gap or not: one goes on the ACK timer (RFC 9147 7.1)"
     );
     now = client.poll_timeout().unwrap();
     client.handle_timeout(now).unwrap();
     assert_eq!(
         open_all(&c_hs, &poll_all(&mut client)),
-        vec![(2, ContentType::Ack, ack_of(&held))],
-        "at the timeout the client ACKs again instead of resending its ClientHello"
+        vec![(0, ContentType::Ack, ack_of(&held))],
+        "a quarter of the retransmission timeout later, one ACK of every record held"
+    );
+    assert_eq!(
+        client.poll_timeout(),
+        None,
+        "the server's flight acknowledged the ClientHello: nothing to resend (RFC 9147 7.2)"
     );
 
     client.recv_datagram(&dg["04-cert-shs-prot"], now).unwrap();
@@ -904,7 +911,7 @@ fn client_acks_a_partial_captured_flight_then_finishes() {
     let fin = open_all(&c_hs, &poll_all(&mut client));
     assert_eq!(
         fin,
-        vec![(3, finished.0, finished.1.clone())],
+        vec![(1, finished.0, finished.1.clone())],
         "the captured Finished"
     );
 
@@ -915,7 +922,7 @@ fn client_acks_a_partial_captured_flight_then_finishes() {
     client.handle_timeout(now).unwrap();
     assert_eq!(
         open_all(&c_hs, &poll_all(&mut client)),
-        vec![(4, finished.0, finished.1)],
+        vec![(2, finished.0, finished.1)],
         "the Finished again, under a new record number"
     );
 }

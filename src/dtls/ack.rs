@@ -177,23 +177,17 @@ impl SentRecords {
         }
     }
 
+    /// The records awaiting an ACK, in order.
+    #[cfg(test)]
+    pub fn in_flight_records(&self) -> Vec<RecordNumber> {
+        self.in_flight.keys().copied().collect()
+    }
+
     /// Applies an ACK; returns how many of our records it newly acknowledged. Record
     /// numbers we never sent (or already forgot) are ignored.
     pub fn on_ack(&mut self, ack: &Ack) -> usize {
         let mut n = 0;
-        let mut implied = Vec::new();
-        // An ACK of one of our encrypted records implies every epoch-0 record of the flight
-        // (the ServerHello): the peer opened a record under keys derived from it (RFC 9147
-        // 6.1). Peers that acknowledge only encrypted records would otherwise have it resent
-        // with every retransmission, for nothing.
-        if ack
-            .record_numbers
-            .iter()
-            .any(|rn| rn.epoch > 0 && self.in_flight.contains_key(rn))
-        {
-            implied.extend(self.in_flight.keys().filter(|rn| rn.epoch == 0).copied());
-        }
-        for rn in ack.record_numbers.iter().chain(&implied) {
+        for rn in &ack.record_numbers {
             if let Some(ranges) = self.in_flight.remove(rn) {
                 n += 1;
                 for r in ranges {
@@ -301,32 +295,6 @@ fn subtract((a, b): (u64, u64), cover: &[(u64, u64)]) -> Vec<(u64, u64)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn an_ack_of_an_encrypted_record_covers_the_server_hello() {
-        let piece = |message_seq, offset, len| FragmentRange {
-            message_seq,
-            offset,
-            len,
-        };
-        let mut sent = SentRecords::new(16);
-        sent.on_sent(RecordNumber::new(0, 1), vec![piece(1, 0, 90)]);
-        sent.on_sent(RecordNumber::new(2, 0), vec![piece(2, 0, 10), piece(4, 0, 300)]);
-        sent.on_sent(RecordNumber::new(2, 1), vec![piece(4, 300, 300)]);
-        // An ACK naming no record of ours implies nothing.
-        sent.on_ack(&Ack {
-            record_numbers: vec![RecordNumber::new(2, 9)],
-        });
-        assert_eq!(sent.unacked().len(), 3);
-        assert_eq!(
-            sent.on_ack(&Ack {
-                record_numbers: vec![RecordNumber::new(2, 0)],
-            }),
-            2,
-            "record 2/0 and, implied, the ServerHello's record 0/1"
-        );
-        assert_eq!(sent.unacked(), [piece(4, 300, 300)]);
-    }
 
     #[test]
     fn ack_wire_format() {

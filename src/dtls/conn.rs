@@ -479,6 +479,13 @@ impl DtlsConnection {
         matches!(self.start, Start::Running)
     }
 
+    /// A client that has not heard from the server yet (no ServerHello, HelloRetryRequest
+    /// or, for DTLS 1.2, only a HelloVerifyRequest): the version is still open.
+    pub(super) fn before_first_server_message(&self) -> bool {
+        self.common.side == Side::Client
+            && (matches!(self.start, Start::Client(_)) || self.awaits_first_server_message())
+    }
+
     fn awaits_first_server_message(&self) -> bool {
         self.handshake
             .as_ref()
@@ -582,6 +589,12 @@ impl DtlsConnection {
 
     /// Handshake fragments of one record; `rn` (DTLS 1.3) is the record's number, noted
     /// for our ACK.
+    ///
+    /// DTLS 1.3 ACK policy (RFC 9147 7.1 leaves the timing to the implementation; this is
+    /// BoringSSL's): the peer's final flight is acknowledged at once; other handshake
+    /// records, in order or not, new or repeated, on a timer that our next flight cancels
+    /// (it acknowledges them implicitly). A fragment of the peer's next flight implicitly
+    /// acknowledges ours (RFC 9147 7.2: its retransmission stops).
     fn recv_handshake(
         &mut self,
         data: &[u8],
@@ -589,33 +602,29 @@ impl DtlsConnection {
         now: Instant,
         rn: Option<crate::dtls::RecordNumber>,
     ) -> Result<(), Error> {
-        if let Some(rn) = rn {
-            self.v13.received.record(rn);
-        }
-        // The next message this record's fragments continue without a gap: messages of one
-        // record follow each other (RFC 9147 5.5), the later ones are not out of order.
-        let mut contiguous = self.reassembler.next_seq();
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
-        if rn.is_some() && current && established {
-            // RFC 9147 7.1: post-handshake messages are acknowledged after a short delay (a
-            // quarter of the retransmission timeout), so one ACK covers what comes together,
-            // also part of a message (a KeyUpdate is acknowledged at once, below).
-            let delay = self.timer.current_timeout() / 4;
-            self.v13.ack_at = self.v13.ack_at.or(now.checked_add(delay));
-        }
+        // The version is known (a client has heard from the server): only then are ACKs
+        // and implicit acknowledgements meaningful (RFC 9147 7.1).
+        let version_known = rn.is_some() && !self.awaits_first_server_message();
+        // A record whose fragments we dropped (too far ahead to buffer) is not acknowledged:
+        // the peer must resend them.
+        let mut discarded = false;
+        let mut next_flight = false;
+        let mut old = false;
+        // DTLS 1.3: a record of an encrypted epoch older than the one the peer's last
+        // Finished or KeyUpdate moved us to may repeat old messages, never carry a new one
+        // (RFC 8446 5.1: messages must not span a key change). Plaintext records are left
+        // out: anyone could have sent those, they are dropped (below).
+        let stale_epoch = rn.is_some_and(|rn| rn.epoch >= 2 && rn.epoch < self.v13.read_epoch());
         for frag in parse_fragments(data) {
             let (h, body) = frag?;
             if h.message_seq < self.reassembler.next_seq() {
+                old = true;
                 self.peer_retransmitted(h.message_seq, now)?;
                 continue;
             }
-            // RFC 9147 7.1: a message beyond the next one means a gap in the handshake:
-            // acknowledge what we have at once so the peer resends only the rest.
-            if rn.is_some() && current && !established && h.message_seq > contiguous {
-                self.v13.ack_due = true;
-            }
-            if h.message_seq == contiguous && h.fragment_offset + h.fragment_length == h.length {
-                contiguous = contiguous.wrapping_add(1);
+            if stale_epoch {
+                return Err(PeerMisbehaved::MessageSpansKeyChange.into());
             }
             // RFC 6347 4.1: a new message must come under the epoch now in force; an older
             // epoch only repeats what we already have.
@@ -633,9 +642,31 @@ impl DtlsConnection {
                     self.reassembler.reset_to(h.message_seq);
                 }
             }
-            if self.reassembler.push(&h, body)? == Pushed::Old {
-                self.peer_retransmitted(h.message_seq, now)?;
+            match self.reassembler.push(&h, body)? {
+                Pushed::Old => {
+                    old = true;
+                    self.peer_retransmitted(h.message_seq, now)?;
+                }
+                Pushed::TooFarAhead => discarded = true,
+                _ => next_flight = true,
             }
+        }
+        if let (Some(rn), false) = (rn, discarded) {
+            self.v13.received.record(rn);
+        }
+        if version_known && !discarded && (next_flight || old) {
+            // RFC 9147 7.2: part of the peer's next flight means ours arrived: its
+            // retransmission stops (during the handshake; after it, post-handshake messages
+            // and data do not acknowledge our last flight, only an ACK does).
+            if next_flight && current && !established && !self.post_handshake_flight() {
+                self.timer.finish();
+            }
+            // The ACK goes out a quarter of the retransmission timeout later unless our
+            // next flight (an implicit ACK) or the end of the handshake comes first, so one
+            // ACK covers what arrives together; a repeat of a message we have means the peer
+            // lacks our ACK or flight (RFC 9147 7.1), answered the same way.
+            let delay = self.timer.current_timeout() / 4;
+            self.v13.ack_at = self.v13.ack_at.or(now.checked_add(delay));
         }
         while let Some(m) = self.reassembler.pop() {
             self.peer_progress = true;
@@ -648,9 +679,9 @@ impl DtlsConnection {
                 break;
             }
             if self.is13() {
-                // The final flight and a KeyUpdate are acknowledged at once, as the peer waits
-                // for it (to end its handshake, to use the keys of its KeyUpdate, RFC 9147 8);
-                // other post-handshake messages on the delayed ACK armed above (7.1).
+                // The peer's final flight and a KeyUpdate are acknowledged at once, as the
+                // peer waits for it (to end its handshake, to use the keys of its KeyUpdate,
+                // RFC 9147 8); other post-handshake messages on the delayed ACK armed above.
                 let now_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
                 if now_established && (!was_established || m.msg_type == HandshakeType::KeyUpdate) {
                     self.v13.ack_due = true;
@@ -665,8 +696,13 @@ impl DtlsConnection {
     /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram, only
     /// to the message our flight answered, and only while nothing of the peer's next flight
     /// has come: once it has, the peer had our flight, and the old message is a stale copy
-    /// (a duplicate or a replay) that calls for nothing.
+    /// (a duplicate or a replay) that calls for nothing. DTLS 1.3 answers with an ACK
+    /// instead, on its timer (see `recv_handshake`): our flight goes out again on our own
+    /// retransmission timer (RFC 9147 7.1, 5.8).
     fn peer_retransmitted(&mut self, seq: u16, _now: Instant) -> Result<(), Error> {
+        if self.is13() {
+            return Ok(());
+        }
         let peer_moved_on = self.reassembler.next_seq() != seq.wrapping_add(1);
         if self.flight_trigger == Some(seq)
             && !peer_moved_on
@@ -675,10 +711,6 @@ impl DtlsConnection {
         {
             self.retransmitted_this_datagram = true;
             self.send_flight(false)?;
-        }
-        if self.is13() {
-            // RFC 9147 7: the peer lacks our ACK (or our flight): acknowledge again.
-            self.v13.ack_due = true;
         }
         Ok(())
     }
@@ -989,21 +1021,17 @@ impl DtlsConnection {
             return Err(e.clone());
         }
         self.last_now = Some(now);
+        let mut res = Ok(());
         if self.v13.ack_at.is_some_and(|at| at <= now) {
-            // The delayed ACK of post-handshake messages (RFC 9147 7.1).
-            self.v13.ack_due = true;
-            self.v13.ack_at = None;
+            // The delayed ACK (RFC 9147 7.1), before a retransmission due at the same time:
+            // the ACK is what the peer's own retransmission waits on.
+            res = self.send_ack13();
         }
-        let res = match self.timer.on_timeout(now) {
+        let res = res.and_then(|()| match self.timer.on_timeout(now) {
             TimerAction::Nothing => Ok(()),
-            // DTLS 1.3: holding part of the peer's next flight means ours arrived; tell the
-            // peer what we have instead (RFC 9147 7.1).
-            TimerAction::Retransmit if self.is13() && self.peer_progress && !self.post_handshake_flight() => {
-                self.send_ack13()
-            }
             TimerAction::Retransmit => self.send_flight(false),
             TimerAction::GiveUp => Err(Error::HandshakeTimeout),
-        };
+        });
         self.finish_step(res, now)
     }
 
@@ -1077,10 +1105,19 @@ impl DtlsConnection {
         if self.sent_close {
             return Err(Error::Misuse(Misuse::Closed));
         }
-        if self.v13.key_update_pending() {
+        if self.v13.key_update_pending() || self.v13.deferred_key_update.is_some() {
             return Err(Error::Misuse(Misuse::KeyUpdatePending));
         }
+        let finished_in_flight = !self.flight.is_empty() && !self.post_handshake_flight();
         match self.handshake.as_mut() {
+            // Our handshake's last flight (the Finished) awaits its ACK: the KeyUpdate follows
+            // once it is acknowledged (see `State13::deferred_key_update`). Post-handshake
+            // messages awaiting theirs stay in the flight beside it.
+            Some(Handshake::Established(_)) if self.common.wire.dtls13 && finished_in_flight => {
+                let ask = self.v13.deferred_key_update.unwrap_or(false) || ask_peer;
+                self.v13.deferred_key_update = Some(ask);
+                return Ok(());
+            }
             Some(Handshake::Established(est)) if self.common.wire.dtls13 => {
                 est.update_ours(&mut self.common, ask_peer);
             }
@@ -1293,5 +1330,122 @@ mod tests {
         let mut got = [0u8; 4];
         s.reader().read_exact(&mut got).unwrap();
         assert_eq!(&got, b"ping");
+    }
+
+    use crate::dtls::RecordNumber;
+
+    /// Moves the client's hello and the server's flight: the client is established, its
+    /// Finished awaits the server's ACK.
+    fn to_client_finished(c: &mut DtlsConnection, s: &mut DtlsConnection, now: Instant) {
+        let mut buf = [0u8; 1500];
+        let n = c.poll_datagram(&mut buf).unwrap();
+        s.recv_datagram(&buf[..n], now).unwrap();
+        while let Some(n) = s.poll_datagram(&mut buf) {
+            c.recv_datagram(&buf[..n], now).unwrap();
+        }
+        assert!(!c.is_handshaking());
+    }
+
+    fn flight_types(conn: &DtlsConnection) -> Vec<HandshakeType> {
+        conn.flight
+            .iter()
+            .filter_map(|i| HandshakeHeader::decode(&mut Reader::new(&i.bytes)).ok())
+            .map(|h| h.msg_type)
+            .collect()
+    }
+
+    /// RFC 9147 5 / 6347 4.1: the first ClientHello goes out with record version DTLS 1.0
+    /// ({254, 255}), as BoringSSL and OpenSSL send it; every other record is {254, 253}.
+    #[test]
+    fn initial_client_hello_record_is_dtls10() {
+        let (mut c, mut s, now) = pair13();
+        let mut buf = [0u8; 1500];
+        c.poll_datagram(&mut buf).unwrap();
+        assert_eq!((buf[0], &buf[1..3]), (22, &[0xfe, 0xff][..]));
+        // Its retransmission too, while the version is open.
+        c.handle_timeout(now + Duration::from_secs(1)).unwrap();
+        let m = c.poll_datagram(&mut buf).unwrap();
+        assert_eq!(&buf[1..3], [0xfe, 0xff]);
+        // The server's answer fixes it: {254, 253} from then on.
+        s.recv_datagram(&buf[..m], now).unwrap();
+        let n2 = s.poll_datagram(&mut buf).unwrap();
+        assert_eq!(&buf[1..3], [0xfe, 0xfd], "ServerHello record");
+        c.recv_datagram(&buf[..n2], now).unwrap();
+        assert!(!c.before_first_server_message());
+    }
+
+    /// A KeyUpdate asked for while our Finished awaits its ACK used to replace the Finished
+    /// in retransmission; it now waits for the ACK (RFC 9147 8: one flight at a time).
+    #[test]
+    fn key_update_waits_for_the_finished_ack() {
+        let (mut c, mut s, now) = pair13();
+        to_client_finished(&mut c, &mut s, now);
+        assert_eq!(flight_types(&c), [HandshakeType::Finished]);
+        c.request_key_update(false).unwrap();
+        assert_eq!(
+            c.request_key_update(false),
+            Err(Error::Misuse(Misuse::KeyUpdatePending))
+        );
+        assert_eq!(
+            flight_types(&c),
+            [HandshakeType::Finished],
+            "Finished still retransmitted"
+        );
+        // The server's ACK of the Finished (and its tickets, acknowledged on the ACK timer)
+        // clears the flight; the KeyUpdate follows.
+        settle(&mut c, &mut s, now);
+        let later = now + Duration::from_secs(1);
+        c.handle_timeout(later).unwrap();
+        s.handle_timeout(later).unwrap();
+        settle(&mut c, &mut s, later);
+        assert_eq!(c.v13.deferred_key_update, None);
+        assert_eq!(
+            epochs(&c).1,
+            vec![3, 4],
+            "the KeyUpdate went out and was acknowledged"
+        );
+    }
+
+    /// RFC 9147 7.1 allows resending the rest of a flight at once on a partial ACK or on the
+    /// timer; we wait for the timer, so a peer acknowledging record by record does not make
+    /// us resend per ACK. A fully acknowledged flight leaves no timer at all.
+    #[test]
+    fn partial_ack_waits_for_the_timer() {
+        let (mut c, mut s, now) = pair13();
+        let mut buf = [0u8; 1500];
+        let n = c.poll_datagram(&mut buf).unwrap();
+        s.recv_datagram(&buf[..n], now).unwrap();
+        while s.poll_datagram(&mut buf).is_some() {}
+        assert!(s.v13.sent.unacked().len() > 1);
+        let sent: Vec<RecordNumber> = s.v13.sent.in_flight_records();
+        let ack = |rns: &[RecordNumber]| {
+            crate::dtls::ack::Ack {
+                record_numbers: rns.to_vec(),
+            }
+            .to_bytes()
+        };
+        // One record acknowledged (the ServerHello, epoch 0): nothing is resent now.
+        s.recv_ack(&ack(&sent[..1]), 0).unwrap();
+        assert!(s.out.is_empty(), "no resend on a partial ACK");
+        assert!(s.poll_timeout().is_some());
+        // A plaintext ACK naming an encrypted record is dropped, not fatal.
+        s.recv_ack(&ack(&sent[1..2]), 0).unwrap();
+        assert!(!s.v13.sent.all_acked());
+        // An authenticated ACK in a lower epoch than a handshake record it names is.
+        assert!(matches!(s.recv_ack(&ack(&sent[1..2]), 1), Err(Error::Decode(_))));
+    }
+
+    /// A message after the KeyUpdate (or Finished) that changed the peer's keys, in a record
+    /// of the old epoch, spans the key change (RFC 8446 5.1): unexpected_message.
+    #[test]
+    fn new_message_in_a_stale_epoch_is_refused() {
+        let (mut c, mut s, now) = pair13();
+        to_client_finished(&mut c, &mut s, now);
+        settle(&mut c, &mut s, now);
+        assert_eq!(c.v13.read_epoch(), 3);
+        let next = c.reassembler.next_seq();
+        let frag = crate::dtls::fragment::dtls_framing(&[4, 0, 0, 1, 0], next);
+        let res = c.recv_handshake(&frag, true, now, Some(RecordNumber::new(2, 50)));
+        assert_eq!(res, Err(PeerMisbehaved::MessageSpansKeyChange.into()));
     }
 }

@@ -331,6 +331,11 @@ impl Reassembler {
         self.buffered
     }
 
+    /// True if any fragment is held, of a message whole or not, empty or not.
+    pub fn holds_any(&self) -> bool {
+        !self.partial.is_empty()
+    }
+
     /// True if [`pop`](Self::pop) would return a message.
     pub fn has_complete(&self) -> bool {
         self.partial.get(&self.next_seq).is_some_and(Partial::complete)

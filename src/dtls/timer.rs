@@ -9,6 +9,11 @@
 
 use std::time::{Duration, Instant};
 
+/// How early a retransmission may be taken as due: an event loop whose timer wakes it a few
+/// milliseconds before the deadline (coarse OS timers) retransmits then, instead of going
+/// back to sleep for the rest (BoringSSL allows the same 15 ms).
+pub const EARLY_WAKE_TOLERANCE: Duration = Duration::from_millis(15);
+
 /// Timer settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerConfig {
@@ -127,7 +132,7 @@ impl RetransmitTimer {
             return TimerAction::GiveUp;
         }
         match self.deadline {
-            Some(d) if now >= d => {
+            Some(d) if now.checked_add(EARLY_WAKE_TOLERANCE).is_none_or(|n| n >= d) => {
                 // RFC 6347 4.2.4.1: double the timeout, up to the cap.
                 self.current = self.current.saturating_mul(2).min(self.config.max);
                 self.deadline = now.checked_add(self.current);
@@ -167,9 +172,10 @@ mod tests {
         for _ in 0..9 {
             let next = t.poll_timeout().unwrap();
             gaps.push((next - now).as_secs());
-            // Just before the deadline nothing happens.
+            // Well before the deadline nothing happens; within the early-wake tolerance
+            // the deadline counts as reached.
             assert_eq!(
-                t.on_timeout(next - Duration::from_millis(1)),
+                t.on_timeout(next - EARLY_WAKE_TOLERANCE - Duration::from_millis(1)),
                 TimerAction::Nothing
             );
             assert_eq!(t.on_timeout(next), TimerAction::Retransmit);

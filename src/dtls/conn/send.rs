@@ -70,8 +70,10 @@ impl DtlsConnection {
                             let item = self.flight_item13(bytes);
                             if new_flight_items == 0 && item.epoch < 3 {
                                 // A handshake flight answers (implicitly acknowledges) what
-                                // we received (RFC 9147 7); a post-handshake one does not.
+                                // we received (RFC 9147 7), no ACK of it is due any more; a
+                                // post-handshake one does not.
                                 self.v13.received.clear();
+                                self.v13.ack_at = None;
                             }
                             new_flight_items += 1;
                             self.flight.push(item);
@@ -112,8 +114,14 @@ impl DtlsConnection {
                 self.timer.on_progress();
                 self.timer.arm(now);
             }
-        } else if self.peer_progress && established && !self.post_handshake_flight() {
-            // The peer's last flight completed the handshake: ours was received.
+        } else if self.peer_progress
+            && established
+            && !self.post_handshake_flight()
+            && (!self.is13() || self.common.side == crate::common::Side::Server)
+        {
+            // The peer's last flight completed the handshake: ours was received. (Not on a
+            // DTLS 1.3 client: what the server sends after the handshake does not
+            // acknowledge our Finished, only an ACK does, RFC 9147 7.1, 5.8.4.)
             self.timer.finish();
             self.flight.clear();
             self.flight_trigger = None;
@@ -254,6 +262,16 @@ impl DtlsConnection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
+        let version = if epoch == 0 && self.before_first_server_message() {
+            // RFC 9147 5 (and RFC 6347 4.1 for DTLS 1.2's ClientHello, as in TLS, RFC 5246
+            // E.1): the initial ClientHello's legacy_record_version "may also be {254, 255}
+            // for compatibility purposes"; BoringSSL and OpenSSL send DTLS 1.0 there, until
+            // the server's answer fixes the version (a ClientHello after a HelloRetryRequest
+            // is {254, 253}).
+            ProtocolVersion::DTLSv1_0
+        } else {
+            ProtocolVersion::DTLSv1_2
+        };
         let w = self
             .write
             .get_mut(usize::from(epoch))
@@ -266,7 +284,7 @@ impl DtlsConnection {
         w.next_seq += 1;
         let mut h = PlaintextHeader {
             content_type: typ,
-            version: ProtocolVersion::DTLSv1_2,
+            version,
             epoch,
             seq,
             length: data.len() as u16,
@@ -432,19 +450,23 @@ impl DtlsConnection {
         Ok(())
     }
 
-    /// DTLS 1.3: once our write epoch has carried `records_per_key` records, a KeyUpdate
-    /// (its keys take over when acknowledged, RFC 9147 8). True if one was queued.
+    /// DTLS 1.3: a KeyUpdate the application asked for while our last flight awaited its
+    /// ACK, once nothing does; or once our write epoch has carried `records_per_key`
+    /// records (its keys take over when acknowledged, RFC 9147 8). True if one was queued.
     fn maybe_update_keys13(&mut self) -> bool {
-        if !self.is13()
-            || self.sent_close
-            || self.v13.key_update_pending()
-            || self.v13.write_seq() < self.records_per_key
-        {
+        if !self.is13() || self.sent_close || self.v13.key_update_pending() {
             return false;
         }
+        let ask_peer = match self.v13.deferred_key_update {
+            Some(ask) if self.flight.is_empty() || self.post_handshake_flight() => ask,
+            Some(_) => return false,
+            None if self.v13.write_seq() >= self.records_per_key => false,
+            None => return false,
+        };
         match self.handshake.as_mut() {
             Some(Handshake::Established(est)) => {
-                est.update_ours(&mut self.common, false);
+                self.v13.deferred_key_update = None;
+                est.update_ours(&mut self.common, ask_peer);
                 true
             }
             _ => false,

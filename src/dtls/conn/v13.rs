@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
+use crate::codec::DecodeError;
 use crate::codec::{ContentType, HandshakeType, Reader};
 use crate::common::Side;
 use crate::config::Direction;
@@ -28,8 +29,12 @@ const MAX_READ_EPOCHS: usize = 4;
 /// Write epochs kept: handshake messages are retransmitted under the epoch they were first
 /// sent in (RFC 9147 4.2.1), so the handshake epoch outlives the move to epoch 3.
 const MAX_WRITE_EPOCHS: usize = 3;
-/// Handshake records we remember to acknowledge, and our records awaiting an ACK.
+/// Our records awaiting an ACK.
 const MAX_TRACKED_RECORDS: usize = 256;
+/// Handshake records we remember to acknowledge: the newest 32, as BoringSSL keeps (an ACK
+/// is advisory, RFC 9147 7: the peer resends what we did not list, and a flight that fills
+/// more records than this is acknowledged by our next flight anyway).
+const MAX_ACK_RECORDS: usize = 32;
 
 /// One readable epoch: its keys and replay window (RFC 9147 4.5.1: one window per epoch).
 pub(super) struct ReadEpoch {
@@ -50,6 +55,11 @@ pub(super) struct State13 {
     /// Our next write keys, held until the peer acknowledges our KeyUpdate (RFC 9147 8),
     /// with the KeyUpdate's message_seq.
     held_write: Option<(Box<Dtls13Keys>, u16)>,
+    /// A KeyUpdate the application asked for while our handshake's last flight (the
+    /// Finished) still awaited its ACK (whether to ask the peer to update too): sent once
+    /// that flight is acknowledged, so that it does not replace the Finished in
+    /// retransmission (RFC 9147 5.8.4: the Finished is retransmitted until acknowledged).
+    pub(super) deferred_key_update: Option<bool>,
     /// Protected records no read epoch we hold can take yet (a flight reordered ahead of
     /// the message that installs its keys).
     future: VecDeque<Vec<u8>>,
@@ -71,8 +81,9 @@ impl State13 {
             read: Vec::new(),
             write: Vec::new(),
             held_write: None,
+            deferred_key_update: None,
             future: VecDeque::new(),
-            received: ReceivedRecords::new(MAX_TRACKED_RECORDS),
+            received: ReceivedRecords::new(MAX_ACK_RECORDS),
             sent: SentRecords::new(MAX_TRACKED_RECORDS),
             ack_due: false,
             ack_at: None,
@@ -176,7 +187,9 @@ impl DtlsConnection {
             // A client that has not heard from the server does not know the version yet:
             // an ACK of its ClientHello is ignored, the hello still resent on the timer
             // (the ServerHello or HelloRetryRequest acknowledges it, RFC 9147 7.1).
-            ContentType::Ack if current && !self.awaits_first_server_message() => self.recv_ack(payload),
+            // Once we read epoch 2 a plaintext ACK is anyone's, ignored: acknowledging our
+            // ServerHello it would stop its retransmission (RFC 9147 4, 7; BoringSSL takes it).
+            ContentType::Ack if current && !self.awaits_first_server_message() => self.recv_ack(payload, 0),
             // RFC 9147 5: no ChangeCipherSpec in DTLS 1.3; application data never in clear.
             _ => Ok(()),
         }
@@ -239,7 +252,7 @@ impl DtlsConnection {
                 self.recv_handshake(&data, current, now, Some(rn))
             }
             ContentType::Alert => self.recv_alert(&data, true),
-            ContentType::Ack => self.recv_ack(&data),
+            ContentType::Ack => self.recv_ack(&data, epoch),
             // RFC 9147 6.1: application data only under the application epochs.
             ContentType::ApplicationData if epoch >= 3 => self.recv_data(&data, true),
             ContentType::ApplicationData => Err(Error::UnexpectedMessage {
@@ -257,6 +270,12 @@ impl DtlsConnection {
             return Ok(());
         }
         self.common.read_changed = false;
+        // RFC 8446 5.1 (RFC 9147 6.1: DTLS 1.3 follows it): a message after the one that
+        // changes the read keys must come under the new keys; one already held (received
+        // under the old keys, in the Finished's or KeyUpdate's flight) is unexpected_message.
+        if self.reassembler.holds_any() {
+            return Err(PeerMisbehaved::MessageSpansKeyChange.into());
+        }
         let Some(keys) = self.common.wire.take_read_keys13() else {
             return Ok(());
         };
@@ -271,12 +290,29 @@ impl DtlsConnection {
         Ok(())
     }
 
-    /// An ACK (RFC 9147 7): forget what it covers; our KeyUpdate acknowledged makes the
-    /// next write epoch current (8); a flight fully acknowledged after the handshake needs
-    /// no more retransmission.
-    fn recv_ack(&mut self, data: &[u8]) -> Result<(), Error> {
-        let ack = Ack::decode(data)?;
-        let newly = self.v13.sent.on_ack(&ack);
+    /// An ACK (RFC 9147 7), carried by a record of `epoch`: forget what it covers; our
+    /// KeyUpdate acknowledged makes the next write epoch current (8); a flight fully
+    /// acknowledged needs no more retransmission.
+    ///
+    /// RFC 9147 7.1 lets the sender resend the unacknowledged rest of a flight at once on a
+    /// partial ACK or wait for its timer; we wait (as BoringSSL does), so a peer that
+    /// acknowledges records one at a time does not make us resend the flight once per ACK.
+    pub(super) fn recv_ack(&mut self, data: &[u8], epoch: u64) -> Result<(), Error> {
+        let mut ack = Ack::decode(data)?;
+        // RFC 9147 7: "ACK records MUST be sent with an epoch that is equal to or higher than
+        // the record which is being acknowledged". Epochs are the same both ways only up to
+        // the handshake's (2); after it each side's KeyUpdates move its own. An
+        // authenticated peer that breaks it is fatal; in a plaintext ACK, which anyone on
+        // the path could have sent, such entries are dropped instead, so that an injected
+        // datagram cannot end the handshake.
+        let bad = |rn: &RecordNumber| rn.epoch > epoch && (rn.epoch <= 2 || epoch == 0);
+        if ack.record_numbers.iter().any(bad) {
+            if epoch > 0 {
+                return Err(DecodeError::IllegalValue("ACK of a record of a later epoch").into());
+            }
+            ack.record_numbers.retain(|rn| !bad(rn));
+        }
+        self.v13.sent.on_ack(&ack);
         if let Some((_, ku_seq)) = &self.v13.held_write {
             if self.v13.sent.message_acked(*ku_seq, 1) {
                 if let Some((keys, _)) = self.v13.held_write.take() {
@@ -289,21 +325,16 @@ impl DtlsConnection {
             return Ok(());
         }
         if self.v13.sent.all_acked() {
+            // RFC 9147 7.2: an acknowledged flight needs no retransmission. During the
+            // handshake the peer's next flight is what we wait for now: the peer is alive and
+            // has everything, so no timer runs (as after the handshake, how long to wait is
+            // the application's idle timeout).
+            self.timer.finish();
             if established {
                 self.flight.clear();
                 self.flight_trigger = None;
                 self.v13.sent.clear();
-                self.timer.finish();
-            } else {
-                // RFC 9147 7.2: an acknowledged flight needs no retransmission; the peer's
-                // next flight is what we wait for now (the give-up timeout runs on).
-                self.timer.disarm();
             }
-        } else if newly > 0 && !self.retransmitted_this_datagram {
-            // RFC 9147 7.1: an ACK that leaves part of the flight unacknowledged makes us
-            // resend that part now rather than at the next timeout.
-            self.retransmitted_this_datagram = true;
-            self.send_flight13(false)?;
         }
         Ok(())
     }
