@@ -22,7 +22,7 @@ pub(crate) struct DtlsWire {
     write_epoch13: u64,
     read_epoch13: u64,
     /// Write keys installed whose key change is still in the queue, by epoch.
-    write_keys13: Vec<Box<Dtls13Keys>>,
+    write_keys13: Vec<Dtls13Keys>,
     /// The newest read keys installed, not yet taken into the connection's read epochs.
     read_keys13: Option<Box<Dtls13Keys>>,
 }
@@ -42,7 +42,7 @@ impl DtlsWire {
     /// The write keys of `epoch`, once the queue reached its key change.
     pub fn take_write_keys13(&mut self, epoch: u64) -> Option<Box<Dtls13Keys>> {
         let i = self.write_keys13.iter().position(|k| k.epoch() == epoch)?;
-        let keys = self.write_keys13.remove(i);
+        let keys = Box::new(self.write_keys13.remove(i));
         if self.write_keys13.is_empty() {
             // An established connection holds no spare room here (each entry is a whole key
             // schedule): the idle connection's heap stays what it was before keys passed by.
@@ -105,7 +105,7 @@ impl Wire for DtlsWire {
         self.write_epoch13 = e;
         self.write_keys13.retain(|k| k.epoch() != e);
         self.write_keys13
-            .push(Box::new(Dtls13Keys::from_prk(e, suite.aead, secret)));
+            .push(Dtls13Keys::from_prk(e, suite.aead, secret));
         WriteState::transport_epoch(e)
     }
 
