@@ -1195,3 +1195,32 @@ fn stale_hello_verify_request_after_the_server_hello_is_ignored() {
     link.pump().unwrap();
     assert!(!link.client.is_handshaking() && !link.server().is_handshaking());
 }
+
+/// RFC 9001 8.2: quic_transport_parameters outside QUIC is unsupported_extension, also on a
+/// DTLS 1.2-only server, whose handshake starts in the TLS 1.2 machine.
+#[test]
+fn quic_transport_parameters_are_refused_by_a_dtls12_server() {
+    use sanstls::msgs::ClientExtension;
+    let client = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .customize_client_hello(|h| {
+            h.extensions
+                .push(ClientExtension::QuicTransportParameters(vec![1, 2]))
+        })
+        .build()
+        .unwrap();
+    let (_, server) = configs("ecdsa-p256");
+    let mut link = Link::new(client, server, dtls(1200));
+    let err = link.pump().unwrap_err();
+    assert_eq!(
+        err.alert(),
+        Some(AlertDescription::UnsupportedExtension),
+        "{err:?}"
+    );
+    // The server's alert reaches the client on the next round.
+    let _ = link.pump();
+    assert_eq!(
+        link.client.error(),
+        Some(&Error::AlertReceived(AlertDescription::UnsupportedExtension))
+    );
+}

@@ -215,6 +215,11 @@ pub(crate) fn handle_client_hello(
     hello: &ClientHello,
 ) -> Result<Handshake, Error> {
     let cfg = &config.shared;
+    // RFC 9001 8.2: quic_transport_parameters outside QUIC is unsupported_extension, also on
+    // a server that starts here (a DTLS 1.2-only one; TLS servers check it in `server13`).
+    if hello.quic_transport_parameters().is_some() {
+        return Err(PeerMisbehaved::UnsolicitedExtension.into());
+    }
     // RFC 5246 E.1: the client's highest version is legacy_version (or listed in
     // supported_versions); TLS 1.2 must be within it.
     let dtls = cx.transport().is_dtls();
