@@ -303,6 +303,19 @@ pub(crate) fn handle_client_hello(
     // RFC 7627 5.3, 5.4: a session without the extended master secret is never resumed, so
     // none is issued (no ticket, no session ID).
     let tickets_offered = ems && hello.session_ticket().is_some() && config.ticketer12.is_some();
+    // The handshake's state, however it goes on (resumed, PSK or certificate).
+    let ctx_config = config.clone();
+    let client_random = hello.random;
+    let new_ctx = move |suite, session_id, send_ticket| Ctx {
+        config: ctx_config,
+        suite,
+        log,
+        client_random,
+        server_random,
+        session_id,
+        ems,
+        send_ticket,
+    };
 
     // Resumption: same suite still offered and enabled; RFC 7627 5.3: only an EMS session,
     // and only when the client offers EMS again (else a full handshake).
@@ -313,17 +326,7 @@ pub(crate) fn handle_client_hello(
             cx.negotiated().suite = Some(suite.suite);
             cx.negotiated().resumed = true;
             cx.negotiated().group = session.group;
-            let session_id = hello.session_id.clone();
-            let mut c = Ctx {
-                config: config.clone(),
-                suite,
-                log,
-                client_random: hello.random,
-                server_random,
-                session_id,
-                ems,
-                send_ticket: false,
-            };
+            let mut c = new_ctx(suite, hello.session_id.clone(), false);
             let _ = by_ticket;
             send_server_hello(cx, &mut c, hello, secure_reneg, alpn)?;
             let master = session.master;
@@ -359,16 +362,7 @@ pub(crate) fn handle_client_hello(
         };
         cx.negotiated().suite = Some(suite.suite);
         cx.negotiated().group = group;
-        let mut c = Ctx {
-            config: config.clone(),
-            suite,
-            log,
-            client_random: hello.random,
-            server_random,
-            session_id,
-            ems,
-            send_ticket: tickets_offered,
-        };
+        let mut c = new_ctx(suite, session_id, tickets_offered);
         send_server_hello(cx, &mut c, hello, secure_reneg, alpn)?;
         let kx = group.map(|g| KeyExchange::start(g, rng.as_ref())).transpose()?;
         let hint = config.psk_identity_hint.clone();
@@ -393,16 +387,7 @@ pub(crate) fn handle_client_hello(
     cx.negotiated().group = Some(group);
     cx.negotiated().sig_scheme = Some(scheme);
 
-    let mut c = Ctx {
-        config: config.clone(),
-        suite,
-        log,
-        client_random: hello.random,
-        server_random,
-        session_id,
-        ems,
-        send_ticket: tickets_offered,
-    };
+    let mut c = new_ctx(suite, session_id, tickets_offered);
     send_server_hello(cx, &mut c, hello, secure_reneg, alpn)?;
 
     let certs = cert.chain.iter().map(|c| c.as_ref().to_vec()).collect();
