@@ -903,3 +903,793 @@ fn tls12_client_refuses_a_bad_server_key_exchange_signature() {
     );
     assert!(c.take_steps().is_empty());
 }
+
+/// The client's first TLS 1.3 ClientHello, decoded.
+fn client_hello13() -> crate::msgs::ClientHello {
+    let mut c = Recorder::new();
+    client13::start(
+        client_config(&[ProtocolVersion::TLSv1_3]),
+        Some(ServerName::try_from("localhost").unwrap()),
+        &mut c,
+    )
+    .unwrap();
+    let hello = c.take_outbox().remove(0);
+    match HandshakePayload::decode(HandshakeType::ClientHello, &hello[4..], Dialect::Tls13) {
+        Ok(HandshakePayload::ClientHello(ch)) => ch,
+        other => panic!("a ClientHello, got {other:?}"),
+    }
+}
+
+/// What a fresh TLS 1.3 server answers to the client's first hello changed by `change`: the
+/// alert, after checking that the refusal sent nothing and installed no key.
+fn server_alert_for_hello(change: impl FnOnce(&mut crate::msgs::ClientHello)) -> AlertDescription {
+    let mut ch = client_hello13();
+    change(&mut ch);
+    let raw = HandshakePayload::ClientHello(ch).encode();
+    let mut s = Recorder::new();
+    let alert = alert_of(deliver(
+        server13::start(server_config(&[ProtocolVersion::TLSv1_3])),
+        &mut s,
+        &raw,
+    ));
+    assert!(
+        s.take_steps().is_empty(),
+        "a refused hello gets no answer and no key"
+    );
+    alert
+}
+
+fn drop_client_extension(ch: &mut crate::msgs::ClientHello, typ: crate::codec::ExtensionType) {
+    ch.extensions.retain(|e| e.typ() != typ);
+}
+
+/// RFC 8446 9.2: a TLS 1.3 ClientHello that asks for certificate authentication without
+/// signature_algorithms, or sends key_share without supported_groups, is missing_extension.
+#[test]
+fn tls13_server_refuses_a_hello_missing_a_mandatory_extension() {
+    use crate::codec::ExtensionType;
+    assert_eq!(
+        server_alert_for_hello(|ch| drop_client_extension(ch, ExtensionType::SignatureAlgorithms)),
+        AlertDescription::MissingExtension
+    );
+    assert_eq!(
+        server_alert_for_hello(|ch| drop_client_extension(ch, ExtensionType::SupportedGroups)),
+        AlertDescription::MissingExtension
+    );
+}
+
+/// RFC 8446 4.2.8: each KeyShareEntry names a group of supported_groups, at most one per
+/// group; otherwise illegal_parameter.
+#[test]
+fn tls13_server_refuses_key_shares_that_break_the_group_rules() {
+    use crate::msgs::ClientExtension;
+    // A share for a group the client did not list.
+    assert_eq!(
+        server_alert_for_hello(|ch| {
+            for ext in &mut ch.extensions {
+                if let ClientExtension::SupportedGroups(groups) = ext {
+                    let shared = groups.remove(0);
+                    groups.retain(|g| *g != shared);
+                }
+            }
+        }),
+        AlertDescription::IllegalParameter
+    );
+    // Two shares of one group.
+    assert_eq!(
+        server_alert_for_hello(|ch| {
+            for ext in &mut ch.extensions {
+                if let ClientExtension::KeyShare(shares) = ext {
+                    let again = shares[0].clone();
+                    shares.push(again);
+                }
+            }
+        }),
+        AlertDescription::IllegalParameter
+    );
+}
+
+/// RFC 8446 4.1.1: no cipher suite in common is handshake_failure; so is no group in common
+/// when no HelloRetryRequest can help.
+#[test]
+fn tls13_server_without_a_common_suite_or_group_is_handshake_failure() {
+    use crate::codec::{CipherSuite, NamedGroup};
+    use crate::msgs::ClientExtension;
+    assert_eq!(
+        server_alert_for_hello(|ch| ch.cipher_suites = vec![CipherSuite::from(0x1305u16)]),
+        AlertDescription::HandshakeFailure
+    );
+    assert_eq!(
+        server_alert_for_hello(|ch| {
+            for ext in &mut ch.extensions {
+                match ext {
+                    ClientExtension::SupportedGroups(groups) => *groups = vec![NamedGroup::from(0x0101u16)],
+                    ClientExtension::KeyShare(shares) => shares.clear(),
+                    _ => {}
+                }
+            }
+        }),
+        AlertDescription::HandshakeFailure
+    );
+}
+
+/// RFC 8446 4.2.11: pre_shared_key is the last extension of the ClientHello
+/// (illegal_parameter otherwise); 4.2.9: a client offering a PSK without
+/// psk_key_exchange_modes is refused with missing_extension.
+#[test]
+fn tls13_server_refuses_a_misplaced_or_modeless_pre_shared_key() {
+    use crate::codec::ExtensionType;
+    use crate::msgs::{ClientExtension, OfferedPsks, PskIdentity};
+    let psk = || {
+        ClientExtension::PreSharedKey(OfferedPsks {
+            identities: vec![PskIdentity {
+                identity: b"no such ticket".to_vec(),
+                obfuscated_ticket_age: 0,
+            }],
+            binders: vec![vec![0; 32]],
+        })
+    };
+    assert_eq!(
+        server_alert_for_hello(|ch| ch.extensions.insert(0, psk())),
+        AlertDescription::IllegalParameter
+    );
+    assert_eq!(
+        server_alert_for_hello(|ch| {
+            drop_client_extension(ch, ExtensionType::PskKeyExchangeModes);
+            ch.extensions.push(psk());
+        }),
+        AlertDescription::MissingExtension
+    );
+}
+
+/// The two machines through a HelloRetryRequest: the server lists only P-384, for which the
+/// client sent no share. Returns the pair with the client's second ClientHello queued.
+fn pair_after_retry() -> Pair13 {
+    let mut p = Pair13::new();
+    let ck = CertifiedKey::from_pem_files(
+        vectors().join("localhost-ecdsa-p256.pem"),
+        vectors().join("localhost-ecdsa-p256.key"),
+    )
+    .unwrap();
+    let p384_only = ServerConfig::builder(ck)
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .groups(&[crate::codec::NamedGroup::secp384r1])
+        .build()
+        .unwrap();
+    p.server = Some(server13::start(p384_only));
+    p.deliver_to_server().unwrap();
+    p.deliver_to_client().unwrap();
+    p.c.take_steps();
+    p.s.take_steps();
+    p
+}
+
+/// The second ClientHello of `p`, changed by `change`, delivered to the server: its alert.
+fn server_alert_for_second_hello(
+    mut p: Pair13,
+    change: impl FnOnce(&mut crate::msgs::ClientHello),
+) -> AlertDescription {
+    let raw = p.c.take_outbox().remove(0);
+    let HandshakePayload::ClientHello(mut ch) =
+        HandshakePayload::decode(HandshakeType::ClientHello, &raw[4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("a second ClientHello");
+    };
+    change(&mut ch);
+    let server = p.server.take().unwrap();
+    let alert = alert_of(deliver(
+        server,
+        &mut p.s,
+        &HandshakePayload::ClientHello(ch).encode(),
+    ));
+    assert!(!p.s.take_steps().iter().any(|s| matches!(s, Write(_) | Read(_))));
+    alert
+}
+
+/// RFC 8446 4.1.2 and 4.1.4: the second ClientHello repeats the first except for the changes
+/// the HelloRetryRequest asked for; its key_share holds one share of the group asked for.
+/// Another suite list or a share of another group is illegal_parameter; the unchanged hello
+/// goes on to the ServerHello and the handshake keys.
+#[test]
+fn tls13_server_holds_the_second_client_hello_to_the_retry() {
+    use crate::codec::{CipherSuite, NamedGroup};
+    use crate::msgs::ClientExtension;
+    let mut p = pair_after_retry();
+    p.deliver_to_server().unwrap();
+    let steps = p.s.take_steps();
+    assert_eq!(
+        steps[..2],
+        [Sent(HandshakeType::ServerHello), Write(KeyLevel::Handshake)]
+    );
+
+    assert_eq!(
+        server_alert_for_second_hello(pair_after_retry(), |ch| {
+            ch.cipher_suites
+                .retain(|s| *s != CipherSuite::TLS_AES_128_GCM_SHA256)
+        }),
+        AlertDescription::IllegalParameter
+    );
+    let p = pair_after_retry();
+    let first_share = client_hello13().key_shares().unwrap()[0].clone();
+    assert_ne!(first_share.group, NamedGroup::secp384r1);
+    assert_eq!(
+        server_alert_for_second_hello(p, |ch| {
+            for ext in &mut ch.extensions {
+                if let ClientExtension::KeyShare(shares) = ext {
+                    *shares = vec![first_share.clone()];
+                }
+            }
+        }),
+        AlertDescription::IllegalParameter
+    );
+}
+
+/// A HelloRetryRequest to the client's first hello, with `extensions`.
+fn retry_with(
+    ch: &crate::msgs::ClientHello,
+    suite: crate::codec::CipherSuite,
+    extensions: Vec<crate::msgs::HelloRetryExtension>,
+) -> Vec<u8> {
+    HandshakePayload::HelloRetryRequest(crate::msgs::HelloRetryRequest {
+        legacy_version: ProtocolVersion::TLSv1_2,
+        session_id: ch.session_id.clone(),
+        cipher_suite: suite,
+        extensions,
+    })
+    .encode()
+}
+
+/// RFC 8446 4.1.4: a HelloRetryRequest for a suite the client did not offer, for a group it
+/// did not list, or one that would not change the ClientHello is illegal_parameter.
+#[test]
+fn tls13_client_refuses_a_retry_it_cannot_follow() {
+    use crate::codec::{CipherSuite, NamedGroup};
+    use crate::msgs::HelloRetryExtension;
+    let v13 = HelloRetryExtension::SupportedVersions(ProtocolVersion::TLSv1_3);
+    let cases = [
+        (
+            CipherSuite::from(0x1305u16),
+            vec![v13.clone(), HelloRetryExtension::KeyShare(NamedGroup::secp384r1)],
+        ),
+        (
+            CipherSuite::TLS_AES_128_GCM_SHA256,
+            vec![
+                v13.clone(),
+                HelloRetryExtension::KeyShare(NamedGroup::from(0x0101u16)),
+            ],
+        ),
+        (CipherSuite::TLS_AES_128_GCM_SHA256, vec![v13.clone()]),
+    ];
+    for (suite, extensions) in cases {
+        let mut p = Pair13::new();
+        let HandshakePayload::ClientHello(ch) =
+            HandshakePayload::decode(HandshakeType::ClientHello, &p.c.outbox[0][4..], Dialect::Tls13)
+                .unwrap()
+        else {
+            panic!("a ClientHello");
+        };
+        let retry = retry_with(&ch, suite, extensions.clone());
+        p.c.take_steps();
+        let client = p.client.take().unwrap();
+        assert_eq!(
+            alert_of(deliver(client, &mut p.c, &retry)),
+            AlertDescription::IllegalParameter,
+            "{suite:?} {extensions:?}"
+        );
+        assert!(!p.c.take_steps().contains(&Sent(HandshakeType::ClientHello)));
+    }
+}
+
+/// RFC 8446 4.1.4: the ServerHello after a HelloRetryRequest keeps the retry's suite;
+/// another is illegal_parameter.
+#[test]
+fn tls13_client_refuses_a_server_hello_that_changes_the_retry_suite() {
+    use crate::codec::CipherSuite;
+    let mut p = pair_after_retry();
+    p.deliver_to_server().unwrap();
+    let mut flight = p.s.take_outbox();
+    let HandshakePayload::ServerHello(mut sh) =
+        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("a ServerHello");
+    };
+    assert_eq!(sh.cipher_suite, CipherSuite::TLS_AES_128_GCM_SHA256);
+    sh.cipher_suite = CipherSuite::TLS_AES_256_GCM_SHA384;
+    flight[0] = HandshakePayload::ServerHello(sh).encode();
+    assert_eq!(client_alert(p, &flight[..1]), AlertDescription::IllegalParameter);
+}
+
+/// The server's first flight with its EncryptedExtensions changed by `change`.
+fn server_flight_with_extensions(
+    change: impl FnOnce(&mut Vec<crate::msgs::EncryptedExtension>),
+) -> (Pair13, Vec<Vec<u8>>) {
+    let (p, mut flight) = server_flight_with(|_| {});
+    let HandshakePayload::EncryptedExtensions(mut ee) = HandshakePayload::decode(
+        HandshakeType::EncryptedExtensions,
+        &flight[1][4..],
+        Dialect::Tls13,
+    )
+    .unwrap() else {
+        panic!("EncryptedExtensions second");
+    };
+    change(&mut ee);
+    flight[1] = HandshakePayload::EncryptedExtensions(ee).encode();
+    (p, flight)
+}
+
+/// RFC 8446 4.2 and 4.3.1: EncryptedExtensions answering an extension the client did not
+/// send is unsupported_extension (ALPN without an offer, RFC 7301 3.2); one that belongs in
+/// another message (key_share) is illegal_parameter.
+#[test]
+fn tls13_client_refuses_unasked_and_misplaced_encrypted_extensions() {
+    use crate::msgs::EncryptedExtension;
+    let (p, flight) = server_flight_with_extensions(|ee| ee.push(EncryptedExtension::Alpn(b"h2".to_vec())));
+    assert_eq!(
+        client_alert(p, &flight[..2]),
+        AlertDescription::UnsupportedExtension
+    );
+    let (p, flight) = server_flight_with_extensions(|ee| {
+        ee.push(EncryptedExtension::Unknown {
+            typ: crate::codec::ExtensionType::KeyShare,
+            data: vec![0, 23, 0, 1, 4],
+        })
+    });
+    assert_eq!(client_alert(p, &flight[..2]), AlertDescription::IllegalParameter);
+}
+
+/// RFC 8446 4.4.2: the server's Certificate has an empty certificate_request_context.
+#[test]
+fn tls13_client_refuses_a_server_certificate_with_a_context() {
+    let (p, mut flight) = server_flight_with(|_| {});
+    let HandshakePayload::Certificate13(mut cert) =
+        HandshakePayload::decode(HandshakeType::Certificate, &flight[2][4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("Certificate third");
+    };
+    cert.context = vec![1];
+    flight[2] = HandshakePayload::Certificate13(cert).encode();
+    assert_eq!(client_alert(p, &flight), AlertDescription::IllegalParameter);
+}
+
+/// RFC 8446 4.4.3: the server signs with a scheme of the client's signature_algorithms; a
+/// CertificateVerify naming another is illegal_parameter, before any signature check.
+#[test]
+fn tls13_client_refuses_a_certificate_verify_scheme_it_did_not_offer() {
+    let (p, mut flight) = server_flight_with(|_| {});
+    let HandshakePayload::CertificateVerify(mut cv) =
+        HandshakePayload::decode(HandshakeType::CertificateVerify, &flight[3][4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("CertificateVerify fourth");
+    };
+    cv.scheme = crate::codec::SignatureScheme::from(0x0201u16);
+    flight[3] = HandshakePayload::CertificateVerify(cv).encode();
+    assert_eq!(client_alert(p, &flight), AlertDescription::IllegalParameter);
+}
+
+/// RFC 8446 4.6.3: a KeyUpdate before the handshake's Finished is unexpected_message; a
+/// request value other than 0 and 1 is illegal_parameter.
+#[test]
+fn tls13_key_update_rules() {
+    let key_update = HandshakePayload::KeyUpdate(KeyUpdateRequest::UpdateNotRequested).encode();
+    let (p, mut flight) = server_flight_with(|_| {});
+    flight.insert(2, key_update);
+    assert_eq!(client_alert(p, &flight), AlertDescription::UnexpectedMessage);
+
+    let mut p = Pair13::new();
+    p.deliver_to_server().unwrap();
+    p.deliver_to_client().unwrap();
+    p.deliver_to_server().unwrap();
+    p.deliver_to_client().unwrap();
+    let bad_request = [u8::from(HandshakeType::KeyUpdate), 0, 0, 1, 2];
+    let client = p.client.take().unwrap();
+    assert!(client.is_established());
+    assert_eq!(
+        alert_of(deliver(client, &mut p.c, &bad_request)),
+        AlertDescription::IllegalParameter
+    );
+}
+
+/// RFC 8446 4.6.1: after the handshake the client takes NewSessionTickets and reports each;
+/// one whose lifetime exceeds the seven days a server may give is still taken (the client
+/// caches it no longer than seven days), and a flood past `MAX_TICKETS` is refused with
+/// unexpected_message rather than stored without bound.
+#[test]
+fn tls13_client_takes_tickets_up_to_a_bound() {
+    let mut p = Pair13::new();
+    p.deliver_to_server().unwrap();
+    p.deliver_to_client().unwrap();
+    p.deliver_to_server().unwrap();
+    let ticket = p.s.take_outbox().remove(0);
+    let HandshakePayload::NewSessionTicket13(mut nst) =
+        HandshakePayload::decode(HandshakeType::NewSessionTicket, &ticket[4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("a NewSessionTicket");
+    };
+    assert!(nst.lifetime <= 604_800);
+    p.c.take_steps();
+    let mut client = deliver(p.client.take().unwrap(), &mut p.c, &ticket).unwrap();
+    assert_eq!(p.c.take_steps(), [Event(Event::SessionTicket)]);
+    nst.lifetime = 604_801;
+    let too_long = HandshakePayload::NewSessionTicket13(nst).encode();
+    for _ in 1..super::established::MAX_TICKETS {
+        client = deliver(client, &mut p.c, &too_long).unwrap();
+    }
+    assert_eq!(
+        alert_of(deliver(client, &mut p.c, &too_long)),
+        AlertDescription::UnexpectedMessage
+    );
+}
+
+/// RFC 5246 7.4.9: a TLS 1.2 Finished that does not match is decrypt_error, on either side,
+/// and the side that refuses it does not complete.
+#[test]
+fn tls12_finished_that_does_not_match_is_decrypt_error() {
+    let v12 = [ProtocolVersion::TLSv1_2];
+    let corrupt = |msg: &[u8]| {
+        let mut bad = msg.to_vec();
+        *bad.last_mut().unwrap() ^= 1;
+        bad
+    };
+    let mut c = Recorder::new();
+    let client = client13::start(
+        client_config(&v12),
+        Some(ServerName::try_from("localhost").unwrap()),
+        &mut c,
+    )
+    .unwrap();
+    let mut s = Recorder::new();
+    let server = deliver_all(server13::start(server_config(&v12)), &mut s, &c.take_outbox()).unwrap();
+    let client = deliver_all(client, &mut c, &s.take_outbox()).unwrap();
+    let [kex, finished] = <[Vec<u8>; 2]>::try_from(c.take_outbox()).unwrap();
+    let server = deliver(server, &mut s, &kex)
+        .and_then(|hs| hs.handle_ccs12(&mut s))
+        .unwrap();
+    s.take_steps();
+
+    // The server refuses a corrupted client Finished (a second pair of machines)...
+    let mut s2 = Recorder::new();
+    let mut c2 = Recorder::new();
+    let client2 = client13::start(
+        client_config(&v12),
+        Some(ServerName::try_from("localhost").unwrap()),
+        &mut c2,
+    )
+    .unwrap();
+    let server2 = deliver_all(server13::start(server_config(&v12)), &mut s2, &c2.take_outbox()).unwrap();
+    deliver_all(client2, &mut c2, &s2.take_outbox()).unwrap();
+    let [kex2, finished2] = <[Vec<u8>; 2]>::try_from(c2.take_outbox()).unwrap();
+    let refused = deliver(server2, &mut s2, &kex2)
+        .and_then(|hs| hs.handle_ccs12(&mut s2))
+        .and_then(|hs| deliver(hs, &mut s2, &corrupt(&finished2)));
+    assert_eq!(alert_of(refused), AlertDescription::DecryptError);
+    assert!(!s2.take_steps().contains(&Event(Event::HandshakeComplete)));
+
+    // ...and the client a corrupted server Finished.
+    deliver(server, &mut s, &finished).unwrap();
+    let [ticket, server_finished] = <[Vec<u8>; 2]>::try_from(s.take_outbox()).unwrap();
+    c.take_steps();
+    let refused = deliver(client, &mut c, &ticket)
+        .and_then(|hs| hs.handle_ccs12(&mut c))
+        .and_then(|hs| deliver(hs, &mut c, &corrupt(&server_finished)));
+    assert_eq!(alert_of(refused), AlertDescription::DecryptError);
+    assert!(!c.take_steps().contains(&Event(Event::HandshakeComplete)));
+}
+
+/// RFC 5246 7.4.1.3: a TLS 1.2 ServerHello selecting a suite the client did not offer is
+/// illegal_parameter.
+#[test]
+fn tls12_client_refuses_a_suite_it_did_not_offer() {
+    let (client, mut c, mut flight) = tls12_server_flight();
+    let HandshakePayload::ServerHello(mut sh) =
+        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls12).unwrap()
+    else {
+        panic!("a ServerHello");
+    };
+    sh.cipher_suite = crate::codec::CipherSuite::from(0x009cu16);
+    flight[0] = HandshakePayload::ServerHello(sh).encode();
+    assert_eq!(
+        alert_of(deliver(client, &mut c, &flight[0])),
+        AlertDescription::IllegalParameter
+    );
+}
+
+/// A TLS 1.3 pair whose server asks for a client certificate (`mandatory` or not) and whose
+/// client has one (`client_cert`) or not.
+fn pair_with_client_auth(mandatory: bool, client_cert: bool) -> Pair13 {
+    let mut p = Pair13::new();
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    let verifier = crate::pki::WebPkiClientVerifier::new(anchors);
+    let verifier = if mandatory { verifier } else { verifier.optional() };
+    let key = || {
+        CertifiedKey::from_pem_files(
+            vectors().join("localhost-ecdsa-p256.pem"),
+            vectors().join("localhost-ecdsa-p256.key"),
+        )
+        .unwrap()
+    };
+    let server = ServerConfig::builder(key())
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .client_verifier(Arc::new(verifier))
+        .build()
+        .unwrap();
+    p.server = Some(server13::start(server));
+    let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
+    let builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
+        .versions(&[ProtocolVersion::TLSv1_3]);
+    let builder = if client_cert {
+        builder.client_auth_cert(key())
+    } else {
+        builder
+    };
+    let mut c = Recorder::new();
+    p.client = Some(
+        client13::start(
+            builder.build().unwrap(),
+            Some(ServerName::try_from("localhost").unwrap()),
+            &mut c,
+        )
+        .unwrap(),
+    );
+    p.c = c;
+    p.c.take_steps();
+    p
+}
+
+/// RFC 8446 4.3.2 and 4.4: a server that asks for a certificate sends CertificateRequest
+/// after EncryptedExtensions; the client answers with Certificate, CertificateVerify and
+/// Finished under its handshake key, and the server reads the application key only after.
+#[test]
+fn tls13_client_authentication_in_rfc_order() {
+    let mut p = pair_with_client_auth(true, true);
+    p.deliver_to_server().unwrap();
+    let types: Vec<_> = p.s.outbox.iter().map(|m| HandshakeType::from(m[0])).collect();
+    assert_eq!(
+        types,
+        [
+            HandshakeType::ServerHello,
+            HandshakeType::EncryptedExtensions,
+            HandshakeType::CertificateRequest,
+            HandshakeType::Certificate,
+            HandshakeType::CertificateVerify,
+            HandshakeType::Finished,
+        ]
+    );
+    p.s.take_steps();
+    p.deliver_to_client().unwrap();
+    let steps = p.c.take_steps();
+    let sent: Vec<_> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Sent(t) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            HandshakeType::Certificate,
+            HandshakeType::CertificateVerify,
+            HandshakeType::Finished
+        ]
+    );
+    let write_hs = steps
+        .iter()
+        .position(|s| *s == Write(KeyLevel::Handshake))
+        .unwrap();
+    let cert = steps
+        .iter()
+        .position(|s| *s == Sent(HandshakeType::Certificate))
+        .unwrap();
+    assert!(
+        write_hs < cert,
+        "the client's Certificate goes under its handshake key"
+    );
+    p.deliver_to_server().unwrap();
+    let steps = p.s.take_steps();
+    assert_eq!(steps[0], Read(KeyLevel::Application));
+    assert!(steps.contains(&Event(Event::HandshakeComplete)));
+    assert!(
+        !p.s.neg.peer_chain.is_empty(),
+        "the server keeps the client's chain"
+    );
+}
+
+/// RFC 8446 4.4.2.4: a client without a certificate answers a CertificateRequest with an
+/// empty Certificate; a server that requires one aborts with certificate_required, one that
+/// does not completes.
+#[test]
+fn tls13_server_requiring_a_certificate_refuses_an_empty_one() {
+    let mut p = pair_with_client_auth(true, false);
+    p.deliver_to_server().unwrap();
+    p.deliver_to_client().unwrap();
+    let flight = p.c.take_outbox();
+    let types: Vec<_> = flight.iter().map(|m| HandshakeType::from(m[0])).collect();
+    assert_eq!(types, [HandshakeType::Certificate, HandshakeType::Finished]);
+    let server = p.server.take().unwrap();
+    assert_eq!(
+        alert_of(deliver_all(server, &mut p.s, &flight)),
+        AlertDescription::CertificateRequired
+    );
+
+    let mut p = pair_with_client_auth(false, false);
+    p.deliver_to_server().unwrap();
+    p.deliver_to_client().unwrap();
+    p.s.take_steps();
+    p.deliver_to_server().unwrap();
+    assert!(p.s.take_steps().contains(&Event(Event::HandshakeComplete)));
+    assert!(p.s.neg.peer_chain.is_empty());
+}
+
+/// RFC 8446 4.3.2: a CertificateRequest in the handshake has an empty
+/// certificate_request_context (illegal_parameter otherwise) and carries
+/// signature_algorithms (missing_extension otherwise).
+#[test]
+fn tls13_client_refuses_a_malformed_certificate_request() {
+    use crate::msgs::CertReqExtension;
+    type Change = fn(&mut crate::msgs::CertificateRequest13);
+    let cases: [(Change, AlertDescription); 2] = [
+        (|cr| cr.context = vec![7], AlertDescription::IllegalParameter),
+        (
+            |cr| {
+                cr.extensions
+                    .retain(|e| !matches!(e, CertReqExtension::SignatureAlgorithms(_)))
+            },
+            AlertDescription::MissingExtension,
+        ),
+    ];
+    for (change, want) in cases {
+        let mut p = pair_with_client_auth(true, true);
+        p.deliver_to_server().unwrap();
+        let mut flight = p.s.take_outbox();
+        let HandshakePayload::CertificateRequest13(mut cr) =
+            HandshakePayload::decode(HandshakeType::CertificateRequest, &flight[2][4..], Dialect::Tls13)
+                .unwrap()
+        else {
+            panic!("CertificateRequest third");
+        };
+        change(&mut cr);
+        flight[2] = HandshakePayload::CertificateRequest13(cr).encode();
+        let client = p.client.take().unwrap();
+        let got = match deliver_all(client, &mut p.c, &flight) {
+            Ok(_) => panic!("the client took a malformed CertificateRequest"),
+            Err(e) => e.alert().unwrap(),
+        };
+        assert_eq!(got, want);
+    }
+}
+
+/// The TLS 1.2 machines up to the client's second flight (ClientKeyExchange, Finished; the
+/// CCS between them is the recorder's `Ccs` step).
+fn tls12_client_flight() -> (Handshake, Recorder, Vec<Vec<u8>>) {
+    let v12 = [ProtocolVersion::TLSv1_2];
+    let mut c = Recorder::new();
+    let client = client13::start(
+        client_config(&v12),
+        Some(ServerName::try_from("localhost").unwrap()),
+        &mut c,
+    )
+    .unwrap();
+    let mut s = Recorder::new();
+    let server = deliver_all(server13::start(server_config(&v12)), &mut s, &c.take_outbox()).unwrap();
+    deliver_all(client, &mut c, &s.take_outbox()).unwrap();
+    s.take_steps();
+    (server, s, c.take_outbox())
+}
+
+/// RFC 5246 7.3 and 7.4.7: the TLS 1.2 server waits for ClientKeyExchange: a Finished in
+/// its place, or a ChangeCipherSpec before it, is unexpected_message; an X25519 share of
+/// low order (all zeros: the shared secret would be zero, RFC 8422 5.11, RFC 7748 6.1) is
+/// refused without installing a key.
+#[test]
+fn tls12_server_refuses_the_client_flight_out_of_order() {
+    let (server, mut s, flight) = tls12_client_flight();
+    assert_eq!(
+        alert_of(deliver(server, &mut s, &flight[1])),
+        AlertDescription::UnexpectedMessage
+    );
+    let (server, mut s, _) = tls12_client_flight();
+    assert_eq!(
+        server.handle_ccs12(&mut s).err().and_then(|e| e.alert()),
+        Some(AlertDescription::UnexpectedMessage)
+    );
+    let (server, mut s, mut flight) = tls12_client_flight();
+    // ClientKeyExchange: a one-byte length, then the share (X25519 by default: 32 bytes).
+    assert_eq!(flight[0][4], 32);
+    flight[0][5..].fill(0);
+    assert_eq!(
+        alert_of(deliver(server, &mut s, &flight[0])),
+        AlertDescription::IllegalParameter
+    );
+    assert!(!s.take_steps().contains(&PendingRead12));
+}
+
+impl Pair13 {
+    /// A pair from given configs (shared between pairs, so a ticket from one resumes in the
+    /// next).
+    fn with(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> Self {
+        let mut c = Recorder::new();
+        let hs = client13::start(
+            client.clone(),
+            Some(ServerName::try_from("localhost").unwrap()),
+            &mut c,
+        )
+        .unwrap();
+        c.take_steps();
+        Pair13 {
+            client: Some(hs),
+            server: Some(server13::start(server.clone())),
+            c,
+            s: Recorder::new(),
+        }
+    }
+
+    /// Runs the handshake to the end, tickets delivered.
+    fn complete(&mut self) {
+        self.deliver_to_server().unwrap();
+        self.deliver_to_client().unwrap();
+        self.deliver_to_server().unwrap();
+        self.deliver_to_client().unwrap();
+        self.c.take_steps();
+        self.s.take_steps();
+    }
+}
+
+/// RFC 8446 2.2 and 4.2.11: with a ticket the client offers pre_shared_key (last) and the
+/// server that accepts it sends no Certificate or CertificateVerify; a binder that does not
+/// match the transcript is decrypt_error (4.2.11.2) and nothing is answered.
+#[test]
+fn tls13_resumption_skips_the_certificate_and_checks_the_binder() {
+    let client = client_config(&[ProtocolVersion::TLSv1_3]);
+    let server = server_config(&[ProtocolVersion::TLSv1_3]);
+    Pair13::with(&client, &server).complete();
+
+    let mut p = Pair13::with(&client, &server);
+    let HandshakePayload::ClientHello(ch) =
+        HandshakePayload::decode(HandshakeType::ClientHello, &p.c.outbox[0][4..], Dialect::Tls13).unwrap()
+    else {
+        panic!("a ClientHello");
+    };
+    assert!(matches!(
+        ch.extensions.last(),
+        Some(crate::msgs::ClientExtension::PreSharedKey(_))
+    ));
+    p.deliver_to_server().unwrap();
+    let types: Vec<_> = p.s.outbox.iter().map(|m| HandshakeType::from(m[0])).collect();
+    assert_eq!(
+        types,
+        [
+            HandshakeType::ServerHello,
+            HandshakeType::EncryptedExtensions,
+            HandshakeType::Finished
+        ]
+    );
+    p.deliver_to_client().unwrap();
+    assert!(p.client.as_ref().unwrap().is_established());
+    // The resumed connection's tickets replace the one it used (single use, RFC 8446 C.4).
+    p.deliver_to_server().unwrap();
+    p.deliver_to_client().unwrap();
+
+    let mut p = Pair13::with(&client, &server);
+    let offers_psk =
+        |raw: &[u8]| match HandshakePayload::decode(HandshakeType::ClientHello, &raw[4..], Dialect::Tls13) {
+            Ok(HandshakePayload::ClientHello(ch)) => {
+                matches!(
+                    ch.extensions.last(),
+                    Some(crate::msgs::ClientExtension::PreSharedKey(_))
+                )
+            }
+            _ => false,
+        };
+    assert!(offers_psk(&p.c.outbox[0]));
+    let last = p.c.outbox[0].len() - 1;
+    p.c.outbox[0][last] ^= 1;
+    assert_eq!(
+        alert_of(deliver_all(
+            p.server.take().unwrap(),
+            &mut p.s,
+            &p.c.take_outbox()
+        )),
+        AlertDescription::DecryptError
+    );
+    assert!(p.s.take_steps().is_empty());
+}
