@@ -1693,3 +1693,213 @@ fn tls13_resumption_skips_the_certificate_and_checks_the_binder() {
     );
     assert!(p.s.take_steps().is_empty());
 }
+
+/// One message of each handshake type either machine sends, TLS-encoded: taken from a TLS 1.3
+/// handshake with client authentication and a TLS 1.2 one, plus KeyUpdate and
+/// EndOfEarlyData.
+fn every_message() -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut p = pair_with_client_auth(true, true);
+    all.extend(p.c.outbox.iter().cloned());
+    p.deliver_to_server().unwrap();
+    all.extend(p.s.outbox.iter().cloned());
+    p.deliver_to_client().unwrap();
+    all.extend(p.c.outbox.iter().cloned());
+    p.deliver_to_server().unwrap();
+    all.extend(p.s.outbox.iter().cloned());
+    let (_, _, flight12) = tls12_server_flight();
+    all.extend(flight12);
+    let (_, _, client12) = tls12_client_flight();
+    all.extend(client12);
+    all.push(HandshakePayload::KeyUpdate(KeyUpdateRequest::UpdateNotRequested).encode());
+    all.push(HandshakePayload::EndOfEarlyData.encode());
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|m| seen.insert(m[0]));
+    all
+}
+
+/// A state made by `make` refuses each message whose type is not in `accepted` with
+/// unexpected_message, at its header, and outputs nothing for it (RFC 8446 4, RFC 5246 7.3).
+fn refuses_all_but(
+    what: &str,
+    make: impl Fn() -> (Handshake, Recorder),
+    accepted: &[HandshakeType],
+    messages: &[Vec<u8>],
+) {
+    let mut refused = 0;
+    for raw in messages {
+        let typ = HandshakeType::from(raw[0]);
+        if accepted.contains(&typ) {
+            continue;
+        }
+        let (hs, mut cx) = make();
+        cx.take_steps();
+        let got = deliver(hs, &mut cx, raw).err().and_then(|e| e.alert());
+        assert_eq!(got, Some(AlertDescription::UnexpectedMessage), "{what}: {typ:?}");
+        assert!(cx.take_steps().is_empty(), "{what}: {typ:?} made output");
+        refused += 1;
+    }
+    assert!(refused >= messages.len() - accepted.len(), "{what}");
+}
+
+/// RFC 8446 4 (and 4.3.2, 4.4, 4.6): each state of the TLS 1.3 client takes only the
+/// messages that may come next and refuses every other type with unexpected_message.
+#[test]
+fn tls13_client_states_refuse_every_unexpected_message() {
+    use HandshakeType as T;
+    let messages = every_message();
+    assert!(messages.len() >= 13, "{}", messages.len());
+    let expected: [&[HandshakeType]; 5] = [
+        &[T::ServerHello],
+        &[T::EncryptedExtensions],
+        &[T::Certificate, T::CertificateRequest],
+        &[T::CertificateVerify],
+        &[T::Finished],
+    ];
+    for (k, accepted) in expected.iter().enumerate() {
+        let make = || {
+            let mut p = Pair13::new();
+            p.deliver_to_server().unwrap();
+            let flight = p.s.take_outbox();
+            let client = deliver_all(p.client.take().unwrap(), &mut p.c, &flight[..k]).unwrap();
+            (client, p.c)
+        };
+        refuses_all_but(
+            &format!("client after {k} server messages"),
+            make,
+            accepted,
+            &messages,
+        );
+    }
+    let established = || {
+        let mut p = Pair13::new();
+        p.complete();
+        (p.client.take().unwrap(), p.c)
+    };
+    refuses_all_but(
+        "established client",
+        established,
+        &[T::NewSessionTicket, T::KeyUpdate],
+        &messages,
+    );
+}
+
+/// RFC 8446 4, 4.4.2 and 4.5: each state of the TLS 1.3 server takes only what may come
+/// next: the ClientHello; then the client's Finished (its Certificate first when one was
+/// asked for; EndOfEarlyData only after accepted 0-RTT); once established only KeyUpdate.
+#[test]
+fn tls13_server_states_refuse_every_unexpected_message() {
+    use HandshakeType as T;
+    let messages = every_message();
+    let fresh = || {
+        (
+            server13::start(server_config(&[
+                ProtocolVersion::TLSv1_3,
+                ProtocolVersion::TLSv1_2,
+            ])),
+            Recorder::new(),
+        )
+    };
+    refuses_all_but("server at start", fresh, &[T::ClientHello], &messages);
+    let after_hello = |auth: bool| {
+        move || {
+            let mut p = if auth {
+                pair_with_client_auth(true, true)
+            } else {
+                Pair13::new()
+            };
+            p.deliver_to_server().unwrap();
+            (p.server.take().unwrap(), p.s)
+        }
+    };
+    refuses_all_but(
+        "server after hello",
+        after_hello(false),
+        &[T::Finished],
+        &messages,
+    );
+    refuses_all_but(
+        "server asking for a certificate",
+        after_hello(true),
+        &[T::Certificate],
+        &messages,
+    );
+    let after_client_cert = || {
+        let mut p = pair_with_client_auth(true, true);
+        p.deliver_to_server().unwrap();
+        p.deliver_to_client().unwrap();
+        let flight = p.c.take_outbox();
+        let server = deliver(p.server.take().unwrap(), &mut p.s, &flight[0]).unwrap();
+        (server, p.s)
+    };
+    refuses_all_but(
+        "server after the client's Certificate",
+        after_client_cert,
+        &[T::CertificateVerify],
+        &messages,
+    );
+    let established = || {
+        let mut p = Pair13::new();
+        p.complete();
+        (p.server.take().unwrap(), p.s)
+    };
+    refuses_all_but("established server", established, &[T::KeyUpdate], &messages);
+}
+
+/// RFC 5246 7.3 and 7.4: each state of the TLS 1.2 client and server takes only the
+/// messages that may come next (a Finished only after the ChangeCipherSpec) and refuses
+/// every other type with unexpected_message.
+#[test]
+fn tls12_states_refuse_every_unexpected_message() {
+    use HandshakeType as T;
+    let messages = every_message();
+    let client_expects: [&[HandshakeType]; 4] = [
+        &[T::ServerHello],
+        &[T::Certificate],
+        &[T::ServerKeyExchange],
+        &[T::ServerHelloDone, T::CertificateRequest],
+    ];
+    for (k, accepted) in client_expects.iter().enumerate() {
+        let make = || {
+            let (client, mut c, flight) = tls12_server_flight();
+            (deliver_all(client, &mut c, &flight[..k]).unwrap(), c)
+        };
+        refuses_all_but(
+            &format!("TLS 1.2 client after {k} server messages"),
+            make,
+            accepted,
+            &messages,
+        );
+    }
+    let client_after_done = || {
+        let (client, mut c, flight) = tls12_server_flight();
+        (deliver_all(client, &mut c, &flight).unwrap(), c)
+    };
+    // RFC 5077 3.3: the server announced a ticket, so NewSessionTicket comes before its CCS.
+    refuses_all_but(
+        "TLS 1.2 client awaiting the server's CCS",
+        client_after_done,
+        &[T::NewSessionTicket],
+        &messages,
+    );
+    let server_after_hello = || {
+        let (server, s, _) = tls12_client_flight();
+        (server, s)
+    };
+    refuses_all_but(
+        "TLS 1.2 server after the hello",
+        server_after_hello,
+        &[T::ClientKeyExchange],
+        &messages,
+    );
+    let server_after_kex = || {
+        let (server, mut s, flight) = tls12_client_flight();
+        (deliver(server, &mut s, &flight[0]).unwrap(), s)
+    };
+    refuses_all_but(
+        "TLS 1.2 server before the client's CCS",
+        server_after_kex,
+        &[],
+        &messages,
+    );
+}
