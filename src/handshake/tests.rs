@@ -204,13 +204,27 @@ fn client_config(versions: &[ProtocolVersion]) -> Arc<ClientConfig> {
         .unwrap()
 }
 
-fn server_config(versions: &[ProtocolVersion]) -> Arc<ServerConfig> {
-    let ck = CertifiedKey::from_pem_files(
+/// The server's certificate and key (ECDSA P-256, also valid for client authentication).
+fn server_key() -> CertifiedKey {
+    CertifiedKey::from_pem_files(
         vectors().join("localhost-ecdsa-p256.pem"),
         vectors().join("localhost-ecdsa-p256.key"),
     )
-    .unwrap();
-    ServerConfig::builder(ck)
+    .unwrap()
+}
+
+/// A TLS 1.3 server that lists only P-384, which the client sends no share of: it answers
+/// with a HelloRetryRequest (RFC 8446 4.1.4).
+fn p384_only_server() -> Arc<ServerConfig> {
+    ServerConfig::builder(server_key())
+        .versions(&[ProtocolVersion::TLSv1_3])
+        .groups(&[crate::codec::NamedGroup::secp384r1])
+        .build()
+        .unwrap()
+}
+
+fn server_config(versions: &[ProtocolVersion]) -> Arc<ServerConfig> {
+    ServerConfig::builder(server_key())
         .versions(versions)
         .tickets(1)
         .build()
@@ -233,10 +247,19 @@ fn deliver(hs: Handshake, cx: &mut Recorder, raw: &[u8]) -> Result<Handshake, Er
     )
 }
 
+/// One TLS-encoded handshake message (header included) decoded in `dialect`.
+fn decoded(raw: &[u8], dialect: Dialect) -> HandshakePayload {
+    HandshakePayload::decode(HandshakeType::from(raw[0]), &raw[4..], dialect).unwrap()
+}
+
 /// Delivers every message in `flight`, in order.
-fn deliver_all(mut hs: Handshake, cx: &mut Recorder, flight: &[Vec<u8>]) -> Result<Handshake, Error> {
+fn deliver_all(
+    mut hs: Handshake,
+    cx: &mut Recorder,
+    flight: &[impl AsRef<[u8]>],
+) -> Result<Handshake, Error> {
     for raw in flight {
-        hs = deliver(hs, cx, raw)?;
+        hs = deliver(hs, cx, raw.as_ref())?;
     }
     Ok(hs)
 }
@@ -246,6 +269,18 @@ fn alert_of(result: Result<Handshake, Error>) -> AlertDescription {
         Ok(_) => panic!("the state accepted what it must refuse"),
         Err(e) => e.alert().expect("a peer's fault sends an alert"),
     }
+}
+
+/// The handshake types of TLS-encoded messages, in order.
+fn types_of(msgs: &[Vec<u8>]) -> Vec<HandshakeType> {
+    msgs.iter().map(|m| HandshakeType::from(m[0])).collect()
+}
+
+/// A client machine for "localhost" from `config`, its ClientHello in the recorder.
+fn start_client(config: Arc<ClientConfig>) -> (Handshake, Recorder) {
+    let mut c = Recorder::new();
+    let hs = client13::start(config, Some(ServerName::try_from("localhost").unwrap()), &mut c).unwrap();
+    (hs, c)
 }
 
 /// A TLS 1.3 client and server machine, each with its recorder.
@@ -258,13 +293,7 @@ struct Pair13 {
 
 impl Pair13 {
     fn new() -> Self {
-        let mut c = Recorder::new();
-        let client = client13::start(
-            client_config(&[ProtocolVersion::TLSv1_3]),
-            Some(ServerName::try_from("localhost").unwrap()),
-            &mut c,
-        )
-        .unwrap();
+        let (client, c) = start_client(client_config(&[ProtocolVersion::TLSv1_3]));
         Pair13 {
             client: Some(client),
             server: Some(server13::start(server_config(&[ProtocolVersion::TLSv1_3]))),
@@ -287,6 +316,18 @@ impl Pair13 {
         let client = self.client.take().unwrap();
         self.client = Some(deliver_all(client, &mut self.c, &flight)?);
         Ok(())
+    }
+}
+
+impl Pair13 {
+    /// The alert the client's machine answers `flight` with (it must refuse it).
+    fn client_refuses(&mut self, flight: &[impl AsRef<[u8]>]) -> AlertDescription {
+        alert_of(deliver_all(self.client.take().unwrap(), &mut self.c, flight))
+    }
+
+    /// The alert the server's machine answers `flight` with (it must refuse it).
+    fn server_refuses(&mut self, flight: &[impl AsRef<[u8]>]) -> AlertDescription {
+        alert_of(deliver_all(self.server.take().unwrap(), &mut self.s, flight))
     }
 }
 
@@ -382,12 +423,7 @@ fn tls13_client_before_server_hello_refuses_every_other_message() {
     p.deliver_to_server().unwrap();
     let flight = p.s.take_outbox();
     for later in &flight[1..] {
-        let client = client13::start(
-            client_config(&[ProtocolVersion::TLSv1_3]),
-            Some(ServerName::try_from("localhost").unwrap()),
-            &mut Recorder::new(),
-        )
-        .unwrap();
+        let (client, _) = start_client(client_config(&[ProtocolVersion::TLSv1_3]));
         assert_eq!(
             alert_of(deliver(client, &mut Recorder::new(), later)),
             AlertDescription::UnexpectedMessage,
@@ -406,11 +442,7 @@ fn tls13_client_refuses_the_server_flight_out_of_order() {
         p.deliver_to_server().unwrap();
         let mut flight = p.s.take_outbox();
         flight.remove(skip);
-        let client = p.client.take().unwrap();
-        assert_eq!(
-            alert_of(deliver_all(client, &mut p.c, &flight)),
-            AlertDescription::UnexpectedMessage
-        );
+        assert_eq!(p.client_refuses(&flight), AlertDescription::UnexpectedMessage);
     }
 }
 
@@ -422,11 +454,7 @@ fn tls13_client_refuses_a_wrong_server_finished() {
     p.deliver_to_server().unwrap();
     let mut flight = p.s.take_outbox();
     *flight.last_mut().unwrap().last_mut().unwrap() ^= 1;
-    let client = p.client.take().unwrap();
-    assert_eq!(
-        alert_of(deliver_all(client, &mut p.c, &flight)),
-        AlertDescription::DecryptError
-    );
+    assert_eq!(p.client_refuses(&flight), AlertDescription::DecryptError);
     assert!(!p.c.take_steps().contains(&Read(KeyLevel::Application)));
 }
 
@@ -438,11 +466,7 @@ fn tls13_server_refuses_a_wrong_client_finished() {
     p.deliver_to_client().unwrap();
     let mut flight = p.c.take_outbox();
     *flight.last_mut().unwrap().last_mut().unwrap() ^= 1;
-    let server = p.server.take().unwrap();
-    assert_eq!(
-        alert_of(deliver_all(server, &mut p.s, &flight)),
-        AlertDescription::DecryptError
-    );
+    assert_eq!(p.server_refuses(&flight), AlertDescription::DecryptError);
     assert!(!p.s.take_steps().contains(&Read(KeyLevel::Application)));
 }
 
@@ -472,17 +496,9 @@ fn tls13_client_refuses_a_key_share_of_another_group() {
 /// illegal_parameter.
 #[test]
 fn tls13_server_refuses_compression() {
-    let mut c = Recorder::new();
-    client13::start(
-        client_config(&[ProtocolVersion::TLSv1_3]),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (_, mut c) = start_client(client_config(&[ProtocolVersion::TLSv1_3]));
     let hello = c.take_outbox().remove(0);
-    let HandshakePayload::ClientHello(mut ch) =
-        HandshakePayload::decode(HandshakeType::ClientHello, &hello[4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::ClientHello(mut ch) = decoded(&hello, Dialect::Tls13) else {
         panic!("a ClientHello");
     };
     ch.compression_methods = vec![1, 0];
@@ -500,13 +516,7 @@ fn tls13_server_refuses_compression() {
 /// supported_versions with protocol_version.
 #[test]
 fn tls13_only_server_refuses_a_tls12_client() {
-    let mut c = Recorder::new();
-    super::client13::start(
-        client_config(&[ProtocolVersion::TLSv1_2]),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (_, mut c) = start_client(client_config(&[ProtocolVersion::TLSv1_2]));
     let hello = c.take_outbox().remove(0);
     let server = server13::start(server_config(&[ProtocolVersion::TLSv1_3]));
     assert_eq!(
@@ -520,12 +530,7 @@ fn tls13_only_server_refuses_a_tls12_client() {
 #[test]
 fn tls13_key_update_installs_the_next_keys() {
     let mut p = Pair13::new();
-    p.deliver_to_server().unwrap();
-    p.deliver_to_client().unwrap();
-    p.deliver_to_server().unwrap();
-    p.deliver_to_client().unwrap();
-    p.c.take_steps();
-    p.s.take_steps();
+    p.complete();
     let Some(Handshake::Established(mut est)) = p.server.take() else {
         panic!("server established");
     };
@@ -552,9 +557,7 @@ fn tls13_key_update_installs_the_next_keys() {
     );
     // The answer does not ask again (4.6.3: update_not_requested).
     let answer = p.c.take_outbox().remove(0);
-    let HandshakePayload::KeyUpdate(req) =
-        HandshakePayload::decode(HandshakeType::KeyUpdate, &answer[4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::KeyUpdate(req) = decoded(&answer, Dialect::Tls13) else {
         panic!("a KeyUpdate");
     };
     assert_eq!(req, KeyUpdateRequest::UpdateNotRequested);
@@ -568,9 +571,8 @@ fn tls13_established_client_refuses_a_second_server_hello() {
     p.deliver_to_server().unwrap();
     let server_hello = p.s.outbox[0].clone();
     p.deliver_to_client().unwrap();
-    let client = p.client.take().unwrap();
     assert_eq!(
-        alert_of(deliver(client, &mut p.c, &server_hello)),
+        p.client_refuses(std::slice::from_ref(&server_hello)),
         AlertDescription::UnexpectedMessage
     );
 }
@@ -580,13 +582,7 @@ fn tls13_established_client_refuses_a_second_server_hello() {
 #[test]
 fn tls12_full_handshake_keys_follow_change_cipher_spec() {
     let v12 = [ProtocolVersion::TLSv1_2];
-    let mut c = Recorder::new();
-    let client = client13::start(
-        client_config(&v12),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (client, mut c) = start_client(client_config(&v12));
     let mut s = Recorder::new();
     let server = server13::start(server_config(&v12));
     let server = deliver_all(server, &mut s, &c.take_outbox()).unwrap();
@@ -653,17 +649,7 @@ fn tls12_full_handshake_keys_follow_change_cipher_spec() {
 #[test]
 fn tls13_hello_retry_request_installs_no_key_until_the_second_hello() {
     let mut p = Pair13::new();
-    let ck = CertifiedKey::from_pem_files(
-        vectors().join("localhost-ecdsa-p256.pem"),
-        vectors().join("localhost-ecdsa-p256.key"),
-    )
-    .unwrap();
-    let p384_only = ServerConfig::builder(ck)
-        .versions(&[ProtocolVersion::TLSv1_3])
-        .groups(&[crate::codec::NamedGroup::secp384r1])
-        .build()
-        .unwrap();
-    p.server = Some(server13::start(p384_only));
+    p.server = Some(server13::start(p384_only_server()));
     p.c.take_steps();
     p.deliver_to_server().unwrap();
     // D.4: the server's compatibility CCS follows its first message, here the retry request.
@@ -675,17 +661,14 @@ fn tls13_hello_retry_request_installs_no_key_until_the_second_hello() {
     let retry = p.s.outbox[0].clone();
     p.deliver_to_client().unwrap();
     assert_eq!(p.c.take_steps(), [Ccs, Sent(HandshakeType::ClientHello)]);
-    let HandshakePayload::ClientHello(ch2) =
-        HandshakePayload::decode(HandshakeType::ClientHello, &p.c.outbox[0][4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::ClientHello(ch2) = decoded(&p.c.outbox[0], Dialect::Tls13) else {
         panic!("a second ClientHello");
     };
     let groups: Vec<_> = ch2.key_shares().unwrap().iter().map(|k| k.group).collect();
     assert_eq!(groups, [crate::codec::NamedGroup::secp384r1]);
     // A second HelloRetryRequest is unexpected_message (RFC 8446 4.1.4).
-    let client = p.client.take().unwrap();
     assert_eq!(
-        alert_of(deliver(client, &mut p.c, &retry)),
+        p.client_refuses(std::slice::from_ref(&retry)),
         AlertDescription::UnexpectedMessage
     );
 }
@@ -695,9 +678,7 @@ fn server_flight_with(change: impl FnOnce(&mut crate::msgs::ServerHello)) -> (Pa
     let mut p = Pair13::new();
     p.deliver_to_server().unwrap();
     let mut flight = p.s.take_outbox();
-    let HandshakePayload::ServerHello(mut sh) =
-        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::ServerHello(mut sh) = decoded(&flight[0], Dialect::Tls13) else {
         panic!("first message is the ServerHello");
     };
     change(&mut sh);
@@ -750,13 +731,7 @@ fn tls13_client_refuses_unsolicited_and_misplaced_server_hello_extensions() {
 #[test]
 fn client_refuses_a_tls12_server_hello_with_the_downgrade_sentinel() {
     let both = [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2];
-    let mut c = Recorder::new();
-    let client = client13::start(
-        client_config(&both),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (client, mut c) = start_client(client_config(&both));
     let mut s = Recorder::new();
     let server = server13::start(server_config(&[ProtocolVersion::TLSv1_2]));
     let _ = deliver_all(server, &mut s, &c.take_outbox()).unwrap();
@@ -766,12 +741,7 @@ fn client_refuses_a_tls12_server_hello_with_the_downgrade_sentinel() {
         other => panic!("a TLS 1.2 ServerHello, got {other:?}"),
     };
     // Without the sentinel a client takes the same hello (a TLS 1.2-only server sets none).
-    let other = client13::start(
-        client_config(&both),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut Recorder::new(),
-    )
-    .unwrap();
+    let (other, _) = start_client(client_config(&both));
     assert!(deliver(other, &mut Recorder::new(), &flight[0]).is_ok());
     sh.random[24..].copy_from_slice(b"DOWNGRD\x01");
     let raw = HandshakePayload::ServerHello(sh).encode();
@@ -837,9 +807,7 @@ fn tls13_server_refuses_client_messages_it_did_not_ask_for() {
 fn tls13_client_refuses_a_retry_for_a_group_it_already_shared() {
     let mut p = Pair13::new();
     let hello = p.c.outbox[0].clone();
-    let HandshakePayload::ClientHello(ch) =
-        HandshakePayload::decode(HandshakeType::ClientHello, &hello[4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::ClientHello(ch) = decoded(&hello, Dialect::Tls13) else {
         panic!("a ClientHello");
     };
     let shared = ch.key_shares().unwrap()[0].group;
@@ -853,9 +821,8 @@ fn tls13_client_refuses_a_retry_for_a_group_it_already_shared() {
         ],
     })
     .encode();
-    let client = p.client.take().unwrap();
     assert_eq!(
-        alert_of(deliver(client, &mut p.c, &retry)),
+        p.client_refuses(std::slice::from_ref(&retry)),
         AlertDescription::IllegalParameter
     );
 }
@@ -864,13 +831,7 @@ fn tls13_client_refuses_a_retry_for_a_group_it_already_shared() {
 /// ServerKeyExchange, ServerHelloDone).
 fn tls12_server_flight() -> (Handshake, Recorder, Vec<Vec<u8>>) {
     let v12 = [ProtocolVersion::TLSv1_2];
-    let mut c = Recorder::new();
-    let client = client13::start(
-        client_config(&v12),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (client, mut c) = start_client(client_config(&v12));
     let mut s = Recorder::new();
     deliver_all(server13::start(server_config(&v12)), &mut s, &c.take_outbox()).unwrap();
     (client, c, s.take_outbox())
@@ -906,13 +867,7 @@ fn tls12_client_refuses_a_bad_server_key_exchange_signature() {
 
 /// The client's first TLS 1.3 ClientHello, decoded.
 fn client_hello13() -> crate::msgs::ClientHello {
-    let mut c = Recorder::new();
-    client13::start(
-        client_config(&[ProtocolVersion::TLSv1_3]),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (_, mut c) = start_client(client_config(&[ProtocolVersion::TLSv1_3]));
     let hello = c.take_outbox().remove(0);
     match HandshakePayload::decode(HandshakeType::ClientHello, &hello[4..], Dialect::Tls13) {
         Ok(HandshakePayload::ClientHello(ch)) => ch,
@@ -1046,17 +1001,7 @@ fn tls13_server_refuses_a_misplaced_or_modeless_pre_shared_key() {
 /// client sent no share. Returns the pair with the client's second ClientHello queued.
 fn pair_after_retry() -> Pair13 {
     let mut p = Pair13::new();
-    let ck = CertifiedKey::from_pem_files(
-        vectors().join("localhost-ecdsa-p256.pem"),
-        vectors().join("localhost-ecdsa-p256.key"),
-    )
-    .unwrap();
-    let p384_only = ServerConfig::builder(ck)
-        .versions(&[ProtocolVersion::TLSv1_3])
-        .groups(&[crate::codec::NamedGroup::secp384r1])
-        .build()
-        .unwrap();
-    p.server = Some(server13::start(p384_only));
+    p.server = Some(server13::start(p384_only_server()));
     p.deliver_to_server().unwrap();
     p.deliver_to_client().unwrap();
     p.c.take_steps();
@@ -1070,9 +1015,7 @@ fn server_alert_for_second_hello(
     change: impl FnOnce(&mut crate::msgs::ClientHello),
 ) -> AlertDescription {
     let raw = p.c.take_outbox().remove(0);
-    let HandshakePayload::ClientHello(mut ch) =
-        HandshakePayload::decode(HandshakeType::ClientHello, &raw[4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::ClientHello(mut ch) = decoded(&raw, Dialect::Tls13) else {
         panic!("a second ClientHello");
     };
     change(&mut ch);
@@ -1162,17 +1105,13 @@ fn tls13_client_refuses_a_retry_it_cannot_follow() {
     ];
     for (suite, extensions) in cases {
         let mut p = Pair13::new();
-        let HandshakePayload::ClientHello(ch) =
-            HandshakePayload::decode(HandshakeType::ClientHello, &p.c.outbox[0][4..], Dialect::Tls13)
-                .unwrap()
-        else {
+        let HandshakePayload::ClientHello(ch) = decoded(&p.c.outbox[0], Dialect::Tls13) else {
             panic!("a ClientHello");
         };
         let retry = retry_with(&ch, suite, extensions.clone());
         p.c.take_steps();
-        let client = p.client.take().unwrap();
         assert_eq!(
-            alert_of(deliver(client, &mut p.c, &retry)),
+            p.client_refuses(std::slice::from_ref(&retry)),
             AlertDescription::IllegalParameter,
             "{suite:?} {extensions:?}"
         );
@@ -1188,9 +1127,7 @@ fn tls13_client_refuses_a_server_hello_that_changes_the_retry_suite() {
     let mut p = pair_after_retry();
     p.deliver_to_server().unwrap();
     let mut flight = p.s.take_outbox();
-    let HandshakePayload::ServerHello(mut sh) =
-        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::ServerHello(mut sh) = decoded(&flight[0], Dialect::Tls13) else {
         panic!("a ServerHello");
     };
     assert_eq!(sh.cipher_suite, CipherSuite::TLS_AES_128_GCM_SHA256);
@@ -1204,12 +1141,7 @@ fn server_flight_with_extensions(
     change: impl FnOnce(&mut Vec<crate::msgs::EncryptedExtension>),
 ) -> (Pair13, Vec<Vec<u8>>) {
     let (p, mut flight) = server_flight_with(|_| {});
-    let HandshakePayload::EncryptedExtensions(mut ee) = HandshakePayload::decode(
-        HandshakeType::EncryptedExtensions,
-        &flight[1][4..],
-        Dialect::Tls13,
-    )
-    .unwrap() else {
+    let HandshakePayload::EncryptedExtensions(mut ee) = decoded(&flight[1], Dialect::Tls13) else {
         panic!("EncryptedExtensions second");
     };
     change(&mut ee);
@@ -1241,9 +1173,7 @@ fn tls13_client_refuses_unasked_and_misplaced_encrypted_extensions() {
 #[test]
 fn tls13_client_refuses_a_server_certificate_with_a_context() {
     let (p, mut flight) = server_flight_with(|_| {});
-    let HandshakePayload::Certificate13(mut cert) =
-        HandshakePayload::decode(HandshakeType::Certificate, &flight[2][4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::Certificate13(mut cert) = decoded(&flight[2], Dialect::Tls13) else {
         panic!("Certificate third");
     };
     cert.context = vec![1];
@@ -1256,9 +1186,7 @@ fn tls13_client_refuses_a_server_certificate_with_a_context() {
 #[test]
 fn tls13_client_refuses_a_certificate_verify_scheme_it_did_not_offer() {
     let (p, mut flight) = server_flight_with(|_| {});
-    let HandshakePayload::CertificateVerify(mut cv) =
-        HandshakePayload::decode(HandshakeType::CertificateVerify, &flight[3][4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::CertificateVerify(mut cv) = decoded(&flight[3], Dialect::Tls13) else {
         panic!("CertificateVerify fourth");
     };
     cv.scheme = crate::codec::SignatureScheme::from(0x0201u16);
@@ -1276,10 +1204,7 @@ fn tls13_key_update_rules() {
     assert_eq!(client_alert(p, &flight), AlertDescription::UnexpectedMessage);
 
     let mut p = Pair13::new();
-    p.deliver_to_server().unwrap();
-    p.deliver_to_client().unwrap();
-    p.deliver_to_server().unwrap();
-    p.deliver_to_client().unwrap();
+    p.complete();
     let bad_request = [u8::from(HandshakeType::KeyUpdate), 0, 0, 1, 2];
     let client = p.client.take().unwrap();
     assert!(client.is_established());
@@ -1300,9 +1225,7 @@ fn tls13_client_takes_tickets_up_to_a_bound() {
     p.deliver_to_client().unwrap();
     p.deliver_to_server().unwrap();
     let ticket = p.s.take_outbox().remove(0);
-    let HandshakePayload::NewSessionTicket13(mut nst) =
-        HandshakePayload::decode(HandshakeType::NewSessionTicket, &ticket[4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::NewSessionTicket13(mut nst) = decoded(&ticket, Dialect::Tls13) else {
         panic!("a NewSessionTicket");
     };
     assert!(nst.lifetime <= 604_800);
@@ -1330,13 +1253,7 @@ fn tls12_finished_that_does_not_match_is_decrypt_error() {
         *bad.last_mut().unwrap() ^= 1;
         bad
     };
-    let mut c = Recorder::new();
-    let client = client13::start(
-        client_config(&v12),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (client, mut c) = start_client(client_config(&v12));
     let mut s = Recorder::new();
     let server = deliver_all(server13::start(server_config(&v12)), &mut s, &c.take_outbox()).unwrap();
     let client = deliver_all(client, &mut c, &s.take_outbox()).unwrap();
@@ -1348,13 +1265,7 @@ fn tls12_finished_that_does_not_match_is_decrypt_error() {
 
     // The server refuses a corrupted client Finished (a second pair of machines)...
     let mut s2 = Recorder::new();
-    let mut c2 = Recorder::new();
-    let client2 = client13::start(
-        client_config(&v12),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c2,
-    )
-    .unwrap();
+    let (client2, mut c2) = start_client(client_config(&v12));
     let server2 = deliver_all(server13::start(server_config(&v12)), &mut s2, &c2.take_outbox()).unwrap();
     deliver_all(client2, &mut c2, &s2.take_outbox()).unwrap();
     let [kex2, finished2] = <[Vec<u8>; 2]>::try_from(c2.take_outbox()).unwrap();
@@ -1380,9 +1291,7 @@ fn tls12_finished_that_does_not_match_is_decrypt_error() {
 #[test]
 fn tls12_client_refuses_a_suite_it_did_not_offer() {
     let (client, mut c, mut flight) = tls12_server_flight();
-    let HandshakePayload::ServerHello(mut sh) =
-        HandshakePayload::decode(HandshakeType::ServerHello, &flight[0][4..], Dialect::Tls12).unwrap()
-    else {
+    let HandshakePayload::ServerHello(mut sh) = decoded(&flight[0], Dialect::Tls12) else {
         panic!("a ServerHello");
     };
     sh.cipher_suite = crate::codec::CipherSuite::from(0x009cu16);
@@ -1400,14 +1309,7 @@ fn pair_with_client_auth(mandatory: bool, client_cert: bool) -> Pair13 {
     let anchors = TrustAnchors::from_pem_file(vectors().join("ca.pem")).unwrap();
     let verifier = crate::pki::WebPkiClientVerifier::new(anchors);
     let verifier = if mandatory { verifier } else { verifier.optional() };
-    let key = || {
-        CertifiedKey::from_pem_files(
-            vectors().join("localhost-ecdsa-p256.pem"),
-            vectors().join("localhost-ecdsa-p256.key"),
-        )
-        .unwrap()
-    };
-    let server = ServerConfig::builder(key())
+    let server = ServerConfig::builder(server_key())
         .versions(&[ProtocolVersion::TLSv1_3])
         .client_verifier(Arc::new(verifier))
         .build()
@@ -1417,19 +1319,12 @@ fn pair_with_client_auth(mandatory: bool, client_cert: bool) -> Pair13 {
     let builder = ClientConfig::builder(Arc::new(WebPkiServerVerifier::new(anchors)))
         .versions(&[ProtocolVersion::TLSv1_3]);
     let builder = if client_cert {
-        builder.client_auth_cert(key())
+        builder.client_auth_cert(server_key())
     } else {
         builder
     };
-    let mut c = Recorder::new();
-    p.client = Some(
-        client13::start(
-            builder.build().unwrap(),
-            Some(ServerName::try_from("localhost").unwrap()),
-            &mut c,
-        )
-        .unwrap(),
-    );
+    let (client, c) = start_client(builder.build().unwrap());
+    p.client = Some(client);
     p.c = c;
     p.c.take_steps();
     p
@@ -1442,9 +1337,8 @@ fn pair_with_client_auth(mandatory: bool, client_cert: bool) -> Pair13 {
 fn tls13_client_authentication_in_rfc_order() {
     let mut p = pair_with_client_auth(true, true);
     p.deliver_to_server().unwrap();
-    let types: Vec<_> = p.s.outbox.iter().map(|m| HandshakeType::from(m[0])).collect();
     assert_eq!(
-        types,
+        types_of(&p.s.outbox),
         [
             HandshakeType::ServerHello,
             HandshakeType::EncryptedExtensions,
@@ -1503,13 +1397,9 @@ fn tls13_server_requiring_a_certificate_refuses_an_empty_one() {
     p.deliver_to_server().unwrap();
     p.deliver_to_client().unwrap();
     let flight = p.c.take_outbox();
-    let types: Vec<_> = flight.iter().map(|m| HandshakeType::from(m[0])).collect();
+    let types = types_of(&flight);
     assert_eq!(types, [HandshakeType::Certificate, HandshakeType::Finished]);
-    let server = p.server.take().unwrap();
-    assert_eq!(
-        alert_of(deliver_all(server, &mut p.s, &flight)),
-        AlertDescription::CertificateRequired
-    );
+    assert_eq!(p.server_refuses(&flight), AlertDescription::CertificateRequired);
 
     let mut p = pair_with_client_auth(false, false);
     p.deliver_to_server().unwrap();
@@ -1541,10 +1431,7 @@ fn tls13_client_refuses_a_malformed_certificate_request() {
         let mut p = pair_with_client_auth(true, true);
         p.deliver_to_server().unwrap();
         let mut flight = p.s.take_outbox();
-        let HandshakePayload::CertificateRequest13(mut cr) =
-            HandshakePayload::decode(HandshakeType::CertificateRequest, &flight[2][4..], Dialect::Tls13)
-                .unwrap()
-        else {
+        let HandshakePayload::CertificateRequest13(mut cr) = decoded(&flight[2], Dialect::Tls13) else {
             panic!("CertificateRequest third");
         };
         change(&mut cr);
@@ -1562,13 +1449,7 @@ fn tls13_client_refuses_a_malformed_certificate_request() {
 /// CCS between them is the recorder's `Ccs` step).
 fn tls12_client_flight() -> (Handshake, Recorder, Vec<Vec<u8>>) {
     let v12 = [ProtocolVersion::TLSv1_2];
-    let mut c = Recorder::new();
-    let client = client13::start(
-        client_config(&v12),
-        Some(ServerName::try_from("localhost").unwrap()),
-        &mut c,
-    )
-    .unwrap();
+    let (client, mut c) = start_client(client_config(&v12));
     let mut s = Recorder::new();
     let server = deliver_all(server13::start(server_config(&v12)), &mut s, &c.take_outbox()).unwrap();
     deliver_all(client, &mut c, &s.take_outbox()).unwrap();
@@ -1607,13 +1488,7 @@ impl Pair13 {
     /// A pair from given configs (shared between pairs, so a ticket from one resumes in the
     /// next).
     fn with(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> Self {
-        let mut c = Recorder::new();
-        let hs = client13::start(
-            client.clone(),
-            Some(ServerName::try_from("localhost").unwrap()),
-            &mut c,
-        )
-        .unwrap();
+        let (hs, mut c) = start_client(client.clone());
         c.take_steps();
         Pair13 {
             client: Some(hs),
@@ -1644,9 +1519,7 @@ fn tls13_resumption_skips_the_certificate_and_checks_the_binder() {
     Pair13::with(&client, &server).complete();
 
     let mut p = Pair13::with(&client, &server);
-    let HandshakePayload::ClientHello(ch) =
-        HandshakePayload::decode(HandshakeType::ClientHello, &p.c.outbox[0][4..], Dialect::Tls13).unwrap()
-    else {
+    let HandshakePayload::ClientHello(ch) = decoded(&p.c.outbox[0], Dialect::Tls13) else {
         panic!("a ClientHello");
     };
     assert!(matches!(
@@ -1654,9 +1527,8 @@ fn tls13_resumption_skips_the_certificate_and_checks_the_binder() {
         Some(crate::msgs::ClientExtension::PreSharedKey(_))
     ));
     p.deliver_to_server().unwrap();
-    let types: Vec<_> = p.s.outbox.iter().map(|m| HandshakeType::from(m[0])).collect();
     assert_eq!(
-        types,
+        types_of(&p.s.outbox),
         [
             HandshakeType::ServerHello,
             HandshakeType::EncryptedExtensions,
