@@ -68,8 +68,9 @@ impl CertError {
             CertError::InvalidCrl(_) | CertError::Rejected(_) => AlertDescription::CertificateUnknown,
             CertError::InvalidServerName => AlertDescription::InternalError,
             // RFC 8446 6.2: decode_error is for "a message [that] could not be decoded"; a
-            // certificate whose DER does not parse is such a field (BoringSSL, OpenSSL and
-            // rustls answer it so too). bad_certificate stays for certificates that parse.
+            // certificate whose DER does not parse is such a field, as BoringSSL answers it
+            // (OpenSSL says bad_certificate, "corrupt", which 6.2 allows too).
+            // bad_certificate stays for certificates that parse.
             CertError::BadEncoding => AlertDescription::DecodeError,
             CertError::BadSignature
             | CertError::NameMismatch { .. }
