@@ -205,6 +205,9 @@ pub enum Parameter {
     ServerKeyExchangeGroup,
     /// RFC 8422 5.1: a TLS 1.2 server's ECDSA certificate on a curve we did not list.
     CertificateCurve,
+    /// RFC 5246 7.4.2: a TLS 1.2 server's certificate key that cannot sign for the suite's
+    /// authentication (an RSA key for ECDHE_ECDSA, say).
+    CertificateKeyType,
     /// RFC 8446 D.3: a TLS 1.2 ServerHello after we sent 0-RTT data.
     Tls12AfterEarlyData,
     /// RFC 8446 4.4.2: a certificate_request_context other than the one required.
@@ -321,6 +324,9 @@ pub enum PeerMisbehaved {
     IllegalChangeCipherSpec,
     /// A handshake message straddled a key change (RFC 8446 5.1).
     MessageSpansKeyChange,
+    /// Handshake bytes followed, in the same record, the message that ended the peer's
+    /// flight: the peer cannot have known them before our answer.
+    MessagePastEndOfFlight,
     /// A zero-length handshake or alert record (RFC 8446 5.1).
     EmptyRecord,
     /// A TLS 1.3 inner plaintext with no non-zero content type (RFC 8446 5.4).
@@ -382,6 +388,7 @@ impl PeerMisbehaved {
             | TooManyChangeCipherSpecs
             | IllegalChangeCipherSpec
             | MessageSpansKeyChange
+            | MessagePastEndOfFlight
             | EmptyRecord
             | NoContentType
             | UnknownContentType

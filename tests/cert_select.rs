@@ -170,7 +170,8 @@ fn tls12_ecdsa_certificate_only_on_a_curve_the_client_lists() {
         "configuration order"
     );
 
-    // RFC 8422 4: without supported_groups any curve will do.
+    // Without supported_groups RFC 8422 4 would let any curve do; we refuse ECDHE instead
+    // (the client cannot tell us which curve it has), with handshake_failure.
     let client = client_builder()
         .versions(&[ProtocolVersion::TLSv1_2])
         .customize_client_hello(|h| {
@@ -179,8 +180,14 @@ fn tls12_ecdsa_certificate_only_on_a_curve_the_client_lists() {
         })
         .build()
         .unwrap();
-    let (_, scheme, _) = tls12_served(client, server_builder("ecdsa-p256").build().unwrap());
-    assert_eq!(scheme, S::ecdsa_secp256r1_sha256);
+    let (mut c, mut s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
+    let err = handshake(&mut c, &mut s).unwrap_err();
+    assert_eq!(err, Error::HandshakeFailure(Failure::NoCommonGroup));
+    let _ = transfer(&mut s, &mut c);
+    assert_eq!(
+        c.error(),
+        Some(&Error::AlertReceived(AlertDescription::HandshakeFailure))
+    );
 
     // TLS 1.3 binds the curve to the signature scheme instead: x25519 alone is no obstacle.
     let client = client_builder().groups(&[G::x25519]).build().unwrap();

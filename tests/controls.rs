@@ -111,6 +111,44 @@ fn key_update_with_and_without_asking_the_peer() {
 }
 
 #[test]
+fn several_key_update_requests_while_silent_get_one_answer() {
+    // RFC 8446 4.6.3: KeyUpdate(update_requested) received several times "while it is
+    // silent" may be answered with a single update; ours is still unsent, so it follows
+    // every request. Once it has gone out, the next request gets its own answer.
+    let (mut c, mut s) = pair(
+        client_builder().build().unwrap(),
+        server_builder("ecdsa-p256").build().unwrap(),
+    );
+    handshake(&mut c, &mut s).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    for _ in 0..5 {
+        c.request_key_update(true).unwrap();
+    }
+    transfer(&mut c, &mut s).unwrap();
+    let received = events(&mut s);
+    let theirs = received
+        .iter()
+        .filter(|e| **e == Event::KeyUpdated { ours: false })
+        .count();
+    let ours = received
+        .iter()
+        .filter(|e| **e == Event::KeyUpdated { ours: true })
+        .count();
+    assert_eq!((theirs, ours), (5, 1));
+    // One protected record holding one KeyUpdate (header 5 + message 5 + type 1 + tag 16).
+    let wire = drain(&mut s);
+    assert_eq!(wire.len(), 5 + 5 + 1 + 16);
+    feed(&mut c, &wire).unwrap();
+    assert_eq!(send(&mut s, &mut c, b"one update"), b"one update");
+
+    c.request_key_update(true).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    assert!(events(&mut s).contains(&Event::KeyUpdated { ours: true }));
+    assert_eq!(send(&mut s, &mut c, b"and another"), b"and another");
+    assert_eq!(send(&mut c, &mut s, b"both ways"), b"both ways");
+}
+
+#[test]
 fn send_close_notify_closes_only_our_direction() {
     let (mut c, mut s) = established();
     c.writer().write_all(b"request").unwrap();

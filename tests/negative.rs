@@ -460,6 +460,37 @@ fn tls12_server_hello_echoing_supported_groups_is_accepted() {
 }
 
 #[test]
+fn handshake_data_after_a_hello_retry_request_is_unexpected_message() {
+    // The HelloRetryRequest ends the server's flight: a ServerHello can only answer our
+    // second ClientHello, so its start in the HelloRetryRequest's record is refused however
+    // the records reached us (no key change lies between them).
+    let (mut c, mut s) = hrr_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let mut hrr = Vec::new();
+    while s.write_tls(&mut hrr).unwrap() > 0 {}
+    let hrr_len = 5 + usize::from(u16::from_be_bytes([hrr[3], hrr[4]]));
+    let mut payload = hrr[5..hrr_len].to_vec();
+    payload.extend_from_slice(&[2, 0, 0, 80, 3, 3]);
+    let (err, wire) = feed(&mut c, &record(22, &payload));
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::MessagePastEndOfFlight));
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
+fn second_client_hello_in_the_first_ones_record_is_unexpected_message() {
+    // The server answers the first ClientHello with a HelloRetryRequest (no key change):
+    // the second ClientHello cannot have been written before it.
+    let (mut c, mut s) = hrr_pair();
+    let mut first = Vec::new();
+    while c.write_tls(&mut first).unwrap() > 0 {}
+    let mut payload = first[5..].to_vec();
+    payload.extend_from_slice(&[1, 0, 1, 0, 3, 3]);
+    let (err, wire) = feed(&mut s, &record(22, &payload));
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::MessagePastEndOfFlight));
+    assert_eq!(wire, alert_record(AlertDescription::UnexpectedMessage));
+}
+
+#[test]
 fn second_hello_retry_request_is_unexpected_message() {
     let (mut c, mut s) = hrr_pair();
     transfer(&mut c, &mut s).unwrap();

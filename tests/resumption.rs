@@ -146,6 +146,36 @@ fn ticket_is_bound_to_alpn() {
 }
 
 #[test]
+fn session_resumes_only_at_the_suite_a_full_handshake_would_take() {
+    use sanstls::codec::CipherSuite as Cs;
+    let store = Arc::new(ClientSessionStore::new(16, 8));
+    let aes_only = client_builder()
+        .cipher_suites(&[Cs::TLS_AES_256_GCM_SHA384])
+        .session_store(store.clone())
+        .build()
+        .unwrap();
+    let server = server_builder("ecdsa-p256").tickets(1).build().unwrap();
+    first_handshake(&aes_only, &server);
+    // The client now lists ChaCha20 first (no AES hardware, RFC 8446 4.1.1): a full
+    // handshake would take ChaCha20, so the AES-256 ticket is declined, though offered.
+    let chacha_first = client_builder()
+        .cipher_suites(&[Cs::TLS_CHACHA20_POLY1305_SHA256, Cs::TLS_AES_256_GCM_SHA384])
+        .session_store(store.clone())
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(chacha_first, server.clone());
+    handshake(&mut c, &mut s).unwrap();
+    assert!(!s.is_resumed() && !c.is_resumed());
+    assert_eq!(s.cipher_suite(), Some(Cs::TLS_CHACHA20_POLY1305_SHA256));
+    // Where a full handshake takes the ticket's suite, it resumes.
+    first_handshake(&aes_only, &server);
+    let (mut c, mut s) = pair(aes_only, server);
+    handshake(&mut c, &mut s).unwrap();
+    assert!(s.is_resumed() && c.is_resumed());
+    assert_eq!(s.cipher_suite(), Some(Cs::TLS_AES_256_GCM_SHA384));
+}
+
+#[test]
 fn wrong_binder_is_decrypt_error() {
     let client = client_builder().build().unwrap();
     let server = server_builder("ecdsa-p256").build().unwrap();
@@ -236,6 +266,26 @@ fn early_data_is_accepted_and_delivered_as_its_own_event() {
         .unwrap();
     assert_ne!(a, b, "the early exporter is its own secret");
     assert_eq!(send(&mut c, &mut s, b"after"), b"after");
+}
+
+#[test]
+fn exporter_fails_while_zero_rtt_is_in_flight() {
+    // RFC 8446 7.5: the exporter master secret comes with the server's Finished; while the
+    // client's 0-RTT is in flight only the early exporter exists.
+    let client = early_client();
+    let server = early_server(1024);
+    first_handshake(&client, &server);
+    let (mut c, mut s) = pair(client, server);
+    c.early_data().unwrap().write_all(b"early").unwrap();
+    assert!(c.is_handshaking() && c.early_data().is_some(), "0-RTT in flight");
+    let mut out = [0u8; 32];
+    assert_eq!(
+        c.export_keying_material(&mut out, b"label", None),
+        Err(Error::Misuse(sanstls::Misuse::HandshakeIncomplete))
+    );
+    c.export_keying_material_early(&mut out, b"label", None).unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    c.export_keying_material(&mut out, b"label", None).unwrap();
 }
 
 #[test]
@@ -334,6 +384,30 @@ fn hello_retry_request_disables_early_data() {
     assert_eq!(c.early_data_reason(), Some(EarlyDataReason::HelloRetryRequest));
     assert_eq!(s.early_data_reason(), Some(EarlyDataReason::HelloRetryRequest));
     assert!(events(&mut c).contains(&Event::EarlyDataRejected));
+}
+
+#[test]
+fn hello_retry_request_with_a_session_that_does_not_resume_reports_the_session() {
+    // Both the HelloRetryRequest and the unknown ticket reject 0-RTT; the server reports the
+    // ticket, which would have cost 0-RTT without the retry too.
+    let client = client_builder()
+        .enable_early_data(true)
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    first_handshake(&client, &early_server(1024));
+    let other_keys = server_builder("ecdsa-p256")
+        .max_early_data(1024)
+        .groups(&[NamedGroup::secp256r1])
+        .build()
+        .unwrap();
+    let (mut c, mut s) = pair(client, other_keys);
+    c.early_data().unwrap().write_all(b"early").unwrap();
+    handshake(&mut c, &mut s).unwrap();
+    assert!(c.had_hello_retry() && s.had_hello_retry());
+    assert!(!c.is_resumed() && !s.is_resumed());
+    assert!(!s.early_data_accepted());
+    assert_eq!(s.early_data_reason(), Some(EarlyDataReason::SessionNotResumed));
 }
 
 /// Each side says why 0-RTT was used or not, the first reason that applies.

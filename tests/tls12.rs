@@ -14,8 +14,8 @@ use sanstls::codec::{
 use sanstls::conn::{ClientSessions12, SessionCache12};
 use sanstls::crypto::RecordKey;
 use sanstls::msgs::ClientExtension;
-use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
-use sanstls::{Connection, Error, Event, KeyLog, Misuse, PeerMisbehaved};
+use sanstls::pki::{CertError, TrustAnchors, WebPkiClientVerifier};
+use sanstls::{Connection, Error, Event, KeyLog, Misuse, Parameter, PeerMisbehaved};
 
 const V12: &[ProtocolVersion] = &[ProtocolVersion::TLSv1_2];
 const GROUPS: [NamedGroup; 3] = [NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1];
@@ -678,6 +678,89 @@ fn logged_pair() -> (Connection, Connection, Arc<Masters>) {
         .unwrap();
     let (c, s) = pair(client, server_builder("ecdsa-p256").build().unwrap());
     (c, s, log)
+}
+
+/// A Certificate message carrying one certificate, `der`.
+fn certificate_message(der: &[u8]) -> Vec<u8> {
+    let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    let mut body = u24(der.len() + 3).to_vec();
+    body.extend_from_slice(&u24(der.len()));
+    body.extend_from_slice(der);
+    let mut msg = vec![11];
+    msg.extend_from_slice(&u24(body.len()));
+    msg.extend_from_slice(&body);
+    msg
+}
+
+#[test]
+fn server_certificate_that_does_not_parse_is_decode_error() {
+    // RFC 8446 6.2: a certificate whose DER does not parse is a message that could not be
+    // decoded; the alert goes out in plaintext, before our ChangeCipherSpec.
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let msgs = messages(&records(&drain(&mut s)));
+    let garbage = certificate_message(b"not a certificate");
+    let flight = [msgs[0].clone(), garbage, msgs[2].clone(), msgs[3].clone()].concat();
+    let err = feed(&mut c, &record(22, &flight)).unwrap_err();
+    assert_eq!(err, Error::InvalidCertificate(CertError::BadEncoding));
+    assert_eq!(err.alert(), Some(AlertDescription::DecodeError));
+    assert_eq!(drain(&mut c), [21, 3, 3, 0, 2, 2, 50]);
+}
+
+#[test]
+fn handshake_data_after_the_end_of_a_flight_is_unexpected_message() {
+    // ServerHelloDone ends the server's flight and the ClientHello the client's: what follows
+    // either answers our next flight, so it may not share their record (no key change lies
+    // between them, so RFC 8446 5.1 alone would not catch it).
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let mut flight = messages(&records(&drain(&mut s))).concat();
+    flight.extend_from_slice(&[4, 0, 0, 10, 0, 0]);
+    let err = feed(&mut c, &record(22, &flight)).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::MessagePastEndOfFlight));
+    assert_eq!(drain(&mut c), [21, 3, 3, 0, 2, 2, 10]);
+
+    let (mut c, mut s, _) = logged_pair();
+    let mut hello = messages(&records(&drain(&mut c))).concat();
+    hello.extend_from_slice(&[16, 0, 0, 33, 32]);
+    let err = feed(&mut s, &record(22, &hello)).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::MessagePastEndOfFlight));
+    assert_eq!(drain(&mut s), [21, 3, 3, 0, 2, 2, 10]);
+}
+
+#[test]
+fn record_version_other_than_tls12_after_the_server_hello_is_refused() {
+    // RFC 5246 E.1: only records before the ServerHello may carry another record version.
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let msgs = messages(&records(&drain(&mut s)));
+    let mut flight = record(22, &msgs[0]);
+    let mut rest = record(22, &msgs[1..].concat());
+    rest[1..3].copy_from_slice(&[3, 1]);
+    flight.extend_from_slice(&rest);
+    let err = feed(&mut c, &flight).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::WrongLegacyVersion));
+    assert_eq!(drain(&mut c), [21, 3, 3, 0, 2, 2, 47]);
+}
+
+#[test]
+fn certificate_key_that_does_not_fit_the_suite_is_illegal_parameter() {
+    // RFC 5246 7.4.2: an ECDSA certificate after a ServerHello choosing ECDHE_RSA is refused
+    // at the Certificate, before any signature is looked at.
+    let (mut c, mut s, _) = logged_pair();
+    transfer(&mut c, &mut s).unwrap();
+    let mut msgs = messages(&records(&drain(&mut s)));
+    let at = 4 + 2 + 32 + 1 + usize::from(msgs[0][4 + 2 + 32]);
+    let rsa = CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        .get()
+        .to_be_bytes();
+    msgs[0][at..at + 2].copy_from_slice(&rsa);
+    let err = feed(&mut c, &record(22, &msgs.concat())).unwrap_err();
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(Parameter::CertificateKeyType))
+    );
+    assert_eq!(drain(&mut c), [21, 3, 3, 0, 2, 2, 47]);
 }
 
 #[test]

@@ -72,6 +72,11 @@ pub trait Session {
     /// Client: writes 0-RTT data if the connection may; false when it may not.
     fn early_write(&mut self, data: &[u8]) -> Result<bool, Fail>;
     fn discard_plaintext(&mut self);
+    /// Client: the handshake is under way with 0-RTT offered and not yet answered
+    /// (BoringSSL's `SSL_in_early_data`).
+    fn in_early_data(&mut self) -> bool {
+        false
+    }
 }
 
 /// What the handshake and the exchange saw, for the checks.
@@ -367,6 +372,14 @@ pub fn exchange(d: &mut dyn Session, o: &Opts, retry: &Opts, is_resume: bool) ->
     if is_resume && !o.server && o.expect_no_offer_early_data {
         check(!d.early_write(&[])?, || "client offered 0-RTT".into())?;
     }
+    // BoringSSL's client handshake returns as soon as its ClientHello with 0-RTT is out
+    // (SSL_in_early_data), and the exporter asked for then fails: the exporter master
+    // secret comes with the server's Finished (RFC 8446 7.5). Ours is the same query.
+    if o.export_keying_material > 0 && d.in_early_data() {
+        let mut out = vec![0u8; o.export_keying_material];
+        let ctx = o.use_export_context.then_some(o.export_context.as_bytes());
+        d.export(&mut out, o.export_label.as_bytes(), ctx)?;
+    }
     d.handshake()?;
     let rejected = d.seen().early_rejected;
     let o = if rejected { retry } else { o };
@@ -492,6 +505,10 @@ impl Session for Driver {
     fn discard_plaintext(&mut self) {
         let mut sink = [0u8; 4096];
         while matches!(self.conn.reader().read(&mut sink), Ok(n) if n > 0) {}
+    }
+
+    fn in_early_data(&mut self) -> bool {
+        self.conn.is_handshaking() && self.conn.early_data().is_some()
     }
 }
 

@@ -43,6 +43,10 @@ pub(crate) struct Common<W> {
     /// Set when the handshake replaced the read state; the connection then checks that no
     /// partial handshake message straddles the change (RFC 8446 5.1).
     pub read_changed: bool,
+    /// Set when the handshake queued a message of its own: the peer's flight is over and our
+    /// answer is on its way, so the connection checks that no more of the peer's handshake
+    /// bytes were in the record.
+    pub answered: bool,
     /// TLS 1.2 pending read state (RFC 5246 6.1): keys derived, waiting for the peer's
     /// ChangeCipherSpec to become current. (The pending *write* state is the key change
     /// queued right behind our own CCS in `queue`.)
@@ -72,6 +76,7 @@ impl<W: Wire> Common<W> {
             queue,
             read: ReadState::plaintext(),
             read_changed: false,
+            answered: false,
             pending_read: None,
             events: VecDeque::new(),
             neg: Negotiated::default(),
@@ -103,6 +108,7 @@ impl<W: Wire> Common<W> {
         }
         self.observe_sent(typ, &wire);
         self.wire.push_handshake(&mut self.queue, wire);
+        self.answered = true;
         bytes
     }
 
@@ -142,6 +148,7 @@ impl<W: Wire> Output for Common<W> {
         log.add(&wire)?;
         self.observe_sent(typ, &wire);
         self.queue.push_handshake(wire);
+        self.answered = true;
         Ok(())
     }
 
@@ -151,6 +158,10 @@ impl<W: Wire> Output for Common<W> {
 
     fn send_ccs(&mut self) {
         self.queue.push_ccs();
+    }
+
+    fn key_update_unsent(&self) -> bool {
+        self.queue.holds_handshake(HandshakeType::KeyUpdate)
     }
 
     fn install_write13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) {

@@ -301,6 +301,13 @@ impl Connection {
         header: &RecordHeader,
         payload: &mut [u8],
     ) -> Result<Option<core::ops::Range<usize>>, Error> {
+        // RFC 5246 6.2.1 and E.1: the record version is the negotiated one once a TLS 1.2
+        // ServerHello is out (only records before it may carry another); a peer that changes
+        // it is broken, and OpenSSL and BoringSSL refuse it too. (TLS 1.3 ignores the field,
+        // RFC 8446 5.1.)
+        if self.common.neg.version == Some(ProtocolVersion::TLSv1_2) && header.version != 0x0303 {
+            return Err(PeerMisbehaved::WrongLegacyVersion.into());
+        }
         // RFC 8446 4.2.10: after refusing 0-RTT the server skips records it cannot
         // deprotect (or, after HelloRetryRequest, application data) up to a budget.
         let len = payload.len();
@@ -470,6 +477,7 @@ impl Connection {
                 .ok_or(Error::Internal("handshake state lost"))?;
             let was_established = hs.is_established();
             self.common.read_changed = false;
+            self.common.answered = false;
             let next = hs.handle(
                 &mut self.common,
                 Msg {
@@ -484,6 +492,12 @@ impl Connection {
             // RFC 8446 5.1: a message that ends where keys change must end its record too.
             if self.common.read_changed && !self.joiner.is_empty() {
                 return Err(PeerMisbehaved::MessageSpansKeyChange.into());
+            }
+            // Nor may one follow the message that ended the peer's flight: what comes next
+            // depends on our answer, so such bytes are a misbehaving peer's, and refusing them
+            // keeps a flight's end independent of how records were cut (BoringSSL's rule).
+            if self.common.answered && !self.joiner.is_empty() {
+                return Err(PeerMisbehaved::MessagePastEndOfFlight.into());
             }
         }
         Ok(())

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::codec::{NamedGroup, SignatureScheme};
 use crate::crypto::rand::{RandomSource, SystemRandomSource};
+use crate::crypto::suites::SuiteAuth;
 use crate::pki::CertError;
 use crate::{Error, PeerMisbehaved};
 
@@ -416,6 +417,24 @@ pub fn spki_ecdsa_group(spki_der: &[u8]) -> Result<Option<NamedGroup>, Error> {
         Some(OID_P384) => NamedGroup::secp384r1,
         _ => NamedGroup::from(0u16),
     }))
+}
+
+/// Whether the key in `spki_der` signs for a TLS 1.2 suite's authentication (RFC 5246
+/// 7.4.2: the server's certificate key "MUST be appropriate for the negotiated cipher
+/// suite"): an RSA key (rsaEncryption or RSASSA-PSS) for ECDHE_RSA, an ECDSA or Ed25519 key
+/// (RFC 8422 2) for ECDHE_ECDSA. The PSK suites take no certificate.
+pub fn spki_fits_auth(spki_der: &[u8], auth: SuiteAuth) -> Result<bool, Error> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+
+    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der)
+        .map_err(|_| Error::InvalidCertificate(CertError::BadEncoding))?;
+    let oid = spki.algorithm.algorithm.as_bytes();
+    Ok(match auth {
+        SuiteAuth::Rsa => oid == OID_RSA_ENCRYPTION || oid == OID_RSASSA_PSS,
+        SuiteAuth::Ecdsa => oid == OID_EC_PUBLIC_KEY || oid == OID_ED25519,
+        SuiteAuth::Psk | SuiteAuth::EcdhePsk => false,
+    })
 }
 
 /// Verifies `signature` over `message` with the public key in `spki_der` (a certificate's

@@ -441,6 +441,11 @@ impl ExpectCertificate {
             .verify_server_cert(end_entity, &intermediates, name, now)?;
         cx.negotiated().peer_chain = cert.certs.iter().map(|c| c.clone().into()).collect();
         let spki = pki::end_entity_spki(end_entity)?;
+        // RFC 5246 7.4.2: the key must fit the suite, checked here rather than at the
+        // ServerKeyExchange signature, so the refusal names the certificate.
+        if !crate::crypto::sign::spki_fits_auth(&spki, self.c.suite.auth)? {
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::CertificateKeyType).into());
+        }
         // RFC 8422 5.1: the curves we listed bind the server's ECDSA certificate too.
         if let Some(curve) = crate::crypto::sign::spki_ecdsa_group(&spki)? {
             if !self.c.config.shared.groups.contains(&curve) {

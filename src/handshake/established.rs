@@ -91,8 +91,10 @@ impl Established13 {
                 let theirs = cx.transport().prk13(self.suite.hash, &self.theirs);
                 cx.install_read13(self.suite, &theirs, KeyLevel::Update);
                 cx.emit(Event::KeyUpdated { ours: false });
-                // RFC 8446 4.6.3: answer update_requested with our own update_not_requested.
-                if request == KeyUpdateRequest::UpdateRequested {
+                // RFC 8446 4.6.3: answer update_requested with our own update_not_requested;
+                // several received "while it is silent" may be answered once. Ours is still
+                // queued until it is encrypted, so it follows this request too.
+                if request == KeyUpdateRequest::UpdateRequested && !cx.key_update_unsent() {
                     self.update_ours(cx, false);
                 }
                 Ok(self)

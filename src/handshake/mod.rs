@@ -206,9 +206,11 @@ pub(crate) fn check_verify_data(expected: Vec<u8>, got: &[u8]) -> Result<(), Err
 
 /// Most certificates a peer's Certificate message may carry. Path building uses at most
 /// [`crate::pki::MAX_INTERMEDIATES`] intermediates between the end entity and an anchor (which
-/// the peer may include), so a longer chain only costs parsing; the total size is bounded by
-/// [`crate::msgs::MAX_HANDSHAKE_MESSAGE`].
-pub const MAX_CERTIFICATE_CHAIN_LEN: usize = 10;
+/// the peer may include), so a longer chain only costs parsing, and the total size is bounded
+/// by [`crate::msgs::MAX_HANDSHAKE_MESSAGE`]. The count is OpenSSL's default verify depth:
+/// servers that send their whole CA bundle still connect (BoringSSL, rustls and Go cap only
+/// the size).
+pub const MAX_CERTIFICATE_CHAIN_LEN: usize = 100;
 
 /// Refuses a peer chain longer than [`MAX_CERTIFICATE_CHAIN_LEN`] before any certificate
 /// in it is parsed.

@@ -180,6 +180,13 @@ impl Negotiated {
         self.early_data_reason.get_or_insert(reason);
     }
 
+    /// Replaces the reason kept when it is `was` (a later finding that explains more).
+    pub(crate) fn early_data_redecided(&mut self, was: EarlyDataReason, now: EarlyDataReason) {
+        if self.early_data_reason == Some(was) {
+            self.early_data_reason = Some(now);
+        }
+    }
+
     /// True when the handshake resumed a session (PSK or TLS 1.2 session).
     pub fn is_resumed(&self) -> bool {
         self.resumed

@@ -78,6 +78,12 @@ pub(crate) trait Output {
     /// where [`Transport::has_compat_ccs`].
     fn send_ccs(&mut self);
 
+    /// True while a KeyUpdate we queued has not gone out: nothing queued after it has
+    /// reached the peer either (its key change is a barrier), so we have been silent since.
+    fn key_update_unsent(&self) -> bool {
+        false
+    }
+
     /// Installs the keys of a TLS 1.3 traffic secret for sending: the transport derives its
     /// record protection from it (TLS records, DTLS 1.3 epoch keys with the record-number
     /// key, RFC 9147 4.2.3).

@@ -125,15 +125,20 @@ fn choose_psk_suite(config: &ServerConfig, hello: &ClientHello) -> Option<&'stat
     suite.auth.is_psk().then_some(suite)
 }
 
-/// Our first (classical) group the client lists; without supported_groups any curve will
-/// do, so our first (RFC 8422 4). The hybrids are TLS 1.3 only.
+/// Our first (classical) group the client lists. The hybrids are TLS 1.3 only.
+///
+/// Without supported_groups RFC 8422 4 leaves the server "free to choose any one of the
+/// elliptic curves"; we refuse ECDHE then, as BoringSSL and rustls do: a client offering
+/// ECDHE "SHOULD" send the list, and one that does not cannot tell us which curve it has.
 fn choose_group12(config: &ServerConfig, hello: &ClientHello) -> Result<NamedGroup, Error> {
-    let groups = hello.supported_groups();
+    let groups = hello
+        .supported_groups()
+        .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))?;
     config
         .shared
         .groups
         .iter()
-        .find(|g| !kx::is_hybrid(**g) && groups.is_none_or(|l| l.contains(g)))
+        .find(|g| !kx::is_hybrid(**g) && groups.contains(g))
         .copied()
         .ok_or(Error::HandshakeFailure(Failure::NoCommonGroup))
 }

@@ -331,6 +331,7 @@ impl ExpectClientHello {
             &self.config,
             hello,
             &msg.raw,
+            suite,
             self.retry.as_ref(),
             sni.as_deref(),
             alpn.as_deref(),
@@ -344,6 +345,7 @@ impl ExpectClientHello {
         let suite = psk.as_ref().map_or(suite, |p| p.suite);
 
         let retry = self.retry;
+        let retried = retry.is_some();
         // RFC 8446 4.1.4: the suite chosen after HRR must be the one HRR named.
         if retry.as_ref().is_some_and(|r| r.suite.suite != suite.suite) {
             return Err(Error::HandshakeFailure(Failure::SuiteChangedAfterRetry));
@@ -401,6 +403,14 @@ impl ExpectClientHello {
             None => EarlyDataReason::SessionNotResumed,
             Some(p) => p.early_reason,
         };
+        // A HelloRetryRequest rejected 0-RTT already (4.2.10); when the session offered does
+        // not resume either, that is the reason kept: without the retry 0-RTT would have been
+        // lost all the same, and for operations a ticket that stopped resuming is the finding
+        // (BoringSSL reports it so too).
+        if retried && early_reason == EarlyDataReason::SessionNotResumed {
+            cx.negotiated()
+                .early_data_redecided(EarlyDataReason::HelloRetryRequest, early_reason);
+        }
         cx.negotiated().early_data_decided(early_reason);
         let mut client_early = None;
         if let Some(p) = &psk {
@@ -715,12 +725,18 @@ pub(super) fn choose_alpn(ours: &[Vec<u8>], offered: Option<&[Vec<u8>]>) -> Resu
 /// RFC 8446 4.2.11: picks the first offered identity that is one of our tickets, still
 /// valid, and bound to this transport, SNI, ALPN and suite; then checks its binder (a mismatch is fatal,
 /// 4.2.11.2). Identities we cannot use are ignored: the handshake falls back to a full one.
+///
+/// A ticket resumes only at `chosen`, the suite a full handshake would take now: RFC 8446
+/// 4.2.11 lets a server resume at another suite of the same hash, or at the ticket's own
+/// when the client still offers it, but a session must not keep a client on a suite that
+/// its current offer or our current order would not pick (BoringSSL declines the same).
 // The hello's facts this choice depends on, each one named: bundling them would only hide them.
 #[allow(clippy::too_many_arguments)]
 fn choose_psk(
     config: &ServerConfig,
     hello: &ClientHello,
     raw: &[u8],
+    chosen: &'static Tls13Suite,
     retry: Option<&RetrySent>,
     sni: Option<&str>,
     alpn: Option<&[u8]>,
@@ -749,11 +765,10 @@ fn choose_psk(
         };
         let age_ms = now_ms.saturating_sub(session.issued_ms);
         let fresh = age_ms <= u64::from(session.lifetime) * 1000;
+        // After a HelloRetryRequest the suite it named is the one chosen.
         let suite_ok = match retry {
             Some(rt) => rt.suite.suite == session.suite,
-            None => {
-                config.shared.suites.contains(&session.suite) && hello.cipher_suites.contains(&session.suite)
-            }
+            None => chosen.suite == session.suite,
         };
         let bound = session.sni.as_deref() == sni && session.alpn.as_deref() == alpn;
         // A session without a client certificate cannot stand in for a required one.

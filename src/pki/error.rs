@@ -6,7 +6,7 @@ use crate::codec::AlertDescription;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CertError {
-    /// The DER did not parse, or a field is malformed.
+    /// The DER did not parse, or a field is malformed (`decode_error`).
     BadEncoding,
     /// The certificate's notAfter is in the past (`certificate_expired`).
     Expired,
@@ -67,8 +67,12 @@ impl CertError {
             | CertError::UnsupportedNameConstraint => AlertDescription::UnsupportedCertificate,
             CertError::InvalidCrl(_) | CertError::Rejected(_) => AlertDescription::CertificateUnknown,
             CertError::InvalidServerName => AlertDescription::InternalError,
-            CertError::BadEncoding
-            | CertError::BadSignature
+            // RFC 8446 6.2: decode_error is for "a message [that] could not be decoded"; a
+            // certificate whose DER does not parse is such a field, as BoringSSL answers it
+            // (OpenSSL says bad_certificate, "corrupt", which 6.2 allows too).
+            // bad_certificate stays for certificates that parse.
+            CertError::BadEncoding => AlertDescription::DecodeError,
+            CertError::BadSignature
             | CertError::NameMismatch { .. }
             | CertError::ConstraintViolated(_)
             | CertError::Profile(_)
