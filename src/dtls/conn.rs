@@ -391,10 +391,7 @@ impl DtlsConnection {
             // Nothing queued before the failure goes out after it: only the alert (no ACK
             // of the records that ended the connection either).
             self.out.clear();
-            if let Some(v13) = self.engine.v13_mut() {
-                v13.ack_due = false;
-                v13.ack_at = None;
-            }
+            self.engine.cancel_ack();
         }
         e
     }
@@ -549,8 +546,8 @@ impl DtlsConnection {
                 _ => next_flight = true,
             }
         }
-        if let (Some(rn), false, Some(v13)) = (rn, discarded, self.engine.v13_mut()) {
-            v13.received.record(rn);
+        if let (Some(rn), false) = (rn, discarded) {
+            self.engine.owe_ack(rn);
         }
         if version_known && !discarded && (next_flight || old) {
             // RFC 9147 7.2: part of the peer's next flight means ours arrived: its
@@ -564,9 +561,7 @@ impl DtlsConnection {
             // ACK covers what arrives together; a repeat of a message we have means the peer
             // lacks our ACK or flight (RFC 9147 7.1), answered the same way.
             let delay = self.timer.current_timeout() / 4;
-            if let Some(v13) = self.engine.v13_mut() {
-                v13.ack_at = v13.ack_at.or(now.checked_add(delay));
-            }
+            self.engine.arm_ack(now.checked_add(delay));
         }
         while let Some(m) = self.reassembler.pop() {
             self.peer_progress = true;
@@ -857,10 +852,7 @@ impl DtlsConnection {
         if self.error.is_some() {
             return None;
         }
-        match (
-            self.timer.poll_timeout(),
-            self.engine.v13().and_then(|e| e.ack_at),
-        ) {
+        match (self.timer.poll_timeout(), self.engine.ack_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -877,12 +869,7 @@ impl DtlsConnection {
         }
         self.last_now = Some(now);
         let mut res = Ok(());
-        if self
-            .engine
-            .v13()
-            .and_then(|e| e.ack_at)
-            .is_some_and(|at| at <= now)
-        {
+        if self.engine.ack_at().is_some_and(|at| at <= now) {
             // The delayed ACK (RFC 9147 7.1), before a retransmission due at the same time:
             // the ACK is what the peer's own retransmission waits on.
             res = self.send_ack13();
@@ -918,7 +905,7 @@ impl DtlsConnection {
 
     /// True when `poll_datagram` has something to send.
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty() || (!self.common.queue.is_empty() && !self.key_update_pending())
+        !self.out.is_empty() || (!self.common.queue.is_empty() && !self.engine.key_update_pending())
     }
 
     /// Whether the last datagram given to [`recv_datagram`](Self::recv_datagram) carried

@@ -10,6 +10,8 @@
 //! once the peer's hello fixes the version, and is the only place the transcript rule
 //! changes with it.
 
+use std::time::Instant;
+
 use super::v12::Epochs12;
 use super::v13::Epochs13;
 use super::DtlsConnection;
@@ -76,6 +78,57 @@ impl Engine {
             Engine::V12(e) => u64::from(e.write_epoch()),
             Engine::V13(e) => e.write_epoch(),
         }
+    }
+
+    // ACKs and KeyUpdate are DTLS 1.3's (RFC 9147 7, 8): under DTLS 1.2 there is nothing
+    // to acknowledge, no ACK timer and no KeyUpdate.
+
+    /// When the delayed ACK is due.
+    pub(super) fn ack_at(&self) -> Option<Instant> {
+        self.v13().and_then(|e| e.ack_at)
+    }
+
+    /// Schedules the delayed ACK for `at`, unless one is already scheduled.
+    pub(super) fn arm_ack(&mut self, at: Option<Instant>) {
+        if let Some(e) = self.v13_mut() {
+            e.ack_at = e.ack_at.or(at);
+        }
+    }
+
+    /// A handshake record of the peer, `rn`, to acknowledge.
+    pub(super) fn owe_ack(&mut self, rn: crate::dtls::RecordNumber) {
+        if let Some(e) = self.v13_mut() {
+            e.received.record(rn);
+        }
+    }
+
+    /// No ACK goes out for what was received so far (a failure; or our handshake flight,
+    /// which acknowledges it implicitly, `forget_received`).
+    pub(super) fn cancel_ack(&mut self) {
+        if let Some(e) = self.v13_mut() {
+            e.ack_due = false;
+            e.ack_at = None;
+        }
+    }
+
+    /// Our new handshake flight acknowledges what we received (RFC 9147 7).
+    pub(super) fn forget_received(&mut self) {
+        if let Some(e) = self.v13_mut() {
+            e.received.clear();
+            e.ack_at = None;
+        }
+    }
+
+    /// Our flight was answered: none of its records awaits an ACK any more.
+    pub(super) fn forget_sent(&mut self) {
+        if let Some(e) = self.v13_mut() {
+            e.sent.clear();
+        }
+    }
+
+    /// Our KeyUpdate awaits its ACK (RFC 9147 8).
+    pub(super) fn key_update_pending(&self) -> bool {
+        self.v13().is_some_and(Epochs13::key_update_pending)
     }
 }
 

@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use super::engine::Engine;
-use super::v13::Epochs13;
 use super::{take_message, DtlsConnection, FlightItem, MAX_RECORD_OVERHEAD};
 use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion};
 use crate::config::Direction;
@@ -53,14 +52,11 @@ impl DtlsConnection {
                         }
                         // The write epoch the item is (re)sent under.
                         let epoch = self.engine.write_epoch();
-                        if let Some(v13) = self.engine.v13_mut() {
-                            if new_flight_items == 0 && epoch < 3 {
-                                // A handshake flight answers (implicitly acknowledges) what
-                                // we received (RFC 9147 7), no ACK of it is due any more; a
-                                // post-handshake one does not.
-                                v13.received.clear();
-                                v13.ack_at = None;
-                            }
+                        if new_flight_items == 0 && epoch < 3 {
+                            // A handshake flight answers (implicitly acknowledges) what we
+                            // received (RFC 9147 7), no ACK of it is due any more; a
+                            // post-handshake one does not.
+                            self.engine.forget_received();
                         }
                         new_flight_items += 1;
                         self.flight.push(FlightItem { epoch, typ, bytes });
@@ -74,20 +70,9 @@ impl DtlsConnection {
             }
         }
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
-        let retransmit_last_flight = match &self.engine {
-            Engine::V13(v13) => {
-                if v13.ack_due {
-                    // During the handshake a new flight acknowledges the peer's (RFC 9147 7).
-                    // Else the ACK goes first: the peer waits for it (the server's ACK of the
-                    // client Finished ends the client's handshake) before our
-                    // NewSessionTickets or data.
-                    if !new_flight || self.post_handshake_flight() {
-                        self.send_ack13()?;
-                    }
-                    if let Some(v13) = self.engine.v13_mut() {
-                        v13.ack_due = false;
-                    }
-                }
+        let retransmit_last_flight = match self.engine {
+            Engine::V13(_) => {
+                self.send_due_ack13(new_flight)?;
                 // DTLS 1.3: every flight, the last one and post-handshake messages included,
                 // is retransmitted until answered or acknowledged (RFC 9147 5.8, 7); on a
                 // client what the server sends after the handshake does not acknowledge our
@@ -114,9 +99,7 @@ impl DtlsConnection {
             self.timer.finish();
             self.flight.clear();
             self.flight_trigger = None;
-            if let Some(v13) = self.engine.v13_mut() {
-                v13.sent.clear();
-            }
+            self.engine.forget_sent();
         }
         self.pack(records);
         self.forget_handshake_keys13();
@@ -161,15 +144,10 @@ impl DtlsConnection {
     /// it. RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
     /// waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
     fn next_queued(&mut self, max_app: usize) -> Option<OutItem<'_>> {
-        if self.key_update_pending() && self.error.is_none() {
+        if self.engine.key_update_pending() && self.error.is_none() {
             return None;
         }
         self.common.queue.pop(max_app)
-    }
-
-    /// DTLS 1.3: our KeyUpdate awaits its ACK (RFC 9147 8).
-    pub(super) fn key_update_pending(&self) -> bool {
-        self.engine.v13().is_some_and(Epochs13::key_update_pending)
     }
 
     /// Our current flight went out after the handshake, under the application epochs 3
@@ -184,9 +162,7 @@ impl DtlsConnection {
         let keep = self.post_handshake_flight();
         if !keep {
             self.flight.clear();
-            if let Some(v13) = self.engine.v13_mut() {
-                v13.sent.clear();
-            }
+            self.engine.forget_sent();
         }
 
         self.peer_progress = false;

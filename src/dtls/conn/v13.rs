@@ -513,6 +513,23 @@ impl DtlsConnection {
         Ok(())
     }
 
+    /// The end of a step that made an ACK due. During the handshake a new flight
+    /// acknowledges the peer's (RFC 9147 7). Else the ACK goes first: the peer waits for it
+    /// (the server's ACK of the client Finished ends the client's handshake) before our
+    /// NewSessionTickets or data.
+    pub(super) fn send_due_ack13(&mut self, new_flight: bool) -> Result<(), Error> {
+        if !self.engine.v13().is_some_and(|v13| v13.ack_due) {
+            return Ok(());
+        }
+        if !new_flight || self.post_handshake_flight() {
+            self.send_ack13()?;
+        }
+        if let Some(v13) = self.engine.v13_mut() {
+            v13.ack_due = false;
+        }
+        Ok(())
+    }
+
     /// Sends an ACK of the peer's handshake records we hold (RFC 9147 7), in the current
     /// write epoch (7: never lower than the records it acknowledges, which ours is).
     pub(super) fn send_ack13(&mut self) -> Result<(), Error> {
