@@ -16,15 +16,19 @@
 //! - the client side of the cookie exchange (RFC 6347 4.2.1); the server side, stateless, is
 //!   [`DtlsAcceptor`](super::DtlsAcceptor).
 //!
-//! DTLS 1.3 (RFC 9147) runs the TLS 1.3 state machines behind the same transport, with its
-//! own record layer and ACKs: see `v13`. One config offers both versions; the ServerHello
-//! decides. This file is the receiving side and the API; `send` turns what the handshake
-//! and the application queue into flights, records and datagrams.
+//! DTLS 1.3 (RFC 9147) runs the TLS 1.3 state machines behind the same transport. One
+//! config offers both versions; the peer's hello decides. Each version's record layer is
+//! its own engine (`engine`: DTLS 1.2's in `v12`, DTLS 1.3's with its ACKs in `v13`),
+//! chosen when the version is known. This file is the receiving side and the API; `send`
+//! turns what the handshake and the application queue into flights, records and
+//! datagrams.
 //!
 //! No clock is read: every `Instant` is an argument.
 
+mod engine;
 mod queries;
 mod send;
+mod v12;
 mod v13;
 mod wire;
 
@@ -37,7 +41,7 @@ use std::time::{Duration, Instant};
 use super::fragment::{
     parse_fragments, HandshakeHeader, HandshakeMessage, Pushed, Reassembler, ReassemblyLimits,
 };
-use super::record::{records, DatagramRecord, PlaintextHeader};
+use super::record::{records, DatagramRecord};
 use super::replay::ReplayWindow;
 use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
 use crate::codec::{
@@ -46,7 +50,6 @@ use crate::codec::{
 use crate::common::plaintext::{queue_plaintext, read_plaintext};
 use crate::common::{Blinding, Common, Inbound, Side};
 use crate::config::{ClientConfig, Direction, ServerConfig};
-use crate::crypto::aead::RecordKey;
 use crate::error::{Error, Limit, Misuse, PeerMisbehaved};
 use crate::event::{AlertRecord, Event};
 use crate::handshake::output::Output;
@@ -54,6 +57,7 @@ use crate::handshake::server13::StatelessRetry;
 use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
 use crate::msgs::{AlertMessage, ClientExtension, ClientHello, Dialect, HandshakePayload, Tls12Payload};
 use crate::pki::ServerName;
+use engine::Engine;
 use wire::DtlsWire;
 
 /// Default path MTU: what IPv6 guarantees (1280) less the IPv6 and UDP headers, rounded down.
@@ -143,14 +147,6 @@ struct FlightItem {
     bytes: Vec<u8>,
 }
 
-/// One write epoch: its key (none for epoch 0) and next sequence number.
-#[derive(Debug)]
-struct WriteEpoch {
-    /// Boxed: a key is large, and a `Vec` of inline ones rounds up to four of them.
-    key: Option<Box<RecordKey>>,
-    next_seq: u64,
-}
-
 /// The client before the ServerHello: the hello to repeat with a cookie (RFC 6347 4.2.1).
 struct PendingClient {
     config: Arc<ClientConfig>,
@@ -179,18 +175,15 @@ pub struct DtlsConnection {
     handshake: Option<Handshake>,
     cfg: DtlsConfig,
     reassembler: Reassembler,
-    /// Read epoch in force and its key (`None` for epoch 0).
-    read_epoch: u16,
-    read_key: Option<RecordKey>,
-    /// Replay windows: epoch 0 and the current read epoch.
+    /// The record layer of the version in force: epochs, keys, replay windows.
+    engine: Engine,
+    /// Epoch 0 (DTLSPlaintext, the same record in both versions): the sequence number of
+    /// our next plaintext record, and the replay window of the peer's (DTLS 1.2 reads epoch
+    /// 0 under its engine's window until the first CCS).
+    write0_seq: u64,
     window0: ReplayWindow,
-    window: ReplayWindow,
-    /// Records of `read_epoch + 1` that arrived before the CCS that installs its keys.
-    future: VecDeque<(PlaintextHeader, Vec<u8>)>,
     /// Application data that deprotected before the peer's Finished completed the handshake.
     held_data: VecDeque<Vec<u8>>,
-    /// Write epochs by number (DTLS 1.2 without renegotiation: 0 and 1).
-    write: Vec<WriteEpoch>,
     /// Handshake bytes popped from the queue, not yet a whole message.
     hs_pending: Vec<u8>,
     /// Our last flight.
@@ -216,8 +209,6 @@ pub struct DtlsConnection {
     /// The blinding delay, armed by a failure the peer caused, as over TLS.
     blinding: Blinding,
     retransmitted_this_datagram: bool,
-    /// DTLS 1.3 epochs, ACKs and held keys.
-    v13: v13::State13,
     /// The time of the last call that passed one: arms the timer for output started
     /// between calls (a KeyUpdate the application asked for).
     last_now: Option<Instant>,
@@ -253,13 +244,14 @@ impl DtlsConnection {
                 "DTLS needs TLS 1.3 or TLS 1.2 enabled with one of its suites".into(),
             ));
         }
-        let mut conn = DtlsConnection::new(Side::Client, &config.shared, dtls);
+        // DTLS 1.3 offered (with DTLS 1.2 if enabled): the DTLS 1.3 engine and transcript
+        // rule until a ServerHello picks 1.2.
+        let offers13 = config.shared.tls13();
+        let mut conn = DtlsConnection::new(Side::Client, &config.shared, dtls, offers13);
         conn.common.neg.own_cid = conn.cfg.draw_connection_id(&config.shared)?;
         let name = Some(name);
-        if config.shared.tls13() {
-            // DTLS 1.3 offered (with DTLS 1.2 if enabled): the TLS 1.3 client machine builds
-            // the hello; the transcript takes its TLS 1.3 form until a ServerHello picks 1.2.
-            conn.common.wire.dtls13 = true;
+        if offers13 {
+            // The TLS 1.3 client machine builds the hello.
             conn.last_now = Some(now);
             conn.handshake = Some(client13::start(config, name, &mut conn.common)?);
             conn.flush(now)?;
@@ -298,18 +290,19 @@ impl DtlsConnection {
                 "DTLS needs TLS 1.3 or TLS 1.2 enabled with one of its suites".into(),
             ));
         }
-        let mut conn = DtlsConnection::new(Side::Server, &config.shared, dtls);
+        // DTLS 1.2's engine reads the ClientHello of either version (DTLSPlaintext).
+        let mut conn = DtlsConnection::new(Side::Server, &config.shared, dtls, false);
         conn.common.neg.own_cid = conn.cfg.draw_connection_id(&config.shared)?;
         conn.start = Start::Server(config, retry);
         Ok(conn)
     }
 
-    fn new(side: Side, shared: &crate::config::Shared, cfg: DtlsConfig) -> Self {
+    fn new(side: Side, shared: &crate::config::Shared, cfg: DtlsConfig, dtls13: bool) -> Self {
         let mut common = Common::new(
             side,
             shared.key_log.clone(),
             ProtocolVersion::DTLSv1_2.get(),
-            DtlsWire::new(),
+            DtlsWire::new(dtls13),
         );
         common.observer = shared.record_observer.clone();
         common.neg.dtls = true;
@@ -322,16 +315,10 @@ impl DtlsConnection {
             reassembler: Reassembler::new(cfg.reassembly),
             timer: RetransmitTimer::new(cfg.timer),
             cfg,
-            read_epoch: 0,
-            read_key: None,
+            engine: Engine::new(dtls13),
+            write0_seq: 0,
             window0: ReplayWindow::new(),
-            window: ReplayWindow::new(),
-            future: VecDeque::new(),
             held_data: VecDeque::new(),
-            write: vec![WriteEpoch {
-                key: None,
-                next_seq: 0,
-            }],
             hs_pending: Vec::new(),
             flight: Vec::new(),
             flight_trigger: None,
@@ -346,7 +333,6 @@ impl DtlsConnection {
             inbound: Inbound::new(shared.max_buffered_plaintext),
             blinding: Blinding::new(shared),
             retransmitted_this_datagram: false,
-            v13: v13::State13::new(),
             last_now: None,
             legacy_cookie_verified: false,
             records_per_key: shared.records_per_key,
@@ -405,8 +391,7 @@ impl DtlsConnection {
             // Nothing queued before the failure goes out after it: only the alert (no ACK
             // of the records that ended the connection either).
             self.out.clear();
-            self.v13.ack_due = false;
-            self.v13.ack_at = None;
+            self.engine.cancel_ack();
         }
         e
     }
@@ -442,8 +427,10 @@ impl DtlsConnection {
                 }) => {
                     at += 13 + cid.len() + fragment.len();
                     // RFC 9146 4: only with the id we handed out, only on DTLS 1.2.
-                    if !self.is13() && self.common.neg.own_cid.as_deref() == Some(cid) {
-                        self.recv_record(header, fragment.to_vec(), now)?;
+                    if let (Engine::V12(_), true) =
+                        (&self.engine, self.common.neg.own_cid.as_deref() == Some(cid))
+                    {
+                        self.recv_record12(header, fragment.to_vec(), now)?;
                     }
                 }
                 // A tls12_cid record when we hand out no id: nothing we can parse (the id's
@@ -455,17 +442,16 @@ impl DtlsConnection {
                 }
                 Ok(DatagramRecord::Plaintext { header, fragment }) => {
                     at += 13 + fragment.len();
-                    if self.is13() && self.start_is_running() {
-                        self.recv_plaintext13(header, fragment, now)?;
-                    } else {
-                        self.recv_record(header, fragment.to_vec(), now)?;
+                    match self.engine {
+                        Engine::V13(_) => self.recv_plaintext13(header, fragment, now)?,
+                        Engine::V12(_) => self.recv_record12(header, fragment.to_vec(), now)?,
                     }
                 }
                 Ok(DatagramRecord::Ciphertext(rec)) => {
                     let len = rec.header_bytes().len() + rec.ciphertext().len();
                     let raw = datagram.get(at..at + len).unwrap_or(&[]);
                     at += len;
-                    if self.is13() {
+                    if let Engine::V13(_) = self.engine {
                         self.recv_ciphertext13(raw, now)?;
                     }
                 }
@@ -473,10 +459,6 @@ impl DtlsConnection {
             }
         }
         Ok(())
-    }
-
-    fn start_is_running(&self) -> bool {
-        matches!(self.start, Start::Running)
     }
 
     /// A client that has not heard from the server yet (no ServerHello, HelloRetryRequest
@@ -490,93 +472,6 @@ impl DtlsConnection {
         self.handshake
             .as_ref()
             .is_some_and(Handshake::awaits_first_server_message)
-    }
-
-    fn recv_record(&mut self, h: PlaintextHeader, mut payload: Vec<u8>, now: Instant) -> Result<(), Error> {
-        // RFC 6347 4.1: DTLS record versions only (0xFEFF may carry a first ClientHello).
-        if !h.version.is_dtls() {
-            return Ok(());
-        }
-        if h.epoch == self.read_epoch.wrapping_add(1) && self.read_epoch < u16::MAX {
-            // RFC 6347 4.1: a record of the next epoch may arrive before the CCS; keep a few.
-            if self.future.len() < MAX_FUTURE_RECORDS {
-                self.future.push_back((h, payload));
-            }
-            return Ok(());
-        }
-        let current = h.epoch == self.read_epoch;
-        if !current && h.epoch != 0 {
-            return Ok(());
-        }
-        let window = if current { &self.window } else { &self.window0 };
-        // RFC 6347 4.1.2.6: duplicates and records left of the window are dropped.
-        if !window.check(h.seq) {
-            return Ok(());
-        }
-        let cid_record = h.content_type == ContentType::Tls12Cid;
-        let (typ, range) = match (&self.read_key, current) {
-            (Some(key), true) => {
-                let explicit = key.explicit_nonce_len();
-                let Some(plain_len) = payload.len().checked_sub(explicit + key.tag_len()) else {
-                    return self.bad_record();
-                };
-                let Ok(plain_len16) = u16::try_from(plain_len) else {
-                    return self.bad_record();
-                };
-                let aad = match (cid_record, self.common.neg.own_cid.as_deref()) {
-                    (true, Some(cid)) => h.cid12_aad(cid, plain_len16),
-                    (true, None) => return Ok(()),
-                    (false, _) => h.dtls12_aad(plain_len16).to_vec(),
-                };
-                match key.open_in_place(h.record_seq(), &aad, &mut payload) {
-                    // `open_in_place` moves the plaintext to the front.
-                    Ok(_) if cid_record => {
-                        // DTLSInnerPlaintext (RFC 9146 4): content, real type, zeros.
-                        match payload[..plain_len].iter().rposition(|b| *b != 0) {
-                            Some(i) => (ContentType::from(payload[i]), 0..i),
-                            None => return Err(PeerMisbehaved::NoContentType.into()),
-                        }
-                    }
-                    Ok(_) => (h.content_type, 0..plain_len),
-                    Err(_) => return self.bad_record(),
-                }
-            }
-            // RFC 9146 4: tls12_cid only once encryption is on; this one cannot be opened.
-            _ if cid_record => return Ok(()),
-            _ => (h.content_type, 0..payload.len()),
-        };
-        let protected = current && self.read_key.is_some();
-        if protected {
-            self.authenticated(u64::from(h.epoch), h.seq);
-        }
-        if let Start::Server(..) = self.start {
-            // RFC 6347 4.2.1: a stateless server answered this client's first hello with the
-            // hello's record sequence number; ours continue from the hello that got through.
-            if let Some(w) = self.write.first_mut() {
-                w.next_seq = w.next_seq.max(h.seq);
-            }
-        }
-        if current {
-            self.window.mark(h.seq);
-        } else {
-            self.window0.mark(h.seq);
-        }
-        let data = &payload[range];
-        if data.len() > crate::record::MAX_PLAINTEXT {
-            return Err(Error::RecordOverflow);
-        }
-        if let Some(obs) = &self.common.observer {
-            obs.record(Direction::Received, typ, data.len(), h.epoch);
-        }
-        match typ {
-            ContentType::Handshake => self.recv_handshake(data, current, now, None),
-            ContentType::ChangeCipherSpec => self.recv_ccs(data, current, now),
-            ContentType::Alert => self.recv_alert(data, current),
-            ContentType::ApplicationData => self.recv_data(data, protected),
-            // An unknown type under keys came from the peer; unprotected it may be anyone's.
-            _ if protected => Err(PeerMisbehaved::UnknownContentType.into()),
-            _ => Ok(()),
-        }
     }
 
     fn bad_record(&mut self) -> Result<(), Error> {
@@ -615,7 +510,7 @@ impl DtlsConnection {
         // Finished or KeyUpdate moved us to may repeat old messages, never carry a new one
         // (RFC 8446 5.1: messages must not span a key change). Plaintext records are left
         // out: anyone could have sent those, they are dropped (below).
-        let stale_epoch = rn.is_some_and(|rn| rn.epoch >= 2 && rn.epoch < self.v13.read_epoch());
+        let stale_epoch = rn.is_some_and(|rn| rn.epoch >= 2 && rn.epoch < self.engine.read_epoch());
         for frag in parse_fragments(data) {
             let (h, body) = frag?;
             if h.message_seq < self.reassembler.next_seq() {
@@ -652,7 +547,7 @@ impl DtlsConnection {
             }
         }
         if let (Some(rn), false) = (rn, discarded) {
-            self.v13.received.record(rn);
+            self.engine.owe_ack(rn);
         }
         if version_known && !discarded && (next_flight || old) {
             // RFC 9147 7.2: part of the peer's next flight means ours arrived: its
@@ -666,53 +561,40 @@ impl DtlsConnection {
             // ACK covers what arrives together; a repeat of a message we have means the peer
             // lacks our ACK or flight (RFC 9147 7.1), answered the same way.
             let delay = self.timer.current_timeout() / 4;
-            self.v13.ack_at = self.v13.ack_at.or(now.checked_add(delay));
+            self.engine.arm_ack(now.checked_add(delay));
         }
         while let Some(m) = self.reassembler.pop() {
             self.peer_progress = true;
             if let Some(obs) = &self.common.observer {
-                obs.handshake(Direction::Received, m.msg_type, m.body.len(), self.read_epoch);
+                // The observer numbers epochs in 16 bits (DTLS 1.2's field).
+                obs.handshake(
+                    Direction::Received,
+                    m.msg_type,
+                    m.body.len(),
+                    self.engine.read_epoch() as u16,
+                );
             }
             let was_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
             self.handle_message(m.msg_type, m.message_seq, &m.body, &m)?;
             if self.error.is_some() {
                 break;
             }
-            if self.is13() {
-                // The peer's final flight and a KeyUpdate are acknowledged at once, as the
-                // peer waits for it (to end its handshake, to use the keys of its KeyUpdate,
-                // RFC 9147 8); other post-handshake messages on the delayed ACK armed above.
-                let now_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
-                if now_established && (!was_established || m.msg_type == HandshakeType::KeyUpdate) {
-                    self.v13.ack_due = true;
-                }
-                self.take_read_keys13(now)?;
+            if let Engine::V13(_) = self.engine {
+                self.handled13(was_established, m.msg_type, now)?;
             }
         }
         Ok(())
     }
 
     /// The peer sent a message we already processed again: its flight is being
-    /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram, only
-    /// to the message our flight answered, and only while nothing of the peer's next flight
-    /// has come: once it has, the peer had our flight, and the old message is a stale copy
-    /// (a duplicate or a replay) that calls for nothing. DTLS 1.3 answers with an ACK
-    /// instead, on its timer (see `recv_handshake`): our flight goes out again on our own
-    /// retransmission timer (RFC 9147 7.1, 5.8).
+    /// retransmitted, so ours was lost. DTLS 1.2 answers with our flight at once (RFC 6347
+    /// 4.2.4); DTLS 1.3 with an ACK, on its timer (see `recv_handshake`): our flight goes
+    /// out again on our own retransmission timer (RFC 9147 7.1, 5.8).
     fn peer_retransmitted(&mut self, seq: u16, _now: Instant) -> Result<(), Error> {
-        if self.is13() {
-            return Ok(());
+        match self.engine {
+            Engine::V12(_) => self.peer_retransmitted12(seq),
+            Engine::V13(_) => Ok(()),
         }
-        let peer_moved_on = self.reassembler.next_seq() != seq.wrapping_add(1);
-        if self.flight_trigger == Some(seq)
-            && !peer_moved_on
-            && !self.retransmitted_this_datagram
-            && !self.flight.is_empty()
-        {
-            self.retransmitted_this_datagram = true;
-            self.send_flight(false)?;
-        }
-        Ok(())
     }
 
     fn handle_message(
@@ -751,7 +633,7 @@ impl DtlsConnection {
                     if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) && !self.legacy_cookie_verified {
                         return Err(PeerMisbehaved::IllegalParameter(Parameter::LegacyCookie).into());
                     }
-                    self.common.wire.dtls13 = true;
+                    self.choose_engine(true);
                     let hs = match retry {
                         Some(r) => server13::start_after_retry(config, &mut self.common, *r),
                         None => server13::start(config),
@@ -767,6 +649,7 @@ impl DtlsConnection {
                     // Our HelloRetryRequest named DTLS 1.3; the second hello must too.
                     return Err(PeerMisbehaved::SecondClientHelloMismatch.into());
                 }
+                self.choose_engine(false);
                 let msg = Msg {
                     payload: payload.clone(),
                     raw: m.dtls_encoding(),
@@ -788,7 +671,6 @@ impl DtlsConnection {
                 return Err(Error::Internal("HelloVerifyRequest decoded as another message"));
             };
             self.window0 = ReplayWindow::new();
-            self.window = ReplayWindow::new();
             self.handshake = Some(hs.dtls_hello_verify(&mut self.common, hvr.cookie)?);
             return Ok(());
         }
@@ -798,13 +680,11 @@ impl DtlsConnection {
         let payload = HandshakePayload::decode_dtls(typ, body, hs.dialect())?;
         if hs.awaits_server_hello() {
             if let HandshakePayload::ServerHello(sh) = &payload {
-                // RFC 9147 5.2: only DTLS 1.3 hashes the TLS form of the messages.
-                if sh.supported_version() != Some(ProtocolVersion::DTLSv1_3) {
-                    self.common.wire.dtls13 = false;
-                }
+                // The version is fixed: its engine and transcript rule.
+                self.choose_engine(sh.supported_version() == Some(ProtocolVersion::DTLSv1_3));
             }
         }
-        let raw = if self.common.wire.dtls13 {
+        let raw = if self.common.wire.transcript13() {
             m.tls_encoding()
         } else {
             m.dtls_encoding()
@@ -841,9 +721,9 @@ impl DtlsConnection {
                     return Err(PeerMisbehaved::IllegalParameter(Parameter::EmptyHelloVerifyCookie).into());
                 }
                 p.cookie_seen = true;
-                // The HelloVerifyRequest came from a server that keeps no state (and reuses
-                // our record sequence number): the handshake proper starts a fresh window.
-                self.window = ReplayWindow::new();
+                if let Some(e) = self.engine.v12_mut() {
+                    e.restart_window();
+                }
                 // RFC 6347 4.2.1: the same hello again, with the cookie; the transcript
                 // starts over from it (4.2.6).
                 p.hello.cookie = Some(hvr.cookie);
@@ -879,39 +759,6 @@ impl DtlsConnection {
                 got: other.name().unwrap_or("unknown handshake message"),
             }),
         }
-    }
-
-    fn recv_ccs(&mut self, data: &[u8], current: bool, now: Instant) -> Result<(), Error> {
-        if data != [1] {
-            return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
-        }
-        // RFC 6347 4.1: a CCS may be reordered or repeated; one the state does not wait for
-        // (or of an old epoch) is dropped, not fatal.
-        if !current || !self.handshake.as_ref().is_some_and(Handshake::expects_ccs12) {
-            return Ok(());
-        }
-        let hs = self
-            .handshake
-            .take()
-            .ok_or(Error::Internal("handshake state lost"))?;
-        self.handshake = Some(hs.handle_ccs12(&mut self.common)?);
-        self.peer_progress = true;
-        // The pending read state became current: it is the next epoch's key.
-        let state = std::mem::replace(&mut self.common.read, crate::record::ReadState::plaintext());
-        self.read_key = state.into_key();
-        self.read_epoch = self.read_epoch.wrapping_add(1);
-        self.window = ReplayWindow::new();
-        // Fragments buffered under the old epoch must not complete messages of the new one.
-        let next = self.reassembler.next_seq();
-        self.reassembler.reset_to(next);
-        let future: Vec<_> = self.future.drain(..).collect();
-        for (h, payload) in future {
-            if self.error.is_some() || self.peer_closed {
-                break;
-            }
-            self.recv_record(h, payload, now)?;
-        }
-        Ok(())
     }
 
     fn recv_alert(&mut self, data: &[u8], current: bool) -> Result<(), Error> {
@@ -1005,7 +852,7 @@ impl DtlsConnection {
         if self.error.is_some() {
             return None;
         }
-        match (self.timer.poll_timeout(), self.v13.ack_at) {
+        match (self.timer.poll_timeout(), self.engine.ack_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -1022,7 +869,7 @@ impl DtlsConnection {
         }
         self.last_now = Some(now);
         let mut res = Ok(());
-        if self.v13.ack_at.is_some_and(|at| at <= now) {
+        if self.engine.ack_at().is_some_and(|at| at <= now) {
             // The delayed ACK (RFC 9147 7.1), before a retransmission due at the same time:
             // the ACK is what the peer's own retransmission waits on.
             res = self.send_ack13();
@@ -1058,7 +905,7 @@ impl DtlsConnection {
 
     /// True when `poll_datagram` has something to send.
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty() || (!self.common.queue.is_empty() && !self.v13.key_update_pending())
+        !self.out.is_empty() || (!self.common.queue.is_empty() && !self.engine.key_update_pending())
     }
 
     /// Whether the last datagram given to [`recv_datagram`](Self::recv_datagram) carried
@@ -1105,24 +952,22 @@ impl DtlsConnection {
         if self.sent_close {
             return Err(Error::Misuse(Misuse::Closed));
         }
-        if self.v13.key_update_pending() || self.v13.deferred_key_update.is_some() {
+        let finished_in_flight = !self.flight.is_empty() && !self.post_handshake_flight();
+        let (Some(v13), Some(Handshake::Established(est))) = (self.engine.v13_mut(), self.handshake.as_mut())
+        else {
+            return Err(Error::Misuse(Misuse::KeyUpdateUnavailable));
+        };
+        if v13.key_update_pending() || v13.deferred_key_update.is_some() {
             return Err(Error::Misuse(Misuse::KeyUpdatePending));
         }
-        let finished_in_flight = !self.flight.is_empty() && !self.post_handshake_flight();
-        match self.handshake.as_mut() {
+        if finished_in_flight {
             // Our handshake's last flight (the Finished) awaits its ACK: the KeyUpdate follows
-            // once it is acknowledged (see `State13::deferred_key_update`). Post-handshake
+            // once it is acknowledged (see `Epochs13::deferred_key_update`). Post-handshake
             // messages awaiting theirs stay in the flight beside it.
-            Some(Handshake::Established(_)) if self.common.wire.dtls13 && finished_in_flight => {
-                let ask = self.v13.deferred_key_update.unwrap_or(false) || ask_peer;
-                self.v13.deferred_key_update = Some(ask);
-                return Ok(());
-            }
-            Some(Handshake::Established(est)) if self.common.wire.dtls13 => {
-                est.update_ours(&mut self.common, ask_peer);
-            }
-            _ => return Err(Error::Misuse(Misuse::KeyUpdateUnavailable)),
+            v13.deferred_key_update = Some(ask_peer);
+            return Ok(());
         }
+        est.update_ours(&mut self.common, ask_peer);
         let now = self.last_now.ok_or(Error::Misuse(Misuse::NoTimeSeen))?;
         self.finish_step(Ok(()), now)
     }
@@ -1135,7 +980,7 @@ impl std::fmt::Debug for DtlsConnection {
             .field("version", &self.common.neg.version)
             .field("suite", &self.common.neg.suite)
             .field("handshaking", &self.is_handshaking())
-            .field("read_epoch", &self.read_epoch)
+            .field("read_epoch", &self.engine.read_epoch())
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
@@ -1298,7 +1143,8 @@ mod tests {
     }
 
     fn epochs(conn: &DtlsConnection) -> (Vec<u64>, Vec<u64>) {
-        (conn.v13.read_epochs(), conn.v13.write_epochs())
+        let v13 = conn.engine.v13().unwrap();
+        (v13.read_epochs(), v13.write_epochs())
     }
 
     #[test]
@@ -1398,7 +1244,7 @@ mod tests {
         c.handle_timeout(later).unwrap();
         s.handle_timeout(later).unwrap();
         settle(&mut c, &mut s, later);
-        assert_eq!(c.v13.deferred_key_update, None);
+        assert_eq!(c.engine.v13().unwrap().deferred_key_update, None);
         assert_eq!(
             epochs(&c).1,
             vec![3, 4],
@@ -1416,8 +1262,11 @@ mod tests {
         let n = c.poll_datagram(&mut buf).unwrap();
         s.recv_datagram(&buf[..n], now).unwrap();
         while s.poll_datagram(&mut buf).is_some() {}
-        assert!(s.v13.sent.unacked().len() > 1);
-        let sent: Vec<RecordNumber> = s.v13.sent.in_flight_records();
+        fn v13(s: &DtlsConnection) -> &v13::Epochs13 {
+            s.engine.v13().unwrap()
+        }
+        assert!(v13(&s).sent.unacked().len() > 1);
+        let sent: Vec<RecordNumber> = v13(&s).sent.in_flight_records();
         let ack = |rns: &[RecordNumber]| {
             crate::dtls::ack::Ack {
                 record_numbers: rns.to_vec(),
@@ -1430,7 +1279,7 @@ mod tests {
         assert!(s.poll_timeout().is_some());
         // A plaintext ACK naming an encrypted record is dropped, not fatal.
         s.recv_ack(&ack(&sent[1..2]), 0).unwrap();
-        assert!(!s.v13.sent.all_acked());
+        assert!(!v13(&s).sent.all_acked());
         // An authenticated ACK in a lower epoch than a handshake record it names is.
         assert!(matches!(s.recv_ack(&ack(&sent[1..2]), 1), Err(Error::Decode(_))));
     }
@@ -1442,7 +1291,7 @@ mod tests {
         let (mut c, mut s, now) = pair13();
         to_client_finished(&mut c, &mut s, now);
         settle(&mut c, &mut s, now);
-        assert_eq!(c.v13.read_epoch(), 3);
+        assert_eq!(c.read_epoch(), 3);
         let next = c.reassembler.next_seq();
         let frag = crate::dtls::fragment::dtls_framing(&[4, 0, 0, 1, 0], next);
         let res = c.recv_handshake(&frag, true, now, Some(RecordNumber::new(2, 50)));

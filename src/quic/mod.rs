@@ -33,13 +33,14 @@ use crate::common::{Common, KeyLevel, Side, Transport, Wire};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::{tls13_suite, Tls13Suite};
+use crate::crypto::Prk;
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::handshake::{check_message_len, client13, server13, Handshake, Msg};
 use crate::msgs::{Dialect, HandshakePayload};
 use crate::pki::ServerName;
 use crate::record::HandshakeJoiner;
-use crate::record::OutQueue;
+use crate::record::{OutQueue, ReadState, WriteState};
 
 pub use crate::handshake::established::QUIC_MAX_EARLY_DATA;
 
@@ -150,6 +151,18 @@ impl Wire for QuicSink {
 
     fn has_peer_transport_parameters(&self) -> bool {
         self.has_peer_params()
+    }
+
+    /// No TLS record key: QUIC protects its packets itself, with the secrets
+    /// [`traffic_secrets`](Wire::traffic_secrets) hands it (RFC 9001 5), so the key change
+    /// only keeps the queue's order.
+    fn write_state13(&mut self, _: &'static Tls13Suite, _: &Prk, _: KeyLevel, _: usize) -> WriteState {
+        WriteState::plaintext(0x0303)
+    }
+
+    /// No TLS record key either way (see `write_state13`).
+    fn read_state13(&mut self, _: &'static Tls13Suite, _: &Prk, _: KeyLevel) -> ReadState {
+        ReadState::plaintext()
     }
 
     fn traffic_secrets(

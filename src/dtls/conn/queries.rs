@@ -27,21 +27,13 @@ impl DtlsConnection {
     /// The read epoch in force: DTLS 1.2, 0 until the peer's ChangeCipherSpec; DTLS 1.3,
     /// 0 (plaintext), 2 (handshake), 3 (application), 4+ after the peer's KeyUpdates.
     pub fn read_epoch(&self) -> u64 {
-        if self.is13() {
-            self.v13.read_epoch()
-        } else {
-            u64::from(self.read_epoch)
-        }
+        self.engine.read_epoch()
     }
 
     /// The epoch our records go out under (DTLS 1.3: moves past a KeyUpdate only once the
     /// peer acknowledged it, RFC 9147 8).
     pub fn write_epoch(&self) -> u64 {
-        if self.is13() {
-            self.v13.write_epoch()
-        } else {
-            u64::from(self.current_write_epoch())
-        }
+        self.engine.write_epoch()
     }
 
     /// Records that failed to deprotect so far (each dropped silently).

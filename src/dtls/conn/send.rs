@@ -4,14 +4,15 @@
 
 use std::time::Instant;
 
-use super::{take_message, DtlsConnection, FlightItem, WriteEpoch, MAX_RECORD_OVERHEAD};
-use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion, Reader};
+use super::engine::Engine;
+use super::{take_message, DtlsConnection, FlightItem, MAX_RECORD_OVERHEAD};
+use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion};
 use crate::config::Direction;
-use crate::dtls::fragment::{fragments, HandshakeHeader};
 use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48};
 use crate::error::Error;
 use crate::event::AlertRecord;
 use crate::handshake::Handshake;
+use crate::record::OutItem;
 
 impl DtlsConnection {
     /// Moves what the handshake and the application queued into datagrams.
@@ -19,34 +20,17 @@ impl DtlsConnection {
         let mut new_flight = false;
         let mut records: Vec<Vec<u8>> = Vec::new();
         let max_app = self.max_app_data();
-        let is13 = self.is13();
         let mut new_flight_items = 0usize;
         loop {
-            let epoch = self.current_write_epoch();
             let Some(item) = self.next_queued(max_app) else {
                 break;
             };
             let (typ, data) = match item {
-                crate::record::OutItem::KeyChange(state) if is13 => {
-                    if let Some(keys) = state
-                        .epoch_of_transport()
-                        .and_then(|e| self.common.wire.take_write_keys13(e))
-                    {
-                        self.add_write_keys13(keys);
-                    }
+                OutItem::KeyChange(state) => {
+                    self.switch_write_keys(*state);
                     continue;
                 }
-                crate::record::OutItem::KeyChange(state) => {
-                    let key = (*state).into_key();
-                    if key.is_some() {
-                        self.write.push(WriteEpoch {
-                            key: key.map(Box::new),
-                            next_seq: 0,
-                        });
-                    }
-                    continue;
-                }
-                crate::record::OutItem::Record { typ, data } => (typ, data.to_vec()),
+                OutItem::Record { typ, data } => (typ, data.to_vec()),
             };
             match typ {
                 ContentType::Handshake | ContentType::ChangeCipherSpec => {
@@ -66,70 +50,80 @@ impl DtlsConnection {
                             new_flight = true;
                             self.start_flight();
                         }
-                        if self.is13() {
-                            let item = self.flight_item13(bytes);
-                            if new_flight_items == 0 && item.epoch < 3 {
-                                // A handshake flight answers (implicitly acknowledges) what
-                                // we received (RFC 9147 7), no ACK of it is due any more; a
-                                // post-handshake one does not.
-                                self.v13.received.clear();
-                                self.v13.ack_at = None;
-                            }
-                            new_flight_items += 1;
-                            self.flight.push(item);
-                        } else {
-                            self.flight.push(FlightItem {
-                                epoch: u64::from(epoch),
-                                typ,
-                                bytes,
-                            });
+                        // The write epoch the item is (re)sent under.
+                        let epoch = self.engine.write_epoch();
+                        if new_flight_items == 0 && epoch < 3 {
+                            // A handshake flight answers (implicitly acknowledges) what we
+                            // received (RFC 9147 7), no ACK of it is due any more; a
+                            // post-handshake one does not.
+                            self.engine.forget_received();
                         }
+                        new_flight_items += 1;
+                        self.flight.push(FlightItem { epoch, typ, bytes });
                     }
                 }
-                _ if self.is13() => {
-                    let epoch = self.v13.write_epoch();
-                    records.push(self.seal13(epoch, typ, &data)?.0);
+                _ => {
+                    let mut rec = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
+                    self.seal_into(typ, &data, &mut rec)?;
+                    records.push(rec);
                 }
-                _ => records.push(self.seal(epoch, typ, &data)?),
             }
-        }
-        if self.is13() && self.v13.ack_due {
-            // During the handshake a new flight acknowledges the peer's (RFC 9147 7). Else
-            // the ACK goes first: the peer waits for it (the server's ACK of the client
-            // Finished ends the client's handshake) before our NewSessionTickets or data.
-            if !new_flight || self.post_handshake_flight() {
-                self.send_ack13()?;
-            }
-            self.v13.ack_due = false;
         }
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        let retransmit_last_flight = match self.engine {
+            Engine::V13(_) => {
+                self.send_due_ack13(new_flight)?;
+                // DTLS 1.3: every flight, the last one and post-handshake messages included,
+                // is retransmitted until answered or acknowledged (RFC 9147 5.8, 7); on a
+                // client what the server sends after the handshake does not acknowledge our
+                // Finished, only an ACK does (RFC 9147 7.1, 5.8.4).
+                true
+            }
+            // Our last flight: repeated only when the peer repeats its own (RFC 6347 4.2.4).
+            Engine::V12(_) => false,
+        };
         if new_flight {
             self.send_flight(true)?;
-            if established && !self.is13() {
-                // Our last flight: repeated only when the peer repeats its own (4.2.4).
+            if established && !retransmit_last_flight {
                 self.timer.finish();
             } else {
-                // DTLS 1.3: every flight, the last one and post-handshake messages included,
-                // is retransmitted until answered or acknowledged (RFC 9147 5.8, 7).
                 self.timer.on_progress();
                 self.timer.arm(now);
             }
         } else if self.peer_progress
             && established
             && !self.post_handshake_flight()
-            && (!self.is13() || self.common.side == crate::common::Side::Server)
+            && (!retransmit_last_flight || self.common.side == crate::common::Side::Server)
         {
-            // The peer's last flight completed the handshake: ours was received. (Not on a
-            // DTLS 1.3 client: what the server sends after the handshake does not
-            // acknowledge our Finished, only an ACK does, RFC 9147 7.1, 5.8.4.)
+            // The peer's last flight completed the handshake: ours was received.
             self.timer.finish();
             self.flight.clear();
             self.flight_trigger = None;
-            self.v13.sent.clear();
+            self.engine.forget_sent();
         }
         self.pack(records);
         self.forget_handshake_keys13();
         Ok(())
+    }
+
+    /// A key change from the queue: DTLS 1.2's is the key behind our CCS (the next epoch);
+    /// DTLS 1.3's names the epoch whose keys `DtlsWire` holds.
+    fn switch_write_keys(&mut self, state: crate::record::WriteState) {
+        match &mut self.engine {
+            Engine::V12(e) => {
+                if let Some(key) = state.into_key() {
+                    e.add_write_key(key);
+                }
+            }
+            Engine::V13(_) => {
+                if let Some(keys) = state
+                    .epoch_of_transport()
+                    .and_then(|e| self.common.wire.take_write_keys13(e))
+                {
+                    self.add_write_keys13(keys);
+                }
+            }
+        }
     }
 
     /// DTLS 1.3: once established and nothing of our handshake flight is left to resend,
@@ -139,19 +133,18 @@ impl DtlsConnection {
     /// read keys go too. A server keeps them to answer a repeated client Finished whose
     /// ACK was lost.
     fn forget_handshake_keys13(&mut self) {
-        let done = self.is13()
-            && self.handshake.as_ref().is_some_and(Handshake::is_established)
+        let done = self.handshake.as_ref().is_some_and(Handshake::is_established)
             && self.flight.iter().all(|item| item.epoch >= 3);
-        if done {
-            self.v13.forget_handshake_epochs(self.common.side);
+        if let (Some(v13), true) = (self.engine.v13_mut(), done) {
+            v13.forget_handshake_epochs(self.common.side);
         }
     }
 
     /// The next item the handshake or the application queued, at most `max_app` bytes of
     /// it. RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
     /// waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
-    fn next_queued(&mut self, max_app: usize) -> Option<crate::record::OutItem<'_>> {
-        if self.v13.key_update_pending() && self.error.is_none() {
+    fn next_queued(&mut self, max_app: usize) -> Option<OutItem<'_>> {
+        if self.engine.key_update_pending() && self.error.is_none() {
             return None;
         }
         self.common.queue.pop(max_app)
@@ -160,11 +153,7 @@ impl DtlsConnection {
     /// Our current flight went out after the handshake, under the application epochs 3
     /// and up (KeyUpdate, NewSessionTicket): only an ACK answers it (RFC 9147 7).
     pub(super) fn post_handshake_flight(&self) -> bool {
-        self.is13() && self.flight.first().is_some_and(|item| item.epoch >= 3)
-    }
-
-    pub(super) fn current_write_epoch(&self) -> u16 {
-        (self.write.len() - 1) as u16
+        matches!(self.engine, Engine::V13(_)) && self.flight.first().is_some_and(|item| item.epoch >= 3)
     }
 
     /// A new flight replaces the previous one (RFC 6347 4.2.4: its messages were answered).
@@ -173,59 +162,19 @@ impl DtlsConnection {
         let keep = self.post_handshake_flight();
         if !keep {
             self.flight.clear();
-            self.v13.sent.clear();
+            self.engine.forget_sent();
         }
 
         self.peer_progress = false;
         self.flight_trigger = self.reassembler.next_seq().checked_sub(1);
     }
 
-    /// Sends (or resends) our flight: each handshake message cut into fragments that fit a
-    /// record under the MTU, records packed into datagrams. DTLS 1.3 resends (`full` false)
-    /// only what no ACK covered.
+    /// Sends (or resends) our flight. DTLS 1.2 sends it whole; DTLS 1.3 resends (`full`
+    /// false) only what no ACK covered.
     pub(super) fn send_flight(&mut self, full: bool) -> Result<(), Error> {
-        if self.is13() {
-            return self.send_flight13(full);
-        }
-        let mut recs = Vec::new();
-        let items = std::mem::take(&mut self.flight);
-        let mut res = Ok(());
-        for item in &items {
-            // DTLS 1.2 items were made from a u16 epoch.
-            let epoch = item.epoch as u16;
-            if item.typ != ContentType::Handshake {
-                match self.seal(epoch, item.typ, &item.bytes) {
-                    Ok(r) => recs.push(r),
-                    Err(e) => res = Err(e),
-                }
-                continue;
-            }
-            let room = self.cfg.mtu.saturating_sub(self.record_overhead(epoch));
-            let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
-                continue;
-            };
-            let body = item.bytes.get(12..).unwrap_or(&[]);
-            let mut frag = Vec::new();
-            for (fh, data) in fragments(h.msg_type, h.message_seq, body, room)? {
-                frag.clear();
-                fh.encode(&mut frag);
-                frag.extend_from_slice(data);
-                match self.seal(epoch, ContentType::Handshake, &frag) {
-                    Ok(r) => recs.push(r),
-                    Err(e) => res = Err(e),
-                }
-            }
-        }
-        self.flight = items;
-        res?;
-        self.pack(recs);
-        Ok(())
-    }
-
-    fn record_overhead(&self, epoch: u16) -> usize {
-        match self.write.get(usize::from(epoch)).and_then(|w| w.key.as_ref()) {
-            Some(k) => 13 + k.explicit_nonce_len() + k.tag_len() + self.cid_overhead(),
-            None => 13,
+        match self.engine {
+            Engine::V12(_) => self.send_flight12(),
+            Engine::V13(_) => self.send_flight13(full),
         }
     }
 
@@ -233,7 +182,7 @@ impl DtlsConnection {
     /// content type (RFC 9146 4; DTLS 1.3 has that byte anyway).
     pub(super) fn cid_overhead(&self) -> usize {
         match self.common.neg.send_cid() {
-            Some(cid) => cid.len() + usize::from(!self.is13()),
+            Some(cid) => cid.len() + usize::from(matches!(self.engine, Engine::V12(_))),
             None => 0,
         }
     }
@@ -246,23 +195,31 @@ impl DtlsConnection {
             .max(1)
     }
 
-    /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
-    pub(super) fn seal(&mut self, epoch: u16, typ: ContentType, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
-        self.seal_into(epoch, typ, data, &mut out)?;
-        Ok(out)
+    /// Appends one record of `typ` under the current write epoch to `out`.
+    fn seal_into(&mut self, typ: ContentType, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        match &self.engine {
+            Engine::V12(e) => self.seal12_into(e.write_epoch(), typ, data, out),
+            Engine::V13(v13) => self.seal13_into(v13.write_epoch(), typ, data, out).map(|_| ()),
+        }
     }
 
-    /// Appends one DTLS 1.2 record to `out` (a datagram being filled), sealed in place.
-    /// On failure `out` is as it was.
-    pub(super) fn seal_into(
+    /// The overhead of a record under the current write epoch.
+    fn current_record_overhead(&self) -> usize {
+        match &self.engine {
+            Engine::V12(e) => self.record_overhead12(e.write_epoch()),
+            Engine::V13(v13) => self.record_overhead13(v13.write_epoch()),
+        }
+    }
+
+    /// Appends one DTLSPlaintext record (epoch 0, RFC 6347 4.1, RFC 9147 5: the same record
+    /// in both versions) to `out`.
+    pub(super) fn seal_plaintext_into(
         &mut self,
-        epoch: u16,
         typ: ContentType,
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let version = if epoch == 0 && self.before_first_server_message() {
+        let version = if self.before_first_server_message() {
             // RFC 9147 5 (and RFC 6347 4.1 for DTLS 1.2's ClientHello, as in TLS, RFC 5246
             // E.1): the initial ClientHello's legacy_record_version "may also be {254, 255}
             // for compatibility purposes"; BoringSSL and OpenSSL send DTLS 1.0 there, until
@@ -272,70 +229,22 @@ impl DtlsConnection {
         } else {
             ProtocolVersion::DTLSv1_2
         };
-        let w = self
-            .write
-            .get_mut(usize::from(epoch))
-            .ok_or(Error::Internal("no such write epoch"))?;
-        let seq = w.next_seq;
+        let seq = self.write0_seq;
         // RFC 6347 4.1: the sequence number MUST NOT wrap.
         if seq > MAX_SEQ_48 {
             return Err(Error::SequenceExhausted);
         }
-        w.next_seq += 1;
-        let mut h = PlaintextHeader {
+        self.write0_seq += 1;
+        PlaintextHeader {
             content_type: typ,
             version,
-            epoch,
+            epoch: 0,
             seq,
             length: data.len() as u16,
-        };
-        let cid = self.common.neg.send_cid();
-        match (&w.key, cid) {
-            (None, _) => {
-                h.encode(out);
-                out.extend_from_slice(data);
-            }
-            (Some(key), Some(cid)) => {
-                // RFC 9146 4, 5: tls12_cid with the peer's id; the sealed DTLSInnerPlaintext
-                // is the content and its real type (no padding).
-                let explicit = key.explicit_nonce_len();
-                let inner_len = data.len() + 1;
-                h.content_type = ContentType::Tls12Cid;
-                let aad = h.cid12_aad(cid, inner_len as u16);
-                h.length = (explicit + inner_len + key.tag_len()) as u16;
-                let start = out.len();
-                h.encode_with_cid(cid, out);
-                if explicit > 0 {
-                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
-                }
-                let body = out.len();
-                out.extend_from_slice(data);
-                out.push(typ.get());
-                out.resize(body + inner_len + key.tag_len(), 0);
-                if let Err(e) = key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], inner_len) {
-                    out.truncate(start);
-                    return Err(e);
-                }
-            }
-            (Some(key), None) => {
-                let explicit = key.explicit_nonce_len();
-                let aad = h.dtls12_aad(data.len() as u16);
-                h.length = (explicit + data.len() + key.tag_len()) as u16;
-                let start = out.len();
-                h.encode(out);
-                if explicit > 0 {
-                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
-                }
-                let body = out.len();
-                out.extend_from_slice(data);
-                out.resize(body + data.len() + key.tag_len(), 0);
-                if let Err(e) = key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], data.len()) {
-                    out.truncate(start);
-                    return Err(e);
-                }
-            }
         }
-        self.note_sealed(typ, data, u64::from(epoch));
+        .encode(out);
+        out.extend_from_slice(data);
+        self.note_sealed(typ, data, 0);
         Ok(())
     }
 
@@ -406,37 +315,28 @@ impl DtlsConnection {
         let mut plain: Vec<u8> = Vec::new();
         let max_app = self.max_app_data();
         loop {
-            let epoch = self.current_write_epoch();
             let Some(item) = self.next_queued(max_app) else {
                 break;
             };
             match item {
-                crate::record::OutItem::Record { typ, data }
+                OutItem::Record { typ, data }
                     if typ == ContentType::ApplicationData || typ == ContentType::Alert =>
                 {
                     // The queue lends `data`; sealing needs the connection.
                     plain.clear();
                     plain.extend_from_slice(data);
-                    let overhead = if self.is13() {
-                        self.record_overhead13(self.v13.write_epoch())
-                    } else {
-                        self.record_overhead(epoch)
-                    };
+                    let overhead = self.current_record_overhead();
                     if !datagram.is_empty() && datagram.len() + overhead + plain.len() > self.cfg.mtu {
                         self.out.push_back(std::mem::take(&mut datagram));
                     }
                     if datagram.is_empty() {
                         datagram.reserve(self.cfg.mtu);
                     }
-                    if self.is13() {
-                        self.seal13_into(self.v13.write_epoch(), typ, &plain, &mut datagram)?;
-                    } else {
-                        self.seal_into(epoch, typ, &plain, &mut datagram)?;
-                    }
+                    self.seal_into(typ, &plain, &mut datagram)?;
                 }
                 // The plaintext write state every queue starts with, still there when a
                 // server is polled before its first datagram: nothing to switch.
-                crate::record::OutItem::KeyChange(state) if !state.is_protected() => {
+                OutItem::KeyChange(state) if !state.is_protected() => {
                     if state.epoch_of_transport().is_some() {
                         return Err(Error::Internal("key change outside a step"));
                     }
@@ -454,18 +354,22 @@ impl DtlsConnection {
     /// ACK, once nothing does; or once our write epoch has carried `records_per_key`
     /// records (its keys take over when acknowledged, RFC 9147 8). True if one was queued.
     fn maybe_update_keys13(&mut self) -> bool {
-        if !self.is13() || self.sent_close || self.v13.key_update_pending() {
+        let flight_done = self.flight.is_empty() || self.post_handshake_flight();
+        let Some(v13) = self.engine.v13_mut() else {
+            return false;
+        };
+        if self.sent_close || v13.key_update_pending() {
             return false;
         }
-        let ask_peer = match self.v13.deferred_key_update {
-            Some(ask) if self.flight.is_empty() || self.post_handshake_flight() => ask,
+        let ask_peer = match v13.deferred_key_update {
+            Some(ask) if flight_done => ask,
             Some(_) => return false,
-            None if self.v13.write_seq() >= self.records_per_key => false,
+            None if v13.write_seq() >= self.records_per_key => false,
             None => return false,
         };
         match self.handshake.as_mut() {
             Some(Handshake::Established(est)) => {
-                self.v13.deferred_key_update = None;
+                v13.deferred_key_update = None;
                 est.update_ours(&mut self.common, ask_peer);
                 true
             }

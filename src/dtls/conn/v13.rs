@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::{DtlsConnection, FlightItem, MAX_FUTURE_RECORDS};
+use super::{DtlsConnection, MAX_FUTURE_RECORDS};
 use crate::codec::DecodeError;
 use crate::codec::{ContentType, HandshakeType, Reader};
 use crate::common::Side;
@@ -48,8 +48,8 @@ pub(super) struct WriteEpoch {
     next_seq: u64,
 }
 
-/// DTLS 1.3 record and acknowledgement state.
-pub(super) struct State13 {
+/// The DTLS 1.3 record engine: epochs, early records, ACK and KeyUpdate state.
+pub(super) struct Epochs13 {
     read: Vec<ReadEpoch>,
     write: Vec<WriteEpoch>,
     /// Our next write keys, held until the peer acknowledges our KeyUpdate (RFC 9147 8),
@@ -75,9 +75,9 @@ pub(super) struct State13 {
     pub(super) ack_at: Option<Instant>,
 }
 
-impl State13 {
+impl Epochs13 {
     pub(super) fn new() -> Self {
-        State13 {
+        Epochs13 {
             read: Vec::new(),
             write: Vec::new(),
             held_write: None,
@@ -149,12 +149,6 @@ impl State13 {
 }
 
 impl DtlsConnection {
-    /// True once the TLS 1.3 machines run (client: from its first hello when it offers DTLS
-    /// 1.3, until a ServerHello picks 1.2; server: once a hello picked 1.3).
-    pub(super) fn is13(&self) -> bool {
-        self.common.wire.dtls13
-    }
-
     /// A DTLSPlaintext record (epoch 0) under DTLS 1.3: ClientHello, ServerHello,
     /// HelloRetryRequest, alerts and ACKs before the handshake keys (RFC 9147 4).
     pub(super) fn recv_plaintext13(
@@ -178,7 +172,7 @@ impl DtlsConnection {
         }
         // Plaintext is taken as new only before the peer's handshake keys are in: afterwards
         // anyone could have sent it (RFC 9147 4: epoch 0 carries only the hellos).
-        let current = self.v13.read_epoch() == 0;
+        let current = self.engine.read_epoch() == 0;
         match h.content_type {
             ContentType::Handshake => {
                 self.recv_handshake(payload, current, now, Some(RecordNumber::new(0, h.seq)))
@@ -209,21 +203,25 @@ impl DtlsConnection {
             }
         }
         let bits = u64::from(rec.epoch_bits());
-        let Some(idx) = self.v13.read.iter().position(|e| e.keys.epoch() & 3 == bits) else {
+        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        let Some(v13) = self.engine.v13_mut() else {
+            return Ok(());
+        };
+        let Some(idx) = v13.read.iter().position(|e| e.keys.epoch() & 3 == bits) else {
             // An epoch we have no keys for yet: kept until the message installing them.
             // Once established only the next epoch can be that (a KeyUpdate we hold unread
             // behind a lost message, whose record we ACKed, RFC 9147 8); anything else is a
             // late copy from a forgotten epoch, dropped.
-            let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
-            let next_bits = (self.v13.read_epoch() + 1) & 3;
-            if (!established || bits == next_bits) && self.v13.future.len() < MAX_FUTURE_RECORDS {
-                self.v13.future.push_back(raw.to_vec());
+            let next_bits = (v13.read_epoch() + 1) & 3;
+            if (!established || bits == next_bits) && v13.future.len() < MAX_FUTURE_RECORDS {
+                v13.future.push_back(raw.to_vec());
             }
             return Ok(());
         };
-        let newest = idx + 1 == self.v13.read.len();
+        let newest = idx + 1 == v13.read.len();
+        let read_epoch = v13.read_epoch();
         let (epoch, seq, opened) = {
-            let e = &self.v13.read[idx];
+            let e = &mut v13.read[idx];
             let seq = match e.keys.unmask_seq(&rec, e.window.next_expected()) {
                 Ok(s) => s,
                 Err(_) => return self.bad_record(),
@@ -232,12 +230,14 @@ impl DtlsConnection {
                 return Ok(());
             }
             match e.keys.open(&rec, seq) {
-                Ok(o) => (e.keys.epoch(), seq, o),
+                Ok(o) => {
+                    e.window.mark(seq);
+                    (e.keys.epoch(), seq, o)
+                }
                 Err(Error::DecryptFailed) => return self.bad_record(),
                 Err(other) => return Err(other),
             }
         };
-        self.v13.read[idx].window.mark(seq);
         self.authenticated(epoch, seq);
         let data = opened.plaintext;
         if let Some(obs) = &self.common.observer {
@@ -248,7 +248,7 @@ impl DtlsConnection {
             // New handshake messages come under the newest epoch, or any application epoch
             // after the handshake (post-handshake messages around a KeyUpdate).
             ContentType::Handshake => {
-                let current = newest || (epoch >= 3 && self.v13.read_epoch() >= 3);
+                let current = newest || (epoch >= 3 && read_epoch >= 3);
                 self.recv_handshake(&data, current, now, Some(rn))
             }
             ContentType::Alert => self.recv_alert(&data, true),
@@ -261,6 +261,25 @@ impl DtlsConnection {
             }),
             _ => Err(PeerMisbehaved::UnknownContentType.into()),
         }
+    }
+
+    /// After each handshake message: the peer's final flight and a KeyUpdate are
+    /// acknowledged at once, as the peer waits for it (to end its handshake, to use the
+    /// keys of its KeyUpdate, RFC 9147 8); other post-handshake messages on the delayed ACK
+    /// armed in `recv_handshake`. Then the read keys the message installed, if any.
+    pub(super) fn handled13(
+        &mut self,
+        was_established: bool,
+        typ: HandshakeType,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let now_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        if let Some(v13) = self.engine.v13_mut() {
+            if now_established && (!was_established || typ == HandshakeType::KeyUpdate) {
+                v13.ack_due = true;
+            }
+        }
+        self.take_read_keys13(now)
     }
 
     /// Moves read keys the handshake just installed into an epoch, then retries records
@@ -276,11 +295,11 @@ impl DtlsConnection {
         if self.reassembler.holds_any() {
             return Err(PeerMisbehaved::MessageSpansKeyChange.into());
         }
-        let Some(keys) = self.common.wire.take_read_keys13() else {
+        let (Some(keys), Some(v13)) = (self.common.wire.take_read_keys13(), self.engine.v13_mut()) else {
             return Ok(());
         };
-        self.v13.add_read(keys);
-        let waiting: Vec<_> = self.v13.future.drain(..).collect();
+        v13.add_read(keys);
+        let waiting: Vec<_> = v13.future.drain(..).collect();
         for raw in waiting {
             if self.error.is_some() || self.peer_closed {
                 break;
@@ -312,11 +331,14 @@ impl DtlsConnection {
             }
             ack.record_numbers.retain(|rn| !bad(rn));
         }
-        self.v13.sent.on_ack(&ack);
-        if let Some((_, ku_seq)) = &self.v13.held_write {
-            if self.v13.sent.message_acked(*ku_seq, 1) {
-                if let Some((keys, _)) = self.v13.held_write.take() {
-                    self.v13.add_write(keys);
+        let Some(v13) = self.engine.v13_mut() else {
+            return Ok(());
+        };
+        v13.sent.on_ack(&ack);
+        if let Some((_, ku_seq)) = &v13.held_write {
+            if v13.sent.message_acked(*ku_seq, 1) {
+                if let Some((keys, _)) = v13.held_write.take() {
+                    v13.add_write(keys);
                 }
             }
         }
@@ -324,7 +346,7 @@ impl DtlsConnection {
         if self.flight.is_empty() {
             return Ok(());
         }
-        if self.v13.sent.all_acked() {
+        if v13.sent.all_acked() {
             // RFC 9147 7.2: an acknowledged flight needs no retransmission. During the
             // handshake the peer's next flight is what we wait for now: the peer is alive and
             // has everything, so no timer runs (as after the handshake, how long to wait is
@@ -333,7 +355,7 @@ impl DtlsConnection {
             if established {
                 self.flight.clear();
                 self.flight_trigger = None;
-                self.v13.sent.clear();
+                v13.sent.clear();
             }
         }
         Ok(())
@@ -347,16 +369,22 @@ impl DtlsConnection {
             let h = HandshakeHeader::decode(&mut Reader::new(&item.bytes)).ok()?;
             (h.msg_type == HandshakeType::KeyUpdate).then_some(h.message_seq)
         });
+        let Some(v13) = self.engine.v13_mut() else {
+            return;
+        };
         match key_update {
-            Some(seq) if established && keys.epoch() >= 4 => self.v13.held_write = Some((keys, seq)),
-            _ => self.v13.add_write(keys),
+            Some(seq) if established && keys.epoch() >= 4 => v13.held_write = Some((keys, seq)),
+            _ => v13.add_write(keys),
         }
     }
 
     /// The last time our flight went out it was answered in part: resend only the message
     /// bytes no ACK covered (RFC 9147 7.1); `full` sends every message whole.
     pub(super) fn send_flight13(&mut self, full: bool) -> Result<(), Error> {
-        let pending: Vec<FragmentRange> = if full { Vec::new() } else { self.v13.sent.unacked() };
+        let pending: Vec<FragmentRange> = match self.engine.v13() {
+            Some(v13) if !full => v13.sent.unacked(),
+            _ => Vec::new(),
+        };
         let items = std::mem::take(&mut self.flight);
         let mut packer = FlightPacker::default();
         let mut res = Ok(());
@@ -479,28 +507,57 @@ impl DtlsConnection {
         let ranges = std::mem::take(&mut p.ranges);
         p.pieces.extend_from_slice(&ranges);
         let rn = self.seal13_into(p.epoch, ContentType::Handshake, &record, &mut p.datagram)?;
-        self.v13.sent.on_sent(rn, ranges);
+        if let Some(v13) = self.engine.v13_mut() {
+            v13.sent.on_sent(rn, ranges);
+        }
+        Ok(())
+    }
+
+    /// The end of a step that made an ACK due. During the handshake a new flight
+    /// acknowledges the peer's (RFC 9147 7). Else the ACK goes first: the peer waits for it
+    /// (the server's ACK of the client Finished ends the client's handshake) before our
+    /// NewSessionTickets or data.
+    pub(super) fn send_due_ack13(&mut self, new_flight: bool) -> Result<(), Error> {
+        if !self.engine.v13().is_some_and(|v13| v13.ack_due) {
+            return Ok(());
+        }
+        if !new_flight || self.post_handshake_flight() {
+            self.send_ack13()?;
+        }
+        if let Some(v13) = self.engine.v13_mut() {
+            v13.ack_due = false;
+        }
         Ok(())
     }
 
     /// Sends an ACK of the peer's handshake records we hold (RFC 9147 7), in the current
     /// write epoch (7: never lower than the records it acknowledges, which ours is).
     pub(super) fn send_ack13(&mut self) -> Result<(), Error> {
-        self.v13.ack_due = false;
-        self.v13.ack_at = None;
-        if self.v13.received.is_empty() {
+        let Some(v13) = self.engine.v13_mut() else {
+            return Ok(());
+        };
+        v13.ack_due = false;
+        v13.ack_at = None;
+        if v13.received.is_empty() {
             return Ok(());
         }
-        let epoch = self.v13.write_epoch();
+        let epoch = v13.write_epoch();
         let room = self.cfg.mtu.saturating_sub(self.record_overhead13(epoch) + 2);
-        let ack = self.v13.received.ack(room / crate::dtls::ack::RECORD_NUMBER_LEN);
+        let Some(v13) = self.engine.v13() else {
+            return Ok(());
+        };
+        let ack = v13.received.ack(room / crate::dtls::ack::RECORD_NUMBER_LEN);
         let (rec, _) = self.seal13(epoch, ContentType::Ack, &ack.to_bytes())?;
         self.pack(vec![rec]);
         Ok(())
     }
 
     pub(super) fn record_overhead13(&self, epoch: u64) -> usize {
-        match self.v13.write.iter().find(|w| w.keys.epoch() == epoch) {
+        let write = self
+            .engine
+            .v13()
+            .and_then(|v13| v13.write.iter().find(|w| w.keys.epoch() == epoch));
+        match write {
             Some(w) => w.keys.overhead(
                 &HeaderFormat {
                     cid: self.common.neg.send_cid(),
@@ -536,15 +593,14 @@ impl DtlsConnection {
         if epoch == 0 {
             // Epoch 0 is DTLSPlaintext with legacy_record_version {254, 253} (RFC 9147 5),
             // the same record DTLS 1.2 writes.
-            let seq = self.write.first().map_or(0, |w| w.next_seq);
-            self.seal_into(0, typ, data, out)?;
+            let seq = self.write0_seq;
+            self.seal_plaintext_into(typ, data, out)?;
             return Ok(RecordNumber::new(0, seq));
         }
         let w = self
-            .v13
-            .write
-            .iter_mut()
-            .find(|w| w.keys.epoch() == epoch)
+            .engine
+            .v13_mut()
+            .and_then(|v13| v13.write.iter_mut().find(|w| w.keys.epoch() == epoch))
             .ok_or(Error::Internal("no such write epoch"))?;
         let seq = w.next_seq;
         if seq > crate::dtls::record::MAX_SEQ_48 {
@@ -559,15 +615,6 @@ impl DtlsConnection {
         w.keys.seal(out, &format, seq, typ, data, 0)?;
         self.note_sealed(typ, data, epoch);
         Ok(RecordNumber::new(epoch, seq))
-    }
-
-    /// What the flight item's epoch means on DTLS 1.3: the write epoch it was sent under.
-    pub(super) fn flight_item13(&self, bytes: Vec<u8>) -> FlightItem {
-        FlightItem {
-            epoch: self.v13.write_epoch(),
-            typ: ContentType::Handshake,
-            bytes,
-        }
     }
 }
 

@@ -15,9 +15,9 @@ pub(crate) struct DtlsWire {
     pub send_seq: u16,
     /// DTLS 1.3 transcript rule (RFC 9147 5.2): handshake messages go on the wire with the
     /// 12-byte DTLS header but into the transcript in their TLS 1.3 form (4-byte header).
-    /// Set while the TLS 1.3 state machines run over DTLS; DTLS 1.2 hashes the DTLS form
-    /// (RFC 6347 4.2.6).
-    pub dtls13: bool,
+    /// Set with the DTLS 1.3 record engine (`DtlsConnection::choose_engine`); DTLS 1.2
+    /// hashes the DTLS form (RFC 6347 4.2.6).
+    transcript13: bool,
     /// DTLS 1.3 epochs of the last keys installed for writing and reading (RFC 9147 6.1).
     write_epoch13: u64,
     read_epoch13: u64,
@@ -28,15 +28,25 @@ pub(crate) struct DtlsWire {
 }
 
 impl DtlsWire {
-    pub fn new() -> Self {
+    pub fn new(transcript13: bool) -> Self {
         DtlsWire {
             send_seq: 0,
-            dtls13: false,
+            transcript13,
             write_epoch13: 0,
             read_epoch13: 0,
             write_keys13: Vec::new(),
             read_keys13: None,
         }
+    }
+
+    /// The version's transcript rule: DTLS 1.3's (`true`) or DTLS 1.2's.
+    pub fn set_transcript13(&mut self, transcript13: bool) {
+        self.transcript13 = transcript13;
+    }
+
+    /// Whether the transcript hashes the TLS form of the messages (DTLS 1.3).
+    pub fn transcript13(&self) -> bool {
+        self.transcript13
     }
 
     /// The write keys of `epoch`, once the queue reached its key change.
@@ -73,7 +83,7 @@ impl Wire for DtlsWire {
     }
 
     fn frame(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
-        if self.dtls13 {
+        if self.transcript13 {
             let wire = self.frame12(tls.clone());
             (wire, tls)
         } else {

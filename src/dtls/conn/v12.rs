@@ -1,0 +1,353 @@
+//! The DTLS 1.2 record engine of [`DtlsConnection`] (RFC 6347): a 16-bit epoch that each
+//! ChangeCipherSpec moves, one read key and replay window for it, records of the next epoch
+//! held until the CCS that installs its key, write epochs by number, flights retransmitted
+//! whole when the peer repeats its own (4.2.4) and the record of RFC 6347 4.1 (with the
+//! `tls12_cid` form of RFC 9146 when a connection id was negotiated).
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::{DtlsConnection, Start, MAX_FUTURE_RECORDS, MAX_RECORD_OVERHEAD};
+use crate::codec::{ContentType, ProtocolVersion, Reader};
+use crate::config::Direction;
+use crate::crypto::aead::RecordKey;
+use crate::dtls::fragment::{fragments, HandshakeHeader};
+use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48, PLAINTEXT_HEADER_LEN};
+use crate::dtls::replay::ReplayWindow;
+use crate::error::{Error, PeerMisbehaved};
+use crate::handshake::Handshake;
+
+/// One protected write epoch (1 and up) and its next sequence number.
+struct WriteEpoch {
+    /// Boxed: a key is large, and a `Vec` of inline ones rounds up to four of them.
+    key: Box<RecordKey>,
+    next_seq: u64,
+}
+
+/// DTLS 1.2 epochs: the read epoch in force with its key and window, records of the next
+/// one, and our write epochs after epoch 0.
+pub(super) struct Epochs12 {
+    read_epoch: u16,
+    /// `None` for epoch 0.
+    read_key: Option<RecordKey>,
+    /// The replay window of `read_epoch` (epoch 0 too, until the first CCS).
+    window: ReplayWindow,
+    /// Records of `read_epoch + 1` that arrived before the CCS that installs its keys.
+    future: VecDeque<(PlaintextHeader, Vec<u8>)>,
+    /// Write epochs 1, 2, ... (DTLS 1.2 without renegotiation: only 1).
+    write: Vec<WriteEpoch>,
+}
+
+impl Epochs12 {
+    pub(super) fn new() -> Self {
+        Epochs12 {
+            read_epoch: 0,
+            read_key: None,
+            window: ReplayWindow::new(),
+            future: VecDeque::new(),
+            write: Vec::new(),
+        }
+    }
+
+    pub(super) fn read_epoch(&self) -> u16 {
+        self.read_epoch
+    }
+
+    /// The epoch our next record goes out under.
+    pub(super) fn write_epoch(&self) -> u16 {
+        self.write.len() as u16
+    }
+
+    /// Our key change from the queue (the one behind our CCS): the next write epoch.
+    pub(super) fn add_write_key(&mut self, key: RecordKey) {
+        self.write.push(WriteEpoch {
+            key: Box::new(key),
+            next_seq: 0,
+        });
+    }
+
+    /// A HelloVerifyRequest came from a server that keeps no state (and reuses our record
+    /// sequence number): the handshake proper starts a fresh window (RFC 6347 4.2.1).
+    pub(super) fn restart_window(&mut self) {
+        self.window = ReplayWindow::new();
+    }
+
+    fn write_key(&self, epoch: u16) -> Option<&RecordKey> {
+        let i = usize::from(epoch).checked_sub(1)?;
+        self.write.get(i).map(|w| &*w.key)
+    }
+}
+
+impl DtlsConnection {
+    /// One DTLS 1.2 record (RFC 6347 4.1), plaintext or under the read epoch's key.
+    pub(super) fn recv_record12(
+        &mut self,
+        h: PlaintextHeader,
+        mut payload: Vec<u8>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        // RFC 6347 4.1: DTLS record versions only (0xFEFF may carry a first ClientHello).
+        if !h.version.is_dtls() {
+            return Ok(());
+        }
+        let Some(e) = self.engine.v12_mut() else {
+            return Ok(());
+        };
+        if h.epoch == e.read_epoch.wrapping_add(1) && e.read_epoch < u16::MAX {
+            // RFC 6347 4.1: a record of the next epoch may arrive before the CCS; keep a few.
+            if e.future.len() < MAX_FUTURE_RECORDS {
+                e.future.push_back((h, payload));
+            }
+            return Ok(());
+        }
+        let current = h.epoch == e.read_epoch;
+        if !current && h.epoch != 0 {
+            return Ok(());
+        }
+        let window = if current { &e.window } else { &self.window0 };
+        // RFC 6347 4.1.2.6: duplicates and records left of the window are dropped.
+        if !window.check(h.seq) {
+            return Ok(());
+        }
+        let cid_record = h.content_type == ContentType::Tls12Cid;
+        let (typ, range) = match (&e.read_key, current) {
+            (Some(key), true) => {
+                let explicit = key.explicit_nonce_len();
+                let Some(plain_len) = payload.len().checked_sub(explicit + key.tag_len()) else {
+                    return self.bad_record();
+                };
+                let Ok(plain_len16) = u16::try_from(plain_len) else {
+                    return self.bad_record();
+                };
+                let aad = match (cid_record, self.common.neg.own_cid.as_deref()) {
+                    (true, Some(cid)) => h.cid12_aad(cid, plain_len16),
+                    (true, None) => return Ok(()),
+                    (false, _) => h.dtls12_aad(plain_len16).to_vec(),
+                };
+                match key.open_in_place(h.record_seq(), &aad, &mut payload) {
+                    // `open_in_place` moves the plaintext to the front.
+                    Ok(_) if cid_record => {
+                        // DTLSInnerPlaintext (RFC 9146 4): content, real type, zeros.
+                        match payload[..plain_len].iter().rposition(|b| *b != 0) {
+                            Some(i) => (ContentType::from(payload[i]), 0..i),
+                            None => return Err(PeerMisbehaved::NoContentType.into()),
+                        }
+                    }
+                    Ok(_) => (h.content_type, 0..plain_len),
+                    Err(_) => return self.bad_record(),
+                }
+            }
+            // RFC 9146 4: tls12_cid only once encryption is on; this one cannot be opened.
+            _ if cid_record => return Ok(()),
+            _ => (h.content_type, 0..payload.len()),
+        };
+        let protected = current && e.read_key.is_some();
+        if current {
+            e.window.mark(h.seq);
+        } else {
+            self.window0.mark(h.seq);
+        }
+        if protected {
+            self.authenticated(u64::from(h.epoch), h.seq);
+        }
+        if let Start::Server(..) = self.start {
+            // RFC 6347 4.2.1: a stateless server answered this client's first hello with the
+            // hello's record sequence number; ours continue from the hello that got through.
+            self.write0_seq = self.write0_seq.max(h.seq);
+        }
+        let data = &payload[range];
+        if data.len() > crate::record::MAX_PLAINTEXT {
+            return Err(Error::RecordOverflow);
+        }
+        if let Some(obs) = &self.common.observer {
+            obs.record(Direction::Received, typ, data.len(), h.epoch);
+        }
+        match typ {
+            ContentType::Handshake => self.recv_handshake(data, current, now, None),
+            ContentType::ChangeCipherSpec => self.recv_ccs(data, current, now),
+            ContentType::Alert => self.recv_alert(data, current),
+            ContentType::ApplicationData => self.recv_data(data, protected),
+            // An unknown type under keys came from the peer; unprotected it may be anyone's.
+            _ if protected => Err(PeerMisbehaved::UnknownContentType.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn recv_ccs(&mut self, data: &[u8], current: bool, now: Instant) -> Result<(), Error> {
+        if data != [1] {
+            return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
+        }
+        // RFC 6347 4.1: a CCS may be reordered or repeated; one the state does not wait for
+        // (or of an old epoch) is dropped, not fatal.
+        if !current || !self.handshake.as_ref().is_some_and(Handshake::expects_ccs12) {
+            return Ok(());
+        }
+        let hs = self
+            .handshake
+            .take()
+            .ok_or(Error::Internal("handshake state lost"))?;
+        self.handshake = Some(hs.handle_ccs12(&mut self.common)?);
+        self.peer_progress = true;
+        // The pending read state became current: it is the next epoch's key.
+        let state = std::mem::replace(&mut self.common.read, crate::record::ReadState::plaintext());
+        let Some(e) = self.engine.v12_mut() else {
+            return Err(Error::Internal("DTLS 1.2 CCS without the DTLS 1.2 engine"));
+        };
+        e.read_key = state.into_key();
+        e.read_epoch = e.read_epoch.wrapping_add(1);
+        e.window = ReplayWindow::new();
+        let future: Vec<_> = e.future.drain(..).collect();
+        // Fragments buffered under the old epoch must not complete messages of the new one.
+        let next = self.reassembler.next_seq();
+        self.reassembler.reset_to(next);
+        for (h, payload) in future {
+            if self.error.is_some() || self.peer_closed {
+                break;
+            }
+            self.recv_record12(h, payload, now)?;
+        }
+        Ok(())
+    }
+
+    /// The peer sent a message we already processed again: its flight is being
+    /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram, only
+    /// to the message our flight answered, and only while nothing of the peer's next flight
+    /// has come: once it has, the peer had our flight, and the old message is a stale copy
+    /// (a duplicate or a replay) that calls for nothing.
+    pub(super) fn peer_retransmitted12(&mut self, seq: u16) -> Result<(), Error> {
+        let peer_moved_on = self.reassembler.next_seq() != seq.wrapping_add(1);
+        if self.flight_trigger == Some(seq)
+            && !peer_moved_on
+            && !self.retransmitted_this_datagram
+            && !self.flight.is_empty()
+        {
+            self.retransmitted_this_datagram = true;
+            self.send_flight12()?;
+        }
+        Ok(())
+    }
+
+    /// Sends our flight again, whole: each handshake message cut into fragments that fit a
+    /// record under the MTU, records packed into datagrams.
+    pub(super) fn send_flight12(&mut self) -> Result<(), Error> {
+        let mut recs = Vec::new();
+        let items = std::mem::take(&mut self.flight);
+        let mut res = Ok(());
+        for item in &items {
+            // DTLS 1.2 items were made from a u16 epoch.
+            let epoch = item.epoch as u16;
+            if item.typ != ContentType::Handshake {
+                match self.seal12(epoch, item.typ, &item.bytes) {
+                    Ok(r) => recs.push(r),
+                    Err(e) => res = Err(e),
+                }
+                continue;
+            }
+            let room = self.cfg.mtu.saturating_sub(self.record_overhead12(epoch));
+            let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
+                continue;
+            };
+            let body = item.bytes.get(12..).unwrap_or(&[]);
+            let mut frag = Vec::new();
+            for (fh, data) in fragments(h.msg_type, h.message_seq, body, room)? {
+                frag.clear();
+                fh.encode(&mut frag);
+                frag.extend_from_slice(data);
+                match self.seal12(epoch, ContentType::Handshake, &frag) {
+                    Ok(r) => recs.push(r),
+                    Err(e) => res = Err(e),
+                }
+            }
+        }
+        self.flight = items;
+        res?;
+        self.pack(recs);
+        Ok(())
+    }
+
+    pub(super) fn record_overhead12(&self, epoch: u16) -> usize {
+        match self.engine.v12().and_then(|e| e.write_key(epoch)) {
+            Some(k) => PLAINTEXT_HEADER_LEN + k.explicit_nonce_len() + k.tag_len() + self.cid_overhead(),
+            None => PLAINTEXT_HEADER_LEN,
+        }
+    }
+
+    /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
+    pub(super) fn seal12(&mut self, epoch: u16, typ: ContentType, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
+        self.seal12_into(epoch, typ, data, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends one DTLS 1.2 record to `out` (a datagram being filled), sealed in place.
+    /// On failure `out` is as it was.
+    pub(super) fn seal12_into(
+        &mut self,
+        epoch: u16,
+        typ: ContentType,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if epoch == 0 {
+            return self.seal_plaintext_into(typ, data, out);
+        }
+        let w = self
+            .engine
+            .v12_mut()
+            .and_then(|e| e.write.get_mut(usize::from(epoch) - 1))
+            .ok_or(Error::Internal("no such write epoch"))?;
+        let seq = w.next_seq;
+        // RFC 6347 4.1: the sequence number MUST NOT wrap.
+        if seq > MAX_SEQ_48 {
+            return Err(Error::SequenceExhausted);
+        }
+        w.next_seq += 1;
+        let key = &w.key;
+        let mut h = PlaintextHeader {
+            content_type: typ,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch,
+            seq,
+            length: data.len() as u16,
+        };
+        let start = out.len();
+        let explicit = key.explicit_nonce_len();
+        let sealed = match self.common.neg.send_cid() {
+            Some(cid) => {
+                // RFC 9146 4, 5: tls12_cid with the peer's id; the sealed DTLSInnerPlaintext
+                // is the content and its real type (no padding).
+                let inner_len = data.len() + 1;
+                h.content_type = ContentType::Tls12Cid;
+                let aad = h.cid12_aad(cid, inner_len as u16);
+                h.length = (explicit + inner_len + key.tag_len()) as u16;
+                h.encode_with_cid(cid, out);
+                if explicit > 0 {
+                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
+                }
+                let body = out.len();
+                out.extend_from_slice(data);
+                out.push(typ.get());
+                out.resize(body + inner_len + key.tag_len(), 0);
+                key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], inner_len)
+            }
+            None => {
+                let aad = h.dtls12_aad(data.len() as u16);
+                h.length = (explicit + data.len() + key.tag_len()) as u16;
+                h.encode(out);
+                if explicit > 0 {
+                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
+                }
+                let body = out.len();
+                out.extend_from_slice(data);
+                out.resize(body + data.len() + key.tag_len(), 0);
+                key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], data.len())
+            }
+        };
+        if let Err(e) = sealed {
+            out.truncate(start);
+            return Err(e);
+        }
+        self.note_sealed(typ, data, u64::from(epoch));
+        Ok(())
+    }
+}
