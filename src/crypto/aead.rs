@@ -171,12 +171,14 @@ impl RecordKey {
     /// [`tls13`](Self::tls13) from the traffic secret's [`Prk`]: "key" and "iv" share its
     /// HMAC key setup (and so can "finished", when the caller keeps the `Prk`).
     pub fn tls13_prk(aead: AeadAlg, traffic_secret: &Prk) -> Self {
-        let key = traffic_secret.expand_label(b"key", &[], aead.key_len());
-        let iv = traffic_secret.expand_label(b"iv", &[], NONCE_LEN);
+        // Key and IV go straight into zeroized stack buffers (no allocation per key).
+        let mut key = Zeroizing::new([0u8; 32]);
+        let key = &mut key[..aead.key_len()];
+        traffic_secret.expand_label_into(b"key", &[], key);
         let mut iv_arr = Zeroizing::new([0u8; NONCE_LEN]);
-        iv_arr.copy_from_slice(iv.as_bytes());
+        traffic_secret.expand_label_into(b"iv", &[], &mut iv_arr[..]);
         // The key length comes from `aead` itself, so the cipher cannot refuse it.
-        let key = match unbound(aead, key.as_bytes()) {
+        let key = match unbound(aead, key) {
             Ok(k) => k,
             Err(_) => unreachable!("key length matches the algorithm"),
         };

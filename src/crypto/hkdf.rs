@@ -63,8 +63,10 @@ impl Prk {
 
     /// [`extract`](Self::extract) whose labels take `prefix`.
     pub fn extract_with_prefix(alg: HashAlg, prefix: &'static [u8], salt: &[u8], ikm: &[u8]) -> Self {
-        let prk = Zeroizing::new(alg.hmac(salt, ikm));
-        Prk::with_prefix(alg, prefix, &prk)
+        // The PRK is only an HMAC key from here on: it goes from the tag into the key with no
+        // heap copy in between.
+        let tag = hmac::sign(&alg.hmac_key(salt), ikm);
+        Prk::with_prefix(alg, prefix, tag.as_ref())
     }
 
     /// The hash behind this secret's HMAC.
@@ -82,14 +84,24 @@ impl Prk {
     /// # Panics
     /// If `len > 255 * Hash.length` (RFC 5869 2.3); every caller in the crate asks for less.
     pub fn expand(&self, info: &[&[u8]], len: usize) -> Secret {
+        let mut out = vec![0u8; len];
+        self.expand_into(info, &mut out);
+        Secret::new(out)
+    }
+
+    /// [`expand`](Self::expand) filling `out` (L = `out.len()`): record keys and IVs go
+    /// straight into their fixed-size homes, with no allocation.
+    ///
+    /// # Panics
+    /// If `out.len() > 255 * Hash.length` (RFC 5869 2.3).
+    pub fn expand_into(&self, info: &[&[u8]], out: &mut [u8]) {
         let hash_len = self.alg.output_len();
-        assert!(len <= 255 * hash_len, "HKDF-Expand: output too long");
-        let mut out = Vec::with_capacity(len);
+        assert!(out.len() <= 255 * hash_len, "HKDF-Expand: output too long");
         // T(0) is empty; T(i) = HMAC-Hash(PRK, T(i-1) | info | i).
         let mut t = Zeroizing::new([0u8; 64]);
         let mut t_len = 0;
         let mut counter = 1u8;
-        while out.len() < len {
+        for chunk in out.chunks_mut(hash_len) {
             let mut ctx = hmac::Context::with_key(&self.key);
             ctx.update(&t[..t_len]);
             for part in info {
@@ -99,11 +111,9 @@ impl Prk {
             let block = ctx.sign();
             t[..hash_len].copy_from_slice(block.as_ref());
             t_len = hash_len;
-            let take = (len - out.len()).min(hash_len);
-            out.extend_from_slice(&t[..take]);
+            chunk.copy_from_slice(&t[..chunk.len()]);
             counter = counter.wrapping_add(1);
         }
-        Secret::new(out)
     }
 
     /// `HKDF-Expand-Label` with an explicit prefix (`"tls13 "` or DTLS 1.3's `"dtls13"`).
@@ -118,21 +128,37 @@ impl Prk {
         context: &[u8],
         len: usize,
     ) -> Secret {
+        let mut out = vec![0u8; len];
+        self.expand_label_into_with_prefix(prefix, label, context, &mut out);
+        Secret::new(out)
+    }
+
+    /// [`expand_label_with_prefix`](Self::expand_label_with_prefix) filling `out` (Length =
+    /// `out.len()`), with no allocation.
+    ///
+    /// # Panics
+    /// As `expand_label_with_prefix`.
+    pub fn expand_label_into_with_prefix(&self, prefix: &[u8], label: &[u8], context: &[u8], out: &mut [u8]) {
         // struct { uint16 length; opaque label<7..255>; opaque context<0..255>; } HkdfLabel;
         let full_label_len = prefix.len() + label.len();
         assert!(
             full_label_len <= 255 && context.len() <= 255,
             "HKDF-Expand-Label: label or context too long"
         );
-        let out_len = u16::try_from(len).unwrap_or(u16::MAX);
+        let out_len = u16::try_from(out.len()).unwrap_or(u16::MAX);
         assert!(
-            usize::from(out_len) == len,
+            usize::from(out_len) == out.len(),
             "HKDF-Expand-Label: length exceeds u16"
         );
         let len_bytes = out_len.to_be_bytes();
         let label_len = [full_label_len as u8];
         let ctx_len = [context.len() as u8];
-        self.expand(&[&len_bytes, &label_len, prefix, label, &ctx_len, context], len)
+        self.expand_into(&[&len_bytes, &label_len, prefix, label, &ctx_len, context], out);
+    }
+
+    /// [`expand_label`](Self::expand_label) filling `out`, with no allocation.
+    pub fn expand_label_into(&self, label: &[u8], context: &[u8], out: &mut [u8]) {
+        self.expand_label_into_with_prefix(self.prefix, label, context, out);
     }
 
     /// `HKDF-Expand-Label(Secret, Label, Context, Length)` (RFC 8446 7.1); `label` without

@@ -4,6 +4,7 @@
 use super::hash::HashAlg;
 use super::hkdf::{Prk, TLS13_LABEL_PREFIX};
 use super::secret::Secret;
+use zeroize::Zeroizing;
 
 /// Where the schedule stands (RFC 8446 7.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,8 +197,10 @@ pub fn finished_verify_data(alg: HashAlg, base_key: &[u8], transcript_hash: &[u8
 /// (its label prefix is used: DTLS 1.3 finished keys take `"dtls13"`).
 pub fn finished_verify_data_prk(base_key: &Prk, transcript_hash: &[u8]) -> Vec<u8> {
     let alg = base_key.alg();
-    let finished_key = base_key.expand_label(b"finished", &[], alg.output_len());
-    alg.hmac(finished_key.as_bytes(), transcript_hash)
+    let mut finished_key = Zeroizing::new([0u8; 64]);
+    let finished_key = &mut finished_key[..alg.output_len()];
+    base_key.expand_label_into(b"finished", &[], finished_key);
+    alg.hmac(finished_key, transcript_hash)
 }
 
 /// application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "",

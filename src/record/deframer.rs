@@ -7,6 +7,7 @@
 //! into the caller's buffer. [`RecordHeader::parse`] holds the header rules for both the
 //! buffered and the zero-copy path.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::ops::Range;
@@ -67,7 +68,8 @@ impl RecordHeader {
 
 /// Inbound byte buffer. Holds at most a few whole records, so a peer that sends faster than we
 /// process is back-pressured at `read_tls` instead of growing our memory. The buffer grows to
-/// what the records need (at least [`READ_SIZE`]) and is reused; it is never zeroed again.
+/// what the records need (at least [`READ_SIZE`]) and is reused; it is never zeroed again, and
+/// while it is handshake-sized it is not zeroed at all (reads go through [`SCRATCH`]).
 #[derive(Debug, Default)]
 pub(crate) struct Deframer {
     buf: Vec<u8>,
@@ -88,8 +90,37 @@ pub(crate) struct Deframer {
 const BUFFER_CAP: usize = 2 * (HEADER_LEN + MAX_CIPHERTEXT);
 /// Smallest read we offer the reader.
 const READ_SIZE: usize = 4096;
-/// First read into a released buffer, on the stack (it stays released if nothing comes).
-const IDLE_READ: usize = READ_SIZE;
+
+thread_local! {
+    /// Where reads land while the buffer is released or smaller than [`READ_SIZE`]: the bytes
+    /// that came are appended to the buffer, so a released buffer stays released when nothing
+    /// comes, and no connection zeroes fresh room for a handshake flight (safe code must hand
+    /// `io::Read` initialized memory; this is initialized once per thread). It only ever holds
+    /// bytes as they were on the wire.
+    static SCRATCH: RefCell<[u8; READ_SIZE]> = const { RefCell::new([0; READ_SIZE]) };
+}
+
+/// Reads once from `rd`, at most `want` (<= [`READ_SIZE`]) bytes, appending them to `into`
+/// through [`SCRATCH`] (a stack buffer if a reader reads another connection's input from
+/// inside its own `read`). A released `into` gets [`READ_SIZE`] bytes of room, and only once
+/// bytes came.
+fn read_appending(rd: &mut dyn io::Read, want: usize, into: &mut Vec<u8>) -> io::Result<usize> {
+    let mut read = |tmp: &mut [u8]| {
+        let n = rd.read(&mut tmp[..want])?;
+        let got = tmp
+            .get(..n)
+            .ok_or_else(|| io::Error::other("reader returned more bytes than it was given room for"))?;
+        if n > 0 && into.capacity() == 0 {
+            into.reserve_exact(READ_SIZE);
+        }
+        into.extend_from_slice(got);
+        Ok(n)
+    };
+    match SCRATCH.try_with(|s| s.try_borrow_mut().ok().map(|mut s| read(&mut s[..]))) {
+        Ok(Some(res)) => res,
+        _ => read(&mut [0u8; READ_SIZE]),
+    }
+}
 
 impl Deframer {
     /// Bytes waiting to be cut into records.
@@ -174,31 +205,24 @@ impl Deframer {
                 "opened application data still held in the inbound buffer",
             ));
         }
-        if self.buf.capacity() == 0 {
-            // Idle and released: a read that brings nothing (EOF, WouldBlock) must not
-            // allocate, so the first bytes land on the stack.
-            let mut first = [0u8; IDLE_READ];
-            let n = rd.read(&mut first)?;
-            if n > 0 {
-                // Only the bytes that came are kept initialized: a flight that fits this read
-                // is processed without zeroing the rest; the next read grows the buffer.
-                let mut buf = Vec::with_capacity(READ_SIZE);
-                buf.extend_from_slice(&first[..n]);
-                self.buf = buf;
-                self.start = 0;
-                self.end = n;
-            }
-            return Ok(n);
-        }
         self.compact();
         let room = self.room();
-        if self.buf.len() < room {
-            self.buf.resize(room, 0);
-        }
         if self.end >= room {
             return Err(io::Error::other(
                 "inbound buffer full: call process_new_packets first",
             ));
+        }
+        if self.buf.len() < room && room <= READ_SIZE {
+            // Released or still small: only the bytes that come are kept (initialized), so a
+            // read that brings nothing (EOF, WouldBlock) allocates nothing and a handshake
+            // flight is never preceded by zeroing room for it.
+            self.buf.truncate(self.end);
+            let n = read_appending(rd, room - self.end, &mut self.buf)?;
+            self.end += n;
+            return Ok(n);
+        }
+        if self.buf.len() < room {
+            self.buf.resize(room, 0);
         }
         let n = rd.read(&mut self.buf[self.end..room])?;
         self.end += n;
@@ -337,6 +361,46 @@ mod tests {
         assert_eq!(spilled, b"xe");
         assert_eq!(d.held_len(), 0);
         assert_eq!(d.read_from(&mut &[23u8, 3, 3, 0, 0][..]).unwrap(), 5);
+    }
+
+    /// A reader that feeds another connection's deframer from inside its own `read` (the
+    /// thread's scratch buffer is busy then): both reads still deliver their bytes.
+    #[test]
+    fn a_read_nested_in_a_read_gets_its_bytes() {
+        struct Nested<'a>(&'a mut Deframer);
+        impl io::Read for Nested<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                assert_eq!(self.0.read_from(&mut &[22u8, 3, 3, 0, 1, 7][..])?, 6);
+                (&[23u8, 3, 3, 0, 1, 9][..]).read(buf)
+            }
+        }
+        let mut inner = Deframer::default();
+        let mut outer = Deframer::default();
+        assert_eq!(outer.read_from(&mut Nested(&mut inner)).unwrap(), 6);
+        assert_eq!(
+            pop_owned(&mut inner).unwrap(),
+            Some((ContentType::Handshake, vec![7]))
+        );
+        assert_eq!(
+            pop_owned(&mut outer).unwrap(),
+            Some((ContentType::ApplicationData, vec![9]))
+        );
+    }
+
+    /// Handshake-sized reads keep only the bytes that came, in order, whatever their sizes.
+    #[test]
+    fn small_reads_append_in_order() {
+        let mut d = Deframer::default();
+        let record = [22u8, 3, 3, 0, 4, 1, 2, 3, 4];
+        for chunk in record.chunks(2) {
+            assert_eq!(d.read_from(&mut &chunk[..]).unwrap(), chunk.len());
+        }
+        assert_eq!(d.buf.len(), record.len());
+        assert!(d.buf.capacity() <= READ_SIZE);
+        assert_eq!(
+            pop_owned(&mut d).unwrap(),
+            Some((ContentType::Handshake, vec![1, 2, 3, 4]))
+        );
     }
 
     #[test]

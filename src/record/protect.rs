@@ -132,6 +132,8 @@ impl WriteState {
     pub fn write_record(&mut self, typ: ContentType, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         let start = out.len();
         let offset = self.content_offset();
+        // One reservation for header, content and trailer, not one growth per part.
+        out.reserve(data.len() + self.overhead());
         out.resize(start + offset, 0);
         out.extend_from_slice(data);
         out.resize(start + data.len() + self.overhead(), 0);
