@@ -1224,3 +1224,40 @@ fn quic_transport_parameters_are_refused_by_a_dtls12_server() {
         Some(&Error::AlertReceived(AlertDescription::UnsupportedExtension))
     );
 }
+
+/// One way to start a DTLS client: a DTLS 1.2-only config's ClientHello comes from the same
+/// client machine as a DTLS 1.3 one and says DTLS 1.2 (RFC 6347 4.2.1: legacy_version
+/// 0xFEFD, a cookie field), offers only TLS 1.2 suites, none of TLS 1.3's extensions and no
+/// post-quantum hybrid group (those exist only in (D)TLS 1.3); its handshake completes.
+#[test]
+fn dtls12_only_client_hello_offers_only_what_dtls12_uses() {
+    let hellos = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = hellos.clone();
+    let client = common::client_builder()
+        .versions(&[ProtocolVersion::TLSv1_2])
+        .customize_client_hello(move |h| seen.lock().unwrap().push(h.clone()))
+        .build()
+        .unwrap();
+    let (_, server) = configs("ecdsa-p256");
+    let mut link = Link::new(client, server, dtls(1200));
+    link.pump().unwrap();
+    assert!(!link.client.is_handshaking(), "{:?}", link.client.error());
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+    let hellos = hellos.lock().unwrap();
+    let hello = hellos.first().expect("a ClientHello");
+    assert_eq!(hello.legacy_version, ProtocolVersion::DTLSv1_2);
+    assert!(hello.cookie.is_some());
+    assert!(!hello.cipher_suites.is_empty());
+    for suite in &hello.cipher_suites {
+        assert_ne!(u16::from(*suite) >> 8, 0x13, "a TLS 1.3 suite: {suite:?}");
+    }
+    assert!(hello.supported_versions().is_none() && hello.key_shares().is_none());
+    let groups = hello.supported_groups().expect("supported_groups");
+    assert!(!groups.is_empty());
+    for group in groups {
+        assert!(
+            !(0x11eb..=0x11ed).contains(&u16::from(*group)),
+            "a hybrid group in a DTLS 1.2 hello: {group:?}"
+        );
+    }
+}

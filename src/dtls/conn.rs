@@ -52,10 +52,9 @@ use crate::common::{Blinding, Common, Inbound, Side};
 use crate::config::{ClientConfig, Direction, ServerConfig};
 use crate::error::{Error, Limit, Misuse, PeerMisbehaved};
 use crate::event::{AlertRecord, Event};
-use crate::handshake::output::Output;
 use crate::handshake::server13::StatelessRetry;
-use crate::handshake::{client12, client13, server12, server13, Handshake, Msg};
-use crate::msgs::{AlertMessage, ClientExtension, ClientHello, Dialect, HandshakePayload, Tls12Payload};
+use crate::handshake::{client13, server12, server13, Handshake, Msg};
+use crate::msgs::{AlertMessage, Dialect, HandshakePayload, Tls12Payload};
 use crate::pki::ServerName;
 use engine::Engine;
 use wire::DtlsWire;
@@ -147,21 +146,8 @@ struct FlightItem {
     bytes: Vec<u8>,
 }
 
-/// The client before the ServerHello: the hello to repeat with a cookie (RFC 6347 4.2.1).
-struct PendingClient {
-    config: Arc<ClientConfig>,
-    name: Option<ServerName>,
-    hello: ClientHello,
-    /// The framed ClientHello the transcript starts with (the last one sent).
-    hello_bytes: Vec<u8>,
-    cookie_seen: bool,
-}
-
 /// Where the handshake stands before a state machine takes over.
 enum Start {
-    /// A DTLS 1.2-only client before the ServerHello (a client offering DTLS 1.3 runs the
-    /// TLS 1.3 client machine from its first hello).
-    Client(Box<PendingClient>),
     /// A server waiting for the ClientHello; with what its stateless HelloRetryRequest
     /// cookie carried back, if the acceptor sent one (RFC 9147 5.1).
     Server(Arc<ServerConfig>, Option<Box<StatelessRetry>>),
@@ -244,31 +230,17 @@ impl DtlsConnection {
                 "DTLS needs TLS 1.3 or TLS 1.2 enabled with one of its suites".into(),
             ));
         }
-        // DTLS 1.3 offered (with DTLS 1.2 if enabled): the DTLS 1.3 engine and transcript
-        // rule until a ServerHello picks 1.2.
+        // One way to start, whatever the versions: the client machine builds the hello (a
+        // DTLS 1.3 one, or RFC 6347 4.2.1's DTLS 1.2 one) and answers a HelloVerifyRequest.
+        // The engine is the one of the highest version offered; the hello stays in its TLS
+        // form until a ServerHello fixes the version and with it the transcript rule (RFC 9147
+        // 5.2, RFC 6347 4.2.6: `client12` reframes it then).
         let offers13 = config.shared.tls13();
         let mut conn = DtlsConnection::new(Side::Client, &config.shared, dtls, offers13);
         conn.common.neg.own_cid = conn.cfg.draw_connection_id(&config.shared)?;
-        let name = Some(name);
-        if offers13 {
-            // The TLS 1.3 client machine builds the hello.
-            conn.last_now = Some(now);
-            conn.handshake = Some(client13::start(config, name, &mut conn.common)?);
-            conn.flush(now)?;
-            return Ok(conn);
-        }
-        let hello = client_hello(&config, &name, &mut conn.common)?;
-        let hello_bytes = conn
-            .common
-            .send_handshake(&HandshakePayload::ClientHello(hello.clone()), None);
+        conn.common.wire.set_transcript13(true);
         conn.last_now = Some(now);
-        conn.start = Start::Client(Box::new(PendingClient {
-            config,
-            name,
-            hello,
-            hello_bytes,
-            cookie_seen: false,
-        }));
+        conn.handshake = Some(client13::start(config, Some(name), &mut conn.common)?);
         conn.flush(now)?;
         Ok(conn)
     }
@@ -464,8 +436,7 @@ impl DtlsConnection {
     /// A client that has not heard from the server yet (no ServerHello, HelloRetryRequest
     /// or, for DTLS 1.2, only a HelloVerifyRequest): the version is still open.
     pub(super) fn before_first_server_message(&self) -> bool {
-        self.common.side == Side::Client
-            && (matches!(self.start, Start::Client(_)) || self.awaits_first_server_message())
+        self.common.side == Side::Client && self.awaits_first_server_message()
     }
 
     fn awaits_first_server_message(&self) -> bool {
@@ -605,9 +576,6 @@ impl DtlsConnection {
         m: &HandshakeMessage,
     ) -> Result<(), Error> {
         match std::mem::replace(&mut self.start, Start::Running) {
-            Start::Client(pending) => {
-                return self.client_before_server_hello(*pending, typ, body, m.dtls_encoding())
-            }
             Start::Server(config, retry) => {
                 if typ != HandshakeType::ClientHello {
                     return Err(Error::UnexpectedMessage {
@@ -671,6 +639,10 @@ impl DtlsConnection {
                 return Err(Error::Internal("HelloVerifyRequest decoded as another message"));
             };
             self.window0 = ReplayWindow::new();
+            if let Some(e) = self.engine.v12_mut() {
+                // A DTLS 1.2-only client reads epoch 0 through its engine's window.
+                e.restart_window();
+            }
             self.handshake = Some(hs.dtls_hello_verify(&mut self.common, hvr.cookie)?);
             return Ok(());
         }
@@ -698,67 +670,6 @@ impl DtlsConnection {
             }
         }
         Ok(())
-    }
-
-    /// Client: a HelloVerifyRequest (answered with the cookie) or the ServerHello (handed to
-    /// the TLS 1.2 client).
-    fn client_before_server_hello(
-        &mut self,
-        mut p: PendingClient,
-        typ: HandshakeType,
-        body: &[u8],
-        raw: Vec<u8>,
-    ) -> Result<(), Error> {
-        match typ {
-            // RFC 6347 4.2.1: one HelloVerifyRequest, before the ServerHello.
-            HandshakeType::HelloVerifyRequest if !p.cookie_seen => {
-                let Some(Tls12Payload::HelloVerifyRequest(hvr)) = Tls12Payload::decode(typ, body)? else {
-                    return Err(Error::Internal("HelloVerifyRequest decoded as another message"));
-                };
-                // RFC 6347 4.2.1: the cookie is 0..=255 bytes (the codec enforces it) and must
-                // not be empty to be of any use.
-                if hvr.cookie.is_empty() {
-                    return Err(PeerMisbehaved::IllegalParameter(Parameter::EmptyHelloVerifyCookie).into());
-                }
-                p.cookie_seen = true;
-                if let Some(e) = self.engine.v12_mut() {
-                    e.restart_window();
-                }
-                // RFC 6347 4.2.1: the same hello again, with the cookie; the transcript
-                // starts over from it (4.2.6).
-                p.hello.cookie = Some(hvr.cookie);
-                p.hello_bytes = self
-                    .common
-                    .send_handshake(&HandshakePayload::ClientHello(p.hello.clone()), None);
-                self.start = Start::Client(Box::new(p));
-                Ok(())
-            }
-            HandshakeType::ServerHello => {
-                let payload = HandshakePayload::decode_dtls(typ, body, Dialect::Tls12)?;
-                let HandshakePayload::ServerHello(sh) = &payload else {
-                    return Err(Error::NoCommonVersion);
-                };
-                let msg = Msg {
-                    payload: payload.clone(),
-                    raw,
-                };
-                let hs = client12::handle_server_hello(
-                    p.config,
-                    p.name,
-                    &p.hello,
-                    &p.hello_bytes,
-                    &mut self.common,
-                    &msg,
-                    sh,
-                )?;
-                self.handshake = Some(hs);
-                Ok(())
-            }
-            other => Err(Error::UnexpectedMessage {
-                state: "expect ServerHello",
-                got: other.name().unwrap_or("unknown handshake message"),
-            }),
-        }
     }
 
     fn recv_alert(&mut self, data: &[u8], current: bool) -> Result<(), Error> {
@@ -995,56 +906,6 @@ fn take_message(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     }
     let rest = buf.split_off(total);
     Some(std::mem::replace(buf, rest))
-}
-
-/// The DTLS 1.2 ClientHello (RFC 6347 4.2.1): TLS 1.2 suites and extensions, version
-/// 0xFEFD, an empty cookie.
-fn client_hello(
-    config: &Arc<ClientConfig>,
-    name: &Option<ServerName>,
-    cx: &mut Common<DtlsWire>,
-) -> Result<ClientHello, Error> {
-    let cfg = &config.shared;
-    let mut random = [0u8; 32];
-    cfg.rng.fill(&mut random)?;
-    cx.neg.client_random = random;
-    let mut extensions = Vec::new();
-    if config.enable_sni {
-        if let Some(ServerName::Dns(dns)) = name {
-            extensions.push(ClientExtension::ServerName(dns.as_bytes().to_vec()));
-        }
-    }
-    extensions.push(ClientExtension::SupportedGroups(cfg.groups.clone()));
-    extensions.push(ClientExtension::SignatureAlgorithms(cfg.sig_schemes.clone()));
-    let mut session_id = Vec::new();
-    client12::extend_hello(config, name, cx.transport(), &mut extensions, &mut session_id)?;
-    if let Some(cid) = crate::handshake::connection_id::offer(cx) {
-        extensions.push(cid);
-    }
-    if !cfg.alpn.is_empty() {
-        extensions.push(ClientExtension::Alpn(cfg.alpn.clone()));
-    }
-    if let Some(offer) = crate::handshake::srtp::offer(cx.transport(), &cfg.srtp) {
-        extensions.push(ClientExtension::UseSrtp(offer));
-    }
-    let mut hello = ClientHello {
-        legacy_version: ProtocolVersion::DTLSv1_2,
-        random,
-        session_id,
-        cookie: Some(Vec::new()),
-        cipher_suites: cfg
-            .suites
-            .iter()
-            .copied()
-            .filter(|s| crate::crypto::suites::tls12_suite(*s).is_some())
-            .collect(),
-        compression_methods: vec![0],
-        extensions,
-    };
-    if let Some(hook) = &config.hello_hook {
-        hook(&mut hello);
-    }
-    Ok(hello)
 }
 
 /// `io::Read` over received plaintext: `WouldBlock` when empty, `Ok(0)` after close_notify.
