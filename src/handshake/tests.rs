@@ -688,8 +688,7 @@ fn server_flight_with(change: impl FnOnce(&mut crate::msgs::ServerHello)) -> (Pa
 
 /// The client's answer to a flight, as an alert.
 fn client_alert(mut p: Pair13, flight: &[Vec<u8>]) -> AlertDescription {
-    let client = p.client.take().unwrap();
-    alert_of(deliver_all(client, &mut p.c, flight))
+    p.client_refuses(flight)
 }
 
 /// RFC 8446 4.1.3: legacy_session_id_echo must echo the client's session ID.
@@ -1206,10 +1205,9 @@ fn tls13_key_update_rules() {
     let mut p = Pair13::new();
     p.complete();
     let bad_request = [u8::from(HandshakeType::KeyUpdate), 0, 0, 1, 2];
-    let client = p.client.take().unwrap();
-    assert!(client.is_established());
+    assert!(p.client.as_ref().unwrap().is_established());
     assert_eq!(
-        alert_of(deliver(client, &mut p.c, &bad_request)),
+        p.client_refuses(&[bad_request]),
         AlertDescription::IllegalParameter
     );
 }
@@ -1436,12 +1434,7 @@ fn tls13_client_refuses_a_malformed_certificate_request() {
         };
         change(&mut cr);
         flight[2] = HandshakePayload::CertificateRequest13(cr).encode();
-        let client = p.client.take().unwrap();
-        let got = match deliver_all(client, &mut p.c, &flight) {
-            Ok(_) => panic!("the client took a malformed CertificateRequest"),
-            Err(e) => e.alert().unwrap(),
-        };
-        assert_eq!(got, want);
+        assert_eq!(p.client_refuses(&flight), want);
     }
 }
 
