@@ -112,15 +112,22 @@ fn key_update_with_and_without_asking_the_peer() {
 
 #[test]
 fn several_key_update_requests_while_silent_get_one_answer() {
-    // RFC 8446 4.6.3: KeyUpdate(update_requested) received several times "while it is
-    // silent" may be answered with a single update; ours is still unsent, so it follows
-    // every request. Once it has gone out, the next request gets its own answer.
+    // RFC 8446 4.6.3: the answer to KeyUpdate(update_requested) is owed "prior to sending
+    // [the receiver's] next Application Data record", and several received "while it is
+    // silent" may be answered with a single update. Silent means no application data since
+    // our last KeyUpdate, whether that update is still queued or has gone out.
     let (mut c, mut s) = pair(
         client_builder().build().unwrap(),
         server_builder("ecdsa-p256").build().unwrap(),
     );
     handshake(&mut c, &mut s).unwrap();
     transfer(&mut s, &mut c).unwrap();
+    let updates_by_server = |s: &mut sanstls::Connection| {
+        events(s)
+            .iter()
+            .filter(|e| **e == Event::KeyUpdated { ours: true })
+            .count()
+    };
     for _ in 0..5 {
         c.request_key_update(true).unwrap();
     }
@@ -139,13 +146,33 @@ fn several_key_update_requests_while_silent_get_one_answer() {
     let wire = drain(&mut s);
     assert_eq!(wire.len(), 5 + 5 + 1 + 16);
     feed(&mut c, &wire).unwrap();
+
+    // Our answer is out, but we have still sent no data: requests read one at a time (each
+    // answer flushed in between, as an event loop does) get no second answer.
+    for _ in 0..3 {
+        c.request_key_update(true).unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        assert_eq!(updates_by_server(&mut s), 0);
+        assert!(drain(&mut s).is_empty());
+    }
     assert_eq!(send(&mut s, &mut c, b"one update"), b"one update");
 
+    // Data went out since: the next request gets its own answer.
     c.request_key_update(true).unwrap();
     transfer(&mut c, &mut s).unwrap();
-    assert!(events(&mut s).contains(&Event::KeyUpdated { ours: true }));
+    assert_eq!(updates_by_server(&mut s), 1);
     assert_eq!(send(&mut s, &mut c, b"and another"), b"and another");
     assert_eq!(send(&mut c, &mut s, b"both ways"), b"both ways");
+
+    // An update of our own, not an answer, still owes the next request its answer: the
+    // requester wants keys newer than its request (as when two requests cross).
+    s.request_key_update(false).unwrap();
+    transfer(&mut s, &mut c).unwrap();
+    assert_eq!(updates_by_server(&mut s), 1);
+    c.request_key_update(true).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(updates_by_server(&mut s), 1);
+    assert_eq!(send(&mut s, &mut c, b"last"), b"last");
 }
 
 #[test]

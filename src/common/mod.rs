@@ -63,6 +63,9 @@ pub(crate) struct Common<W> {
     /// Write key changes queued so far (0: plaintext), for the observer.
     pub queued_write_epoch: u16,
     pub early: EarlyData,
+    /// Application writes so far (wrapping), for the handshake's KeyUpdate answers: see
+    /// [`Output::app_writes`].
+    pub app_writes: u64,
     /// The transport's part: framing, where handshake bytes go, what keys become.
     pub wire: W,
 }
@@ -86,6 +89,7 @@ impl<W: Wire> Common<W> {
             read_epoch: 0,
             queued_write_epoch: 0,
             early: EarlyData::default(),
+            app_writes: 0,
             wire,
         }
     }
@@ -110,6 +114,12 @@ impl<W: Wire> Common<W> {
         self.wire.push_handshake(&mut self.queue, wire);
         self.answered = true;
         bytes
+    }
+
+    /// The application wrote data to send (queued, framed or sealed at once): from here on
+    /// a KeyUpdate request needs an answer of its own.
+    pub fn app_data_written(&mut self) {
+        self.app_writes = self.app_writes.wrapping_add(1);
     }
 
     pub fn install_read(&mut self, state: ReadState) {
@@ -160,8 +170,8 @@ impl<W: Wire> Output for Common<W> {
         self.queue.push_ccs();
     }
 
-    fn key_update_unsent(&self) -> bool {
-        self.queue.holds_handshake(HandshakeType::KeyUpdate)
+    fn app_writes(&self) -> u64 {
+        self.app_writes
     }
 
     fn install_write13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) {

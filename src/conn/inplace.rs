@@ -211,6 +211,7 @@ impl Connection {
 
     fn seal_one(&mut self, buf: &mut [u8], len: usize) -> Result<usize, Error> {
         let n = self.write.seal_in_place(ContentType::ApplicationData, buf, len)?;
+        self.common.app_data_written();
         self.maybe_update_keys();
         Ok(n)
     }

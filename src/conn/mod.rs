@@ -824,6 +824,9 @@ impl io::Write for Writer<'_> {
             Some((max, offset, overhead)) => c.sendbuf.frame(&buf[..n], max, offset, overhead),
             None => c.common.queue.push_app(&buf[..n]),
         }
+        if n > 0 {
+            c.common.app_data_written();
+        }
         Ok(n)
     }
 

@@ -384,6 +384,7 @@ impl Connection {
                     ours,
                     theirs,
                     key_updates_in_a_row: 0,
+                    answered_at_write: None,
                     tickets: 0,
                     resumption: None,
                 }));

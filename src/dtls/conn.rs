@@ -935,13 +935,17 @@ pub struct DtlsWriter<'a> {
 impl io::Write for DtlsWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        queue_plaintext(
+        let n = queue_plaintext(
             &mut c.common.queue,
             c.inbound.max_buffered,
             c.sent_close,
             c.error.as_ref(),
             buf,
-        )
+        )?;
+        if n > 0 {
+            c.common.app_data_written();
+        }
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

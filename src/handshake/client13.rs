@@ -1096,6 +1096,7 @@ impl ExpectFinished {
             ours,
             theirs,
             key_updates_in_a_row: 0,
+            answered_at_write: None,
             tickets: 0,
             resumption,
         }))

@@ -31,6 +31,9 @@ pub(crate) struct Established13 {
     /// The peer's current application traffic secret (read direction).
     pub theirs: Secret,
     pub key_updates_in_a_row: u32,
+    /// The connection's application write count when we last answered an update_requested:
+    /// while it has not moved, we have been silent since (RFC 8446 4.6.3).
+    pub answered_at_write: Option<u64>,
     pub tickets: u32,
     /// Client: where NewSessionTickets go, with the secret their PSKs derive from.
     pub resumption: Option<ClientResumption>,
@@ -91,11 +94,13 @@ impl Established13 {
                 let theirs = cx.transport().prk13(self.suite.hash, &self.theirs);
                 cx.install_read13(self.suite, &theirs, KeyLevel::Update);
                 cx.emit(Event::KeyUpdated { ours: false });
-                // RFC 8446 4.6.3: answer update_requested with our own update_not_requested;
-                // several received "while it is silent" may be answered once. Ours is still
-                // queued until it is encrypted, so it follows this request too.
-                if request == KeyUpdateRequest::UpdateRequested && !cx.key_update_unsent() {
+                // RFC 8446 4.6.3: answer update_requested with our own update_not_requested
+                // before our next application data; several received while we have written
+                // no application data since our last answer get that one answer.
+                let writes = cx.app_writes();
+                if request == KeyUpdateRequest::UpdateRequested && self.answered_at_write != Some(writes) {
                     self.update_ours(cx, false);
+                    self.answered_at_write = Some(writes);
                 }
                 Ok(self)
             }

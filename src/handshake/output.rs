@@ -78,10 +78,11 @@ pub(crate) trait Output {
     /// where [`Transport::has_compat_ccs`].
     fn send_ccs(&mut self);
 
-    /// True while a KeyUpdate we queued has not gone out: nothing queued after it has
-    /// reached the peer either (its key change is a barrier), so we have been silent since.
-    fn key_update_unsent(&self) -> bool {
-        false
+    /// How many times the application has written data to send (wrapping): unchanged
+    /// between two update_requested KeyUpdates means we were silent in between, and one
+    /// answer covers both (RFC 8446 4.6.3).
+    fn app_writes(&self) -> u64 {
+        0
     }
 
     /// Installs the keys of a TLS 1.3 traffic secret for sending: the transport derives its

@@ -1009,6 +1009,7 @@ impl ExpectFinished {
             ours,
             theirs,
             key_updates_in_a_row: 0,
+            answered_at_write: None,
             tickets: 0,
             resumption: None,
         }))

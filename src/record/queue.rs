@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 
 use super::WriteState;
-use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType};
+use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType};
 use crate::msgs::AlertMessage;
 
 /// What the queue hands to the encryptor next.
@@ -174,17 +174,6 @@ impl OutQueue {
     /// Rule 4: everything queued after this uses `state`.
     pub fn push_key_change(&mut self, state: WriteState) {
         self.tail().then = Some(Box::new(state));
-    }
-
-    /// True while a handshake message of type `typ` waits in the queue, not yet encrypted
-    /// (each queued message starts with its type, in TLS and DTLS framing alike).
-    pub fn holds_handshake(&self, typ: HandshakeType) -> bool {
-        !self.dead
-            && self.epochs.iter().any(|e| {
-                e.control
-                    .iter()
-                    .any(|(ct, msg)| *ct == ContentType::Handshake && msg.first() == Some(&typ.get()))
-            })
     }
 
     /// The handshake has activated application keys for writing (rule 3).
