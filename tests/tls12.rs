@@ -726,6 +726,12 @@ fn handshake_data_after_the_end_of_a_flight_is_unexpected_message() {
     let err = feed(&mut s, &record(22, &hello)).unwrap_err();
     assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::MessagePastEndOfFlight));
     assert_eq!(drain(&mut s), [21, 3, 3, 0, 2, 2, 10]);
+
+    // The same for a server that holds the ClientHello to choose its config.
+    let mut s = Connection::server_deferred();
+    let err = feed(&mut s, &record(22, &hello)).unwrap_err();
+    assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::MessagePastEndOfFlight));
+    assert_eq!(drain(&mut s), [21, 3, 3, 0, 2, 2, 10]);
 }
 
 #[test]

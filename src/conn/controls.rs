@@ -14,7 +14,7 @@ use super::{
 use crate::codec::{AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::common::Blinding;
 use crate::config::Shared;
-use crate::error::{Error, Misuse};
+use crate::error::{Error, Misuse, PeerMisbehaved};
 use crate::handshake::{server13, Msg};
 use crate::msgs::{ClientHello, HandshakePayload};
 
@@ -325,12 +325,10 @@ impl Connection {
         let HandshakePayload::ClientHello(ch) = &msg.payload else {
             return Err(crate::handshake::unexpected("expect ClientHello", &msg));
         };
-        // RFC 8446 5.1 / RFC 5246 7.4: nothing follows the ClientHello before our answer.
+        // RFC 8446 5.1 / RFC 5246 7.4: nothing follows the ClientHello before our answer,
+        // the same rule as for a flight the handshake answered at once.
         if more_buffered {
-            return Err(Error::UnexpectedMessage {
-                state: "expect ClientHello",
-                got: "handshake data after ClientHello",
-            });
+            return Err(PeerMisbehaved::MessagePastEndOfFlight.into());
         }
         let info = Box::new(ClientHelloInfo::new(ch));
         self.controls.deferred = Deferred::Paused { msg, info };
