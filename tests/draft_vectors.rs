@@ -122,7 +122,7 @@ impl Counts {
 fn replay(title: &str, entries: &[Entry]) -> Counts {
     let mut n = Counts::default();
     let mut transcript = Transcript::new(ALG);
-    let mut snapshots = vec![transcript.current_hash()];
+    let mut snapshots = vec![transcript.current_hash().to_vec()];
     // The transcript before the last constructed message, and that message.
     let mut before_last = transcript.clone();
     let mut last_msg: Vec<u8> = vec![];
@@ -173,7 +173,7 @@ fn replay(title: &str, entries: &[Entry]) -> Counts {
             before_last = transcript.clone();
             last_msg = msg.to_vec();
             transcript.update(msg);
-            snapshots.push(transcript.current_hash());
+            snapshots.push(transcript.current_hash().to_vec());
         } else if a.starts_with("extract secret") {
             let (salt, ikm) = (e.get("salt"), e.get("IKM"));
             let secret = hkdf_extract(ALG, salt, ikm);
@@ -317,7 +317,7 @@ fn replay(title: &str, entries: &[Entry]) -> Counts {
                     // 4.2.11.2); the transcript holds the whole message.
                     transcript = before_last.clone();
                     transcript.update(payload);
-                    snapshots.push(transcript.current_hash());
+                    snapshots.push(transcript.current_hash().to_vec());
                 }
                 continue;
             }

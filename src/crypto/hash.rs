@@ -95,6 +95,17 @@ impl core::fmt::Debug for Transcript {
     }
 }
 
+/// A transcript hash, held inline (no heap allocation per snapshot); derefs to its bytes.
+pub struct TranscriptHash(digest::Digest);
+
+impl core::ops::Deref for TranscriptHash {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
 /// `HandshakeType.message_hash` (RFC 8446 4.4.1).
 const MESSAGE_HASH: u8 = 254;
 
@@ -118,8 +129,8 @@ impl Transcript {
     }
 
     /// `Transcript-Hash` of everything added so far.
-    pub fn current_hash(&self) -> Vec<u8> {
-        self.ctx.clone().finish().as_ref().to_vec()
+    pub fn current_hash(&self) -> TranscriptHash {
+        TranscriptHash(self.ctx.clone().finish())
     }
 
     /// Starts from `message_hash(ClientHello1)` given Hash(ClientHello1) (a stateless
@@ -170,12 +181,12 @@ mod tests {
     #[test]
     fn transcript_is_incremental_and_clonable() {
         let mut t = Transcript::new(HashAlg::Sha256);
-        assert_eq!(t.current_hash(), HashAlg::Sha256.hash(b""));
+        assert_eq!(*t.current_hash(), *HashAlg::Sha256.hash(b""));
         t.update(b"hello ");
         let snapshot = t.clone();
         t.update(b"world");
-        assert_eq!(t.current_hash(), HashAlg::Sha256.hash(b"hello world"));
-        assert_eq!(snapshot.current_hash(), HashAlg::Sha256.hash(b"hello "));
+        assert_eq!(*t.current_hash(), *HashAlg::Sha256.hash(b"hello world"));
+        assert_eq!(*snapshot.current_hash(), *HashAlg::Sha256.hash(b"hello "));
     }
 
     #[test]
@@ -188,6 +199,6 @@ mod tests {
         let mut expect = vec![254, 0, 0, 48];
         expect.extend(HashAlg::Sha384.hash(ch1));
         expect.extend_from_slice(b"hrr");
-        assert_eq!(t.current_hash(), HashAlg::Sha384.hash(&expect));
+        assert_eq!(*t.current_hash(), *HashAlg::Sha384.hash(&expect));
     }
 }

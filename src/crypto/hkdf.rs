@@ -65,7 +65,18 @@ impl Prk {
     pub fn extract_with_prefix(alg: HashAlg, prefix: &'static [u8], salt: &[u8], ikm: &[u8]) -> Self {
         // The PRK is only an HMAC key from here on: it goes from the tag into the key with no
         // heap copy in between.
-        let tag = hmac::sign(&alg.hmac_key(salt), ikm);
+        Self::extract_with_salt_key(alg, prefix, &alg.hmac_key(salt), ikm)
+    }
+
+    /// [`extract_with_prefix`](Self::extract_with_prefix) with the salt already an HMAC key
+    /// (a constant salt's, set up once and kept).
+    pub(crate) fn extract_with_salt_key(
+        alg: HashAlg,
+        prefix: &'static [u8],
+        salt: &hmac::Key,
+        ikm: &[u8],
+    ) -> Self {
+        let tag = hmac::sign(salt, ikm);
         Prk::with_prefix(alg, prefix, tag.as_ref())
     }
 

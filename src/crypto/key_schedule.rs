@@ -1,6 +1,10 @@
 //! The TLS 1.3 key schedule (RFC 8446 7.1) and the secrets derived from it: Finished keys
 //! (4.4.4), key updates (7.2), resumption PSKs (4.6.1) and exporters (7.5).
 
+use std::sync::OnceLock;
+
+use ring::hmac;
+
 use super::hash::HashAlg;
 use super::hkdf::{Prk, TLS13_LABEL_PREFIX};
 use super::secret::Secret;
@@ -51,6 +55,19 @@ fn derived_no_psk(alg: HashAlg) -> &'static [u8] {
         HashAlg::Sha256 => &DERIVED_NO_PSK_SHA256,
         HashAlg::Sha384 => &DERIVED_NO_PSK_SHA384,
     }
+}
+
+/// The HMAC key of [`derived_no_psk`]: the salt of every full handshake's Handshake Secret
+/// (RFC 8446 7.1), its two padded-key compressions run once per process instead of once per
+/// handshake. It is built from a public constant: nothing secret is kept.
+fn derived_no_psk_key(alg: HashAlg) -> &'static hmac::Key {
+    static SHA256: OnceLock<hmac::Key> = OnceLock::new();
+    static SHA384: OnceLock<hmac::Key> = OnceLock::new();
+    let cell = match alg {
+        HashAlg::Sha256 => &SHA256,
+        HashAlg::Sha384 => &SHA384,
+    };
+    cell.get_or_init(|| alg.hmac_key(derived_no_psk(alg)))
 }
 
 const ZEROS: [u8; 48] = [0; 48];
@@ -121,7 +138,9 @@ impl KeySchedule13 {
                 let salt = prk.derive_secret(b"derived", self.alg.empty_hash());
                 Prk::extract_with_prefix(self.alg, self.prefix, salt.as_bytes(), ikm)
             }
-            Current::EarlyNoPsk => Prk::extract(self.alg, derived_no_psk(self.alg), ikm),
+            Current::EarlyNoPsk => {
+                Prk::extract_with_salt_key(self.alg, self.prefix, derived_no_psk_key(self.alg), ikm)
+            }
         });
     }
 

@@ -20,7 +20,7 @@ pub mod suites;
 pub mod ticket;
 
 pub use aead::RecordKey;
-pub use hash::{HashAlg, Transcript};
+pub use hash::{HashAlg, Transcript, TranscriptHash};
 pub use hkdf::{derive_secret, hkdf_expand_label, hkdf_extract, Prk};
 pub use key_schedule::{
     export_keying_material, finished_verify_data, finished_verify_data_prk, next_traffic_secret,

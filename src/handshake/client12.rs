@@ -18,6 +18,7 @@ use super::output::{Output, Side, Transport};
 use super::{Handshake, Msg};
 use crate::codec::{EcPointFormat, ExtensionType, HandshakeType, ProtocolVersion};
 use crate::config::ClientConfig;
+use crate::crypto::aead::RecordKey;
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::prf::psk_premaster;
 use crate::crypto::secret::Secret;
@@ -168,9 +169,16 @@ impl Client12 {
     /// RFC 5246 7.1: the server's ChangeCipherSpec makes the pending read state current.
     pub fn handle_ccs(self, cx: &mut dyn Output) -> Result<Handshake, Error> {
         match self {
-            Client12::Ticket(ExpectTicket { c, master, resumed }) if !c.ticket_expected => {
-                ExpectCcs { c, master, resumed }.handle_ccs(cx)
+            Client12::Ticket(ExpectTicket {
+                c,
+                master,
+                resumed_write,
+            }) if !c.ticket_expected => ExpectCcs {
+                c,
+                master,
+                resumed_write,
             }
+            .handle_ccs(cx),
             Client12::Ccs(s) => s.handle_ccs(cx),
             _ => Err(PeerMisbehaved::IllegalChangeCipherSpec.into()),
         }
@@ -321,13 +329,14 @@ pub(crate) fn handle_server_hello(
         cx.negotiated().resumed = true;
         cx.negotiated().group = offered.state.group;
         cx.negotiated().peer_chain = offered.peer_chain.clone();
-        let (_, read) = record_keys(suite, &master, &c.client_random, &c.server_random, Side::Client)?;
+        // Our write key comes from the same key block, kept for our CCS after the server's.
+        let (write, read) = record_keys(suite, &master, &c.client_random, &c.server_random, Side::Client)?;
         cx.set_pending_read12(read);
         cx.log_secret("CLIENT_RANDOM", &master);
         return Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
             c,
             master,
-            resumed: true,
+            resumed_write: Some(Box::new(write)),
         })));
     }
     // RFC 4279 2, RFC 5489 2: no Certificate; a ServerKeyExchange (optional for plain PSK).
@@ -574,7 +583,9 @@ impl ExpectServerHelloDone {
 pub(crate) struct ExpectTicket {
     c: Ctx,
     master: Secret,
-    resumed: bool,
+    /// An abbreviated handshake (resumption): our write key, for the ChangeCipherSpec and
+    /// Finished that follow the server's (`None`: full, ours went first).
+    resumed_write: Option<Box<RecordKey>>,
 }
 
 impl ExpectTicket {
@@ -589,7 +600,7 @@ impl ExpectTicket {
                 Ok(Handshake::Client12(Client12::Ccs(ExpectCcs {
                     c: self.c,
                     master: self.master,
-                    resumed: self.resumed,
+                    resumed_write: self.resumed_write,
                 })))
             }
             _ => Err(unexpected12("expect ChangeCipherSpec", &msg)),
@@ -600,7 +611,8 @@ impl ExpectTicket {
 pub(crate) struct ExpectCcs {
     c: Ctx,
     master: Secret,
-    resumed: bool,
+    /// As [`ExpectTicket::resumed_write`].
+    resumed_write: Option<Box<RecordKey>>,
 }
 
 impl ExpectCcs {
@@ -609,7 +621,7 @@ impl ExpectCcs {
         Ok(Handshake::Client12(Client12::Finished(ExpectFinished {
             c: self.c,
             master: self.master,
-            resumed: self.resumed,
+            resumed_write: self.resumed_write,
         })))
     }
 }
@@ -617,7 +629,8 @@ impl ExpectCcs {
 pub(crate) struct ExpectFinished {
     c: Ctx,
     master: Secret,
-    resumed: bool,
+    /// As [`ExpectTicket::resumed_write`].
+    resumed_write: Option<Box<RecordKey>>,
 }
 
 impl ExpectFinished {
@@ -625,24 +638,18 @@ impl ExpectFinished {
         let mut c = self.c;
         check_finished(c.suite, &self.master, false, &mut c.log, &msg)?;
         c.log.add(&msg.raw)?;
-        if self.resumed {
+        let resumed = self.resumed_write.is_some();
+        if let Some(write) = self.resumed_write {
             // Abbreviated: our CCS and Finished follow the server's (RFC 5246 7.3).
-            let (write, _) = record_keys(
-                c.suite,
-                &self.master,
-                &c.client_random,
-                &c.server_random,
-                Side::Client,
-            )?;
             cx.send_ccs();
-            cx.install_write12(write);
+            cx.install_write12(*write);
             let ours = finished(c.suite, &self.master, true, &mut c.log);
             cx.send_handshake(&HandshakePayload::Finished(ours), None);
         }
         cx.open_application_data();
         cx.negotiated().exporter12 = Some((c.suite.hash, Secret::new(self.master.as_bytes().to_vec())));
         cx.emit(Event::HandshakeComplete);
-        remember(&c, self.master, self.resumed, cx);
+        remember(&c, self.master, resumed, cx);
         Ok(Handshake::Established12(Established12 { side: Side::Client }))
     }
 }
@@ -660,7 +667,7 @@ fn send_ccs_and_finished(mut c: Ctx, master: Secret, cx: &mut dyn Output) -> Res
     Ok(Handshake::Client12(Client12::Ticket(ExpectTicket {
         c,
         master,
-        resumed: false,
+        resumed_write: None,
     })))
 }
 

@@ -5,7 +5,7 @@ use super::output::{Output, Side};
 use super::{unexpected, Msg};
 use crate::codec::{HandshakeType, SignatureScheme};
 use crate::crypto::aead::RecordKey;
-use crate::crypto::hash::Transcript;
+use crate::crypto::hash::{Transcript, TranscriptHash};
 use crate::crypto::prf;
 use crate::crypto::secret::Secret;
 use crate::crypto::suites::{SuiteAuth, Tls12Suite};
@@ -63,7 +63,7 @@ impl HandshakeLog {
     }
 
     /// The hash of the log so far, in `suite`'s hash (RFC 5246 7.4.9, RFC 7627 3).
-    pub fn hash(&mut self, suite: &Tls12Suite) -> Vec<u8> {
+    pub fn hash(&mut self, suite: &Tls12Suite) -> TranscriptHash {
         match &self.running {
             Some(running) if running.alg() == suite.hash => running.current_hash(),
             _ => {

@@ -18,6 +18,7 @@ use super::{Handshake, Msg};
 use crate::codec::{CipherSuite, EcPointFormat, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme};
 use crate::config::MAX_PSK_IDENTITY_LEN;
 use crate::config::{CertifiedKey, ServerConfig};
+use crate::crypto::aead::RecordKey;
 use crate::crypto::kx::{self, KeyExchange};
 use crate::crypto::prf::psk_premaster;
 use crate::crypto::secret::Secret;
@@ -92,7 +93,7 @@ impl Server12 {
                 Ok(Handshake::Server12(Server12::Finished(ExpectFinished {
                     c: s.c,
                     master: s.master,
-                    resumed: s.resumed,
+                    full_write: s.full_write,
                 })))
             }
             _ => Err(PeerMisbehaved::IllegalChangeCipherSpec.into()),
@@ -347,7 +348,7 @@ pub(crate) fn handle_client_hello(
             return Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
                 c,
                 master,
-                resumed: true,
+                full_write: None,
                 peer_cert: false,
             })));
         }
@@ -550,13 +551,18 @@ impl ExpectClientKeyExchange {
         let pre_master = self.kx.complete(&cke.public)?;
         self.c.log.add(&msg.raw)?;
         let mut c = self.c;
-        let master = master_and_read_keys(&mut c, &pre_master, cx)?;
+        let (master, write) = master_and_read_keys(&mut c, &pre_master, cx)?;
         Ok(Handshake::Server12(match self.spki {
-            Some(spki) => Server12::CertificateVerify(ExpectCertificateVerify { c, master, spki }),
+            Some(spki) => Server12::CertificateVerify(ExpectCertificateVerify {
+                c,
+                master,
+                write,
+                spki,
+            }),
             None => Server12::Ccs(ExpectCcs {
                 c,
                 master,
-                resumed: false,
+                full_write: Some(write),
                 peer_cert: false,
             }),
         }))
@@ -564,8 +570,13 @@ impl ExpectClientKeyExchange {
 }
 
 /// The master secret from the ClientKeyExchange's premaster (RFC 5246 8.1, RFC 7627 4),
-/// logged, and the client's write keys made pending for its ChangeCipherSpec.
-fn master_and_read_keys(c: &mut Ctx, pre_master: &Secret, cx: &mut dyn Output) -> Result<Secret, Error> {
+/// logged, and the client's write keys made pending for its ChangeCipherSpec; our write key
+/// comes from the same key block, kept for our ChangeCipherSpec.
+fn master_and_read_keys(
+    c: &mut Ctx,
+    pre_master: &Secret,
+    cx: &mut dyn Output,
+) -> Result<(Secret, Box<RecordKey>), Error> {
     let master = master_secret(
         c.suite,
         pre_master,
@@ -575,9 +586,9 @@ fn master_and_read_keys(c: &mut Ctx, pre_master: &Secret, cx: &mut dyn Output) -
         &c.server_random,
     );
     cx.log_secret("CLIENT_RANDOM", &master);
-    let (_, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
+    let (write, read) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
     cx.set_pending_read12(read);
-    Ok(master)
+    Ok((master, Box::new(write)))
 }
 
 /// The PSK suites' ClientKeyExchange: the identity (and for ECDHE_PSK the client's share).
@@ -618,11 +629,11 @@ impl ExpectPskClientKeyExchange {
         self.c.log.add(&msg.raw)?;
         cx.negotiated().psk_identity = Some(cke.identity);
         let mut c = self.c;
-        let master = master_and_read_keys(&mut c, &pre_master, cx)?;
+        let (master, write) = master_and_read_keys(&mut c, &pre_master, cx)?;
         Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
             c,
             master,
-            resumed: false,
+            full_write: Some(write),
             peer_cert: false,
         })))
     }
@@ -631,6 +642,8 @@ impl ExpectPskClientKeyExchange {
 pub(crate) struct ExpectCertificateVerify {
     c: Ctx,
     master: Secret,
+    /// Our write key, for our ChangeCipherSpec.
+    write: Box<RecordKey>,
     spki: Vec<u8>,
 }
 
@@ -649,7 +662,7 @@ impl ExpectCertificateVerify {
         Ok(Handshake::Server12(Server12::Ccs(ExpectCcs {
             c: self.c,
             master: self.master,
-            resumed: false,
+            full_write: Some(self.write),
             peer_cert: true,
         })))
     }
@@ -658,7 +671,9 @@ impl ExpectCertificateVerify {
 pub(crate) struct ExpectCcs {
     c: Ctx,
     master: Secret,
-    resumed: bool,
+    /// A full handshake: our write key, for the ChangeCipherSpec and Finished that answer
+    /// the client's (`None`: resumed, ours went first).
+    full_write: Option<Box<RecordKey>>,
     #[allow(dead_code)]
     peer_cert: bool,
 }
@@ -666,7 +681,8 @@ pub(crate) struct ExpectCcs {
 pub(crate) struct ExpectFinished {
     c: Ctx,
     master: Secret,
-    resumed: bool,
+    /// As [`ExpectCcs::full_write`].
+    full_write: Option<Box<RecordKey>>,
 }
 
 impl ExpectFinished {
@@ -675,7 +691,7 @@ impl ExpectFinished {
         check_finished(c.suite, &self.master, true, &mut c.log, &msg)?;
         c.log.add(&msg.raw)?;
         let master = self.master;
-        if !self.resumed {
+        if let Some(write) = self.full_write {
             let session = Session12 {
                 transport: cx.transport(),
                 suite: c.suite.suite,
@@ -703,9 +719,8 @@ impl ExpectFinished {
                     put_session(cache.as_ref(), &c.session_id, &session);
                 }
             }
-            let (write, _) = record_keys(c.suite, &master, &c.client_random, &c.server_random, Side::Server)?;
             cx.send_ccs();
-            cx.install_write12(write);
+            cx.install_write12(*write);
             let ours = finished(c.suite, &master, false, &mut c.log);
             cx.send_handshake(&HandshakePayload::Finished(ours), None);
         }

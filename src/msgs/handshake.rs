@@ -910,9 +910,35 @@ impl HandshakePayload {
         }
     }
 
+    /// Room to reserve for the body before encoding it, so that the buffer is not grown in
+    /// small steps: the size of the bulky parts (certificates, signatures, key shares) plus
+    /// a bound on the rest of a typical message. Only a hint: the buffer still grows if needed.
+    fn body_capacity(&self) -> usize {
+        const REST: usize = 256;
+        match self {
+            // RFC 8446 4.4.2: per entry a u24 length, the certificate, a u16 length and its
+            // extensions.
+            HandshakePayload::Certificate13(m) => {
+                REST + m.context.len()
+                    + m.entries
+                        .iter()
+                        .map(|e| 5 + e.cert.len() + e.extensions.len())
+                        .sum::<usize>()
+            }
+            HandshakePayload::CertificateVerify(m) => 4 + m.signature.len(),
+            HandshakePayload::Finished(v) => v.len(),
+            HandshakePayload::ClientHello(m) => {
+                let shares = m.key_shares().unwrap_or_default();
+                2 * REST + shares.iter().map(|k| 4 + k.payload.len()).sum::<usize>()
+            }
+            HandshakePayload::Unknown { body, .. } => body.len(),
+            _ => 2 * REST,
+        }
+    }
+
     /// Full message: type(1) || length(u24) || body.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(4 + self.body_capacity());
         self.typ().encode(&mut out);
         put_u24(&mut out, 0);
         self.encode_body(&mut out);
