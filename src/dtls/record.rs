@@ -601,7 +601,12 @@ impl Dtls13Keys {
         head.copy_from_slice(header);
         body[..content.len()].copy_from_slice(content);
         body[content.len()] = content_type.get();
-        body[content.len() + 1..inner_len].fill(0);
+        if let Some(padding) = body
+            .get_mut(content.len() + 1..inner_len)
+            .filter(|p| !p.is_empty())
+        {
+            padding.fill(0);
+        }
         self.record.seal_in_place_slice(seq, header, body, inner_len)?;
         let Some(sample) = sample_of(body) else {
             return Err(Error::Crypto("DTLS 1.3 ciphertext under 16 bytes"));
