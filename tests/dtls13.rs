@@ -2809,3 +2809,34 @@ fn part_of_a_post_handshake_message_is_acknowledged_after_a_short_delay() {
         .collect();
     assert!(all_acked(&acks).contains(&RecordNumber::new(3, 500)), "{acks:?}");
 }
+
+#[test]
+fn application_data_is_sealed_into_the_callers_buffer_one_datagram_per_call() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    // Records carry at most the MTU less the DTLS 1.2 AEAD overhead (37 bytes); a DTLS 1.3
+    // record adds its unified header (5), the content type (1) and the tag (16).
+    let full = 1200 - 37 + 22;
+    let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+    let last = data.len() - 2 * (1200 - 37) + 22;
+
+    // A buffer under the MTU: nothing comes out, the burst waits sealed in whole datagrams.
+    write(&mut link.client, &data);
+    assert!(link.client.poll_datagram(&mut [0u8; 100]).is_none());
+    let first = link.take(Dir::ToServer);
+    let lens: Vec<usize> = first.iter().map(Vec::len).collect();
+    assert_eq!(lens, [full, full, last]);
+
+    // Sealed straight into the caller's buffer, one datagram per call, packed the same: the
+    // close_notify (2 bytes of content) shares the last datagram.
+    write(&mut link.client, &data);
+    link.client.send_close_notify();
+    let second = link.take(Dir::ToServer);
+    let lens: Vec<usize> = second.iter().map(Vec::len).collect();
+    assert_eq!(lens, [full, full, last + 2 + 22]);
+
+    for d in first.iter().chain(&second) {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    assert_eq!(read_all(link.server()), [&data[..], &data[..]].concat());
+    assert!(link.server().peer_has_closed());
+}

@@ -402,7 +402,7 @@ impl DtlsConnection {
                     if let (Engine::V12(_), true) =
                         (&self.engine, self.common.neg.own_cid.as_deref() == Some(cid))
                     {
-                        self.recv_record12(header, fragment.to_vec(), now)?;
+                        self.recv_record12(header, fragment, now)?;
                     }
                 }
                 // A tls12_cid record when we hand out no id: nothing we can parse (the id's
@@ -416,7 +416,7 @@ impl DtlsConnection {
                     at += 13 + fragment.len();
                     match self.engine {
                         Engine::V13(_) => self.recv_plaintext13(header, fragment, now)?,
-                        Engine::V12(_) => self.recv_record12(header, fragment.to_vec(), now)?,
+                        Engine::V12(_) => self.recv_record12(header, fragment, now)?,
                     }
                 }
                 Ok(DatagramRecord::Ciphertext(rec)) => {
@@ -424,7 +424,7 @@ impl DtlsConnection {
                     let raw = datagram.get(at..at + len).unwrap_or(&[]);
                     at += len;
                     if let Engine::V13(_) = self.engine {
-                        self.recv_ciphertext13(raw, now)?;
+                        self.recv_protected13(&rec, raw, now)?;
                     }
                 }
                 Err(_) => return Ok(()),
@@ -713,21 +713,60 @@ impl DtlsConnection {
         if !protected {
             return Ok(());
         }
+        let start = self.received_end();
+        self.received.extend_from_slice(data);
+        self.recv_data_at(start)
+    }
+
+    /// Where the next record opens into `received` (see [`recv_data_at`](Self::recv_data_at)):
+    /// its end, after dropping what was all read.
+    pub(super) fn received_end(&mut self) -> usize {
+        if self.received_start == self.received.len() {
+            self.received.clear();
+            self.received_start = 0;
+        }
+        self.received.len()
+    }
+
+    /// Takes off `received[start..]`, a record that is not application data opened there.
+    /// Without plaintext before it the buffer goes with it: no capacity stays behind.
+    pub(super) fn take_received_from(&mut self, start: usize) -> Vec<u8> {
+        if start == 0 {
+            std::mem::take(&mut self.received)
+        } else {
+            self.received.split_off(start)
+        }
+    }
+
+    /// The content of a protected application data record, deprotected in place at the end
+    /// of `received` from `start` (from [`received_end`](Self::received_end)): kept there
+    /// for the reader, or taken off again (held, dropped) by the rules of `recv_data`.
+    pub(super) fn recv_data_at(&mut self, start: usize) -> Result<(), Error> {
+        let len = self.received.len() - start;
+        let kept = self.keep_data(start, len);
+        if !matches!(kept, Ok(true)) {
+            self.received.truncate(start);
+        }
+        kept.map(|_| ())
+    }
+
+    /// Whether the record of `len` bytes at `received[start..]` stays there for the reader.
+    fn keep_data(&mut self, start: usize, len: usize) -> Result<bool, Error> {
         if !self.handshake.as_ref().is_some_and(Handshake::is_established) {
             // Under the new keys but ahead of the Finished that completes the handshake (a
             // reordered datagram): held, a few records, until the Finished is in.
             if self.held_data.len() < MAX_FUTURE_RECORDS {
-                self.held_data.push_back(data.to_vec());
+                self.held_data.push_back(self.received[start..].to_vec());
             }
-            return Ok(());
+            return Ok(false);
         }
         // Data from the peer proves it has our last flight.
         if self.flight_trigger.is_some() && self.timer.poll_timeout().is_none() {
             self.flight.clear();
             self.flight_trigger = None;
         }
-        if !self.inbound.data_record(data.len())? {
-            return Ok(());
+        if !self.inbound.data_record(len)? {
+            return Ok(false);
         }
         // Data between the peer's KeyUpdates: they are not a flood (an empty record does
         // not count, or one datagram of each would make any number of KeyUpdates pass).
@@ -737,16 +776,11 @@ impl DtlsConnection {
         // Back-pressure: while the application leaves the cap unread the record is dropped,
         // as the network could have dropped it (RFC 6347 4.1: application data is not
         // retransmitted by DTLS; the application's protocol recovers it if it must).
-        if !self.inbound.has_room(self.buffered_plaintext()) {
-            return Ok(());
+        if !self.inbound.has_room(start - self.received_start) {
+            return Ok(false);
         }
-        if self.received_start == self.received.len() {
-            self.received.clear();
-            self.received_start = 0;
-        }
-        self.received.extend_from_slice(data);
-        self.common.events.push_back(Event::Data { len: data.len() });
-        Ok(())
+        self.common.events.push_back(Event::Data { len });
+        Ok(true)
     }
 
     /// Changes the largest datagram we send, e.g. after path-MTU discovery (RFC 9147 4.4):

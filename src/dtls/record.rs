@@ -55,6 +55,22 @@ impl PlaintextHeader {
         put_u16(out, self.length);
     }
 
+    /// Writes the header at the start of `out` (`cid` between the sequence number and the
+    /// length: the `tls12_cid` form of RFC 9146 4 when not empty) and returns its length;
+    /// `None`, with nothing written, when `out` is shorter than that. Only the low 48 bits
+    /// of `seq` are written, as in [`encode`](Self::encode).
+    pub fn write_to(&self, cid: &[u8], out: &mut [u8]) -> Option<usize> {
+        let len = PLAINTEXT_HEADER_LEN + cid.len();
+        let out = out.get_mut(..len)?;
+        out[0] = self.content_type.get();
+        out[1..3].copy_from_slice(&self.version.get().to_be_bytes());
+        out[3..5].copy_from_slice(&self.epoch.to_be_bytes());
+        out[5..11].copy_from_slice(&(self.seq & MAX_SEQ_48).to_be_bytes()[2..]);
+        out[11..11 + cid.len()].copy_from_slice(cid);
+        out[11 + cid.len()..].copy_from_slice(&self.length.to_be_bytes());
+        Some(len)
+    }
+
     /// Reads the 13 header bytes (the fragment follows, `length` bytes).
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(PlaintextHeader {
@@ -530,9 +546,8 @@ impl Dtls13Keys {
     }
 
     /// Appends record `seq` carrying `content` of `content_type` (DTLSInnerPlaintext with
-    /// `pad` zero bytes of padding) to `out`. RFC 9147 4: the AAD is the header with the
-    /// plaintext sequence number; 4.2.3: the sequence number is then encrypted with the mask
-    /// over the first 16 ciphertext bytes.
+    /// `pad` zero bytes of padding) to `out`; see [`seal_to`](Self::seal_to). On failure
+    /// `out` is as it was.
     pub fn seal(
         &self,
         out: &mut Vec<u8>,
@@ -542,42 +557,76 @@ impl Dtls13Keys {
         content: &[u8],
         pad: usize,
     ) -> Result<(), Error> {
+        let start = out.len();
+        out.resize(
+            start + format.header_len() + self.ciphertext_len(content.len(), pad),
+            0,
+        );
+        match self.seal_to(&mut out[start..], format, seq, content_type, content, pad) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes record `seq` carrying `content` of `content_type` (DTLSInnerPlaintext with
+    /// `pad` zero bytes of padding) at the start of `out`, sealed where it lands (no
+    /// intermediate buffer: a datagram is filled in the caller's buffer). Returns the
+    /// record's length; an `out` too short for it is an error and left unspecified. RFC 9147
+    /// 4: the AAD is the header with the plaintext sequence number; 4.2.3: the sequence
+    /// number is then encrypted with the mask over the first 16 ciphertext bytes.
+    pub fn seal_to(
+        &self,
+        out: &mut [u8],
+        format: &HeaderFormat<'_>,
+        seq: u64,
+        content_type: ContentType,
+        content: &[u8],
+        pad: usize,
+    ) -> Result<usize, Error> {
         if content.len() > MAX_PLAINTEXT_LEN {
             return Err(Error::Internal("DTLS 1.3 record content over 2^14 bytes"));
         }
-        // RFC 9147 4.2.3: senders pad short records to the 16 ciphertext bytes the mask
-        // samples (only an 8-byte tag, CCM_8, leaves a record shorter).
-        let pad = pad.max(SN_SAMPLE_LEN.saturating_sub(content.len() + 1 + self.record.tag_len()));
-        let inner_len = content.len() + 1 + pad;
-        let ct_len = inner_len + self.record.tag_len();
+        let ct_len = self.ciphertext_len(content.len(), pad);
+        let inner_len = ct_len - self.record.tag_len();
         let length = u16::try_from(ct_len).map_err(|_| Error::Internal("DTLS 1.3 record over 2^16 bytes"))?;
         let header = format.header(self.epoch, seq, length)?;
-        // Sealed where it lands: header, then the inner plaintext encrypted in place, then
-        // the tag (no intermediate buffer).
-        let start = out.len();
-        out.reserve(header.as_bytes().len() + ct_len);
-        out.extend_from_slice(header.as_bytes());
-        let body_start = out.len();
-        out.extend_from_slice(content);
-        out.push(content_type.get());
-        out.resize(body_start + ct_len, 0);
-        let sealed =
-            self.record
-                .seal_in_place_slice(seq, header.as_bytes(), &mut out[body_start..], inner_len);
-        if let Err(e) = sealed {
-            out.truncate(start);
-            return Err(e);
+        let header = header.as_bytes();
+        let out = out
+            .get_mut(..header.len() + ct_len)
+            .ok_or(Error::Internal("DTLS 1.3 record larger than its buffer"))?;
+        let (head, body) = out.split_at_mut(header.len());
+        head.copy_from_slice(header);
+        body[..content.len()].copy_from_slice(content);
+        body[content.len()] = content_type.get();
+        if let Some(padding) = body
+            .get_mut(content.len() + 1..inner_len)
+            .filter(|p| !p.is_empty())
+        {
+            padding.fill(0);
         }
-        let Some(sample) = sample_of(&out[body_start..]) else {
-            out.truncate(start);
+        self.record.seal_in_place_slice(seq, header, body, inner_len)?;
+        let Some(sample) = sample_of(body) else {
             return Err(Error::Crypto("DTLS 1.3 ciphertext under 16 bytes"));
         };
         let mask = self.sn.mask(sample);
-        let o = start + 1 + format.cid.map_or(0, <[u8]>::len);
+        let o = 1 + format.cid.map_or(0, <[u8]>::len);
         for (i, m) in mask.iter().take(format.seq_len.bytes()).enumerate() {
-            out[o + i] ^= m;
+            head[o + i] ^= m;
         }
-        Ok(())
+        Ok(out.len())
+    }
+
+    /// The ciphertext length of a record of `content_len` bytes and `pad` bytes of padding:
+    /// DTLSInnerPlaintext (content, type, zeros) and the tag. RFC 9147 4.2.3: senders pad
+    /// short records to the 16 ciphertext bytes the mask samples (only an 8-byte tag,
+    /// CCM_8, leaves a record shorter).
+    fn ciphertext_len(&self, content_len: usize, pad: usize) -> usize {
+        let tag = self.record.tag_len();
+        let pad = pad.max(SN_SAMPLE_LEN.saturating_sub(content_len + 1 + tag));
+        content_len + 1 + pad + tag
     }
 
     /// Decrypts the record number and reconstructs the full sequence number closest to
@@ -603,6 +652,25 @@ impl Dtls13Keys {
     /// silently, RFC 9147 4.5.2) except an inner plaintext without content type or over 2^14
     /// bytes, which are fatal as in TLS 1.3 (RFC 8446 5.2, 5.4).
     pub fn open(&self, rec: &ProtectedRecord<'_>, seq: u64) -> Result<Opened, Error> {
+        let mut plaintext = Vec::with_capacity(rec.ciphertext.len());
+        let content_type = self.open_into(rec, seq, &mut plaintext)?;
+        Ok(Opened {
+            seq,
+            content_type,
+            plaintext,
+        })
+    }
+
+    /// [`open`](Self::open) appending the record's content to `out` instead: the ciphertext
+    /// is copied there once and deprotected in place, so a receiver opens records straight
+    /// into the buffer it delivers from. Returns the content type; on failure `out` is as
+    /// it was.
+    pub fn open_into(
+        &self,
+        rec: &ProtectedRecord<'_>,
+        seq: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<ContentType, Error> {
         if rec.ciphertext.len() > MAX_CIPHERTEXT_LEN_13 {
             return Err(Error::RecordOverflow);
         }
@@ -618,19 +686,29 @@ impl Dtls13Keys {
             SeqLen::Bits8 => hdr[o] = seq as u8,
             SeqLen::Bits16 => hdr[o..o + 2].copy_from_slice(&(seq as u16).to_be_bytes()),
         }
-        let mut body = rec.ciphertext.to_vec();
-        let inner_len = self.record.open_in_place(seq, aad.as_bytes(), &mut body)?.len();
-        body.truncate(inner_len);
-        let (content_type, len) = inner_content_type(&body)?;
-        if len > MAX_PLAINTEXT_LEN {
-            return Err(Error::RecordOverflow);
+        let start = out.len();
+        out.extend_from_slice(rec.ciphertext);
+        let opened = self
+            .record
+            .open_in_place(seq, aad.as_bytes(), &mut out[start..])
+            .map(|inner| inner.len())
+            .and_then(|inner_len| {
+                let (content_type, len) = inner_content_type(&out[start..start + inner_len])?;
+                if len > MAX_PLAINTEXT_LEN {
+                    return Err(Error::RecordOverflow);
+                }
+                Ok((content_type, len))
+            });
+        match opened {
+            Ok((content_type, len)) => {
+                out.truncate(start + len);
+                Ok(content_type)
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
         }
-        body.truncate(len);
-        Ok(Opened {
-            seq,
-            content_type,
-            plaintext: body,
-        })
     }
 }
 
@@ -804,6 +882,73 @@ mod tests {
                 prop_assert_eq!(opened.content_type, ContentType::ApplicationData);
                 prop_assert_eq!(opened.plaintext, content);
             }
+        }
+    }
+
+    #[test]
+    fn seal_to_writes_the_record_seal_appends_and_open_into_appends_its_content() {
+        let k = keys(3, AeadAlg::Aes128Gcm);
+        let format = HeaderFormat {
+            cid: Some(&[7, 7]),
+            ..HeaderFormat::default()
+        };
+        let mut appended = b"earlier".to_vec();
+        k.seal(
+            &mut appended,
+            &format,
+            9,
+            ContentType::ApplicationData,
+            b"hello",
+            3,
+        )
+        .unwrap();
+        // The same bytes written into a larger buffer, its tail untouched.
+        let mut buf = [0xeeu8; 64];
+        let n = k
+            .seal_to(&mut buf, &format, 9, ContentType::ApplicationData, b"hello", 3)
+            .unwrap();
+        assert_eq!(&buf[..n], &appended[7..]);
+        assert!(buf[n..].iter().all(|b| *b == 0xee));
+        // A buffer one byte short is an error, not a partial record.
+        assert!(k
+            .seal_to(
+                &mut buf[..n - 1],
+                &format,
+                9,
+                ContentType::ApplicationData,
+                b"hello",
+                3
+            )
+            .is_err());
+
+        let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(&buf[..n], 2).next() else {
+            panic!("one ciphertext record");
+        };
+        let seq = k.unmask_seq(&rec, 9).unwrap();
+        let mut out = b"unread".to_vec();
+        assert_eq!(k.open_into(&rec, seq, &mut out), Ok(ContentType::ApplicationData));
+        assert_eq!(out, b"unreadhello");
+        // A wrong sequence number fails and leaves what was there as it was.
+        assert_eq!(k.open_into(&rec, seq + 1, &mut out), Err(Error::DecryptFailed));
+        assert_eq!(out, b"unreadhello");
+    }
+
+    #[test]
+    fn plaintext_header_write_to_matches_encode() {
+        let h = PlaintextHeader {
+            content_type: ContentType::Tls12Cid,
+            version: ProtocolVersion::DTLSv1_2,
+            epoch: 1,
+            seq: 0x0102_0304_0506,
+            length: 0x0708,
+        };
+        for cid in [&[][..], &[0xaa, 0xbb][..]] {
+            let mut want = vec![];
+            h.encode_with_cid(cid, &mut want);
+            let mut buf = [0u8; 20];
+            assert_eq!(h.write_to(cid, &mut buf), Some(want.len()));
+            assert_eq!(&buf[..want.len()], &want[..]);
+            assert_eq!(h.write_to(cid, &mut buf[..want.len() - 1]), None);
         }
     }
 

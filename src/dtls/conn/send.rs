@@ -8,7 +8,7 @@ use super::engine::Engine;
 use super::{take_message, DtlsConnection, FlightItem, MAX_RECORD_OVERHEAD};
 use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion};
 use crate::config::Direction;
-use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48};
+use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48, PLAINTEXT_HEADER_LEN};
 use crate::error::Error;
 use crate::event::AlertRecord;
 use crate::handshake::Handshake;
@@ -203,6 +203,15 @@ impl DtlsConnection {
         }
     }
 
+    /// Writes one record of `typ` under the current write epoch at the start of `out`;
+    /// its length.
+    fn seal_to(&mut self, typ: ContentType, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        match &self.engine {
+            Engine::V12(e) => self.seal12_to(e.write_epoch(), typ, data, out),
+            Engine::V13(v13) => self.seal13_to(v13.write_epoch(), typ, data, out).map(|(n, _)| n),
+        }
+    }
+
     /// The overhead of a record under the current write epoch.
     fn current_record_overhead(&self) -> usize {
         match &self.engine {
@@ -211,14 +220,14 @@ impl DtlsConnection {
         }
     }
 
-    /// Appends one DTLSPlaintext record (epoch 0, RFC 6347 4.1, RFC 9147 5: the same record
-    /// in both versions) to `out`.
-    pub(super) fn seal_plaintext_into(
+    /// Writes one DTLSPlaintext record (epoch 0, RFC 6347 4.1, RFC 9147 5: the same record
+    /// in both versions) at the start of `out`; returns its length.
+    pub(super) fn seal_plaintext_to(
         &mut self,
         typ: ContentType,
         data: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         let version = if self.before_first_server_message() {
             // RFC 9147 5 (and RFC 6347 4.1 for DTLS 1.2's ClientHello, as in TLS, RFC 5246
             // E.1): the initial ClientHello's legacy_record_version "may also be {254, 255}
@@ -234,7 +243,11 @@ impl DtlsConnection {
         if seq > MAX_SEQ_48 {
             return Err(Error::SequenceExhausted);
         }
+        let out = out
+            .get_mut(..PLAINTEXT_HEADER_LEN + data.len())
+            .ok_or(Error::Internal("DTLS record larger than its buffer"))?;
         self.write0_seq += 1;
+        let (head, body) = out.split_at_mut(PLAINTEXT_HEADER_LEN);
         PlaintextHeader {
             content_type: typ,
             version,
@@ -242,10 +255,10 @@ impl DtlsConnection {
             seq,
             length: data.len() as u16,
         }
-        .encode(out);
-        out.extend_from_slice(data);
+        .write_to(&[], head);
+        body.copy_from_slice(data);
         self.note_sealed(typ, data, 0);
-        Ok(())
+        Ok(out.len())
     }
 
     /// A record of `typ` carrying `data` was sealed: the record observer sees it, and an
@@ -292,10 +305,14 @@ impl DtlsConnection {
                     let _ = self.finish_step(Ok(()), now);
                 }
             }
-            // Application data written since the last call.
-            if let Err(e) = self.flush_app() {
-                self.fail(e);
-                let _ = self.flush_app();
+            // Application data written since the last call, sealed straight into `buf`.
+            match self.flush_app(buf) {
+                Ok(0) => {}
+                Ok(n) => return Some(n),
+                Err(e) => {
+                    self.fail(e);
+                    let _ = self.flush_app(&mut []);
+                }
             }
         }
         let d = self.out.front()?;
@@ -309,30 +326,62 @@ impl DtlsConnection {
     }
 
     /// Seals queued application data and alerts (no flight can be pending outside a step).
-    fn flush_app(&mut self) -> Result<(), Error> {
-        // Records are sealed straight into the datagram being filled.
+    /// While nothing else waits in `out` and `direct` holds an MTU, the next datagram is
+    /// filled in `direct`, sealed where it lands, and its length returned: what does not
+    /// fit waits in the queue for the next call. Otherwise (or from a record that did not
+    /// fit after all) records are packed into datagrams queued in `out`, and 0 returned.
+    fn flush_app(&mut self, direct: &mut [u8]) -> Result<usize, Error> {
+        // The queue lends each record's plaintext while the connection seals it; sealing
+        // touches nothing of the queue, which stands aside meanwhile.
+        let mut queue = std::mem::take(&mut self.common.queue);
+        let res = self.seal_app(&mut queue, direct);
+        self.common.queue = queue;
+        res
+    }
+
+    fn seal_app(&mut self, queue: &mut crate::record::OutQueue, direct: &mut [u8]) -> Result<usize, Error> {
+        let mtu = self.cfg.mtu;
+        let mut direct = match direct.get_mut(..mtu) {
+            Some(d) if self.out.is_empty() => Some(d),
+            _ => None,
+        };
+        let mut used = 0;
         let mut datagram: Vec<u8> = Vec::new();
-        let mut plain: Vec<u8> = Vec::new();
         let max_app = self.max_app_data();
         loop {
-            let Some(item) = self.next_queued(max_app) else {
+            // RFC 9147 8: what was queued after our KeyUpdate waits for its ACK (a fatal
+            // alert does not wait), as in `next_queued`.
+            if self.engine.key_update_pending() && self.error.is_none() {
+                break;
+            }
+            let overhead = self.current_record_overhead();
+            if direct.is_some() && used > 0 && used + overhead >= mtu {
+                // Not even one byte more fits: the next call starts the next datagram.
+                break;
+            }
+            let Some(item) = queue.pop(max_app) else {
                 break;
             };
             match item {
                 OutItem::Record { typ, data }
                     if typ == ContentType::ApplicationData || typ == ContentType::Alert =>
                 {
-                    // The queue lends `data`; sealing needs the connection.
-                    plain.clear();
-                    plain.extend_from_slice(data);
-                    let overhead = self.current_record_overhead();
-                    if !datagram.is_empty() && datagram.len() + overhead + plain.len() > self.cfg.mtu {
+                    if let Some(d) = direct.as_deref_mut() {
+                        if used == 0 || used + overhead + data.len() <= mtu {
+                            used += self.seal_to(typ, data, &mut d[used..])?;
+                            continue;
+                        }
+                        // It does not fit this datagram and is out of the queue: it and
+                        // what follows are packed into queued datagrams after this one.
+                        direct = None;
+                    }
+                    if !datagram.is_empty() && datagram.len() + overhead + data.len() > mtu {
                         self.out.push_back(std::mem::take(&mut datagram));
                     }
                     if datagram.is_empty() {
-                        datagram.reserve(self.cfg.mtu);
+                        datagram.reserve(mtu);
                     }
-                    self.seal_into(typ, &plain, &mut datagram)?;
+                    self.seal_into(typ, data, &mut datagram)?;
                 }
                 // The plaintext write state every queue starts with, still there when a
                 // server is polled before its first datagram: nothing to switch.
@@ -347,7 +396,7 @@ impl DtlsConnection {
         if !datagram.is_empty() {
             self.out.push_back(datagram);
         }
-        Ok(())
+        Ok(used)
     }
 
     /// DTLS 1.3: a KeyUpdate the application asked for while our last flight awaited its

@@ -79,24 +79,27 @@ impl Epochs12 {
 }
 
 impl DtlsConnection {
-    /// One DTLS 1.2 record (RFC 6347 4.1), plaintext or under the read epoch's key.
+    /// One DTLS 1.2 record (RFC 6347 4.1), plaintext or under the read epoch's key. A
+    /// protected record is copied once, to the end of the received plaintext, and opened
+    /// in place there: application data stays for the reader, anything else is taken off.
     pub(super) fn recv_record12(
         &mut self,
         h: PlaintextHeader,
-        mut payload: Vec<u8>,
+        payload: &[u8],
         now: Instant,
     ) -> Result<(), Error> {
         // RFC 6347 4.1: DTLS record versions only (0xFEFF may carry a first ClientHello).
         if !h.version.is_dtls() {
             return Ok(());
         }
+        let start = self.received_end();
         let Some(e) = self.engine.v12_mut() else {
             return Ok(());
         };
         if h.epoch == e.read_epoch.wrapping_add(1) && e.read_epoch < u16::MAX {
             // RFC 6347 4.1: a record of the next epoch may arrive before the CCS; keep a few.
             if e.future.len() < MAX_FUTURE_RECORDS {
-                e.future.push_back((h, payload));
+                e.future.push_back((h, payload.to_vec()));
             }
             return Ok(());
         }
@@ -110,7 +113,9 @@ impl DtlsConnection {
             return Ok(());
         }
         let cid_record = h.content_type == ContentType::Tls12Cid;
-        let (typ, range) = match (&e.read_key, current) {
+        // The record's type, and where its content is opened (`received[start..]`), if it
+        // was protected.
+        let (typ, opened) = match (&e.read_key, current) {
             (Some(key), true) => {
                 let explicit = key.explicit_nonce_len();
                 let Some(plain_len) = payload.len().checked_sub(explicit + key.tag_len()) else {
@@ -119,27 +124,51 @@ impl DtlsConnection {
                 let Ok(plain_len16) = u16::try_from(plain_len) else {
                     return self.bad_record();
                 };
-                let aad = match (cid_record, self.common.neg.own_cid.as_deref()) {
-                    (true, Some(cid)) => h.cid12_aad(cid, plain_len16),
+                let aad12;
+                let aad_cid;
+                let aad: &[u8] = match (cid_record, self.common.neg.own_cid.as_deref()) {
+                    (true, Some(cid)) => {
+                        aad_cid = h.cid12_aad(cid, plain_len16);
+                        &aad_cid
+                    }
                     (true, None) => return Ok(()),
-                    (false, _) => h.dtls12_aad(plain_len16).to_vec(),
+                    (false, _) => {
+                        aad12 = h.dtls12_aad(plain_len16);
+                        &aad12
+                    }
                 };
-                match key.open_in_place(h.record_seq(), &aad, &mut payload) {
-                    // `open_in_place` moves the plaintext to the front.
+                self.received.extend_from_slice(payload);
+                let opened = key.open_in_place(h.record_seq(), aad, &mut self.received[start..]);
+                // `open_in_place` moves the plaintext to the front.
+                let content = match opened {
                     Ok(_) if cid_record => {
                         // DTLSInnerPlaintext (RFC 9146 4): content, real type, zeros.
-                        match payload[..plain_len].iter().rposition(|b| *b != 0) {
-                            Some(i) => (ContentType::from(payload[i]), 0..i),
-                            None => return Err(PeerMisbehaved::NoContentType.into()),
+                        let inner = &self.received[start..start + plain_len];
+                        match inner.iter().rposition(|b| *b != 0) {
+                            Some(i) => Ok((ContentType::from(inner[i]), i)),
+                            None => Err(PeerMisbehaved::NoContentType.into()),
                         }
                     }
-                    Ok(_) => (h.content_type, 0..plain_len),
-                    Err(_) => return self.bad_record(),
+                    Ok(_) => Ok((h.content_type, plain_len)),
+                    Err(_) => {
+                        self.received.truncate(start);
+                        return self.bad_record();
+                    }
+                };
+                match content {
+                    Ok((typ, len)) => {
+                        self.received.truncate(start + len);
+                        (typ, Some(start))
+                    }
+                    Err(err) => {
+                        self.received.truncate(start);
+                        return Err(err);
+                    }
                 }
             }
             // RFC 9146 4: tls12_cid only once encryption is on; this one cannot be opened.
             _ if cid_record => return Ok(()),
-            _ => (h.content_type, 0..payload.len()),
+            _ => (h.content_type, None),
         };
         let protected = current && e.read_key.is_some();
         if current {
@@ -155,13 +184,26 @@ impl DtlsConnection {
             // hello's record sequence number; ours continue from the hello that got through.
             self.write0_seq = self.write0_seq.max(h.seq);
         }
-        let data = &payload[range];
-        if data.len() > crate::record::MAX_PLAINTEXT {
+        let len = opened.map_or(payload.len(), |at| self.received.len() - at);
+        if len > crate::record::MAX_PLAINTEXT {
+            if let Some(at) = opened {
+                self.received.truncate(at);
+            }
             return Err(Error::RecordOverflow);
         }
         if let Some(obs) = &self.common.observer {
-            obs.record(Direction::Received, typ, data.len(), h.epoch);
+            obs.record(Direction::Received, typ, len, h.epoch);
         }
+        let taken;
+        let data = match opened {
+            // Application data stays where it was opened, for the reader.
+            Some(at) if typ == ContentType::ApplicationData => return self.recv_data_at(at),
+            Some(at) => {
+                taken = self.take_received_from(at);
+                &taken[..]
+            }
+            None => payload,
+        };
         match typ {
             ContentType::Handshake => self.recv_handshake(data, current, now, None),
             ContentType::ChangeCipherSpec => self.recv_ccs(data, current, now),
@@ -204,7 +246,7 @@ impl DtlsConnection {
             if self.error.is_some() || self.peer_closed {
                 break;
             }
-            self.recv_record12(h, payload, now)?;
+            self.recv_record12(h, &payload, now)?;
         }
         Ok(())
     }
@@ -288,9 +330,36 @@ impl DtlsConnection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        if epoch == 0 {
-            return self.seal_plaintext_into(typ, data, out);
+        let start = out.len();
+        out.resize(start + self.record_overhead12(epoch) + data.len(), 0);
+        match self.seal12_to(epoch, typ, data, &mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
         }
+    }
+
+    /// Writes one DTLS 1.2 record at the start of `out` (the caller's datagram buffer),
+    /// sealed where it lands (RFC 6347 4.1, 4.1.2.1; the `tls12_cid` form of RFC 9146 4
+    /// when the peer gave us a connection id). Returns its length, at most
+    /// [`record_overhead12`](Self::record_overhead12) more than `data`; an `out` too short
+    /// for it is an error, with no sequence number spent.
+    pub(super) fn seal12_to(
+        &mut self,
+        epoch: u16,
+        typ: ContentType,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if epoch == 0 {
+            return self.seal_plaintext_to(typ, data, out);
+        }
+        let cid = self.common.neg.send_cid();
         let w = self
             .engine
             .v12_mut()
@@ -301,53 +370,47 @@ impl DtlsConnection {
         if seq > MAX_SEQ_48 {
             return Err(Error::SequenceExhausted);
         }
-        w.next_seq += 1;
         let key = &w.key;
-        let mut h = PlaintextHeader {
-            content_type: typ,
+        let explicit = key.explicit_nonce_len();
+        // RFC 9146 4, 5: tls12_cid with the peer's id; the sealed DTLSInnerPlaintext is the
+        // content and its real type (no padding).
+        let inner_len = data.len() + usize::from(cid.is_some());
+        let header_len = PLAINTEXT_HEADER_LEN + cid.map_or(0, <[u8]>::len);
+        let body_len = explicit + inner_len + key.tag_len();
+        let out = out
+            .get_mut(..header_len + body_len)
+            .ok_or(Error::Internal("DTLS 1.2 record larger than its buffer"))?;
+        w.next_seq += 1;
+        let h = PlaintextHeader {
+            content_type: if cid.is_some() { ContentType::Tls12Cid } else { typ },
             version: ProtocolVersion::DTLSv1_2,
             epoch,
             seq,
-            length: data.len() as u16,
+            length: body_len as u16,
         };
-        let start = out.len();
-        let explicit = key.explicit_nonce_len();
-        let sealed = match self.common.neg.send_cid() {
+        h.write_to(cid.unwrap_or(&[]), out);
+        let (_, body) = out.split_at_mut(header_len);
+        if explicit > 0 {
+            body[..explicit].copy_from_slice(&key.explicit_nonce(h.record_seq()));
+        }
+        let sealed = &mut body[explicit..];
+        sealed[..data.len()].copy_from_slice(data);
+        match cid {
             Some(cid) => {
-                // RFC 9146 4, 5: tls12_cid with the peer's id; the sealed DTLSInnerPlaintext
-                // is the content and its real type (no padding).
-                let inner_len = data.len() + 1;
-                h.content_type = ContentType::Tls12Cid;
+                sealed[data.len()] = typ.get();
                 let aad = h.cid12_aad(cid, inner_len as u16);
-                h.length = (explicit + inner_len + key.tag_len()) as u16;
-                h.encode_with_cid(cid, out);
-                if explicit > 0 {
-                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
-                }
-                let body = out.len();
-                out.extend_from_slice(data);
-                out.push(typ.get());
-                out.resize(body + inner_len + key.tag_len(), 0);
-                key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], inner_len)
+                key.seal_in_place_slice(h.record_seq(), &aad, sealed, inner_len)?;
             }
             None => {
-                let aad = h.dtls12_aad(data.len() as u16);
-                h.length = (explicit + data.len() + key.tag_len()) as u16;
-                h.encode(out);
-                if explicit > 0 {
-                    out.extend_from_slice(&key.explicit_nonce(h.record_seq()));
+                let aad = PlaintextHeader {
+                    content_type: typ,
+                    ..h
                 }
-                let body = out.len();
-                out.extend_from_slice(data);
-                out.resize(body + data.len() + key.tag_len(), 0);
-                key.seal_in_place_slice(h.record_seq(), &aad, &mut out[body..], data.len())
+                .dtls12_aad(data.len() as u16);
+                key.seal_in_place_slice(h.record_seq(), &aad, sealed, inner_len)?;
             }
-        };
-        if let Err(e) = sealed {
-            out.truncate(start);
-            return Err(e);
         }
         self.note_sealed(typ, data, u64::from(epoch));
-        Ok(())
+        Ok(header_len + body_len)
     }
 }

@@ -195,6 +195,17 @@ impl DtlsConnection {
         let Some(Ok(DatagramRecord::Ciphertext(rec))) = records(raw, self.recv_cid_len()).next() else {
             return Ok(());
         };
+        self.recv_protected13(&rec, raw, now)
+    }
+
+    /// [`recv_ciphertext13`](Self::recv_ciphertext13) of a record already parsed from
+    /// `raw`, its bytes.
+    pub(super) fn recv_protected13(
+        &mut self,
+        rec: &crate::dtls::ProtectedRecord<'_>,
+        raw: &[u8],
+        now: Instant,
+    ) -> Result<(), Error> {
         // RFC 9147 9: an id in the header must be the one we handed out; without one
         // negotiated a `C` bit is a record we cannot have asked for.
         if let Some(cid) = rec.cid() {
@@ -220,31 +231,49 @@ impl DtlsConnection {
         };
         let newest = idx + 1 == v13.read.len();
         let read_epoch = v13.read_epoch();
-        let (epoch, seq, opened) = {
+        // Opened straight into the received plaintext (one copy of the ciphertext, then in
+        // place): application data stays there for the reader, anything else is taken off.
+        let start = if self.received_start == self.received.len() {
+            self.received.clear();
+            self.received_start = 0;
+            0
+        } else {
+            self.received.len()
+        };
+        let (epoch, seq, content_type) = {
             let e = &mut v13.read[idx];
-            let seq = match e.keys.unmask_seq(&rec, e.window.next_expected()) {
+            let seq = match e.keys.unmask_seq(rec, e.window.next_expected()) {
                 Ok(s) => s,
                 Err(_) => return self.bad_record(),
             };
             if !e.window.check(seq) {
                 return Ok(());
             }
-            match e.keys.open(&rec, seq) {
-                Ok(o) => {
+            match e.keys.open_into(rec, seq, &mut self.received) {
+                Ok(t) => {
                     e.window.mark(seq);
-                    (e.keys.epoch(), seq, o)
+                    (e.keys.epoch(), seq, t)
                 }
                 Err(Error::DecryptFailed) => return self.bad_record(),
                 Err(other) => return Err(other),
             }
         };
         self.authenticated(epoch, seq);
-        let data = opened.plaintext;
         if let Some(obs) = &self.common.observer {
-            obs.record(Direction::Received, opened.content_type, data.len(), epoch as u16);
+            obs.record(
+                Direction::Received,
+                content_type,
+                self.received.len() - start,
+                epoch as u16,
+            );
         }
+        // RFC 9147 6.1: application data only under the application epochs.
+        if content_type == ContentType::ApplicationData && epoch >= 3 {
+            return self.recv_data_at(start);
+        }
+        let data = self.take_received_from(start);
         let rn = RecordNumber::new(epoch, seq);
-        match opened.content_type {
+        match content_type {
             // New handshake messages come under the newest epoch, or any application epoch
             // after the handshake (post-handshake messages around a KeyUpdate).
             ContentType::Handshake => {
@@ -253,8 +282,6 @@ impl DtlsConnection {
             }
             ContentType::Alert => self.recv_alert(&data, true),
             ContentType::Ack => self.recv_ack(&data, epoch),
-            // RFC 9147 6.1: application data only under the application epochs.
-            ContentType::ApplicationData if epoch >= 3 => self.recv_data(&data, true),
             ContentType::ApplicationData => Err(Error::UnexpectedMessage {
                 state: "DTLS 1.3 handshake epoch",
                 got: "application data",
@@ -583,6 +610,7 @@ impl DtlsConnection {
     }
 
     /// Appends one DTLS 1.3 record to `out` (a datagram being filled); its record number.
+    /// On failure `out` is as it was.
     pub(super) fn seal13_into(
         &mut self,
         epoch: u64,
@@ -590,13 +618,43 @@ impl DtlsConnection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<RecordNumber, Error> {
+        let start = out.len();
+        // The overhead bounds the record (its short-record padding included).
+        out.resize(start + self.record_overhead13(epoch) + data.len(), 0);
+        match self.seal13_to(epoch, typ, data, &mut out[start..]) {
+            Ok((n, rn)) => {
+                out.truncate(start + n);
+                Ok(rn)
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes one DTLS 1.3 record at the start of `out` (the caller's datagram buffer),
+    /// sealed where it lands; its length and record number. An `out` too short for it is
+    /// an error, with no sequence number spent.
+    pub(super) fn seal13_to(
+        &mut self,
+        epoch: u64,
+        typ: ContentType,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, RecordNumber), Error> {
         if epoch == 0 {
             // Epoch 0 is DTLSPlaintext with legacy_record_version {254, 253} (RFC 9147 5),
             // the same record DTLS 1.2 writes.
             let seq = self.write0_seq;
-            self.seal_plaintext_into(typ, data, out)?;
-            return Ok(RecordNumber::new(0, seq));
+            let n = self.seal_plaintext_to(typ, data, out)?;
+            return Ok((n, RecordNumber::new(0, seq)));
         }
+        // RFC 9147 9: the peer's id in every protected record once we know it.
+        let format = HeaderFormat {
+            cid: self.common.neg.send_cid(),
+            ..HeaderFormat::default()
+        };
         let w = self
             .engine
             .v13_mut()
@@ -606,15 +664,10 @@ impl DtlsConnection {
         if seq > crate::dtls::record::MAX_SEQ_48 {
             return Err(Error::SequenceExhausted);
         }
+        let n = w.keys.seal_to(out, &format, seq, typ, data, 0)?;
         w.next_seq += 1;
-        // RFC 9147 9: the peer's id in every protected record once we know it.
-        let format = HeaderFormat {
-            cid: self.common.neg.send_cid(),
-            ..HeaderFormat::default()
-        };
-        w.keys.seal(out, &format, seq, typ, data, 0)?;
         self.note_sealed(typ, data, epoch);
-        Ok(RecordNumber::new(epoch, seq))
+        Ok((n, RecordNumber::new(epoch, seq)))
     }
 }
 
