@@ -207,6 +207,26 @@ impl OutQueue {
         self.app_bytes
     }
 
+    /// Whether the next item [`pop`](Self::pop) hands out is application data or
+    /// close_notify, no handshake message or key change (DTLS 1.3: what may go out under
+    /// the current keys while our KeyUpdate awaits its ACK, RFC 9147 8).
+    pub fn next_is_app(&self) -> bool {
+        if self.fatal.is_some() || self.dead {
+            return false;
+        }
+        let Some(epoch) = self.epochs.front() else {
+            return false;
+        };
+        let first_app = epoch
+            .app
+            .iter()
+            .find(|i| !matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()));
+        // As `pop`: an epoch ending in a key change keeps its last control message until its
+        // data is out.
+        let keep = usize::from(epoch.then.is_some() && first_app.is_some());
+        first_app.is_some() && epoch.control.len() <= keep
+    }
+
     pub fn is_empty(&self) -> bool {
         self.fatal.is_none()
             && (self.dead

@@ -215,7 +215,7 @@ impl DtlsConnection {
     /// has come: once it has, the peer had our flight, and the old message is a stale copy
     /// (a duplicate or a replay) that calls for nothing.
     pub(super) fn peer_retransmitted12(&mut self, seq: u16) -> Result<(), Error> {
-        let peer_moved_on = self.reassembler.next_seq() != seq.wrapping_add(1);
+        let peer_moved_on = self.reassembler.next_seq() != u32::from(seq) + 1;
         if self.flight_trigger == Some(seq)
             && !peer_moved_on
             && !self.retransmitted_this_datagram
