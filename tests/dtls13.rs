@@ -1350,6 +1350,43 @@ fn lost_key_update_ack_makes_the_key_update_repeat() {
 }
 
 #[test]
+fn a_key_update_request_while_ours_awaits_its_ack_gets_no_second_answer() {
+    // RFC 8446 4.6.3: update_requested is answered by a KeyUpdate of ours, and several
+    // received while silent by one. Ours already out, awaiting its ACK (RFC 9147 8), is
+    // that answer: its keys are not in use yet.
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let from = link.wire.len();
+    link.server().request_key_update(false).unwrap();
+    let ours = link.take(Dir::ToClient);
+    link.client.request_key_update(true).unwrap();
+    forward(&mut link, Dir::ToServer);
+    assert_eq!(link.server().read_epoch(), 4);
+    for d in &ours {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    pump_timers(&mut link).unwrap();
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!((conn.read_epoch(), conn.write_epoch()), (4, 4));
+    }
+    let recs = wire(&link, &secrets, from);
+    let server_kus: Vec<&[u8]> = key_update_records(&recs)
+        .into_iter()
+        .filter(|r| r.dir == Dir::ToClient)
+        .map(|r| &r.content[..])
+        .collect();
+    // One KeyUpdate (message_seq in bytes 4..6), update_not_requested.
+    assert!(!server_kus.is_empty());
+    assert!(server_kus
+        .iter()
+        .all(|ku| ku[4..6] == server_kus[0][4..6] && ku[12] == 0));
+    write(&mut link.client, b"up");
+    write(link.server(), b"down");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"up");
+    assert_eq!(read_all(&mut link.client), b"down");
+}
+
+#[test]
 fn an_old_read_epoch_opens_late_records_for_four_minutes_then_nothing() {
     let (mut link, _) = established("ecdsa-p256", 1200);
     // Two epoch 3 records the link delays past the client's KeyUpdate.
@@ -2324,10 +2361,11 @@ fn records_per_key_triggers_a_key_update() {
 }
 
 #[test]
-fn crossing_key_updates_asking_each_other_both_go_two_generations() {
-    // RFC 8446 4.6.3: two update_requested KeyUpdates that cross are each answered, so
-    // each side moves two generations; in DTLS 1.3 the answer waits for the first ACK
-    // (RFC 9147 8: one KeyUpdate in flight at a time).
+fn crossing_key_updates_asking_each_other_answer_each_other() {
+    // RFC 8446 4.6.3: update_requested is answered by a KeyUpdate of our own. Two that
+    // cross each arrive while the receiver's own is out awaiting its ACK (RFC 9147 8), its
+    // keys not yet in use: that one is the answer, so each side moves one generation (as
+    // BoringSSL, which sends no second KeyUpdate while one is unacknowledged).
     let (mut link, _) = established("ecdsa-p256", 1200);
     link.client.request_key_update(true).unwrap();
     link.server().request_key_update(true).unwrap();
@@ -2341,7 +2379,7 @@ fn crossing_key_updates_asking_each_other_both_go_two_generations() {
     let c = (link.client.read_epoch(), link.client.write_epoch());
     let s = (link.server().read_epoch(), link.server().write_epoch());
     assert_eq!((c.0, c.1), (s.1, s.0), "both directions agree");
-    assert_eq!((c, s), ((5, 5), (5, 5)));
+    assert_eq!((c, s), ((4, 4), (4, 4)));
     write(&mut link.client, b"up");
     write(link.server(), b"down");
     link.pump().unwrap();
@@ -2879,4 +2917,25 @@ fn part_of_a_post_handshake_message_is_acknowledged_after_a_short_delay() {
         .filter_map(WireRecord::ack)
         .collect();
     assert!(all_acked(&acks).contains(&RecordNumber::new(3, 500)), "{acks:?}");
+}
+
+/// RFC 9147 4.5.2: a record invalid before it is authenticated is dropped, not fatal: here
+/// one whose ciphertext is longer than any record's (2^14 + 256, RFC 8446 5.2), which anyone
+/// could have sent.
+#[test]
+fn overlong_ciphertext_is_dropped_not_fatal() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    let len = (1 << 14) + 257;
+    // Unified header: fixed bits 001, no connection id, 16-bit sequence number, length
+    // present, epoch bits 3.
+    let mut rec = vec![0x2f, 0, 9];
+    rec.extend_from_slice(&(len as u16).to_be_bytes());
+    rec.resize(rec.len() + len, 0x55);
+    assert_eq!(link.deliver(Dir::ToServer, &rec), Ok(()));
+    assert!(link.server().error().is_none());
+    assert_eq!(link.server().bad_records(), 1);
+    assert!(link.take(Dir::ToClient).is_empty());
+    write(&mut link.client, b"still up");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"still up");
 }

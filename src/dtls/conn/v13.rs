@@ -16,7 +16,9 @@ use crate::common::Side;
 use crate::config::Direction;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::{HandshakeHeader, HANDSHAKE_HEADER_LEN, MAX_U24};
-use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
+use crate::dtls::record::{
+    records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader, MAX_CIPHERTEXT_LEN_13,
+};
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::Handshake;
@@ -213,6 +215,12 @@ impl DtlsConnection {
                 return Ok(());
             }
         }
+        // RFC 9147 4.5.2: a record invalid before it is authenticated is dropped, not fatal
+        // (anyone could have sent it); here one longer than any record may be (2^14 + 256,
+        // RFC 8446 5.2). Counted as a record that failed to deprotect.
+        if rec.ciphertext().len() > MAX_CIPHERTEXT_LEN_13 {
+            return self.bad_record();
+        }
         let bits = u64::from(rec.epoch_bits());
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         let Some(v13) = self.engine.v13_mut() else {
@@ -356,6 +364,7 @@ impl DtlsConnection {
                 if let Some((keys, _)) = v13.held_write.take() {
                     v13.add_write(keys);
                 }
+                self.common.wire.key_update_in_flight = false;
             }
         }
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
@@ -389,7 +398,10 @@ impl DtlsConnection {
             return;
         };
         match key_update {
-            Some(seq) if established && keys.epoch() >= 4 => v13.held_write = Some((keys, seq)),
+            Some(seq) if established && keys.epoch() >= 4 => {
+                v13.held_write = Some((keys, seq));
+                self.common.wire.key_update_in_flight = true;
+            }
             _ => v13.add_write(keys),
         }
     }

@@ -27,6 +27,8 @@ pub(crate) struct DtlsWire {
     write_keys13: Vec<Dtls13Keys>,
     /// The newest read keys installed, not yet taken into the connection's read epochs.
     read_keys13: Option<Box<Dtls13Keys>>,
+    /// Our KeyUpdate awaits its ACK (kept by the connection's DTLS 1.3 engine).
+    pub key_update_in_flight: bool,
 }
 
 impl DtlsWire {
@@ -38,6 +40,7 @@ impl DtlsWire {
             read_epoch13: 0,
             write_keys13: Vec::new(),
             read_keys13: None,
+            key_update_in_flight: false,
         }
     }
 
@@ -96,6 +99,10 @@ impl DtlsWire {
 impl Wire for DtlsWire {
     fn transport(&self) -> Transport {
         Transport::Dtls
+    }
+
+    fn key_update_in_flight(&self) -> bool {
+        self.key_update_in_flight
     }
 
     fn frame(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
