@@ -486,7 +486,7 @@ impl DtlsConnection {
             let (h, body) = frag?;
             if u32::from(h.message_seq) < self.reassembler.next_seq() {
                 old = true;
-                self.peer_retransmitted(h.message_seq, now)?;
+                self.peer_retransmitted(&h, now)?;
                 continue;
             }
             if stale_epoch {
@@ -511,7 +511,7 @@ impl DtlsConnection {
             match self.reassembler.push(&h, body)? {
                 Pushed::Old => {
                     old = true;
-                    self.peer_retransmitted(h.message_seq, now)?;
+                    self.peer_retransmitted(&h, now)?;
                 }
                 Pushed::TooFarAhead => discarded = true,
                 _ => next_flight = true,
@@ -561,9 +561,9 @@ impl DtlsConnection {
     /// retransmitted, so ours was lost. DTLS 1.2 answers with our flight at once (RFC 6347
     /// 4.2.4); DTLS 1.3 with an ACK, on its timer (see `recv_handshake`): our flight goes
     /// out again on our own retransmission timer (RFC 9147 7.1, 5.8).
-    fn peer_retransmitted(&mut self, seq: u16, _now: Instant) -> Result<(), Error> {
+    fn peer_retransmitted(&mut self, h: &HandshakeHeader, now: Instant) -> Result<(), Error> {
         match self.engine {
-            Engine::V12(_) => self.peer_retransmitted12(seq),
+            Engine::V12(_) => self.peer_retransmitted12(h, now),
             Engine::V13(_) => Ok(()),
         }
     }
