@@ -433,6 +433,9 @@ pub enum Limit {
     ReassemblyQueue,
     /// DTLS: records that failed to deprotect (each dropped silently, RFC 6347 4.1.2.7).
     BadRecords,
+    /// DTLS: our handshake message_seq reached 0xffff, which the 16-bit field does not wrap
+    /// past (RFC 9147 5.2): no further KeyUpdate can be sent.
+    HandshakeMessageSeq,
 }
 
 impl Error {
@@ -455,6 +458,8 @@ impl Error {
             Error::LimitExceeded(Limit::HandshakeMessageSize) => AlertDescription::DecodeError,
             Error::LimitExceeded(Limit::BadRecords) => AlertDescription::BadRecordMac,
             Error::LimitExceeded(Limit::CertificateChainLength) => AlertDescription::BadCertificate,
+            // Our own counter ran out, not the peer's fault (RFC 8446 6.2).
+            Error::LimitExceeded(Limit::HandshakeMessageSeq) => AlertDescription::InternalError,
             Error::LimitExceeded(_) => AlertDescription::UnexpectedMessage,
             Error::Crypto(_) | Error::Internal(_) => AlertDescription::InternalError,
             Error::Refused(a) => *a,

@@ -310,8 +310,15 @@ fn timeout_is_capped_and_the_handshake_gives_up() {
 fn lost_last_flight_is_repeated_when_the_peer_repeats_its_own() {
     let (c, s) = configs("ecdsa-p256");
     let mut link = Link::new(c, s, dtls(1200));
-    // Run until the server has the client's Finished.
-    loop {
+    // Run until the server has the client's Finished (a few rounds; a handshake that does
+    // not complete, e.g. on a transcript mismatch, fails here instead of looping).
+    for round in 0.. {
+        assert!(
+            round < 10,
+            "no Finished in 10 rounds: client {:?}, server {:?}",
+            link.client.error(),
+            link.server.as_ref().and_then(|s| s.error())
+        );
         for d in link.take(Dir::ToServer) {
             link.deliver(Dir::ToServer, &d).unwrap();
         }
@@ -1260,4 +1267,89 @@ fn dtls12_only_client_hello_offers_only_what_dtls12_uses() {
             "a hybrid group in a DTLS 1.2 hello: {group:?}"
         );
     }
+}
+
+/// Runs the handshake until the server has the client's Finished; returns the server's last
+/// flight (NewSessionTicket, ChangeCipherSpec, Finished), taken, not delivered, record by
+/// record.
+fn server_last_flight_records(link: &mut Link) -> Vec<Vec<u8>> {
+    for _ in 0..10 {
+        for d in link.take(Dir::ToServer) {
+            link.deliver(Dir::ToServer, &d).unwrap();
+        }
+        if link.server.as_ref().is_some_and(|s| !s.is_handshaking()) {
+            return link
+                .take(Dir::ToClient)
+                .iter()
+                .flat_map(|d| split_records(d))
+                .collect();
+        }
+        for d in link.take(Dir::ToClient) {
+            link.deliver(Dir::ToClient, &d).unwrap();
+        }
+    }
+    panic!("the server did not complete in 10 rounds");
+}
+
+/// RFC 6347 4.1: records may be reordered. A ChangeCipherSpec that overtakes the
+/// NewSessionTicket before it in the server's flight is held until the ticket is in, not
+/// dropped (the server has no timer on its last flight: dropping it would stall the client
+/// until its own timer fires).
+#[test]
+fn ccs_overtaking_the_ticket_of_its_flight_is_taken_after_it() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    let recs = server_last_flight_records(&mut link);
+    let types: Vec<u8> = recs.iter().map(|r| r[0]).collect();
+    assert_eq!(types, [22, 20, 22], "NewSessionTicket, CCS, Finished");
+    for i in [1, 0, 2] {
+        link.deliver(Dir::ToClient, &recs[i]).unwrap();
+    }
+    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
+    // The client's timer (on its Finished flight) has nothing left to resend.
+    assert!(link.take(Dir::ToServer).is_empty());
+    write(&mut link.client, b"after");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"after");
+}
+
+/// A copy of the peer's flight that arrives right after our answer went out is a duplicate
+/// (the network's, or a peer that sends each record twice), answered by nothing; one that
+/// comes after the peer's timer is a retransmission, answered at once (RFC 6347 4.2.4;
+/// `lost_flight_is_retransmitted_with_doubling_timeouts`).
+#[test]
+fn duplicate_of_the_peers_flight_during_the_handshake_is_not_answered() {
+    let (c, s) = configs("ecdsa-p256");
+    let mut link = Link::new(c, s, dtls(1200));
+    // ClientHello, the acceptor's HelloVerifyRequest, the ClientHello with the cookie.
+    for _ in 0..2 {
+        for d in link.take(Dir::ToServer) {
+            link.deliver(Dir::ToServer, &d).unwrap();
+        }
+    }
+    let flight = link.take(Dir::ToClient);
+    assert!(!flight.is_empty());
+    for d in &flight {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    let answer = link.take(Dir::ToServer);
+    assert!(!answer.is_empty(), "the client answered the server's flight");
+    for d in &flight {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    assert!(link.take(Dir::ToServer).is_empty(), "a duplicate was answered");
+    // The server's timer resends its flight (it never got the answer): a retransmission,
+    // answered at once.
+    let at = link.server().poll_timeout().unwrap();
+    link.now = at;
+    link.server().handle_timeout(at).unwrap();
+    let again = link.take(Dir::ToClient);
+    assert!(!again.is_empty());
+    for d in &again {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    assert!(
+        !link.take(Dir::ToServer).is_empty(),
+        "a retransmission went unanswered"
+    );
 }

@@ -125,6 +125,21 @@ fn fire_timer(link: &mut Link, side: Dir) {
     conn.handle_timeout(now).unwrap();
 }
 
+/// [`Link::pump`], then the timer due first on either side and pump again, until no timer
+/// runs (at most 8 rounds): the ACK of a KeyUpdate or NewSessionTicket goes out a quarter
+/// of the retransmission timeout after it arrived (RFC 9147 7.1), before the sender's
+/// retransmission is due.
+fn pump_timers(link: &mut Link) -> Result<(), Error> {
+    link.pump()?;
+    for _ in 0..8 {
+        if link.advance().is_none() {
+            return Ok(());
+        }
+        link.pump()?;
+    }
+    panic!("timers still run after 8 rounds: {:?}", link.client);
+}
+
 // ---- Handshakes
 
 #[test]
@@ -1176,8 +1191,9 @@ fn key_update_takes_effect_when_acknowledged() {
     // Data written before the request goes out in epoch 3, ahead of the KeyUpdate.
     write(&mut link.client, b"before the update");
     link.client.request_key_update(false).unwrap();
-    // Data written after it waits for the KeyUpdate's ACK (a key change is a barrier).
-    write(&mut link.client, b"after the update");
+    // Data written while it awaits its ACK goes out at once, in epoch 3 too (RFC 9147 8:
+    // the new keys wait for the ACK; the peer may wait for this data before it ACKs).
+    write(&mut link.client, b"while it awaits its ACK");
     let from = link.wire.len();
     let records: Vec<Vec<u8>> = link
         .take(Dir::ToServer)
@@ -1192,32 +1208,52 @@ fn key_update_takes_effect_when_acknowledged() {
         kinds,
         [
             (3, Some(ContentType::Handshake)),
+            (3, Some(ContentType::ApplicationData)),
             (3, Some(ContentType::ApplicationData))
         ]
     );
     assert!(records.iter().all(|r| r[0] == 0x2c | 3));
+    let data: Vec<&[u8]> = recs
+        .iter()
+        .filter(|r| r.typ == Some(ContentType::ApplicationData))
+        .map(|r| &r.content[..])
+        .collect();
+    assert_eq!(data, [&b"before the update"[..], b"while it awaits its ACK"]);
     let data_at = recs
         .iter()
         .position(|r| r.typ == Some(ContentType::ApplicationData))
         .unwrap();
-    assert_eq!(recs[data_at].content, b"before the update");
-    let ku_at = 1 - data_at;
+    let ku_at = recs
+        .iter()
+        .position(|r| r.typ == Some(ContentType::Handshake))
+        .unwrap();
     let ku_rec = key_update_records(&recs);
     assert_eq!(ku_rec.len(), 1);
     // KeyUpdate body: update_not_requested(0).
     assert_eq!(ku_rec[0].content[12..], [0]);
     let ku_rn = rn(ku_rec[0]);
-    // Not acknowledged yet: we still write in epoch 3, and the later data is held.
+    // Not acknowledged yet: we still write in epoch 3.
     assert_eq!(link.client.write_epoch(), 3);
     assert!(!link.client.wants_write());
     assert!(link.take(Dir::ToServer).is_empty());
     // The peer moves its read epoch on receipt of the KeyUpdate, still reads epoch 3 (the
-    // data reordered behind it) and answers with an ACK only.
+    // data reordered behind it) and answers with an ACK only, a quarter of its
+    // retransmission timeout later (RFC 9147 7.1), as for other post-handshake messages.
     link.deliver(Dir::ToServer, &records[ku_at]).unwrap();
     assert_eq!(link.server().read_epoch(), 4);
     assert_eq!(link.server().write_epoch(), 3);
     link.deliver(Dir::ToServer, &records[data_at]).unwrap();
     assert_eq!(read_all(link.server()), b"before the update");
+    for (i, r) in records.iter().enumerate() {
+        if i != ku_at && i != data_at {
+            link.deliver(Dir::ToServer, r).unwrap();
+        }
+    }
+    assert_eq!(read_all(link.server()), b"while it awaits its ACK");
+    assert!(link.take(Dir::ToClient).is_empty(), "the ACK waits for its timer");
+    let t0 = link.now;
+    fire_timer(&mut link, Dir::ToClient);
+    assert_eq!(link.now - t0, Duration::from_millis(250));
     let from = link.wire.len();
     let ack = link.take(Dir::ToClient);
     let recs = wire(&link, &secrets, from);
@@ -1234,7 +1270,8 @@ fn key_update_takes_effect_when_acknowledged() {
     assert_eq!(link.client.write_epoch(), 4);
     assert_eq!(link.client.read_epoch(), 3);
     assert_eq!(link.client.poll_timeout(), None);
-    // The held data now goes out in epoch 4 (first byte 0x2c | 4 & 3).
+    // Data written now goes out in epoch 4 (first byte 0x2c | 4 & 3).
+    write(&mut link.client, b"after the update");
     let from = link.wire.len();
     let d4 = link.take(Dir::ToServer);
     assert_eq!(d4.len(), 1);
@@ -1259,7 +1296,7 @@ fn key_update_asking_the_peer_moves_both_directions() {
     let (mut link, secrets) = established("ecdsa-p256", 1200);
     let from = link.wire.len();
     link.client.request_key_update(true).unwrap();
-    link.pump().unwrap();
+    pump_timers(&mut link).unwrap();
     for conn in [&mut link.client, link.server.as_mut().unwrap()] {
         assert_eq!((conn.read_epoch(), conn.write_epoch()), (4, 4));
     }
@@ -1281,12 +1318,13 @@ fn key_update_asking_the_peer_moves_both_directions() {
 fn lost_key_update_ack_makes_the_key_update_repeat() {
     let (mut link, secrets) = established("ecdsa-p256", 1200);
     link.client.request_key_update(false).unwrap();
+    let t0 = link.now;
     let ku = forward(&mut link, Dir::ToServer);
     assert!(!ku.is_empty());
     assert_eq!(link.server().read_epoch(), 4);
-    // The ACK is lost.
+    // The ACK, on the server's ACK timer, is lost.
+    fire_timer(&mut link, Dir::ToClient);
     assert!(!link.take(Dir::ToClient).is_empty());
-    let t0 = link.now;
     fire_timer(&mut link, Dir::ToServer);
     assert_eq!(link.now - t0, Duration::from_secs(1));
     let from = link.wire.len();
@@ -1311,6 +1349,71 @@ fn lost_key_update_ack_makes_the_key_update_repeat() {
     assert_eq!(read_all(link.server()), b"after the repeat");
 }
 
+#[test]
+fn a_key_update_request_while_ours_awaits_its_ack_gets_no_second_answer() {
+    // RFC 8446 4.6.3: update_requested is answered by a KeyUpdate of ours, and several
+    // received while silent by one. Ours already out, awaiting its ACK (RFC 9147 8), is
+    // that answer: its keys are not in use yet.
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let from = link.wire.len();
+    link.server().request_key_update(false).unwrap();
+    let ours = link.take(Dir::ToClient);
+    link.client.request_key_update(true).unwrap();
+    forward(&mut link, Dir::ToServer);
+    assert_eq!(link.server().read_epoch(), 4);
+    for d in &ours {
+        link.deliver(Dir::ToClient, d).unwrap();
+    }
+    pump_timers(&mut link).unwrap();
+    for conn in [&mut link.client, link.server.as_mut().unwrap()] {
+        assert_eq!((conn.read_epoch(), conn.write_epoch()), (4, 4));
+    }
+    let recs = wire(&link, &secrets, from);
+    let server_kus: Vec<&[u8]> = key_update_records(&recs)
+        .into_iter()
+        .filter(|r| r.dir == Dir::ToClient)
+        .map(|r| &r.content[..])
+        .collect();
+    // One KeyUpdate (message_seq in bytes 4..6), update_not_requested.
+    assert!(!server_kus.is_empty());
+    assert!(server_kus
+        .iter()
+        .all(|ku| ku[4..6] == server_kus[0][4..6] && ku[12] == 0));
+    write(&mut link.client, b"up");
+    write(link.server(), b"down");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"up");
+    assert_eq!(read_all(&mut link.client), b"down");
+}
+
+#[test]
+fn an_old_read_epoch_opens_late_records_for_four_minutes_then_nothing() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    // Two epoch 3 records the link delays past the client's KeyUpdate.
+    write(&mut link.client, b"late");
+    let late = link.take(Dir::ToServer);
+    write(&mut link.client, b"too late");
+    let too_late = link.take(Dir::ToServer);
+    link.client.request_key_update(false).unwrap();
+    pump_timers(&mut link).unwrap();
+    assert_eq!((link.server().read_epoch(), link.client.write_epoch()), (4, 4));
+    // Within the lifetime the old epoch still opens records: data, no error.
+    link.now += Duration::from_secs(239);
+    link.deliver(Dir::ToServer, &late[0]).unwrap();
+    assert_eq!(read_all(link.server()), b"late");
+    // Past it the old epoch opens nothing: no data, not a bad record, no answer.
+    link.now += Duration::from_secs(2);
+    link.deliver(Dir::ToServer, &too_late[0]).unwrap();
+    assert_eq!(read_all(link.server()), b"");
+    assert_eq!(link.server().bad_records(), 0);
+    assert!(link.take(Dir::ToClient).is_empty());
+    assert!(link.server().error().is_none());
+    // The current epoch is untouched.
+    write(&mut link.client, b"epoch 4");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"epoch 4");
+}
+
 /// `n` KeyUpdates, the client and the server taking turns (each asking the other to update
 /// too if `ask_peer`), with data both ways after each.
 fn alternate_key_updates(link: &mut Link, n: u64, ask_peer: bool) {
@@ -1320,11 +1423,11 @@ fn alternate_key_updates(link: &mut Link, n: u64, ask_peer: bool) {
         } else {
             link.server().request_key_update(ask_peer).unwrap();
         }
-        link.pump().unwrap();
+        pump_timers(link).unwrap();
         let msg = format!("after update {i}");
         write(&mut link.client, msg.as_bytes());
         write(link.server(), msg.as_bytes());
-        link.pump().unwrap();
+        pump_timers(link).unwrap();
         assert_eq!(read_all(link.server()), msg.as_bytes());
         assert_eq!(read_all(&mut link.client), msg.as_bytes());
     }
@@ -2152,16 +2255,16 @@ fn key_updates_without_data_between_are_a_flood() {
     let (mut link, _) = established("ecdsa-p256", 1200);
     for i in 1..=64 {
         link.client.request_key_update(false).unwrap();
-        link.pump().unwrap();
+        pump_timers(&mut link).unwrap();
         if i % 32 == 0 {
             write(&mut link.client, b"x");
-            link.pump().unwrap();
+            pump_timers(&mut link).unwrap();
             assert_eq!(read_all(link.server()), b"x");
         }
     }
     for _ in 0..32 {
         link.client.request_key_update(false).unwrap();
-        link.pump().unwrap();
+        pump_timers(&mut link).unwrap();
     }
     // The 33rd in a row is one too many.
     link.client.request_key_update(false).unwrap();
@@ -2178,24 +2281,29 @@ fn key_updates_without_data_between_are_a_flood() {
 
 #[test]
 fn epochs_past_16_bits_keep_working() {
-    // DTLS 1.3 epochs are 64-bit (RFC 9147 4); a KeyUpdate sent under epoch 2^16 must go
-    // out under that epoch, not a truncated one, and still wait for its ACK.
+    // DTLS 1.3 epochs are 64-bit (RFC 9147 4): epoch 2^16 is not a truncated one. The
+    // client's 16-bit message_seq (RFC 9147 5.2) ends first: after the cookie exchange its
+    // Finished is message 2, so the KeyUpdate into epoch 2^16 is message 0xffff, its last.
     let (mut link, _) = established("ecdsa-p256", 1200);
-    while link.client.write_epoch() < (1 << 16) + 2 {
+    while link.client.write_epoch() < (1 << 16) {
         link.client.request_key_update(false).unwrap();
-        link.pump().unwrap();
+        pump_timers(&mut link).unwrap();
         // Data between KeyUpdates: without it the server calls them a flood.
         if link.client.write_epoch() % 16 == 0 {
             write(&mut link.client, b"x");
-            link.pump().unwrap();
+            pump_timers(&mut link).unwrap();
             assert_eq!(read_all(link.server()), b"x");
         }
     }
-    assert_eq!(link.client.write_epoch(), 65_538);
-    assert_eq!(link.server().read_epoch(), 65_538);
+    assert_eq!(link.client.write_epoch(), 65_536);
+    assert_eq!(link.server().read_epoch(), 65_536);
+    assert_eq!(
+        link.client.request_key_update(false),
+        Err(Error::LimitExceeded(Limit::HandshakeMessageSeq))
+    );
     write(&mut link.client, b"past 2^16");
     write(link.server(), b"still at 3");
-    link.pump().unwrap();
+    pump_timers(&mut link).unwrap();
     assert_eq!(read_all(link.server()), b"past 2^16");
     assert_eq!(read_all(&mut link.client), b"still at 3");
     assert_eq!(link.server().write_epoch(), 3);
@@ -2234,11 +2342,11 @@ fn records_per_key_triggers_a_key_update() {
     let c = common::client_builder().records_per_key(10).build().unwrap();
     let s = common::server_builder("ecdsa-p256").build().unwrap();
     let mut link = Link::new(c, s, dtls(1200));
-    link.pump().unwrap();
+    pump_timers(&mut link).unwrap();
     assert_established(&mut link);
     for i in 0..30u8 {
         write(&mut link.client, &[i]);
-        link.pump().unwrap();
+        pump_timers(&mut link).unwrap();
     }
     assert_eq!(read_all(link.server()), (0..30u8).collect::<Vec<_>>());
     // At least one update per 10 records, each acknowledged before the next.
@@ -2253,10 +2361,11 @@ fn records_per_key_triggers_a_key_update() {
 }
 
 #[test]
-fn crossing_key_updates_asking_each_other_both_go_two_generations() {
-    // RFC 8446 4.6.3: two update_requested KeyUpdates that cross are each answered, so
-    // each side moves two generations; in DTLS 1.3 the answer waits for the first ACK
-    // (RFC 9147 8: one KeyUpdate in flight at a time).
+fn crossing_key_updates_asking_each_other_answer_each_other() {
+    // RFC 8446 4.6.3: update_requested is answered by a KeyUpdate of our own. Two that
+    // cross each arrive while the receiver's own is out awaiting its ACK (RFC 9147 8), its
+    // keys not yet in use: that one is the answer, so each side moves one generation (as
+    // BoringSSL, which sends no second KeyUpdate while one is unacknowledged).
     let (mut link, _) = established("ecdsa-p256", 1200);
     link.client.request_key_update(true).unwrap();
     link.server().request_key_update(true).unwrap();
@@ -2270,7 +2379,7 @@ fn crossing_key_updates_asking_each_other_both_go_two_generations() {
     let c = (link.client.read_epoch(), link.client.write_epoch());
     let s = (link.server().read_epoch(), link.server().write_epoch());
     assert_eq!((c.0, c.1), (s.1, s.0), "both directions agree");
-    assert_eq!((c, s), ((5, 5), (5, 5)));
+    assert_eq!((c, s), ((4, 4), (4, 4)));
     write(&mut link.client, b"up");
     write(link.server(), b"down");
     link.pump().unwrap();
@@ -2839,4 +2948,25 @@ fn application_data_is_sealed_into_the_callers_buffer_one_datagram_per_call() {
     }
     assert_eq!(read_all(link.server()), [&data[..], &data[..]].concat());
     assert!(link.server().peer_has_closed());
+}
+
+/// RFC 9147 4.5.2: a record invalid before it is authenticated is dropped, not fatal: here
+/// one whose ciphertext is longer than any record's (2^14 + 256, RFC 8446 5.2), which anyone
+/// could have sent.
+#[test]
+fn overlong_ciphertext_is_dropped_not_fatal() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    let len = (1 << 14) + 257;
+    // Unified header: fixed bits 001, no connection id, 16-bit sequence number, length
+    // present, epoch bits 3.
+    let mut rec = vec![0x2f, 0, 9];
+    rec.extend_from_slice(&(len as u16).to_be_bytes());
+    rec.resize(rec.len() + len, 0x55);
+    assert_eq!(link.deliver(Dir::ToServer, &rec), Ok(()));
+    assert!(link.server().error().is_none());
+    assert_eq!(link.server().bad_records(), 1);
+    assert!(link.take(Dir::ToClient).is_empty());
+    write(&mut link.client, b"still up");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"still up");
 }

@@ -22,9 +22,13 @@ struct Driver {
     now: Instant,
     mtu: usize,
     seen: Seen,
-    /// Plaintext of received records, one entry per read (BoringSSL reads one record at a
-    /// time in DTLS).
+    /// Plaintext of received records, read out one record at a time (BoringSSL's SSL_read
+    /// returns at most one record in DTLS; the runner's SplitAndPackAppData tests read the
+    /// echo of two records as two reads).
     pending: VecDeque<u8>,
+    /// The unread bytes of each received record in `pending` and still in the connection,
+    /// oldest first (from `Event::Data`).
+    record_lens: VecDeque<usize>,
     /// The runner closed the socket: it has finished the test (what it saw decides it), so
     /// a datagram we still had to send goes nowhere and is not our failure.
     runner_gone: bool,
@@ -87,8 +91,10 @@ impl Driver {
 
     fn events(&mut self) {
         while let Some(ev) = self.conn.next_event() {
-            if ev == Event::SessionTicket {
-                self.seen.tickets += 1;
+            match ev {
+                Event::SessionTicket => self.seen.tickets += 1,
+                Event::Data { len } if len > 0 => self.record_lens.push_back(len),
+                _ => {}
             }
         }
     }
@@ -217,8 +223,16 @@ impl Session for Driver {
 
     fn read(&mut self, max: usize) -> Result<Vec<u8>, Fail> {
         loop {
+            self.events();
             if !self.pending.is_empty() {
-                let n = max.min(self.pending.len());
+                let record = self.record_lens.front().copied().unwrap_or(self.pending.len());
+                let n = max.min(record).min(self.pending.len());
+                if let Some(left) = self.record_lens.front_mut() {
+                    *left -= n;
+                    if *left == 0 {
+                        self.record_lens.pop_front();
+                    }
+                }
                 return Ok(self.pending.drain(..n).collect());
             }
             let mut buf = vec![0u8; 1 << 16];
@@ -270,6 +284,7 @@ impl Session for Driver {
 
     fn discard_plaintext(&mut self) {
         self.pending.clear();
+        self.record_lens.clear();
         let mut sink = [0u8; 4096];
         while matches!(self.conn.reader().read(&mut sink), Ok(n) if n > 0) {}
     }
@@ -337,6 +352,7 @@ pub fn run(opts: &[Opts; 3]) -> Result<(), (u32, Fail)> {
             mtu: dtls.mtu,
             seen: Seen::default(),
             pending: VecDeque::new(),
+            record_lens: VecDeque::new(),
             runner_gone: false,
             default_mtu: o.mtu.is_none(),
         };

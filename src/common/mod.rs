@@ -174,6 +174,10 @@ impl<W: Wire> Output for Common<W> {
         self.app_writes
     }
 
+    fn key_update_unsent(&self) -> bool {
+        self.queue.holds_handshake(HandshakeType::KeyUpdate) || self.wire.key_update_in_flight()
+    }
+
     fn install_write13(&mut self, suite: &'static Tls13Suite, secret: &Prk, level: KeyLevel) {
         let state = self.wire.write_state13(suite, secret, level, self.max_fragment);
         self.install_write(state);
@@ -319,6 +323,13 @@ pub(crate) trait Wire {
     /// The read state a TLS 1.3 traffic secret becomes (RFC 8446 7.3).
     fn read_state13(&mut self, suite: &'static Tls13Suite, secret: &Prk, _level: KeyLevel) -> ReadState {
         ReadState::protected(RecordKey::tls13_prk(suite.aead, secret), RecordVersion::Tls13)
+    }
+
+    /// True while a KeyUpdate of ours is out but its keys are not in use yet (DTLS 1.3: it
+    /// awaits its ACK, RFC 9147 8): like one still queued, it answers a request that
+    /// arrives meanwhile (RFC 8446 4.6.3).
+    fn key_update_in_flight(&self) -> bool {
+        false
     }
 
     /// QUIC's transport parameters for our hello (RFC 9001 8.2); `None` elsewhere.

@@ -484,9 +484,9 @@ impl DtlsConnection {
         let stale_epoch = rn.is_some_and(|rn| rn.epoch >= 2 && rn.epoch < self.engine.read_epoch());
         for frag in parse_fragments(data) {
             let (h, body) = frag?;
-            if h.message_seq < self.reassembler.next_seq() {
+            if u32::from(h.message_seq) < self.reassembler.next_seq() {
                 old = true;
-                self.peer_retransmitted(h.message_seq, now)?;
+                self.peer_retransmitted(&h, now)?;
                 continue;
             }
             if stale_epoch {
@@ -502,16 +502,16 @@ impl DtlsConnection {
                 // (after a stateless HelloVerifyRequest it is 1, RFC 6347 4.2.2).
                 if h.msg_type == HandshakeType::ClientHello
                     && self.reassembler.buffered() == 0
-                    && h.message_seq > self.reassembler.next_seq()
+                    && u32::from(h.message_seq) > self.reassembler.next_seq()
                     && h.message_seq < 8
                 {
-                    self.reassembler.reset_to(h.message_seq);
+                    self.reassembler.reset_to(u32::from(h.message_seq));
                 }
             }
             match self.reassembler.push(&h, body)? {
                 Pushed::Old => {
                     old = true;
-                    self.peer_retransmitted(h.message_seq, now)?;
+                    self.peer_retransmitted(&h, now)?;
                 }
                 Pushed::TooFarAhead => discarded = true,
                 _ => next_flight = true,
@@ -551,7 +551,7 @@ impl DtlsConnection {
                 break;
             }
             if let Engine::V13(_) = self.engine {
-                self.handled13(was_established, m.msg_type, now)?;
+                self.handled13(was_established, now)?;
             }
         }
         Ok(())
@@ -561,9 +561,9 @@ impl DtlsConnection {
     /// retransmitted, so ours was lost. DTLS 1.2 answers with our flight at once (RFC 6347
     /// 4.2.4); DTLS 1.3 with an ACK, on its timer (see `recv_handshake`): our flight goes
     /// out again on our own retransmission timer (RFC 9147 7.1, 5.8).
-    fn peer_retransmitted(&mut self, seq: u16, _now: Instant) -> Result<(), Error> {
+    fn peer_retransmitted(&mut self, h: &HandshakeHeader, now: Instant) -> Result<(), Error> {
         match self.engine {
-            Engine::V12(_) => self.peer_retransmitted12(seq),
+            Engine::V12(_) => self.peer_retransmitted12(h, now),
             Engine::V13(_) => Ok(()),
         }
     }
@@ -588,7 +588,7 @@ impl DtlsConnection {
                     return Err(Error::Internal("ClientHello decoded as another message"));
                 };
                 // We answer with the same message_seq (RFC 6347 4.2.2, RFC 9147 5.2).
-                self.common.wire.send_seq = seq;
+                self.common.wire.send_seq = u32::from(seq);
                 let offers13 = hello
                     .supported_versions()
                     .is_some_and(|v| v.contains(&ProtocolVersion::DTLSv1_3));
@@ -850,7 +850,9 @@ impl DtlsConnection {
 
     /// True when `poll_datagram` has something to send.
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty() || (!self.common.queue.is_empty() && !self.engine.key_update_pending())
+        !self.out.is_empty()
+            || (!self.common.queue.is_empty()
+                && (!self.engine.key_update_pending() || self.common.queue.next_is_app()))
     }
 
     /// Whether the last datagram given to [`recv_datagram`](Self::recv_datagram) carried
@@ -904,6 +906,11 @@ impl DtlsConnection {
         };
         if v13.key_update_pending() || v13.deferred_key_update.is_some() {
             return Err(Error::Misuse(Misuse::KeyUpdatePending));
+        }
+        // RFC 9147 5.2: message_seq is 16 bits and does not wrap; once message 0xffff went
+        // out no KeyUpdate can follow (the connection goes on under the current keys).
+        if self.common.wire.seq_spent() {
+            return Err(Error::LimitExceeded(Limit::HandshakeMessageSeq));
         }
         if finished_in_flight {
             // Our handshake's last flight (the Finished) awaits its ACK: the KeyUpdate follows
@@ -1119,6 +1126,42 @@ mod tests {
         assert!(!c.before_first_server_message());
     }
 
+    /// RFC 9147 5.2: our message_seq does not wrap. The KeyUpdate numbered 0xffff goes out;
+    /// the next one is refused with `LimitExceeded(HandshakeMessageSeq)`, and the connection
+    /// goes on under the keys it has.
+    #[test]
+    fn key_update_past_message_seq_0xffff_is_refused() {
+        let (mut c, mut s, now) = pair13();
+        settle(&mut c, &mut s, now);
+        let later = now + Duration::from_secs(1);
+        c.handle_timeout(later).unwrap();
+        settle(&mut c, &mut s, later);
+        // Both sides jump to the last number (as 0xfff8 KeyUpdates in a row would).
+        s.common.wire.send_seq = 0xffff;
+        c.reassembler.reset_to(0xffff);
+        s.request_key_update(false).unwrap();
+        let mut buf = [0u8; 1500];
+        let n = s.poll_datagram(&mut buf).unwrap();
+        c.recv_datagram(&buf[..n], later).unwrap();
+        assert_eq!(c.reassembler.next_seq(), 0x10000, "KeyUpdate 0xffff taken");
+        let acked = later + Duration::from_secs(1);
+        c.handle_timeout(acked).unwrap();
+        settle(&mut c, &mut s, acked);
+        assert!(!s.engine.key_update_pending());
+        assert_eq!(s.write_epoch(), 4);
+        assert_eq!(
+            s.request_key_update(false),
+            Err(Error::LimitExceeded(Limit::HandshakeMessageSeq))
+        );
+        assert_eq!(s.error(), None);
+        assert_eq!(s.poll_datagram(&mut buf), None, "nothing sent");
+        s.writer().write_all(b"still up").unwrap();
+        settle(&mut c, &mut s, acked);
+        let mut got = [0u8; 8];
+        c.reader().read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"still up");
+    }
+
     /// A KeyUpdate asked for while our Finished awaits its ACK used to replace the Finished
     /// in retransmission; it now waits for the ACK (RFC 9147 8: one flight at a time).
     #[test]
@@ -1191,7 +1234,7 @@ mod tests {
         to_client_finished(&mut c, &mut s, now);
         settle(&mut c, &mut s, now);
         assert_eq!(c.read_epoch(), 3);
-        let next = c.reassembler.next_seq();
+        let next = u16::try_from(c.reassembler.next_seq()).unwrap();
         let frag = crate::dtls::fragment::dtls_framing(&[4, 0, 0, 1, 0], next);
         let res = c.recv_handshake(&frag, true, now, Some(RecordNumber::new(2, 50)));
         assert_eq!(res, Err(PeerMisbehaved::MessageSpansKeyChange.into()));

@@ -296,7 +296,9 @@ impl Partial {
 #[derive(Debug)]
 pub struct Reassembler {
     limits: ReassemblyLimits,
-    next_seq: u16,
+    /// The message_seq expected next; past 0xffff once message 0xffff was taken, when every
+    /// message_seq is an old one (RFC 9147 5.2: the 16-bit counter does not wrap).
+    next_seq: u32,
     partial: BTreeMap<u16, Partial>,
     buffered: usize,
 }
@@ -312,15 +314,16 @@ impl Reassembler {
         }
     }
 
-    /// The message_seq of the next message [`pop`](Self::pop) will return.
-    pub fn next_seq(&self) -> u16 {
+    /// The message_seq of the next message [`pop`](Self::pop) will return (0x10000 once
+    /// message 0xffff was taken: no further message can come).
+    pub fn next_seq(&self) -> u32 {
         self.next_seq
     }
 
     /// Starts expecting `seq` next, dropping anything buffered (e.g. a DTLS 1.2 server
     /// that answered ClientHello 0 statelessly with a HelloVerifyRequest expects the
     /// ClientHello with the cookie as message 1, RFC 6347 4.2.2).
-    pub fn reset_to(&mut self, seq: u16) {
+    pub fn reset_to(&mut self, seq: u32) {
         self.next_seq = seq;
         self.partial.clear();
         self.buffered = 0;
@@ -338,7 +341,10 @@ impl Reassembler {
 
     /// True if [`pop`](Self::pop) would return a message.
     pub fn has_complete(&self) -> bool {
-        self.partial.get(&self.next_seq).is_some_and(Partial::complete)
+        u16::try_from(self.next_seq)
+            .ok()
+            .and_then(|seq| self.partial.get(&seq))
+            .is_some_and(Partial::complete)
     }
 
     /// Takes in one fragment. Errors (fatal for the connection): a fragment whose data does
@@ -358,10 +364,11 @@ impl Reassembler {
         if length > self.limits.max_message_len {
             return Err(Error::LimitExceeded(Limit::HandshakeMessageSize));
         }
-        if h.message_seq < self.next_seq {
+        let seq = u32::from(h.message_seq);
+        if seq < self.next_seq {
             return Ok(Pushed::Old);
         }
-        if usize::from(h.message_seq - self.next_seq) >= self.limits.max_messages {
+        if (seq - self.next_seq) as usize >= self.limits.max_messages {
             return Ok(Pushed::TooFarAhead);
         }
         let created = !self.partial.contains_key(&h.message_seq);
@@ -404,14 +411,15 @@ impl Reassembler {
         if !self.has_complete() {
             return None;
         }
-        let p = self.partial.remove(&self.next_seq)?;
+        let seq = u16::try_from(self.next_seq).ok()?;
+        let p = self.partial.remove(&seq)?;
         self.buffered -= p.body.len();
         let msg = HandshakeMessage {
             msg_type: p.msg_type,
-            message_seq: self.next_seq,
+            message_seq: seq,
             body: p.body,
         };
-        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_seq += 1;
         Some(msg)
     }
 }
@@ -612,6 +620,24 @@ mod tests {
         r.reset_to(7);
         assert_eq!(r.next_seq(), 7);
         assert_eq!(r.push(&frag(6, 1, 0, b"x"), b"x"), Ok(Pushed::Old));
+    }
+
+    /// RFC 9147 5.2: message_seq is 16 bits and does not wrap: after message 0xffff every
+    /// message_seq, 0 included, is an old one (acknowledged and dropped, never processed).
+    #[test]
+    fn message_seq_does_not_wrap_past_0xffff() {
+        let mut r = Reassembler::new(ReassemblyLimits::default());
+        r.reset_to(0xfffe);
+        assert_eq!(r.push(&frag(0xffff, 1, 0, b"b"), b"b"), Ok(Pushed::Buffered));
+        assert_eq!(r.push(&frag(0xfffe, 1, 0, b"a"), b"a"), Ok(Pushed::Buffered));
+        assert_eq!(r.pop().map(|m| m.message_seq), Some(0xfffe));
+        assert_eq!(r.pop().map(|m| m.message_seq), Some(0xffff));
+        assert_eq!(r.next_seq(), 0x10000);
+        for seq in [0, 1, 0xffff] {
+            assert_eq!(r.push(&frag(seq, 1, 0, b"x"), b"x"), Ok(Pushed::Old), "{seq}");
+        }
+        assert_eq!(r.pop(), None);
+        assert_eq!(r.buffered(), 0);
     }
 
     /// Messages, each with a set of fragments covering it (plus extra overlapping and

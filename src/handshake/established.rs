@@ -96,9 +96,13 @@ impl Established13 {
                 cx.emit(Event::KeyUpdated { ours: false });
                 // RFC 8446 4.6.3: answer update_requested with our own update_not_requested
                 // before our next application data; several received while we have written
-                // no application data since our last answer get that one answer.
+                // no application data since our last answer get that one answer, and one of
+                // ours that has not taken effect yet answers it too.
                 let writes = cx.app_writes();
-                if request == KeyUpdateRequest::UpdateRequested && self.answered_at_write != Some(writes) {
+                if request == KeyUpdateRequest::UpdateRequested
+                    && self.answered_at_write != Some(writes)
+                    && !cx.key_update_unsent()
+                {
                     self.update_ours(cx, false);
                     self.answered_at_write = Some(writes);
                 }

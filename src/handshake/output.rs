@@ -85,6 +85,13 @@ pub(crate) trait Output {
         0
     }
 
+    /// True while a KeyUpdate of ours is queued, or out but not yet in use (DTLS 1.3: it
+    /// awaits its ACK, RFC 9147 8): it follows any request that arrives meanwhile, so that
+    /// request needs no answer of its own (RFC 8446 4.6.3).
+    fn key_update_unsent(&self) -> bool {
+        false
+    }
+
     /// Installs the keys of a TLS 1.3 traffic secret for sending: the transport derives its
     /// record protection from it (TLS records, DTLS 1.3 epoch keys with the record-number
     /// key, RFC 9147 4.2.3).

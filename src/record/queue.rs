@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 
 use super::WriteState;
-use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType};
+use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType};
 use crate::msgs::AlertMessage;
 
 /// What the queue hands to the encryptor next.
@@ -176,6 +176,17 @@ impl OutQueue {
         self.tail().then = Some(Box::new(state));
     }
 
+    /// True while a handshake message of type `typ` waits in the queue, not yet encrypted
+    /// (each queued message starts with its type, in TLS and DTLS framing alike).
+    pub fn holds_handshake(&self, typ: HandshakeType) -> bool {
+        !self.dead
+            && self.epochs.iter().any(|e| {
+                e.control
+                    .iter()
+                    .any(|(ct, msg)| *ct == ContentType::Handshake && msg.first() == Some(&typ.get()))
+            })
+    }
+
     /// The handshake has activated application keys for writing (rule 3).
     pub fn open_app(&mut self) {
         if self.app_open {
@@ -194,6 +205,26 @@ impl OutQueue {
     /// Application bytes queued but not yet encrypted (for the buffered-plaintext cap).
     pub fn app_bytes(&self) -> usize {
         self.app_bytes
+    }
+
+    /// Whether the next item [`pop`](Self::pop) hands out is application data or
+    /// close_notify, no handshake message or key change (DTLS 1.3: what may go out under
+    /// the current keys while our KeyUpdate awaits its ACK, RFC 9147 8).
+    pub fn next_is_app(&self) -> bool {
+        if self.fatal.is_some() || self.dead {
+            return false;
+        }
+        let Some(epoch) = self.epochs.front() else {
+            return false;
+        };
+        let first_app = epoch
+            .app
+            .iter()
+            .find(|i| !matches!(i, AppItem::Data { bytes, start } if *start == bytes.len()));
+        // As `pop`: an epoch ending in a key change keeps its last control message until its
+        // data is out.
+        let keep = usize::from(epoch.then.is_some() && first_app.is_some());
+        first_app.is_some() && epoch.control.len() <= keep
     }
 
     pub fn is_empty(&self) -> bool {

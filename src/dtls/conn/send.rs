@@ -45,6 +45,12 @@ impl DtlsConnection {
                             msgs.push(msg);
                         }
                     }
+                    // A message the 16-bit message_seq cannot number (an answer to the
+                    // peer's update_requested after our message 0xffff): the connection
+                    // cannot go on (RFC 9147 5.2).
+                    if self.common.wire.seq_exhausted() {
+                        return Err(Error::LimitExceeded(crate::error::Limit::HandshakeMessageSeq));
+                    }
                     for bytes in msgs {
                         if !new_flight {
                             new_flight = true;
@@ -141,10 +147,13 @@ impl DtlsConnection {
     }
 
     /// The next item the handshake or the application queued, at most `max_app` bytes of
-    /// it. RFC 9147 8 and the queue's barrier rule: what was queued after our KeyUpdate
-    /// waits for its ACK, then goes out under the new keys (a fatal alert does not wait).
+    /// it. RFC 9147 8: while our KeyUpdate awaits its ACK the new keys are not used, so
+    /// application data written meanwhile goes out under the current ones, as BoringSSL
+    /// sends it (the peer may be waiting for it before it acknowledges); a handshake
+    /// message or key change queued behind the KeyUpdate waits for the ACK (a fatal alert
+    /// does not wait).
     fn next_queued(&mut self, max_app: usize) -> Option<OutItem<'_>> {
-        if self.engine.key_update_pending() && self.error.is_none() {
+        if self.engine.key_update_pending() && self.error.is_none() && !self.common.queue.next_is_app() {
             return None;
         }
         self.common.queue.pop(max_app)
@@ -166,7 +175,11 @@ impl DtlsConnection {
         }
 
         self.peer_progress = false;
-        self.flight_trigger = self.reassembler.next_seq().checked_sub(1);
+        self.flight_trigger = self
+            .reassembler
+            .next_seq()
+            .checked_sub(1)
+            .and_then(|seq| u16::try_from(seq).ok());
     }
 
     /// Sends (or resends) our flight. DTLS 1.2 sends it whole; DTLS 1.3 resends (`full`

@@ -34,6 +34,10 @@ pub(super) struct Epochs12 {
     window: ReplayWindow,
     /// Records of `read_epoch + 1` that arrived before the CCS that installs its keys.
     future: VecDeque<(PlaintextHeader, Vec<u8>)>,
+    /// A CCS of the current epoch that arrived during the handshake before the state expected
+    /// it (RFC 6347 4.1: records may be reordered, here ahead of the messages before it in
+    /// its flight): taken once the handshake state expects it.
+    early_ccs: bool,
     /// Write epochs 1, 2, ... (DTLS 1.2 without renegotiation: only 1).
     write: Vec<WriteEpoch>,
 }
@@ -45,6 +49,7 @@ impl Epochs12 {
             read_key: None,
             window: ReplayWindow::new(),
             future: VecDeque::new(),
+            early_ccs: false,
             write: Vec::new(),
         }
     }
@@ -205,7 +210,10 @@ impl DtlsConnection {
             None => payload,
         };
         match typ {
-            ContentType::Handshake => self.recv_handshake(data, current, now, None),
+            ContentType::Handshake => {
+                self.recv_handshake(data, current, now, None)?;
+                self.take_early_ccs12(now)
+            }
             ContentType::ChangeCipherSpec => self.recv_ccs(data, current, now),
             ContentType::Alert => self.recv_alert(data, current),
             ContentType::ApplicationData => self.recv_data(data, protected),
@@ -220,8 +228,14 @@ impl DtlsConnection {
             return Err(PeerMisbehaved::IllegalChangeCipherSpec.into());
         }
         // RFC 6347 4.1: a CCS may be reordered or repeated; one the state does not wait for
-        // (or of an old epoch) is dropped, not fatal.
+        // (or of an old epoch) is dropped, not fatal; except one of the current epoch during
+        // the handshake, which may have overtaken the messages before it in its flight: held
+        // until the state expects it.
         if !current || !self.handshake.as_ref().is_some_and(Handshake::expects_ccs12) {
+            let handshaking = self.handshake.as_ref().is_some_and(|h| !h.is_established());
+            if let (true, true, Some(e)) = (current, handshaking, self.engine.v12_mut()) {
+                e.early_ccs = true;
+            }
             return Ok(());
         }
         let hs = self
@@ -251,14 +265,41 @@ impl DtlsConnection {
         Ok(())
     }
 
+    /// A CCS held by `recv_ccs` is taken once the messages before it are in.
+    fn take_early_ccs12(&mut self, now: Instant) -> Result<(), Error> {
+        let expects = self.handshake.as_ref().is_some_and(Handshake::expects_ccs12);
+        match self.engine.v12_mut() {
+            Some(e) if e.early_ccs && expects => {
+                e.early_ccs = false;
+                self.recv_ccs(&[1], true, now)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The peer sent a message we already processed again: its flight is being
-    /// retransmitted, so ours was lost (RFC 6347 4.2.4). We answer once per datagram, only
-    /// to the message our flight answered, and only while nothing of the peer's next flight
-    /// has come: once it has, the peer had our flight, and the old message is a stale copy
-    /// (a duplicate or a replay) that calls for nothing.
-    pub(super) fn peer_retransmitted12(&mut self, seq: u16) -> Result<(), Error> {
-        let peer_moved_on = self.reassembler.next_seq() != seq.wrapping_add(1);
+    /// retransmitted, so ours was lost (RFC 6347 4.2.4), and we send ours again. Not for a
+    /// copy that is a duplicate rather than a retransmission: one that arrives within a
+    /// quarter of our retransmission timeout of our flight (a duplicated datagram, or a
+    /// peer that sends each record twice; the peer's own timer is at least that long),
+    /// while our timer runs (our last flight has none: a repeat of the message it answered
+    /// is always answered, 4.2.4). We answer once per retransmitted flight: at the first
+    /// fragment (offset 0) of the message our flight answered, however many records and
+    /// datagrams the peer cut its flight into, at most once per datagram, and only while
+    /// nothing of the peer's next flight has come: once it has, the peer had our flight,
+    /// and the old message is a stale copy (a duplicate or a replay) that calls for nothing.
+    pub(super) fn peer_retransmitted12(&mut self, h: &HandshakeHeader, now: Instant) -> Result<(), Error> {
+        let seq = h.message_seq;
+        let peer_moved_on = self.reassembler.next_seq() != u32::from(seq) + 1;
+        let timeout = self.timer.current_timeout();
+        let duplicate = self
+            .timer
+            .poll_timeout()
+            .and_then(|deadline| deadline.checked_sub(timeout))
+            .is_some_and(|sent| now.saturating_duration_since(sent) < timeout / 4);
         if self.flight_trigger == Some(seq)
+            && !duplicate
+            && h.fragment_offset == 0
             && !peer_moved_on
             && !self.retransmitted_this_datagram
             && !self.flight.is_empty()

@@ -7,7 +7,7 @@
 //! keys when the queue reaches the key change to their epoch).
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{DtlsConnection, MAX_FUTURE_RECORDS};
 use crate::codec::DecodeError;
@@ -16,7 +16,9 @@ use crate::common::Side;
 use crate::config::Direction;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::{HandshakeHeader, HANDSHAKE_HEADER_LEN, MAX_U24};
-use crate::dtls::record::{records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader};
+use crate::dtls::record::{
+    records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader, MAX_CIPHERTEXT_LEN_13,
+};
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::Handshake;
@@ -35,11 +37,18 @@ const MAX_TRACKED_RECORDS: usize = 256;
 /// is advisory, RFC 9147 7: the peer resends what we did not list, and a flight that fills
 /// more records than this is acknowledged by our next flight anyway).
 const MAX_ACK_RECORDS: usize = 32;
+/// How long a read epoch still opens records once a newer one is in: late records (data
+/// reordered around a KeyUpdate, a repeated KeyUpdate whose ACK was lost) come within a
+/// few round trips; 4 minutes (twice TCP's maximum segment lifetime, as BoringSSL keeps
+/// them) is ample, and past it an old epoch's keys open nothing more.
+const OLD_READ_EPOCH_LIFETIME: Duration = Duration::from_secs(240);
 
 /// One readable epoch: its keys and replay window (RFC 9147 4.5.1: one window per epoch).
 pub(super) struct ReadEpoch {
     keys: Box<Dtls13Keys>,
     window: ReplayWindow,
+    /// When a newer epoch took over reading new messages.
+    superseded: Option<Instant>,
 }
 
 /// One writable epoch and its next sequence number.
@@ -109,12 +118,16 @@ impl Epochs13 {
         self.held_write.is_some()
     }
 
-    fn add_read(&mut self, keys: Box<Dtls13Keys>) {
+    fn add_read(&mut self, keys: Box<Dtls13Keys>, now: Instant) {
         let bits = keys.epoch() & 3;
         self.read.retain(|e| e.keys.epoch() & 3 != bits);
+        for e in &mut self.read {
+            e.superseded.get_or_insert(now);
+        }
         self.read.push(ReadEpoch {
             keys,
             window: ReplayWindow::new(),
+            superseded: None,
         });
         while self.read.len() > MAX_READ_EPOCHS {
             self.read.remove(0);
@@ -213,6 +226,12 @@ impl DtlsConnection {
                 return Ok(());
             }
         }
+        // RFC 9147 4.5.2: a record invalid before it is authenticated is dropped, not fatal
+        // (anyone could have sent it); here one longer than any record may be (2^14 + 256,
+        // RFC 8446 5.2). Counted as a record that failed to deprotect.
+        if rec.ciphertext().len() > MAX_CIPHERTEXT_LEN_13 {
+            return self.bad_record();
+        }
         let bits = u64::from(rec.epoch_bits());
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         let Some(v13) = self.engine.v13_mut() else {
@@ -230,6 +249,14 @@ impl DtlsConnection {
             return Ok(());
         };
         let newest = idx + 1 == v13.read.len();
+        if v13.read[idx]
+            .superseded
+            .is_some_and(|at| now.saturating_duration_since(at) >= OLD_READ_EPOCH_LIFETIME)
+        {
+            // An epoch superseded long ago: a copy from a peer that moved on, dropped
+            // unopened (no ACK, no data).
+            return Ok(());
+        }
         let read_epoch = v13.read_epoch();
         // Opened straight into the received plaintext (one copy of the ciphertext, then in
         // place): application data stays there for the reader, anything else is taken off.
@@ -290,19 +317,16 @@ impl DtlsConnection {
         }
     }
 
-    /// After each handshake message: the peer's final flight and a KeyUpdate are
-    /// acknowledged at once, as the peer waits for it (to end its handshake, to use the
-    /// keys of its KeyUpdate, RFC 9147 8); other post-handshake messages on the delayed ACK
-    /// armed in `recv_handshake`. Then the read keys the message installed, if any.
-    pub(super) fn handled13(
-        &mut self,
-        was_established: bool,
-        typ: HandshakeType,
-        now: Instant,
-    ) -> Result<(), Error> {
+    /// After each handshake message: the peer's final flight is acknowledged at once, as the
+    /// peer waits for it to end its handshake; post-handshake messages, KeyUpdate included,
+    /// on the delayed ACK armed in `recv_handshake` (RFC 9147 7.1: a quarter of the
+    /// retransmission timeout), which the peer's KeyUpdate waits on before it uses its new
+    /// keys (8), and which covers a run of KeyUpdates with one ACK. Then the read keys the
+    /// message installed, if any.
+    pub(super) fn handled13(&mut self, was_established: bool, now: Instant) -> Result<(), Error> {
         let now_established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         if let Some(v13) = self.engine.v13_mut() {
-            if now_established && (!was_established || typ == HandshakeType::KeyUpdate) {
+            if now_established && !was_established {
                 v13.ack_due = true;
             }
         }
@@ -325,7 +349,7 @@ impl DtlsConnection {
         let (Some(keys), Some(v13)) = (self.common.wire.take_read_keys13(), self.engine.v13_mut()) else {
             return Ok(());
         };
-        v13.add_read(keys);
+        v13.add_read(keys, now);
         let waiting: Vec<_> = v13.future.drain(..).collect();
         for raw in waiting {
             if self.error.is_some() || self.peer_closed {
@@ -367,6 +391,7 @@ impl DtlsConnection {
                 if let Some((keys, _)) = v13.held_write.take() {
                     v13.add_write(keys);
                 }
+                self.common.wire.key_update_in_flight = false;
             }
         }
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
@@ -400,7 +425,10 @@ impl DtlsConnection {
             return;
         };
         match key_update {
-            Some(seq) if established && keys.epoch() >= 4 => v13.held_write = Some((keys, seq)),
+            Some(seq) if established && keys.epoch() >= 4 => {
+                v13.held_write = Some((keys, seq));
+                self.common.wire.key_update_in_flight = true;
+            }
             _ => v13.add_write(keys),
         }
     }

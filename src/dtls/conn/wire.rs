@@ -11,8 +11,10 @@ use crate::dtls::Dtls13Keys;
 use crate::record::{ReadState, WriteState};
 
 pub(crate) struct DtlsWire {
-    /// The message_seq of our next handshake message (RFC 6347 4.2.2).
-    pub send_seq: u16,
+    /// The message_seq of our next handshake message (RFC 6347 4.2.2); past 0xffff once
+    /// message 0xffff is framed, when no further message can go out (the 16-bit field does
+    /// not wrap: the peer would take message 0 as old, RFC 9147 5.2).
+    pub send_seq: u32,
     /// DTLS 1.3 transcript rule (RFC 9147 5.2): handshake messages go on the wire with the
     /// 12-byte DTLS header but into the transcript in their TLS 1.3 form (4-byte header).
     /// Set with the DTLS 1.3 record engine (`DtlsConnection::choose_engine`); DTLS 1.2
@@ -25,6 +27,8 @@ pub(crate) struct DtlsWire {
     write_keys13: Vec<Dtls13Keys>,
     /// The newest read keys installed, not yet taken into the connection's read epochs.
     read_keys13: Option<Box<Dtls13Keys>>,
+    /// Our KeyUpdate awaits its ACK (kept by the connection's DTLS 1.3 engine).
+    pub key_update_in_flight: bool,
 }
 
 impl DtlsWire {
@@ -36,12 +40,27 @@ impl DtlsWire {
             read_epoch13: 0,
             write_keys13: Vec::new(),
             read_keys13: None,
+            key_update_in_flight: false,
         }
     }
 
     /// The version's transcript rule: DTLS 1.3's (`true`) or DTLS 1.2's.
     pub fn set_transcript13(&mut self, transcript13: bool) {
         self.transcript13 = transcript13;
+    }
+
+    /// Whether a message was framed past message_seq 0xffff, the last the field can carry.
+    pub fn seq_exhausted(&self) -> bool {
+        self.send_seq > u32::from(u16::MAX) + 1
+    }
+
+    /// Whether message 0xffff went out: no further handshake message can.
+    pub fn seq_spent(&self) -> bool {
+        self.send_seq > u32::from(u16::MAX)
+    }
+
+    fn wire_seq(seq: u32) -> u16 {
+        u16::try_from(seq).unwrap_or(u16::MAX)
     }
 
     /// Whether the transcript hashes the TLS form of the messages (DTLS 1.3).
@@ -82,6 +101,10 @@ impl Wire for DtlsWire {
         Transport::Dtls
     }
 
+    fn key_update_in_flight(&self) -> bool {
+        self.key_update_in_flight
+    }
+
     fn frame(&mut self, tls: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
         if self.transcript13 {
             let wire = self.frame12(tls.clone());
@@ -95,13 +118,15 @@ impl Wire for DtlsWire {
     /// The header of an unfragmented message, `message_seq` from our counter (RFC 6347
     /// 4.2.2, 4.2.6).
     fn frame12(&mut self, tls: Vec<u8>) -> Vec<u8> {
-        let framed = dtls_framing(&tls, self.send_seq);
-        self.send_seq = self.send_seq.wrapping_add(1);
+        // Past 0xffff the message is framed with 0xffff, never sent: the connection fails
+        // on `seq_exhausted` before its flight goes out.
+        let framed = dtls_framing(&tls, Self::wire_seq(self.send_seq));
+        self.send_seq = self.send_seq.saturating_add(1);
         framed
     }
 
     fn reframe_last12(&self, tls: Vec<u8>) -> Vec<u8> {
-        dtls_framing(&tls, self.send_seq.wrapping_sub(1))
+        dtls_framing(&tls, Self::wire_seq(self.send_seq.saturating_sub(1)))
     }
 
     fn write_state13(
