@@ -362,9 +362,9 @@ impl DtlsConnection {
         let mut datagram: Vec<u8> = Vec::new();
         let max_app = self.max_app_data();
         loop {
-            // RFC 9147 8: what was queued after our KeyUpdate waits for its ACK (a fatal
-            // alert does not wait), as in `next_queued`.
-            if self.engine.key_update_pending() && self.error.is_none() {
+            // RFC 9147 8: while our KeyUpdate awaits its ACK, only data under the current
+            // keys goes out (a fatal alert does not wait), as in `next_queued`.
+            if self.engine.key_update_pending() && self.error.is_none() && !queue.next_is_app() {
                 break;
             }
             let overhead = self.current_record_overhead();
