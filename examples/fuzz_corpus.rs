@@ -509,7 +509,7 @@ fn main() {
 
 /// The server side of a recorded DTLS handshake: the acceptor until the cookie checks out.
 enum DtlsServer {
-    Acceptor(DtlsAcceptor),
+    Acceptor(Box<DtlsAcceptor>),
     Conn(Box<DtlsConnection>),
 }
 
@@ -547,7 +547,7 @@ fn record_dtls(case: &DtlsCase) -> (Vec<u8>, Vec<u8>) {
     let mut server = if case.server & fuzzing::DTLS_NO_COOKIE != 0 {
         DtlsServer::Conn(Box::new(DtlsConnection::server(s_config, s_cfg).unwrap()))
     } else {
-        DtlsServer::Acceptor(DtlsAcceptor::new(s_config, s_cfg, s_now).unwrap())
+        DtlsServer::Acceptor(Box::new(DtlsAcceptor::new(s_config, s_cfg, s_now).unwrap()))
     };
     let (mut c_in, mut s_in) = (vec![case.client], vec![case.server]);
     let mut sent = 0;

@@ -222,6 +222,9 @@ pub enum Parameter {
     EcPointFormats,
     /// RFC 6347 4.2.1: a HelloVerifyRequest with an empty cookie.
     EmptyHelloVerifyCookie,
+    /// RFC 9147 5.3: a DTLS 1.3 ServerHello to a ClientHello that carried a
+    /// HelloVerifyRequest's cookie, which a DTLS 1.3 server must refuse.
+    Dtls13AfterHelloVerifyRequest,
     /// RFC 8446 4.1.2: the second ClientHello's key_share is not the one share asked for.
     KeyShareAfterRetry,
     /// RFC 8446 4.2.8: a key_share that breaks the extension's rules.

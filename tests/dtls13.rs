@@ -19,7 +19,7 @@ use sanstls::codec::{
 use sanstls::conn::ClientSessions12;
 use sanstls::dtls::{Accepted, Ack, DtlsAcceptor, DtlsConfig, DtlsConnection, RecordNumber};
 use sanstls::pki::{TrustAnchors, WebPkiClientVerifier};
-use sanstls::{ClientConfig, Error, Event, Limit, ServerConfig};
+use sanstls::{ClientConfig, Error, Event, Limit, Parameter, PeerMisbehaved, ServerConfig};
 
 const SUITES13: [CipherSuite; 3] = [
     CipherSuite::TLS_AES_128_GCM_SHA256,
@@ -470,6 +470,130 @@ fn client_offering_13_and_12_gets_12_from_a_12_only_server() {
     assert_eq!((link.hvrs, link.hrrs), (1, 0));
     let link = negotiated(c, s, true);
     assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
+}
+
+#[test]
+fn first_hello_in_pieces_gets_a_hello_retry_request_not_a_hello_verify_request() {
+    // At MTU 300 the first ClientHello (offering DTLS 1.3 and 1.2) takes several datagrams.
+    // The acceptor reassembles it and answers with a stateless HelloRetryRequest: a
+    // HelloVerifyRequest would put a legacy_cookie in the second hello, which a DTLS 1.3
+    // server must refuse (RFC 9147 5.3).
+    let c = common::client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1])
+        .key_share_groups(3)
+        .build()
+        .unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut link = Link::new(c, s, dtls(300));
+    let first = link.take(Dir::ToServer);
+    assert!(
+        first.len() > 1,
+        "the first hello fits no single 300-byte datagram"
+    );
+    for d in &first {
+        link.deliver(Dir::ToServer, d).unwrap();
+    }
+    assert_eq!((link.hvrs, link.hrrs), (0, 1));
+    link.pump().unwrap();
+    assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+    assert_eq!(link.server().protocol_version(), Some(ProtocolVersion::DTLSv1_3));
+    write(&mut link.client, b"in pieces");
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), b"in pieces");
+}
+
+#[test]
+fn pieces_of_first_hellos_are_held_for_a_bounded_number_of_addresses() {
+    use sanstls::dtls::acceptor::MAX_PENDING_HELLOS;
+    let now = Instant::now();
+    let c = common::client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1])
+        .key_share_groups(3)
+        .build()
+        .unwrap();
+    let s = common::server_builder("ecdsa-p256").build().unwrap();
+    let mut client = DtlsConnection::client(c, "localhost", dtls(300), now).unwrap();
+    let mut acceptor = DtlsAcceptor::new(s, dtls(300), now).unwrap();
+    let mut pieces = Vec::new();
+    let mut buf = vec![0u8; 300];
+    while let Some(n) = client.poll_datagram(&mut buf) {
+        pieces.push(buf[..n].to_vec());
+    }
+    assert!(pieces.len() > 1);
+    let (first, rest) = pieces.split_first().unwrap();
+    // How many HelloRetryRequests the pieces of one hello from `addr` get.
+    let retries = |acceptor: &mut DtlsAcceptor, addr: &[u8]| {
+        [first]
+            .into_iter()
+            .chain(rest)
+            .filter(|d| matches!(acceptor.accept(d, addr, now), Accepted::HelloRetryRequest(_)))
+            .count()
+    };
+    // The first piece from our address, then first pieces from as many other addresses as
+    // are held: ours is pushed out, and the rest of it alone is not answered.
+    assert!(matches!(acceptor.accept(first, b"ours", now), Accepted::Dropped));
+    for i in 0..MAX_PENDING_HELLOS {
+        assert!(matches!(
+            acceptor.accept(first, format!("spoof {i}").as_bytes(), now),
+            Accepted::Dropped
+        ));
+    }
+    for d in rest {
+        assert!(matches!(acceptor.accept(d, b"ours", now), Accepted::Dropped));
+    }
+    // The client's retransmission of the whole hello is answered once.
+    assert_eq!(retries(&mut acceptor, b"ours"), 1);
+    assert_eq!(retries(&mut acceptor, b"fresh"), 1);
+    // Pieces too old are forgotten: the rest of a hello 10 s later starts a new one.
+    assert!(matches!(acceptor.accept(first, b"late", now), Accepted::Dropped));
+    let later = now + Duration::from_secs(11);
+    for d in rest {
+        assert!(matches!(acceptor.accept(d, b"late", later), Accepted::Dropped));
+    }
+}
+
+#[test]
+fn dtls13_server_hello_after_a_hello_verify_request_is_refused() {
+    // RFC 9147 5.3: a DTLS 1.3 server aborts on a non-empty legacy_cookie, so a DTLS 1.3
+    // ServerHello cannot answer the hello we sent with a HelloVerifyRequest's cookie.
+    let now = Instant::now();
+    let (c, _) = versions(&[ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]);
+    let (_, s12) = versions(&[ProtocolVersion::TLSv1_2]);
+    let mut client = DtlsConnection::client(c.clone(), "localhost", dtls(1200), now).unwrap();
+    let mut acceptor12 = DtlsAcceptor::new(s12, dtls(1200), now).unwrap();
+    let mut buf = vec![0u8; 1200];
+    let n = client.poll_datagram(&mut buf).unwrap();
+    let Accepted::HelloVerifyRequest(hvr) = acceptor12.accept(&buf[..n], b"client", now) else {
+        panic!("a DTLS 1.2 server answers with a HelloVerifyRequest");
+    };
+    client.recv_datagram(&hvr, now).unwrap();
+    assert!(
+        client.poll_datagram(&mut buf).is_some(),
+        "the hello again, with the cookie"
+    );
+
+    // A DTLS 1.3 ServerHello from another handshake of a server that speaks both.
+    let (c2, s) = versions(&[ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]);
+    let mut other = Link::direct(c2, s, dtls(1200));
+    for d in other.take(Dir::ToServer) {
+        other.deliver(Dir::ToServer, &d).unwrap();
+    }
+    let mut server_hello = other.take(Dir::ToClient).remove(0);
+    // It answers the second hello: message_seq 1 (record header 13 bytes, then type and
+    // length 4 bytes; plaintext, so nothing else changes).
+    assert_eq!(server_hello[13], HandshakeType::ServerHello.get());
+    server_hello[17..19].copy_from_slice(&[0, 1]);
+    let err = client.recv_datagram(&server_hello, now).unwrap_err();
+    assert_eq!(
+        err,
+        Error::PeerMisbehaved(PeerMisbehaved::IllegalParameter(
+            Parameter::Dtls13AfterHelloVerifyRequest
+        ))
+    );
+    assert_eq!(
+        client.last_alert_sent().map(|a| a.description),
+        Some(AlertDescription::IllegalParameter)
+    );
 }
 
 #[test]

@@ -3,12 +3,13 @@
 //! HelloRetryRequest carrying a cookie extension, RFC 9147 5.1) and keeps nothing; a hello
 //! whose cookie checks out opens a [`DtlsConnection`].
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::conn::{DtlsConfig, DtlsConnection};
 use super::cookie::{dtls12_hello_binding, hello_verify_request_body, CookieKeys};
-use super::fragment::{parse_fragments, HandshakeHeader};
+use super::fragment::{parse_fragments, HandshakeHeader, Pushed, Reassembler, ReassemblyLimits};
 use super::record::{records, DatagramRecord, PlaintextHeader};
 use crate::codec::{
     CipherSuite, ContentType, ExtensionType, HandshakeType, LenPrefix, NamedGroup, ProtocolVersion, Reader,
@@ -42,6 +43,64 @@ pub struct DtlsAcceptor {
     config: Arc<ServerConfig>,
     dtls: DtlsConfig,
     cookies: CookieKeys,
+    /// First ClientHellos that came in pieces, oldest first, until they are whole.
+    pending: VecDeque<PendingHello>,
+}
+
+/// First ClientHellos reassembled at once; a new one beyond this drops the oldest. Spoofed
+/// pieces can push a real hello out, which then waits for the client's retransmission.
+pub const MAX_PENDING_HELLOS: usize = 32;
+
+/// Largest first ClientHello reassembled (one with a post-quantum hybrid share and a ticket
+/// is about 2 KiB), so the pending hellos hold at most 32 × 8 KiB.
+pub const MAX_PENDING_HELLO_LEN: usize = 8 * 1024;
+
+/// How long the pieces of a first ClientHello wait for the rest.
+const PENDING_HELLO_LIFETIME: Duration = Duration::from_secs(10);
+
+/// A first ClientHello from one address, not whole yet.
+struct PendingHello {
+    addr: Vec<u8>,
+    since: Instant,
+    /// Created at the first piece, expecting that piece's message_seq.
+    hello: Option<Reassembler>,
+    /// The header of the last record that brought a piece: the answer echoes its sequence
+    /// number (RFC 6347 4.2.1, RFC 9147 5.2).
+    last_record: Option<PlaintextHeader>,
+}
+
+impl PendingHello {
+    /// Takes in the ClientHello fragments of `datagram`'s plaintext handshake records;
+    /// an error (fragments that disagree, a hello over the cap) drops the hello.
+    fn take(&mut self, datagram: &[u8]) -> Result<(), Error> {
+        for record in records(datagram, 0) {
+            let Ok(DatagramRecord::Plaintext { header, fragment }) = record else {
+                break;
+            };
+            if header.content_type != ContentType::Handshake || header.epoch != 0 {
+                continue;
+            }
+            for piece in parse_fragments(fragment) {
+                let (h, data) = piece?;
+                if h.msg_type != HandshakeType::ClientHello {
+                    continue;
+                }
+                let hello = self.hello.get_or_insert_with(|| {
+                    let mut r = Reassembler::new(ReassemblyLimits {
+                        max_message_len: MAX_PENDING_HELLO_LEN,
+                        max_messages: 1,
+                        max_buffered: MAX_PENDING_HELLO_LEN,
+                    });
+                    r.reset_to(u32::from(h.message_seq));
+                    r
+                });
+                if hello.push(&h, data)? == Pushed::Buffered {
+                    self.last_record = Some(header);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl DtlsAcceptor {
@@ -56,6 +115,7 @@ impl DtlsAcceptor {
             config,
             dtls,
             cookies,
+            pending: VecDeque::new(),
         })
     }
 
@@ -88,16 +148,122 @@ impl DtlsAcceptor {
         let Some(Ok((h, body))) = parse_fragments(fragment).next() else {
             return Accepted::Dropped;
         };
-        // What the cookie binds (RFC 6347 4.2.1: version, random, session_id, cookie, suites,
-        // compression) leads the hello, so its first fragment is enough: a hello cut to a
-        // small MTU is answered without keeping any of it; the connection the cookie opens
-        // reassembles the rest.
-        if h.msg_type != HandshakeType::ClientHello || h.fragment_offset != 0 {
+        if h.msg_type != HandshakeType::ClientHello {
             return Accepted::Dropped;
         }
-        if let Some(answer) = self.accept13(datagram, &header, &h, body, client_addr, now) {
+        if h.fragment_offset != 0 || h.fragment_length != h.length {
+            return self.accept_fragment(datagram, &header, &h, body, client_addr, now);
+        }
+        self.answer_hello(datagram, &header, &h, body, client_addr, now)
+    }
+
+    /// The answer to a whole ClientHello, `body`, that `datagram` carries whole.
+    fn answer_hello(
+        &mut self,
+        datagram: &[u8],
+        header: &PlaintextHeader,
+        h: &HandshakeHeader,
+        body: &[u8],
+        client_addr: &[u8],
+        now: Instant,
+    ) -> Accepted {
+        if let Some(answer) = self.accept13(datagram, header, h, body, client_addr, now) {
             return answer;
         }
+        self.accept12(datagram, header, h, body, client_addr, now)
+    }
+
+    /// A piece of a ClientHello. What a cookie binds leads the hello (RFC 6347 4.2.1:
+    /// version, random, session_id, cookie, suites, compression; ours puts the TLS 1.3
+    /// cookie extension first), so a second hello's first fragment opens its connection,
+    /// which reassembles the rest, and a DTLS 1.2-only server answers a first hello's first
+    /// fragment at once. A first hello that may offer DTLS 1.3 is reassembled here (bounded,
+    /// see [`MAX_PENDING_HELLOS`]): a stateless HelloRetryRequest hashes all of it, and a
+    /// HelloVerifyRequest would put a legacy_cookie in the second hello, which a DTLS 1.3
+    /// server must refuse (RFC 9147 5.3).
+    fn accept_fragment(
+        &mut self,
+        datagram: &[u8],
+        header: &PlaintextHeader,
+        h: &HandshakeHeader,
+        body: &[u8],
+        client_addr: &[u8],
+        now: Instant,
+    ) -> Accepted {
+        let tls13 = self.config.shared.tls13();
+        if h.fragment_offset == 0 {
+            if tls13 {
+                if let Some(answer) = self.second_hello13(datagram, body, client_addr, now) {
+                    return answer;
+                }
+            }
+            let legacy_cookie = dtls12_hello_binding(body).is_ok_and(|b| !b.cookie.is_empty());
+            if !tls13 || legacy_cookie {
+                return self.accept12(datagram, header, h, body, client_addr, now);
+            }
+        }
+        if !tls13 {
+            return Accepted::Dropped;
+        }
+        self.reassemble(datagram, client_addr, now)
+    }
+
+    /// Takes the ClientHello fragments of `datagram` into the hello pending for
+    /// `client_addr`; once it is whole, answers it as if it had come in one piece.
+    fn reassemble(&mut self, datagram: &[u8], client_addr: &[u8], now: Instant) -> Accepted {
+        self.pending
+            .retain(|p| now.saturating_duration_since(p.since) < PENDING_HELLO_LIFETIME);
+        let at = match self.pending.iter().position(|p| p.addr == client_addr) {
+            Some(at) => at,
+            None => {
+                if self.pending.len() >= MAX_PENDING_HELLOS {
+                    self.pending.pop_front();
+                }
+                self.pending.push_back(PendingHello {
+                    addr: client_addr.to_vec(),
+                    since: now,
+                    hello: None,
+                    last_record: None,
+                });
+                self.pending.len() - 1
+            }
+        };
+        let Some(p) = self.pending.get_mut(at) else {
+            return Accepted::Dropped;
+        };
+        if p.take(datagram).is_err() {
+            self.pending.remove(at);
+            return Accepted::Dropped;
+        }
+        let Some(whole) = p.hello.as_mut().and_then(Reassembler::pop) else {
+            return Accepted::Dropped;
+        };
+        let Some(record) = p.last_record else {
+            return Accepted::Dropped;
+        };
+        self.pending.remove(at);
+        // The hello in one record, as the connection it may open takes it in.
+        let msg = whole.dtls_encoding();
+        let Ok(length) = u16::try_from(msg.len()) else {
+            return Accepted::Dropped;
+        };
+        let header = PlaintextHeader { length, ..record };
+        let datagram = handshake_record(header.version, header.seq, &msg);
+        let h = HandshakeHeader::whole(whole.msg_type, whole.message_seq, whole.body.len() as u32);
+        self.answer_hello(&datagram, &header, &h, &whole.body, client_addr, now)
+    }
+
+    /// The DTLS 1.2 answer (RFC 6347 4.2.1): a connection for a hello whose cookie checks
+    /// out, else a HelloVerifyRequest.
+    fn accept12(
+        &mut self,
+        datagram: &[u8],
+        header: &PlaintextHeader,
+        h: &HandshakeHeader,
+        body: &[u8],
+        client_addr: &[u8],
+        now: Instant,
+    ) -> Accepted {
         let Ok(binding) = dtls12_hello_binding(body) else {
             return Accepted::Dropped;
         };
@@ -109,7 +275,6 @@ impl DtlsAcceptor {
             let Ok(mut conn) = DtlsConnection::server(self.config.clone(), self.dtls.clone()) else {
                 return Accepted::Dropped;
             };
-            conn.legacy_cookie_verified = true;
             // Errors are kept in the connection (and its alert queued).
             let _ = conn.recv_datagram(datagram, now);
             return Accepted::Connection(Box::new(conn));
@@ -129,8 +294,35 @@ impl DtlsAcceptor {
 }
 
 impl DtlsAcceptor {
-    /// The DTLS 1.3 answer to a first record carrying a whole ClientHello that offers DTLS
-    /// 1.3 (when the config enables it); `None` leaves the hello to the DTLS 1.2 path.
+    /// A second DTLS 1.3 hello the cookie grew past the MTU: its first fragment is enough
+    /// when the cookie leads the extensions (as ours does), and the connection the cookie
+    /// opens reassembles the rest. `None`: no cookie in the first fragment.
+    fn second_hello13(
+        &mut self,
+        datagram: &[u8],
+        body: &[u8],
+        client_addr: &[u8],
+        now: Instant,
+    ) -> Option<Accepted> {
+        let (random, session_id, cookie) = cookie_in_hello_prefix(body)?;
+        let retry = self
+            .cookies
+            .check(cookie, client_addr, random)
+            .and_then(|payload| parse_retry_cookie(payload, cookie, session_id));
+        let Some(retry) = retry else {
+            return Some(Accepted::Dropped);
+        };
+        let Ok(mut conn) =
+            DtlsConnection::server_with_retry(self.config.clone(), self.dtls.clone(), Some(Box::new(retry)))
+        else {
+            return Some(Accepted::Dropped);
+        };
+        let _ = conn.recv_datagram(datagram, now);
+        Some(Accepted::Connection(Box::new(conn)))
+    }
+
+    /// The DTLS 1.3 answer to a whole ClientHello that offers DTLS 1.3 (when the config
+    /// enables it); `None` leaves the hello to the DTLS 1.2 path.
     fn accept13(
         &mut self,
         datagram: &[u8],
@@ -143,28 +335,6 @@ impl DtlsAcceptor {
         let cfg = &self.config.shared;
         if !cfg.tls13() {
             return None;
-        }
-        if h.fragment_length != h.length {
-            // A second hello the cookie grew past the MTU: its first fragment is enough
-            // when the cookie leads the extensions (as ours does). The connection the cookie
-            // opens reassembles the rest.
-            let (random, session_id, cookie) = cookie_in_hello_prefix(body)?;
-            let retry = self
-                .cookies
-                .check(cookie, client_addr, random)
-                .and_then(|payload| parse_retry_cookie(payload, cookie, session_id));
-            let Some(retry) = retry else {
-                return Some(Accepted::Dropped);
-            };
-            let Ok(mut conn) = DtlsConnection::server_with_retry(
-                self.config.clone(),
-                self.dtls.clone(),
-                Some(Box::new(retry)),
-            ) else {
-                return Some(Accepted::Dropped);
-            };
-            let _ = conn.recv_datagram(datagram, now);
-            return Some(Accepted::Connection(Box::new(conn)));
         }
         let Ok(HandshakePayload::ClientHello(hello)) =
             HandshakePayload::decode_dtls(HandshakeType::ClientHello, body, Dialect::Tls12)

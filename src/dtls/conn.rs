@@ -198,8 +198,6 @@ pub struct DtlsConnection {
     /// The time of the last call that passed one: arms the timer for output started
     /// between calls (a KeyUpdate the application asked for).
     last_now: Option<Instant>,
-    /// Server: the acceptor verified this hello's HelloVerifyRequest cookie.
-    pub(super) legacy_cookie_verified: bool,
     /// DTLS 1.3: records per write epoch before we update our keys (RFC 9147 4.5.3 AEAD
     /// limits; the config's `records_per_key`).
     records_per_key: u64,
@@ -306,7 +304,6 @@ impl DtlsConnection {
             blinding: Blinding::new(shared),
             retransmitted_this_datagram: false,
             last_now: None,
-            legacy_cookie_verified: false,
             records_per_key: shared.records_per_key,
             last_alert_sent: None,
             last_alert_received: None,
@@ -593,12 +590,8 @@ impl DtlsConnection {
                     .supported_versions()
                     .is_some_and(|v| v.contains(&ProtocolVersion::DTLSv1_3));
                 if config.shared.tls13() && offers13 {
-                    // RFC 9147 5.3: a DTLS 1.3 hello's legacy_cookie is empty. Exception: a
-                    // hello too large for one datagram cannot get a stateless
-                    // HelloRetryRequest (its hash needs all of it), so the acceptor sends a
-                    // HelloVerifyRequest, bound to the first fragment, and a client that also
-                    // speaks DTLS 1.2 answers it; a cookie our acceptor verified is taken.
-                    if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) && !self.legacy_cookie_verified {
+                    // RFC 9147 5.3: a DTLS 1.3 hello's legacy_cookie is empty.
+                    if hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) {
                         return Err(PeerMisbehaved::IllegalParameter(Parameter::LegacyCookie).into());
                     }
                     self.choose_engine(true);

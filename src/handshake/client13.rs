@@ -711,6 +711,11 @@ impl ExpectServerHello {
         if sh.legacy_version != cx.transport().v12() {
             return Err(PeerMisbehaved::WrongLegacyVersion.into());
         }
+        // RFC 9147 5.3: a DTLS 1.3 server aborts on a non-empty legacy_cookie, so it cannot
+        // have read the hello we sent with a HelloVerifyRequest's cookie.
+        if self.hello.cookie.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Err(PeerMisbehaved::IllegalParameter(Parameter::Dtls13AfterHelloVerifyRequest).into());
+        }
         // RFC 9147 5: a DTLS 1.3 server echoes none, even of a DTLS 1.2 session's id we offered.
         if sh.session_id != session_id_echo(cx.transport().v13(), &self.hello.session_id) {
             return Err(PeerMisbehaved::SessionIdMismatch.into());
