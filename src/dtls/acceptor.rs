@@ -58,6 +58,18 @@ pub const MAX_PENDING_HELLO_LEN: usize = 8 * 1024;
 /// How long the pieces of a first ClientHello wait for the rest.
 const PENDING_HELLO_LIFETIME: Duration = Duration::from_secs(10);
 
+/// A ClientHello, whole or its first piece, with what an answer needs of its datagram.
+struct HelloIn<'a> {
+    /// The datagram that brought it: the connection a valid cookie opens takes it in.
+    datagram: &'a [u8],
+    /// Its record's sequence number and its message_seq, which the answer echoes (RFC 6347
+    /// 4.2.1, RFC 9147 5.2).
+    record_seq: u64,
+    message_seq: u16,
+    /// The hello's body (or the first piece of it).
+    body: &'a [u8],
+}
+
 /// A first ClientHello from one address, not whole yet.
 struct PendingHello {
     addr: Vec<u8>,
@@ -151,26 +163,24 @@ impl DtlsAcceptor {
         if h.msg_type != HandshakeType::ClientHello {
             return Accepted::Dropped;
         }
+        let hello_in = HelloIn {
+            datagram,
+            record_seq: header.seq,
+            message_seq: h.message_seq,
+            body,
+        };
         if h.fragment_offset != 0 || h.fragment_length != h.length {
-            return self.accept_fragment(datagram, &header, &h, body, client_addr, now);
+            return self.accept_fragment(&hello_in, h.fragment_offset == 0, client_addr, now);
         }
-        self.answer_hello(datagram, &header, &h, body, client_addr, now)
+        self.answer_hello(&hello_in, client_addr, now)
     }
 
     /// The answer to a whole ClientHello, `body`, that `datagram` carries whole.
-    fn answer_hello(
-        &mut self,
-        datagram: &[u8],
-        header: &PlaintextHeader,
-        h: &HandshakeHeader,
-        body: &[u8],
-        client_addr: &[u8],
-        now: Instant,
-    ) -> Accepted {
-        if let Some(answer) = self.accept13(datagram, header, h, body, client_addr, now) {
+    fn answer_hello(&mut self, hello_in: &HelloIn<'_>, client_addr: &[u8], now: Instant) -> Accepted {
+        if let Some(answer) = self.accept13(hello_in, client_addr, now) {
             return answer;
         }
-        self.accept12(datagram, header, h, body, client_addr, now)
+        self.accept12(hello_in, client_addr, now)
     }
 
     /// A piece of a ClientHello. What a cookie binds leads the hello (RFC 6347 4.2.1:
@@ -183,29 +193,27 @@ impl DtlsAcceptor {
     /// server must refuse (RFC 9147 5.3).
     fn accept_fragment(
         &mut self,
-        datagram: &[u8],
-        header: &PlaintextHeader,
-        h: &HandshakeHeader,
-        body: &[u8],
+        hello_in: &HelloIn<'_>,
+        first_piece: bool,
         client_addr: &[u8],
         now: Instant,
     ) -> Accepted {
         let tls13 = self.config.shared.tls13();
-        if h.fragment_offset == 0 {
+        if first_piece {
             if tls13 {
-                if let Some(answer) = self.second_hello13(datagram, body, client_addr, now) {
+                if let Some(answer) = self.second_hello13(hello_in, client_addr, now) {
                     return answer;
                 }
             }
-            let legacy_cookie = dtls12_hello_binding(body).is_ok_and(|b| !b.cookie.is_empty());
+            let legacy_cookie = dtls12_hello_binding(hello_in.body).is_ok_and(|b| !b.cookie.is_empty());
             if !tls13 || legacy_cookie {
-                return self.accept12(datagram, header, h, body, client_addr, now);
+                return self.accept12(hello_in, client_addr, now);
             }
         }
         if !tls13 {
             return Accepted::Dropped;
         }
-        self.reassemble(datagram, client_addr, now)
+        self.reassemble(hello_in.datagram, client_addr, now)
     }
 
     /// Takes the ClientHello fragments of `datagram` into the hello pending for
@@ -244,27 +252,23 @@ impl DtlsAcceptor {
         self.pending.remove(at);
         // The hello in one record, as the connection it may open takes it in.
         let msg = whole.dtls_encoding();
-        let Ok(length) = u16::try_from(msg.len()) else {
+        if u16::try_from(msg.len()).is_err() {
             return Accepted::Dropped;
+        }
+        let datagram = handshake_record(record.version, record.seq, &msg);
+        let hello_in = HelloIn {
+            datagram: &datagram,
+            record_seq: record.seq,
+            message_seq: whole.message_seq,
+            body: &whole.body,
         };
-        let header = PlaintextHeader { length, ..record };
-        let datagram = handshake_record(header.version, header.seq, &msg);
-        let h = HandshakeHeader::whole(whole.msg_type, whole.message_seq, whole.body.len() as u32);
-        self.answer_hello(&datagram, &header, &h, &whole.body, client_addr, now)
+        self.answer_hello(&hello_in, client_addr, now)
     }
 
     /// The DTLS 1.2 answer (RFC 6347 4.2.1): a connection for a hello whose cookie checks
     /// out, else a HelloVerifyRequest.
-    fn accept12(
-        &mut self,
-        datagram: &[u8],
-        header: &PlaintextHeader,
-        h: &HandshakeHeader,
-        body: &[u8],
-        client_addr: &[u8],
-        now: Instant,
-    ) -> Accepted {
-        let Ok(binding) = dtls12_hello_binding(body) else {
+    fn accept12(&mut self, hello_in: &HelloIn<'_>, client_addr: &[u8], now: Instant) -> Accepted {
+        let Ok(binding) = dtls12_hello_binding(hello_in.body) else {
             return Accepted::Dropped;
         };
         if self
@@ -276,7 +280,7 @@ impl DtlsAcceptor {
                 return Accepted::Dropped;
             };
             // Errors are kept in the connection (and its alert queued).
-            let _ = conn.recv_datagram(datagram, now);
+            let _ = conn.recv_datagram(hello_in.datagram, now);
             return Accepted::Connection(Box::new(conn));
         }
         let cookie = self.cookies.make(client_addr, &binding.bound, b"");
@@ -286,10 +290,18 @@ impl DtlsAcceptor {
         // RFC 6347 4.2.1/4.2.2: the HelloVerifyRequest carries the ClientHello's
         // message_seq and record sequence number, version DTLS 1.0.
         let mut msg = Vec::with_capacity(12 + hvr.len());
-        HandshakeHeader::whole(HandshakeType::HelloVerifyRequest, h.message_seq, hvr.len() as u32)
-            .encode(&mut msg);
+        HandshakeHeader::whole(
+            HandshakeType::HelloVerifyRequest,
+            hello_in.message_seq,
+            hvr.len() as u32,
+        )
+        .encode(&mut msg);
         msg.extend_from_slice(&hvr);
-        Accepted::HelloVerifyRequest(handshake_record(ProtocolVersion::DTLSv1_0, header.seq, &msg))
+        Accepted::HelloVerifyRequest(handshake_record(
+            ProtocolVersion::DTLSv1_0,
+            hello_in.record_seq,
+            &msg,
+        ))
     }
 }
 
@@ -299,12 +311,11 @@ impl DtlsAcceptor {
     /// opens reassembles the rest. `None`: no cookie in the first fragment.
     fn second_hello13(
         &mut self,
-        datagram: &[u8],
-        body: &[u8],
+        hello_in: &HelloIn<'_>,
         client_addr: &[u8],
         now: Instant,
     ) -> Option<Accepted> {
-        let (random, session_id, cookie) = cookie_in_hello_prefix(body)?;
+        let (random, session_id, cookie) = cookie_in_hello_prefix(hello_in.body)?;
         let retry = self
             .cookies
             .check(cookie, client_addr, random)
@@ -317,27 +328,19 @@ impl DtlsAcceptor {
         else {
             return Some(Accepted::Dropped);
         };
-        let _ = conn.recv_datagram(datagram, now);
+        let _ = conn.recv_datagram(hello_in.datagram, now);
         Some(Accepted::Connection(Box::new(conn)))
     }
 
     /// The DTLS 1.3 answer to a whole ClientHello that offers DTLS 1.3 (when the config
     /// enables it); `None` leaves the hello to the DTLS 1.2 path.
-    fn accept13(
-        &mut self,
-        datagram: &[u8],
-        record: &PlaintextHeader,
-        h: &HandshakeHeader,
-        body: &[u8],
-        client_addr: &[u8],
-        now: Instant,
-    ) -> Option<Accepted> {
+    fn accept13(&mut self, hello_in: &HelloIn<'_>, client_addr: &[u8], now: Instant) -> Option<Accepted> {
         let cfg = &self.config.shared;
         if !cfg.tls13() {
             return None;
         }
         let Ok(HandshakePayload::ClientHello(hello)) =
-            HandshakePayload::decode_dtls(HandshakeType::ClientHello, body, Dialect::Tls12)
+            HandshakePayload::decode_dtls(HandshakeType::ClientHello, hello_in.body, Dialect::Tls12)
         else {
             return None;
         };
@@ -354,7 +357,7 @@ impl DtlsAcceptor {
                 return Accepted::Dropped;
             };
             // Errors are kept in the connection (and its alert queued).
-            let _ = conn.recv_datagram(datagram, now);
+            let _ = conn.recv_datagram(hello_in.datagram, now);
             Accepted::Connection(Box::new(conn))
         };
         // The cookie binds the client address and the hello's random (the second hello
@@ -401,6 +404,7 @@ impl DtlsAcceptor {
                 None => return Some(open(None)),
             }
         };
+        let body = hello_in.body;
         let mut tls = Vec::with_capacity(4 + body.len());
         tls.push(HandshakeType::ClientHello.get());
         tls.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
@@ -421,11 +425,11 @@ impl DtlsAcceptor {
         // HelloVerifyRequest, its record reuses the hello's sequence number.
         let msg = crate::dtls::fragment::dtls_framing(
             &HandshakePayload::HelloRetryRequest(hrr).encode(),
-            h.message_seq,
+            hello_in.message_seq,
         );
         Some(Accepted::HelloRetryRequest(handshake_record(
             ProtocolVersion::DTLSv1_2,
-            record.seq,
+            hello_in.record_seq,
             &msg,
         )))
     }
