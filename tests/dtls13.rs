@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::dtls::{
-    decode_wire, events, handshake_message, lossy_link_runs, plain_handshake, plain_record, read_all, seal13,
-    split_records, write, Dir, Link, Lossy, Secrets, SeededRandom, WireRecord, CLIENT_ADDR,
+    data_flows_both_ways, decode_wire, events, handshake_message, lossy_link_runs, plain_handshake,
+    plain_record, read_all, seal13, split_records, write, Dir, Link, Lossy, Secrets, SeededRandom,
+    WireRecord, CLIENT_ADDR,
 };
 use sanstls::codec::{
     AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
@@ -162,11 +163,7 @@ fn every_suite_group_and_key_type_completes() {
                     assert_eq!(conn.read_epoch(), 3);
                     assert_eq!(conn.write_epoch(), 3);
                 }
-                write(&mut link.client, b"to server");
-                write(link.server(), b"to client");
-                link.pump().unwrap();
-                assert_eq!(read_all(link.server()), b"to server");
-                assert_eq!(read_all(&mut link.client), b"to client");
+                data_flows_both_ways(&mut link, b"to server", b"to client");
             }
         }
     }
@@ -1429,11 +1426,7 @@ fn key_update_asking_the_peer_moves_both_directions() {
     let bodies: Vec<(Dir, u8)> = kus.iter().map(|r| (r.dir, r.content[12])).collect();
     // update_requested(1) from us, update_not_requested(0) in answer (RFC 8446 4.6.3).
     assert_eq!(bodies, [(Dir::ToServer, 1), (Dir::ToClient, 0)]);
-    write(&mut link.client, b"up");
-    write(link.server(), b"down");
-    link.pump().unwrap();
-    assert_eq!(read_all(link.server()), b"up");
-    assert_eq!(read_all(&mut link.client), b"down");
+    data_flows_both_ways(&mut link, b"up", b"down");
     assert_eq!(link.client.poll_timeout(), None);
     assert_eq!(link.server().poll_timeout(), None);
 }
@@ -1503,11 +1496,7 @@ fn a_key_update_request_while_ours_awaits_its_ack_gets_no_second_answer() {
     assert!(server_kus
         .iter()
         .all(|ku| ku[4..6] == server_kus[0][4..6] && ku[12] == 0));
-    write(&mut link.client, b"up");
-    write(link.server(), b"down");
-    link.pump().unwrap();
-    assert_eq!(read_all(link.server()), b"up");
-    assert_eq!(read_all(&mut link.client), b"down");
+    data_flows_both_ways(&mut link, b"up", b"down");
 }
 
 #[test]
@@ -2504,11 +2493,7 @@ fn crossing_key_updates_asking_each_other_answer_each_other() {
     let s = (link.server().read_epoch(), link.server().write_epoch());
     assert_eq!((c.0, c.1), (s.1, s.0), "both directions agree");
     assert_eq!((c, s), ((4, 4), (4, 4)));
-    write(&mut link.client, b"up");
-    write(link.server(), b"down");
-    link.pump().unwrap();
-    assert_eq!(read_all(link.server()), b"up");
-    assert_eq!(read_all(&mut link.client), b"down");
+    data_flows_both_ways(&mut link, b"up", b"down");
 }
 
 #[test]

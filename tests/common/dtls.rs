@@ -190,6 +190,16 @@ pub fn write(conn: &mut DtlsConnection, data: &[u8]) {
     assert_eq!(conn.writer().write(data).unwrap(), data.len());
 }
 
+/// Writes `up` from the client and `down` from the server, moves the datagrams, and checks
+/// that each side reads what the other wrote.
+pub fn data_flows_both_ways(link: &mut Link, up: &[u8], down: &[u8]) {
+    write(&mut link.client, up);
+    write(link.server(), down);
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), up);
+    assert_eq!(read_all(&mut link.client), down);
+}
+
 /// One key log line: label, client_random, secret.
 pub type LogLine = (String, Vec<u8>, Vec<u8>);
 
