@@ -469,17 +469,22 @@ fn client_offering_13_and_12_gets_12_from_a_12_only_server() {
     assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
 }
 
+/// A client whose first hello carries three key shares: more than a 300-byte datagram holds.
+fn three_share_client() -> Arc<ClientConfig> {
+    common::client_builder()
+        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1])
+        .key_share_groups(3)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn first_hello_in_pieces_gets_a_hello_retry_request_not_a_hello_verify_request() {
     // At MTU 300 the first ClientHello (offering DTLS 1.3 and 1.2) takes several datagrams.
     // The acceptor reassembles it and answers with a stateless HelloRetryRequest: a
     // HelloVerifyRequest would put a legacy_cookie in the second hello, which a DTLS 1.3
     // server must refuse (RFC 9147 5.3).
-    let c = common::client_builder()
-        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1])
-        .key_share_groups(3)
-        .build()
-        .unwrap();
+    let c = three_share_client();
     let s = common::server_builder("ecdsa-p256").build().unwrap();
     let mut link = Link::new(c, s, dtls(300));
     let first = link.take(Dir::ToServer);
@@ -503,11 +508,7 @@ fn first_hello_in_pieces_gets_a_hello_retry_request_not_a_hello_verify_request()
 fn pieces_of_first_hellos_are_held_for_a_bounded_number_of_addresses() {
     use sanstls::dtls::acceptor::MAX_PENDING_HELLOS;
     let now = Instant::now();
-    let c = common::client_builder()
-        .groups(&[NamedGroup::x25519, NamedGroup::secp256r1, NamedGroup::secp384r1])
-        .key_share_groups(3)
-        .build()
-        .unwrap();
+    let c = three_share_client();
     let s = common::server_builder("ecdsa-p256").build().unwrap();
     let mut client = DtlsConnection::client(c, "localhost", dtls(300), now).unwrap();
     let mut acceptor = DtlsAcceptor::new(s, dtls(300), now).unwrap();
