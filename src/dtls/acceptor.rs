@@ -1,7 +1,8 @@
 //! The stateless front of a DTLS server: [`DtlsAcceptor`] answers a first ClientHello
 //! without a valid cookie (DTLS 1.2: HelloVerifyRequest, RFC 6347 4.2.1; DTLS 1.3: a
-//! HelloRetryRequest carrying a cookie extension, RFC 9147 5.1) and keeps nothing; a hello
-//! whose cookie checks out opens a [`DtlsConnection`].
+//! HelloRetryRequest carrying a cookie extension, RFC 9147 5.1) and keeps nothing of it
+//! (only the pieces of a first hello too large for one datagram, bounded, until it is
+//! whole); a hello whose cookie checks out opens a [`DtlsConnection`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -36,9 +37,10 @@ pub enum Accepted {
 /// The stateless front of a DTLS server. A DTLS 1.2 ClientHello without a valid cookie gets
 /// a HelloVerifyRequest (RFC 6347 4.2.1); a DTLS 1.3 one a HelloRetryRequest whose cookie
 /// extension carries the hash of the hello and the choices the retry made (RFC 9147 5.1,
-/// RFC 8446 4.2.2). Either way nothing is kept. A ClientHello whose cookie checks out (HMAC
-/// under a rotating secret, bound to the client address and the hello's parameters) starts
-/// a [`DtlsConnection`].
+/// RFC 8446 4.2.2). Either way nothing is kept once the hello is answered; a first hello
+/// that came in pieces is held until it is whole (at most [`MAX_PENDING_HELLOS`] of them).
+/// A ClientHello whose cookie checks out (HMAC under a rotating secret, bound to the client
+/// address and the hello's parameters) starts a [`DtlsConnection`].
 pub struct DtlsAcceptor {
     config: Arc<ServerConfig>,
     dtls: DtlsConfig,
