@@ -48,11 +48,7 @@ impl PlaintextHeader {
     /// Appends the 13 header bytes. Only the low 48 bits of `seq` are written: the caller
     /// stops before [`MAX_SEQ_48`] (RFC 6347 4.1: sequence numbers MUST NOT wrap).
     pub fn encode(&self, out: &mut Vec<u8>) {
-        put_u8(out, self.content_type.get());
-        put_u16(out, self.version.get());
-        put_u16(out, self.epoch);
-        put_u48(out, self.seq);
-        put_u16(out, self.length);
+        self.encode_with_cid(&[], out);
     }
 
     /// Writes the header at the start of `out` (`cid` between the sequence number and the
@@ -105,12 +101,10 @@ impl PlaintextHeader {
     /// Appends the header of a DTLS 1.2 `tls12_cid` record (RFC 9146 4): type, version,
     /// epoch, sequence number, then the connection id, then the length.
     pub fn encode_with_cid(&self, cid: &[u8], out: &mut Vec<u8>) {
-        put_u8(out, self.content_type.get());
-        put_u16(out, self.version.get());
-        put_u16(out, self.epoch);
-        put_u48(out, self.seq);
-        out.extend_from_slice(cid);
-        put_u16(out, self.length);
+        let start = out.len();
+        out.resize(start + PLAINTEXT_HEADER_LEN + cid.len(), 0);
+        // The room was just made, so `write_to` cannot come up short.
+        let _ = self.write_to(cid, &mut out[start..]);
     }
 
     /// The MAC / AEAD additional data of a DTLS 1.2 `tls12_cid` record (RFC 9146 5):
@@ -557,18 +551,11 @@ impl Dtls13Keys {
         content: &[u8],
         pad: usize,
     ) -> Result<(), Error> {
-        let start = out.len();
-        out.resize(
-            start + format.header_len() + self.ciphertext_len(content.len(), pad),
-            0,
-        );
-        match self.seal_to(&mut out[start..], format, seq, content_type, content, pad) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
-        }
+        let room = format.header_len() + self.ciphertext_len(content.len(), pad);
+        append_with(out, room, |buf| {
+            let n = self.seal_to(buf, format, seq, content_type, content, pad)?;
+            Ok((n, ()))
+        })
     }
 
     /// Writes record `seq` carrying `content` of `content_type` (DTLSInnerPlaintext with
@@ -708,6 +695,28 @@ impl Dtls13Keys {
                 out.truncate(start);
                 Err(e)
             }
+        }
+    }
+}
+
+/// Appends to `out` the record `write` puts at the start of `room` zeroed bytes: `write`
+/// returns how many it used and its result. On failure `out` is as it was. (How the
+/// sealers that write into a caller's datagram buffer also fill a `Vec`.)
+pub(crate) fn append_with<T>(
+    out: &mut Vec<u8>,
+    room: usize,
+    write: impl FnOnce(&mut [u8]) -> Result<(usize, T), Error>,
+) -> Result<T, Error> {
+    let start = out.len();
+    out.resize(start + room, 0);
+    match write(&mut out[start..]) {
+        Ok((n, value)) => {
+            out.truncate(start + n);
+            Ok(value)
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
         }
     }
 }

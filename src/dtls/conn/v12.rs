@@ -12,7 +12,7 @@ use crate::codec::{ContentType, ProtocolVersion, Reader};
 use crate::config::Direction;
 use crate::crypto::aead::RecordKey;
 use crate::dtls::fragment::{fragments, HandshakeHeader};
-use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48, PLAINTEXT_HEADER_LEN};
+use crate::dtls::record::{append_with, PlaintextHeader, MAX_SEQ_48, PLAINTEXT_HEADER_LEN};
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::Handshake;
@@ -371,18 +371,8 @@ impl DtlsConnection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let start = out.len();
-        out.resize(start + self.record_overhead12(epoch) + data.len(), 0);
-        match self.seal12_to(epoch, typ, data, &mut out[start..]) {
-            Ok(n) => {
-                out.truncate(start + n);
-                Ok(())
-            }
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
-        }
+        let room = self.record_overhead12(epoch) + data.len();
+        append_with(out, room, |buf| Ok((self.seal12_to(epoch, typ, data, buf)?, ())))
     }
 
     /// Writes one DTLS 1.2 record at the start of `out` (the caller's datagram buffer),

@@ -17,7 +17,7 @@ use crate::config::Direction;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::{HandshakeHeader, HANDSHAKE_HEADER_LEN, MAX_U24};
 use crate::dtls::record::{
-    records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader, MAX_CIPHERTEXT_LEN_13,
+    append_with, records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader, MAX_CIPHERTEXT_LEN_13,
 };
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
@@ -646,19 +646,9 @@ impl DtlsConnection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<RecordNumber, Error> {
-        let start = out.len();
         // The overhead bounds the record (its short-record padding included).
-        out.resize(start + self.record_overhead13(epoch) + data.len(), 0);
-        match self.seal13_to(epoch, typ, data, &mut out[start..]) {
-            Ok((n, rn)) => {
-                out.truncate(start + n);
-                Ok(rn)
-            }
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
-        }
+        let room = self.record_overhead13(epoch) + data.len();
+        append_with(out, room, |buf| self.seal13_to(epoch, typ, data, buf))
     }
 
     /// Writes one DTLS 1.3 record at the start of `out` (the caller's datagram buffer),
