@@ -153,10 +153,16 @@ impl DtlsConnection {
     /// message or key change queued behind the KeyUpdate waits for the ACK (a fatal alert
     /// does not wait).
     fn next_queued(&mut self, max_app: usize) -> Option<OutItem<'_>> {
-        if self.engine.key_update_pending() && self.error.is_none() && !self.common.queue.next_is_app() {
+        if self.held_for_key_update_ack(&self.common.queue) {
             return None;
         }
         self.common.queue.pop(max_app)
+    }
+
+    /// Whether `queue`'s next item waits for the ACK of our KeyUpdate (see
+    /// [`next_queued`](Self::next_queued)).
+    fn held_for_key_update_ack(&self, queue: &crate::record::OutQueue) -> bool {
+        self.engine.key_update_pending() && self.error.is_none() && !queue.next_is_app()
     }
 
     /// Our current flight went out after the handshake, under the application epochs 3
@@ -364,7 +370,7 @@ impl DtlsConnection {
         loop {
             // RFC 9147 8: while our KeyUpdate awaits its ACK, only data under the current
             // keys goes out (a fatal alert does not wait), as in `next_queued`.
-            if self.engine.key_update_pending() && self.error.is_none() && !queue.next_is_app() {
+            if self.held_for_key_update_ack(queue) {
                 break;
             }
             let overhead = self.current_record_overhead();
