@@ -714,11 +714,7 @@ impl DtlsConnection {
     /// Where the next record opens into `received` (see [`recv_data_at`](Self::recv_data_at)):
     /// its end, after dropping what was all read.
     pub(super) fn received_end(&mut self) -> usize {
-        if self.received_start == self.received.len() {
-            self.received.clear();
-            self.received_start = 0;
-        }
-        self.received.len()
+        received_end(&mut self.received, &mut self.received_start)
     }
 
     /// Takes off `received[start..]`, a record that is not application data opened there.
@@ -985,6 +981,16 @@ impl io::Write for DtlsWriter<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// [`DtlsConnection::received_end`] on the two fields alone, for a caller that holds a
+/// borrow of another part of the connection (the read epoch a record opens under).
+pub(super) fn received_end(received: &mut Vec<u8>, received_start: &mut usize) -> usize {
+    if *received_start == received.len() {
+        received.clear();
+        *received_start = 0;
+    }
+    received.len()
 }
 
 #[cfg(test)]

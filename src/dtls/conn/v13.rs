@@ -260,13 +260,7 @@ impl DtlsConnection {
         let read_epoch = v13.read_epoch();
         // Opened straight into the received plaintext (one copy of the ciphertext, then in
         // place): application data stays there for the reader, anything else is taken off.
-        let start = if self.received_start == self.received.len() {
-            self.received.clear();
-            self.received_start = 0;
-            0
-        } else {
-            self.received.len()
-        };
+        let start = super::received_end(&mut self.received, &mut self.received_start);
         let (epoch, seq, content_type) = {
             let e = &mut v13.read[idx];
             let seq = match e.keys.unmask_seq(rec, e.window.next_expected()) {
