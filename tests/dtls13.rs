@@ -2297,6 +2297,32 @@ fn key_update_with_an_invalid_request_value_is_illegal_parameter() {
 }
 
 #[test]
+fn fatal_alert_behind_an_unacknowledged_key_update_is_reported_by_wants_write() {
+    // Our KeyUpdate awaits its ACK (RFC 9147 8) when the peer's next record is fatal: the
+    // alert does not wait for that ACK, and wants_write says there is something to send.
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let suite = suite(&link);
+    link.server().request_key_update(false).unwrap();
+    assert!(
+        !link.take(Dir::ToClient).is_empty(),
+        "the KeyUpdate went out, unacknowledged"
+    );
+    let msg_seq = next_message_seq(&link, &secrets, Dir::ToServer);
+    let seq = next_seq(&link, &secrets, Dir::ToServer, 3);
+    let ku = handshake_message(24, msg_seq, &[2]);
+    let forged = seal13(&secrets, suite, true, 3, seq, ContentType::Handshake, &ku);
+    let res = link.server().recv_datagram(&forged, Instant::now());
+    assert!(res.is_err());
+    assert!(link.server().wants_write());
+    let mut buf = vec![0u8; 1200];
+    assert!(link.server().poll_datagram(&mut buf).is_some(), "the alert");
+    assert_eq!(
+        link.server().last_alert_sent().map(|a| a.description),
+        Some(AlertDescription::IllegalParameter)
+    );
+}
+
+#[test]
 fn key_update_before_the_finished_is_unexpected_message() {
     let (mut link, secrets, fin) = to_client_finished("ecdsa-p256", false);
     let suite = suite(&link);

@@ -840,8 +840,7 @@ impl DtlsConnection {
     /// True when `poll_datagram` has something to send.
     pub fn wants_write(&self) -> bool {
         !self.out.is_empty()
-            || (!self.common.queue.is_empty()
-                && (!self.engine.key_update_pending() || self.common.queue.next_is_app()))
+            || (!self.common.queue.is_empty() && !self.held_for_key_update_ack(&self.common.queue))
     }
 
     /// Whether the last datagram given to [`recv_datagram`](Self::recv_datagram) carried

@@ -161,7 +161,7 @@ impl DtlsConnection {
 
     /// Whether `queue`'s next item waits for the ACK of our KeyUpdate (see
     /// [`next_queued`](Self::next_queued)).
-    fn held_for_key_update_ack(&self, queue: &crate::record::OutQueue) -> bool {
+    pub(super) fn held_for_key_update_ack(&self, queue: &crate::record::OutQueue) -> bool {
         self.engine.key_update_pending() && self.error.is_none() && !queue.next_is_app()
     }
 
