@@ -686,16 +686,7 @@ impl Dtls13Keys {
                 }
                 Ok((content_type, len))
             });
-        match opened {
-            Ok((content_type, len)) => {
-                out.truncate(start + len);
-                Ok(content_type)
-            }
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
-        }
+        keep_or_roll_back(out, start, opened.map(|(content_type, len)| (len, content_type)))
     }
 }
 
@@ -709,7 +700,18 @@ pub(crate) fn append_with<T>(
 ) -> Result<T, Error> {
     let start = out.len();
     out.resize(start + room, 0);
-    match write(&mut out[start..]) {
+    let written = write(&mut out[start..]);
+    keep_or_roll_back(out, start, written)
+}
+
+/// After writing at `out[start..]`: keeps the `n` bytes written on success, returning the
+/// value; on failure cuts `out` back to `start`.
+fn keep_or_roll_back<T>(
+    out: &mut Vec<u8>,
+    start: usize,
+    written: Result<(usize, T), Error>,
+) -> Result<T, Error> {
+    match written {
         Ok((n, value)) => {
             out.truncate(start + n);
             Ok(value)
