@@ -581,9 +581,10 @@ impl Dtls13Keys {
         let length = u16::try_from(ct_len).map_err(|_| Error::Internal("DTLS 1.3 record over 2^16 bytes"))?;
         let header = format.header(self.epoch, seq, length)?;
         let header = header.as_bytes();
-        let out = out
-            .get_mut(..header.len() + ct_len)
-            .ok_or(Error::Internal("DTLS 1.3 record larger than its buffer"))?;
+        // `let else`, not `ok_or`: no error value is built and dropped per record.
+        let Some(out) = out.get_mut(..header.len() + ct_len) else {
+            return Err(Error::Internal("DTLS 1.3 record larger than its buffer"));
+        };
         let (head, body) = out.split_at_mut(header.len());
         head.copy_from_slice(header);
         body[..content.len()].copy_from_slice(content);

@@ -296,6 +296,9 @@ impl OutQueue {
         if self.dead {
             return None;
         }
+        if self.data_is_next() {
+            return self.cut_front_data(max_fragment);
+        }
         loop {
             let epoch = self.epochs.front_mut()?;
             // Recycle a drained data buffer.
@@ -356,7 +359,23 @@ impl OutQueue {
                 return Some(OutItem::KeyChange(state));
             }
         }
-        // The front epoch's first item is data with bytes left: cut one record from it.
+        // The front epoch's first item is data with bytes left.
+        self.cut_front_data(max_fragment)
+    }
+
+    /// Whether the front epoch's first data buffer goes next, with bytes left and no control
+    /// message before it: the steady state of a connection that only sends data, which
+    /// [`pop`](Self::pop) serves without walking its rules.
+    fn data_is_next(&self) -> bool {
+        self.epochs.front().is_some_and(|epoch| {
+            epoch.control.is_empty()
+                && matches!(epoch.app.front(), Some(AppItem::Data { bytes, start }) if *start < bytes.len())
+        })
+    }
+
+    /// One record of at most `max_fragment` bytes cut from the front epoch's first data
+    /// buffer.
+    fn cut_front_data(&mut self, max_fragment: usize) -> Option<OutItem<'_>> {
         let Some(AppItem::Data { bytes, start }) = self.epochs.front_mut()?.app.front_mut() else {
             return None;
         };

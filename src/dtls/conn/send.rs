@@ -350,6 +350,9 @@ impl DtlsConnection {
     /// fit waits in the queue for the next call. Otherwise (or from a record that did not
     /// fit after all) records are packed into datagrams queued in `out`, and 0 returned.
     fn flush_app(&mut self, direct: &mut [u8]) -> Result<usize, Error> {
+        if self.common.queue.is_empty() {
+            return Ok(0);
+        }
         // The queue lends each record's plaintext while the connection seals it; sealing
         // touches nothing of the queue, which stands aside meanwhile.
         let mut queue = std::mem::take(&mut self.common.queue);
@@ -367,15 +370,16 @@ impl DtlsConnection {
         let mut used = 0;
         let mut datagram: Vec<u8> = Vec::new();
         let max_app = self.max_app_data();
+        // No key change happens here (see below): one write epoch, one overhead.
+        let overhead = self.current_record_overhead();
         loop {
+            if direct.is_some() && used > 0 && used + overhead >= mtu {
+                // Not even one byte more fits: the next call starts the next datagram.
+                break;
+            }
             // RFC 9147 8: while our KeyUpdate awaits its ACK, only data under the current
             // keys goes out (a fatal alert does not wait), as in `next_queued`.
             if self.held_for_key_update_ack(queue) {
-                break;
-            }
-            let overhead = self.current_record_overhead();
-            if direct.is_some() && used > 0 && used + overhead >= mtu {
-                // Not even one byte more fits: the next call starts the next datagram.
                 break;
             }
             let Some(item) = queue.pop(max_app) else {

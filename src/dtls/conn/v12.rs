@@ -391,11 +391,13 @@ impl DtlsConnection {
             return self.seal_plaintext_to(typ, data, out);
         }
         let cid = self.common.neg.send_cid();
-        let w = self
+        let Some(w) = self
             .engine
             .v12_mut()
             .and_then(|e| e.write.get_mut(usize::from(epoch) - 1))
-            .ok_or(Error::Internal("no such write epoch"))?;
+        else {
+            return Err(Error::Internal("no such write epoch"));
+        };
         let seq = w.next_seq;
         // RFC 6347 4.1: the sequence number MUST NOT wrap.
         if seq > MAX_SEQ_48 {
@@ -408,9 +410,9 @@ impl DtlsConnection {
         let inner_len = data.len() + usize::from(cid.is_some());
         let header_len = PLAINTEXT_HEADER_LEN + cid.map_or(0, <[u8]>::len);
         let body_len = explicit + inner_len + key.tag_len();
-        let out = out
-            .get_mut(..header_len + body_len)
-            .ok_or(Error::Internal("DTLS 1.2 record larger than its buffer"))?;
+        let Some(out) = out.get_mut(..header_len + body_len) else {
+            return Err(Error::Internal("DTLS 1.2 record larger than its buffer"));
+        };
         w.next_seq += 1;
         let h = PlaintextHeader {
             content_type: if cid.is_some() { ContentType::Tls12Cid } else { typ },

@@ -667,11 +667,13 @@ impl DtlsConnection {
             cid: self.common.neg.send_cid(),
             ..HeaderFormat::default()
         };
-        let w = self
+        let Some(w) = self
             .engine
             .v13_mut()
             .and_then(|v13| v13.write.iter_mut().find(|w| w.keys.epoch() == epoch))
-            .ok_or(Error::Internal("no such write epoch"))?;
+        else {
+            return Err(Error::Internal("no such write epoch"));
+        };
         let seq = w.next_seq;
         if seq > crate::dtls::record::MAX_SEQ_48 {
             return Err(Error::SequenceExhausted);
