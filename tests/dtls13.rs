@@ -3058,11 +3058,11 @@ fn part_of_a_post_handshake_message_is_acknowledged_after_a_short_delay() {
 #[test]
 fn application_data_is_sealed_into_the_callers_buffer_one_datagram_per_call() {
     let (mut link, _) = established("ecdsa-p256", 1200);
-    // Records carry at most the MTU less the DTLS 1.2 AEAD overhead (37 bytes); a DTLS 1.3
-    // record adds its unified header (5), the content type (1) and the tag (16).
-    let full = 1200 - 37 + 22;
+    // A DTLS 1.3 record adds its unified header (5), the content type (1) and the tag (16):
+    // records carry 1,178 bytes, and a full one fills the MTU.
+    let full = 1200;
     let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
-    let last = data.len() - 2 * (1200 - 37) + 22;
+    let last = data.len() - 2 * (1200 - 22) + 22;
 
     // A buffer under the MTU: nothing comes out, the burst waits sealed in whole datagrams.
     write(&mut link.client, &data);

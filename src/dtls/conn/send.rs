@@ -19,7 +19,7 @@ impl DtlsConnection {
     pub(super) fn flush(&mut self, now: Instant) -> Result<(), Error> {
         let mut new_flight = false;
         let mut records: Vec<Vec<u8>> = Vec::new();
-        let max_app = self.max_app_data();
+        let mut max_app = self.max_app_data();
         let mut new_flight_items = 0usize;
         loop {
             let Some(item) = self.next_queued(max_app) else {
@@ -28,6 +28,8 @@ impl DtlsConnection {
             let (typ, data) = match item {
                 OutItem::KeyChange(state) => {
                     self.switch_write_keys(*state);
+                    // What follows is sealed under the new epoch, with its overhead.
+                    max_app = self.max_app_data();
                     continue;
                 }
                 OutItem::Record { typ, data } => (typ, data.to_vec()),
@@ -206,11 +208,14 @@ impl DtlsConnection {
         }
     }
 
-    /// The most application data one record carries within the MTU.
+    /// The most application data one record under the current write epoch carries within
+    /// the MTU: its exact overhead, so a DTLS 1.3 datagram carries as much as a TLS record
+    /// of the same size (RFC 9147 4: a 5-byte unified header, not DTLS 1.2's 13 and its
+    /// 8-byte explicit nonce).
     fn max_app_data(&self) -> usize {
         self.cfg
             .mtu
-            .saturating_sub(MAX_RECORD_OVERHEAD + self.cid_overhead())
+            .saturating_sub(self.current_record_overhead())
             .max(1)
     }
 
@@ -369,9 +374,9 @@ impl DtlsConnection {
         };
         let mut used = 0;
         let mut datagram: Vec<u8> = Vec::new();
-        let max_app = self.max_app_data();
         // No key change happens here (see below): one write epoch, one overhead.
         let overhead = self.current_record_overhead();
+        let max_app = mtu.saturating_sub(overhead).max(1);
         loop {
             if direct.is_some() && used > 0 && used + overhead >= mtu {
                 // Not even one byte more fits: the next call starts the next datagram.
