@@ -27,6 +27,7 @@
 
 mod engine;
 mod queries;
+mod seal;
 mod send;
 mod v12;
 mod v13;

@@ -64,6 +64,15 @@ impl Engine {
         }
     }
 
+    /// The overhead of a record under the current write epoch, with the peer's connection
+    /// id `cid` in it.
+    pub(super) fn current_overhead(&self, cid: Option<&[u8]>) -> usize {
+        match self {
+            Engine::V12(e) => e.overhead(e.write_epoch(), cid),
+            Engine::V13(e) => e.overhead(e.write_epoch(), cid),
+        }
+    }
+
     /// The read epoch in force.
     pub(super) fn read_epoch(&self) -> u64 {
         match self {

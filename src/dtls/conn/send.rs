@@ -6,13 +6,10 @@ use std::time::Instant;
 
 use super::engine::Engine;
 use super::{take_message, DtlsConnection, FlightItem, MAX_RECORD_OVERHEAD};
-use crate::codec::{AlertDescription, AlertLevel, ContentType, ProtocolVersion};
-use crate::config::Direction;
-use crate::dtls::record::{PlaintextHeader, MAX_SEQ_48, PLAINTEXT_HEADER_LEN};
+use crate::codec::ContentType;
 use crate::error::Error;
-use crate::event::AlertRecord;
 use crate::handshake::Handshake;
-use crate::record::OutItem;
+use crate::record::{OutItem, OutQueue};
 
 impl DtlsConnection {
     /// Moves what the handshake and the application queued into datagrams.
@@ -72,7 +69,7 @@ impl DtlsConnection {
                 }
                 _ => {
                     let mut rec = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
-                    self.seal_into(typ, &data, &mut rec)?;
+                    self.sealer().seal_into(typ, &data, &mut rec)?;
                     records.push(rec);
                 }
             }
@@ -163,8 +160,13 @@ impl DtlsConnection {
 
     /// Whether `queue`'s next item waits for the ACK of our KeyUpdate (see
     /// [`next_queued`](Self::next_queued)).
-    pub(super) fn held_for_key_update_ack(&self, queue: &crate::record::OutQueue) -> bool {
-        self.engine.key_update_pending() && self.error.is_none() && !queue.next_is_app()
+    pub(super) fn held_for_key_update_ack(&self, queue: &OutQueue) -> bool {
+        held_behind_key_update(self.awaiting_key_update_ack(), queue)
+    }
+
+    /// Our KeyUpdate awaits its ACK, on a connection still up.
+    fn awaiting_key_update_ack(&self) -> bool {
+        self.engine.key_update_pending() && self.error.is_none()
     }
 
     /// Our current flight went out after the handshake, under the application epochs 3
@@ -199,105 +201,17 @@ impl DtlsConnection {
         }
     }
 
-    /// What a connection id adds to a protected record: the id, and on DTLS 1.2 the inner
-    /// content type (RFC 9146 4; DTLS 1.3 has that byte anyway).
-    pub(super) fn cid_overhead(&self) -> usize {
-        match self.common.neg.send_cid() {
-            Some(cid) => cid.len() + usize::from(matches!(self.engine, Engine::V12(_))),
-            None => 0,
-        }
-    }
-
     /// The most application data one record under the current write epoch carries within
     /// the MTU: its exact overhead, so a DTLS 1.3 datagram carries as much as a TLS record
     /// of the same size (RFC 9147 4: a 5-byte unified header, not DTLS 1.2's 13 and its
     /// 8-byte explicit nonce).
     fn max_app_data(&self) -> usize {
-        self.cfg
-            .mtu
-            .saturating_sub(self.current_record_overhead())
-            .max(1)
-    }
-
-    /// Appends one record of `typ` under the current write epoch to `out`.
-    fn seal_into(&mut self, typ: ContentType, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        match &self.engine {
-            Engine::V12(e) => self.seal12_into(e.write_epoch(), typ, data, out),
-            Engine::V13(v13) => self.seal13_into(v13.write_epoch(), typ, data, out).map(|_| ()),
-        }
-    }
-
-    /// Writes one record of `typ` under the current write epoch at the start of `out`;
-    /// its length.
-    fn seal_to(&mut self, typ: ContentType, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-        match &self.engine {
-            Engine::V12(e) => self.seal12_to(e.write_epoch(), typ, data, out),
-            Engine::V13(v13) => self.seal13_to(v13.write_epoch(), typ, data, out).map(|(n, _)| n),
-        }
+        self.cfg.mtu.saturating_sub(self.current_record_overhead()).max(1)
     }
 
     /// The overhead of a record under the current write epoch.
     fn current_record_overhead(&self) -> usize {
-        match &self.engine {
-            Engine::V12(e) => self.record_overhead12(e.write_epoch()),
-            Engine::V13(v13) => self.record_overhead13(v13.write_epoch()),
-        }
-    }
-
-    /// Writes one DTLSPlaintext record (epoch 0, RFC 6347 4.1, RFC 9147 5: the same record
-    /// in both versions) at the start of `out`; returns its length.
-    pub(super) fn seal_plaintext_to(
-        &mut self,
-        typ: ContentType,
-        data: &[u8],
-        out: &mut [u8],
-    ) -> Result<usize, Error> {
-        let version = if self.before_first_server_message() {
-            // RFC 9147 5 (and RFC 6347 4.1 for DTLS 1.2's ClientHello, as in TLS, RFC 5246
-            // E.1): the initial ClientHello's legacy_record_version "may also be {254, 255}
-            // for compatibility purposes"; BoringSSL and OpenSSL send DTLS 1.0 there, until
-            // the server's answer fixes the version (a ClientHello after a HelloRetryRequest
-            // is {254, 253}).
-            ProtocolVersion::DTLSv1_0
-        } else {
-            ProtocolVersion::DTLSv1_2
-        };
-        let seq = self.write0_seq;
-        // RFC 6347 4.1: the sequence number MUST NOT wrap.
-        if seq > MAX_SEQ_48 {
-            return Err(Error::SequenceExhausted);
-        }
-        let out = out
-            .get_mut(..PLAINTEXT_HEADER_LEN + data.len())
-            .ok_or(Error::Internal("DTLS record larger than its buffer"))?;
-        self.write0_seq += 1;
-        let (head, body) = out.split_at_mut(PLAINTEXT_HEADER_LEN);
-        PlaintextHeader {
-            content_type: typ,
-            version,
-            epoch: 0,
-            seq,
-            length: data.len() as u16,
-        }
-        .write_to(&[], head);
-        body.copy_from_slice(data);
-        self.note_sealed(typ, data, 0);
-        Ok(out.len())
-    }
-
-    /// A record of `typ` carrying `data` was sealed: the record observer sees it, and an
-    /// alert becomes [`last_alert_sent`](Self::last_alert_sent).
-    pub(super) fn note_sealed(&mut self, typ: ContentType, data: &[u8], epoch: u64) {
-        if let (ContentType::Alert, [level, description]) = (typ, data) {
-            self.last_alert_sent = Some(AlertRecord {
-                level: AlertLevel::from(*level),
-                description: AlertDescription::from(*description),
-            });
-        }
-        if let Some(obs) = &self.common.observer {
-            // The observer numbers epochs in 16 bits (DTLS 1.2's field).
-            obs.record(Direction::Sent, typ, data.len(), epoch as u16);
-        }
+        self.engine.current_overhead(self.common.neg.send_cid())
     }
 
     /// Packs records into datagrams of at most the MTU, in order.
@@ -358,37 +272,33 @@ impl DtlsConnection {
         if self.common.queue.is_empty() {
             return Ok(0);
         }
-        // The queue lends each record's plaintext while the connection seals it; sealing
-        // touches nothing of the queue, which stands aside meanwhile.
-        let mut queue = std::mem::take(&mut self.common.queue);
-        let res = self.seal_app(&mut queue, direct);
-        self.common.queue = queue;
-        res
-    }
-
-    fn seal_app(&mut self, queue: &mut crate::record::OutQueue, direct: &mut [u8]) -> Result<usize, Error> {
         let mtu = self.cfg.mtu;
         let mut direct = match direct.get_mut(..mtu) {
             Some(d) if self.out.is_empty() => Some(d),
             _ => None,
         };
+        let awaiting_ack = self.awaiting_key_update_ack();
         let mut used = 0;
         let mut datagram: Vec<u8> = Vec::new();
+        let mut full: Vec<Vec<u8>> = Vec::new();
+        // The queue lends each record's plaintext while the sealer, borrowed apart from it,
+        // seals it.
+        let (queue, mut sealer) = self.queue_and_sealer();
         // No key change happens here (see below): one write epoch, one overhead.
-        let overhead = self.current_record_overhead();
+        let overhead = sealer.current_overhead();
         let max_app = mtu.saturating_sub(overhead).max(1);
-        loop {
+        let res = loop {
             if direct.is_some() && used > 0 && used + overhead >= mtu {
                 // Not even one byte more fits: the next call starts the next datagram.
-                break;
+                break Ok(used);
             }
             // RFC 9147 8: while our KeyUpdate awaits its ACK, only data under the current
             // keys goes out (a fatal alert does not wait), as in `next_queued`.
-            if self.held_for_key_update_ack(queue) {
-                break;
+            if held_behind_key_update(awaiting_ack, queue) {
+                break Ok(used);
             }
             let Some(item) = queue.pop(max_app) else {
-                break;
+                break Ok(used);
             };
             match item {
                 OutItem::Record { typ, data }
@@ -396,7 +306,10 @@ impl DtlsConnection {
                 {
                     if let Some(d) = direct.as_deref_mut() {
                         if used == 0 || used + overhead + data.len() <= mtu {
-                            used += self.seal_to(typ, data, &mut d[used..])?;
+                            match sealer.seal_to(typ, data, &mut d[used..]) {
+                                Ok(n) => used += n,
+                                Err(e) => break Err(e),
+                            }
                             continue;
                         }
                         // It does not fit this datagram and is out of the queue: it and
@@ -404,27 +317,32 @@ impl DtlsConnection {
                         direct = None;
                     }
                     if !datagram.is_empty() && datagram.len() + overhead + data.len() > mtu {
-                        self.out.push_back(std::mem::take(&mut datagram));
+                        full.push(std::mem::take(&mut datagram));
                     }
                     if datagram.is_empty() {
                         datagram.reserve(mtu);
                     }
-                    self.seal_into(typ, data, &mut datagram)?;
+                    if let Err(e) = sealer.seal_into(typ, data, &mut datagram) {
+                        break Err(e);
+                    }
                 }
                 // The plaintext write state every queue starts with, still there when a
                 // server is polled before its first datagram: nothing to switch.
                 OutItem::KeyChange(state) if !state.is_protected() => {
                     if state.epoch_of_transport().is_some() {
-                        return Err(Error::Internal("key change outside a step"));
+                        break Err(Error::Internal("key change outside a step"));
                     }
                 }
-                _ => return Err(Error::Internal("handshake output outside a step")),
+                _ => break Err(Error::Internal("handshake output outside a step")),
             }
+        };
+        if !full.is_empty() {
+            self.out.extend(full);
         }
         if !datagram.is_empty() {
             self.out.push_back(datagram);
         }
-        Ok(used)
+        res
     }
 
     /// DTLS 1.3: a KeyUpdate the application asked for while our last flight awaited its
@@ -453,4 +371,10 @@ impl DtlsConnection {
             _ => false,
         }
     }
+}
+
+/// While our KeyUpdate awaits its ACK (`awaiting_ack`), everything but application data and
+/// close_notify waits for it (RFC 9147 8, see [`DtlsConnection::next_queued`]).
+fn held_behind_key_update(awaiting_ack: bool, queue: &OutQueue) -> bool {
+    awaiting_ack && !queue.next_is_app()
 }

@@ -7,7 +7,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::{DtlsConnection, Start, MAX_FUTURE_RECORDS, MAX_RECORD_OVERHEAD};
+use super::seal::Sealer;
+use super::{DtlsConnection, Start, MAX_FUTURE_RECORDS};
 use crate::codec::{ContentType, ProtocolVersion, Reader};
 use crate::config::Direction;
 use crate::crypto::aead::RecordKey;
@@ -75,6 +76,18 @@ impl Epochs12 {
     /// sequence number): the handshake proper starts a fresh window (RFC 6347 4.2.1).
     pub(super) fn restart_window(&mut self) {
         self.window = ReplayWindow::new();
+    }
+
+    /// The overhead of a record under write epoch `epoch`: header, explicit nonce, tag, and
+    /// with the peer's connection id `cid` the id and the inner content type (RFC 9146 4).
+    pub(super) fn overhead(&self, epoch: u16, cid: Option<&[u8]>) -> usize {
+        match self.write_key(epoch) {
+            Some(k) => {
+                let cid = cid.map_or(0, |cid| cid.len() + 1);
+                PLAINTEXT_HEADER_LEN + k.explicit_nonce_len() + k.tag_len() + cid
+            }
+            None => PLAINTEXT_HEADER_LEN,
+        }
     }
 
     fn write_key(&self, epoch: u16) -> Option<&RecordKey> {
@@ -320,13 +333,13 @@ impl DtlsConnection {
             // DTLS 1.2 items were made from a u16 epoch.
             let epoch = item.epoch as u16;
             if item.typ != ContentType::Handshake {
-                match self.seal12(epoch, item.typ, &item.bytes) {
+                match self.sealer().seal12(epoch, item.typ, &item.bytes) {
                     Ok(r) => recs.push(r),
                     Err(e) => res = Err(e),
                 }
                 continue;
             }
-            let room = self.cfg.mtu.saturating_sub(self.record_overhead12(epoch));
+            let room = self.cfg.mtu.saturating_sub(self.sealer().overhead12(epoch));
             let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
                 continue;
             };
@@ -336,7 +349,7 @@ impl DtlsConnection {
                 frag.clear();
                 fh.encode(&mut frag);
                 frag.extend_from_slice(data);
-                match self.seal12(epoch, ContentType::Handshake, &frag) {
+                match self.sealer().seal12(epoch, ContentType::Handshake, &frag) {
                     Ok(r) => recs.push(r),
                     Err(e) => res = Err(e),
                 }
@@ -347,17 +360,20 @@ impl DtlsConnection {
         self.pack(recs);
         Ok(())
     }
+}
 
-    pub(super) fn record_overhead12(&self, epoch: u16) -> usize {
-        match self.engine.v12().and_then(|e| e.write_key(epoch)) {
-            Some(k) => PLAINTEXT_HEADER_LEN + k.explicit_nonce_len() + k.tag_len() + self.cid_overhead(),
-            None => PLAINTEXT_HEADER_LEN,
-        }
+/// DTLS 1.2's protected records.
+impl Sealer<'_> {
+    /// The overhead of a record under write epoch `epoch` (see [`Epochs12::overhead`]).
+    pub(super) fn overhead12(&self, epoch: u16) -> usize {
+        self.engine
+            .v12()
+            .map_or(PLAINTEXT_HEADER_LEN, |e| e.overhead(epoch, self.cid))
     }
 
     /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
     pub(super) fn seal12(&mut self, epoch: u16, typ: ContentType, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
+        let mut out = Vec::with_capacity(self.overhead12(epoch) + data.len());
         self.seal12_into(epoch, typ, data, &mut out)?;
         Ok(out)
     }
@@ -371,14 +387,14 @@ impl DtlsConnection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let room = self.record_overhead12(epoch) + data.len();
+        let room = self.overhead12(epoch) + data.len();
         append_with(out, room, |buf| Ok((self.seal12_to(epoch, typ, data, buf)?, ())))
     }
 
     /// Writes one DTLS 1.2 record at the start of `out` (the caller's datagram buffer),
     /// sealed where it lands (RFC 6347 4.1, 4.1.2.1; the `tls12_cid` form of RFC 9146 4
     /// when the peer gave us a connection id). Returns its length, at most
-    /// [`record_overhead12`](Self::record_overhead12) more than `data`; an `out` too short
+    /// [`overhead12`](Self::overhead12) more than `data`; an `out` too short
     /// for it is an error, with no sequence number spent.
     pub(super) fn seal12_to(
         &mut self,
@@ -390,7 +406,7 @@ impl DtlsConnection {
         if epoch == 0 {
             return self.seal_plaintext_to(typ, data, out);
         }
-        let cid = self.common.neg.send_cid();
+        let cid = self.cid;
         let Some(w) = self
             .engine
             .v12_mut()

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::seal::Sealer;
 use super::{DtlsConnection, MAX_FUTURE_RECORDS};
 use crate::codec::DecodeError;
 use crate::codec::{ContentType, HandshakeType, Reader};
@@ -107,6 +108,21 @@ impl Epochs13 {
     /// The epoch we write under (0 until the handshake keys are in).
     pub(super) fn write_epoch(&self) -> u64 {
         self.write.last().map_or(0, |e| e.keys.epoch())
+    }
+
+    /// The overhead of a record under write epoch `epoch`, with the peer's connection id
+    /// `cid` in its header (RFC 9147 9).
+    pub(super) fn overhead(&self, epoch: u64, cid: Option<&[u8]>) -> usize {
+        match self.write.iter().find(|w| w.keys.epoch() == epoch) {
+            Some(w) => w.keys.overhead(
+                &HeaderFormat {
+                    cid,
+                    ..HeaderFormat::default()
+                },
+                0,
+            ),
+            None => crate::dtls::record::PLAINTEXT_HEADER_LEN,
+        }
     }
 
     /// Records sent so far under the current write epoch.
@@ -485,7 +501,7 @@ impl DtlsConnection {
         body: &[u8],
         range: std::ops::Range<usize>,
     ) -> Result<(), Error> {
-        let (mtu, overhead) = (self.cfg.mtu, self.record_overhead13(epoch));
+        let (mtu, overhead) = (self.cfg.mtu, self.sealer().overhead13(epoch));
         let mut offset = range.start.min(range.end);
         loop {
             if !p.record.is_empty() && p.epoch != epoch {
@@ -555,7 +571,9 @@ impl DtlsConnection {
         let record = std::mem::take(&mut p.record);
         let ranges = std::mem::take(&mut p.ranges);
         p.pieces.extend_from_slice(&ranges);
-        let rn = self.seal13_into(p.epoch, ContentType::Handshake, &record, &mut p.datagram)?;
+        let rn = self
+            .sealer()
+            .seal13_into(p.epoch, ContentType::Handshake, &record, &mut p.datagram)?;
         if let Some(v13) = self.engine.v13_mut() {
             v13.sent.on_sent(rn, ranges);
         }
@@ -591,31 +609,26 @@ impl DtlsConnection {
             return Ok(());
         }
         let epoch = v13.write_epoch();
-        let room = self.cfg.mtu.saturating_sub(self.record_overhead13(epoch) + 2);
+        let room = self.cfg.mtu.saturating_sub(self.sealer().overhead13(epoch) + 2);
         let Some(v13) = self.engine.v13() else {
             return Ok(());
         };
         let ack = v13.received.ack(room / crate::dtls::ack::RECORD_NUMBER_LEN);
-        let (rec, _) = self.seal13(epoch, ContentType::Ack, &ack.to_bytes())?;
+        let (rec, _) = self.sealer().seal13(epoch, ContentType::Ack, &ack.to_bytes())?;
         self.pack(vec![rec]);
         Ok(())
     }
+}
 
-    pub(super) fn record_overhead13(&self, epoch: u64) -> usize {
-        let write = self
-            .engine
+/// DTLS 1.3's protected records.
+impl Sealer<'_> {
+    /// The overhead of a record under write epoch `epoch` (see [`Epochs13::overhead`]).
+    pub(super) fn overhead13(&self, epoch: u64) -> usize {
+        self.engine
             .v13()
-            .and_then(|v13| v13.write.iter().find(|w| w.keys.epoch() == epoch));
-        match write {
-            Some(w) => w.keys.overhead(
-                &HeaderFormat {
-                    cid: self.common.neg.send_cid(),
-                    ..HeaderFormat::default()
-                },
-                0,
-            ),
-            None => crate::dtls::record::PLAINTEXT_HEADER_LEN,
-        }
+            .map_or(crate::dtls::record::PLAINTEXT_HEADER_LEN, |v13| {
+                v13.overhead(epoch, self.cid)
+            })
     }
 
     /// One DTLS 1.3 record under write epoch `epoch`: DTLSPlaintext for epoch 0, else the
@@ -641,7 +654,7 @@ impl DtlsConnection {
         out: &mut Vec<u8>,
     ) -> Result<RecordNumber, Error> {
         // The overhead bounds the record (its short-record padding included).
-        let room = self.record_overhead13(epoch) + data.len();
+        let room = self.overhead13(epoch) + data.len();
         append_with(out, room, |buf| self.seal13_to(epoch, typ, data, buf))
     }
 
@@ -658,13 +671,13 @@ impl DtlsConnection {
         if epoch == 0 {
             // Epoch 0 is DTLSPlaintext with legacy_record_version {254, 253} (RFC 9147 5),
             // the same record DTLS 1.2 writes.
-            let seq = self.write0_seq;
+            let seq = self.write0_seq();
             let n = self.seal_plaintext_to(typ, data, out)?;
             return Ok((n, RecordNumber::new(0, seq)));
         }
         // RFC 9147 9: the peer's id in every protected record once we know it.
         let format = HeaderFormat {
-            cid: self.common.neg.send_cid(),
+            cid: self.cid,
             ..HeaderFormat::default()
         };
         let Some(w) = self
