@@ -269,9 +269,6 @@ impl DtlsConnection {
     /// fit waits in the queue for the next call. Otherwise (or from a record that did not
     /// fit after all) records are packed into datagrams queued in `out`, and 0 returned.
     fn flush_app(&mut self, direct: &mut [u8]) -> Result<usize, Error> {
-        if self.common.queue.is_empty() {
-            return Ok(0);
-        }
         let mtu = self.cfg.mtu;
         let mut direct = match direct.get_mut(..mtu) {
             Some(d) if self.out.is_empty() => Some(d),
