@@ -19,12 +19,12 @@ impl DtlsConnection {
     /// what the step changed: the ACK it made due, a flight the peer answered, handshake
     /// keys nothing needs any more.
     pub(super) fn flush(&mut self, now: Instant) -> Result<(), Error> {
-        let (new_flight, records) = self.take_queued()?;
-        if !new_flight && records.is_empty() && self.nothing_to_settle() {
+        if self.common.queue.is_empty() && self.nothing_to_settle() {
             // The common step of an established connection: a datagram of application data
             // came in, nothing went into the queue, nothing is due.
             return Ok(());
         }
+        let (new_flight, records) = self.take_queued()?;
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         let retransmit_last_flight = match self.engine {
             Engine::V13(_) => {
