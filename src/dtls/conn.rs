@@ -1225,6 +1225,55 @@ mod tests {
         assert!(matches!(s.recv_ack(&ack(&sent[1..2]), 1), Err(Error::Decode(_))));
     }
 
+    /// A datagram of application data on an established connection, with nothing queued,
+    /// no flight and no ACK due, is taken in without any output or timer; a KeyUpdate
+    /// after it is still acknowledged on the ACK timer, and data still flows under the new
+    /// keys.
+    #[test]
+    fn data_alone_sends_nothing_and_key_update_still_acknowledged() {
+        let (mut c, mut s, now) = pair13();
+        settle(&mut c, &mut s, now);
+        let later = now + Duration::from_secs(1);
+        c.handle_timeout(later).unwrap();
+        s.handle_timeout(later).unwrap();
+        settle(&mut c, &mut s, later);
+        while s.next_event().is_some() {}
+        assert!(s.flight.is_empty() && s.poll_timeout().is_none() && !s.wants_write());
+
+        let mut buf = [0u8; 1500];
+        for round in 0..3u8 {
+            c.writer().write_all(&[round; 700]).unwrap();
+            let n = c.poll_datagram(&mut buf).unwrap();
+            s.recv_datagram(&buf[..n], later).unwrap();
+            assert_eq!(s.next_event(), Some(Event::Data { len: 700 }));
+            assert_eq!(s.next_event(), None);
+            assert_eq!(s.poll_datagram(&mut buf), None, "nothing to answer data with");
+            assert_eq!(s.poll_timeout(), None);
+            let mut got = [0u8; 700];
+            s.reader().read_exact(&mut got).unwrap();
+            assert_eq!(got, [round; 700]);
+        }
+
+        // The client's KeyUpdate: acknowledged by the server on its ACK timer, not at once.
+        c.request_key_update(false).unwrap();
+        let n = c.poll_datagram(&mut buf).unwrap();
+        s.recv_datagram(&buf[..n], later).unwrap();
+        assert_eq!(s.poll_datagram(&mut buf), None, "the ACK waits for its timer");
+        let ack_at = s.poll_timeout().expect("ACK timer");
+        s.handle_timeout(ack_at).unwrap();
+        let n = s.poll_datagram(&mut buf).expect("the ACK");
+        c.recv_datagram(&buf[..n], ack_at).unwrap();
+        assert!(!c.engine.key_update_pending());
+        assert_eq!(c.write_epoch(), 4);
+        c.writer().write_all(b"new keys").unwrap();
+        let n = c.poll_datagram(&mut buf).unwrap();
+        s.recv_datagram(&buf[..n], ack_at).unwrap();
+        assert_eq!(s.poll_datagram(&mut buf), None);
+        let mut got = [0u8; 8];
+        s.reader().read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"new keys");
+    }
+
     /// A message after the KeyUpdate (or Finished) that changed the peer's keys, in a record
     /// of the old epoch, spans the key change (RFC 8446 5.1): unexpected_message.
     #[test]

@@ -626,7 +626,9 @@ impl Dtls13Keys {
     }
 
     fn low_seq(&self, rec: &ProtectedRecord<'_>) -> Result<u16, Error> {
-        let sample = sample_of(rec.ciphertext).ok_or(Error::DecryptFailed)?;
+        let Some(sample) = sample_of(rec.ciphertext) else {
+            return Err(Error::DecryptFailed);
+        };
         let mask = self.sn.mask(sample);
         let masked = rec.masked_seq();
         Ok(match rec.seq_len {
@@ -667,7 +669,9 @@ impl Dtls13Keys {
             buf: [0; MAX_UNIFIED_HEADER_LEN],
             len: rec.header.len(),
         };
-        let hdr = aad.buf.get_mut(..rec.header.len()).ok_or(Error::DecryptFailed)?;
+        let Some(hdr) = aad.buf.get_mut(..rec.header.len()) else {
+            return Err(Error::DecryptFailed);
+        };
         hdr.copy_from_slice(rec.header);
         let o = rec.seq_offset();
         match rec.seq_len {

@@ -10,12 +10,16 @@
 const WORDS: usize = 4;
 
 /// Replay window over the last [`ReplayWindow::SIZE`] sequence numbers of one epoch.
+///
+/// The bitmap is a ring indexed by the sequence number itself (RFC 6479's layout): moving
+/// the window forward clears only the bits of the numbers it passes, one for the usual
+/// next record, instead of shifting the whole bitmap.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayWindow {
     /// Highest sequence number marked, if any.
     highest: Option<u64>,
-    /// Bit `i` (word `i / 64`, bit `i % 64`) set: `highest - i` was marked (bit 0 is
-    /// `highest` itself).
+    /// Bit `seq % SIZE` (word `seq % SIZE / 64`, bit `seq % 64`) set: `seq`, at most
+    /// `SIZE - 1` below `highest`, was marked. Bits of numbers outside the window are clear.
     bitmap: [u64; WORDS],
 }
 
@@ -41,30 +45,24 @@ impl ReplayWindow {
         self.highest.map_or(0, |h| h.saturating_add(1))
     }
 
-    fn bit(&self, age: u64) -> bool {
-        self.bitmap[(age / 64) as usize] & (1u64 << (age % 64)) != 0
+    /// The word of `seq`'s bit and the bit within it.
+    fn slot(seq: u64) -> (usize, u64) {
+        (((seq % Self::SIZE) / 64) as usize, 1u64 << (seq % 64))
     }
 
-    fn set(&mut self, age: u64) {
-        self.bitmap[(age / 64) as usize] |= 1u64 << (age % 64);
+    fn bit(&self, seq: u64) -> bool {
+        let (word, bit) = Self::slot(seq);
+        self.bitmap[word] & bit != 0
     }
 
-    /// Moves every bit `shift` places older (bits past the window fall out).
-    fn shift(&mut self, shift: u64) {
-        if shift >= Self::SIZE {
-            self.bitmap = [0; WORDS];
-            return;
-        }
-        let (words, bits) = ((shift / 64) as usize, (shift % 64) as u32);
-        let old = self.bitmap;
-        for i in (0..WORDS).rev() {
-            let lo = i.checked_sub(words).map_or(0, |j| old[j]);
-            let carry = match (bits, i.checked_sub(words + 1)) {
-                (0, _) | (_, None) => 0,
-                (b, Some(j)) => old[j] >> (64 - b),
-            };
-            self.bitmap[i] = (lo << bits) | carry;
-        }
+    fn set(&mut self, seq: u64) {
+        let (word, bit) = Self::slot(seq);
+        self.bitmap[word] |= bit;
+    }
+
+    fn clear(&mut self, seq: u64) {
+        let (word, bit) = Self::slot(seq);
+        self.bitmap[word] &= !bit;
     }
 
     /// True if a record with `seq` may be deprotected: newer than the highest, or inside the
@@ -76,8 +74,7 @@ impl ReplayWindow {
         if seq > highest {
             return true;
         }
-        let age = highest - seq;
-        age < Self::SIZE && !self.bit(age)
+        highest - seq < Self::SIZE && !self.bit(seq)
     }
 
     /// Records that `seq` deprotected. Call only after a successful deprotection and a
@@ -85,19 +82,22 @@ impl ReplayWindow {
     pub fn mark(&mut self, seq: u64) {
         match self.highest {
             Some(highest) if seq <= highest => {
-                let age = highest - seq;
-                if age < Self::SIZE {
-                    self.set(age);
+                if highest - seq < Self::SIZE {
+                    self.set(seq);
                 }
             }
-            Some(highest) => {
-                self.shift(seq - highest);
-                self.set(0);
+            Some(highest) if seq - highest < Self::SIZE => {
+                // The numbers the window moves over take the ring slots of numbers that
+                // fall out of it: not seen yet.
+                for passed in highest + 1..seq {
+                    self.clear(passed);
+                }
+                self.set(seq);
                 self.highest = Some(seq);
             }
-            None => {
+            _ => {
                 self.bitmap = [0; WORDS];
-                self.set(0);
+                self.set(seq);
                 self.highest = Some(seq);
             }
         }

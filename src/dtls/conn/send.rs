@@ -12,8 +12,56 @@ use crate::handshake::Handshake;
 use crate::record::{OutItem, OutQueue};
 
 impl DtlsConnection {
-    /// Moves what the handshake and the application queued into datagrams.
+    /// Moves what the handshake and the application queued into datagrams, and settles
+    /// what the step changed: the ACK it made due, a flight the peer answered, handshake
+    /// keys nothing needs any more.
     pub(super) fn flush(&mut self, now: Instant) -> Result<(), Error> {
+        if self.common.queue.is_empty() && self.nothing_to_settle() {
+            // The common step of an established connection: a datagram of application data
+            // came in, nothing went into the queue, nothing is due.
+            return Ok(());
+        }
+        let (new_flight, records) = self.take_queued()?;
+        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
+        let retransmit_last_flight = match self.engine {
+            Engine::V13(_) => {
+                self.send_due_ack13(new_flight)?;
+                // DTLS 1.3: every flight, the last one and post-handshake messages included,
+                // is retransmitted until answered or acknowledged (RFC 9147 5.8, 7); on a
+                // client what the server sends after the handshake does not acknowledge our
+                // Finished, only an ACK does (RFC 9147 7.1, 5.8.4).
+                true
+            }
+            // Our last flight: repeated only when the peer repeats its own (RFC 6347 4.2.4).
+            Engine::V12(_) => false,
+        };
+        if new_flight {
+            self.send_flight(true)?;
+            if established && !retransmit_last_flight {
+                self.timer.finish();
+            } else {
+                self.timer.on_progress();
+                self.timer.arm(now);
+            }
+        } else if self.peer_answered_flight() {
+            // The peer's last flight completed the handshake: ours was received. Taken into
+            // account once: until the peer's next message this would change nothing more.
+            self.peer_progress = false;
+            self.timer.finish();
+            self.flight.clear();
+            self.flight_trigger = None;
+            self.engine.forget_sent();
+        }
+        if !records.is_empty() {
+            self.pack(records);
+        }
+        self.forget_handshake_keys13();
+        Ok(())
+    }
+
+    /// Takes what the handshake and the application queued: handshake messages and CCS into
+    /// `flight` (true if a new flight started), other records sealed, in order.
+    fn take_queued(&mut self) -> Result<(bool, Vec<Vec<u8>>), Error> {
         let mut new_flight = false;
         let mut records: Vec<Vec<u8>> = Vec::new();
         let mut max_app = self.max_app_data();
@@ -74,41 +122,30 @@ impl DtlsConnection {
                 }
             }
         }
-        let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
-        let retransmit_last_flight = match self.engine {
-            Engine::V13(_) => {
-                self.send_due_ack13(new_flight)?;
-                // DTLS 1.3: every flight, the last one and post-handshake messages included,
-                // is retransmitted until answered or acknowledged (RFC 9147 5.8, 7); on a
-                // client what the server sends after the handshake does not acknowledge our
-                // Finished, only an ACK does (RFC 9147 7.1, 5.8.4).
-                true
-            }
-            // Our last flight: repeated only when the peer repeats its own (RFC 6347 4.2.4).
-            Engine::V12(_) => false,
+        Ok((new_flight, records))
+    }
+
+    /// Whether a step that queued nothing leaves nothing for [`flush`](Self::flush) to do:
+    /// no ACK due, no answered flight to forget, no handshake keys to drop.
+    fn nothing_to_settle(&self) -> bool {
+        !self.engine.v13().is_some_and(|v13| v13.ack_due)
+            && !self.peer_answered_flight()
+            && !self.handshake_keys_forgettable13()
+    }
+
+    /// A peer message completed the handshake since our last flight, which it thereby
+    /// answered: no retransmission, no ACK awaited. DTLS 1.2's last flight and DTLS 1.3's
+    /// server Finished are answered so; a DTLS 1.3 client's Finished and any post-handshake
+    /// flight only by an ACK (RFC 6347 4.2.4; RFC 9147 5.8.4, 7.1).
+    fn peer_answered_flight(&self) -> bool {
+        let answered_by_a_message = match self.engine {
+            Engine::V12(_) => true,
+            Engine::V13(_) => self.common.side == crate::common::Side::Server,
         };
-        if new_flight {
-            self.send_flight(true)?;
-            if established && !retransmit_last_flight {
-                self.timer.finish();
-            } else {
-                self.timer.on_progress();
-                self.timer.arm(now);
-            }
-        } else if self.peer_progress
-            && established
+        self.peer_progress
+            && self.handshake.as_ref().is_some_and(Handshake::is_established)
             && !self.post_handshake_flight()
-            && (!retransmit_last_flight || self.common.side == crate::common::Side::Server)
-        {
-            // The peer's last flight completed the handshake: ours was received.
-            self.timer.finish();
-            self.flight.clear();
-            self.flight_trigger = None;
-            self.engine.forget_sent();
-        }
-        self.pack(records);
-        self.forget_handshake_keys13();
-        Ok(())
+            && answered_by_a_message
     }
 
     /// A key change from the queue: DTLS 1.2's is the key behind our CCS (the next epoch);
@@ -138,11 +175,21 @@ impl DtlsConnection {
     /// read keys go too. A server keeps them to answer a repeated client Finished whose
     /// ACK was lost.
     fn forget_handshake_keys13(&mut self) {
-        let done = self.handshake.as_ref().is_some_and(Handshake::is_established)
-            && self.flight.iter().all(|item| item.epoch >= 3);
-        if let (Some(v13), true) = (self.engine.v13_mut(), done) {
+        if !self.handshake_keys_forgettable13() {
+            return;
+        }
+        if let Some(v13) = self.engine.v13_mut() {
             v13.forget_handshake_epochs(self.common.side);
         }
+    }
+
+    /// Whether [`forget_handshake_keys13`](Self::forget_handshake_keys13) has keys to drop.
+    fn handshake_keys_forgettable13(&self) -> bool {
+        self.engine
+            .v13()
+            .is_some_and(|v13| v13.holds_handshake_epochs(self.common.side))
+            && self.handshake.as_ref().is_some_and(Handshake::is_established)
+            && self.flight.iter().all(|item| item.epoch >= 3)
     }
 
     /// The next item the handshake or the application queued, at most `max_app` bytes of

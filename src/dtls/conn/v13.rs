@@ -169,6 +169,13 @@ impl Epochs13 {
         }
     }
 
+    /// Whether [`forget_handshake_epochs`](Self::forget_handshake_epochs) would drop any
+    /// keys.
+    pub(super) fn holds_handshake_epochs(&self, side: Side) -> bool {
+        self.write.iter().any(|w| w.keys.epoch() < 3)
+            || (side == Side::Client && self.read.iter().any(|e| e.keys.epoch() < 3))
+    }
+
     fn add_write(&mut self, keys: Box<Dtls13Keys>) {
         self.write.push(WriteEpoch { keys, next_seq: 0 });
         while self.write.len() > MAX_WRITE_EPOCHS {
