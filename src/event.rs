@@ -8,9 +8,11 @@ use crate::codec::{AlertDescription, AlertLevel};
 pub enum Event {
     /// The handshake finished and the peer is authenticated.
     HandshakeComplete,
-    /// `len` plaintext bytes arrived and wait in `Connection::reader`.
+    /// `len` plaintext bytes arrived and wait in `Connection::reader`. Records that arrive
+    /// with no other event between them are announced by one `Data` event, so the event
+    /// queue of an application that only reads stays bounded.
     Data {
-        /// Bytes added by this record.
+        /// Bytes added since the previous event.
         len: usize,
     },
     /// The traffic keys changed (RFC 8446 4.6.3); `ours` is true for our sending direction.
@@ -32,7 +34,7 @@ pub enum Event {
     /// Server: `len` bytes of 0-RTT data arrived and wait in `Connection::early_data_reader`
     /// (RFC 8446 4.2.10: replayable, handle with care).
     EarlyData {
-        /// Bytes added by this record.
+        /// Bytes added since the previous event (consecutive records merge, as for `Data`).
         len: usize,
     },
     /// Client: the server refused our 0-RTT data; it was not delivered. Resend it with

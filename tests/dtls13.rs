@@ -15,7 +15,7 @@ use common::dtls::{
     WireRecord, CLIENT_ADDR,
 };
 use sanstls::codec::{
-    AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
+    AlertDescription, AlertLevel, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion,
 };
 use sanstls::conn::ClientSessions12;
 use sanstls::dtls::{Accepted, Ack, DtlsAcceptor, DtlsConfig, DtlsConnection, RecordNumber};
@@ -3105,4 +3105,34 @@ fn overlong_ciphertext_is_dropped_not_fatal() {
     write(&mut link.client, b"still up");
     link.pump().unwrap();
     assert_eq!(read_all(link.server()), b"still up");
+}
+
+/// An application that reads through `reader()` and never drains events does not grow the
+/// event queue with every record: the records' data is announced by one `Event::Data`, and
+/// an event of another kind still separates announcements.
+#[test]
+fn data_events_of_records_read_without_draining_events_merge_into_one() {
+    let (mut link, _) = established("ecdsa-p256", 1200);
+    for round in 0..500u32 {
+        write(&mut link.client, &round.to_be_bytes());
+        link.pump().unwrap();
+        assert_eq!(read_all(link.server()), round.to_be_bytes());
+    }
+    assert_eq!(events(link.server()), vec![Event::Data { len: 2000 }]);
+
+    write(&mut link.client, b"before");
+    link.pump().unwrap();
+    link.client.send_close_notify();
+    link.pump().unwrap();
+    assert_eq!(
+        events(link.server()),
+        vec![
+            Event::Data { len: 6 },
+            Event::Alert {
+                level: AlertLevel::Warning,
+                description: AlertDescription::CloseNotify
+            },
+            Event::PeerClosed
+        ]
+    );
 }

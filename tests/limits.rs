@@ -26,7 +26,7 @@ use sanstls::conn::{
     MAX_CERTIFICATE_CHAIN_LEN, MAX_EMPTY_RECORDS_IN_A_ROW, MAX_KEY_UPDATES_IN_A_ROW, MAX_TICKETS,
     MAX_WARNING_ALERTS_IN_A_ROW,
 };
-use sanstls::{CertifiedKey, Connection, Error, Limit, PeerMisbehaved};
+use sanstls::{CertifiedKey, Connection, Error, Event, Limit, PeerMisbehaved};
 
 /// Records in every flood: far beyond each limit.
 const FLOOD: usize = 2_000;
@@ -340,4 +340,31 @@ fn unread_plaintext_stops_reading_instead_of_buffering() {
         }
     }
     assert_eq!(got.len(), 64 * chunk.len());
+}
+
+/// An application that reads through `reader()` and never drains events holds one
+/// `Event::Data` for all the records it read, not one per record: thousands of records add
+/// nothing to the heap.
+#[test]
+fn reading_without_draining_events_does_not_grow_the_event_queue() {
+    let mut client = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let mut server = Connection::server(server_builder("ecdsa-p256").build().unwrap()).unwrap();
+    handshake(&mut client, &mut server).unwrap();
+    while server.next_event().is_some() {}
+    // Warm up the buffers, then count.
+    assert_eq!(send(&mut client, &mut server, b"warm"), b"warm");
+    while server.next_event().is_some() {}
+    let base = counting_alloc::live_bytes();
+    for round in 0..5_000u32 {
+        assert_eq!(
+            send(&mut client, &mut server, &round.to_be_bytes()),
+            round.to_be_bytes()
+        );
+    }
+    assert!(
+        counting_alloc::live_bytes() - base < 4096,
+        "the connections grew by {} bytes over 5,000 records",
+        counting_alloc::live_bytes() - base
+    );
+    assert_eq!(events(&mut server), vec![Event::Data { len: 20_000 }]);
 }

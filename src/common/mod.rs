@@ -71,6 +71,26 @@ pub(crate) struct Common<W> {
 }
 
 impl<W: Wire> Common<W> {
+    /// Announces `len` bytes of plaintext waiting in the reader. Announcements with no other
+    /// event between them merge into one [`Event::Data`], so an application that reads
+    /// through `reader()` and never drains events holds one event, not one per record: the
+    /// queue stays bounded however long the connection lives.
+    pub fn data_arrived(&mut self, len: usize) {
+        match self.events.back_mut() {
+            Some(Event::Data { len: queued }) => *queued += len,
+            _ => self.events.push_back(Event::Data { len }),
+        }
+    }
+
+    /// [`data_arrived`](Self::data_arrived) for 0-RTT data waiting in the early-data reader
+    /// ([`Event::EarlyData`]).
+    pub fn early_data_arrived(&mut self, len: usize) {
+        match self.events.back_mut() {
+            Some(Event::EarlyData { len: queued }) => *queued += len,
+            _ => self.events.push_back(Event::EarlyData { len }),
+        }
+    }
+
     pub fn new(side: Side, key_log: Arc<dyn KeyLog>, first_wire_version: u16, wire: W) -> Self {
         let mut queue = OutQueue::default();
         queue.push_key_change(WriteState::plaintext(first_wire_version));

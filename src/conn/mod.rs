@@ -273,7 +273,7 @@ impl Connection {
             match self.process_record(&header, payload) {
                 Ok(Some(range)) => {
                     // Delivered from where it was opened: `reader()` copies it out.
-                    self.common.events.push_back(Event::Data { len: range.len() });
+                    self.common.data_arrived(range.len());
                     deframer.hold_in_last(range);
                 }
                 Ok(None) => {}
@@ -522,7 +522,7 @@ impl Connection {
         *budget = budget.checked_sub(n).ok_or(PeerMisbehaved::TooMuchEarlyData)?;
         if n > 0 {
             self.early_received.extend_from_slice(plain.data);
-            self.common.events.push_back(Event::EarlyData { len: n });
+            self.common.early_data_arrived(n);
         }
         Ok(())
     }

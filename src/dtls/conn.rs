@@ -769,7 +769,7 @@ impl DtlsConnection {
         if !self.inbound.has_room(start - self.received_start) {
             return Ok(false);
         }
-        self.common.events.push_back(Event::Data { len });
+        self.common.data_arrived(len);
         Ok(true)
     }
 
