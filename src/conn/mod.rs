@@ -660,7 +660,9 @@ impl Connection {
         }
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Events wait until drained: consecutive `Data` announcements
+    /// merge into one, so an application that only reads holds a single one, but each key
+    /// change and ticket is an event of its own.
     pub fn next_event(&mut self) -> Option<Event> {
         self.common.events.pop_front()
     }

@@ -817,7 +817,9 @@ impl DtlsConnection {
         self.finish_step(res, now)
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Events wait until drained: consecutive `Data` announcements
+    /// merge into one, so an application that only reads holds a single one, but each key
+    /// change is an event of its own.
     pub fn next_event(&mut self) -> Option<Event> {
         self.common.events.pop_front()
     }
