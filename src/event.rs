@@ -8,11 +8,12 @@ use crate::codec::{AlertDescription, AlertLevel};
 pub enum Event {
     /// The handshake finished and the peer is authenticated.
     HandshakeComplete,
-    /// `len` plaintext bytes arrived and wait in `Connection::reader`. Records that arrive
-    /// with no other event between them are announced by one `Data` event, so the event
-    /// queue of an application that only reads stays bounded.
+    /// `len` plaintext bytes arrived and wait in `Connection::reader`. Over TLS, records
+    /// that arrive with no other event between them are announced by one `Data` event, so
+    /// the event queue of an application that only reads stays bounded; over DTLS each
+    /// record has its own, since a record is the application's message.
     Data {
-        /// Bytes added since the previous event.
+        /// Bytes added since the previous event (DTLS: the record's length).
         len: usize,
     },
     /// The traffic keys changed (RFC 8446 4.6.3); `ours` is true for our sending direction.

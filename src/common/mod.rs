@@ -71,10 +71,11 @@ pub(crate) struct Common<W> {
 }
 
 impl<W: Wire> Common<W> {
-    /// Announces `len` bytes of plaintext waiting in the reader. Announcements with no other
-    /// event between them merge into one [`Event::Data`], so an application that reads
-    /// through `reader()` and never drains events holds one event, not one per record: the
-    /// queue stays bounded however long the connection lives.
+    /// Announces `len` bytes of plaintext waiting in the reader of a TLS stream.
+    /// Announcements with no other event between them merge into one [`Event::Data`], so an
+    /// application that reads through `reader()` and never drains events holds one event,
+    /// not one per record: the queue stays bounded however long the connection lives. (DTLS
+    /// announces each record on its own: its boundary matters there.)
     pub fn data_arrived(&mut self, len: usize) {
         match self.events.back_mut() {
             Some(Event::Data { len: queued }) => *queued += len,

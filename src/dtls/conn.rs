@@ -769,7 +769,9 @@ impl DtlsConnection {
         if !self.inbound.has_room(start - self.received_start) {
             return Ok(false);
         }
-        self.common.data_arrived(len);
+        // One event per record: over DTLS a record is the application's message, and its
+        // `Data` event is where its boundary shows (consecutive records do not merge).
+        self.common.events.push_back(Event::Data { len });
         Ok(true)
     }
 
@@ -817,9 +819,9 @@ impl DtlsConnection {
         self.finish_step(res, now)
     }
 
-    /// The next event, if any. Events wait until drained: consecutive `Data` announcements
-    /// merge into one, so an application that only reads holds a single one, but each key
-    /// change is an event of its own.
+    /// The next event, if any. Events wait until drained; over DTLS each record's data is
+    /// announced by an `Event::Data` of its own (its length is the record's boundary), so
+    /// an application should drain events as it reads.
     pub fn next_event(&mut self) -> Option<Event> {
         self.common.events.pop_front()
     }
