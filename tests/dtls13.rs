@@ -3127,3 +3127,41 @@ fn each_record_is_announced_by_its_own_data_event() {
     );
     assert_eq!(read_all(link.server()), [1, 2, 2, 3, 3, 3]);
 }
+
+/// Each write is a message (RFC 9147 4.4: a record is the application's unit): two writes
+/// before one `poll_datagram` become two records, packed into one datagram, and the peer
+/// reads them as two. A write is taken whole or not at all: while earlier writes fill the
+/// plaintext cap the next one is `WouldBlock`, never cut in two.
+#[test]
+fn each_write_is_a_record_of_its_own_and_is_taken_whole() {
+    let (mut link, secrets) = established("ecdsa-p256", 1200);
+    let from = link.wire.len();
+    write(&mut link.client, b"one");
+    write(&mut link.client, b"two");
+    link.pump().unwrap();
+    let sent: Vec<WireRecord> = wire(&link, &secrets, from)
+        .into_iter()
+        .filter(|r| r.dir == Dir::ToServer && r.typ == Some(ContentType::ApplicationData))
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].datagram, sent[1].datagram,
+        "both records share a datagram"
+    );
+    assert_eq!(
+        events(link.server()),
+        vec![Event::Data { len: 3 }, Event::Data { len: 3 }]
+    );
+    assert_eq!(read_all(link.server()), b"onetwo");
+
+    // The cap (64 KiB by default): a write that would cross it waits whole.
+    let cap = 64 * 1024;
+    write(&mut link.client, &vec![1u8; cap - 10]);
+    let err = std::io::Write::write(&mut link.client.writer(), &[2u8; 20]).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), vec![1u8; cap - 10]);
+    write(&mut link.client, &[2u8; 20]);
+    link.pump().unwrap();
+    assert_eq!(read_all(link.server()), [2u8; 20]);
+}

@@ -5,7 +5,6 @@
 use std::io;
 
 use crate::error::Error;
-use crate::record::OutQueue;
 
 /// The `io::Read` rule every connection type shares (TLS `Reader`, DTLS `DtlsReader`): buffered
 /// plaintext first, then `Ok(0)` after close_notify, the error after a failure, else
@@ -33,22 +32,9 @@ pub fn read_plaintext(
     Err(io::ErrorKind::WouldBlock.into())
 }
 
-/// The `io::Write` rule every connection type shares: refused after a failure or our
-/// close_notify, otherwise queued up to the plaintext cap (partial writes, `WouldBlock` when full).
-pub fn queue_plaintext(
-    queue: &mut OutQueue,
-    max_buffered: usize,
-    sent_close: bool,
-    error: Option<&Error>,
-    buf: &[u8],
-) -> io::Result<usize> {
-    let n = plaintext_room(queue.app_bytes(), max_buffered, sent_close, error, buf.len())?;
-    queue.push_app(&buf[..n]);
-    Ok(n)
-}
-
 /// How much of `len` bytes of plaintext a writer takes now, with `waiting` bytes not yet
-/// encrypted: the refusals and the cap of [`queue_plaintext`].
+/// encrypted: refused after a failure or our close_notify, otherwise up to the plaintext cap
+/// (`WouldBlock` when it is reached).
 pub fn plaintext_room(
     waiting: usize,
     max_buffered: usize,

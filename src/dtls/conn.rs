@@ -48,7 +48,7 @@ use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
 use crate::codec::{
     AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion, Reader,
 };
-use crate::common::plaintext::{queue_plaintext, read_plaintext};
+use crate::common::plaintext::{plaintext_room, read_plaintext};
 use crate::common::{Blinding, Common, Inbound, Side};
 use crate::config::{ClientConfig, Direction, ServerConfig};
 use crate::error::{Error, Limit, Misuse, PeerMisbehaved};
@@ -831,7 +831,8 @@ impl DtlsConnection {
         DtlsReader { conn: self }
     }
 
-    /// Plaintext to send: each write becomes records (at most one MTU each) on the next
+    /// Plaintext to send: each write is a message and becomes records of its own (at most
+    /// one MTU each; records of several writes may share a datagram) on the next
     /// `poll_datagram`. Datagram semantics: a record may be lost; nothing is retransmitted.
     pub fn writer(&mut self) -> DtlsWriter<'_> {
         DtlsWriter { conn: self }
@@ -960,8 +961,10 @@ impl io::Read for DtlsReader<'_> {
     }
 }
 
-/// `io::Write` into the outgoing queue (held until the handshake completes); partial writes
-/// when the plaintext cap is reached.
+/// `io::Write` into the outgoing queue (held until the handshake completes). Each write is
+/// a message: its records carry nothing of another write, and it is taken whole or not at
+/// all (`WouldBlock` while earlier writes fill the plaintext cap; one write alone may exceed
+/// it), so a message is never cut in two by a partial write.
 pub struct DtlsWriter<'a> {
     conn: &'a mut DtlsConnection,
 }
@@ -969,17 +972,22 @@ pub struct DtlsWriter<'a> {
 impl io::Write for DtlsWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let c = &mut *self.conn;
-        let n = queue_plaintext(
-            &mut c.common.queue,
+        let waiting = c.common.queue.app_bytes();
+        let room = plaintext_room(
+            waiting,
             c.inbound.max_buffered,
             c.sent_close,
             c.error.as_ref(),
-            buf,
+            buf.len(),
         )?;
-        if n > 0 {
+        if room < buf.len() && waiting > 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        c.common.queue.push_app_message(buf);
+        if !buf.is_empty() {
             c.common.app_data_written();
         }
-        Ok(n)
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -117,6 +117,19 @@ impl OutQueue {
     /// Queues application data (rule 3: held back until [`OutQueue::open_app`]). Appends to
     /// the last queued buffer when it can, so a stream of writes costs no allocation.
     pub fn push_app(&mut self, data: &[u8]) {
+        self.push_app_data(data, true);
+    }
+
+    /// Queues application data as a message of its own (DTLS: a record is the application's
+    /// message, RFC 9147 4.4): its records carry no bytes of another message, while records
+    /// of several messages may still share a datagram.
+    pub fn push_app_message(&mut self, data: &[u8]) {
+        self.push_app_data(data, false);
+    }
+
+    /// [`push_app`](Self::push_app) (`append`: into the last queued buffer when it can) or
+    /// [`push_app_message`](Self::push_app_message).
+    fn push_app_data(&mut self, data: &[u8], append: bool) {
         if data.is_empty() {
             return;
         }
@@ -133,7 +146,7 @@ impl OutQueue {
         } else {
             &mut self.blocked_app
         };
-        if let Some(AppItem::Data { bytes, .. }) = items.back_mut() {
+        if let (true, Some(AppItem::Data { bytes, .. })) = (append, items.back_mut()) {
             bytes.extend_from_slice(data);
             return;
         }
