@@ -120,9 +120,10 @@ impl OutQueue {
         self.push_app_data(data, true);
     }
 
-    /// Queues application data as a message of its own (DTLS: a record is the application's
-    /// message, RFC 9147 4.4): its records carry no bytes of another message, while records
-    /// of several messages may still share a datagram.
+    /// Queues application data as a message of its own (DTLS, which "preserves the datagram
+    /// semantics of the underlying transport", RFC 6347 and RFC 9147, abstracts): its records
+    /// carry no bytes of another message, while records of several messages may still share
+    /// a datagram.
     pub fn push_app_message(&mut self, data: &[u8]) {
         self.push_app_data(data, false);
     }
