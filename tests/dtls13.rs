@@ -3128,7 +3128,7 @@ fn each_record_is_announced_by_its_own_data_event() {
     assert_eq!(read_all(link.server()), [1, 2, 2, 3, 3, 3]);
 }
 
-/// Each write is a message (RFC 9147 4.4: a record is the application's unit): two writes
+/// Each write is a message (DTLS preserves datagram semantics, RFC 9147 abstract): two writes
 /// before one `poll_datagram` become two records, packed into one datagram, and the peer
 /// reads them as two. A write is taken whole or not at all: while earlier writes fill the
 /// plaintext cap the next one is `WouldBlock`, never cut in two.
