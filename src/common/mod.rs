@@ -77,18 +77,22 @@ impl<W: Wire> Common<W> {
     /// not one per record: the queue stays bounded however long the connection lives. (DTLS
     /// announces each record on its own: its boundary matters there.)
     pub fn data_arrived(&mut self, len: usize) {
-        match self.events.back_mut() {
-            Some(Event::Data { len: queued }) => *queued += len,
-            _ => self.events.push_back(Event::Data { len }),
-        }
+        self.announce_merged(Event::Data { len });
     }
 
     /// [`data_arrived`](Self::data_arrived) for 0-RTT data waiting in the early-data reader
     /// ([`Event::EarlyData`]).
     pub fn early_data_arrived(&mut self, len: usize) {
-        match self.events.back_mut() {
-            Some(Event::EarlyData { len: queued }) => *queued += len,
-            _ => self.events.push_back(Event::EarlyData { len }),
+        self.announce_merged(Event::EarlyData { len });
+    }
+
+    /// Queues `event` (`Data` or `EarlyData`), added into the last queued event when that
+    /// is of the same kind.
+    fn announce_merged(&mut self, event: Event) {
+        match (self.events.back_mut(), &event) {
+            (Some(Event::Data { len: queued }), Event::Data { len })
+            | (Some(Event::EarlyData { len: queued }), Event::EarlyData { len }) => *queued += len,
+            _ => self.events.push_back(event),
         }
     }
 
