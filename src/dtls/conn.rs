@@ -69,8 +69,6 @@ pub const DEFAULT_MAX_BAD_RECORDS: u32 = 1024;
 /// Records of the next epoch held until its keys are in (a reordered Finished), and
 /// application records held until the Finished completes the handshake.
 const MAX_FUTURE_RECORDS: usize = 16;
-/// DTLS 1.2 record overhead under AEAD keys: header, explicit nonce, tag.
-const MAX_RECORD_OVERHEAD: usize = 13 + 8 + 16;
 
 /// Datagram settings of a DTLS connection.
 #[derive(Clone, Debug)]

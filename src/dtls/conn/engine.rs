@@ -15,6 +15,7 @@ use std::time::Instant;
 use super::v12::Epochs12;
 use super::v13::Epochs13;
 use super::DtlsConnection;
+use crate::dtls::record::PLAINTEXT_HEADER_LEN;
 
 /// The record engine of the version in force.
 ///
@@ -33,13 +34,6 @@ impl Engine {
             Engine::V13(Epochs13::new())
         } else {
             Engine::V12(Epochs12::new())
-        }
-    }
-
-    pub(super) fn v12(&self) -> Option<&Epochs12> {
-        match self {
-            Engine::V12(e) => Some(e),
-            Engine::V13(_) => None,
         }
     }
 
@@ -64,12 +58,14 @@ impl Engine {
         }
     }
 
-    /// The overhead of a record under the current write epoch, with the peer's connection
-    /// id `cid` in it.
-    pub(super) fn current_overhead(&self, cid: Option<&[u8]>) -> usize {
+    /// The overhead of a record under our write epoch `epoch`, with the peer's connection id
+    /// `cid` in it (an epoch without keys: DTLSPlaintext's header).
+    pub(super) fn record_overhead(&self, epoch: u64, cid: Option<&[u8]>) -> usize {
         match self {
-            Engine::V12(e) => e.overhead(e.write_epoch(), cid),
-            Engine::V13(e) => e.overhead(e.write_epoch(), cid),
+            Engine::V12(e) => {
+                u16::try_from(epoch).map_or(PLAINTEXT_HEADER_LEN, |epoch| e.overhead(epoch, cid))
+            }
+            Engine::V13(e) => e.overhead(epoch, cid),
         }
     }
 

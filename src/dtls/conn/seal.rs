@@ -59,9 +59,14 @@ impl DtlsConnection {
 }
 
 impl Sealer<'_> {
+    /// The overhead of a record under our write epoch `epoch`.
+    pub(super) fn overhead(&self, epoch: u64) -> usize {
+        self.engine.record_overhead(epoch, self.cid)
+    }
+
     /// The overhead of a record under the current write epoch.
     pub(super) fn current_overhead(&self) -> usize {
-        self.engine.current_overhead(self.cid)
+        self.overhead(self.engine.write_epoch())
     }
 
     /// Writes one record of `typ` under the current write epoch at the start of `out`;

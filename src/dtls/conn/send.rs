@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::engine::Engine;
-use super::{take_message, DtlsConnection, FlightItem, MAX_RECORD_OVERHEAD};
+use super::{take_message, DtlsConnection, FlightItem};
 use crate::codec::ContentType;
 use crate::error::Error;
 use crate::handshake::Handshake;
@@ -116,7 +116,7 @@ impl DtlsConnection {
                     }
                 }
                 _ => {
-                    let mut rec = Vec::with_capacity(MAX_RECORD_OVERHEAD + data.len());
+                    let mut rec = Vec::new();
                     self.sealer().seal_into(typ, &data, &mut rec)?;
                     records.push(rec);
                 }
@@ -253,12 +253,12 @@ impl DtlsConnection {
     /// of the same size (RFC 9147 4: a 5-byte unified header, not DTLS 1.2's 13 and its
     /// 8-byte explicit nonce).
     fn max_app_data(&self) -> usize {
-        self.cfg.mtu.saturating_sub(self.current_record_overhead()).max(1)
+        max_app_data(self.cfg.mtu, self.record_overhead(self.engine.write_epoch()))
     }
 
-    /// The overhead of a record under the current write epoch.
-    fn current_record_overhead(&self) -> usize {
-        self.engine.current_overhead(self.common.neg.send_cid())
+    /// The overhead of a record under our write epoch `epoch`.
+    pub(super) fn record_overhead(&self, epoch: u64) -> usize {
+        self.engine.record_overhead(epoch, self.common.neg.send_cid())
     }
 
     /// Packs records into datagrams of at most the MTU, in order.
@@ -330,7 +330,7 @@ impl DtlsConnection {
         let (queue, mut sealer) = self.queue_and_sealer();
         // No key change happens here (see below): one write epoch, one overhead.
         let overhead = sealer.current_overhead();
-        let max_app = mtu.saturating_sub(overhead).max(1);
+        let max_app = max_app_data(mtu, overhead);
         let res = loop {
             if direct.is_some() && used > 0 && used + overhead >= mtu {
                 // Not even one byte more fits: the next call starts the next datagram.
@@ -421,4 +421,10 @@ impl DtlsConnection {
 /// close_notify waits for it (RFC 9147 8, see [`DtlsConnection::next_queued`]).
 fn held_behind_key_update(awaiting_ack: bool, queue: &OutQueue) -> bool {
     awaiting_ack && !queue.next_is_app()
+}
+
+/// The most application data a record with `overhead` carries within `mtu` (at least one
+/// byte, so data always moves).
+fn max_app_data(mtu: usize, overhead: usize) -> usize {
+    mtu.saturating_sub(overhead).max(1)
 }

@@ -339,7 +339,10 @@ impl DtlsConnection {
                 }
                 continue;
             }
-            let room = self.cfg.mtu.saturating_sub(self.sealer().overhead12(epoch));
+            let room = self
+                .cfg
+                .mtu
+                .saturating_sub(self.record_overhead(u64::from(epoch)));
             let Ok(h) = HandshakeHeader::decode(&mut Reader::new(&item.bytes)) else {
                 continue;
             };
@@ -364,16 +367,10 @@ impl DtlsConnection {
 
 /// DTLS 1.2's protected records.
 impl Sealer<'_> {
-    /// The overhead of a record under write epoch `epoch` (see [`Epochs12::overhead`]).
-    pub(super) fn overhead12(&self, epoch: u16) -> usize {
-        self.engine
-            .v12()
-            .map_or(PLAINTEXT_HEADER_LEN, |e| e.overhead(epoch, self.cid))
-    }
-
     /// One DTLS 1.2 record of `typ` under write epoch `epoch` (RFC 6347 4.1, 4.1.2.1).
     pub(super) fn seal12(&mut self, epoch: u16, typ: ContentType, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(self.overhead12(epoch) + data.len());
+        // `seal12_into` sizes it to the record.
+        let mut out = Vec::new();
         self.seal12_into(epoch, typ, data, &mut out)?;
         Ok(out)
     }
@@ -387,14 +384,14 @@ impl Sealer<'_> {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let room = self.overhead12(epoch) + data.len();
+        let room = self.overhead(u64::from(epoch)) + data.len();
         append_with(out, room, |buf| Ok((self.seal12_to(epoch, typ, data, buf)?, ())))
     }
 
     /// Writes one DTLS 1.2 record at the start of `out` (the caller's datagram buffer),
     /// sealed where it lands (RFC 6347 4.1, 4.1.2.1; the `tls12_cid` form of RFC 9146 4
     /// when the peer gave us a connection id). Returns its length, at most
-    /// [`overhead12`](Self::overhead12) more than `data`; an `out` too short
+    /// [`overhead`](Self::overhead) more than `data`; an `out` too short
     /// for it is an error, with no sequence number spent.
     pub(super) fn seal12_to(
         &mut self,

@@ -508,7 +508,7 @@ impl DtlsConnection {
         body: &[u8],
         range: std::ops::Range<usize>,
     ) -> Result<(), Error> {
-        let (mtu, overhead) = (self.cfg.mtu, self.sealer().overhead13(epoch));
+        let (mtu, overhead) = (self.cfg.mtu, self.record_overhead(epoch));
         let mut offset = range.start.min(range.end);
         loop {
             if !p.record.is_empty() && p.epoch != epoch {
@@ -616,7 +616,7 @@ impl DtlsConnection {
             return Ok(());
         }
         let epoch = v13.write_epoch();
-        let room = self.cfg.mtu.saturating_sub(self.sealer().overhead13(epoch) + 2);
+        let room = self.cfg.mtu.saturating_sub(self.record_overhead(epoch) + 2);
         let Some(v13) = self.engine.v13() else {
             return Ok(());
         };
@@ -629,15 +629,6 @@ impl DtlsConnection {
 
 /// DTLS 1.3's protected records.
 impl Sealer<'_> {
-    /// The overhead of a record under write epoch `epoch` (see [`Epochs13::overhead`]).
-    pub(super) fn overhead13(&self, epoch: u64) -> usize {
-        self.engine
-            .v13()
-            .map_or(crate::dtls::record::PLAINTEXT_HEADER_LEN, |v13| {
-                v13.overhead(epoch, self.cid)
-            })
-    }
-
     /// One DTLS 1.3 record under write epoch `epoch`: DTLSPlaintext for epoch 0, else the
     /// unified header with a 16-bit encrypted sequence number and a length (RFC 9147 4).
     pub(super) fn seal13(
@@ -646,7 +637,8 @@ impl Sealer<'_> {
         typ: ContentType,
         data: &[u8],
     ) -> Result<(Vec<u8>, RecordNumber), Error> {
-        let mut out = Vec::with_capacity(data.len() + 32);
+        // `seal13_into` sizes it to the record.
+        let mut out = Vec::new();
         let rn = self.seal13_into(epoch, typ, data, &mut out)?;
         Ok((out, rn))
     }
@@ -661,7 +653,7 @@ impl Sealer<'_> {
         out: &mut Vec<u8>,
     ) -> Result<RecordNumber, Error> {
         // The overhead bounds the record (its short-record padding included).
-        let room = self.overhead13(epoch) + data.len();
+        let room = self.overhead(epoch) + data.len();
         append_with(out, room, |buf| self.seal13_to(epoch, typ, data, buf))
     }
 
