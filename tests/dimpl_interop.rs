@@ -4,8 +4,9 @@
 //! material compared byte for byte, both certificates self-signed and checked by
 //! fingerprint (dimpl leaves certificate checks to the application: the test checks ours
 //! against the fingerprint we made), a certificate chain and MTUs that force handshake
-//! fragmentation, application data both ways, KeyUpdates from both ends (DTLS 1.3), and a
-//! seeded lossy link (drops, duplicates, reordering) on which both sides complete.
+//! fragmentation, application data both ways, KeyUpdates from both ends (DTLS 1.3), our side
+//! taking every datagram in place (`recv_datagram_in_place`), and a seeded lossy link
+//! (drops, duplicates, reordering) on which both sides complete.
 //!
 //! Time is simulated: each side's timer is run when nothing is in flight, and every loop
 //! has an iteration cap.
@@ -44,6 +45,9 @@ struct Case {
     chain: bool,
     /// Drop, duplicate and reorder datagrams with this seed.
     lossy: Option<u64>,
+    /// Our side takes every datagram with `recv_datagram_in_place` (application data
+    /// opened in the datagram), else with `recv_datagram`.
+    in_place: bool,
 }
 
 const SUITES13: [CipherSuite; 3] = [
@@ -137,11 +141,27 @@ struct Ours {
     pending: Vec<Vec<u8>>,
     events: Vec<Event>,
     data: Vec<u8>,
+    /// See [`Case::in_place`].
+    in_place: bool,
 }
 
 impl Ours {
     fn recv(&mut self, d: &[u8], now: Instant) {
         if let Some(conn) = self.conn.as_mut() {
+            if self.in_place {
+                // What the reader holds (data that came ahead of the handshake's end) first.
+                self.data.extend(common::dtls::read_all(conn));
+                let mut d = d.to_vec();
+                let mut at = 0;
+                while at < d.len() {
+                    let got = conn
+                        .recv_datagram_in_place(&mut d[at..], now)
+                        .unwrap_or_else(|e| panic!("our side failed: {e}"));
+                    self.data.extend_from_slice(got.data(&d[at..]));
+                    at += got.consumed;
+                }
+                return;
+            }
             conn.recv_datagram(d, now)
                 .unwrap_or_else(|e| panic!("our side failed: {e}"));
             return;
@@ -420,6 +440,7 @@ fn start(case: &Case) -> (Pair, Fingerprint) {
         pending: Vec::new(),
         events: Vec::new(),
         data: Vec::new(),
+        in_place: case.in_place,
     };
     if case.we_are_client {
         let config = ClientConfig::builder(verifier)
@@ -584,6 +605,7 @@ fn cases(we_are_client: bool) -> Vec<Case> {
             expect,
             chain: false,
             lossy: None,
+            in_place: false,
         });
     }
     out
@@ -616,6 +638,33 @@ fn fragmented_certificate_chains_both_ways_both_versions() {
             expect: Profile::SRTP_AES128_CM_HMAC_SHA1_80,
             chain: true,
             lossy: None,
+            in_place: false,
+        };
+        eprintln!("{case:?}");
+        run(case);
+    }
+}
+
+/// Our side takes dimpl's datagrams in place (`recv_datagram_in_place`): the handshake,
+/// dimpl's KeyUpdates and its application data, checked byte for byte; both versions,
+/// both roles.
+#[test]
+fn our_side_receives_dimpl_data_in_place_both_versions() {
+    for (we_are_client, v13, suite) in [
+        (true, true, SUITES13[2]),
+        (false, true, SUITES13[0]),
+        (true, false, SUITES12[2]),
+        (false, false, SUITES12[0]),
+    ] {
+        let case = Case {
+            we_are_client,
+            v13,
+            suite,
+            srtp: &[Profile::SRTP_AES128_CM_HMAC_SHA1_80],
+            expect: Profile::SRTP_AES128_CM_HMAC_SHA1_80,
+            chain: false,
+            lossy: None,
+            in_place: true,
         };
         eprintln!("{case:?}");
         run(case);
@@ -645,6 +694,7 @@ fn both_sides_complete_over_a_seeded_lossy_link() {
             expect: Profile::SRTP_AEAD_AES_128_GCM,
             chain: seed % 3 == 0,
             lossy: Some(seed),
+            in_place: false,
         };
         if std::env::var("DIMPL_SEED").is_ok_and(|s| s != seed.to_string()) {
             continue;

@@ -117,6 +117,7 @@ impl Cipher {
 
     /// Opens `in_out[prefix..]` (ciphertext || tag) in place and moves the plaintext to the
     /// start of `in_out`; returns its length. Any failure is [`Error::DecryptFailed`].
+    #[inline]
     fn open(
         &self,
         nonce: [u8; NONCE_LEN],
@@ -295,18 +296,47 @@ impl RecordKey {
         if in_out.len() < prefix + tag_len {
             return Err(Error::DecryptFailed);
         }
-        let nonce = match &self.nonce {
-            NonceMode::XorSeq(iv) => xor_seq(iv, seq),
-            NonceMode::Tls12Gcm(salt) => {
-                // RFC 5288 3: the receiver uses the explicit nonce the record carries.
-                let mut n = [0u8; NONCE_LEN];
-                n[..GCM_SALT_LEN].copy_from_slice(&salt[..]);
-                n[GCM_SALT_LEN..].copy_from_slice(&in_out[..GCM_EXPLICIT_LEN]);
-                n
-            }
-        };
+        let nonce = self.open_nonce(seq, &in_out[..prefix])?;
         let n = self.key.open(nonce, aad, in_out, prefix, tag_len)?;
         Ok(&mut in_out[..n])
+    }
+
+    /// Opens `in_out` (ciphertext || tag) where it lies, the plaintext staying at its
+    /// start, with `explicit_nonce` the [`explicit_nonce_len`](Self::explicit_nonce_len)
+    /// bytes the record carried before it. Returns the plaintext length. For a receiver that
+    /// opens a record in place without moving it over its explicit nonce (or copies only
+    /// the ciphertext). Any failure is [`Error::DecryptFailed`].
+    #[inline]
+    pub fn open_detached(
+        &self,
+        seq: u64,
+        aad: &[u8],
+        explicit_nonce: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let tag_len = self.tag_len();
+        if in_out.len() < tag_len {
+            return Err(Error::DecryptFailed);
+        }
+        let nonce = self.open_nonce(seq, explicit_nonce)?;
+        self.key.open(nonce, aad, in_out, 0, tag_len)
+    }
+
+    /// The nonce that opens record `seq`, `explicit` being the explicit nonce it carried
+    /// (RFC 5288 3: the receiver uses the one the record carries; empty for the XOR-IV
+    /// nonces). An explicit nonce of the wrong length cannot open anything.
+    #[inline]
+    fn open_nonce(&self, seq: u64, explicit: &[u8]) -> Result<[u8; NONCE_LEN], Error> {
+        match &self.nonce {
+            NonceMode::XorSeq(iv) if explicit.is_empty() => Ok(xor_seq(iv, seq)),
+            NonceMode::Tls12Gcm(salt) if explicit.len() == GCM_EXPLICIT_LEN => {
+                let mut n = [0u8; NONCE_LEN];
+                n[..GCM_SALT_LEN].copy_from_slice(&salt[..]);
+                n[GCM_SALT_LEN..].copy_from_slice(explicit);
+                Ok(n)
+            }
+            _ => Err(Error::DecryptFailed),
+        }
     }
 }
 
@@ -374,6 +404,11 @@ mod tests {
                 buf.resize(plain.len() + k.tag_len() + 3, 0);
                 let n = k.seal_in_place_slice(seq, &aad, &mut buf, plain.len()).unwrap();
                 prop_assert_eq!(&buf[..n], &rec[k.explicit_nonce_len()..]);
+                // Opened where it lies after the explicit nonce: the plaintext stays there.
+                let mut detached = rec.clone();
+                let (nonce, body) = detached.split_at_mut(k.explicit_nonce_len());
+                let len = k.open_detached(seq, &aad, nonce, body).unwrap();
+                prop_assert_eq!(&body[..len], &plain[..]);
                 let opened = k.open_in_place(seq, &aad, &mut rec).unwrap();
                 prop_assert_eq!(&*opened, &plain[..]);
             }
@@ -387,7 +422,10 @@ mod tests {
                 let mut bad = rec.clone();
                 let i = flip_at.index(bad.len());
                 bad[i] ^= 1 << bit;
-                prop_assert_eq!(k.open_in_place(9, b"aad", &mut bad), Err(Error::DecryptFailed));
+                let mut copy = bad.clone();
+                prop_assert_eq!(k.open_in_place(9, b"aad", &mut copy), Err(Error::DecryptFailed));
+                let (nonce, body) = bad.split_at_mut(k.explicit_nonce_len());
+                prop_assert_eq!(k.open_detached(9, b"aad", nonce, body), Err(Error::DecryptFailed));
             }
         }
     }

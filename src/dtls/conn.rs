@@ -27,6 +27,7 @@
 
 mod engine;
 mod queries;
+mod recv_in_place;
 mod seal;
 mod send;
 mod v12;
@@ -36,17 +37,18 @@ mod wire;
 use crate::error::Parameter;
 use std::collections::VecDeque;
 use std::io;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fragment::{
     parse_fragments, HandshakeHeader, HandshakeMessage, Pushed, Reassembler, ReassemblyLimits,
 };
-use super::record::{records, DatagramRecord};
+use super::record::{records, DatagramRecord, PlaintextHeader, ProtectedRecord};
 use super::replay::ReplayWindow;
 use super::timer::{RetransmitTimer, TimerAction, TimerConfig};
 use crate::codec::{
-    AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion, Reader,
+    AlertDescription, AlertLevel, Codec, ContentType, DecodeError, HandshakeType, ProtocolVersion, Reader,
 };
 use crate::common::plaintext::{plaintext_room, read_plaintext};
 use crate::common::{Blinding, Common, Inbound, Side};
@@ -324,11 +326,16 @@ impl DtlsConnection {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
+        self.start_datagram(now);
+        let res = self.recv_records(datagram, now);
+        self.finish_step(res, now)
+    }
+
+    /// The start of a step that takes in received records.
+    fn start_datagram(&mut self, now: Instant) {
         self.retransmitted_this_datagram = false;
         self.datagram_authenticated = false;
         self.last_now = Some(now);
-        let res = self.recv_records(datagram, now);
-        self.finish_step(res, now)
     }
 
     fn finish_step(&mut self, res: Result<(), Error>, now: Instant) -> Result<(), Error> {
@@ -385,48 +392,99 @@ impl DtlsConnection {
             if self.peer_closed || self.error.is_some() {
                 return Ok(());
             }
-            // RFC 6347 4.1.2.7, RFC 9147 4.5.2: a record that does not parse ends the
-            // datagram, silently.
-            match rec {
-                Ok(DatagramRecord::Cid12 {
-                    header,
-                    cid,
-                    fragment,
-                }) => {
-                    at += 13 + cid.len() + fragment.len();
-                    // RFC 9146 4: only with the id we handed out, only on DTLS 1.2.
-                    if let (Engine::V12(_), true) =
-                        (&self.engine, self.common.neg.own_cid.as_deref() == Some(cid))
-                    {
-                        self.recv_record12(header, fragment, now)?;
-                    }
-                }
-                // A tls12_cid record when we hand out no id: nothing we can parse (the id's
-                // length is ours to know, RFC 9146 3); dropped with the rest of the datagram.
-                Ok(DatagramRecord::Plaintext { header, .. })
-                    if header.content_type == ContentType::Tls12Cid =>
-                {
-                    return Ok(());
-                }
-                Ok(DatagramRecord::Plaintext { header, fragment }) => {
-                    at += 13 + fragment.len();
-                    match self.engine {
-                        Engine::V13(_) => self.recv_plaintext13(header, fragment, now)?,
-                        Engine::V12(_) => self.recv_record12(header, fragment, now)?,
-                    }
-                }
-                Ok(DatagramRecord::Ciphertext(rec)) => {
-                    let len = rec.header_bytes().len() + rec.ciphertext().len();
-                    let raw = datagram.get(at..at + len).unwrap_or(&[]);
-                    at += len;
-                    if let Engine::V13(_) = self.engine {
-                        self.recv_protected13(&rec, raw, now)?;
-                    }
-                }
-                Err(_) => return Ok(()),
+            let len = rec.as_ref().map_or(0, DatagramRecord::wire_len);
+            let raw = datagram.get(at..at + len).unwrap_or(&[]);
+            at += len;
+            match self.route(rec) {
+                Route::Record12(header, fragment) => self.recv_record12(header, fragment, now)?,
+                Route::Plaintext13(header, fragment) => self.recv_plaintext13(header, fragment, now)?,
+                Route::Protected13(rec) => self.recv_protected13(&rec, raw, now)?,
+                Route::Skip => {}
+                Route::Stop => return Ok(()),
             }
         }
         Ok(())
+    }
+
+    /// Which record engine takes a record of a datagram, by its form and the version in
+    /// force: the one decision `recv_datagram` and `recv_datagram_in_place` share.
+    #[inline(always)]
+    fn route<'a>(&self, rec: Result<DatagramRecord<'a>, DecodeError>) -> Route<'a> {
+        match rec {
+            Ok(DatagramRecord::Cid12 {
+                header,
+                cid,
+                fragment,
+            }) => {
+                // RFC 9146 4: only with the id we handed out, only on DTLS 1.2.
+                match (&self.engine, self.common.neg.own_cid.as_deref() == Some(cid)) {
+                    (Engine::V12(_), true) => Route::Record12(header, fragment),
+                    _ => Route::Skip,
+                }
+            }
+            // A tls12_cid record when we hand out no id: nothing we can parse (the id's
+            // length is ours to know, RFC 9146 3); dropped with the rest of the datagram.
+            Ok(DatagramRecord::Plaintext { header, .. }) if header.content_type == ContentType::Tls12Cid => {
+                Route::Stop
+            }
+            Ok(DatagramRecord::Plaintext { header, fragment }) => match self.engine {
+                Engine::V13(_) => Route::Plaintext13(header, fragment),
+                Engine::V12(_) => Route::Record12(header, fragment),
+            },
+            Ok(DatagramRecord::Ciphertext(rec)) => match self.engine {
+                Engine::V13(_) => Route::Protected13(rec),
+                Engine::V12(_) => Route::Skip,
+            },
+            // RFC 6347 4.1.2.7, RFC 9147 4.5.2: a record that does not parse ends the
+            // datagram, silently.
+            Err(_) => Route::Stop,
+        }
+    }
+
+    /// A record's deprotection outcome by RFC 6347 4.1.2.7 and RFC 9147 4.5.2: one that
+    /// fails to deprotect is dropped and counted (`Ok(None)`), as is one the opener
+    /// dropped unopened; anything else that failed (no content type, too long) is fatal.
+    #[inline(always)]
+    pub(super) fn opened_or_dropped<T>(
+        &mut self,
+        opened: Result<Option<T>, Error>,
+    ) -> Result<Option<T>, Error> {
+        match opened {
+            Ok(t) => Ok(t),
+            Err(Error::DecryptFailed) => self.bad_record().map(|()| None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Hands a record's content on: application data (`app_data`) to the reader's buffer
+    /// or, opened in place, back to the caller as its place in the datagram; anything else
+    /// to `handle`.
+    #[inline(always)]
+    pub(super) fn deliver(
+        &mut self,
+        content: Content<'_>,
+        app_data: bool,
+        handle: impl FnOnce(&mut Self, &[u8]) -> Result<(), Error>,
+    ) -> Result<Option<Range<usize>>, Error> {
+        match content {
+            Content::Received { start } if app_data => self.recv_data_at(start).map(|()| None),
+            Content::Received { start } => {
+                let data = self.take_received_from(start);
+                handle(self, &data).map(|()| None)
+            }
+            Content::InPlace { bytes, at } if app_data => {
+                let delivered = match self.admit_data(bytes.len())? {
+                    Admit::Deliver => true,
+                    Admit::Hold => {
+                        self.held_data.push_back(bytes.to_vec());
+                        false
+                    }
+                    Admit::Drop => false,
+                };
+                Ok(delivered.then(|| at..at + bytes.len()))
+            }
+            Content::InPlace { bytes, .. } | Content::Clear(bytes) => handle(self, bytes).map(|()| None),
+        }
     }
 
     /// A client that has not heard from the server yet (no ServerHello, HelloRetryRequest
@@ -740,26 +798,13 @@ impl DtlsConnection {
 
     /// Whether the record of `len` bytes at `received[start..]` stays there for the reader.
     fn keep_data(&mut self, start: usize, len: usize) -> Result<bool, Error> {
-        if !self.handshake.as_ref().is_some_and(Handshake::is_established) {
-            // Under the new keys but ahead of the Finished that completes the handshake (a
-            // reordered datagram): held, a few records, until the Finished is in.
-            if self.held_data.len() < MAX_FUTURE_RECORDS {
+        match self.admit_data(len)? {
+            Admit::Deliver => {}
+            Admit::Hold => {
                 self.held_data.push_back(self.received[start..].to_vec());
+                return Ok(false);
             }
-            return Ok(false);
-        }
-        // Data from the peer proves it has our last flight.
-        if self.flight_trigger.is_some() && self.timer.poll_timeout().is_none() {
-            self.flight.clear();
-            self.flight_trigger = None;
-        }
-        if !self.inbound.data_record(len)? {
-            return Ok(false);
-        }
-        // Data between the peer's KeyUpdates: they are not a flood (an empty record does
-        // not count, or one datagram of each would make any number of KeyUpdates pass).
-        if let Some(Handshake::Established(est)) = self.handshake.as_mut() {
-            est.data_received();
+            Admit::Drop => return Ok(false),
         }
         // Back-pressure: while the application leaves the cap unread the record is dropped,
         // as the network could have dropped it (RFC 6347 4.1: application data is not
@@ -771,6 +816,34 @@ impl DtlsConnection {
         // `Data` event is where its boundary shows (consecutive records do not merge).
         self.common.events.push_back(Event::Data { len });
         Ok(true)
+    }
+
+    /// The rules for a protected application data record of `len` bytes, wherever it was
+    /// opened (the reader's buffer or the caller's datagram).
+    #[inline]
+    fn admit_data(&mut self, len: usize) -> Result<Admit, Error> {
+        if !self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            // Under the new keys but ahead of the Finished that completes the handshake (a
+            // reordered datagram): held, a few records, until the Finished is in.
+            if self.held_data.len() < MAX_FUTURE_RECORDS {
+                return Ok(Admit::Hold);
+            }
+            return Ok(Admit::Drop);
+        }
+        // Data from the peer proves it has our last flight.
+        if self.flight_trigger.is_some() && self.timer.poll_timeout().is_none() {
+            self.flight.clear();
+            self.flight_trigger = None;
+        }
+        if !self.inbound.data_record(len)? {
+            return Ok(Admit::Drop);
+        }
+        // Data between the peer's KeyUpdates: they are not a flood (an empty record does
+        // not count, or one datagram of each would make any number of KeyUpdates pass).
+        if let Some(Handshake::Established(est)) = self.handshake.as_mut() {
+            est.data_received();
+        }
+        Ok(Admit::Deliver)
     }
 
     /// Changes the largest datagram we send, e.g. after path-MTU discovery (RFC 9147 4.4):
@@ -928,6 +1001,53 @@ impl std::fmt::Debug for DtlsConnection {
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
+}
+
+/// Which engine takes a record of a datagram (see `DtlsConnection::route`).
+enum Route<'a> {
+    /// A DTLS 1.2 record (with a 13-byte header, or `tls12_cid` with our id): header and
+    /// fragment, the fragment ending the record.
+    Record12(PlaintextHeader, &'a [u8]),
+    /// A DTLS 1.3 `DTLSPlaintext`: header and fragment, the fragment ending the record.
+    Plaintext13(PlaintextHeader, &'a [u8]),
+    /// A DTLS 1.3 `DTLSCiphertext`.
+    Protected13(ProtectedRecord<'a>),
+    /// Not for this connection (another id, another version's form): the next record.
+    Skip,
+    /// The rest of the datagram is dropped.
+    Stop,
+}
+
+/// Where a received record's content lies once deprotected: where `recv_datagram` and
+/// `recv_datagram_in_place` differ.
+pub(super) enum Content<'d> {
+    /// An unprotected record's fragment, where it arrived.
+    Clear(&'d [u8]),
+    /// Opened at `received[start..]`, after the plaintext waiting for the reader.
+    Received { start: usize },
+    /// Opened where it lies in the caller's datagram: `bytes`, `at` bytes into it.
+    InPlace { bytes: &'d [u8], at: usize },
+}
+
+impl Content<'_> {
+    /// The content's length; `received` is the connection's received plaintext.
+    #[inline(always)]
+    pub(super) fn len(&self, received: &[u8]) -> usize {
+        match self {
+            Content::Clear(bytes) | Content::InPlace { bytes, .. } => bytes.len(),
+            Content::Received { start } => received.len().saturating_sub(*start),
+        }
+    }
+}
+
+/// What becomes of a protected application data record (see `DtlsConnection::admit_data`).
+enum Admit {
+    /// Delivered: kept for the reader, or handed back in place.
+    Deliver,
+    /// Ahead of the Finished: a copy is held until the handshake completes.
+    Hold,
+    /// Dropped (empty, or too many held).
+    Drop,
 }
 
 /// Takes one whole DTLS-framed handshake message off the front of `buf`.

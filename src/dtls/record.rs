@@ -311,6 +311,17 @@ impl<'a> ProtectedRecord<'a> {
         1 + self.cid.map_or(0, <[u8]>::len)
     }
 
+    /// Where its header ends and its sequence number lies: all a receiver that opens the
+    /// record where it lies (and so can keep no borrow of it) needs of this view.
+    #[inline]
+    pub(crate) fn layout(&self) -> HeaderLayout {
+        HeaderLayout {
+            header_len: self.header.len(),
+            seq_offset: self.seq_offset(),
+            seq_len: self.seq_len,
+        }
+    }
+
     /// The sequence number bits as they are on the wire (encrypted).
     pub fn masked_seq(&self) -> u16 {
         let o = self.seq_offset();
@@ -318,6 +329,36 @@ impl<'a> ProtectedRecord<'a> {
             SeqLen::Bits8 => u16::from(self.header[o]),
             SeqLen::Bits16 => u16::from_be_bytes([self.header[o], self.header[o + 1]]),
         }
+    }
+}
+
+/// The shape of a `DTLSCiphertext` header, from [`ProtectedRecord::layout`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HeaderLayout {
+    header_len: usize,
+    seq_offset: usize,
+    seq_len: SeqLen,
+}
+
+impl HeaderLayout {
+    /// Bytes of the header: the record's content starts there once opened in place.
+    pub(crate) fn header_len(&self) -> usize {
+        self.header_len
+    }
+
+    /// Writes the decrypted sequence number `seq` over the encrypted one in `header` (the
+    /// record's header bytes): RFC 9147 4 authenticates the header in that form.
+    #[inline]
+    fn write_seq(&self, header: &mut [u8], seq: u64) -> Result<(), Error> {
+        let o = self.seq_offset;
+        let Some(field) = header.get_mut(o..o + self.seq_len.bytes()) else {
+            return Err(Error::DecryptFailed);
+        };
+        match self.seq_len {
+            SeqLen::Bits8 => field[0] = seq as u8,
+            SeqLen::Bits16 => field.copy_from_slice(&(seq as u16).to_be_bytes()),
+        }
+        Ok(())
     }
 }
 
@@ -348,6 +389,17 @@ pub enum DatagramRecord<'a> {
         /// The protected fragment: explicit nonce, sealed DTLSInnerPlaintext, tag.
         fragment: &'a [u8],
     },
+}
+
+impl DatagramRecord<'_> {
+    /// Bytes the record takes in its datagram, header included.
+    pub fn wire_len(&self) -> usize {
+        match self {
+            DatagramRecord::Plaintext { fragment, .. } => PLAINTEXT_HEADER_LEN + fragment.len(),
+            DatagramRecord::Ciphertext(rec) => rec.header.len() + rec.ciphertext.len(),
+            DatagramRecord::Cid12 { cid, fragment, .. } => PLAINTEXT_HEADER_LEN + cid.len() + fragment.len(),
+        }
+    }
 }
 
 /// Iterator over the records of one datagram; see [`records`].
@@ -666,44 +718,61 @@ impl Dtls13Keys {
         seq: u64,
         out: &mut Vec<u8>,
     ) -> Result<ContentType, Error> {
-        if rec.ciphertext.len() > MAX_CIPHERTEXT_LEN_13 {
-            return Err(Error::RecordOverflow);
-        }
         // AAD: the header as sent but with the sequence number decrypted (RFC 9147 4), in a
         // short buffer unless a long connection id needs the large one.
         let len = rec.header.len();
         let mut short = [0u8; SHORT_HEADER_LEN];
         let mut long;
-        let hdr = match short.get_mut(..len) {
-            Some(hdr) => hdr,
+        let aad = match short.get_mut(..len) {
+            Some(aad) => aad,
             None => {
                 long = [0u8; MAX_UNIFIED_HEADER_LEN];
-                let Some(hdr) = long.get_mut(..len) else {
+                let Some(aad) = long.get_mut(..len) else {
                     return Err(Error::DecryptFailed);
                 };
-                hdr
+                aad
             }
         };
-        hdr.copy_from_slice(rec.header);
-        let o = rec.seq_offset();
-        match rec.seq_len {
-            SeqLen::Bits8 => hdr[o] = seq as u8,
-            SeqLen::Bits16 => hdr[o..o + 2].copy_from_slice(&(seq as u16).to_be_bytes()),
-        }
+        aad.copy_from_slice(rec.header);
+        rec.layout().write_seq(aad, seq)?;
         let start = out.len();
         out.extend_from_slice(rec.ciphertext);
-        let opened = self
-            .record
-            .open_in_place(seq, hdr, &mut out[start..])
-            .map(|inner| inner.len())
-            .and_then(|inner_len| {
-                let (content_type, len) = inner_content_type(&out[start..start + inner_len])?;
-                if len > MAX_PLAINTEXT_LEN {
-                    return Err(Error::RecordOverflow);
-                }
-                Ok((content_type, len))
-            });
+        let opened = self.open_body(seq, aad, &mut out[start..]);
         keep_or_roll_back(out, start, opened.map(|(content_type, len)| (len, content_type)))
+    }
+
+    /// [`open_into`](Self::open_into) where the record lies: `record` holds its header and
+    /// ciphertext (as laid out by `layout`). The decrypted sequence number is written into
+    /// the header, which then serves as the AAD (RFC 9147 4), and the content is deprotected
+    /// in place: it starts at `layout.header_len()`. Returns its type and length; the
+    /// errors are `open_into`'s, and on failure the record's bytes are unspecified.
+    pub(crate) fn open_in_place(
+        &self,
+        record: &mut [u8],
+        layout: HeaderLayout,
+        seq: u64,
+    ) -> Result<(ContentType, usize), Error> {
+        let Some((header, body)) = record.split_at_mut_checked(layout.header_len) else {
+            return Err(Error::DecryptFailed);
+        };
+        layout.write_seq(header, seq)?;
+        self.open_body(seq, header, body)
+    }
+
+    /// Deprotects `body` (ciphertext || tag) in place under `aad` and strips the
+    /// DTLSInnerPlaintext padding: the content type and the content's length (it stays at
+    /// the start of `body`). The rules of [`open`](Self::open).
+    #[inline]
+    fn open_body(&self, seq: u64, aad: &[u8], body: &mut [u8]) -> Result<(ContentType, usize), Error> {
+        if body.len() > MAX_CIPHERTEXT_LEN_13 {
+            return Err(Error::RecordOverflow);
+        }
+        let inner_len = self.record.open_in_place(seq, aad, body)?.len();
+        let (content_type, len) = inner_content_type(&body[..inner_len])?;
+        if len > MAX_PLAINTEXT_LEN {
+            return Err(Error::RecordOverflow);
+        }
+        Ok((content_type, len))
     }
 }
 
@@ -745,8 +814,9 @@ fn sample_of(ciphertext: &[u8]) -> Option<&[u8; SN_SAMPLE_LEN]> {
 }
 
 /// DTLSInnerPlaintext: `content || type || zeros`; the type is the last non-zero byte
-/// (RFC 8446 5.2 via RFC 9147 4). Returns the type and the content length.
-fn inner_content_type(inner: &[u8]) -> Result<(ContentType, usize), Error> {
+/// (RFC 8446 5.2 via RFC 9147 4; the same form in a DTLS 1.2 `tls12_cid` record, RFC 9146
+/// 4). Returns the type and the content length.
+pub(crate) fn inner_content_type(inner: &[u8]) -> Result<(ContentType, usize), Error> {
     match inner.iter().rposition(|b| *b != 0) {
         Some(i) => Ok((ContentType::from(inner[i]), i)),
         None => Err(PeerMisbehaved::NoContentType.into()),
@@ -908,7 +978,18 @@ mod tests {
                 prop_assert_eq!(got, seq);
                 let opened = k.open(&rec, got).unwrap();
                 prop_assert_eq!(opened.content_type, ContentType::ApplicationData);
-                prop_assert_eq!(opened.plaintext, content);
+                prop_assert_eq!(&opened.plaintext, &content);
+                // Opened where it lies: the same content after the header, which now
+                // carries the decrypted sequence number (the AAD).
+                let layout = rec.layout();
+                let mut in_place = dg.clone();
+                let (typ, len) = k.open_in_place(&mut in_place, layout, got).unwrap();
+                prop_assert_eq!(typ, ContentType::ApplicationData);
+                let start = layout.header_len();
+                prop_assert_eq!(&in_place[start..start + len], &content[..]);
+                let o = 1 + cid.as_ref().map_or(0, Vec::len);
+                let low = if s16 { (seq as u16).to_be_bytes().to_vec() } else { vec![seq as u8] };
+                prop_assert_eq!(&in_place[o..o + low.len()], &low[..]);
             }
         }
     }

@@ -37,6 +37,13 @@ impl Engine {
         }
     }
 
+    pub(super) fn v12(&self) -> Option<&Epochs12> {
+        match self {
+            Engine::V12(e) => Some(e),
+            Engine::V13(_) => None,
+        }
+    }
+
     pub(super) fn v12_mut(&mut self) -> Option<&mut Epochs12> {
         match self {
             Engine::V12(e) => Some(e),

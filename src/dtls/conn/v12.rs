@@ -7,13 +7,17 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use std::ops::Range;
+
 use super::seal::Sealer;
-use super::{DtlsConnection, Start, MAX_FUTURE_RECORDS};
+use super::{Content, DtlsConnection, Start, MAX_FUTURE_RECORDS};
 use crate::codec::{ContentType, ProtocolVersion, Reader};
 use crate::config::Direction;
 use crate::crypto::aead::RecordKey;
 use crate::dtls::fragment::{fragments, HandshakeHeader};
-use crate::dtls::record::{append_with, PlaintextHeader, MAX_SEQ_48, PLAINTEXT_HEADER_LEN};
+use crate::dtls::record::{
+    append_with, inner_content_type, PlaintextHeader, MAX_SEQ_48, PLAINTEXT_HEADER_LEN,
+};
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
 use crate::handshake::Handshake;
@@ -23,6 +27,15 @@ struct WriteEpoch {
     /// Boxed: a key is large, and a `Vec` of inline ones rounds up to four of them.
     key: Box<RecordKey>,
     next_seq: u64,
+}
+
+/// What [`DtlsConnection::route12`] let through: whether the record is of the read epoch
+/// in force (or else of epoch 0), and, when the read key protects it, the length of its
+/// explicit nonce.
+#[derive(Clone, Copy)]
+struct Route12 {
+    current: bool,
+    explicit_nonce: Option<usize>,
 }
 
 /// DTLS 1.2 epochs: the read epoch in force with its key and window, records of the next
@@ -90,6 +103,50 @@ impl Epochs12 {
         }
     }
 
+    /// Deprotects the body (ciphertext || tag) of a record of the read epoch with header `h`
+    /// in place, `explicit_nonce` being the bytes before it (RFC 6347 4.1.2.1; for a
+    /// `tls12_cid` record the AAD of RFC 9146 5 with our id `own_cid`, and the real type
+    /// from the DTLSInnerPlaintext, 4). Returns the content type and length, the content
+    /// staying at the start of `body`. `Ok(None)`: a `tls12_cid` record without an id of
+    /// ours, dropped. [`Error::DecryptFailed`]: it does not deprotect.
+    #[inline(always)]
+    fn open(
+        &self,
+        own_cid: Option<&[u8]>,
+        h: &PlaintextHeader,
+        explicit_nonce: &[u8],
+        body: &mut [u8],
+    ) -> Result<Option<(ContentType, usize)>, Error> {
+        let Some(key) = &self.read_key else {
+            return Err(Error::Internal("DTLS 1.2 record opened without a read key"));
+        };
+        let Some(plain_len) = body.len().checked_sub(key.tag_len()) else {
+            return Err(Error::DecryptFailed);
+        };
+        let Ok(plain_len16) = u16::try_from(plain_len) else {
+            return Err(Error::DecryptFailed);
+        };
+        let aad12;
+        let aad_cid;
+        let cid_record = h.content_type == ContentType::Tls12Cid;
+        let aad: &[u8] = match (cid_record, own_cid) {
+            (true, Some(cid)) => {
+                aad_cid = h.cid12_aad(cid, plain_len16);
+                &aad_cid
+            }
+            (true, None) => return Ok(None),
+            (false, _) => {
+                aad12 = h.dtls12_aad(plain_len16);
+                &aad12
+            }
+        };
+        let len = key.open_detached(h.record_seq(), aad, explicit_nonce, body)?;
+        if cid_record {
+            return inner_content_type(&body[..len]).map(Some);
+        }
+        Ok(Some((h.content_type, len)))
+    }
+
     fn write_key(&self, epoch: u16) -> Option<&RecordKey> {
         let i = usize::from(epoch).checked_sub(1)?;
         self.write.get(i).map(|w| &*w.key)
@@ -98,101 +155,132 @@ impl Epochs12 {
 
 impl DtlsConnection {
     /// One DTLS 1.2 record (RFC 6347 4.1), plaintext or under the read epoch's key. A
-    /// protected record is copied once, to the end of the received plaintext, and opened
-    /// in place there: application data stays for the reader, anything else is taken off.
+    /// protected record's ciphertext is copied once, to the end of the received plaintext,
+    /// and opened in place there: application data stays for the reader, anything else is
+    /// taken off.
     pub(super) fn recv_record12(
         &mut self,
         h: PlaintextHeader,
         payload: &[u8],
         now: Instant,
     ) -> Result<(), Error> {
-        // RFC 6347 4.1: DTLS record versions only (0xFEFF may carry a first ClientHello).
-        if !h.version.is_dtls() {
-            return Ok(());
-        }
-        let start = self.received_end();
-        let Some(e) = self.engine.v12_mut() else {
+        let Some(route) = self.route12(h, payload) else {
             return Ok(());
         };
+        let Some(explicit) = route.explicit_nonce else {
+            return self
+                .took12(h, route, h.content_type, Content::Clear(payload), now)
+                .map(|_| ());
+        };
+        let Some((nonce, body)) = payload.split_at_checked(explicit) else {
+            return self.bad_record();
+        };
+        let start = self.received_end();
+        self.received.extend_from_slice(body);
+        let own_cid = self.common.neg.own_cid.as_deref();
+        let opened = match self.engine.v12() {
+            Some(e) => e.open(own_cid, &h, nonce, &mut self.received[start..]),
+            None => Ok(None),
+        };
+        let opened = self.opened_or_dropped(opened);
+        let Ok(Some((typ, len))) = opened else {
+            self.received.truncate(start);
+            return opened.map(|_| ());
+        };
+        self.received.truncate(start + len);
+        self.took12(h, route, typ, Content::Received { start }, now)
+            .map(|_| ())
+    }
+
+    /// [`recv_record12`](Self::recv_record12) of a record whose fragment `payload` lies `at`
+    /// bytes into the caller's datagram: a protected one is opened where it lies, after its
+    /// explicit nonce. Returns where its application data lies in the datagram, if it
+    /// carried some for the caller.
+    pub(super) fn recv_record12_in_place(
+        &mut self,
+        h: PlaintextHeader,
+        payload: &mut [u8],
+        at: usize,
+        now: Instant,
+    ) -> Result<Option<Range<usize>>, Error> {
+        let Some(route) = self.route12(h, payload) else {
+            return Ok(None);
+        };
+        let Some(explicit) = route.explicit_nonce else {
+            return self.took12(h, route, h.content_type, Content::Clear(payload), now);
+        };
+        let Some((nonce, body)) = payload.split_at_mut_checked(explicit) else {
+            return self.bad_record().map(|()| None);
+        };
+        let own_cid = self.common.neg.own_cid.as_deref();
+        let opened = match self.engine.v12() {
+            Some(e) => e.open(own_cid, &h, nonce, body),
+            None => Ok(None),
+        };
+        let Some((typ, len)) = self.opened_or_dropped(opened)? else {
+            return Ok(None);
+        };
+        let content = Content::InPlace {
+            bytes: body.get(..len).unwrap_or_default(),
+            at: at + explicit,
+        };
+        self.took12(h, route, typ, content, now)
+    }
+
+    /// What the two receive paths decide of a record before opening it: its version, its
+    /// epoch (a record of the next one is kept, a copy of `payload`, RFC 6347 4.1), the
+    /// replay window (4.1.2.6), and whether the read key protects it. `None`: dropped.
+    #[inline(always)]
+    fn route12(&mut self, h: PlaintextHeader, payload: &[u8]) -> Option<Route12> {
+        // RFC 6347 4.1: DTLS record versions only (0xFEFF may carry a first ClientHello).
+        if !h.version.is_dtls() {
+            return None;
+        }
+        let e = self.engine.v12_mut()?;
         if h.epoch == e.read_epoch.wrapping_add(1) && e.read_epoch < u16::MAX {
             // RFC 6347 4.1: a record of the next epoch may arrive before the CCS; keep a few.
             if e.future.len() < MAX_FUTURE_RECORDS {
                 e.future.push_back((h, payload.to_vec()));
             }
-            return Ok(());
+            return None;
         }
         let current = h.epoch == e.read_epoch;
         if !current && h.epoch != 0 {
-            return Ok(());
+            return None;
         }
         let window = if current { &e.window } else { &self.window0 };
         // RFC 6347 4.1.2.6: duplicates and records left of the window are dropped.
         if !window.check(h.seq) {
-            return Ok(());
+            return None;
         }
-        let cid_record = h.content_type == ContentType::Tls12Cid;
-        // The record's type, and where its content is opened (`received[start..]`), if it
-        // was protected.
-        let (typ, opened) = match (&e.read_key, current) {
-            (Some(key), true) => {
-                let explicit = key.explicit_nonce_len();
-                let Some(plain_len) = payload.len().checked_sub(explicit + key.tag_len()) else {
-                    return self.bad_record();
-                };
-                let Ok(plain_len16) = u16::try_from(plain_len) else {
-                    return self.bad_record();
-                };
-                let aad12;
-                let aad_cid;
-                let aad: &[u8] = match (cid_record, self.common.neg.own_cid.as_deref()) {
-                    (true, Some(cid)) => {
-                        aad_cid = h.cid12_aad(cid, plain_len16);
-                        &aad_cid
-                    }
-                    (true, None) => return Ok(()),
-                    (false, _) => {
-                        aad12 = h.dtls12_aad(plain_len16);
-                        &aad12
-                    }
-                };
-                self.received.extend_from_slice(payload);
-                let opened = key.open_in_place(h.record_seq(), aad, &mut self.received[start..]);
-                // `open_in_place` moves the plaintext to the front.
-                let content = match opened {
-                    Ok(_) if cid_record => {
-                        // DTLSInnerPlaintext (RFC 9146 4): content, real type, zeros.
-                        let inner = &self.received[start..start + plain_len];
-                        match inner.iter().rposition(|b| *b != 0) {
-                            Some(i) => Ok((ContentType::from(inner[i]), i)),
-                            None => Err(PeerMisbehaved::NoContentType.into()),
-                        }
-                    }
-                    Ok(_) => Ok((h.content_type, plain_len)),
-                    Err(_) => {
-                        self.received.truncate(start);
-                        return self.bad_record();
-                    }
-                };
-                match content {
-                    Ok((typ, len)) => {
-                        self.received.truncate(start + len);
-                        (typ, Some(start))
-                    }
-                    Err(err) => {
-                        self.received.truncate(start);
-                        return Err(err);
-                    }
-                }
-            }
+        let explicit_nonce = match (&e.read_key, current) {
+            (Some(key), true) => Some(key.explicit_nonce_len()),
             // RFC 9146 4: tls12_cid only once encryption is on; this one cannot be opened.
-            _ if cid_record => return Ok(()),
-            _ => (h.content_type, None),
+            _ if h.content_type == ContentType::Tls12Cid => return None,
+            _ => None,
         };
-        let protected = current && e.read_key.is_some();
-        if current {
-            e.window.mark(h.seq);
-        } else {
-            self.window0.mark(h.seq);
+        Some(Route12 {
+            current,
+            explicit_nonce,
+        })
+    }
+
+    /// A record `route` let through, of type `typ` (the inner one of a `tls12_cid`
+    /// record), its content at `content`: the replay window, the datagram's
+    /// authentication, the length cap, the observer, then the content by its type.
+    #[inline(always)]
+    fn took12(
+        &mut self,
+        h: PlaintextHeader,
+        route: Route12,
+        typ: ContentType,
+        content: Content<'_>,
+        now: Instant,
+    ) -> Result<Option<Range<usize>>, Error> {
+        let (current, protected) = (route.current, route.explicit_nonce.is_some());
+        match self.engine.v12_mut() {
+            Some(e) if current => e.window.mark(h.seq),
+            _ => self.window0.mark(h.seq),
         }
         if protected {
             self.authenticated(u64::from(h.epoch), h.seq);
@@ -202,26 +290,31 @@ impl DtlsConnection {
             // hello's record sequence number; ours continue from the hello that got through.
             self.write0_seq = self.write0_seq.max(h.seq);
         }
-        let len = opened.map_or(payload.len(), |at| self.received.len() - at);
+        let len = content.len(&self.received);
         if len > crate::record::MAX_PLAINTEXT {
-            if let Some(at) = opened {
-                self.received.truncate(at);
+            if let Content::Received { start } = content {
+                self.received.truncate(start);
             }
             return Err(Error::RecordOverflow);
         }
         if let Some(obs) = &self.common.observer {
             obs.record(Direction::Received, typ, len, h.epoch);
         }
-        let taken;
-        let data = match opened {
-            // Application data stays where it was opened, for the reader.
-            Some(at) if typ == ContentType::ApplicationData => return self.recv_data_at(at),
-            Some(at) => {
-                taken = self.take_received_from(at);
-                &taken[..]
-            }
-            None => payload,
-        };
+        let app_data = protected && typ == ContentType::ApplicationData;
+        self.deliver(content, app_data, |conn, data| {
+            conn.recv_content12(typ, data, current, protected, now)
+        })
+    }
+
+    /// The content of a record other than protected application data.
+    fn recv_content12(
+        &mut self,
+        typ: ContentType,
+        data: &[u8],
+        current: bool,
+        protected: bool,
+        now: Instant,
+    ) -> Result<(), Error> {
         match typ {
             ContentType::Handshake => {
                 self.recv_handshake(data, current, now, None)?;

@@ -9,8 +9,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use std::ops::Range;
+
 use super::seal::Sealer;
-use super::{DtlsConnection, MAX_FUTURE_RECORDS};
+use super::{Content, DtlsConnection, MAX_FUTURE_RECORDS};
 use crate::codec::DecodeError;
 use crate::codec::{ContentType, HandshakeType, Reader};
 use crate::common::Side;
@@ -50,6 +52,17 @@ pub(super) struct ReadEpoch {
     window: ReplayWindow,
     /// When a newer epoch took over reading new messages.
     superseded: Option<Instant>,
+}
+
+/// A protected record that passed [`DtlsConnection::locate13`]: which read epoch opens it
+/// (`idx` into the read epochs, `epoch` its number), its full sequence number, whether
+/// that epoch is the newest, and the read epoch in force.
+struct Found13 {
+    idx: usize,
+    epoch: u64,
+    seq: u64,
+    newest: bool,
+    read_epoch: u64,
 }
 
 /// One writable epoch and its next sequence number.
@@ -150,6 +163,23 @@ impl Epochs13 {
         }
     }
 
+    /// Opens record `found` with its epoch's keys by `open` (into the received plaintext or
+    /// in place) and marks it in the epoch's replay window once it deprotected (RFC 9147
+    /// 4.5.1). `Ok(Some(..))`: what `open` returned.
+    #[inline(always)]
+    fn open_found<T>(
+        &mut self,
+        found: &Found13,
+        open: impl FnOnce(&Dtls13Keys) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let Some(e) = self.read.get_mut(found.idx) else {
+            return Ok(None);
+        };
+        let opened = open(&e.keys)?;
+        e.window.mark(found.seq);
+        Ok(Some(opened))
+    }
+
     #[cfg(test)]
     pub(super) fn read_epochs(&self) -> Vec<u64> {
         self.read.iter().map(|e| e.keys.epoch()).collect()
@@ -235,30 +265,88 @@ impl DtlsConnection {
     }
 
     /// [`recv_ciphertext13`](Self::recv_ciphertext13) of a record already parsed from
-    /// `raw`, its bytes.
+    /// `raw`, its bytes. Opened straight into the received plaintext (one copy of the
+    /// ciphertext, then in place): application data stays there for the reader, anything
+    /// else is taken off.
     pub(super) fn recv_protected13(
         &mut self,
         rec: &crate::dtls::ProtectedRecord<'_>,
         raw: &[u8],
         now: Instant,
     ) -> Result<(), Error> {
+        let Some(found) = self.locate13(rec, raw, now)? else {
+            return Ok(());
+        };
+        let start = super::received_end(&mut self.received, &mut self.received_start);
+        let Some(v13) = self.engine.v13_mut() else {
+            return Ok(());
+        };
+        let received = &mut self.received;
+        let opened = v13.open_found(&found, |keys| keys.open_into(rec, found.seq, received));
+        let Some(typ) = self.opened_or_dropped(opened)? else {
+            return Ok(());
+        };
+        self.took13(found, typ, Content::Received { start }, now)
+            .map(|_| ())
+    }
+
+    /// [`recv_protected13`](Self::recv_protected13) of `record` (its bytes), a record `at`
+    /// bytes into the caller's datagram, opened where it lies (the sequence number is
+    /// decrypted in its header, which is the AAD, RFC 9147 4). Returns where its
+    /// application data lies in the datagram, if it carried some for the caller.
+    pub(super) fn recv_protected13_in_place(
+        &mut self,
+        record: &mut [u8],
+        at: usize,
+        now: Instant,
+    ) -> Result<Option<Range<usize>>, Error> {
+        let (found, layout) = match records(record, self.recv_cid_len()).next() {
+            Some(Ok(DatagramRecord::Ciphertext(rec))) => (self.locate13(&rec, record, now)?, rec.layout()),
+            _ => return Ok(None),
+        };
+        let (Some(found), Some(v13)) = (found, self.engine.v13_mut()) else {
+            return Ok(None);
+        };
+        let opened = v13.open_found(&found, |keys| keys.open_in_place(record, layout, found.seq));
+        let Some((typ, len)) = self.opened_or_dropped(opened)? else {
+            return Ok(None);
+        };
+        let start = layout.header_len();
+        let content = Content::InPlace {
+            bytes: record.get(start..start + len).unwrap_or_default(),
+            at: at + start,
+        };
+        self.took13(found, typ, content, now)
+    }
+
+    /// What the two receive paths check of a protected record before opening it: its
+    /// connection id, its length, the epoch's keys (a record of an epoch not yet readable
+    /// is kept, a copy of `raw`), its sequence number and the replay window (RFC 9147 4.2,
+    /// 4.5.1). `None`: dropped (counted when it could not be deprotected).
+    #[inline(always)]
+    fn locate13(
+        &mut self,
+        rec: &crate::dtls::ProtectedRecord<'_>,
+        raw: &[u8],
+        now: Instant,
+    ) -> Result<Option<Found13>, Error> {
         // RFC 9147 9: an id in the header must be the one we handed out; without one
         // negotiated a `C` bit is a record we cannot have asked for.
         if let Some(cid) = rec.cid() {
             if self.common.neg.own_cid.as_deref() != Some(cid) || cid.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
         }
         // RFC 9147 4.5.2: a record invalid before it is authenticated is dropped, not fatal
         // (anyone could have sent it); here one longer than any record may be (2^14 + 256,
         // RFC 8446 5.2). Counted as a record that failed to deprotect.
         if rec.ciphertext().len() > MAX_CIPHERTEXT_LEN_13 {
-            return self.bad_record();
+            return self.bad_record().map(|()| None);
         }
         let bits = u64::from(rec.epoch_bits());
         let established = self.handshake.as_ref().is_some_and(Handshake::is_established);
         let Some(v13) = self.engine.v13_mut() else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(idx) = v13.read.iter().position(|e| e.keys.epoch() & 3 == bits) else {
             // An epoch we have no keys for yet: kept until the message installing them.
@@ -269,7 +357,7 @@ impl DtlsConnection {
             if (!established || bits == next_bits) && v13.future.len() < MAX_FUTURE_RECORDS {
                 v13.future.push_back(raw.to_vec());
             }
-            return Ok(());
+            return Ok(None);
         };
         let newest = idx + 1 == v13.read.len();
         if v13.read[idx]
@@ -278,54 +366,71 @@ impl DtlsConnection {
         {
             // An epoch superseded long ago: a copy from a peer that moved on, dropped
             // unopened (no ACK, no data).
-            return Ok(());
+            return Ok(None);
         }
         let read_epoch = v13.read_epoch();
-        // Opened straight into the received plaintext (one copy of the ciphertext, then in
-        // place): application data stays there for the reader, anything else is taken off.
-        let start = super::received_end(&mut self.received, &mut self.received_start);
-        let (epoch, seq, content_type) = {
-            let e = &mut v13.read[idx];
-            let seq = match e.keys.unmask_seq(rec, e.window.next_expected()) {
-                Ok(s) => s,
-                Err(_) => return self.bad_record(),
-            };
-            if !e.window.check(seq) {
-                return Ok(());
-            }
-            match e.keys.open_into(rec, seq, &mut self.received) {
-                Ok(t) => {
-                    e.window.mark(seq);
-                    (e.keys.epoch(), seq, t)
-                }
-                Err(Error::DecryptFailed) => return self.bad_record(),
-                Err(other) => return Err(other),
-            }
+        let e = &v13.read[idx];
+        let seq = match e.keys.unmask_seq(rec, e.window.next_expected()) {
+            Ok(s) => s,
+            Err(_) => return self.bad_record().map(|()| None),
         };
-        self.authenticated(epoch, seq);
+        if !e.window.check(seq) {
+            return Ok(None);
+        }
+        Ok(Some(Found13 {
+            idx,
+            epoch: e.keys.epoch(),
+            seq,
+            newest,
+            read_epoch,
+        }))
+    }
+
+    /// A record `found` deprotected (its window marked), its content of type `typ` at
+    /// `content`: the datagram's authentication, the observer, then the content by its type.
+    #[inline(always)]
+    fn took13(
+        &mut self,
+        found: Found13,
+        typ: ContentType,
+        content: Content<'_>,
+        now: Instant,
+    ) -> Result<Option<Range<usize>>, Error> {
+        self.authenticated(found.epoch, found.seq);
         if let Some(obs) = &self.common.observer {
             obs.record(
                 Direction::Received,
-                content_type,
-                self.received.len() - start,
-                epoch as u16,
+                typ,
+                content.len(&self.received),
+                found.epoch as u16,
             );
         }
         // RFC 9147 6.1: application data only under the application epochs.
-        if content_type == ContentType::ApplicationData && epoch >= 3 {
-            return self.recv_data_at(start);
-        }
-        let data = self.take_received_from(start);
-        let rn = RecordNumber::new(epoch, seq);
-        match content_type {
+        let app_data = typ == ContentType::ApplicationData && found.epoch >= 3;
+        self.deliver(content, app_data, |conn, data| {
+            conn.recv_content13(typ, data, &found, now)
+        })
+    }
+
+    /// The content of a deprotected record other than application data under an
+    /// application epoch.
+    fn recv_content13(
+        &mut self,
+        typ: ContentType,
+        data: &[u8],
+        found: &Found13,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let rn = RecordNumber::new(found.epoch, found.seq);
+        match typ {
             // New handshake messages come under the newest epoch, or any application epoch
             // after the handshake (post-handshake messages around a KeyUpdate).
             ContentType::Handshake => {
-                let current = newest || (epoch >= 3 && read_epoch >= 3);
-                self.recv_handshake(&data, current, now, Some(rn))
+                let current = found.newest || (found.epoch >= 3 && found.read_epoch >= 3);
+                self.recv_handshake(data, current, now, Some(rn))
             }
-            ContentType::Alert => self.recv_alert(&data, true),
-            ContentType::Ack => self.recv_ack(&data, epoch),
+            ContentType::Alert => self.recv_alert(data, true),
+            ContentType::Ack => self.recv_ack(data, found.epoch),
             ContentType::ApplicationData => Err(Error::UnexpectedMessage {
                 state: "DTLS 1.3 handshake epoch",
                 got: "application data",
