@@ -333,10 +333,11 @@ impl DtlsConnection {
     /// go on under the current keys (RFC 9147 8).
     pub fn seal_datagram(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
         self.datagram_writable()?;
-        if data.len() > self.max_app_data() {
+        let overhead = self.record_overhead(self.engine.write_epoch());
+        if data.len() > max_app_data(self.cfg.mtu, overhead) {
             return Err(Error::Misuse(Misuse::ContentTooLarge));
         }
-        if out.len() < data.len() + self.record_overhead(self.engine.write_epoch()) {
+        if out.len() < data.len() + overhead {
             return Err(Error::Misuse(Misuse::BufferTooSmall));
         }
         let n = match self.sealer().seal_to(ContentType::ApplicationData, data, out) {
