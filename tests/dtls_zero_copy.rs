@@ -300,3 +300,43 @@ fn while_our_key_update_awaits_its_ack_records_go_under_the_current_keys() {
     assert_eq!(read_all(link.server()), b"after");
     assert_eq!(sent_data(&link, &secrets, from)[0].epoch, 4);
 }
+
+#[test]
+fn several_calls_fill_one_datagram_with_a_record_each() {
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let suite = match version {
+            ProtocolVersion::TLSv1_3 => SUITES13[0],
+            _ => SUITES12[0],
+        };
+        let (mut link, secrets) = established(version, suite);
+        let from = link.wire.len();
+        let mut buf = vec![0u8; MTU];
+        let mut used = 0;
+        for msg in [&b"move 1"[..], b"move 2", b"chat: hi"] {
+            used += link.client.seal_datagram(msg, &mut buf[used..]).unwrap();
+        }
+        // A message that does not fit what is left of the datagram waits for the next one.
+        let big = vec![7u8; MTU - used];
+        assert_eq!(
+            link.client.seal_datagram(&big, &mut buf[used..]),
+            Err(Error::Misuse(Misuse::BufferTooSmall))
+        );
+        link.wire.push((Dir::ToServer, buf[..used].to_vec()));
+        link.deliver(Dir::ToServer, &buf[..used]).unwrap();
+        assert_eq!(
+            events(link.server()),
+            vec![
+                Event::Data { len: 6 },
+                Event::Data { len: 6 },
+                Event::Data { len: 8 }
+            ],
+            "{version:?}"
+        );
+        assert_eq!(read_all(link.server()), b"move 1move 2chat: hi");
+        if version == ProtocolVersion::TLSv1_3 {
+            let sent = sent_data(&link, &secrets, from);
+            assert_eq!(sent.len(), 3);
+            assert!(sent.iter().all(|r| r.datagram == sent[0].datagram));
+        }
+    }
+}

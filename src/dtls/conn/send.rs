@@ -324,7 +324,9 @@ impl DtlsConnection {
     ///
     /// `data` is at most [`max_datagram_data`](Self::max_datagram_data) bytes (else
     /// `Misuse::ContentTooLarge`) and `out` holds its record (an MTU always does; else
-    /// `Misuse::BufferTooSmall`). Refused before the handshake completed
+    /// `Misuse::BufferTooSmall`). Records carry their length, so several calls may fill one
+    /// datagram, each at the end of the last (`&mut buf[used..mtu]`), the peer reading one
+    /// message per call. Refused before the handshake completed
     /// (`Misuse::HandshakeIncomplete`), after close_notify (`Misuse::Closed`), after a fatal
     /// error (that error), and while datagrams or data written with `writer()` wait to go
     /// first (`Error::BufferFull`: send what [`poll_datagram`](Self::poll_datagram) gives,
