@@ -5,7 +5,8 @@
 //! fingerprint (dimpl leaves certificate checks to the application: the test checks ours
 //! against the fingerprint we made), a certificate chain and MTUs that force handshake
 //! fragmentation, application data both ways, KeyUpdates from both ends (DTLS 1.3), our side
-//! taking every datagram in place (`recv_datagram_in_place`), and a seeded lossy link
+//! taking every datagram in place and sealing its data straight into datagrams
+//! (`recv_datagram_in_place`, `seal_datagram`), and a seeded lossy link
 //! (drops, duplicates, reordering) on which both sides complete.
 //!
 //! Time is simulated: each side's timer is run when nothing is in flight, and every loop
@@ -46,7 +47,8 @@ struct Case {
     /// Drop, duplicate and reorder datagrams with this seed.
     lossy: Option<u64>,
     /// Our side takes every datagram with `recv_datagram_in_place` (application data
-    /// opened in the datagram), else with `recv_datagram`.
+    /// opened in the datagram) and seals its application data with `seal_datagram`
+    /// (straight into the datagram), else it uses `recv_datagram` and `writer()`.
     in_place: bool,
 }
 
@@ -137,7 +139,8 @@ impl Dimpl {
 struct Ours {
     conn: Option<DtlsConnection>,
     acceptor: Option<DtlsAcceptor>,
-    /// Acceptor answers (HelloVerifyRequest / HelloRetryRequest) not yet sent.
+    /// Datagrams not yet sent: acceptor answers (HelloVerifyRequest / HelloRetryRequest),
+    /// and (in place) what went before a `seal_datagram` call and its datagram.
     pending: Vec<Vec<u8>>,
     events: Vec<Event>,
     data: Vec<u8>,
@@ -175,6 +178,24 @@ impl Ours {
             }
             Accepted::Dropped => {}
         }
+    }
+
+    /// Sends `data` as one message: through `writer()`, or (in place) sealed straight into
+    /// a datagram of its own after whatever `poll_datagram` has (which goes first).
+    fn send(&mut self, data: &[u8]) {
+        let conn = self.conn.as_mut().expect("our connection exists");
+        if !self.in_place {
+            common::dtls::write(conn, data);
+            return;
+        }
+        let mut buf = vec![0u8; 65_536];
+        while let Some(n) = conn.poll_datagram(&mut buf) {
+            self.pending.push(buf[..n].to_vec());
+        }
+        let n = conn
+            .seal_datagram(data, &mut buf)
+            .unwrap_or_else(|e| panic!("seal_datagram: {e}"));
+        self.pending.push(buf[..n].to_vec());
     }
 
     fn drain(&mut self) -> Vec<Vec<u8>> {
@@ -539,7 +560,7 @@ fn run(case: Case) -> LossStats {
         pair.ours.conn().request_key_update(true).unwrap();
     }
     for (a, b) in to_them.chunks(20).zip(to_us.chunks(20)) {
-        common::dtls::write(pair.ours.conn(), a);
+        pair.ours.send(a);
         assert_eq!(pair.dimpl.dtls.send_application_data(b).unwrap(), b.len());
         pair.step();
     }
@@ -645,9 +666,9 @@ fn fragmented_certificate_chains_both_ways_both_versions() {
     }
 }
 
-/// Our side takes dimpl's datagrams in place (`recv_datagram_in_place`): the handshake,
-/// dimpl's KeyUpdates and its application data, checked byte for byte; both versions,
-/// both roles.
+/// Our side takes dimpl's datagrams in place (`recv_datagram_in_place`: the handshake,
+/// dimpl's KeyUpdates and its application data, checked byte for byte) and seals its own
+/// data straight into datagrams (`seal_datagram`); both versions, both roles.
 #[test]
 fn our_side_receives_dimpl_data_in_place_both_versions() {
     for (we_are_client, v13, suite) in [

@@ -1,18 +1,23 @@
-//! The DTLS zero-copy receive path, `recv_datagram_in_place`: application data deprotected
-//! where it lies in the caller's datagram, every other record taking the path
-//! `recv_datagram` gives it. DTLS 1.3 and 1.2, over the in-memory link.
+//! The zero-copy DTLS path beside `writer()`/`poll_datagram` and `recv_datagram`/`reader()`:
+//! application data sealed straight from the caller's bytes into the caller's datagram
+//! buffer (`seal_datagram`), and deprotected where it lies in the caller's datagram
+//! (`recv_datagram_in_place`), every other record taking the path `recv_datagram` gives it.
+//! Over the in-memory link of `common::dtls`, both versions; the DTLS 1.3 records are opened
+//! with the key log's secrets to check what went on the wire.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use common::dtls::{events, read_all, seal12, seal13, split_records, write, Dir, Link, Secrets};
+use common::dtls::{
+    decode_wire, events, read_all, seal12, seal13, split_records, write, Dir, Link, Secrets, WireRecord,
+};
 use sanstls::codec::{AlertDescription, CipherSuite, ContentType, ProtocolVersion};
 use sanstls::dtls::{DtlsConfig, DtlsConnection};
 use sanstls::{ClientConfig, Error, Event, Misuse, ServerConfig};
 
-const V12: ProtocolVersion = ProtocolVersion::DTLSv1_2;
-const V13: ProtocolVersion = ProtocolVersion::DTLSv1_3;
+const MTU: usize = 1200;
 
 const SUITES13: [CipherSuite; 3] = [
     CipherSuite::TLS_AES_128_GCM_SHA256,
@@ -26,56 +31,323 @@ const SUITES12: [CipherSuite; 3] = [
     CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 ];
 
-/// Configs that negotiate `version` with `suite`; the client logs its secrets.
 fn configs(
     version: ProtocolVersion,
     suite: CipherSuite,
+    records_per_key: u64,
 ) -> (Arc<ClientConfig>, Arc<ServerConfig>, Arc<Secrets>) {
     let secrets = Arc::new(Secrets::default());
-    let tls = if version == V12 {
-        ProtocolVersion::TLSv1_2
-    } else {
-        ProtocolVersion::TLSv1_3
-    };
-    (
-        common::client_builder()
-            .versions(&[tls])
-            .cipher_suites(&[suite])
-            .key_log(secrets.clone())
-            .build()
-            .unwrap(),
-        common::server_builder("ecdsa-p256")
-            .versions(&[tls])
-            .build()
-            .unwrap(),
-        secrets,
-    )
+    let client = common::client_builder()
+        .versions(&[version])
+        .cipher_suites(&[suite])
+        .records_per_key(records_per_key)
+        .key_log(secrets.clone())
+        .build()
+        .unwrap();
+    let server = common::server_builder("ecdsa-p256")
+        .versions(&[version])
+        .build()
+        .unwrap();
+    (client, server, secrets)
 }
 
-fn default_suite(version: ProtocolVersion) -> CipherSuite {
-    if version == V12 {
-        SUITES12[0]
-    } else {
-        SUITES13[0]
-    }
-}
-
-/// An established link (the handshake over `recv_datagram`), events drained.
-fn established_with(version: ProtocolVersion, suite: CipherSuite, dtls: DtlsConfig) -> (Link, Arc<Secrets>) {
-    let (c, s, secrets) = configs(version, suite);
-    let mut link = Link::new(c, s, dtls);
+/// An established pair of `version` and `suite` through the acceptor, settled, events
+/// drained.
+fn established_with(
+    version: ProtocolVersion,
+    suite: CipherSuite,
+    records_per_key: u64,
+) -> (Link, Arc<Secrets>) {
+    let (c, s, secrets) = configs(version, suite, records_per_key);
+    let mut link = Link::new(
+        c,
+        s,
+        DtlsConfig {
+            mtu: MTU,
+            ..DtlsConfig::default()
+        },
+    );
     link.settle().unwrap();
-    assert!(!link.client.is_handshaking() && !link.server().is_handshaking());
-    assert_eq!(link.client.protocol_version(), Some(version));
-    assert_eq!(link.client.cipher_suite(), Some(suite));
+    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
+    assert!(
+        !link.server().is_handshaking(),
+        "server: {:?}",
+        link.server().error()
+    );
     events(&mut link.client);
     events(link.server());
     (link, secrets)
 }
 
-fn established(version: ProtocolVersion) -> (Link, Arc<Secrets>) {
-    established_with(version, default_suite(version), DtlsConfig::default())
+fn established(version: ProtocolVersion, suite: CipherSuite) -> (Link, Arc<Secrets>) {
+    established_with(version, suite, u64::MAX)
 }
+
+/// The first suite of `version`'s list.
+fn first_suite(version: ProtocolVersion) -> CipherSuite {
+    match version {
+        ProtocolVersion::TLSv1_3 => SUITES13[0],
+        _ => SUITES12[0],
+    }
+}
+
+/// Seals `data` from the client with `seal_datagram` into an MTU buffer, records the
+/// datagram on the link's wire and delivers it to the server; the datagram.
+fn seal_and_deliver(link: &mut Link, data: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; MTU];
+    let n = link.client.seal_datagram(data, &mut buf).unwrap();
+    let datagram = buf[..n].to_vec();
+    link.wire.push((Dir::ToServer, datagram.clone()));
+    link.deliver(Dir::ToServer, &datagram).unwrap();
+    datagram
+}
+
+/// The client's application-data records on the wire from datagram `from` on, opened.
+fn sent_data(link: &Link, secrets: &Secrets, from: usize) -> Vec<WireRecord> {
+    let suite = link.client.cipher_suite().unwrap();
+    decode_wire(&link.wire, from, secrets, suite)
+        .into_iter()
+        .filter(|r| r.dir == Dir::ToServer && r.typ == Some(ContentType::ApplicationData))
+        .collect()
+}
+
+#[test]
+fn each_call_is_one_record_in_one_datagram_the_peer_reads_as_one_message_dtls13() {
+    for suite in SUITES13 {
+        let (mut link, secrets) = established(ProtocolVersion::TLSv1_3, suite);
+        let from = link.wire.len();
+        let overhead = MTU - link.client.max_datagram_data();
+        let one = seal_and_deliver(&mut link, b"first message");
+        let two = seal_and_deliver(&mut link, b"second");
+        assert_eq!(one.len(), b"first message".len() + overhead, "{suite:?}");
+        assert_eq!(two.len(), b"second".len() + overhead, "{suite:?}");
+        let sent = sent_data(&link, &secrets, from);
+        assert_eq!(sent.len(), 2, "{suite:?}");
+        assert_eq!(sent[0].content, b"first message");
+        assert_eq!(sent[1].content, b"second");
+        assert_eq!((sent[0].epoch, sent[1].epoch), (3, 3));
+        assert_eq!(sent[1].seq, sent[0].seq + 1, "numbered on from the same sequence");
+        assert_eq!(sent[0].wire_len, one.len(), "the datagram is the record");
+        assert_eq!(
+            events(link.server()),
+            vec![Event::Data { len: 13 }, Event::Data { len: 6 }]
+        );
+        assert_eq!(read_all(link.server()), b"first messagesecond");
+        // The buffered path numbers on after it: the server reads both in order.
+        write(&mut link.client, b"buffered");
+        link.pump().unwrap();
+        assert_eq!(read_all(link.server()), b"buffered");
+        let sent = sent_data(&link, &secrets, from);
+        assert_eq!(sent[2].seq, sent[1].seq + 1);
+    }
+}
+
+#[test]
+fn each_call_is_one_record_the_peer_reads_as_one_message_dtls12() {
+    for suite in SUITES12 {
+        let (mut link, _) = established(ProtocolVersion::TLSv1_2, suite);
+        let overhead = MTU - link.client.max_datagram_data();
+        // 13-byte header, explicit nonce (8 for AES-GCM, none for ChaCha20), 16-byte tag.
+        let explicit = if suite == CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 {
+            0
+        } else {
+            8
+        };
+        assert_eq!(overhead, 13 + explicit + 16, "{suite:?}");
+        let one = seal_and_deliver(&mut link, b"first message");
+        assert_eq!(one.len(), 13 + overhead);
+        assert_eq!(one[0], 23, "application_data");
+        assert_eq!(one[1..3], [0xfe, 0xfd], "DTLS 1.2");
+        assert_eq!(one[3..5], [0, 1], "epoch 1");
+        seal_and_deliver(&mut link, b"second");
+        assert_eq!(
+            events(link.server()),
+            vec![Event::Data { len: 13 }, Event::Data { len: 6 }]
+        );
+        assert_eq!(read_all(link.server()), b"first messagesecond");
+    }
+}
+
+#[test]
+fn a_full_datagram_is_exactly_the_mtu() {
+    for (version, suite, max) in [
+        // A 5-byte unified header, the content type byte and the tag.
+        (ProtocolVersion::TLSv1_3, SUITES13[0], MTU - 5 - 1 - 16),
+        // A 13-byte header, the 8-byte explicit nonce and the tag.
+        (ProtocolVersion::TLSv1_2, SUITES12[0], MTU - 13 - 8 - 16),
+    ] {
+        let (mut link, _) = established(version, suite);
+        assert_eq!(link.client.max_datagram_data(), max, "{version:?}");
+        let data: Vec<u8> = (0..max).map(|i| i as u8).collect();
+        let datagram = seal_and_deliver(&mut link, &data);
+        assert_eq!(datagram.len(), MTU, "{version:?}");
+        assert_eq!(read_all(link.server()), data);
+        // One byte more is one record too many.
+        let mut buf = vec![0u8; MTU];
+        assert_eq!(
+            link.client.seal_datagram(&vec![0u8; max + 1], &mut buf),
+            Err(Error::Misuse(Misuse::ContentTooLarge))
+        );
+        // A buffer short of the record.
+        assert_eq!(
+            link.client.seal_datagram(&data, &mut buf[..MTU - 1]),
+            Err(Error::Misuse(Misuse::BufferTooSmall))
+        );
+        // Neither refusal spent anything: the next record still reads.
+        seal_and_deliver(&mut link, b"after");
+        assert_eq!(read_all(link.server()), b"after");
+        assert_eq!(link.server().error(), None);
+    }
+}
+
+#[test]
+fn refused_before_the_handshake_while_written_data_waits_and_after_close() {
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let suite = first_suite(version);
+        let (c, _, _) = configs(version, suite, u64::MAX);
+        let now = std::time::Instant::now();
+        let mut fresh = DtlsConnection::client(c, "localhost", DtlsConfig::default(), now).unwrap();
+        let mut buf = vec![0u8; MTU];
+        assert_eq!(
+            fresh.seal_datagram(b"early", &mut buf),
+            Err(Error::Misuse(Misuse::HandshakeIncomplete))
+        );
+
+        let (mut link, _) = established(version, suite);
+        // Data written with `writer()` goes first: the call waits for `poll_datagram`.
+        write(&mut link.client, b"written first");
+        assert_eq!(
+            link.client.seal_datagram(b"sealed", &mut buf),
+            Err(Error::BufferFull)
+        );
+        link.pump().unwrap();
+        seal_and_deliver(&mut link, b"sealed");
+        assert_eq!(read_all(link.server()), b"written firstsealed");
+
+        link.client.send_close_notify();
+        assert_eq!(
+            link.client.seal_datagram(b"late", &mut buf),
+            Err(Error::Misuse(Misuse::Closed))
+        );
+        link.pump().unwrap();
+        assert!(link.server().peer_has_closed());
+    }
+}
+
+/// Runs both sides' timers and pumps until nothing is in flight (bounded).
+fn pump_timers(link: &mut Link) {
+    link.pump().unwrap();
+    for _ in 0..8 {
+        if link.advance().is_none() {
+            break;
+        }
+        link.pump().unwrap();
+    }
+}
+
+#[test]
+fn a_key_update_the_records_make_due_goes_out_through_poll_datagram() {
+    // RFC 9147 8: the client updates its keys after 10 records; records sealed meanwhile
+    // go out under the current keys until the KeyUpdate is acknowledged.
+    let (mut link, secrets) = established_with(ProtocolVersion::TLSv1_3, SUITES13[0], 10);
+    let from = link.wire.len();
+    let mut buf = vec![0u8; MTU];
+    let mut got = Vec::new();
+    let mut sent = 0u8;
+    for _ in 0..200 {
+        if sent == 30 {
+            break;
+        }
+        match link.client.seal_datagram(&[sent], &mut buf) {
+            Ok(n) => {
+                let d = buf[..n].to_vec();
+                link.wire.push((Dir::ToServer, d.clone()));
+                link.deliver(Dir::ToServer, &d).unwrap();
+                sent += 1;
+            }
+            // The KeyUpdate waits in front: it goes out, then the call is made again.
+            Err(Error::BufferFull) => {
+                assert!(link.client.wants_write());
+                pump_timers(&mut link);
+            }
+            Err(e) => panic!("seal_datagram: {e:?}"),
+        }
+        got.extend(read_all(link.server()));
+    }
+    pump_timers(&mut link);
+    got.extend(read_all(link.server()));
+    assert_eq!(got, (0..30u8).collect::<Vec<_>>());
+    assert!(link.client.write_epoch() >= 5, "{}", link.client.write_epoch());
+    assert_eq!(link.server().read_epoch(), link.client.write_epoch());
+    let epochs: Vec<u64> = sent_data(&link, &secrets, from).iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs.len(), 30);
+    assert!(epochs.windows(2).all(|w| w[0] <= w[1]), "{epochs:?}");
+    assert_eq!(epochs[0], 3);
+}
+
+#[test]
+fn while_our_key_update_awaits_its_ack_records_go_under_the_current_keys() {
+    let (mut link, secrets) = established(ProtocolVersion::TLSv1_3, SUITES13[0]);
+    link.client.request_key_update(false).unwrap();
+    // The KeyUpdate goes first.
+    let mut buf = vec![0u8; MTU];
+    assert_eq!(link.client.seal_datagram(b"x", &mut buf), Err(Error::BufferFull));
+    let key_update = link.take(Dir::ToServer);
+    assert_eq!(key_update.len(), 1);
+    // Not delivered yet: no ACK, the new keys wait (RFC 9147 8), data goes on under epoch 3.
+    let from = link.wire.len();
+    seal_and_deliver(&mut link, b"during");
+    assert_eq!(read_all(link.server()), b"during");
+    assert_eq!(sent_data(&link, &secrets, from)[0].epoch, 3);
+    // The KeyUpdate arrives, the server acknowledges it (on its ACK timer): epoch 4 from then on.
+    link.deliver(Dir::ToServer, &key_update[0]).unwrap();
+    link.now += Duration::from_secs(1);
+    pump_timers(&mut link);
+    assert_eq!(link.client.write_epoch(), 4);
+    let from = link.wire.len();
+    seal_and_deliver(&mut link, b"after");
+    assert_eq!(read_all(link.server()), b"after");
+    assert_eq!(sent_data(&link, &secrets, from)[0].epoch, 4);
+}
+
+#[test]
+fn several_calls_fill_one_datagram_with_a_record_each() {
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let suite = first_suite(version);
+        let (mut link, secrets) = established(version, suite);
+        let from = link.wire.len();
+        let mut buf = vec![0u8; MTU];
+        let mut used = 0;
+        for msg in [&b"move 1"[..], b"move 2", b"chat: hi"] {
+            used += link.client.seal_datagram(msg, &mut buf[used..]).unwrap();
+        }
+        // A message that does not fit what is left of the datagram waits for the next one.
+        let big = vec![7u8; MTU - used];
+        assert_eq!(
+            link.client.seal_datagram(&big, &mut buf[used..]),
+            Err(Error::Misuse(Misuse::BufferTooSmall))
+        );
+        link.wire.push((Dir::ToServer, buf[..used].to_vec()));
+        link.deliver(Dir::ToServer, &buf[..used]).unwrap();
+        assert_eq!(
+            events(link.server()),
+            vec![
+                Event::Data { len: 6 },
+                Event::Data { len: 6 },
+                Event::Data { len: 8 }
+            ],
+            "{version:?}"
+        );
+        assert_eq!(read_all(link.server()), b"move 1move 2chat: hi");
+        if version == ProtocolVersion::TLSv1_3 {
+            let sent = sent_data(&link, &secrets, from);
+            assert_eq!(sent.len(), 3);
+            assert!(sent.iter().all(|r| r.datagram == sent[0].datagram));
+        }
+    }
+}
+
+// ---- Receiving in place
 
 /// Takes in `datagram` with `recv_datagram_in_place`, call after call; returns each
 /// record's application data, in order.
@@ -131,9 +403,12 @@ fn no_data_events(conn: &mut DtlsConnection) {
 
 #[test]
 fn data_opens_in_place_every_suite_both_versions() {
-    for (version, suites) in [(V13, SUITES13), (V12, SUITES12)] {
+    for (version, suites) in [
+        (ProtocolVersion::TLSv1_3, SUITES13),
+        (ProtocolVersion::TLSv1_2, SUITES12),
+    ] {
         for suite in suites {
-            let (mut link, _) = established_with(version, suite, DtlsConfig::default());
+            let (mut link, _) = established(version, suite);
             let msg = format!("to the server under {suite:?}").into_bytes();
             write(&mut link.client, &msg);
             let datagrams = link.take(Dir::ToServer);
@@ -145,7 +420,11 @@ fn data_opens_in_place_every_suite_both_versions() {
             assert_eq!(res.data(&d), msg, "{suite:?}");
             // Exactly the record's content: it ends where the tag starts.
             let r = res.plaintext.clone().unwrap();
-            assert_eq!(d.len() - r.end, 16 + usize::from(version == V13), "{suite:?}");
+            assert_eq!(
+                d.len() - r.end,
+                16 + usize::from(version == ProtocolVersion::TLSv1_3),
+                "{suite:?}"
+            );
             no_data_events(link.server());
             // And the other way.
             write(link.server(), b"to the client");
@@ -160,8 +439,8 @@ fn data_opens_in_place_every_suite_both_versions() {
 
 #[test]
 fn two_records_in_one_datagram_take_two_calls() {
-    for version in [V13, V12] {
-        let (mut link, _) = established(version);
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let (mut link, _) = established(version, first_suite(version));
         write(&mut link.client, b"first message");
         write(&mut link.client, b"second");
         let datagrams = link.take(Dir::ToServer);
@@ -182,8 +461,8 @@ fn two_records_in_one_datagram_take_two_calls() {
 /// Both sides take every datagram in place, the handshake included.
 #[test]
 fn whole_handshake_in_place_both_versions() {
-    for version in [V13, V12] {
-        let (c, s, _) = configs(version, default_suite(version));
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let (c, s, _) = configs(version, first_suite(version), u64::MAX);
         let mut link = Link::direct(c, s, DtlsConfig::default());
         for _ in 0..20 {
             let up = deliver_in_place(&mut link, Dir::ToServer);
@@ -199,7 +478,11 @@ fn whole_handshake_in_place_both_versions() {
         }
         for conn in [&mut link.client, link.server.as_mut().unwrap()] {
             assert!(!conn.is_handshaking(), "{version:?}: {:?}", conn.error());
-            assert_eq!(conn.protocol_version(), Some(version));
+            let dtls = match version {
+                ProtocolVersion::TLSv1_3 => ProtocolVersion::DTLSv1_3,
+                _ => ProtocolVersion::DTLSv1_2,
+            };
+            assert_eq!(conn.protocol_version(), Some(dtls));
             assert_eq!(events(conn).first(), Some(&Event::HandshakeComplete));
         }
         assert_eq!(
@@ -218,8 +501,8 @@ fn whole_handshake_in_place_both_versions() {
 
 #[test]
 fn replayed_datagram_gives_nothing_the_second_time() {
-    for version in [V13, V12] {
-        let (mut link, _) = established(version);
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let (mut link, _) = established(version, first_suite(version));
         write(&mut link.client, b"once");
         let d = link.take(Dir::ToServer).remove(0);
         let now = link.now;
@@ -238,8 +521,8 @@ fn replayed_datagram_gives_nothing_the_second_time() {
 
 #[test]
 fn tampered_record_is_dropped_and_counted() {
-    for version in [V13, V12] {
-        let (mut link, _) = established(version);
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let (mut link, _) = established(version, first_suite(version));
         write(&mut link.client, b"tampered");
         write(&mut link.client, b"intact");
         let datagrams = link.take(Dir::ToServer);
@@ -259,18 +542,24 @@ fn tampered_record_is_dropped_and_counted() {
 
 #[test]
 fn record_with_another_connection_id_is_dropped() {
-    for version in [V13, V12] {
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
         let dtls = DtlsConfig {
             connection_id: Some(4),
             ..DtlsConfig::default()
         };
-        let (mut link, _) = established_with(version, default_suite(version), dtls);
+        let (c, s, _) = configs(version, first_suite(version), u64::MAX);
+        let mut link = Link::new(c, s, dtls);
+        link.settle().unwrap();
         write(&mut link.client, b"with the id");
         let d = link.take(Dir::ToServer).remove(0);
         let now = link.now;
         // The id: after the first byte (DTLS 1.3 unified header), after type, version,
         // epoch and sequence number (DTLS 1.2 tls12_cid, RFC 9146 4).
-        let at = if version == V13 { 1 } else { 11 };
+        let at = if version == ProtocolVersion::TLSv1_3 {
+            1
+        } else {
+            11
+        };
         let mut other = d.clone();
         other[at] ^= 0xff;
         let res = link.server().recv_datagram_in_place(&mut other, now).unwrap();
@@ -287,7 +576,7 @@ fn record_with_another_connection_id_is_dropped() {
 /// way; the records under epoch 4 open in place.
 #[test]
 fn key_update_received_in_place() {
-    let (mut link, _) = established(V13);
+    let (mut link, _) = established(ProtocolVersion::TLSv1_3, SUITES13[0]);
     link.client.request_key_update(false).unwrap();
     assert_eq!(deliver_in_place(&mut link, Dir::ToServer), Vec::<Vec<u8>>::new());
     assert_eq!(link.server().read_epoch(), 4);
@@ -308,8 +597,8 @@ fn key_update_received_in_place() {
 
 #[test]
 fn close_notify_received_in_place() {
-    for version in [V13, V12] {
-        let (mut link, _) = established(version);
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let (mut link, _) = established(version, first_suite(version));
         write(&mut link.client, b"last words");
         link.client.send_close_notify();
         assert_eq!(
@@ -331,10 +620,10 @@ fn close_notify_received_in_place() {
 /// every call after it.
 #[test]
 fn fatal_alert_received_in_place_fails() {
-    for version in [V13, V12] {
-        let (mut link, secrets) = established(version);
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let (mut link, secrets) = established(version, first_suite(version));
         let alert = [2, AlertDescription::HandshakeFailure.get()];
-        let mut d = if version == V13 {
+        let mut d = if version == ProtocolVersion::TLSv1_3 {
             let suite = link.client.cipher_suite().unwrap();
             seal13(&secrets, suite, true, 3, 100, ContentType::Alert, &alert)
         } else {
@@ -359,8 +648,8 @@ fn fatal_alert_received_in_place_fails() {
 /// Plaintext waiting for `reader()` comes first: the in-place path refuses until it is read.
 #[test]
 fn refused_while_the_reader_has_data() {
-    for version in [V13, V12] {
-        let (mut link, _) = established(version);
+    for version in [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2] {
+        let (mut link, _) = established(version, first_suite(version));
         write(&mut link.client, b"buffered");
         link.pump().unwrap();
         assert_eq!(link.server().plaintext_available(), 8);

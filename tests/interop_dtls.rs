@@ -255,7 +255,17 @@ fn run_client(
     }
 }
 
-fn client_against(cmd: &str, args: Vec<String>, ready: &str, pki: &Pki, port: u16, echo: bool) {
+/// Our client against `cmd`: it sends a line, the peer sends one back (or echoes ours);
+/// `zero_copy`: our line is sealed with `seal_datagram` straight into the datagram sent.
+fn client_against(
+    cmd: &str,
+    args: Vec<String>,
+    ready: &str,
+    pki: &Pki,
+    port: u16,
+    echo: bool,
+    zero_copy: bool,
+) {
     let mut peer = Proc::spawn(cmd, &args);
     peer.wait_for(ready);
     let seen = Arc::new(Seen::default());
@@ -272,7 +282,13 @@ fn client_against(cmd: &str, args: Vec<String>, ready: &str, pki: &Pki, port: u1
             return false;
         }
         if !wrote {
-            conn.writer().write_all(ours).unwrap();
+            if zero_copy {
+                let mut out = [0u8; MTU];
+                let n = conn.seal_datagram(ours, &mut out).unwrap();
+                sock.send(&out[..n]).unwrap();
+            } else {
+                conn.writer().write_all(ours).unwrap();
+            }
             wrote = true;
         }
         if echo {
@@ -297,14 +313,9 @@ fn client_against(cmd: &str, args: Vec<String>, ready: &str, pki: &Pki, port: u1
     }
 }
 
-#[test]
-fn client_against_openssl_s_server_listen() {
-    if !have("openssl") {
-        return;
-    }
-    let pki = Pki::new("ossl-srv");
-    let port = udp_port();
-    let args = [
+/// `openssl s_server -dtls1_2 -listen` on `port` with the test PKI's chain.
+fn openssl_s_server_args(port: u16, pki: &Pki) -> Vec<String> {
+    [
         "s_server",
         "-dtls1_2",
         "-listen",
@@ -322,8 +333,44 @@ fn client_against_openssl_s_server_listen() {
         "1",
     ]
     .map(String::from)
-    .to_vec();
-    client_against("openssl", args, "ACCEPT", &pki, port, false);
+    .to_vec()
+}
+
+#[test]
+fn client_against_openssl_s_server_listen() {
+    if !have("openssl") {
+        return;
+    }
+    let pki = Pki::new("ossl-srv");
+    let port = udp_port();
+    client_against(
+        "openssl",
+        openssl_s_server_args(port, &pki),
+        "ACCEPT",
+        &pki,
+        port,
+        false,
+        false,
+    );
+}
+
+/// The same exchange with our line sealed by `seal_datagram`, the zero-copy path.
+#[test]
+fn zero_copy_client_against_openssl_s_server_listen() {
+    if !have("openssl") {
+        return;
+    }
+    let pki = Pki::new("ossl-srv-zc");
+    let port = udp_port();
+    client_against(
+        "openssl",
+        openssl_s_server_args(port, &pki),
+        "ACCEPT",
+        &pki,
+        port,
+        false,
+        true,
+    );
 }
 
 #[test]
@@ -347,12 +394,14 @@ fn client_against_gnutls_serv_udp() {
     ]
     .map(String::from)
     .to_vec();
-    client_against("gnutls-serv", args, "listening", &pki, port, true);
+    client_against("gnutls-serv", args, "listening", &pki, port, true, false);
 }
 
 /// Runs our server on `sock` behind the acceptor: echoes what it receives with a prefix,
 /// then closes. Returns the server connection once the peer process exited.
-fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc) -> DtlsConnection {
+/// Our server behind the acceptor, echoing what the peer sends; `zero_copy`: the echo is
+/// sealed with `seal_datagram` straight into the datagram sent, not written and polled.
+fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc, zero_copy: bool) -> DtlsConnection {
     sock.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
     let config = pki.server_config();
     let mut acceptor = DtlsAcceptor::new(config, dtls_config(), Instant::now()).unwrap();
@@ -372,7 +421,13 @@ fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc) -> DtlsConnection {
             if !data.is_empty() {
                 let mut reply = b"sanstls echo: ".to_vec();
                 reply.extend_from_slice(&data);
-                c.writer().write_all(&reply).unwrap();
+                if zero_copy {
+                    let mut out = [0u8; MTU];
+                    let n = c.seal_datagram(&reply, &mut out).unwrap();
+                    let _ = sock.send_to(&out[..n], *addr);
+                } else {
+                    c.writer().write_all(&reply).unwrap();
+                }
                 echoed = true;
             }
             if echoed && !c.is_handshaking() && c.poll_timeout().is_none() {
@@ -416,13 +471,13 @@ fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc) -> DtlsConnection {
     }
 }
 
-fn server_against(cmd: &str, args: impl FnOnce(u16, &Pki) -> Vec<String>, tag: &str) {
+fn server_against(cmd: &str, args: impl FnOnce(u16, &Pki) -> Vec<String>, tag: &str, zero_copy: bool) {
     let pki = Pki::new(tag);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
     let mut peer = Proc::spawn(cmd, &args(port, &pki));
     peer.send(b"hello from the peer over DTLS\n");
-    let conn = serve_echo(&sock, &pki, &mut peer);
+    let conn = serve_echo(&sock, &pki, &mut peer, zero_copy);
     assert_eq!(conn.error(), None, "peer said: {}", peer.output());
     assert_eq!(conn.protocol_version(), Some(ProtocolVersion::DTLSv1_2));
     assert!(
@@ -433,35 +488,42 @@ fn server_against(cmd: &str, args: impl FnOnce(u16, &Pki) -> Vec<String>, tag: &
     );
 }
 
+fn openssl_s_client_args(port: u16, pki: &Pki) -> Vec<String> {
+    [
+        "s_client",
+        "-dtls1_2",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-servername",
+        "localhost",
+        "-CAfile",
+        &pki.path("ca.pem"),
+        "-verify_return_error",
+        "-verify_hostname",
+        "localhost",
+        "-mtu",
+        "1200",
+        "-ign_eof",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn server_against_openssl_s_client() {
     if !have("openssl") {
         return;
     }
-    server_against(
-        "openssl",
-        |port, pki| {
-            [
-                "s_client",
-                "-dtls1_2",
-                "-connect",
-                &format!("127.0.0.1:{port}"),
-                "-servername",
-                "localhost",
-                "-CAfile",
-                &pki.path("ca.pem"),
-                "-verify_return_error",
-                "-verify_hostname",
-                "localhost",
-                "-mtu",
-                "1200",
-                "-ign_eof",
-            ]
-            .map(String::from)
-            .to_vec()
-        },
-        "ossl-cli",
-    );
+    server_against("openssl", openssl_s_client_args, "ossl-cli", false);
+}
+
+/// The same exchange with our echo sealed by `seal_datagram`, the zero-copy path.
+#[test]
+fn zero_copy_server_against_openssl_s_client() {
+    if !have("openssl") {
+        return;
+    }
+    server_against("openssl", openssl_s_client_args, "ossl-cli-zc", true);
 }
 
 #[test]
@@ -486,5 +548,6 @@ fn server_against_gnutls_cli_udp() {
             .to_vec()
         },
         "gnutls-cli",
+        false,
     );
 }

@@ -203,60 +203,41 @@ impl Default for HeaderFormat<'_> {
     }
 }
 
-/// A fixed-capacity copy of a unified header: the AEAD additional data of a DTLS 1.3
-/// record, i.e. the header with the *unencrypted* sequence number (RFC 9147 4).
-#[derive(Clone, Copy)]
-pub(crate) struct HeaderBuf {
-    buf: [u8; MAX_UNIFIED_HEADER_LEN],
-    len: usize,
-}
-
-impl HeaderBuf {
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl core::fmt::Debug for HeaderBuf {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "HeaderBuf({:02x?})", self.as_bytes())
-    }
-}
-
 impl HeaderFormat<'_> {
-    /// Encodes the header of record `seq` of `epoch` with a plaintext sequence number.
-    fn header(&self, epoch: u64, seq: u64, length: u16) -> Result<HeaderBuf, Error> {
-        let mut h = HeaderBuf {
-            buf: [0; MAX_UNIFIED_HEADER_LEN],
-            len: 1,
+    /// Writes the header of record `seq` of `epoch`, with a plaintext sequence number, at
+    /// the start of `out`, straight where the record goes (no intermediate buffer); its
+    /// length, [`header_len`](Self::header_len).
+    fn write_header(&self, out: &mut [u8], epoch: u64, seq: u64, length: u16) -> Result<usize, Error> {
+        let cid = self.cid.unwrap_or_default();
+        if cid.len() > MAX_CID_LEN {
+            return Err(Error::Internal("connection id longer than 255 bytes"));
+        }
+        let Some(out) = out.get_mut(..self.header_len()) else {
+            return Err(Error::Internal("DTLS 1.3 header larger than its buffer"));
         };
         let mut first = UNIFIED_FIXED | (epoch as u8 & EPOCH_BITS);
-        if let Some(cid) = self.cid {
-            if cid.len() > MAX_CID_LEN {
-                return Err(Error::Internal("connection id longer than 255 bytes"));
-            }
+        if self.cid.is_some() {
             first |= C_BIT;
-            h.buf[1..1 + cid.len()].copy_from_slice(cid);
-            h.len += cid.len();
         }
+        out[1..1 + cid.len()].copy_from_slice(cid);
+        let mut at = 1 + cid.len();
         match self.seq_len {
             SeqLen::Bits8 => {
-                h.buf[h.len] = seq as u8;
-                h.len += 1;
+                out[at] = seq as u8;
+                at += 1;
             }
             SeqLen::Bits16 => {
                 first |= S_BIT;
-                h.buf[h.len..h.len + 2].copy_from_slice(&(seq as u16).to_be_bytes());
-                h.len += 2;
+                out[at..at + 2].copy_from_slice(&(seq as u16).to_be_bytes());
+                at += 2;
             }
         }
         if self.with_length {
             first |= L_BIT;
-            h.buf[h.len..h.len + 2].copy_from_slice(&length.to_be_bytes());
-            h.len += 2;
+            out[at..at + 2].copy_from_slice(&length.to_be_bytes());
         }
-        h.buf[0] = first;
-        Ok(h)
+        out[0] = first;
+        Ok(out.len())
     }
 
     /// Bytes the header takes on the wire.
@@ -636,14 +617,12 @@ impl Dtls13Keys {
         let ct_len = self.ciphertext_len(content.len(), pad);
         let inner_len = ct_len - self.record.tag_len();
         let length = u16::try_from(ct_len).map_err(|_| Error::Internal("DTLS 1.3 record over 2^16 bytes"))?;
-        let header = format.header(self.epoch, seq, length)?;
-        let header = header.as_bytes();
         // `let else`, not `ok_or`: no error value is built and dropped per record.
-        let Some(out) = out.get_mut(..header.len() + ct_len) else {
+        let Some(out) = out.get_mut(..format.header_len() + ct_len) else {
             return Err(Error::Internal("DTLS 1.3 record larger than its buffer"));
         };
-        let (head, body) = out.split_at_mut(header.len());
-        head.copy_from_slice(header);
+        let (head, body) = out.split_at_mut(format.header_len());
+        format.write_header(head, self.epoch, seq, length)?;
         body[..content.len()].copy_from_slice(content);
         body[content.len()] = content_type.get();
         if let Some(padding) = body
@@ -652,7 +631,7 @@ impl Dtls13Keys {
         {
             padding.fill(0);
         }
-        self.record.seal_in_place_slice(seq, header, body, inner_len)?;
+        self.record.seal_in_place_slice(seq, head, body, inner_len)?;
         let Some(sample) = sample_of(body) else {
             return Err(Error::Crypto("DTLS 1.3 ciphertext under 16 bytes"));
         };
@@ -913,20 +892,23 @@ mod tests {
             seq_len: SeqLen::Bits8,
             with_length: false,
         };
-        let h = f.header(6, 0x1234, 99).unwrap();
-        // 001 C=1 S=0 L=0 EE=10
-        assert_eq!(h.as_bytes(), &[0b0011_0010, 0xaa, 0xbb, 0x34]);
+        let mut h = [0xffu8; 8];
+        assert_eq!(f.write_header(&mut h, 6, 0x1234, 99).unwrap(), 4);
+        // 001 C=1 S=0 L=0 EE=10; nothing written past the header.
+        assert_eq!(h, [0b0011_0010, 0xaa, 0xbb, 0x34, 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(f.header_len(), 4);
         let f = HeaderFormat::default();
-        let h = f.header(3, 0x1234, 0x0102).unwrap();
-        assert_eq!(h.as_bytes(), &[0b0010_1111, 0x12, 0x34, 0x01, 0x02]);
+        assert_eq!(f.write_header(&mut h, 3, 0x1234, 0x0102).unwrap(), 5);
+        assert_eq!(h[..5], [0b0010_1111, 0x12, 0x34, 0x01, 0x02]);
         assert_eq!(f.header_len(), 5);
+        // A buffer too short for the header, an id too long for one.
+        assert!(f.write_header(&mut h[..4], 3, 0, 0).is_err());
         let long = [0u8; 256];
         let f = HeaderFormat {
             cid: Some(&long),
             ..HeaderFormat::default()
         };
-        assert!(f.header(3, 0, 0).is_err());
+        assert!(f.write_header(&mut [0u8; 300], 3, 0, 0).is_err());
     }
 
     #[test]

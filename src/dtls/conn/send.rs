@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::engine::Engine;
 use super::{take_message, DtlsConnection, FlightItem};
 use crate::codec::ContentType;
-use crate::error::Error;
+use crate::error::{Error, Misuse};
 use crate::handshake::Handshake;
 use crate::record::{OutItem, OutQueue};
 
@@ -308,6 +308,76 @@ impl DtlsConnection {
         buf[..n].copy_from_slice(d);
         self.out.pop_front();
         Some(n)
+    }
+
+    /// The most application data one [`seal_datagram`](Self::seal_datagram) call carries:
+    /// the MTU less the current write epoch's record overhead.
+    pub fn max_datagram_data(&self) -> usize {
+        self.max_app_data()
+    }
+
+    /// Seals `data` as one application-data record straight into `out`, which then holds
+    /// a whole datagram to send as it is. The only copy is the one into `out` and the AEAD
+    /// pass runs there: nothing is queued or allocated. The DTLS counterpart of
+    /// [`Connection::encrypt_into`](crate::Connection::encrypt_into); one call is one
+    /// record, so the peer reads `data` as one message, as it reads one `writer()` write.
+    ///
+    /// `data` is at most [`max_datagram_data`](Self::max_datagram_data) bytes (else
+    /// `Misuse::ContentTooLarge`) and `out` holds its record (an MTU always does; else
+    /// `Misuse::BufferTooSmall`). Records carry their length, so several calls may fill one
+    /// datagram, each at the end of the last (`&mut buf[used..mtu]`), the peer reading one
+    /// message per call. Refused before the handshake completed
+    /// (`Misuse::HandshakeIncomplete`), after close_notify (`Misuse::Closed`), after a fatal
+    /// error (that error), and while datagrams or data written with `writer()` wait to go
+    /// first (`Error::BufferFull`: send what [`poll_datagram`](Self::poll_datagram) gives,
+    /// then call again). A DTLS 1.3 KeyUpdate this record makes due is queued for
+    /// `poll_datagram` ([`wants_write`](Self::wants_write) says so); until its ACK, records
+    /// go on under the current keys (RFC 9147 8).
+    pub fn seal_datagram(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        self.datagram_writable()?;
+        let overhead = self.record_overhead(self.engine.write_epoch());
+        if data.len() > max_app_data(self.cfg.mtu, overhead) {
+            return Err(Error::Misuse(Misuse::ContentTooLarge));
+        }
+        if out.len() < data.len() + overhead {
+            return Err(Error::Misuse(Misuse::BufferTooSmall));
+        }
+        let n = match self.sealer().seal_to(ContentType::ApplicationData, data, out) {
+            Ok(n) => n,
+            Err(e) => {
+                let e = self.fail(e);
+                let _ = self.flush_app(&mut []);
+                return Err(e);
+            }
+        };
+        if !data.is_empty() {
+            self.common.app_data_written();
+        }
+        if self.maybe_update_keys13() {
+            if let Some(now) = self.last_now {
+                let _ = self.finish_step(Ok(()), now);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether application data may be sealed straight into a caller's datagram now: the
+    /// handshake is done and nothing queued goes before it (what waits for our KeyUpdate's
+    /// ACK does not, RFC 9147 8, unless it is data written earlier).
+    fn datagram_writable(&self) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if self.sent_close {
+            return Err(Error::Misuse(Misuse::Closed));
+        }
+        if !self.handshake.as_ref().is_some_and(Handshake::is_established) {
+            return Err(Error::Misuse(Misuse::HandshakeIncomplete));
+        }
+        if self.wants_write() || self.common.queue.app_bytes() > 0 {
+            return Err(Error::BufferFull);
+        }
+        Ok(())
     }
 
     /// Seals queued application data and alerts (no flight can be pending outside a step).
