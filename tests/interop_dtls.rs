@@ -213,16 +213,39 @@ fn read_all(conn: &mut DtlsConnection) -> Vec<u8> {
     out
 }
 
+/// Takes in one datagram: with `recv_datagram`, or (`zero_copy`) opened in place with
+/// `recv_datagram_in_place`, its application data appended to `got`.
+fn take_in(
+    conn: &mut DtlsConnection,
+    datagram: &mut [u8],
+    zero_copy: bool,
+    got: &mut Vec<u8>,
+) -> Result<(), sanstls::Error> {
+    if !zero_copy {
+        return conn.recv_datagram(datagram, Instant::now());
+    }
+    let mut at = 0;
+    while at < datagram.len() {
+        let r = conn.recv_datagram_in_place(&mut datagram[at..], Instant::now())?;
+        got.extend_from_slice(r.data(&datagram[at..]));
+        at += r.consumed;
+    }
+    Ok(())
+}
+
 /// Drives our client over a connected UDP socket until `done` (bounded by DEADLINE).
 /// `step` runs every round: it may write, and says when the exchange is over.
+/// `zero_copy`: datagrams are opened in place (`recv_datagram_in_place`).
 fn run_client(
     conn: &mut DtlsConnection,
     sock: &UdpSocket,
+    zero_copy: bool,
     mut step: impl FnMut(&mut DtlsConnection, &[u8]) -> bool,
 ) -> Vec<u8> {
     sock.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
     let start = Instant::now();
     let mut received = Vec::new();
+    let mut in_place_total = 0;
     let mut buf = vec![0u8; 65536];
     loop {
         assert!(
@@ -235,12 +258,16 @@ fn run_client(
             let _ = sock.send(&buf[..n]);
         }
         if step(conn, &received) {
+            assert_eq!(zero_copy, in_place_total > 0, "data opened in place");
             return received;
         }
         // A refused datagram (peer not listening yet) shows up here as an error: the
         // retransmission timer sends the flight again.
         if let Ok(n) = sock.recv(&mut buf) {
-            if let Err(e) = conn.recv_datagram(&buf[..n], Instant::now()) {
+            let before = received.len();
+            let res = take_in(conn, &mut buf[..n], zero_copy, &mut received);
+            in_place_total += received.len() - before;
+            if let Err(e) = res {
                 while let Some(n) = conn.poll_datagram(&mut buf) {
                     let _ = sock.send(&buf[..n]);
                 }
@@ -256,7 +283,8 @@ fn run_client(
 }
 
 /// Our client against `cmd`: it sends a line, the peer sends one back (or echoes ours);
-/// `zero_copy`: our line is sealed with `seal_datagram` straight into the datagram sent.
+/// `zero_copy`: our line is sealed with `seal_datagram` straight into the datagram sent, and
+/// datagrams are opened in place.
 fn client_against(
     cmd: &str,
     args: Vec<String>,
@@ -277,7 +305,7 @@ fn client_against(
     let theirs = b"hello from the peer over DTLS\n";
     let mut wrote = false;
     let mut told_peer = false;
-    let got = run_client(&mut conn, &sock, |conn, received| {
+    let got = run_client(&mut conn, &sock, zero_copy, |conn, received| {
         if conn.is_handshaking() {
             return false;
         }
@@ -354,7 +382,7 @@ fn client_against_openssl_s_server_listen() {
     );
 }
 
-/// The same exchange with our line sealed by `seal_datagram`, the zero-copy path.
+/// The same exchange on the zero-copy path (`seal_datagram`, `recv_datagram_in_place`).
 #[test]
 fn zero_copy_client_against_openssl_s_server_listen() {
     if !have("openssl") {
@@ -399,8 +427,9 @@ fn client_against_gnutls_serv_udp() {
 
 /// Runs our server on `sock` behind the acceptor: echoes what it receives with a prefix,
 /// then closes. Returns the server connection once the peer process exited.
-/// Our server behind the acceptor, echoing what the peer sends; `zero_copy`: the echo is
-/// sealed with `seal_datagram` straight into the datagram sent, not written and polled.
+/// Our server behind the acceptor, echoing what the peer sends; `zero_copy`: datagrams are
+/// opened in place and the echo is sealed with `seal_datagram` straight into the datagram
+/// sent, not written and polled.
 fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc, zero_copy: bool) -> DtlsConnection {
     sock.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
     let config = pki.server_config();
@@ -410,6 +439,9 @@ fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc, zero_copy: bool) -> 
     let mut buf = vec![0u8; 65536];
     let start = Instant::now();
     let mut echoed = false;
+    // Application data opened in place, not yet echoed.
+    let mut opened_in_place = Vec::new();
+    let mut in_place_total = 0;
     loop {
         assert!(
             start.elapsed() < DEADLINE,
@@ -417,7 +449,8 @@ fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc, zero_copy: bool) -> 
             peer.output()
         );
         if let Some((c, addr)) = conn.as_mut() {
-            let data = read_all(c);
+            let mut data = std::mem::take(&mut opened_in_place);
+            data.extend(read_all(c));
             if !data.is_empty() {
                 let mut reply = b"sanstls echo: ".to_vec();
                 reply.extend_from_slice(&data);
@@ -443,13 +476,16 @@ fn serve_echo(sock: &UdpSocket, pki: &Pki, peer: &mut Proc, zero_copy: bool) -> 
         if peer.child.try_wait().unwrap().is_some() || peer.output().contains("sanstls echo: hello") {
             let (c, _) = conn.expect("peer exited before connecting");
             assert!(hvrs >= 1, "no cookie exchange");
+            assert_eq!(zero_copy, in_place_total > 0, "data opened in place");
             return c;
         }
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
-            let d = buf[..n].to_vec();
+            let mut d = buf[..n].to_vec();
             match conn.as_mut() {
                 Some((c, addr)) if *addr == from => {
-                    let _ = c.recv_datagram(&d, Instant::now());
+                    let before = opened_in_place.len();
+                    let _ = take_in(c, &mut d, zero_copy, &mut opened_in_place);
+                    in_place_total += opened_in_place.len() - before;
                 }
                 Some(_) => {}
                 None => match acceptor.accept(&d, from.to_string().as_bytes(), Instant::now()) {
@@ -517,7 +553,7 @@ fn server_against_openssl_s_client() {
     server_against("openssl", openssl_s_client_args, "ossl-cli", false);
 }
 
-/// The same exchange with our echo sealed by `seal_datagram`, the zero-copy path.
+/// The same exchange on the zero-copy path (`recv_datagram_in_place`, `seal_datagram`).
 #[test]
 fn zero_copy_server_against_openssl_s_client() {
     if !have("openssl") {
