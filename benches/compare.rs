@@ -8,7 +8,8 @@
 //! (`UnbufferedClientConnection`/`UnbufferedServerConnection`) as well as with its buffered one.
 //! `--only WORD` runs the figures whose group contains WORD (`handshake-ecdsa`, `handshake-pq`,
 //! `handshake-resumed`, `handshake-tls12` (`-full`, `-resumed`), `handshake-dtls`, `dtls-data`, `kx-pq`, ...); `--iters N` runs each figure exactly N times instead of for a
-//! time budget, for instruction counts under `valgrind --tool=callgrind`. Full handshakes run
+//! time budget, for instruction counts under `valgrind --tool=callgrind`; with `--only
+//! dtls-data`, `--figure K` runs one of its six figures alone (see `Bench::figure`). Full handshakes run
 //! without resumption on either side; resumed ones share one client session store per config.
 //! A figure whose feature is not there yet in sanstls (detected at run time from what the
 //! connection negotiated) prints `n/a` for sanstls.
@@ -715,6 +716,10 @@ struct Bench {
     run: Run,
     /// `--only WORD`: run only the figures whose group name contains WORD (for profiling).
     only: Option<String>,
+    /// `--figure K`: of the DTLS data figures, run only the K-th (0 rustls buffered, 1 and 2
+    /// DTLS 1.3 and 1.2 buffered, 3 rustls unbuffered, 4 and 5 DTLS 1.3 and 1.2 zero-copy),
+    /// printing nothing: callgrind then counts that figure's instructions alone.
+    figure: Option<usize>,
 }
 
 impl Bench {
@@ -1132,10 +1137,14 @@ impl Bench {
         };
         let mut z13 = || d_zero_copy(z13);
         let mut z12 = || d_zero_copy(z12);
-        let (mean, best) = rates_interleaved(
-            self.run,
-            &mut [&mut r_data, &mut d13, &mut d12, &mut r_unbuf, &mut z13, &mut z12],
-        );
+        let mut figures: [&mut dyn FnMut() -> u64; 6] =
+            [&mut r_data, &mut d13, &mut d12, &mut r_unbuf, &mut z13, &mut z12];
+        if let Some(f) = self.figure.and_then(|k| figures.get_mut(k)) {
+            // `--figure K`: this one alone, for its instruction count; nothing printed.
+            rates_interleaved(self.run, &mut [&mut **f]);
+            return;
+        }
+        let (mean, best) = rates_interleaved(self.run, &mut figures);
         for (i, (label, offered, _)) in versions.into_iter().enumerate() {
             line(
                 &figure(label),
@@ -1546,12 +1555,18 @@ fn main() {
         .position(|a| a == "--iters")
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok());
+    let figure = args
+        .iter()
+        .position(|a| a == "--figure")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok());
     let b = Bench {
         run: Run {
             budget: Duration::from_millis(budget),
             iters,
         },
         only,
+        figure,
     };
     println!("# sanstls vs rustls 0.23 (ring), {mode} mode");
     if b.wants("handshake-ecdsa") {
