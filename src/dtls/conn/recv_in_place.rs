@@ -100,11 +100,14 @@ impl DtlsConnection {
                     taken.plaintext = self.recv_record12_in_place(header, fragment, at + from, now)?;
                 }
                 Route::Plaintext13(header, fragment) => self.recv_plaintext13(header, fragment, now)?,
-                Route::Protected13(_) => {
-                    let Some(record) = rest.get_mut(..len) else {
-                        return Ok(());
+                Route::Protected13(rec) => {
+                    // Checked while the record is borrowed as parsed, then opened in place.
+                    let found = self.locate13(&rec, rest.get(..len).unwrap_or_default(), now)?;
+                    let layout = rec.layout();
+                    let (Some(found), Some(record)) = (found, rest.get_mut(..len)) else {
+                        continue;
                     };
-                    taken.plaintext = self.recv_protected13_in_place(record, at, now)?;
+                    taken.plaintext = self.open13_in_place(found, layout, record, at, now)?;
                 }
                 Route::Skip => {}
                 Route::Stop => return Ok(()),

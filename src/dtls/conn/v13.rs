@@ -20,7 +20,8 @@ use crate::config::Direction;
 use crate::dtls::ack::{Ack, FragmentRange, ReceivedRecords, RecordNumber, SentRecords};
 use crate::dtls::fragment::{HandshakeHeader, HANDSHAKE_HEADER_LEN, MAX_U24};
 use crate::dtls::record::{
-    append_with, records, DatagramRecord, Dtls13Keys, HeaderFormat, PlaintextHeader, MAX_CIPHERTEXT_LEN_13,
+    append_with, records, DatagramRecord, Dtls13Keys, HeaderFormat, HeaderLayout, PlaintextHeader,
+    MAX_CIPHERTEXT_LEN_13,
 };
 use crate::dtls::replay::ReplayWindow;
 use crate::error::{Error, PeerMisbehaved};
@@ -57,7 +58,7 @@ pub(super) struct ReadEpoch {
 /// A protected record that passed [`DtlsConnection::locate13`]: which read epoch opens it
 /// (`idx` into the read epochs, `epoch` its number), its full sequence number, whether
 /// that epoch is the newest, and the read epoch in force.
-struct Found13 {
+pub(super) struct Found13 {
     idx: usize,
     epoch: u64,
     seq: u64,
@@ -290,21 +291,20 @@ impl DtlsConnection {
             .map(|_| ())
     }
 
-    /// [`recv_protected13`](Self::recv_protected13) of `record` (its bytes), a record `at`
-    /// bytes into the caller's datagram, opened where it lies (the sequence number is
-    /// decrypted in its header, which is the AAD, RFC 9147 4). Returns where its
-    /// application data lies in the datagram, if it carried some for the caller.
-    pub(super) fn recv_protected13_in_place(
+    /// The in-place half of [`recv_protected13`](Self::recv_protected13): `record` (its
+    /// bytes, `at` bytes into the caller's datagram), which [`locate13`](Self::locate13)
+    /// `found`, opened where it lies (the sequence number is decrypted in its header, which
+    /// is the AAD, RFC 9147 4). Returns where its application data lies in the datagram, if
+    /// it carried some for the caller.
+    pub(super) fn open13_in_place(
         &mut self,
+        found: Found13,
+        layout: HeaderLayout,
         record: &mut [u8],
         at: usize,
         now: Instant,
     ) -> Result<Option<Range<usize>>, Error> {
-        let (found, layout) = match records(record, self.recv_cid_len()).next() {
-            Some(Ok(DatagramRecord::Ciphertext(rec))) => (self.locate13(&rec, record, now)?, rec.layout()),
-            _ => return Ok(None),
-        };
-        let (Some(found), Some(v13)) = (found, self.engine.v13_mut()) else {
+        let Some(v13) = self.engine.v13_mut() else {
             return Ok(None);
         };
         let opened = v13.open_found(&found, |keys| keys.open_in_place(record, layout, found.seq));
@@ -324,7 +324,7 @@ impl DtlsConnection {
     /// is kept, a copy of `raw`), its sequence number and the replay window (RFC 9147 4.2,
     /// 4.5.1). `None`: dropped (counted when it could not be deprotected).
     #[inline(always)]
-    fn locate13(
+    pub(super) fn locate13(
         &mut self,
         rec: &crate::dtls::ProtectedRecord<'_>,
         raw: &[u8],
