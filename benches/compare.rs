@@ -592,6 +592,15 @@ fn u_handshake(
     panic!("rustls unbuffered handshake did not finish");
 }
 
+/// Seals `data` as records into `out` on the established rustls unbuffered client `uc`;
+/// the bytes written.
+fn u_write(uc: &mut rustls::client::UnbufferedClientConnection, data: &[u8], out: &mut [u8]) -> usize {
+    match uc.process_tls_records(&mut []).state.expect("state") {
+        rustls::unbuffered::ConnectionState::WriteTraffic(mut w) => w.encrypt(data, out).expect("encrypt"),
+        other => panic!("rustls unbuffered client: {other:?}"),
+    }
+}
+
 /// Opens the records in `wire` in place on the rustls unbuffered server `us`; the
 /// application bytes they carried.
 fn u_read(us: &mut rustls::server::UnbufferedServerConnection, wire: &mut [u8]) -> usize {
@@ -1099,12 +1108,7 @@ impl Bench {
         let (mut uc, mut us) = u_handshake(&t);
         let mut uwire = vec![0u8; 2 * CHUNK];
         let mut r_unbuf = || {
-            let written = match uc.process_tls_records(&mut []).state.expect("state") {
-                rustls::unbuffered::ConnectionState::WriteTraffic(mut w) => {
-                    w.encrypt(&data, &mut uwire).expect("encrypt")
-                }
-                other => panic!("rustls unbuffered client: {other:?}"),
-            };
+            let written = u_write(&mut uc, &data, &mut uwire);
             let got = u_read(&mut us, &mut uwire[..written]);
             assert_eq!(got, CHUNK);
             CHUNK as u64
@@ -1285,12 +1289,7 @@ impl Bench {
         let (mut uc, mut us) = u_handshake(&t);
         let mut uwire = vec![0u8; 2 * MIB];
         let mut r_unbuf = || {
-            let written = match uc.process_tls_records(&mut []).state.expect("state") {
-                rustls::unbuffered::ConnectionState::WriteTraffic(mut w) => {
-                    w.encrypt(&data, &mut uwire).expect("encrypt")
-                }
-                other => panic!("rustls unbuffered client: {other:?}"),
-            };
+            let written = u_write(&mut uc, &data, &mut uwire);
             let got = u_read(&mut us, &mut uwire[..written]);
             assert_eq!(got, MIB);
             MIB as u64

@@ -364,22 +364,20 @@ fn openssl_s_server_args(port: u16, pki: &Pki) -> Vec<String> {
     .to_vec()
 }
 
+/// Our client against `openssl s_server -dtls1_2 -listen` (`tag` names its PKI).
+fn client_against_openssl(tag: &str, zero_copy: bool) {
+    let pki = Pki::new(tag);
+    let port = udp_port();
+    let args = openssl_s_server_args(port, &pki);
+    client_against("openssl", args, "ACCEPT", &pki, port, false, zero_copy);
+}
+
 #[test]
 fn client_against_openssl_s_server_listen() {
     if !have("openssl") {
         return;
     }
-    let pki = Pki::new("ossl-srv");
-    let port = udp_port();
-    client_against(
-        "openssl",
-        openssl_s_server_args(port, &pki),
-        "ACCEPT",
-        &pki,
-        port,
-        false,
-        false,
-    );
+    client_against_openssl("ossl-srv", false);
 }
 
 /// The same exchange on the zero-copy path (`seal_datagram`, `recv_datagram_in_place`).
@@ -388,17 +386,7 @@ fn zero_copy_client_against_openssl_s_server_listen() {
     if !have("openssl") {
         return;
     }
-    let pki = Pki::new("ossl-srv-zc");
-    let port = udp_port();
-    client_against(
-        "openssl",
-        openssl_s_server_args(port, &pki),
-        "ACCEPT",
-        &pki,
-        port,
-        false,
-        true,
-    );
+    client_against_openssl("ossl-srv-zc", true);
 }
 
 #[test]
