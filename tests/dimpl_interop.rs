@@ -17,7 +17,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::dtls::{Dir, Secrets};
+use common::dtls::{Dir, Secrets, SUITES12, SUITES13};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use sanstls::codec::{CipherSuite, ProtocolVersion};
 use sanstls::dtls::{Accepted, DtlsAcceptor, DtlsConfig, DtlsConnection};
@@ -51,18 +51,6 @@ struct Case {
     /// (straight into the datagram), else it uses `recv_datagram` and `writer()`.
     in_place: bool,
 }
-
-const SUITES13: [CipherSuite; 3] = [
-    CipherSuite::TLS_AES_128_GCM_SHA256,
-    CipherSuite::TLS_AES_256_GCM_SHA384,
-    CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
-];
-
-const SUITES12: [CipherSuite; 3] = [
-    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-];
 
 fn dimpl_profile(p: dimpl::SrtpProfile) -> Profile {
     match p {

@@ -12,24 +12,13 @@ use std::time::Duration;
 
 use common::dtls::{
     decode_wire, events, read_all, seal12, seal13, split_records, write, Dir, Link, Secrets, WireRecord,
+    SUITES12, SUITES13,
 };
 use sanstls::codec::{AlertDescription, CipherSuite, ContentType, ProtocolVersion};
 use sanstls::dtls::{DtlsConfig, DtlsConnection};
 use sanstls::{ClientConfig, Error, Event, Misuse, ServerConfig};
 
 const MTU: usize = 1200;
-
-const SUITES13: [CipherSuite; 3] = [
-    CipherSuite::TLS_AES_128_GCM_SHA256,
-    CipherSuite::TLS_AES_256_GCM_SHA384,
-    CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
-];
-
-const SUITES12: [CipherSuite; 3] = [
-    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-];
 
 fn configs(
     version: ProtocolVersion,

@@ -19,6 +19,20 @@ use sanstls::{ClientConfig, Error, Event, KeyLog, ServerConfig};
 
 pub const CLIENT_ADDR: &[u8] = b"192.0.2.1:4433";
 
+/// The DTLS 1.3 suites (RFC 9147 uses TLS 1.3's).
+pub const SUITES13: [CipherSuite; 3] = [
+    CipherSuite::TLS_AES_128_GCM_SHA256,
+    CipherSuite::TLS_AES_256_GCM_SHA384,
+    CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+];
+
+/// The DTLS 1.2 ECDHE-ECDSA AEAD suites (the test PKI's ECDSA certificates).
+pub const SUITES12: [CipherSuite; 3] = [
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
 /// Which way a datagram travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
