@@ -362,6 +362,10 @@ pub const DTLS_V13_V12: u8 = 2 << 2;
 /// 9), so `tls12_cid` records and C-bit headers are parsed.
 pub const DTLS_CID: u8 = 1 << 4;
 
+/// Flags bit 5: datagrams go through `recv_datagram_in_place` (the zero-copy receive path),
+/// each a call after call until it is all taken, instead of `recv_datagram`.
+pub const DTLS_IN_PLACE: u8 = 1 << 5;
+
 /// The versions a DTLS input's flags enable (DTLS 1.3 runs on the TLS 1.3 settings).
 pub fn dtls_versions(flags: u8) -> &'static [ProtocolVersion] {
     match (flags >> 2) & 3 {
@@ -475,6 +479,40 @@ fn dtls_drain(conn: &mut DtlsConnection, mtu: usize) -> usize {
     sink.len()
 }
 
+/// Takes in datagram `d` with `recv_datagram_in_place`, in a copy, call after call until it
+/// is all taken, after reading what waits for `reader()` (which the in-place path leaves
+/// first). Every answer must lie inside what was given and move on. Returns the plaintext
+/// bytes delivered.
+fn dtls_recv_in_place(conn: &mut DtlsConnection, d: &[u8], now: Instant) -> usize {
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut conn.reader(), &mut sink);
+    let mut got = sink.len();
+    let mut buf = d.to_vec();
+    let mut at = 0;
+    while at < buf.len() {
+        let rest = &mut buf[at..];
+        let len = rest.len();
+        let Ok(r) = conn.recv_datagram_in_place(rest, now) else {
+            break;
+        };
+        assert!(
+            0 < r.consumed && r.consumed <= len,
+            "consumed {} of {len}",
+            r.consumed
+        );
+        if let Some(p) = &r.plaintext {
+            assert!(
+                p.start <= p.end && p.end <= r.consumed,
+                "plaintext {p:?} past {}",
+                r.consumed
+            );
+        }
+        got += r.data(rest).len();
+        at += r.consumed;
+    }
+    got
+}
+
 /// Where a DTLS input left its connection (for the seed checks and the corpus generator).
 #[derive(Debug)]
 pub struct DtlsReplay {
@@ -485,13 +523,17 @@ pub struct DtlsReplay {
 
 fn dtls_run<'a>(
     mut conn: DtlsConnection,
-    mtu: usize,
+    flags: u8,
     mut now: Instant,
     steps: impl Iterator<Item = DtlsStep<'a>>,
 ) -> DtlsReplay {
+    let mtu = dtls_config(flags).mtu;
     let mut plaintext = 0;
     for step in steps {
         match step {
+            DtlsStep::Datagram(d) if flags & DTLS_IN_PLACE != 0 => {
+                plaintext += dtls_recv_in_place(&mut conn, d, now);
+            }
             DtlsStep::Datagram(d) => {
                 let _ = conn.recv_datagram(d, now);
             }
@@ -517,11 +559,10 @@ fn dtls_run<'a>(
 /// then [`DtlsStep`]s. `None` when the input is empty.
 pub fn replay_dtls_client(data: &[u8]) -> Option<DtlsReplay> {
     let (&flags, rest) = data.split_first()?;
-    let cfg = dtls_config(flags);
-    let mtu = cfg.mtu;
     let now = Instant::now();
-    let conn = DtlsConnection::client(dtls_client_config(flags), "localhost", cfg, now).ok()?;
-    Some(dtls_run(conn, mtu, now, dtls_steps(rest)))
+    let conn =
+        DtlsConnection::client(dtls_client_config(flags), "localhost", dtls_config(flags), now).ok()?;
+    Some(dtls_run(conn, flags, now, dtls_steps(rest)))
 }
 
 /// A DTLS server (1.2, 1.3 or both, as the flags say) fed `data`: a flags byte, then
@@ -531,7 +572,6 @@ pub fn replay_dtls_client(data: &[u8]) -> Option<DtlsReplay> {
 pub fn replay_dtls_server(data: &[u8]) -> Option<DtlsReplay> {
     let (&flags, rest) = data.split_first()?;
     let cfg = dtls_config(flags);
-    let mtu = cfg.mtu;
     let mut now = Instant::now();
     let mut steps = dtls_steps(rest);
     let conn = if flags & DTLS_NO_COOKIE != 0 {
@@ -550,7 +590,7 @@ pub fn replay_dtls_server(data: &[u8]) -> Option<DtlsReplay> {
             }
         }
     };
-    Some(dtls_run(conn, mtu, now, steps))
+    Some(dtls_run(conn, flags, now, steps))
 }
 
 /// The `dtls_client` target: [`replay_dtls_client`].
@@ -617,7 +657,8 @@ mod tests {
     /// Every committed DTLS seed (recorded by `examples/fuzz_corpus.rs`) replays through the
     /// fuzz driver to a completed handshake at the version its flags and peer gave, with the
     /// peer's data (client 40 bytes, server 20) and its close_notify; the KeyUpdate seeds end
-    /// with both directions one epoch past application_traffic_secret_0.
+    /// with both directions one epoch past application_traffic_secret_0. Each does so twice:
+    /// with `recv_datagram`, and with its datagrams opened in place.
     #[test]
     fn dtls_seeds_replay_to_completed_handshakes() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
@@ -630,9 +671,21 @@ mod tests {
             ),
             ("dtls_server", replay_dtls_server, 20),
         ] {
-            for e in std::fs::read_dir(root.join(target)).unwrap().flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let data = std::fs::read(e.path()).unwrap();
+            for (e, in_place) in std::fs::read_dir(root.join(target))
+                .unwrap()
+                .flatten()
+                .flat_map(|e| [(e.path(), false), (e.path(), true)])
+            {
+                let name = format!(
+                    "{}{}",
+                    e.file_name().unwrap_or_default().to_string_lossy(),
+                    if in_place { " (in place)" } else { "" }
+                );
+                let mut data = std::fs::read(&e).unwrap();
+                if in_place {
+                    // The same datagrams through `recv_datagram_in_place`.
+                    data[0] |= DTLS_IN_PLACE;
+                }
                 let r = replay(&data).unwrap_or_else(|| panic!("{target}/{name}: never accepted"));
                 let c = &r.conn;
                 assert!(
