@@ -21,7 +21,11 @@
 //! its own engine (`engine`: DTLS 1.2's in `v12`, DTLS 1.3's with its ACKs in `v13`),
 //! chosen when the version is known. This file is the receiving side and the API; `send`
 //! turns what the handshake and the application queue into flights, records and
-//! datagrams.
+//! datagrams. Beside `writer()`/`poll_datagram` and `recv_datagram`/`reader()`, the
+//! zero-copy pair moves application data without the connection's buffers:
+//! `seal_datagram` (in `send`) seals one record into the caller's datagram, and
+//! `recv_datagram_in_place` (`recv_in_place`) opens records where they lie in it, through
+//! the same receive code as `recv_datagram`.
 //!
 //! No clock is read: every `Instant` is an argument.
 
