@@ -126,21 +126,6 @@ fn fire_timer(link: &mut Link, side: Dir) {
     conn.handle_timeout(now).unwrap();
 }
 
-/// [`Link::pump`], then the timer due first on either side and pump again, until no timer
-/// runs (at most 8 rounds): the ACK of a KeyUpdate or NewSessionTicket goes out a quarter
-/// of the retransmission timeout after it arrived (RFC 9147 7.1), before the sender's
-/// retransmission is due.
-fn pump_timers(link: &mut Link) -> Result<(), Error> {
-    link.pump()?;
-    for _ in 0..8 {
-        if link.advance().is_none() {
-            return Ok(());
-        }
-        link.pump()?;
-    }
-    panic!("timers still run after 8 rounds: {:?}", link.client);
-}
-
 // ---- Handshakes
 
 #[test]
@@ -1418,7 +1403,7 @@ fn key_update_asking_the_peer_moves_both_directions() {
     let (mut link, secrets) = established("ecdsa-p256", 1200);
     let from = link.wire.len();
     link.client.request_key_update(true).unwrap();
-    pump_timers(&mut link).unwrap();
+    link.pump_timers().unwrap();
     for conn in [&mut link.client, link.server.as_mut().unwrap()] {
         assert_eq!((conn.read_epoch(), conn.write_epoch()), (4, 4));
     }
@@ -1482,7 +1467,7 @@ fn a_key_update_request_while_ours_awaits_its_ack_gets_no_second_answer() {
     for d in &ours {
         link.deliver(Dir::ToClient, d).unwrap();
     }
-    pump_timers(&mut link).unwrap();
+    link.pump_timers().unwrap();
     for conn in [&mut link.client, link.server.as_mut().unwrap()] {
         assert_eq!((conn.read_epoch(), conn.write_epoch()), (4, 4));
     }
@@ -1509,7 +1494,7 @@ fn an_old_read_epoch_opens_late_records_for_four_minutes_then_nothing() {
     write(&mut link.client, b"too late");
     let too_late = link.take(Dir::ToServer);
     link.client.request_key_update(false).unwrap();
-    pump_timers(&mut link).unwrap();
+    link.pump_timers().unwrap();
     assert_eq!((link.server().read_epoch(), link.client.write_epoch()), (4, 4));
     // Within the lifetime the old epoch still opens records: data, no error.
     link.now += Duration::from_secs(239);
@@ -1537,11 +1522,11 @@ fn alternate_key_updates(link: &mut Link, n: u64, ask_peer: bool) {
         } else {
             link.server().request_key_update(ask_peer).unwrap();
         }
-        pump_timers(link).unwrap();
+        link.pump_timers().unwrap();
         let msg = format!("after update {i}");
         write(&mut link.client, msg.as_bytes());
         write(link.server(), msg.as_bytes());
-        pump_timers(link).unwrap();
+        link.pump_timers().unwrap();
         assert_eq!(read_all(link.server()), msg.as_bytes());
         assert_eq!(read_all(&mut link.client), msg.as_bytes());
     }
@@ -2395,16 +2380,16 @@ fn key_updates_without_data_between_are_a_flood() {
     let (mut link, _) = established("ecdsa-p256", 1200);
     for i in 1..=64 {
         link.client.request_key_update(false).unwrap();
-        pump_timers(&mut link).unwrap();
+        link.pump_timers().unwrap();
         if i % 32 == 0 {
             write(&mut link.client, b"x");
-            pump_timers(&mut link).unwrap();
+            link.pump_timers().unwrap();
             assert_eq!(read_all(link.server()), b"x");
         }
     }
     for _ in 0..32 {
         link.client.request_key_update(false).unwrap();
-        pump_timers(&mut link).unwrap();
+        link.pump_timers().unwrap();
     }
     // The 33rd in a row is one too many.
     link.client.request_key_update(false).unwrap();
@@ -2427,11 +2412,11 @@ fn epochs_past_16_bits_keep_working() {
     let (mut link, _) = established("ecdsa-p256", 1200);
     while link.client.write_epoch() < (1 << 16) {
         link.client.request_key_update(false).unwrap();
-        pump_timers(&mut link).unwrap();
+        link.pump_timers().unwrap();
         // Data between KeyUpdates: without it the server calls them a flood.
         if link.client.write_epoch() % 16 == 0 {
             write(&mut link.client, b"x");
-            pump_timers(&mut link).unwrap();
+            link.pump_timers().unwrap();
             assert_eq!(read_all(link.server()), b"x");
         }
     }
@@ -2443,7 +2428,7 @@ fn epochs_past_16_bits_keep_working() {
     );
     write(&mut link.client, b"past 2^16");
     write(link.server(), b"still at 3");
-    pump_timers(&mut link).unwrap();
+    link.pump_timers().unwrap();
     assert_eq!(read_all(link.server()), b"past 2^16");
     assert_eq!(read_all(&mut link.client), b"still at 3");
     assert_eq!(link.server().write_epoch(), 3);
@@ -2482,11 +2467,11 @@ fn records_per_key_triggers_a_key_update() {
     let c = common::client_builder().records_per_key(10).build().unwrap();
     let s = common::server_builder("ecdsa-p256").build().unwrap();
     let mut link = Link::new(c, s, dtls(1200));
-    pump_timers(&mut link).unwrap();
+    link.pump_timers().unwrap();
     assert_established(&mut link);
     for i in 0..30u8 {
         write(&mut link.client, &[i]);
-        pump_timers(&mut link).unwrap();
+        link.pump_timers().unwrap();
     }
     assert_eq!(read_all(link.server()), (0..30u8).collect::<Vec<_>>());
     // At least one update per 10 records, each acknowledged before the next.

@@ -161,6 +161,21 @@ impl Link {
         Ok(())
     }
 
+    /// [`pump`](Self::pump), then the timer due first on either side and pump again, until
+    /// no timer runs (at most 8 rounds): the ACK of a DTLS 1.3 KeyUpdate or NewSessionTicket
+    /// goes out a quarter of the retransmission timeout after it arrived (RFC 9147 7.1),
+    /// before the sender's retransmission is due.
+    pub fn pump_timers(&mut self) -> Result<(), Error> {
+        self.pump()?;
+        for _ in 0..8 {
+            if self.advance().is_none() {
+                return Ok(());
+            }
+            self.pump()?;
+        }
+        panic!("timers still run after 8 rounds: {:?}", self.client);
+    }
+
     pub fn server(&mut self) -> &mut DtlsConnection {
         self.server.as_mut().expect("server connection exists")
     }
