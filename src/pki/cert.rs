@@ -82,6 +82,9 @@ pub(crate) struct RawTbs<'a> {
     pub validity: &'a [u8],
     pub subject: der::Tlv<'a>,
     pub spki: &'a [u8],
+    /// The TBSCertificate's fields after the SubjectPublicKeyInfo (unique IDs, extensions),
+    /// not yet walked.
+    pub after_spki: &'a [u8],
 }
 
 /// Splits a Certificate (RFC 5280 4.1) into its raw parts; any DER violation is refused.
@@ -118,7 +121,58 @@ pub(crate) fn split(cert: &[u8]) -> Result<RawTbs<'_>, CertError> {
         validity: validity.value,
         subject,
         spki: spki.raw,
+        after_spki: t.rest(),
     })
+}
+
+/// The keyUsage extension's digitalSignature bit (RFC 5280 4.2.1.3), or `None` when the
+/// certificate has no keyUsage: a walk of the raw extensions for the end entity's signing
+/// key, which the application's verifier has already parsed in full (a second X.509 parse
+/// per handshake cost about 1 % of a full TLS 1.3 handshake).
+pub(crate) fn key_usage_digital_signature(raw: &RawTbs<'_>) -> Result<Option<bool>, CertError> {
+    let bad = CertError::BadEncoding;
+    let mut t = Der::new(raw.after_spki);
+    // issuerUniqueID [1] and subjectUniqueID [2] (IMPLICIT), then extensions [3] EXPLICIT.
+    let _ = t.optional(0x81);
+    let _ = t.optional(0x82);
+    let extensions = t.optional(0xa3);
+    if !t.is_empty() {
+        return Err(bad);
+    }
+    let Some(extensions) = extensions else {
+        return Ok(None);
+    };
+    let list = der::single(extensions.value, der::SEQUENCE).ok_or(bad.clone())?;
+    let mut list = Der::new(list.value);
+    let mut digital_signature = None;
+    while !list.is_empty() {
+        // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+        let ext = list.expect(der::SEQUENCE).ok_or(bad.clone())?;
+        let mut e = Der::new(ext.value);
+        let id = e.expect(der::OID).ok_or(bad.clone())?;
+        let _ = e.optional(der::BOOLEAN);
+        let value = e.expect(der::OCTET_STRING).ok_or(bad.clone())?;
+        if !e.is_empty() {
+            return Err(bad);
+        }
+        // id-ce-keyUsage, 2.5.29.15.
+        if id.value != [0x55, 0x1d, 0x0f] {
+            continue;
+        }
+        // RFC 5280 4.2: at most one instance of an extension.
+        if digital_signature.is_some() {
+            return Err(bad);
+        }
+        let bits = der::single(value.value, der::BIT_STRING).ok_or(bad.clone())?;
+        // The first content byte counts the unused bits; digitalSignature is bit 0, the
+        // top bit of the first byte that follows.
+        digital_signature = Some(match bits.value {
+            [0] => false,
+            [unused, first, ..] if *unused < 8 => first & 0x80 != 0,
+            _ => return Err(bad),
+        });
+    }
+    Ok(digital_signature)
 }
 
 impl<'a> Cert<'a> {

@@ -3,6 +3,7 @@
 //! read is bounds-checked and returns `None` on malformed input.
 
 pub(crate) const SEQUENCE: u8 = 0x30;
+pub(crate) const BOOLEAN: u8 = 0x01;
 pub(crate) const INTEGER: u8 = 0x02;
 pub(crate) const BIT_STRING: u8 = 0x03;
 pub(crate) const OCTET_STRING: u8 = 0x04;
@@ -32,6 +33,11 @@ impl<'a> Der<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.rest.is_empty()
+    }
+
+    /// What is left to read.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
     }
 
     pub fn peek_tag(&self) -> Option<u8> {

@@ -154,12 +154,9 @@ pub fn cert_names(cert_der: &[u8], name: &ServerName) -> bool {
 /// The key signs the handshake, so a keyUsage extension must allow digitalSignature (RFC
 /// 8446 4.4.2.2, RFC 5280 4.2.1.3), whatever the application's verifier accepted.
 pub fn end_entity_spki(cert_der: &[u8]) -> Result<Vec<u8>, CertError> {
-    use x509_parser::prelude::{FromDer, X509Certificate};
     let raw = cert::split(cert_der)?;
     sig::parse_spki(raw.spki)?;
-    let (_, x) = X509Certificate::from_der(cert_der).map_err(|_| CertError::BadEncoding)?;
-    let ku = x.key_usage().map_err(|_| CertError::BadEncoding)?;
-    if ku.is_some_and(|ku| !ku.value.digital_signature()) {
+    if cert::key_usage_digital_signature(&raw)? == Some(false) {
         return Err(CertError::ConstraintViolated("keyUsage lacks digitalSignature"));
     }
     Ok(raw.spki.to_vec())

@@ -800,3 +800,91 @@ fn rsassa_pss_keys_and_signatures_verify() {
     )
     .is_err());
 }
+
+/// [`end_entity_spki`] reads keyUsage with a walk of the raw extensions
+/// ([`cert::key_usage_digital_signature`]): the verifier has parsed the certificate in full
+/// already. Over every distinct certificate in x509-limbo (leaves, intermediates, roots) the
+/// walk must read digitalSignature as x509-parser does, and never accept a keyUsage that
+/// x509-parser cannot read (a second instance, a malformed BIT STRING).
+#[test]
+fn key_usage_walk_agrees_with_x509_parser_over_limbo() {
+    use std::io::Read;
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/x509-limbo/limbo.json.zst");
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut json = String::new();
+    ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(file))
+        .unwrap()
+        .read_to_string(&mut json)
+        .unwrap();
+    let suite: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let (mut compared, mut without_bit, mut unreadable) = (0, 0, 0);
+    for tc in suite["testcases"].as_array().unwrap() {
+        for key in ["peer_certificate", "untrusted_intermediates", "trusted_certs"] {
+            let pems: Vec<&str> = match &tc[key] {
+                serde_json::Value::String(s) => vec![s.as_str()],
+                serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+                _ => vec![],
+            };
+            for pem in pems {
+                if !seen.insert(pem.to_owned()) {
+                    continue;
+                }
+                let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(pem.as_bytes()) else {
+                    continue;
+                };
+                let (Ok(x), Ok(raw)) = (pem.parse_x509(), cert::split(&pem.contents)) else {
+                    continue;
+                };
+                let ours = cert::key_usage_digital_signature(&raw);
+                compared += 1;
+                match x.key_usage() {
+                    Ok(ku) => {
+                        let theirs = ku.map(|ku| ku.value.digital_signature());
+                        without_bit += usize::from(theirs == Some(false));
+                        assert_eq!(ours, Ok(theirs), "{}", tc["id"]);
+                    }
+                    Err(_) => {
+                        unreadable += 1;
+                        assert!(ours.is_err(), "{}: {ours:?}", tc["id"]);
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "keyUsage: {compared} certificates, {without_bit} without digitalSignature, {unreadable} unreadable"
+    );
+    assert!(
+        compared > 1000 && without_bit > 100,
+        "{compared} compared, {without_bit} without the bit"
+    );
+}
+
+#[test]
+fn end_entity_key_usage_is_read_from_the_raw_extensions() {
+    let root = root("root");
+    let spki_of = |p: &CertificateParams| end_entity_spki(&issue(p, &root));
+    // With the bit, without keyUsage at all, and without the bit.
+    assert!(spki_of(&ee_params(&["a.test"])).is_ok());
+    let mut p = ee_params(&["a.test"]);
+    p.key_usages = vec![];
+    assert!(spki_of(&p).is_ok());
+    p.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+    assert_eq!(
+        spki_of(&p),
+        Err(CertError::ConstraintViolated("keyUsage lacks digitalSignature"))
+    );
+    // A second keyUsage (RFC 5280 4.2: one instance), or one whose value is not a BIT
+    // STRING, is a malformed certificate.
+    let ku = |content: Vec<u8>| CustomExtension::from_oid_content(&[2, 5, 29, 15], content);
+    let mut p = ee_params(&["a.test"]);
+    p.custom_extensions = vec![ku(vec![0x03, 0x02, 0x07, 0x80])];
+    assert_eq!(spki_of(&p), Err(CertError::BadEncoding));
+    p.key_usages = vec![];
+    assert!(spki_of(&p).is_ok());
+    p.custom_extensions = vec![ku(vec![0x04, 0x01, 0x80])];
+    assert_eq!(spki_of(&p), Err(CertError::BadEncoding));
+    p.custom_extensions = vec![ku(vec![0x03, 0x02, 0x08, 0x80])];
+    assert_eq!(spki_of(&p), Err(CertError::BadEncoding));
+}
