@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, ErrorKind, Read, Write};
 use std::sync::Arc;
 
 use common::rustls_pipe::*;
@@ -220,4 +220,32 @@ fn rustls_server_reads_why_our_client_rejected_its_certificate() {
             "compat={compat}"
         );
     }
+}
+
+#[test]
+fn our_client_reads_rustls_lines_in_place() {
+    let mut client = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
+    let mut server = rustls_server("ecdsa-p256", &GROUPS, &[]);
+    pump(&mut *server, &mut client);
+    // rustls cuts the text into records of its own: short lines share one, the long line
+    // spans three.
+    let long = "x".repeat(40_000);
+    let text = format!("first\nsecond\n{long}\nlast\n");
+    server.writer().write_all(text.as_bytes()).unwrap();
+    pump(&mut *server, &mut client);
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        match client.reader().read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => lines.push(line),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(lines, ["first\n", "second\n", &format!("{long}\n"), "last\n"]);
+    // rustls's close_notify: fill_buf is empty from then on.
+    server.send_close_notify();
+    pump(&mut *server, &mut client);
+    assert_eq!(client.reader().fill_buf().unwrap(), b"");
 }

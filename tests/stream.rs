@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -55,18 +55,16 @@ fn stream_carries_a_megabyte_both_ways() {
     assert_eq!(server.join().unwrap(), CHUNK * ROUNDS);
 }
 
-#[test]
-fn stream_against_openssl_s_server() {
-    if !interop::have("openssl") {
-        return;
-    }
+/// `openssl s_server -tls1_3 -quiet` on a free port (it prints what it receives and sends
+/// its stdin), and our client `Stream` connected to it.
+fn client_of_openssl_s_server() -> (std::process::Child, Stream<TcpStream>) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let v = vectors();
-    let mut server = std::process::Command::new("openssl")
+    let server = std::process::Command::new("openssl")
         .args(["s_server", "-tls1_3", "-quiet", "-accept", &port.to_string()])
         .arg("-cert")
         .arg(v.join("localhost-rsa2048.pem"))
@@ -87,7 +85,15 @@ fn stream_against_openssl_s_server() {
     };
     sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let conn = Connection::client(client_builder().build().unwrap(), "localhost").unwrap();
-    let mut tls = Stream::new(conn, sock);
+    (server, Stream::new(conn, sock))
+}
+
+#[test]
+fn stream_against_openssl_s_server() {
+    if !interop::have("openssl") {
+        return;
+    }
+    let (mut server, mut tls) = client_of_openssl_s_server();
     // Client to server: s_server prints what it receives on stdout.
     let mut out = server.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -112,6 +118,51 @@ fn stream_against_openssl_s_server() {
     tls.read_exact(&mut back).unwrap();
     assert!(back.iter().all(|b| *b == b'z'));
     drop(writer.join().unwrap());
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn stream_reads_lines_from_openssl_s_server_in_place() {
+    if !interop::have("openssl") {
+        return;
+    }
+    let (mut server, mut tls) = client_of_openssl_s_server();
+    tls.handshake().unwrap();
+    // s_server sends what it reads from its stdin as it comes: a line may share a record
+    // with others or span several (the 40,000-byte one).
+    let long = "y".repeat(40_000);
+    let text = format!("one\ntwo\n{long}\nthree\n");
+    let mut stdin = server.stdin.take().unwrap();
+    let lines_in = text.clone();
+    let writer = std::thread::spawn(move || {
+        for piece in lines_in.as_bytes().chunks(7_000) {
+            stdin.write_all(piece).unwrap();
+            stdin.flush().unwrap();
+        }
+        stdin
+    });
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        let mut line = String::new();
+        tls.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    assert_eq!(lines.concat(), text);
+    assert_eq!(lines[2].len(), 40_001);
+    // fill_buf waits for the next plaintext too (the Stream does the I/O).
+    let mut stdin = writer.join().unwrap();
+    stdin.write_all(b"more").unwrap();
+    stdin.flush().unwrap();
+    let mut more = Vec::new();
+    while more.len() < 4 {
+        let front = tls.fill_buf().unwrap();
+        assert!(!front.is_empty());
+        more.extend_from_slice(front);
+        let n = front.len();
+        tls.consume(n);
+    }
+    assert_eq!(more, b"more");
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -755,6 +755,22 @@ impl Connection {
     fn buffered_plaintext(&self) -> usize {
         self.received.len() - self.received_start + self.deframer.held_len()
     }
+
+    /// The oldest received plaintext not read yet, where it lies: what was moved out of the
+    /// inbound buffer comes before what is still held there. Empty when none waits.
+    fn plaintext_front(&self) -> &[u8] {
+        match self.received.get(self.received_start..) {
+            Some(moved) if !moved.is_empty() => moved,
+            _ => self.deframer.front_held(),
+        }
+    }
+
+    /// Marks the first `n` bytes of received plaintext read (at most what waits).
+    fn consume_plaintext(&mut self, n: usize) {
+        let moved = (self.received.len() - self.received_start).min(n);
+        self.received_start += moved;
+        self.deframer.consume_held(n - moved);
+    }
 }
 
 /// What the connection negotiated (version, suite, group, schemes, ALPN, SNI, chains,
@@ -780,6 +796,7 @@ impl std::fmt::Debug for Connection {
 }
 
 /// `io::Read` over received plaintext: `WouldBlock` when empty, `Ok(0)` after close_notify.
+/// Also `io::BufRead`: `fill_buf` lends the plaintext where it was decrypted, with no copy.
 pub struct Reader<'a> {
     conn: &'a mut Connection,
 }
@@ -802,6 +819,25 @@ impl io::Read for Reader<'_> {
         buf[..n].copy_from_slice(&avail[..n]);
         c.received_start += n;
         Ok(n + c.deframer.read_held(&mut buf[n..]))
+    }
+}
+
+impl io::BufRead for Reader<'_> {
+    /// The oldest received plaintext, lent where it lies (mostly in the inbound buffer, where
+    /// its record was opened): one record's data or what is left of it, so a caller that
+    /// parses in place (`read_line`, `read_until`, a protocol parser) skips the copy `read`
+    /// makes. The same outcomes as `read` when nothing waits: `Ok` and empty after
+    /// close_notify, `WouldBlock`, or the connection's error.
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let c = &*self.conn;
+        if c.buffered_plaintext() == 0 {
+            read_plaintext(&[], &mut 0, c.peer_closed, c.error.as_ref(), &mut [])?;
+        }
+        Ok(c.plaintext_front())
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.conn.consume_plaintext(amt);
     }
 }
 

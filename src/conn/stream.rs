@@ -1,7 +1,7 @@
 //! A blocking adapter: a [`Connection`] over any `Read + Write` transport (a `TcpStream`, a
 //! Unix socket, a pipe pair), itself `Read + Write`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::time::{Duration, Instant};
 
 use super::Connection;
@@ -142,18 +142,17 @@ impl<S: Read + Write> Stream<S> {
     }
 }
 
-impl<S: Read + Write> Read for Stream<S> {
-    /// Plaintext from the peer; `Ok(0)` after its close_notify. A transport that ends without
-    /// close_notify gives `UnexpectedEof`: a truncation attack looks exactly like that.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl<S: Read + Write> Stream<S> {
+    /// Runs I/O until received plaintext waits, the peer's close_notify came, or an error.
+    fn wait_for_plaintext(&mut self) -> io::Result<()> {
         loop {
-            match self.conn.reader().read(buf) {
-                Ok(n) => return Ok(n),
+            match self.conn.reader().fill_buf() {
+                Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
             let (read, _) = self.complete_io()?;
-            if read == 0 && !self.conn.wants_write() && self.conn.reader().read(&mut []).is_err() {
+            if read == 0 && !self.conn.wants_write() && self.conn.reader().fill_buf().is_err() {
                 // EOF without close_notify: report it as such.
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -161,6 +160,31 @@ impl<S: Read + Write> Read for Stream<S> {
                 ));
             }
         }
+    }
+}
+
+impl<S: Read + Write> Read for Stream<S> {
+    /// Plaintext from the peer; `Ok(0)` after its close_notify. A transport that ends without
+    /// close_notify gives `UnexpectedEof`: a truncation attack looks exactly like that.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.wait_for_plaintext()?;
+        self.conn.reader().read(buf)
+    }
+}
+
+impl<S: Read + Write> BufRead for Stream<S> {
+    /// Plaintext from the peer where the connection holds it (see [`Reader`]'s `fill_buf`),
+    /// after as much I/O as it takes; empty after the peer's close_notify, `UnexpectedEof`
+    /// as for `read`.
+    ///
+    /// [`Reader`]: crate::conn::Reader
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.wait_for_plaintext()?;
+        Ok(self.conn.plaintext_front())
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.conn.reader().consume(amt);
     }
 }
 

@@ -163,20 +163,42 @@ impl Deframer {
     /// Copies held application data into `out`, oldest first; returns the bytes copied.
     pub fn read_held(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
-        while let Some(r) = self.held.front_mut() {
-            let take = r.len().min(out.len() - n);
-            out[n..n + take].copy_from_slice(&self.buf[r.start..r.start + take]);
+        while n < out.len() {
+            let front = self.front_held();
+            if front.is_empty() {
+                break;
+            }
+            let take = front.len().min(out.len() - n);
+            out[n..n + take].copy_from_slice(&front[..take]);
             n += take;
+            self.consume_held(take);
+        }
+        n
+    }
+
+    /// The oldest held application data (one record's, or what is left of it), where it
+    /// lies; empty when nothing is held.
+    pub fn front_held(&self) -> &[u8] {
+        self.held
+            .front()
+            .and_then(|r| self.buf.get(r.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Marks the first `n` bytes of held application data read (at most what is held).
+    pub fn consume_held(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(r) = self.held.front_mut() else {
+                break;
+            };
+            let take = r.len().min(n);
             r.start += take;
+            self.held_len -= take;
+            n -= take;
             if r.start == r.end {
                 self.held.pop_front();
             }
-            if n == out.len() {
-                break;
-            }
         }
-        self.held_len -= n;
-        n
     }
 
     /// Moves the held application data to the end of `into` (before the buffer is refilled).
