@@ -21,7 +21,7 @@ mod counting_alloc;
 static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
 
 use std::hint::black_box;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -255,6 +255,20 @@ fn ours_with_group(
 /// Moves everything `from` has to send into `to`, draining `to`'s plaintext into `sink`.
 /// Returns plaintext bytes drained.
 fn s_pump(from: &mut Connection, to: &mut Connection, wire: &mut Vec<u8>, sink: &mut [u8]) -> usize {
+    s_pump_with(from, to, wire, |to| drain(&mut to.reader(), sink))
+}
+
+/// [`s_pump`] whose receiver takes its plaintext where it lies ([`lend`]).
+fn s_pump_lent(from: &mut Connection, to: &mut Connection, wire: &mut Vec<u8>) -> usize {
+    s_pump_with(from, to, wire, |to| lend(&mut to.reader()))
+}
+
+fn s_pump_with(
+    from: &mut Connection,
+    to: &mut Connection,
+    wire: &mut Vec<u8>,
+    mut take: impl FnMut(&mut Connection) -> usize,
+) -> usize {
     wire.clear();
     while from.write_tls(wire).expect("write_tls") > 0 {}
     let mut rd = &wire[..];
@@ -262,12 +276,34 @@ fn s_pump(from: &mut Connection, to: &mut Connection, wire: &mut Vec<u8>, sink: 
     while !rd.is_empty() {
         to.read_tls(&mut rd).expect("read_tls");
         to.process_new_packets().expect("process");
-        while let Ok(n) = to.reader().read(sink) {
-            if n == 0 {
-                break;
-            }
-            got += n;
+        got += take(to);
+    }
+    got
+}
+
+/// Reads what `reader` has into `sink` (`io::Read`, a copy); the bytes read.
+fn drain(reader: &mut impl Read, sink: &mut [u8]) -> usize {
+    let mut got = 0;
+    while let Ok(n) = reader.read(sink) {
+        if n == 0 {
+            break;
         }
+        got += n;
+    }
+    got
+}
+
+/// Takes what `reader` has where it lies (`io::BufRead::fill_buf` and `consume`, no copy);
+/// the bytes taken.
+fn lend(reader: &mut impl BufRead) -> usize {
+    let mut got = 0;
+    loop {
+        let n = match reader.fill_buf() {
+            Ok(front) if !front.is_empty() => black_box(front).len(),
+            _ => break,
+        };
+        reader.consume(n);
+        got += n;
     }
     got
 }
@@ -397,6 +433,20 @@ fn r_pump(
     wire: &mut Vec<u8>,
     sink: &mut [u8],
 ) -> usize {
+    r_pump_with(from, to, wire, |to| drain(&mut to.reader(), sink))
+}
+
+/// [`r_pump`] whose receiver takes its plaintext through rustls's `BufRead` ([`lend`]).
+fn r_pump_lent(from: &mut rustls::Connection, to: &mut rustls::Connection, wire: &mut Vec<u8>) -> usize {
+    r_pump_with(from, to, wire, |to| lend(&mut to.reader()))
+}
+
+fn r_pump_with(
+    from: &mut rustls::Connection,
+    to: &mut rustls::Connection,
+    wire: &mut Vec<u8>,
+    mut take: impl FnMut(&mut rustls::Connection) -> usize,
+) -> usize {
     wire.clear();
     while from.wants_write() {
         from.write_tls(wire).expect("write_tls");
@@ -406,12 +456,7 @@ fn r_pump(
     while !rd.is_empty() {
         to.read_tls(&mut rd).expect("read_tls");
         to.process_new_packets().expect("process");
-        while let Ok(n) = to.reader().read(sink) {
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
+        got += take(to);
     }
     got
 }
@@ -1252,8 +1297,9 @@ impl Bench {
     /// CA): two X25519 key pairs and agreements, one ECDSA P-256 signature, two verifications
     /// (CertificateVerify, and the CA's signature on the leaf), and the key schedule's HMACs
     /// and transcript hashes. Handshakes per second.
-    /// 1 MiB transfers: our buffered and zero-copy paths beside rustls's buffered and
-    /// unbuffered APIs and ring alone. The five are taken in turns ([`rates_interleaved`]),
+    /// 1 MiB transfers: our buffered (read with `read` and with `BufRead`), zero-copy and
+    /// in-place paths beside rustls's buffered (the same two ways) and unbuffered APIs and
+    /// ring alone. The eight are taken in turns ([`rates_interleaved`]),
     /// so their ratios hold on a loaded machine; a last line gives each fraction of the
     /// ceiling from the fastest batches too.
     fn bulk(&self, suite: CipherSuite, ring_alg: &'static aead::Algorithm, name: &str) {
@@ -1335,6 +1381,23 @@ impl Bench {
             MIB as u64
         };
 
+        // Buffered, the receiver taking its plaintext where it lies (`BufRead::fill_buf`
+        // and `consume`), both libraries: one copy fewer than `read` on each side.
+        let (mut lc, mut ls) = s_handshake(&o, &mut Vec::new()).expect("sanstls handshake");
+        let mut l_wire = Vec::with_capacity(2 * MIB);
+        let mut s_lent = || {
+            lc.writer().write_all(&data).expect("write");
+            assert_eq!(s_pump_lent(&mut lc, &mut ls, &mut l_wire), MIB);
+            MIB as u64
+        };
+        let (mut rlc, mut rls) = r_handshake(&t, &mut Vec::new());
+        let mut rl_wire = Vec::with_capacity(2 * MIB);
+        let mut r_lent = || {
+            rlc.writer().write_all(&data).expect("write");
+            assert_eq!(r_pump_lent(&mut rlc, &mut rls, &mut rl_wire), MIB);
+            MIB as u64
+        };
+
         // Ceiling: ring alone sealing and opening the same 16 KiB records in place.
         let key = LessSafeKey::new(UnboundKey::new(ring_alg, &vec![9u8; ring_alg.key_len()]).expect("key"));
         let mut rec = vec![0u8; RECORD + 1 + 16];
@@ -1366,15 +1429,26 @@ impl Bench {
                 &mut r_unbuf,
                 &mut ceiling,
                 &mut s_ip,
+                &mut s_lent,
+                &mut r_lent,
             ],
         );
-        let [s_buf, s_zc, r_buf, r_unbuf, ceiling, s_ip] =
-            [mean[0], mean[1], mean[2], mean[3], mean[4], mean[5]].map(mb);
+        let [s_buf, s_zc, r_buf, r_unbuf, ceiling, s_ip, s_lent, r_lent] = [
+            mean[0], mean[1], mean[2], mean[3], mean[4], mean[5], mean[6], mean[7],
+        ]
+        .map(mb);
         line(
             &format!("bulk {name} buffered (1 MiB writes, 16 KiB records)"),
             "MB/s",
             Some(s_buf),
             Some(r_buf),
+            Some(ceiling),
+        );
+        line(
+            &format!("bulk {name} buffered, read with BufRead (fill_buf, consume)"),
+            "MB/s",
+            Some(s_lent),
+            Some(r_lent),
             Some(ceiling),
         );
         line(
@@ -1399,13 +1473,16 @@ impl Bench {
             Some(ceiling),
         );
         println!(
-            "  fastest batches, {name}: of-ceiling buffered {:.2}, zero-copy {:.2}, in place {:.2}, rustls buffered {:.2}, rustls unbuffered {:.2}; buffered over rustls buffered {:.2}, zero-copy over rustls unbuffered {:.2}, in place over rustls unbuffered {:.2}",
+            "  fastest batches, {name}: of-ceiling buffered {:.2}, BufRead {:.2}, zero-copy {:.2}, in place {:.2}, rustls buffered {:.2}, rustls BufRead {:.2}, rustls unbuffered {:.2}; buffered over rustls buffered {:.2}, BufRead over rustls BufRead {:.2}, zero-copy over rustls unbuffered {:.2}, in place over rustls unbuffered {:.2}",
             best[0] / best[4],
+            best[6] / best[4],
             best[1] / best[4],
             best[5] / best[4],
             best[2] / best[4],
+            best[7] / best[4],
             best[3] / best[4],
             best[0] / best[2],
+            best[6] / best[7],
             best[1] / best[3],
             best[5] / best[3],
         );
