@@ -53,13 +53,13 @@
 //! ```
 
 use std::future::poll_fn;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead as _, Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::codec::AlertDescription;
 use crate::conn::{ClientHelloInfo, LINGER_BYTES, LINGER_TIME};
@@ -465,30 +465,23 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.conn.is_handshaking() {
-            ready!(this.poll_handshake(cx))?;
+impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
+    /// Runs the handshake and the I/O until plaintext waits (0-RTT data first), the peer's
+    /// close_notify came, or an error.
+    fn poll_plaintext(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.conn.is_handshaking() {
+            ready!(self.poll_handshake(cx))?;
         }
         loop {
             // Server: accepted 0-RTT data comes first in the byte stream (RFC 8446 4.2.10).
-            match this.conn.early_data_reader().read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
+            if self.conn.has_early_plaintext() {
+                return Poll::Ready(Ok(()));
             }
-            match this.conn.reader().read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
+            match self.conn.reader().fill_buf() {
+                Ok(_) => return Poll::Ready(Ok(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
-                    ready!(this.poll_after_error(cx));
+                    ready!(self.poll_after_error(cx));
                     return Poll::Ready(Err(e));
                 }
             }
@@ -496,16 +489,46 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
             // without holding up the read. A no-op waker: a reader must not take the transport's
             // write-readiness slot from a writer task polling the other half of a split stream.
             let mut quiet = Context::from_waker(Waker::noop());
-            if let Poll::Ready(Err(e)) = this.poll_write_tls(&mut quiet) {
+            if let Poll::Ready(Err(e)) = self.poll_write_tls(&mut quiet) {
                 return Poll::Ready(Err(e));
             }
-            if this.eof || ready!(this.poll_read_tls(cx))? == 0 {
+            if self.eof || ready!(self.poll_read_tls(cx))? == 0 {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "peer closed the transport without close_notify",
                 )));
             }
         }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_plaintext(cx))?;
+        // 0-RTT data first; then as much as waits, across records.
+        let read = if this.conn.has_early_plaintext() {
+            this.conn.early_data_reader().read(buf.initialize_unfilled())
+        } else {
+            this.conn.reader().read(buf.initialize_unfilled())
+        };
+        buf.advance(read?);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncBufRead for TlsStream<IO> {
+    /// The received plaintext where the connection holds it (see
+    /// [`Reader`](crate::conn::Reader)'s `fill_buf`), 0-RTT data first, after as much I/O as
+    /// it takes; empty after the peer's close_notify.
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        ready!(this.poll_plaintext(cx))?;
+        Poll::Ready(Ok(this.conn.stream_front()))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().conn.consume_stream(amt);
     }
 }
 

@@ -2,7 +2,8 @@
 //! ways against `sanstls serve --echo` (reader and writer in two tasks over a split stream) and
 //! against `openssl s_server` with TLS 1.3 and TLS 1.2; and the acceptor serving the blocking
 //! `Stream`. Both adapters, as servers refusing a client still sending, drain it so that their
-//! alert arrives.
+//! alert arrives. `TlsStream` as an `AsyncBufRead`: lines from `openssl s_server`, and 0-RTT
+//! data lent first.
 
 mod support;
 use support::{early_garbage, free_port, refused_flood, Killed};
@@ -19,7 +20,7 @@ use sanstls::codec::ProtocolVersion;
 use sanstls::pki::{TrustAnchors, WebPkiServerVerifier};
 use sanstls::tokio_io::{LazyConfigAcceptor, TlsAcceptor, TlsConnector, TlsStream};
 use sanstls::{CertifiedKey, ClientConfig, Connection, ServerConfig, Stream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -146,6 +147,55 @@ async fn against_s_server(version: &str, expect: ProtocolVersion) {
         .unwrap()
         .unwrap();
     assert!(back.iter().all(|b| *b == b'z'));
+    drop(feeder.join().unwrap());
+}
+
+/// `TlsStream` as an `AsyncBufRead`: `read_line` over what `openssl s_server` sends from its
+/// stdin in 7,000-byte pieces (lines sharing records, one of 40,000 bytes across several).
+#[tokio::test]
+async fn tokio_stream_reads_lines_from_openssl_s_server() {
+    if !have_openssl() {
+        return;
+    }
+    let port = free_port();
+    let v = vectors();
+    let mut server = Killed(
+        Command::new("openssl")
+            .args(["s_server", "-tls1_3", "-quiet", "-accept", &port.to_string()])
+            .arg("-cert")
+            .arg(v.join("localhost-ecdsa-p256.pem"))
+            .arg("-key")
+            .arg(v.join("localhost-ecdsa-p256.key"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut tls = connect(port).await;
+    let long = "w".repeat(40_000);
+    let text = format!("one\ntwo\n{long}\nthree\n");
+    let mut stdin = server.0.stdin.take().unwrap();
+    let lines_in = text.clone();
+    let feeder = std::thread::spawn(move || {
+        for piece in lines_in.as_bytes().chunks(7_000) {
+            stdin.write_all(piece).unwrap();
+            stdin.flush().unwrap();
+        }
+        stdin
+    });
+    let read = async {
+        let mut lines = Vec::new();
+        for _ in 0..4 {
+            let mut line = String::new();
+            tls.read_line(&mut line).await.unwrap();
+            lines.push(line);
+        }
+        lines
+    };
+    let lines = tokio::time::timeout(DEADLINE, read).await.unwrap();
+    assert_eq!(lines.concat(), text);
+    assert_eq!(lines[2].len(), 40_001);
     drop(feeder.join().unwrap());
 }
 
@@ -357,7 +407,9 @@ async fn tls_stream_wraps_a_connection_the_caller_made() {
 /// first write goes out as early data before the handshake completes, and the server reads
 /// it from the stream ahead of the 1-RTT data. With `refuse`, the server's second config
 /// has a fresh ticket key, so it refuses the PSK and the client sends the bytes again.
-async fn zero_rtt(refuse: bool) -> (Vec<u8>, Option<bool>, Option<bool>) {
+/// What the server of a resumed connection got (read with `read_to_end`, or `lent` through
+/// `AsyncBufRead`), and the client's and the server's 0-RTT status.
+async fn zero_rtt(refuse: bool, lent: bool) -> (Vec<u8>, Option<bool>, Option<bool>) {
     let server_config = |tickets| {
         ServerConfig::builder(
             CertifiedKey::from_pem_files(
@@ -396,7 +448,19 @@ async fn zero_rtt(refuse: bool) -> (Vec<u8>, Option<bool>, Option<bool>) {
     let server = tokio::spawn(async move {
         let mut tls = acceptor.accept(server_io).await.unwrap();
         let mut got = Vec::new();
-        tls.read_to_end(&mut got).await.unwrap();
+        if lent {
+            loop {
+                let front = tls.fill_buf().await.unwrap();
+                if front.is_empty() {
+                    break;
+                }
+                got.extend_from_slice(front);
+                let n = front.len();
+                tls.consume(n);
+            }
+        } else {
+            tls.read_to_end(&mut got).await.unwrap();
+        }
         let accepted = tls.conn().early_data_status();
         tls.shutdown().await.unwrap();
         (got, accepted)
@@ -417,14 +481,21 @@ async fn zero_rtt(refuse: bool) -> (Vec<u8>, Option<bool>, Option<bool>) {
 
 #[tokio::test]
 async fn zero_rtt_through_the_tokio_adapter_is_read_first_by_the_server() {
-    let (got, client, server) = zero_rtt(false).await;
+    let (got, client, server) = zero_rtt(false, false).await;
+    assert_eq!((client, server), (Some(true), Some(true)), "0-RTT accepted");
+    assert_eq!(got, b"early then 1-RTT");
+}
+
+#[tokio::test]
+async fn zero_rtt_is_lent_first_through_async_buf_read() {
+    let (got, client, server) = zero_rtt(false, true).await;
     assert_eq!((client, server), (Some(true), Some(true)), "0-RTT accepted");
     assert_eq!(got, b"early then 1-RTT");
 }
 
 #[tokio::test]
 async fn refused_zero_rtt_through_the_tokio_adapter_is_sent_again() {
-    let (got, client, server) = zero_rtt(true).await;
+    let (got, client, server) = zero_rtt(true, false).await;
     assert_eq!(client, Some(false), "0-RTT refused");
     assert_ne!(server, Some(true));
     assert_eq!(got, b"early then 1-RTT");

@@ -272,7 +272,8 @@ impl Connection {
             };
             match self.process_record(&header, payload) {
                 Ok(Some(range)) => {
-                    // Delivered from where it was opened: `reader()` copies it out.
+                    // Delivered from where it was opened: `reader()` copies it out, or
+                    // lends it (`BufRead::fill_buf`).
                     self.common.data_arrived(range.len());
                     deframer.hold_in_last(range);
                 }
@@ -669,7 +670,8 @@ impl Connection {
 
     /// Plaintext received from the peer, as an `io::Read`: `WouldBlock` when nothing is
     /// buffered yet (read more TLS bytes), `Ok(0)` after the peer's close_notify, and the
-    /// connection's error after a failure.
+    /// connection's error after a failure. Also an `io::BufRead` whose `fill_buf` lends the
+    /// plaintext where it lies, without the copy `read` makes.
     pub fn reader(&mut self) -> Reader<'_> {
         Reader { conn: self }
     }
@@ -763,6 +765,33 @@ impl Connection {
             Some(moved) if !moved.is_empty() => moved,
             _ => self.deframer.front_held(),
         }
+    }
+
+    /// What a reader of the byte stream gets next, lent where it lies: accepted 0-RTT data
+    /// (server) before the rest (RFC 8446 4.2.10). Empty when none waits.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn stream_front(&self) -> &[u8] {
+        if self.early_received.is_empty() {
+            self.plaintext_front()
+        } else {
+            &self.early_received
+        }
+    }
+
+    /// Marks the first `n` bytes of [`stream_front`](Self::stream_front) read.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn consume_stream(&mut self, n: usize) {
+        if self.early_received.is_empty() {
+            self.consume_plaintext(n);
+        } else {
+            self.early_received.drain(..n.min(self.early_received.len()));
+        }
+    }
+
+    /// Whether accepted 0-RTT data waits to be read (server).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn has_early_plaintext(&self) -> bool {
+        !self.early_received.is_empty()
     }
 
     /// Marks the first `n` bytes of received plaintext read (at most what waits).
