@@ -94,14 +94,11 @@ async fn tokio_stream_carries_a_megabyte_both_ways_through_serve() {
         .all(|c| c.iter().enumerate().all(|(i, b)| *b == pattern(i))));
 }
 
-/// `openssl s_server` prints what it receives and sends its stdin: a megabyte each way.
-async fn against_s_server(version: &str, expect: ProtocolVersion) {
-    if !have_openssl() {
-        return;
-    }
-    let port = free_port();
+/// `openssl s_server -quiet` with the P-256 test certificate on `port`, `version` one of its
+/// protocol flags: it prints what it receives and sends its stdin.
+fn s_server(version: &str, port: u16) -> Killed {
     let v = vectors();
-    let mut server = Killed(
+    Killed(
         Command::new("openssl")
             .args(["s_server", version, "-quiet", "-accept", &port.to_string()])
             .arg("-cert")
@@ -113,7 +110,16 @@ async fn against_s_server(version: &str, expect: ProtocolVersion) {
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    )
+}
+
+/// `openssl s_server` prints what it receives and sends its stdin: a megabyte each way.
+async fn against_s_server(version: &str, expect: ProtocolVersion) {
+    if !have_openssl() {
+        return;
+    }
+    let port = free_port();
+    let mut server = s_server(version, port);
     let mut out = server.0.stdout.take().unwrap();
     let printed = std::thread::spawn(move || {
         let mut got = vec![0u8; CHUNK * ROUNDS];
@@ -158,20 +164,7 @@ async fn tokio_stream_reads_lines_from_openssl_s_server() {
         return;
     }
     let port = free_port();
-    let v = vectors();
-    let mut server = Killed(
-        Command::new("openssl")
-            .args(["s_server", "-tls1_3", "-quiet", "-accept", &port.to_string()])
-            .arg("-cert")
-            .arg(v.join("localhost-ecdsa-p256.pem"))
-            .arg("-key")
-            .arg(v.join("localhost-ecdsa-p256.key"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut server = s_server("-tls1_3", port);
     let mut tls = connect(port).await;
     let long = "w".repeat(40_000);
     let text = format!("one\ntwo\n{long}\nthree\n");
