@@ -23,8 +23,14 @@ pub fn read_plaintext(
         *start += n;
         return Ok(n);
     }
+    nothing_buffered(peer_closed, error).map(|()| 0)
+}
+
+/// What a reader gets when no plaintext is buffered: `Ok` (the end) after close_notify, the
+/// error after a failure, else `WouldBlock`.
+pub fn nothing_buffered(peer_closed: bool, error: Option<&Error>) -> io::Result<()> {
     if peer_closed {
-        return Ok(0);
+        return Ok(());
     }
     if let Some(e) = error {
         return Err(io::Error::new(io::ErrorKind::ConnectionAborted, e.clone()));

@@ -38,7 +38,7 @@ pub use starttls::{PlaintextAfterUpgrade, PlaintextPhase, PlaintextTooLong};
 pub use stream::{Stream, LINGER_BYTES, LINGER_TIME};
 
 use crate::codec::{AlertDescription, AlertLevel, Codec, ContentType, HandshakeType, ProtocolVersion};
-use crate::common::plaintext::{plaintext_room, read_plaintext};
+use crate::common::plaintext::{nothing_buffered, plaintext_room, read_plaintext};
 use crate::common::{Common, Inbound, Transport, Wire};
 pub use crate::common::{MAX_EMPTY_RECORDS_IN_A_ROW, MAX_WARNING_ALERTS_IN_A_ROW};
 use crate::error::{Error, Misuse, PeerMisbehaved};
@@ -860,7 +860,7 @@ impl io::BufRead for Reader<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         let c = &*self.conn;
         if c.buffered_plaintext() == 0 {
-            read_plaintext(&[], &mut 0, c.peer_closed, c.error.as_ref(), &mut [])?;
+            nothing_buffered(c.peer_closed, c.error.as_ref())?;
         }
         Ok(c.plaintext_front())
     }
