@@ -41,12 +41,7 @@ fn established(kind: &str, mtu: usize) -> Link {
     let (c, s) = configs(kind);
     let mut link = Link::new(c, s, dtls(mtu));
     link.pump().unwrap();
-    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
-    assert!(
-        !link.server().is_handshaking(),
-        "server: {:?}",
-        link.server().error()
-    );
+    link.assert_established();
     link
 }
 

@@ -52,12 +52,7 @@ fn configs(kind: &str) -> (Arc<ClientConfig>, Arc<ServerConfig>, Arc<Secrets>) {
 }
 
 fn assert_established(link: &mut Link) {
-    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
-    assert!(
-        !link.server().is_handshaking(),
-        "server: {:?}",
-        link.server().error()
-    );
+    link.assert_established();
     assert_eq!(link.client.protocol_version(), Some(ProtocolVersion::DTLSv1_3));
     assert_eq!(link.server().protocol_version(), Some(ProtocolVersion::DTLSv1_3));
 }
@@ -428,12 +423,7 @@ fn negotiated(c: Arc<ClientConfig>, s: Arc<ServerConfig>, direct: bool) -> Link 
         Link::new(c, s, dtls(1200))
     };
     link.pump().unwrap();
-    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
-    assert!(
-        !link.server().is_handshaking(),
-        "server: {:?}",
-        link.server().error()
-    );
+    link.assert_established();
     let v = link.client.protocol_version();
     assert_eq!(link.server().protocol_version(), v);
     write(&mut link.client, b"hi");

@@ -67,12 +67,7 @@ fn established(
 ) -> (Link, Arc<Secrets>) {
     let (mut link, secrets) = link(version, client_cid, server_cid);
     link.settle().unwrap();
-    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
-    assert!(
-        !link.server().is_handshaking(),
-        "server: {:?}",
-        link.server().error()
-    );
+    link.assert_established();
     assert_eq!(link.client.protocol_version(), Some(version));
     (link, secrets)
 }

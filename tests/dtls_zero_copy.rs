@@ -57,12 +57,7 @@ fn established_with(
         },
     );
     link.settle().unwrap();
-    assert!(!link.client.is_handshaking(), "client: {:?}", link.client.error());
-    assert!(
-        !link.server().is_handshaking(),
-        "server: {:?}",
-        link.server().error()
-    );
+    link.assert_established();
     events(&mut link.client);
     events(link.server());
     (link, secrets)

@@ -176,6 +176,16 @@ impl Link {
         panic!("timers still run after 8 rounds: {:?}", self.client);
     }
 
+    /// Fails the test unless both sides finished their handshake, naming each side's error.
+    pub fn assert_established(&mut self) {
+        assert!(!self.client.is_handshaking(), "client: {:?}", self.client.error());
+        assert!(
+            !self.server().is_handshaking(),
+            "server: {:?}",
+            self.server().error()
+        );
+    }
+
     pub fn server(&mut self) -> &mut DtlsConnection {
         self.server.as_mut().expect("server connection exists")
     }
