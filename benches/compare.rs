@@ -873,19 +873,20 @@ impl Bench {
         // absolute rates; each has its own wire buffer.
         let mut s_wire = Vec::with_capacity(64 * 1024);
         let mut r_wire = Vec::with_capacity(64 * 1024);
-        let mut s_fig = |o: &Ours| {
-            let (c, _) = s_handshake(o, &mut s_wire).expect("handshake");
-            assert_eq!(c.is_resumed(), resumed, "sanstls resumed");
-            1
-        };
+        let mut s_fig = ok.as_ref().map(|o| {
+            move || {
+                let (c, _) = s_handshake(o, &mut s_wire).expect("handshake");
+                assert_eq!(c.is_resumed(), resumed, "sanstls resumed");
+                1
+            }
+        });
         let mut r_fig = || {
             let (c, _) = r_handshake(&t, &mut r_wire);
             assert_eq!(r_resumed(&c), resumed, "rustls resumed");
             1
         };
         let mut figures: Vec<&mut dyn FnMut() -> u64> = Vec::new();
-        let mut s_closure = ok.as_ref().map(|o| move || s_fig(o));
-        if let Some(f) = s_closure.as_mut() {
+        if let Some(f) = s_fig.as_mut() {
             figures.push(f);
         }
         figures.push(&mut r_fig);
